@@ -1,0 +1,132 @@
+package api
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/reading"
+)
+
+func (a *API) deadLetterRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Get("/", a.listDeadLetters)
+	return r
+}
+
+// deadLetterJSON is a dead letter as the API shows it.
+type deadLetterJSON struct {
+	ID       int64     `json:"id"`
+	Received time.Time `json:"received"`
+	Device   string    `json:"device"`
+	Topic    string    `json:"topic"`
+	Reason   string    `json:"reason"`
+	Detail   string    `json:"detail"`
+	// Reading is the position of the rejected reading in the payload; absent when the whole
+	// message was rejected.
+	Reading *int `json:"reading,omitempty"`
+	// Payload is the kept part of the raw payload when it is text; PayloadBase64 otherwise.
+	Payload       string `json:"payload,omitempty"`
+	PayloadBase64 string `json:"payload_base64,omitempty"`
+	PayloadSize   int    `json:"payload_size"`
+	Truncated     bool   `json:"truncated"`
+}
+
+type deadLetterPage struct {
+	Items []deadLetterJSON `json:"items"`
+	// Next is the cursor for the following (older) page: pass it as before=. Empty on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// listDeadLetters serves GET /api/v1/deadletters?device=&reason=&since=&until=&before=&limit=.
+func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	f, err := parseDeadLetterFilter(r.URL.Query())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	dls, err := a.opts.DeadLetters.ListDeadLetters(r.Context(), f)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	page := deadLetterPage{Items: make([]deadLetterJSON, 0, len(dls))}
+	for i := range dls {
+		d := &dls[i]
+		j := deadLetterJSON{ID: d.ID, Received: d.Received, Device: d.Device, Topic: d.Topic,
+			Reason: d.Reason, Detail: d.Detail, PayloadSize: d.PayloadSize, Truncated: d.Truncated()}
+		if d.Index >= 0 {
+			j.Reading = &d.Index
+		}
+		if utf8.Valid(d.Payload) {
+			j.Payload = string(d.Payload)
+		} else {
+			j.PayloadBase64 = base64.StdEncoding.EncodeToString(d.Payload)
+		}
+		page.Items = append(page.Items, j)
+	}
+	if len(dls) == f.Limit && len(dls) > 0 {
+		page.Next = strconv.FormatInt(dls[len(dls)-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func parseDeadLetterFilter(q url.Values) (deadletter.Filter, error) {
+	f := deadletter.Filter{Limit: 100}
+	for key := range q {
+		if !slices.Contains([]string{"device", "reason", "since", "until", "before", "limit"}, key) {
+			return f, invalid("unknown parameter " + strconv.Quote(key) + "; use device, reason, since, until, before, limit")
+		}
+	}
+	if v := q.Get("device"); v != "" {
+		if !reading.ValidID(v) {
+			return f, invalid("device: not a device id (1-64 characters of A-Z a-z 0-9 . _ : -)")
+		}
+		f.Device = v
+	}
+	if v := q.Get("reason"); v != "" {
+		known := []string{deadletter.ReasonWriteRejected}
+		for _, r := range reading.Reasons {
+			known = append(known, string(r))
+		}
+		if !slices.Contains(known, v) {
+			return f, invalid("reason: unknown reason " + strconv.Quote(v) + "; known: " + strings.Join(known, ", "))
+		}
+		f.Reason = v
+	}
+	for _, p := range []struct {
+		key string
+		dst *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.key); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, invalid(p.key + ": not an RFC 3339 time (e.g. 2026-11-22T07:30:00Z): " + strconv.Quote(v))
+			}
+			*p.dst = t
+		}
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return f, invalid("before: not a cursor (a positive integer from a previous page's next)")
+		}
+		f.Before = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return f, invalid("limit: must be an integer from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	return f, nil
+}

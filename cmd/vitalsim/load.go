@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vitalwatch/vitalwatch/simulators"
+)
+
+// runLoad publishes the fleet at cfg.rate over cfg.conns connections. Each connection has one
+// goroutine that owns its share of the devices (device i goes to connection i mod conns), sends
+// round-robin over them, and keeps at most cfg.window publishes unacknowledged: when the window
+// is full it waits for the oldest, so the broker's acknowledgements pace a --rate 0 run.
+func runLoad(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats) error {
+	clients := make([]mqtt.Client, cfg.conns)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.Disconnect(250)
+			}
+		}
+	}()
+	for i := range clients {
+		id := fmt.Sprintf("vitalsim-%d-%d", os.Getpid(), i)
+		c, err := connect(ctx, cfg, id, cfg.username, nil)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil // stopped before it started
+			}
+			return err
+		}
+		clients[i] = c
+	}
+
+	var (
+		claimed atomic.Int64
+		wg      sync.WaitGroup
+	)
+	start := time.Now()
+	for i, c := range clients {
+		w := &loadWorker{
+			cfg: cfg, st: st, client: c, claimed: &claimed, start: start,
+			index: i, rng: rand.New(rand.NewPCG(uint64(cfg.seed), 1000+uint64(i))),
+		}
+		for j := i; j < fleet.Len(); j += cfg.conns {
+			d := fleet.Devices()[j]
+			w.devices = append(w.devices, loadDevice{
+				Device:    d,
+				telemetry: cfg.prefix + "/" + d.ID + "/telemetry",
+				status:    cfg.prefix + "/" + d.ID + "/status",
+			})
+		}
+		wg.Go(func() { w.run(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+type loadDevice struct {
+	*simulators.Device
+	telemetry, status string
+	nextStatus        time.Time
+}
+
+// loadWorker publishes for one connection.
+type loadWorker struct {
+	cfg     config
+	st      *stats
+	client  mqtt.Client
+	claimed *atomic.Int64 // telemetry messages started across all workers, for --count
+	start   time.Time
+	index   int
+	rng     *rand.Rand // which messages are bad, and how
+	devices []loadDevice
+	window  []inflight // ring of unacknowledged publishes, oldest at head
+	head    int
+}
+
+type inflight struct {
+	tok mqtt.Token
+	outcome
+}
+
+func (w *loadWorker) run(ctx context.Context) {
+	w.window = make([]inflight, 0, w.cfg.window)
+	defer w.drain()
+	for k := int64(0); ctx.Err() == nil; k++ {
+		if w.cfg.count > 0 && w.claimed.Add(1) > w.cfg.count {
+			return
+		}
+		if !w.pace(ctx, k) {
+			return
+		}
+		d := &w.devices[k%int64(len(w.devices))]
+		now := time.Now()
+		if w.cfg.statusEvery > 0 && !now.Before(d.nextStatus) {
+			d.nextStatus = now.Add(w.cfg.statusEvery)
+			if !w.publish(ctx, d.status, d.Status(now), outcome{status: true}) {
+				return
+			}
+		}
+		var payload []byte
+		o := outcome{kind: d.Kind}
+		if w.cfg.bad > 0 && w.rng.Float64() < w.cfg.bad {
+			payload, o.reason = d.Bad(w.rng, now)
+		} else {
+			m := d.Message(now)
+			payload, o.readings = m.AppendJSON(make([]byte, 0, 256)), m.Readings
+		}
+		if !w.publish(ctx, d.telemetry, payload, o) {
+			return
+		}
+	}
+}
+
+// pace sleeps until the k-th message of this worker is due under --rate; the workers' messages
+// interleave on one schedule. It does not sleep for less than a millisecond: at high rates the
+// worker sends in small bursts, and the average rate is still exact. It reports false when ctx
+// ended while it slept.
+func (w *loadWorker) pace(ctx context.Context, k int64) bool {
+	if w.cfg.rate <= 0 {
+		return true
+	}
+	n := float64(k*int64(w.cfg.conns) + int64(w.index))
+	due := w.start.Add(time.Duration(n / w.cfg.rate * float64(time.Second)))
+	wait := time.Until(due)
+	if wait < time.Millisecond {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// publish sends one message, first making room in the window by waiting for the oldest
+// acknowledgement. It reports false when ctx ended while it waited.
+func (w *loadWorker) publish(ctx context.Context, topic string, payload []byte, o outcome) bool {
+	if len(w.window) == cap(w.window) {
+		oldest := w.window[w.head]
+		select {
+		case <-oldest.tok.Done():
+		case <-ctx.Done():
+			return false
+		}
+		w.settle(oldest)
+		tok := w.client.Publish(topic, w.cfg.qos, false, payload)
+		w.window[w.head] = inflight{tok, o}
+		w.head = (w.head + 1) % len(w.window)
+	} else {
+		tok := w.client.Publish(topic, w.cfg.qos, false, payload)
+		w.window = append(w.window, inflight{tok, o})
+	}
+	w.st.inflight.Add(1)
+	return true
+}
+
+// settle counts a completed publish.
+func (w *loadWorker) settle(f inflight) {
+	w.st.inflight.Add(-1)
+	if err := f.tok.Error(); err != nil {
+		w.st.failed(err)
+		if errors.Is(err, mqtt.ErrNotConnected) {
+			time.Sleep(10 * time.Millisecond) // reconnecting: do not spin through the count
+		}
+		return
+	}
+	w.st.acked(f.outcome, time.Now())
+}
+
+// drain waits, up to --drain-timeout in all, for the publishes still in the window; those not
+// acknowledged by then count as errors.
+func (w *loadWorker) drain() {
+	deadline := time.Now().Add(w.cfg.drain)
+	n := len(w.window)
+	for j := range n {
+		f := w.window[(w.head+j)%n]
+		if !waitToken(f.tok, max(time.Until(deadline), 0)) {
+			w.st.inflight.Add(-1)
+			w.st.failed(fmt.Errorf("no acknowledgement within --drain-timeout %v", w.cfg.drain))
+			continue
+		}
+		w.settle(f)
+	}
+	w.window = w.window[:0]
+}

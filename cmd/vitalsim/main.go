@@ -1,0 +1,184 @@
+// Command vitalsim drives a simulated fleet of health devices against an MQTT broker, following
+// the device contract of DESIGN.md: telemetry on {prefix}/{id}/telemetry, status on
+// {prefix}/{id}/status.
+//
+// It has two modes. The load mode (the default) spreads the fleet over a few connections and
+// publishes at a total rate (--rate, 0 for as fast as the broker acknowledges), keeping a
+// bounded window of unacknowledged messages per connection; it reports the rate it achieved.
+// The realtime mode (--realtime) gives every device its own connection, with its last will
+// {"online": false} on its status topic, and lets each device measure on its own natural
+// schedule: a CGM every 5 minutes, a home cuff morning and evening, a station in opening hours.
+//
+// A share of messages can be bad payloads (--bad) that ingest must reject; the summary, and the
+// JSON written with --out, say how many of each reason were sent, so that a test can compare them
+// with the dead letters that landed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/simulators"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal stops the run gracefully; a second one kills, as usual.
+	context.AfterFunc(ctx, stop)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vitalsim:", err)
+		os.Exit(1)
+	}
+}
+
+// maxRealtimeDevices caps --realtime, where every device holds its own TCP connection: a
+// thousand connections fit the default open-file limit of a shell (1024 on many systems) only
+// just, and beyond that the load mode is the tool.
+const maxRealtimeDevices = 1000
+
+// config is the parsed command line.
+type config struct {
+	broker      string
+	username    string
+	password    string
+	devices     int
+	seed        int64
+	mix         simulators.Mix
+	rate        float64
+	count       int64
+	duration    time.Duration
+	realtime    bool
+	bad         float64
+	qos         byte
+	prefix      string
+	statusEvery time.Duration
+	conns       int
+	window      int
+	coalesce    bool
+	drain       time.Duration
+	out         string
+	quiet       bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("vitalsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: vitalsim [flags]\n\nPublishes a simulated device fleet to an MQTT broker.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker `URL` (tcp://, ssl://, ws://)")
+	fs.StringVar(&c.username, "username", "", "MQTT user name; in --realtime, {id} is replaced by the device id")
+	fs.StringVar(&c.password, "password", "", "MQTT password")
+	fs.IntVar(&c.devices, "devices", 100, "number of devices in the fleet")
+	fs.Int64Var(&c.seed, "seed", 1, "seed of the fleet; the same seed gives the same devices, patients and values")
+	mix := fs.String("mix", simulators.DefaultMix().String(), "relative share of each device kind, kind=weight,...")
+	fs.Float64Var(&c.rate, "rate", 100, "telemetry messages per second across the fleet; 0 is as fast as possible (load mode)")
+	fs.Int64Var(&c.count, "count", 0, "stop after this many telemetry messages, bad ones included; 0 is no limit")
+	fs.DurationVar(&c.duration, "duration", 0, "stop after this long; 0 is until --count or a signal")
+	fs.BoolVar(&c.realtime, "realtime", false, fmt.Sprintf("each device on its own connection and natural schedule, in real time (at most %d devices)", maxRealtimeDevices))
+	fs.Float64Var(&c.bad, "bad", 0, "share of telemetry messages that are bad payloads, 0-1")
+	qos := fs.Int("qos", 1, "MQTT QoS of telemetry and status, 0-2")
+	fs.StringVar(&c.prefix, "prefix", "devices", "topic prefix: {prefix}/{id}/telemetry and {prefix}/{id}/status")
+	fs.DurationVar(&c.statusEvery, "status-every", time.Minute, "status message interval per device; 0 sends none")
+	fs.IntVar(&c.conns, "conns", 4, "MQTT connections the fleet is spread over (load mode)")
+	fs.IntVar(&c.window, "window", 1000, "unacknowledged messages allowed per connection (load mode)")
+	fs.BoolVar(&c.coalesce, "coalesce", true, "gather small writes to a tcp:// broker into large ones (load mode); false uses paho's own connection")
+	fs.DurationVar(&c.drain, "drain-timeout", 10*time.Second, "how long to wait for outstanding acknowledgements when stopping")
+	fs.StringVar(&c.out, "out", "", "write a JSON summary to this `file`")
+	fs.BoolVar(&c.quiet, "quiet", false, "no live progress line on stderr")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if c.mix, err = simulators.ParseMix(*mix); err != nil {
+		return c, err
+	}
+	c.qos = byte(*qos)
+	var problems []string
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+	}
+	check(c.devices >= 1, "--devices %d: need at least 1", c.devices)
+	check(c.rate >= 0, "--rate %v: must not be negative", c.rate)
+	check(c.count >= 0, "--count %d: must not be negative", c.count)
+	check(c.duration >= 0, "--duration %v: must not be negative", c.duration)
+	check(c.bad >= 0 && c.bad <= 1, "--bad %v: must be a share between 0 and 1", c.bad)
+	check(*qos >= 0 && *qos <= 2, "--qos %d: must be 0, 1 or 2", *qos)
+	check(c.prefix != "" && !strings.ContainsAny(c.prefix, "+#") && !strings.HasSuffix(c.prefix, "/"),
+		"--prefix %q: must be a topic without wildcards or a trailing /", c.prefix)
+	check(c.statusEvery >= 0, "--status-every %v: must not be negative", c.statusEvery)
+	check(c.conns >= 1, "--conns %d: need at least 1", c.conns)
+	check(c.window >= 1 && c.window <= 65535, "--window %d: must be 1-65535 (MQTT packet ids)", c.window)
+	check(c.drain > 0, "--drain-timeout %v: must be positive", c.drain)
+	check(!c.realtime || c.devices <= maxRealtimeDevices,
+		"--devices %d with --realtime: at most %d, each device holds a connection; use the load mode for more", c.devices, maxRealtimeDevices)
+	if len(problems) > 0 {
+		return c, errors.New(strings.Join(problems, "; "))
+	}
+	c.conns = min(c.conns, c.devices)
+	return c, nil
+}
+
+// run is the whole program: parse args, build the fleet, publish until the count, the duration
+// or ctx ends it, and report. Progress goes to stderr, the summary to stdout.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	fleet := simulators.NewFleet(cfg.devices, cfg.seed, cfg.mix)
+	if cfg.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
+		defer cancel()
+	}
+	if !cfg.realtime && cfg.rate/float64(fleet.Len()) > 1000 {
+		fmt.Fprintf(stderr, "vitalsim: warning: %.0f messages/s per device; a device's timestamps step 1 ms per message and will run ahead of the clock, use more --devices\n",
+			cfg.rate/float64(fleet.Len()))
+	}
+
+	st := newStats(time.Now())
+	stopLive := startLive(st, stderr, cfg.quiet)
+	if cfg.realtime {
+		err = runRealtime(ctx, cfg, fleet, st)
+	} else {
+		err = runLoad(ctx, cfg, fleet, st)
+	}
+	stopLive()
+	st.finish(time.Now())
+	if err != nil {
+		return err // a failed connection: nothing meaningful to summarise
+	}
+
+	sum := st.summary(cfg)
+	sum.write(stdout)
+	if cfg.out != "" {
+		if err := sum.writeFile(cfg.out); err != nil {
+			return err
+		}
+	}
+	if sum.Errors > 0 {
+		return fmt.Errorf("%d publishes failed or were not acknowledged (last error: %s)", sum.Errors, sum.LastError)
+	}
+	return nil
+}

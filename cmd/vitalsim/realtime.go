@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vitalwatch/vitalwatch/simulators"
+)
+
+// connectParallel bounds how many realtime connections are opened at once.
+const connectParallel = 32
+
+// runRealtime gives each device its own connection, with the client id and (where the user name
+// has {id}) the user name of the device and its last will {"online": false} on its status topic.
+// Each device says it is online, measures on its natural schedule in real time, sends status every
+// --status-every, and says it is offline when the run stops; its will covers a crash.
+func runRealtime(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// Connect every device before any publishes, so that a broker that is down or refuses a
+	// device fails the run at once.
+	devices := make([]*rtDevice, fleet.Len())
+	var (
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		connErr error
+		sem     = make(chan struct{}, connectParallel)
+	)
+	for i, d := range fleet.Devices() {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			statusTopic := cfg.prefix + "/" + d.ID + "/status"
+			c, err := connect(ctx, cfg, d.ID, strings.ReplaceAll(cfg.username, "{id}", d.ID),
+				&will{topic: statusTopic, payload: simulators.OfflineStatus()})
+			if err != nil {
+				errOnce.Do(func() { connErr = err; cancel() })
+				return
+			}
+			devices[i] = &rtDevice{
+				Device: d, cfg: cfg, st: st, client: c, stop: cancel,
+				telemetry: cfg.prefix + "/" + d.ID + "/telemetry", status: statusTopic,
+				rng: rand.New(rand.NewPCG(uint64(cfg.seed), 2000+uint64(i))),
+			}
+		})
+	}
+	wg.Wait()
+	if connErr != nil {
+		for _, d := range devices {
+			if d != nil {
+				d.client.Disconnect(0)
+			}
+		}
+		if errors.Is(connErr, context.Canceled) {
+			return nil // stopped while connecting
+		}
+		return connErr
+	}
+
+	var claimed atomic.Int64
+	for _, d := range devices {
+		d.claimed = &claimed
+		wg.Go(func() { d.run(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// rtDevice is one device with its own connection in the realtime mode.
+type rtDevice struct {
+	*simulators.Device
+	cfg               config
+	st                *stats
+	client            mqtt.Client
+	claimed           *atomic.Int64
+	stop              context.CancelFunc // ends the whole run, when --count is reached
+	telemetry, status string
+	rng               *rand.Rand
+}
+
+func (d *rtDevice) run(ctx context.Context) {
+	defer d.client.Disconnect(250)
+	now := time.Now()
+	d.send(d.status, d.Status(now), outcome{status: true})
+	nextTel := d.NextAt(now)
+	nextStatus := now.Add(d.cfg.statusEvery)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		due := nextTel
+		if d.cfg.statusEvery > 0 && nextStatus.Before(due) {
+			due = nextStatus
+		}
+		timer.Reset(time.Until(due))
+		select {
+		case <-ctx.Done():
+			// Going offline on purpose: say so, as the will would on a crash.
+			d.send(d.status, simulators.OfflineStatus(), outcome{status: true})
+			return
+		case <-timer.C:
+		}
+		now := time.Now()
+		if d.cfg.statusEvery > 0 && !now.Before(nextStatus) {
+			d.send(d.status, d.Status(now), outcome{status: true})
+			nextStatus = now.Add(d.cfg.statusEvery)
+		}
+		if now.Before(nextTel) {
+			continue
+		}
+		if d.cfg.count > 0 && d.claimed.Add(1) > d.cfg.count {
+			d.stop()
+			continue
+		}
+		at := nextTel // measured when it was due, sent now
+		nextTel = d.NextAt(at)
+		o := outcome{kind: d.Kind}
+		var payload []byte
+		if d.cfg.bad > 0 && d.rng.Float64() < d.cfg.bad {
+			payload, o.reason = d.Bad(d.rng, at)
+		} else {
+			m := d.Message(at)
+			payload, o.readings = m.JSON(), m.Readings
+		}
+		d.send(d.telemetry, payload, o)
+		if d.cfg.count > 0 && d.claimed.Load() >= d.cfg.count {
+			d.stop()
+		}
+	}
+}
+
+// send publishes and waits for the acknowledgement: a device has few messages, and sends the
+// next only when the last went through.
+func (d *rtDevice) send(topic string, payload []byte, o outcome) {
+	d.st.inflight.Add(1)
+	defer d.st.inflight.Add(-1)
+	tok := d.client.Publish(topic, d.cfg.qos, false, payload)
+	if !waitToken(tok, d.cfg.drain) {
+		d.st.failed(errors.New("no acknowledgement within --drain-timeout"))
+		return
+	}
+	if err := tok.Error(); err != nil {
+		d.st.failed(err)
+		return
+	}
+	d.st.acked(o, time.Now())
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// Config is the whole configuration of vitalwatch serve. It is read once, here, and passed down
+// as typed values. Every key can be set in the YAML file or by VITALWATCH_<KEY> with dots as
+// underscores, e.g. VITALWATCH_INFLUX_URL for influx.url.
+type Config struct {
+	DataDir string    `mapstructure:"data_dir"`
+	Log     LogConfig `mapstructure:"log"`
+	HTTP    struct {
+		Listen         string   `mapstructure:"listen"`
+		APITokenSHA256 []string `mapstructure:"api_token_sha256"`
+	} `mapstructure:"http"`
+	Broker struct {
+		Embedded bool   `mapstructure:"embedded"`
+		Listen   string `mapstructure:"listen"`
+		URL      string `mapstructure:"url"`
+		Username string `mapstructure:"username"`
+		Password string `mapstructure:"password"`
+	} `mapstructure:"broker"`
+	Ingest struct {
+		Enabled          bool          `mapstructure:"enabled"`
+		ClientID         string        `mapstructure:"client_id"`
+		SharedGroup      string        `mapstructure:"shared_group"`
+		TopicPrefix      string        `mapstructure:"topic_prefix"`
+		Workers          int           `mapstructure:"workers"`
+		QueueSize        int           `mapstructure:"queue_size"`
+		BatchSize        int           `mapstructure:"batch_size"`
+		FlushInterval    time.Duration `mapstructure:"flush_interval"`
+		WriteTimeout     time.Duration `mapstructure:"write_timeout"`
+		WatchdogInterval time.Duration `mapstructure:"watchdog_interval"`
+		SpoolMaxBytes    int64         `mapstructure:"spool_max_bytes"`
+		DeadLetterKeep   int           `mapstructure:"dead_letter_keep"`
+	} `mapstructure:"ingest"`
+	Influx struct {
+		URL     string        `mapstructure:"url"`
+		Org     string        `mapstructure:"org"`
+		Bucket  string        `mapstructure:"bucket"`
+		Token   string        `mapstructure:"token"`
+		Timeout time.Duration `mapstructure:"timeout"`
+		Gzip    bool          `mapstructure:"gzip"`
+	} `mapstructure:"influx"`
+}
+
+// LogConfig says how to log.
+type LogConfig struct {
+	Level  string `mapstructure:"level"`  // debug, info, warn, error
+	Format string `mapstructure:"format"` // text or json
+}
+
+// defaults are the values of every key; they also tell viper which environment variables exist.
+var defaults = map[string]any{
+	"data_dir":                 "data",
+	"log.level":                "info",
+	"log.format":               "text",
+	"http.listen":              "127.0.0.1:8080",
+	"http.api_token_sha256":    []string{},
+	"broker.embedded":          true,
+	"broker.listen":            "127.0.0.1:1883",
+	"broker.url":               "",
+	"broker.username":          "",
+	"broker.password":          "",
+	"ingest.enabled":           true,
+	"ingest.client_id":         "vitalwatch-ingest",
+	"ingest.shared_group":      "",
+	"ingest.topic_prefix":      "devices",
+	"ingest.workers":           2,
+	"ingest.queue_size":        4096,
+	"ingest.batch_size":        2000,
+	"ingest.flush_interval":    "50ms",
+	"ingest.write_timeout":     "10s",
+	"ingest.watchdog_interval": "30s",
+	"ingest.spool_max_bytes":   int64(1 << 30),
+	"ingest.dead_letter_keep":  100000,
+	"influx.url":               "http://127.0.0.1:8086",
+	"influx.org":               "vitalwatch",
+	"influx.bucket":            "vitalwatch/autogen",
+	"influx.token":             "",
+	"influx.timeout":           "10s",
+	"influx.gzip":              false,
+}
+
+// LoadConfig reads the YAML file at path (none if empty), then the environment, and validates
+// the result. Errors name the key at fault.
+func LoadConfig(path string, environ []string) (*Config, error) {
+	v := viper.New()
+	for k, val := range defaults {
+		v.SetDefault(k, val)
+	}
+	v.SetEnvPrefix("VITALWATCH")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	// Read from the given environment rather than the process's, so tests need no globals.
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, val, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "VITALWATCH_") {
+			env[k] = val
+		}
+	}
+	for key := range defaults {
+		name := "VITALWATCH_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		if val, ok := env[name]; ok {
+			if _, isList := defaults[key].([]string); isList {
+				v.Set(key, strings.FieldsFunc(val, func(r rune) bool { return r == ',' || r == ' ' }))
+			} else {
+				v.Set(key, val)
+			}
+			delete(env, name)
+		}
+	}
+	for name := range env {
+		if name != "VITALWATCH_CONFIG" && name != "VITALWATCH_INFLUXD" {
+			return nil, fmt.Errorf("config: environment variable %s names no configuration key", name)
+		}
+	}
+	if path != "" {
+		v.SetConfigFile(path)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config: reading %s: %w", path, err)
+		}
+		for _, key := range v.AllKeys() {
+			if _, ok := defaults[key]; !ok {
+				return nil, fmt.Errorf("config: %s: unknown key in %s", key, path)
+			}
+		}
+	}
+	var cfg Config
+	err := v.UnmarshalExact(&cfg, func(dc *mapstructure.DecoderConfig) {
+		dc.ErrorUnused = true
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		)
+		dc.WeaklyTypedInput = true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", nameKeys(err))
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// nameKeys rewrites mapstructure's errors, which name struct paths, so they name config keys.
+func nameKeys(err error) error {
+	var de *mapstructure.DecodeError
+	if errors.As(err, &de) {
+		return fmt.Errorf("%s: %v", de.Name(), de.Unwrap())
+	}
+	return err
+}
+
+// Validate checks every key and names the first one that is wrong.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))
+	}
+	if c.DataDir == "" {
+		return bad("data_dir", "must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	if err := checkHostPort(c.HTTP.Listen); err != nil {
+		return bad("http.listen", "%v", err)
+	}
+	for _, h := range c.HTTP.APITokenSHA256 {
+		if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
+			return bad("http.api_token_sha256", "each entry must be 64 hex digits (sha256sum of the token)")
+		}
+	}
+	if c.Broker.Embedded {
+		if err := checkHostPort(c.Broker.Listen); err != nil {
+			return bad("broker.listen", "%v", err)
+		}
+	} else if c.Ingest.Enabled {
+		u, err := url.Parse(c.Broker.URL)
+		if c.Broker.URL == "" {
+			return bad("broker.url", "must be set when broker.embedded is false, e.g. tcp://broker:1883")
+		}
+		if err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme) {
+			return bad("broker.url", "must be tcp://host:port (or ssl://, ws://), got %q", c.Broker.URL)
+		}
+	}
+	if c.Ingest.Enabled {
+		i := c.Ingest
+		switch {
+		case i.ClientID == "" || len(i.ClientID) > 64:
+			return bad("ingest.client_id", "must be 1-64 characters")
+		case strings.ContainsAny(i.SharedGroup, "/+#"):
+			return bad("ingest.shared_group", "must not contain / + or #")
+		case i.TopicPrefix == "" || strings.ContainsAny(i.TopicPrefix, "+#") || strings.HasSuffix(i.TopicPrefix, "/"):
+			return bad("ingest.topic_prefix", "must be a topic level such as devices, without + # or a trailing /")
+		case i.Workers < 1 || i.Workers > 64:
+			return bad("ingest.workers", "must be from 1 to 64, got %d", i.Workers)
+		case i.QueueSize < 1:
+			return bad("ingest.queue_size", "must be at least 1, got %d", i.QueueSize)
+		case i.BatchSize < 1 || i.BatchSize > 100000:
+			return bad("ingest.batch_size", "must be from 1 to 100000, got %d", i.BatchSize)
+		case i.FlushInterval <= 0:
+			return bad("ingest.flush_interval", "must be a positive duration such as 50ms")
+		case i.WriteTimeout <= 0:
+			return bad("ingest.write_timeout", "must be a positive duration such as 10s")
+		case i.WatchdogInterval < 0:
+			return bad("ingest.watchdog_interval", "must be a duration, 0 to turn the watchdog off")
+		case i.SpoolMaxBytes < 1<<20:
+			return bad("ingest.spool_max_bytes", "must be at least 1048576 (1 MiB), got %d", i.SpoolMaxBytes)
+		case i.DeadLetterKeep < 0:
+			return bad("ingest.dead_letter_keep", "must be 0 (keep all) or more")
+		}
+		u, err := url.Parse(c.Influx.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("influx.url", "must be an http:// or https:// URL, got %q", c.Influx.URL)
+		}
+		if c.Influx.Bucket == "" {
+			return bad("influx.bucket", "must be set: a bucket (InfluxDB 2.x) or database/retention-policy (1.8)")
+		}
+		if c.Influx.Timeout <= 0 {
+			return bad("influx.timeout", "must be a positive duration such as 10s")
+		}
+	}
+	return nil
+}
+
+func checkHostPort(s string) error {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return fmt.Errorf("must be host:port, got %q", s)
+	}
+	return nil
+}

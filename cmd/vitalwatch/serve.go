@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vitalwatch/vitalwatch/api"
+	"github.com/vitalwatch/vitalwatch/broker"
+	"github.com/vitalwatch/vitalwatch/influx"
+	"github.com/vitalwatch/vitalwatch/ingest"
+	"github.com/vitalwatch/vitalwatch/spool"
+	"github.com/vitalwatch/vitalwatch/store"
+)
+
+const (
+	dbFile   = "vitalwatch.db"
+	spoolDir = "spool"
+)
+
+// listening tells a caller (a test) the addresses serve ended up on.
+type listening struct {
+	HTTP   string
+	Broker string // empty when the broker is external
+}
+
+// serve runs the platform until ctx ends, then shuts down in order: stop taking messages,
+// make what is held durable and acknowledge it, disconnect, close.
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(listening)) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, dbFile))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	checks := []api.Check{{Name: "store", Check: db.Ping}}
+
+	var addrs listening
+	brokerURL := cfg.Broker.URL
+	if cfg.Broker.Embedded {
+		b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen}, log)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokerURL = b.URL()
+		addrs.Broker = b.Addr()
+		log.Info("embedded MQTT broker listening", "addr", b.Addr())
+	}
+
+	var (
+		pipeline *ingest.Pipeline
+		sub      *ingest.Subscriber
+		points   *influx.Writer
+		sp       *spool.Spool
+	)
+	if cfg.Ingest.Enabled {
+		sp, err = spool.Open(spool.Options{Dir: filepath.Join(cfg.DataDir, spoolDir), MaxBytes: cfg.Ingest.SpoolMaxBytes})
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		defer sp.Close()
+		if r := sp.Recovery(); r.TruncatedBytes > 0 {
+			log.Warn("spool: dropped a torn record at the end (its batch was never acknowledged)", "bytes", r.TruncatedBytes)
+		}
+		points = influx.NewWriter(influx.Config{URL: cfg.Influx.URL, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
+			Token: cfg.Influx.Token, Timeout: cfg.Influx.Timeout, Gzip: cfg.Influx.Gzip})
+		defer points.Close()
+		pcfg := ingest.Config{
+			TopicPrefix: cfg.Ingest.TopicPrefix, Workers: cfg.Ingest.Workers, QueueSize: cfg.Ingest.QueueSize,
+			BatchSize: cfg.Ingest.BatchSize, FlushInterval: cfg.Ingest.FlushInterval,
+			WriteTimeout: cfg.Ingest.WriteTimeout, DeadLetterKeep: cfg.Ingest.DeadLetterKeep,
+		}
+		pipeline = ingest.NewPipeline(pcfg, points, db, sp, ingest.NewMetrics(reg), log, time.Now)
+		sub = ingest.NewSubscriber(ingest.SubscriberConfig{
+			BrokerURL: brokerURL, ClientID: cfg.Ingest.ClientID, Username: cfg.Broker.Username,
+			Password: cfg.Broker.Password, TopicPrefix: cfg.Ingest.TopicPrefix, SharedGroup: cfg.Ingest.SharedGroup,
+			WatchdogInterval: cfg.Ingest.WatchdogInterval,
+		}, pipeline, reg, log, time.Now)
+		checks = append(checks,
+			api.Check{Name: "broker", Check: func(context.Context) error { return sub.Ready() }},
+			api.Check{Name: "influx", Check: points.Ping})
+	}
+
+	handler, err := api.New(api.Options{Gatherer: reg, Checks: checks, DeadLetters: db,
+		TokenSHA256: cfg.HTTP.APITokenSHA256, Log: log})
+	if err != nil {
+		return fmt.Errorf("config: http.api_token_sha256: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen %q: %w", cfg.HTTP.Listen, err)
+	}
+	addrs.HTTP = ln.Addr().String()
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+	log.Info("HTTP listening", "addr", addrs.HTTP, "metrics", "http://"+addrs.HTTP+"/metrics",
+		"ready", "http://"+addrs.HTTP+"/readyz", "deadletters", "http://"+addrs.HTTP+"/api/v1/deadletters")
+
+	// The pipeline has its own context: on shutdown it gets time to flush before it is cut off.
+	pipeCtx, cutPipeline := context.WithCancel(context.Background())
+	defer cutPipeline()
+	pipeDone := make(chan error, 1)
+	if pipeline != nil {
+		go func() { pipeDone <- pipeline.Run(pipeCtx) }()
+		sub.Start()
+		log.Info("ingest started", "broker", brokerURL, "influx", cfg.Influx.URL, "bucket", cfg.Influx.Bucket)
+	}
+	if started != nil {
+		started(addrs)
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		serveErr = fmt.Errorf("http: %w", err)
+	}
+	log.Info("shutting down")
+	if pipeline != nil {
+		pipeline.Stop()
+		select {
+		case <-pipeDone:
+		case <-time.After(30 * time.Second):
+			log.Warn("ingest did not flush in 30s; leaving the rest unacknowledged for redelivery")
+			cutPipeline()
+			<-pipeDone
+		}
+		sub.Close(2 * time.Second)
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+// printConfig writes the effective configuration as JSON with secrets hidden.
+func printConfig(w io.Writer, cfg *Config) error {
+	c := *cfg
+	if c.Broker.Password != "" {
+		c.Broker.Password = "(set)"
+	}
+	if c.Influx.Token != "" {
+		c.Influx.Token = "(set)"
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(c)
+}

@@ -1,0 +1,231 @@
+// Package ingest takes device messages from MQTT and makes them durable: decoded readings go
+// to InfluxDB (or, while InfluxDB cannot take them, to an on-disk spool that is replayed later)
+// and rejected input goes to the dead letters. A message is acknowledged to the broker only
+// after everything it carried is durable, so a crash at any point loses nothing: the broker
+// redelivers what was not acknowledged, and a redelivered reading overwrites its own point.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/reading"
+)
+
+// Delivery is one message from the broker. Ack tells the broker it need not deliver it again;
+// the pipeline calls it once the message is durable.
+type Delivery struct {
+	Topic    string
+	Payload  []byte
+	Received time.Time
+	Ack      func()
+}
+
+// PointWriter stores a batch of line protocol. An error wrapping *influx.RejectedError (a
+// batch refused for its content) is not retried; any other error is.
+type PointWriter interface {
+	Write(ctx context.Context, lines []byte) error
+}
+
+// DeadLetterStore keeps rejected input, pruning the oldest beyond keep.
+type DeadLetterStore interface {
+	AddDeadLetters(ctx context.Context, dls []deadletter.DeadLetter, keep int) error
+}
+
+// Spool is a durable FIFO of line-protocol batches (see package spool).
+type Spool interface {
+	Append(rec []byte) error
+	Peek() ([]byte, bool, error)
+	Consume() error
+	Len() int
+	Bytes() int64
+}
+
+// Config tunes the pipeline. Zero values take the defaults of DefaultConfig.
+type Config struct {
+	// TopicPrefix is the first topic level of device topics ("devices").
+	TopicPrefix string
+	// Workers decode and write in parallel; each device's messages always go to the same
+	// worker, so they are handled in the order they arrived.
+	Workers int
+	// QueueSize bounds the messages waiting for each worker; when full, the broker is made to wait.
+	QueueSize int
+	// BatchSize and FlushInterval bound a batch: it is written when it holds BatchSize
+	// messages or FlushInterval after its first message, whichever comes first.
+	BatchSize     int
+	FlushInterval time.Duration
+	// WriteTimeout bounds one write to InfluxDB before the batch goes to the spool.
+	WriteTimeout time.Duration
+	// RetryInterval is the first wait before retrying InfluxDB or a full spool; it doubles up
+	// to MaxRetryInterval.
+	RetryInterval    time.Duration
+	MaxRetryInterval time.Duration
+	// DeadLetterKeep bounds the stored dead letters (oldest pruned); 0 keeps all.
+	DeadLetterKeep int
+}
+
+// DefaultConfig returns the settings used when a field is left zero.
+func DefaultConfig() Config {
+	return Config{
+		TopicPrefix:      "devices",
+		Workers:          2,
+		QueueSize:        4096,
+		BatchSize:        2000,
+		FlushInterval:    50 * time.Millisecond,
+		WriteTimeout:     10 * time.Second,
+		RetryInterval:    500 * time.Millisecond,
+		MaxRetryInterval: 15 * time.Second,
+		DeadLetterKeep:   100000,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.TopicPrefix == "" {
+		c.TopicPrefix = d.TopicPrefix
+	}
+	if c.Workers <= 0 {
+		c.Workers = d.Workers
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = d.QueueSize
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = d.FlushInterval
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.RetryInterval <= 0 {
+		c.RetryInterval = d.RetryInterval
+	}
+	if c.MaxRetryInterval < c.RetryInterval {
+		c.MaxRetryInterval = max(d.MaxRetryInterval, c.RetryInterval)
+	}
+	if c.DeadLetterKeep < 0 {
+		c.DeadLetterKeep = 0
+	}
+	return c
+}
+
+// Pipeline decodes deliveries, stores them and acknowledges them. Create it with NewPipeline,
+// start it with Run, feed it with Submit.
+type Pipeline struct {
+	cfg     Config
+	points  PointWriter
+	dead    DeadLetterStore
+	spool   Spool
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+
+	queues   []chan Delivery
+	seed     maphash.Seed
+	stopping chan struct{}
+	stopOnce sync.Once
+	spooled  chan struct{} // wakes the drainer
+	// spoolMu orders appends against the drainer's "spool is empty" decision.
+	spoolMu sync.Mutex
+}
+
+// NewPipeline returns a pipeline writing to points, dead and spool. now is the clock (time.Now
+// outside tests).
+func NewPipeline(cfg Config, points PointWriter, dead DeadLetterStore, spool Spool, metrics *Metrics, log *slog.Logger, now func() time.Time) *Pipeline {
+	cfg = cfg.withDefaults()
+	p := &Pipeline{
+		cfg: cfg, points: points, dead: dead, spool: spool, metrics: metrics,
+		log: log.With("component", "ingest"), now: now,
+		seed: maphash.MakeSeed(), stopping: make(chan struct{}), spooled: make(chan struct{}, 1),
+	}
+	for range cfg.Workers {
+		p.queues = append(p.queues, make(chan Delivery, cfg.QueueSize))
+	}
+	metrics.observeSpool(spool)
+	return p
+}
+
+// Submit hands a delivery to the worker of its device. It blocks while that worker's queue is
+// full (which holds the broker back) and returns an error, without acknowledging, once the
+// pipeline is stopping or ctx is done; the broker then delivers the message again later.
+func (p *Pipeline) Submit(ctx context.Context, d Delivery) error {
+	q := p.queues[maphash.String(p.seed, deviceOfTopic(d.Topic))%uint64(len(p.queues))]
+	select {
+	case <-p.stopping:
+		return errStopping
+	default:
+	}
+	select {
+	case q <- d:
+		return nil
+	case <-p.stopping:
+		return errStopping
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errStopping = errors.New("ingest: pipeline is stopping")
+
+// Stop makes the pipeline take no more deliveries; Run then writes and acknowledges what it
+// holds and returns.
+func (p *Pipeline) Stop() { p.stopOnce.Do(func() { close(p.stopping) }) }
+
+// Run processes deliveries until Stop, then flushes and returns. Cancelling ctx abandons
+// retries: what is not yet durable stays unacknowledged, for the broker to deliver again.
+func (p *Pipeline) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i, q := range p.queues {
+		w := newWorker(p, i, q)
+		wg.Go(func() { w.run(ctx) })
+	}
+	drainCtx, stopDrain := context.WithCancel(ctx)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		p.drain(drainCtx)
+	}()
+	wg.Wait()
+	stopDrain()
+	<-drained
+	return nil
+}
+
+// deviceOfTopic returns the device level of "prefix/{device}/kind", or the whole topic when it
+// has another shape (it is then dead-lettered by the worker).
+func deviceOfTopic(topic string) string {
+	_, rest, ok := strings.Cut(topic, "/")
+	if !ok {
+		return topic
+	}
+	dev, _, ok := strings.Cut(rest, "/")
+	if !ok {
+		return topic
+	}
+	return dev
+}
+
+// parseTopic splits "prefix/{device}/{kind}".
+func parseTopic(prefix, topic string) (device, kind string, err error) {
+	rest, ok := strings.CutPrefix(topic, prefix+"/")
+	if !ok {
+		return "", "", fmt.Errorf("topic %q is not under %q", topic, prefix+"/")
+	}
+	device, kind, ok = strings.Cut(rest, "/")
+	if !ok || strings.Contains(kind, "/") {
+		return "", "", fmt.Errorf("topic %q is not %s/{device}/{telemetry|status}", topic, prefix)
+	}
+	if !reading.ValidID(device) {
+		return "", "", fmt.Errorf("device id in topic %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", topic)
+	}
+	return device, kind, nil
+}

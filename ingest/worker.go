@@ -1,0 +1,376 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/influx"
+	"github.com/vitalwatch/vitalwatch/reading"
+	"github.com/vitalwatch/vitalwatch/spool"
+)
+
+// maxBatchBytes bounds the line protocol of one batch, whatever the message count.
+const maxBatchBytes = 4 << 20
+
+// maxTrackedDevices bounds the per-worker sequence-number memory.
+const maxTrackedDevices = 1 << 20
+
+// worker owns one queue: it builds a batch from the deliveries, makes the batch durable, and
+// acknowledges it.
+type worker struct {
+	p  *Pipeline
+	id int
+	in chan Delivery
+
+	lines []byte
+	acks  []func()
+	dead  []deadletter.DeadLetter
+	// spans records which lines came from which delivery, to find the culprit when InfluxDB
+	// refuses a batch.
+	spans   []span
+	seq     map[string]int64
+	counts  batchCounts
+	started time.Time
+}
+
+type span struct {
+	start, end int
+	d          Delivery
+	device     string
+}
+
+func newWorker(p *Pipeline, id int, in chan Delivery) *worker {
+	return &worker{p: p, id: id, in: in, seq: make(map[string]int64)}
+}
+
+func (w *worker) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case d := <-w.in:
+			w.add(d)
+			if len(w.acks) == 1 {
+				timer.Reset(w.p.cfg.FlushInterval)
+			}
+			if len(w.acks) >= w.p.cfg.BatchSize || len(w.lines) >= maxBatchBytes {
+				timer.Stop()
+				w.flush(ctx)
+			}
+		case <-timer.C:
+			w.flush(ctx)
+		case <-w.p.stopping:
+			timer.Stop()
+			for {
+				select {
+				case d := <-w.in:
+					w.add(d)
+					if len(w.acks) >= w.p.cfg.BatchSize || len(w.lines) >= maxBatchBytes {
+						w.flush(ctx)
+					}
+				default:
+					w.flush(ctx)
+					return
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// add decodes one delivery into the batch.
+func (w *worker) add(d Delivery) {
+	if len(w.acks) == 0 {
+		w.started = w.p.now()
+	}
+	w.acks = append(w.acks, d.Ack)
+	device, kind, err := parseTopic(w.p.cfg.TopicPrefix, d.Topic)
+	if err != nil {
+		w.reject(d, "", reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonTopicMismatch, Detail: err.Error()})
+		return
+	}
+	start := len(w.lines)
+	switch kind {
+	case "telemetry":
+		w.counts.telemetry++
+		m, rejs := reading.Decode(device, d.Payload, d.Received)
+		for _, r := range rejs {
+			w.reject(d, device, r)
+		}
+		if len(m.Readings) == 0 {
+			return
+		}
+		w.lines = influx.AppendMessage(w.lines, &m, influx.Tags{})
+		if st, ok := influx.StatusOfMessage(&m); ok {
+			w.lines = influx.AppendStatus(w.lines, &st, influx.Tags{})
+		}
+		for i := range m.Readings {
+			w.counts.readings[typeIndex(m.Readings[i].Type)]++
+		}
+		if m.TimeMissing {
+			w.counts.missingTime++
+		}
+		if m.HasSeq {
+			w.trackSeq(device, m.Seq)
+		}
+	case "status":
+		w.counts.status++
+		s, rejs := reading.DecodeStatus(device, d.Payload, d.Received)
+		for _, r := range rejs {
+			w.reject(d, device, r)
+		}
+		if len(rejs) == 0 {
+			w.lines = influx.AppendStatus(w.lines, &s, influx.Tags{})
+		}
+	default:
+		w.reject(d, device, reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonTopicMismatch,
+			Detail: "topic kind " + kind + " is neither telemetry nor status"})
+		return
+	}
+	if len(w.lines) > start {
+		w.spans = append(w.spans, span{start: start, end: len(w.lines), d: d, device: device})
+	}
+}
+
+func (w *worker) reject(d Delivery, device string, r reading.Rejection) {
+	w.counts.dead[reasonIndex(string(r.Reason))]++
+	w.dead = append(w.dead, deadletter.DeadLetter{
+		Received: d.Received, Device: device, Topic: clipString(d.Topic, 256),
+		Reason: string(r.Reason), Detail: r.Detail, Index: r.Index,
+		Payload: deadletter.Clip(d.Payload), PayloadSize: len(d.Payload),
+	})
+}
+
+// trackSeq counts gaps and repeats in a device's sequence numbers.
+func (w *worker) trackSeq(device string, seq int64) {
+	last, seen := w.seq[device]
+	switch {
+	case !seen:
+	case seq == last+1:
+	case seq > last+1:
+		w.counts.seqGaps += seq - last - 1
+	default:
+		w.counts.seqRepeats++ // a redelivery or a device restart
+	}
+	if !seen && len(w.seq) >= maxTrackedDevices {
+		clear(w.seq)
+	}
+	if !seen || seq > last {
+		w.seq[device] = seq
+	}
+}
+
+// flush makes the batch durable and then acknowledges it. If ctx ends first, nothing is
+// acknowledged and the broker will deliver the batch again.
+func (w *worker) flush(ctx context.Context) {
+	if len(w.acks) == 0 {
+		return
+	}
+	defer w.reset()
+	if len(w.lines) > 0 && !w.p.store(ctx, w.lines, w.rejectSpans) {
+		return
+	}
+	if len(w.dead) > 0 && !w.p.addDeadLetters(ctx, w.dead) {
+		return
+	}
+	for _, ack := range w.acks {
+		ack()
+	}
+	w.p.metrics.batch(&w.counts, len(w.acks), w.p.now().Sub(w.started))
+}
+
+// rejectSpans finds which deliveries of a refused batch InfluxDB will not take, by writing
+// them one by one, and dead-letters those.
+func (w *worker) rejectSpans(ctx context.Context, refused error) error {
+	for _, s := range w.spans {
+		err := w.p.writeOnce(ctx, w.lines[s.start:s.end])
+		var rej *influx.RejectedError
+		switch {
+		case err == nil:
+		case errors.As(err, &rej):
+			w.reject(s.d, s.device, reading.Rejection{Index: reading.WholeMessage,
+				Reason: deadletter.ReasonWriteRejected, Detail: rej.Error()})
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *worker) reset() {
+	w.lines = w.lines[:0]
+	if cap(w.lines) > 4*maxBatchBytes {
+		w.lines = nil // let a one-off huge batch's buffer go
+	}
+	clear(w.acks)
+	w.acks = w.acks[:0]
+	clear(w.dead)
+	w.dead = w.dead[:0]
+	clear(w.spans)
+	w.spans = w.spans[:0]
+	w.counts = batchCounts{}
+}
+
+// store makes lines durable: in InfluxDB when it takes them, else in the spool. While the
+// spool holds anything, new batches join it, so that InfluxDB gets them in order and a down
+// InfluxDB costs one timeout, not one per batch. When InfluxDB refuses the batch's content,
+// onRejected sorts out what to dead-letter. It returns false only when ctx ended first.
+func (p *Pipeline) store(ctx context.Context, lines []byte, onRejected func(context.Context, error) error) bool {
+	backoff := p.cfg.RetryInterval
+	for {
+		if p.spool.Len() == 0 {
+			err := p.writeOnce(ctx, lines)
+			var rej *influx.RejectedError
+			switch {
+			case err == nil:
+				return true
+			case errors.As(err, &rej):
+				p.log.Warn("influx refused points; finding them", "err", err)
+				if err = onRejected(ctx, err); err == nil {
+					return true
+				}
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+			p.metrics.writeErrors.Inc()
+			p.log.Warn("influx write failed; spooling", "err", err, "bytes", len(lines))
+		}
+		err := p.spool.Append(lines)
+		if err == nil {
+			p.metrics.spooledBatches.Inc()
+			select {
+			case p.spooled <- struct{}{}:
+			default:
+			}
+			return true
+		}
+		if errors.Is(err, spool.ErrFull) {
+			p.metrics.spoolFull.Inc()
+		} else {
+			p.log.Error("spool append failed", "err", err)
+		}
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, p.cfg.MaxRetryInterval)
+	}
+}
+
+func (p *Pipeline) writeOnce(ctx context.Context, lines []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
+	defer cancel()
+	start := time.Now()
+	err := p.points.Write(wctx, lines)
+	p.metrics.writeSeconds.Observe(time.Since(start).Seconds())
+	return err
+}
+
+// addDeadLetters stores dead letters, retrying until it works or ctx ends.
+func (p *Pipeline) addDeadLetters(ctx context.Context, dls []deadletter.DeadLetter) bool {
+	backoff := p.cfg.RetryInterval
+	for {
+		err := p.dead.AddDeadLetters(ctx, dls, p.cfg.DeadLetterKeep)
+		if err == nil {
+			return true
+		}
+		p.metrics.deadLetterErrors.Inc()
+		p.log.Error("storing dead letters failed", "err", err, "count", len(dls))
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, p.cfg.MaxRetryInterval)
+	}
+}
+
+// drain replays the spool into InfluxDB, oldest first, until ctx ends.
+func (p *Pipeline) drain(ctx context.Context) {
+	backoff := p.cfg.RetryInterval
+	for {
+		rec, ok, err := p.spool.Peek()
+		if err != nil {
+			p.log.Error("spool unreadable; replay halted until restart or repair", "err", err)
+			if !sleep(ctx, p.cfg.MaxRetryInterval) {
+				return
+			}
+			continue
+		}
+		if !ok {
+			select {
+			case <-p.spooled:
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		err = p.writeOnce(ctx, rec)
+		var rej *influx.RejectedError
+		if errors.As(err, &rej) {
+			err = p.rejectSpooledLines(ctx, rec)
+		}
+		if err != nil {
+			p.metrics.writeErrors.Inc()
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, p.cfg.MaxRetryInterval)
+			continue
+		}
+		backoff = p.cfg.RetryInterval
+		if err := p.spool.Consume(); err != nil {
+			p.log.Error("spool consume failed", "err", err)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			continue
+		}
+		p.metrics.replayedBatches.Inc()
+	}
+}
+
+// rejectSpooledLines writes a refused spool record line by line and dead-letters the lines
+// InfluxDB will not take. Their original messages were acknowledged long ago; the line itself
+// is what is left of them.
+func (p *Pipeline) rejectSpooledLines(ctx context.Context, rec []byte) error {
+	var dead []deadletter.DeadLetter
+	for line := range bytes.Lines(rec) {
+		err := p.writeOnce(ctx, line)
+		var rej *influx.RejectedError
+		switch {
+		case err == nil:
+		case errors.As(err, &rej):
+			dead = append(dead, deadletter.DeadLetter{Received: p.now(), Reason: deadletter.ReasonWriteRejected,
+				Detail: rej.Error(), Index: reading.WholeMessage, Payload: deadletter.Clip(line), PayloadSize: len(line)})
+		default:
+			return err
+		}
+	}
+	if len(dead) > 0 && !p.addDeadLetters(ctx, dead) {
+		return ctx.Err()
+	}
+	p.metrics.deadLetters.WithLabelValues(deadletter.ReasonWriteRejected).Add(float64(len(dead)))
+	return nil
+}
+
+// sleep waits d or until ctx ends; it reports whether the full wait happened.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func clipString(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

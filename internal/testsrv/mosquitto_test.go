@@ -1,0 +1,59 @@
+package testsrv
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func dial(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+func TestMosquittoRestartKeepsAddress(t *testing.T) {
+	m := StartMosquitto(t, MosquittoOptions{})
+	if m.URL != "tcp://"+m.Addr {
+		t.Errorf("URL = %q; want tcp://%s", m.URL, m.Addr)
+	}
+	if err := dial(m.Addr); err != nil {
+		t.Fatalf("dial %s: %v", m.Addr, err)
+	}
+
+	addr := m.Addr
+	m.Restart(t)
+	if m.Addr != addr {
+		t.Errorf("Addr after Restart = %s; want %s", m.Addr, addr)
+	}
+	if err := dial(m.Addr); err != nil {
+		t.Fatalf("dial %s after Restart: %v", m.Addr, err)
+	}
+
+	m.Stop()
+	m.Stop() // idempotent
+	if err := dial(m.Addr); err == nil {
+		t.Errorf("dial %s succeeded after Stop", m.Addr)
+	}
+	// A graceful stop saves the in-memory database, which is what Restart brings back.
+	db := filepath.Join(filepath.Dir(m.proc.logPath), "data", "mosquitto.db")
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("no persistence file after Stop: %v", err)
+	}
+}
+
+func TestMosquittoFixedPortAndExtraConfig(t *testing.T) {
+	port := FreePort(t)
+	m := StartMosquitto(t, MosquittoOptions{Port: port, ExtraConfig: "max_keepalive 120"})
+	if want := "127.0.0.1:" + strconv.Itoa(port); m.Addr != want {
+		t.Errorf("Addr = %s; want %s", m.Addr, want)
+	}
+	if err := dial(m.Addr); err != nil {
+		t.Fatalf("dial %s: %v", m.Addr, err)
+	}
+}

@@ -1,0 +1,152 @@
+package testsrv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// stopTimeout is how long a server gets to exit after SIGTERM before it is killed.
+const stopTimeout = 30 * time.Second
+
+// process runs one server binary, possibly several times in a row (stop, start again). Its
+// stdout and stderr are appended to one log file that outlives each run, so that a failure after a
+// restart still shows what the earlier run said.
+type process struct {
+	name    string // for messages, e.g. "mosquitto"
+	path    string
+	args    []string
+	env     []string // nil: inherit
+	logPath string
+
+	mu  sync.Mutex
+	cur *run // nil when not running
+}
+
+// run is one started process.
+type run struct {
+	proc *os.Process
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result; read only after done is closed
+}
+
+// start launches the binary. It does not wait for readiness.
+func (p *process) start() (*run, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != nil {
+		return nil, fmt.Errorf("%s is already running", p.name)
+	}
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor once started
+
+	cmd := exec.Command(p.path, p.args...)
+	cmd.Env = p.env
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.SysProcAttr = sysProcAttr()
+
+	r := &run{done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		// The parent-death signal fires when the thread that forked the child exits, not the
+		// process, and Go ends any thread whose locked goroutine exits. Forking from a thread that
+		// stays locked here until the child is gone ties the signal to the test binary's death.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		r.err = cmd.Wait()
+		close(r.done)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	r.proc = cmd.Process
+	p.cur = r
+	return r, nil
+}
+
+// stop sends SIGTERM, waits for the exit and kills the process if it takes longer than
+// stopTimeout. It does nothing when the process is not running.
+func (p *process) stop() {
+	p.mu.Lock()
+	r := p.cur
+	p.cur = nil
+	p.mu.Unlock()
+	if r == nil {
+		return
+	}
+	if err := r.proc.Signal(syscall.SIGTERM); err != nil {
+		_ = r.proc.Kill()
+	}
+	select {
+	case <-r.done:
+	case <-time.After(stopTimeout):
+		_ = r.proc.Kill()
+		<-r.done
+	}
+}
+
+// waitReady calls ready until it returns nil, the process exits or timeout passes.
+func (r *run) waitReady(timeout time.Duration, ready func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := ready()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %v: %w", timeout, err)
+		}
+		select {
+		case <-r.done:
+			if r.err == nil {
+				return errors.New("exited before it was ready")
+			}
+			return fmt.Errorf("exited before it was ready: %w", r.err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// fatalf stops the process and fails the test with the message and the end of the log.
+func (p *process) fatalf(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	p.stop()
+	tb.Fatalf("%s\n--- end of %s (%s) ---\n%s", fmt.Sprintf(format, args...), p.name, p.logPath, logTail(p.logPath))
+}
+
+// logTail returns the last lines of a log file, at most a few kilobytes.
+func logTail(path string) string {
+	const maxBytes, maxLines = 8 << 10, 40
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	if len(b) > maxBytes {
+		b = b[len(b)-maxBytes:]
+	}
+	b = bytes.TrimRight(b, "\n")
+	lines := bytes.Split(b, []byte("\n"))
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+	}
+	if len(lines) == 1 && len(lines[0]) == 0 {
+		return "(log is empty)"
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}

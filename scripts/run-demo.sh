@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Starts InfluxDB (unless VITALWATCH_INFLUX_URL points at one), vitalwatch serve with its embedded
+# broker, and a demo fleet; prints where to look; Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export VITALWATCH_DATA_DIR=${VITALWATCH_DATA_DIR:-data}
+HTTP=${VITALWATCH_HTTP_LISTEN:-127.0.0.1:8080}
+BROKER=${VITALWATCH_BROKER_LISTEN:-127.0.0.1:1883}
+INFLUX_PORT=${INFLUX_PORT:-8086}
+DEMO_DEVICES=${DEMO_DEVICES:-60}
+mkdir -p "$VITALWATCH_DATA_DIR"
+
+pids=()
+cleanup() {
+	trap - EXIT INT TERM
+	echo
+	echo "stopping..."
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true; done
+}
+trap cleanup EXIT INT TERM
+
+wait_http() { # url what
+	for _ in $(seq 1 120); do
+		if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+		sleep 0.5
+	done
+	echo "$2 did not come up at $1" >&2
+	return 1
+}
+
+if [ -z "${VITALWATCH_INFLUX_URL:-}" ]; then
+	idir="$VITALWATCH_DATA_DIR/influxdb"
+	mkdir -p "$idir"
+	cat >"$idir/influxd.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$((INFLUX_PORT + 2))"
+[meta]
+  dir = "$PWD/$idir/meta"
+[data]
+  dir = "$PWD/$idir/data"
+  wal-dir = "$PWD/$idir/wal"
+  query-log-enabled = false
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:$INFLUX_PORT"
+  flux-enabled = true
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[logging]
+  level = "warn"
+CONF
+	.tools/bin/influxd run -config "$idir/influxd.conf" >"$idir/influxd.log" 2>&1 &
+	pids+=($!)
+	export VITALWATCH_INFLUX_URL="http://127.0.0.1:$INFLUX_PORT"
+	wait_http "$VITALWATCH_INFLUX_URL/ping" "influxd (log: $idir/influxd.log)"
+	curl -fsS -XPOST "$VITALWATCH_INFLUX_URL/query" --data-urlencode 'q=CREATE DATABASE "vitalwatch"' >/dev/null
+fi
+
+VITALWATCH_HTTP_LISTEN=$HTTP VITALWATCH_BROKER_LISTEN=$BROKER \
+	bin/vitalwatch serve ${VITALWATCH_CONFIG:+--config "$VITALWATCH_CONFIG"} 2>"$VITALWATCH_DATA_DIR/vitalwatch.log" &
+pids+=($!)
+wait_http "http://$HTTP/readyz" "vitalwatch serve (log: $VITALWATCH_DATA_DIR/vitalwatch.log)"
+
+bin/vitalsim --broker "tcp://$BROKER" --devices "$DEMO_DEVICES" --realtime --bad 0.02 --seed 1 \
+	2>"$VITALWATCH_DATA_DIR/vitalsim.log" &
+pids+=($!)
+
+cat <<MSG
+
+VitalWatch is running with a demo fleet of $DEMO_DEVICES simulated devices.
+
+  MQTT broker     tcp://$BROKER            (devices publish to devices/{id}/telemetry)
+  readiness       http://$HTTP/readyz
+  metrics         http://$HTTP/metrics
+  dead letters    http://$HTTP/api/v1/deadletters
+  InfluxDB        ${VITALWATCH_INFLUX_URL}   (database vitalwatch; Flux at /api/v2/query)
+  logs            $VITALWATCH_DATA_DIR/vitalwatch.log, $VITALWATCH_DATA_DIR/vitalsim.log
+
+Try:  curl -s http://$HTTP/metrics | grep vitalwatch_ingest_readings_total
+Press Ctrl-C to stop.
+MSG
+wait -n "${pids[@]}" || true

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/deadletter"
+)
+
+// AddDeadLetters stores dead letters in one transaction and, when keep > 0, prunes the oldest
+// so that at most keep remain.
+func (s *Store) AddDeadLetters(ctx context.Context, dls []deadletter.DeadLetter, keep int) error {
+	if len(dls) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add dead letters: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO dead_letters
+		(received_ms, device, topic, reason, detail, reading, payload, payload_size)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("add dead letters: %w", err)
+	}
+	defer stmt.Close()
+	for i := range dls {
+		d := &dls[i]
+		payload := d.Payload
+		if len(payload) > deadletter.MaxPayload {
+			payload = payload[:deadletter.MaxPayload]
+		}
+		if payload == nil {
+			payload = []byte{}
+		}
+		if _, err := stmt.ExecContext(ctx, d.Received.UnixMilli(), d.Device, d.Topic, d.Reason,
+			d.Detail, d.Index, payload, d.PayloadSize); err != nil {
+			return fmt.Errorf("add dead letters: %w", err)
+		}
+	}
+	if keep > 0 {
+		// IDs only grow and only the oldest are deleted, so the newest keep rows are those
+		// above max(id) - keep.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters
+			WHERE id <= (SELECT max(id) FROM dead_letters) - ?`, keep); err != nil {
+			return fmt.Errorf("prune dead letters: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// ListDeadLetters returns the dead letters matching f, newest first, at most f.Limit of them
+// (default 100, at most 1000).
+func (s *Store) ListDeadLetters(ctx context.Context, f deadletter.Filter) ([]deadletter.DeadLetter, error) {
+	var where []string
+	var args []any
+	if f.Device != "" {
+		where = append(where, "device = ?")
+		args = append(args, f.Device)
+	}
+	if f.Reason != "" {
+		where = append(where, "reason = ?")
+		args = append(args, f.Reason)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "received_ms >= ?")
+		args = append(args, f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "received_ms < ?")
+		args = append(args, f.Until.UnixMilli())
+	}
+	if f.Before > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	if limit > 1000 {
+		limit = 1000
+	}
+	q := `SELECT id, received_ms, device, topic, reason, detail, reading, payload, payload_size FROM dead_letters`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	defer rows.Close()
+	out := []deadletter.DeadLetter{}
+	for rows.Next() {
+		var d deadletter.DeadLetter
+		var ms int64
+		if err := rows.Scan(&d.ID, &ms, &d.Device, &d.Topic, &d.Reason, &d.Detail, &d.Index,
+			&d.Payload, &d.PayloadSize); err != nil {
+			return nil, fmt.Errorf("list dead letters: %w", err)
+		}
+		d.Received = time.UnixMilli(ms).UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// CountDeadLetters returns how many dead letters are stored.
+func (s *Store) CountDeadLetters(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters`).Scan(&n)
+	return n, err
+}
