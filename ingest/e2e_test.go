@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/deadletter"
@@ -207,38 +206,23 @@ func fleetMessages(devices, perDevice int, base time.Time) []msg {
 	return out
 }
 
-// publish sends msgs at QoS 1 from one client, waiting for every acknowledgement. Every
-// dupEvery-th message is sent twice (0: none). It returns what was sent, duplicates included.
+// publish sends msgs at QoS 1, every dupEvery-th twice (0: none), and returns what was sent,
+// duplicates included.
 func publish(t *testing.T, url string, msgs []msg, dupEvery int) []msg {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("pub-%d", time.Now().UnixNano())).
-		SetAutoReconnect(true).SetConnectRetry(true).SetMaxReconnectInterval(time.Second))
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("publisher connect: %v", tok.Error())
-	}
-	defer c.Disconnect(250)
-	var toks []mqtt.Token
-	flush := func() {
-		for _, tok := range toks {
-			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-				t.Fatalf("publish: %v", tok.Error())
-			}
-		}
-		toks = toks[:0]
-	}
 	var sent []msg
+	var out []testsrv.Message
 	for i, m := range msgs {
-		toks = append(toks, c.Publish(m.topic, 1, false, m.payload))
-		sent = append(sent, m)
+		n := 1
 		if dupEvery > 0 && i%dupEvery == 0 {
-			toks = append(toks, c.Publish(m.topic, 1, false, m.payload))
-			sent = append(sent, m)
+			n = 2
 		}
-		if len(toks) >= 500 {
-			flush()
+		for range n {
+			sent = append(sent, m)
+			out = append(out, testsrv.Message{Topic: m.topic, Payload: []byte(m.payload)})
 		}
 	}
-	flush()
+	testsrv.Publish(t, url, out)
 	return sent
 }
 

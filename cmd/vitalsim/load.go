@@ -45,6 +45,7 @@ func runLoad(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats
 		wg      sync.WaitGroup
 	)
 	start := time.Now()
+	st.begin(start)
 	for i, c := range clients {
 		w := &loadWorker{
 			cfg: cfg, st: st, client: c, claimed: &claimed, start: start,

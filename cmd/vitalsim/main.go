@@ -95,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	qos := fs.Int("qos", 1, "MQTT QoS of telemetry and status, 0-2")
 	fs.StringVar(&c.prefix, "prefix", "devices", "topic prefix: {prefix}/{id}/telemetry and {prefix}/{id}/status")
 	fs.DurationVar(&c.statusEvery, "status-every", time.Minute, "status message interval per device; 0 sends none")
-	fs.IntVar(&c.conns, "conns", 4, "MQTT connections the fleet is spread over (load mode)")
+	fs.IntVar(&c.conns, "conns", 8, "MQTT connections the fleet is spread over (load mode)")
 	fs.IntVar(&c.window, "window", 1000, "unacknowledged messages allowed per connection (load mode)")
 	fs.BoolVar(&c.coalesce, "coalesce", true, "gather small writes to a tcp:// broker into large ones (load mode); false uses paho's own connection")
 	fs.DurationVar(&c.drain, "drain-timeout", 10*time.Second, "how long to wait for outstanding acknowledgements when stopping")
@@ -132,6 +132,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	check(c.drain > 0, "--drain-timeout %v: must be positive", c.drain)
 	check(!c.realtime || c.devices <= maxRealtimeDevices,
 		"--devices %d with --realtime: at most %d, each device holds a connection; use the load mode for more", c.devices, maxRealtimeDevices)
+	if c.realtime {
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "rate", "conns", "window", "coalesce":
+				problems = append(problems, fmt.Sprintf("--%s is for the load mode; --realtime devices keep their own schedule and connection", f.Name))
+			}
+		})
+	}
 	if len(problems) > 0 {
 		return c, errors.New(strings.Join(problems, "; "))
 	}
@@ -157,7 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			cfg.rate/float64(fleet.Len()))
 	}
 
-	st := newStats(time.Now())
+	st := newStats()
 	stopLive := startLive(st, stderr, cfg.quiet)
 	if cfg.realtime {
 		err = runRealtime(ctx, cfg, fleet, st)

@@ -243,6 +243,7 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"--prefix", "devices/#"}, wantErr: "--prefix"},
 		{args: []string{"--window", "70000"}, wantErr: "--window"},
 		{args: []string{"--realtime", "--devices", "1001"}, wantErr: "at most 1000"},
+		{args: []string{"--realtime", "--rate", "10"}, wantErr: "--rate is for the load mode"},
 		{args: []string{"--mix", "toaster=1"}, wantErr: "unknown device kind"},
 		{args: []string{"extra"}, wantErr: "unexpected arguments"},
 	}

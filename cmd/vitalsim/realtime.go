@@ -66,6 +66,7 @@ func runRealtime(ctx context.Context, cfg config, fleet *simulators.Fleet, st *s
 	}
 
 	var claimed atomic.Int64
+	st.begin(time.Now())
 	for _, d := range devices {
 		d.claimed = &claimed
 		wg.Go(func() { d.run(ctx) })

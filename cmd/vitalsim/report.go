@@ -17,7 +17,7 @@ import (
 // stats counts what the broker acknowledged. Counters are atomics shared by the publishing
 // goroutines; the maps are filled before any goroutine starts and only read afterwards.
 type stats struct {
-	start    time.Time
+	begun    atomic.Int64 // Unix ns of the first publish, once connected; 0 before
 	end      atomic.Int64 // Unix ns of the last acknowledgement
 	finished time.Time
 
@@ -35,9 +35,8 @@ type stats struct {
 	lastErr string
 }
 
-func newStats(start time.Time) *stats {
+func newStats() *stats {
 	s := &stats{
-		start:    start,
 		byType:   map[reading.Type]*atomic.Int64{},
 		byKind:   map[simulators.Kind]*atomic.Int64{},
 		byReason: map[reading.Reason]*atomic.Int64{},
@@ -52,6 +51,16 @@ func newStats(start time.Time) *stats {
 		s.byReason[r] = new(atomic.Int64)
 	}
 	return s
+}
+
+// begin marks the start of publishing: rates do not count the time spent connecting.
+func (s *stats) begin(at time.Time) { s.begun.Store(at.UnixNano()) }
+
+func (s *stats) start() time.Time {
+	if ns := s.begun.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // outcome is what one publish was, so that its acknowledgement can be counted.
@@ -106,14 +115,23 @@ func startLive(s *stats, w io.Writer, quiet bool) (stop func()) {
 	wg.Go(func() {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
-		last, lastAt := int64(0), s.start
+		var last int64
+		var lastAt time.Time
 		for {
 			select {
 			case <-done:
 				return
 			case now := <-tick.C:
+				start := s.start()
+				if start.IsZero() {
+					fmt.Fprintln(w, "vitalsim: connecting")
+					continue
+				}
+				if lastAt.IsZero() {
+					lastAt = start
+				}
 				sent := s.sent.Load()
-				elapsed := now.Sub(s.start)
+				elapsed := now.Sub(start)
 				fmt.Fprintf(w, "vitalsim: %s sent %d (%.0f msg/s, last second %.0f) bad %d status %d errors %d in flight %d\n",
 					elapsed.Truncate(time.Second), sent, perSecond(sent, elapsed),
 					perSecond(sent-last, now.Sub(lastAt)), s.bad.Load(), s.status.Load(), s.errors.Load(), s.inflight.Load())
@@ -141,7 +159,7 @@ type summary struct {
 	Devices  int     `json:"devices"`
 	Seed     int64   `json:"seed"`
 	Conns    int     `json:"conns"`
-	Duration float64 `json:"duration_seconds"` // from start to the last acknowledgement
+	Duration float64 `json:"duration_seconds"` // from the first publish to the last acknowledgement
 	Rate     float64 `json:"rate"`             // telemetry acknowledged per second over Duration
 
 	Sent   int64 `json:"sent"` // telemetry acknowledged, bad included
@@ -161,7 +179,10 @@ func (s *stats) summary(cfg config) summary {
 	if ns := s.end.Load(); ns != 0 {
 		end = time.Unix(0, ns)
 	}
-	elapsed := end.Sub(s.start)
+	var elapsed time.Duration
+	if start := s.start(); !start.IsZero() {
+		elapsed = end.Sub(start)
+	}
 	sum := summary{
 		Mode: "load", Broker: cfg.broker, Devices: cfg.devices, Seed: cfg.seed, Conns: cfg.conns,
 		Duration: elapsed.Seconds(), Rate: perSecond(s.sent.Load(), elapsed),

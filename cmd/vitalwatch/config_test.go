@@ -1,0 +1,75 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfigDefaultsAndOverrides(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "vw.yaml")
+	os.WriteFile(file, []byte("influx:\n  url: http://influx.example:8086\n  bucket: vitals\ningest:\n  batch_size: 500\n"), 0o600)
+	cfg, err := LoadConfig(file, []string{"VITALWATCH_INFLUX_BUCKET=override", "VITALWATCH_INGEST_FLUSH_INTERVAL=20ms",
+		"VITALWATCH_BROKER_EMBEDDED=false", "VITALWATCH_BROKER_URL=tcp://mq:1883", "PATH=/bin"})
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	if cfg.Influx.URL != "http://influx.example:8086" || cfg.Influx.Bucket != "override" || cfg.Ingest.BatchSize != 500 ||
+		cfg.Ingest.FlushInterval != 20*time.Millisecond || cfg.Broker.Embedded || cfg.Broker.URL != "tcp://mq:1883" ||
+		cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.Ingest.Workers != 2 {
+		t.Fatalf("LoadConfig = %+v; want file values, environment overrides and defaults", cfg)
+	}
+}
+
+func TestLoadConfigErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		env     []string
+		wantKey string
+	}{
+		{"bad influx url", "influx:\n  url: influx:8086\n", nil, "influx.url"},
+		{"unknown key", "influx:\n  ulr: http://x\n", nil, "influx.ulr"},
+		{"unknown env", "", []string{"VITALWATCH_INFLUX_ULR=http://x"}, "VITALWATCH_INFLUX_ULR"},
+		{"bad duration", "ingest:\n  flush_interval: soon\n", nil, "flush_interval"},
+		{"bad number", "", []string{"VITALWATCH_INGEST_WORKERS=two"}, "workers"},
+		{"workers range", "ingest:\n  workers: 0\n", nil, "ingest.workers"},
+		{"external broker needs url", "broker:\n  embedded: false\n", nil, "broker.url"},
+		{"bad listen", "http:\n  listen: 8080\n", nil, "http.listen"},
+		{"bad log level", "log:\n  level: loud\n", nil, "log.level"},
+		{"token hash", "http:\n  api_token_sha256: [abc]\n", nil, "http.api_token_sha256"},
+		{"spool too small", "ingest:\n  spool_max_bytes: 10\n", nil, "ingest.spool_max_bytes"},
+		{"shared group", "ingest:\n  shared_group: a/b\n", nil, "ingest.shared_group"},
+		{"no bucket", "influx:\n  bucket: \"\"\n", nil, "influx.bucket"},
+	}
+	for _, tt := range tests {
+		file := ""
+		if tt.yaml != "" {
+			file = filepath.Join(t.TempDir(), "vw.yaml")
+			os.WriteFile(file, []byte(tt.yaml), 0o600)
+		}
+		_, err := LoadConfig(file, tt.env)
+		if err == nil || !strings.Contains(err.Error(), tt.wantKey) {
+			t.Errorf("%s: LoadConfig() error = %v; want one naming %s", tt.name, err, tt.wantKey)
+		}
+	}
+}
+
+func TestExampleConfigIsValidAndComplete(t *testing.T) {
+	const example = "../../vitalwatch.example.yaml"
+	if _, err := LoadConfig(example, nil); err != nil {
+		t.Fatalf("LoadConfig(%s): %v", example, err)
+	}
+	body, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key := range defaults {
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(string(body), leaf+":") {
+			t.Errorf("%s does not document key %s", example, key)
+		}
+	}
+}
