@@ -29,10 +29,12 @@ run: build tools
 test: test-deps tools lint
 	go test $(GO_TEST_FLAGS) ./...
 
-## bench: the ingest drain benchmark (real Mosquitto and influxd) and the Go micro-benchmarks.
-bench: build test-deps tools
-	go test -run '^$$' -bench . -benchmem ./reading/ ./influx/ ./spool/
-	$(BIN)/vitalbench --messages $${BENCH_MESSAGES:-300000}
+## bench: Go micro-benchmarks, then the ingest drain benchmark against a real Mosquitto and
+## influxd (BENCH_MESSAGES messages, default 300000), which prints ingest_msgs_per_s,
+## ceiling_msgs_per_s, their ratio and peak RSS.
+bench: test-deps tools
+	go test -run '^$$' -bench . -benchmem ./reading/ ./influx/ ./spool/ ./ingest/
+	go test -run '^$$' -bench BenchmarkDrain -benchtime 1x -timeout 60m ./cmd/vitalwatch/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

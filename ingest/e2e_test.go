@@ -399,3 +399,46 @@ func TestInfluxOutage(t *testing.T) {
 		t.Errorf("replayed batches = 0; want the spooled batches replayed")
 	}
 }
+
+// TestInfluxRefusesSomePoints makes InfluxDB refuse one kind of point (a field type conflict,
+// as when another writer used the measurement with another schema): the rest of each batch
+// lands, the refused messages become write_rejected dead letters, and nothing is retried forever.
+func TestInfluxRefusesSomePoints(t *testing.T) {
+	mq := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{})
+	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	r := startRig(t, mq.URL, ix, "ingest-refused")
+
+	base := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	// A string "value" in heart_rate: InfluxDB now refuses float values there in this shard.
+	w := influx.NewWriter(influx.Config{URL: ix.URL, Bucket: ix.Bucket})
+	defer w.Close()
+	if err := w.Write(context.Background(), fmt.Appendf(nil, "heart_rate,device=other value=\"text\" %d\n", base.UnixMilli())); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []testsrv.Message
+	for i := range 200 {
+		at := base.Add(time.Duration(i+1) * time.Second).UnixMilli()
+		kind := "spo2"
+		value := 97
+		if i%10 == 0 {
+			kind, value = "heart_rate", 70
+		}
+		msgs = append(msgs, testsrv.Message{Topic: fmt.Sprintf("devices/dev-%d/telemetry", i%7),
+			Payload: fmt.Appendf(nil, `{"ts":%d,"readings":[{"type":%q,"value":%d}]}`, at, kind, value)})
+	}
+	testsrv.Publish(t, mq.URL, msgs)
+	waitFor(t, 30*time.Second, "all 200 messages acknowledged", func() bool {
+		return r.metric(t, "vitalwatch_ingest_acked_total") == 200
+	})
+	if got := ix.Count(t, "spo2"); got != 180 {
+		t.Errorf("spo2 points = %d; want 180", got)
+	}
+	got := countDead(t, r.store)
+	if got["write_rejected"] != 20 || len(got) != 1 {
+		t.Errorf("dead letters = %v; want write_rejected: 20", got)
+	}
+	dls, _ := r.store.ListDeadLetters(context.Background(), deadletter.Filter{Reason: "write_rejected", Limit: 1})
+	if len(dls) != 1 || !strings.Contains(dls[0].Detail, "conflict") || !strings.Contains(string(dls[0].Payload), "heart_rate") {
+		t.Errorf("dead letter = %+v; want the refused heart_rate message with InfluxDB's reason", dls)
+	}
+}

@@ -61,6 +61,11 @@ type Config struct {
 	// messages or FlushInterval after its first message, whichever comes first.
 	BatchSize     int
 	FlushInterval time.Duration
+	// Linger is how long a batch waits for the next message before it is written anyway. A
+	// broker lets only so many messages be unacknowledged at once (Mosquitto: 20 by default),
+	// and they are acknowledged when their batch is written: when the queue runs dry, waiting
+	// longer gains nothing.
+	Linger time.Duration
 	// WriteTimeout bounds one write to InfluxDB before the batch goes to the spool.
 	WriteTimeout time.Duration
 	// RetryInterval is the first wait before retrying InfluxDB or a full spool; it doubles up
@@ -79,6 +84,7 @@ func DefaultConfig() Config {
 		QueueSize:        4096,
 		BatchSize:        2000,
 		FlushInterval:    50 * time.Millisecond,
+		Linger:           2 * time.Millisecond,
 		WriteTimeout:     10 * time.Second,
 		RetryInterval:    500 * time.Millisecond,
 		MaxRetryInterval: 15 * time.Second,
@@ -102,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = d.FlushInterval
+	}
+	if c.Linger <= 0 || c.Linger > c.FlushInterval {
+		c.Linger = min(d.Linger, c.FlushInterval)
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = d.WriteTimeout

@@ -83,6 +83,10 @@ func NewSubscriber(cfg SubscriberConfig, p *Pipeline, reg prometheus.Registerer,
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetOnConnectHandler(s.onConnect).
+		// A resumed session's queued messages can arrive before onConnect has subscribed (and
+		// so before paho has a route for them); without a default handler they would never be
+		// acknowledged.
+		SetDefaultPublishHandler(s.handle).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.subscribed.Store(false)
 			s.connLost.Inc()

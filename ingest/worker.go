@@ -47,20 +47,30 @@ func newWorker(p *Pipeline, id int, in chan Delivery) *worker {
 }
 
 func (w *worker) run(ctx context.Context) {
+	// One timer serves both deadlines: the batch's age (FlushInterval since its first message)
+	// and its idleness (Linger since its last).
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	var due time.Time
 	for {
 		select {
 		case d := <-w.in:
 			w.add(d)
-			if len(w.acks) == 1 {
-				timer.Reset(w.p.cfg.FlushInterval)
-			}
 			if len(w.acks) >= w.p.cfg.BatchSize || len(w.lines) >= maxBatchBytes {
 				timer.Stop()
 				w.flush(ctx)
+				continue
+			}
+			if len(w.acks) == 1 {
+				due = w.started.Add(w.p.cfg.FlushInterval)
+			}
+			if len(w.in) == 0 {
+				timer.Reset(min(w.p.cfg.Linger, time.Until(due)))
 			}
 		case <-timer.C:
+			if len(w.in) > 0 && time.Now().Before(due) {
+				continue // more arrived meanwhile: keep filling the batch
+			}
 			w.flush(ctx)
 		case <-w.p.stopping:
 			timer.Stop()
@@ -85,7 +95,7 @@ func (w *worker) run(ctx context.Context) {
 // add decodes one delivery into the batch.
 func (w *worker) add(d Delivery) {
 	if len(w.acks) == 0 {
-		w.started = w.p.now()
+		w.started = time.Now()
 	}
 	w.acks = append(w.acks, d.Ack)
 	device, kind, err := parseTopic(w.p.cfg.TopicPrefix, d.Topic)
@@ -180,7 +190,7 @@ func (w *worker) flush(ctx context.Context) {
 	for _, ack := range w.acks {
 		ack()
 	}
-	w.p.metrics.batch(&w.counts, len(w.acks), w.p.now().Sub(w.started))
+	w.p.metrics.batch(&w.counts, len(w.acks), time.Since(w.started))
 }
 
 // rejectSpans finds which deliveries of a refused batch InfluxDB will not take, by writing

@@ -30,7 +30,7 @@ func runLoad(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats
 	}()
 	for i := range clients {
 		id := fmt.Sprintf("vitalsim-%d-%d", os.Getpid(), i)
-		c, err := connect(ctx, cfg, id, cfg.username, nil)
+		c, err := connect(ctx, cfg, id, cfg.username, nil, nil)
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return nil // stopped before it started

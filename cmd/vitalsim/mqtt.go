@@ -19,7 +19,10 @@ type will struct {
 // connect opens one MQTT connection. It fails, rather than retrying, when the broker cannot be
 // reached at start; once connected, the client reconnects by itself and the messages published
 // meanwhile fail and are counted.
-func connect(ctx context.Context, cfg config, clientID, username string, w *will) (mqtt.Client, error) {
+//
+// onConnect, when not nil, is called after every successful connect, the first included, from a
+// goroutine of paho's: it must not block.
+func connect(ctx context.Context, cfg config, clientID, username string, w *will, onConnect func()) (mqtt.Client, error) {
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.broker).
 		SetClientID(clientID).
@@ -37,6 +40,9 @@ func connect(ctx context.Context, cfg config, clientID, username string, w *will
 	}
 	if w != nil {
 		opts.SetBinaryWill(w.topic, w.payload, cfg.qos, false)
+	}
+	if onConnect != nil {
+		opts.SetOnConnectHandler(func(mqtt.Client) { onConnect() })
 	}
 	if cfg.coalesce && !cfg.realtime {
 		if u, err := url.Parse(cfg.broker); err == nil && (u.Scheme == "tcp" || u.Scheme == "mqtt") {

@@ -19,8 +19,9 @@ const connectParallel = 32
 
 // runRealtime gives each device its own connection, with the client id and (where the user name
 // has {id}) the user name of the device and its last will {"online": false} on its status topic.
-// Each device says it is online, measures on its natural schedule in real time, sends status every
-// --status-every, and says it is offline when the run stops; its will covers a crash.
+// Each device says it is online whenever it (re)connects, measures on its natural schedule in
+// real time, sends status every --status-every, and says it is offline when the run stops; its
+// will covers a dropped connection.
 func runRealtime(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -38,18 +39,26 @@ func runRealtime(ctx context.Context, cfg config, fleet *simulators.Fleet, st *s
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			statusTopic := cfg.prefix + "/" + d.ID + "/status"
+			rd := &rtDevice{
+				Device: d, cfg: cfg, st: st, stop: cancel,
+				telemetry: cfg.prefix + "/" + d.ID + "/telemetry", status: cfg.prefix + "/" + d.ID + "/status",
+				rng:       rand.New(rand.NewPCG(uint64(cfg.seed), 2000+uint64(i))),
+				connected: make(chan struct{}, 1),
+			}
+			onConnect := func() {
+				select {
+				case rd.connected <- struct{}{}:
+				default: // already told
+				}
+			}
 			c, err := connect(ctx, cfg, d.ID, strings.ReplaceAll(cfg.username, "{id}", d.ID),
-				&will{topic: statusTopic, payload: simulators.OfflineStatus()})
+				&will{topic: rd.status, payload: simulators.OfflineStatus()}, onConnect)
 			if err != nil {
 				errOnce.Do(func() { connErr = err; cancel() })
 				return
 			}
-			devices[i] = &rtDevice{
-				Device: d, cfg: cfg, st: st, client: c, stop: cancel,
-				telemetry: cfg.prefix + "/" + d.ID + "/telemetry", status: statusTopic,
-				rng: rand.New(rand.NewPCG(uint64(cfg.seed), 2000+uint64(i))),
-			}
+			rd.client = c
+			devices[i] = rd
 		})
 	}
 	wg.Wait()
@@ -85,12 +94,14 @@ type rtDevice struct {
 	stop              context.CancelFunc // ends the whole run, when --count is reached
 	telemetry, status string
 	rng               *rand.Rand
+	// connected is signalled on every connect, the first and each automatic reconnect, so that
+	// the device says it is online again after its will said otherwise.
+	connected chan struct{}
 }
 
 func (d *rtDevice) run(ctx context.Context) {
 	defer d.client.Disconnect(250)
 	now := time.Now()
-	d.send(d.status, d.Status(now), outcome{status: true})
 	nextTel := d.NextAt(now)
 	nextStatus := now.Add(d.cfg.statusEvery)
 	timer := time.NewTimer(0)
@@ -106,6 +117,9 @@ func (d *rtDevice) run(ctx context.Context) {
 			// Going offline on purpose: say so, as the will would on a crash.
 			d.send(d.status, simulators.OfflineStatus(), outcome{status: true})
 			return
+		case <-d.connected:
+			d.send(d.status, d.Status(time.Now()), outcome{status: true})
+			continue
 		case <-timer.C:
 		}
 		now := time.Now()

@@ -221,8 +221,8 @@ func (c *Config) Validate() error {
 			return bad("ingest.write_timeout", "must be a positive duration such as 10s")
 		case i.WatchdogInterval < 0:
 			return bad("ingest.watchdog_interval", "must be a duration, 0 to turn the watchdog off")
-		case i.SpoolMaxBytes < 1<<20:
-			return bad("ingest.spool_max_bytes", "must be at least 1048576 (1 MiB), got %d", i.SpoolMaxBytes)
+		case i.SpoolMaxBytes < 64<<20:
+			return bad("ingest.spool_max_bytes", "must be at least 67108864 (64 MiB: several batches), got %d", i.SpoolMaxBytes)
 		case i.DeadLetterKeep < 0:
 			return bad("ingest.dead_letter_keep", "must be 0 (keep all) or more")
 		}

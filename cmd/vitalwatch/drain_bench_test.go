@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vitalwatch/vitalwatch/internal/testsrv"
+)
+
+// BenchmarkDrain measures how fast ingest empties a broker backlog into InfluxDB, against the
+// ceiling of a bare subscriber that only counts the same backlog. A real Mosquitto holds M
+// QoS 1 messages for each persistent session; then the bare subscriber, and after it vitalwatch
+// serve, connect and drain. Run it with `make bench` (M = BENCH_MESSAGES, default 300,000).
+func BenchmarkDrain(b *testing.B) {
+	m := 300000
+	if s := os.Getenv("BENCH_MESSAGES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("BENCH_MESSAGES=%q: want a positive integer", s)
+		}
+		m = n
+	}
+	for range b.N {
+		mq := testsrv.StartMosquitto(b, testsrv.MosquittoOptions{})
+		ix := testsrv.StartInflux(b, testsrv.InfluxOptions{})
+
+		// Both persistent sessions exist before the backlog is published, so each holds all of it.
+		const ceilingID, ingestID = "bench-ceiling", "bench-ingest"
+		for _, id := range []string{ceilingID, ingestID} {
+			c := connect(b, mq.URL, id, nil)
+			tok := c.SubscribeMultiple(map[string]byte{"devices/+/telemetry": 1, "devices/+/status": 1}, nil)
+			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				b.Fatalf("subscribe: %v", tok.Error())
+			}
+			c.Disconnect(100)
+		}
+		fill := time.Now()
+		testsrv.Publish(b, mq.URL, benchMessages(m, 2000, time.Now().Add(-12*time.Hour)))
+		b.Logf("backlog of %d messages published in %v", m, time.Since(fill).Round(time.Millisecond))
+
+		b.ResetTimer()
+		// Ceiling: a paho subscriber that acknowledges at once and only counts.
+		var got atomic.Int64
+		done := make(chan struct{})
+		start := time.Now()
+		c := connect(b, mq.URL, ceilingID, func(_ mqtt.Client, _ mqtt.Message) {
+			if got.Add(1) == int64(m) {
+				close(done)
+			}
+		})
+		select {
+		case <-done:
+		case <-time.After(10 * time.Minute):
+			b.Fatalf("bare subscriber drained %d of %d", got.Load(), m)
+		}
+		ceiling := float64(m) / time.Since(start).Seconds()
+		c.Disconnect(100)
+
+		// Ingest: vitalwatch serve with its default settings.
+		httpAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(b))
+		cfg := writeConfig(b, fmt.Sprintf(`data_dir: %s
+log:
+  level: warn
+http:
+  listen: %s
+broker:
+  embedded: false
+  url: %s
+ingest:
+  client_id: %s
+influx:
+  url: %s
+  bucket: %s
+`, b.TempDir(), httpAddr, mq.URL, ingestID, ix.URL, ix.Bucket))
+		bin, err := binary()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command(bin, "serve", "--config", cfg)
+		cmd.Stderr = os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		start = time.Now()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		for acked(httpAddr) < float64(m) {
+			if time.Since(start) > 20*time.Minute {
+				b.Fatalf("ingest acknowledged %v of %d", acked(httpAddr), m)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		took := time.Since(start)
+		b.StopTimer()
+		rss := peakRSS(cmd.Process.Pid)
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if n := ix.Count(b, "heart_rate") + ix.Count(b, "spo2") + ix.Count(b, "bp") + ix.Count(b, "glucose"); n != m {
+			b.Fatalf("InfluxDB holds %d readings; want %d", n, m)
+		}
+		ingest := float64(m) / took.Seconds()
+		b.ReportMetric(ingest, "ingest_msgs/s")
+		b.ReportMetric(ceiling, "ceiling_msgs/s")
+		b.ReportMetric(ingest/ceiling, "ratio")
+		b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MiB")
+		fmt.Printf("ingest_msgs_per_s %.0f\nceiling_msgs_per_s %.0f\nratio %.2f\npeak_rss_mib %.1f\nmessages %d\n",
+			ingest, ceiling, ingest/ceiling, float64(rss)/(1<<20), m)
+	}
+}
+
+func connect(tb testing.TB, url, id string, handler mqtt.MessageHandler) mqtt.Client {
+	tb.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(false).
+		SetDefaultPublishHandler(handler))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		tb.Fatalf("connect %s: %v", id, tok.Error())
+	}
+	return c
+}
+
+// benchMessages is a realistic mix of one-reading telemetry messages, each reading at a
+// distinct (device, time), so that exactly n points must land.
+func benchMessages(n, devices int, base time.Time) []testsrv.Message {
+	msgs := make([]testsrv.Message, n)
+	for i := range msgs {
+		dev := fmt.Sprintf("bench-%04d", i%devices)
+		seq := i / devices
+		ms := base.Add(time.Duration(seq) * time.Second).UnixMilli()
+		var payload []byte
+		switch i % 4 {
+		case 0:
+			payload = fmt.Appendf(nil, `{"ts":%d,"seq":%d,"readings":[{"type":"heart_rate","value":%d,"unit":"/min"}],"battery":%d}`, ms, seq, 55+i%60, 20+i%80)
+		case 1:
+			payload = fmt.Appendf(nil, `{"ts":%d,"seq":%d,"readings":[{"type":"spo2","value":%d,"unit":"%%"}]}`, ms, seq, 90+i%10)
+		case 2:
+			payload = fmt.Appendf(nil, `{"ts":%d,"seq":%d,"patient":"P-%06d","readings":[{"type":"bp","systolic":%d,"diastolic":%d,"pulse":%d,"unit":"mm[Hg]"}]}`, ms, seq, i%devices, 100+i%80, 60+i%30, 60+i%40)
+		default:
+			payload = fmt.Appendf(nil, `{"ts":%d,"seq":%d,"readings":[{"type":"glucose","value":%.1f,"unit":"mmol/L","context":"after_meal"}]}`, ms, seq, 4+float64(i%100)/10)
+		}
+		msgs[i] = testsrv.Message{Topic: "devices/" + dev + "/telemetry", Payload: payload}
+	}
+	return msgs
+}
+
+// acked reads vitalwatch_ingest_acked_total from /metrics; 0 until the server answers.
+func acked(httpAddr string) float64 {
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "vitalwatch_ingest_acked_total "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// peakRSS returns a process's peak resident set size in bytes (VmHWM).
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
