@@ -1,6 +1,7 @@
 package reading
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -48,7 +49,8 @@ type telemetryReading struct {
 // accept: one rejection with Index WholeMessage when the whole payload is rejected (the message
 // then has no readings), or one per rejected reading, in payload order. Every payload ends in at
 // least one accepted reading or one rejection, so nothing is dropped silently. Values are in the
-// canonical units, rounded to 0.01; times are UTC, truncated to the millisecond.
+// canonical units, rounded to 0.01; times are UTC, truncated to the millisecond. A reading without
+// a ts of its own takes the message's; without either it takes now, and TimeMissing is set.
 func Decode(device string, payload []byte, now time.Time) (Message, []Rejection) {
 	msg := Message{Device: device}
 	if f := checkEnvelope(device, payload); f.reason != "" {
@@ -56,6 +58,9 @@ func Decode(device string, payload []byte, now time.Time) (Message, []Rejection)
 	}
 	if firstByte(payload) == '[' {
 		return decodeSenML(device, payload, now)
+	}
+	if f := checkArraySizes(payload, true); f.reason != "" {
+		return msg, whole(f)
 	}
 	var w telemetry
 	w.Readings = w.buf[:0]
@@ -272,6 +277,26 @@ func checkEnvelope(device string, payload []byte) fault {
 	}
 	if !ValidID(device) {
 		return faultf(ReasonTopicMismatch, "topic device id %q is not 1-%d characters of A-Z, a-z, 0-9, '.', '_', ':', '-'", shorten(device), maxIDLen)
+	}
+	return fault{}
+}
+
+// checkArraySizes rejects a payload with too many readings (when it may have readings) or flags
+// before it is decoded; see manyCommas. It passes a payload that is not valid JSON: the decoder
+// reports that, cheaply.
+func checkArraySizes(payload []byte, readings bool) fault {
+	if bytes.Count(payload, []byte{','}) < manyCommas {
+		return fault{}
+	}
+	var n arraySizes
+	if json.Unmarshal(payload, &n) != nil {
+		return fault{}
+	}
+	switch {
+	case readings && n.Readings > maxReadings:
+		return faultf(ReasonInvalidField, "%d readings; at most %d are accepted", n.Readings, maxReadings)
+	case n.Flags > maxFlags:
+		return faultf(ReasonInvalidField, "%d flags; at most %d are accepted", n.Flags, maxFlags)
 	}
 	return fault{}
 }

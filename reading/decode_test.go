@@ -3,6 +3,7 @@ package reading
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -220,6 +221,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"null readings", `{"readings":null}`, []rejected{{-1, ReasonMissingValue, "no readings"}}, 0},
 		{"1000 readings", many(1000, `{"type":"sos"}`), nil, 1000},
 		{"1001 readings", many(1001, `{"type":"sos"}`), []rejected{{-1, ReasonInvalidField, "1001 readings"}}, 0},
+		{"flood of empty readings", many(21000, `{}`), []rejected{{-1, ReasonInvalidField, "21000 readings"}}, 0},
+		{"flood under a capitalised key", strings.Replace(many(1001, `null`), "readings", "READINGS", 1), []rejected{{-1, ReasonInvalidField, "1001 readings"}}, 0},
+		{"flood of flags", `{"flags":["a"` + strings.Repeat(`,"a"`, 2000) + `],"readings":[{"type":"sos"}]}`, []rejected{{-1, ReasonInvalidField, "2001 flags"}}, 0},
+		{"many commas in strings", `{"pad":"` + strings.Repeat(",", 2000) + `","ts":"2026-11-21T23:30:00Z","readings":[{"type":"sos"}]}`, nil, 1},
 
 		// One reading.
 		{"unknown type", one(`{"type":"cholesterol","value":5}`), []rejected{{0, ReasonUnknownType, `"cholesterol"`}}, 0},
@@ -335,6 +340,28 @@ func TestDecodeTopicDevice(t *testing.T) {
 		want := []rejected{{-1, ReasonTopicMismatch, "topic device id"}}
 		if !rejectionsMatch(rej, want) || len(got.Readings) != 0 {
 			t.Errorf("Decode(%q, ...) = %+v, %+v; want %+v", device, got, rej, want)
+		}
+	}
+}
+
+// TestDecodeFloodIsCheap checks that a payload of many tiny elements is rejected before the
+// decoder allocates them: 64 KiB of "{}," would otherwise cost about 20 MB.
+func TestDecodeFloodIsCheap(t *testing.T) {
+	for _, payload := range []string{
+		`{"readings":[{}` + strings.Repeat(`,{}`, 21000) + `]}`,
+		`[{}` + strings.Repeat(`,{}`, 21000) + `]`,
+		`[1` + strings.Repeat(`,1`, 30000) + `]`,
+		`{"flags":["a"` + strings.Repeat(`,"a"`, 16000) + `],"readings":[{"type":"sos"}]}`,
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, rej := Decode(dev, []byte(payload), now)
+		runtime.ReadMemStats(&after)
+		if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 1<<20 {
+			t.Errorf("Decode(%.40q...) allocated %d bytes; want at most 1 MiB", payload, allocated)
+		}
+		if len(rej) != 1 || rej[0].Reason != ReasonInvalidField {
+			t.Errorf("Decode(%.40q...) = %+v; want one %s rejection", payload, rej, ReasonInvalidField)
 		}
 	}
 }

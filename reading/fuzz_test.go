@@ -1,6 +1,7 @@
 package reading
 
 import (
+	"encoding/json"
 	"math"
 	"reflect"
 	"slices"
@@ -189,4 +190,30 @@ func implausible(r Reading) string {
 		return "bp values on another type"
 	}
 	return ""
+}
+
+// FuzzDecodeReading builds well-formed payloads of one reading from arbitrary field values, to
+// reach the unit, plausibility and time checks that random bytes seldom get to.
+func FuzzDecodeReading(f *testing.F) {
+	f.Add("glucose", "mg/dL", 115.0, 0.0, 0.0, int64(1795303800000), "fasting")
+	f.Add("bp", "mmHg", 0.0, 142.0, 91.0, int64(0), "sitting")
+	f.Add("temperature", "Cel", 86.0, 0.0, 0.0, int64(1795303800000+MaxFutureSkew.Milliseconds()), "")
+	f.Add("steps", "/d", 100000.5, 0.0, 0.0, int64(946684800000), "")
+	f.Add("fall", "", 0.0, 91.0, -181.0, int64(-1), "")
+	f.Fuzz(func(t *testing.T, typ, unit string, value, sys, dia float64, ts int64, qualifier string) {
+		r := map[string]any{"type": typ, "unit": unit, "value": value, "systolic": sys, "diastolic": dia,
+			"pulse": value, "lat": sys, "lon": dia, "context": qualifier, "source": qualifier, "position": qualifier}
+		if ts != 0 {
+			r["ts"] = ts
+		}
+		payload, err := json.Marshal(map[string]any{"readings": []any{r}})
+		if err != nil {
+			t.Skip(err) // NaN and infinities have no JSON
+		}
+		msg, rej := Decode(dev, payload, now)
+		checkMessage(t, payload, msg, rej)
+		if len(msg.Readings)+len(rej) != 1 {
+			t.Errorf("Decode(%q) = %d readings, %d rejections; want one in all", payload, len(msg.Readings), len(rej))
+		}
+	})
 }

@@ -1,7 +1,9 @@
 package reading
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -41,6 +43,12 @@ const senmlRelative = 1 << 28
 // that made it fail, or of its first record.
 func decodeSenML(device string, payload []byte, now time.Time) (Message, []Rejection) {
 	msg := Message{Device: device}
+	if bytes.Count(payload, []byte{','}) >= manyCommas {
+		var n elementCount
+		if json.Unmarshal(payload, &n) == nil && n > maxReadings {
+			return msg, whole(tooManyRecords(int(n)))
+		}
+	}
 	var buf [4]senmlRecord // enough for most packs, saving the allocations of growing the slice
 	records := buf[:0]
 	if f := unmarshal(payload, &records, "array"); f.reason != "" {
@@ -50,7 +58,7 @@ func decodeSenML(device string, payload []byte, now time.Time) (Message, []Rejec
 	case len(records) == 0:
 		return msg, whole(faultf(ReasonMissingValue, "no readings: the SenML pack is empty"))
 	case len(records) > maxReadings:
-		return msg, whole(faultf(ReasonInvalidField, "%d SenML records; at most %d are accepted", len(records), maxReadings))
+		return msg, whole(tooManyRecords(len(records)))
 	}
 
 	var (
@@ -59,6 +67,9 @@ func decodeSenML(device string, payload []byte, now time.Time) (Message, []Rejec
 		groups     []bpGroup
 		rejections []Rejection
 	)
+	reject := func(i int, f fault) {
+		rejections = append(rejections, Rejection{Index: i, Reason: f.reason, Detail: f.detail})
+	}
 	nowMs := now.UnixMilli()
 	for i := range records {
 		rec := &records[i]
@@ -69,11 +80,8 @@ func decodeSenML(device string, payload []byte, now time.Time) (Message, []Rejec
 		if f.reason == ReasonTopicMismatch {
 			return msg, whole(f)
 		}
-		reject := func(f fault) {
-			rejections = append(rejections, Rejection{Index: i, Reason: f.reason, Detail: f.detail})
-		}
 		if f.reason != "" {
-			reject(f)
+			reject(i, f)
 			continue
 		}
 
@@ -83,7 +91,7 @@ func decodeSenML(device string, payload []byte, now time.Time) (Message, []Rejec
 		}
 		ms, f := senmlTime(seconds, nowMs, now)
 		if f.reason != "" {
-			reject(f)
+			reject(i, f)
 			continue
 		}
 		unit := base.unit
@@ -93,9 +101,11 @@ func decodeSenML(device string, payload []byte, now time.Time) (Message, []Rejec
 		value, hasValue := rec.V.f+base.value, rec.V.set
 
 		if slices.Contains(senmlBPNames, name) {
-			g := slices.IndexFunc(groups, func(g bpGroup) bool { return g.ms == ms })
-			if g < 0 {
-				g = len(groups)
+			g := 0
+			for g < len(groups) && groups[g].ms != ms {
+				g++
+			}
+			if g == len(groups) {
 				groups = append(groups, bpGroup{ms: ms, first: i})
 				entries = append(entries, senmlEntry{group: g})
 			}
@@ -105,13 +115,13 @@ func decodeSenML(device string, payload []byte, now time.Time) (Message, []Rejec
 
 		t := Type(name)
 		if t.IsEvent() && ((rec.VB.set && !rec.VB.v) || (hasValue && value == 0)) {
-			reject(faultf(ReasonInvalidField, "SenML %s record has a false or 0 value: not an event", t))
+			reject(i, faultf(ReasonInvalidField, "SenML %s record has a false or 0 value: not an event", t))
 			continue
 		}
 		m := measurement{typ: t, unit: unit, value: value, hasValue: hasValue}
 		r, f := m.reading()
 		if f.reason != "" {
-			reject(f)
+			reject(i, f)
 			continue
 		}
 		r.Time = utcMs(ms)
@@ -128,7 +138,7 @@ func decodeSenML(device string, payload []byte, now time.Time) (Message, []Rejec
 		g := &groups[e.group]
 		r, f := g.reading()
 		if f.reason != "" {
-			rejections = append(rejections, Rejection{Index: g.failedAt, Reason: f.reason, Detail: f.detail})
+			reject(g.failedAt, f)
 			grouped = true
 			continue
 		}
@@ -138,6 +148,10 @@ func decodeSenML(device string, payload []byte, now time.Time) (Message, []Rejec
 		slices.SortStableFunc(rejections, func(a, b Rejection) int { return cmp.Compare(a.Index, b.Index) })
 	}
 	return msg, rejections
+}
+
+func tooManyRecords(n int) fault {
+	return faultf(ReasonInvalidField, "%d SenML records; at most %d are accepted", n, maxReadings)
 }
 
 // senmlBase holds the base fields in force: each applies to its own record and the ones after it.

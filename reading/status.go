@@ -29,6 +29,9 @@ func DecodeStatus(device string, payload []byte, now time.Time) (Status, []Rejec
 	if f := checkEnvelope(device, payload); f.reason != "" {
 		return st, whole(f)
 	}
+	if f := checkArraySizes(payload, false); f.reason != "" {
+		return st, whole(f)
+	}
 	var w status
 	if f := unmarshal(payload, &w, "object"); f.reason != "" {
 		return st, whole(f)

@@ -55,6 +55,8 @@ func TestDecodeStatusRejects(t *testing.T) {
 		{"signal below -150", `{"signal":-151}`, rejected{-1, ReasonInvalidField, "signal -151 dBm"}},
 		{"firmware too long", `{"firmware":"` + strings.Repeat("v", 65) + `"}`, rejected{-1, ReasonInvalidField, "firmware"}},
 		{"firmware with a newline", `{"firmware":"2.4\n1"}`, rejected{-1, ReasonInvalidField, "printable"}},
+		{"flood of flags", `{"flags":["a"` + strings.Repeat(`,"a"`, 16000) + `]}`, rejected{-1, ReasonInvalidField, "16001 flags"}},
+		{"too many flags", `{"flags":["a"` + strings.Repeat(`,"a"`, 32) + `]}`, rejected{-1, ReasonInvalidField, "33 flags"}},
 		{"flag invalid", `{"flags":["low battery"]}`, rejected{-1, ReasonInvalidField, `"low battery"`}},
 		{"ts not RFC 3339", `{"ts":"22/11/2026"}`, rejected{-1, ReasonBadTimestamp, "RFC 3339"}},
 		{"ts before 2000", `{"ts":"1970-01-01T00:00:00Z"}`, rejected{-1, ReasonBadTimestamp, "clock not set"}},

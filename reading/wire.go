@@ -256,3 +256,52 @@ func shorten(s string) string {
 	}
 	return s[:cut] + "..."
 }
+
+// A payload of many tiny array elements is cheap to send and dear to decode: 64 KiB of "{}," make
+// 21,000 readings, megabytes of structs and tens of milliseconds, thousands of times a typical
+// message. So a payload with more commas than any array may have elements is measured first,
+// with a pass that counts array elements without decoding them (see checkArraySizes).
+const manyCommas = maxReadings
+
+// elementCount decodes from a JSON array as the number of its elements; other values count 0.
+type elementCount int
+
+func (n *elementCount) UnmarshalJSON(b []byte) error {
+	*n = elementCount(countElements(b))
+	return nil
+}
+
+// arraySizes measures the arrays of a telemetry or status payload.
+type arraySizes struct {
+	Readings elementCount `json:"readings"`
+	Flags    elementCount `json:"flags"`
+}
+
+// countElements returns the number of elements of the valid JSON array b, or 0 if b is not one.
+func countElements(b []byte) int {
+	if len(b) == 0 || b[0] != '[' || firstByte(b[1:]) == ']' {
+		return 0
+	}
+	n, depth, inString := 1, 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString:
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+		case c == ',' && depth == 1:
+			n++
+		}
+	}
+	return n
+}

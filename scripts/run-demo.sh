@@ -63,13 +63,13 @@ VITALWATCH_HTTP_LISTEN=$HTTP VITALWATCH_BROKER_LISTEN=$BROKER \
 pids+=($!)
 wait_http "http://$HTTP/readyz" "vitalwatch serve (log: $VITALWATCH_DATA_DIR/vitalwatch.log)"
 
-bin/vitalsim --broker "tcp://$BROKER" --devices "$DEMO_DEVICES" --realtime --bad 0.02 --seed 1 \
+bin/vitalsim --broker "tcp://$BROKER" --devices "$DEMO_DEVICES" --rate "${DEMO_RATE:-20}" --bad 0.02 --seed 1 --quiet \
 	2>"$VITALWATCH_DATA_DIR/vitalsim.log" &
 pids+=($!)
 
 cat <<MSG
 
-VitalWatch is running with a demo fleet of $DEMO_DEVICES simulated devices.
+VitalWatch is running with a demo fleet of $DEMO_DEVICES simulated devices sending ${DEMO_RATE:-20} messages a second.
 
   MQTT broker     tcp://$BROKER            (devices publish to devices/{id}/telemetry)
   readiness       http://$HTTP/readyz

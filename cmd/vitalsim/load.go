@@ -81,8 +81,10 @@ type loadWorker struct {
 	index   int
 	rng     *rand.Rand // which messages are bad, and how
 	devices []loadDevice
-	window  []inflight // ring of unacknowledged publishes, oldest at head
-	head    int
+
+	// window is a ring of the unacknowledged publishes: n of them, the oldest at head.
+	window  []inflight
+	head, n int
 }
 
 type inflight struct {
@@ -91,7 +93,7 @@ type inflight struct {
 }
 
 func (w *loadWorker) run(ctx context.Context) {
-	w.window = make([]inflight, 0, w.cfg.window)
+	w.window = make([]inflight, w.cfg.window)
 	defer w.drain()
 	for k := int64(0); ctx.Err() == nil; k++ {
 		if w.cfg.count > 0 && w.claimed.Add(1) > w.cfg.count {
@@ -146,26 +148,43 @@ func (w *loadWorker) pace(ctx context.Context, k int64) bool {
 	}
 }
 
-// publish sends one message, first making room in the window by waiting for the oldest
-// acknowledgement. It reports false when ctx ended while it waited.
+// publish sends one message, first counting the acknowledgements that have arrived and, if the
+// window is still full, waiting for the oldest. It reports false when ctx ended while it waited.
 func (w *loadWorker) publish(ctx context.Context, topic string, payload []byte, o outcome) bool {
-	if len(w.window) == cap(w.window) {
-		oldest := w.window[w.head]
+	for w.n > 0 && isDone(w.window[w.head].tok) {
+		w.settle(w.pop())
+	}
+	if w.n == len(w.window) {
 		select {
-		case <-oldest.tok.Done():
+		case <-w.window[w.head].tok.Done():
 		case <-ctx.Done():
 			return false
 		}
-		w.settle(oldest)
-		tok := w.client.Publish(topic, w.cfg.qos, false, payload)
-		w.window[w.head] = inflight{tok, o}
-		w.head = (w.head + 1) % len(w.window)
-	} else {
-		tok := w.client.Publish(topic, w.cfg.qos, false, payload)
-		w.window = append(w.window, inflight{tok, o})
+		w.settle(w.pop())
 	}
+	tok := w.client.Publish(topic, w.cfg.qos, false, payload)
+	w.window[(w.head+w.n)%len(w.window)] = inflight{tok, o}
+	w.n++
 	w.st.inflight.Add(1)
 	return true
+}
+
+// pop removes the oldest publish from the window.
+func (w *loadWorker) pop() inflight {
+	f := w.window[w.head]
+	w.window[w.head] = inflight{}
+	w.head = (w.head + 1) % len(w.window)
+	w.n--
+	return f
+}
+
+func isDone(tok mqtt.Token) bool {
+	select {
+	case <-tok.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // settle counts a completed publish.
@@ -185,9 +204,8 @@ func (w *loadWorker) settle(f inflight) {
 // acknowledged by then count as errors.
 func (w *loadWorker) drain() {
 	deadline := time.Now().Add(w.cfg.drain)
-	n := len(w.window)
-	for j := range n {
-		f := w.window[(w.head+j)%n]
+	for w.n > 0 {
+		f := w.pop()
 		if !waitToken(f.tok, max(time.Until(deadline), 0)) {
 			w.st.inflight.Add(-1)
 			w.st.failed(fmt.Errorf("no acknowledgement within --drain-timeout %v", w.cfg.drain))
@@ -195,5 +213,4 @@ func (w *loadWorker) drain() {
 		}
 		w.settle(f)
 	}
-	w.window = w.window[:0]
 }

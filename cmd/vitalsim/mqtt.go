@@ -20,9 +20,9 @@ type will struct {
 // reached at start; once connected, the client reconnects by itself and the messages published
 // meanwhile fail and are counted.
 //
-// onConnect, when not nil, is called after every successful connect, the first included, from a
-// goroutine of paho's: it must not block.
-func connect(ctx context.Context, cfg config, clientID, username string, w *will, onConnect func()) (mqtt.Client, error) {
+// With onLost set, the client does not reconnect by itself: onLost is called, from a goroutine of
+// paho's and so without blocking, when the connection drops, and the caller reconnects.
+func connect(ctx context.Context, cfg config, clientID, username string, w *will, onLost func()) (mqtt.Client, error) {
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.broker).
 		SetClientID(clientID).
@@ -41,8 +41,9 @@ func connect(ctx context.Context, cfg config, clientID, username string, w *will
 	if w != nil {
 		opts.SetBinaryWill(w.topic, w.payload, cfg.qos, false)
 	}
-	if onConnect != nil {
-		opts.SetOnConnectHandler(func(mqtt.Client) { onConnect() })
+	if onLost != nil {
+		opts.SetAutoReconnect(false)
+		opts.SetConnectionLostHandler(func(mqtt.Client, error) { onLost() })
 	}
 	if cfg.coalesce && !cfg.realtime {
 		if u, err := url.Parse(cfg.broker); err == nil && (u.Scheme == "tcp" || u.Scheme == "mqtt") {

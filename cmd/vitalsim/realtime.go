@@ -42,17 +42,17 @@ func runRealtime(ctx context.Context, cfg config, fleet *simulators.Fleet, st *s
 			rd := &rtDevice{
 				Device: d, cfg: cfg, st: st, stop: cancel,
 				telemetry: cfg.prefix + "/" + d.ID + "/telemetry", status: cfg.prefix + "/" + d.ID + "/status",
-				rng:       rand.New(rand.NewPCG(uint64(cfg.seed), 2000+uint64(i))),
-				connected: make(chan struct{}, 1),
+				rng:  rand.New(rand.NewPCG(uint64(cfg.seed), 2000+uint64(i))),
+				lost: make(chan struct{}, 1),
 			}
-			onConnect := func() {
+			onLost := func() {
 				select {
-				case rd.connected <- struct{}{}:
+				case rd.lost <- struct{}{}:
 				default: // already told
 				}
 			}
 			c, err := connect(ctx, cfg, d.ID, strings.ReplaceAll(cfg.username, "{id}", d.ID),
-				&will{topic: rd.status, payload: simulators.OfflineStatus()}, onConnect)
+				&will{topic: rd.status, payload: simulators.OfflineStatus()}, onLost)
 			if err != nil {
 				errOnce.Do(func() { connErr = err; cancel() })
 				return
@@ -94,14 +94,15 @@ type rtDevice struct {
 	stop              context.CancelFunc // ends the whole run, when --count is reached
 	telemetry, status string
 	rng               *rand.Rand
-	// connected is signalled on every connect, the first and each automatic reconnect, so that
-	// the device says it is online again after its will said otherwise.
-	connected chan struct{}
+	// lost is signalled when the connection drops; the device then reconnects by itself (see
+	// reconnect).
+	lost chan struct{}
 }
 
 func (d *rtDevice) run(ctx context.Context) {
 	defer d.client.Disconnect(250)
 	now := time.Now()
+	d.send(d.status, d.Status(now), outcome{status: true})
 	nextTel := d.NextAt(now)
 	nextStatus := now.Add(d.cfg.statusEvery)
 	timer := time.NewTimer(0)
@@ -117,9 +118,12 @@ func (d *rtDevice) run(ctx context.Context) {
 			// Going offline on purpose: say so, as the will would on a crash.
 			d.send(d.status, simulators.OfflineStatus(), outcome{status: true})
 			return
-		case <-d.connected:
+		case <-d.lost:
+			if !d.reconnect(ctx) {
+				return
+			}
 			d.send(d.status, d.Status(time.Now()), outcome{status: true})
-			continue
+			continue // measurements due meanwhile go out now, with their own times
 		case <-timer.C:
 		}
 		now := time.Now()
@@ -166,4 +170,34 @@ func (d *rtDevice) send(topic string, payload []byte, o outcome) {
 		return
 	}
 	d.st.acked(o, time.Now())
+}
+
+// reconnect connects again after the connection dropped, backing off from 1 to 30 seconds, until
+// it succeeds (true) or ctx ends (false).
+//
+// The device reconnects itself rather than leave it to paho's automatic reconnect, which resends
+// unacknowledged publishes from its store at the same time as a status published on connect is
+// being written: a duplicate, and a data race inside paho (v1.5.1, client.resume).
+func (d *rtDevice) reconnect(ctx context.Context) bool {
+	wait := time.Second
+	for {
+		tok := d.client.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			return false
+		}
+		if tok.Error() == nil {
+			return true
+		}
+		d.st.failed(tok.Error())
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }

@@ -132,8 +132,8 @@ func startLive(s *stats, w io.Writer, quiet bool) (stop func()) {
 				}
 				sent := s.sent.Load()
 				elapsed := now.Sub(start)
-				fmt.Fprintf(w, "vitalsim: %s sent %d (%.0f msg/s, last second %.0f) bad %d status %d errors %d in flight %d\n",
-					elapsed.Truncate(time.Second), sent, perSecond(sent, elapsed),
+				fmt.Fprintf(w, "vitalsim: %.1fs sent %d (%.0f msg/s, last second %.0f) bad %d status %d errors %d in flight %d\n",
+					elapsed.Seconds(), sent, perSecond(sent, elapsed),
 					perSecond(sent-last, now.Sub(lastAt)), s.bad.Load(), s.status.Load(), s.errors.Load(), s.inflight.Load())
 				last, lastAt = sent, now
 			}

@@ -18,19 +18,27 @@ import (
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 )
 
-// binary builds vitalwatch once for the tests that run it as a separate process.
-var binary = sync.OnceValues(func() (string, error) {
+// binary and vitalsim build the commands once for the tests that run them as processes.
+var (
+	binary   = sync.OnceValues(func() (string, error) { return build(".") })
+	vitalsim = sync.OnceValues(func() (string, error) { return build("../vitalsim") })
+)
+
+func build(pkg string) (string, error) {
 	dir, err := os.MkdirTemp("", "vitalwatch-bin")
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "vitalwatch")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	if pkg == "." {
+		bin = filepath.Join(dir, "vitalwatch")
+	}
+	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 	}
 	return bin, nil
-})
+}
 
 // proc is vitalwatch serve running as a child process.
 type proc struct {

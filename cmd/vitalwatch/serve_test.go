@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/internal/testsrv"
+)
+
+// TestServeWithEmbeddedBrokerAndVitalsim runs vitalwatch serve with its embedded broker and
+// vitalsim as the publisher: every good reading vitalsim reports is in InfluxDB, every bad
+// payload is a dead letter with the reason vitalsim meant, and the HTTP API answers.
+func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
+	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	cfg, err := LoadConfig("", []string{
+		"VITALWATCH_DATA_DIR=" + t.TempDir(), "VITALWATCH_HTTP_LISTEN=127.0.0.1:0",
+		"VITALWATCH_BROKER_LISTEN=127.0.0.1:0", "VITALWATCH_INFLUX_URL=" + ix.URL,
+		"VITALWATCH_INFLUX_BUCKET=" + ix.Bucket, "VITALWATCH_INGEST_WATCHDOG_INTERVAL=1s",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrs := make(chan listening, 1)
+	served := make(chan error, 1)
+	go func() {
+		served <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(l listening) { addrs <- l })
+	}()
+	var l listening
+	select {
+	case l = <-addrs:
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	base := "http://" + l.HTTP
+	waitReady(t, base)
+
+	sim, err := vitalsim()
+	if err != nil {
+		t.Fatal(err)
+	}
+	summaryFile := filepath.Join(t.TempDir(), "summary.json")
+	out, err := exec.Command(sim, "--broker", "tcp://"+l.Broker, "--devices", "80", "--seed", "7", "--rate", "0",
+		"--count", "3000", "--bad", "0.05", "--status-every", "0", "--out", summaryFile, "--quiet").CombinedOutput()
+	if err != nil {
+		t.Fatalf("vitalsim: %v\n%s", err, out)
+	}
+	var sum struct {
+		Sent, Good, Bad int64
+		ReadingsByType  map[string]int64 `json:"readings_by_type"`
+		BadByReason     map[string]int64 `json:"bad_by_reason"`
+	}
+	body, _ := os.ReadFile(summaryFile)
+	if err := json.Unmarshal(body, &sum); err != nil {
+		t.Fatalf("summary %s: %v", body, err)
+	}
+	if sum.Sent != 3000 || sum.Bad == 0 || len(sum.ReadingsByType) < 4 {
+		t.Fatalf("vitalsim summary %s; want 3000 sent with bad ones and several reading types", body)
+	}
+
+	want := map[string]int{}
+	for typ, n := range sum.ReadingsByType {
+		m := typ
+		if typ == "fall" || typ == "sos" {
+			m = "event"
+		}
+		want[m] += int(n)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got := map[string]int{}
+		for m := range want {
+			got[m] = ix.Count(t, m)
+		}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("points per measurement = %v; want vitalsim's %v", got, want)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	var page struct {
+		Items []struct {
+			Reason, Device, Payload string
+			PayloadBase64           string `json:"payload_base64"`
+		}
+		Next string
+	}
+	getJSON(t, base+"/api/v1/deadletters?limit=1000", http.StatusOK, &page)
+	gotDead := map[string]int64{}
+	for _, d := range page.Items {
+		gotDead[d.Reason]++
+		if d.Payload == "" && d.PayloadBase64 == "" || !strings.HasPrefix(d.Device, "sim-") {
+			t.Errorf("dead letter %+v; want the device and the raw payload", d)
+		}
+	}
+	if fmt.Sprint(gotDead) != fmt.Sprint(sum.BadByReason) {
+		t.Errorf("dead letters by reason = %v; want vitalsim's %v", gotDead, sum.BadByReason)
+	}
+
+	var apiErr struct{ Error struct{ Code, Message string } }
+	getJSON(t, base+"/api/v1/deadletters?limit=0", http.StatusBadRequest, &apiErr)
+	if apiErr.Error.Code != "invalid" || !strings.Contains(apiErr.Error.Message, "limit") {
+		t.Errorf("limit=0 answered %+v; want an invalid error naming limit", apiErr)
+	}
+	getJSON(t, base+"/api/v1/deadletters?reason=bogus", http.StatusBadRequest, &apiErr)
+	if !strings.Contains(apiErr.Error.Message, "reason") {
+		t.Errorf("reason=bogus answered %+v; want an error naming reason", apiErr)
+	}
+	getJSON(t, base+"/api/v1/nothing", http.StatusNotFound, &apiErr)
+
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `vitalwatch_ingest_readings_total{type="bp"}`) {
+		t.Errorf("/metrics lacks the readings counter")
+	}
+
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("serve returned %v after shutdown; want nil", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+}
+
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz = %d %s", resp.StatusCode, body)
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func getJSON(t *testing.T, url string, wantStatus int, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantStatus || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("GET %s = %d %s %s; want %d JSON", url, resp.StatusCode, resp.Header.Get("Content-Type"), body, wantStatus)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v\n%s", url, err, body)
+	}
+}
