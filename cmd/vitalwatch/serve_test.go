@@ -113,7 +113,9 @@ func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
 		t.Errorf("dead letters by reason = %v; want vitalsim's %v", gotDead, sum.BadByReason)
 	}
 
-	var apiErr struct{ Error struct{ Code, Message string } }
+	var apiErr struct {
+		Error struct{ Code, Message string }
+	}
 	getJSON(t, base+"/api/v1/deadletters?limit=0", http.StatusBadRequest, &apiErr)
 	if apiErr.Error.Code != "invalid" || !strings.Contains(apiErr.Error.Message, "limit") {
 		t.Errorf("limit=0 answered %+v; want an invalid error naming limit", apiErr)
