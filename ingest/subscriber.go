@@ -11,6 +11,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vitalwatch/vitalwatch/mqttconn"
 )
 
 // SubscriberConfig says how to reach the broker and what to subscribe to.
@@ -92,6 +94,9 @@ func NewSubscriber(cfg SubscriberConfig, p *Pipeline, reg prometheus.Registerer,
 			s.connLost.Inc()
 			s.log.Warn("broker connection lost", "err", err)
 		})
+	if mqttconn.Supports(cfg.BrokerURL) {
+		opts.SetCustomOpenConnectionFn(mqttconn.Open)
+	}
 	s.client = mqtt.NewClient(opts)
 	s.connected = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vitalwatch_mqtt_connected",
 		Help: "1 when the ingest client is connected and subscribed."}, func() float64 {

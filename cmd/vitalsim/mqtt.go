@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vitalwatch/vitalwatch/mqttconn"
 )
 
 // will is a connection's MQTT last will: what the broker publishes when the connection drops
@@ -46,8 +47,8 @@ func connect(ctx context.Context, cfg config, clientID, username string, w *will
 		opts.SetConnectionLostHandler(func(mqtt.Client, error) { onLost() })
 	}
 	if cfg.coalesce && !cfg.realtime {
-		if u, err := url.Parse(cfg.broker); err == nil && (u.Scheme == "tcp" || u.Scheme == "mqtt") {
-			opts.SetCustomOpenConnectionFn(openCoalesced)
+		if mqttconn.Supports(cfg.broker) {
+			opts.SetCustomOpenConnectionFn(mqttconn.Open)
 		}
 	}
 	c := mqtt.NewClient(opts)

@@ -1,4 +1,8 @@
-package main
+// Package mqttconn gives paho MQTT clients a TCP connection that reads through a buffer and
+// gathers small writes into large ones. paho writes every packet with its own write call and
+// reads every packet a few bytes at a time, one system call each; at tens of thousands of
+// messages a second those calls, not MQTT, are the limit.
+package mqttconn
 
 import (
 	"bufio"
@@ -10,11 +14,16 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
-// openCoalesced dials a plain TCP broker for paho and wraps the connection in a coalescingConn.
-// paho writes every packet with its own write call and reads every acknowledgement a few bytes
-// at a time, one system call each; at tens of thousands of messages a second those calls, not
-// MQTT, are the limit.
-func openCoalesced(uri *url.URL, opts mqtt.ClientOptions) (net.Conn, error) {
+// Supports reports whether Open can dial the broker URL: plain TCP (tcp:// or mqtt://) only.
+// TLS and websocket brokers are left to paho's own dialer.
+func Supports(brokerURL string) bool {
+	u, err := url.Parse(brokerURL)
+	return err == nil && (u.Scheme == "tcp" || u.Scheme == "mqtt")
+}
+
+// Open dials a plain TCP broker and wraps the connection. Pass it to paho's
+// ClientOptions.SetCustomOpenConnectionFn for brokers that Supports.
+func Open(uri *url.URL, opts mqtt.ClientOptions) (net.Conn, error) {
 	d := net.Dialer{Timeout: opts.ConnectTimeout}
 	c, err := d.Dial("tcp", uri.Host)
 	if err != nil {
