@@ -35,6 +35,12 @@ type rig struct {
 
 func startRig(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID string) *rig {
 	t.Helper()
+	return startGroupRig(t, brokerURL, ix, clientID, "")
+}
+
+// startGroupRig is startRig for one instance of a shared-subscription group.
+func startGroupRig(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, group string) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), filepath.Join(dir, "vw.db"))
 	if err != nil {
@@ -53,7 +59,7 @@ func startRig(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID strin
 	r.pipeline = ingest.NewPipeline(ingest.Config{WriteTimeout: 2 * time.Second, RetryInterval: 200 * time.Millisecond,
 		MaxRetryInterval: time.Second}, w, st, sp, ingest.NewMetrics(r.reg), log, time.Now)
 	r.sub = ingest.NewSubscriber(ingest.SubscriberConfig{BrokerURL: brokerURL, ClientID: clientID,
-		WatchdogInterval: time.Second}, r.pipeline, r.reg, log, time.Now)
+		SharedGroup: group, WatchdogInterval: time.Second}, r.pipeline, r.reg, log, time.Now)
 	go func() {
 		defer close(r.done)
 		r.pipeline.Run(context.Background())
@@ -440,5 +446,33 @@ func TestInfluxRefusesSomePoints(t *testing.T) {
 	dls, _ := r.store.ListDeadLetters(context.Background(), deadletter.Filter{Reason: "write_rejected", Limit: 1})
 	if len(dls) != 1 || !strings.Contains(dls[0].Detail, "conflict") || !strings.Contains(string(dls[0].Payload), "heart_rate") {
 		t.Errorf("dead letter = %+v; want the refused heart_rate message with InfluxDB's reason", dls)
+	}
+}
+
+// TestSharedSubscriptionSplitsTheLoad runs two ingest instances in one shared-subscription group:
+// each takes part of the stream, and together they store every reading once.
+func TestSharedSubscriptionSplitsTheLoad(t *testing.T) {
+	mq := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{})
+	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	a := startGroupRig(t, mq.URL, ix, "ingest-a", "ingest")
+	b := startGroupRig(t, mq.URL, ix, "ingest-b", "ingest")
+
+	var msgs []testsrv.Message
+	base := time.Now().Add(-time.Hour)
+	for i := range 4000 {
+		msgs = append(msgs, testsrv.Message{Topic: fmt.Sprintf("devices/sh-%d/telemetry", i%40),
+			Payload: fmt.Appendf(nil, `{"ts":%d,"readings":[{"type":"heart_rate","value":70,"unit":"/min"}]}`,
+				base.Add(time.Duration(i/40)*time.Second).UnixMilli())})
+	}
+	testsrv.Publish(t, mq.URL, msgs)
+	waitFor(t, 30*time.Second, "4000 acknowledged between the two", func() bool {
+		return a.metric(t, "vitalwatch_ingest_acked_total")+b.metric(t, "vitalwatch_ingest_acked_total") == 4000
+	})
+	na, nb := a.metric(t, "vitalwatch_ingest_acked_total"), b.metric(t, "vitalwatch_ingest_acked_total")
+	if na == 0 || nb == 0 {
+		t.Errorf("instance a took %v, b took %v; want both to share the load", na, nb)
+	}
+	if got := ix.Count(t, "heart_rate"); got != 4000 {
+		t.Errorf("heart_rate points = %d; want 4000", got)
 	}
 }

@@ -59,20 +59,7 @@ func BenchmarkDrain(b *testing.B) {
 
 		// Ingest: vitalwatch serve with its default settings.
 		httpAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(b))
-		cfg := writeConfig(b, fmt.Sprintf(`data_dir: %s
-log:
-  level: warn
-http:
-  listen: %s
-broker:
-  embedded: false
-  url: %s
-ingest:
-  client_id: %s
-influx:
-  url: %s
-  bucket: %s
-`, b.TempDir(), httpAddr, mq.URL, ingestID, ix.URL, ix.Bucket))
+		cfg := externalConfig(b, mq, ix, httpAddr, ingestID, "")
 		bin, err := binary()
 		if err != nil {
 			b.Fatal(err)

@@ -202,8 +202,10 @@ func waitCount(t *testing.T, ix *testsrv.Influx, measurement string, want int, l
 	}
 }
 
-func externalConfig(t *testing.T, mq *testsrv.Mosquitto, ix *testsrv.Influx, httpAddr, clientID string) string {
-	return writeConfig(t, fmt.Sprintf(`data_dir: %s
+// externalConfig is a config for serve with an external broker; ingestExtra adds lines under
+// ingest: (each indented by two spaces).
+func externalConfig(tb testing.TB, mq *testsrv.Mosquitto, ix *testsrv.Influx, httpAddr, clientID, ingestExtra string) string {
+	return writeConfig(tb, fmt.Sprintf(`data_dir: %s
 http:
   listen: %s
 broker:
@@ -211,14 +213,14 @@ broker:
   url: %s
 ingest:
   client_id: %s
-  batch_size: 300
-  watchdog_interval: 1s
-influx:
+%sinflux:
   url: %s
   bucket: %s
-  timeout: 3s
-`, t.TempDir(), httpAddr, mq.URL, clientID, ix.URL, ix.Bucket))
+`, tb.TempDir(), httpAddr, mq.URL, clientID, ingestExtra, ix.URL, ix.Bucket))
 }
+
+// testTuning makes batches small and the watchdog quick, so short tests exercise both.
+const testTuning = "  batch_size: 300\n  watchdog_interval: 1s\n"
 
 // TestIngesterKilledMidStream kills vitalwatch with SIGKILL while devices are sending and starts
 // it again: the broker redelivers what was not acknowledged, so every reading lands, once.
@@ -226,7 +228,7 @@ func TestIngesterKilledMidStream(t *testing.T) {
 	mq := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{})
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(t))
-	cfg := externalConfig(t, mq, ix, httpAddr, "ingest-kill")
+	cfg := externalConfig(t, mq, ix, httpAddr, "ingest-kill", testTuning)
 	p := startProc(t, cfg, httpAddr)
 
 	msgs := heartRates(12000, 60, time.Now().Add(-6*time.Hour))
@@ -251,7 +253,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	mq := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{})
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(t))
-	p := startProc(t, externalConfig(t, mq, ix, httpAddr, "ingest-restart"), httpAddr)
+	p := startProc(t, externalConfig(t, mq, ix, httpAddr, "ingest-restart", testTuning), httpAddr)
 
 	msgs := heartRates(10000, 50, time.Now().Add(-3*time.Hour))
 	pub := publishInBackground(mq.URL, msgs, 2000)
