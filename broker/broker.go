@@ -22,8 +22,9 @@ type Config struct {
 
 // Broker is a running embedded broker.
 type Broker struct {
-	srv  *mqtt.Server
-	addr string
+	srv    *mqtt.Server
+	addr   string
+	intake *intake
 }
 
 // Start listens on cfg.Listen and serves until Close.
@@ -49,9 +50,12 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 	opts.Capabilities.MaximumClientWritesPending = 65535
 	srv := mqtt.New(opts)
 	// Devices are not authenticated yet: every client may connect and publish.
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
-		ln.Close()
-		return nil, err
+	in := new(intake)
+	for _, h := range []mqtt.Hook{new(auth.AllowHook), in} {
+		if err := srv.AddHook(h, nil); err != nil {
+			ln.Close()
+			return nil, err
+		}
 	}
 	tcp := listeners.NewNet("tcp", ln)
 	if err := srv.AddListener(tcp); err != nil {
@@ -62,7 +66,7 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 		srv.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	return &Broker{srv: srv, addr: ln.Addr().String()}, nil
+	return &Broker{srv: srv, addr: ln.Addr().String(), intake: in}, nil
 }
 
 // Addr is the address the broker listens on.

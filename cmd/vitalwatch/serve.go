@@ -52,6 +52,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	checks := []api.Check{{Name: "store", Check: db.Ping}}
 
 	var addrs listening
+	var embedded *broker.Broker
 	brokerURL := cfg.Broker.URL
 	if cfg.Broker.Embedded {
 		b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen}, log)
@@ -59,6 +60,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			return err
 		}
 		defer b.Close()
+		embedded = b
 		brokerURL = b.URL()
 		addrs.Broker = b.Addr()
 		log.Info("embedded MQTT broker listening", "addr", b.Addr())
@@ -135,6 +137,15 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	}
 	log.Info("shutting down")
 	if pipeline != nil {
+		if embedded != nil {
+			// The embedded broker forgets what it holds when it closes: take no more from
+			// devices, and let ingest acknowledge what is in flight first.
+			drainCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			if err := embedded.Drain(drainCtx, cfg.Ingest.ClientID); err != nil {
+				log.Warn("embedded broker drain incomplete", "err", err)
+			}
+			cancel()
+		}
 		pipeline.Stop()
 		select {
 		case <-pipeDone:

@@ -11,8 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 )
@@ -182,4 +185,103 @@ func getJSON(t *testing.T, url string, wantStatus int, v any) {
 	if err := json.Unmarshal(body, v); err != nil {
 		t.Fatalf("GET %s: %v\n%s", url, err, body)
 	}
+}
+
+// TestGracefulStopWithEmbeddedBrokerLosesNothing stops serve while a device is publishing as
+// fast as it can. The embedded broker keeps messages in memory, so every message it acknowledged
+// to the device must be in InfluxDB by the time serve returns.
+func TestGracefulStopWithEmbeddedBrokerLosesNothing(t *testing.T) {
+	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	cfg, err := LoadConfig("", []string{
+		"VITALWATCH_DATA_DIR=" + t.TempDir(), "VITALWATCH_HTTP_LISTEN=127.0.0.1:0",
+		"VITALWATCH_BROKER_LISTEN=127.0.0.1:0", "VITALWATCH_INFLUX_URL=" + ix.URL, "VITALWATCH_INFLUX_BUCKET=" + ix.Bucket,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrs := make(chan listening, 1)
+	served := make(chan error, 1)
+	go func() {
+		served <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(l listening) { addrs <- l })
+	}()
+	l := <-addrs
+	waitReady(t, "http://"+l.HTTP)
+
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + l.Broker).SetClientID("dev-stop").SetAutoReconnect(false))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	type sent struct {
+		at  int64
+		tok mqtt.Token
+	}
+	var all []sent
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			at := base.Add(time.Duration(i) * time.Millisecond).UnixMilli()
+			tok := c.Publish("devices/dev-stop/telemetry", 1, false,
+				fmt.Sprintf(`{"ts":%d,"readings":[{"type":"spo2","value":97,"unit":"%%"}]}`, at))
+			mu.Lock()
+			all = append(all, sent{at, tok})
+			mu.Unlock()
+			if i%200 == 199 {
+				time.Sleep(time.Millisecond) // a fast device, not a flood that starves the test
+			}
+		}
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	cancel() // graceful stop while the device keeps publishing
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	close(stop)
+	<-pubDone
+
+	// Every publish the broker acknowledged.
+	acked := map[int64]bool{}
+	mu.Lock()
+	for _, s := range all {
+		if s.tok.WaitTimeout(100*time.Millisecond) && s.tok.Error() == nil {
+			acked[s.at] = true
+		}
+	}
+	mu.Unlock()
+	c.Disconnect(0)
+	if len(acked) < 100 {
+		t.Fatalf("only %d publishes acknowledged; the test proves nothing", len(acked))
+	}
+	rows := ix.Query(t, fmt.Sprintf(`from(bucket: %q) |> range(start: %s) |> filter(fn: (r) => r._measurement == "spo2")`,
+		ix.Bucket, base.Add(-time.Minute).Format(time.RFC3339)))
+	stored := map[int64]bool{}
+	for _, r := range rows {
+		at, _ := time.Parse(time.RFC3339Nano, r["_time"])
+		stored[at.UnixMilli()] = true
+	}
+	var lost int
+	for at := range acked {
+		if !stored[at] {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d messages the broker acknowledged are not in InfluxDB", lost, len(acked))
+	}
+	t.Logf("%d acknowledged publishes, all stored; %d sent in all", len(acked), len(all))
 }
