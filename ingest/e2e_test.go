@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/ingest"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
@@ -35,11 +36,18 @@ type rig struct {
 
 func startRig(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID string) *rig {
 	t.Helper()
-	return startGroupRig(t, brokerURL, ix, clientID, "")
+	return startRigWith(t, brokerURL, ix, clientID, "", nil)
 }
 
 // startGroupRig is startRig for one instance of a shared-subscription group.
 func startGroupRig(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, group string) *rig {
+	t.Helper()
+	return startRigWith(t, brokerURL, ix, clientID, group, nil)
+}
+
+// startRigWith starts a rig in a shared-subscription group (if group is set) that consults
+// directory (if set).
+func startRigWith(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, group string, directory *devices.View) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), filepath.Join(dir, "vw.db"))
@@ -57,7 +65,8 @@ func startGroupRig(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID,
 	}
 	r := &rig{store: st, spool: sp, reg: prometheus.NewRegistry(), done: make(chan struct{})}
 	r.pipeline = ingest.NewPipeline(ingest.Config{WriteTimeout: 2 * time.Second, RetryInterval: 200 * time.Millisecond,
-		MaxRetryInterval: time.Second}, w, st, sp, ingest.NewMetrics(r.reg), log, time.Now)
+		MaxRetryInterval: time.Second}, ingest.Deps{Points: w, DeadLetters: st, Spool: sp, Directory: directory,
+		Metrics: ingest.NewMetrics(r.reg), Log: log, Now: time.Now})
 	r.sub = ingest.NewSubscriber(ingest.SubscriberConfig{BrokerURL: brokerURL, ClientID: clientID,
 		SharedGroup: group, WatchdogInterval: time.Second}, r.pipeline, r.reg, log, time.Now)
 	go func() {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
@@ -127,39 +128,52 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Deps are what the pipeline writes to and consults.
+type Deps struct {
+	Points      PointWriter
+	DeadLetters DeadLetterStore
+	Spool       Spool
+	// Directory is the registry view. With it, messages from unregistered or retired devices
+	// are dead-lettered and points get the device's type, site and patient; without it (nil)
+	// every device id is accepted and the patient is the payload's.
+	Directory *devices.View
+	Metrics   *Metrics
+	Log       *slog.Logger
+	// Now is the clock (time.Now outside tests).
+	Now func() time.Time
+}
+
 // Pipeline decodes deliveries, stores them and acknowledges them. Create it with NewPipeline,
 // start it with Run, feed it with Submit.
 type Pipeline struct {
-	cfg     Config
-	points  PointWriter
-	dead    DeadLetterStore
-	spool   Spool
-	log     *slog.Logger
-	metrics *Metrics
-	now     func() time.Time
+	cfg       Config
+	points    PointWriter
+	dead      DeadLetterStore
+	spool     Spool
+	directory *devices.View
+	log       *slog.Logger
+	metrics   *Metrics
+	now       func() time.Time
 
 	queues   []chan Delivery
 	seed     maphash.Seed
 	stopping chan struct{}
 	stopOnce sync.Once
 	spooled  chan struct{} // wakes the drainer
-	// spoolMu orders appends against the drainer's "spool is empty" decision.
-	spoolMu sync.Mutex
 }
 
-// NewPipeline returns a pipeline writing to points, dead and spool. now is the clock (time.Now
-// outside tests).
-func NewPipeline(cfg Config, points PointWriter, dead DeadLetterStore, spool Spool, metrics *Metrics, log *slog.Logger, now func() time.Time) *Pipeline {
+// NewPipeline returns a pipeline configured by cfg, writing to and consulting deps.
+func NewPipeline(cfg Config, deps Deps) *Pipeline {
 	cfg = cfg.withDefaults()
 	p := &Pipeline{
-		cfg: cfg, points: points, dead: dead, spool: spool, metrics: metrics,
-		log: log.With("component", "ingest"), now: now,
+		cfg: cfg, points: deps.Points, dead: deps.DeadLetters, spool: deps.Spool, directory: deps.Directory,
+		metrics: deps.Metrics, log: deps.Log.With("component", "ingest"), now: deps.Now,
 		seed: maphash.MakeSeed(), stopping: make(chan struct{}), spooled: make(chan struct{}, 1),
 	}
 	for range cfg.Workers {
 		p.queues = append(p.queues, make(chan Delivery, cfg.QueueSize))
 	}
-	metrics.observeSpool(spool)
+	p.metrics.observeSpool(p.spool)
 	return p
 }
 

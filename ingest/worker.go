@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/spool"
@@ -103,10 +104,34 @@ func (w *worker) add(d Delivery) {
 		w.reject(d, "", reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonTopicMismatch, Detail: err.Error()})
 		return
 	}
-	start := len(w.lines)
 	switch kind {
 	case "telemetry":
 		w.counts.telemetry++
+	case "status":
+		w.counts.status++
+	}
+	var dir *devices.Directory
+	var dev *devices.Device
+	var tags influx.Tags
+	if w.p.directory != nil {
+		dir = w.p.directory.Load()
+		var ok bool
+		dev, ok = dir.Device(device)
+		switch {
+		case !ok:
+			w.reject(d, device, reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonUnknownDevice,
+				Detail: "device " + device + " is not registered"})
+			return
+		case dev.Status == devices.Retired:
+			w.reject(d, device, reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonUnknownDevice,
+				Detail: "device " + device + " is retired"})
+			return
+		}
+		tags = influx.Tags{DeviceType: string(dev.Kind), Site: dev.SiteID}
+	}
+	start := len(w.lines)
+	switch kind {
+	case "telemetry":
 		m, rejs := reading.Decode(device, d.Payload, d.Received)
 		for _, r := range rejs {
 			w.reject(d, device, r)
@@ -114,9 +139,23 @@ func (w *worker) add(d Delivery) {
 		if len(m.Readings) == 0 {
 			return
 		}
-		w.lines = influx.AppendMessage(w.lines, &m, influx.Tags{})
+		switch {
+		case dev == nil:
+			w.lines = influx.AppendMessage(w.lines, &m, tags)
+		case dev.Mode == devices.StationMode:
+			// A shared station's reading names its resident, who must be registered.
+			if m.Patient == "" || !dir.HasPatient(m.Patient) {
+				w.reject(d, device, reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonUnknownPatient,
+					Detail: "a station device's message must name a registered patient"})
+				return
+			}
+			tags.Patient = m.Patient
+			w.lines = influx.AppendMessage(w.lines, &m, tags)
+		default:
+			w.lines = appendHome(w.lines, dir, &m, tags)
+		}
 		if st, ok := influx.StatusOfMessage(&m); ok {
-			w.lines = influx.AppendStatus(w.lines, &st, influx.Tags{})
+			w.lines = influx.AppendStatus(w.lines, &st, tags)
 		}
 		for i := range m.Readings {
 			w.counts.readings[typeIndex(m.Readings[i].Type)]++
@@ -128,13 +167,12 @@ func (w *worker) add(d Delivery) {
 			w.trackSeq(device, m.Seq)
 		}
 	case "status":
-		w.counts.status++
 		s, rejs := reading.DecodeStatus(device, d.Payload, d.Received)
 		for _, r := range rejs {
 			w.reject(d, device, r)
 		}
 		if len(rejs) == 0 {
-			w.lines = influx.AppendStatus(w.lines, &s, influx.Tags{})
+			w.lines = influx.AppendStatus(w.lines, &s, tags)
 		}
 	default:
 		w.reject(d, device, reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonTopicMismatch,
@@ -191,6 +229,28 @@ func (w *worker) flush(ctx context.Context) {
 		ack()
 	}
 	w.p.metrics.batch(&w.counts, len(w.acks), time.Since(w.started))
+}
+
+// appendHome encodes a home device's readings, each credited to the patient the device was
+// assigned to at the reading's measurement time: a cuff lent to someone else since then never
+// writes to its previous owner, and a backlog uploaded after a swap lands on the right person.
+// The payload's patient is not trusted for home devices; the registry decides.
+func appendHome(dst []byte, dir *devices.Directory, m *reading.Message, tags influx.Tags) []byte {
+	all := m.Readings
+	defer func() { m.Readings = all }()
+	m.Patient = ""
+	for start := 0; start < len(all); {
+		patient := dir.PatientAt(m.Device, all[start].Time)
+		end := start + 1
+		for end < len(all) && dir.PatientAt(m.Device, all[end].Time) == patient {
+			end++
+		}
+		m.Readings = all[start:end]
+		tags.Patient = patient
+		dst = influx.AppendMessage(dst, m, tags)
+		start = end
+	}
+	return dst
 }
 
 // rejectSpans finds which deliveries of a refused batch InfluxDB will not take, by writing

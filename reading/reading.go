@@ -95,6 +95,7 @@ const (
 	ReasonOversized       Reason = "oversized_payload"
 	ReasonTopicMismatch   Reason = "topic_mismatch"
 	ReasonUnknownDevice   Reason = "unknown_device"
+	ReasonUnknownPatient  Reason = "unknown_patient"
 	ReasonUnknownType     Reason = "unknown_type"
 	ReasonUnknownUnit     Reason = "unknown_unit"
 	ReasonMissingValue    Reason = "missing_value"
@@ -106,7 +107,7 @@ const (
 
 // Reasons lists every rejection reason in a stable order.
 var Reasons = []Reason{
-	ReasonMalformed, ReasonOversized, ReasonTopicMismatch, ReasonUnknownDevice, ReasonUnknownType,
+	ReasonMalformed, ReasonOversized, ReasonTopicMismatch, ReasonUnknownDevice, ReasonUnknownPatient, ReasonUnknownType,
 	ReasonUnknownUnit, ReasonMissingValue, ReasonImplausible, ReasonFutureTimestamp,
 	ReasonBadTimestamp, ReasonInvalidField,
 }

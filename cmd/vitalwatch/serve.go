@@ -89,7 +89,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			BatchSize: cfg.Ingest.BatchSize, FlushInterval: cfg.Ingest.FlushInterval,
 			WriteTimeout: cfg.Ingest.WriteTimeout, DeadLetterKeep: cfg.Ingest.DeadLetterKeep,
 		}
-		pipeline = ingest.NewPipeline(pcfg, points, db, sp, ingest.NewMetrics(reg), log, time.Now)
+		pipeline = ingest.NewPipeline(pcfg, ingest.Deps{Points: points, DeadLetters: db, Spool: sp,
+			Metrics: ingest.NewMetrics(reg), Log: log, Now: time.Now})
 		sub = ingest.NewSubscriber(ingest.SubscriberConfig{
 			BrokerURL: brokerURL, ClientID: cfg.Ingest.ClientID, Username: cfg.Broker.Username,
 			Password: cfg.Broker.Password, TopicPrefix: cfg.Ingest.TopicPrefix, SharedGroup: cfg.Ingest.SharedGroup,

@@ -1,0 +1,219 @@
+// Package devices is the registry's vocabulary: community health centres (sites), family-doctor
+// teams, residents (patients, by pseudonymous id only), devices and the time-bounded assignment
+// of home devices to patients. Storage and transport are adapters elsewhere; this package holds
+// the types, their rules, and the in-memory Directory that ingest consults per message.
+package devices
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Kind is a device type.
+type Kind string
+
+// Device kinds.
+const (
+	GlucoseMeter Kind = "glucose_meter"
+	CGM          Kind = "cgm"
+	BPCuff       Kind = "bp_cuff"
+	Oximeter     Kind = "oximeter"
+	Wearable     Kind = "wearable"
+	Thermometer  Kind = "thermometer"
+	Scale        Kind = "scale"
+	Station      Kind = "station" // a shared multi-parameter station at a centre
+)
+
+// Kinds lists every device kind.
+var Kinds = []Kind{GlucoseMeter, CGM, BPCuff, Oximeter, Wearable, Thermometer, Scale, Station}
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool { return slices.Contains(Kinds, k) }
+
+// Mode says who a device serves.
+type Mode string
+
+// Device modes.
+const (
+	Home        Mode = "home"    // lent to one patient at a time (see Assignment)
+	StationMode Mode = "station" // shared at a site; each reading names its patient
+)
+
+// Status is a device's place in its life.
+type Status string
+
+// Device statuses.
+const (
+	Active      Status = "active"
+	Maintenance Status = "maintenance" // under repair: its days do not count as days in service
+	Retired     Status = "retired"     // may no longer connect
+)
+
+// Site is a community health centre.
+type Site struct {
+	ID       string
+	Name     string
+	District string
+	Address  string
+	Lat, Lon float64
+	// TimeZone is an IANA zone name; days of use are counted in it.
+	TimeZone     string
+	OpeningHours string // e.g. "Mon-Fri 08:00-17:30"
+}
+
+// Team is a family-doctor team at a site.
+type Team struct {
+	ID     string
+	SiteID string
+	Name   string
+}
+
+// Patient is a resident known by a pseudonymous id. No name or other identity is kept here.
+type Patient struct {
+	ID     string
+	TeamID string
+	// Plans are care plans such as "hypertension: BP daily".
+	Plans []string
+}
+
+// Device is one physical device.
+type Device struct {
+	ID       string
+	Kind     Kind
+	Model    string
+	Serial   string
+	Firmware string
+	SiteID   string
+	Mode     Mode
+	Status   Status
+	// RatedUsesPerDay is a station device's capacity; 0 for home devices.
+	RatedUsesPerDay int
+	// NextCalibration is when calibration is due; zero when not tracked.
+	NextCalibration time.Time
+	// SecretHash is the MQTT secret's hash (see HashSecret); the secret itself is never kept.
+	SecretHash string
+}
+
+// Assignment lends a home device to a patient from From until Until (zero: still lent).
+// A reading is credited to the patient the device was assigned to at its measurement time.
+type Assignment struct {
+	DeviceID  string
+	PatientID string
+	From      time.Time
+	Until     time.Time
+}
+
+// Covers reports whether t falls within the assignment.
+func (a Assignment) Covers(t time.Time) bool {
+	return !t.Before(a.From) && (a.Until.IsZero() || t.Before(a.Until))
+}
+
+// Validate checks a site's fields.
+func (s *Site) Validate() error {
+	switch {
+	case !ValidID(s.ID):
+		return invalidID("site id", s.ID)
+	case s.Name == "":
+		return Errorf(Invalid, "site name is required")
+	case s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180:
+		return Errorf(Invalid, "site coordinates %v,%v are not a latitude and longitude", s.Lat, s.Lon)
+	}
+	if s.TimeZone != "" {
+		if _, err := time.LoadLocation(s.TimeZone); err != nil {
+			return Errorf(Invalid, "site time zone %q is not an IANA zone name", s.TimeZone)
+		}
+	}
+	return nil
+}
+
+// Validate checks a team's fields.
+func (t *Team) Validate() error {
+	switch {
+	case !ValidID(t.ID):
+		return invalidID("team id", t.ID)
+	case !ValidID(t.SiteID):
+		return invalidID("team site", t.SiteID)
+	case t.Name == "":
+		return Errorf(Invalid, "team name is required")
+	}
+	return nil
+}
+
+// Validate checks a patient's fields.
+func (p *Patient) Validate() error {
+	switch {
+	case !ValidID(p.ID):
+		return invalidID("patient id", p.ID)
+	case !ValidID(p.TeamID):
+		return invalidID("patient team", p.TeamID)
+	}
+	for _, plan := range p.Plans {
+		if plan == "" || len(plan) > 200 {
+			return Errorf(Invalid, "a care plan must be 1-200 characters")
+		}
+	}
+	return nil
+}
+
+// Validate checks a device's fields.
+func (d *Device) Validate() error {
+	switch {
+	case !ValidID(d.ID):
+		return invalidID("device id", d.ID)
+	case !d.Kind.Valid():
+		return Errorf(Invalid, "device kind %q is not one of %v", d.Kind, Kinds)
+	case !ValidID(d.SiteID):
+		return invalidID("device site", d.SiteID)
+	case d.Mode != Home && d.Mode != StationMode:
+		return Errorf(Invalid, "device mode %q is not home or station", d.Mode)
+	case d.Status != Active && d.Status != Maintenance && d.Status != Retired:
+		return Errorf(Invalid, "device status %q is not active, maintenance or retired", d.Status)
+	case d.RatedUsesPerDay < 0 || d.RatedUsesPerDay > 10000:
+		return Errorf(Invalid, "rated uses per day %d is not 0-10000", d.RatedUsesPerDay)
+	case d.Mode == StationMode && d.RatedUsesPerDay == 0:
+		return Errorf(Invalid, "a station device needs its rated uses per day")
+	}
+	return nil
+}
+
+// ValidID reports whether s can be an id: 1-64 characters of A-Z a-z 0-9 . _ : -. The same
+// rule holds for ids in MQTT topics and payloads.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func invalidID(what, id string) error {
+	return Errorf(Invalid, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", what, id)
+}
+
+// Error codes shared by the registry, its stores and the API, which maps each to one HTTP status.
+const (
+	Invalid      = "invalid"
+	NotFound     = "not_found"
+	Conflict     = "conflict"
+	Unauthorized = "unauthorized"
+	Forbidden    = "forbidden"
+)
+
+// Error is a registry error with a code from the list above and a message for the caller.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf returns an *Error with code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}

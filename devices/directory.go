@@ -1,0 +1,102 @@
+package devices
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// Directory is an immutable snapshot of the registry, built for lookups on every message:
+// which device is this, where is it, whose reading is this. Build a new one when the registry
+// changes and swap it in through a View.
+type Directory struct {
+	version  int64
+	devices  map[string]*entry
+	patients map[string]struct{}
+}
+
+type entry struct {
+	device      Device
+	assignments []Assignment // by From
+}
+
+// NewDirectory builds a directory from the registry's devices, assignments and patient ids.
+// version identifies the registry state it reflects.
+func NewDirectory(version int64, devs []Device, assigns []Assignment, patients []string) *Directory {
+	d := &Directory{version: version, devices: make(map[string]*entry, len(devs)), patients: make(map[string]struct{}, len(patients))}
+	for _, dev := range devs {
+		d.devices[dev.ID] = &entry{device: dev}
+	}
+	for _, a := range assigns {
+		if e, ok := d.devices[a.DeviceID]; ok {
+			e.assignments = append(e.assignments, a)
+		}
+	}
+	for _, e := range d.devices {
+		slices.SortFunc(e.assignments, func(a, b Assignment) int { return a.From.Compare(b.From) })
+	}
+	for _, p := range patients {
+		d.patients[p] = struct{}{}
+	}
+	return d
+}
+
+// Version is the registry state the directory reflects.
+func (d *Directory) Version() int64 { return d.version }
+
+// Len is the number of devices.
+func (d *Directory) Len() int { return len(d.devices) }
+
+// Device returns the device with the given id.
+func (d *Directory) Device(id string) (*Device, bool) {
+	e, ok := d.devices[id]
+	if !ok {
+		return nil, false
+	}
+	return &e.device, true
+}
+
+// PatientAt returns the patient a home device was assigned to at t, or "" if none.
+func (d *Directory) PatientAt(deviceID string, t time.Time) string {
+	e, ok := d.devices[deviceID]
+	if !ok {
+		return ""
+	}
+	// Assignments of one device do not overlap; the last one starting at or before t is the
+	// only candidate.
+	as := e.assignments
+	i, _ := slices.BinarySearchFunc(as, t, func(a Assignment, t time.Time) int {
+		if a.From.After(t) {
+			return 1
+		}
+		return -1
+	})
+	if i > 0 && as[i-1].Covers(t) {
+		return as[i-1].PatientID
+	}
+	return ""
+}
+
+// HasPatient reports whether the registry knows the patient id.
+func (d *Directory) HasPatient(id string) bool {
+	_, ok := d.patients[id]
+	return ok
+}
+
+// View holds the current Directory; readers never wait for a refresh.
+type View struct {
+	p atomic.Pointer[Directory]
+}
+
+// NewView returns a view of d.
+func NewView(d *Directory) *View {
+	v := &View{}
+	v.p.Store(d)
+	return v
+}
+
+// Load returns the current directory.
+func (v *View) Load() *Directory { return v.p.Load() }
+
+// Store replaces the directory.
+func (v *View) Store(d *Directory) { v.p.Store(d) }
