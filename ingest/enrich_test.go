@@ -43,7 +43,7 @@ func TestEnrichmentFollowsTheRegistry(t *testing.T) {
 		// A backlog spanning the swap: each reading goes to its own patient.
 		msg("cuff-1", `{"readings":[`+bp(before.Add(time.Minute), 123)+`,`+bp(after.Add(time.Minute), 124)+`]}`),
 		msg("st-1", `{"patient":"P-A","readings":[`+bp(after, 130)+`]}`),
-		msg("st-1", `{"readings":[`+bp(after.Add(time.Minute), 131)+`]}`),                   // no patient
+		msg("st-1", `{"readings":[`+bp(after.Add(time.Minute), 131)+`]}`),                     // no patient
 		msg("st-1", `{"patient":"P-ZZZ","readings":[`+bp(after.Add(2*time.Minute), 132)+`]}`), // unregistered
 		msg("ghost-9", `{"readings":[`+bp(after, 140)+`]}`),                                   // unknown device
 		msg("old-1", `{"readings":[{"type":"spo2","value":97,"unit":"%"}]}`),                  // retired
