@@ -52,11 +52,16 @@ $(INFLUXD):
 	fi
 	cp $(INFLUXD_CACHE)/influxd $(INFLUXD)
 
-## test-deps: Debian packages the tests run for real.
+## test-deps: Debian packages the tests run for real: mosquitto, and postgresql, whose binaries
+## the store's tests use to start their own server (not the cluster the package sets up).
 test-deps:
 	@if [ -z "$(MOSQUITTO)" ]; then \
 		echo "installing mosquitto with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+	fi
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing postgresql with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
 clean:

@@ -12,12 +12,24 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/vitalwatch/vitalwatch/devices"
 )
 
 // Config configures the embedded broker.
 type Config struct {
 	// Listen is the TCP address, e.g. "127.0.0.1:1883"; port 0 picks a free one.
 	Listen string
+	// Devices, when set, turns on authentication: a client connects as one of Principals, or
+	// as a device of the current Directory with username and client id = its id and password =
+	// its secret, and a device may publish only under {TopicPrefix}/{id}/ and subscribe only to
+	// {TopicPrefix}/{id}/commands. When nil, every client may connect, publish and subscribe.
+	Devices *devices.View
+	// TopicPrefix is the first topic level(s) of device topics; empty means "devices".
+	TopicPrefix string
+	// Principals are the trusted platform clients, such as ingest. They need Devices. A
+	// principal's username shadows a device with the same id.
+	Principals []Principal
 }
 
 // Broker is a running embedded broker.
@@ -25,18 +37,34 @@ type Broker struct {
 	srv    *mqtt.Server
 	addr   string
 	intake *intake
+	access *access // nil when device authentication is off
 }
 
 // Start listens on cfg.Listen and serves until Close.
 func Start(cfg Config, log *slog.Logger) (*Broker, error) {
-	// Bind first so that a busy address fails start-up with a clear error, and so that port 0
-	// yields the real address.
+	log = log.With("component", "broker")
+	var acc *access
+	if cfg.Devices != nil {
+		prefix := cfg.TopicPrefix
+		if prefix == "" {
+			prefix = "devices"
+		}
+		var err error
+		if acc, err = newAccess(cfg.Devices, prefix, cfg.Principals, log); err != nil {
+			return nil, err
+		}
+	} else if len(cfg.Principals) > 0 {
+		// Credentials that nothing checks would look like protection.
+		return nil, fmt.Errorf("broker: principals are configured but device authentication is off (no Devices)")
+	}
+	// Bind before serving so that a busy address fails start-up with a clear error, and so that
+	// port 0 yields the real address.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("broker.listen %q: %w", cfg.Listen, err)
 	}
 	opts := &mqtt.Options{
-		Logger:                   log.With("component", "broker"),
+		Logger:                   log,
 		InlineClient:             false,
 		ClientNetWriteBufferSize: 64 << 10,
 		ClientNetReadBufferSize:  64 << 10,
@@ -49,9 +77,13 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 	opts.Capabilities.ReceiveMaximum = 65535
 	opts.Capabilities.MaximumClientWritesPending = 65535
 	srv := mqtt.New(opts)
-	// Devices are not authenticated yet: every client may connect and publish.
 	in := new(intake)
-	for _, h := range []mqtt.Hook{new(auth.AllowHook), in} {
+	var gate mqtt.Hook = new(auth.AllowHook) // no device authentication: anyone may connect
+	if acc != nil {
+		acc.srv = srv
+		gate = acc
+	}
+	for _, h := range []mqtt.Hook{gate, in} {
 		if err := srv.AddHook(h, nil); err != nil {
 			ln.Close()
 			return nil, err
@@ -66,7 +98,7 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 		srv.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	return &Broker{srv: srv, addr: ln.Addr().String(), intake: in}, nil
+	return &Broker{srv: srv, addr: ln.Addr().String(), intake: in, access: acc}, nil
 }
 
 // Addr is the address the broker listens on.

@@ -1,6 +1,7 @@
 package devices
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -77,5 +78,34 @@ func BenchmarkDirectoryLookup(b *testing.B) {
 			b.Fatal("lookup failed")
 		}
 		i++
+	}
+}
+
+type fakeSource struct {
+	version int64
+	loads   int
+}
+
+func (f *fakeSource) RegistryVersion(context.Context) (int64, error) { return f.version, nil }
+func (f *fakeSource) LoadDirectory(context.Context) (*Directory, error) {
+	f.loads++
+	return NewDirectory(f.version, nil, nil, nil), nil
+}
+
+func TestRefreshLoadsOnlyOnChange(t *testing.T) {
+	src := &fakeSource{version: 3}
+	v := NewView(NewDirectory(0, nil, nil, nil))
+	for range 3 {
+		if err := Refresh(context.Background(), v, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.loads != 1 || v.Load().Version() != 3 {
+		t.Fatalf("after 3 refreshes at one version: %d loads, version %d; want 1 load, version 3", src.loads, v.Load().Version())
+	}
+	src.version = 4
+	Refresh(context.Background(), v, src)
+	if src.loads != 2 || v.Load().Version() != 4 {
+		t.Fatalf("after a version change: %d loads, version %d; want 2, 4", src.loads, v.Load().Version())
 	}
 }

@@ -58,12 +58,20 @@ CONF
 	curl -fsS -XPOST "$VITALWATCH_INFLUX_URL/query" --data-urlencode 'q=CREATE DATABASE "vitalwatch"' >/dev/null
 fi
 
+# The demo fleet's registry (centres, teams, residents, devices and their secrets), once.
+if [ ! -f "$VITALWATCH_DATA_DIR/demo-registry/imported" ]; then
+	mkdir -p "$VITALWATCH_DATA_DIR/demo-registry"
+	bin/vitalsim --export-registry "$VITALWATCH_DATA_DIR/demo-registry" --devices "$DEMO_DEVICES" --seed 1
+	bin/vitalwatch registry import "$VITALWATCH_DATA_DIR/demo-registry" ${VITALWATCH_CONFIG:+--config "$VITALWATCH_CONFIG"}
+	touch "$VITALWATCH_DATA_DIR/demo-registry/imported"
+fi
+
 VITALWATCH_HTTP_LISTEN=$HTTP VITALWATCH_BROKER_LISTEN=$BROKER \
 	bin/vitalwatch serve ${VITALWATCH_CONFIG:+--config "$VITALWATCH_CONFIG"} 2>"$VITALWATCH_DATA_DIR/vitalwatch.log" &
 pids+=($!)
 wait_http "http://$HTTP/readyz" "vitalwatch serve (log: $VITALWATCH_DATA_DIR/vitalwatch.log)"
 
-bin/vitalsim --broker "tcp://$BROKER" --devices "$DEMO_DEVICES" --rate "${DEMO_RATE:-20}" --bad 0.02 --seed 1 --quiet \
+bin/vitalsim --broker "tcp://$BROKER" --auth --devices "$DEMO_DEVICES" --rate "${DEMO_RATE:-20}" --bad 0.02 --seed 1 --quiet \
 	2>"$VITALWATCH_DATA_DIR/vitalsim.log" &
 pids+=($!)
 
@@ -76,6 +84,7 @@ VitalWatch is running with a demo fleet of $DEMO_DEVICES simulated devices sendi
   metrics         http://$HTTP/metrics
   dead letters    http://$HTTP/api/v1/deadletters
   InfluxDB        ${VITALWATCH_INFLUX_URL}   (database vitalwatch; Flux at /api/v2/query)
+  registry        $VITALWATCH_DATA_DIR/demo-registry/*.csv   (bin/vitalwatch devices list)
   logs            $VITALWATCH_DATA_DIR/vitalwatch.log, $VITALWATCH_DATA_DIR/vitalsim.log
 
 Try:  curl -s http://$HTTP/metrics | grep vitalwatch_ingest_readings_total

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/deadletter"
@@ -22,7 +21,7 @@ func (s *Store) AddDeadLetters(ctx context.Context, dls []deadletter.DeadLetter,
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO dead_letters
 		(received_ms, device, topic, reason, detail, reading, payload, payload_size)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`)
 	if err != nil {
 		return fmt.Errorf("add dead letters: %w", err)
 	}
@@ -45,7 +44,7 @@ func (s *Store) AddDeadLetters(ctx context.Context, dls []deadletter.DeadLetter,
 		// IDs only grow and only the oldest are deleted, so the newest keep rows are those
 		// above max(id) - keep.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters
-			WHERE id <= (SELECT max(id) FROM dead_letters) - ?`, keep); err != nil {
+			WHERE id <= (SELECT max(id) FROM dead_letters) - $1`, keep); err != nil {
 			return fmt.Errorf("prune dead letters: %w", err)
 		}
 	}
@@ -55,42 +54,25 @@ func (s *Store) AddDeadLetters(ctx context.Context, dls []deadletter.DeadLetter,
 // ListDeadLetters returns the dead letters matching f, newest first, at most f.Limit of them
 // (default 100, at most 1000).
 func (s *Store) ListDeadLetters(ctx context.Context, f deadletter.Filter) ([]deadletter.DeadLetter, error) {
-	var where []string
-	var args []any
+	var w where
 	if f.Device != "" {
-		where = append(where, "device = ?")
-		args = append(args, f.Device)
+		w.add("device = ?", f.Device)
 	}
 	if f.Reason != "" {
-		where = append(where, "reason = ?")
-		args = append(args, f.Reason)
+		w.add("reason = ?", f.Reason)
 	}
 	if !f.Since.IsZero() {
-		where = append(where, "received_ms >= ?")
-		args = append(args, f.Since.UnixMilli())
+		w.add("received_ms >= ?", f.Since.UnixMilli())
 	}
 	if !f.Until.IsZero() {
-		where = append(where, "received_ms < ?")
-		args = append(args, f.Until.UnixMilli())
+		w.add("received_ms < ?", f.Until.UnixMilli())
 	}
 	if f.Before > 0 {
-		where = append(where, "id < ?")
-		args = append(args, f.Before)
+		w.add("id < ?", f.Before)
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	if limit > 1000 {
-		limit = 1000
-	}
-	q := `SELECT id, received_ms, device, topic, reason, detail, reading, payload, payload_size FROM dead_letters`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	q := `SELECT id, received_ms, device, topic, reason, detail, reading, payload, payload_size
+		FROM dead_letters` + w.sql() + " ORDER BY id DESC LIMIT " + w.arg(pageSize(f.Limit))
+	rows, err := s.db.QueryContext(ctx, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}

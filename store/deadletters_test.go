@@ -4,26 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/deadletter"
 )
 
-func mustOpen(tb testing.TB, path string) *Store {
-	tb.Helper()
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		tb.Fatalf("Open(%s): %v", path, err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
-}
-
-func TestDeadLettersAddListFilter(t *testing.T) {
+func testDeadLettersAddListFilter(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
-	s := mustOpen(t, filepath.Join(t.TempDir(), "vw.db"))
+	s := newStore(t, newDSN)
 	base := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
 	var in []deadletter.DeadLetter
 	for i := 0; i < 10; i++ {
@@ -72,9 +61,9 @@ func TestDeadLettersAddListFilter(t *testing.T) {
 	}
 }
 
-func TestDeadLettersPruneKeepsNewest(t *testing.T) {
+func testDeadLettersPruneKeepsNewest(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
-	s := mustOpen(t, filepath.Join(t.TempDir(), "vw.db"))
+	s := newStore(t, newDSN)
 	for batch := 0; batch < 5; batch++ {
 		var dls []deadletter.DeadLetter
 		for i := 0; i < 7; i++ {
@@ -95,10 +84,10 @@ func TestDeadLettersPruneKeepsNewest(t *testing.T) {
 	}
 }
 
-func TestMigrateOnceAndReopen(t *testing.T) {
+func testMigrateOnceAndReopen(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "vw.db")
-	s := mustOpen(t, path)
+	dsn := newDSN(t)
+	s := mustOpen(t, dsn)
 	if err := s.AddDeadLetters(ctx, []deadletter.DeadLetter{{Device: "d", Reason: "r", Index: -1}}, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +96,32 @@ func TestMigrateOnceAndReopen(t *testing.T) {
 		t.Fatalf("second Migrate applied %v, %v; want none", again, err)
 	}
 	s.Close()
-	s2 := mustOpen(t, path)
+	s2 := mustOpen(t, dsn)
 	if n, _ := s2.CountDeadLetters(ctx); n != 1 {
 		t.Fatalf("after reopen Count() = %d; want 1", n)
+	}
+}
+
+func testDeadLettersKeepBinaryPayload(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	s := newStore(t, newDSN)
+	binary := []byte{0x00, 0xff, 0xfe, '{', 0x00, 0x80}
+	long := bytes.Repeat([]byte("x"), deadletter.MaxPayload+10)
+	in := []deadletter.DeadLetter{
+		{Received: time.Now(), Device: "d", Reason: "malformed_json", Index: -1, Payload: binary, PayloadSize: len(binary)},
+		{Received: time.Now(), Device: "d", Reason: "oversized_payload", Index: -1, Payload: long, PayloadSize: len(long)},
+	}
+	if err := s.AddDeadLetters(ctx, in, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListDeadLetters(ctx, deadletter.Filter{})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("List() = %d items, %v; want 2", len(got), err)
+	}
+	if len(got[0].Payload) != deadletter.MaxPayload || !got[0].Truncated() {
+		t.Errorf("long payload kept %d bytes, truncated %v; want %d, true", len(got[0].Payload), got[0].Truncated(), deadletter.MaxPayload)
+	}
+	if !bytes.Equal(got[1].Payload, binary) {
+		t.Errorf("binary payload = %x; want %x", got[1].Payload, binary)
 	}
 }

@@ -1,49 +1,81 @@
-// Package store keeps VitalWatch's durable records in a SQL database: a SQLite file in the data
-// directory by default (pure Go, no cgo). The schema is created and upgraded by embedded,
-// numbered migrations.
+// Package store keeps VitalWatch's durable records in a SQL database: the device registry, its
+// audit log and the dead letters. It speaks two dialects through database/sql: a SQLite file in
+// the data directory by default (pure Go, no cgo), or PostgreSQL so that several instances share
+// one state. The schema of each is created and upgraded by embedded, numbered migrations.
+//
+// Both dialects run the same query text: parameters are written $1, $2, ... (SQLite reads $NNN
+// as parameter number NNN), times are BIGINT Unix milliseconds, and ids compare byte by byte
+// (SQLite's BINARY collation, COLLATE "C" in PostgreSQL), so that lists and cursors agree.
 package store
 
 import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
+
+// dialect names a database kind; it is also the folder of its migrations.
+type dialect string
+
+const (
+	sqlite   dialect = "sqlite"
+	postgres dialect = "postgres"
+)
 
 // Store is a handle on the database. It is safe for concurrent use.
 type Store struct {
-	db *sql.DB
+	db      *sql.DB
+	dialect dialect
+	now     func() time.Time // the audit log's clock
 }
 
-// Open opens (creating if needed) the SQLite database at path and brings its schema up to date.
-func Open(ctx context.Context, path string) (*Store, error) {
-	q := url.Values{}
-	// WAL lets readers (the API) work while ingest writes; FULL sync because what is written
-	// here has already been acknowledged to a device.
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(ON)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+// Open opens the database named by dsn and brings its schema up to date. A dsn that starts
+// with postgres:// or postgresql:// is a PostgreSQL connection string (see pgx's
+// ParseConfig); anything else is the path of a SQLite file, created if needed.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	var s *Store
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err) // pgx leaves the password out
+		}
+		// Bounded so that many instances stay under the server's max_connections (100 by default).
+		db.SetMaxOpenConns(16)
+		db.SetMaxIdleConns(4)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		s = &Store{db: db, dialect: postgres, now: time.Now}
+	} else {
+		q := url.Values{}
+		// WAL lets readers (the API) work while ingest writes; FULL sync because what is written
+		// here has already been acknowledged to a device.
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "foreign_keys(ON)")
+		db, err := sql.Open("sqlite", "file:"+dsn+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", dsn, err)
+		}
+		// One writer at a time is what SQLite does anyway; a single connection avoids busy errors.
+		db.SetMaxOpenConns(1)
+		s = &Store{db: db, dialect: sqlite, now: time.Now}
 	}
-	// One writer at a time is what SQLite does anyway; a single connection avoids busy errors.
-	db.SetMaxOpenConns(1)
-	s := &Store{db: db}
 	if err := s.Migrate(ctx); err != nil {
-		db.Close()
+		s.db.Close()
 		return nil, err
 	}
 	return s, nil
@@ -56,67 +88,116 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Migrate applies the embedded migrations that have not been applied yet, in order, each in its
-// own transaction. It returns the versions it applied.
+// own transaction.
 func (s *Store) Migrate(ctx context.Context) error {
 	_, err := s.MigrateVersions(ctx)
 	return err
 }
 
+// migrationLock is the key of the PostgreSQL advisory lock taken by each migration.
+const migrationLock = 0x76697461 // "vita"
+
+const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER PRIMARY KEY, name TEXT NOT NULL)`
+
 // MigrateVersions is Migrate that also says which versions it applied.
 func (s *Store) MigrateVersions(ctx context.Context) ([]int, error) {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
 	type migration struct {
 		version int
 		name    string
 	}
+	dir := path.Join("migrations", string(s.dialect))
+	files, err := fs.Glob(migrations, dir+"/*.sql")
+	if err != nil {
+		return nil, err
+	}
 	var all []migration
 	for _, f := range files {
-		name := strings.TrimPrefix(f, "migrations/")
+		name := path.Base(f)
 		num, _, ok := strings.Cut(name, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil {
-			return nil, fmt.Errorf("migrate: file %s is not named NNNN_name.sql", name)
+			return nil, fmt.Errorf("migrate: file %s is not named NNNN_name.sql", f)
 		}
 		all = append(all, migration{v, name})
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].version < all[j].version })
+
+	if s.dialect == sqlite {
+		// Outside a transaction, where SQLite waits for the write lock (busy_timeout); in
+		// PostgreSQL it is made under the migration lock.
+		if _, err := s.db.ExecContext(ctx, createSchemaMigrations); err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+	}
 	var applied []int
 	for _, m := range all {
-		var one int
-		err := s.db.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?`, m.version).Scan(&one)
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return applied, fmt.Errorf("migrate: %w", err)
-		}
-		body, err := migrations.ReadFile("migrations/" + m.name)
+		body, err := migrations.ReadFile(path.Join(dir, m.name))
 		if err != nil {
 			return applied, err
 		}
-		tx, err := s.db.BeginTx(ctx, nil)
+		ok, err := s.applyMigration(ctx, m.version, m.name, string(body))
 		if err != nil {
-			return applied, err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
 			return applied, fmt.Errorf("migrate %s: %w", m.name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.version, m.name); err != nil {
-			tx.Rollback()
-			return applied, fmt.Errorf("migrate %s: %w", m.name, err)
+		if ok {
+			applied = append(applied, m.version)
 		}
-		if err := tx.Commit(); err != nil {
-			return applied, fmt.Errorf("migrate %s: %w", m.name, err)
-		}
-		applied = append(applied, m.version)
 	}
 	return applied, nil
+}
+
+// applyMigration runs one migration in a transaction unless schema_migrations says it ran. The
+// transaction takes a lock before it reads (PostgreSQL: an advisory lock; SQLite: its write
+// lock), so that stores opened together wait for each other instead of applying it twice.
+func (s *Store) applyMigration(ctx context.Context, version int, name, body string) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	if s.dialect == postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return false, err
+		}
+		if _, err := tx.ExecContext(ctx, createSchemaMigrations); err != nil {
+			return false, err
+		}
+	} else {
+		// A write that changes nothing, to take SQLite's write lock first: a transaction that
+		// has read cannot wait for the lock later, it fails at once if another Open of the same
+		// file holds it.
+		if _, err := tx.ExecContext(ctx, `UPDATE schema_migrations SET name = name WHERE version < 0`); err != nil {
+			return false, err
+		}
+	}
+	done, err := exists(ctx, tx, `SELECT 1 FROM schema_migrations WHERE version = $1`, version)
+	if err != nil || done {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, name); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// exists reports whether query returns a row.
+func exists(ctx context.Context, q querier, query string, args ...any) (bool, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	found := rows.Next()
+	return found, rows.Err()
 }

@@ -15,29 +15,41 @@ import (
 	"github.com/vitalwatch/vitalwatch/simulators"
 )
 
-// runLoad publishes the fleet at cfg.rate over cfg.conns connections. Each connection has one
-// goroutine that owns its share of the devices (device i goes to connection i mod conns), sends
+// runLoad publishes the fleet at cfg.rate with cfg.conns publishers. Each publisher is one
+// goroutine that owns its share of the devices (device i goes to publisher i mod conns), sends
 // round-robin over them, and keeps at most cfg.window publishes unacknowledged: when the window
 // is full it waits for the oldest, so the broker's acknowledgements pace a --rate 0 run.
+//
+// Without --auth each publisher has one connection that its devices share. With --auth each
+// device has its own connection, signed in as itself, since the broker lets a connection publish
+// only under its own device's topics; a publisher's window then spans its devices' connections.
 func runLoad(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats) error {
-	clients := make([]mqtt.Client, cfg.conns)
-	defer func() {
-		for _, c := range clients {
-			if c != nil {
-				c.Disconnect(250)
-			}
+	devs := fleet.Devices()
+	var open func(ctx context.Context, i int) (mqtt.Client, error)
+	n := cfg.conns
+	if cfg.auth {
+		n = len(devs)
+		open = func(ctx context.Context, i int) (mqtt.Client, error) {
+			return connect(ctx, cfg, deviceLogin(cfg, devs[i]), nil, nil)
 		}
-	}()
-	for i := range clients {
-		id := fmt.Sprintf("vitalsim-%d-%d", os.Getpid(), i)
-		c, err := connect(ctx, cfg, id, cfg.username, nil, nil)
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil // stopped before it started
-			}
-			return err
+	} else {
+		open = func(ctx context.Context, i int) (mqtt.Client, error) {
+			return connect(ctx, cfg, login{clientID: fmt.Sprintf("vitalsim-%d-%d", os.Getpid(), i), username: cfg.username, password: cfg.password}, nil, nil)
 		}
-		clients[i] = c
+	}
+	clients, err := connectEach(ctx, n, open)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil // stopped before it started
+		}
+		return err
+	}
+	defer disconnectAll(clients, 250)
+	clientOf := func(j int) mqtt.Client {
+		if cfg.auth {
+			return clients[j]
+		}
+		return clients[j%cfg.conns]
 	}
 
 	var (
@@ -46,15 +58,16 @@ func runLoad(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats
 	)
 	start := time.Now()
 	st.begin(start)
-	for i, c := range clients {
+	for i := range cfg.conns {
 		w := &loadWorker{
-			cfg: cfg, st: st, client: c, claimed: &claimed, start: start,
+			cfg: cfg, st: st, claimed: &claimed, start: start,
 			index: i, rng: rand.New(rand.NewPCG(uint64(cfg.seed), 1000+uint64(i))),
 		}
-		for j := i; j < fleet.Len(); j += cfg.conns {
-			d := fleet.Devices()[j]
+		for j := i; j < len(devs); j += cfg.conns {
+			d := devs[j]
 			w.devices = append(w.devices, loadDevice{
 				Device:    d,
+				client:    clientOf(j),
 				telemetry: cfg.prefix + "/" + d.ID + "/telemetry",
 				status:    cfg.prefix + "/" + d.ID + "/status",
 			})
@@ -67,15 +80,15 @@ func runLoad(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats
 
 type loadDevice struct {
 	*simulators.Device
+	client            mqtt.Client // its publisher's, or with --auth its own
 	telemetry, status string
 	nextStatus        time.Time
 }
 
-// loadWorker publishes for one connection.
+// loadWorker is one publisher.
 type loadWorker struct {
 	cfg     config
 	st      *stats
-	client  mqtt.Client
 	claimed *atomic.Int64 // telemetry messages started across all workers, for --count
 	start   time.Time
 	index   int
@@ -106,7 +119,7 @@ func (w *loadWorker) run(ctx context.Context) {
 		now := time.Now()
 		if w.cfg.statusEvery > 0 && !now.Before(d.nextStatus) {
 			d.nextStatus = now.Add(w.cfg.statusEvery)
-			if !w.publish(ctx, d.status, d.Status(now), outcome{status: true}) {
+			if !w.publish(ctx, d.client, d.status, d.Status(now), outcome{status: true}) {
 				return
 			}
 		}
@@ -118,7 +131,7 @@ func (w *loadWorker) run(ctx context.Context) {
 			m := d.Message(now)
 			payload, o.readings = m.AppendJSON(make([]byte, 0, 256)), m.Readings
 		}
-		if !w.publish(ctx, d.telemetry, payload, o) {
+		if !w.publish(ctx, d.client, d.telemetry, payload, o) {
 			return
 		}
 	}
@@ -150,7 +163,7 @@ func (w *loadWorker) pace(ctx context.Context, k int64) bool {
 
 // publish sends one message, first counting the acknowledgements that have arrived and, if the
 // window is still full, waiting for the oldest. It reports false when ctx ended while it waited.
-func (w *loadWorker) publish(ctx context.Context, topic string, payload []byte, o outcome) bool {
+func (w *loadWorker) publish(ctx context.Context, c mqtt.Client, topic string, payload []byte, o outcome) bool {
 	for w.n > 0 && isDone(w.window[w.head].tok) {
 		w.settle(w.pop())
 	}
@@ -162,7 +175,7 @@ func (w *loadWorker) publish(ctx context.Context, topic string, payload []byte, 
 		}
 		w.settle(w.pop())
 	}
-	tok := w.client.Publish(topic, w.cfg.qos, false, payload)
+	tok := c.Publish(topic, w.cfg.qos, false, payload)
 	w.window[(w.head+w.n)%len(w.window)] = inflight{tok, o}
 	w.n++
 	w.st.inflight.Add(1)

@@ -12,6 +12,12 @@
 // A share of messages can be bad payloads (--bad) that ingest must reject; the summary, and the
 // JSON written with --out, say how many of each reason were sent, so that a test can compare them
 // with the dead letters that landed.
+//
+// With --auth every device signs in as itself, as the registry's broker requires: user name and
+// client id its device id, password its secret (simulators.Secret, derived from --seed). The load
+// mode then opens a connection per device and spreads its publishers over them.
+// --export-registry DIR writes the fleet's sites, teams, patients, devices with their secrets, and
+// assignments as CSV files for the registry to import, and exits.
 package main
 
 import (
@@ -49,11 +55,18 @@ func main() {
 // just, and beyond that the load mode is the tool.
 const maxRealtimeDevices = 1000
 
+// maxAuthDevices caps --auth in the load mode, where every device holds its own connection so
+// that the broker lets it publish under its own topics only. Go raises the soft open-file limit
+// to the hard one at start; the broker needs as many descriptors.
+const maxAuthDevices = 5000
+
 // config is the parsed command line.
 type config struct {
 	broker      string
 	username    string
 	password    string
+	auth        bool
+	exportDir   string
 	devices     int
 	seed        int64
 	mix         simulators.Mix
@@ -78,12 +91,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("vitalsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: vitalsim [flags]\n\nPublishes a simulated device fleet to an MQTT broker.\n\n")
+		fmt.Fprintf(stderr, "usage: vitalsim [flags]\n       vitalsim --export-registry DIR [--devices N] [--seed S] [--mix ...]\n\n"+
+			"Publishes a simulated device fleet to an MQTT broker, or writes the fleet's registry as CSV files:\n"+
+			"sites.csv, teams.csv, patients.csv, devices.csv (with each device's secret, for --auth) and assignments.csv.\n\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker `URL` (tcp://, ssl://, ws://)")
 	fs.StringVar(&c.username, "username", "", "MQTT user name; in --realtime, {id} is replaced by the device id")
 	fs.StringVar(&c.password, "password", "", "MQTT password")
+	fs.BoolVar(&c.auth, "auth", false, fmt.Sprintf("each device signs in as itself: user name and client id its id, password its secret from --seed (see --export-registry); "+
+		"the load mode then opens a connection per device (at most %d devices)", maxAuthDevices))
+	fs.StringVar(&c.exportDir, "export-registry", "", "write the fleet's registry (sites, teams, patients, devices with their secrets, assignments) as CSV files into `dir` and exit")
 	fs.IntVar(&c.devices, "devices", 100, "number of devices in the fleet")
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the fleet; the same seed gives the same devices, patients and values")
 	mix := fs.String("mix", simulators.DefaultMix().String(), "relative share of each device kind, kind=weight,...")
@@ -95,9 +113,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	qos := fs.Int("qos", 1, "MQTT QoS of telemetry and status, 0-2")
 	fs.StringVar(&c.prefix, "prefix", "devices", "topic prefix: {prefix}/{id}/telemetry and {prefix}/{id}/status")
 	fs.DurationVar(&c.statusEvery, "status-every", time.Minute, "status message interval per device; 0 sends none")
-	fs.IntVar(&c.conns, "conns", 8, "MQTT connections the fleet is spread over (load mode)")
-	fs.IntVar(&c.window, "window", 1000, "unacknowledged messages allowed per connection (load mode)")
-	fs.BoolVar(&c.coalesce, "coalesce", true, "gather small writes to a tcp:// broker into large ones (load mode); false uses paho's own connection")
+	fs.IntVar(&c.conns, "conns", 8, "publishers in the load mode, each with its own MQTT connection; with --auth they share the devices' own connections")
+	fs.IntVar(&c.window, "window", 1000, "unacknowledged messages allowed per publisher (load mode)")
+	fs.BoolVar(&c.coalesce, "coalesce", true, "gather small writes to a tcp:// broker into large ones (load mode, not with --auth); false uses paho's own connection")
 	fs.DurationVar(&c.drain, "drain-timeout", 10*time.Second, "how long to wait for outstanding acknowledgements when stopping")
 	fs.StringVar(&c.out, "out", "", "write a JSON summary to this `file`")
 	fs.BoolVar(&c.quiet, "quiet", false, "no live progress line on stderr")
@@ -132,6 +150,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	check(c.drain > 0, "--drain-timeout %v: must be positive", c.drain)
 	check(!c.realtime || c.devices <= maxRealtimeDevices,
 		"--devices %d with --realtime: at most %d, each device holds a connection; use the load mode for more", c.devices, maxRealtimeDevices)
+	check(!c.auth || c.realtime || c.exportDir != "" || c.devices <= maxAuthDevices,
+		"--devices %d with --auth: at most %d, each device holds its own connection", c.devices, maxAuthDevices)
+	check(!c.auth || c.username == "" && c.password == "",
+		"--username and --password do not go with --auth: each device signs in with its own id and secret")
 	if c.realtime {
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
@@ -155,6 +177,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fleet := simulators.NewFleet(cfg.devices, cfg.seed, cfg.mix)
+	if cfg.exportDir != "" {
+		return exportRegistry(cfg, fleet, time.Now(), stdout)
+	}
 	if cfg.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)

@@ -299,6 +299,11 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"--realtime", "--devices", "1001"}, wantErr: "at most 1000"},
 		{args: []string{"--realtime", "--rate", "10"}, wantErr: "--rate is for the load mode"},
 		{args: []string{"--mix", "toaster=1"}, wantErr: "unknown device kind"},
+		{args: []string{"--auth", "--devices", "5000"}},
+		{args: []string{"--auth", "--devices", "5001"}, wantErr: "at most 5000"},
+		{args: []string{"--auth", "--realtime", "--devices", "1001"}, wantErr: "at most 1000"},
+		{args: []string{"--auth", "--username", "sim"}, wantErr: "do not go with --auth"},
+		{args: []string{"--export-registry", "x", "--auth", "--devices", "20000"}},
 		{args: []string{"extra"}, wantErr: "unexpected arguments"},
 	}
 	for _, tt := range tests {

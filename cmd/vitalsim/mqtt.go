@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/vitalwatch/vitalwatch/mqttconn"
+	"github.com/vitalwatch/vitalwatch/simulators"
 )
 
 // will is a connection's MQTT last will: what the broker publishes when the connection drops
@@ -17,27 +22,42 @@ type will struct {
 	payload []byte
 }
 
+// login is who a connection signs in as.
+type login struct {
+	clientID, username, password string
+}
+
+// deviceLogin is how a device signs in: with --auth as itself (client id and user name its id,
+// password its secret); otherwise with its id as client id and --username (with {id} replaced
+// by the id) and --password.
+func deviceLogin(cfg config, d *simulators.Device) login {
+	if cfg.auth {
+		return login{clientID: d.ID, username: d.ID, password: simulators.Secret(cfg.seed, d.ID)}
+	}
+	return login{clientID: d.ID, username: strings.ReplaceAll(cfg.username, "{id}", d.ID), password: cfg.password}
+}
+
 // connect opens one MQTT connection. It fails, rather than retrying, when the broker cannot be
-// reached at start; once connected, the client reconnects by itself and the messages published
-// meanwhile fail and are counted.
+// reached at start or refuses the login; once connected, the client reconnects by itself and the
+// messages published meanwhile fail and are counted.
 //
 // With onLost set, the client does not reconnect by itself: onLost is called, from a goroutine of
 // paho's and so without blocking, when the connection drops, and the caller reconnects.
-func connect(ctx context.Context, cfg config, clientID, username string, w *will, onLost func()) (mqtt.Client, error) {
+func connect(ctx context.Context, cfg config, l login, w *will, onLost func()) (mqtt.Client, error) {
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.broker).
-		SetClientID(clientID).
+		SetClientID(l.clientID).
 		SetCleanSession(true).
 		SetOrderMatters(false).
 		SetKeepAlive(30 * time.Second).
 		SetConnectTimeout(10 * time.Second).
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(5 * time.Second)
-	if username != "" {
-		opts.SetUsername(username)
+	if l.username != "" {
+		opts.SetUsername(l.username)
 	}
-	if cfg.password != "" {
-		opts.SetPassword(cfg.password)
+	if l.password != "" {
+		opts.SetPassword(l.password)
 	}
 	if w != nil {
 		opts.SetBinaryWill(w.topic, w.payload, cfg.qos, false)
@@ -46,7 +66,9 @@ func connect(ctx context.Context, cfg config, clientID, username string, w *will
 		opts.SetAutoReconnect(false)
 		opts.SetConnectionLostHandler(func(mqtt.Client, error) { onLost() })
 	}
-	if cfg.coalesce && !cfg.realtime {
+	// A coalescing connection pays off where many devices share it; it also holds 64 KiB of read
+	// buffer, which a connection per device (--auth, --realtime) would multiply by thousands.
+	if cfg.coalesce && !cfg.realtime && !cfg.auth {
 		if mqttconn.Supports(cfg.broker) {
 			opts.SetCustomOpenConnectionFn(mqttconn.Open)
 		}
@@ -60,9 +82,77 @@ func connect(ctx context.Context, cfg config, clientID, username string, w *will
 		return nil, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
-		return nil, fmt.Errorf("cannot connect to MQTT broker %s as %s: %w", cfg.broker, clientID, err)
+		err = fmt.Errorf("cannot connect to MQTT broker %s as %s: %w", cfg.broker, l.clientID, err)
+		if cfg.auth && (errors.Is(err, packets.ErrorRefusedNotAuthorised) || errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword)) {
+			err = fmt.Errorf("%w (--auth: the password is the device's secret derived from --seed %d; "+
+				"the broker must know the secrets of `vitalsim --export-registry` with the same --seed, --devices and --mix)", err, cfg.seed)
+		}
+		return nil, err
 	}
 	return c, nil
+}
+
+// connectParallel bounds how many connections are opened at once when every device has its own.
+const connectParallel = 32
+
+// connectEach opens n connections with open(ctx, i), connectParallel at a time, so that a broker
+// that is down or refuses one fails the run before anything is published. On the first failure
+// it stops opening, closes those it opened and returns the error; the slice is then nil.
+func connectEach(ctx context.Context, n int, open func(ctx context.Context, i int) (mqtt.Client, error)) ([]mqtt.Client, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	clients := make([]mqtt.Client, n)
+	var (
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		connErr error
+		sem     = make(chan struct{}, connectParallel)
+	)
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c, err := open(ctx, i)
+			if err != nil {
+				errOnce.Do(func() { connErr = err; cancel() })
+				return
+			}
+			clients[i] = c
+		})
+	}
+	wg.Wait()
+	if connErr == nil && ctx.Err() != nil {
+		connErr = ctx.Err()
+	}
+	if connErr != nil {
+		disconnectAll(clients, 0)
+		return nil, connErr
+	}
+	return clients, nil
+}
+
+// disconnectAll disconnects the clients that are not nil, connectParallel at a time, each waiting
+// up to quiesce ms for its work in progress.
+func disconnectAll(clients []mqtt.Client, quiesce uint) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, connectParallel)
+	for _, c := range clients {
+		if c == nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c.Disconnect(quiesce)
+		})
+	}
+	wg.Wait()
 }
 
 // waitToken waits for tok until timeout and reports whether it completed.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,70 +13,48 @@ import (
 	"github.com/vitalwatch/vitalwatch/simulators"
 )
 
-// connectParallel bounds how many realtime connections are opened at once.
-const connectParallel = 32
-
 // runRealtime gives each device its own connection, with the client id and (where the user name
-// has {id}) the user name of the device and its last will {"online": false} on its status topic.
-// Each device says it is online whenever it (re)connects, measures on its natural schedule in
-// real time, sends status every --status-every, and says it is offline when the run stops; its
-// will covers a dropped connection.
+// has {id}) the user name of the device, or with --auth its own login, and its last will
+// {"online": false} on its status topic. Each device says it is online whenever it (re)connects,
+// measures on its natural schedule in real time, sends status every --status-every, and says it
+// is offline when the run stops; its will covers a dropped connection.
 func runRealtime(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	devices := make([]*rtDevice, fleet.Len())
+	for i, d := range fleet.Devices() {
+		devices[i] = &rtDevice{
+			Device: d, cfg: cfg, st: st, stop: cancel,
+			telemetry: cfg.prefix + "/" + d.ID + "/telemetry", status: cfg.prefix + "/" + d.ID + "/status",
+			rng:  rand.New(rand.NewPCG(uint64(cfg.seed), 2000+uint64(i))),
+			lost: make(chan struct{}, 1),
+		}
+	}
 	// Connect every device before any publishes, so that a broker that is down or refuses a
 	// device fails the run at once.
-	devices := make([]*rtDevice, fleet.Len())
-	var (
-		wg      sync.WaitGroup
-		errOnce sync.Once
-		connErr error
-		sem     = make(chan struct{}, connectParallel)
-	)
-	for i, d := range fleet.Devices() {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			rd := &rtDevice{
-				Device: d, cfg: cfg, st: st, stop: cancel,
-				telemetry: cfg.prefix + "/" + d.ID + "/telemetry", status: cfg.prefix + "/" + d.ID + "/status",
-				rng:  rand.New(rand.NewPCG(uint64(cfg.seed), 2000+uint64(i))),
-				lost: make(chan struct{}, 1),
-			}
-			onLost := func() {
-				select {
-				case rd.lost <- struct{}{}:
-				default: // already told
-				}
-			}
-			c, err := connect(ctx, cfg, d.ID, strings.ReplaceAll(cfg.username, "{id}", d.ID),
-				&will{topic: rd.status, payload: simulators.OfflineStatus()}, onLost)
-			if err != nil {
-				errOnce.Do(func() { connErr = err; cancel() })
-				return
-			}
-			rd.client = c
-			devices[i] = rd
-		})
-	}
-	wg.Wait()
-	if connErr != nil {
-		for _, d := range devices {
-			if d != nil {
-				d.client.Disconnect(0)
+	clients, err := connectEach(ctx, len(devices), func(ctx context.Context, i int) (mqtt.Client, error) {
+		rd := devices[i]
+		onLost := func() {
+			select {
+			case rd.lost <- struct{}{}:
+			default: // already told
 			}
 		}
-		if errors.Is(connErr, context.Canceled) {
+		return connect(ctx, cfg, deviceLogin(cfg, rd.Device), &will{topic: rd.status, payload: simulators.OfflineStatus()}, onLost)
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
 			return nil // stopped while connecting
 		}
-		return connErr
+		return err
 	}
 
+	var wg sync.WaitGroup
 	var claimed atomic.Int64
 	st.begin(time.Now())
-	for _, d := range devices {
-		d.claimed = &claimed
+	for i, d := range devices {
+		d.client, d.claimed = clients[i], &claimed
 		wg.Go(func() { d.run(ctx) })
 	}
 	wg.Wait()

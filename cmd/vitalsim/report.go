@@ -159,6 +159,7 @@ type summary struct {
 	Devices  int     `json:"devices"`
 	Seed     int64   `json:"seed"`
 	Conns    int     `json:"conns"`
+	Auth     bool    `json:"auth"`             // each device signed in as itself
 	Duration float64 `json:"duration_seconds"` // from the first publish to the last acknowledgement
 	Rate     float64 `json:"rate"`             // telemetry acknowledged per second over Duration
 
@@ -184,13 +185,16 @@ func (s *stats) summary(cfg config) summary {
 		elapsed = end.Sub(start)
 	}
 	sum := summary{
-		Mode: "load", Broker: cfg.broker, Devices: cfg.devices, Seed: cfg.seed, Conns: cfg.conns,
+		Mode: "load", Broker: cfg.broker, Devices: cfg.devices, Seed: cfg.seed, Conns: cfg.conns, Auth: cfg.auth,
 		Duration: elapsed.Seconds(), Rate: perSecond(s.sent.Load(), elapsed),
 		Sent: s.sent.Load(), Bad: s.bad.Load(), Status: s.status.Load(), Errors: s.errors.Load(),
 		ReadingsByType: map[string]int64{}, GoodByKind: map[string]int64{}, BadByReason: map[string]int64{},
 	}
 	if cfg.realtime {
-		sum.Mode, sum.Conns = "realtime", cfg.devices
+		sum.Mode = "realtime"
+	}
+	if cfg.realtime || cfg.auth {
+		sum.Conns = cfg.devices
 	}
 	sum.Good = sum.Sent - sum.Bad
 	for t, c := range s.byType {
@@ -215,8 +219,12 @@ func (s *stats) summary(cfg config) summary {
 }
 
 func (sum summary) write(w io.Writer) {
-	fmt.Fprintf(w, "vitalsim: %s mode, %d devices over %d connections, seed %d, broker %s\n",
-		sum.Mode, sum.Devices, sum.Conns, sum.Seed, sum.Broker)
+	login := ""
+	if sum.Auth {
+		login = ", each signed in as itself"
+	}
+	fmt.Fprintf(w, "vitalsim: %s mode, %d devices over %d connections%s, seed %d, broker %s\n",
+		sum.Mode, sum.Devices, sum.Conns, login, sum.Seed, sum.Broker)
 	fmt.Fprintf(w, "sent %d telemetry messages in %.2fs: %.0f msg/s\n", sum.Sent, sum.Duration, sum.Rate)
 	fmt.Fprintf(w, "  good %d, bad %d, status %d, errors %d\n", sum.Good, sum.Bad, sum.Status, sum.Errors)
 	if len(sum.BadByReason) > 0 {

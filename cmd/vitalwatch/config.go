@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -19,7 +20,11 @@ import (
 type Config struct {
 	DataDir string    `mapstructure:"data_dir"`
 	Log     LogConfig `mapstructure:"log"`
-	HTTP    struct {
+	Store   struct {
+		DSN             string        `mapstructure:"dsn"`
+		RefreshInterval time.Duration `mapstructure:"refresh_interval"`
+	} `mapstructure:"store"`
+	HTTP struct {
 		Listen         string   `mapstructure:"listen"`
 		APITokenSHA256 []string `mapstructure:"api_token_sha256"`
 	} `mapstructure:"http"`
@@ -65,6 +70,8 @@ var defaults = map[string]any{
 	"data_dir":                 "data",
 	"log.level":                "info",
 	"log.format":               "text",
+	"store.dsn":                "",
+	"store.refresh_interval":   "2s",
 	"http.listen":              "127.0.0.1:8080",
 	"http.api_token_sha256":    []string{},
 	"broker.embedded":          true,
@@ -179,6 +186,12 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return bad("log.format", "must be text or json, got %q", c.Log.Format)
 	}
+	if d := c.Store.DSN; d != "" && strings.Contains(d, "://") && !strings.HasPrefix(d, "postgres://") && !strings.HasPrefix(d, "postgresql://") {
+		return bad("store.dsn", "must be a postgres:// URL, or empty for SQLite in data_dir, got a %s URL", d[:strings.Index(d, "://")])
+	}
+	if c.Store.RefreshInterval <= 0 {
+		return bad("store.refresh_interval", "must be a positive duration such as 2s")
+	}
 	if err := checkHostPort(c.HTTP.Listen); err != nil {
 		return bad("http.listen", "%v", err)
 	}
@@ -245,4 +258,13 @@ func checkHostPort(s string) error {
 		return fmt.Errorf("must be host:port, got %q", s)
 	}
 	return nil
+}
+
+// storeDSN is where the registry, dead letters and audit log live: store.dsn, or a SQLite file
+// in data_dir.
+func (c *Config) storeDSN() string {
+	if c.Store.DSN != "" {
+		return c.Store.DSN
+	}
+	return filepath.Join(c.DataDir, dbFile)
 }

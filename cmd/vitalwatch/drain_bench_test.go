@@ -20,6 +20,9 @@ import (
 	"github.com/vitalwatch/vitalwatch/mqttconn"
 )
 
+// benchDevices is how many registered devices the drain benchmark's backlog comes from.
+const benchDevices = 2000
+
 // BenchmarkDrain measures how fast ingest empties a broker backlog into InfluxDB, against the
 // ceiling of a bare subscriber that only counts the same backlog. A real Mosquitto holds M
 // QoS 1 messages for each persistent session; then the bare subscriber, and after it vitalwatch
@@ -48,7 +51,7 @@ func BenchmarkDrain(b *testing.B) {
 			c.Disconnect(100)
 		}
 		fill := time.Now()
-		testsrv.Publish(b, mq.URL, benchMessages(m, 2000, time.Now().Add(-12*time.Hour)))
+		testsrv.Publish(b, mq.URL, benchMessages(m, benchDevices, time.Now().Add(-12*time.Hour)))
 		b.Logf("backlog of %d messages published in %v", m, time.Since(fill).Round(time.Millisecond))
 
 		b.ResetTimer()
@@ -59,7 +62,13 @@ func BenchmarkDrain(b *testing.B) {
 
 		// Ingest: vitalwatch serve with its default settings.
 		httpAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(b))
-		cfg := externalConfig(b, mq, ix, httpAddr, ingestID, "")
+		dataDir := b.TempDir()
+		ids := make([]string, benchDevices)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("bench-%04d", i)
+		}
+		seedDevices(b, dataDir, ids...)
+		cfg := externalConfig(b, dataDir, mq, ix, httpAddr, ingestID, "")
 		bin, err := binary()
 		if err != nil {
 			b.Fatal(err)

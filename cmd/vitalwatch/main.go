@@ -11,7 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/vitalwatch/vitalwatch/store"
@@ -33,9 +33,23 @@ const usage = `usage: vitalwatch <command> [--config FILE]
 
 commands:
   serve     run the broker, ingest and the HTTP API until interrupted
-  migrate   create or upgrade the database in data_dir, then exit
+  migrate   create or upgrade the database (store.dsn, or SQLite in data_dir), then exit
   config    print the effective configuration (secrets hidden), then exit
   version   print the version
+
+registry (works before the server has ever run; every change is in the audit log):
+  registry import DIR                  import sites.csv teams.csv patients.csv devices.csv
+                                       assignments.csv from DIR (those present, in that order)
+  devices import FILE.csv              import devices; new secrets are printed once as CSV
+  devices add --id ID --kind K --site S [--mode home|station] [--rated N]
+                                       register a device and print its MQTT password once
+  devices rotate-secret ID             give a device a new MQTT password (printed once)
+  devices retire|activate|maintenance ID
+  devices assign DEVICE PATIENT [--from TIME]   lend a home device to a patient
+  devices return DEVICE [--at TIME]             end its loan
+  devices list [--site S]              list devices as CSV
+  broker-config DIR                    write a Mosquitto password file and ACL for an external
+                                       broker (devices, and the ingest client broker.username)
 `
 
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
@@ -55,9 +69,30 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "serve", "migrate", "config":
+	case "registry", "devices", "broker-config":
+		if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+			// The subcommand and its own flags follow; --config may come anywhere after them.
+			sub, rest := args[0], args[1:]
+			cfgFile, rest := extractConfigFlag(rest)
+			args = append([]string{sub}, rest...)
+			if cfgFile != "" {
+				*configFile = cfgFile
+			}
+		}
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
+	}
+	if cmd == "registry" || cmd == "devices" || cmd == "broker-config" {
+		path := *configFile
+		if path == "" {
+			path = lookupEnv(environ, "VITALWATCH_CONFIG")
+		}
+		cfg, err := LoadConfig(path, environ)
+		if err != nil {
+			return err
+		}
+		return runRegistry(ctx, cfg, cmd, args, stdout, stderr)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,12 +114,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return fmt.Errorf("data_dir: %w", err)
 		}
-		s, err := store.Open(ctx, filepath.Join(cfg.DataDir, dbFile))
+		s, err := store.Open(ctx, cfg.storeDSN())
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		fmt.Fprintln(stdout, "database is up to date:", filepath.Join(cfg.DataDir, dbFile))
+		fmt.Fprintln(stdout, "database is up to date")
 		return nil
 	case "config":
 		return printConfig(stdout, cfg)
@@ -112,4 +147,25 @@ func newLogger(c LogConfig, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// extractConfigFlag takes "--config FILE" (or -config, or =FILE forms) out of args.
+func extractConfigFlag(args []string) (string, []string) {
+	var file string
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--config" || a == "-config":
+			if i+1 < len(args) {
+				file = args[i+1]
+				i++
+			}
+		case strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config="):
+			file = a[strings.Index(a, "=")+1:]
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return file, rest
 }

@@ -107,6 +107,15 @@ func writeConfig(tb testing.TB, body string) string {
 	return path
 }
 
+// heartRateDevices are the ids heartRates sends from.
+func heartRateDevices(devices int) []string {
+	ids := make([]string, devices)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("hr-%03d", i)
+	}
+	return ids
+}
+
 // heartRates returns n telemetry messages over devices devices, each one reading at a distinct
 // time, so that n points must land.
 func heartRates(n, devices int, base time.Time) []testsrv.Message {
@@ -202,9 +211,9 @@ func waitCount(t *testing.T, ix *testsrv.Influx, measurement string, want int, l
 	}
 }
 
-// externalConfig is a config for serve with an external broker; ingestExtra adds lines under
-// ingest: (each indented by two spaces).
-func externalConfig(tb testing.TB, mq *testsrv.Mosquitto, ix *testsrv.Influx, httpAddr, clientID, ingestExtra string) string {
+// externalConfig is a config for serve with an external broker and its store in dataDir;
+// ingestExtra adds lines under ingest: (each indented by two spaces).
+func externalConfig(tb testing.TB, dataDir string, mq *testsrv.Mosquitto, ix *testsrv.Influx, httpAddr, clientID, ingestExtra string) string {
 	return writeConfig(tb, fmt.Sprintf(`data_dir: %s
 http:
   listen: %s
@@ -216,7 +225,7 @@ ingest:
 %sinflux:
   url: %s
   bucket: %s
-`, tb.TempDir(), httpAddr, mq.URL, clientID, ingestExtra, ix.URL, ix.Bucket))
+`, dataDir, httpAddr, mq.URL, clientID, ingestExtra, ix.URL, ix.Bucket))
 }
 
 // testTuning makes batches small and the watchdog quick, so short tests exercise both.
@@ -228,7 +237,9 @@ func TestIngesterKilledMidStream(t *testing.T) {
 	mq := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{})
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(t))
-	cfg := externalConfig(t, mq, ix, httpAddr, "ingest-kill", testTuning)
+	dataDir := t.TempDir()
+	seedDevices(t, dataDir, heartRateDevices(60)...)
+	cfg := externalConfig(t, dataDir, mq, ix, httpAddr, "ingest-kill", testTuning)
 	p := startProc(t, cfg, httpAddr)
 
 	msgs := heartRates(12000, 60, time.Now().Add(-6*time.Hour))
@@ -253,7 +264,9 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	mq := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{})
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(t))
-	p := startProc(t, externalConfig(t, mq, ix, httpAddr, "ingest-restart", testTuning), httpAddr)
+	dataDir := t.TempDir()
+	seedDevices(t, dataDir, heartRateDevices(50)...)
+	p := startProc(t, externalConfig(t, dataDir, mq, ix, httpAddr, "ingest-restart", testTuning), httpAddr)
 
 	msgs := heartRates(10000, 50, time.Now().Add(-3*time.Hour))
 	pub := publishInBackground(mq.URL, msgs, 2000)

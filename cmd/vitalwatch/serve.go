@@ -18,6 +18,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/api"
 	"github.com/vitalwatch/vitalwatch/broker"
+	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/ingest"
 	"github.com/vitalwatch/vitalwatch/spool"
@@ -41,11 +42,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, dbFile))
+	db, err := store.Open(ctx, cfg.storeDSN())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	// The registry view that the broker and ingest consult on every connection and message.
+	view := devices.NewView(devices.NewDirectory(-1, nil, nil, nil))
+	if err := devices.Refresh(ctx, view, db); err != nil {
+		return err
+	}
+	log.Info("registry loaded", "devices", view.Load().Len(), "version", view.Load().Version())
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -54,8 +61,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	var addrs listening
 	var embedded *broker.Broker
 	brokerURL := cfg.Broker.URL
+	ingestUser, ingestPassword := cfg.Broker.Username, cfg.Broker.Password
 	if cfg.Broker.Embedded {
-		b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen}, log)
+		// Ingest signs in to the embedded broker as a principal whose password lives only in
+		// this process.
+		ingestUser, ingestPassword = "vitalwatch-ingest", devices.NewSecret()
+		b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen, Devices: view, TopicPrefix: cfg.Ingest.TopicPrefix,
+			Principals: []broker.Principal{ingestPrincipal(ingestUser, ingestPassword, cfg.Ingest.TopicPrefix)}}, log)
 		if err != nil {
 			return err
 		}
@@ -89,11 +101,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			BatchSize: cfg.Ingest.BatchSize, FlushInterval: cfg.Ingest.FlushInterval,
 			WriteTimeout: cfg.Ingest.WriteTimeout, DeadLetterKeep: cfg.Ingest.DeadLetterKeep,
 		}
-		pipeline = ingest.NewPipeline(pcfg, ingest.Deps{Points: points, DeadLetters: db, Spool: sp,
+		pipeline = ingest.NewPipeline(pcfg, ingest.Deps{Points: points, DeadLetters: db, Spool: sp, Directory: view,
 			Metrics: ingest.NewMetrics(reg), Log: log, Now: time.Now})
 		sub = ingest.NewSubscriber(ingest.SubscriberConfig{
-			BrokerURL: brokerURL, ClientID: cfg.Ingest.ClientID, Username: cfg.Broker.Username,
-			Password: cfg.Broker.Password, TopicPrefix: cfg.Ingest.TopicPrefix, SharedGroup: cfg.Ingest.SharedGroup,
+			BrokerURL: brokerURL, ClientID: cfg.Ingest.ClientID, Username: ingestUser,
+			Password: ingestPassword, TopicPrefix: cfg.Ingest.TopicPrefix, SharedGroup: cfg.Ingest.SharedGroup,
 			WatchdogInterval: cfg.Ingest.WatchdogInterval,
 		}, pipeline, reg, log, time.Now)
 		checks = append(checks,
@@ -116,6 +128,20 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	go func() { httpDone <- srv.Serve(ln) }()
 	log.Info("HTTP listening", "addr", addrs.HTTP, "metrics", "http://"+addrs.HTTP+"/metrics",
 		"ready", "http://"+addrs.HTTP+"/readyz", "deadletters", "http://"+addrs.HTTP+"/api/v1/deadletters")
+
+	refreshCtx, stopRefresh := context.WithCancel(context.Background())
+	refreshed := make(chan struct{})
+	go func() {
+		defer close(refreshed)
+		devices.KeepFresh(refreshCtx, view, db, cfg.Store.RefreshInterval, log, func(*devices.Directory) {
+			if embedded != nil {
+				if n := embedded.DropRevoked(); n > 0 {
+					log.Info("disconnected devices retired or given a new secret", "count", n)
+				}
+			}
+		})
+	}()
+	defer func() { stopRefresh(); <-refreshed }()
 
 	// The pipeline has its own context: on shutdown it gets time to flush before it is cut off.
 	pipeCtx, cutPipeline := context.WithCancel(context.Background())
@@ -164,6 +190,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// ingestPrincipal is what the ingest client may do on a broker that checks access: read device
+// telemetry and status (also through shared subscriptions), send commands, and round-trip its
+// watchdog probes.
+func ingestPrincipal(user, password, prefix string) broker.Principal {
+	return broker.Principal{Username: user, Password: password,
+		Subscribe: []string{prefix + "/+/telemetry", prefix + "/+/status",
+			"$share/+/" + prefix + "/+/telemetry", "$share/+/" + prefix + "/+/status", "vitalwatch/ingest/+/probe"},
+		Publish: []string{prefix + "/+/commands", "vitalwatch/ingest/+/probe"},
+	}
 }
 
 // printConfig writes the effective configuration as JSON with secrets hidden.

@@ -25,8 +25,22 @@ import (
 // payload is a dead letter with the reason vitalsim meant, and the HTTP API answers.
 func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	sim, err := vitalsim()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fleet's registry, as an operator would load it: vitalsim exports it, the CLI imports it.
+	dataDir, exportDir := t.TempDir(), t.TempDir()
+	if out, err := exec.Command(sim, "--export-registry", exportDir, "--devices", "80", "--seed", "7").CombinedOutput(); err != nil {
+		t.Fatalf("vitalsim --export-registry: %v\n%s", err, out)
+	}
+	var importLog strings.Builder
+	if err := run(context.Background(), []string{"registry", "import", exportDir}, []string{"VITALWATCH_DATA_DIR=" + dataDir},
+		io.Discard, &importLog); err != nil {
+		t.Fatalf("registry import: %v\n%s", err, importLog.String())
+	}
 	cfg, err := LoadConfig("", []string{
-		"VITALWATCH_DATA_DIR=" + t.TempDir(), "VITALWATCH_HTTP_LISTEN=127.0.0.1:0",
+		"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_HTTP_LISTEN=127.0.0.1:0",
 		"VITALWATCH_BROKER_LISTEN=127.0.0.1:0", "VITALWATCH_INFLUX_URL=" + ix.URL,
 		"VITALWATCH_INFLUX_BUCKET=" + ix.Bucket, "VITALWATCH_INGEST_WATCHDOG_INTERVAL=1s",
 	})
@@ -51,12 +65,8 @@ func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
 	base := "http://" + l.HTTP
 	waitReady(t, base)
 
-	sim, err := vitalsim()
-	if err != nil {
-		t.Fatal(err)
-	}
 	summaryFile := filepath.Join(t.TempDir(), "summary.json")
-	out, err := exec.Command(sim, "--broker", "tcp://"+l.Broker, "--devices", "80", "--seed", "7", "--rate", "0",
+	out, err := exec.Command(sim, "--broker", "tcp://"+l.Broker, "--auth", "--devices", "80", "--seed", "7", "--rate", "0",
 		"--count", "3000", "--bad", "0.05", "--status-every", "0", "--out", summaryFile, "--quiet").CombinedOutput()
 	if err != nil {
 		t.Fatalf("vitalsim: %v\n%s", err, out)
@@ -192,8 +202,10 @@ func getJSON(t *testing.T, url string, wantStatus int, v any) {
 // to the device must be in InfluxDB by the time serve returns.
 func TestGracefulStopWithEmbeddedBrokerLosesNothing(t *testing.T) {
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	dataDir := t.TempDir()
+	secret := seedDevices(t, dataDir, "dev-stop")["dev-stop"]
 	cfg, err := LoadConfig("", []string{
-		"VITALWATCH_DATA_DIR=" + t.TempDir(), "VITALWATCH_HTTP_LISTEN=127.0.0.1:0",
+		"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_HTTP_LISTEN=127.0.0.1:0",
 		"VITALWATCH_BROKER_LISTEN=127.0.0.1:0", "VITALWATCH_INFLUX_URL=" + ix.URL, "VITALWATCH_INFLUX_BUCKET=" + ix.Bucket,
 	})
 	if err != nil {
@@ -209,7 +221,8 @@ func TestGracefulStopWithEmbeddedBrokerLosesNothing(t *testing.T) {
 	l := <-addrs
 	waitReady(t, "http://"+l.HTTP)
 
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + l.Broker).SetClientID("dev-stop").SetAutoReconnect(false))
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + l.Broker).SetClientID("dev-stop").
+		SetUsername("dev-stop").SetPassword(secret).SetAutoReconnect(false))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/broker"
+	"github.com/vitalwatch/vitalwatch/csvimport"
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/store"
+)
+
+// registryFiles are the files `vitalwatch registry import DIR` reads, in the order that lets
+// each refer to the ones before.
+var registryFiles = []string{"sites.csv", "teams.csv", "patients.csv", "devices.csv", "assignments.csv"}
+
+// cliActor names the operator in the audit log.
+func cliActor() string {
+	if u, err := user.Current(); err == nil {
+		return "cli:" + u.Username
+	}
+	return "cli"
+}
+
+// runRegistry runs `vitalwatch registry ...` and `vitalwatch devices ...`.
+func runRegistry(ctx context.Context, cfg *Config, group string, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s: no subcommand given; see vitalwatch help", group)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.storeDSN())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx = store.WithActor(ctx, cliActor())
+	if group == "broker-config" {
+		return writeBrokerConfig(ctx, cfg, st, args, stdout)
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet(group+" "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	switch group + " " + sub {
+	case "registry import":
+		if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+			return errors.New("registry import: give one directory holding " + fmt.Sprint(registryFiles))
+		}
+		return importDir(ctx, st, fs.Arg(0), stdout, stderr)
+	case "devices import":
+		if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+			return errors.New("devices import: give one CSV file")
+		}
+		return importFiles(ctx, st, map[string]string{"devices.csv": fs.Arg(0)}, stdout, stderr)
+	case "devices add":
+		var d devices.Device
+		var kind, mode string
+		fs.StringVar(&d.ID, "id", "", "device id (required)")
+		fs.StringVar(&kind, "kind", "", fmt.Sprintf("one of %v (required)", devices.Kinds))
+		fs.StringVar(&d.SiteID, "site", "", "site id (required)")
+		fs.StringVar(&mode, "mode", "home", "home or station")
+		fs.IntVar(&d.RatedUsesPerDay, "rated", 0, "rated uses per day (station devices)")
+		fs.StringVar(&d.Model, "model", "", "model")
+		fs.StringVar(&d.Serial, "serial", "", "serial number")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		d.Kind, d.Mode, d.Status = devices.Kind(kind), devices.Mode(mode), devices.Active
+		secret := devices.NewSecret()
+		d.SecretHash = devices.HashSecret(secret)
+		if err := st.CreateDevice(ctx, d); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "device %s created. Its MQTT password (shown once, only its hash is kept):\n%s\n", d.ID, secret)
+		return nil
+	case "devices rotate-secret":
+		if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+			return errors.New("devices rotate-secret: give one device id")
+		}
+		secret := devices.NewSecret()
+		if err := st.SetDeviceSecret(ctx, fs.Arg(0), devices.HashSecret(secret)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new MQTT password of %s (shown once; the old one no longer works):\n%s\n", fs.Arg(0), secret)
+		return nil
+	case "devices retire", "devices activate", "devices maintenance":
+		if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+			return fmt.Errorf("devices %s: give one device id", sub)
+		}
+		d, err := st.GetDevice(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		d.Status = map[string]devices.Status{"retire": devices.Retired, "activate": devices.Active, "maintenance": devices.Maintenance}[sub]
+		if err := st.UpdateDevice(ctx, d); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "device %s is %s\n", d.ID, d.Status)
+		return nil
+	case "devices assign":
+		from := fs.String("from", "", "RFC 3339 time the loan starts (default now)")
+		if err := fs.Parse(args); err != nil || fs.NArg() != 2 {
+			return errors.New("devices assign: give a device id and a patient id")
+		}
+		at, err := parseWhen(*from)
+		if err != nil {
+			return fmt.Errorf("devices assign: --from: %w", err)
+		}
+		if err := st.AssignDevice(ctx, fs.Arg(0), fs.Arg(1), at); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "device %s lent to patient %s from %s\n", fs.Arg(0), fs.Arg(1), at.Format(time.RFC3339))
+		return nil
+	case "devices return":
+		when := fs.String("at", "", "RFC 3339 time it came back (default now)")
+		if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+			return errors.New("devices return: give one device id")
+		}
+		at, err := parseWhen(*when)
+		if err != nil {
+			return fmt.Errorf("devices return: --at: %w", err)
+		}
+		if err := st.ReturnDevice(ctx, fs.Arg(0), at); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "device %s returned at %s\n", fs.Arg(0), at.Format(time.RFC3339))
+		return nil
+	case "devices list":
+		site := fs.String("site", "", "only this site")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		w := csv.NewWriter(stdout)
+		w.Write([]string{"id", "kind", "site", "mode", "status", "rated_uses_per_day"})
+		after := ""
+		for {
+			page, err := st.ListDevices(ctx, store.ListOptions{Site: *site, After: after, Limit: 1000})
+			if err != nil {
+				return err
+			}
+			for _, d := range page {
+				w.Write([]string{d.ID, string(d.Kind), d.SiteID, string(d.Mode), string(d.Status), strconv.Itoa(d.RatedUsesPerDay)})
+			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		w.Flush()
+		return w.Error()
+	}
+	return fmt.Errorf("unknown command %q; see vitalwatch help", group+" "+sub)
+}
+
+func parseWhen(s string) (time.Time, error) {
+	if s == "" {
+		return time.Now().UTC().Truncate(time.Millisecond), nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+// importDir imports the registry files present in dir.
+func importDir(ctx context.Context, st *store.Store, dir string, stdout, stderr io.Writer) error {
+	files := map[string]string{}
+	for _, name := range registryFiles {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			files[name] = p
+		}
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("registry import: %s holds none of %v", dir, registryFiles)
+	}
+	return importFiles(ctx, st, files, stdout, stderr)
+}
+
+// importFiles reads every file (name -> path), stores the good rows and reports each bad one
+// with its file and line, whether it could not be read or the store refused it (a duplicate id,
+// a site that does not exist). New devices without a secret in the file get one, printed once
+// as CSV "device,secret".
+func importFiles(ctx context.Context, st *store.Store, files map[string]string, stdout, stderr io.Writer) error {
+	type step struct {
+		name  string
+		store func() (int, []csvimport.RowError)
+	}
+	var steps []step
+	var bad int
+	report := func(name string, errs []csvimport.RowError) {
+		for _, e := range errs {
+			fmt.Fprintf(stderr, "%s:%d: %s\n", name, e.Line, e.Reason)
+		}
+		bad += len(errs)
+	}
+	var secrets [][2]string
+	for _, name := range registryFiles {
+		path, ok := files[name]
+		if !ok {
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		var errs []csvimport.RowError
+		switch name {
+		case "sites.csv":
+			rows, rerrs, err := csvimport.Sites(f)
+			errs = rerrs
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			steps = append(steps, step{name, func() (int, []csvimport.RowError) {
+				return storeRows(rows, func(s devices.Site) error { return st.CreateSite(ctx, s) })
+			}})
+		case "teams.csv":
+			rows, rerrs, err := csvimport.Teams(f)
+			errs = rerrs
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			steps = append(steps, step{name, func() (int, []csvimport.RowError) {
+				return storeRows(rows, func(t devices.Team) error { return st.CreateTeam(ctx, t) })
+			}})
+		case "patients.csv":
+			rows, rerrs, err := csvimport.Patients(f)
+			errs = rerrs
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			steps = append(steps, step{name, func() (int, []csvimport.RowError) {
+				return storeRows(rows, func(p devices.Patient) error { return st.CreatePatient(ctx, p) })
+			}})
+		case "devices.csv":
+			rows, rerrs, err := csvimport.Devices(f)
+			errs = rerrs
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			steps = append(steps, step{name, func() (int, []csvimport.RowError) {
+				return storeRows(rows, func(d csvimport.Device) error {
+					secret := d.Secret
+					if secret == "" {
+						secret = devices.NewSecret()
+					}
+					d.SecretHash = devices.HashSecret(secret)
+					if err := st.CreateDevice(ctx, d.Device); err != nil {
+						return err
+					}
+					if d.Secret == "" {
+						secrets = append(secrets, [2]string{d.ID, secret})
+					}
+					return nil
+				})
+			}})
+		case "assignments.csv":
+			rows, rerrs, err := csvimport.Assignments(f)
+			errs = rerrs
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			steps = append(steps, step{name, func() (int, []csvimport.RowError) {
+				return storeRows(rows, func(a devices.Assignment) error { return st.AssignDevice(ctx, a.DeviceID, a.PatientID, a.From) })
+			}})
+		}
+		report(name, errs)
+	}
+	for _, s := range steps {
+		n, errs := s.store()
+		report(s.name, errs)
+		fmt.Fprintf(stderr, "%s: %d rows imported\n", s.name, n)
+	}
+	if len(secrets) > 0 {
+		w := csv.NewWriter(stdout)
+		w.Write([]string{"device", "secret"})
+		for _, s := range secrets {
+			w.Write(s[:])
+		}
+		w.Flush()
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d bad rows were not imported (listed above)", bad)
+	}
+	return nil
+}
+
+// storeRows stores good rows one by one; a row the store refuses (a duplicate, a missing site)
+// is reported with its line like a row that could not be read.
+func storeRows[T any](rows []csvimport.Row[T], put func(T) error) (int, []csvimport.RowError) {
+	var n int
+	var errs []csvimport.RowError
+	for _, r := range rows {
+		if err := put(r.Value); err != nil {
+			reason := err.Error()
+			var de *devices.Error
+			if errors.As(err, &de) {
+				reason = de.Message
+			}
+			errs = append(errs, csvimport.RowError{Line: r.Line, Reason: reason})
+			continue
+		}
+		n++
+	}
+	return n, errs
+}
+
+// writeBrokerConfig writes a Mosquitto password file and ACL file for an external broker: every
+// device that is not retired with its secret hash, and the ingest client (broker.username and
+// broker.password) allowed to read device topics.
+func writeBrokerConfig(ctx context.Context, cfg *Config, st *store.Store, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("broker-config: give the directory to write passwd and acl to")
+	}
+	if cfg.Broker.Username == "" || cfg.Broker.Password == "" {
+		return errors.New("config: broker.username and broker.password: set them to the ingest client's credentials on the external broker")
+	}
+	var all []devices.Device
+	after := ""
+	for {
+		page, err := st.ListDevices(ctx, store.ListOptions{After: after, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		all = append(all, page...)
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if err := os.MkdirAll(args[0], 0o750); err != nil {
+		return err
+	}
+	principal := broker.HashPrincipal(ingestPrincipal(cfg.Broker.Username, cfg.Broker.Password, cfg.Ingest.TopicPrefix))
+	if err := broker.WriteMosquittoFiles(args[0], all, cfg.Ingest.TopicPrefix, []broker.PrincipalHash{principal}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `wrote %[1]s/passwd and %[1]s/acl (%[2]d devices). In mosquitto.conf:
+  allow_anonymous false
+  password_file %[1]s/passwd
+  acl_file %[1]s/acl
+  use_username_as_clientid true
+  max_queued_messages 1000000
+Rewrite and send mosquitto SIGHUP after devices are added, retired or given new secrets.
+`, args[0], len(all))
+	return nil
+}

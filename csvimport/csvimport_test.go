@@ -1,0 +1,63 @@
+package csvimport
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestDevicesReportsBadRowsByLine(t *testing.T) {
+	in := `id,kind,site,mode,rated_uses_per_day,secret
+cuff-1,bp_cuff,centre-a,home,,
+st-1,station,centre-a,station,40,0123456789abcdefXYZ
+bad id,bp_cuff,centre-a,home,,
+g-1,toaster,centre-a,home,,
+st-2,station,centre-a,station,,
+c-2,bp_cuff,centre-a,home,many,
+c-3,bp_cuff,centre-a,home
+c-4,bp_cuff,centre-a,home,,short
+`
+	rows, bad, err := Devices(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Value.ID != "cuff-1" || rows[0].Line != 2 || rows[1].Value.Secret != "0123456789abcdefXYZ" || rows[0].Value.Status != "active" {
+		t.Errorf("good rows = %+v; want cuff-1 (line 2, active) and st-1 with its secret", rows)
+	}
+	want := []struct {
+		line int
+		has  string
+	}{{4, "device id"}, {5, "kind"}, {6, "rated uses"}, {7, "rated_uses_per_day"}, {8, "fields"}, {9, "secret"}}
+	if len(bad) != len(want) {
+		t.Fatalf("bad rows = %v; want %d", bad, len(want))
+	}
+	for i, w := range want {
+		if bad[i].Line != w.line || !strings.Contains(bad[i].Reason, w.has) {
+			t.Errorf("bad[%d] = %v; want line %d mentioning %q", i, bad[i], w.line, w.has)
+		}
+	}
+}
+
+func TestHeaderErrors(t *testing.T) {
+	for _, in := range []string{"", "id,name,colour\n", "id\n"} {
+		_, _, err := Sites(strings.NewReader(in))
+		if err == nil {
+			t.Errorf("Sites(%q) accepted a bad header", in)
+		}
+	}
+}
+
+func TestSitesPatientsAssignments(t *testing.T) {
+	sites, bad, err := Sites(strings.NewReader("id,name,lat,lon,time_zone\nc1,Centre One,31.2,121.5,Asia/Shanghai\nc2,Two,95,0,\nc3,Three,1,2,Mars/Base\n"))
+	if err != nil || len(sites) != 1 || len(bad) != 2 || sites[0].Value.Lat != 31.2 {
+		t.Errorf("Sites = %+v, %v, %v", sites, bad, err)
+	}
+	pats, bad, err := Patients(strings.NewReader("id,team,plans\nP-1,t1,hypertension: BP daily; diabetes: glucose 4 a day\n"))
+	if err != nil || len(bad) != 0 || fmt.Sprint(pats[0].Value.Plans) != "[hypertension: BP daily diabetes: glucose 4 a day]" {
+		t.Errorf("Patients = %+v, %v, %v", pats, bad, err)
+	}
+	as, bad, err := Assignments(strings.NewReader("device,patient,from\ncuff-1,P-1,2026-10-01T00:00:00+08:00\ncuff-2,P-2,2026-10-02\ncuff-3,P-3,yesterday\n"))
+	if err != nil || len(as) != 2 || len(bad) != 1 || bad[0].Line != 4 {
+		t.Errorf("Assignments = %+v, %v, %v", as, bad, err)
+	}
+}

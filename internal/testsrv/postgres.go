@@ -1,0 +1,322 @@
+package testsrv
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+)
+
+const postgresInstall = "install it with `apt-get install postgresql` (Debian/Ubuntu package postgresql)"
+
+// Postgres is a running PostgreSQL server listening on 127.0.0.1 only, with trust
+// authentication for the superuser "postgres" and no Unix socket.
+//
+// One server can serve many tests: NewDatabase gives each test its own empty database, so a
+// test binary may start one server in a parent test and share it between parallel subtests.
+// The databases live until the server stops.
+//
+// Those databases sort text the way a production database in an English locale does (ICU
+// en-US, where "a" < "b" < "B"), not byte by byte, so that code which needs byte order must
+// ask for it (COLLATE "C"). That needs PostgreSQL 15 or later built with ICU, as Debian's is;
+// elsewhere they sort byte by byte.
+type Postgres struct {
+	// DSN connects to the maintenance database "postgres" as the superuser.
+	DSN  string
+	Port int
+
+	dir   string              // everything of this server: data directory and log
+	cred  *syscall.Credential // whom the server runs as; nil: the test's own user
+	proc  *process            // name, path, args, logPath; started by startAs, not proc.start
+	admin *sql.DB
+	icu   bool         // CREATE DATABASE takes LOCALE_PROVIDER icu
+	n     atomic.Int64 // databases created
+}
+
+// StartPostgres runs initdb in a fresh directory, starts postgres on a free loopback port, waits
+// until it answers queries, and stops it and removes the directory when the test ends.
+//
+// PostgreSQL refuses to run as root. When the test runs as root, initdb and postgres run as
+// the operating-system user "postgres" (made by the Debian package) in a directory under
+// os.TempDir() that it owns, since tb.TempDir() is private to root.
+//
+// Durability is off (fsync, synchronous_commit, full_page_writes): a crash of a test server
+// loses nothing that matters, and it makes the server several times faster.
+func StartPostgres(tb testing.TB) *Postgres {
+	tb.Helper()
+	bins := findPostgres(tb)
+	pg := &Postgres{Port: FreePort(tb)}
+	pg.DSN = pg.dsn("postgres")
+
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			tb.Fatalf("testsrv: running as root, postgres must run as the user postgres, which does not exist (%v): %s", err, postgresInstall)
+		}
+		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+		pg.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+		if err := reachableByOthers(os.TempDir()); err != nil {
+			tb.Fatalf("testsrv: the user postgres cannot reach the temporary directory: %v; set TMPDIR to a directory such as /tmp", err)
+		}
+		dir, err := os.MkdirTemp("", "vitalwatch-postgres-")
+		if err != nil {
+			tb.Fatalf("testsrv: %v", err)
+		}
+		pg.dir = dir
+		tb.Cleanup(func() { os.RemoveAll(dir) }) // registered first, so it runs after Stop
+		if err := os.Chown(dir, int(uid), int(gid)); err != nil {
+			tb.Fatalf("testsrv: chown %s to postgres: %v", dir, err)
+		}
+	} else {
+		pg.dir = tb.TempDir()
+	}
+	dataDir := filepath.Join(pg.dir, "data")
+
+	initdb := exec.Command(bins.initdb, "-D", dataDir, "-U", "postgres", "-A", "trust",
+		"-E", "UTF8", "--locale=C", "--no-sync")
+	initdb.Dir = pg.dir // postgres may not be allowed into the test's working directory
+	initdb.Env = postgresEnv()
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		tb.Fatalf("testsrv: %s: %v\n%s", strings.Join(initdb.Args, " "), err, out)
+	}
+	conf, err := os.OpenFile(filepath.Join(dataDir, "postgresql.conf"), os.O_WRONLY|os.O_APPEND, 0)
+	if err == nil {
+		_, err = conf.WriteString(postgresConfig(pg.Port))
+		if cerr := conf.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		tb.Fatalf("testsrv: write postgresql.conf: %v", err)
+	}
+
+	pg.proc = &process{
+		name:    "postgres",
+		path:    bins.postgres,
+		args:    []string{"-D", dataDir},
+		env:     postgresEnv(),
+		logPath: filepath.Join(pg.dir, "postgres.log"),
+	}
+	tb.Cleanup(pg.Stop)
+	r, err := pg.startAs()
+	if err != nil {
+		pg.proc.fatalf(tb, "testsrv: start postgres: %v", err)
+	}
+	admin, err := sql.Open("pgx", pg.DSN)
+	if err != nil {
+		pg.proc.fatalf(tb, "testsrv: %v", err)
+	}
+	pg.admin = admin
+	err = r.waitReady(60*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var one int
+		return admin.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	})
+	if err != nil {
+		pg.fatalf(tb, "testsrv: postgres on 127.0.0.1:%d: %v", pg.Port, err)
+	}
+	err = admin.QueryRow(`SELECT current_setting('server_version_num')::int >= 150000
+		AND EXISTS (SELECT 1 FROM pg_collation WHERE collprovider = 'i')`).Scan(&pg.icu)
+	if err != nil {
+		pg.fatalf(tb, "testsrv: postgres on 127.0.0.1:%d: %v", pg.Port, err)
+	}
+	return pg
+}
+
+// postgresConfig is appended to the postgresql.conf that initdb wrote; the last setting wins.
+func postgresConfig(port int) string {
+	return fmt.Sprintf(`
+# testsrv: loopback only, no Unix socket, no durability.
+listen_addresses = '127.0.0.1'
+port = %d
+unix_socket_directories = ''
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+logging_collector = off
+log_min_messages = warning
+max_connections = 200
+`, port)
+}
+
+// NewDatabase creates an empty database with a name no other test of this server has and
+// returns its DSN.
+func (pg *Postgres) NewDatabase(tb testing.TB) string {
+	tb.Helper()
+	name := fmt.Sprintf("test_%d", pg.n.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// template0 is never connected to, so parallel CREATE DATABASEs do not trip over a session
+	// on the template.
+	q := "CREATE DATABASE " + name + " TEMPLATE template0"
+	if pg.icu {
+		q += " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"
+	}
+	if _, err := pg.admin.ExecContext(ctx, q); err != nil {
+		pg.fatalf(tb, "testsrv: create database %s: %v", name, err)
+	}
+	return pg.dsn(name)
+}
+
+func (pg *Postgres) dsn(database string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", pg.Port, database)
+}
+
+// Stop stops the server with a fast shutdown (SIGINT: open sessions are ended, not waited for)
+// and waits for it to exit. Stopping a stopped server does nothing.
+func (pg *Postgres) Stop() {
+	if pg.admin != nil {
+		pg.admin.Close()
+	}
+	p := pg.proc
+	p.mu.Lock()
+	r := p.cur
+	p.cur = nil
+	p.mu.Unlock()
+	if r == nil {
+		return
+	}
+	if err := r.proc.Signal(syscall.SIGINT); err != nil {
+		_ = r.proc.Kill()
+	}
+	select {
+	case <-r.done:
+	case <-time.After(stopTimeout):
+		_ = r.proc.Kill()
+		<-r.done
+	}
+}
+
+// fatalf is process.fatalf with this server's own Stop.
+func (pg *Postgres) fatalf(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	pg.Stop()
+	tb.Fatalf("%s\n--- end of postgres (%s) ---\n%s", fmt.Sprintf(format, args...), pg.proc.logPath, logTail(pg.proc.logPath))
+}
+
+// startAs is process.start for a server that must run as another user: the credentials are set
+// in the child before the parent-death signal, which a change of user would otherwise clear.
+func (pg *Postgres) startAs() (*run, error) {
+	p := pg.proc
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != nil {
+		return nil, fmt.Errorf("%s is already running", p.name)
+	}
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+
+	cmd := exec.Command(p.path, p.args...)
+	cmd.Dir = pg.dir
+	cmd.Env = p.env
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.SysProcAttr = sysProcAttr()
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Credential = pg.cred
+
+	r := &run{done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		// As in process.start: the parent-death signal is tied to this thread.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		r.err = cmd.Wait()
+		close(r.done)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	r.proc = cmd.Process
+	p.cur = r
+	return r, nil
+}
+
+type postgresBinaries struct{ initdb, postgres string }
+
+// findPostgres returns the binaries of the newest PostgreSQL under /usr/lib/postgresql, where
+// Debian puts them (they are not in PATH), else of the one whose initdb is in PATH.
+func findPostgres(tb testing.TB) postgresBinaries {
+	tb.Helper()
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { // by major version, newest first
+		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
+		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
+		return vi > vj
+	})
+	for _, d := range dirs {
+		b := postgresBinaries{filepath.Join(d, "initdb"), filepath.Join(d, "postgres")}
+		if isExecutable(b.initdb) && isExecutable(b.postgres) {
+			return b
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		b := postgresBinaries{p, filepath.Join(filepath.Dir(p), "postgres")}
+		if isExecutable(b.postgres) {
+			return b
+		}
+	}
+	tb.Fatalf("testsrv: initdb and postgres not found in /usr/lib/postgresql/*/bin or PATH: %s", postgresInstall)
+	return postgresBinaries{}
+}
+
+// postgresEnv is the inherited environment without PG* variables, which initdb and postgres
+// read as defaults (PGDATA, PGPORT, ...).
+func postgresEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// reachableByOthers reports an error unless every directory from dir up to the root may be
+// entered by any user.
+func reachableByOthers(dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s has mode %v", dir, fi.Mode().Perm())
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+const deviceColumns = `id, kind, model, serial, firmware, site_id, mode, status, rated_uses_per_day,
+	next_calibration_ms, secret_hash`
+
+func scanDevice(sc scanner) (devices.Device, error) {
+	var d devices.Device
+	var calibration sql.NullInt64
+	err := sc.Scan(&d.ID, &d.Kind, &d.Model, &d.Serial, &d.Firmware, &d.SiteID, &d.Mode, &d.Status,
+		&d.RatedUsesPerDay, &calibration, &d.SecretHash)
+	d.NextCalibration = fromMillis(calibration)
+	return d, err
+}
+
+// deviceDetail is a device as the audit log records it: everything but the secret's hash.
+func deviceDetail(d devices.Device) any {
+	return struct {
+		Kind            devices.Kind   `json:"kind"`
+		Model           string         `json:"model"`
+		Serial          string         `json:"serial"`
+		Firmware        string         `json:"firmware"`
+		Site            string         `json:"site"`
+		Mode            devices.Mode   `json:"mode"`
+		Status          devices.Status `json:"status"`
+		RatedUsesPerDay int            `json:"rated_uses_per_day"`
+		NextCalibration time.Time      `json:"next_calibration,omitzero"`
+	}{d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay, d.NextCalibration.UTC()}
+}
+
+// CreateDevice adds a device at an existing site. Its SecretHash is required (see
+// devices.HashSecret); Conflict if the id is taken.
+func (s *Store) CreateDevice(ctx context.Context, d devices.Device) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	if d.SecretHash == "" {
+		return devices.Errorf(devices.Invalid, "device %s needs the hash of its secret", d.ID)
+	}
+	return s.change(ctx, "device.create", "device/"+d.ID, func(tx *sql.Tx) (any, error) {
+		if err := mustBeNew(ctx, tx, "device", d.ID, `SELECT 1 FROM devices WHERE id = $1`); err != nil {
+			return nil, err
+		}
+		if err := mustExist(ctx, tx, "site", d.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
+			return nil, err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			d.ID, d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay,
+			millis(d.NextCalibration), d.SecretHash)
+		return deviceDetail(d), err
+	})
+}
+
+// UpdateDevice replaces every field of the device with d.ID except its secret's hash, which
+// only SetDeviceSecret changes; NotFound if there is no such device. A device lent to a patient
+// must be returned before it becomes a station device or is retired.
+func (s *Store) UpdateDevice(ctx context.Context, d devices.Device) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	return s.change(ctx, "device.update", "device/"+d.ID, func(tx *sql.Tx) (any, error) {
+		if err := mustFind(ctx, tx, "device", d.ID, `SELECT 1 FROM devices WHERE id = $1`); err != nil {
+			return nil, err
+		}
+		if err := mustExist(ctx, tx, "site", d.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
+			return nil, err
+		}
+		if d.Mode != devices.Home || d.Status == devices.Retired {
+			open, ok, err := openAssignment(ctx, tx, d.ID)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return nil, devices.Errorf(devices.Invalid, "device %s is lent to patient %s; return it before making it %s %s",
+					d.ID, open.PatientID, d.Status, d.Mode)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE devices SET kind = $2, model = $3, serial = $4, firmware = $5,
+			site_id = $6, mode = $7, status = $8, rated_uses_per_day = $9, next_calibration_ms = $10
+			WHERE id = $1`,
+			d.ID, d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay,
+			millis(d.NextCalibration))
+		return deviceDetail(d), err
+	})
+}
+
+// SetDeviceSecret replaces the hash of the device's secret, as when the secret is rotated;
+// NotFound if there is no such device. The audit log records that it changed, not the hash.
+func (s *Store) SetDeviceSecret(ctx context.Context, id, hash string) error {
+	if hash == "" {
+		return devices.Errorf(devices.Invalid, "device %s needs the hash of its secret", id)
+	}
+	return s.change(ctx, "device.secret_rotate", "device/"+id, func(tx *sql.Tx) (any, error) {
+		res, err := tx.ExecContext(ctx, `UPDATE devices SET secret_hash = $2 WHERE id = $1`, id, hash)
+		if err != nil {
+			return nil, err
+		}
+		return struct{}{}, updated(res, "device", id)
+	})
+}
+
+// GetDevice returns the device with the id, with its secret's hash; NotFound if there is none.
+func (s *Store) GetDevice(ctx context.Context, id string) (devices.Device, error) {
+	return getOne(ctx, s.db, "device", id, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, scanDevice)
+}
+
+// ListDevices returns a page of devices by id, optionally only those at a site, of a kind, with
+// a status or in a mode.
+func (s *Store) ListDevices(ctx context.Context, o ListOptions) ([]devices.Device, error) {
+	if err := o.only("devices", "site", "kind", "status", "mode"); err != nil {
+		return nil, err
+	}
+	w := &where{}
+	if o.Site != "" {
+		w.add("site_id = ?", o.Site)
+	}
+	if o.Kind != "" {
+		if !devices.Kind(o.Kind).Valid() {
+			return nil, devices.Errorf(devices.Invalid, "device kind %q is not one of %v", o.Kind, devices.Kinds)
+		}
+		w.add("kind = ?", o.Kind)
+	}
+	if o.Status != "" {
+		switch devices.Status(o.Status) {
+		case devices.Active, devices.Maintenance, devices.Retired:
+		default:
+			return nil, devices.Errorf(devices.Invalid, "device status %q is not active, maintenance or retired", o.Status)
+		}
+		w.add("status = ?", o.Status)
+	}
+	if o.Mode != "" {
+		if m := devices.Mode(o.Mode); m != devices.Home && m != devices.StationMode {
+			return nil, devices.Errorf(devices.Invalid, "device mode %q is not home or station", o.Mode)
+		}
+		w.add("mode = ?", o.Mode)
+	}
+	return list(ctx, s, "devices", deviceColumns, "devices", "id", w, o, scanDevice)
+}

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+const patientColumns = `p.id, p.team_id, p.plans`
+
+func scanPatient(sc scanner) (devices.Patient, error) {
+	var p devices.Patient
+	var plans string
+	if err := sc.Scan(&p.ID, &p.TeamID, &plans); err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal([]byte(plans), &p.Plans); err != nil {
+		return p, err
+	}
+	if len(p.Plans) == 0 {
+		p.Plans = nil
+	}
+	return p, nil
+}
+
+// plansJSON is how care plans are stored: a JSON array, [] for none.
+func plansJSON(plans []string) string {
+	if plans == nil {
+		plans = []string{}
+	}
+	b, _ := json.Marshal(plans) // strings always marshal
+	return string(b)
+}
+
+// patientDetail is a patient as the audit log records it.
+func patientDetail(p devices.Patient) any {
+	plans := p.Plans
+	if plans == nil {
+		plans = []string{}
+	}
+	return struct {
+		Team  string   `json:"team"`
+		Plans []string `json:"plans"`
+	}{p.TeamID, plans}
+}
+
+// CreatePatient adds a patient to an existing team; Conflict if the id is taken.
+func (s *Store) CreatePatient(ctx context.Context, p devices.Patient) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	return s.change(ctx, "patient.create", "patient/"+p.ID, func(tx *sql.Tx) (any, error) {
+		if err := mustBeNew(ctx, tx, "patient", p.ID, `SELECT 1 FROM patients WHERE id = $1`); err != nil {
+			return nil, err
+		}
+		if err := mustExist(ctx, tx, "team", p.TeamID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
+			return nil, err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO patients (id, team_id, plans) VALUES ($1, $2, $3)`,
+			p.ID, p.TeamID, plansJSON(p.Plans))
+		return patientDetail(p), err
+	})
+}
+
+// UpdatePatient replaces the patient's team and care plans; NotFound if there is no such
+// patient. A new team is a transfer: the patient id, and so the reading history, stay.
+func (s *Store) UpdatePatient(ctx context.Context, p devices.Patient) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	return s.change(ctx, "patient.update", "patient/"+p.ID, func(tx *sql.Tx) (any, error) {
+		if err := mustFind(ctx, tx, "patient", p.ID, `SELECT 1 FROM patients WHERE id = $1`); err != nil {
+			return nil, err
+		}
+		if err := mustExist(ctx, tx, "team", p.TeamID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
+			return nil, err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE patients SET team_id = $2, plans = $3 WHERE id = $1`,
+			p.ID, p.TeamID, plansJSON(p.Plans))
+		return patientDetail(p), err
+	})
+}
+
+// GetPatient returns the patient with the id; NotFound if there is none.
+func (s *Store) GetPatient(ctx context.Context, id string) (devices.Patient, error) {
+	return getOne(ctx, s.db, "patient", id, `SELECT `+patientColumns+` FROM patients p WHERE p.id = $1`, scanPatient)
+}
+
+// ListPatients returns a page of patients by id, optionally of one team, or of the teams of
+// one site.
+func (s *Store) ListPatients(ctx context.Context, o ListOptions) ([]devices.Patient, error) {
+	if err := o.only("patients", "team", "site"); err != nil {
+		return nil, err
+	}
+	w := &where{}
+	from := "patients p"
+	if o.Team != "" {
+		w.add("p.team_id = ?", o.Team)
+	}
+	if o.Site != "" {
+		from = "patients p JOIN teams t ON t.id = p.team_id"
+		w.add("t.site_id = ?", o.Site)
+	}
+	return list(ctx, s, "patients", patientColumns, from, "p.id", w, o, scanPatient)
+}

@@ -1,0 +1,266 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+// The registry's rules, which hold in both dialects:
+//   - Every mutation runs in one transaction that first increments registry_version. That row
+//     lock serialises registry writers (in PostgreSQL; SQLite has one writer anyway), so the
+//     checks a mutation makes before it writes (does the site exist, is the device lent) stay
+//     true until it commits.
+//   - The same transaction writes one audit_log row, with the actor from the context.
+//   - Errors the caller can act on are *devices.Error: Invalid for bad input and for a
+//     reference to a row that does not exist, NotFound for the row the call is about, Conflict
+//     for a duplicate id. Anything else is a database failure.
+
+type actorKey struct{}
+
+// WithActor returns a context that names who makes the registry changes done with it, for the
+// audit log: a user name or an API token's name. A mutation without an actor is refused.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// actorOf returns the actor that WithActor put in ctx, or "".
+func actorOf(ctx context.Context) string {
+	a, _ := ctx.Value(actorKey{}).(string)
+	return strings.TrimSpace(a)
+}
+
+// change runs fn as one registry mutation: in a transaction that increments the registry
+// version and records action on subject in the audit log with the detail fn returns.
+func (s *Store) change(ctx context.Context, action, subject string, fn func(tx *sql.Tx) (detail any, err error)) error {
+	actor := actorOf(ctx)
+	if actor == "" {
+		return devices.Errorf(devices.Invalid, "no actor: a registry change must say who makes it")
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", action, subject, err)
+	}
+	defer tx.Rollback()
+	// First, so that concurrent mutations queue here rather than interleave their checks.
+	if _, err := tx.ExecContext(ctx, `UPDATE registry_version SET version = version + 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("%s %s: %w", action, subject, err)
+	}
+	detail, err := fn(tx)
+	if err != nil {
+		var de *devices.Error
+		if errors.As(err, &de) {
+			return de
+		}
+		return fmt.Errorf("%s %s: %w", action, subject, err)
+	}
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", action, subject, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at_ms, actor, action, subject, detail)
+		VALUES ($1, $2, $3, $4, $5)`, s.now().UnixMilli(), actor, action, subject, string(b)); err != nil {
+		return fmt.Errorf("%s %s: %w", action, subject, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s %s: %w", action, subject, err)
+	}
+	return nil
+}
+
+// RegistryVersion returns the registry's version, which every change increments. An instance
+// that holds a Directory polls it to know when to load a new one.
+func (s *Store) RegistryVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.db.QueryRowContext(ctx, `SELECT version FROM registry_version WHERE id = 1`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("registry version: %w", err)
+	}
+	return v, nil
+}
+
+// LoadDirectory reads every device, every assignment and every patient id, with the version
+// they are at, from one consistent snapshot.
+func (s *Store) LoadDirectory(ctx context.Context) (*devices.Directory, error) {
+	var opts *sql.TxOptions
+	if s.dialect == postgres {
+		// Read committed would give each statement its own snapshot; SQLite's single
+		// connection already sees one.
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("load directory: %w", err)
+	}
+	defer tx.Rollback()
+	var version int64
+	if err := tx.QueryRowContext(ctx, `SELECT version FROM registry_version WHERE id = 1`).Scan(&version); err != nil {
+		return nil, fmt.Errorf("load directory: %w", err)
+	}
+	devs, err := queryAll(ctx, tx, `SELECT `+deviceColumns+` FROM devices ORDER BY id`, nil, scanDevice)
+	if err != nil {
+		return nil, fmt.Errorf("load directory: %w", err)
+	}
+	assigns, err := queryAll(ctx, tx, `SELECT `+assignmentColumns+` FROM assignments ORDER BY device_id, from_ms`, nil, scanAssignment)
+	if err != nil {
+		return nil, fmt.Errorf("load directory: %w", err)
+	}
+	patients, err := queryAll(ctx, tx, `SELECT id FROM patients ORDER BY id`, nil, func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load directory: %w", err)
+	}
+	return devices.NewDirectory(version, devs, assigns, patients), tx.Commit()
+}
+
+// ListOptions selects and pages a list of registry rows, ordered by id. Each list takes only the
+// filters that apply to it and refuses the others.
+type ListOptions struct {
+	Site   string // teams, patients (through their team) and devices at this site
+	Team   string // patients of this team
+	Kind   string // devices of this kind
+	Status string // devices with this status
+	Mode   string // devices in this mode
+	// After is a cursor: only rows whose id sorts after it (byte by byte). Pass the last id of a
+	// page to get the next one.
+	After string
+	// Limit is the page size: default 100, at most 1000.
+	Limit int
+}
+
+// only returns Invalid when a filter other than those allowed is set.
+func (o ListOptions) only(list string, allowed ...string) error {
+	for _, f := range []struct{ name, value string }{
+		{"site", o.Site}, {"team", o.Team}, {"kind", o.Kind}, {"status", o.Status}, {"mode", o.Mode},
+	} {
+		if f.value != "" && !slices.Contains(allowed, f.name) {
+			return devices.Errorf(devices.Invalid, "%s cannot be filtered by %s", list, f.name)
+		}
+	}
+	return nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// queryAll runs a query and scans every row.
+func queryAll[T any](ctx context.Context, q querier, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// list runs "SELECT columns FROM from" with the conditions in w, after the cursor, ordered by
+// idColumn, one page.
+func list[T any](ctx context.Context, s *Store, what, columns, from, idColumn string, w *where, o ListOptions, scan func(scanner) (T, error)) ([]T, error) {
+	if o.After != "" {
+		w.add(idColumn+" > ?", o.After)
+	}
+	q := `SELECT ` + columns + ` FROM ` + from + w.sql() + ` ORDER BY ` + idColumn + ` LIMIT ` + w.arg(pageSize(o.Limit))
+	out, err := queryAll(ctx, s.db, q, w.args, scan)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// mustExist returns Invalid "<what> <id> does not exist" unless query finds a row: for rows that
+// a change refers to.
+func mustExist(ctx context.Context, tx *sql.Tx, what, id, query string) error {
+	found, err := exists(ctx, tx, query, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return devices.Errorf(devices.Invalid, "%s %s does not exist", what, id)
+	}
+	return nil
+}
+
+// mustFind returns NotFound "<what> <id> not found" unless query finds a row: for the row a
+// change is about.
+func mustFind(ctx context.Context, tx *sql.Tx, what, id, query string) error {
+	found, err := exists(ctx, tx, query, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return notFound(what, id)
+	}
+	return nil
+}
+
+// mustBeNew returns Conflict "<what> <id> already exists" when query finds a row.
+func mustBeNew(ctx context.Context, tx *sql.Tx, what, id, query string) error {
+	found, err := exists(ctx, tx, query, id)
+	if err != nil {
+		return err
+	}
+	if found {
+		return devices.Errorf(devices.Conflict, "%s %s already exists", what, id)
+	}
+	return nil
+}
+
+// updated returns NotFound "<what> <id> not found" when an UPDATE changed no row.
+func updated(res sql.Result, what, id string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound(what, id)
+	}
+	return nil
+}
+
+func notFound(what, id string) error {
+	return devices.Errorf(devices.NotFound, "%s %s not found", what, id)
+}
+
+// getOne runs a query for one row and returns NotFound when there is none.
+func getOne[T any](ctx context.Context, q querier, what, id, query string, scan func(scanner) (T, error)) (T, error) {
+	v, err := scan(q.QueryRowContext(ctx, query, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, notFound(what, id)
+	}
+	if err != nil {
+		return v, fmt.Errorf("get %s %s: %w", what, id, err)
+	}
+	return v, nil
+}
+
+// millis is t as stored: Unix milliseconds, NULL for the zero time.
+func millis(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+// fromMillis is the inverse of millis, in UTC.
+func fromMillis(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms.Int64).UTC()
+}

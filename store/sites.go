@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+const siteColumns = `id, name, district, address, lat, lon, time_zone, opening_hours`
+
+func scanSite(sc scanner) (devices.Site, error) {
+	var s devices.Site
+	err := sc.Scan(&s.ID, &s.Name, &s.District, &s.Address, &s.Lat, &s.Lon, &s.TimeZone, &s.OpeningHours)
+	return s, err
+}
+
+// siteDetail is a site as the audit log records it.
+func siteDetail(s devices.Site) any {
+	return struct {
+		Name         string  `json:"name"`
+		District     string  `json:"district"`
+		Address      string  `json:"address"`
+		Lat          float64 `json:"lat"`
+		Lon          float64 `json:"lon"`
+		TimeZone     string  `json:"time_zone"`
+		OpeningHours string  `json:"opening_hours"`
+	}{s.Name, s.District, s.Address, s.Lat, s.Lon, s.TimeZone, s.OpeningHours}
+}
+
+// CreateSite adds a site; Conflict if its id is taken.
+func (s *Store) CreateSite(ctx context.Context, site devices.Site) error {
+	if err := site.Validate(); err != nil {
+		return err
+	}
+	return s.change(ctx, "site.create", "site/"+site.ID, func(tx *sql.Tx) (any, error) {
+		if err := mustBeNew(ctx, tx, "site", site.ID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
+			return nil, err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO sites (`+siteColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			site.ID, site.Name, site.District, site.Address, site.Lat, site.Lon, site.TimeZone, site.OpeningHours)
+		return siteDetail(site), err
+	})
+}
+
+// UpdateSite replaces every field of the site with site.ID; NotFound if there is none.
+func (s *Store) UpdateSite(ctx context.Context, site devices.Site) error {
+	if err := site.Validate(); err != nil {
+		return err
+	}
+	return s.change(ctx, "site.update", "site/"+site.ID, func(tx *sql.Tx) (any, error) {
+		res, err := tx.ExecContext(ctx, `UPDATE sites SET name = $2, district = $3, address = $4, lat = $5,
+			lon = $6, time_zone = $7, opening_hours = $8 WHERE id = $1`,
+			site.ID, site.Name, site.District, site.Address, site.Lat, site.Lon, site.TimeZone, site.OpeningHours)
+		if err != nil {
+			return nil, err
+		}
+		return siteDetail(site), updated(res, "site", site.ID)
+	})
+}
+
+// GetSite returns the site with the id; NotFound if there is none.
+func (s *Store) GetSite(ctx context.Context, id string) (devices.Site, error) {
+	return getOne(ctx, s.db, "site", id, `SELECT `+siteColumns+` FROM sites WHERE id = $1`, scanSite)
+}
+
+// ListSites returns a page of sites by id. It takes no filter.
+func (s *Store) ListSites(ctx context.Context, o ListOptions) ([]devices.Site, error) {
+	if err := o.only("sites"); err != nil {
+		return nil, err
+	}
+	return list(ctx, s, "sites", siteColumns, "sites", "id", &where{}, o, scanSite)
+}

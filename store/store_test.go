@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/internal/testsrv"
+)
+
+// The same behaviour is required of both dialects: every test of the store is a conformance
+// test, run once against a SQLite file and once against a real PostgreSQL server.
+
+func TestStoreSQLite(t *testing.T) {
+	runConformance(t, func(t *testing.T) string { return filepath.Join(t.TempDir(), "vw.db") })
+}
+
+func TestStorePostgres(t *testing.T) {
+	pg := testsrv.StartPostgres(t) // one server; each subtest gets its own database
+	runConformance(t, func(t *testing.T) string { return pg.NewDatabase(t) })
+}
+
+// conformance lists the tests that every dialect must pass. Each gets a new empty database
+// from newDSN.
+var conformance = []struct {
+	name string
+	test func(t *testing.T, newDSN func(t *testing.T) string)
+}{
+	{"DeadLettersAddListFilter", testDeadLettersAddListFilter},
+	{"DeadLettersPruneKeepsNewest", testDeadLettersPruneKeepsNewest},
+	{"DeadLettersKeepBinaryPayload", testDeadLettersKeepBinaryPayload},
+	{"MigrateOnceAndReopen", testMigrateOnceAndReopen},
+	{"ConcurrentOpenMigratesOnce", testConcurrentOpenMigratesOnce},
+	{"Sites", testSites},
+	{"Teams", testTeams},
+	{"Patients", testPatients},
+	{"Devices", testDevices},
+	{"ListPagesByID", testListPagesByID},
+	{"ListRefusesFiltersThatDoNotApply", testListRefusesFiltersThatDoNotApply},
+	{"Assignments", testAssignments},
+	{"AssignmentRefusals", testAssignmentRefusals},
+	{"LentDeviceCannotBeRetired", testLentDeviceCannotBeRetired},
+	{"ConcurrentAssignmentsDoNotOverlap", testConcurrentAssignmentsDoNotOverlap},
+	{"LoadDirectory", testLoadDirectory},
+	{"LoadDirectoryIsASnapshot", testLoadDirectoryIsASnapshot},
+	{"RegistryVersion", testRegistryVersion},
+	{"AuditLog", testAuditLog},
+	{"MutationWithoutActor", testMutationWithoutActor},
+}
+
+func runConformance(t *testing.T, newDSN func(t *testing.T) string) {
+	for _, c := range conformance {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.test(t, newDSN)
+		})
+	}
+}
+
+func mustOpen(tb testing.TB, dsn string) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), dsn)
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", dsn, err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// newStore opens a store on a new empty database.
+func newStore(t *testing.T, newDSN func(t *testing.T) string) *Store {
+	t.Helper()
+	return mustOpen(t, newDSN(t))
+}
+
+// asAdmin is the context of the registry changes in these tests.
+var asAdmin = WithActor(context.Background(), "admin:test")
+
+// wantCode fails the test unless err is a *devices.Error with the code.
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	var de *devices.Error
+	if !errors.As(err, &de) || de.Code != code {
+		t.Errorf("%s = %v; want a %s error", what, err, code)
+	}
+}
+
+// must fails the test at once on an error.
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// Instances that start together on one database apply each migration once, and none fails.
+func testConcurrentOpenMigratesOnce(t *testing.T, newDSN func(t *testing.T) string) {
+	dsn := newDSN(t)
+	const n = 4
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			s, err := Open(context.Background(), dsn)
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("Open(%s) alongside others: %v", dsn, err)
+		}
+	}
+	s := mustOpen(t, dsn)
+	var rows int
+	if err := s.db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&rows); err != nil || rows != 2 {
+		t.Errorf("schema_migrations has %d rows, %v; want 2", rows, err)
+	}
+}
