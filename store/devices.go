@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
@@ -57,6 +58,57 @@ func (s *Store) CreateDevice(ctx context.Context, d devices.Device) error {
 			millis(d.NextCalibration), d.SecretHash)
 		return deviceDetail(d), err
 	})
+}
+
+// CreateDevices creates every device in one transaction, or none of them: the first device that
+// CreateDevice would refuse fails the whole call with its error. Each device gets its own audit
+// row, as if created one by one.
+func (s *Store) CreateDevices(ctx context.Context, ds []devices.Device) error {
+	actor := actorOf(ctx)
+	if actor == "" {
+		return devices.Errorf(devices.Invalid, "no actor: a registry change must say who makes it")
+	}
+	for _, d := range ds {
+		if err := d.Validate(); err != nil {
+			return err
+		}
+		if d.SecretHash == "" {
+			return devices.Errorf(devices.Invalid, "device %s needs the hash of its secret", d.ID)
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create devices: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE registry_version SET version = version + 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("create devices: %w", err)
+	}
+	sites := map[string]bool{}
+	for _, d := range ds {
+		if err := mustBeNew(ctx, tx, "device", d.ID, `SELECT 1 FROM devices WHERE id = $1`); err != nil {
+			return err
+		}
+		if !sites[d.SiteID] {
+			if err := mustExist(ctx, tx, "site", d.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
+				return err
+			}
+			sites[d.SiteID] = true
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			d.ID, d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay,
+			millis(d.NextCalibration), d.SecretHash); err != nil {
+			return fmt.Errorf("create device %s: %w", d.ID, err)
+		}
+		if err := s.audit(ctx, tx, actor, "device.create", "device/"+d.ID, deviceDetail(d)); err != nil {
+			return fmt.Errorf("create device %s: %w", d.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create devices: %w", err)
+	}
+	return nil
 }
 
 // UpdateDevice replaces every field of the device with d.ID except its secret's hash, which

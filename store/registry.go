@@ -61,18 +61,24 @@ func (s *Store) change(ctx context.Context, action, subject string, fn func(tx *
 		}
 		return fmt.Errorf("%s %s: %w", action, subject, err)
 	}
-	b, err := json.Marshal(detail)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", action, subject, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at_ms, actor, action, subject, detail)
-		VALUES ($1, $2, $3, $4, $5)`, s.now().UnixMilli(), actor, action, subject, string(b)); err != nil {
+	if err := s.audit(ctx, tx, actor, action, subject, detail); err != nil {
 		return fmt.Errorf("%s %s: %w", action, subject, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s %s: %w", action, subject, err)
 	}
 	return nil
+}
+
+// audit writes one audit row in tx.
+func (s *Store) audit(ctx context.Context, tx *sql.Tx, actor, action, subject string, detail any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at_ms, actor, action, subject, detail)
+		VALUES ($1, $2, $3, $4, $5)`, s.now().UnixMilli(), actor, action, subject, string(b))
+	return err
 }
 
 // RegistryVersion returns the registry's version, which every change increments. An instance

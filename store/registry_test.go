@@ -724,3 +724,34 @@ func testLoadDirectoryIsASnapshot(t *testing.T, newDSN func(t *testing.T) string
 		}
 	}
 }
+
+func testCreateDevices(t *testing.T, newDSN func(t *testing.T) string) {
+	s := newStore(t, newDSN)
+	seed(t, s)
+	ctx := asAdmin
+	v0, _ := s.RegistryVersion(ctx)
+	batch := []devices.Device{
+		{ID: "ox-1", Kind: devices.Oximeter, SiteID: "s1", Mode: devices.Home, Status: devices.Active, SecretHash: "$7$101$c2FsdA==$eA=="},
+		{ID: "ox-2", Kind: devices.Oximeter, SiteID: "s2", Mode: devices.Home, Status: devices.Active, SecretHash: "$7$101$c2FsdA==$eQ=="},
+		{ID: "cuff-1", Kind: devices.BPCuff, SiteID: "s1", Mode: devices.Home, Status: devices.Active, SecretHash: "$7$101$c2FsdA==$eg=="},
+	}
+	err := s.CreateDevices(ctx, batch)
+	wantCode(t, "CreateDevices with a duplicate", err, devices.Conflict)
+	if !strings.Contains(err.Error(), "cuff-1") {
+		t.Errorf("CreateDevices error %v does not name cuff-1", err)
+	}
+	_, err = s.GetDevice(ctx, "ox-1")
+	wantCode(t, "GetDevice(ox-1) after a refused batch", err, devices.NotFound)
+	if v, _ := s.RegistryVersion(ctx); v != v0 {
+		t.Errorf("a refused batch moved the version from %d to %d", v0, v)
+	}
+	must(t, "CreateDevices", s.CreateDevices(ctx, batch[:2]))
+	for _, id := range []string{"ox-1", "ox-2"} {
+		if _, err := s.GetDevice(ctx, id); err != nil {
+			t.Errorf("GetDevice(%s) after the batch: %v", id, err)
+		}
+		if log, _ := s.AuditLog(ctx, AuditFilter{Subject: "device/" + id}); len(log) != 1 || log[0].Action != "device.create" {
+			t.Errorf("audit of %s = %+v; want one device.create", id, log)
+		}
+	}
+}

@@ -37,6 +37,7 @@ var conformance = []struct {
 	{"Teams", testTeams},
 	{"Patients", testPatients},
 	{"Devices", testDevices},
+	{"CreateDevicesAllOrNothing", testCreateDevices},
 	{"ListPagesByID", testListPagesByID},
 	{"ListRefusesFiltersThatDoNotApply", testListRefusesFiltersThatDoNotApply},
 	{"Assignments", testAssignments},

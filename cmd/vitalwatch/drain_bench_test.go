@@ -36,6 +36,14 @@ func BenchmarkDrain(b *testing.B) {
 		}
 		m = n
 	}
+	registered := benchDevices
+	if s := os.Getenv("BENCH_REGISTRY"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < benchDevices {
+			b.Fatalf("BENCH_REGISTRY=%q: want a number of registered devices, at least %d", s, benchDevices)
+		}
+		registered = n
+	}
 	for range b.N {
 		mq := testsrv.StartMosquitto(b, testsrv.MosquittoOptions{})
 		ix := testsrv.StartInflux(b, testsrv.InfluxOptions{})
@@ -63,11 +71,14 @@ func BenchmarkDrain(b *testing.B) {
 		// Ingest: vitalwatch serve with its default settings.
 		httpAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(b))
 		dataDir := b.TempDir()
-		ids := make([]string, benchDevices)
+		// The devices that send, and as many more idle ones as BENCH_REGISTRY asks for.
+		ids := make([]string, registered)
 		for i := range ids {
 			ids[i] = fmt.Sprintf("bench-%04d", i)
 		}
+		seeded := time.Now()
 		seedDevices(b, dataDir, ids...)
+		b.Logf("registry of %d devices seeded in %v", registered, time.Since(seeded).Round(time.Millisecond))
 		cfg := externalConfig(b, dataDir, mq, ix, httpAddr, ingestID, "")
 		bin, err := binary()
 		if err != nil {
@@ -101,9 +112,9 @@ func BenchmarkDrain(b *testing.B) {
 		b.ReportMetric(buffered, "ceiling_buffered_msgs/s")
 		b.ReportMetric(ingest/buffered, "ratio_buffered")
 		b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MiB")
-		fmt.Printf("messages %d\ningest_msgs_per_s %.0f\nceiling_msgs_per_s %.0f\nratio %.2f\n"+
+		fmt.Printf("registered_devices %d\nmessages %d\ningest_msgs_per_s %.0f\nceiling_msgs_per_s %.0f\nratio %.2f\n"+
 			"ceiling_buffered_msgs_per_s %.0f\nratio_buffered %.2f\npeak_rss_mib %.1f\n",
-			m, ingest, ceiling, ingest/ceiling, buffered, ingest/buffered, float64(rss)/(1<<20))
+			registered, m, ingest, ceiling, ingest/ceiling, buffered, ingest/buffered, float64(rss)/(1<<20))
 	}
 }
 

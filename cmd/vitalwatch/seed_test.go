@@ -37,13 +37,15 @@ func seedDevices(tb testing.TB, dataDir string, ids ...string) map[string]string
 		}
 	}
 	secrets := map[string]string{}
+	var devs []devices.Device
 	for _, id := range ids {
 		secret := devices.NewSecret()
-		if err := st.CreateDevice(ctx, devices.Device{ID: id, Kind: devices.Oximeter, SiteID: "test-site", Mode: devices.Home,
-			Status: devices.Active, SecretHash: devices.HashSecret(secret)}); err != nil {
-			tb.Fatal(err)
-		}
+		devs = append(devs, devices.Device{ID: id, Kind: devices.Oximeter, SiteID: "test-site", Mode: devices.Home,
+			Status: devices.Active, SecretHash: devices.HashSecret(secret)})
 		secrets[id] = secret
+	}
+	if err := st.CreateDevices(ctx, devs); err != nil {
+		tb.Fatal(err)
 	}
 	return secrets
 }
