@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 )
 
@@ -37,29 +39,29 @@ type Options struct {
 	Gatherer    prometheus.Gatherer
 	Checks      []Check
 	DeadLetters DeadLetterLister
-	// TokenSHA256 are hex SHA-256 hashes of the bearer tokens accepted on /api/v1. With none,
-	// /api/v1 answers loopback clients only.
-	TokenSHA256 []string
-	Log         *slog.Logger
+	// Auth turns each /api/v1 request's credentials into the principal it acts as.
+	Auth Authenticator
+	Log  *slog.Logger
+}
+
+// Authenticator identifies who a request acts as. It returns (nil, nil) when the request carries
+// no credentials, and an error when it carries wrong ones.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*access.Principal, error)
 }
 
 // API is the HTTP handler.
 type API struct {
 	opts   Options
 	log    *slog.Logger
-	tokens [][]byte
 	router chi.Router
 }
 
 // New returns the API handler for opts.
 func New(opts Options) (*API, error) {
 	a := &API{opts: opts, log: opts.Log.With("component", "api")}
-	for _, h := range opts.TokenSHA256 {
-		b, err := hex.DecodeString(strings.TrimSpace(h))
-		if err != nil || len(b) != sha256.Size {
-			return nil, &Error{Code: CodeInvalid, Message: "a token hash is not 64 hex digits of SHA-256"}
-		}
-		a.tokens = append(a.tokens, b)
+	if opts.Auth == nil {
+		return nil, errors.New("api: no authenticator")
 	}
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
@@ -119,32 +121,63 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"status": word, "checks": results})
 }
 
-// authenticate admits a request with a known bearer token, or, when no tokens are configured,
-// a request from a loopback address.
+// authenticate makes every /api/v1 request act as the principal its credentials name; a
+// request without valid credentials gets 401.
 func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(a.tokens) == 0 {
-			host, _, _ := net.SplitHostPort(r.RemoteAddr)
-			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-				a.writeError(w, r, &Error{Code: CodeForbidden,
-					Message: "no API tokens are configured (http.api_token_sha256), so the API answers only on loopback"})
-				return
+		p, err := a.opts.Auth.Authenticate(r)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				e = &Error{Code: CodeUnauthorized, Message: err.Error()}
 			}
-			next.ServeHTTP(w, r)
+			a.writeError(w, r, e)
 			return
 		}
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "missing Authorization: Bearer token"})
+		if p == nil {
+			a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "sign in, or present an API token as Authorization: Bearer TOKEN"})
 			return
 		}
-		sum := sha256.Sum256([]byte(tok))
-		for _, t := range a.tokens {
-			if subtle.ConstantTimeCompare(sum[:], t) == 1 {
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
-		a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "unknown token"})
+		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))
 	})
+}
+
+// StaticTokens authenticates bearer tokens whose SHA-256 (hex) is in hashes as admins; with no
+// hashes, it admits loopback clients as admins instead.
+func StaticTokens(hashes []string) (Authenticator, error) {
+	st := staticTokens{}
+	for _, h := range hashes {
+		b, err := hex.DecodeString(strings.TrimSpace(h))
+		if err != nil || len(b) != sha256.Size {
+			return nil, errors.New("a token hash is not 64 hex digits of SHA-256")
+		}
+		st = append(st, b)
+	}
+	return st, nil
+}
+
+type staticTokens [][]byte
+
+var staticAdmin = &access.Principal{UserID: "token", Role: access.Admin}
+
+func (st staticTokens) Authenticate(r *http.Request) (*access.Principal, error) {
+	if len(st) == 0 {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return nil, &Error{Code: CodeForbidden,
+				Message: "no API tokens are configured (http.api_token_sha256), so the API answers only on loopback"}
+		}
+		return staticAdmin, nil
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return nil, nil
+	}
+	sum := sha256.Sum256([]byte(tok))
+	for _, t := range st {
+		if subtle.ConstantTimeCompare(sum[:], t) == 1 {
+			return staticAdmin, nil
+		}
+	}
+	return nil, &Error{Code: CodeUnauthorized, Message: "unknown token"}
 }

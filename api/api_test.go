@@ -28,7 +28,11 @@ func (l *lister) ListDeadLetters(_ context.Context, f deadletter.Filter) ([]dead
 func newAPI(t *testing.T, tokens []string, checks ...Check) (*API, *lister) {
 	t.Helper()
 	l := &lister{}
-	a, err := New(Options{Gatherer: prometheus.NewRegistry(), Checks: checks, DeadLetters: l, TokenSHA256: tokens,
+	auth, err := StaticTokens(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Options{Gatherer: prometheus.NewRegistry(), Checks: checks, DeadLetters: l, Auth: auth,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +82,8 @@ func TestAccess(t *testing.T) {
 	if w := do(withToken, "10.1.2.3:5000", "/healthz", ""); w.Code != 200 {
 		t.Errorf("/healthz = %d; want 200 without a token", w.Code)
 	}
-	if _, err := New(Options{TokenSHA256: []string{"abc"}, Log: slog.Default()}); err == nil {
-		t.Error("New accepted a token hash that is not SHA-256 hex")
+	if _, err := StaticTokens([]string{"abc"}); err == nil {
+		t.Error("StaticTokens accepted a hash that is not SHA-256 hex")
 	}
 }
 

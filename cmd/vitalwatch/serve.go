@@ -113,10 +113,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			api.Check{Name: "influx", Check: points.Ping})
 	}
 
-	handler, err := api.New(api.Options{Gatherer: reg, Checks: checks, DeadLetters: db,
-		TokenSHA256: cfg.HTTP.APITokenSHA256, Log: log})
+	auth, err := api.StaticTokens(cfg.HTTP.APITokenSHA256)
 	if err != nil {
 		return fmt.Errorf("config: http.api_token_sha256: %w", err)
+	}
+	handler, err := api.New(api.Options{Gatherer: reg, Checks: checks, DeadLetters: db, Auth: auth, Log: log})
+	if err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
