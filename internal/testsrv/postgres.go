@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -111,9 +110,13 @@ func StartPostgres(tb testing.TB) *Postgres {
 		args:    []string{"-D", dataDir},
 		env:     postgresEnv(),
 		logPath: filepath.Join(pg.dir, "postgres.log"),
+		dir:     pg.dir,
+		cred:    pg.cred,
+		// A fast shutdown: open sessions are ended, not waited for.
+		stopSignal: syscall.SIGINT,
 	}
 	tb.Cleanup(pg.Stop)
-	r, err := pg.startAs()
+	r, err := pg.proc.start()
 	if err != nil {
 		pg.proc.fatalf(tb, "testsrv: start postgres: %v", err)
 	}
@@ -178,29 +181,13 @@ func (pg *Postgres) dsn(database string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", pg.Port, database)
 }
 
-// Stop stops the server with a fast shutdown (SIGINT: open sessions are ended, not waited for)
-// and waits for it to exit. Stopping a stopped server does nothing.
+// Stop stops the server with a fast shutdown and waits for it to exit. Stopping a stopped
+// server does nothing.
 func (pg *Postgres) Stop() {
 	if pg.admin != nil {
 		pg.admin.Close()
 	}
-	p := pg.proc
-	p.mu.Lock()
-	r := p.cur
-	p.cur = nil
-	p.mu.Unlock()
-	if r == nil {
-		return
-	}
-	if err := r.proc.Signal(syscall.SIGINT); err != nil {
-		_ = r.proc.Kill()
-	}
-	select {
-	case <-r.done:
-	case <-time.After(stopTimeout):
-		_ = r.proc.Kill()
-		<-r.done
-	}
+	pg.proc.stop()
 }
 
 // fatalf is process.fatalf with this server's own Stop.
@@ -208,54 +195,6 @@ func (pg *Postgres) fatalf(tb testing.TB, format string, args ...any) {
 	tb.Helper()
 	pg.Stop()
 	tb.Fatalf("%s\n--- end of postgres (%s) ---\n%s", fmt.Sprintf(format, args...), pg.proc.logPath, logTail(pg.proc.logPath))
-}
-
-// startAs is process.start for a server that must run as another user: the credentials are set
-// in the child before the parent-death signal, which a change of user would otherwise clear.
-func (pg *Postgres) startAs() (*run, error) {
-	p := pg.proc
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cur != nil {
-		return nil, fmt.Errorf("%s is already running", p.name)
-	}
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-
-	cmd := exec.Command(p.path, p.args...)
-	cmd.Dir = pg.dir
-	cmd.Env = p.env
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = sysProcAttr()
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Credential = pg.cred
-
-	r := &run{done: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		// As in process.start: the parent-death signal is tied to this thread.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		r.err = cmd.Wait()
-		close(r.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, err
-	}
-	r.proc = cmd.Process
-	p.cur = r
-	return r, nil
 }
 
 type postgresBinaries struct{ initdb, postgres string }

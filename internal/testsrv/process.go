@@ -25,6 +25,10 @@ type process struct {
 	args    []string
 	env     []string // nil: inherit
 	logPath string
+	dir     string              // working directory; empty: the test's
+	cred    *syscall.Credential // run as this user; nil: as the test binary's
+	// stopSignal asks the server to exit; zero means SIGTERM.
+	stopSignal syscall.Signal
 
 	mu  sync.Mutex
 	cur *run // nil when not running
@@ -51,10 +55,13 @@ func (p *process) start() (*run, error) {
 	defer logf.Close() // the child has its own descriptor once started
 
 	cmd := exec.Command(p.path, p.args...)
+	cmd.Dir = p.dir
 	cmd.Env = p.env
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = sysProcAttr()
+	// Set in the child before the parent-death signal, which a later change of user would clear.
+	cmd.SysProcAttr.Credential = p.cred
 
 	r := &run{done: make(chan struct{})}
 	started := make(chan error, 1)
@@ -80,8 +87,8 @@ func (p *process) start() (*run, error) {
 	return r, nil
 }
 
-// stop sends SIGTERM, waits for the exit and kills the process if it takes longer than
-// stopTimeout. It does nothing when the process is not running.
+// stop sends stopSignal (SIGTERM by default), waits for the exit and kills the process if it
+// takes longer than stopTimeout. It does nothing when the process is not running.
 func (p *process) stop() {
 	p.mu.Lock()
 	r := p.cur
@@ -90,7 +97,11 @@ func (p *process) stop() {
 	if r == nil {
 		return
 	}
-	if err := r.proc.Signal(syscall.SIGTERM); err != nil {
+	sig := p.stopSignal
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	if err := r.proc.Signal(sig); err != nil {
 		_ = r.proc.Kill()
 	}
 	select {

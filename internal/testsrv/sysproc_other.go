@@ -5,4 +5,4 @@ package testsrv
 import "syscall"
 
 // sysProcAttr has no parent-death signal outside Linux; servers are stopped by t.Cleanup only.
-func sysProcAttr() *syscall.SysProcAttr { return nil }
+func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{} }
