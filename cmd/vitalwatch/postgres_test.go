@@ -91,6 +91,10 @@ func TestServeOnPostgresSeesRegistryChangesMadeElsewhere(t *testing.T) {
 	}
 	defer ox2.Disconnect(0)
 	publish(ox2, "ox-2", base.Add(time.Second))
+	// ox-2 posing as ox-1 (QoS 0, which the broker drops without a word): nothing may land.
+	ox2.Publish("devices/ox-1/telemetry", 0, false,
+		fmt.Sprintf(`{"ts":%d,"readings":[{"type":"spo2","value":51,"unit":"%%"}]}`, base.Add(2*time.Second).UnixMilli())).Wait()
+	publish(ox2, "ox-2", base.Add(3*time.Second)) // still connected, and ordered after the forged one
 
 	// Retired by the CLI: its connection is cut and it cannot come back.
 	cli("devices", "retire", "ox-1")
@@ -111,13 +115,14 @@ func TestServeOnPostgresSeesRegistryChangesMadeElsewhere(t *testing.T) {
 			ix.Bucket, base.Add(-time.Minute).Format(time.RFC3339)))
 		got := map[string]string{}
 		for _, r := range rows {
-			got[r["device"]] = r["site"] + "/" + r["device_type"]
+			got[r["device"]] += r["site"] + "/" + r["device_type"] + "=" + r["_value"] + " "
 		}
-		if len(got) == 2 && got["ox-1"] == "centre-1/oximeter" && got["ox-2"] == "centre-1/oximeter" {
+		want := map[string]string{"ox-1": "centre-1/oximeter=96 ", "ox-2": "centre-1/oximeter=96 centre-1/oximeter=96 "}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("stored spo2 by device = %v; want ox-1 and ox-2 at centre-1/oximeter", got)
+			t.Fatalf("stored spo2 by device = %v; want %v (and nothing from the forged publish)", got, want)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
