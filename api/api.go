@@ -4,14 +4,9 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -21,6 +16,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/devices"
 )
 
 // Check is one readiness check: a named dependency and a function that reports whether it answers.
@@ -39,9 +35,18 @@ type Options struct {
 	Gatherer    prometheus.Gatherer
 	Checks      []Check
 	DeadLetters DeadLetterLister
-	// Auth turns each /api/v1 request's credentials into the principal it acts as.
+	// Registry is the store behind the registry's routes (sites, teams, patients, devices, audit).
+	Registry Registry
+	// Devices is the in-memory registry view; it limits a fleet manager's dead letters to the
+	// devices at their sites.
+	Devices *devices.View
+	// Auth turns each /api/v1 request's credentials into the principal it acts as: usually
+	// NewUserAuth of the store that is also Users.
 	Auth Authenticator
-	Log  *slog.Logger
+	// Users keeps people's accounts, sessions and API tokens, for /api/v1/login, /logout, /me
+	// and /users (503 without it).
+	Users Accounts
+	Log   *slog.Logger
 }
 
 // Authenticator identifies who a request acts as. It returns (nil, nil) when the request carries
@@ -68,9 +73,13 @@ func New(opts Options) (*API, error) {
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
 	r.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	// Signing in is the one /api/v1 request that needs no credentials.
+	r.Post("/api/v1/login", newSignIn(a).login)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
 		r.Mount("/deadletters", a.deadLetterRoutes())
+		a.accountRoutes(r)
+		r.Group(a.registryRoutes) // sites, teams, patients, devices, audit, openapi.json: registry.go
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, &Error{Code: CodeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
@@ -140,44 +149,4 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))
 	})
-}
-
-// StaticTokens authenticates bearer tokens whose SHA-256 (hex) is in hashes as admins; with no
-// hashes, it admits loopback clients as admins instead.
-func StaticTokens(hashes []string) (Authenticator, error) {
-	st := staticTokens{}
-	for _, h := range hashes {
-		b, err := hex.DecodeString(strings.TrimSpace(h))
-		if err != nil || len(b) != sha256.Size {
-			return nil, errors.New("a token hash is not 64 hex digits of SHA-256")
-		}
-		st = append(st, b)
-	}
-	return st, nil
-}
-
-type staticTokens [][]byte
-
-var staticAdmin = &access.Principal{UserID: "token", Role: access.Admin}
-
-func (st staticTokens) Authenticate(r *http.Request) (*access.Principal, error) {
-	if len(st) == 0 {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			return nil, &Error{Code: CodeForbidden,
-				Message: "no API tokens are configured (http.api_token_sha256), so the API answers only on loopback"}
-		}
-		return staticAdmin, nil
-	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		return nil, nil
-	}
-	sum := sha256.Sum256([]byte(tok))
-	for _, t := range st {
-		if subtle.ConstantTimeCompare(sum[:], t) == 1 {
-			return staticAdmin, nil
-		}
-	}
-	return nil, &Error{Code: CodeUnauthorized, Message: "unknown token"}
 }

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 )
 
@@ -25,13 +24,28 @@ func (l *lister) ListDeadLetters(_ context.Context, f deadletter.Filter) ([]dead
 	return []deadletter.DeadLetter{{ID: 7, Device: "d1", Reason: "malformed_json", Index: -1, Payload: []byte{0xff, 0x00}, PayloadSize: 5000}}, nil
 }
 
-func newAPI(t *testing.T, tokens []string, checks ...Check) (*API, *lister) {
+// fakeAuth admits the bearer tokens it maps to principals; the real authenticator, UserAuth,
+// is tested against a store in auth_test.go.
+type fakeAuth map[string]*access.Principal
+
+func (f fakeAuth) Authenticate(r *http.Request) (*access.Principal, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return nil, nil
+	}
+	if p, ok := f[tok]; ok {
+		return p, nil
+	}
+	return nil, &Error{Code: CodeUnauthorized, Message: "unknown token"}
+}
+
+// adminToken is the bearer token of an admin in the APIs newAPI makes.
+const adminToken = "admin-token"
+
+func newAPI(t *testing.T, checks ...Check) (*API, *lister) {
 	t.Helper()
 	l := &lister{}
-	auth, err := StaticTokens(tokens)
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth := fakeAuth{adminToken: {UserID: "usr_admin", Role: access.Admin}}
 	a, err := New(Options{Gatherer: prometheus.NewRegistry(), Checks: checks, DeadLetters: l, Auth: auth,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -51,26 +65,23 @@ func do(a http.Handler, remote, target, bearer string) *httptest.ResponseRecorde
 	return w
 }
 
+// Every /api/v1 request goes through the authenticator, from loopback too; health, readiness,
+// metrics and sign-in do not.
 func TestAccess(t *testing.T) {
-	sum := sha256.Sum256([]byte("s3cret"))
-	withToken, _ := newAPI(t, []string{hex.EncodeToString(sum[:])})
-	loopbackOnly, _ := newAPI(t, nil)
+	a, _ := newAPI(t)
 	tests := []struct {
 		name   string
-		api    *API
 		remote string
 		bearer string
 		want   int
 	}{
-		{"token accepted", withToken, "10.1.2.3:5000", "s3cret", 200},
-		{"wrong token", withToken, "10.1.2.3:5000", "guess", 401},
-		{"no token", withToken, "127.0.0.1:5000", "", 401},
-		{"no tokens configured, loopback", loopbackOnly, "127.0.0.1:5000", "", 200},
-		{"no tokens configured, IPv6 loopback", loopbackOnly, "[::1]:5000", "", 200},
-		{"no tokens configured, remote", loopbackOnly, "10.1.2.3:5000", "", 403},
+		{"token accepted", "10.1.2.3:5000", adminToken, 200},
+		{"wrong token", "10.1.2.3:5000", "guess", 401},
+		{"no credentials", "10.1.2.3:5000", "", 401},
+		{"no credentials, loopback", "127.0.0.1:5000", "", 401},
 	}
 	for _, tt := range tests {
-		w := do(tt.api, tt.remote, "/api/v1/deadletters", tt.bearer)
+		w := do(a, tt.remote, "/api/v1/deadletters", tt.bearer)
 		if w.Code != tt.want {
 			t.Errorf("%s: status %d %s; want %d", tt.name, w.Code, w.Body, tt.want)
 		}
@@ -78,32 +89,45 @@ func TestAccess(t *testing.T) {
 			t.Errorf("%s: error body %s is not a JSON error", tt.name, w.Body)
 		}
 	}
-	// Health and metrics stay open: probes and scrapers carry no tokens.
-	if w := do(withToken, "10.1.2.3:5000", "/healthz", ""); w.Code != 200 {
-		t.Errorf("/healthz = %d; want 200 without a token", w.Code)
+	// An unknown path under /api/v1 is 401 before it is 404: it tells strangers nothing.
+	if w := do(a, "10.1.2.3:5000", "/api/v1/nothing", ""); w.Code != 401 {
+		t.Errorf("/api/v1/nothing without credentials = %d; want 401", w.Code)
 	}
-	if _, err := StaticTokens([]string{"abc"}); err == nil {
-		t.Error("StaticTokens accepted a hash that is not SHA-256 hex")
+	// Probes and scrapers carry no credentials.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if w := do(a, "10.1.2.3:5000", path, ""); w.Code != 200 {
+			t.Errorf("%s = %d; want 200 without credentials", path, w.Code)
+		}
+	}
+	// Signing in needs none either: without a user store it is unavailable, not unauthorised.
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/login", strings.NewReader(`{"username":"x","password":"y"}`))
+	w := httptest.NewRecorder()
+	a.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("POST /api/v1/login without a user store = %d %s; want 503", w.Code, w.Body)
+	}
+	if _, err := New(Options{Gatherer: prometheus.NewRegistry(), Log: slog.Default()}); err == nil {
+		t.Error("New without an authenticator succeeded")
 	}
 }
 
 func TestReadyz(t *testing.T) {
 	ok := Check{Name: "store", Check: func(context.Context) error { return nil }}
 	down := Check{Name: "influx", Check: func(context.Context) error { return errors.New("connection refused") }}
-	a, _ := newAPI(t, nil, ok, down)
+	a, _ := newAPI(t, ok, down)
 	w := do(a, "127.0.0.1:1", "/readyz", "")
 	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "connection refused") {
 		t.Fatalf("/readyz with influx down = %d %s; want 503 naming the failure", w.Code, w.Body)
 	}
-	a, _ = newAPI(t, nil, ok)
+	a, _ = newAPI(t, ok)
 	if w := do(a, "127.0.0.1:1", "/readyz", ""); w.Code != http.StatusOK {
 		t.Fatalf("/readyz all up = %d; want 200", w.Code)
 	}
 }
 
 func TestDeadLetterParams(t *testing.T) {
-	a, l := newAPI(t, nil)
-	w := do(a, "127.0.0.1:1", "/api/v1/deadletters?device=d1&reason=implausible_value&since=2026-11-01T00:00:00Z&before=99&limit=1", "")
+	a, l := newAPI(t)
+	w := do(a, "127.0.0.1:1", "/api/v1/deadletters?device=d1&reason=implausible_value&since=2026-11-01T00:00:00Z&before=99&limit=1", adminToken)
 	if w.Code != 200 {
 		t.Fatalf("status %d %s", w.Code, w.Body)
 	}
@@ -119,7 +143,7 @@ func TestDeadLetterParams(t *testing.T) {
 		t.Errorf("page = %s; want next cursor 7, binary payload as base64, truncated, no reading index", w.Body)
 	}
 	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "before=-1", "since=yesterday", "reason=nope", "device=a%20b", "colour=red"} {
-		w := do(a, "127.0.0.1:1", "/api/v1/deadletters?"+q, "")
+		w := do(a, "127.0.0.1:1", "/api/v1/deadletters?"+q, adminToken)
 		key, _, _ := strings.Cut(q, "=")
 		if w.Code != 400 || !strings.Contains(w.Body.String(), key) {
 			t.Errorf("?%s = %d %s; want 400 naming %s", q, w.Code, w.Body, key)

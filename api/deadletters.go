@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -42,18 +43,35 @@ type deadLetterJSON struct {
 
 type deadLetterPage struct {
 	Items []deadLetterJSON `json:"items"`
-	// Next is the cursor for the following (older) page: pass it as before=. Empty on the last page.
+	// Next is the cursor for the following (older) page: pass it as before=. Empty on the last
+	// page. A fleet manager's page may hold fewer than limit items and still have a next.
 	Next string `json:"next,omitempty"`
 }
 
-// listDeadLetters serves GET /api/v1/deadletters?device=&reason=&since=&until=&before=&limit=.
+// listDeadLetters serves GET /api/v1/deadletters?device=&reason=&since=&until=&before=&limit=:
+// every dead letter to an admin; to a fleet manager, those of the devices now at their sites (as
+// the registry view says); to a doctor, none.
 func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
-	f, err := parseDeadLetterFilter(r.URL.Query())
+	p, _ := access.FromContext(r.Context())
+	err := roleIn(p, "read dead letters", access.FleetManager)
+	var f deadletter.Filter
+	if err == nil {
+		f, err = parseDeadLetterFilter(r.URL.Query())
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	dls, err := a.opts.DeadLetters.ListDeadLetters(r.Context(), f)
+	var dls []deadletter.DeadLetter
+	var next int64
+	if p.IsAdmin() {
+		dls, err = a.opts.DeadLetters.ListDeadLetters(r.Context(), f)
+		if len(dls) == f.Limit && len(dls) > 0 {
+			next = dls[len(dls)-1].ID
+		}
+	} else {
+		dls, next, err = a.deadLettersAtSites(r, p, f)
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -73,10 +91,55 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		}
 		page.Items = append(page.Items, j)
 	}
-	if len(dls) == f.Limit && len(dls) > 0 {
-		page.Next = strconv.FormatInt(dls[len(dls)-1].ID, 10)
+	if next > 0 {
+		page.Next = strconv.FormatInt(next, 10)
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// deadLetterScan bounds the dead letters read for one page of a fleet manager's, who may see
+// few of them: a page then holds fewer than limit items, and next says where to go on.
+const deadLetterScan = 10_000
+
+// deadLettersAtSites returns a page of the dead letters of devices at p's sites, and the cursor
+// of the next page (0 on the last). The store filters by one device at most, so it reads
+// newest first and keeps those of p's devices.
+func (a *API) deadLettersAtSites(r *http.Request, p *access.Principal, f deadletter.Filter) ([]deadletter.DeadLetter, int64, error) {
+	if a.opts.Devices == nil || a.opts.Devices.Load() == nil {
+		return nil, 0, &Error{Code: CodeUnavailable, Message: "the registry view is not loaded"}
+	}
+	dir := a.opts.Devices.Load()
+	mine := func(device string) bool {
+		d, ok := dir.Device(device)
+		return ok && p.CanSite(d.SiteID)
+	}
+	if f.Device != "" && !mine(f.Device) {
+		return nil, 0, forbidden("device %s is not at one of your sites", f.Device)
+	}
+	want := f.Limit
+	f.Limit = 1000
+	var out []deadletter.DeadLetter
+	for scanned := 0; scanned < deadLetterScan; {
+		batch, err := a.opts.DeadLetters.ListDeadLetters(r.Context(), f)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, d := range batch {
+			if !mine(d.Device) {
+				continue
+			}
+			out = append(out, d)
+			if len(out) == want {
+				return out, d.ID, nil
+			}
+		}
+		if len(batch) < f.Limit {
+			return out, 0, nil // no more
+		}
+		scanned += len(batch)
+		f.Before = batch[len(batch)-1].ID
+	}
+	return out, f.Before, nil
 }
 
 func parseDeadLetterFilter(q url.Values) (deadletter.Filter, error) {

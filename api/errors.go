@@ -4,25 +4,31 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+
+	"github.com/vitalwatch/vitalwatch/devices"
 )
 
 // Error codes of the API. Each maps to one HTTP status, in codeStatus and nowhere else.
 const (
-	CodeInvalid      = "invalid"      // the request is malformed or a parameter is out of range
-	CodeUnauthorized = "unauthorized" // no or wrong credentials
-	CodeForbidden    = "forbidden"    // credentials fine, access not allowed
-	CodeNotFound     = "not_found"
-	CodeUnavailable  = "unavailable" // a dependency is down
-	CodeInternal     = "internal"
+	CodeInvalid         = "invalid"      // the request is malformed or a parameter is out of range
+	CodeUnauthorized    = "unauthorized" // no or wrong credentials
+	CodeForbidden       = "forbidden"    // credentials fine, access not allowed
+	CodeNotFound        = "not_found"
+	CodeConflict        = "conflict"          // the change clashes with what exists, e.g. a duplicate id
+	CodeTooManyRequests = "too_many_requests" // too many failed sign-ins: wait as Retry-After says
+	CodeUnavailable     = "unavailable"       // a dependency is down
+	CodeInternal        = "internal"
 )
 
 var codeStatus = map[string]int{
-	CodeInvalid:      http.StatusBadRequest,
-	CodeUnauthorized: http.StatusUnauthorized,
-	CodeForbidden:    http.StatusForbidden,
-	CodeNotFound:     http.StatusNotFound,
-	CodeUnavailable:  http.StatusServiceUnavailable,
-	CodeInternal:     http.StatusInternalServerError,
+	CodeInvalid:         http.StatusBadRequest,
+	CodeUnauthorized:    http.StatusUnauthorized,
+	CodeForbidden:       http.StatusForbidden,
+	CodeNotFound:        http.StatusNotFound,
+	CodeConflict:        http.StatusConflict,
+	CodeTooManyRequests: http.StatusTooManyRequests,
+	CodeUnavailable:     http.StatusServiceUnavailable,
+	CodeInternal:        http.StatusInternalServerError,
 }
 
 // Error is an API error: a code from the list above and a message for the caller.
@@ -33,14 +39,30 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// registryCodes maps the registry's error codes (*devices.Error, from the store) to the API's.
+var registryCodes = map[string]string{
+	devices.Invalid:      CodeInvalid,
+	devices.NotFound:     CodeNotFound,
+	devices.Conflict:     CodeConflict,
+	devices.Forbidden:    CodeForbidden,
+	devices.Unauthorized: CodeUnauthorized,
+}
+
 // invalid returns an *Error for a bad request.
 func invalid(msg string) *Error { return &Error{Code: CodeInvalid, Message: msg} }
 
-// writeError writes err as {"error": {"code", "message"}}. Errors that are not *Error are
-// internal: their text stays in the log, not in the response.
+// writeError writes err as {"error": {"code", "message"}}. A *devices.Error from the registry
+// keeps its message under the matching code. Other errors are internal: their text stays in the
+// log, not in the response.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	var de *devices.Error
+	if !errors.As(err, &e) && errors.As(err, &de) {
+		if code, ok := registryCodes[de.Code]; ok {
+			e = &Error{Code: code, Message: de.Message}
+		}
+	}
+	if e == nil {
 		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = &Error{Code: CodeInternal, Message: "internal error"}
 	}

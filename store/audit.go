@@ -12,8 +12,8 @@ type AuditEntry struct {
 	At    time.Time
 	Actor string
 	// Action is "<entity>.<verb>": site.create, site.update, team.create, team.update,
-	// patient.create, patient.update, device.create, device.update, device.secret_rotate,
-	// device.assign, device.return.
+	// patient.create, patient.update, patient.transfer, device.create, device.update,
+	// device.secret_rotate, device.assign, device.return.
 	Action string
 	// Subject is "<entity>/<id>", e.g. "device/gm-0042"; assignments are recorded on the device.
 	Subject string

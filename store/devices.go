@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
@@ -39,76 +38,46 @@ func deviceDetail(d devices.Device) any {
 // CreateDevice adds a device at an existing site. Its SecretHash is required (see
 // devices.HashSecret); Conflict if the id is taken.
 func (s *Store) CreateDevice(ctx context.Context, d devices.Device) error {
+	if err := validateNewDevice(d); err != nil {
+		return err
+	}
+	return s.change(ctx, "device.create", "device/"+d.ID, func(tx *sql.Tx) (any, error) {
+		return insertDevice(ctx, tx, d)
+	})
+}
+
+// CreateDevices creates every device in one transaction, or none of them: the first device that
+// CreateDevice would refuse fails the whole call with a *BatchError naming it. Each device gets
+// its own audit row, as if created one by one.
+func (s *Store) CreateDevices(ctx context.Context, ds []devices.Device) error {
+	return createBatch(ctx, s, "device", ds, func(d devices.Device) string { return d.ID }, validateNewDevice, insertDevice)
+}
+
+// validateNewDevice checks a device's fields and that it comes with the hash of its secret.
+func validateNewDevice(d devices.Device) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
 	if d.SecretHash == "" {
 		return devices.Errorf(devices.Invalid, "device %s needs the hash of its secret", d.ID)
 	}
-	return s.change(ctx, "device.create", "device/"+d.ID, func(tx *sql.Tx) (any, error) {
-		if err := mustBeNew(ctx, tx, "device", d.ID, `SELECT 1 FROM devices WHERE id = $1`); err != nil {
-			return nil, err
-		}
-		if err := mustExist(ctx, tx, "site", d.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
-			return nil, err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			d.ID, d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay,
-			millis(d.NextCalibration), d.SecretHash)
-		return deviceDetail(d), err
-	})
+	return nil
 }
 
-// CreateDevices creates every device in one transaction, or none of them: the first device that
-// CreateDevice would refuse fails the whole call with its error. Each device gets its own audit
-// row, as if created one by one.
-func (s *Store) CreateDevices(ctx context.Context, ds []devices.Device) error {
-	actor := actorOf(ctx)
-	if actor == "" {
-		return devices.Errorf(devices.Invalid, "no actor: a registry change must say who makes it")
+// insertDevice adds a valid device in tx and returns its audit detail; Conflict if the id is
+// taken, Invalid if the site does not exist.
+func insertDevice(ctx context.Context, tx *sql.Tx, d devices.Device) (any, error) {
+	if err := mustBeNew(ctx, tx, "device", d.ID, `SELECT 1 FROM devices WHERE id = $1`); err != nil {
+		return nil, err
 	}
-	for _, d := range ds {
-		if err := d.Validate(); err != nil {
-			return err
-		}
-		if d.SecretHash == "" {
-			return devices.Errorf(devices.Invalid, "device %s needs the hash of its secret", d.ID)
-		}
+	if err := mustExist(ctx, tx, "site", d.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
+		return nil, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("create devices: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE registry_version SET version = version + 1 WHERE id = 1`); err != nil {
-		return fmt.Errorf("create devices: %w", err)
-	}
-	sites := map[string]bool{}
-	for _, d := range ds {
-		if err := mustBeNew(ctx, tx, "device", d.ID, `SELECT 1 FROM devices WHERE id = $1`); err != nil {
-			return err
-		}
-		if !sites[d.SiteID] {
-			if err := mustExist(ctx, tx, "site", d.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
-				return err
-			}
-			sites[d.SiteID] = true
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			d.ID, d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay,
-			millis(d.NextCalibration), d.SecretHash); err != nil {
-			return fmt.Errorf("create device %s: %w", d.ID, err)
-		}
-		if err := s.audit(ctx, tx, actor, "device.create", "device/"+d.ID, deviceDetail(d)); err != nil {
-			return fmt.Errorf("create device %s: %w", d.ID, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("create devices: %w", err)
-	}
-	return nil
+	_, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		d.ID, d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay,
+		millis(d.NextCalibration), d.SecretHash)
+	return deviceDetail(d), err
 }
 
 // UpdateDevice replaces every field of the device with d.ID except its secret's hash, which

@@ -52,20 +52,27 @@ func (s *Store) CreatePatient(ctx context.Context, p devices.Patient) error {
 		return err
 	}
 	return s.change(ctx, "patient.create", "patient/"+p.ID, func(tx *sql.Tx) (any, error) {
-		if err := mustBeNew(ctx, tx, "patient", p.ID, `SELECT 1 FROM patients WHERE id = $1`); err != nil {
-			return nil, err
-		}
-		if err := mustExist(ctx, tx, "team", p.TeamID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
-			return nil, err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO patients (id, team_id, plans) VALUES ($1, $2, $3)`,
-			p.ID, p.TeamID, plansJSON(p.Plans))
-		return patientDetail(p), err
+		return insertPatient(ctx, tx, p)
 	})
 }
 
+// insertPatient adds a valid patient in tx and returns its audit detail; Conflict if the id is
+// taken, Invalid if the team does not exist.
+func insertPatient(ctx context.Context, tx *sql.Tx, p devices.Patient) (any, error) {
+	if err := mustBeNew(ctx, tx, "patient", p.ID, `SELECT 1 FROM patients WHERE id = $1`); err != nil {
+		return nil, err
+	}
+	if err := mustExist(ctx, tx, "team", p.TeamID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
+		return nil, err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO patients (id, team_id, plans) VALUES ($1, $2, $3)`,
+		p.ID, p.TeamID, plansJSON(p.Plans))
+	return patientDetail(p), err
+}
+
 // UpdatePatient replaces the patient's team and care plans; NotFound if there is no such
-// patient. A new team is a transfer: the patient id, and so the reading history, stay.
+// patient. The patient id, and so the reading history, stay. It neither records a transfer nor
+// settles the devices lent to the patient: to move a patient, use TransferPatient.
 func (s *Store) UpdatePatient(ctx context.Context, p devices.Patient) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -79,6 +86,24 @@ func (s *Store) UpdatePatient(ctx context.Context, p devices.Patient) error {
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE patients SET team_id = $2, plans = $3 WHERE id = $1`,
 			p.ID, p.TeamID, plansJSON(p.Plans))
+		return patientDetail(p), err
+	})
+}
+
+// SetPatientPlans replaces the patient's care plans and nothing else; NotFound if there is no
+// such patient. Unlike UpdatePatient it cannot move the patient, so a change of plans based on
+// what was read before a transfer cannot undo the transfer.
+func (s *Store) SetPatientPlans(ctx context.Context, id string, plans []string) error {
+	return s.change(ctx, "patient.update", "patient/"+id, func(tx *sql.Tx) (any, error) {
+		p, err := getOne(ctx, tx, "patient", id, `SELECT `+patientColumns+` FROM patients p WHERE p.id = $1`, scanPatient)
+		if err != nil {
+			return nil, err
+		}
+		p.Plans = plans
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE patients SET plans = $2 WHERE id = $1`, id, plansJSON(plans))
 		return patientDetail(p), err
 	})
 }

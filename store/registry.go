@@ -40,32 +40,42 @@ func actorOf(ctx context.Context) string {
 // change runs fn as one registry mutation: in a transaction that increments the registry
 // version and records action on subject in the audit log with the detail fn returns.
 func (s *Store) change(ctx context.Context, action, subject string, fn func(tx *sql.Tx) (detail any, err error)) error {
+	return s.mutate(ctx, action+" "+subject, func(tx *sql.Tx, actor string) error {
+		detail, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, action, subject, detail)
+	})
+}
+
+// mutate runs fn in a transaction that first increments the registry version, for the actor in
+// ctx. fn writes its own audit rows: one per row it changes. Errors the caller can act on (any
+// error that is or wraps a *devices.Error) come back as fn returned them; others are prefixed
+// with what.
+func (s *Store) mutate(ctx context.Context, what string, fn func(tx *sql.Tx, actor string) error) error {
 	actor := actorOf(ctx)
 	if actor == "" {
 		return devices.Errorf(devices.Invalid, "no actor: a registry change must say who makes it")
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", action, subject, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer tx.Rollback()
 	// First, so that concurrent mutations queue here rather than interleave their checks.
 	if _, err := tx.ExecContext(ctx, `UPDATE registry_version SET version = version + 1 WHERE id = 1`); err != nil {
-		return fmt.Errorf("%s %s: %w", action, subject, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	detail, err := fn(tx)
-	if err != nil {
+	if err := fn(tx, actor); err != nil {
 		var de *devices.Error
 		if errors.As(err, &de) {
-			return de
+			return err
 		}
-		return fmt.Errorf("%s %s: %w", action, subject, err)
-	}
-	if err := s.audit(ctx, tx, actor, action, subject, detail); err != nil {
-		return fmt.Errorf("%s %s: %w", action, subject, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s %s: %w", action, subject, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

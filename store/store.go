@@ -66,7 +66,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(ON)")
-		db, err := sql.Open("sqlite", "file:"+dsn+"?"+q.Encode())
+		// The path is percent-encoded so that # ? and % in a directory name stay part of it.
+		db, err := sql.Open("sqlite", "file:"+sqlitePathEscaper.Replace(dsn)+"?"+q.Encode())
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", dsn, err)
 		}
@@ -201,3 +202,7 @@ func exists(ctx context.Context, q querier, query string, args ...any) (bool, er
 	found := rows.Next()
 	return found, rows.Err()
 }
+
+// sqlitePathEscaper percent-encodes the characters that end or escape the path part of a SQLite
+// file: URI.
+var sqlitePathEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")

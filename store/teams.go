@@ -29,16 +29,22 @@ func (s *Store) CreateTeam(ctx context.Context, team devices.Team) error {
 		return err
 	}
 	return s.change(ctx, "team.create", "team/"+team.ID, func(tx *sql.Tx) (any, error) {
-		if err := mustBeNew(ctx, tx, "team", team.ID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
-			return nil, err
-		}
-		if err := mustExist(ctx, tx, "site", team.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
-			return nil, err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO teams (`+teamColumns+`) VALUES ($1, $2, $3)`,
-			team.ID, team.SiteID, team.Name)
-		return teamDetail(team), err
+		return insertTeam(ctx, tx, team)
 	})
+}
+
+// insertTeam adds a valid team in tx and returns its audit detail; Conflict if its id is taken,
+// Invalid if its site does not exist.
+func insertTeam(ctx context.Context, tx *sql.Tx, team devices.Team) (any, error) {
+	if err := mustBeNew(ctx, tx, "team", team.ID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
+		return nil, err
+	}
+	if err := mustExist(ctx, tx, "site", team.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
+		return nil, err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO teams (`+teamColumns+`) VALUES ($1, $2, $3)`,
+		team.ID, team.SiteID, team.Name)
+	return teamDetail(team), err
 }
 
 // UpdateTeam replaces the team's name and site; NotFound if there is no such team.

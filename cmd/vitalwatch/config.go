@@ -25,8 +25,7 @@ type Config struct {
 		RefreshInterval time.Duration `mapstructure:"refresh_interval"`
 	} `mapstructure:"store"`
 	HTTP struct {
-		Listen         string   `mapstructure:"listen"`
-		APITokenSHA256 []string `mapstructure:"api_token_sha256"`
+		Listen string `mapstructure:"listen"`
 	} `mapstructure:"http"`
 	Broker struct {
 		Embedded bool   `mapstructure:"embedded"`
@@ -73,7 +72,6 @@ var defaults = map[string]any{
 	"store.dsn":                "",
 	"store.refresh_interval":   "2s",
 	"http.listen":              "127.0.0.1:8080",
-	"http.api_token_sha256":    []string{},
 	"broker.embedded":          true,
 	"broker.listen":            "127.0.0.1:1883",
 	"broker.url":               "",
@@ -194,11 +192,6 @@ func (c *Config) Validate() error {
 	}
 	if err := checkHostPort(c.HTTP.Listen); err != nil {
 		return bad("http.listen", "%v", err)
-	}
-	for _, h := range c.HTTP.APITokenSHA256 {
-		if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
-			return bad("http.api_token_sha256", "each entry must be 64 hex digits (sha256sum of the token)")
-		}
 	}
 	if c.Broker.Embedded {
 		if err := checkHostPort(c.Broker.Listen); err != nil {

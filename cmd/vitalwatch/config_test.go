@@ -39,7 +39,6 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"external broker needs url", "broker:\n  embedded: false\n", nil, "broker.url"},
 		{"bad listen", "http:\n  listen: 8080\n", nil, "http.listen"},
 		{"bad log level", "log:\n  level: loud\n", nil, "log.level"},
-		{"token hash", "http:\n  api_token_sha256: [abc]\n", nil, "http.api_token_sha256"},
 		{"spool too small", "ingest:\n  spool_max_bytes: 10\n", nil, "ingest.spool_max_bytes"},
 		{"shared group", "ingest:\n  shared_group: a/b\n", nil, "ingest.shared_group"},
 		{"no bucket", "influx:\n  bucket: \"\"\n", nil, "influx.bucket"},

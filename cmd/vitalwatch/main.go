@@ -23,7 +23,7 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
+	if err := runInput(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "vitalwatch:", err)
 		os.Exit(1)
 	}
@@ -50,9 +50,26 @@ registry (works before the server has ever run; every change is in the audit log
   devices list [--site S]              list devices as CSV
   broker-config DIR                    write a Mosquitto password file and ACL for an external
                                        broker (devices, and the ingest client broker.username)
+
+people (staff who sign in to the API and web UI; also before the server has ever run):
+  users add --username U --role doctor|fleet_manager|admin [--teams T1,T2] [--sites S1]
+            [--password-stdin]         create a user; without --password-stdin a password is
+                                       made and printed once
+  users passwd U [--password-stdin]    give a user a new password (their sessions end)
+  users disable|enable U
+  users list [--role R]                list users as CSV
+  tokens create --user U --name NAME   make an API token acting as U and print it once
+  tokens list --user U                 list U's tokens (never the tokens themselves)
+  tokens revoke ID                     the token stops working at once
 `
 
+// run is runInput for commands that read nothing from standard input.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	return runInput(ctx, args, environ, nil, stdout, stderr)
+}
+
+// runInput runs the command in args; stdin is read by --password-stdin.
+func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
@@ -69,7 +86,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "serve", "migrate", "config":
-	case "registry", "devices", "broker-config":
+	case "registry", "devices", "broker-config", "users", "tokens":
 		if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 			// The subcommand and its own flags follow; --config may come anywhere after them.
 			sub, rest := args[0], args[1:]
@@ -93,6 +110,17 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return err
 		}
 		return runRegistry(ctx, cfg, cmd, args, stdout, stderr)
+	}
+	if cmd == "users" || cmd == "tokens" {
+		path := *configFile
+		if path == "" {
+			path = lookupEnv(environ, "VITALWATCH_CONFIG")
+		}
+		cfg, err := LoadConfig(path, environ)
+		if err != nil {
+			return err
+		}
+		return runUsers(ctx, cfg, cmd, args, stdin, stdout, stderr)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err

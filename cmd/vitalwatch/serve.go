@@ -113,11 +113,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			api.Check{Name: "influx", Check: points.Ping})
 	}
 
-	auth, err := api.StaticTokens(cfg.HTTP.APITokenSHA256)
-	if err != nil {
-		return fmt.Errorf("config: http.api_token_sha256: %w", err)
-	}
-	handler, err := api.New(api.Options{Gatherer: reg, Checks: checks, DeadLetters: db, Auth: auth, Log: log})
+	handler, err := api.New(api.Options{Gatherer: reg, Checks: checks, DeadLetters: db,
+		Registry: db, Devices: view,
+		Auth: api.NewUserAuth(db, log), Users: db, Log: log})
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,7 @@ func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
 		io.Discard, &importLog); err != nil {
 		t.Fatalf("registry import: %v\n%s", err, importLog.String())
 	}
+	token := adminToken(t, dataDir)
 	cfg, err := LoadConfig("", []string{
 		"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_HTTP_LISTEN=127.0.0.1:0",
 		"VITALWATCH_BROKER_LISTEN=127.0.0.1:0", "VITALWATCH_INFLUX_URL=" + ix.URL,
@@ -114,7 +115,7 @@ func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
 		}
 		Next string
 	}
-	getJSON(t, base+"/api/v1/deadletters?limit=1000", http.StatusOK, &page)
+	getJSON(t, base+"/api/v1/deadletters?limit=1000", token, http.StatusOK, &page)
 	gotDead := map[string]int64{}
 	for _, d := range page.Items {
 		gotDead[d.Reason]++
@@ -129,15 +130,20 @@ func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
 	var apiErr struct {
 		Error struct{ Code, Message string }
 	}
-	getJSON(t, base+"/api/v1/deadletters?limit=0", http.StatusBadRequest, &apiErr)
+	getJSON(t, base+"/api/v1/deadletters?limit=0", token, http.StatusBadRequest, &apiErr)
 	if apiErr.Error.Code != "invalid" || !strings.Contains(apiErr.Error.Message, "limit") {
 		t.Errorf("limit=0 answered %+v; want an invalid error naming limit", apiErr)
 	}
-	getJSON(t, base+"/api/v1/deadletters?reason=bogus", http.StatusBadRequest, &apiErr)
+	getJSON(t, base+"/api/v1/deadletters?reason=bogus", token, http.StatusBadRequest, &apiErr)
 	if !strings.Contains(apiErr.Error.Message, "reason") {
 		t.Errorf("reason=bogus answered %+v; want an error naming reason", apiErr)
 	}
-	getJSON(t, base+"/api/v1/nothing", http.StatusNotFound, &apiErr)
+	getJSON(t, base+"/api/v1/nothing", token, http.StatusNotFound, &apiErr)
+	// Without credentials, loopback included, the API answers 401.
+	getJSON(t, base+"/api/v1/deadletters", "", http.StatusUnauthorized, &apiErr)
+	if apiErr.Error.Code != "unauthorized" {
+		t.Errorf("/api/v1/deadletters without a token answered %+v; want unauthorized", apiErr)
+	}
 
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -158,6 +164,23 @@ func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("serve did not shut down")
 	}
+}
+
+// adminToken makes an admin in the store of dataDir, as an operator would before the first
+// start, and returns an API token acting as them.
+func adminToken(t *testing.T, dataDir string) string {
+	t.Helper()
+	var out, errOut strings.Builder
+	env := []string{"VITALWATCH_DATA_DIR=" + dataDir}
+	if err := run(context.Background(), []string{"users", "add", "--username", "ops", "--role", "admin"}, env, &out, &errOut); err != nil {
+		t.Fatalf("users add: %v\n%s", err, errOut.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"tokens", "create", "--user", "ops", "--name", "test"}, env, &out, &errOut); err != nil {
+		t.Fatalf("tokens create: %v\n%s", err, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return lines[len(lines)-1]
 }
 
 func waitReady(t *testing.T, base string) {
@@ -181,9 +204,17 @@ func waitReady(t *testing.T, base string) {
 	}
 }
 
-func getJSON(t *testing.T, url string, wantStatus int, v any) {
+// getJSON GETs url, with the bearer token unless it is empty, and decodes the JSON answer.
+func getJSON(t *testing.T, url, token string, wantStatus int, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

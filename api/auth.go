@@ -1,0 +1,246 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+// Signing in. The web UI signs in with a username and password at POST /api/v1/login, which
+// sets the session cookie; integrations present an API token as Authorization: Bearer vwt_...
+// Either way UserAuth turns the credentials into the principal of an enabled user.
+
+// SessionCookie is the cookie that carries a web session's id.
+const SessionCookie = "vw_session"
+
+// Sign-in limits (OWASP authentication cheat sheet: throttle failed attempts per account and per
+// client). The counts live in memory, per instance.
+const (
+	failuresPerUsername = 5
+	failuresPerAddr     = 20
+	failureWindow       = 15 * time.Minute
+	limiterKeys         = 10000 // usernames or addresses remembered at most, each
+	// concurrentHashes bounds the password checks run at once: each takes 19 MiB for tens of
+	// milliseconds, so a flood of sign-ins waits here rather than exhausting memory.
+	concurrentHashes = 4
+)
+
+// Credentials is what UserAuth needs of the store (store.Store): the enabled user behind an API
+// token or a session id, or a *devices.Error Unauthorized.
+type Credentials interface {
+	UserByToken(ctx context.Context, token string) (access.User, error)
+	UserBySession(ctx context.Context, id string) (access.User, error)
+}
+
+// UserAuth is the Authenticator of people and integrations: a bearer API token, or else the
+// session cookie, names an enabled user, whose role and memberships make the principal.
+type UserAuth struct {
+	creds Credentials
+	log   *slog.Logger
+}
+
+// NewUserAuth returns an authenticator that checks credentials against creds.
+func NewUserAuth(creds Credentials, log *slog.Logger) *UserAuth {
+	return &UserAuth{creds: creds, log: log.With("component", "auth")}
+}
+
+// Authenticate implements Authenticator.
+func (ua *UserAuth) Authenticate(r *http.Request) (*access.Principal, error) {
+	var user access.User
+	var err error
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			return nil, &Error{Code: CodeUnauthorized, Message: "Authorization: send Bearer and an API token"}
+		}
+		user, err = ua.creds.UserByToken(r.Context(), strings.TrimSpace(token))
+	} else if c, cerr := r.Cookie(SessionCookie); cerr == nil && c.Value != "" {
+		user, err = ua.creds.UserBySession(r.Context(), c.Value)
+	} else {
+		return nil, nil
+	}
+	var de *devices.Error
+	switch {
+	case errors.As(err, &de) && de.Code == devices.Unauthorized:
+		return nil, &Error{Code: CodeUnauthorized, Message: de.Message}
+	case err != nil:
+		ua.log.Error("checking credentials", "err", err)
+		return nil, &Error{Code: CodeUnavailable, Message: "credentials cannot be checked now; try again"}
+	case user.Disabled: // the store refuses these already
+		return nil, &Error{Code: CodeUnauthorized, Message: "the account is disabled"}
+	}
+	return user.Principal(), nil
+}
+
+// signIn serves POST /api/v1/login, with the counts of recent failures that throttle it.
+type signIn struct {
+	a       *API
+	byName  *access.Limiter
+	byAddr  *access.Limiter
+	hashing chan struct{}
+	now     func() time.Time
+}
+
+func newSignIn(a *API) *signIn {
+	return &signIn{a: a,
+		byName:  access.NewLimiter(failuresPerUsername, failureWindow, limiterKeys),
+		byAddr:  access.NewLimiter(failuresPerAddr, failureWindow, limiterKeys),
+		hashing: make(chan struct{}, concurrentHashes),
+		now:     time.Now,
+	}
+}
+
+// loginJSON is the body of POST /api/v1/login.
+type loginJSON struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// wrongCredentials is the one answer to an unknown username and a wrong password, so that the
+// answer does not tell which usernames exist.
+var wrongCredentials = &Error{Code: CodeUnauthorized, Message: "wrong username or password"}
+
+// login checks a username and password and starts a session: 200 with the user and the session
+// cookie. A failure is 401 whether the username exists or not, after about the same time; too
+// many failures for the username or from the client's address are 429 with Retry-After.
+func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
+	a := s.a
+	users := a.opts.Users
+	if users == nil {
+		a.writeError(w, r, &Error{Code: CodeUnavailable, Message: "user accounts are not configured"})
+		return
+	}
+	var body loginJSON
+	has, err := decodeBody(r, &body, nil)
+	if err == nil {
+		err = required(has, "username", "password")
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	username, addr := strings.ToLower(strings.TrimSpace(body.Username)), clientAddr(r)
+	log := a.log.With("username", username, "addr", addr)
+	now := s.now()
+	// Both counts are taken before the password is checked, so that attempts sent at once
+	// cannot all get in before the first has failed.
+	if wait, ok := s.byAddr.Take(addr, now); !ok {
+		log.Warn("sign-in refused: too many failures from the address")
+		s.tooMany(w, r, wait)
+		return
+	}
+	if wait, ok := s.byName.Take(username, now); !ok {
+		s.byAddr.Forgive(addr)
+		log.Warn("sign-in refused: too many failures for the username")
+		s.tooMany(w, r, wait)
+		return
+	}
+
+	u, err := users.GetUserByUsername(r.Context(), username)
+	var de *devices.Error
+	if err != nil && !(errors.As(err, &de) && de.Code == devices.NotFound) {
+		s.byAddr.Forgive(addr)
+		s.byName.Forgive(username)
+		a.writeError(w, r, err)
+		return
+	}
+	known := err == nil
+	hash := ""
+	if known {
+		hash = u.PasswordHash // empty for token-only users: CheckPassword then says no, as slowly
+	}
+	select {
+	case s.hashing <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	ok := access.CheckPassword(hash, body.Password)
+	<-s.hashing
+	if !ok || !known {
+		log.Warn("sign-in failed", "known_user", known)
+		a.writeError(w, r, wrongCredentials)
+		return
+	}
+	if u.Disabled {
+		log.Warn("sign-in refused: the account is disabled")
+		a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "the account is disabled"})
+		return
+	}
+	s.byName.Reset(username)
+	s.byAddr.Forgive(addr)
+
+	// A new session each time; the one the browser held, if any, ends.
+	if old, err := r.Cookie(SessionCookie); err == nil && old.Value != "" {
+		if err := users.DeleteSession(r.Context(), old.Value); err != nil {
+			log.Warn("ending the previous session", "err", err)
+		}
+	}
+	id, expires, err := users.CreateSession(r.Context(), u.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	http.SetCookie(w, sessionCookie(id, expires))
+	log.Info("signed in", "user", u.ID)
+	writeJSON(w, http.StatusOK, userOut(u))
+}
+
+// tooMany answers 429, saying in Retry-After how many seconds to wait.
+func (s *signIn) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	s.a.writeError(w, r, &Error{Code: CodeTooManyRequests,
+		Message: fmt.Sprintf("too many failed sign-ins; try again in %d minutes", (secs+59)/60)})
+}
+
+// sessionCookie is the session cookie with the id, or (empty id) one that removes it. The
+// browser sends it only to this site (SameSite=Strict, which also stops cross-site requests
+// from using it), only over HTTPS (Secure; browsers treat http://localhost as secure too), and
+// never shows it to scripts (HttpOnly).
+func sessionCookie(id string, expires time.Time) *http.Cookie {
+	c := &http.Cookie{Name: SessionCookie, Value: id, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode}
+	if id == "" {
+		c.MaxAge = -1
+	}
+	return c
+}
+
+// logout ends the session of the request's cookie and removes the cookie.
+func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.opts.Users != nil {
+		if err := a.opts.Users.DeleteSession(r.Context(), c.Value); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
+	http.SetCookie(w, sessionCookie("", time.Time{}))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// clientAddr is the key under which failed sign-ins from the request's client are counted: its
+// IP address, or for IPv6 its /64 network, which one client usually holds whole.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
+	}
+	if ip.To4() == nil {
+		return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
+	}
+	return ip.String()
+}

@@ -1,0 +1,153 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxJSONBody bounds a JSON request body.
+const maxJSONBody = 1 << 20
+
+// decodeBody reads the request's JSON object into dst, a pointer to a struct with json tags,
+// strictly: anything but one JSON object, an unknown field, a field of the wrong type, or a field
+// named in fixed (with the reason it cannot be set here) is a 400 that names what is wrong. Only the
+// fields present are written, so dst may hold the current values for a PATCH; a field given as
+// null is set to its zero value. An empty body is an empty object. It returns the names of the
+// fields present.
+func decodeBody(r *http.Request, dst any, fixed map[string]string) (map[string]bool, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, invalid("Content-Type: send application/json, not " + strconv.Quote(ct))
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, invalid(fmt.Sprintf("body: larger than %d bytes", maxJSONBody))
+		}
+		return nil, invalid("body: " + err.Error())
+	}
+	has := map[string]bool{}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return has, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, invalid(fmt.Sprintf("body: malformed JSON at byte %d: %v", syntax.Offset, syntax))
+		}
+		return nil, invalid("body: must be a JSON object")
+	}
+	v := reflect.ValueOf(dst).Elem()
+	fields := map[string]jsonField{}
+	var names []string
+	for _, f := range jsonFields(v.Type()) {
+		fields[f.name] = f
+		if _, ok := fixed[f.name]; !ok {
+			names = append(names, f.name)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if why, ok := fixed[k]; ok {
+			return nil, invalid(k + ": " + why)
+		}
+		f, ok := fields[k]
+		if !ok && len(names) == 0 {
+			return nil, invalid(fmt.Sprintf("unknown field %q; this request takes no body", k))
+		}
+		if !ok {
+			return nil, invalid(fmt.Sprintf("unknown field %q; the fields are %s", k, strings.Join(names, ", ")))
+		}
+		dst := v.FieldByIndex(f.index)
+		if raw := bytes.TrimSpace(obj[k]); string(raw) == "null" {
+			dst.SetZero()
+		} else if err := json.Unmarshal(raw, dst.Addr().Interface()); err != nil {
+			return nil, invalid(k + ": want " + describeType(f.typ))
+		}
+		has[k] = true
+	}
+	return has, nil
+}
+
+// required returns a 400 naming the first of names that is not in has.
+func required(has map[string]bool, names ...string) error {
+	for _, n := range names {
+		if !has[n] {
+			return invalid(n + ": required")
+		}
+	}
+	return nil
+}
+
+// jsonField is a struct field as encoding/json sees it.
+type jsonField struct {
+	name     string
+	index    []int
+	typ      reflect.Type
+	optional bool // omitempty or omitzero: absent from output when empty
+}
+
+// jsonFields lists the JSON fields of struct type t, with those of embedded structs inlined.
+func jsonFields(t reflect.Type) []jsonField {
+	var out []jsonField
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("json")
+		name, opts, _ := strings.Cut(tag, ",")
+		if tag == "-" || !sf.IsExported() && !sf.Anonymous {
+			continue
+		}
+		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
+			for _, f := range jsonFields(sf.Type) {
+				f.index = append([]int{i}, f.index...)
+				out = append(out, f)
+			}
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		out = append(out, jsonField{name: name, index: []int{i}, typ: sf.Type,
+			optional: strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")})
+	}
+	return out
+}
+
+// describeType says in words what JSON a field of type t takes.
+func describeType(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Time]() {
+		return "an RFC 3339 time such as 2026-11-22T07:30:00+08:00"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.String {
+			return "an array of strings"
+		}
+		return "an array"
+	case reflect.Pointer:
+		return describeType(t.Elem())
+	}
+	return "an object"
+}

@@ -1,0 +1,215 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// matrixRoles are the callers of the access matrix: an admin, a doctor of team tA and a fleet
+// manager of site sA (see registryPrincipals).
+var matrixRoles = [3]string{"admin", "docA", "fleetA"}
+
+// accessMatrix lists, for each endpoint on something of the caller's own team or site and on
+// something of the other, the status each of matrixRoles gets. A role with no business with a
+// kind of resource gets 403 whatever the id; an id that does not exist gets 404; one of another
+// team or site gets 403.
+var accessMatrix = []struct {
+	method  string
+	pattern string // the route, as in the OpenAPI document
+	path    string
+	body    string
+	want    [3]int // admin, docA, fleetA
+}{
+	{"GET", "/sites", "/sites", "", [3]int{200, 200, 200}},
+	{"POST", "/sites", "/sites", `{"id": "sC", "name": "New CHC"}`, [3]int{201, 403, 403}},
+	{"POST", "/sites/import", "/sites/import", "csv:id,name\nsC,New CHC\n", [3]int{200, 403, 403}},
+	{"GET", "/sites/{id}", "/sites/sA", "", [3]int{200, 200, 200}},
+	{"GET", "/sites/{id}", "/sites/sB", "", [3]int{200, 200, 200}},
+	{"GET", "/sites/{id}", "/sites/nope", "", [3]int{404, 404, 404}},
+	{"PATCH", "/sites/{id}", "/sites/sA", `{"name": "Renamed"}`, [3]int{200, 403, 403}},
+	{"PATCH", "/sites/{id}", "/sites/sB", `{"name": "Renamed"}`, [3]int{200, 403, 403}},
+
+	{"GET", "/teams", "/teams", "", [3]int{200, 200, 200}},
+	{"GET", "/teams", "/teams?site=sB", "", [3]int{200, 200, 200}},
+	{"POST", "/teams", "/teams", `{"id": "tC", "site": "sA", "name": "Team C"}`, [3]int{201, 403, 403}},
+	{"POST", "/teams/import", "/teams/import", "csv:id,site,name\ntC,sA,Team C\n", [3]int{200, 403, 403}},
+	{"GET", "/teams/{id}", "/teams/tA", "", [3]int{200, 200, 200}},
+	{"GET", "/teams/{id}", "/teams/tB", "", [3]int{200, 200, 200}},
+	{"PATCH", "/teams/{id}", "/teams/tA", `{"name": "Renamed"}`, [3]int{200, 403, 403}},
+
+	{"GET", "/patients", "/patients", "", [3]int{200, 200, 403}},
+	{"GET", "/patients", "/patients?team=tA", "", [3]int{200, 200, 403}},
+	{"GET", "/patients", "/patients?team=tB", "", [3]int{200, 403, 403}},
+	{"POST", "/patients", "/patients", `{"id": "pA9", "team": "tA"}`, [3]int{201, 201, 403}},
+	{"POST", "/patients", "/patients", `{"id": "pB9", "team": "tB"}`, [3]int{201, 403, 403}},
+	{"POST", "/patients/import", "/patients/import", "csv:id,team\npA9,tA\n", [3]int{200, 200, 403}},
+	{"GET", "/patients/{id}", "/patients/pA1", "", [3]int{200, 200, 403}},
+	{"GET", "/patients/{id}", "/patients/pB1", "", [3]int{200, 403, 403}},
+	{"GET", "/patients/{id}", "/patients/nope", "", [3]int{404, 404, 403}},
+	{"PATCH", "/patients/{id}", "/patients/pA1", `{"plans": ["diabetes: glucose fasting"]}`, [3]int{200, 200, 403}},
+	{"PATCH", "/patients/{id}", "/patients/pB1", `{"plans": []}`, [3]int{200, 403, 403}},
+	{"POST", "/patients/{id}/transfer", "/patients/pA1/transfer", `{"team": "tB", "device_policy": "return"}`, [3]int{200, 200, 403}},
+	{"POST", "/patients/{id}/transfer", "/patients/pB1/transfer", `{"team": "tA", "device_policy": "travel"}`, [3]int{200, 403, 403}},
+	{"GET", "/patients/{id}/transfers", "/patients/pA1/transfers", "", [3]int{200, 200, 403}},
+	{"GET", "/patients/{id}/transfers", "/patients/pB1/transfers", "", [3]int{200, 403, 403}},
+
+	{"GET", "/devices", "/devices", "", [3]int{200, 403, 200}},
+	{"GET", "/devices", "/devices?site=sA&mode=home", "", [3]int{200, 403, 200}},
+	{"GET", "/devices", "/devices?site=sB", "", [3]int{200, 403, 403}},
+	{"POST", "/devices", "/devices", `{"id": "dA9", "kind": "oximeter", "site": "sA", "mode": "home"}`, [3]int{201, 403, 201}},
+	{"POST", "/devices", "/devices", `{"id": "dB9", "kind": "oximeter", "site": "sB", "mode": "home"}`, [3]int{201, 403, 403}},
+	{"POST", "/devices/import", "/devices/import", "csv:id,kind,site,mode\ndA9,scale,sA,home\n", [3]int{200, 403, 200}},
+	{"GET", "/devices/{id}", "/devices/dA1", "", [3]int{200, 403, 200}},
+	{"GET", "/devices/{id}", "/devices/dB1", "", [3]int{200, 403, 403}},
+	{"GET", "/devices/{id}", "/devices/nope", "", [3]int{404, 403, 404}},
+	{"PATCH", "/devices/{id}", "/devices/dA1", `{"firmware": "2.0", "next_calibration": "2027-01-01T00:00:00Z"}`, [3]int{200, 403, 200}},
+	{"PATCH", "/devices/{id}", "/devices/dB1", `{"firmware": "2.0"}`, [3]int{200, 403, 403}},
+	{"PATCH", "/devices/{id}", "/devices/dA1", `{"site": "sB"}`, [3]int{200, 403, 403}},
+	{"POST", "/devices/{id}/secret", "/devices/dA1/secret", "", [3]int{200, 403, 200}},
+	{"POST", "/devices/{id}/secret", "/devices/dB1/secret", "", [3]int{200, 403, 403}},
+	{"POST", "/devices/{id}/assign", "/devices/dA1/assign", `{"patient": "pB1"}`, [3]int{200, 403, 200}},
+	{"POST", "/devices/{id}/assign", "/devices/dB1/assign", `{"patient": "pA1"}`, [3]int{200, 403, 403}},
+	{"POST", "/devices/{id}/return", "/devices/dA2/return", "", [3]int{200, 403, 200}},
+	{"POST", "/devices/{id}/return", "/devices/dB2/return", `{"at": "2026-11-02T08:00:00Z"}`, [3]int{200, 403, 403}},
+	{"GET", "/devices/{id}/assignments", "/devices/dA2/assignments", "", [3]int{200, 403, 200}},
+	{"GET", "/devices/{id}/assignments", "/devices/dB2/assignments", "", [3]int{200, 403, 403}},
+
+	{"GET", "/audit", "/audit", "", [3]int{200, 403, 403}},
+	{"GET", "/audit", "/audit?subject=device/dA1&limit=5", "", [3]int{200, 403, 403}},
+
+	{"GET", "/deadletters", "/deadletters", "", [3]int{200, 403, 200}},
+	{"GET", "/deadletters", "/deadletters?device=dA1", "", [3]int{200, 403, 200}},
+	{"GET", "/deadletters", "/deadletters?device=dB1", "", [3]int{200, 403, 403}},
+
+	{"GET", "/openapi.json", "/openapi.json", "", [3]int{200, 200, 200}},
+}
+
+// TestAccessMatrix runs every endpoint as each role, on a new fixture each time, and checks the
+// status, that an error is a JSON error, and that a success answer fits the OpenAPI document.
+func TestAccessMatrix(t *testing.T) {
+	doc := loadOpenAPI(t)
+	for n, m := range accessMatrix {
+		for i, role := range matrixRoles {
+			// Unique names: a repeated one gets a "#01" suffix, which a SQLite file URI cuts off.
+			t.Run(fmt.Sprintf("%02d %s %s as %s", n, m.method, m.path, role), func(t *testing.T) {
+				t.Parallel()
+				f := newRegistryFixture(t)
+				w := f.call(role, m.method, m.path, m.body)
+				if w.Code != m.want[i] {
+					t.Fatalf("%s %s %s as %s = %d %s; want %d", m.method, m.path, m.body, role, w.Code, w.Body, m.want[i])
+				}
+				if err := doc.checkAnswer(m.method, m.pattern, w.Code, w.Body.Bytes()); err != nil {
+					t.Errorf("%s %s as %s: answer %d does not fit the OpenAPI document: %v\n%s", m.method, m.path, role, w.Code, err, w.Body)
+				}
+			})
+		}
+	}
+}
+
+// Without credentials, every registry endpoint answers 401.
+func TestRegistryNeedsCredentials(t *testing.T) {
+	f := newRegistryFixture(t)
+	for _, m := range accessMatrix {
+		if w := f.call("", m.method, m.path, m.body); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s %s without credentials = %d %s; want 401", m.method, m.path, w.Code, w.Body)
+		}
+	}
+}
+
+// The matrix covers every registry route of the router.
+func TestAccessMatrixCoversEveryRoute(t *testing.T) {
+	f := newRegistryFixture(t)
+	covered := map[string]bool{}
+	for _, m := range accessMatrix {
+		covered[m.method+" /api/v1"+m.pattern] = true
+	}
+	for _, route := range walkRoutes(t, f.api) {
+		for _, prefix := range []string{"/sites", "/teams", "/patients", "/devices", "/audit", "/deadletters", "/openapi.json"} {
+			method, path, _ := strings.Cut(route, " ")
+			if strings.HasPrefix(path, "/api/v1"+prefix) && !covered[route] {
+				t.Errorf("the access matrix has no row for %s %s", method, path)
+			}
+		}
+	}
+}
+
+// Lists show each role only what it may see, merged in id order across a principal's sites or
+// teams, page by page.
+func TestListsAreScoped(t *testing.T) {
+	f := newRegistryFixture(t)
+	for _, tt := range []struct {
+		token, path string
+		want        []string
+	}{
+		{"admin", "/patients", []string{"pA1", "pA2", "pB1"}},
+		{"docA", "/patients", []string{"pA1", "pA2"}},
+		{"docB", "/patients", []string{"pB1"}},
+		{"docA", "/patients?site=sB", []string{}},
+		{"admin", "/devices", []string{"dA1", "dA2", "dB1", "dB2", "stA"}},
+		{"fleetA", "/devices", []string{"dA1", "dA2", "stA"}},
+		{"fleetA", "/devices?mode=station", []string{"stA"}},
+		{"fleetB", "/devices", []string{"dB1", "dB2"}},
+		{"fleetAB", "/devices", []string{"dA1", "dA2", "dB1", "dB2", "stA"}},
+		{"fleetAB", "/devices?after=dA2", []string{"dB1", "dB2", "stA"}},
+		{"docA", "/teams?site=sB", []string{"tB"}},
+	} {
+		w := f.want(200, tt.token, "GET", tt.path, "", nil)
+		if got := itemIDs(t, w.Body.Bytes()); !slices.Equal(got, tt.want) {
+			t.Errorf("GET %s as %s = %v; want %v", tt.path, tt.token, got, tt.want)
+		}
+	}
+	// Pages of 2, following next, as a fleet manager of two sites.
+	var got []string
+	next := ""
+	for range 10 {
+		var p struct {
+			Items []deviceJSON `json:"items"`
+			Next  string       `json:"next"`
+		}
+		path := "/devices?limit=2"
+		if next != "" {
+			path += "&after=" + next
+		}
+		f.want(200, "fleetAB", "GET", path, "", &p)
+		for _, d := range p.Items {
+			got = append(got, d.ID)
+		}
+		if next = p.Next; next == "" {
+			break
+		}
+	}
+	if want := []string{"dA1", "dA2", "dB1", "dB2", "stA"}; !slices.Equal(got, want) {
+		t.Errorf("pages of 2 as fleetAB = %v; want %v", got, want)
+	}
+
+	// Dead letters: a fleet manager sees those of the devices now at their sites only.
+	for _, tt := range []struct {
+		token, query string
+		want         []string
+	}{
+		{"admin", "", []string{"dB1", "dA1", "ghost", "dB1", "dA1"}},
+		{"fleetA", "", []string{"dA1", "dA1"}},
+		{"fleetB", "?limit=1", []string{"dB1"}},
+		{"fleetAB", "?reason=malformed_json", []string{"dB1", "dA1", "dB1", "dA1"}},
+	} {
+		var p deadLetterPage
+		f.want(200, tt.token, "GET", "/deadletters"+tt.query, "", &p)
+		var got []string
+		for _, d := range p.Items {
+			got = append(got, d.Device)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("GET /deadletters%s as %s = %v; want %v", tt.query, tt.token, got, tt.want)
+		}
+	}
+	var p deadLetterPage
+	f.want(200, "fleetB", "GET", "/deadletters?limit=1", "", &p)
+	var rest deadLetterPage
+	f.want(200, "fleetB", "GET", "/deadletters?limit=1&before="+p.Next, "", &rest)
+	if len(rest.Items) != 1 || rest.Items[0].Device != "dB1" || rest.Items[0].ID >= p.Items[0].ID {
+		t.Errorf("second page of fleetB's dead letters = %+v; want the older one of dB1", rest.Items)
+	}
+}

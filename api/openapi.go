@@ -1,0 +1,367 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/reading"
+	"github.com/vitalwatch/vitalwatch/store"
+)
+
+// The OpenAPI 3.0 document of /api/v1, served at GET /api/v1/openapi.json. The operations are
+// listed here by hand; the schemas of bodies and answers are derived from the Go types that the
+// handlers encode and decode, so they cannot drift apart. A test walks the router and checks
+// that the document lists every route and no other.
+
+// openAPI serves the document.
+func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, openAPIDocument())
+}
+
+// apiOperation is one route of the document.
+type apiOperation struct {
+	method, path string // path below /api/v1, with {id} parameters
+	id           string // operationId
+	summary      string
+	access       string   // who may call it
+	query        []string // query parameters, from queryParameters
+	body         string   // schema of the JSON body, "csv" for a CSV file, "" for none
+	bodyOptional bool
+	status       int    // of success
+	answer       string // schema of the answer on success; "" for none (204)
+	public       bool   // needs no credentials
+}
+
+// apiOperations lists every operation of /api/v1.
+func apiOperations() []apiOperation {
+	const (
+		anyone    = "Every role."
+		adminOnly = "Admins only."
+		doctors   = "Doctors, for the patients of their own teams (403 for a patient of another team); admins."
+		fleet     = "Fleet managers, for the devices at their own sites (403 for a device at another site); admins."
+	)
+	list := []string{"after", "limit"}
+	return []apiOperation{
+		{"GET", "/sites", "listSites", "List sites by id", anyone, list, "", false, 200, "SitePage", false},
+		{"POST", "/sites", "createSite", "Create a site", adminOnly, nil, "NewSite", false, 201, "Site", false},
+		{"POST", "/sites/import", "importSites", "Import sites from a CSV file (id, name, district, address, lat, lon, time_zone, opening_hours)",
+			adminOnly, []string{"atomic"}, "csv", false, 200, "ImportReport", false},
+		{"GET", "/sites/{id}", "getSite", "Get a site", anyone, nil, "", false, 200, "Site", false},
+		{"PATCH", "/sites/{id}", "updateSite", "Change the fields given", adminOnly, nil, "SitePatch", false, 200, "Site", false},
+
+		{"GET", "/teams", "listTeams", "List teams by id", anyone, append([]string{"site"}, list...), "", false, 200, "TeamPage", false},
+		{"POST", "/teams", "createTeam", "Create a team", adminOnly, nil, "NewTeam", false, 201, "Team", false},
+		{"POST", "/teams/import", "importTeams", "Import teams from a CSV file (id, site, name)",
+			adminOnly, []string{"atomic"}, "csv", false, 200, "ImportReport", false},
+		{"GET", "/teams/{id}", "getTeam", "Get a team", anyone, nil, "", false, 200, "Team", false},
+		{"PATCH", "/teams/{id}", "updateTeam", "Change the fields given", adminOnly, nil, "TeamPatch", false, 200, "Team", false},
+
+		{"GET", "/patients", "listPatients", "List patients by id; a doctor's list holds the patients of their teams",
+			doctors, append([]string{"team", "site"}, list...), "", false, 200, "PatientPage", false},
+		{"POST", "/patients", "createPatient", "Create a patient", doctors, nil, "NewPatient", false, 201, "Patient", false},
+		{"POST", "/patients/import", "importPatients", "Import patients from a CSV file (id, team, plans separated by ;); a row of another team is refused as forbidden",
+			doctors, []string{"atomic"}, "csv", false, 200, "ImportReport", false},
+		{"GET", "/patients/{id}", "getPatient", "Get a patient", doctors, nil, "", false, 200, "Patient", false},
+		{"PATCH", "/patients/{id}", "updatePatient", "Change the care plans; the team changes only by a transfer",
+			doctors, nil, "PatientPatch", false, 200, "Patient", false},
+		{"POST", "/patients/{id}/transfer", "transferPatient",
+			"Move a patient to another team: the id and reading history stay, the plans go along, the home devices lent to the patient travel or are returned, and the old team's access ends",
+			doctors + " The patient's current team must be the doctor's; the new one may be any.", nil, "TransferRequest", false, 200, "Transfer", false},
+		{"GET", "/patients/{id}/transfers", "listTransfers", "The patient's transfers, oldest first", doctors, nil, "", false, 200, "TransferList", false},
+
+		{"GET", "/devices", "listDevices", "List devices by id; a fleet manager's list holds the devices at their sites",
+			fleet, append([]string{"site", "kind", "status", "mode"}, list...), "", false, 200, "DevicePage", false},
+		{"POST", "/devices", "createDevice", "Create a device; the answer holds its MQTT secret, shown this once",
+			fleet, nil, "NewDevice", false, 201, "CreatedDevice", false},
+		{"POST", "/devices/import", "importDevices",
+			"Import devices from a CSV file (id, kind, site, mode, model, serial, firmware, status, rated_uses_per_day, next_calibration, secret); a device without a secret gets one, in the answer once; a row at another site is refused as forbidden",
+			fleet, []string{"atomic"}, "csv", false, 200, "ImportReport", false},
+		{"GET", "/devices/{id}", "getDevice", "Get a device", fleet, nil, "", false, 200, "Device", false},
+		{"PATCH", "/devices/{id}", "updateDevice", "Change the fields given; a fleet manager moves devices only between their own sites",
+			fleet, nil, "DevicePatch", false, 200, "Device", false},
+		{"POST", "/devices/{id}/secret", "rotateDeviceSecret", "Give the device a new MQTT secret, shown this once; the old one stops working",
+			fleet, nil, "", false, 200, "DeviceSecret", false},
+		{"POST", "/devices/{id}/assign", "assignDevice", "Lend a home device to a patient (any patient: a fleet manager need not see them); a current loan ends when this one starts",
+			fleet, nil, "AssignRequest", false, 200, "Assignment", false},
+		{"POST", "/devices/{id}/return", "returnDevice", "End the device's loan", fleet, nil, "ReturnRequest", true, 200, "Assignment", false},
+		{"GET", "/devices/{id}/assignments", "listAssignments", "The device's loans, oldest first", fleet, nil, "", false, 200, "AssignmentList", false},
+
+		{"GET", "/audit", "listAudit", "The audit log of registry changes, newest first", adminOnly,
+			[]string{"subject", "actor", "action", "audit_before", "limit"}, "", false, 200, "AuditPage", false},
+		{"GET", "/deadletters", "listDeadLetters", "Rejected messages and readings, newest first",
+			"Admins; fleet managers, for the devices now at their sites (a page may then hold fewer than limit items and still have a next).",
+			[]string{"device", "reason", "since", "until", "deadletter_before", "limit"}, "", false, 200, "DeadLetterPage", false},
+		{"GET", "/openapi.json", "openAPI", "This document", anyone, nil, "", false, 200, "OpenAPIDocument", false},
+
+		// Sign-in and accounts (auth.go, users.go): listed so that the document covers every
+		// route; their bodies and answers are described as free-form objects for now.
+		{"POST", "/login", "login", "Sign in with a username and password; the answer sets the session cookie",
+			"Anyone: it needs no credentials.", nil, "Object", false, 200, "Object", true},
+		{"POST", "/logout", "logout", "End the session", anyone, nil, "", false, 204, "", false},
+		{"GET", "/me", "me", "The user the request acts as", anyone, nil, "", false, 200, "Object", false},
+		{"GET", "/users", "listUsers", "List users", adminOnly, nil, "", false, 200, "Object", false},
+		{"POST", "/users", "createUser", "Create a user", adminOnly, nil, "Object", false, 201, "Object", false},
+		{"GET", "/users/{id}", "getUser", "Get a user", adminOnly, nil, "", false, 200, "Object", false},
+		{"PATCH", "/users/{id}", "updateUser", "Change a user", adminOnly, nil, "Object", false, 200, "Object", false},
+		{"GET", "/users/{id}/tokens", "listTokens", "List a user's API tokens", adminOnly, nil, "", false, 200, "Object", false},
+		{"POST", "/users/{id}/tokens", "createToken", "Make an API token for a user, shown once", adminOnly, nil, "Object", false, 201, "Object", false},
+		{"DELETE", "/users/{id}/tokens/{token_id}", "revokeToken", "Revoke an API token", adminOnly, nil, "", false, 204, "", false},
+	}
+}
+
+// apiSchemas names the types of bodies and answers. A request schema lists its required fields;
+// an answer's are all the fields it always has. omit leaves fields out (those a PATCH cannot set).
+var apiSchemas = []struct {
+	name     string
+	value    any
+	request  bool
+	required []string
+	omit     []string
+}{
+	{name: "Site", value: siteJSON{}},
+	{name: "NewSite", value: siteJSON{}, request: true, required: []string{"id", "name"}},
+	{name: "SitePatch", value: siteJSON{}, request: true, omit: []string{"id"}},
+	{name: "SitePage", value: page[siteJSON]{}},
+	{name: "Team", value: teamJSON{}},
+	{name: "NewTeam", value: teamJSON{}, request: true, required: []string{"id", "site", "name"}},
+	{name: "TeamPatch", value: teamJSON{}, request: true, omit: []string{"id"}},
+	{name: "TeamPage", value: page[teamJSON]{}},
+	{name: "Patient", value: patientJSON{}},
+	{name: "NewPatient", value: patientJSON{}, request: true, required: []string{"id", "team"}},
+	{name: "PatientPatch", value: patientJSON{}, request: true, omit: []string{"id", "team"}},
+	{name: "PatientPage", value: page[patientJSON]{}},
+	{name: "TransferRequest", value: transferRequest{}, request: true, required: []string{"team", "device_policy"}},
+	{name: "Transfer", value: transferJSON{}},
+	{name: "TransferList", value: page[transferJSON]{}},
+	{name: "Device", value: deviceJSON{}},
+	{name: "NewDevice", value: deviceJSON{}, request: true, required: []string{"id", "kind", "site", "mode"}},
+	{name: "DevicePatch", value: deviceJSON{}, request: true, omit: []string{"id"}},
+	{name: "CreatedDevice", value: newDeviceJSON{}},
+	{name: "DevicePage", value: page[deviceJSON]{}},
+	{name: "DeviceSecret", value: deviceSecretJSON{}},
+	{name: "AssignRequest", value: assignRequest{}, request: true, required: []string{"patient"}},
+	{name: "ReturnRequest", value: returnRequest{}, request: true},
+	{name: "Assignment", value: assignmentJSON{}},
+	{name: "AssignmentList", value: page[assignmentJSON]{}},
+	{name: "ImportRowError", value: rowErrorJSON{}},
+	{name: "ImportReport", value: importReport{}},
+	{name: "AuditEntry", value: auditJSON{}},
+	{name: "AuditPage", value: page[auditJSON]{}},
+	{name: "DeadLetter", value: deadLetterJSON{}},
+	{name: "DeadLetterPage", value: deadLetterPage{}},
+	{name: "Error", value: errorBody{}},
+}
+
+// errorBody is the body of every error answer.
+type errorBody struct {
+	Error Error `json:"error"`
+}
+
+// queryParameters describes every query parameter an operation may list, by key.
+func queryParameters() map[string]map[string]any {
+	param := func(name, desc string, schema map[string]any) map[string]any {
+		return map[string]any{"name": name, "in": "query", "description": desc, "schema": schema}
+	}
+	str := func() map[string]any { return map[string]any{"type": "string"} }
+	enum := func(values ...string) map[string]any { return map[string]any{"type": "string", "enum": values} }
+	cursor := func() map[string]any { return map[string]any{"type": "integer", "minimum": 1} }
+	when := func() map[string]any { return map[string]any{"type": "string", "format": "date-time"} }
+	reasons := []string{deadletter.ReasonWriteRejected}
+	for _, r := range reading.Reasons {
+		reasons = append(reasons, string(r))
+	}
+	return map[string]map[string]any{
+		"after": param("after", "Cursor: the next of the previous page; only rows whose id sorts after it (byte by byte).", str()),
+		"limit": param("limit", "Page size.", map[string]any{"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+		"site":  param("site", "Only those of this site.", str()),
+		"team":  param("team", "Only those of this team.", str()),
+		"kind":  param("kind", "Only devices of this kind.", enum(kindNames()...)),
+		"status": param("status", "Only devices with this status.",
+			enum(string(devices.Active), string(devices.Maintenance), string(devices.Retired))),
+		"mode":              param("mode", "Only devices in this mode.", enum(string(devices.Home), string(devices.StationMode))),
+		"atomic":            param("atomic", "true: store nothing unless every row can be stored.", map[string]any{"type": "boolean", "default": false}),
+		"subject":           param("subject", "Only changes to this subject, <entity>/<id>, e.g. device/cuff-0042.", str()),
+		"actor":             param("actor", "Only changes by this actor, e.g. user:alice.", str()),
+		"action":            param("action", "Only this action, <entity>.<verb>, e.g. patient.transfer.", str()),
+		"audit_before":      param("before", "Cursor: the next of the previous page; only entries with a smaller id.", cursor()),
+		"device":            param("device", "Only those of this device.", str()),
+		"reason":            param("reason", "Only those with this reason.", enum(reasons...)),
+		"since":             param("since", "Received at or after this time.", when()),
+		"until":             param("until", "Received before this time.", when()),
+		"deadletter_before": param("before", "Cursor: the next of the previous page; only dead letters with a smaller id.", cursor()),
+	}
+}
+
+func kindNames() []string {
+	var out []string
+	for _, k := range devices.Kinds {
+		out = append(out, string(k))
+	}
+	return out
+}
+
+// fieldEnums are the values of fields that take one of a few, by JSON name.
+var fieldEnums = map[string][]string{
+	"mode":          {string(devices.Home), string(devices.StationMode)},
+	"status":        {string(devices.Active), string(devices.Maintenance), string(devices.Retired)},
+	"device_policy": {store.DevicesTravel, store.DevicesReturn},
+	"code":          {CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeUnavailable, CodeInternal},
+}
+
+var pathParam = regexp.MustCompile(`\{([A-Za-z_]+)\}`)
+
+// openAPIDocument builds the document.
+func openAPIDocument() map[string]any {
+	schemas := map[string]any{}
+	names := map[reflect.Type]string{} // answer types, referred to by $ref where they nest
+	for _, s := range apiSchemas {
+		if t := reflect.TypeOf(s.value); !s.request {
+			if _, ok := names[t]; !ok {
+				names[t] = s.name
+			}
+		}
+	}
+	enums := map[string][]string{"kind": kindNames()}
+	for k, v := range fieldEnums {
+		enums[k] = v
+	}
+	for _, s := range apiSchemas {
+		schemas[s.name] = objectSchema(reflect.TypeOf(s.value), names, enums, s.request, s.required, s.omit)
+	}
+	schemas["OpenAPIDocument"] = map[string]any{"type": "object", "description": "An OpenAPI 3.0 document."}
+	schemas["Object"] = map[string]any{"type": "object"}
+
+	errorAnswer := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{
+			"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	}
+	params := queryParameters()
+	paths := map[string]map[string]any{}
+	for _, op := range apiOperations() {
+		var ps []any
+		for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
+			ps = append(ps, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range op.query {
+			ps = append(ps, params[q])
+		}
+		success := map[string]any{"description": "Success."}
+		if op.answer != "" {
+			success["content"] = map[string]any{"application/json": map[string]any{
+				"schema": map[string]any{"$ref": "#/components/schemas/" + op.answer}}}
+		}
+		answers := map[string]any{
+			strconv.Itoa(op.status): success,
+			"400":                   errorAnswer("Bad request: an unknown parameter or field, a value of the wrong type or out of range; the message names it."),
+			"401":                   errorAnswer("No or wrong credentials."),
+			"403":                   errorAnswer("The caller's role or scope does not allow it."),
+		}
+		if strings.Contains(op.path, "{") {
+			answers["404"] = errorAnswer("No such id.")
+		}
+		if op.method != "GET" {
+			answers["409"] = errorAnswer("Conflicts with what exists, e.g. an id that is taken.")
+		}
+		o := map[string]any{"operationId": op.id, "summary": op.summary, "description": "Access: " + op.access, "responses": answers}
+		if len(ps) > 0 {
+			o["parameters"] = ps
+		}
+		if op.public {
+			o["security"] = []any{}
+		}
+		switch op.body {
+		case "":
+		case "csv":
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"text/csv": map[string]any{
+				"schema": map[string]any{"type": "string", "description": "A CSV file whose first line names its columns."}}}}
+		default:
+			o["requestBody"] = map[string]any{"required": !op.bodyOptional, "content": map[string]any{"application/json": map[string]any{
+				"schema": map[string]any{"$ref": "#/components/schemas/" + op.body}}}}
+		}
+		if paths[op.path] == nil {
+			paths[op.path] = map[string]any{}
+		}
+		paths[op.path][strings.ToLower(op.method)] = o
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{"title": "VitalWatch API", "version": "1",
+			"description": "The registry of sites, teams, patients and devices, the audit log and dead letters. " +
+				"Every request acts as a principal whose role decides what it may do: a role with no business with a kind of resource gets 403 whatever the id; " +
+				"an id that does not exist gets 404; one outside the caller's teams or sites gets 403. " +
+				"Lists answer {items, next}: pass next as after= (as before= for the audit log and dead letters) for the following page. " +
+				"Errors answer {error: {code, message}}."},
+		"servers":    []any{map[string]any{"url": "/api/v1"}},
+		"security":   []any{map[string]any{"bearer": []any{}}},
+		"paths":      paths,
+		"components": map[string]any{"schemas": schemas, "securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}}},
+	}
+}
+
+// objectSchema is the schema of struct type t. A request lists required; an answer requires
+// every field that it always has.
+func objectSchema(t reflect.Type, names map[reflect.Type]string, enums map[string][]string, request bool, required, omit []string) map[string]any {
+	props := map[string]any{}
+	var req []string
+	for _, f := range jsonFields(t) {
+		if slices.Contains(omit, f.name) {
+			continue
+		}
+		s := typeSchema(f.typ, names, enums)
+		if e, ok := enums[f.name]; ok && s["type"] == "string" {
+			s["enum"] = e
+		}
+		props[f.name] = s
+		if !request && !f.optional {
+			req = append(req, f.name)
+		}
+	}
+	if request {
+		req = required
+	}
+	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(req) > 0 {
+		s["required"] = req
+	}
+	return s
+}
+
+// typeSchema is the schema of a field of type t: a $ref for a named answer type.
+func typeSchema(t reflect.Type, names map[reflect.Type]string, enums map[string][]string) map[string]any {
+	if name, ok := names[t]; ok {
+		return map[string]any{"$ref": "#/components/schemas/" + name}
+	}
+	switch t {
+	case reflect.TypeFor[time.Time]():
+		return map[string]any{"type": "string", "format": "date-time"}
+	case reflect.TypeFor[json.RawMessage]():
+		return map[string]any{"type": "object"}
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Slice:
+		return map[string]any{"type": "array", "items": typeSchema(t.Elem(), names, enums)}
+	case reflect.Pointer:
+		s := typeSchema(t.Elem(), names, enums)
+		s["nullable"] = true
+		return s
+	case reflect.Struct:
+		return objectSchema(t, names, enums, false, nil, nil)
+	}
+	return map[string]any{}
+}

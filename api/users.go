@@ -1,0 +1,336 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/store"
+)
+
+// People's accounts over HTTP: who am I (/me), sign-out (/logout), and, for admins only, users
+// and their API tokens (/users). A response never holds a password hash, and a token only in the
+// answer that creates it.
+
+// Accounts is what sign-in and user management need of the store (store.Store).
+type Accounts interface {
+	CreateUser(ctx context.Context, u access.User) (access.User, error)
+	UpdateUser(ctx context.Context, u access.User) error
+	SetUserPassword(ctx context.Context, id, hash string) error
+	GetUser(ctx context.Context, id string) (access.User, error)
+	GetUserByUsername(ctx context.Context, username string) (access.User, error)
+	ListUsers(ctx context.Context, f access.UserFilter) ([]access.User, error)
+	CreateToken(ctx context.Context, userID, name string) (token, id string, err error)
+	GetToken(ctx context.Context, id string) (access.Token, error)
+	ListTokens(ctx context.Context, userID string) ([]access.Token, error)
+	RevokeToken(ctx context.Context, id string) error
+	CreateSession(ctx context.Context, userID string) (id string, expires time.Time, err error)
+	DeleteSession(ctx context.Context, id string) error
+}
+
+// accountRoutes adds /logout, /me and /users to r (the authenticated /api/v1 group).
+func (a *API) accountRoutes(r chi.Router) {
+	r.Post("/logout", a.logout)
+	r.Get("/me", a.withAccounts(a.me))
+	r.Route("/users", func(r chi.Router) {
+		r.Get("/", a.withAccounts(a.listUsers))
+		r.Post("/", a.withAccounts(a.createUser))
+		r.Get("/{id}", a.withAccounts(a.getUser))
+		r.Patch("/{id}", a.withAccounts(a.updateUser))
+		r.Get("/{id}/tokens", a.withAccounts(a.listTokens))
+		r.Post("/{id}/tokens", a.withAccounts(a.createToken))
+		r.Delete("/{id}/tokens/{token_id}", a.withAccounts(a.revokeToken))
+	})
+}
+
+// withAccounts adapts h as registry does for the registry: 503 without a user store, the
+// principal, and the actor of any change for the audit log.
+func (a *API) withAccounts(h registryHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.opts.Users == nil {
+			a.writeError(w, r, &Error{Code: CodeUnavailable, Message: "user accounts are not configured"})
+			return
+		}
+		p, ok := access.FromContext(r.Context())
+		if !ok {
+			a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "sign in first"})
+			return
+		}
+		r = r.WithContext(store.WithActor(r.Context(), auditActor(p)))
+		if err := h(w, r, p); err != nil {
+			a.writeError(w, r, err)
+		}
+	}
+}
+
+// userJSON is a user as the API shows it: never the password's hash.
+type userJSON struct {
+	ID          string      `json:"id"`
+	Username    string      `json:"username"`
+	Role        access.Role `json:"role"`
+	Teams       []string    `json:"teams"`
+	Sites       []string    `json:"sites"`
+	Disabled    bool        `json:"disabled"`
+	HasPassword bool        `json:"has_password"` // false: signs in only with API tokens
+}
+
+func userOut(u access.User) userJSON {
+	j := userJSON{ID: u.ID, Username: u.Username, Role: u.Role, Teams: u.Teams, Sites: u.Sites,
+		Disabled: u.Disabled, HasPassword: u.PasswordHash != ""}
+	if j.Teams == nil {
+		j.Teams = []string{}
+	}
+	if j.Sites == nil {
+		j.Sites = []string{}
+	}
+	return j
+}
+
+// userBody creates or changes a user. Password, when given, is set (at least 12 characters);
+// only its hash is kept.
+type userBody struct {
+	Username string      `json:"username"`
+	Role     access.Role `json:"role"`
+	Teams    []string    `json:"teams"`
+	Sites    []string    `json:"sites"`
+	Disabled bool        `json:"disabled"`
+	Password string      `json:"password"`
+}
+
+// me serves GET /api/v1/me: the signed-in user.
+func (a *API) me(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	u, err := a.opts.Users.GetUser(r.Context(), p.UserID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userOut(u))
+	return nil
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := adminOnly(p, "list users"); err != nil {
+		return err
+	}
+	q, err := queryParams(r, "role", "team", "site", "after", "limit")
+	if err != nil {
+		return err
+	}
+	f := access.UserFilter{Role: access.Role(q.Get("role")), Team: q.Get("team"), Site: q.Get("site"), After: q.Get("after"), Limit: 100}
+	for _, p := range []struct{ name, value string }{{"team", f.Team}, {"site", f.Site}, {"after", f.After}} {
+		if p.value != "" && !devices.ValidID(p.value) {
+			return invalid(p.name + ": " + strconv.Quote(p.value) + " is not an id")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return invalid("limit: must be an integer from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	users, err := a.opts.Users.ListUsers(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageOf(users, f.Limit, func(u access.User) string { return u.ID }, userOut))
+	return nil
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := adminOnly(p, "create users"); err != nil {
+		return err
+	}
+	var body userBody
+	has, err := decodeBody(r, &body, nil)
+	if err != nil {
+		return err
+	}
+	if err := required(has, "username", "role"); err != nil {
+		return err
+	}
+	u := access.User{Username: body.Username, Role: body.Role, Teams: body.Teams, Sites: body.Sites, Disabled: body.Disabled}
+	if has["password"] {
+		if u.PasswordHash, err = access.HashPassword(body.Password); err != nil {
+			return err
+		}
+	}
+	u, err = a.opts.Users.CreateUser(r.Context(), u)
+	if err != nil {
+		return err
+	}
+	writeCreated(w, r, u.ID, userOut(u))
+	return nil
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := adminOnly(p, "read users"); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	u, err := a.opts.Users.GetUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userOut(u))
+	return nil
+}
+
+// updateUser serves PATCH /api/v1/users/{id}: the fields given replace the user's. A new role
+// drops the memberships it has no use for unless they are given too.
+func (a *API) updateUser(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := adminOnly(p, "change users"); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	u, err := a.opts.Users.GetUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	body := userBody{Username: u.Username, Role: u.Role, Teams: u.Teams, Sites: u.Sites, Disabled: u.Disabled}
+	has, err := decodeBody(r, &body, nil)
+	if err != nil {
+		return err
+	}
+	if has["role"] && body.Role != access.Doctor && !has["teams"] {
+		body.Teams = nil
+	}
+	if has["role"] && body.Role != access.FleetManager && !has["sites"] {
+		body.Sites = nil
+	}
+	var hash string
+	if has["password"] {
+		// Checked before anything changes, so that a bad password changes nothing.
+		if hash, err = access.HashPassword(body.Password); err != nil {
+			return err
+		}
+	}
+	if has["username"] || has["role"] || has["teams"] || has["sites"] || has["disabled"] {
+		u.Username, u.Role, u.Teams, u.Sites, u.Disabled = body.Username, body.Role, body.Teams, body.Sites, body.Disabled
+		if err := a.opts.Users.UpdateUser(r.Context(), u); err != nil {
+			return err
+		}
+	}
+	if hash != "" {
+		if err := a.opts.Users.SetUserPassword(r.Context(), id, hash); err != nil {
+			return err
+		}
+	}
+	if u, err = a.opts.Users.GetUser(r.Context(), id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userOut(u))
+	return nil
+}
+
+// tokenJSON is an API token as the API shows it. Token, the secret itself, is there only in the
+// answer that creates it.
+type tokenJSON struct {
+	ID       string    `json:"id"`
+	User     string    `json:"user"`
+	Name     string    `json:"name"`
+	Created  time.Time `json:"created"`
+	LastUsed time.Time `json:"last_used,omitzero"`
+	Revoked  time.Time `json:"revoked,omitzero"`
+	Token    string    `json:"token,omitempty"`
+}
+
+// tokenBody creates an API token.
+type tokenBody struct {
+	Name string `json:"name"` // what it is for: 1-100 printable characters
+}
+
+func tokenOut(t access.Token) tokenJSON {
+	return tokenJSON{ID: t.ID, User: t.UserID, Name: t.Name, Created: t.Created, LastUsed: t.LastUsed, Revoked: t.Revoked}
+}
+
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := adminOnly(p, "list API tokens"); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	tokens, err := a.opts.Users.ListTokens(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageOf(tokens, 0, func(t access.Token) string { return t.ID }, tokenOut))
+	return nil
+}
+
+// createToken serves POST /api/v1/users/{id}/tokens {"name"}: 201 with the token, shown this
+// once.
+func (a *API) createToken(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := adminOnly(p, "create API tokens"); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var body tokenBody
+	has, err := decodeBody(r, &body, nil)
+	if err != nil {
+		return err
+	}
+	if err := required(has, "name"); err != nil {
+		return err
+	}
+	token, tokenID, err := a.opts.Users.CreateToken(r.Context(), id, body.Name)
+	if err != nil {
+		return err
+	}
+	t, err := a.opts.Users.GetToken(r.Context(), tokenID)
+	if err != nil {
+		return err
+	}
+	out := tokenOut(t)
+	out.Token = token
+	writeCreated(w, r, tokenID, out)
+	return nil
+}
+
+// revokeToken serves DELETE /api/v1/users/{id}/tokens/{token_id}: the token stops working at once.
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := adminOnly(p, "revoke API tokens"); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	tokenID := chi.URLParam(r, "token_id")
+	t, err := a.opts.Users.GetToken(r.Context(), tokenID)
+	if err != nil {
+		return err
+	}
+	if t.UserID != id {
+		return &Error{Code: CodeNotFound, Message: "user " + id + " has no token " + tokenID}
+	}
+	if err := a.opts.Users.RevokeToken(r.Context(), tokenID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+// BatchError is the row that failed a batch (CreateSites, CreatePatients, ...), which then
+// stored nothing: its index in the batch and the store's reason, a *devices.Error that
+// errors.As finds through it.
+type BatchError struct {
+	Index int
+	Err   *devices.Error
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("row %d: %v", e.Index, e.Err) }
+
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// CreateSites creates every site in one transaction, or none of them: the first site that
+// CreateSite would refuse fails the whole call with a *BatchError naming it. Each site gets its
+// own audit row, as if created one by one.
+func (s *Store) CreateSites(ctx context.Context, sites []devices.Site) error {
+	return createBatch(ctx, s, "site", sites, func(x devices.Site) string { return x.ID },
+		func(x devices.Site) error { return x.Validate() }, insertSite)
+}
+
+// CreateTeams creates every team in one transaction, or none of them, as CreateSites does.
+func (s *Store) CreateTeams(ctx context.Context, teams []devices.Team) error {
+	return createBatch(ctx, s, "team", teams, func(x devices.Team) string { return x.ID },
+		func(x devices.Team) error { return x.Validate() }, insertTeam)
+}
+
+// CreatePatients creates every patient in one transaction, or none of them, as CreateSites
+// does.
+func (s *Store) CreatePatients(ctx context.Context, patients []devices.Patient) error {
+	return createBatch(ctx, s, "patient", patients, func(x devices.Patient) string { return x.ID },
+		func(x devices.Patient) error { return x.Validate() }, insertPatient)
+}
+
+// createBatch validates every row, then inserts them all in one registry change with an audit
+// row "<what>.create" each. A refused row is returned as a *BatchError; a database failure as
+// an ordinary error. A row sees the rows before it: a duplicate id within the batch is refused.
+func createBatch[T any](ctx context.Context, s *Store, what string, rows []T, id func(T) string,
+	validate func(T) error, insert func(context.Context, *sql.Tx, T) (any, error)) error {
+	refused := func(i int, err error) error {
+		var de *devices.Error
+		if errors.As(err, &de) {
+			return &BatchError{Index: i, Err: de}
+		}
+		return fmt.Errorf("create %s %s: %w", what, id(rows[i]), err)
+	}
+	for i, r := range rows {
+		if err := validate(r); err != nil {
+			return refused(i, err)
+		}
+	}
+	return s.mutate(ctx, "create "+what+"s", func(tx *sql.Tx, actor string) error {
+		for i, r := range rows {
+			detail, err := insert(ctx, tx, r)
+			if err != nil {
+				return refused(i, err)
+			}
+			if err := s.audit(ctx, tx, actor, what+".create", what+"/"+id(r), detail); err != nil {
+				return refused(i, err)
+			}
+		}
+		return nil
+	})
+}

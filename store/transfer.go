@@ -1,0 +1,158 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+// Device policies of a patient transfer: what becomes of the home devices lent to the patient.
+const (
+	// DevicesTravel sends each device along: its site becomes the new team's site, and the loan
+	// continues, so its readings go on being credited to the patient.
+	DevicesTravel = "travel"
+	// DevicesReturn ends each loan at the time of the transfer; the device stays at its site,
+	// in the pool, to be lent again.
+	DevicesReturn = "return"
+)
+
+// Transfer is a patient's move from one team to another, as recorded by TransferPatient.
+type Transfer struct {
+	ID           int64
+	PatientID    string
+	FromTeam     string
+	ToTeam       string
+	At           time.Time
+	Actor        string
+	DevicePolicy string // DevicesTravel or DevicesReturn
+}
+
+// TransferPatient moves a patient to another team at time at, in one registry change. The
+// patient keeps its id, so its readings stay queryable under it, and its care plans. Every
+// home device lent to the patient now either travels with it or is returned at at, as
+// devicePolicy says. The move is recorded in patient_transfers and audited as patient.transfer
+// on the patient, with a device.update (travel, when the site changes) or device.return row on
+// each device.
+//
+// NotFound if there is no such patient; Invalid for a team that does not exist or is the
+// patient's own, an unknown policy, no time, or a loan to return that starts at or after at.
+func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePolicy string, at time.Time) error {
+	switch {
+	case !devices.ValidID(patientID) || !devices.ValidID(toTeam):
+		return devices.Errorf(devices.Invalid, "patient %q or team %q is not a valid id", patientID, toTeam)
+	case devicePolicy != DevicesTravel && devicePolicy != DevicesReturn:
+		return devices.Errorf(devices.Invalid, "device policy %q is not %s or %s", devicePolicy, DevicesTravel, DevicesReturn)
+	case at.IsZero():
+		return devices.Errorf(devices.Invalid, "a transfer needs its time")
+	}
+	at = time.UnixMilli(at.UnixMilli()).UTC()
+	return s.mutate(ctx, "transfer patient/"+patientID, func(tx *sql.Tx, actor string) error {
+		p, err := getOne(ctx, tx, "patient", patientID, `SELECT `+patientColumns+` FROM patients p WHERE p.id = $1`, scanPatient)
+		if err != nil {
+			return err
+		}
+		if p.TeamID == toTeam {
+			return devices.Errorf(devices.Invalid, "patient %s is already in team %s", patientID, toTeam)
+		}
+		team, err := getOne(ctx, tx, "team", toTeam, `SELECT `+teamColumns+` FROM teams WHERE id = $1`, scanTeam)
+		var de *devices.Error
+		if errors.As(err, &de) && de.Code == devices.NotFound {
+			return devices.Errorf(devices.Invalid, "team %s does not exist", toTeam)
+		}
+		if err != nil {
+			return err
+		}
+		loans, err := queryAll(ctx, tx, `SELECT `+assignmentColumns+` FROM assignments
+			WHERE patient_id = $1 AND until_ms IS NULL ORDER BY device_id`, []any{patientID}, scanAssignment)
+		if err != nil {
+			return err
+		}
+		lent := []string{}
+		for _, l := range loans {
+			lent = append(lent, l.DeviceID)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE patients SET team_id = $2 WHERE id = $1`, patientID, toTeam); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO patient_transfers
+			(patient_id, from_team, to_team, at_ms, actor, device_policy) VALUES ($1, $2, $3, $4, $5, $6)`,
+			patientID, p.TeamID, toTeam, at.UnixMilli(), actor, devicePolicy); err != nil {
+			return err
+		}
+		detail := struct {
+			FromTeam     string    `json:"from_team"`
+			ToTeam       string    `json:"to_team"`
+			At           time.Time `json:"at"`
+			DevicePolicy string    `json:"device_policy"`
+			Devices      []string  `json:"devices"`
+		}{p.TeamID, toTeam, at, devicePolicy, lent}
+		if err := s.audit(ctx, tx, actor, "patient.transfer", "patient/"+patientID, detail); err != nil {
+			return err
+		}
+		for _, l := range loans {
+			if devicePolicy == DevicesTravel {
+				err = travel(ctx, s, tx, actor, l.DeviceID, team.SiteID)
+			} else {
+				err = returnAt(ctx, s, tx, actor, l, at)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// travel moves a lent device to site, leaving its loan as it is.
+func travel(ctx context.Context, s *Store, tx *sql.Tx, actor, deviceID, site string) error {
+	d, err := getOne(ctx, tx, "device", deviceID, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, scanDevice)
+	if err != nil || d.SiteID == site {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE devices SET site_id = $2 WHERE id = $1`, deviceID, site); err != nil {
+		return err
+	}
+	d.SiteID = site
+	return s.audit(ctx, tx, actor, "device.update", "device/"+deviceID, deviceDetail(d))
+}
+
+// returnAt ends a device's open loan at at.
+func returnAt(ctx context.Context, s *Store, tx *sql.Tx, actor string, loan devices.Assignment, at time.Time) error {
+	if !at.After(loan.From) {
+		return devices.Errorf(devices.Invalid, "device %s is lent to patient %s since %s; a transfer at %s cannot return it",
+			loan.DeviceID, loan.PatientID, loan.From.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE assignments SET until_ms = $2 WHERE device_id = $1 AND until_ms IS NULL`,
+		loan.DeviceID, at.UnixMilli()); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, actor, "device.return", "device/"+loan.DeviceID,
+		assignmentDetail{Patient: loan.PatientID, From: loan.From, Until: at})
+}
+
+// Transfers returns the patient's transfers, oldest first; NotFound if there is no such patient.
+func (s *Store) Transfers(ctx context.Context, patientID string) ([]Transfer, error) {
+	found, err := exists(ctx, s.db, `SELECT 1 FROM patients WHERE id = $1`, patientID)
+	if err != nil {
+		return nil, fmt.Errorf("transfers of %s: %w", patientID, err)
+	}
+	if !found {
+		return nil, notFound("patient", patientID)
+	}
+	out, err := queryAll(ctx, s.db, `SELECT id, patient_id, from_team, to_team, at_ms, actor, device_policy
+		FROM patient_transfers WHERE patient_id = $1 ORDER BY id`, []any{patientID}, func(sc scanner) (Transfer, error) {
+		var t Transfer
+		var ms int64
+		err := sc.Scan(&t.ID, &t.PatientID, &t.FromTeam, &t.ToTeam, &ms, &t.Actor, &t.DevicePolicy)
+		t.At = time.UnixMilli(ms).UTC()
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("transfers of %s: %w", patientID, err)
+	}
+	return out, nil
+}
