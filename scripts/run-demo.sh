@@ -63,8 +63,21 @@ if [ ! -f "$VITALWATCH_DATA_DIR/demo-registry/imported" ]; then
 	mkdir -p "$VITALWATCH_DATA_DIR/demo-registry"
 	bin/vitalsim --export-registry "$VITALWATCH_DATA_DIR/demo-registry" --devices "$DEMO_DEVICES" --seed 1
 	bin/vitalwatch registry import "$VITALWATCH_DATA_DIR/demo-registry" ${VITALWATCH_CONFIG:+--config "$VITALWATCH_CONFIG"}
+	# One user of each role; each password and the admin's API token are printed once by the CLI.
+	creds="$VITALWATCH_DATA_DIR/demo-registry/credentials.txt"
+	(
+		umask 077
+		: >"$creds"
+		for u in "admin --role admin" "dr-wang --role doctor --teams team-01-1" "fleet-li --role fleet_manager --sites site-01"; do
+			name=${u%% *}
+			pw=$(bin/vitalwatch users add --username $u | tail -n 1)
+			printf '%-10s %s\n' "$name" "$pw" >>"$creds"
+		done
+		printf 'API_TOKEN  %s\n' "$(bin/vitalwatch tokens create --user admin --name demo | tail -n 1)" >>"$creds"
+	)
 	touch "$VITALWATCH_DATA_DIR/demo-registry/imported"
 fi
+API_TOKEN=$(awk '$1 == "API_TOKEN" {print $2}' "$VITALWATCH_DATA_DIR/demo-registry/credentials.txt")
 
 VITALWATCH_HTTP_LISTEN=$HTTP VITALWATCH_BROKER_LISTEN=$BROKER \
 	bin/vitalwatch serve ${VITALWATCH_CONFIG:+--config "$VITALWATCH_CONFIG"} 2>"$VITALWATCH_DATA_DIR/vitalwatch.log" &
@@ -82,12 +95,18 @@ VitalWatch is running with a demo fleet of $DEMO_DEVICES simulated devices sendi
   MQTT broker     tcp://$BROKER            (devices publish to devices/{id}/telemetry)
   readiness       http://$HTTP/readyz
   metrics         http://$HTTP/metrics
-  dead letters    http://$HTTP/api/v1/deadletters
+  API             http://$HTTP/api/v1   (OpenAPI: /api/v1/openapi.json; sign in or use the token below)
   InfluxDB        ${VITALWATCH_INFLUX_URL}   (database vitalwatch; Flux at /api/v2/query)
   registry        $VITALWATCH_DATA_DIR/demo-registry/*.csv   (bin/vitalwatch devices list)
   logs            $VITALWATCH_DATA_DIR/vitalwatch.log, $VITALWATCH_DATA_DIR/vitalsim.log
 
+Demo users (username, password) and the admin's API token, from $VITALWATCH_DATA_DIR/demo-registry/credentials.txt:
+$(sed 's/^/  /' "$VITALWATCH_DATA_DIR/demo-registry/credentials.txt")
+  dr-wang is a doctor of team-01-1; fleet-li manages the devices of site-01.
+
 Try:  curl -s http://$HTTP/metrics | grep vitalwatch_ingest_readings_total
+      curl -s -H "Authorization: Bearer $API_TOKEN" http://$HTTP/api/v1/deadletters?limit=3
+      curl -s -H "Authorization: Bearer $API_TOKEN" http://$HTTP/api/v1/devices?site=site-01
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}" || true
