@@ -26,11 +26,18 @@ type teamJSON struct {
 	ID   string `json:"id"`
 	Site string `json:"site"`
 	Name string `json:"name"`
+	// Lead and OnCall are user ids of doctors of the team: who urgent alerts escalate to.
+	Lead   string   `json:"lead"`
+	OnCall []string `json:"on_call"`
 }
 
-func teamOut(t devices.Team) teamJSON { return teamJSON{ID: t.ID, Site: t.SiteID, Name: t.Name} }
+func teamOut(t devices.Team) teamJSON {
+	return teamJSON{ID: t.ID, Site: t.SiteID, Name: t.Name, Lead: t.Lead, OnCall: append([]string{}, t.OnCall...)}
+}
 
-func (j teamJSON) team() devices.Team { return devices.Team{ID: j.ID, SiteID: j.Site, Name: j.Name} }
+func (j teamJSON) team() devices.Team {
+	return devices.Team{ID: j.ID, SiteID: j.Site, Name: j.Name, Lead: j.Lead, OnCall: j.OnCall}
+}
 
 func (a *API) listTeams(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
 	if err := roleIn(p, "read teams", everyone...); err != nil {
@@ -85,7 +92,7 @@ func (a *API) createTeam(w http.ResponseWriter, r *http.Request, p *access.Princ
 	if err := a.opts.Registry.CreateTeam(r.Context(), j.team()); err != nil {
 		return err
 	}
-	writeCreated(w, r, j.ID, j)
+	writeCreated(w, r, j.ID, teamOut(j.team()))
 	return nil
 }
 
@@ -111,6 +118,6 @@ func (a *API) updateTeam(w http.ResponseWriter, r *http.Request, p *access.Princ
 	if err := a.opts.Registry.UpdateTeam(r.Context(), j.team()); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, j)
+	writeJSON(w, http.StatusOK, teamOut(j.team()))
 	return nil
 }

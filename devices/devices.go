@@ -62,11 +62,17 @@ type Site struct {
 	OpeningHours string // e.g. "Mon-Fri 08:00-17:30"
 }
 
-// Team is a family-doctor team at a site.
+// Team is a family-doctor team at a site. Its members are the doctors whose user record names
+// the team; Lead and OnCall are user ids among them.
 type Team struct {
 	ID     string
 	SiteID string
 	Name   string
+	// Lead is who an unacknowledged urgent alert escalates to first; empty until set.
+	Lead string
+	// OnCall is the on-call roster in rota order: who is paged after the lead, and out of
+	// the centre's opening hours.
+	OnCall []string
 }
 
 // Patient is a resident known by a pseudonymous id. No name or other identity is kept here.
@@ -136,6 +142,16 @@ func (t *Team) Validate() error {
 		return invalidID("team site", t.SiteID)
 	case t.Name == "":
 		return Errorf(Invalid, "team name is required")
+	case t.Lead != "" && !ValidID(t.Lead):
+		return invalidID("team lead", t.Lead)
+	}
+	for i, u := range t.OnCall {
+		if !ValidID(u) {
+			return invalidID("on-call user", u)
+		}
+		if slices.Contains(t.OnCall[:i], u) {
+			return Errorf(Invalid, "user %s is on the on-call roster twice", u)
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
@@ -111,7 +112,7 @@ func testTeams(t *testing.T, newDSN func(t *testing.T) string) {
 	must(t, "CreateSite", s.CreateSite(asAdmin, site1))
 	must(t, "CreateSite", s.CreateSite(asAdmin, site2))
 	must(t, "CreateTeam", s.CreateTeam(asAdmin, team1))
-	if got, err := s.GetTeam(ctx, "t1"); err != nil || got != team1 {
+	if got, err := s.GetTeam(ctx, "t1"); err != nil || !reflect.DeepEqual(got, team1) {
 		t.Errorf("GetTeam(t1) = %+v, %v; want %+v", got, err, team1)
 	}
 	wantCode(t, "CreateTeam(t1 again)", s.CreateTeam(asAdmin, team1), devices.Conflict)
@@ -127,7 +128,7 @@ func testTeams(t *testing.T, newDSN func(t *testing.T) string) {
 	// A team moves to another site.
 	moved := devices.Team{ID: "t1", SiteID: "s2", Name: "Dr Wang's team"}
 	must(t, "UpdateTeam", s.UpdateTeam(asAdmin, moved))
-	if got, _ := s.GetTeam(ctx, "t1"); got != moved {
+	if got, _ := s.GetTeam(ctx, "t1"); !reflect.DeepEqual(got, moved) {
 		t.Errorf("after UpdateTeam, GetTeam(t1) = %+v; want %+v", got, moved)
 	}
 	wantCode(t, "UpdateTeam(to site s9)", s.UpdateTeam(asAdmin, devices.Team{ID: "t1", SiteID: "s9", Name: "x"}), devices.Invalid)
@@ -753,5 +754,37 @@ func testCreateDevices(t *testing.T, newDSN func(t *testing.T) string) {
 		if log, _ := s.AuditLog(ctx, AuditFilter{Subject: "device/" + id}); len(log) != 1 || log[0].Action != "device.create" {
 			t.Errorf("audit of %s = %+v; want one device.create", id, log)
 		}
+	}
+}
+
+func testTeamRoster(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	s := newStore(t, newDSN)
+	seed(t, s)
+	mustCreateUser(t, s, drWang) // a doctor of t1 and t2
+	mustCreateUser(t, s, fleet)
+	other := mustCreateUser(t, s, access.User{ID: "usr_li", Username: "dr.li", Role: access.Doctor, Teams: []string{"t2"}, PasswordHash: fakeHash})
+
+	team := team1
+	team.Lead, team.OnCall = drWang.ID, []string{drWang.ID}
+	must(t, "UpdateTeam(lead and roster)", s.UpdateTeam(asAdmin, team))
+	if got, err := s.GetTeam(ctx, "t1"); err != nil || !reflect.DeepEqual(got, team) {
+		t.Errorf("GetTeam(t1) = %+v, %v; want %+v", got, err, team)
+	}
+	for _, tt := range []struct {
+		name   string
+		lead   string
+		onCall []string
+	}{
+		{"lead from another team", other.ID, nil},
+		{"fleet manager on call", "", []string{fleet.ID}},
+		{"unknown user", "usr_nobody", nil},
+	} {
+		bad := team1
+		bad.Lead, bad.OnCall = tt.lead, tt.onCall
+		wantCode(t, "UpdateTeam("+tt.name+")", s.UpdateTeam(asAdmin, bad), devices.Invalid)
+	}
+	if got, _ := s.GetTeam(ctx, "t1"); !reflect.DeepEqual(got, team) {
+		t.Errorf("a refused update changed the team to %+v", got)
 	}
 }

@@ -39,6 +39,7 @@ var conformance = []struct {
 	{"Patients", testPatients},
 	{"Devices", testDevices},
 	{"CreateDevicesAllOrNothing", testCreateDevices},
+	{"TeamRoster", testTeamRoster},
 	{"ListPagesByID", testListPagesByID},
 	{"ListRefusesFiltersThatDoNotApply", testListRefusesFiltersThatDoNotApply},
 	{"Assignments", testAssignments},

@@ -3,24 +3,65 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
 
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
-const teamColumns = `id, site_id, name`
+const teamColumns = `id, site_id, name, lead, on_call`
 
 func scanTeam(sc scanner) (devices.Team, error) {
 	var t devices.Team
-	err := sc.Scan(&t.ID, &t.SiteID, &t.Name)
-	return t, err
+	var onCall string
+	if err := sc.Scan(&t.ID, &t.SiteID, &t.Name, &t.Lead, &onCall); err != nil {
+		return t, err
+	}
+	if err := json.Unmarshal([]byte(onCall), &t.OnCall); err != nil {
+		return t, fmt.Errorf("team %s: on-call roster: %w", t.ID, err)
+	}
+	if len(t.OnCall) == 0 {
+		t.OnCall = nil
+	}
+	return t, nil
 }
 
 // teamDetail is a team as the audit log records it.
 func teamDetail(t devices.Team) any {
 	return struct {
-		Site string `json:"site"`
-		Name string `json:"name"`
-	}{t.SiteID, t.Name}
+		Site   string   `json:"site"`
+		Name   string   `json:"name"`
+		Lead   string   `json:"lead,omitempty"`
+		OnCall []string `json:"on_call,omitempty"`
+	}{t.SiteID, t.Name, t.Lead, t.OnCall}
+}
+
+// onCallJSON is the stored form of a roster.
+func onCallJSON(t devices.Team) string {
+	b, _ := json.Marshal(append([]string{}, t.OnCall...))
+	return string(b)
+}
+
+// checkRoster makes sure the team's lead and on-call users are enabled doctors of the team
+// itself: a page must never go to someone outside it.
+func checkRoster(ctx context.Context, tx *sql.Tx, t devices.Team) error {
+	people := t.OnCall
+	if t.Lead != "" {
+		people = append([]string{t.Lead}, people...)
+	}
+	for _, u := range people {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM users u JOIN user_teams ut ON ut.user_id = u.id
+			WHERE u.id = $1 AND ut.team_id = $2 AND u.role = 'doctor' AND u.disabled = 0`, u, t.ID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return devices.Errorf(devices.Invalid, "user %s is not an enabled doctor of team %s, so cannot lead it or be on its roster", u, t.ID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CreateTeam adds a team at an existing site; Conflict if its id is taken.
@@ -42,12 +83,16 @@ func insertTeam(ctx context.Context, tx *sql.Tx, team devices.Team) (any, error)
 	if err := mustExist(ctx, tx, "site", team.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
 		return nil, err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO teams (`+teamColumns+`) VALUES ($1, $2, $3)`,
-		team.ID, team.SiteID, team.Name)
+	if err := checkRoster(ctx, tx, team); err != nil {
+		return nil, err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO teams (`+teamColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+		team.ID, team.SiteID, team.Name, team.Lead, onCallJSON(team))
 	return teamDetail(team), err
 }
 
-// UpdateTeam replaces the team's name and site; NotFound if there is no such team.
+// UpdateTeam replaces the team's name, site, lead and on-call roster; NotFound if there is no
+// such team.
 func (s *Store) UpdateTeam(ctx context.Context, team devices.Team) error {
 	if err := team.Validate(); err != nil {
 		return err
@@ -59,8 +104,11 @@ func (s *Store) UpdateTeam(ctx context.Context, team devices.Team) error {
 		if err := mustExist(ctx, tx, "site", team.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
 			return nil, err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE teams SET site_id = $2, name = $3 WHERE id = $1`,
-			team.ID, team.SiteID, team.Name)
+		if err := checkRoster(ctx, tx, team); err != nil {
+			return nil, err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE teams SET site_id = $2, name = $3, lead = $4, on_call = $5 WHERE id = $1`,
+			team.ID, team.SiteID, team.Name, team.Lead, onCallJSON(team))
 		return teamDetail(team), err
 	})
 }
