@@ -87,49 +87,24 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		return nil
 	case "serve", "migrate", "config":
 	case "registry", "devices", "broker-config", "users", "tokens":
-		if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-			// The subcommand and its own flags follow; --config may come anywhere after them.
-			sub, rest := args[0], args[1:]
-			cfgFile, rest := extractConfigFlag(rest)
-			args = append([]string{sub}, rest...)
-			if cfgFile != "" {
-				*configFile = cfgFile
-			}
+		// The subcommand and its own flags follow; --config may come anywhere after them.
+		file, rest := extractConfigFlag(args)
+		cfg, err := loadFor(file, environ)
+		if err != nil {
+			return err
 		}
+		if cmd == "users" || cmd == "tokens" {
+			return runUsers(ctx, cfg, cmd, rest, stdin, stdout, stderr)
+		}
+		return runRegistry(ctx, cfg, cmd, rest, stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
-	if cmd == "registry" || cmd == "devices" || cmd == "broker-config" {
-		path := *configFile
-		if path == "" {
-			path = lookupEnv(environ, "VITALWATCH_CONFIG")
-		}
-		cfg, err := LoadConfig(path, environ)
-		if err != nil {
-			return err
-		}
-		return runRegistry(ctx, cfg, cmd, args, stdout, stderr)
-	}
-	if cmd == "users" || cmd == "tokens" {
-		path := *configFile
-		if path == "" {
-			path = lookupEnv(environ, "VITALWATCH_CONFIG")
-		}
-		cfg, err := LoadConfig(path, environ)
-		if err != nil {
-			return err
-		}
-		return runUsers(ctx, cfg, cmd, args, stdin, stdout, stderr)
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	path := *configFile
-	if path == "" {
-		path = lookupEnv(environ, "VITALWATCH_CONFIG")
-	}
-	cfg, err := LoadConfig(path, environ)
+	cfg, err := loadFor(*configFile, environ)
 	if err != nil {
 		return err
 	}
@@ -154,6 +129,14 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 	default:
 		return serve(ctx, cfg, log, nil)
 	}
+}
+
+// loadFor loads the configuration from file, or from VITALWATCH_CONFIG when file is empty.
+func loadFor(file string, environ []string) (*Config, error) {
+	if file == "" {
+		file = lookupEnv(environ, "VITALWATCH_CONFIG")
+	}
+	return LoadConfig(file, environ)
 }
 
 func lookupEnv(environ []string, key string) string {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -41,19 +39,7 @@ func TestServeOnPostgresSeesRegistryChangesMadeElsewhere(t *testing.T) {
 	cli("registry", "import", in)
 	first := secretOf(cli("devices", "add", "--id", "ox-1", "--kind", "oximeter", "--site", "centre-1"))
 
-	cfg, err := LoadConfig("", env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrs := make(chan listening, 1)
-	served := make(chan error, 1)
-	go func() {
-		served <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(l listening) { addrs <- l })
-	}()
-	l := <-addrs
-	waitReady(t, "http://"+l.HTTP)
+	l := startServe(t, env)
 
 	connect := func(id, secret string) (mqtt.Client, error) {
 		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + l.Broker).SetClientID(id).
@@ -126,10 +112,7 @@ func TestServeOnPostgresSeesRegistryChangesMadeElsewhere(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	cancel()
-	if err := <-served; err != nil {
-		t.Fatalf("serve: %v", err)
-	}
+	l.stop(t)
 }
 
 func writeFile(t *testing.T, path, body string) {

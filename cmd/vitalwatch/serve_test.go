@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,31 +41,11 @@ func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
 		t.Fatalf("registry import: %v\n%s", err, importLog.String())
 	}
 	token := adminToken(t, dataDir)
-	cfg, err := LoadConfig("", []string{
-		"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_HTTP_LISTEN=127.0.0.1:0",
-		"VITALWATCH_BROKER_LISTEN=127.0.0.1:0", "VITALWATCH_INFLUX_URL=" + ix.URL,
+	l := startServe(t, []string{
+		"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_INFLUX_URL=" + ix.URL,
 		"VITALWATCH_INFLUX_BUCKET=" + ix.Bucket, "VITALWATCH_INGEST_WATCHDOG_INTERVAL=1s",
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrs := make(chan listening, 1)
-	served := make(chan error, 1)
-	go func() {
-		served <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(l listening) { addrs <- l })
-	}()
-	var l listening
-	select {
-	case l = <-addrs:
-	case err := <-served:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not start")
-	}
 	base := "http://" + l.HTTP
-	waitReady(t, base)
 
 	summaryFile := filepath.Join(t.TempDir(), "summary.json")
 	out, err := exec.Command(sim, "--broker", "tcp://"+l.Broker, "--auth", "--devices", "80", "--seed", "7", "--rate", "0",
@@ -155,15 +136,7 @@ func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
 		t.Errorf("/metrics lacks the readings counter")
 	}
 
-	cancel()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("serve returned %v after shutdown; want nil", err)
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatal("serve did not shut down")
-	}
+	l.stop(t)
 }
 
 // adminToken makes an admin in the store of dataDir, as an operator would before the first
@@ -181,6 +154,63 @@ func adminToken(t *testing.T, dataDir string) string {
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	return lines[len(lines)-1]
+}
+
+// server is vitalwatch serve running in the test process.
+type server struct {
+	listening
+	cancel context.CancelFunc
+	served chan error
+	once   sync.Once
+	err    error
+}
+
+// startServe runs serve with the VITALWATCH_* settings in env (HTTP and the embedded broker on
+// free loopback ports unless env says otherwise) and waits until it is ready. It is stopped at
+// the end of the test if the test has not stopped it.
+func startServe(t *testing.T, env []string) *server {
+	t.Helper()
+	cfg, err := LoadConfig("", append([]string{"VITALWATCH_HTTP_LISTEN=127.0.0.1:0", "VITALWATCH_BROKER_LISTEN=127.0.0.1:0"}, env...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &server{cancel: cancel, served: make(chan error, 1)}
+	addrs := make(chan listening, 1)
+	go func() {
+		srv.served <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(l listening) { addrs <- l })
+	}()
+	t.Cleanup(func() { srv.shutdown() })
+	select {
+	case srv.listening = <-addrs:
+	case err := <-srv.served:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	waitReady(t, "http://"+srv.HTTP)
+	return srv
+}
+
+// shutdown stops serve gracefully, once, and returns what it returned.
+func (s *server) shutdown() error {
+	s.once.Do(func() {
+		s.cancel()
+		select {
+		case s.err = <-s.served:
+		case <-time.After(60 * time.Second):
+			s.err = errors.New("serve did not stop within a minute")
+		}
+	})
+	return s.err
+}
+
+// stop stops serve and fails the test unless it shut down cleanly.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if err := s.shutdown(); err != nil {
+		t.Fatalf("serve after shutdown: %v; want nil", err)
+	}
 }
 
 func waitReady(t *testing.T, base string) {
@@ -235,22 +265,7 @@ func TestGracefulStopWithEmbeddedBrokerLosesNothing(t *testing.T) {
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	dataDir := t.TempDir()
 	secret := seedDevices(t, dataDir, "dev-stop")["dev-stop"]
-	cfg, err := LoadConfig("", []string{
-		"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_HTTP_LISTEN=127.0.0.1:0",
-		"VITALWATCH_BROKER_LISTEN=127.0.0.1:0", "VITALWATCH_INFLUX_URL=" + ix.URL, "VITALWATCH_INFLUX_BUCKET=" + ix.Bucket,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrs := make(chan listening, 1)
-	served := make(chan error, 1)
-	go func() {
-		served <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(l listening) { addrs <- l })
-	}()
-	l := <-addrs
-	waitReady(t, "http://"+l.HTTP)
+	l := startServe(t, []string{"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_INFLUX_URL=" + ix.URL, "VITALWATCH_INFLUX_BUCKET=" + ix.Bucket})
 
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + l.Broker).SetClientID("dev-stop").
 		SetUsername("dev-stop").SetPassword(secret).SetAutoReconnect(false))
@@ -286,15 +301,7 @@ func TestGracefulStopWithEmbeddedBrokerLosesNothing(t *testing.T) {
 		}
 	}()
 	time.Sleep(1500 * time.Millisecond)
-	cancel() // graceful stop while the device keeps publishing
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	l.stop(t) // graceful stop while the device keeps publishing
 	close(stop)
 	<-pubDone
 
