@@ -28,6 +28,10 @@ type Principal struct {
 	Subscribe []string
 	// Publish lists the filters of the topics it may publish to, e.g. "devices/+/commands".
 	Publish []string
+	// ClientID, when set, is the only client id the principal may connect with, and no device
+	// may use it: a device registered under ingest's client id could otherwise take over
+	// ingest's session (a new connection with a client id replaces the old one).
+	ClientID string
 }
 
 // Reasons a client is refused, as counted by Refusals.
@@ -51,6 +55,7 @@ type access struct {
 	view       *devices.View
 	prefix     string // e.g. "devices"
 	principals map[string]principal
+	reserved   []string // client ids of principals, which devices may not use
 	log        *slog.Logger
 	// dummyHash is verified against for unknown usernames, so that an unknown device id costs
 	// as much time as a wrong secret.
@@ -97,6 +102,9 @@ func newAccess(view *devices.View, prefix string, ps []Principal, log *slog.Logg
 			}
 		}
 		h.principals[p.Username] = principal{Principal: p, passwordSum: sha256.Sum256([]byte(p.Password))}
+		if p.ClientID != "" {
+			h.reserved = append(h.reserved, p.ClientID)
+		}
 	}
 	return h, nil
 }
@@ -139,6 +147,10 @@ func (h *access) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool 
 			h.refuse(cl, RefusedBadSecret, "principal", user)
 			return false
 		}
+		if p.ClientID != "" && cl.ID != p.ClientID {
+			h.refuse(cl, RefusedClientID, "principal", user, "client", clip(cl.ID))
+			return false
+		}
 		return true
 	}
 	var dev *devices.Device
@@ -158,8 +170,8 @@ func (h *access) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool 
 	case dev.Status == devices.Retired:
 		h.refuse(cl, RefusedRetired, "device", user)
 		return false
-	case cl.ID != user:
-		// Else one device could take over another's session by using its client id.
+	case cl.ID != user || slices.Contains(h.reserved, cl.ID):
+		// Else one device could take over another's (or ingest's) session by using its client id.
 		h.refuse(cl, RefusedClientID, "device", user, "client", clip(cl.ID))
 		return false
 	case pk.Connect.WillFlag && !h.devicePublishes(user, pk.Connect.WillTopic):

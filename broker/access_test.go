@@ -410,3 +410,32 @@ func TestSharedSubscriptionOfPrincipal(t *testing.T) {
 		t.Fatalf("received %q", m)
 	}
 }
+
+// TestPrincipalClientIDIsReserved: a principal with a ClientID must use it, and a device
+// registered under that id cannot connect, so it cannot take over the principal's session.
+func TestPrincipalClientIDIsReserved(t *testing.T) {
+	secret := devices.NewSecret()
+	view := devices.NewView(devices.NewDirectory(1, []devices.Device{{ID: "ingest-1", Kind: devices.BPCuff, SiteID: "s1",
+		Mode: devices.Home, Status: devices.Active, SecretHash: devices.HashSecret(secret)}}, nil, nil))
+	p := ingest
+	p.ClientID = "ingest-1"
+	b, err := Start(Config{Listen: "127.0.0.1:0", Devices: view, Principals: []Principal{p}}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := dial(b.URL(), "ingest-1", p.Username, p.Password)
+	if err != nil {
+		t.Fatalf("principal with its client id: %v", err)
+	}
+	defer c.Disconnect(0)
+	if _, err := dial(b.URL(), "ingest-1", "ingest-1", secret); !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
+		t.Errorf("device registered as ingest-1 connecting with client id ingest-1: %v; want refused", err)
+	}
+	if !c.IsConnected() {
+		t.Error("the principal's connection was taken over")
+	}
+	if _, err := dial(b.URL(), "ingest-9", p.Username, p.Password); !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
+		t.Errorf("principal with another client id: %v; want refused", err)
+	}
+}

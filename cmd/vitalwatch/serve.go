@@ -66,8 +66,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		// Ingest signs in to the embedded broker as a principal whose password lives only in
 		// this process.
 		ingestUser, ingestPassword = "vitalwatch-ingest", devices.NewSecret()
+		principal := ingestPrincipal(ingestUser, ingestPassword, cfg.Ingest.TopicPrefix)
+		principal.ClientID = cfg.Ingest.ClientID // its session is ingest's alone
 		b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen, Devices: view, TopicPrefix: cfg.Ingest.TopicPrefix,
-			Principals: []broker.Principal{ingestPrincipal(ingestUser, ingestPassword, cfg.Ingest.TopicPrefix)}}, log)
+			Principals: []broker.Principal{principal}}, log)
 		if err != nil {
 			return err
 		}
