@@ -23,6 +23,7 @@ build:
 
 ## run: build, install InfluxDB if needed, start vitalwatch serve and a demo fleet.
 run: build tools
+	@command -v curl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null; }
 	./scripts/run-demo.sh
 
 ## test: install test dependencies, vet, and run all tests with the race detector.
@@ -33,7 +34,7 @@ test: test-deps tools lint
 ## influxd (BENCH_MESSAGES messages, default 300000), which prints ingest_msgs_per_s,
 ## ceiling_msgs_per_s, their ratio and peak RSS.
 bench: test-deps tools
-	go test -run '^$$' -bench . -benchmem ./reading/ ./influx/ ./spool/ ./ingest/
+	go test -run '^$$' -bench . -benchmem ./reading/ ./influx/ ./spool/ ./ingest/ ./devices/
 	go test -run '^$$' -bench BenchmarkDrain -benchtime 1x -timeout 60m ./cmd/vitalwatch/
 
 lint:
