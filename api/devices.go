@@ -34,26 +34,29 @@ type deviceJSON struct {
 	Kind            string `json:"kind"`
 	Site            string `json:"site"`
 	Mode            string `json:"mode"`   // home or station
-	Status          string `json:"status"` // active (the default), maintenance or retired
+	Status          string `json:"status"` // active (the default), maintenance, in_transit (set by moves only) or retired
 	Model           string `json:"model"`
 	Serial          string `json:"serial"`
 	Firmware        string `json:"firmware"`
 	RatedUsesPerDay int    `json:"rated_uses_per_day"` // station devices
 	// NextCalibration is when calibration is due; absent when not tracked.
 	NextCalibration time.Time `json:"next_calibration,omitzero"`
+	// InService is when the device entered service (utilisation counts its days from then);
+	// absent: when it was registered.
+	InService time.Time `json:"in_service,omitzero"`
 }
 
 func deviceOut(d devices.Device) deviceJSON {
 	return deviceJSON{ID: d.ID, Kind: string(d.Kind), Site: d.SiteID, Mode: string(d.Mode), Status: string(d.Status),
 		Model: d.Model, Serial: d.Serial, Firmware: d.Firmware, RatedUsesPerDay: d.RatedUsesPerDay,
-		NextCalibration: d.NextCalibration}
+		NextCalibration: d.NextCalibration, InService: d.InService}
 }
 
 // device is j as a registry device, without a secret.
 func (j deviceJSON) device() devices.Device {
 	return devices.Device{ID: j.ID, Kind: devices.Kind(j.Kind), SiteID: j.Site, Mode: devices.Mode(j.Mode),
 		Status: devices.Status(j.Status), Model: j.Model, Serial: j.Serial, Firmware: j.Firmware,
-		RatedUsesPerDay: j.RatedUsesPerDay, NextCalibration: j.NextCalibration}
+		RatedUsesPerDay: j.RatedUsesPerDay, NextCalibration: j.NextCalibration, InService: j.InService}
 }
 
 // newDeviceJSON is a device just created, with the secret it signs in to MQTT with. The secret is

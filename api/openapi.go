@@ -185,7 +185,7 @@ func queryParameters() map[string]map[string]any {
 		"team":  param("team", "Only those of this team.", str()),
 		"kind":  param("kind", "Only devices of this kind.", enum(kindNames()...)),
 		"status": param("status", "Only devices with this status.",
-			enum(string(devices.Active), string(devices.Maintenance), string(devices.Retired))),
+			enum(statusNames()...)),
 		"mode":              param("mode", "Only devices in this mode.", enum(string(devices.Home), string(devices.StationMode))),
 		"atomic":            param("atomic", "true: store nothing unless every row can be stored.", map[string]any{"type": "boolean", "default": false}),
 		"subject":           param("subject", "Only changes to this subject, <entity>/<id>, e.g. device/cuff-0042.", str()),
@@ -211,7 +211,7 @@ func kindNames() []string {
 // fieldEnums are the values of fields that take one of a few, by JSON name.
 var fieldEnums = map[string][]string{
 	"mode":          {string(devices.Home), string(devices.StationMode)},
-	"status":        {string(devices.Active), string(devices.Maintenance), string(devices.Retired)},
+	"status":        statusNames(),
 	"device_policy": {store.DevicesTravel, store.DevicesReturn},
 	"code":          {CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeUnavailable, CodeInternal},
 }
@@ -364,4 +364,13 @@ func typeSchema(t reflect.Type, names map[reflect.Type]string, enums map[string]
 		return objectSchema(t, names, enums, false, nil, nil)
 	}
 	return map[string]any{}
+}
+
+// statusNames lists the device statuses.
+func statusNames() []string {
+	out := make([]string, len(devices.Statuses))
+	for i, s := range devices.Statuses {
+		out[i] = string(s)
+	}
+	return out
 }

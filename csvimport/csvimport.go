@@ -42,7 +42,7 @@ var (
 	SiteColumns       = []string{"id", "name", "district", "address", "lat", "lon", "time_zone", "opening_hours"}
 	TeamColumns       = []string{"id", "site", "name"}
 	PatientColumns    = []string{"id", "team", "plans"}
-	DeviceColumns     = []string{"id", "kind", "model", "serial", "firmware", "site", "mode", "status", "rated_uses_per_day", "next_calibration", "secret"}
+	DeviceColumns     = []string{"id", "kind", "model", "serial", "firmware", "site", "mode", "status", "rated_uses_per_day", "next_calibration", "secret", "in_service"}
 	AssignmentColumns = []string{"device", "patient", "from"}
 )
 
@@ -85,7 +85,7 @@ func Devices(r io.Reader) ([]Row[Device], []RowError, error) {
 		d := Device{Device: devices.Device{ID: f.s("id"), Kind: devices.Kind(f.s("kind")), Model: f.s("model"),
 			Serial: f.s("serial"), Firmware: f.s("firmware"), SiteID: f.s("site"), Mode: devices.Mode(f.s("mode")),
 			Status: devices.Status(f.s("status")), RatedUsesPerDay: f.int("rated_uses_per_day"),
-			NextCalibration: f.time("next_calibration")}, Secret: f.s("secret")}
+			NextCalibration: f.time("next_calibration"), InService: f.time("in_service")}, Secret: f.s("secret")}
 		if d.Status == "" {
 			d.Status = devices.Active
 		}

@@ -47,8 +47,18 @@ type Status string
 const (
 	Active      Status = "active"
 	Maintenance Status = "maintenance" // under repair: its days do not count as days in service
+	InTransit   Status = "in_transit"  // on its way between sites in an approved move: not in service, never offline
 	Retired     Status = "retired"     // may no longer connect
 )
+
+// Statuses lists every status.
+var Statuses = []Status{Active, Maintenance, InTransit, Retired}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
+
+// InService reports whether a device with this status can be used: only an active one.
+func (s Status) InService() bool { return s == Active }
 
 // Site is a community health centre.
 type Site struct {
@@ -97,6 +107,9 @@ type Device struct {
 	RatedUsesPerDay int
 	// NextCalibration is when calibration is due; zero when not tracked.
 	NextCalibration time.Time
+	// InService is when the device entered service, which may be before it was registered;
+	// zero means when it was registered. Its first Period starts then.
+	InService time.Time
 	// SecretHash is the MQTT secret's hash (see HashSecret); the secret itself is never kept.
 	SecretHash string
 }
@@ -108,6 +121,22 @@ type Assignment struct {
 	PatientID string
 	From      time.Time
 	Until     time.Time
+}
+
+// Period is a stretch of a device's life at one site with one status, from From until Until
+// (zero: still so). A device's periods follow each other without gaps from when it entered
+// service; utilisation counts the days of its Active periods at each site.
+type Period struct {
+	DeviceID string
+	SiteID   string
+	Status   Status
+	From     time.Time
+	Until    time.Time
+}
+
+// Overlaps reports whether the period shares any instant with [from, to).
+func (p Period) Overlaps(from, to time.Time) bool {
+	return p.From.Before(to) && (p.Until.IsZero() || p.Until.After(from))
 }
 
 // Covers reports whether t falls within the assignment.
@@ -183,8 +212,8 @@ func (d *Device) Validate() error {
 		return invalidID("device site", d.SiteID)
 	case d.Mode != Home && d.Mode != StationMode:
 		return Errorf(Invalid, "device mode %q is not home or station", d.Mode)
-	case d.Status != Active && d.Status != Maintenance && d.Status != Retired:
-		return Errorf(Invalid, "device status %q is not active, maintenance or retired", d.Status)
+	case !d.Status.Valid():
+		return Errorf(Invalid, "device status %q is not one of %v", d.Status, Statuses)
 	case d.RatedUsesPerDay < 0 || d.RatedUsesPerDay > 10000:
 		return Errorf(Invalid, "rated uses per day %d is not 0-10000", d.RatedUsesPerDay)
 	case d.Mode == StationMode && d.RatedUsesPerDay == 0:

@@ -13,6 +13,7 @@ type Directory struct {
 	version  int64
 	devices  map[string]*entry
 	patients map[string]struct{}
+	zones    map[string]*time.Location // by site id
 }
 
 type entry struct {
@@ -39,6 +40,27 @@ func NewDirectory(version int64, devs []Device, assigns []Assignment, patients [
 		d.patients[p] = struct{}{}
 	}
 	return d
+}
+
+// WithSites records the sites' time zones, for Location, and returns d. Call it while building
+// the directory, before it is shared.
+func (d *Directory) WithSites(sites []Site) *Directory {
+	d.zones = make(map[string]*time.Location, len(sites))
+	for _, s := range sites {
+		if loc, err := time.LoadLocation(s.TimeZone); err == nil && s.TimeZone != "" {
+			d.zones[s.ID] = loc
+		}
+	}
+	return d
+}
+
+// Location returns the time zone of the site, in which its days are counted: UTC when the site
+// has none or is unknown.
+func (d *Directory) Location(siteID string) *time.Location {
+	if loc, ok := d.zones[siteID]; ok {
+		return loc
+	}
+	return time.UTC
 }
 
 // Version is the registry state the directory reflects.

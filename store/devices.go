@@ -9,14 +9,15 @@ import (
 )
 
 const deviceColumns = `id, kind, model, serial, firmware, site_id, mode, status, rated_uses_per_day,
-	next_calibration_ms, secret_hash`
+	next_calibration_ms, secret_hash, in_service_ms`
 
 func scanDevice(sc scanner) (devices.Device, error) {
 	var d devices.Device
-	var calibration sql.NullInt64
+	var calibration, inService sql.NullInt64
 	err := sc.Scan(&d.ID, &d.Kind, &d.Model, &d.Serial, &d.Firmware, &d.SiteID, &d.Mode, &d.Status,
-		&d.RatedUsesPerDay, &calibration, &d.SecretHash)
+		&d.RatedUsesPerDay, &calibration, &d.SecretHash, &inService)
 	d.NextCalibration = fromMillis(calibration)
+	d.InService = fromMillis(inService)
 	return d, err
 }
 
@@ -32,7 +33,8 @@ func deviceDetail(d devices.Device) any {
 		Status          devices.Status `json:"status"`
 		RatedUsesPerDay int            `json:"rated_uses_per_day"`
 		NextCalibration time.Time      `json:"next_calibration,omitzero"`
-	}{d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay, d.NextCalibration.UTC()}
+		InService       time.Time      `json:"in_service,omitzero"`
+	}{d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay, d.NextCalibration.UTC(), d.InService.UTC()}
 }
 
 // CreateDevice adds a device at an existing site. Its SecretHash is required (see
@@ -42,7 +44,7 @@ func (s *Store) CreateDevice(ctx context.Context, d devices.Device) error {
 		return err
 	}
 	return s.change(ctx, "device.create", "device/"+d.ID, func(tx *sql.Tx) (any, error) {
-		return insertDevice(ctx, tx, d)
+		return s.insertDevice(ctx, tx, d)
 	})
 }
 
@@ -50,7 +52,7 @@ func (s *Store) CreateDevice(ctx context.Context, d devices.Device) error {
 // CreateDevice would refuse fails the whole call with a *BatchError naming it. Each device gets
 // its own audit row, as if created one by one.
 func (s *Store) CreateDevices(ctx context.Context, ds []devices.Device) error {
-	return createBatch(ctx, s, "device", ds, func(d devices.Device) string { return d.ID }, validateNewDevice, insertDevice)
+	return createBatch(ctx, s, "device", ds, func(d devices.Device) string { return d.ID }, validateNewDevice, s.insertDevice)
 }
 
 // validateNewDevice checks a device's fields and that it comes with the hash of its secret.
@@ -65,8 +67,9 @@ func validateNewDevice(d devices.Device) error {
 }
 
 // insertDevice adds a valid device in tx and returns its audit detail; Conflict if the id is
-// taken, Invalid if the site does not exist.
-func insertDevice(ctx context.Context, tx *sql.Tx, d devices.Device) (any, error) {
+// taken, Invalid if the site does not exist. Its first period starts when it entered service,
+// or now.
+func (s *Store) insertDevice(ctx context.Context, tx *sql.Tx, d devices.Device) (any, error) {
 	if err := mustBeNew(ctx, tx, "device", d.ID, `SELECT 1 FROM devices WHERE id = $1`); err != nil {
 		return nil, err
 	}
@@ -74,21 +77,30 @@ func insertDevice(ctx context.Context, tx *sql.Tx, d devices.Device) (any, error
 		return nil, err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		d.ID, d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay,
-		millis(d.NextCalibration), d.SecretHash)
-	return deviceDetail(d), err
+		millis(d.NextCalibration), d.SecretHash, millis(d.InService))
+	if err != nil {
+		return nil, err
+	}
+	from := d.InService
+	if from.IsZero() {
+		from = s.now()
+	}
+	return deviceDetail(d), openPeriod(ctx, tx, d.ID, d.SiteID, d.Status, from)
 }
 
 // UpdateDevice replaces every field of the device with d.ID except its secret's hash, which
 // only SetDeviceSecret changes; NotFound if there is no such device. A device lent to a patient
-// must be returned before it becomes a station device or is retired.
+// must be returned before it becomes a station device or is retired. A change of site or status
+// starts a new period now; a change of InService moves the start of the device's first period.
 func (s *Store) UpdateDevice(ctx context.Context, d devices.Device) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
 	return s.change(ctx, "device.update", "device/"+d.ID, func(tx *sql.Tx) (any, error) {
-		if err := mustFind(ctx, tx, "device", d.ID, `SELECT 1 FROM devices WHERE id = $1`); err != nil {
+		old, err := getOne(ctx, tx, "device", d.ID, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, scanDevice)
+		if err != nil {
 			return nil, err
 		}
 		if err := mustExist(ctx, tx, "site", d.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
@@ -104,13 +116,44 @@ func (s *Store) UpdateDevice(ctx context.Context, d devices.Device) error {
 					d.ID, open.PatientID, d.Status, d.Mode)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE devices SET kind = $2, model = $3, serial = $4, firmware = $5,
-			site_id = $6, mode = $7, status = $8, rated_uses_per_day = $9, next_calibration_ms = $10
+		switch {
+		case old.Status != devices.InTransit && d.Status == devices.InTransit:
+			return nil, devices.Errorf(devices.Invalid, "a device goes in transit only when an approved move is dispatched")
+		case old.Status == devices.InTransit && (d.Status != devices.InTransit || d.SiteID != old.SiteID):
+			return nil, devices.Errorf(devices.Invalid, "device %s is in transit; its site and status change when the receiving site confirms its move", d.ID)
+		}
+		if !old.InService.Equal(d.InService) && !d.InService.IsZero() {
+			if err := moveFirstPeriod(ctx, tx, d.ID, d.InService); err != nil {
+				return nil, err
+			}
+		}
+		if err := placeDevice(ctx, tx, d.ID, d.SiteID, d.Status, s.now()); err != nil {
+			return nil, err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET kind = $2, model = $3, serial = $4, firmware = $5,
+			mode = $6, rated_uses_per_day = $7, next_calibration_ms = $8, in_service_ms = $9
 			WHERE id = $1`,
-			d.ID, d.Kind, d.Model, d.Serial, d.Firmware, d.SiteID, d.Mode, d.Status, d.RatedUsesPerDay,
-			millis(d.NextCalibration))
+			d.ID, d.Kind, d.Model, d.Serial, d.Firmware, d.Mode, d.RatedUsesPerDay,
+			millis(d.NextCalibration), millis(d.InService))
 		return deviceDetail(d), err
 	})
+}
+
+// moveFirstPeriod makes the device's first period start at from, which must be before that
+// period ends.
+func moveFirstPeriod(ctx context.Context, tx *sql.Tx, deviceID string, from time.Time) error {
+	first, err := getOne(ctx, tx, "device period", deviceID,
+		`SELECT `+periodColumns+` FROM device_periods WHERE device_id = $1 ORDER BY from_ms LIMIT 1`, scanPeriod)
+	if err != nil {
+		return err
+	}
+	if !first.Until.IsZero() && !from.Before(first.Until) {
+		return devices.Errorf(devices.Invalid, "device %s was %s at %s until %s; it cannot have entered service at %s",
+			deviceID, first.Status, first.SiteID, first.Until.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE device_periods SET from_ms = $3 WHERE device_id = $1 AND from_ms = $2`,
+		deviceID, first.From.UnixMilli(), from.UnixMilli())
+	return err
 }
 
 // SetDeviceSecret replaces the hash of the device's secret, as when the secret is rotated;
@@ -150,10 +193,8 @@ func (s *Store) ListDevices(ctx context.Context, o ListOptions) ([]devices.Devic
 		w.add("kind = ?", o.Kind)
 	}
 	if o.Status != "" {
-		switch devices.Status(o.Status) {
-		case devices.Active, devices.Maintenance, devices.Retired:
-		default:
-			return nil, devices.Errorf(devices.Invalid, "device status %q is not active, maintenance or retired", o.Status)
+		if !devices.Status(o.Status).Valid() {
+			return nil, devices.Errorf(devices.Invalid, "device status %q is not one of %v", o.Status, devices.Statuses)
 		}
 		w.add("status = ?", o.Status)
 	}

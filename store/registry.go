@@ -134,7 +134,11 @@ func (s *Store) LoadDirectory(ctx context.Context) (*devices.Directory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load directory: %w", err)
 	}
-	return devices.NewDirectory(version, devs, assigns, patients), tx.Commit()
+	sites, err := queryAll(ctx, tx, `SELECT `+siteColumns+` FROM sites ORDER BY id`, nil, scanSite)
+	if err != nil {
+		return nil, fmt.Errorf("load directory: %w", err)
+	}
+	return devices.NewDirectory(version, devs, assigns, patients).WithSites(sites), tx.Commit()
 }
 
 // ListOptions selects and pages a list of registry rows, ordered by id. Each list takes only the

@@ -95,7 +95,7 @@ func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePo
 		}
 		for _, l := range loans {
 			if devicePolicy == DevicesTravel {
-				err = travel(ctx, s, tx, actor, l.DeviceID, team.SiteID)
+				err = travel(ctx, s, tx, actor, l.DeviceID, team.SiteID, at)
 			} else {
 				err = returnAt(ctx, s, tx, actor, l, at)
 			}
@@ -107,13 +107,13 @@ func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePo
 	})
 }
 
-// travel moves a lent device to site, leaving its loan as it is.
-func travel(ctx context.Context, s *Store, tx *sql.Tx, actor, deviceID, site string) error {
+// travel moves a lent device to site at at, leaving its loan as it is.
+func travel(ctx context.Context, s *Store, tx *sql.Tx, actor, deviceID, site string, at time.Time) error {
 	d, err := getOne(ctx, tx, "device", deviceID, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, scanDevice)
 	if err != nil || d.SiteID == site {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE devices SET site_id = $2 WHERE id = $1`, deviceID, site); err != nil {
+	if err := placeDevice(ctx, tx, deviceID, site, d.Status, at); err != nil {
 		return err
 	}
 	d.SiteID = site
