@@ -15,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/fleet"
 )
 
 // Check is one readiness check: a named dependency and a function that reports whether it answers.
@@ -46,7 +48,17 @@ type Options struct {
 	// Users keeps people's accounts, sessions and API tokens, for /api/v1/login, /logout, /me
 	// and /users (503 without it).
 	Users Accounts
-	Log   *slog.Logger
+	// Fleet computes utilisation, the spare/short assessment, the reallocation plan and the
+	// alternatives to a faulty device (503 without it).
+	Fleet *fleet.Reports
+	// Alerts keeps alerts and their events, for /api/v1/alerts (503 without it).
+	Alerts AlertStore
+	// AlertFeed delivers alert events as they happen, for /api/v1/alerts/stream (503 without
+	// it); acknowledging and resolving publish to it.
+	AlertFeed *alerts.Hub
+	// AlertHeartbeat is how often the alert stream sends a comment when idle: default 15s.
+	AlertHeartbeat time.Duration
+	Log            *slog.Logger
 }
 
 // Authenticator identifies who a request acts as. It returns (nil, nil) when the request carries
@@ -78,8 +90,12 @@ func New(opts Options) (*API, error) {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
 		r.Mount("/deadletters", a.deadLetterRoutes())
+		r.Mount("/moves", a.moveRoutes()) // moves of devices between sites: moves.go
+		// Alerts and their live feed: alerts.go.
+		r.Mount("/alerts", a.alertRoutes())
 		a.accountRoutes(r)
 		r.Group(a.registryRoutes) // sites, teams, patients, devices, audit, openapi.json: registry.go
+		r.Group(a.fleetRoutes)    // utilisation and reallocation: utilisation.go
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, &Error{Code: CodeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})

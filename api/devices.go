@@ -25,6 +25,7 @@ func (a *API) deviceRoutes() chi.Router {
 	r.Post("/{id}/assign", a.registry(a.assignDevice))
 	r.Post("/{id}/return", a.registry(a.returnDevice))
 	r.Get("/{id}/assignments", a.registry(a.listAssignments))
+	r.Get("/{id}/alternatives", a.registry(a.alternatives)) // utilisation.go
 	return r
 }
 

@@ -3,9 +3,11 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // matrixRoles are the callers of the access matrix: an admin, a doctor of team tA and a fleet
@@ -77,6 +79,42 @@ var accessMatrix = []struct {
 	{"GET", "/devices/{id}/assignments", "/devices/dA2/assignments", "", [3]int{200, 403, 200}},
 	{"GET", "/devices/{id}/assignments", "/devices/dB2/assignments", "", [3]int{200, 403, 403}},
 
+	// Moves (seeded by seedMoves): 1 sA->sB proposed by fleetA, 2 sB->sA proposed by fleetB,
+	// 3 sA->sB and 4 sB->sA approved, 5 sA->sB and 6 sB->sA in transit, 7 sB->sC proposed,
+	// 8 sB->sA proposed by fleetA.
+	{"GET", "/moves", "/moves", "", [3]int{200, 403, 200}},
+	{"GET", "/moves", "/moves?site=sA&state=proposed", "", [3]int{200, 403, 200}},
+	{"GET", "/moves", "/moves?site=sB", "", [3]int{200, 403, 403}},
+	{"POST", "/moves", "/moves", `{"kind": "bp_cuff", "from": "sA", "to": "sB", "devices": ["dA1"], "reason": "sB is short"}`, [3]int{201, 403, 201}},
+	{"POST", "/moves", "/moves", `{"kind": "bp_cuff", "from": "sB", "to": "sA", "devices": ["dB1"]}`, [3]int{201, 403, 201}},
+	{"POST", "/moves", "/moves", `{"kind": "bp_cuff", "from": "sB", "to": "sC", "devices": ["dB1"]}`, [3]int{201, 403, 403}},
+	{"GET", "/moves/{id}", "/moves/1", "", [3]int{200, 403, 200}},
+	{"GET", "/moves/{id}", "/moves/2", "", [3]int{200, 403, 200}},
+	{"GET", "/moves/{id}", "/moves/7", "", [3]int{200, 403, 403}},
+	{"GET", "/moves/{id}", "/moves/99", "", [3]int{404, 403, 404}},
+	{"POST", "/moves/{id}/approve", "/moves/1/approve", `{"note": "idle since June"}`, [3]int{200, 403, 200}},
+	{"POST", "/moves/{id}/approve", "/moves/2/approve", "", [3]int{200, 403, 403}},
+	{"POST", "/moves/{id}/approve", "/moves/99/approve", "", [3]int{404, 403, 404}},
+	{"POST", "/moves/{id}/reject", "/moves/1/reject", `{"note": "needed here"}`, [3]int{200, 403, 200}},
+	{"POST", "/moves/{id}/reject", "/moves/2/reject", "", [3]int{200, 403, 403}},
+	{"POST", "/moves/{id}/dispatch", "/moves/3/dispatch", "", [3]int{200, 403, 200}},
+	{"POST", "/moves/{id}/dispatch", "/moves/4/dispatch", "", [3]int{200, 403, 403}},
+	{"POST", "/moves/{id}/receive", "/moves/5/receive", "", [3]int{200, 403, 403}},
+	{"POST", "/moves/{id}/receive", "/moves/6/receive", "", [3]int{200, 403, 200}},
+	{"POST", "/moves/{id}/cancel", "/moves/1/cancel", "", [3]int{200, 403, 200}},
+	{"POST", "/moves/{id}/cancel", "/moves/2/cancel", "", [3]int{200, 403, 403}},
+	{"POST", "/moves/{id}/cancel", "/moves/8/cancel", `{"note": "found one"}`, [3]int{200, 403, 200}},
+
+	{"GET", "/devices/{id}/alternatives", "/devices/dA1/alternatives", "", [3]int{200, 403, 200}},
+	{"GET", "/devices/{id}/alternatives", "/devices/dB1/alternatives", "", [3]int{200, 403, 403}},
+	{"GET", "/devices/{id}/alternatives", "/devices/nope/alternatives", "", [3]int{404, 403, 404}},
+	{"GET", "/utilisation", "/utilisation", "", [3]int{200, 403, 200}},
+	{"GET", "/utilisation", "/utilisation?site=sA&by=type&from=2026-09&to=2026-10", "", [3]int{200, 403, 200}},
+	{"GET", "/utilisation", "/utilisation?site=sB", "", [3]int{200, 403, 403}},
+	{"GET", "/reallocation/assessment", "/reallocation/assessment", "", [3]int{200, 403, 200}},
+	{"GET", "/reallocation/assessment", "/reallocation/assessment?site=sB", "", [3]int{200, 403, 403}},
+	{"GET", "/reallocation/plan", "/reallocation/plan?type=bp_cuff", "", [3]int{200, 403, 200}},
+
 	{"GET", "/audit", "/audit", "", [3]int{200, 403, 403}},
 	{"GET", "/audit", "/audit?subject=device/dA1&limit=5", "", [3]int{200, 403, 403}},
 
@@ -85,6 +123,32 @@ var accessMatrix = []struct {
 	{"GET", "/deadletters", "/deadletters?device=dB1", "", [3]int{200, 403, 403}},
 
 	{"GET", "/openapi.json", "/openapi.json", "", [3]int{200, 200, 200}},
+
+	// Alerts (seeded by seedAlerts): 1 clinical of tA, 2 clinical of tB, 3 fault at sA, 4 fault
+	// at sB, all open.
+	{"GET", "/alerts", "/alerts", "", [3]int{200, 200, 200}},
+	{"GET", "/alerts", "/alerts?team=tA&state=open", "", [3]int{200, 200, 403}},
+	{"GET", "/alerts", "/alerts?team=tB", "", [3]int{200, 403, 403}},
+	{"GET", "/alerts", "/alerts?site=sA&category=fault", "", [3]int{200, 403, 200}},
+	{"GET", "/alerts", "/alerts?site=sB", "", [3]int{200, 403, 403}},
+	{"GET", "/alerts", "/alerts?category=clinical", "", [3]int{200, 200, 403}},
+	{"GET", "/alerts", "/alerts?category=fault&severity=warning", "", [3]int{200, 403, 200}},
+	{"GET", "/alerts/stream", "/alerts/stream", "", [3]int{200, 200, 200}},
+	{"GET", "/alerts/{id}", "/alerts/1", "", [3]int{200, 200, 403}},
+	{"GET", "/alerts/{id}", "/alerts/2", "", [3]int{200, 403, 403}},
+	{"GET", "/alerts/{id}", "/alerts/3", "", [3]int{200, 403, 200}},
+	{"GET", "/alerts/{id}", "/alerts/4", "", [3]int{200, 403, 403}},
+	{"GET", "/alerts/{id}", "/alerts/99", "", [3]int{404, 404, 404}},
+	{"POST", "/alerts/{id}/acknowledge", "/alerts/1/acknowledge", `{"note": "calling"}`, [3]int{200, 200, 403}},
+	{"POST", "/alerts/{id}/acknowledge", "/alerts/2/acknowledge", "", [3]int{200, 403, 403}},
+	{"POST", "/alerts/{id}/acknowledge", "/alerts/3/acknowledge", "", [3]int{200, 403, 200}},
+	{"POST", "/alerts/{id}/acknowledge", "/alerts/4/acknowledge", "", [3]int{200, 403, 403}},
+	{"POST", "/alerts/{id}/acknowledge", "/alerts/99/acknowledge", "", [3]int{404, 404, 404}},
+	{"POST", "/alerts/{id}/resolve", "/alerts/1/resolve", `{"note": "retest normal"}`, [3]int{200, 200, 403}},
+	{"POST", "/alerts/{id}/resolve", "/alerts/2/resolve", `{"note": "seen"}`, [3]int{200, 403, 403}},
+	{"POST", "/alerts/{id}/resolve", "/alerts/3/resolve", "", [3]int{200, 403, 200}},
+	{"POST", "/alerts/{id}/resolve", "/alerts/4/resolve", "", [3]int{200, 403, 403}},
+	{"POST", "/alerts/{id}/resolve", "/alerts/99/resolve", "", [3]int{404, 404, 404}},
 }
 
 // TestAccessMatrix runs every endpoint as each role, on a new fixture each time, and checks the
@@ -97,9 +161,26 @@ func TestAccessMatrix(t *testing.T) {
 			t.Run(fmt.Sprintf("%02d %s %s as %s", n, m.method, m.path, role), func(t *testing.T) {
 				t.Parallel()
 				f := newRegistryFixture(t)
-				w := f.call(role, m.method, m.path, m.body)
+				if strings.HasPrefix(m.pattern, "/moves") {
+					seedMoves(f)
+				}
+				if strings.HasPrefix(m.pattern, "/alerts") {
+					seedAlerts(f)
+				}
+				var w *httptest.ResponseRecorder
+				if m.pattern == "/alerts/stream" {
+					w = f.callStream(role, m.path, "", 100*time.Millisecond) // a stream ends when its client goes
+				} else {
+					w = f.call(role, m.method, m.path, m.body)
+				}
 				if w.Code != m.want[i] {
 					t.Fatalf("%s %s %s as %s = %d %s; want %d", m.method, m.path, m.body, role, w.Code, w.Body, m.want[i])
+				}
+				if m.pattern == "/alerts/stream" && w.Code == 200 {
+					if ct := w.Header().Get("Content-Type"); ct != "text/event-stream" {
+						t.Errorf("GET %s as %s: Content-Type %q; want text/event-stream", m.path, role, ct)
+					}
+					return
 				}
 				if err := doc.checkAnswer(m.method, m.pattern, w.Code, w.Body.Bytes()); err != nil {
 					t.Errorf("%s %s as %s: answer %d does not fit the OpenAPI document: %v\n%s", m.method, m.path, role, w.Code, err, w.Body)
@@ -127,7 +208,7 @@ func TestAccessMatrixCoversEveryRoute(t *testing.T) {
 		covered[m.method+" /api/v1"+m.pattern] = true
 	}
 	for _, route := range walkRoutes(t, f.api) {
-		for _, prefix := range []string{"/sites", "/teams", "/patients", "/devices", "/audit", "/deadletters", "/openapi.json"} {
+		for _, prefix := range []string{"/sites", "/teams", "/patients", "/devices", "/audit", "/deadletters", "/openapi.json", "/moves", "/utilisation", "/reallocation", "/alerts"} {
 			method, path, _ := strings.Cut(route, " ")
 			if strings.HasPrefix(path, "/api/v1"+prefix) && !covered[route] {
 				t.Errorf("the access matrix has no row for %s %s", method, path)

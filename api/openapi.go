@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
@@ -36,7 +38,7 @@ type apiOperation struct {
 	body         string   // schema of the JSON body, "csv" for a CSV file, "" for none
 	bodyOptional bool
 	status       int    // of success
-	answer       string // schema of the answer on success; "" for none (204)
+	answer       string // schema of the answer on success; "" for none (204); "sse" for an event stream
 	public       bool   // needs no credentials
 }
 
@@ -47,6 +49,8 @@ func apiOperations() []apiOperation {
 		adminOnly = "Admins only."
 		doctors   = "Doctors, for the patients of their own teams (403 for a patient of another team); admins."
 		fleet     = "Fleet managers, for the devices at their own sites (403 for a device at another site); admins."
+		// alertAccess is who may see and act on alerts.
+		alertAccess = "Doctors, for the clinical alerts of their own teams; fleet managers, for the device faults of their own sites (403 for any other alert); admins."
 	)
 	list := []string{"after", "limit"}
 	return []apiOperation{
@@ -94,6 +98,54 @@ func apiOperations() []apiOperation {
 		{"POST", "/devices/{id}/return", "returnDevice", "End the device's loan", fleet, nil, "ReturnRequest", true, 200, "Assignment", false},
 		{"GET", "/devices/{id}/assignments", "listAssignments", "The device's loans, oldest first", fleet, nil, "", false, 200, "AssignmentList", false},
 
+		{"GET", "/devices/{id}/alternatives", "deviceAlternatives",
+			"Where the residents booked on this device can go instead: the other centres with a working device of its type and spare daily capacity last month, nearest first",
+			fleet, nil, "", false, 200, "Alternatives", false},
+
+		{"GET", "/utilisation", "utilisation",
+			"Utilisation per month of each device, or rolled up per type at a site, per site or per district and type; as CSV with format=csv or Accept: text/csv",
+			fleet + " Without site, a fleet manager's figures cover their sites.", []string{"site", "type", "from", "to", "by", "format"}, "", false, 200, "Utilisation", false},
+		{"GET", "/reallocation/assessment", "reallocationAssessment",
+			"Which device types at which centres are spare, short or balanced over the last complete months",
+			fleet + " Without site, a fleet manager's list covers their sites.", []string{"site", "type", "verdict"}, "", false, 200, "AssessmentPage", false},
+		{"GET", "/reallocation/plan", "reallocationPlan",
+			"The moves of spare devices to short centres that meet the most shortage at the least distance, each explained",
+			fleet + " A fleet manager sees the moves from or to their sites.", []string{"type"}, "", false, 200, "Plan", false},
+
+		{"GET", "/moves", "listMoves", "Moves of devices between sites, newest first; a fleet manager's list holds the moves from or to their sites",
+			"Fleet managers; admins.", []string{"move_state", "move_site", "move_device", "move_before", "limit"}, "", false, 200, "MovePage", false},
+		{"POST", "/moves", "proposeMove",
+			"Propose a move of devices of one kind from one site to another; each must be at the donor site, active, not lent to a patient and in no other open move",
+			"Fleet managers of the donor or the receiving site; admins.", nil, "MoveRequest", false, 201, "Move", false},
+		{"GET", "/moves/{id}", "getMove", "Get a move with its chain of custody",
+			"Fleet managers of its donor or receiving site; admins.", nil, "", false, 200, "Move", false},
+		{"POST", "/moves/{id}/approve", "approveMove", "Approve a proposed move; its devices are checked again",
+			"Fleet managers of the donor site; admins.", nil, "MoveNote", true, 200, "Move", false},
+		{"POST", "/moves/{id}/reject", "rejectMove", "Reject a proposed move, which frees its devices",
+			"Fleet managers of the donor site; admins.", nil, "MoveNote", true, 200, "Move", false},
+		{"POST", "/moves/{id}/dispatch", "dispatchMove",
+			"Send an approved move's devices on their way, after checking them again: each is in transit (out of service, not expected to report) at the donor site until received",
+			"Fleet managers of the donor site; admins.", nil, "", false, 200, "Move", false},
+		{"POST", "/moves/{id}/receive", "receiveMove", "Confirm that a dispatched move's devices arrived: each is active at the receiving site from now",
+			"Fleet managers of the receiving site; admins.", nil, "", false, 200, "Move", false},
+		{"POST", "/moves/{id}/cancel", "cancelMove", "Call off a proposed or approved move, which frees its devices",
+			"Whoever proposed it, fleet managers of the donor site; admins.", nil, "MoveNote", true, 200, "Move", false},
+
+		{"GET", "/alerts", "listAlerts", "Alerts, newest first; a doctor's list holds the clinical alerts of their teams, a fleet manager's the device faults of their sites",
+			alertAccess, []string{"alert_state", "severity", "rule", "alert_patient", "alert_device", "alert_team", "alert_site", "category",
+				"alert_since", "alert_until", "alert_before", "limit"}, "", false, 200, "AlertPage", false},
+		{"GET", "/alerts/stream", "alertStream",
+			"The live feed of alert events as Server-Sent Events: id is the event id, event its type (raised, updated, severity_raised, acknowledged, resolved, escalated), data the JSON of the alert after the change (an Alert without evidence). " +
+				"Send Last-Event-ID to resume: the events after it are replayed first. A comment line comes every 15 s when there is nothing to send.",
+			alertAccess + " Each receives the events of the alerts they may see.", nil, "", false, 200, "sse", false},
+		{"GET", "/alerts/{id}", "getAlert",
+			"An alert with its history and its evidence, the readings recorded with it (the first 5 and the latest 20; reading them back from InfluxDB is not built yet)",
+			alertAccess, nil, "", false, 200, "AlertDetail", false},
+		{"POST", "/alerts/{id}/acknowledge", "acknowledgeAlert", "Acknowledge an open alert, with an optional note",
+			alertAccess, nil, "AlertNote", true, 200, "Alert", false},
+		{"POST", "/alerts/{id}/resolve", "resolveAlert", "Resolve an open or acknowledged alert, with a note (required for a clinical alert)",
+			alertAccess, nil, "AlertNote", true, 200, "Alert", false},
+
 		{"GET", "/audit", "listAudit", "The audit log of registry changes, newest first", adminOnly,
 			[]string{"subject", "actor", "action", "audit_before", "limit"}, "", false, 200, "AuditPage", false},
 		{"GET", "/deadletters", "listDeadLetters", "Rejected messages and readings, newest first",
@@ -125,6 +177,7 @@ var apiSchemas = []struct {
 	request  bool
 	required []string
 	omit     []string
+	enums    map[string][]string // this schema's own enums, over fieldEnums
 }{
 	{name: "Site", value: siteJSON{}},
 	{name: "NewSite", value: siteJSON{}, request: true, required: []string{"id", "name"}},
@@ -157,7 +210,27 @@ var apiSchemas = []struct {
 	{name: "AuditPage", value: page[auditJSON]{}},
 	{name: "DeadLetter", value: deadLetterJSON{}},
 	{name: "DeadLetterPage", value: deadLetterPage{}},
+	{name: "Alternatives", value: alternativesJSON{}},
+	{name: "Utilisation", value: utilisationJSON{}},
+	{name: "AssessmentPage", value: assessmentPage{}},
+	{name: "Plan", value: planJSON{}},
+	{name: "Move", value: moveJSON{}},
+	{name: "MovePage", value: page[moveJSON]{}},
+	{name: "MoveRequest", value: moveRequest{}, request: true, required: []string{"kind", "from", "to", "devices"}},
+	{name: "MoveNote", value: moveNoteRequest{}, request: true},
+	{name: "Alert", value: alertJSON{}, enums: alertEnums()},
+	{name: "AlertPage", value: page[alertJSON]{}},
+	{name: "AlertDetail", value: alertDetailJSON{}, enums: alertEnums()},
+	{name: "AlertEvent", value: alertEventJSON{}, enums: alertEnums()},
+	{name: "AlertNote", value: alertNoteRequest{}, request: true},
 	{name: "Error", value: errorBody{}},
+}
+
+// alertEnums are the enums of the alert schemas, whose state and type are not those of moves
+// and devices.
+func alertEnums() map[string][]string {
+	return map[string][]string{"state": alertStateNames(), "category": {string(alerts.Clinical), string(alerts.Fault)},
+		"severity": alertSeverityNames(), "notified_severity": alertSeverityNames(), "type": alertEventTypeNames()}
 }
 
 // errorBody is the body of every error answer.
@@ -196,7 +269,28 @@ func queryParameters() map[string]map[string]any {
 		"reason":            param("reason", "Only those with this reason.", enum(reasons...)),
 		"since":             param("since", "Received at or after this time.", when()),
 		"until":             param("until", "Received before this time.", when()),
+		"type":              param("type", "Only this device type.", enum(kindNames()...)),
+		"from":              param("from", "First month, YYYY-MM (default: the last complete month, or to).", map[string]any{"type": "string", "pattern": `^\d{4}-\d{2}$`}),
+		"to":                param("to", "Last month, YYYY-MM (default: the last complete month).", map[string]any{"type": "string", "pattern": `^\d{4}-\d{2}$`}),
+		"by":                param("by", "One row per device, per type at a site, per site, or per district and type.", enum("device", "type", "site", "district")),
+		"format":            param("format", "json (default) or csv.", enum("json", "csv")),
+		"verdict":           param("verdict", "Only those with this verdict.", enum(verdicts...)),
+		"move_state":        param("state", "Only moves in this state.", enum(moveStateNames()...)),
+		"move_site":         param("site", "Only moves from or to this site.", str()),
+		"move_device":       param("device", "Only moves of this device.", str()),
+		"move_before":       param("before", "Cursor: the next of the previous page; only moves with a smaller id.", cursor()),
 		"deadletter_before": param("before", "Cursor: the next of the previous page; only dead letters with a smaller id.", cursor()),
+		"alert_state":       param("state", "Only alerts in this state.", enum(alertStateNames()...)),
+		"severity":          param("severity", "Only alerts of this severity or higher.", enum(alertSeverityNames()...)),
+		"rule":              param("rule", "Only alerts of this rule.", str()),
+		"category":          param("category", "Only clinical alerts or only device faults.", enum(string(alerts.Clinical), string(alerts.Fault))),
+		"alert_patient":     param("patient", "Only alerts about this patient.", str()),
+		"alert_device":      param("device", "Only alerts about this device, or raised by its readings.", str()),
+		"alert_team":        param("team", "Only clinical alerts routed to this team (one of a doctor's own).", str()),
+		"alert_site":        param("site", "Only alerts routed to this site (one of a fleet manager's own).", str()),
+		"alert_since":       param("since", "Last seen (measurement time) at or after this time.", when()),
+		"alert_until":       param("until", "Last seen (measurement time) before this time.", when()),
+		"alert_before":      param("before", "Cursor: the next of the previous page; only alerts with a smaller id.", cursor()),
 	}
 }
 
@@ -213,6 +307,8 @@ var fieldEnums = map[string][]string{
 	"mode":          {string(devices.Home), string(devices.StationMode)},
 	"status":        statusNames(),
 	"device_policy": {store.DevicesTravel, store.DevicesReturn},
+	"state":         moveStateNames(),
+	"verdict":       verdicts,
 	"code":          {CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeUnavailable, CodeInternal},
 }
 
@@ -234,7 +330,12 @@ func openAPIDocument() map[string]any {
 		enums[k] = v
 	}
 	for _, s := range apiSchemas {
-		schemas[s.name] = objectSchema(reflect.TypeOf(s.value), names, enums, s.request, s.required, s.omit)
+		own := enums
+		if s.enums != nil {
+			own = maps.Clone(enums)
+			maps.Copy(own, s.enums)
+		}
+		schemas[s.name] = objectSchema(reflect.TypeOf(s.value), names, own, s.request, s.required, s.omit)
 	}
 	schemas["OpenAPIDocument"] = map[string]any{"type": "object", "description": "An OpenAPI 3.0 document."}
 	schemas["Object"] = map[string]any{"type": "object"}
@@ -254,7 +355,10 @@ func openAPIDocument() map[string]any {
 			ps = append(ps, params[q])
 		}
 		success := map[string]any{"description": "Success."}
-		if op.answer != "" {
+		if op.answer == "sse" {
+			success["content"] = map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string",
+				"description": "Server-Sent Events: lines id:, event: and data: (JSON), a blank line after each event; comment lines start with a colon."}}}
+		} else if op.answer != "" {
 			success["content"] = map[string]any{"application/json": map[string]any{
 				"schema": map[string]any{"$ref": "#/components/schemas/" + op.answer}}}
 		}
@@ -297,7 +401,7 @@ func openAPIDocument() map[string]any {
 			"description": "The registry of sites, teams, patients and devices, the audit log and dead letters. " +
 				"Every request acts as a principal whose role decides what it may do: a role with no business with a kind of resource gets 403 whatever the id; " +
 				"an id that does not exist gets 404; one outside the caller's teams or sites gets 403. " +
-				"Lists answer {items, next}: pass next as after= (as before= for the audit log and dead letters) for the following page. " +
+				"Lists answer {items, next}: pass next as after= (as before= for the audit log, dead letters, moves and alerts) for the following page. " +
 				"Errors answer {error: {code, message}}."},
 		"servers":    []any{map[string]any{"url": "/api/v1"}},
 		"security":   []any{map[string]any{"bearer": []any{}}},
@@ -356,6 +460,8 @@ func typeSchema(t reflect.Type, names map[reflect.Type]string, enums map[string]
 		return map[string]any{"type": "boolean"}
 	case reflect.Slice:
 		return map[string]any{"type": "array", "items": typeSchema(t.Elem(), names, enums)}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": typeSchema(t.Elem(), names, enums)}
 	case reflect.Pointer:
 		s := typeSchema(t.Elem(), names, enums)
 		s["nullable"] = true

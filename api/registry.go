@@ -37,6 +37,7 @@ type Registry interface {
 	teamRegistry
 	patientRegistry
 	deviceRegistry
+	moveRegistry // moves.go
 	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 }
 

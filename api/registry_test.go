@@ -17,6 +17,8 @@ import (
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/fleet"
+	"github.com/vitalwatch/vitalwatch/reallocation"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -85,8 +87,12 @@ func newRegistryFixture(t *testing.T) *registryFixture {
 
 	f := &registryFixture{t: t, store: st, view: devices.NewView(devices.NewDirectory(-1, nil, nil, nil))}
 	f.refresh()
+	reports, err := fleet.New(fleet.Deps{Store: st, Moves: st, Directory: st.LoadDirectory}, reallocation.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.api, err = New(Options{Gatherer: prometheus.NewRegistry(), DeadLetters: st, Registry: st, Devices: f.view,
-		Auth: registryPrincipals, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Fleet: reports, Auth: registryPrincipals, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,3 +122,13 @@ func (v *View) Load() *Directory { return v.p.Load() }
 
 // Store replaces the directory.
 func (v *View) Store(d *Directory) { v.p.Store(d) }
+
+// Devices calls fn for every device with its assignments (oldest first), in no particular
+// order, until fn returns false. The values are the directory's own: do not change them.
+func (d *Directory) Devices(fn func(dev *Device, assignments []Assignment) bool) {
+	for _, e := range d.devices {
+		if !fn(&e.device, e.assignments) {
+			return
+		}
+	}
+}

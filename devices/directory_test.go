@@ -109,3 +109,17 @@ func TestRefreshLoadsOnlyOnChange(t *testing.T) {
 		t.Fatalf("after a version change: %d loads, version %d; want 2, 4", src.loads, v.Load().Version())
 	}
 }
+
+func TestDirectoryLocation(t *testing.T) {
+	d := NewDirectory(1, nil, nil, nil).WithSites([]Site{
+		{ID: "sh", TimeZone: "Asia/Shanghai"}, {ID: "none"}, {ID: "bad", TimeZone: "Mars/Olympus"},
+	})
+	if got := d.Location("sh").String(); got != "Asia/Shanghai" {
+		t.Errorf("Location(sh) = %s; want Asia/Shanghai", got)
+	}
+	for _, id := range []string{"none", "bad", "unknown"} {
+		if got := d.Location(id); got != time.UTC {
+			t.Errorf("Location(%s) = %s; want UTC", id, got)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/spool"
 	"github.com/vitalwatch/vitalwatch/store"
+	"github.com/vitalwatch/vitalwatch/usage"
 )
 
 // rig is an ingester wired to real servers, run in-process.
@@ -32,22 +35,36 @@ type rig struct {
 	sub      *ingest.Subscriber
 	reg      *prometheus.Registry
 	done     chan struct{}
+	// uses counts device uses into store, when the rig was started with a directory and
+	// countUses; while usesDown is set, recording fails as in a store outage.
+	uses     *usage.Recorder
+	usesDown atomic.Bool
+}
+
+// outageRecorder is the rig's recorder, failing while the rig's usesDown is set.
+type outageRecorder struct{ r *rig }
+
+func (o outageRecorder) Record(ctx context.Context, uses []usage.Use) error {
+	if o.r.usesDown.Load() {
+		return errors.New("store down (test)")
+	}
+	return o.r.uses.Record(ctx, uses)
 }
 
 func startRig(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID string) *rig {
 	t.Helper()
-	return startRigWith(t, brokerURL, ix, clientID, "", nil)
+	return startRigWith(t, brokerURL, ix, clientID, "", nil, false)
 }
 
 // startGroupRig is startRig for one instance of a shared-subscription group.
 func startGroupRig(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, group string) *rig {
 	t.Helper()
-	return startRigWith(t, brokerURL, ix, clientID, group, nil)
+	return startRigWith(t, brokerURL, ix, clientID, group, nil, false)
 }
 
 // startRigWith starts a rig in a shared-subscription group (if group is set) that consults
-// directory (if set).
-func startRigWith(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, group string, directory *devices.View) *rig {
+// directory (if set) and with countUses counts device uses in its store.
+func startRigWith(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, group string, directory *devices.View, countUses bool) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), filepath.Join(dir, "vw.db"))
@@ -64,9 +81,21 @@ func startRigWith(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, 
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	r := &rig{store: st, spool: sp, reg: prometheus.NewRegistry(), done: make(chan struct{})}
+	deps := ingest.Deps{Points: w, DeadLetters: st, Spool: sp, Directory: directory,
+		Metrics: ingest.NewMetrics(r.reg), Log: log, Now: time.Now}
+	recorded := make(chan struct{})
+	if countUses {
+		r.uses = usage.NewRecorder(st, r.reg, log)
+		deps.Uses = outageRecorder{r}
+		go func() {
+			defer close(recorded)
+			r.uses.Run(context.Background())
+		}()
+	} else {
+		close(recorded)
+	}
 	r.pipeline = ingest.NewPipeline(ingest.Config{WriteTimeout: 2 * time.Second, RetryInterval: 200 * time.Millisecond,
-		MaxRetryInterval: time.Second}, ingest.Deps{Points: w, DeadLetters: st, Spool: sp, Directory: directory,
-		Metrics: ingest.NewMetrics(r.reg), Log: log, Now: time.Now})
+		MaxRetryInterval: time.Second}, deps)
 	r.sub = ingest.NewSubscriber(ingest.SubscriberConfig{BrokerURL: brokerURL, ClientID: clientID,
 		SharedGroup: group, WatchdogInterval: time.Second}, r.pipeline, r.reg, log, time.Now)
 	go func() {
@@ -75,7 +104,16 @@ func startRigWith(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, 
 	}()
 	r.sub.Start()
 	waitFor(t, 20*time.Second, "subscriber ready", func() bool { return r.sub.Ready() == nil })
-	t.Cleanup(func() { r.stop(); w.Close(); sp.Close(); st.Close() })
+	t.Cleanup(func() {
+		r.stop()
+		if r.uses != nil {
+			r.uses.Close()
+		}
+		<-recorded
+		w.Close()
+		sp.Close()
+		st.Close()
+	})
 	return r
 }
 

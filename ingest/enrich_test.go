@@ -28,7 +28,7 @@ func TestEnrichmentFollowsTheRegistry(t *testing.T) {
 		{DeviceID: "cuff-1", PatientID: "P-B", From: swap},
 	}
 	view := devices.NewView(devices.NewDirectory(1, devs, assigns, []string{"P-A", "P-B"}))
-	r := startRigWith(t, mq.URL, ix, "ingest-enrich", "", view)
+	r := startRigWith(t, mq.URL, ix, "ingest-enrich", "", view, false)
 
 	bp := func(at time.Time, sys int) string {
 		return fmt.Sprintf(`{"type":"bp","systolic":%d,"diastolic":80,"unit":"mm[Hg]","ts":%d}`, sys, at.UnixMilli())

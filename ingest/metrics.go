@@ -45,6 +45,7 @@ type batchCounts struct {
 	missingTime       int
 	seqGaps           int64
 	seqRepeats        int
+	uses              int
 }
 
 // Metrics are the ingest pipeline's Prometheus metrics.
@@ -63,6 +64,8 @@ type Metrics struct {
 	spooledBatches   prometheus.Counter
 	replayedBatches  prometheus.Counter
 	spoolFull        prometheus.Counter
+	uses             prometheus.Counter
+	usageErrors      prometheus.Counter
 	reg              prometheus.Registerer
 }
 
@@ -99,11 +102,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vitalwatch_ingest_replayed_batches_total", Help: "Spooled batches replayed into InfluxDB."}),
 		spoolFull: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vitalwatch_ingest_spool_full_total", Help: "Times a batch found the spool full and waited (the broker holds the messages)."}),
+		uses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vitalwatch_ingest_uses_total", Help: "Device uses recorded for acknowledged messages (one per device and measurement time in a message; the store counts repeats once)."}),
+		usageErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vitalwatch_ingest_usage_errors_total", Help: "Failed attempts to record device uses (retried; the batch waits)."}),
 		reg: reg,
 	}
 	reg.MustRegister(m.messages, m.readings, m.deadLetters, m.acked, m.missingTime, m.seqGaps,
 		m.seqRepeats, m.batchSeconds, m.writeSeconds, m.writeErrors, m.deadLetterErrors,
-		m.spooledBatches, m.replayedBatches, m.spoolFull)
+		m.spooledBatches, m.replayedBatches, m.spoolFull, m.uses, m.usageErrors)
 	// Make every label value visible at zero, so dashboards and alerts see the series.
 	for _, t := range reading.Types {
 		m.readings.WithLabelValues(string(t))
@@ -143,5 +150,6 @@ func (m *Metrics) batch(c *batchCounts, acked int, took time.Duration) {
 	m.missingTime.Add(float64(c.missingTime))
 	m.seqGaps.Add(float64(c.seqGaps))
 	m.seqRepeats.Add(float64(c.seqRepeats))
+	m.uses.Add(float64(c.uses))
 	m.batchSeconds.Observe(took.Seconds())
 }

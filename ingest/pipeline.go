@@ -1,8 +1,10 @@
 // Package ingest takes device messages from MQTT and makes them durable: decoded readings go
 // to InfluxDB (or, while InfluxDB cannot take them, to an on-disk spool that is replayed later)
-// and rejected input goes to the dead letters. A message is acknowledged to the broker only
+// and rejected input goes to the dead letters. With the registry, each accepted reading also
+// counts as a use of its device (package usage). A message is acknowledged to the broker only
 // after everything it carried is durable, so a crash at any point loses nothing: the broker
-// redelivers what was not acknowledged, and a redelivered reading overwrites its own point.
+// redelivers what was not acknowledged, a redelivered reading overwrites its own point, and its
+// use, recorded already, counts nothing more.
 package ingest
 
 import (
@@ -18,6 +20,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
+	"github.com/vitalwatch/vitalwatch/usage"
 )
 
 // Delivery is one message from the broker. Ack tells the broker it need not deliver it again;
@@ -38,6 +41,12 @@ type PointWriter interface {
 // DeadLetterStore keeps rejected input, pruning the oldest beyond keep.
 type DeadLetterStore interface {
 	AddDeadLetters(ctx context.Context, dls []deadletter.DeadLetter, keep int) error
+}
+
+// UseRecorder counts device uses (see package usage). Record returns once the uses are
+// committed; recording a use again must not count it again.
+type UseRecorder interface {
+	Record(ctx context.Context, uses []usage.Use) error
 }
 
 // Spool is a durable FIFO of line-protocol batches (see package spool).
@@ -137,8 +146,12 @@ type Deps struct {
 	// are dead-lettered and points get the device's type, site and patient; without it (nil)
 	// every device id is accepted and the patient is the payload's.
 	Directory *devices.View
-	Metrics   *Metrics
-	Log       *slog.Logger
+	// Uses, with a Directory, counts a use of a registered device for each distinct measurement
+	// time of each accepted telemetry message, once the message's points are durable and before
+	// it is acknowledged. Nil: no counting.
+	Uses    UseRecorder
+	Metrics *Metrics
+	Log     *slog.Logger
 	// Now is the clock (time.Now outside tests).
 	Now func() time.Time
 }
@@ -151,11 +164,13 @@ type Pipeline struct {
 	dead      DeadLetterStore
 	spool     Spool
 	directory *devices.View
+	uses      UseRecorder // nil without a directory
 	log       *slog.Logger
 	metrics   *Metrics
 	now       func() time.Time
 
 	queues   []chan Delivery
+	settler  *settler
 	seed     maphash.Seed
 	stopping chan struct{}
 	stopOnce sync.Once
@@ -170,9 +185,13 @@ func NewPipeline(cfg Config, deps Deps) *Pipeline {
 		metrics: deps.Metrics, log: deps.Log.With("component", "ingest"), now: deps.Now,
 		seed: maphash.MakeSeed(), stopping: make(chan struct{}), spooled: make(chan struct{}, 1),
 	}
+	if deps.Directory != nil {
+		p.uses = deps.Uses
+	}
 	for range cfg.Workers {
 		p.queues = append(p.queues, make(chan Delivery, cfg.QueueSize))
 	}
+	p.settler = newSettler(p, cfg.Workers)
 	p.metrics.observeSpool(p.spool)
 	return p
 }
@@ -206,6 +225,11 @@ func (p *Pipeline) Stop() { p.stopOnce.Do(func() { close(p.stopping) }) }
 // Run processes deliveries until Stop, then flushes and returns. Cancelling ctx abandons
 // retries: what is not yet durable stays unacknowledged, for the broker to deliver again.
 func (p *Pipeline) Run(ctx context.Context) error {
+	settled := make(chan struct{})
+	go func() {
+		defer close(settled)
+		p.settler.run(ctx)
+	}()
 	var wg sync.WaitGroup
 	for i, q := range p.queues {
 		w := newWorker(p, i, q)
@@ -218,6 +242,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.drain(drainCtx)
 	}()
 	wg.Wait()
+	close(p.settler.in)
+	<-settled
 	stopDrain()
 	<-drained
 	return nil

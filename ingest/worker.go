@@ -11,6 +11,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/spool"
+	"github.com/vitalwatch/vitalwatch/usage"
 )
 
 // maxBatchBytes bounds the line protocol of one batch, whatever the message count.
@@ -19,19 +20,23 @@ const maxBatchBytes = 4 << 20
 // maxTrackedDevices bounds the per-worker sequence-number memory.
 const maxTrackedDevices = 1 << 20
 
-// worker owns one queue: it builds a batch from the deliveries, makes the batch durable, and
-// acknowledges it.
+// worker owns one queue: it builds a batch from the deliveries and makes the batch durable;
+// the pipeline's settler then records the batch's uses and dead letters and acknowledges it.
 type worker struct {
-	p  *Pipeline
-	id int
-	in chan Delivery
+	p    *Pipeline
+	id   int
+	in   chan Delivery
+	free chan *settlement // settlements to hand batches to the settler in
 
 	lines []byte
 	acks  []func()
 	dead  []deadletter.DeadLetter
 	// spans records which lines came from which delivery, to find the culprit when InfluxDB
 	// refuses a batch.
-	spans   []span
+	spans []span
+	// uses are the device uses of the batch's accepted telemetry (see uses.go).
+	uses    []usage.Use
+	days    dayCache
 	seq     map[string]int64
 	counts  batchCounts
 	started time.Time
@@ -39,12 +44,13 @@ type worker struct {
 
 type span struct {
 	start, end int
+	uses       [2]int // the delivery's uses: w.uses[uses[0]:uses[1]]
 	d          Delivery
 	device     string
 }
 
 func newWorker(p *Pipeline, id int, in chan Delivery) *worker {
-	return &worker{p: p, id: id, in: in, seq: make(map[string]int64)}
+	return &worker{p: p, id: id, in: in, free: freeList(), seq: make(map[string]int64)}
 }
 
 func (w *worker) run(ctx context.Context) {
@@ -129,7 +135,7 @@ func (w *worker) add(d Delivery) {
 		}
 		tags = influx.Tags{DeviceType: string(dev.Kind), Site: dev.SiteID}
 	}
-	start := len(w.lines)
+	start, firstUse := len(w.lines), len(w.uses)
 	switch kind {
 	case "telemetry":
 		m, rejs := reading.Decode(device, d.Payload, d.Received)
@@ -157,6 +163,9 @@ func (w *worker) add(d Delivery) {
 		if st, ok := influx.StatusOfMessage(&m); ok {
 			w.lines = influx.AppendStatus(w.lines, &st, tags)
 		}
+		if dev != nil && w.p.uses != nil {
+			w.addUses(device, dev.SiteID, dir.Location(dev.SiteID), m.Readings)
+		}
 		for i := range m.Readings {
 			w.counts.readings[typeIndex(m.Readings[i].Type)]++
 		}
@@ -180,7 +189,7 @@ func (w *worker) add(d Delivery) {
 		return
 	}
 	if len(w.lines) > start {
-		w.spans = append(w.spans, span{start: start, end: len(w.lines), d: d, device: device})
+		w.spans = append(w.spans, span{start: start, end: len(w.lines), uses: [2]int{firstUse, len(w.uses)}, d: d, device: device})
 	}
 }
 
@@ -212,8 +221,10 @@ func (w *worker) trackSeq(device string, seq int64) {
 	}
 }
 
-// flush makes the batch durable and then acknowledges it. If ctx ends first, nothing is
-// acknowledged and the broker will deliver the batch again.
+// flush makes the batch durable and hands the rest to the settler, which acknowledges it once
+// its uses and dead letters are stored. If ctx ends first, nothing is acknowledged and the
+// broker will deliver the batch again. While settleDepth batches wait for the settler, flush
+// waits too, and so the broker.
 func (w *worker) flush(ctx context.Context) {
 	if len(w.acks) == 0 {
 		return
@@ -222,13 +233,18 @@ func (w *worker) flush(ctx context.Context) {
 	if len(w.lines) > 0 && !w.p.store(ctx, w.lines, w.rejectSpans) {
 		return
 	}
-	if len(w.dead) > 0 && !w.p.addDeadLetters(ctx, w.dead) {
+	var st *settlement
+	select {
+	case st = <-w.free:
+	case <-ctx.Done():
 		return
 	}
-	for _, ack := range w.acks {
-		ack()
-	}
-	w.p.metrics.batch(&w.counts, len(w.acks), time.Since(w.started))
+	// The settlement takes the batch's slices and leaves its own, empty, to the worker.
+	st.uses, w.uses = w.uses, st.uses
+	st.dead, w.dead = w.dead, st.dead
+	st.acks, w.acks = w.acks, st.acks
+	st.counts, st.started = w.counts, w.started
+	w.p.settler.in <- st
 }
 
 // appendHome encodes a home device's readings, each credited to the patient the device was
@@ -254,20 +270,31 @@ func appendHome(dst []byte, dir *devices.Directory, m *reading.Message, tags inf
 }
 
 // rejectSpans finds which deliveries of a refused batch InfluxDB will not take, by writing
-// them one by one, and dead-letters those.
+// them one by one, and dead-letters those. The batch's uses become those whose points were
+// stored.
 func (w *worker) rejectSpans(ctx context.Context, refused error) error {
+	var kept []usage.Use
 	for _, s := range w.spans {
 		err := w.p.writeOnce(ctx, w.lines[s.start:s.end])
 		var rej *influx.RejectedError
 		switch {
 		case err == nil:
+			kept = append(kept, w.uses[s.uses[0]:s.uses[1]]...)
 		case errors.As(err, &rej):
 			w.reject(s.d, s.device, reading.Rejection{Index: reading.WholeMessage,
 				Reason: deadletter.ReasonWriteRejected, Detail: rej.Error()})
+			if s.uses[1] > s.uses[0] {
+				stored, err := w.storedUses(ctx, s)
+				if err != nil {
+					return err
+				}
+				kept = append(kept, stored...)
+			}
 		default:
 			return err
 		}
 	}
+	w.uses = append(w.uses[:0], kept...)
 	return nil
 }
 
@@ -282,6 +309,8 @@ func (w *worker) reset() {
 	w.dead = w.dead[:0]
 	clear(w.spans)
 	w.spans = w.spans[:0]
+	clear(w.uses)
+	w.uses = w.uses[:0]
 	w.counts = batchCounts{}
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts InfluxDB (unless VITALWATCH_INFLUX_URL points at one), vitalwatch serve with its embedded
-# broker, and a demo fleet; prints where to look; Ctrl-C stops everything.
+# broker, and a demo fleet; prints where to look; Ctrl-C stops everything. On first start the fleet
+# (scenario "reallocation": idle, normal and overloaded centres, a failing station) also publishes
+# DEMO_HISTORY of past readings, so that utilisation and the reallocation plan have months to show.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +11,8 @@ HTTP=${VITALWATCH_HTTP_LISTEN:-127.0.0.1:8080}
 BROKER=${VITALWATCH_BROKER_LISTEN:-127.0.0.1:1883}
 INFLUX_PORT=${INFLUX_PORT:-8086}
 DEMO_DEVICES=${DEMO_DEVICES:-60}
+DEMO_HISTORY=${DEMO_HISTORY:-130d} # at least 4 months: the planner looks at the last 3 complete ones
+REG="$VITALWATCH_DATA_DIR/demo-registry"
 mkdir -p "$VITALWATCH_DATA_DIR"
 
 pids=()
@@ -58,13 +62,14 @@ CONF
 	curl -fsS -XPOST "$VITALWATCH_INFLUX_URL/query" --data-urlencode 'q=CREATE DATABASE "vitalwatch"' >/dev/null
 fi
 
-# The demo fleet's registry (centres, teams, residents, devices and their secrets), once.
-if [ ! -f "$VITALWATCH_DATA_DIR/demo-registry/imported" ]; then
-	mkdir -p "$VITALWATCH_DATA_DIR/demo-registry"
-	bin/vitalsim --export-registry "$VITALWATCH_DATA_DIR/demo-registry" --devices "$DEMO_DEVICES" --seed 1
-	bin/vitalwatch registry import "$VITALWATCH_DATA_DIR/demo-registry" ${VITALWATCH_CONFIG:+--config "$VITALWATCH_CONFIG"}
+# The demo fleet's registry (centres, teams, residents, devices and their secrets), once. Devices are
+# in service, and home devices lent, from the first day of the history published below.
+if [ ! -f "$REG/imported" ]; then
+	mkdir -p "$REG"
+	bin/vitalsim --export-registry "$REG" --devices "$DEMO_DEVICES" --seed 1 --scenario reallocation --history "$DEMO_HISTORY"
+	bin/vitalwatch registry import "$REG" ${VITALWATCH_CONFIG:+--config "$VITALWATCH_CONFIG"}
 	# One user of each role; each password and the admin's API token are printed once by the CLI.
-	creds="$VITALWATCH_DATA_DIR/demo-registry/credentials.txt"
+	creds="$REG/credentials.txt"
 	(
 		umask 077
 		: >"$creds"
@@ -75,8 +80,11 @@ if [ ! -f "$VITALWATCH_DATA_DIR/demo-registry/imported" ]; then
 		done
 		printf 'API_TOKEN  %s\n' "$(bin/vitalwatch tokens create --user admin --name demo | tail -n 1)" >>"$creds"
 	)
-	touch "$VITALWATCH_DATA_DIR/demo-registry/imported"
+	touch "$REG/imported"
 fi
+# A data directory from before the scenario has the default fleet's registry: keep that fleet.
+scenario=()
+if [ -f "$REG/scenario.txt" ]; then scenario=(--scenario reallocation); fi
 API_TOKEN=$(awk '$1 == "API_TOKEN" {print $2}' "$VITALWATCH_DATA_DIR/demo-registry/credentials.txt")
 
 VITALWATCH_HTTP_LISTEN=$HTTP VITALWATCH_BROKER_LISTEN=$BROKER \
@@ -84,9 +92,39 @@ VITALWATCH_HTTP_LISTEN=$HTTP VITALWATCH_BROKER_LISTEN=$BROKER \
 pids+=($!)
 wait_http "http://$HTTP/readyz" "vitalwatch serve (log: $VITALWATCH_DATA_DIR/vitalwatch.log)"
 
-bin/vitalsim --broker "tcp://$BROKER" --auth --devices "$DEMO_DEVICES" --rate "${DEMO_RATE:-20}" --bad 0.02 --seed 1 --quiet \
+# The history, once: every device's readings over DEMO_HISTORY, measured then, as fast as ingest
+# takes them (about 95,000 messages for 60 devices and 130 days). The failing station then goes to
+# maintenance, as a fleet manager would put it.
+if [ ${#scenario[@]} -gt 0 ] && [ ! -f "$REG/history-done" ]; then
+	again=false
+	if [ -f "$REG/history-started" ]; then again=true; fi
+	touch "$REG/history-started"
+	echo "publishing $DEMO_HISTORY of history (log: $VITALWATCH_DATA_DIR/vitalsim-history.log)..."
+	bin/vitalsim --broker "tcp://$BROKER" --auth --devices "$DEMO_DEVICES" --seed 1 "${scenario[@]}" --history "$DEMO_HISTORY" \
+		--quiet --out "$REG/history.json" 2>"$VITALWATCH_DATA_DIR/vitalsim-history.log"
+	if $again; then
+		# An interrupted first attempt sent part of it already: ingest recognises repeats for days
+		# only, so count the history's uses again from InfluxDB, which holds each reading once.
+		hf=$(awk '$1 == "history_from" {print $2}' "$REG/scenario.txt")
+		bin/vitalwatch usage rebuild --from "${hf%%T*}" --to "$(TZ=CST-8 date +%F)" ${VITALWATCH_CONFIG:+--config "$VITALWATCH_CONFIG"}
+	fi
+	failing=$(awk '$1 == "failing" {print $2}' "$REG/scenario.txt")
+	if [ -n "$failing" ]; then
+		bin/vitalwatch devices maintenance "$failing" ${VITALWATCH_CONFIG:+--config "$VITALWATCH_CONFIG"}
+	fi
+	touch "$REG/history-done"
+fi
+
+bin/vitalsim --broker "tcp://$BROKER" --auth --devices "$DEMO_DEVICES" --rate "${DEMO_RATE:-20}" --bad 0.02 --seed 1 "${scenario[@]}" --quiet \
 	2>"$VITALWATCH_DATA_DIR/vitalsim.log" &
 pids+=($!)
+
+# The planner looks at complete months, in the centres' zone (UTC+8).
+month0=$(TZ=CST-8 date +%Y-%m-01)
+from=$(date -d "$month0 -3 months" +%Y-%m)
+to=$(date -d "$month0 -1 month" +%Y-%m)
+failing=$(awk '$1 == "failing" {print $2}' "$REG/scenario.txt" 2>/dev/null || true)
+auth="-H \"Authorization: Bearer $API_TOKEN\""
 
 cat <<MSG
 
@@ -105,8 +143,20 @@ $(sed 's/^/  /' "$VITALWATCH_DATA_DIR/demo-registry/credentials.txt")
   dr-wang is a doctor of team-01-1; fleet-li manages the devices of site-01.
 
 Try:  curl -s http://$HTTP/metrics | grep vitalwatch_ingest_readings_total
-      curl -s -H "Authorization: Bearer $API_TOKEN" http://$HTTP/api/v1/deadletters?limit=3
-      curl -s -H "Authorization: Bearer $API_TOKEN" http://$HTTP/api/v1/devices?site=site-01
+      curl -s $auth http://$HTTP/api/v1/deadletters?limit=3
+      curl -s $auth http://$HTTP/api/v1/devices?site=site-01
+$(if [ -n "$failing" ]; then cat <<UTIL
+
+Utilisation and reallocation ($REG/scenario.txt: two idle centres, two overloaded, two normal;
+the history of $DEMO_HISTORY is in $REG/history.json):
+      curl -s $auth "http://$HTTP/api/v1/utilisation?by=type&from=$from&to=$to"
+      curl -s $auth "http://$HTTP/api/v1/utilisation?by=type&from=$from&to=$to&format=csv"
+      curl -s $auth http://$HTTP/api/v1/reallocation/plan
+      curl -s $auth http://$HTTP/api/v1/moves
+  $failing failed two days ago (sensor_malfunction, then silence) and is in maintenance; where its residents can go:
+      curl -s $auth http://$HTTP/api/v1/devices/$failing/alternatives
+UTIL
+fi)
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}" || true

@@ -44,6 +44,15 @@ type Device struct {
 
 	schedule schedule
 	events   []Event
+
+	site int // index of the centre the device belongs to (Fleet.place)
+	// share, when above 0, is the share of days a home device is used (a Scenario's load):
+	// on such a day it measures at least once, on the others not at all. 0 is every day, on
+	// the natural schedule alone.
+	share float64
+	// span is the time a wearable's message covers (its steps), when longer than its
+	// 5-minute interval: a history sends continuous sensors less often (HistoryStep).
+	span time.Duration
 }
 
 // Event changes what a device sends in its next telemetry message: scripted clinical events,
@@ -212,7 +221,7 @@ func (d *Device) readings(m *Message, h float64) {
 		}
 		m.Flags = d.flag(0.02, "low_perfusion", "sensor_displaced")
 	case Wearable:
-		m.Readings = d.wearable(h)
+		m.Readings = d.wearable(h, max(d.span, 5*time.Minute))
 	case Station:
 		d.station(m, h)
 	case Thermometer:
@@ -266,8 +275,9 @@ func (d *Device) flag(p float64, flags ...string) []string {
 }
 
 // wearable is a band's message: heart rate lower asleep and higher when active, the steps since
-// its last message (one every 5 minutes), SpO2 in one message in ten, and a rare fall.
-func (d *Device) wearable(h float64) []Reading {
+// its last message (span ago: 5 minutes on its own schedule), SpO2 in one message in ten, and
+// a rare fall.
+func (d *Device) wearable(h float64, span time.Duration) []Reading {
 	r, p := d.rng, d.person
 	asleep := h >= 23 || h < 6
 	hr, steps := p.hr+r.NormFloat64()*3, 0.0
@@ -281,6 +291,7 @@ func (d *Device) wearable(h float64) []Reading {
 	default:
 		steps = uniform(r, 0, 150)
 	}
+	steps *= float64(span) / float64(5*time.Minute)
 	out := []Reading{
 		{Type: reading.HeartRate, Value: math.Round(clamp(hr, 38, 190)), Unit: unitPerMin},
 		{Type: reading.Steps, Value: math.Round(steps), Unit: unitCount},

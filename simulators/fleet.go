@@ -5,9 +5,11 @@
 // fleet as the device registry records it (Registry: sites, teams, patients, devices and their
 // secrets, assignments), and writes that as CSV files for import.
 //
-// A fleet is a pure function of its size, seed and mix: the same arguments give the same devices,
+// A fleet is a pure function of its size, seed and mix, and of its Scenario if it has one (idle
+// and overloaded centres, a failing station): the same arguments give the same devices,
 // patients, registry and, for the same sequence of calls with the same times, byte-identical
-// payloads.
+// payloads. A Backlog is what a device would have sent over a past period, for backfilling
+// months of history.
 package simulators
 
 import (
@@ -165,26 +167,59 @@ type Fleet struct {
 	devices  []*Device
 	byID     map[string]*Device
 	patients []*person
+	centres  []centre  // the centres the devices belong to
+	scenario *Scenario // nil: every device on its natural schedule
+	failing  *Device   // the scenario's failing station, or nil
 }
 
 // NewFleet builds n devices from seed, split over kinds by mix (DefaultMix when mix gives no
 // weight to any valid kind). Device ids are sim-{kind}-0001 numbered per kind, patients
 // P-000001 numbered in order of first use. Some patients have several home devices (a meter and a
 // cuff), and station residents may also have home devices, as in a real district.
-func NewFleet(n int, seed int64, mix Mix) *Fleet {
+func NewFleet(n int, seed int64, mix Mix) *Fleet { return newFleet(n, seed, mix, nil) }
+
+// NewScenarioFleet builds a fleet of n devices shaped by sc (see Scenario), or NewFleet's fleet
+// when sc is nil. The centres and their stations are the scenario's; the other devices are home
+// devices split over the home kinds of mix (DefaultMix's when mix has none). Each station
+// measures its centre's load of its rated uses a day, and each home device is used on its share
+// of the days, at least once on each of them.
+func NewScenarioFleet(n int, seed int64, mix Mix, sc *Scenario) *Fleet {
+	return newFleet(n, seed, mix, sc)
+}
+
+func newFleet(n int, seed int64, mix Mix, sc *Scenario) *Fleet {
 	if mix.total() == 0 {
 		mix = DefaultMix()
 	}
 	n = max(n, 0)
-	f := &Fleet{Seed: seed, byID: make(map[string]*Device, n)}
+	f := &Fleet{Seed: seed, byID: make(map[string]*Device, n), scenario: sc}
 	r := rand.New(rand.NewPCG(uint64(seed), 0x7669_7461_6c73_696d)) // "vitalsim"
-	counts := mix.counts(n)
+	var counts map[Kind]int
+	var stationSites []int
+	if sc == nil {
+		counts = mix.counts(n)
+		f.centres = centres()[:siteCount(n)]
+	} else {
+		stationSites = sc.stationSites(n)
+		counts = mix.withoutStations().counts(n - len(stationSites))
+		counts[Station] = len(stationSites)
+		f.centres = centres()[:len(sc.Centres)]
+	}
 	zone := localZone()
+	stations := 0
 	for _, k := range Kinds {
 		for i := 1; i <= counts[k]; i++ {
 			d := newDevice(fmt.Sprintf("sim-%s-%04d", k.code(), i), k, len(f.devices), seed, zone, r)
 			if k == Station {
-				size := 15 + r.IntN(26)
+				var size int
+				if sc == nil {
+					d.site = stations % len(f.centres)
+					size = 15 + r.IntN(26)
+				} else {
+					d.site = stationSites[stations]
+					size = residentsFor(sc.stationUses(d.site), r.Float64())
+				}
+				stations++
 				for range size {
 					d.residents = append(d.residents, f.residentFor(r))
 				}
@@ -200,7 +235,50 @@ func NewFleet(n int, seed int64, mix Mix) *Fleet {
 			f.byID[d.ID] = d
 		}
 	}
+	f.place()
+	if sc != nil {
+		f.shape()
+	}
 	return f
+}
+
+// place puts each patient and home device at a centre. A patient belongs to the centre where
+// they were first seen, in the order of the devices: the station's, for a resident first met at
+// a station, otherwise the centre nearest their home. A home device belongs to its patient's
+// centre, which lent it.
+func (f *Fleet) place() {
+	seen := make(map[*person]bool, len(f.patients))
+	for _, d := range f.devices {
+		if d.Kind == Station {
+			for _, p := range d.residents {
+				p.resident = true
+				if !seen[p] {
+					p.site, seen[p] = d.site, true
+				}
+			}
+			continue
+		}
+		if !seen[d.person] {
+			d.person.site, seen[d.person] = nearest(f.centres, d.person.home), true
+		}
+		d.site = d.person.site
+	}
+}
+
+// shape gives each device the scenario's load of its centre, and marks the failing station:
+// the last one of its centre.
+func (f *Fleet) shape() {
+	sc := f.scenario
+	for _, d := range f.devices {
+		if d.Kind == Station {
+			d.schedule = stationSchedule(sc.stationUses(d.site))
+			if d.site == sc.Failing {
+				f.failing = d
+			}
+			continue
+		}
+		d.share = sc.homeShare(d.Kind, d.site)
+	}
 }
 
 // ownerFor picks the patient of a new home device of kind k: sometimes an existing patient who
@@ -240,6 +318,16 @@ func (f *Fleet) Device(id string) *Device { return f.byID[id] }
 
 // Len is the number of devices.
 func (f *Fleet) Len() int { return len(f.devices) }
+
+// Scenario is the scenario that shapes the fleet, or nil.
+func (f *Fleet) Scenario() *Scenario { return f.scenario }
+
+// Failing is the scenario's failing station, or nil: it reports sensor_malfunction on its last
+// day of readings in a history and sends nothing after (see Backlog).
+func (f *Fleet) Failing() *Device { return f.failing }
+
+// Site is the id of the centre device d belongs to.
+func (f *Fleet) Site(d *Device) string { return f.centres[d.site].id }
 
 // Patients returns the ids of every patient of the fleet, home device owners and station
 // residents, in order of first use.

@@ -22,6 +22,8 @@ type person struct {
 	weight       float64 // kg
 	home         [2]float64
 	kinds        []Kind // kinds of home device the person has
+	site         int    // index of the centre the person belongs to (Fleet.place)
+	resident     bool   // uses a station
 }
 
 func newPerson(id string, r *rand.Rand) *person {

@@ -117,12 +117,28 @@ var models = map[Kind]struct{ model, serial string }{
 // AssignedDaysBefore days before now (at midnight in the patients' zone). Everything but that
 // date is a function of the fleet.
 //
-// Stations go to the centres in turn. A patient belongs to the centre where they were first
-// seen: the station's, for a resident first met at a station, otherwise the centre nearest
-// their home; within a centre, to one of its teams. A home device belongs to its patient's
-// centre, which lent it.
+// Stations go to the centres in turn, or as the fleet's scenario says. A patient belongs to the
+// centre where they were first seen: the station's, for a resident first met at a station,
+// otherwise the centre nearest their home; within a centre, to one of its teams. A home device
+// belongs to its patient's centre, which lent it.
 func (f *Fleet) Registry(now time.Time) *Registry {
-	cs := centres()[:siteCount(len(f.devices))]
+	local := now.In(localZone())
+	from := time.Date(local.Year(), local.Month(), local.Day()-AssignedDaysBefore, 0, 0, 0, 0, localZone())
+	return f.registry(from, time.Time{})
+}
+
+// RegistrySince is the registry of a fleet whose history starts at start (see HistoryStart):
+// as Registry, but every device has been in service, and every home device lent, since start,
+// so that utilisation counts each day of the history.
+func (f *Fleet) RegistrySince(start time.Time) *Registry {
+	start = start.In(localZone())
+	return f.registry(start, start)
+}
+
+// registry is the registry with home devices lent from lentFrom and devices in service from
+// inService (zero: not recorded).
+func (f *Fleet) registry(lentFrom, inService time.Time) *Registry {
+	cs := f.centres
 	r := &Registry{Secrets: make(map[string]string, len(f.devices))}
 	for i, c := range cs {
 		r.Sites = append(r.Sites, devices.Site{
@@ -138,47 +154,28 @@ func (f *Fleet) Registry(now time.Time) *Registry {
 		}
 	}
 
-	siteOf := make(map[*person]int, len(f.patients))
-	resident := make(map[*person]bool)
-	deviceSite := make([]int, len(f.devices))
-	stations := 0
-	for i, d := range f.devices {
-		if d.Kind == Station {
-			deviceSite[i] = stations % len(cs)
-			stations++
-			for _, p := range d.residents {
-				resident[p] = true
-				if _, ok := siteOf[p]; !ok {
-					siteOf[p] = deviceSite[i]
-				}
-			}
-			continue
-		}
-		if _, ok := siteOf[d.person]; !ok {
-			siteOf[d.person] = nearest(cs, d.person.home)
-		}
-		deviceSite[i] = siteOf[d.person]
-	}
-
 	for i, p := range f.patients {
-		team := siteOf[p]*teamsPerSite + int(splitmix64(uint64(f.Seed)^uint64(i)<<8)%teamsPerSite)
-		r.Patients = append(r.Patients, devices.Patient{ID: p.id, TeamID: r.Teams[team].ID, Plans: p.plans(resident[p])})
+		team := p.site*teamsPerSite + int(splitmix64(uint64(f.Seed)^uint64(i)<<8)%teamsPerSite)
+		r.Patients = append(r.Patients, devices.Patient{ID: p.id, TeamID: r.Teams[team].ID, Plans: p.plans(p.resident)})
 	}
 
-	local := now.In(localZone())
-	from := time.Date(local.Year(), local.Month(), local.Day()-AssignedDaysBefore, 0, 0, 0, 0, localZone())
-	for i, d := range f.devices {
+	rated := StationRatedUsesPerDay
+	if f.scenario != nil {
+		rated = f.scenario.RatedUsesPerDay
+	}
+	for _, d := range f.devices {
 		m := models[d.Kind]
 		dev := devices.Device{
 			ID: d.ID, Kind: d.Kind.RegistryKind(), Model: m.model,
 			// A lot number from the seed, then the device's place in the fleet: unique.
 			Serial:   fmt.Sprintf("%s-%04d-%05d", m.serial, splitmix64(uint64(f.Seed)^streamSeed(d.index, 3))%10000, d.index+1),
-			Firmware: d.Firmware, SiteID: cs[deviceSite[i]].id, Mode: devices.Home, Status: devices.Active,
+			Firmware: d.Firmware, SiteID: cs[d.site].id, Mode: devices.Home, Status: devices.Active,
+			InService: inService,
 		}
 		if d.Kind == Station {
-			dev.Mode, dev.RatedUsesPerDay = devices.StationMode, StationRatedUsesPerDay
+			dev.Mode, dev.RatedUsesPerDay = devices.StationMode, rated
 		} else {
-			r.Assignments = append(r.Assignments, devices.Assignment{DeviceID: d.ID, PatientID: d.Patient, From: from})
+			r.Assignments = append(r.Assignments, devices.Assignment{DeviceID: d.ID, PatientID: d.Patient, From: lentFrom})
 		}
 		r.Devices = append(r.Devices, dev)
 		r.Secrets[d.ID] = f.Secret(d.ID)

@@ -20,9 +20,10 @@ const PlanSeparator = ";"
 //	sites.csv        id,name,district,address,lat,lon,time_zone,opening_hours
 //	teams.csv        id,site,name
 //	patients.csv     id,team,plans             plans separated by ";"
-//	devices.csv      id,kind,model,serial,firmware,site,mode,status,rated_uses_per_day,secret
+//	devices.csv      id,kind,model,serial,firmware,site,mode,status,rated_uses_per_day,secret,in_service
 //	assignments.csv  device,patient,from       from in RFC 3339
 //
+// in_service is RFC 3339, or empty when the registry does not record it (Registry).
 // devices.csv holds the devices' secrets in clear and is written readable by its owner only.
 func (r *Registry) WriteCSV(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -83,10 +84,14 @@ func (r *Registry) patientRows() [][]string {
 }
 
 func (r *Registry) deviceRows() [][]string {
-	rows := [][]string{{"id", "kind", "model", "serial", "firmware", "site", "mode", "status", "rated_uses_per_day", "secret"}}
+	rows := [][]string{{"id", "kind", "model", "serial", "firmware", "site", "mode", "status", "rated_uses_per_day", "secret", "in_service"}}
 	for _, d := range r.Devices {
+		inService := ""
+		if !d.InService.IsZero() {
+			inService = d.InService.Format(time.RFC3339)
+		}
 		rows = append(rows, []string{d.ID, string(d.Kind), d.Model, d.Serial, d.Firmware, d.SiteID,
-			string(d.Mode), string(d.Status), strconv.Itoa(d.RatedUsesPerDay), r.Secrets[d.ID]})
+			string(d.Mode), string(d.Status), strconv.Itoa(d.RatedUsesPerDay), r.Secrets[d.ID], inService})
 	}
 	return rows
 }

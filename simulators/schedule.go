@@ -1,6 +1,7 @@
 package simulators
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -46,38 +47,59 @@ func newSchedule(k Kind, r *rand.Rand) schedule {
 		for h := 8.0; h < 17; h += 0.2 {
 			slots = append(slots, h)
 		}
-		return schedule{slots: slots, jitter: 0.06, skip: 0.15}
+		return schedule{slots: slots, jitter: 0.06, skip: stationSkip}
 	}
 	return schedule{every: time.Hour}
+}
+
+// stationSkip is the share of a station's slots that no resident comes for.
+const stationSkip = 0.15
+
+// stationSchedule is the schedule of a station that residents use uses times a day on average:
+// that many slots, and a few more for those missed, spread evenly over the opening hours
+// (08:00-17:00).
+func stationSchedule(uses float64) schedule {
+	n := max(1, int(math.Round(uses/(1-stationSkip))))
+	step := 9.0 / float64(n)
+	slots := make([]float64, n)
+	for i := range slots {
+		slots[i] = 8 + float64(i)*step
+	}
+	return schedule{slots: slots, jitter: min(0.06, step/3), skip: stationSkip}
 }
 
 // NextAt is the first time after after at which the device measures on its natural schedule:
 // every 5 minutes for a CGM or wearable, the patient's testing times for home devices, the
 // opening hours of a station. It depends only on the device and after, not on earlier calls.
 func (d *Device) NextAt(after time.Time) time.Time {
-	s := &d.schedule
-	if s.every > 0 {
-		start := time.Unix(0, 0).Add(s.phase)
-		n := after.Sub(start)/s.every + 1
-		if after.Before(start) {
-			n = 0
-		}
-		return start.Add(n * s.every)
+	if d.schedule.every > 0 {
+		return d.nextEvery(after, d.schedule.every)
 	}
+	s := &d.schedule
 	local := after.In(d.zone)
 	y, m, day := local.Date()
-	// A slot's jitter is up to one hour, so yesterday's last slot may still lie ahead.
-	for dd := -1; dd <= 8; dd++ {
+	// A slot's jitter is up to one hour, so yesterday's last slot may still lie ahead. A
+	// device used on a share of days may have none for a while.
+	for dd := -1; dd <= maxIdleDays; dd++ {
 		midnight := time.Date(y, m, day+dd, 0, 0, 0, 0, d.zone)
+		if !d.usedOn(midnight) {
+			continue
+		}
 		dayKey := uint64(midnight.Unix())
 		var next time.Time
+		kept := false
 		for i, h := range s.slots {
 			if d.unit(dayKey, i, 1) < s.skip {
 				continue
 			}
-			off := h + (2*d.unit(dayKey, i, 2)-1)*s.jitter
-			t := midnight.Add(time.Duration(off * float64(time.Hour))).Truncate(time.Second)
-			if t.After(after) && (next.IsZero() || t.Before(next)) {
+			kept = true
+			if t := d.slotTime(midnight, dayKey, i, h); t.After(after) && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
+		}
+		if !kept && d.share > 0 {
+			// A day of use has at least one measurement: the first slot.
+			if t := d.slotTime(midnight, dayKey, 0, s.slots[0]); t.After(after) {
 				next = t
 			}
 		}
@@ -85,7 +107,51 @@ func (d *Device) NextAt(after time.Time) time.Time {
 			return next
 		}
 	}
-	return after.Add(24 * time.Hour) // every slot skipped for a week: only with skip near 1
+	return after.Add(24 * time.Hour) // every slot skipped for a year: only with skip near 1
+}
+
+// maxIdleDays is how far ahead NextAt looks for a day with a measurement.
+const maxIdleDays = 366
+
+func (d *Device) slotTime(midnight time.Time, dayKey uint64, i int, h float64) time.Time {
+	off := h + (2*d.unit(dayKey, i, 2)-1)*d.schedule.jitter
+	return midnight.Add(time.Duration(off * float64(time.Hour))).Truncate(time.Second)
+}
+
+// nextEvery is the first time after after on the device's grid of every (a continuous
+// sensor's), on a day the device is used.
+func (d *Device) nextEvery(after time.Time, every time.Duration) time.Time {
+	start := time.Unix(0, 0).Add(d.schedule.phase)
+	grid := func(after time.Time) time.Time {
+		n := after.Sub(start)/every + 1
+		if after.Before(start) {
+			n = 0
+		}
+		return start.Add(n * every)
+	}
+	t := grid(after)
+	for range maxIdleDays {
+		local := t.In(d.zone)
+		midnight := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, d.zone)
+		if d.usedOn(midnight) {
+			return t
+		}
+		t = grid(midnight.AddDate(0, 0, 1).Add(-time.Nanosecond))
+	}
+	return t
+}
+
+// usedOn reports whether the device is used on the local day that starts at midnight: always,
+// unless it is used on a share of days only. Those days follow a Beatty sequence from a phase of
+// the device's own, so that any n consecutive days hold n x share of them, rounded up or down:
+// a month's utilisation is the share to within a day, not a coin's luck.
+func (d *Device) usedOn(midnight time.Time) bool {
+	if d.share <= 0 || d.share >= 1 {
+		return true
+	}
+	k := float64(midnight.Unix() / (24 * 60 * 60))
+	_, frac := math.Modf(k*d.share + d.unit(0, 0, 3))
+	return frac < d.share
 }
 
 // unit is a number in [0, 1) that depends only on the device, the day, the slot and purpose.

@@ -104,6 +104,9 @@ func testSites(t *testing.T, newDSN func(t *testing.T) string) {
 	if err != nil || !reflect.DeepEqual(all, []devices.Site{moved, site2}) {
 		t.Errorf("ListSites() = %+v, %v; want s1, s2", all, err)
 	}
+	if all, err := s.AllSites(ctx); err != nil || !reflect.DeepEqual(all, []devices.Site{moved, site2}) {
+		t.Errorf("AllSites() = %+v, %v; want s1, s2", all, err)
+	}
 }
 
 func testTeams(t *testing.T, newDSN func(t *testing.T) string) {

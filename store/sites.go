@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
 	"github.com/vitalwatch/vitalwatch/devices"
 )
@@ -75,4 +76,13 @@ func (s *Store) ListSites(ctx context.Context, o ListOptions) ([]devices.Site, e
 		return nil, err
 	}
 	return list(ctx, s, "sites", siteColumns, "sites", "id", &where{}, o, scanSite)
+}
+
+// AllSites returns every site, by id: there are few enough to hold at once.
+func (s *Store) AllSites(ctx context.Context) ([]devices.Site, error) {
+	out, err := queryAll(ctx, s.db, `SELECT `+siteColumns+` FROM sites ORDER BY id`, nil, scanSite)
+	if err != nil {
+		return nil, fmt.Errorf("all sites: %w", err)
+	}
+	return out, nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/simulators"
 )
 
-// runLoad publishes the fleet at cfg.rate with cfg.conns publishers. Each publisher is one
+// runLoad publishes devs at cfg.rate with cfg.conns publishers. Each publisher is one
 // goroutine that owns its share of the devices (device i goes to publisher i mod conns), sends
 // round-robin over them, and keeps at most cfg.window publishes unacknowledged: when the window
 // is full it waits for the oldest, so the broker's acknowledgements pace a --rate 0 run.
@@ -23,8 +23,28 @@ import (
 // Without --auth each publisher has one connection that its devices share. With --auth each
 // device has its own connection, signed in as itself, since the broker lets a connection publish
 // only under its own device's topics; a publisher's window then spans its devices' connections.
-func runLoad(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats) error {
-	devs := fleet.Devices()
+func runLoad(ctx context.Context, cfg config, devs []*simulators.Device, st *stats) error {
+	workers, closeAll, err := newPublishers(ctx, cfg, devs, st)
+	if err != nil || workers == nil {
+		return err
+	}
+	defer closeAll()
+	var wg sync.WaitGroup
+	start := time.Now()
+	st.begin(start)
+	for _, w := range workers {
+		w.start = start
+		wg.Go(func() { w.run(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// newPublishers connects the load mode's publishers for devs (see runLoad) and returns them
+// with the function that disconnects them. It returns no publishers and no error when ctx ended
+// while connecting.
+func newPublishers(ctx context.Context, cfg config, devs []*simulators.Device, st *stats) ([]*loadWorker, func(), error) {
+	cfg.conns = max(1, min(cfg.conns, len(devs))) // no idle publishers
 	var open func(ctx context.Context, i int) (mqtt.Client, error)
 	n := cfg.conns
 	if cfg.auth {
@@ -40,11 +60,10 @@ func runLoad(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats
 	clients, err := connectEach(ctx, n, open)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return nil // stopped before it started
+			return nil, nil, nil // stopped before it started
 		}
-		return err
+		return nil, nil, err
 	}
-	defer disconnectAll(clients, 250)
 	clientOf := func(j int) mqtt.Client {
 		if cfg.auth {
 			return clients[j]
@@ -52,16 +71,12 @@ func runLoad(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats
 		return clients[j%cfg.conns]
 	}
 
-	var (
-		claimed atomic.Int64
-		wg      sync.WaitGroup
-	)
-	start := time.Now()
-	st.begin(start)
-	for i := range cfg.conns {
+	var claimed atomic.Int64
+	workers := make([]*loadWorker, cfg.conns)
+	for i := range workers {
 		w := &loadWorker{
-			cfg: cfg, st: st, claimed: &claimed, start: start,
-			index: i, rng: rand.New(rand.NewPCG(uint64(cfg.seed), 1000+uint64(i))),
+			cfg: cfg, st: st, claimed: &claimed, index: i,
+			rng: rand.New(rand.NewPCG(uint64(cfg.seed), 1000+uint64(i))),
 		}
 		for j := i; j < len(devs); j += cfg.conns {
 			d := devs[j]
@@ -72,10 +87,9 @@ func runLoad(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats
 				status:    cfg.prefix + "/" + d.ID + "/status",
 			})
 		}
-		wg.Go(func() { w.run(ctx) })
+		workers[i] = w
 	}
-	wg.Wait()
-	return nil
+	return workers, func() { disconnectAll(clients, 250) }, nil
 }
 
 type loadDevice struct {
@@ -83,6 +97,7 @@ type loadDevice struct {
 	client            mqtt.Client // its publisher's, or with --auth its own
 	telemetry, status string
 	nextStatus        time.Time
+	backlog           *simulators.Backlog // what it sends in a history (runHistory)
 }
 
 // loadWorker is one publisher.

@@ -18,6 +18,14 @@
 // mode then opens a connection per device and spreads its publishers over them.
 // --export-registry DIR writes the fleet's sites, teams, patients, devices with their secrets, and
 // assignments as CSV files for the registry to import, and exits.
+//
+// --scenario reallocation shapes the fleet for the utilisation demo: idle, normal and overloaded
+// centres, and a station that fails (simulators.Reallocation). --history 130d first publishes
+// what every device would have sent over the last 130 days, measured then, as fast as the broker
+// takes it; vitalsim then exits, or goes on live when --rate or --realtime is given. With
+// --history, --export-registry records every device in service (and every home device lent) from
+// the history's first day, so that utilisation counts those days; with --scenario it also writes
+// scenario.txt, which names the failing device.
 package main
 
 import (
@@ -84,6 +92,9 @@ type config struct {
 	drain       time.Duration
 	out         string
 	quiet       bool
+	scenario    *simulators.Scenario // nil: the default fleet
+	history     time.Duration        // 0: no history
+	live        bool                 // publish live: without --history, or with --rate or --realtime
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -91,9 +102,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("vitalsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: vitalsim [flags]\n       vitalsim --export-registry DIR [--devices N] [--seed S] [--mix ...]\n\n"+
+		fmt.Fprintf(stderr, "usage: vitalsim [flags]\n       vitalsim --export-registry DIR [--devices N] [--seed S] [--mix ...] [--scenario S] [--history D]\n"+
+			"       vitalsim --history 130d [--scenario S] [flags]    (then exits; add --rate or --realtime to go on live)\n\n"+
 			"Publishes a simulated device fleet to an MQTT broker, or writes the fleet's registry as CSV files:\n"+
-			"sites.csv, teams.csv, patients.csv, devices.csv (with each device's secret, for --auth) and assignments.csv.\n\n")
+			"sites.csv, teams.csv, patients.csv, devices.csv (with each device's secret, for --auth) and assignments.csv;\n"+
+			"with --scenario also scenario.txt, which names the scenario's centres and its failing device.\n\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker `URL` (tcp://, ssl://, ws://)")
@@ -119,6 +132,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.drain, "drain-timeout", 10*time.Second, "how long to wait for outstanding acknowledgements when stopping")
 	fs.StringVar(&c.out, "out", "", "write a JSON summary to this `file`")
 	fs.BoolVar(&c.quiet, "quiet", false, "no live progress line on stderr")
+	scenario := fs.String("scenario", "", "shape the fleet by a `scenario`: \"reallocation\" has idle, normal and overloaded centres and a failing station; "+
+		"give the same one to --export-registry, --history and the live run")
+	fs.Var((*days)(&c.history), "history", "first publish what every device sent over this long before now (130d, 36h), measured then, as fast as the broker takes it; "+
+		"then exit, or go on live with --rate or --realtime. With --export-registry: devices in service and lent from the history's first day")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -129,7 +146,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.mix, err = simulators.ParseMix(*mix); err != nil {
 		return c, err
 	}
+	if *scenario != "" {
+		if c.scenario, err = simulators.LookupScenario(*scenario); err != nil {
+			return c, err
+		}
+	}
 	c.qos = byte(*qos)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c.live = c.history == 0 || c.realtime || set["rate"]
 	var problems []string
 	check := func(ok bool, format string, args ...any) {
 		if !ok {
@@ -155,12 +180,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	check(!c.auth || c.username == "" && c.password == "",
 		"--username and --password do not go with --auth: each device signs in with its own id and secret")
 	if c.realtime {
-		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "rate", "conns", "window", "coalesce":
-				problems = append(problems, fmt.Sprintf("--%s is for the load mode; --realtime devices keep their own schedule and connection", f.Name))
+		for _, name := range []string{"rate", "conns", "window", "coalesce"} {
+			if set[name] {
+				problems = append(problems, fmt.Sprintf("--%s is for the load mode; --realtime devices keep their own schedule and connection", name))
 			}
-		})
+		}
+	}
+	check(c.history >= 0, "--history %v: must not be negative", c.history)
+	if c.scenario != nil {
+		check(c.devices >= c.scenario.MinDevices(), "--devices %d with --scenario %s: at least %d, the scenario's stations and as many home devices",
+			c.devices, c.scenario.Name, c.scenario.MinDevices())
+	}
+	if !c.live && c.exportDir == "" {
+		for _, name := range []string{"count", "duration", "bad", "status-every"} {
+			if set[name] {
+				problems = append(problems, fmt.Sprintf("--%s is for the live run, and --history alone has none: add --rate or --realtime to go on live after the history", name))
+			}
+		}
 	}
 	if len(problems) > 0 {
 		return c, errors.New(strings.Join(problems, "; "))
@@ -176,39 +212,78 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fleet := simulators.NewFleet(cfg.devices, cfg.seed, cfg.mix)
+	fleet := simulators.NewScenarioFleet(cfg.devices, cfg.seed, cfg.mix, cfg.scenario)
 	if cfg.exportDir != "" {
 		return exportRegistry(cfg, fleet, time.Now(), stdout)
+	}
+	var hist *historySummary
+	if cfg.history > 0 {
+		to := time.Now()
+		from := simulators.HistoryStart(to, cfg.history)
+		hcfg := cfg
+		hcfg.realtime = false
+		st := newStats()
+		stopLive := startLive(st, stderr, cfg.quiet)
+		err := runHistory(ctx, hcfg, fleet, from, to, st)
+		stopLive()
+		st.finish(time.Now())
+		if err != nil {
+			return err
+		}
+		hist = st.historySummary(from, to)
+		if !cfg.live || ctx.Err() != nil || hist.Errors > 0 {
+			sum := st.summary(hcfg, fleet.Len())
+			sum.Mode = "history"
+			return report(cfg, fleet, sum, hist, stdout)
+		}
+	}
+
+	devs := fleet.Devices()
+	if cfg.scenario != nil {
+		devs = liveDevices(fleet)
 	}
 	if cfg.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
 		defer cancel()
 	}
-	if !cfg.realtime && cfg.rate/float64(fleet.Len()) > 1000 {
+	if !cfg.realtime && cfg.rate/float64(len(devs)) > 1000 {
 		fmt.Fprintf(stderr, "vitalsim: warning: %.0f messages/s per device; a device's timestamps step 1 ms per message and will run ahead of the clock, use more --devices\n",
-			cfg.rate/float64(fleet.Len()))
+			cfg.rate/float64(len(devs)))
 	}
 
 	st := newStats()
 	stopLive := startLive(st, stderr, cfg.quiet)
 	if cfg.realtime {
-		err = runRealtime(ctx, cfg, fleet, st)
+		err = runRealtime(ctx, cfg, devs, st)
 	} else {
-		err = runLoad(ctx, cfg, fleet, st)
+		err = runLoad(ctx, cfg, devs, st)
 	}
 	stopLive()
 	st.finish(time.Now())
 	if err != nil {
 		return err // a failed connection: nothing meaningful to summarise
 	}
+	return report(cfg, fleet, st.summary(cfg, len(devs)), hist, stdout)
+}
 
-	sum := st.summary(cfg)
+// report prints the summary, writes it to --out, and fails the run when publishes failed.
+func report(cfg config, fleet *simulators.Fleet, sum summary, hist *historySummary, stdout io.Writer) error {
+	sum.History = hist
+	if sc := fleet.Scenario(); sc != nil {
+		sum.Scenario = sc.Name
+		if d := fleet.Failing(); d != nil {
+			sum.Failing = d.ID
+		}
+	}
 	sum.write(stdout)
 	if cfg.out != "" {
 		if err := sum.writeFile(cfg.out); err != nil {
 			return err
 		}
+	}
+	if hist != nil && hist.Errors > 0 {
+		return fmt.Errorf("history: %d publishes failed or were not acknowledged (last error: %s)", hist.Errors, sum.LastError)
 	}
 	if sum.Errors > 0 {
 		return fmt.Errorf("%d publishes failed or were not acknowledged (last error: %s)", sum.Errors, sum.LastError)

@@ -305,6 +305,16 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"--auth", "--username", "sim"}, wantErr: "do not go with --auth"},
 		{args: []string{"--export-registry", "x", "--auth", "--devices", "20000"}},
 		{args: []string{"extra"}, wantErr: "unexpected arguments"},
+		{args: []string{"--history", "130d"}},
+		{args: []string{"--history", "1d12h", "--rate", "5", "--count", "10"}},
+		{args: []string{"--history", "2d", "--realtime", "--duration", "1s"}},
+		{args: []string{"--history", "2d", "--count", "10"}, wantErr: "--count is for the live run"},
+		{args: []string{"--history", "2d", "--bad", "0.1"}, wantErr: "--bad is for the live run"},
+		{args: []string{"--history", "soon"}, wantErr: "want a duration such as 130d"},
+		{args: []string{"--history", "-1h"}, wantErr: "--history"},
+		{args: []string{"--export-registry", "x", "--history", "130d", "--scenario", "reallocation", "--devices", "60"}},
+		{args: []string{"--scenario", "reallocation", "--devices", "25"}, wantErr: "at least 26"},
+		{args: []string{"--scenario", "nope"}, wantErr: "unknown scenario"},
 	}
 	for _, tt := range tests {
 		_, err := parseFlags(tt.args, io.Discard)

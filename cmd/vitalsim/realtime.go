@@ -13,17 +13,17 @@ import (
 	"github.com/vitalwatch/vitalwatch/simulators"
 )
 
-// runRealtime gives each device its own connection, with the client id and (where the user name
+// runRealtime gives each of devs its own connection, with the client id and (where the user name
 // has {id}) the user name of the device, or with --auth its own login, and its last will
 // {"online": false} on its status topic. Each device says it is online whenever it (re)connects,
 // measures on its natural schedule in real time, sends status every --status-every, and says it
 // is offline when the run stops; its will covers a dropped connection.
-func runRealtime(ctx context.Context, cfg config, fleet *simulators.Fleet, st *stats) error {
+func runRealtime(ctx context.Context, cfg config, devs []*simulators.Device, st *stats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	devices := make([]*rtDevice, fleet.Len())
-	for i, d := range fleet.Devices() {
+	devices := make([]*rtDevice, len(devs))
+	for i, d := range devs {
 		devices[i] = &rtDevice{
 			Device: d, cfg: cfg, st: st, stop: cancel,
 			telemetry: cfg.prefix + "/" + d.ID + "/telemetry", status: cfg.prefix + "/" + d.ID + "/status",

@@ -35,7 +35,7 @@ func readExport(t *testing.T, dir string) *exported {
 		"sites":       "id,name,district,address,lat,lon,time_zone,opening_hours",
 		"teams":       "id,site,name",
 		"patients":    "id,team,plans",
-		"devices":     "id,kind,model,serial,firmware,site,mode,status,rated_uses_per_day,secret",
+		"devices":     "id,kind,model,serial,firmware,site,mode,status,rated_uses_per_day,secret,in_service",
 		"assignments": "device,patient,from",
 	}
 	e := &exported{order: map[string][]string{}}
@@ -150,6 +150,9 @@ func TestExportRegistry(t *testing.T) {
 		if devices.Kind(row["kind"]) != d.Kind.RegistryKind() || !devices.Kind(row["kind"]).Valid() ||
 			e.sites[row["site"]] == nil || row["status"] != "active" || row["model"] == "" || row["serial"] == "" || row["firmware"] != d.Firmware {
 			t.Errorf("device row %v; want kind %s, a known site, active, model, serial, firmware %s", row, d.Kind, d.Firmware)
+		}
+		if row["in_service"] != "" {
+			t.Errorf("device %s in service %q; want empty without --history", d.ID, row["in_service"])
 		}
 		if row["secret"] != simulators.Secret(seed, d.ID) || len(row["secret"]) != 32 {
 			t.Errorf("device %s secret %q; want the 32 characters derived from seed and id", d.ID, row["secret"])

@@ -33,6 +33,7 @@ type stats struct {
 
 	mu      sync.Mutex
 	lastErr string
+	days    map[string]map[string]int64 // telemetry per device and local day, of a history
 }
 
 func newStats() *stats {
@@ -69,6 +70,8 @@ type outcome struct {
 	kind     simulators.Kind
 	readings []simulators.Reading // good telemetry
 	reason   reading.Reason       // bad telemetry
+	// device and day (local, YYYY-MM-DD) of a history's telemetry, counted per device-day
+	device, day string
 }
 
 // acked counts a publish the broker acknowledged (QoS 1, 2) or that was written (QoS 0).
@@ -88,6 +91,17 @@ func (s *stats) acked(o outcome, at time.Time) {
 	}
 	if c := s.byKind[o.kind]; c != nil {
 		c.Add(1)
+	}
+	if o.day != "" {
+		s.mu.Lock()
+		if s.days == nil {
+			s.days = map[string]map[string]int64{}
+		}
+		if s.days[o.device] == nil {
+			s.days[o.device] = map[string]int64{}
+		}
+		s.days[o.device][o.day]++
+		s.mu.Unlock()
 	}
 	for _, r := range o.readings {
 		if c := s.byType[r.Type]; c != nil {
@@ -173,9 +187,14 @@ type summary struct {
 	GoodByKind     map[string]int64 `json:"good_by_kind"`
 	BadByReason    map[string]int64 `json:"bad_by_reason"`
 	LastError      string           `json:"last_error,omitempty"`
+
+	Scenario string          `json:"scenario,omitempty"`
+	Failing  string          `json:"failing_device,omitempty"` // the scenario's, which sends no live messages
+	History  *historySummary `json:"history,omitempty"`        // with --history
 }
 
-func (s *stats) summary(cfg config) summary {
+// summary sums up the run of cfg over devices devices (those that published live).
+func (s *stats) summary(cfg config, devices int) summary {
 	end := s.finished
 	if ns := s.end.Load(); ns != 0 {
 		end = time.Unix(0, ns)
@@ -185,7 +204,7 @@ func (s *stats) summary(cfg config) summary {
 		elapsed = end.Sub(start)
 	}
 	sum := summary{
-		Mode: "load", Broker: cfg.broker, Devices: cfg.devices, Seed: cfg.seed, Conns: cfg.conns, Auth: cfg.auth,
+		Mode: "load", Broker: cfg.broker, Devices: devices, Seed: cfg.seed, Conns: min(cfg.conns, devices), Auth: cfg.auth,
 		Duration: elapsed.Seconds(), Rate: perSecond(s.sent.Load(), elapsed),
 		Sent: s.sent.Load(), Bad: s.bad.Load(), Status: s.status.Load(), Errors: s.errors.Load(),
 		ReadingsByType: map[string]int64{}, GoodByKind: map[string]int64{}, BadByReason: map[string]int64{},
@@ -194,7 +213,7 @@ func (s *stats) summary(cfg config) summary {
 		sum.Mode = "realtime"
 	}
 	if cfg.realtime || cfg.auth {
-		sum.Conns = cfg.devices
+		sum.Conns = devices
 	}
 	sum.Good = sum.Sent - sum.Bad
 	for t, c := range s.byType {
@@ -233,8 +252,21 @@ func (sum summary) write(w io.Writer) {
 	if len(sum.ReadingsByType) > 0 {
 		fmt.Fprintf(w, "  readings by type: %s\n", counts(sum.ReadingsByType, typeNames()))
 	}
+	if h := sum.History; h != nil {
+		fmt.Fprintf(w, "  history %s to %s: %d telemetry messages (%d device-days) in %.2fs: %.0f msg/s, errors %d\n",
+			h.From.Format(time.RFC3339), h.To.In(h.From.Location()).Format(time.RFC3339), h.Sent, h.deviceDays(), h.Duration, h.Rate, h.Errors)
+	}
+	if sum.Failing != "" {
+		fmt.Fprintf(w, "  scenario %s: failing device %s (flagged %s on its last day, two days ago, and silent since)\n",
+			sum.Scenario, sum.Failing, simulators.FailureFlag)
+	} else if sum.Scenario != "" {
+		fmt.Fprintf(w, "  scenario %s\n", sum.Scenario)
+	}
 	if sum.LastError != "" {
 		fmt.Fprintf(w, "  last error: %s\n", sum.LastError)
+	}
+	if sum.Mode == "history" {
+		return // measured in the past: no clock to run ahead of
 	}
 	// A device's timestamps step at least 1 ms per message (simulators.Device.Message).
 	perDevice := time.Duration(sum.Sent/int64(max(sum.Devices, 1))) * time.Millisecond

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/vitalwatch/vitalwatch/reallocation"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -56,6 +57,22 @@ type Config struct {
 		Timeout time.Duration `mapstructure:"timeout"`
 		Gzip    bool          `mapstructure:"gzip"`
 	} `mapstructure:"influx"`
+	Usage struct {
+		Enabled      bool          `mapstructure:"enabled"`
+		DedupeWindow time.Duration `mapstructure:"dedupe_window"`
+	} `mapstructure:"usage"`
+	Reallocation struct {
+		Low    float64 `mapstructure:"low"`
+		High   float64 `mapstructure:"high"`
+		Months int     `mapstructure:"months"`
+		Target float64 `mapstructure:"target"`
+	} `mapstructure:"reallocation"`
+}
+
+// Thresholds are the spare/short thresholds of the reallocation.* keys.
+func (c *Config) Thresholds() reallocation.Thresholds {
+	r := c.Reallocation
+	return reallocation.Thresholds{Low: r.Low, High: r.High, Months: r.Months, Target: r.Target}
 }
 
 // LogConfig says how to log.
@@ -95,6 +112,12 @@ var defaults = map[string]any{
 	"influx.token":             "",
 	"influx.timeout":           "10s",
 	"influx.gzip":              false,
+	"usage.enabled":            true,
+	"usage.dedupe_window":      "192h",
+	"reallocation.low":         0.60,
+	"reallocation.high":        0.90,
+	"reallocation.months":      3,
+	"reallocation.target":      0.75,
 }
 
 // LoadConfig reads the YAML file at path (none if empty), then the environment, and validates
@@ -242,6 +265,20 @@ func (c *Config) Validate() error {
 		if c.Influx.Timeout <= 0 {
 			return bad("influx.timeout", "must be a positive duration such as 10s")
 		}
+	}
+	r := c.Reallocation
+	switch {
+	case !(r.Low > 0 && r.Low < 1):
+		return bad("reallocation.low", "must be a share between 0 and 1 such as 0.6, got %v", r.Low)
+	case !(r.High > r.Low):
+		return bad("reallocation.high", "must be above reallocation.low (%v), got %v", r.Low, r.High)
+	case !(r.Target >= r.Low && r.Target < r.High):
+		return bad("reallocation.target", "must be at least reallocation.low (%v) and below reallocation.high (%v), got %v", r.Low, r.High, r.Target)
+	case r.Months < 1 || r.Months > 12:
+		return bad("reallocation.months", "must be from 1 to 12, got %d", r.Months)
+	}
+	if c.Usage.Enabled && c.Usage.DedupeWindow < time.Hour {
+		return bad("usage.dedupe_window", "must be at least 1h: how long a use is remembered so that a redelivery is not counted again, got %v", c.Usage.DedupeWindow)
 	}
 	return nil
 }

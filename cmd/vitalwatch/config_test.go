@@ -18,7 +18,7 @@ func TestLoadConfigDefaultsAndOverrides(t *testing.T) {
 	}
 	if cfg.Influx.URL != "http://influx.example:8086" || cfg.Influx.Bucket != "override" || cfg.Ingest.BatchSize != 500 ||
 		cfg.Ingest.FlushInterval != 20*time.Millisecond || cfg.Broker.Embedded || cfg.Broker.URL != "tcp://mq:1883" ||
-		cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.Ingest.Workers != 2 {
+		cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.Ingest.Workers != 2 || !cfg.Usage.Enabled || cfg.Usage.DedupeWindow != 192*time.Hour {
 		t.Fatalf("LoadConfig = %+v; want file values, environment overrides and defaults", cfg)
 	}
 }
@@ -42,6 +42,13 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"spool too small", "ingest:\n  spool_max_bytes: 10\n", nil, "ingest.spool_max_bytes"},
 		{"shared group", "ingest:\n  shared_group: a/b\n", nil, "ingest.shared_group"},
 		{"no bucket", "influx:\n  bucket: \"\"\n", nil, "influx.bucket"},
+		{"short dedupe window", "usage:\n  dedupe_window: 10m\n", nil, "usage.dedupe_window"},
+		{"low above 1", "reallocation:\n  low: 60\n", nil, "reallocation.low"},
+		{"high below low", "reallocation:\n  high: 0.5\n", nil, "reallocation.high"},
+		{"target above high", "reallocation:\n  target: 0.95\n", nil, "reallocation.target"},
+		{"no months", "reallocation:\n  months: 0\n", nil, "reallocation.months"},
+		{"months from the environment", "", []string{"VITALWATCH_REALLOCATION_MONTHS=x"}, "reallocation.months"},
+		{"bad dedupe window", "", []string{"VITALWATCH_USAGE_DEDUPE_WINDOW=a week"}, "dedupe_window"},
 	}
 	for _, tt := range tests {
 		file := ""

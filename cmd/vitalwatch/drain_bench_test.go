@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/mqttconn"
+	"github.com/vitalwatch/vitalwatch/store"
+	deviceusage "github.com/vitalwatch/vitalwatch/usage"
 )
 
 // benchDevices is how many registered devices the drain benchmark's backlog comes from.
@@ -26,7 +30,8 @@ const benchDevices = 2000
 // BenchmarkDrain measures how fast ingest empties a broker backlog into InfluxDB, against the
 // ceiling of a bare subscriber that only counts the same backlog. A real Mosquitto holds M
 // QoS 1 messages for each persistent session; then the bare subscriber, and after it vitalwatch
-// serve, connect and drain. Run it with `make bench` (M = BENCH_MESSAGES, default 300,000).
+// serve, connect and drain. Run it with `make bench` (M = BENCH_MESSAGES, default 300,000);
+// BENCH_USAGE=off turns usage counting off, to see what it costs.
 func BenchmarkDrain(b *testing.B) {
 	m := 300000
 	if s := os.Getenv("BENCH_MESSAGES"); s != "" {
@@ -43,6 +48,14 @@ func BenchmarkDrain(b *testing.B) {
 			b.Fatalf("BENCH_REGISTRY=%q: want a number of registered devices, at least %d", s, benchDevices)
 		}
 		registered = n
+	}
+	countUses := true
+	switch os.Getenv("BENCH_USAGE") {
+	case "", "on":
+	case "off":
+		countUses = false
+	default:
+		b.Fatalf("BENCH_USAGE=%q: want on or off", os.Getenv("BENCH_USAGE"))
 	}
 	for range b.N {
 		mq := testsrv.StartMosquitto(b, testsrv.MosquittoOptions{})
@@ -80,6 +93,9 @@ func BenchmarkDrain(b *testing.B) {
 		seedDevices(b, dataDir, ids...)
 		b.Logf("registry of %d devices seeded in %v", registered, time.Since(seeded).Round(time.Millisecond))
 		cfg := externalConfig(b, dataDir, mq, ix, httpAddr, ingestID, "")
+		if !countUses {
+			appendConfig(b, cfg, "usage:\n  enabled: false\n")
+		}
 		bin, err := binary()
 		if err != nil {
 			b.Fatal(err)
@@ -100,10 +116,18 @@ func BenchmarkDrain(b *testing.B) {
 		took := time.Since(start)
 		b.StopTimer()
 		rss := peakRSS(cmd.Process.Pid)
+		cpu := cpuSeconds(cmd.Process.Pid)
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		if n := ix.Count(b, "heart_rate") + ix.Count(b, "spo2") + ix.Count(b, "bp") + ix.Count(b, "glucose"); n != m {
 			b.Fatalf("InfluxDB holds %d readings; want %d", n, m)
+		}
+		wantUses := 0
+		if countUses {
+			wantUses = m // each message is one reading at its own device and time
+		}
+		if uses := countedUses(b, dataDir); uses != wantUses {
+			b.Fatalf("the store counted %d uses with usage counting %v; want %d", uses, countUses, wantUses)
 		}
 		ingest := float64(m) / took.Seconds()
 		b.ReportMetric(ingest, "ingest_msgs/s")
@@ -112,10 +136,44 @@ func BenchmarkDrain(b *testing.B) {
 		b.ReportMetric(buffered, "ceiling_buffered_msgs/s")
 		b.ReportMetric(ingest/buffered, "ratio_buffered")
 		b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MiB")
+		b.ReportMetric(cpu*1e6/float64(m), "ingest_cpu_us/msg")
+		fmt.Printf("usage_counting %v\n", countUses)
 		fmt.Printf("registered_devices %d\nmessages %d\ningest_msgs_per_s %.0f\nceiling_msgs_per_s %.0f\nratio %.2f\n"+
-			"ceiling_buffered_msgs_per_s %.0f\nratio_buffered %.2f\npeak_rss_mib %.1f\n",
-			registered, m, ingest, ceiling, ingest/ceiling, buffered, ingest/buffered, float64(rss)/(1<<20))
+			"ceiling_buffered_msgs_per_s %.0f\nratio_buffered %.2f\npeak_rss_mib %.1f\ningest_cpu_us_per_msg %.1f\n",
+			registered, m, ingest, ceiling, ingest/ceiling, buffered, ingest/buffered, float64(rss)/(1<<20), cpu*1e6/float64(m))
 	}
+}
+
+// appendConfig adds YAML to the end of the config file at path.
+func appendConfig(tb testing.TB, path, yaml string) {
+	tb.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(yaml); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// countedUses returns the uses counted in the store of dataDir, over all days.
+func countedUses(tb testing.TB, dataDir string) int {
+	tb.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(dataDir, dbFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer st.Close()
+	counts, err := st.DayCounts(context.Background(), deviceusage.Query{From: "2000-01-01", To: "2100-01-01"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for _, c := range counts {
+		n += c.Uses
+	}
+	return n
 }
 
 // drainCount connects the persistent session id, counts m messages, and returns the rate.
@@ -190,6 +248,23 @@ func acked(httpAddr string) float64 {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds returns the CPU time (user and system) a process has used so far: a cost that
+// other work on the machine does not inflate as much as it does the elapsed time.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100 // clock ticks; USER_HZ is 100 on Linux
 }
 
 // peakRSS returns a process's peak resident set size in bytes (VmHWM).

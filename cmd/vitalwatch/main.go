@@ -61,6 +61,11 @@ people (staff who sign in to the API and web UI; also before the server has ever
   tokens create --user U --name NAME   make an API token acting as U and print it once
   tokens list --user U                 list U's tokens (never the tokens themselves)
   tokens revoke ID                     the token stops working at once
+
+usage (uses per device and local day, which ingest counts):
+  usage rebuild --from YYYY-MM-DD --to YYYY-MM-DD
+                                       recount those days from the readings in InfluxDB and
+                                       replace the counts kept in the store
 `
 
 // run is runInput for commands that read nothing from standard input.
@@ -86,7 +91,7 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "serve", "migrate", "config":
-	case "registry", "devices", "broker-config", "users", "tokens":
+	case "registry", "devices", "broker-config", "users", "tokens", "usage":
 		// The subcommand and its own flags follow; --config may come anywhere after them.
 		file, rest := extractConfigFlag(args)
 		cfg, err := loadFor(file, environ)
@@ -95,6 +100,9 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		}
 		if cmd == "users" || cmd == "tokens" {
 			return runUsers(ctx, cfg, cmd, rest, stdin, stdout, stderr)
+		}
+		if cmd == "usage" {
+			return runUsage(ctx, cfg, rest, stdout, stderr)
 		}
 		return runRegistry(ctx, cfg, cmd, rest, stdout, stderr)
 	default:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vitalwatch/vitalwatch/fleet"
 	"io"
 	"log/slog"
 	"net"
@@ -23,6 +24,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/ingest"
 	"github.com/vitalwatch/vitalwatch/spool"
 	"github.com/vitalwatch/vitalwatch/store"
+	deviceusage "github.com/vitalwatch/vitalwatch/usage" // "usage" is the help text in main.go
 )
 
 const (
@@ -85,6 +87,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		sub      *ingest.Subscriber
 		points   *influx.Writer
 		sp       *spool.Spool
+		uses     *deviceusage.Recorder // counts device uses for ingest, with usage.enabled
 	)
 	if cfg.Ingest.Enabled {
 		sp, err = spool.Open(spool.Options{Dir: filepath.Join(cfg.DataDir, spoolDir), MaxBytes: cfg.Ingest.SpoolMaxBytes})
@@ -103,8 +106,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			BatchSize: cfg.Ingest.BatchSize, FlushInterval: cfg.Ingest.FlushInterval,
 			WriteTimeout: cfg.Ingest.WriteTimeout, DeadLetterKeep: cfg.Ingest.DeadLetterKeep,
 		}
-		pipeline = ingest.NewPipeline(pcfg, ingest.Deps{Points: points, DeadLetters: db, Spool: sp, Directory: view,
-			Metrics: ingest.NewMetrics(reg), Log: log, Now: time.Now})
+		deps := ingest.Deps{Points: points, DeadLetters: db, Spool: sp, Directory: view,
+			Metrics: ingest.NewMetrics(reg), Log: log, Now: time.Now}
+		if cfg.Usage.Enabled {
+			uses = deviceusage.NewRecorder(db, reg, log)
+			deps.Uses = uses
+		}
+		pipeline = ingest.NewPipeline(pcfg, deps)
 		sub = ingest.NewSubscriber(ingest.SubscriberConfig{
 			BrokerURL: brokerURL, ClientID: cfg.Ingest.ClientID, Username: ingestUser,
 			Password: ingestPassword, TopicPrefix: cfg.Ingest.TopicPrefix, SharedGroup: cfg.Ingest.SharedGroup,
@@ -115,8 +123,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			api.Check{Name: "influx", Check: points.Ping})
 	}
 
+	reports, err := fleet.New(fleet.Deps{Store: db, Moves: db, Now: time.Now,
+		Directory: func(context.Context) (*devices.Directory, error) { return view.Load(), nil }}, cfg.Thresholds())
+	if err != nil {
+		return err
+	}
 	handler, err := api.New(api.Options{Gatherer: reg, Checks: checks, DeadLetters: db,
-		Registry: db, Devices: view,
+		Registry: db, Devices: view, Fleet: reports,
 		Auth: api.NewUserAuth(db, log), Users: db, Log: log})
 	if err != nil {
 		return err
@@ -145,6 +158,25 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		})
 	}()
 	defer func() { stopRefresh(); <-refreshed }()
+
+	// The use recorder outlives the pipeline, which records a batch's uses before acknowledging
+	// it; the keys it keeps are forgotten after usage.dedupe_window.
+	usesCtx, cutUses := context.WithCancel(context.Background())
+	defer cutUses()
+	usesDone, pruned := make(chan struct{}), make(chan struct{})
+	if uses != nil {
+		go func() {
+			defer close(usesDone)
+			uses.Run(usesCtx)
+		}()
+		go func() {
+			defer close(pruned)
+			pruneUses(usesCtx, db, cfg.Usage.DedupeWindow, pruneEvery, log.With("component", "usage"))
+		}()
+	} else {
+		close(usesDone)
+		close(pruned)
+	}
 
 	// The pipeline has its own context: on shutdown it gets time to flush before it is cut off.
 	pipeCtx, cutPipeline := context.WithCancel(context.Background())
@@ -186,6 +218,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		}
 		sub.Close(2 * time.Second)
 	}
+	if uses != nil {
+		uses.Close()
+		select {
+		case <-usesDone:
+		case <-time.After(10 * time.Second):
+			log.Warn("recording device uses did not finish in 10s; their messages stay unacknowledged for redelivery")
+		}
+	}
+	cutUses()
+	<-usesDone
+	<-pruned
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {

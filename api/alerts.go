@@ -1,0 +1,476 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/store"
+)
+
+// Alerts over HTTP: list, detail, acknowledge, resolve, and the live feed of alert events as
+// Server-Sent Events. Every role has business with alerts, so access is decided by the id (404
+// when there is no such alert) and then the scope:
+//   - a doctor sees and acts on the clinical alerts routed to their teams;
+//   - a fleet manager sees and acts on the fault alerts routed to their sites;
+//   - an admin, on every alert.
+//
+// Anything else is 403. The routing is the alert's own (its team or site), as the latest
+// finding set it.
+
+// AlertStore is what the API needs of the alert store (store.Store).
+type AlertStore interface {
+	GetAlert(ctx context.Context, id int64) (alerts.Alert, error)
+	ListAlerts(ctx context.Context, f store.AlertFilter) ([]alerts.Alert, error)
+	AlertHistory(ctx context.Context, id int64) ([]alerts.Event, error)
+	AlertEvents(ctx context.Context, afterID int64, scope alerts.Scope, limit int) ([]alerts.Event, error)
+	AcknowledgeAlert(ctx context.Context, id int64, note string) (alerts.Alert, alerts.Event, error)
+	ResolveAlert(ctx context.Context, id int64, note string) (alerts.Alert, alerts.Event, error)
+}
+
+// defaultHeartbeat is how often the alert stream sends a comment when it has nothing to say,
+// so that proxies keep the connection and a client notices a dead one.
+const defaultHeartbeat = 15 * time.Second
+
+func (a *API) alertRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Get("/", a.alertHandler(a.listAlerts))
+	r.Get("/stream", a.alertHandler(a.alertStream))
+	r.Get("/{id}", a.alertHandler(a.getAlert))
+	r.Post("/{id}/acknowledge", a.alertHandler(a.actOnAlert("acknowledge")))
+	r.Post("/{id}/resolve", a.alertHandler(a.actOnAlert("resolve")))
+	return r
+}
+
+// alertHandler adapts h as registry does: 503 without an alert store, the principal, and the
+// actor of any change h makes.
+func (a *API) alertHandler(h registryHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.opts.Alerts == nil {
+			a.writeError(w, r, &Error{Code: CodeUnavailable, Message: "alerts are not configured"})
+			return
+		}
+		p, ok := access.FromContext(r.Context())
+		if !ok {
+			a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "sign in first"})
+			return
+		}
+		r = r.WithContext(store.WithActor(r.Context(), auditActor(p)))
+		if err := h(w, r, p); err != nil {
+			a.writeError(w, r, err)
+		}
+	}
+}
+
+// alertJSON is an alert as the API shows it. People are named as in the audit log
+// (user:<user id>); the system's own changes as "system".
+type alertJSON struct {
+	ID          int64              `json:"id"`
+	Rule        string             `json:"rule"`
+	RuleVersion int                `json:"rule_version"`
+	Category    string             `json:"category"`
+	Severity    string             `json:"severity"`
+	Subject     string             `json:"subject"` // patient/<id> or device/<id>
+	Patient     string             `json:"patient,omitempty"`
+	Device      string             `json:"device,omitempty"`
+	Team        string             `json:"team,omitempty"` // where a clinical alert is routed
+	Site        string             `json:"site,omitempty"` // where a fault is routed
+	State       string             `json:"state"`
+	FirstSeen   time.Time          `json:"first_seen"` // measurement time of the first reading
+	LastSeen    time.Time          `json:"last_seen"`  // and of the latest
+	Count       int                `json:"count"`
+	LastValue   string             `json:"last_value,omitempty"`
+	Thresholds  map[string]float64 `json:"thresholds,omitempty"`
+	// Evidence is the readings that raised and repeated the alert, as recorded with it (the
+	// first 5 and the latest 20); only in an alert's detail.
+	Evidence         []evidenceJSON `json:"evidence,omitempty"`
+	Late             bool           `json:"late,omitempty"`
+	Doubt            string         `json:"doubt,omitempty"`
+	NotifiedSeverity string         `json:"notified_severity,omitempty"`
+	CreatedAt        time.Time      `json:"created_at"`
+	UpdatedAt        time.Time      `json:"updated_at"`
+	AcknowledgedBy   string         `json:"acknowledged_by,omitempty"`
+	AcknowledgedAt   time.Time      `json:"acknowledged_at,omitzero"`
+	AcknowledgeNote  string         `json:"acknowledge_note,omitempty"`
+	ResolvedBy       string         `json:"resolved_by,omitempty"`
+	ResolvedAt       time.Time      `json:"resolved_at,omitzero"`
+	ResolutionNote   string         `json:"resolution_note,omitempty"`
+	EscalationLevel  int            `json:"escalation_level"`
+}
+
+// evidenceJSON is one reading of an alert's evidence.
+type evidenceJSON struct {
+	Device      string    `json:"device"`
+	Measurement string    `json:"measurement"`
+	Time        time.Time `json:"time"`
+	Value       float64   `json:"value,omitempty"`
+	Systolic    float64   `json:"systolic,omitempty"`
+	Diastolic   float64   `json:"diastolic,omitempty"`
+	Flags       []string  `json:"flags,omitempty"`
+}
+
+// alertEventJSON is one change of an alert, in its detail.
+type alertEventJSON struct {
+	ID       int64     `json:"id"`
+	Type     string    `json:"type"`
+	At       time.Time `json:"at"`
+	Actor    string    `json:"actor"`
+	Note     string    `json:"note,omitempty"`
+	Severity string    `json:"severity"` // the alert's, after the change
+	Notify   bool      `json:"notify"`
+}
+
+// alertDetailJSON is an alert with its evidence and its history, oldest first.
+type alertDetailJSON struct {
+	alertJSON
+	Events []alertEventJSON `json:"events"`
+}
+
+// alertNoteRequest acknowledges or resolves an alert, with a note of up to 1000 characters.
+type alertNoteRequest struct {
+	Note string `json:"note"`
+}
+
+func alertOut(a alerts.Alert) alertJSON {
+	out := alertJSON{ID: a.ID, Rule: a.Rule, RuleVersion: a.RuleVersion, Category: string(a.Category),
+		Severity: a.Severity.String(), Subject: a.Subject.String(), Patient: a.Patient, Device: a.Device,
+		Team: a.Team, Site: a.Site, State: string(a.State), FirstSeen: a.FirstSeen, LastSeen: a.LastSeen,
+		Count: a.Count, LastValue: a.LastValue, Thresholds: a.Thresholds, Late: a.Late, Doubt: a.Doubt,
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, AcknowledgedBy: a.AcknowledgedBy, AcknowledgedAt: a.AcknowledgedAt,
+		AcknowledgeNote: a.AcknowledgeNote, ResolvedBy: a.ResolvedBy, ResolvedAt: a.ResolvedAt,
+		ResolutionNote: a.ResolutionNote, EscalationLevel: a.EscalationLevel}
+	if a.NotifiedSeverity > 0 {
+		out.NotifiedSeverity = a.NotifiedSeverity.String()
+	}
+	for _, e := range a.Evidence {
+		out.Evidence = append(out.Evidence, evidenceJSON{Device: e.Device, Measurement: e.Measurement, Time: e.Time.UTC(),
+			Value: e.Value, Systolic: e.Systolic, Diastolic: e.Diastolic, Flags: e.Flags})
+	}
+	return out
+}
+
+func alertEventOut(ev alerts.Event) alertEventJSON {
+	return alertEventJSON{ID: ev.ID, Type: string(ev.Type), At: ev.At, Actor: ev.Actor, Note: ev.Note,
+		Severity: ev.Severity.String(), Notify: ev.Notify}
+}
+
+// alertScope is what p may see.
+func alertScope(p *access.Principal) alerts.Scope {
+	switch p.Role {
+	case access.Admin:
+		return alerts.Scope{All: true}
+	case access.Doctor:
+		return alerts.Scope{Teams: p.Teams}
+	case access.FleetManager:
+		return alerts.Scope{Sites: p.Sites}
+	}
+	return alerts.Scope{}
+}
+
+// mayAlert refuses p an alert outside its scope, saying why.
+func mayAlert(p *access.Principal, al alerts.Alert) error {
+	if alertScope(p).Allows(al.Category, al.Team, al.Site) {
+		return nil
+	}
+	switch {
+	case p.Role == access.Doctor && al.Category == alerts.Fault:
+		return forbidden("alert %d is a device fault; a doctor sees the clinical alerts of their teams", al.ID)
+	case p.Role == access.Doctor:
+		return forbidden("alert %d is for team %s, not one of yours", al.ID, al.Team)
+	case p.Role == access.FleetManager && al.Category == alerts.Clinical:
+		return forbidden("alert %d is clinical; a fleet manager sees the device faults of their sites", al.ID)
+	case p.Role == access.FleetManager:
+		return forbidden("alert %d is about a device at site %s, not one of yours", al.ID, al.Site)
+	}
+	return forbidden("a %s may not see alerts", p.Role)
+}
+
+// alertFor returns the alert of the path's id when p may see it: 400 for an id that is not one,
+// 404 if there is none, 403 if it is outside p's scope.
+func (a *API) alertFor(r *http.Request, p *access.Principal) (alerts.Alert, error) {
+	raw := chi.URLParam(r, "id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return alerts.Alert{}, invalid("id " + strconv.Quote(raw) + " in the path is not an alert id (a positive whole number)")
+	}
+	al, err := a.opts.Alerts.GetAlert(r.Context(), id)
+	if err != nil {
+		return al, err
+	}
+	return al, mayAlert(p, al)
+}
+
+// listAlerts serves GET /api/v1/alerts, newest first, of what the caller may see. A page's next
+// is the cursor for before=.
+func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	q, err := queryParams(r, "state", "severity", "rule", "patient", "device", "team", "site", "category",
+		"since", "until", "before", "limit")
+	if err != nil {
+		return err
+	}
+	f := store.AlertFilter{Scope: alertScope(p), State: alerts.State(q.Get("state")), Rule: q.Get("rule"),
+		Category: alerts.Category(q.Get("category")), Patient: q.Get("patient"), Device: q.Get("device"),
+		Team: q.Get("team"), Site: q.Get("site"), Limit: 100}
+	switch f.State {
+	case "", alerts.Open, alerts.Acknowledged, alerts.Resolved:
+	default:
+		return invalid("state: " + strconv.Quote(string(f.State)) + " is not one of open, acknowledged, resolved")
+	}
+	switch f.Category {
+	case "", alerts.Clinical, alerts.Fault:
+	default:
+		return invalid("category: " + strconv.Quote(string(f.Category)) + " is not clinical or fault")
+	}
+	if v := q.Get("severity"); v != "" {
+		if f.MinSeverity, err = alerts.ParseSeverity(v); err != nil {
+			return invalid("severity: " + err.Error())
+		}
+	}
+	for _, param := range []string{"rule", "patient", "device", "team", "site"} {
+		if v := q.Get(param); v != "" && !devices.ValidID(v) {
+			return invalid(param + ": " + strconv.Quote(v) + " is not an id")
+		}
+	}
+	for _, t := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(t.name); v != "" {
+			if *t.to, err = time.Parse(time.RFC3339, v); err != nil {
+				return invalid(t.name + ": want an RFC 3339 time such as 2026-11-22T07:30:00+08:00")
+			}
+		}
+	}
+	if v := q.Get("before"); v != "" {
+		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before <= 0 {
+			return invalid("before: not a cursor (a positive integer from a previous page's next)")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return invalid("limit: must be an integer from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	switch {
+	case f.Team != "" && !p.CanTeam(f.Team):
+		return forbidden("team %s is not one of yours", f.Team)
+	case f.Site != "" && !p.CanSite(f.Site):
+		return forbidden("site %s is not one of yours", f.Site)
+	case p.Role == access.Doctor && f.Category == alerts.Fault:
+		return forbidden("a doctor sees the clinical alerts of their teams, not device faults")
+	case p.Role == access.FleetManager && f.Category == alerts.Clinical:
+		return forbidden("a fleet manager sees the device faults of their sites, not clinical alerts")
+	}
+	list, err := a.opts.Alerts.ListAlerts(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageOf(list, f.Limit, func(al alerts.Alert) string { return strconv.FormatInt(al.ID, 10) }, alertOut))
+	return nil
+}
+
+// getAlert serves GET /api/v1/alerts/{id}: the alert, its evidence as recorded with it, and its
+// history. (Reading the evidence back from InfluxDB is not built yet.)
+func (a *API) getAlert(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	al, err := a.alertFor(r, p)
+	if err != nil {
+		return err
+	}
+	history, err := a.opts.Alerts.AlertHistory(r.Context(), al.ID)
+	if err != nil {
+		return err
+	}
+	out := alertDetailJSON{alertJSON: alertOut(al), Events: make([]alertEventJSON, 0, len(history))}
+	for _, ev := range history {
+		out.Events = append(out.Events, alertEventOut(ev))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// actOnAlert serves POST /api/v1/alerts/{id}/acknowledge and /resolve, with an optional note
+// (required to resolve a clinical alert), and publishes the change to the live feed.
+func (a *API) actOnAlert(action string) registryHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+		if _, err := queryParams(r); err != nil {
+			return err
+		}
+		al, err := a.alertFor(r, p)
+		if err != nil {
+			return err
+		}
+		var req alertNoteRequest
+		if _, err := decodeBody(r, &req, nil); err != nil {
+			return err
+		}
+		var ev alerts.Event
+		if action == "acknowledge" {
+			al, ev, err = a.opts.Alerts.AcknowledgeAlert(r.Context(), al.ID, req.Note)
+		} else {
+			al, ev, err = a.opts.Alerts.ResolveAlert(r.Context(), al.ID, req.Note)
+		}
+		if err != nil {
+			return err
+		}
+		if a.opts.AlertFeed != nil {
+			a.opts.AlertFeed.Publish(ev)
+		}
+		writeJSON(w, http.StatusOK, alertOut(al))
+		return nil
+	}
+}
+
+// alertStream serves GET /api/v1/alerts/stream: the events of the alerts the caller may see, as
+// Server-Sent Events (https://html.spec.whatwg.org/multipage/server-sent-events.html), each
+//
+//	id: <event id>
+//	event: <raised | updated | severity_raised | acknowledged | resolved | escalated>
+//	data: <JSON of the alert after the change, without its evidence>
+//
+// With a Last-Event-ID header (which a browser's EventSource sends when it reconnects), the
+// events after that id are replayed from the store first. The stream subscribes to the hub
+// before it replays, and replays up to the last event the hub had delivered then, so that the
+// live events follow with no gap and none twice. A comment line every heartbeat keeps the
+// connection open. The stream ends when the client goes, when the server stops, or when the
+// client falls too far behind: it then reconnects with Last-Event-ID and misses nothing.
+func (a *API) alertStream(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	if a.opts.AlertFeed == nil {
+		return &Error{Code: CodeUnavailable, Message: "the live alert feed is not configured"}
+	}
+	var after int64
+	resume := r.Header.Get("Last-Event-ID")
+	if resume != "" {
+		n, err := strconv.ParseInt(resume, 10, 64)
+		if err != nil || n < 0 {
+			return invalid("Last-Event-ID: " + strconv.Quote(resume) + " is not an event id (a whole number)")
+		}
+		after = n
+	}
+	ctx := r.Context()
+	scope := alertScope(p)
+	sub, err := a.opts.AlertFeed.Subscribe(ctx, scope)
+	if err != nil {
+		if errors.Is(err, alerts.ErrHubStopped) {
+			return &Error{Code: CodeUnavailable, Message: "the live alert feed has stopped"}
+		}
+		return err
+	}
+	defer sub.Close()
+
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives any write timeout
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		a.log.Warn("alert stream cannot flush", "err", err)
+		return nil
+	}
+	// Errors from here on cannot be answered: the stream just ends.
+	sent := after
+	send := func(ev alerts.Event) bool {
+		data, err := json.Marshal(alertOut(ev.Alert))
+		if err == nil {
+			_, err = fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, data)
+		}
+		if err == nil {
+			err = rc.Flush()
+		}
+		sent = ev.ID
+		return err == nil
+	}
+	if resume != "" {
+		for after < sub.From {
+			evs, err := a.opts.Alerts.AlertEvents(ctx, after, scope, 500)
+			if err != nil {
+				if ctx.Err() == nil {
+					a.log.Warn("alert stream: replay failed", "after", after, "err", err)
+				}
+				return nil
+			}
+			for _, ev := range evs {
+				if ev.ID > sub.From {
+					break
+				}
+				if !send(ev) {
+					return nil
+				}
+			}
+			if len(evs) < 500 {
+				break
+			}
+			after = evs[len(evs)-1].ID
+		}
+	}
+	every := a.opts.AlertHeartbeat
+	if every <= 0 {
+		every = defaultHeartbeat
+	}
+	heartbeat := time.NewTicker(every)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-heartbeat.C:
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+				return nil
+			}
+		case ev, ok := <-sub.Events():
+			if !ok {
+				if sub.Lagged() {
+					a.log.Warn("alert stream fell behind; ended so that the client resumes", "user", p.UserID, "last", sent)
+				}
+				return nil
+			}
+			if ev.ID <= sent {
+				continue // the client had it before it reconnected here
+			}
+			if !send(ev) {
+				return nil
+			}
+		}
+	}
+}
+
+// alertStateNames lists the states of an alert.
+func alertStateNames() []string {
+	return []string{string(alerts.Open), string(alerts.Acknowledged), string(alerts.Resolved)}
+}
+
+// alertSeverityNames lists the severities, in rising order.
+func alertSeverityNames() []string {
+	var out []string
+	for s := alerts.Info; s <= alerts.Critical; s++ {
+		out = append(out, s.String())
+	}
+	return out
+}
+
+// alertEventTypeNames lists the types of alert events.
+func alertEventTypeNames() []string {
+	var out []string
+	for _, t := range alerts.EventTypes {
+		out = append(out, string(t))
+	}
+	return out
+}

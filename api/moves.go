@@ -1,0 +1,296 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/store"
+)
+
+// Moves of devices between sites, with their chain of custody (devices.Move). Who may do what,
+// after the role (a doctor gets 403 whatever the id) and the id (404):
+//   - see a move: a fleet manager of its donor or its receiving site, or an admin;
+//   - propose one: a fleet manager of either site, or an admin;
+//   - approve, reject or dispatch it: a fleet manager of the donor site, where the devices are;
+//   - confirm its receipt: a fleet manager of the receiving site;
+//   - cancel it: whoever proposed it, or a fleet manager of the donor site;
+//
+// and an admin may do each. Anyone else gets 403, saying who may.
+
+type moveRegistry interface {
+	ProposeMove(ctx context.Context, m devices.Move) (devices.Move, error)
+	GetMove(ctx context.Context, id int64) (devices.Move, error)
+	ListMoves(ctx context.Context, f store.MoveFilter) ([]devices.Move, error)
+	ApproveMove(ctx context.Context, id int64, note string) (devices.Move, error)
+	RejectMove(ctx context.Context, id int64, note string) (devices.Move, error)
+	DispatchMove(ctx context.Context, id int64) (devices.Move, error)
+	ReceiveMove(ctx context.Context, id int64) (devices.Move, error)
+	CancelMove(ctx context.Context, id int64, note string) (devices.Move, error)
+}
+
+func (a *API) moveRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Get("/", a.registry(a.listMoves))
+	r.Post("/", a.registry(a.proposeMove))
+	r.Get("/{id}", a.registry(a.getMove))
+	for _, action := range devices.MoveActions {
+		r.Post("/{id}/"+string(action), a.registry(a.stepMove(action)))
+	}
+	return r
+}
+
+// moveJSON is a move as the API shows it: its devices, its state and who took each step, when.
+// People are named as in the audit log (user:<user id>).
+type moveJSON struct {
+	ID           int64     `json:"id"`
+	Kind         string    `json:"kind"`
+	From         string    `json:"from"` // the donor site
+	To           string    `json:"to"`   // the receiving site
+	Devices      []string  `json:"devices"`
+	State        string    `json:"state"`
+	Reason       string    `json:"reason"`
+	ProposedBy   string    `json:"proposed_by"`
+	ProposedAt   time.Time `json:"proposed_at"`
+	DecidedBy    string    `json:"decided_by,omitempty"` // who approved or rejected it
+	DecidedAt    time.Time `json:"decided_at,omitzero"`
+	DecisionNote string    `json:"decision_note,omitempty"`
+	DispatchedBy string    `json:"dispatched_by,omitempty"`
+	DispatchedAt time.Time `json:"dispatched_at,omitzero"`
+	ReceivedBy   string    `json:"received_by,omitempty"`
+	ReceivedAt   time.Time `json:"received_at,omitzero"`
+	CancelledBy  string    `json:"cancelled_by,omitempty"`
+	CancelledAt  time.Time `json:"cancelled_at,omitzero"`
+	CancelNote   string    `json:"cancel_note,omitempty"`
+}
+
+func moveOut(m devices.Move) moveJSON {
+	ds := m.Devices
+	if ds == nil {
+		ds = []string{}
+	}
+	return moveJSON{ID: m.ID, Kind: string(m.Kind), From: m.From, To: m.To, Devices: ds, State: string(m.State),
+		Reason: m.Reason, ProposedBy: m.ProposedBy, ProposedAt: m.ProposedAt,
+		DecidedBy: m.DecidedBy, DecidedAt: m.DecidedAt, DecisionNote: m.DecisionNote,
+		DispatchedBy: m.DispatchedBy, DispatchedAt: m.DispatchedAt, ReceivedBy: m.ReceivedBy, ReceivedAt: m.ReceivedAt,
+		CancelledBy: m.CancelledBy, CancelledAt: m.CancelledAt, CancelNote: m.CancelNote}
+}
+
+// moveRequest proposes a move.
+type moveRequest struct {
+	Kind    string   `json:"kind"`
+	From    string   `json:"from"`
+	To      string   `json:"to"`
+	Devices []string `json:"devices"` // 1-100 distinct devices of the kind, at from
+	Reason  string   `json:"reason"`  // up to 1000 characters, e.g. the reallocation plan's explanation
+}
+
+// moveNoteRequest approves, rejects or cancels a move, with a note of up to 1000 characters.
+type moveNoteRequest struct {
+	Note string `json:"note"`
+}
+
+// moveManagers refuses a principal who has no business with moves: a doctor.
+func moveManagers(p *access.Principal) error {
+	return roleIn(p, "see or change moves of devices", access.FleetManager)
+}
+
+// moveFor returns the move of the path's id when p may see it: NotFound if there is none,
+// Forbidden if neither of its sites is p's.
+func (a *API) moveFor(r *http.Request, p *access.Principal) (devices.Move, error) {
+	raw := chi.URLParam(r, "id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return devices.Move{}, invalid("id " + strconv.Quote(raw) + " in the path is not a move id (a positive whole number)")
+	}
+	m, err := a.opts.Registry.GetMove(r.Context(), id)
+	if err != nil {
+		return m, err
+	}
+	if !p.CanSite(m.From) && !p.CanSite(m.To) {
+		return m, forbidden("move %d is neither from nor to one of your sites", id)
+	}
+	return m, nil
+}
+
+// mayStep refuses p the action on m unless p is who the action needs (see the top of the file).
+func mayStep(p *access.Principal, m devices.Move, action devices.MoveAction) error {
+	switch {
+	case p.IsAdmin():
+		return nil
+	case action == devices.ReceiveMove:
+		if !p.CanSite(m.To) {
+			return forbidden("only a fleet manager of %s, the receiving site, or an admin may confirm that move %d arrived", m.To, m.ID)
+		}
+	case action == devices.CancelMove:
+		if !p.CanSite(m.From) && m.ProposedBy != auditActor(p) {
+			return forbidden("only whoever proposed move %d, a fleet manager of %s, the donor site, or an admin may cancel it", m.ID, m.From)
+		}
+	default:
+		if !p.CanSite(m.From) {
+			return forbidden("only a fleet manager of %s, the donor site, or an admin may %s move %d", m.From, action, m.ID)
+		}
+	}
+	return nil
+}
+
+// listMoves serves GET /api/v1/moves?state=&site=&device=&before=&limit=, newest first: all of
+// them to an admin, those from or to their sites to a fleet manager. A page's next is the
+// cursor for before=.
+func (a *API) listMoves(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := moveManagers(p); err != nil {
+		return err
+	}
+	q, err := queryParams(r, "state", "site", "device", "before", "limit")
+	if err != nil {
+		return err
+	}
+	f := store.MoveFilter{State: q.Get("state"), Device: q.Get("device"), Limit: 100}
+	if f.State != "" && !devices.MoveState(f.State).Valid() {
+		return invalid("state: " + strconv.Quote(f.State) + " is not a move state")
+	}
+	if f.Device != "" && !devices.ValidID(f.Device) {
+		return invalid("device: " + strconv.Quote(f.Device) + " is not an id")
+	}
+	switch site := q.Get("site"); {
+	case site != "" && !devices.ValidID(site):
+		return invalid("site: " + strconv.Quote(site) + " is not an id")
+	case site != "" && !p.CanSite(site):
+		return forbidden("site %s is not one of yours", site)
+	case site != "":
+		f.Sites = []string{site}
+	case !p.IsAdmin():
+		if len(p.Sites) == 0 {
+			writeJSON(w, http.StatusOK, page[moveJSON]{Items: []moveJSON{}})
+			return nil
+		}
+		f.Sites = p.Sites
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return invalid("before: not a cursor (a positive integer from a previous page's next)")
+		}
+		f.Before = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return invalid("limit: must be an integer from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	ms, err := a.opts.Registry.ListMoves(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageOf(ms, f.Limit, func(m devices.Move) string { return strconv.FormatInt(m.ID, 10) }, moveOut))
+	return nil
+}
+
+// proposeMove serves POST /api/v1/moves: a fleet manager proposes moves from or to their sites.
+func (a *API) proposeMove(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := moveManagers(p); err != nil {
+		return err
+	}
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	var req moveRequest
+	has, err := decodeBody(r, &req, nil)
+	if err != nil {
+		return err
+	}
+	if err := required(has, "kind", "from", "to", "devices"); err != nil {
+		return err
+	}
+	if !p.CanSite(req.From) && !p.CanSite(req.To) {
+		return forbidden("neither %s nor %s is one of your sites", req.From, req.To)
+	}
+	m, err := a.opts.Registry.ProposeMove(r.Context(), devices.Move{Kind: devices.Kind(req.Kind), From: req.From, To: req.To,
+		Devices: req.Devices, Reason: req.Reason})
+	if err != nil {
+		return err
+	}
+	writeCreated(w, r, strconv.FormatInt(m.ID, 10), moveOut(m))
+	return nil
+}
+
+func (a *API) getMove(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := moveManagers(p); err != nil {
+		return err
+	}
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	m, err := a.moveFor(r, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, moveOut(m))
+	return nil
+}
+
+// stepMove serves POST /api/v1/moves/{id}/{action}. Approve, reject and cancel take an
+// optional note; dispatch and receive take no body.
+func (a *API) stepMove(action devices.MoveAction) registryHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+		if err := moveManagers(p); err != nil {
+			return err
+		}
+		if _, err := queryParams(r); err != nil {
+			return err
+		}
+		m, err := a.moveFor(r, p)
+		if err != nil {
+			return err
+		}
+		if err := mayStep(p, m, action); err != nil {
+			return err
+		}
+		reg, ctx := a.opts.Registry, r.Context()
+		switch action {
+		case devices.DispatchMove, devices.ReceiveMove:
+			if _, err := decodeBody(r, &struct{}{}, nil); err != nil {
+				return err
+			}
+			if action == devices.DispatchMove {
+				m, err = reg.DispatchMove(ctx, m.ID)
+			} else {
+				m, err = reg.ReceiveMove(ctx, m.ID)
+			}
+		default:
+			var req moveNoteRequest
+			if _, err := decodeBody(r, &req, nil); err != nil {
+				return err
+			}
+			switch action {
+			case devices.ApproveMove:
+				m, err = reg.ApproveMove(ctx, m.ID, req.Note)
+			case devices.RejectMove:
+				m, err = reg.RejectMove(ctx, m.ID, req.Note)
+			default:
+				m, err = reg.CancelMove(ctx, m.ID, req.Note)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, moveOut(m))
+		return nil
+	}
+}
+
+// moveStateNames lists the move states.
+func moveStateNames() []string {
+	out := make([]string, len(devices.MoveStates))
+	for i, s := range devices.MoveStates {
+		out[i] = string(s)
+	}
+	return out
+}

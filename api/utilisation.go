@@ -1,0 +1,407 @@
+package api
+
+import (
+	"encoding/csv"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/fleet"
+	"github.com/vitalwatch/vitalwatch/reallocation"
+	"github.com/vitalwatch/vitalwatch/usage"
+)
+
+// Utilisation and reallocation over HTTP, for fleet managers (their own sites) and admins:
+// GET /utilisation, /reallocation/assessment, /reallocation/plan and
+// /devices/{id}/alternatives. The reports are computed on request from the usage counts.
+
+func (a *API) fleetRoutes(r chi.Router) {
+	r.Get("/utilisation", a.registry(a.utilisation))
+	r.Get("/reallocation/assessment", a.registry(a.assessment))
+	r.Get("/reallocation/plan", a.registry(a.plan))
+}
+
+// reports returns the fleet reports, or 503 when they are not configured.
+func (a *API) reports() (*fleet.Reports, error) {
+	if a.opts.Fleet == nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "utilisation reports are not configured"}
+	}
+	return a.opts.Fleet, nil
+}
+
+// fleetScope is the sites a principal's fleet report covers: the site asked for, which must be
+// theirs, or all of theirs (nil for an admin: every site).
+func fleetScope(p *access.Principal, site string) ([]string, error) {
+	if site != "" {
+		if !devices.ValidID(site) {
+			return nil, invalid("site " + strconv.Quote(site) + " is not an id")
+		}
+		if !p.CanSite(site) {
+			return nil, forbidden("site %s is not one of yours", site)
+		}
+		return []string{site}, nil
+	}
+	if p.IsAdmin() {
+		return nil, nil
+	}
+	return append([]string{}, p.Sites...), nil
+}
+
+// kindParam reads the type parameter: a device kind or nothing.
+func kindParam(v string) (devices.Kind, error) {
+	if v == "" {
+		return "", nil
+	}
+	if k := devices.Kind(v); k.Valid() {
+		return k, nil
+	}
+	return "", invalid("type " + strconv.Quote(v) + " is not one of " + strings.Join(kindNames(), ", "))
+}
+
+// figureJSON is one utilisation figure. Fields a roll-up sums away are absent.
+type figureJSON struct {
+	Month         string  `json:"month"` // YYYY-MM
+	District      string  `json:"district,omitempty"`
+	Site          string  `json:"site,omitempty"`
+	Type          string  `json:"type,omitempty"`
+	Device        string  `json:"device,omitempty"`
+	Mode          string  `json:"mode,omitempty"`
+	Devices       int     `json:"devices"`
+	DaysInService int     `json:"days_in_service"` // station: device-days in service; home: device-days lent
+	Used          float64 `json:"used"`            // station: uses; home: days with a reading
+	Capacity      float64 `json:"capacity"`        // station: rated uses x days in service; home: days lent
+	Utilisation   float64 `json:"utilisation"`     // used / capacity; 0 without capacity
+	ServiceDays   int     `json:"service_days"`    // device-days in service, lent or not
+	Uncounted     float64 `json:"uncounted"`       // uses (home: days with a use) on days that do not count
+}
+
+func figureOut(f usage.Figure) figureJSON {
+	return figureJSON{Month: f.Month.String(), District: f.District, Site: f.Site, Type: string(f.Kind), Device: f.Device,
+		Mode: string(f.Mode), Devices: f.Devices, DaysInService: f.DaysInService, Used: f.Used, Capacity: f.Capacity,
+		Utilisation: f.Utilisation, ServiceDays: f.ServiceDays, Uncounted: f.Uncounted}
+}
+
+// utilisationJSON is the answer of GET /utilisation.
+type utilisationJSON struct {
+	From    string       `json:"from"`
+	To      string       `json:"to"`
+	By      string       `json:"by"`
+	Figures []figureJSON `json:"figures"`
+}
+
+func (a *API) utilisation(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := fleetManagers(p); err != nil {
+		return err
+	}
+	q, err := queryParams(r, "site", "type", "from", "to", "by", "format")
+	if err != nil {
+		return err
+	}
+	rep, err := a.reports()
+	if err != nil {
+		return err
+	}
+	sites, err := fleetScope(p, q.Get("site"))
+	if err != nil {
+		return err
+	}
+	kind, err := kindParam(q.Get("type"))
+	if err != nil {
+		return err
+	}
+	_, last := rep.Window()
+	from, to := last, last
+	if v := q.Get("to"); v != "" {
+		if to, err = usage.ParseMonth(v); err != nil {
+			return invalid("to: " + err.Error())
+		}
+		from = to
+	}
+	if v := q.Get("from"); v != "" {
+		if from, err = usage.ParseMonth(v); err != nil {
+			return invalid("from: " + err.Error())
+		}
+	}
+	by := usage.ByDevice
+	if v := q.Get("by"); v != "" {
+		if by, err = usage.ParseBy(v); err != nil {
+			return invalid("by: " + err.Error())
+		}
+	}
+	format := q.Get("format")
+	if format == "" && strings.Contains(r.Header.Get("Accept"), "text/csv") {
+		format = "csv"
+	}
+	if format != "" && format != "json" && format != "csv" {
+		return invalid("format " + strconv.Quote(format) + " is not json or csv")
+	}
+	figs, err := rep.Utilisation(r.Context(), from, to, by, fleet.Scope{Sites: sites, Kind: kind})
+	if err != nil {
+		return err
+	}
+	out := make([]figureJSON, len(figs))
+	for i, f := range figs {
+		out[i] = figureOut(f)
+	}
+	if format == "csv" {
+		return writeFiguresCSV(w, from, to, by, out)
+	}
+	writeJSON(w, http.StatusOK, utilisationJSON{From: from.String(), To: to.String(), By: by.String(), Figures: out})
+	return nil
+}
+
+// writeFiguresCSV writes the figures as a CSV file, one row per figure.
+func writeFiguresCSV(w http.ResponseWriter, from, to usage.Month, by usage.By, figs []figureJSON) error {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="utilisation-`+by.String()+`-`+from.String()+`-`+to.String()+`.csv"`)
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"month", "district", "site", "type", "device", "mode", "devices", "days_in_service", "used", "capacity", "utilisation", "service_days", "uncounted"})
+	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for _, f := range figs {
+		cw.Write([]string{f.Month, f.District, f.Site, f.Type, f.Device, f.Mode, strconv.Itoa(f.Devices),
+			strconv.Itoa(f.DaysInService), num(f.Used), num(f.Capacity), strconv.FormatFloat(f.Utilisation, 'f', 4, 64),
+			strconv.Itoa(f.ServiceDays), num(f.Uncounted)})
+	}
+	cw.Flush()
+	return nil // the status is sent: a failed write means the client left
+}
+
+// verdicts are the outcomes of an assessment.
+var verdicts = []string{reallocation.Spare.String(), reallocation.Short.String(), reallocation.Balanced.String()}
+
+// assessmentJSON is the verdict on one device type at one site.
+type assessmentJSON struct {
+	Site    string    `json:"site"`
+	Type    string    `json:"type"`
+	Verdict string    `json:"verdict"` // spare, short or balanced
+	Devices int       `json:"devices"` // working devices now
+	Rated   float64   `json:"rated_uses_per_day"`
+	Demand  float64   `json:"demand_per_day"` // uses a day last month (home: devices in use a day)
+	Need    int       `json:"need"`           // devices that bring utilisation to the target; -1 unknown
+	Spare   int       `json:"spare"`
+	Missing int       `json:"missing"`
+	History []float64 `json:"history"` // monthly utilisation, oldest first
+	From    string    `json:"from"`    // first month of history
+	To      string    `json:"to"`      // last month of history
+}
+
+func assessmentOut(as fleet.Assessment) assessmentJSON {
+	return assessmentJSON{Site: as.Site, Type: string(as.Type), Verdict: as.Status.String(), Devices: as.Devices,
+		Rated: as.Rated, Demand: as.Demand, Need: as.Need, Spare: as.Spare, Missing: as.Missing,
+		History: append([]float64{}, as.History...), From: as.First.String(), To: as.Last.String()}
+}
+
+// thresholdsJSON are the spare/short thresholds in use.
+type thresholdsJSON struct {
+	Low    float64 `json:"low"`
+	High   float64 `json:"high"`
+	Months int     `json:"months"`
+	Target float64 `json:"target"`
+}
+
+func thresholdsOut(t reallocation.Thresholds) thresholdsJSON {
+	return thresholdsJSON{Low: t.Low, High: t.High, Months: t.Months, Target: t.Target}
+}
+
+// assessmentPage is the answer of GET /reallocation/assessment.
+type assessmentPage struct {
+	Thresholds thresholdsJSON   `json:"thresholds"`
+	Items      []assessmentJSON `json:"items"`
+}
+
+func (a *API) assessment(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := fleetManagers(p); err != nil {
+		return err
+	}
+	q, err := queryParams(r, "site", "type", "verdict")
+	if err != nil {
+		return err
+	}
+	rep, err := a.reports()
+	if err != nil {
+		return err
+	}
+	sites, err := fleetScope(p, q.Get("site"))
+	if err != nil {
+		return err
+	}
+	kind, err := kindParam(q.Get("type"))
+	if err != nil {
+		return err
+	}
+	verdict := q.Get("verdict")
+	if verdict != "" && !slices.Contains(verdicts, verdict) {
+		return invalid("verdict " + strconv.Quote(verdict) + " is not spare, short or balanced")
+	}
+	as, err := rep.Assess(r.Context(), fleet.Scope{Sites: sites, Kind: kind})
+	if err != nil {
+		return err
+	}
+	out := assessmentPage{Thresholds: thresholdsOut(rep.Thresholds()), Items: []assessmentJSON{}}
+	for _, x := range as {
+		if verdict == "" || x.Status.String() == verdict {
+			out.Items = append(out.Items, assessmentOut(x))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// sideJSON is one centre's side of a move: devices and utilisation before and after the plan.
+type sideJSON struct {
+	Devices      int     `json:"devices"`
+	DevicesAfter int     `json:"devices_after"`
+	Before       float64 `json:"utilisation_before"` // -1: no capacity
+	After        float64 `json:"utilisation_after"`
+}
+
+func sideOut(c reallocation.Change) sideJSON {
+	finite := func(v float64) float64 {
+		if v > 1e300 {
+			return -1
+		}
+		return v
+	}
+	return sideJSON{Devices: c.Devices, DevicesAfter: c.DevicesAfter, Before: finite(c.Before), After: finite(c.After)}
+}
+
+// plannedMoveJSON is one move the planner proposes.
+type plannedMoveJSON struct {
+	Type        string   `json:"type"`
+	From        string   `json:"from"`
+	To          string   `json:"to"`
+	Count       int      `json:"count"`
+	Devices     []string `json:"devices"`
+	DistanceKm  float64  `json:"distance_km"`
+	Donor       sideJSON `json:"donor"`
+	Receiver    sideJSON `json:"receiver"`
+	Explanation string   `json:"explanation"`
+}
+
+// planJSON is the answer of GET /reallocation/plan.
+type planJSON struct {
+	Thresholds thresholdsJSON    `json:"thresholds"`
+	From       string            `json:"from"` // the months assessed
+	To         string            `json:"to"`
+	Moves      []plannedMoveJSON `json:"moves"`
+	Shortage   int               `json:"shortage"` // devices missing at the short centres in scope
+	Moved      int               `json:"moved"`
+	Unmet      int               `json:"unmet"`
+	DistanceKm float64           `json:"distance_km"`
+	Spare      []assessmentJSON  `json:"spare"`
+	Short      []assessmentJSON  `json:"short"`
+}
+
+// plan proposes moves; a fleet manager sees the moves from or to their sites, and the totals
+// of those.
+func (a *API) plan(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := fleetManagers(p); err != nil {
+		return err
+	}
+	q, err := queryParams(r, "type")
+	if err != nil {
+		return err
+	}
+	rep, err := a.reports()
+	if err != nil {
+		return err
+	}
+	kind, err := kindParam(q.Get("type"))
+	if err != nil {
+		return err
+	}
+	prop, assessed, err := rep.Plan(r.Context(), kind)
+	if err != nil {
+		return err
+	}
+	first, last := rep.Window()
+	out := planJSON{Thresholds: thresholdsOut(rep.Thresholds()), From: first.String(), To: last.String(),
+		Moves: []plannedMoveJSON{}, Spare: []assessmentJSON{}, Short: []assessmentJSON{}}
+	for _, m := range prop.Moves {
+		if !p.CanSite(m.From) && !p.CanSite(m.To) {
+			continue
+		}
+		out.Moves = append(out.Moves, plannedMoveJSON{Type: string(m.Type), From: m.From, To: m.To, Count: m.Count,
+			Devices: m.DeviceIDs, DistanceKm: m.DistanceKm, Donor: sideOut(m.Donor), Receiver: sideOut(m.Receiver),
+			Explanation: m.Explain()})
+		out.Moved += m.Count
+		out.DistanceKm += m.DistanceKm * float64(m.Count)
+	}
+	for _, as := range assessed {
+		if !p.CanSite(as.Site) {
+			continue
+		}
+		switch as.Status {
+		case reallocation.Spare:
+			out.Spare = append(out.Spare, assessmentOut(as))
+		case reallocation.Short:
+			out.Short = append(out.Short, assessmentOut(as))
+			out.Shortage += as.Missing
+		}
+	}
+	if p.IsAdmin() {
+		out.Shortage, out.Moved, out.Unmet, out.DistanceKm = prop.Shortage, prop.Moved, prop.Unmet, prop.DistanceKm
+	} else {
+		moved := 0
+		for _, m := range out.Moves {
+			if p.CanSite(m.To) {
+				moved += m.Count
+			}
+		}
+		out.Unmet = out.Shortage - moved
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// alternativeJSON is a centre where a faulty device's residents can go.
+type alternativeJSON struct {
+	Site            string  `json:"site"`
+	DistanceKm      float64 `json:"distance_km"`
+	Devices         int     `json:"devices"`            // working devices of the type there
+	SpareUsesPerDay float64 `json:"spare_uses_per_day"` // rated capacity left after last month's demand
+}
+
+// alternativesJSON is the answer of GET /devices/{id}/alternatives.
+type alternativesJSON struct {
+	Device       string            `json:"device"`
+	Site         string            `json:"site"`
+	Type         string            `json:"type"`
+	Status       string            `json:"status"`
+	Alternatives []alternativeJSON `json:"alternatives"`
+}
+
+// alternatives lists where the residents booked on a device can go instead, nearest first. The
+// other centres may be anyone's: residents go where there is room.
+func (a *API) alternatives(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if err := fleetManagers(p); err != nil {
+		return err
+	}
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	d, err := a.deviceFor(r, p)
+	if err != nil {
+		return err
+	}
+	rep, err := a.reports()
+	if err != nil {
+		return err
+	}
+	alts, _, err := rep.Alternatives(r.Context(), d.ID)
+	if err != nil {
+		return err
+	}
+	out := alternativesJSON{Device: d.ID, Site: d.SiteID, Type: string(d.Kind), Status: string(d.Status), Alternatives: []alternativeJSON{}}
+	for _, x := range alts {
+		out.Alternatives = append(out.Alternatives, alternativeJSON{Site: x.Site, DistanceKm: x.DistanceKm, Devices: x.Devices, SpareUsesPerDay: x.SpareUsesPerDay})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

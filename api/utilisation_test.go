@@ -1,0 +1,111 @@
+package api
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/usage"
+)
+
+// The utilisation report over HTTP: JSON and CSV give the same figures, a fleet manager's
+// report covers their sites only, and bad parameters get a 400 that says what is wrong.
+func TestUtilisationReport(t *testing.T) {
+	f := newRegistryFixture(t)
+	now := time.Now().UTC()
+	// Station stA at sA (UTC) entered service 40 days ago and was used 5 times yesterday.
+	f.want(http.StatusOK, "admin", "PATCH", "/devices/stA", fmt.Sprintf(`{"in_service": %q}`, now.Add(-40*24*time.Hour).Format(time.RFC3339)), nil)
+	yesterday := now.Add(-24 * time.Hour)
+	var uses []usage.Use
+	for i := range 5 {
+		at := yesterday.Add(time.Duration(i) * time.Second)
+		uses = append(uses, usage.Use{Device: "stA", Site: "sA", At: at, Day: usage.DayOf(at, time.UTC)})
+	}
+	uses = append(uses, usage.Use{Device: "dB1", Site: "sB", At: yesterday, Day: usage.DayOf(yesterday, time.UTC)})
+	if _, err := f.store.RecordUses(context.Background(), uses); err != nil {
+		t.Fatal(err)
+	}
+	month := usage.MonthOf(yesterday).String()
+
+	var j utilisationJSON
+	f.want(http.StatusOK, "fleetA", "GET", "/utilisation?by=device&from="+month+"&to="+month, "", &j)
+	var st *figureJSON
+	for i, fig := range j.Figures {
+		if fig.Site != "sA" {
+			t.Errorf("fleetA's report has a figure of site %s: %+v", fig.Site, fig)
+		}
+		if fig.Device == "stA" {
+			st = &j.Figures[i]
+		}
+	}
+	if st == nil {
+		t.Fatalf("no figure for stA in %+v", j)
+	}
+	if st.Used != 5 || st.DaysInService < 2 || st.Capacity != float64(40*st.DaysInService) || st.Utilisation != 5/st.Capacity {
+		t.Errorf("stA = %+v; want 5 uses over 40 x days in service", *st)
+	}
+
+	w := f.want(http.StatusOK, "fleetA", "GET", "/utilisation?by=device&format=csv&from="+month+"&to="+month, "", nil)
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+		t.Errorf("Content-Type = %q; want text/csv", ct)
+	}
+	rows, err := csv.NewReader(w.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rows[0], ","); got != "month,district,site,type,device,mode,devices,days_in_service,used,capacity,utilisation,service_days,uncounted" {
+		t.Errorf("CSV header = %s", got)
+	}
+	if len(rows) != len(j.Figures)+1 {
+		t.Errorf("CSV has %d rows; want %d figures and a header", len(rows)-1, len(j.Figures))
+	}
+	found := false
+	for _, r := range rows[1:] {
+		if r[4] == "stA" {
+			found = true
+			want := []string{month, "", "sA", "station", "stA", "station", "1", strconv.Itoa(st.DaysInService), "5",
+				strconv.Itoa(40 * st.DaysInService), strconv.FormatFloat(st.Utilisation, 'f', 4, 64), strconv.Itoa(st.DaysInService), "0"}
+			if strings.Join(r, ",") != strings.Join(want, ",") {
+				t.Errorf("CSV row = %v; want %v", r, want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no CSV row for stA: %v", rows)
+	}
+
+	// Rolled up by site, the admin sees both sites; sB's home cuffs have one day of use.
+	j = utilisationJSON{}
+	f.want(http.StatusOK, "admin", "GET", "/utilisation?by=site&from="+month+"&to="+month, "", &j)
+	sites := map[string]bool{}
+	for _, fig := range j.Figures {
+		sites[fig.Site] = true
+		if fig.Device != "" || fig.Type != "" {
+			t.Errorf("a by=site figure names a device or type: %+v", fig)
+		}
+	}
+	if !sites["sA"] || !sites["sB"] {
+		t.Errorf("admin's by=site report covers %v; want sA and sB", sites)
+	}
+
+	for _, bad := range []struct{ query, says string }{
+		{"by=week", "device, type, site"},
+		{"from=2026-13", "from"},
+		{"to=next", "to"},
+		{"from=2026-10&to=2026-09", "before it starts"},
+		{"from=2020-01&to=2026-01", "at most"},
+		{"type=toaster", "type"},
+		{"format=xml", "json or csv"},
+		{"team=tA", "unknown parameter"},
+	} {
+		w := f.call("fleetA", "GET", "/utilisation?"+bad.query, "")
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), bad.says) || !strings.Contains(w.Body.String(), `"code"`) {
+			t.Errorf("GET /utilisation?%s = %d %s; want 400 saying %q", bad.query, w.Code, w.Body, bad.says)
+		}
+	}
+}

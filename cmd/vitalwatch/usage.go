@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+
+	"github.com/vitalwatch/vitalwatch/store"
+	deviceusage "github.com/vitalwatch/vitalwatch/usage" // "usage" is the help text in main.go
+)
+
+// rebuildQueryTimeout bounds one of a rebuild's queries (one UTC day of points), which can
+// take far longer than a write (influx.timeout).
+const rebuildQueryTimeout = 10 * time.Minute
+
+// runUsage runs `vitalwatch usage ...`.
+func runUsage(ctx context.Context, cfg *Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "rebuild" {
+		return errors.New("usage: give a subcommand: usage rebuild --from YYYY-MM-DD --to YYYY-MM-DD")
+	}
+	fs := flag.NewFlagSet("usage rebuild", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fromFlag := fs.String("from", "", "first local day to rebuild, YYYY-MM-DD (required)")
+	toFlag := fs.String("to", "", "last local day to rebuild, YYYY-MM-DD (required)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("usage rebuild: unexpected argument %q", fs.Arg(0))
+	}
+	from, err := deviceusage.ParseDay(*fromFlag)
+	if err != nil {
+		return fmt.Errorf("usage rebuild: --from: %w", err)
+	}
+	to, err := deviceusage.ParseDay(*toFlag)
+	if err != nil {
+		return fmt.Errorf("usage rebuild: --to: %w", err)
+	}
+	if from > to {
+		return fmt.Errorf("usage rebuild: --from %s is after --to %s", from, to)
+	}
+	if u, err := url.Parse(cfg.Influx.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("config: influx.url: must be an http:// or https:// URL, got %q", cfg.Influx.URL)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.storeDSN())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// Days are counted in each site's time zone, as ingest counts them.
+	dir, err := st.LoadDirectory(ctx)
+	if err != nil {
+		return err
+	}
+	client := influxdb2.NewClientWithOptions(cfg.Influx.URL, cfg.Influx.Token, influxdb2.DefaultOptions().
+		SetHTTPRequestTimeout(uint(rebuildQueryTimeout/time.Second)).SetApplicationName("vitalwatch"))
+	defer client.Close()
+	// A week at a time, each replaced in one transaction, so that memory holds a week's uses
+	// however long the period.
+	var before, after []deviceusage.DayCount
+	var keys, untagged int
+	for start := from; start <= to; {
+		end := min(addDays(start, rebuildDays-1), to)
+		rebuilt, err := deviceusage.Rebuild(ctx, client.QueryAPI(cfg.Influx.Org), cfg.Influx.Bucket, start, end, dir.Location)
+		if err != nil {
+			return err
+		}
+		old, err := st.DayCounts(ctx, deviceusage.Query{From: start, To: end})
+		if err != nil {
+			return err
+		}
+		if err := st.ReplaceUsage(ctx, start, end, rebuilt.Counts, rebuilt.Keys); err != nil {
+			return fmt.Errorf("usage rebuild: %s to %s (the days before are rebuilt): %w", start, end, err)
+		}
+		before, after = append(before, old...), append(after, rebuilt.Counts...)
+		keys, untagged = keys+len(rebuilt.Keys), untagged+rebuilt.Untagged
+		start = addDays(end, 1)
+	}
+	fmt.Fprintf(stdout, "usage of %s to %s rebuilt from InfluxDB %s (%s)\n", from, to, cfg.Influx.URL, cfg.Influx.Bucket)
+	fmt.Fprintf(stdout, "replaced: %s\n", summarise(before, -1))
+	fmt.Fprintf(stdout, "with:     %s\n", summarise(after, keys))
+	if untagged > 0 {
+		fmt.Fprintf(stdout, "not counted: %d points without a device or site tag (written without the registry)\n", untagged)
+	}
+	return nil
+}
+
+// rebuildDays is how many days `usage rebuild` reads and replaces at a time.
+const rebuildDays = 7
+
+// addDays returns the day n days after d.
+func addDays(d deviceusage.Day, n int) deviceusage.Day {
+	return deviceusage.DayOf(d.Start(time.UTC).AddDate(0, 0, n), time.UTC)
+}
+
+// summarise describes counts: uses, devices and device-days; keys, if not negative.
+func summarise(counts []deviceusage.DayCount, keys int) string {
+	uses, devs := 0, map[string]bool{}
+	for _, c := range counts {
+		uses += c.Uses
+		devs[c.Device] = true
+	}
+	s := fmt.Sprintf("%d uses of %d devices on %d device-days", uses, len(devs), len(counts))
+	if keys >= 0 {
+		s += fmt.Sprintf(", %d use keys", keys)
+	}
+	return s
+}
+
+// pruneEvery is how often serve forgets use keys past usage.dedupe_window.
+const pruneEvery = time.Hour
+
+// pruneUses forgets the use keys recorded more than window ago, at once and then every
+// interval, until ctx ends.
+func pruneUses(ctx context.Context, st *store.Store, window, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := st.PruneUses(ctx, time.Now().Add(-window))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("pruning use keys failed; trying again later", "err", err)
+		case n > 0:
+			log.Info("forgot use keys past the deduplication window", "count", n, "window", window)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

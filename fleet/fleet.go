@@ -1,0 +1,328 @@
+// Package fleet answers a fleet manager's questions about devices across centres: how much is
+// each device, type and centre used (utilisation, from the usage counts of package usage), which
+// centres have devices to spare and which are short, which moves of devices would help most
+// (package reallocation's planner), and where the residents of a faulty device can go instead.
+// It reads the store and the registry directory and computes; it changes nothing.
+package fleet
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/reallocation"
+	"github.com/vitalwatch/vitalwatch/usage"
+)
+
+// Store is what the reports read: the usage counts, the devices' periods and the sites.
+type Store interface {
+	DayCounts(ctx context.Context, q usage.Query) ([]usage.DayCount, error)
+	DevicePeriods(ctx context.Context, from, to time.Time, deviceIDs ...string) ([]devices.Period, error)
+	AllSites(ctx context.Context) ([]devices.Site, error)
+}
+
+// Moves tells which devices are already part of an open move (proposed, approved or in
+// transit), so that a plan does not offer them again.
+type Moves interface {
+	DevicesInOpenMoves(ctx context.Context) (map[string]bool, error)
+}
+
+// Reports computes the answers. Create it with New.
+type Reports struct {
+	store      Store
+	moves      Moves
+	directory  func(ctx context.Context) (*devices.Directory, error)
+	thresholds reallocation.Thresholds
+	now        func() time.Time
+}
+
+// Deps are what Reports reads.
+type Deps struct {
+	Store Store
+	// Moves may be nil: then no device counts as already moving.
+	Moves Moves
+	// Directory returns the registry's devices and loans as of now.
+	Directory func(ctx context.Context) (*devices.Directory, error)
+	// Now is the clock (time.Now outside tests).
+	Now func() time.Time
+}
+
+// New returns reports on deps with the spare/short thresholds t.
+func New(deps Deps, t reallocation.Thresholds) (*Reports, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &Reports{store: deps.Store, moves: deps.Moves, directory: deps.Directory, thresholds: t, now: deps.Now}, nil
+}
+
+// Thresholds are the spare/short thresholds in use.
+func (r *Reports) Thresholds() reallocation.Thresholds { return r.thresholds }
+
+// MaxMonths bounds the months of one utilisation report.
+const MaxMonths = 24
+
+// Scope limits a report: to some sites (nil: all) and one device kind ("" : all).
+type Scope struct {
+	Sites []string
+	Kind  devices.Kind
+}
+
+func (s Scope) hasSite(id string) bool { return s.Sites == nil || slices.Contains(s.Sites, id) }
+
+// Utilisation returns the figures of every device in scope for the months from..to, rolled up
+// by by. Months after the current one have no days in service; the current month counts up to
+// now.
+func (r *Reports) Utilisation(ctx context.Context, from, to usage.Month, by usage.By, scope Scope) ([]usage.Figure, error) {
+	if to.Before(from) {
+		return nil, devices.Errorf(devices.Invalid, "the period ends (%s) before it starts (%s)", to, from)
+	}
+	if n := monthsBetween(from, to); n > MaxMonths {
+		return nil, devices.Errorf(devices.Invalid, "the period spans %d months; at most %d at once", n, MaxMonths)
+	}
+	figs, err := r.figures(ctx, from, to, scope)
+	if err != nil {
+		return nil, err
+	}
+	return usage.Rollup(figs, by), nil
+}
+
+// figures computes the per-device figures of the months from..to for the scope.
+func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope) ([]usage.Figure, error) {
+	sites, err := r.store.AllSites(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := r.directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Widen by a day on each side: local days reach up to 14 hours either side of UTC.
+	start := time.Date(from.Year, from.Month, 1, 0, 0, 0, 0, time.UTC).Add(-24 * time.Hour)
+	end := time.Date(to.Year, to.Month+1, 1, 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
+	now := r.now()
+	in := usage.Input{Sites: sites}
+	var ids []string
+	dir.Devices(func(d *devices.Device, assigns []devices.Assignment) bool {
+		if scope.Kind != "" && d.Kind != scope.Kind {
+			return true
+		}
+		in.Devices = append(in.Devices, *d)
+		ids = append(ids, d.ID)
+		for _, a := range assigns {
+			if a.From.Before(end) && (a.Until.IsZero() || a.Until.After(start)) {
+				if a.Until.IsZero() || a.Until.After(now) {
+					a.Until = now
+				}
+				in.Assignments = append(in.Assignments, a)
+			}
+		}
+		return true
+	})
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	periods, err := r.store.DevicePeriods(ctx, start, end)
+	if err != nil {
+		return nil, err
+	}
+	kinds := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		kinds[id] = true
+	}
+	for _, p := range periods {
+		if !kinds[p.DeviceID] || !p.From.Before(now) {
+			continue
+		}
+		if p.Until.IsZero() || p.Until.After(now) {
+			p.Until = now // no day after now is in service yet
+		}
+		in.Periods = append(in.Periods, p)
+	}
+	q := usage.Query{From: from.FirstDay(), To: to.LastDay()}
+	if scope.Sites != nil && len(scope.Sites) == 1 {
+		q.Site = scope.Sites[0]
+	}
+	counts, err := r.store.DayCounts(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range counts {
+		if kinds[c.Device] && scope.hasSite(c.Site) {
+			in.Counts = append(in.Counts, c)
+		}
+	}
+	figs := usage.Compute(in, from, to)
+	if scope.Sites != nil {
+		figs = slices.DeleteFunc(figs, func(f usage.Figure) bool { return !scope.hasSite(f.Site) })
+	}
+	return figs, nil
+}
+
+func monthsBetween(from, to usage.Month) int {
+	return (to.Year-from.Year)*12 + int(to.Month) - int(from.Month) + 1
+}
+
+// Window is the complete months an assessment looks at: the thresholds' Months months ending
+// with the last complete month before now.
+func (r *Reports) Window() (first, last usage.Month) {
+	last = usage.MonthOf(r.now().UTC()).Prev()
+	first = last
+	for range r.thresholds.Months - 1 {
+		first = first.Prev()
+	}
+	return first, last
+}
+
+// Assessment is the verdict on one device kind at one centre, with what it rests on.
+type Assessment struct {
+	reallocation.Assessment
+	// History is the monthly utilisation of the window, oldest first.
+	History []float64
+	First   usage.Month
+	Last    usage.Month
+}
+
+// stocks returns the usage of every (site, kind) in the window, and the per-device figures of
+// its last month.
+func (r *Reports) stocks(ctx context.Context, kind devices.Kind) ([]reallocation.Usage, []usage.Figure, *devices.Directory, error) {
+	first, last := r.Window()
+	figs, err := r.figures(ctx, first, last, Scope{Kind: kind})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dir, err := r.directory(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var current []devices.Device
+	dir.Devices(func(d *devices.Device, _ []devices.Assignment) bool {
+		if kind == "" || d.Kind == kind {
+			current = append(current, *d)
+		}
+		return true
+	})
+	return usage.Stocks(figs, current, last, r.thresholds.Months), figs, dir, nil
+}
+
+// Assess judges every device kind (or only kind) at every centre in scope.
+func (r *Reports) Assess(ctx context.Context, scope Scope) ([]Assessment, error) {
+	us, _, _, err := r.stocks(ctx, scope.Kind)
+	if err != nil {
+		return nil, err
+	}
+	first, last := r.Window()
+	var out []Assessment
+	for _, u := range us {
+		if !scope.hasSite(u.Site) {
+			continue
+		}
+		out = append(out, Assessment{Assessment: reallocation.Assess(u, r.thresholds), History: u.History, First: first, Last: last})
+	}
+	slices.SortFunc(out, func(a, b Assessment) int {
+		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Site, b.Site))
+	})
+	return out, nil
+}
+
+// Plan assesses every centre and proposes the moves of spare devices to short centres; see
+// reallocation.Plan. The devices offered by a donor are its working devices of the kind that
+// are not lent to a patient and not already in an open move, least used last month first.
+func (r *Reports) Plan(ctx context.Context, kind devices.Kind) (reallocation.Proposal, []Assessment, error) {
+	us, figs, dir, err := r.stocks(ctx, kind)
+	if err != nil {
+		return reallocation.Proposal{}, nil, err
+	}
+	sites, err := r.store.AllSites(ctx)
+	if err != nil {
+		return reallocation.Proposal{}, nil, err
+	}
+	moving := map[string]bool{}
+	if r.moves != nil {
+		if moving, err = r.moves.DevicesInOpenMoves(ctx); err != nil {
+			return reallocation.Proposal{}, nil, err
+		}
+	}
+	_, last := r.Window()
+	used := map[string]float64{}
+	for _, f := range figs {
+		if f.Month == last {
+			used[f.Device] += f.Utilisation
+		}
+	}
+	now := r.now()
+	free := map[string][]string{} // site/kind -> devices that may leave, least used first
+	dir.Devices(func(d *devices.Device, _ []devices.Assignment) bool {
+		if d.Status == devices.Active && !moving[d.ID] && dir.PatientAt(d.ID, now) == "" {
+			k := d.SiteID + "/" + string(d.Kind)
+			free[k] = append(free[k], d.ID)
+		}
+		return true
+	})
+	for _, ids := range free {
+		slices.SortFunc(ids, func(a, b string) int { return cmp.Or(cmp.Compare(used[a], used[b]), cmp.Compare(a, b)) })
+	}
+	first, _ := r.Window()
+	var donors []reallocation.Donor
+	var receivers []reallocation.Receiver
+	var assessed []Assessment
+	for _, u := range us {
+		a := reallocation.Assess(u, r.thresholds)
+		switch a.Status {
+		case reallocation.Spare:
+			ids := free[u.Site+"/"+string(u.Type)]
+			// A donor gives no more than it has free devices to give.
+			a.Spare = min(a.Spare, len(ids))
+			if a.Spare == 0 {
+				continue
+			}
+			donors = append(donors, reallocation.DonorOf(a, ids))
+		case reallocation.Short:
+			receivers = append(receivers, reallocation.ReceiverOf(a))
+		default:
+			continue
+		}
+		assessed = append(assessed, Assessment{Assessment: a, History: u.History, First: first, Last: last})
+	}
+	centres := make([]reallocation.Centre, len(sites))
+	for i, s := range sites {
+		centres[i] = reallocation.Centre{ID: s.ID, Lat: s.Lat, Lon: s.Lon}
+	}
+	p, err := reallocation.Plan(centres, donors, receivers)
+	return p, assessed, err
+}
+
+// Alternatives lists, nearest first, the other centres with a working device of the same kind
+// as the device and spare daily capacity last month, where its booked residents can go.
+func (r *Reports) Alternatives(ctx context.Context, deviceID string) ([]reallocation.Alternative, devices.Device, error) {
+	dir, err := r.directory(ctx)
+	if err != nil {
+		return nil, devices.Device{}, err
+	}
+	d, ok := dir.Device(deviceID)
+	if !ok {
+		return nil, devices.Device{}, devices.Errorf(devices.NotFound, "no device %s", deviceID)
+	}
+	us, _, _, err := r.stocks(ctx, d.Kind)
+	if err != nil {
+		return nil, *d, err
+	}
+	sites, err := r.store.AllSites(ctx)
+	if err != nil {
+		return nil, *d, err
+	}
+	centres := make([]reallocation.Centre, len(sites))
+	for i, s := range sites {
+		centres[i] = reallocation.Centre{ID: s.ID, Lat: s.Lat, Lon: s.Lon}
+	}
+	stocks := make([]reallocation.Stock, len(us))
+	for i, u := range us {
+		stocks[i] = u.Stock
+	}
+	alts, err := reallocation.Alternatives(d.SiteID, d.Kind, centres, stocks)
+	return alts, *d, err
+}

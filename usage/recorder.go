@@ -1,0 +1,179 @@
+package usage
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Store keeps the counts: RecordUses adds, in one transaction, the uses it has not recorded
+// before and says how many it added. Recording a use again must change nothing, which is what
+// makes a retry after an error safe.
+type Store interface {
+	RecordUses(ctx context.Context, uses []Use) (added int, err error)
+}
+
+// ErrClosed is returned by Record once the Recorder is closed.
+var ErrClosed = errors.New("usage: recorder closed")
+
+// MaxGroup is the most uses a Recorder commits in one transaction, unless one caller's uses
+// alone are more.
+const MaxGroup = 50000
+
+// Recorder records uses in the store for many callers, a group at a time: the uses of every
+// caller that arrives while a transaction commits go together into the next one. A commit
+// costs about the same for one caller's uses as for many callers', so under load the cost per
+// use falls as the groups grow.
+//
+// Create it with NewRecorder, start it with Run and stop it with Close.
+type Recorder struct {
+	store    Store
+	log      *slog.Logger
+	requests chan *request
+	closing  chan struct{}
+	stopped  chan struct{}
+	stopOnce sync.Once
+	buf      []Use
+
+	commits prometheus.Counter
+	errs    prometheus.Counter
+	added   prometheus.Counter
+	seconds prometheus.Histogram
+}
+
+type request struct {
+	uses []Use
+	done chan error // buffered: the committer never waits for the caller
+}
+
+// NewRecorder returns a Recorder in front of st, with its metrics registered with reg.
+func NewRecorder(st Store, reg prometheus.Registerer, log *slog.Logger) *Recorder {
+	r := &Recorder{
+		store: st, log: log.With("component", "usage"),
+		requests: make(chan *request, 64), closing: make(chan struct{}), stopped: make(chan struct{}),
+		commits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vitalwatch_usage_commits_total", Help: "Transactions that recorded device uses."}),
+		errs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vitalwatch_usage_commit_errors_total", Help: "Transactions of device uses that failed (their callers retry)."}),
+		added: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vitalwatch_usage_uses_added_total", Help: "Device uses counted: recorded uses that were not recorded before."}),
+		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "vitalwatch_usage_commit_seconds", Help: "Duration of one transaction of device uses.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+	}
+	reg.MustRegister(r.commits, r.errs, r.added, r.seconds)
+	return r
+}
+
+// Record records uses and returns once they are committed, or with the error that failed
+// their transaction; then the caller may record them again. If ctx ends first, Record returns
+// its error and the uses may still be committed: a use recorded twice counts once, so the
+// caller may record them again either way. Record does not keep uses after it returns.
+func (r *Recorder) Record(ctx context.Context, uses []Use) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	select {
+	case <-r.closing:
+		return ErrClosed
+	default:
+	}
+	// A copy, because the committer may read it after Record has returned on ctx.
+	req := &request{uses: slices.Clone(uses), done: make(chan error, 1)}
+	select {
+	case r.requests <- req:
+	case <-r.stopped:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-r.stopped:
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return ErrClosed // queued after the last group
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run commits groups until Close, then commits what is queued and returns. If ctx ends first,
+// it returns at once, and callers still waiting get ErrClosed.
+func (r *Recorder) Run(ctx context.Context) error {
+	defer close(r.stopped)
+	for {
+		select {
+		case req := <-r.requests:
+			r.commit(ctx, req)
+		case <-r.closing:
+			for {
+				select {
+				case req := <-r.requests:
+					r.commit(ctx, req)
+				default:
+					return nil
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close makes Record refuse new uses; Run then commits what is queued and returns.
+func (r *Recorder) Close() {
+	r.stopOnce.Do(func() { close(r.closing) })
+}
+
+// commit records first and the requests queued behind it, up to MaxGroup uses, in one
+// transaction, and gives its outcome to each of them.
+func (r *Recorder) commit(ctx context.Context, first *request) {
+	group := []*request{first}
+	n := len(first.uses)
+gather:
+	for n < MaxGroup {
+		select {
+		case req := <-r.requests:
+			group = append(group, req)
+			n += len(req.uses)
+		default:
+			break gather
+		}
+	}
+	uses := first.uses
+	if len(group) > 1 {
+		r.buf = r.buf[:0]
+		for _, req := range group {
+			r.buf = append(r.buf, req.uses...)
+		}
+		uses = r.buf
+	}
+	start := time.Now()
+	added, err := r.store.RecordUses(ctx, uses)
+	r.seconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		r.errs.Inc()
+		r.log.Warn("recording device uses failed; the callers retry", "err", err, "uses", len(uses), "callers", len(group))
+	} else {
+		r.commits.Inc()
+		r.added.Add(float64(added))
+	}
+	if cap(r.buf) > 2*MaxGroup {
+		r.buf = nil // let a one-off huge group's buffer go
+	} else {
+		clear(r.buf)
+	}
+	for _, req := range group {
+		req.done <- err
+	}
+}

@@ -1,0 +1,319 @@
+package usage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// fakeUseStore records uses as the real store does: once per device and time, in one step per call.
+type fakeUseStore struct {
+	mu    sync.Mutex
+	uses  map[string]Use
+	calls [][]Use
+	// before, when set, runs at the start of every call (numbered from 0) and may fail it.
+	before func(call int) error
+}
+
+func newFakeUseStore() *fakeUseStore { return &fakeUseStore{uses: map[string]Use{}} }
+
+func (f *fakeUseStore) RecordUses(ctx context.Context, uses []Use) (int, error) {
+	f.mu.Lock()
+	call := len(f.calls)
+	f.calls = append(f.calls, append([]Use(nil), uses...))
+	before := f.before
+	f.mu.Unlock()
+	if before != nil {
+		if err := before(call); err != nil {
+			return 0, err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	added := 0
+	for _, u := range uses {
+		k := fmt.Sprintf("%s@%d", u.Device, u.At.UnixMilli())
+		if _, ok := f.uses[k]; !ok {
+			f.uses[k] = u
+			added++
+		}
+	}
+	return added, nil
+}
+
+func (f *fakeUseStore) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+// runRecorder runs a Recorder on st until the test ends.
+func runRecorder(t *testing.T, st Store) *Recorder {
+	t.Helper()
+	r := NewRecorder(st, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(context.Background())
+	}()
+	t.Cleanup(func() {
+		r.Close()
+		<-done
+	})
+	return r
+}
+
+var recT0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+
+// recUses returns n uses of device, a second apart from recT0 plus offset seconds.
+func recUses(device string, offset, n int) []Use {
+	out := make([]Use, n)
+	for i := range out {
+		at := recT0.Add(time.Duration(offset+i) * time.Second)
+		out[i] = Use{Device: device, Site: "s1", At: at, Day: DayOf(at, time.UTC)}
+	}
+	return out
+}
+
+// Callers that arrive while a transaction commits share the next one.
+func TestRecorderGroupsCallersWhileACommitRuns(t *testing.T) {
+	st := newFakeUseStore()
+	release := make(chan struct{})
+	st.before = func(call int) error {
+		if call == 0 {
+			<-release
+		}
+		return nil
+	}
+	r := runRecorder(t, st)
+	ctx := context.Background()
+	errs := make(chan error, 9)
+	go func() { errs <- r.Record(ctx, recUses("first", 0, 3)) }()
+	for st.callCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 8 {
+		go func() { errs <- r.Record(ctx, recUses(fmt.Sprintf("dev-%d", i), 0, 10)) }()
+	}
+	for len(r.requests) < 8 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for range 9 {
+		if err := <-errs; err != nil {
+			t.Fatalf("Record = %v; want nil", err)
+		}
+	}
+	if n := st.callCount(); n != 2 {
+		t.Fatalf("store called %d times; want 2: the first caller, then the 8 that waited, together", n)
+	}
+	if got := len(st.calls[1]); got != 80 {
+		t.Errorf("second transaction held %d uses; want 80", got)
+	}
+	if len(st.uses) != 83 {
+		t.Errorf("store holds %d uses; want 83", len(st.uses))
+	}
+}
+
+// An error reaches every caller of the group, and each can record again.
+func TestRecorderErrorReachesEveryCallerOfTheGroup(t *testing.T) {
+	st := newFakeUseStore()
+	release := make(chan struct{})
+	failed := errors.New("database is locked")
+	st.before = func(call int) error {
+		switch call {
+		case 0:
+			<-release
+		case 1:
+			return failed
+		}
+		return nil
+	}
+	r := runRecorder(t, st)
+	ctx := context.Background()
+	first := make(chan error, 1)
+	go func() { first <- r.Record(ctx, recUses("first", 0, 1)) }()
+	for st.callCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	errs := make(chan error, 4)
+	for i := range 4 {
+		go func() { errs <- r.Record(ctx, recUses(fmt.Sprintf("dev-%d", i), 0, 5)) }()
+	}
+	for len(r.requests) < 4 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first Record = %v; want nil", err)
+	}
+	for range 4 {
+		if err := <-errs; !errors.Is(err, failed) {
+			t.Errorf("Record in the failed group = %v; want %v", err, failed)
+		}
+	}
+	for i := range 4 {
+		if err := r.Record(ctx, recUses(fmt.Sprintf("dev-%d", i), 0, 5)); err != nil {
+			t.Errorf("Record again = %v; want nil", err)
+		}
+	}
+	if len(st.uses) != 21 {
+		t.Errorf("store holds %d uses; want 21", len(st.uses))
+	}
+}
+
+// Many callers recording overlapping uses through failures, retrying as ingest does, end with
+// every use recorded once.
+func TestRecorderLosesAndRepeatsNothing(t *testing.T) {
+	st := newFakeUseStore()
+	st.before = func(call int) error {
+		if call%3 == 1 {
+			return errors.New("injected failure")
+		}
+		return nil
+	}
+	r := runRecorder(t, st)
+	want := map[string]bool{}
+	var batches [][]Use
+	for c := range 6 {
+		for b := range 20 {
+			// Devices overlap between callers; times overlap between batches.
+			batch := recUses(fmt.Sprintf("dev-%d", (c+b)%4), b*5, 10)
+			batches = append(batches, batch)
+			for _, u := range batch {
+				want[fmt.Sprintf("%s@%d", u.Device, u.At.UnixMilli())] = true
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for c := range 6 {
+		wg.Go(func() {
+			for _, batch := range batches[c*20 : (c+1)*20] {
+				for r.Record(context.Background(), batch) != nil {
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(st.uses) != len(want) {
+		t.Fatalf("store holds %d uses; want %d", len(st.uses), len(want))
+	}
+	for k := range want {
+		if _, ok := st.uses[k]; !ok {
+			t.Errorf("use %s missing", k)
+		}
+	}
+}
+
+// A caller whose context ends gets its error; its uses are still committed, from Record's
+// copy, whatever the caller does with its slice afterwards.
+func TestRecorderCallerGivesUp(t *testing.T) {
+	st := newFakeUseStore()
+	release := make(chan struct{})
+	st.before = func(call int) error {
+		if call == 0 {
+			<-release
+		}
+		return nil
+	}
+	r := runRecorder(t, st)
+	go r.Record(context.Background(), recUses("blocker", 0, 1))
+	for st.callCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	mine := recUses("impatient", 0, 3)
+	if err := r.Record(ctx, mine); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Record with a context that ends = %v; want DeadlineExceeded", err)
+	}
+	clear(mine) // the caller reuses its buffer
+	close(release)
+	if err := r.Record(context.Background(), recUses("later", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range recUses("impatient", 0, 3) {
+		if _, ok := st.uses[fmt.Sprintf("%s@%d", u.Device, u.At.UnixMilli())]; !ok {
+			t.Errorf("use %+v of the caller that gave up was not committed", u)
+		}
+	}
+	if len(st.uses) != 5 {
+		t.Errorf("store holds %d uses; want 5", len(st.uses))
+	}
+}
+
+// Close commits what is queued; later calls are refused.
+func TestRecorderClose(t *testing.T) {
+	st := newFakeUseStore()
+	release := make(chan struct{})
+	st.before = func(call int) error {
+		if call == 0 {
+			<-release
+		}
+		return nil
+	}
+	r := NewRecorder(st, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(context.Background()) }()
+	errs := make(chan error, 3)
+	go func() { errs <- r.Record(context.Background(), recUses("a", 0, 1)) }()
+	for st.callCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for _, dev := range []string{"b", "c"} {
+		go func() { errs <- r.Record(context.Background(), recUses(dev, 0, 1)) }()
+	}
+	for len(r.requests) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	r.Close()
+	r.Close() // twice is fine
+	close(release)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Errorf("Record queued before Close = %v; want nil", err)
+		}
+	}
+	if err := <-ran; err != nil {
+		t.Errorf("Run after Close = %v; want nil", err)
+	}
+	if len(st.uses) != 3 {
+		t.Errorf("store holds %d uses; want the 3 queued before Close", len(st.uses))
+	}
+	if err := r.Record(context.Background(), recUses("d", 0, 1)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Record after Close = %v; want ErrClosed", err)
+	}
+	if err := r.Record(context.Background(), nil); err != nil {
+		t.Errorf("Record(nothing) = %v; want nil", err)
+	}
+}
+
+// When Run's context ends, callers waiting are told, not left hanging.
+func TestRecorderRunCancelled(t *testing.T) {
+	st := newFakeUseStore()
+	r := NewRecorder(st, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(ctx) }()
+	cancel()
+	if err := <-ran; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v; want Canceled", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Record(context.Background(), recUses("a", 0, 1)) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Record after Run ended = %v; want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Record hangs after Run ended")
+	}
+}

@@ -1,0 +1,127 @@
+package usage
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/reallocation"
+)
+
+// Stocks builds, per site and kind, the reallocation.Usage that reallocation.Assess needs, from
+// the per-device figures of complete months ending with last (as Compute returns them) and the
+// registry's devices as they are now:
+//
+//   - Devices: the working devices (status Active) of that kind at that site in current.
+//   - Rated: their mean rated uses per day, a home device counting 1 (in use on a day). With no
+//     working device, the mean over the kind's devices at the site that are not retired (under
+//     repair, in transit), so that a centre whose only device is away can still be short; with
+//     none of those either, 0 (Assess then leaves the type balanced).
+//   - Demand: Σ Used in month last / days in last: uses a day, or home devices in use a day.
+//   - History: the utilisation of the centre's devices of that kind in each of the months months
+//     ending with last, oldest first: Σ Used / Σ capacity, where a station device's capacity is
+//     its Capacity and a home device's is its days in service (ServiceDays), lent or not. A
+//     centre's pool of home devices is judged by how many of its device-days were used, so that
+//     devices sitting unlent in the pool show as spare; the per-device figure (days with a
+//     reading / days lent) measures use while lent. A month in which devices of the type were in
+//     service but had no capacity counts 0: they sat idle. A month with
+//     no device of the type in service there (no figure, or only uses recorded while not in
+//     service) has no utilisation, and History restarts after it; a type with fewer months than
+//     months simply has a shorter History, which Assess takes as not enough to be spare.
+//
+// Figures outside those months are ignored. There is one Usage per site and kind with a working
+// device now or a figure in the months, ordered by site and kind. months below 1 counts as 1.
+func Stocks(figs []Figure, current []devices.Device, last Month, months int) []reallocation.Usage {
+	months = max(months, 1)
+	first := last
+	for range months - 1 {
+		first = first.Prev()
+	}
+	index := func(m Month) int { return (m.Year-first.Year)*12 + int(m.Month) - int(first.Month) }
+	var window []Figure
+	for _, f := range figs {
+		if i := index(f.Month); i >= 0 && i < months {
+			window = append(window, f)
+		}
+	}
+	type key struct {
+		site string
+		kind devices.Kind
+	}
+	type stock struct {
+		// Per month of the window: what was used, the capacity of the centre's devices, and
+		// their days in service.
+		used, capacity []float64
+		serviceDays    []int
+		working, other int
+		rated, otherR  float64 // sums of rated uses per day
+	}
+	stocks := map[key]*stock{}
+	get := func(k key) *stock {
+		s := stocks[k]
+		if s == nil {
+			s = &stock{used: make([]float64, months), capacity: make([]float64, months), serviceDays: make([]int, months)}
+			stocks[k] = s
+		}
+		return s
+	}
+	for _, f := range window {
+		s, i := get(key{f.Site, f.Kind}), index(f.Month)
+		s.used[i] += f.Used
+		s.serviceDays[i] += f.ServiceDays
+		if f.Mode == devices.Home {
+			// The centre's pool: every home device in service could have been lent and used.
+			s.capacity[i] += float64(f.ServiceDays)
+		} else {
+			s.capacity[i] += f.Capacity
+		}
+	}
+	for _, d := range current {
+		rated := float64(d.RatedUsesPerDay)
+		if d.Mode == devices.Home {
+			rated = 1
+		}
+		switch d.Status {
+		case devices.Active:
+			s := get(key{d.SiteID, d.Kind})
+			s.working++
+			s.rated += rated
+		case devices.Retired:
+		default:
+			s := get(key{d.SiteID, d.Kind})
+			s.other++
+			s.otherR += rated
+		}
+	}
+	out := make([]reallocation.Usage, 0, len(stocks))
+	for k, s := range stocks {
+		if s.working == 0 && !slices.ContainsFunc(s.serviceDays, func(n int) bool { return n > 0 }) &&
+			!slices.ContainsFunc(s.used, func(u float64) bool { return u > 0 }) {
+			continue // only devices away or under repair, and no figures: nothing to judge
+		}
+		u := reallocation.Usage{Stock: reallocation.Stock{Site: k.site, Type: k.kind, Devices: s.working}}
+		switch {
+		case s.working > 0:
+			u.Rated = s.rated / float64(s.working)
+		case s.other > 0:
+			u.Rated = s.otherR / float64(s.other)
+		}
+		for i := range months {
+			switch {
+			case s.serviceDays[i] == 0:
+				u.History = nil // no device in service that month: the history starts again
+			case s.capacity[i] == 0:
+				u.History = append(u.History, 0)
+			default:
+				u.History = append(u.History, s.used[i]/s.capacity[i])
+			}
+		}
+		u.Demand = s.used[months-1] / float64(last.Days())
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b reallocation.Usage) int {
+		return cmp.Or(strings.Compare(a.Site, b.Site), cmp.Compare(a.Type, b.Type))
+	})
+	return out
+}

@@ -1,0 +1,754 @@
+package usage
+
+import (
+	"cmp"
+	"fmt"
+	"math/bits"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+// Input is what utilisation is computed from, all for the months asked.
+type Input struct {
+	Sites       []devices.Site       // zones and districts
+	Devices     []devices.Device     // kind, mode, rated uses per day (current registry values)
+	Periods     []devices.Period     // from the store's device periods, overlapping the months
+	Assignments []devices.Assignment // loans of home devices overlapping the months
+	// Counts are the uses per device, site and local day, at most one per device, site and day
+	// (as the store keeps them). Sorted by device (then site or day), as the store returns
+	// them, they are read fastest.
+	Counts []DayCount
+}
+
+// Figure is the utilisation of one subject (a device, a type at a site, a site, a district) in
+// one month. Fields a roll-up sums away are empty.
+type Figure struct {
+	Month    Month
+	Device   string
+	Site     string
+	District string
+	Kind     devices.Kind
+	Mode     devices.Mode
+	// Devices is the number of distinct devices counted (1 for a device); a device seen at two
+	// sites of a district in a month counts once in the district.
+	Devices int
+	// DaysInService is, for a station device, its device-days in service; for a home device,
+	// its device-days assigned.
+	DaysInService int
+	// ServiceDays is the device-days in service whatever the mode: for a home device it also
+	// counts the days it sat in the pool unlent. Capacity 0 with ServiceDays > 0 means idle,
+	// not absent.
+	ServiceDays int
+	// Used is, for a station device, its uses on days in service; for a home device, its days
+	// with a use among its days assigned.
+	Used float64
+	// Capacity is, for a station device, rated uses per day × days in service; for a home
+	// device, its days assigned. 0 means no capacity: Utilisation is then 0.
+	Capacity float64
+	// Utilisation is Used / Capacity; 0 when Capacity is 0.
+	Utilisation float64
+	// Uncounted is what was recorded at the site in the month but is left out of Used: uses
+	// (station) or days with a use (home) on days not in service or, for a home device, not
+	// assigned.
+	Uncounted float64
+}
+
+// Compute returns the utilisation of every device at every site for each month from..to (both
+// included): one Figure per device, site and month with a day in service or a use recorded
+// there, ordered by month, site and device. Periods, assignments and counts of devices that
+// are not in in.Devices are ignored, and so are counts outside the months or with a malformed
+// day.
+//
+// Utilisation (DESIGN.md, "Utilisation and reallocation"; DOMAIN.md, "Utilisation") is counted
+// per device, per site and per calendar month:
+//
+//   - A local day is a calendar day in the time zone of the site the device was at (UTC when the
+//     site has no zone, an unknown zone, or is not in in.Sites). It is a day in service at site S
+//     when the device had an Active period at S covering any part of that day: a day cut by a
+//     repair, a move or retirement still counts. Days in maintenance, in transit, retired or
+//     before the device's first period are not days in service. A device received at one site
+//     the same day it left another has that day in service at both.
+//   - Station device: utilisation = uses on days in service / (rated uses per day × days in
+//     service).
+//   - Home device: utilisation = days with at least one use among its days assigned / days
+//     assigned, where a day assigned is a day in service on which the device was lent to a
+//     patient for any part of the day (in the site's zone).
+//   - Uses on days that are not counted (not in service; for a home device, not assigned) are
+//     left out of Used and Capacity and reported as Uncounted.
+//   - A roll-up (see Rollup) sums the numerators (uses, days with a use) and the capacities
+//     (rated × days in service, days assigned) of its devices, station and home alike, and
+//     divides: utilisation = Σ Used / Σ Capacity. With no capacity, utilisation is 0 and
+//     Capacity is 0.
+//
+// The rated uses per day, kind and mode are the devices' current registry values. A city's
+// year of counts is read on up to 8 goroutines (GOMAXPROCS).
+func Compute(in Input, from, to Month) []Figure {
+	return compute(in, from, to, parallelism{workers: min(runtime.GOMAXPROCS(0), 8), counts: 1 << 18, figures: 1 << 16})
+}
+
+// parallelism is how many goroutines Compute may use, and the least work worth one each.
+type parallelism struct {
+	workers int
+	counts  int // counts per worker
+	figures int // device-site-months per worker
+}
+
+func compute(in Input, from, to Month, par parallelism) []Figure {
+	if to.Before(from) {
+		return nil
+	}
+	cal := newCalendar(from, to)
+	c := newComputation(in, cal)
+	c.par = par
+	c.addPeriods(in.Periods)
+	c.addAssignments(in.Assignments)
+	c.addCounts(in.Counts)
+	return c.figures()
+}
+
+// calendar numbers the local days of the months asked from 0; a day is a calendar date, so that
+// a day is the same day whatever its length in hours.
+type calendar struct {
+	start      int64   // civil day number of the first day
+	firstMonth int     // the first month as year × 12 + month - 1
+	days       int     // days in the months
+	words      int     // uint64 words of a bitset of the days
+	months     []Month // the months, in order
+	firstDay   []int   // each month's first day, then days
+	monthOf    []int32 // each day's month
+}
+
+func newCalendar(from, to Month) *calendar {
+	c := &calendar{start: civilDay(from.Year, from.Month, 1), firstMonth: from.Year*12 + int(from.Month) - 1}
+	for m := from; !to.Before(m); m = m.Next() {
+		c.months = append(c.months, m)
+		c.firstDay = append(c.firstDay, c.days)
+		for range m.Days() {
+			c.monthOf = append(c.monthOf, int32(len(c.months)-1))
+		}
+		c.days += m.Days()
+	}
+	c.firstDay = append(c.firstDay, c.days)
+	c.words = (c.days + 63) / 64
+	return c
+}
+
+// civilDay is the number of days from 1970-01-01 to the date y-m-d (proleptic Gregorian).
+func civilDay(y int, m time.Month, d int) int64 {
+	yy := int64(y)
+	if m <= 2 {
+		yy--
+	}
+	era := yy / 400
+	if yy < 0 && yy%400 != 0 {
+		era--
+	}
+	yoe := yy - era*400
+	mp := (int64(m) + 9) % 12
+	doy := (153*mp+2)/5 + int64(d) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+// dayOf is the index of t's local date in loc, possibly outside 0..days-1.
+func (c *calendar) dayOf(t time.Time, loc *time.Location) int64 {
+	y, m, d := t.In(loc).Date()
+	return civilDay(y, m, d) - c.start
+}
+
+// span returns the days [lo, hi) that the instants [from, until) touch in loc, within the
+// months; ok is false when there are none. A zero until is open.
+func (c *calendar) span(from, until time.Time, loc *time.Location) (lo, hi int, ok bool) {
+	if !until.IsZero() && !until.After(from) {
+		return 0, 0, false
+	}
+	l := max(c.dayOf(from, loc), 0)
+	h := int64(c.days)
+	if !until.IsZero() {
+		// until is excluded: the last instant is just before it, so a stretch ending at
+		// midnight does not touch the day that starts then.
+		h = min(c.dayOf(until.Add(-time.Nanosecond), loc)+1, h)
+	}
+	if l >= h {
+		return 0, 0, false
+	}
+	return int(l), int(h), true
+}
+
+// parseDay returns the index of a YYYY-MM-DD day, or false when it is malformed or outside the
+// months. It runs once per count, hence the unrolled digits.
+func (c *calendar) parseDay(d Day) (int, bool) {
+	s := string(d)
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return 0, false
+	}
+	y0, y1, y2, y3 := s[0]-'0', s[1]-'0', s[2]-'0', s[3]-'0'
+	m0, m1, d0, d1 := s[5]-'0', s[6]-'0', s[8]-'0', s[9]-'0'
+	if y0 > 9 || y1 > 9 || y2 > 9 || y3 > 9 || m0 > 9 || m1 > 9 || d0 > 9 || d1 > 9 {
+		return 0, false
+	}
+	y := int(y0)*1000 + int(y1)*100 + int(y2)*10 + int(y3)
+	m, day := int(m0)*10+int(m1), int(d0)*10+int(d1)
+	i := y*12 + m - 1 - c.firstMonth
+	if m < 1 || m > 12 || day < 1 || i < 0 || i >= len(c.months) {
+		return 0, false
+	}
+	first := c.firstDay[i]
+	if day > c.firstDay[i+1]-first {
+		return 0, false
+	}
+	return first + day - 1, true
+}
+
+// Bitsets of days: one bit per day of the calendar.
+
+func setDays(w []uint64, lo, hi int) {
+	for i := lo; i < hi; {
+		word, bit := i/64, i%64
+		n := min(64-bit, hi-i)
+		w[word] |= (^uint64(0) >> (64 - n)) << bit
+		i += n
+	}
+}
+
+// dayMask is the bits of word i that fall in [lo, hi).
+func dayMask(i, lo, hi int) uint64 {
+	m := ^uint64(0)
+	if b := lo - i*64; b > 0 {
+		m &= ^uint64(0) << b
+	}
+	if e := hi - i*64; e < 64 {
+		m &= ^uint64(0) >> (64 - e)
+	}
+	return m
+}
+
+// countDays counts the days in [lo, hi) set in a, and in a and b or a but not b when b is given.
+func countDays(a, b []uint64, lo, hi int, andNot bool) int {
+	n := 0
+	for i := lo / 64; i <= (hi-1)/64; i++ {
+		w := a[i]
+		if b != nil {
+			if andNot {
+				w &^= b[i]
+			} else {
+				w &= b[i]
+			}
+		}
+		n += bits.OnesCount64(w & dayMask(i, lo, hi))
+	}
+	return n
+}
+
+// utilSite is a site as utilisation needs it.
+type utilSite struct {
+	id, district string
+	loc          *time.Location
+}
+
+// utilSlot is one device at one site over the months. Its day bitsets are in the
+// computation's days slice: in service, assigned (home), with a use (home).
+type utilSlot struct {
+	dev, site int32
+	next      int32 // the device's next slot, or -1
+}
+
+type computation struct {
+	cal     *calendar
+	in      *Input
+	par     parallelism
+	devIdx  map[string]int32
+	home    []bool
+	first   []int32 // each device's first slot, or -1
+	sites   []utilSite
+	siteIdx map[string]int32
+	zones   map[string]*time.Location
+	slots   []utilSlot
+	slotIdx map[uint64]int32
+	days    []uint64 // 3 bitsets per slot
+	uses    []int64  // station: per slot and month, counted uses
+	other   []int64  // station: per slot and month, uncounted uses
+}
+
+func newComputation(in Input, cal *calendar) *computation {
+	c := &computation{
+		cal:     cal,
+		in:      &in,
+		devIdx:  make(map[string]int32, len(in.Devices)),
+		home:    make([]bool, len(in.Devices)),
+		first:   make([]int32, len(in.Devices)),
+		siteIdx: make(map[string]int32, len(in.Sites)),
+		zones:   map[string]*time.Location{},
+		slotIdx: make(map[uint64]int32, len(in.Devices)),
+	}
+	// Most devices stay at one site: one slot each, and more only for those that moved.
+	c.slots = make([]utilSlot, 0, len(in.Devices))
+	c.days = make([]uint64, 0, len(in.Devices)*3*cal.words)
+	c.uses = make([]int64, 0, len(in.Devices)*len(cal.months))
+	c.other = make([]int64, 0, len(in.Devices)*len(cal.months))
+	for i, d := range in.Devices {
+		c.devIdx[d.ID] = int32(i)
+		c.home[i] = d.Mode == devices.Home
+		c.first[i] = -1
+	}
+	for _, s := range in.Sites {
+		if _, ok := c.siteIdx[s.ID]; !ok {
+			c.siteIdx[s.ID] = int32(len(c.sites))
+			c.sites = append(c.sites, utilSite{id: s.ID, district: s.District, loc: c.zone(s.TimeZone)})
+		}
+	}
+	return c
+}
+
+// zone loads a time zone once; an empty or unknown name is UTC.
+func (c *computation) zone(name string) *time.Location {
+	if loc, ok := c.zones[name]; ok {
+		return loc
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "" {
+		loc = time.UTC
+	}
+	c.zones[name] = loc
+	return loc
+}
+
+// site returns a site's index, adding a site unknown to the list (UTC, no district).
+func (c *computation) site(id string) int32 {
+	if i, ok := c.siteIdx[id]; ok {
+		return i
+	}
+	i := int32(len(c.sites))
+	c.siteIdx[id] = i
+	c.sites = append(c.sites, utilSite{id: id, loc: time.UTC})
+	return i
+}
+
+// slot returns the slot of device dev at site, creating it.
+func (c *computation) slot(dev, site int32) int32 {
+	k := uint64(uint32(dev))<<32 | uint64(uint32(site))
+	if i, ok := c.slotIdx[k]; ok {
+		return i
+	}
+	i := int32(len(c.slots))
+	c.slots = append(c.slots, utilSlot{dev: dev, site: site, next: c.first[dev]})
+	c.first[dev] = i
+	c.slotIdx[k] = i
+	c.days = append(c.days, make([]uint64, 3*c.cal.words)...)
+	n := len(c.cal.months)
+	c.uses = append(c.uses, make([]int64, n)...)
+	c.other = append(c.other, make([]int64, n)...)
+	return i
+}
+
+// bitset returns slot i's bitset k: 0 in service, 1 assigned, 2 with a use.
+func (c *computation) bitset(i int32, k int) []uint64 {
+	w := c.cal.words
+	o := (int(i)*3 + k) * w
+	return c.days[o : o+w : o+w]
+}
+
+func (c *computation) addPeriods(ps []devices.Period) {
+	lastID, dev := "", int32(-1)
+	for _, p := range ps {
+		if !p.Status.InService() {
+			continue
+		}
+		if p.DeviceID != lastID || dev < 0 {
+			lastID = p.DeviceID
+			var ok bool
+			if dev, ok = c.devIdx[p.DeviceID]; !ok {
+				dev = -1
+			}
+		}
+		if dev < 0 {
+			continue
+		}
+		s := c.site(p.SiteID)
+		if lo, hi, ok := c.cal.span(p.From, p.Until, c.sites[s].loc); ok {
+			setDays(c.bitset(c.slot(dev, s), 0), lo, hi)
+		}
+	}
+}
+
+// addAssignments marks a home device's days assigned at each site it was in service at, then
+// keeps only those in service.
+func (c *computation) addAssignments(as []devices.Assignment) {
+	for _, a := range as {
+		dev, ok := c.devIdx[a.DeviceID]
+		if !ok || !c.home[dev] {
+			continue
+		}
+		for i := c.first[dev]; i >= 0; i = c.slots[i].next {
+			if lo, hi, ok := c.cal.span(a.From, a.Until, c.sites[c.slots[i].site].loc); ok {
+				setDays(c.bitset(i, 1), lo, hi)
+			}
+		}
+	}
+	for i := range c.slots {
+		if c.home[c.slots[i].dev] {
+			service, assigned := c.bitset(int32(i), 0), c.bitset(int32(i), 1)
+			for w := range assigned {
+				assigned[w] &= service[w]
+			}
+		}
+	}
+}
+
+// addCounts adds the counts, in parallel when there are many: each worker takes a stretch of
+// the counts and claims the slots it writes, so that a slot has one writer; counts whose slot
+// another worker holds or that need a new slot are added afterwards, one at a time. Counts
+// grouped by device, as the store returns them, rarely meet a claimed slot.
+func (c *computation) addCounts(counts []DayCount) {
+	workers := min(c.par.workers, len(counts)/max(c.par.counts, 1))
+	if workers < 2 {
+		c.countStretch(counts, 0, nil, -1)
+		return
+	}
+	owner := make([]atomic.Int32, len(c.slots))
+	for i := range owner {
+		owner[i].Store(-1)
+	}
+	later := make([][]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := len(counts)*w/workers, len(counts)*(w+1)/workers
+		wg.Go(func() { later[w] = c.countStretch(counts[lo:hi], lo, owner, int32(w)) })
+	}
+	wg.Wait()
+	var rest []DayCount
+	for _, l := range later {
+		for _, i := range l {
+			rest = append(rest, counts[i])
+		}
+	}
+	c.countStretch(rest, 0, nil, -1)
+}
+
+// countStretch adds counts, whose first is counts[offset] of all the counts. Alone (owner nil)
+// it creates the slots it needs. As worker w it writes only the slots it claims in owner, and
+// returns the indexes of the counts it left.
+func (c *computation) countStretch(counts []DayCount, offset int, owner []atomic.Int32, w int32) (left []int) {
+	// The slot of the last run of counts of one device at one site, and its days.
+	lastDev, lastSite := "", ""
+	ok, later, home := false, false, false
+	var service, used []uint64
+	var uses, other []int64
+	for i := range counts {
+		u := &counts[i]
+		if u.Uses <= 0 {
+			continue
+		}
+		if u.Device != lastDev || u.Site != lastSite || i == 0 {
+			lastDev, lastSite = u.Device, u.Site
+			var slot int32
+			if slot, ok, later = c.claim(u.Device, u.Site, owner, w); ok {
+				dev := c.slots[slot].dev
+				home, service, used = c.home[dev], c.bitset(slot, 0), c.bitset(slot, 2)
+				n := len(c.cal.months)
+				uses, other = c.uses[int(slot)*n:][:n], c.other[int(slot)*n:][:n]
+			}
+		}
+		if !ok {
+			if later {
+				left = append(left, offset+i)
+			}
+			continue
+		}
+		day, valid := c.cal.parseDay(u.Day)
+		if !valid {
+			continue
+		}
+		switch bit := uint64(1) << (day % 64); {
+		case home:
+			used[day/64] |= bit
+		case service[day/64]&bit != 0:
+			uses[c.cal.monthOf[day]] += int64(u.Uses)
+		default:
+			other[c.cal.monthOf[day]] += int64(u.Uses)
+		}
+	}
+	return left
+}
+
+// claim returns the slot of a known device at a site, or whether to add the count later.
+// Alone (owner nil) it creates the slot; as worker w it takes only an existing slot that no
+// other worker holds.
+func (c *computation) claim(device, site string, owner []atomic.Int32, w int32) (slot int32, ok, later bool) {
+	dev, ok := c.devIdx[device]
+	if !ok {
+		return 0, false, false
+	}
+	if owner == nil {
+		return c.slot(dev, c.site(site)), true, false
+	}
+	s, ok := c.siteIdx[site]
+	if !ok {
+		return 0, false, true
+	}
+	slot, ok = c.slotIdx[uint64(uint32(dev))<<32|uint64(uint32(s))]
+	if !ok {
+		return 0, false, true
+	}
+	if o := owner[slot].Load(); o == w || o < 0 && owner[slot].CompareAndSwap(-1, w) {
+		return slot, true, false
+	}
+	return 0, false, true
+}
+
+// shows reports whether slot i has a figure in month m: a day in service or a use recorded.
+func (c *computation) shows(i int32, m int) bool {
+	lo, hi := c.cal.firstDay[m], c.cal.firstDay[m+1]
+	if c.home[c.slots[i].dev] {
+		return countDays(c.bitset(i, 0), nil, lo, hi, false) > 0 || countDays(c.bitset(i, 2), nil, lo, hi, false) > 0
+	}
+	k := int(i)*len(c.cal.months) + m
+	return c.uses[k] != 0 || c.other[k] != 0 || countDays(c.bitset(i, 0), nil, lo, hi, false) > 0
+}
+
+// figure returns slot i's figure in month m, and whether it has anything to show.
+func (c *computation) figure(i int32, m int) (Figure, bool) {
+	lo, hi := c.cal.firstDay[m], c.cal.firstDay[m+1]
+	s := &c.slots[i]
+	service := countDays(c.bitset(i, 0), nil, lo, hi, false)
+	var f Figure
+	if c.home[s.dev] {
+		assigned, used := c.bitset(i, 1), c.bitset(i, 2)
+		f.DaysInService = countDays(assigned, nil, lo, hi, false)
+		f.Used = float64(countDays(used, assigned, lo, hi, false))
+		f.Uncounted = float64(countDays(used, assigned, lo, hi, true))
+		f.Capacity = float64(f.DaysInService)
+	} else {
+		k := int(i)*len(c.cal.months) + m
+		f.DaysInService = service
+		f.Used = float64(c.uses[k])
+		f.Uncounted = float64(c.other[k])
+		f.Capacity = float64(c.in.Devices[s.dev].RatedUsesPerDay * service)
+	}
+	if service == 0 && f.Used == 0 && f.Uncounted == 0 {
+		return Figure{}, false
+	}
+	d, site := &c.in.Devices[s.dev], &c.sites[s.site]
+	f.Month, f.Device, f.Site, f.District, f.Kind, f.Mode = c.cal.months[m], d.ID, site.id, site.district, d.Kind, d.Mode
+	f.Devices, f.ServiceDays = 1, service
+	if f.Capacity > 0 {
+		f.Utilisation = f.Used / f.Capacity
+	}
+	return f, true
+}
+
+func (c *computation) figures() []Figure {
+	order := make([]int32, len(c.slots))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		sa, sb := &c.slots[a], &c.slots[b]
+		return cmp.Or(strings.Compare(c.sites[sa.site].id, c.sites[sb.site].id),
+			strings.Compare(c.in.Devices[sa.dev].ID, c.in.Devices[sb.dev].ID))
+	})
+	// Months are independent: each is counted, then written into its own part of the result.
+	months := len(c.cal.months)
+	start := make([]int, months+1)
+	c.eachMonth(func(m int) {
+		for _, i := range order {
+			if c.shows(i, m) {
+				start[m+1]++
+			}
+		}
+	})
+	for m := range months {
+		start[m+1] += start[m]
+	}
+	out := make([]Figure, start[months])
+	c.eachMonth(func(m int) {
+		k := start[m]
+		for _, i := range order {
+			if f, ok := c.figure(i, m); ok {
+				out[k] = f
+				k++
+			}
+		}
+	})
+	return out
+}
+
+// eachMonth calls f for each month, on several goroutines when there is enough to do.
+func (c *computation) eachMonth(f func(m int)) {
+	months := len(c.cal.months)
+	workers := min(c.par.workers, months, len(c.slots)*months/max(c.par.figures, 1))
+	if workers < 2 {
+		for m := range months {
+			f(m)
+		}
+		return
+	}
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for m := int(next.Add(1)) - 1; m < months; m = int(next.Add(1)) - 1 {
+				f(m)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// By is how figures are rolled up.
+type By int
+
+// Roll-ups. A type is a device kind at a site, station and home devices together; a site is all
+// its kinds together; a district is one kind across the district's sites, because a district
+// figure is read to see whether the district as a whole has enough devices of a kind or only
+// needs to move them between its centres.
+const (
+	ByDevice   By = iota // each device at each site: the figures as computed
+	ByType               // site and kind
+	BySite               // site, all kinds
+	ByDistrict           // district and kind
+)
+
+var byNames = [...]string{ByDevice: "device", ByType: "type", BySite: "site", ByDistrict: "district"}
+
+func (b By) String() string {
+	if b < 0 || int(b) >= len(byNames) {
+		return "unknown"
+	}
+	return byNames[b]
+}
+
+// ParseBy reads a roll-up name: device, type, site or district.
+func ParseBy(s string) (By, error) {
+	for i, name := range byNames {
+		if s == name {
+			return By(i), nil
+		}
+	}
+	return 0, fmt.Errorf("roll-up %q is not one of %s", s, strings.Join(byNames[:], ", "))
+}
+
+// rollKey is a roll-up group: a month, a site or district, and a kind ("" for all kinds).
+type rollKey struct {
+	month Month
+	place string
+	kind  devices.Kind
+}
+
+// Rollup sums figures by month and by: Used, Capacity, DaysInService, ServiceDays and
+// Uncounted add up, and Utilisation is Σ Used / Σ Capacity (0 without capacity). Devices counts
+// the devices of the group in the month, taking the figures to be one per device, site and
+// month as Compute returns them: a device that was at two sites of a district counts once in
+// the district. A figure that is already rolled up (no Device) adds its Devices. The fields by
+// sums away are empty: ByType keeps Site, District and Kind; BySite keeps Site and District;
+// ByDistrict keeps District and Kind. ByDevice, or a By not listed, returns a copy of figs.
+// The result is ordered by month, then site (district for ByDistrict), then kind.
+func Rollup(figs []Figure, by By) []Figure {
+	if by == ByDevice || by < 0 || int(by) >= len(byNames) {
+		return slices.Clone(figs)
+	}
+	byMonth := func(a, b Figure) int {
+		return cmp.Or(cmp.Compare(a.Month.Year, b.Month.Year), cmp.Compare(a.Month.Month, b.Month.Month))
+	}
+	if by == ByDistrict && !slices.IsSortedFunc(figs, byMonth) {
+		// Counting a device once in a district needs a month's figures together.
+		figs = slices.Clone(figs)
+		slices.SortStableFunc(figs, byMonth)
+	}
+	type seenAt struct {
+		month Month
+		group int32
+	}
+	type seenElse struct {
+		device string
+		seen   seenAt
+	}
+	groups := map[rollKey]int32{}
+	seen := map[string]seenAt{}   // each device's first group in its month
+	others := map[seenElse]bool{} // a device's other groups in its month (rare: a device that moved)
+	// Figures in Compute's order come a site at a time: the groups of the current month and
+	// place are looked up in a short list before the map.
+	type recent struct {
+		kind  devices.Kind
+		group int32
+	}
+	var near []recent
+	var nearMonth Month
+	nearPlace := ""
+	var out []Figure
+	for i := range figs {
+		f := &figs[i]
+		k := rollKey{month: f.Month, place: f.Site, kind: f.Kind}
+		switch by {
+		case BySite:
+			k.kind = ""
+		case ByDistrict:
+			k.place = f.District
+		}
+		if k.month != nearMonth || k.place != nearPlace {
+			nearMonth, nearPlace, near = k.month, k.place, near[:0]
+		}
+		g, ok := int32(-1), false
+		for _, r := range near {
+			if r.kind == k.kind {
+				g, ok = r.group, true
+				break
+			}
+		}
+		if !ok {
+			if g, ok = groups[k]; !ok {
+				g = int32(len(out))
+				groups[k] = g
+				r := Figure{Month: f.Month, Site: f.Site, District: f.District, Kind: f.Kind}
+				switch by {
+				case BySite:
+					r.Kind = ""
+				case ByDistrict:
+					r.Site = ""
+				}
+				out = append(out, r)
+			}
+			if len(near) < 16 {
+				near = append(near, recent{k.kind, g})
+			}
+		}
+		r := &out[g]
+		r.DaysInService += f.DaysInService
+		r.ServiceDays += f.ServiceDays
+		r.Used += f.Used
+		r.Capacity += f.Capacity
+		r.Uncounted += f.Uncounted
+		if f.Device == "" {
+			r.Devices += f.Devices
+			continue
+		}
+		if by != ByDistrict {
+			r.Devices++ // a device has one figure per site and month
+			continue
+		}
+		switch at, ok := seen[f.Device]; {
+		case !ok || at.month != f.Month:
+			seen[f.Device] = seenAt{f.Month, g}
+			r.Devices++
+		case at.group != g && !others[seenElse{f.Device, seenAt{f.Month, g}}]:
+			others[seenElse{f.Device, seenAt{f.Month, g}}] = true
+			r.Devices++
+		}
+	}
+	for i := range out {
+		if out[i].Capacity > 0 {
+			out[i].Utilisation = out[i].Used / out[i].Capacity
+		}
+	}
+	slices.SortFunc(out, func(a, b Figure) int {
+		return cmp.Or(byMonth(a, b), strings.Compare(a.Site, b.Site), strings.Compare(a.District, b.District),
+			cmp.Compare(a.Kind, b.Kind))
+	})
+	return out
+}
