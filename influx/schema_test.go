@@ -44,6 +44,12 @@ func TestAppendMessage(t *testing.T) {
 			want: "event,device=w-1,kind=fall value=1,lat=31.2304,lon=121.4737 " + ms + "\n",
 		},
 		{
+			name: "cancel of a fall is an event",
+			m: reading.Message{Device: "w-1",
+				Readings: []reading.Reading{{Type: reading.Cancel, Time: at}}},
+			want: "event,device=w-1,kind=cancel value=1 " + ms + "\n",
+		},
+		{
 			name: "tag values escaped",
 			m: reading.Message{Device: "a b,c=d",
 				Readings: []reading.Reading{{Type: reading.Weight, Time: at, Value: 70.25}}},

@@ -180,7 +180,7 @@ func (w *telemetryReading) reading(base int64, now time.Time) (Reading, fault) {
 		if r.Position, f = qualifier("bp position", w.Position.s, bpPositions); f.reason != "" {
 			return Reading{}, f
 		}
-	case Fall, SOS:
+	case Fall, SOS, Cancel:
 		if f := w.location(&r); f.reason != "" {
 			return Reading{}, f
 		}
@@ -219,7 +219,7 @@ func (w *telemetryReading) typeFault() fault {
 	return fault{}
 }
 
-// location sets the location of a fall or SOS event: lat and lon together, or neither.
+// location sets the location of an event (fall, SOS, cancel): lat and lon together, or neither.
 func (w *telemetryReading) location(r *Reading) fault {
 	switch {
 	case !w.Lat.set && !w.Lon.set:
@@ -241,7 +241,7 @@ func readingType(t text) (Type, fault) {
 		return "", faultf(ReasonUnknownType, "reading has no type")
 	}
 	switch typ := Type(t.s); typ {
-	case Glucose, BP, HeartRate, SpO2, Temperature, Weight, Steps, Fall, SOS:
+	case Glucose, BP, HeartRate, SpO2, Temperature, Weight, Steps, Fall, SOS, Cancel:
 		return typ, fault{}
 	}
 	return "", faultf(ReasonUnknownType, "unknown reading type %q", shorten(t.s))

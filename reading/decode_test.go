@@ -100,6 +100,8 @@ func TestDecodeAccepts(t *testing.T) {
 		{"fall with location", one(`{"type":"fall","lat":-90,"lon":180}`), single(Reading{Type: Fall, Lat: -90, Lon: 180, HasLocation: true})},
 		{"sos without location", one(`{"type":"sos"}`), single(Reading{Type: SOS})},
 		{"event ignores a unit", one(`{"type":"sos","unit":"whatever"}`), single(Reading{Type: SOS})},
+		{"cancel of a fall", one(`{"type":"cancel"}`), single(Reading{Type: Cancel})},
+		{"cancel with location", one(`{"type":"cancel","lat":31.23,"lon":121.47}`), single(Reading{Type: Cancel, Lat: 31.23, Lon: 121.47, HasLocation: true})},
 		{"reading ts overrides message ts", one(`{"type":"heart_rate","value":60,"ts":"2026-11-21T22:00:00-01:00"}`),
 			single(Reading{Type: HeartRate, Value: 60, Time: at(t, "2026-11-21T23:00:00Z")})},
 		{"message ts in Unix ms", `{"ts":1795303800000,"readings":[{"type":"heart_rate","value":60}]}`,

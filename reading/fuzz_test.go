@@ -22,6 +22,7 @@ func FuzzDecode(f *testing.F) {
 		`{"ts":1795303800,"readings":[{"type":"sos","ts":1e400}]}`,
 		`[{"bn":"urn:dev:id:dev-42:","bt":1795303800,"bu":"mmHg","n":"systolic","v":142},{"n":"diastolic","v":91},{"n":"pulse","u":"/min","v":74}]`,
 		`[{"bn":"dev-42/","bv":36,"bu":"Cel","n":"temperature","v":0.6,"t":-60},{"n":"fall","vb":true},{"n":"dev-7/sos"}]`,
+		`{"ts":"2026-11-21T23:30:00Z","readings":[{"type":"fall","lat":1,"lon":2},{"type":"cancel","ts":"2026-11-21T23:30:20Z"}]}`,
 		`{"ts":"2026-11-22T07:30:00+08:00","battery":78,"signal":-67,"firmware":"2.4.1","flags":["battery_low"],"online":true}`,
 		`{"online": false}`,
 		`{"readings":[{"type":"bp","systolic":"120"},null,{"type":"spo2","value":null}]}`,
@@ -179,7 +180,7 @@ func implausible(r Reading) string {
 		if !in(r.Value, 0, 100000) || r.Value != math.Trunc(r.Value) {
 			return "steps not a whole number in 0-100000"
 		}
-	case Fall, SOS:
+	case Fall, SOS, Cancel:
 		if r.Value != 0 {
 			return "event with a value"
 		}
@@ -200,6 +201,7 @@ func FuzzDecodeReading(f *testing.F) {
 	f.Add("temperature", "Cel", 86.0, 0.0, 0.0, int64(1795303800000+MaxFutureSkew.Milliseconds()), "")
 	f.Add("steps", "/d", 100000.5, 0.0, 0.0, int64(946684800000), "")
 	f.Add("fall", "", 0.0, 91.0, -181.0, int64(-1), "")
+	f.Add("cancel", "", 1.0, 45.0, 90.0, int64(1795303800000), "")
 	f.Fuzz(func(t *testing.T, typ, unit string, value, sys, dia float64, ts int64, qualifier string) {
 		r := map[string]any{"type": typ, "unit": unit, "value": value, "systolic": sys, "diastolic": dia,
 			"pulse": value, "lat": sys, "lon": dia, "context": qualifier, "source": qualifier, "position": qualifier}

@@ -78,7 +78,7 @@ func unitOf(t Type, unit string) (c conversion, ok bool) {
 		case "", "count", "{steps}", "/d":
 			return asIs, true
 		}
-	case Fall, SOS:
+	case Fall, SOS, Cancel:
 		return asIs, true
 	}
 	return asIs, false

@@ -19,13 +19,16 @@ const (
 	Steps       Type = "steps"       // count
 	Fall        Type = "fall"        // event
 	SOS         Type = "sos"         // event
+	// Cancel is the wearer withdrawing a fall within its confirm window (DOMAIN.md "fall /
+	// SOS"): an event like fall and sos, stored in the event measurement.
+	Cancel Type = "cancel"
 )
 
 // Types lists every reading type in a stable order.
-var Types = []Type{Glucose, BP, HeartRate, SpO2, Temperature, Weight, Steps, Fall, SOS}
+var Types = []Type{Glucose, BP, HeartRate, SpO2, Temperature, Weight, Steps, Fall, SOS, Cancel}
 
-// IsEvent reports whether t is an event (fall, SOS) rather than a measurement.
-func (t Type) IsEvent() bool { return t == Fall || t == SOS }
+// IsEvent reports whether t is an event (fall, SOS, cancel) rather than a measurement.
+func (t Type) IsEvent() bool { return t == Fall || t == SOS || t == Cancel }
 
 // MaxPayload is the largest telemetry or status payload accepted, in bytes.
 const MaxPayload = 64 << 10
@@ -51,7 +54,7 @@ type Reading struct {
 	Source   string // glucose: fingerstick | cgm
 	Position string // bp: sitting | standing | lying
 
-	// Location of a fall or SOS event, when the device sent one.
+	// Location of an event (fall, SOS, cancel), when the device sent one.
 	Lat, Lon    float64
 	HasLocation bool
 }

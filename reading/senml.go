@@ -32,12 +32,12 @@ var senmlBPNames = []string{"systolic", "diastolic", "pulse"}
 const senmlRelative = 1 << 28
 
 // decodeSenML decodes a SenML pack. The resolved name of a record (RFC 8428 section 4.5.1) is
-// a reading type (glucose, heart_rate, spo2, temperature, weight, steps, fall, sos) or one of
+// a reading type (glucose, heart_rate, spo2, temperature, weight, steps, fall, sos, cancel) or one of
 // systolic, diastolic, pulse, which records of equal time combine into one bp reading. The base
 // name, when there is one, must end with the device id, as in "urn:dev:id:dev-42:" or "dev-42/";
 // a name may also carry the device itself ("dev-42/glucose"). Units are the record's u or the base
-// unit; values add the base value; times are seconds, bt plus t. A fall or sos needs no value, but
-// a false or 0 value (vb, v) says there was no event and is rejected.
+// unit; values add the base value; times are seconds, bt plus t. An event (fall, sos, cancel)
+// needs no value, but a false or 0 value (vb, v) says there was no event and is rejected.
 //
 // Rejection indexes are record positions; a bp reading's rejection has the index of the record
 // that made it fail, or of its first record.
@@ -218,7 +218,7 @@ func senmlName(baseName string, rec *senmlRecord, device string) (string, fault)
 		return "", faultf(ReasonUnknownType, "SenML record has no name")
 	case "systolic", "diastolic", "pulse",
 		string(Glucose), string(HeartRate), string(SpO2), string(Temperature), string(Weight),
-		string(Steps), string(Fall), string(SOS):
+		string(Steps), string(Fall), string(SOS), string(Cancel):
 		return name, fault{}
 	}
 	return "", faultf(ReasonUnknownType, "unknown SenML name %q", shorten(name))

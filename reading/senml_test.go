@@ -54,8 +54,8 @@ func TestDecodeSenMLAccepts(t *testing.T) {
 				{Type: Glucose, Time: bt, Value: 6.38}, {Type: Weight, Time: bt, Value: 68.04}, {Type: Temperature, Time: bt, Value: 37},
 			}}},
 		{"events",
-			`[{"bn":"dev-42/","bt":1795303800,"n":"fall","vb":true},{"n":"sos"},{"n":"fall","v":1}]`,
-			Message{Device: dev, Readings: []Reading{{Type: Fall, Time: bt}, {Type: SOS, Time: bt}, {Type: Fall, Time: bt}}}},
+			`[{"bn":"dev-42/","bt":1795303800,"n":"fall","vb":true},{"n":"sos"},{"n":"fall","v":1},{"n":"cancel","t":20}]`,
+			Message{Device: dev, Readings: []Reading{{Type: Fall, Time: bt}, {Type: SOS, Time: bt}, {Type: Fall, Time: bt}, {Type: Cancel, Time: bt.Add(20 * time.Second)}}}},
 		{"device in the name",
 			`[{"bt":1795303800,"n":"dev-42/heart_rate","v":70},{"n":"urn:dev:id:dev-42:spo2","v":99}]`,
 			Message{Device: dev, Readings: []Reading{{Type: HeartRate, Time: bt, Value: 70}, {Type: SpO2, Time: bt, Value: 99}}}},
@@ -110,6 +110,7 @@ func TestDecodeSenMLRejects(t *testing.T) {
 		{"glucose below range", `[{"n":"glucose","u":"mmol/L","v":0.59}]`, []rejected{{0, ReasonImplausible, "0.59"}}, 0},
 		{"temperature looks like Fahrenheit", `[{"n":"temperature","u":"Cel","v":98.6}]`, []rejected{{0, ReasonImplausible, "looks like Fahrenheit"}}, 0},
 		{"fall that did not happen", `[{"n":"fall","vb":false},{"n":"sos","v":0}]`, []rejected{{0, ReasonInvalidField, "not an event"}, {1, ReasonInvalidField, "not an event"}}, 0},
+		{"cancel that did not happen", `[{"n":"cancel","vb":false}]`, []rejected{{0, ReasonInvalidField, "not an event"}}, 0},
 
 		{"bp without diastolic", `[{"n":"systolic","u":"mmHg","v":120}]`, []rejected{{0, ReasonMissingValue, "no diastolic"}}, 0},
 		{"bp parts at different times", `[{"n":"systolic","u":"mmHg","v":120,"t":-2},{"n":"diastolic","u":"mmHg","v":80,"t":-1}]`,

@@ -1,0 +1,302 @@
+package alerts
+
+import (
+	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/reading"
+)
+
+// The patient's state and the rules evaluated once a local day by Tick: missed_measurement
+// and bp_home_average.
+
+// measured lists the reading types that are measurements, for the missed-measurement clock.
+var measured = [...]reading.Type{reading.Glucose, reading.BP, reading.HeartRate, reading.SpO2,
+	reading.Temperature, reading.Weight, reading.Steps}
+
+func measuredIndex(t reading.Type) int {
+	for i, m := range measured {
+		if m == t {
+			return i
+		}
+	}
+	return -1
+}
+
+// planWords maps care plans to the reading types they ask for. A plan asks for a type when it
+// names one of the type's phrases as whole words, case-insensitively: "hypertension: BP daily"
+// asks for bp, "insulin-treated diabetes: glucose daily" for glucose. DOMAIN.md's plans are a
+// hypertension plan (BP daily) and an insulin-treated diabetes plan (glucose daily); a plan that
+// says only "diabetes" asks for nothing, since not every diabetes plan measures daily.
+var planWords = []struct {
+	t       reading.Type
+	phrases []string
+}{
+	{reading.BP, []string{"bp", "blood pressure", "hypertension"}},
+	{reading.Glucose, []string{"glucose", "blood sugar", "cgm", "insulin"}},
+	{reading.Weight, []string{"weight", "heart failure"}},
+	{reading.SpO2, []string{"spo2", "oxygen saturation", "oximetry"}},
+	{reading.Temperature, []string{"temperature"}},
+}
+
+// PlanTypes returns the reading types a patient's care plans ask for (see planWords).
+func PlanTypes(plans []string) []reading.Type {
+	mask := planMask(plans)
+	var out []reading.Type
+	for i, t := range measured {
+		if mask&(1<<i) != 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func planMask(plans []string) uint16 {
+	var mask uint16
+	for _, plan := range plans {
+		words := " " + strings.Join(strings.FieldsFunc(strings.ToLower(plan), func(r rune) bool {
+			return !('a' <= r && r <= 'z' || '0' <= r && r <= '9')
+		}), " ") + " "
+		for _, pw := range planWords {
+			for _, ph := range pw.phrases {
+				if strings.Contains(words, " "+ph+" ") {
+					mask |= 1 << measuredIndex(pw.t)
+				}
+			}
+		}
+	}
+	return mask
+}
+
+// patientState is what the engine keeps of a patient.
+type patientState struct {
+	id, team     string
+	plans        []string
+	planMask     uint16
+	th           *Thresholds
+	loc          *time.Location
+	firstSeen    time.Time
+	lastActivity time.Time
+
+	last       [len(measured)]time.Time // newest measurement time per type
+	missedDay  [len(measured)]int64     // local day of the last missed finding per type
+	missedOpen uint16
+
+	bp      *bpState
+	cgm     *cgmState
+	weights []weightEntry
+}
+
+// bpState holds a patient's BP readings for the crisis retest and the home series.
+type bpState struct {
+	recent      []bpEntry
+	home        []homeBP
+	homeEvalDay int64
+}
+
+// homeBP is a home BP reading.
+type homeBP struct {
+	t        time.Time
+	sys, dia float64
+	device   string
+}
+
+// maxHomeBP bounds the home series: four readings a day over the longest window.
+const maxHomeBP = 128
+
+func (p *patientState) bpState() *bpState {
+	if p.bp == nil {
+		p.bp = &bpState{}
+	}
+	return p.bp
+}
+
+func (p *patientState) cgmState() *cgmState {
+	if p.cgm == nil {
+		p.cgm = &cgmState{}
+	}
+	return p.cgm
+}
+
+// patient returns the state of a patient, creating it, and updates the registry's facts.
+func (e *Engine) patient(in *devices.Patient, th *Thresholds, now time.Time) *patientState {
+	if th == nil {
+		th = &e.rules.base
+	}
+	p, ok := e.patients[in.ID]
+	if !ok {
+		if len(e.patients) >= maxPatients {
+			e.evictPatients()
+		}
+		p = &patientState{id: in.ID, firstSeen: now, loc: time.UTC}
+		e.patients[in.ID] = p
+	}
+	p.team, p.th = in.TeamID, th
+	if !slices.Equal(p.plans, in.Plans) {
+		p.plans = slices.Clone(in.Plans)
+		p.planMask = planMask(in.Plans)
+	}
+	if now.After(p.lastActivity) {
+		p.lastActivity = now
+	}
+	return p
+}
+
+// activity records a reading of type t measured at at.
+func (p *patientState) activity(t reading.Type, at time.Time) {
+	if i := measuredIndex(t); i >= 0 && at.After(p.last[i]) {
+		p.last[i] = at
+	}
+}
+
+// missedResolved says that a missed measurement is made up: the lifecycle gets the note (a
+// clinical alert is still resolved by a person).
+func (e *Engine) missedResolved(b *batch, c *readingCtx) {
+	i := measuredIndex(c.r.Type)
+	if i < 0 || c.p.missedOpen&(1<<i) == 0 {
+		return
+	}
+	c.p.missedOpen &^= 1 << i
+	f := clinicalFinding(c.th, c.p, ruleMissedMeasurement, level0, c.r.Time)
+	f.Device = c.d.id
+	f.Value = string(c.r.Type)
+	f.Evidence = []Evidence{c.evidence()}
+	f.Resolve, f.Severity = true, Info
+	f.Note = fmt.Sprintf("%s reading measured %s", c.r.Type, c.r.Time.In(c.p.loc).Format(time.RFC3339))
+	b.emit(f)
+}
+
+func (e *Engine) tickPatient(b *batch, p *patientState) {
+	today := localDay(b.now, p.loc)
+	e.missed(b, p, today)
+	homeAverage(b, p, today)
+}
+
+// missed raises missed_measurement for each type a patient's plans ask for with no reading for
+// `after` (since the patient became known when there was never one), at most once a local day
+// per type while it lasts.
+func (e *Engine) missed(b *batch, p *patientState, today int64) {
+	th := p.th
+	if p.planMask == 0 || !th.on(ruleMissedMeasurement) {
+		return
+	}
+	after := th.d(ruleMissedMeasurement, missedAfter)
+	for i, t := range measured {
+		if p.planMask&(1<<i) == 0 || p.missedDay[i] == today {
+			continue
+		}
+		since := p.last[i]
+		if since.IsZero() {
+			since = p.firstSeen
+		}
+		gap := b.now.Sub(since)
+		if gap < after {
+			continue
+		}
+		p.missedDay[i] = today
+		p.missedOpen |= 1 << i
+		f := clinicalFinding(th, p, ruleMissedMeasurement, level0, b.now)
+		if p.last[i].IsZero() {
+			f.Value = fmt.Sprintf("no %s reading since the patient became known %s ago", t, roundDay(gap))
+		} else {
+			f.Value = fmt.Sprintf("no %s reading for %s", t, roundDay(gap))
+		}
+		b.emit(f)
+	}
+}
+
+// roundDay rounds a long duration to hours.
+func roundDay(d time.Duration) string {
+	d = d.Round(time.Hour)
+	if d < 24*time.Hour {
+		return d.String()
+	}
+	return fmt.Sprintf("%dd%dh", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
+}
+
+// bpHomeSeries adds a BP reading of a home device to the patient's home series. Office
+// readings (station devices) and doubtful ones are not part of it.
+func bpHomeSeries(c *readingCtx) {
+	if c.doubt != "" || c.d.mode != devices.Home || !c.th.on(ruleBPHomeAverage) {
+		return
+	}
+	s := c.p.bpState()
+	r := c.r
+	i, found := slices.BinarySearchFunc(s.home, r.Time, func(h homeBP, t time.Time) int { return h.t.Compare(t) })
+	if found {
+		return
+	}
+	s.home = slices.Insert(s.home, i, homeBP{r.Time, r.Systolic, r.Diastolic, c.d.id})
+	keep := time.Duration(c.th.p(ruleBPHomeAverage, homeDays)+2) * 24 * time.Hour
+	newest := s.home[len(s.home)-1].t
+	drop := 0
+	for drop < len(s.home) && newest.Sub(s.home[drop].t) > keep {
+		drop++
+	}
+	drop = max(drop, len(s.home)-maxHomeBP)
+	if drop > 0 {
+		s.home = slices.Delete(s.home, 0, drop)
+	}
+}
+
+// homeAverage raises bp_home_average (ESH/ESC home BP monitoring; China 2024): once per local
+// day, for the `days` local days before today (day 1 of the series, the oldest, is discarded),
+// the mean of the morning readings (local time in [morning_start, morning_end) hours) and the
+// evening readings ([evening_start, evening_end)) of home devices, when there are readings on at
+// least min_days of those days; at or above the targets it is a warning. Readings at other times
+// of day are not part of the home protocol and are left out.
+func homeAverage(b *batch, p *patientState, today int64) {
+	th, s := p.th, p.bp
+	if s == nil || len(s.home) == 0 || s.homeEvalDay == today || !th.on(ruleBPHomeAverage) {
+		return
+	}
+	s.homeEvalDay = today
+	n := int64(th.p(ruleBPHomeAverage, homeDays))
+	first, last := today-n+1, today-1
+	ms, me := th.p(ruleBPHomeAverage, homeMorningStart), th.p(ruleBPHomeAverage, homeMorningEnd)
+	es, ee := th.p(ruleBPHomeAverage, homeEveningStart), th.p(ruleBPHomeAverage, homeEveningEnd)
+	var sumSys, sumDia float64
+	var count int
+	var daysSeen uint32
+	var ev []Evidence
+	for _, h := range s.home {
+		lt := h.t.In(p.loc)
+		day := localDay(h.t, p.loc)
+		if day < first || day > last {
+			continue
+		}
+		hr := float64(lt.Hour()) + float64(lt.Minute())/60 + float64(lt.Second())/3600
+		if !(hr >= ms && hr < me) && !(hr >= es && hr < ee) {
+			continue
+		}
+		sumSys += h.sys
+		sumDia += h.dia
+		count++
+		daysSeen |= 1 << (day - first)
+		ev = append(ev, Evidence{Device: h.device, Measurement: string(reading.BP), Time: h.t, Systolic: h.sys, Diastolic: h.dia})
+	}
+	s.home = slices.DeleteFunc(s.home, func(h homeBP) bool { return localDay(h.t, p.loc) < first-1 })
+	if bits.OnesCount32(daysSeen) < int(th.p(ruleBPHomeAverage, homeMinDays)) {
+		return
+	}
+	sys, dia := sumSys/float64(count), sumDia/float64(count)
+	if sys < th.p(ruleBPHomeAverage, homeSystolic) && dia < th.p(ruleBPHomeAverage, homeDiastolic) {
+		return
+	}
+	f := clinicalFinding(th, p, ruleBPHomeAverage, level0, b.now)
+	f.Value = fmt.Sprintf("mean %s of %d home readings on %d days", bpValue(round1(sys), round1(dia)), count, bits.OnesCount32(daysSeen))
+	f.Evidence = ev
+	b.emit(f)
+}
+
+func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
+
+// localDay numbers the local day of t in loc: days since 1970-01-01 of the local calendar.
+func localDay(t time.Time, loc *time.Location) int64 {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+}

@@ -1,0 +1,170 @@
+package alerts_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+func only(rule string, fs []alerts.Finding) []alerts.Finding {
+	var out []alerts.Finding
+	for _, f := range fs {
+		if f.Rule == rule {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func TestMissedMeasurement(t *testing.T) {
+	hypertensive := devices.Patient{ID: "P-1", TeamID: "team-1", Plans: []string{"hypertension: BP daily"}}
+	e, _ := newEngine(t)
+	e.SetPatient(hypertensive, shanghai, nil)
+	h := time.Hour
+	for _, tt := range []struct {
+		tick time.Duration
+		want []string
+	}{
+		{72*h - time.Second, nil},
+		{72 * h, []string{"missed_measurement warning"}},
+		{73 * h, nil}, // once a local day
+		{96 * h, []string{"missed_measurement warning"}},
+	} {
+		check(t, fmt.Sprintf("Tick(+%v) with no BP since the patient became known", tt.tick), clinicalOnly(e.Tick(t0.Add(tt.tick))), tt.want...)
+	}
+	// A glucose reading is not the plan's type; a BP reading makes it up.
+	in := input(meter, t0.Add(97*h), glucose(6))
+	in.Patient = hypertensive
+	check(t, "Reading(glucose)", e.Reading(in))
+	in = input(cuff, t0.Add(98*h), bp(130, 80))
+	in.Patient = hypertensive
+	fs := e.Reading(in)
+	check(t, "Reading(bp) after missed", fs, "missed_measurement info resolve")
+	if len(fs) == 1 && fs[0].Note != "bp reading measured 2026-11-26T10:00:00+08:00" {
+		t.Errorf("Note = %q", fs[0].Note)
+	}
+	check(t, "Tick(+120h), 22 h after the reading", clinicalOnly(e.Tick(t0.Add(120*h))))
+	check(t, "Tick(+170h), 72 h after the reading", clinicalOnly(e.Tick(t0.Add(170*h))), "missed_measurement warning")
+}
+
+func TestMissedMeasurementNeedsAPlan(t *testing.T) {
+	e, _ := newEngine(t)
+	e.Reading(input(cuff, t0, bp(130, 80))) // alice has no care plan
+	check(t, "Tick(+10 days) without a plan", clinicalOnly(e.Tick(t0.Add(240*time.Hour))))
+}
+
+func TestMissedMeasurementValue(t *testing.T) {
+	e, _ := newEngine(t)
+	p := devices.Patient{ID: "P-2", TeamID: "team-2", Plans: []string{"insulin-treated diabetes: glucose daily"}}
+	in := input(meter, t0, glucose(6))
+	in.Patient = p
+	e.Reading(in)
+	fs := clinicalOnly(e.Tick(t0.Add(80 * time.Hour)))
+	if len(fs) != 1 || fs[0].Value != "no glucose reading for 3d8h" || fs[0].Team != "team-2" || fs[0].Subject.ID != "P-2" {
+		t.Errorf("Tick = %+v; want a missed glucose finding for P-2 of team-2", fs)
+	}
+}
+
+// local is a time on a day of November 2026 in Shanghai.
+func local(day, hour, minute int) time.Time {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		panic(err)
+	}
+	return time.Date(2026, 11, day, hour, minute, 0, 0, loc).UTC()
+}
+
+// homeReadings are a week of home BP: morning (07:00) and evening (20:00) readings on days
+// from..to of November.
+func homeReadings(from, to int, sys, dia float64) []step {
+	var out []step
+	for d := from; d <= to; d++ {
+		for _, h := range []int{7, 20} {
+			out = append(out, step{at: local(d, h, 0).Sub(t0), r: bp(sys, dia), d: cuff})
+		}
+	}
+	return out
+}
+
+func TestBPHomeAverage(t *testing.T) {
+	evening := func(day int, sys, dia float64) step {
+		return step{at: local(day, 20, 30).Sub(t0), r: bp(sys, dia), d: cuff}
+	}
+	afternoon := func(day int, sys, dia float64) step {
+		return step{at: local(day, 15, 0).Sub(t0), r: bp(sys, dia), d: cuff}
+	}
+	withStation := func(steps []step) []step {
+		for i := range steps {
+			steps[i].d = station
+		}
+		return steps
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  []string
+	}{
+		{"above target", homeReadings(16, 21, 140, 88), []string{"mean 140/88 mm[Hg] of 12 home readings on 6 days"}},
+		{"at target is above", homeReadings(16, 21, 135, 80), []string{"mean 135/80 mm[Hg] of 12 home readings on 6 days"}},
+		{"diastolic alone", homeReadings(16, 21, 120, 85), []string{"mean 120/85 mm[Hg] of 12 home readings on 6 days"}},
+		{"below target", homeReadings(16, 21, 134, 84), nil},
+		{"day 1 is discarded", append(homeReadings(15, 15, 200, 110), homeReadings(16, 21, 130, 80)...), nil},
+		{"readings before the series do not count", append(homeReadings(10, 14, 170, 100), homeReadings(16, 21, 130, 80)...), nil},
+		{"today's readings wait for tomorrow", append(homeReadings(16, 21, 130, 80), step{at: local(22, 7, 0).Sub(t0), r: bp(190, 100), d: cuff}), nil},
+		{"afternoon readings are not morning or evening",
+			append(homeReadings(16, 21, 130, 80), afternoon(17, 170, 100), afternoon(18, 170, 100), afternoon(19, 170, 100)), nil},
+		{"evening until midnight", []step{evening(19, 150, 95), evening(20, 150, 95), evening(21, 150, 95)},
+			[]string{"mean 150/95 mm[Hg] of 3 home readings on 3 days"}},
+		{"fewer than 3 days is not a series", []step{evening(20, 150, 95), evening(21, 150, 95), evening(21, 152, 95)}, nil},
+		{"office readings are not home readings", withStation(homeReadings(16, 21, 140, 88)), nil},
+	}
+	for _, tt := range tests {
+		e, _ := newEngine(t)
+		run(t, e, tt.steps)
+		fs := only(alerts.RuleBPHomeAverage, e.Tick(local(22, 9, 0)))
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.Value)
+			if f.Severity != alerts.Warning || f.Subject.ID != "P-1" || f.Team != "team-1" || len(f.Evidence) == 0 {
+				t.Errorf("%s: finding = %+v; want a warning for P-1 of team-1 with evidence", tt.name, f)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: Tick = %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestBPHomeAverageOnceADay(t *testing.T) {
+	e, _ := newEngine(t)
+	run(t, e, homeReadings(16, 21, 140, 88))
+	check(t, "Tick(Nov 22 00:30)", only(alerts.RuleBPHomeAverage, e.Tick(local(22, 0, 30))), "bp_home_average warning")
+	check(t, "Tick(Nov 22 23:30)", only(alerts.RuleBPHomeAverage, e.Tick(local(22, 23, 30))))
+	check(t, "Tick(Nov 23 00:30)", only(alerts.RuleBPHomeAverage, e.Tick(local(23, 0, 30))), "bp_home_average warning")
+	// Nov 24: the series is Nov 17-23 less day 1: Nov 18-21 still have readings.
+	check(t, "Tick(Nov 24 00:30)", only(alerts.RuleBPHomeAverage, e.Tick(local(24, 0, 30))), "bp_home_average warning")
+	// Nov 27: Nov 21 alone is left: one day is not a series.
+	check(t, "Tick(Nov 27 00:30)", only(alerts.RuleBPHomeAverage, e.Tick(local(27, 0, 30))))
+}
+
+func TestBPHomeAverageDoubtfulReadingsLeftOut(t *testing.T) {
+	e, _ := newEngine(t)
+	run(t, e, homeReadings(16, 21, 130, 80))
+	for d := 16; d <= 21; d++ {
+		in := input(cuff, local(d, 8, 0), bp(170, 100))
+		in.Message.Flags = []string{"body_movement"}
+		e.Reading(in)
+	}
+	check(t, "Tick with flagged high readings", only(alerts.RuleBPHomeAverage, e.Tick(local(22, 9, 0))))
+}
+
+func TestBPHomeAverageWarm(t *testing.T) {
+	e, _ := newEngine(t)
+	for _, s := range homeReadings(16, 21, 140, 88) {
+		e.Warm(input(cuff, t0.Add(s.at), at(s.r, t0.Add(s.at))))
+	}
+	check(t, "Tick after Warm of a week", only(alerts.RuleBPHomeAverage, e.Tick(local(22, 9, 0))), "bp_home_average warning")
+}
