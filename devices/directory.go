@@ -14,6 +14,8 @@ type Directory struct {
 	devices  map[string]*entry
 	patients map[string]struct{}
 	zones    map[string]*time.Location // by site id
+	sites    map[string]*Site
+	people   map[string]*Patient // with team and plans, when WithPatients was given them
 }
 
 type entry struct {
@@ -46,7 +48,9 @@ func NewDirectory(version int64, devs []Device, assigns []Assignment, patients [
 // the directory, before it is shared.
 func (d *Directory) WithSites(sites []Site) *Directory {
 	d.zones = make(map[string]*time.Location, len(sites))
+	d.sites = make(map[string]*Site, len(sites))
 	for _, s := range sites {
+		d.sites[s.ID] = &s
 		if loc, err := time.LoadLocation(s.TimeZone); err == nil && s.TimeZone != "" {
 			d.zones[s.ID] = loc
 		}
@@ -61,6 +65,39 @@ func (d *Directory) Location(siteID string) *time.Location {
 		return loc
 	}
 	return time.UTC
+}
+
+// WithPatients records the patients' teams and care plans, for Patient, and returns d. Call it
+// while building the directory, before it is shared.
+func (d *Directory) WithPatients(ps []Patient) *Directory {
+	d.people = make(map[string]*Patient, len(ps))
+	for _, p := range ps {
+		d.people[p.ID] = &p
+		d.patients[p.ID] = struct{}{}
+	}
+	return d
+}
+
+// Site returns the site with the id. The value is the directory's own: do not change it.
+func (d *Directory) Site(id string) (*Site, bool) {
+	s, ok := d.sites[id]
+	return s, ok
+}
+
+// Patient returns the patient with the id, with team and plans. The value is the directory's
+// own: do not change it.
+func (d *Directory) Patient(id string) (*Patient, bool) {
+	p, ok := d.people[id]
+	return p, ok
+}
+
+// Patients calls fn for every patient given to WithPatients, in no order, until fn returns false.
+func (d *Directory) Patients(fn func(p *Patient) bool) {
+	for _, p := range d.people {
+		if !fn(p) {
+			return
+		}
+	}
 }
 
 // Version is the registry state the directory reflects.

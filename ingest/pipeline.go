@@ -149,9 +149,12 @@ type Deps struct {
 	// Uses, with a Directory, counts a use of a registered device for each distinct measurement
 	// time of each accepted telemetry message, once the message's points are durable and before
 	// it is acknowledged. Nil: no counting.
-	Uses    UseRecorder
-	Metrics *Metrics
-	Log     *slog.Logger
+	Uses UseRecorder
+	// Observer, with a Directory, sees what was taken from registered devices, after it is
+	// durable and before it is acknowledged (see Observer). Nil: nobody.
+	Observer Observer
+	Metrics  *Metrics
+	Log      *slog.Logger
 	// Now is the clock (time.Now outside tests).
 	Now func() time.Time
 }
@@ -165,6 +168,7 @@ type Pipeline struct {
 	spool     Spool
 	directory *devices.View
 	uses      UseRecorder // nil without a directory
+	observer  Observer    // nil without a directory
 	log       *slog.Logger
 	metrics   *Metrics
 	now       func() time.Time
@@ -187,6 +191,7 @@ func NewPipeline(cfg Config, deps Deps) *Pipeline {
 	}
 	if deps.Directory != nil {
 		p.uses = deps.Uses
+		p.observer = deps.Observer
 	}
 	for range cfg.Workers {
 		p.queues = append(p.queues, make(chan Delivery, cfg.QueueSize))

@@ -35,7 +35,9 @@ type worker struct {
 	// refuses a batch.
 	spans []span
 	// uses are the device uses of the batch's accepted telemetry (see uses.go).
-	uses    []usage.Use
+	uses []usage.Use
+	// seen are the batch's observations for the observer (see observe.go).
+	seen    []Observation
 	days    dayCache
 	seq     map[string]int64
 	counts  batchCounts
@@ -45,6 +47,7 @@ type worker struct {
 type span struct {
 	start, end int
 	uses       [2]int // the delivery's uses: w.uses[uses[0]:uses[1]]
+	seen       [2]int // the delivery's observations: w.seen[seen[0]:seen[1]]
 	d          Delivery
 	device     string
 }
@@ -135,13 +138,19 @@ func (w *worker) add(d Delivery) {
 		}
 		tags = influx.Tags{DeviceType: string(dev.Kind), Site: dev.SiteID}
 	}
+	observe := dev != nil && w.p.observer != nil
 	start, firstUse := len(w.lines), len(w.uses)
+	firstSeen := len(w.seen)
 	switch kind {
 	case "telemetry":
 		m, rejs := reading.Decode(device, d.Payload, d.Received)
 		for _, r := range rejs {
 			w.reject(d, device, r)
+			if observe && r.Reason == reading.ReasonImplausible {
+				w.seen = append(w.seen, Observation{Device: dev, Rejected: r.Reason, Received: d.Received})
+			}
 		}
+		firstSeen = len(w.seen) // a refused batch keeps the observations of what was refused
 		if len(m.Readings) == 0 {
 			return
 		}
@@ -166,6 +175,9 @@ func (w *worker) add(d Delivery) {
 		if dev != nil && w.p.uses != nil {
 			w.addUses(device, dev.SiteID, dir.Location(dev.SiteID), m.Readings)
 		}
+		if observe {
+			w.observeTelemetry(dev, dir, &m, d.Received)
+		}
 		for i := range m.Readings {
 			w.counts.readings[typeIndex(m.Readings[i].Type)]++
 		}
@@ -182,6 +194,9 @@ func (w *worker) add(d Delivery) {
 		}
 		if len(rejs) == 0 {
 			w.lines = influx.AppendStatus(w.lines, &s, tags)
+			if observe {
+				w.seen = append(w.seen, Observation{Device: dev, Status: &s, Received: d.Received})
+			}
 		}
 	default:
 		w.reject(d, device, reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonTopicMismatch,
@@ -189,7 +204,8 @@ func (w *worker) add(d Delivery) {
 		return
 	}
 	if len(w.lines) > start {
-		w.spans = append(w.spans, span{start: start, end: len(w.lines), uses: [2]int{firstUse, len(w.uses)}, d: d, device: device})
+		w.spans = append(w.spans, span{start: start, end: len(w.lines), uses: [2]int{firstUse, len(w.uses)},
+			seen: [2]int{firstSeen, len(w.seen)}, d: d, device: device})
 	}
 }
 
@@ -241,6 +257,7 @@ func (w *worker) flush(ctx context.Context) {
 	}
 	// The settlement takes the batch's slices and leaves its own, empty, to the worker.
 	st.uses, w.uses = w.uses, st.uses
+	st.seen, w.seen = w.seen, st.seen
 	st.dead, w.dead = w.dead, st.dead
 	st.acks, w.acks = w.acks, st.acks
 	st.counts, st.started = w.counts, w.started
@@ -274,6 +291,7 @@ func appendHome(dst []byte, dir *devices.Directory, m *reading.Message, tags inf
 // stored.
 func (w *worker) rejectSpans(ctx context.Context, refused error) error {
 	var kept []usage.Use
+	var unseen [][2]int // observations of refused deliveries
 	for _, s := range w.spans {
 		err := w.p.writeOnce(ctx, w.lines[s.start:s.end])
 		var rej *influx.RejectedError
@@ -283,6 +301,7 @@ func (w *worker) rejectSpans(ctx context.Context, refused error) error {
 		case errors.As(err, &rej):
 			w.reject(s.d, s.device, reading.Rejection{Index: reading.WholeMessage,
 				Reason: deadletter.ReasonWriteRejected, Detail: rej.Error()})
+			unseen = append(unseen, s.seen)
 			if s.uses[1] > s.uses[0] {
 				stored, err := w.storedUses(ctx, s)
 				if err != nil {
@@ -295,6 +314,10 @@ func (w *worker) rejectSpans(ctx context.Context, refused error) error {
 		}
 	}
 	w.uses = append(w.uses[:0], kept...)
+	// A refused delivery's points are not stored (or only in part): nothing to alert on.
+	for i := len(unseen) - 1; i >= 0; i-- {
+		w.seen = append(w.seen[:unseen[i][0]], w.seen[unseen[i][1]:]...)
+	}
 	return nil
 }
 
@@ -311,6 +334,8 @@ func (w *worker) reset() {
 	w.spans = w.spans[:0]
 	clear(w.uses)
 	w.uses = w.uses[:0]
+	clear(w.seen)
+	w.seen = w.seen[:0]
 	w.counts = batchCounts{}
 }
 

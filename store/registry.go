@@ -127,10 +127,7 @@ func (s *Store) LoadDirectory(ctx context.Context) (*devices.Directory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load directory: %w", err)
 	}
-	patients, err := queryAll(ctx, tx, `SELECT id FROM patients ORDER BY id`, nil, func(sc scanner) (string, error) {
-		var id string
-		return id, sc.Scan(&id)
-	})
+	people, err := queryAll(ctx, tx, `SELECT `+patientColumns+` FROM patients p ORDER BY p.id`, nil, scanPatient)
 	if err != nil {
 		return nil, fmt.Errorf("load directory: %w", err)
 	}
@@ -138,7 +135,7 @@ func (s *Store) LoadDirectory(ctx context.Context) (*devices.Directory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load directory: %w", err)
 	}
-	return devices.NewDirectory(version, devs, assigns, patients).WithSites(sites), tx.Commit()
+	return devices.NewDirectory(version, devs, assigns, nil).WithSites(sites).WithPatients(people), tx.Commit()
 }
 
 // ListOptions selects and pages a list of registry rows, ordered by id. Each list takes only the

@@ -499,6 +499,12 @@ func testLoadDirectory(t *testing.T, newDSN func(t *testing.T) string) {
 	if got, ok := d.Device("st-1"); !ok || !reflect.DeepEqual(*got, station1) {
 		t.Errorf("Directory.Device(st-1) = %+v, %v; want %+v", got, ok, station1)
 	}
+	if got, ok := d.Patient("p1"); !ok || !reflect.DeepEqual(*got, patient[0]) {
+		t.Errorf("Directory.Patient(p1) = %+v, %v; want %+v", got, ok, patient[0])
+	}
+	if got, ok := d.Site("s1"); !ok || !reflect.DeepEqual(*got, site1) || !d.HasPatient("p3") {
+		t.Errorf("Directory.Site(s1) = %+v, %v; want %+v (and p3 known)", got, ok, site1)
+	}
 	for _, tt := range []struct {
 		at   time.Time
 		want string

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/reallocation"
 	"net"
 	"net/url"
@@ -61,6 +62,12 @@ type Config struct {
 		Enabled      bool          `mapstructure:"enabled"`
 		DedupeWindow time.Duration `mapstructure:"dedupe_window"`
 	} `mapstructure:"usage"`
+	Alerts struct {
+		Enabled      bool          `mapstructure:"enabled"`
+		RulesFile    string        `mapstructure:"rules_file"`
+		Tick         time.Duration `mapstructure:"tick"`
+		PollInterval time.Duration `mapstructure:"poll_interval"`
+	} `mapstructure:"alerts"`
 	Reallocation struct {
 		Low    float64 `mapstructure:"low"`
 		High   float64 `mapstructure:"high"`
@@ -114,6 +121,10 @@ var defaults = map[string]any{
 	"influx.gzip":              false,
 	"usage.enabled":            true,
 	"usage.dedupe_window":      "192h",
+	"alerts.enabled":           true,
+	"alerts.rules_file":        "",
+	"alerts.tick":              "5s",
+	"alerts.poll_interval":     "200ms",
 	"reallocation.low":         0.60,
 	"reallocation.high":        0.90,
 	"reallocation.months":      3,
@@ -264,6 +275,19 @@ func (c *Config) Validate() error {
 		}
 		if c.Influx.Timeout <= 0 {
 			return bad("influx.timeout", "must be a positive duration such as 10s")
+		}
+	}
+	if c.Alerts.Enabled {
+		switch {
+		case c.Alerts.Tick < 100*time.Millisecond || c.Alerts.Tick > time.Minute:
+			return bad("alerts.tick", "must be from 100ms to 1m: how often time-driven rules (fall confirmation, offline) run, got %v", c.Alerts.Tick)
+		case c.Alerts.PollInterval < 10*time.Millisecond || c.Alerts.PollInterval > 10*time.Second:
+			return bad("alerts.poll_interval", "must be from 10ms to 10s: how often the live feed reads other instances' alert events, got %v", c.Alerts.PollInterval)
+		}
+		if c.Alerts.RulesFile != "" {
+			if _, err := alerts.LoadRules(c.Alerts.RulesFile); err != nil {
+				return bad("alerts.rules_file", "%v", err)
+			}
 		}
 	}
 	r := c.Reallocation

@@ -31,7 +31,8 @@ const benchDevices = 2000
 // ceiling of a bare subscriber that only counts the same backlog. A real Mosquitto holds M
 // QoS 1 messages for each persistent session; then the bare subscriber, and after it vitalwatch
 // serve, connect and drain. Run it with `make bench` (M = BENCH_MESSAGES, default 300,000);
-// BENCH_USAGE=off turns usage counting off, to see what it costs.
+// BENCH_USAGE=off turns usage counting off, and BENCH_ALERTS=off the alert engine, to see what
+// each costs.
 func BenchmarkDrain(b *testing.B) {
 	m := 300000
 	if s := os.Getenv("BENCH_MESSAGES"); s != "" {
@@ -56,6 +57,14 @@ func BenchmarkDrain(b *testing.B) {
 		countUses = false
 	default:
 		b.Fatalf("BENCH_USAGE=%q: want on or off", os.Getenv("BENCH_USAGE"))
+	}
+	evaluateAlerts := true
+	switch os.Getenv("BENCH_ALERTS") {
+	case "", "on":
+	case "off":
+		evaluateAlerts = false
+	default:
+		b.Fatalf("BENCH_ALERTS=%q: want on or off", os.Getenv("BENCH_ALERTS"))
 	}
 	for range b.N {
 		mq := testsrv.StartMosquitto(b, testsrv.MosquittoOptions{})
@@ -95,6 +104,9 @@ func BenchmarkDrain(b *testing.B) {
 		cfg := externalConfig(b, dataDir, mq, ix, httpAddr, ingestID, "")
 		if !countUses {
 			appendConfig(b, cfg, "usage:\n  enabled: false\n")
+		}
+		if !evaluateAlerts {
+			appendConfig(b, cfg, "alerts:\n  enabled: false\n")
 		}
 		bin, err := binary()
 		if err != nil {
@@ -137,7 +149,7 @@ func BenchmarkDrain(b *testing.B) {
 		b.ReportMetric(ingest/buffered, "ratio_buffered")
 		b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MiB")
 		b.ReportMetric(cpu*1e6/float64(m), "ingest_cpu_us/msg")
-		fmt.Printf("usage_counting %v\n", countUses)
+		fmt.Printf("usage_counting %v alerts %v\n", countUses, evaluateAlerts)
 		fmt.Printf("registered_devices %d\nmessages %d\ningest_msgs_per_s %.0f\nceiling_msgs_per_s %.0f\nratio %.2f\n"+
 			"ceiling_buffered_msgs_per_s %.0f\nratio_buffered %.2f\npeak_rss_mib %.1f\ningest_cpu_us_per_msg %.1f\n",
 			registered, m, ingest, ceiling, ingest/ceiling, buffered, ingest/buffered, float64(rss)/(1<<20), cpu*1e6/float64(m))

@@ -66,6 +66,10 @@ usage (uses per device and local day, which ingest counts):
   usage rebuild --from YYYY-MM-DD --to YYYY-MM-DD
                                        recount those days from the readings in InfluxDB and
                                        replace the counts kept in the store
+
+alerts:
+  alerts rules                         print the alert rules in force (alerts.rules_file over
+                                       the defaults) as a complete rules file
 `
 
 // run is runInput for commands that read nothing from standard input.
@@ -91,7 +95,7 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "serve", "migrate", "config":
-	case "registry", "devices", "broker-config", "users", "tokens", "usage":
+	case "registry", "devices", "broker-config", "users", "tokens", "usage", "alerts":
 		// The subcommand and its own flags follow; --config may come anywhere after them.
 		file, rest := extractConfigFlag(args)
 		cfg, err := loadFor(file, environ)
@@ -103,6 +107,9 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		}
 		if cmd == "usage" {
 			return runUsage(ctx, cfg, rest, stdout, stderr)
+		}
+		if cmd == "alerts" {
+			return runAlerts(cfg, rest, stdout)
 		}
 		return runRegistry(ctx, cfg, cmd, rest, stdout, stderr)
 	default:

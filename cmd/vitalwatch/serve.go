@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/fleet"
 	"io"
 	"log/slog"
@@ -82,6 +83,23 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		log.Info("embedded MQTT broker listening", "addr", b.Addr())
 	}
 
+	// Alerts: the engine sees what ingest accepted before it is acknowledged; the hub feeds
+	// /api/v1/alerts/stream with this and other instances' alert events.
+	var (
+		alertSvc *alerts.Service
+		hub      *alerts.Hub
+	)
+	if cfg.Alerts.Enabled {
+		rules := alerts.DefaultRules()
+		if cfg.Alerts.RulesFile != "" {
+			if rules, err = alerts.LoadRules(cfg.Alerts.RulesFile); err != nil {
+				return fmt.Errorf("config: alerts.rules_file: %w", err)
+			}
+		}
+		hub = alerts.NewHub(db, alerts.HubOptions{PollInterval: cfg.Alerts.PollInterval, Log: log})
+		alertSvc = alerts.NewService(alerts.NewEngine(rules, time.Now), alerts.NewLifecycle(db, hub, log), view, log)
+	}
+
 	var (
 		pipeline *ingest.Pipeline
 		sub      *ingest.Subscriber
@@ -112,6 +130,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			uses = deviceusage.NewRecorder(db, reg, log)
 			deps.Uses = uses
 		}
+		if alertSvc != nil {
+			deps.Observer = alertSvc
+		}
 		pipeline = ingest.NewPipeline(pcfg, deps)
 		sub = ingest.NewSubscriber(ingest.SubscriberConfig{
 			BrokerURL: brokerURL, ClientID: cfg.Ingest.ClientID, Username: ingestUser,
@@ -129,7 +150,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		return err
 	}
 	handler, err := api.New(api.Options{Gatherer: reg, Checks: checks, DeadLetters: db,
-		Registry: db, Devices: view, Fleet: reports,
+		Registry: db, Devices: view, Fleet: reports, Alerts: db, AlertFeed: hub,
 		Auth: api.NewUserAuth(db, log), Users: db, Log: log})
 	if err != nil {
 		return err
@@ -176,6 +197,19 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	} else {
 		close(usesDone)
 		close(pruned)
+	}
+
+	// The hub and the time-driven rules run until the HTTP server is shut down; cancelling the
+	// hub ends the open alert streams.
+	alertsCtx, stopAlerts := context.WithCancel(context.Background())
+	defer stopAlerts()
+	alertsDone := make(chan struct{}, 2)
+	if alertSvc != nil {
+		go func() { defer func() { alertsDone <- struct{}{} }(); hub.Run(alertsCtx) }()
+		go func() { defer func() { alertsDone <- struct{}{} }(); alertSvc.Run(alertsCtx, cfg.Alerts.Tick) }()
+	} else {
+		alertsDone <- struct{}{}
+		alertsDone <- struct{}{}
 	}
 
 	// The pipeline has its own context: on shutdown it gets time to flush before it is cut off.
@@ -229,6 +263,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	cutUses()
 	<-usesDone
 	<-pruned
+	stopAlerts()
+	<-alertsDone
+	<-alertsDone
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {

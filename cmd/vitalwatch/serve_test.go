@@ -96,16 +96,25 @@ func TestServeWithEmbeddedBrokerAndVitalsim(t *testing.T) {
 		}
 		Next string
 	}
-	getJSON(t, base+"/api/v1/deadletters?limit=1000", token, http.StatusOK, &page)
-	gotDead := map[string]int64{}
-	for _, d := range page.Items {
-		gotDead[d.Reason]++
-		if d.Payload == "" && d.PayloadBase64 == "" || !strings.HasPrefix(d.Device, "sim-") {
-			t.Errorf("dead letter %+v; want the device and the raw payload", d)
+	// Dead letters are stored after a batch's points are durable, just before it is
+	// acknowledged: they may trail the points by a moment.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		getJSON(t, base+"/api/v1/deadletters?limit=1000", token, http.StatusOK, &page)
+		gotDead := map[string]int64{}
+		for _, d := range page.Items {
+			gotDead[d.Reason]++
+			if d.Payload == "" && d.PayloadBase64 == "" || !strings.HasPrefix(d.Device, "sim-") {
+				t.Fatalf("dead letter %+v; want the device and the raw payload", d)
+			}
 		}
-	}
-	if fmt.Sprint(gotDead) != fmt.Sprint(sum.BadByReason) {
-		t.Errorf("dead letters by reason = %v; want vitalsim's %v", gotDead, sum.BadByReason)
+		if fmt.Sprint(gotDead) == fmt.Sprint(sum.BadByReason) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dead letters by reason = %v; want vitalsim's %v", gotDead, sum.BadByReason)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 
 	var apiErr struct {

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/internal/testsrv"
+	"github.com/vitalwatch/vitalwatch/store"
+)
+
+// sseEvent is one event of the alert stream.
+type sseEvent struct {
+	id, typ string
+	alert   struct {
+		ID       int64  `json:"id"`
+		Rule     string `json:"rule"`
+		Severity string `json:"severity"`
+		Patient  string `json:"patient"`
+		Team     string `json:"team"`
+		Count    int    `json:"count"`
+		State    string `json:"state"`
+	}
+}
+
+// streamAlerts follows GET /api/v1/alerts/stream and sends its events on the channel until the
+// test ends.
+func streamAlerts(t *testing.T, base, token, lastID string) <-chan sseEvent {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/alerts/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /alerts/stream = %d", resp.StatusCode)
+	}
+	out := make(chan sseEvent, 16)
+	go func() {
+		defer resp.Body.Close()
+		defer close(out)
+		var ev sseEvent
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				ev.id = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "event: "):
+				ev.typ = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev.alert)
+			case line == "" && ev.id != "":
+				out <- ev
+				ev = sseEvent{}
+			}
+		}
+	}()
+	return out
+}
+
+// nextEvent waits for the stream's next event.
+func nextEvent(t *testing.T, events <-chan sseEvent) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-events:
+		if !ok {
+			t.Fatal("the alert stream ended")
+		}
+		return ev
+	case <-time.After(20 * time.Second):
+		t.Fatal("no alert event within 20s")
+	}
+	return sseEvent{}
+}
+
+// TestAlertsThroughThePipeline: a low SpO2 from a home oximeter lent to a patient becomes an
+// urgent spo2_low alert of the patient's team, on the live feed and in the list; a repeat
+// updates it without notifying; and after a restart the next repeat still updates the one open
+// alert instead of raising a second.
+func TestAlertsThroughThePipeline(t *testing.T) {
+	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	dataDir := t.TempDir()
+	secrets := seedDevices(t, dataDir, "ox-1")
+	ctx := store.WithActor(context.Background(), "test")
+	st, err := store.Open(ctx, filepath.Join(dataDir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lent := time.Now().Add(-time.Hour)
+	for _, err := range []error{
+		st.CreateTeam(ctx, devices.Team{ID: "team-1", SiteID: "test-site", Name: "Team 1"}),
+		st.CreatePatient(ctx, devices.Patient{ID: "P-1", TeamID: "team-1"}),
+		st.AssignDevice(ctx, "ox-1", "P-1", lent),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	token := adminToken(t, dataDir)
+	env := []string{"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_INFLUX_URL=" + ix.URL, "VITALWATCH_INFLUX_BUCKET=" + ix.Bucket}
+	srv := startServe(t, env)
+	base := "http://" + srv.HTTP
+
+	publish := func(srv *server, at time.Time, spo2 int) {
+		t.Helper()
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + srv.Broker).SetClientID("ox-1").
+			SetUsername("ox-1").SetPassword(secrets["ox-1"]).SetAutoReconnect(false))
+		if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect: %v", tok.Error())
+		}
+		defer c.Disconnect(100)
+		payload := fmt.Sprintf(`{"ts":%d,"readings":[{"type":"spo2","value":%d,"unit":"%%"}]}`, at.UnixMilli(), spo2)
+		if tok := c.Publish("devices/ox-1/telemetry", 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	type alertPage struct {
+		Items []struct {
+			ID       int64  `json:"id"`
+			Rule     string `json:"rule"`
+			Severity string `json:"severity"`
+			Count    int    `json:"count"`
+			State    string `json:"state"`
+			Team     string `json:"team"`
+		} `json:"items"`
+	}
+	waitCount := func(srv *server, want int) alertPage {
+		t.Helper()
+		var page alertPage
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			page = alertPage{}
+			getJSON(t, "http://"+srv.HTTP+"/api/v1/alerts?patient=P-1", token, http.StatusOK, &page)
+			if len(page.Items) > 0 && page.Items[0].Count >= want || time.Now().After(deadline) {
+				return page
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	events := streamAlerts(t, base, token, "")
+	publish(srv, time.Now().Add(-2*time.Minute), 97) // normal: nothing
+	publish(srv, time.Now().Add(-time.Minute), 88)
+	ev := nextEvent(t, events)
+	if ev.typ != "raised" || ev.alert.Rule != "spo2_low" || ev.alert.Severity != "urgent" || ev.alert.Patient != "P-1" || ev.alert.Team != "team-1" {
+		t.Fatalf("first event = %s %+v; want spo2_low raised, urgent, for P-1 of team-1", ev.typ, ev.alert)
+	}
+	publish(srv, time.Now(), 89)
+	if ev2 := nextEvent(t, events); ev2.typ != "updated" || ev2.alert.ID != ev.alert.ID || ev2.alert.Count != 2 {
+		t.Fatalf("second event = %s %+v; want an update of alert %d to count 2", ev2.typ, ev2.alert, ev.alert.ID)
+	}
+	srv.stop(t)
+
+	srv = startServe(t, env)
+	publish(srv, time.Now(), 90)
+	page := waitCount(srv, 3)
+	if len(page.Items) != 1 || page.Items[0].ID != ev.alert.ID || page.Items[0].Count != 3 || page.Items[0].State != "open" {
+		t.Fatalf("alerts of P-1 after a restart = %+v; want the one open alert %d with count 3", page.Items, ev.alert.ID)
+	}
+	// The feed resumes where the client left off: the update made after the restart.
+	resumed := streamAlerts(t, "http://"+srv.HTTP, token, ev.id)
+	if got := nextEvent(t, resumed); got.typ != "updated" || got.alert.Count != 2 {
+		t.Fatalf("resumed after %s: %s %+v; want the update to count 2 first", ev.id, got.typ, got.alert)
+	}
+	if got := nextEvent(t, resumed); got.typ != "updated" || got.alert.Count != 3 {
+		t.Fatalf("resumed: then %s %+v; want the update to count 3", got.typ, got.alert)
+	}
+}
+
+// `vitalwatch alerts rules` prints the rules in force: the defaults changed by the rules file.
+func TestAlertsRulesCommand(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(file, []byte("version: 7\nrules:\n  glucose_low:\n    below: 4.0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	env := []string{"VITALWATCH_DATA_DIR=" + dir, "VITALWATCH_ALERTS_RULES_FILE=" + file}
+	if err := run(context.Background(), []string{"alerts", "rules"}, env, &out, &errOut); err != nil {
+		t.Fatalf("alerts rules: %v\n%s", err, errOut.String())
+	}
+	for _, want := range []string{"version: 7", "below: 4\n", "glucose_very_low:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("alerts rules printed no %q:\n%s", want, out.String())
+		}
+	}
+	// A bad rules file stops everything with the key named.
+	os.WriteFile(file, []byte("version: 7\nrules:\n  glucose_low:\n    below: low\n"), 0o600)
+	err := run(context.Background(), []string{"alerts", "rules"}, env, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "alerts.rules_file") || !strings.Contains(err.Error(), "glucose_low.below") {
+		t.Errorf("alerts rules with a bad file = %v; want an error naming alerts.rules_file and glucose_low.below", err)
+	}
+}

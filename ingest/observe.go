@@ -1,0 +1,74 @@
+package ingest
+
+import (
+	"context"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/reading"
+)
+
+// Observer sees what ingest took from registered devices (the alert engine): accepted telemetry,
+// status messages, and readings refused as implausible. Observe is called once the batch is
+// durable and before it is acknowledged, so that a crash before Observe returns means the
+// messages come again; it is retried until it succeeds or the pipeline is cut off.
+type Observer interface {
+	Observe(ctx context.Context, seen []Observation) error
+}
+
+// Observation is one thing ingest took from a registered device.
+type Observation struct {
+	// Device is the registry's device as of processing (shared: do not change it).
+	Device *devices.Device
+	// Telemetry: the accepted readings credited to Patient ("" when a home device was lent to
+	// nobody at their time), with the message's flags and battery. A home device's message
+	// whose readings span a change of loan is split, one Observation per patient.
+	Message *reading.Message
+	Patient string
+	// Status: a status message.
+	Status *reading.Status
+	// Rejected: the reason a reading was refused (only implausible values are observed).
+	Rejected reading.Reason
+	// Received is when the message arrived.
+	Received time.Time
+}
+
+// observeTelemetry records the accepted readings of m for the observer.
+func (w *worker) observeTelemetry(dev *devices.Device, dir *devices.Directory, m *reading.Message, received time.Time) {
+	if dev.Mode == devices.StationMode {
+		w.seen = append(w.seen, Observation{Device: dev, Message: m, Patient: m.Patient, Received: received})
+		return
+	}
+	all := m.Readings
+	for start := 0; start < len(all); {
+		patient := dir.PatientAt(m.Device, all[start].Time)
+		end := start + 1
+		for end < len(all) && dir.PatientAt(m.Device, all[end].Time) == patient {
+			end++
+		}
+		part := *m
+		part.Readings = all[start:end]
+		part.Patient = patient
+		w.seen = append(w.seen, Observation{Device: dev, Message: &part, Patient: patient, Received: received})
+		start = end
+	}
+}
+
+// observe hands the batch's observations to the observer, retrying like recordUses.
+func (p *Pipeline) observe(ctx context.Context, seen []Observation) bool {
+	backoff := p.cfg.RetryInterval
+	for {
+		err := p.observer.Observe(ctx, seen)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		p.log.Error("observing accepted messages failed", "err", err, "count", len(seen))
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, p.cfg.MaxRetryInterval)
+	}
+}
