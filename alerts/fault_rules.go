@@ -63,6 +63,7 @@ type deviceState struct {
 	calOpen         bool
 	driftOpen       bool
 	lastOffset      time.Duration // receipt - device time of the latest live message
+	lastLiveAt      time.Time     // device time of the latest live message
 	hasOffset       bool
 	malfunction     bool        // its latest status has a malfunction flag
 	stuck           [2]stuckRun // CGM glucose, wearable heart rate
@@ -346,6 +347,10 @@ func (e *Engine) flags(b *batch, d *deviceState, flags []string, at time.Time) {
 // catching up come ever closer to the receive time.
 const driftAgreement = time.Minute
 
+// driftMinSpacing is how far apart two live messages must be on the device's clock for their
+// offsets to be compared (engine choice).
+const driftMinSpacing = time.Minute
+
 // drift raises clock_drift when a live message's time is more than max_drift from its receipt,
 // and the device's previous live message was off by about as much (driftAgreement); it resolves
 // it when a live message is within max_drift. Live messages are status messages with a ts, and
@@ -358,8 +363,15 @@ func (e *Engine) drift(b *batch, d *deviceState, drift time.Duration, at time.Ti
 		return
 	}
 	over := absDuration(drift) > th.d(ruleClockDrift, driftMax)
-	agrees := d.hasOffset && absDuration(drift-d.lastOffset) <= driftAgreement
-	d.lastOffset, d.hasOffset = drift, true
+	// Two live messages agree when the time between them on the device's clock is the time
+	// between their receipts: within driftAgreement, and within a tenth of that time, so that
+	// a backlog drained faster than it was measured (seconds apart on the device, milliseconds
+	// apart at receipt) never looks like a steady clock offset. Messages less than
+	// driftMinSpacing apart on the device's clock cannot tell the two apart and are not judged.
+	spacing := at.Sub(d.lastLiveAt)
+	agrees := d.hasOffset && spacing >= driftMinSpacing &&
+		absDuration(drift-d.lastOffset) <= min(driftAgreement, spacing/10)
+	d.lastOffset, d.lastLiveAt, d.hasOffset = drift, at, true
 	switch {
 	case over && agrees && !d.driftOpen:
 		d.driftOpen = true

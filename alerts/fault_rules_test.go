@@ -162,6 +162,13 @@ func TestClockDrift(t *testing.T) {
 			{recv: time.Hour, times: []time.Duration{0}}, {recv: time.Hour + time.Second, times: []time.Duration{5 * time.Minute}},
 			{recv: time.Hour + 2*time.Second, times: []time.Duration{10 * time.Minute}}, {recv: time.Hour + 3*time.Second, times: []time.Duration{15 * time.Minute}},
 			{recv: time.Hour + 5*time.Minute, times: []time.Duration{time.Hour + 5*time.Minute}}}, nil},
+		{"a backlog a second apart, drained at once, is no drift", []msg{
+			{recv: 12 * time.Hour, times: []time.Duration{0}}, {recv: 12*time.Hour + time.Millisecond, times: []time.Duration{time.Second}},
+			{recv: 12*time.Hour + 2*time.Millisecond, times: []time.Duration{2 * time.Second}},
+			{recv: 12*time.Hour + 3*time.Millisecond, times: []time.Duration{2 * time.Minute}},
+			{recv: 12*time.Hour + 4*time.Millisecond, times: []time.Duration{4 * time.Minute}}}, nil},
+		{"live readings 6 min behind, 30 s apart, are not judged", []msg{{recv: 6 * time.Minute, times: []time.Duration{0}},
+			{recv: 6*time.Minute + 30*time.Second, times: []time.Duration{30 * time.Second}}}, nil},
 		{"a backlog of several times is not live", []msg{{recv: 3 * time.Hour, times: []time.Duration{0, time.Minute, 2 * time.Minute}}}, nil},
 		{"a reading older than the device's newest is not live",
 			[]msg{{recv: 3 * time.Hour, times: []time.Duration{3 * time.Hour}}, {recv: 3*time.Hour + time.Second, times: []time.Duration{0}}}, nil},

@@ -52,7 +52,7 @@ import (
 //	battery_low          battery <= low / <= very_low (message or status)        low: warning, very_low: urgent low_at_or_below 20, very_low_at_or_below 5 DOMAIN.md
 //	repeated_errors      >= count messages with error flags within window        errors: warning               count 3, window 24h                        glucose meter manuals
 //	calibration_overdue  the registry's next calibration date has passed        overdue: warning              -                                          DOMAIN.md
-//	clock_drift          two consecutive live messages' times differ from        drift: warning                max_drift 5m; agreement 1m (engine)        Bluetooth time fault; HL7 PHD
+//	clock_drift          two consecutive live messages' times differ from        drift: warning                max_drift 5m; agreement 1m, spacing >= 1m  Bluetooth time fault; HL7 PHD
 //	                     receipt by > max_drift (by about the same), or a
 //	                     time flag, or a timestamp rejected as in the future
 //	stuck_sensor         >= count identical consecutive values (CGM glucose,     stuck: warning                count 12                                   DOMAIN.md

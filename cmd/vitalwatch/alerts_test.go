@@ -210,3 +210,61 @@ func TestAlertsRulesCommand(t *testing.T) {
 		t.Errorf("alerts rules with a bad file = %v; want an error naming alerts.rules_file and glucose_low.below", err)
 	}
 }
+
+// TestAlertRulesResumeAfterRestart: a blood-pressure crisis raises an urgent alert; serve
+// restarts; a second crisis reading within the 15-minute retest window confirms it (critical).
+// The second reading alone would be another unconfirmed crisis: the confirmation needs the
+// first, which the restarted engine gets back from InfluxDB.
+func TestAlertRulesResumeAfterRestart(t *testing.T) {
+	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	dataDir := t.TempDir()
+	secrets := seedDevices(t, dataDir, "cuff-1")
+	ctx := store.WithActor(context.Background(), "test")
+	st, err := store.Open(ctx, filepath.Join(dataDir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		st.CreateTeam(ctx, devices.Team{ID: "team-1", SiteID: "test-site", Name: "Team 1"}),
+		st.CreatePatient(ctx, devices.Patient{ID: "P-1", TeamID: "team-1"}),
+		st.AssignDevice(ctx, "cuff-1", "P-1", time.Now().Add(-time.Hour)),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	token := adminToken(t, dataDir)
+	env := []string{"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_INFLUX_URL=" + ix.URL, "VITALWATCH_INFLUX_BUCKET=" + ix.Bucket}
+	publish := func(srv *server, at time.Time, sys, dia int) {
+		t.Helper()
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + srv.Broker).SetClientID("cuff-1").
+			SetUsername("cuff-1").SetPassword(secrets["cuff-1"]).SetAutoReconnect(false))
+		if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect: %v", tok.Error())
+		}
+		defer c.Disconnect(100)
+		payload := fmt.Sprintf(`{"ts":%d,"readings":[{"type":"bp","systolic":%d,"diastolic":%d,"unit":"mm[Hg]"}]}`, at.UnixMilli(), sys, dia)
+		if tok := c.Publish("devices/cuff-1/telemetry", 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+
+	srv := startServe(t, env)
+	events := streamAlerts(t, "http://"+srv.HTTP, token, "")
+	first := time.Now().Add(-6 * time.Minute)
+	publish(srv, first, 186, 100)
+	ev := nextEvent(t, events)
+	if ev.typ != "raised" || ev.alert.Rule != "bp_crisis" || ev.alert.Severity != "urgent" {
+		t.Fatalf("first crisis: %s %+v; want bp_crisis raised, urgent", ev.typ, ev.alert)
+	}
+	srv.stop(t)
+
+	srv = startServe(t, env)
+	events = streamAlerts(t, "http://"+srv.HTTP, token, ev.id)
+	publish(srv, first.Add(5*time.Minute), 192, 104)
+	ev2 := nextEvent(t, events)
+	if ev2.typ != "severity_raised" || ev2.alert.ID != ev.alert.ID || ev2.alert.Severity != "critical" {
+		t.Fatalf("retest after a restart: %s %+v; want alert %d raised to critical", ev2.typ, ev2.alert, ev.alert.ID)
+	}
+}

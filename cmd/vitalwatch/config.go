@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/reallocation"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -14,6 +12,9 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/reallocation"
 )
 
 // Config is the whole configuration of vitalwatch serve. It is read once, here, and passed down

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/fleet"
 	"io"
 	"log/slog"
 	"net"
@@ -15,12 +13,15 @@ import (
 	"path/filepath"
 	"time"
 
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/api"
 	"github.com/vitalwatch/vitalwatch/broker"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/fleet"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/ingest"
 	"github.com/vitalwatch/vitalwatch/spool"
@@ -216,6 +217,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	pipeCtx, cutPipeline := context.WithCancel(context.Background())
 	defer cutPipeline()
 	pipeDone := make(chan error, 1)
+	if pipeline != nil && alertSvc != nil {
+		// Rule windows and episodes (a CGM episode under way, a BP crisis awaiting its retest)
+		// come back from the recent readings before new ones arrive.
+		replayAlerts(ctx, cfg, alertSvc, log)
+	}
 	if pipeline != nil {
 		go func() { pipeDone <- pipeline.Run(pipeCtx) }()
 		sub.Start()
@@ -298,4 +304,20 @@ func printConfig(w io.Writer, cfg *Config) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(c)
+}
+
+// replayAlerts feeds the alert engine the recent readings in InfluxDB. If InfluxDB cannot be
+// read, serve starts anyway: the windows then fill from new readings, and open alerts are in the
+// store regardless.
+func replayAlerts(ctx context.Context, cfg *Config, svc *alerts.Service, log *slog.Logger) {
+	client := influxdb2.NewClientWithOptions(cfg.Influx.URL, cfg.Influx.Token, influxdb2.DefaultOptions().
+		SetHTTPRequestTimeout(uint(max(cfg.Influx.Timeout, 30*time.Second)/time.Second)).SetApplicationName("vitalwatch"))
+	defer client.Close()
+	start := time.Now()
+	n, err := svc.Replay(ctx, client.QueryAPI(cfg.Influx.Org), cfg.Influx.Bucket, start)
+	if err != nil {
+		log.Warn("alert rules: could not replay recent readings; their windows start empty", "err", err, "replayed", n)
+		return
+	}
+	log.Info("alert rules: replayed recent readings", "readings", n, "took", time.Since(start).Round(time.Millisecond))
 }
