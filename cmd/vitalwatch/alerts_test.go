@@ -268,3 +268,97 @@ func TestAlertRulesResumeAfterRestart(t *testing.T) {
 		t.Fatalf("retest after a restart: %s %+v; want alert %d raised to critical", ev2.typ, ev2.alert, ev.alert.ID)
 	}
 }
+
+// TestAlertsWithTwoInstances: two serve instances share a subscription on one Mosquitto and one
+// PostgreSQL store; a device's low SpO2 readings are split between them, and still make exactly
+// one open alert, raised once, counting every reading.
+func TestAlertsWithTwoInstances(t *testing.T) {
+	mq := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{})
+	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	pg := testsrv.StartPostgres(t)
+	dsn := pg.NewDatabase(t)
+	ctx := store.WithActor(context.Background(), "test")
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		st.CreateSite(ctx, devices.Site{ID: "test-site", Name: "Test centre", TimeZone: "Asia/Shanghai"}),
+		st.CreateTeam(ctx, devices.Team{ID: "team-1", SiteID: "test-site", Name: "Team 1"}),
+		st.CreatePatient(ctx, devices.Patient{ID: "P-1", TeamID: "team-1"}),
+		st.CreateDevice(ctx, devices.Device{ID: "ox-1", Kind: devices.Oximeter, SiteID: "test-site", Mode: devices.Home,
+			Status: devices.Active, SecretHash: devices.HashSecret(devices.NewSecret())}),
+		st.AssignDevice(ctx, "ox-1", "P-1", time.Now().Add(-time.Hour)),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	common := []string{"VITALWATCH_STORE_DSN=" + dsn, "VITALWATCH_BROKER_EMBEDDED=false", "VITALWATCH_BROKER_URL=" + mq.URL,
+		"VITALWATCH_INGEST_SHARED_GROUP=ingest", "VITALWATCH_INFLUX_URL=" + ix.URL, "VITALWATCH_INFLUX_BUCKET=" + ix.Bucket,
+		"VITALWATCH_INGEST_BATCH_SIZE=5"}
+	var srvs []*server
+	for _, name := range []string{"a", "b"} {
+		env := append([]string{"VITALWATCH_DATA_DIR=" + t.TempDir(), "VITALWATCH_INGEST_CLIENT_ID=ingest-" + name}, common...)
+		srvs = append(srvs, startServe(t, env))
+	}
+	token := adminTokenIn(t, []string{"VITALWATCH_STORE_DSN=" + dsn, "VITALWATCH_DATA_DIR=" + t.TempDir()})
+
+	const n = 60
+	var msgs []testsrv.Message
+	base := time.Now().Add(-30 * time.Minute)
+	for i := range n {
+		msgs = append(msgs, testsrv.Message{Topic: "devices/ox-1/telemetry",
+			Payload: fmt.Appendf(nil, `{"ts":%d,"readings":[{"type":"spo2","value":88,"unit":"%%"}]}`, base.Add(time.Duration(i)*10*time.Second).UnixMilli())})
+	}
+	testsrv.Publish(t, mq.URL, msgs)
+	deadline := time.Now().Add(30 * time.Second)
+	for acked(srvs[0].HTTP)+acked(srvs[1].HTTP) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("acknowledged %v + %v of %d", acked(srvs[0].HTTP), acked(srvs[1].HTTP), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if acked(srvs[0].HTTP) == 0 || acked(srvs[1].HTTP) == 0 {
+		t.Fatalf("one instance took everything (%v and %v): the test needs both", acked(srvs[0].HTTP), acked(srvs[1].HTTP))
+	}
+	var page struct {
+		Items []struct {
+			ID    int64  `json:"id"`
+			Rule  string `json:"rule"`
+			Count int    `json:"count"`
+			State string `json:"state"`
+		} `json:"items"`
+	}
+	getJSON(t, "http://"+srvs[1].HTTP+"/api/v1/alerts?patient=P-1", token, http.StatusOK, &page)
+	if len(page.Items) != 1 || page.Items[0].Rule != "spo2_low" || page.Items[0].Count != n || page.Items[0].State != "open" {
+		t.Fatalf("alerts of P-1 = %+v; want one open spo2_low alert counting all %d readings", page.Items, n)
+	}
+	// Its history: raised once, then only updates.
+	events := streamAlerts(t, "http://"+srvs[0].HTTP, token, "0")
+	raised := 0
+	for range n {
+		if ev := nextEvent(t, events); ev.typ == "raised" || ev.typ == "severity_raised" {
+			raised++
+		}
+	}
+	if raised != 1 {
+		t.Errorf("the alert was raised %d times; want once", raised)
+	}
+}
+
+// adminTokenIn is adminToken for a store given by env.
+func adminTokenIn(t *testing.T, env []string) string {
+	t.Helper()
+	var out, errOut strings.Builder
+	if err := run(context.Background(), []string{"users", "add", "--username", "ops", "--role", "admin"}, env, &out, &errOut); err != nil {
+		t.Fatalf("users add: %v\n%s", err, errOut.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"tokens", "create", "--user", "ops", "--name", "test"}, env, &out, &errOut); err != nil {
+		t.Fatalf("tokens create: %v\n%s", err, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return lines[len(lines)-1]
+}
