@@ -35,7 +35,7 @@ type sseEvent struct {
 
 // streamAlerts follows GET /api/v1/alerts/stream and sends its events on the channel until the
 // test ends.
-func streamAlerts(t *testing.T, base, token, lastID string) <-chan sseEvent {
+func streamAlerts(t testing.TB, base, token, lastID string) <-chan sseEvent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -77,7 +77,7 @@ func streamAlerts(t *testing.T, base, token, lastID string) <-chan sseEvent {
 }
 
 // nextEvent waits for the stream's next event.
-func nextEvent(t *testing.T, events <-chan sseEvent) sseEvent {
+func nextEvent(t testing.TB, events <-chan sseEvent) sseEvent {
 	t.Helper()
 	select {
 	case ev, ok := <-events:
@@ -349,7 +349,7 @@ func TestAlertsWithTwoInstances(t *testing.T) {
 }
 
 // adminTokenIn is adminToken for a store given by env.
-func adminTokenIn(t *testing.T, env []string) string {
+func adminTokenIn(t testing.TB, env []string) string {
 	t.Helper()
 	var out, errOut strings.Builder
 	if err := run(context.Background(), []string{"users", "add", "--username", "ops", "--role", "admin"}, env, &out, &errOut); err != nil {

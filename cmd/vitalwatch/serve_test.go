@@ -222,7 +222,7 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
-func waitReady(t *testing.T, base string) {
+func waitReady(t testing.TB, base string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
