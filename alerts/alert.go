@@ -36,6 +36,9 @@ type Alert struct {
 	Late bool `json:"late,omitempty"`
 	// Doubt is the data-quality doubt of the latest finding, kept while every finding had one.
 	Doubt string `json:"doubt,omitempty"`
+	// Silenced is the silence reason of the latest finding, kept while every finding was
+	// silenced.
+	Silenced string `json:"silenced,omitempty"`
 	// NotifiedSeverity is the highest severity anyone was notified of; 0 if none.
 	NotifiedSeverity Severity  `json:"notified_severity,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
@@ -46,15 +49,15 @@ type Alert struct {
 	ResolvedBy       string    `json:"resolved_by,omitempty"`
 	ResolvedAt       time.Time `json:"resolved_at,omitzero"`
 	ResolutionNote   string    `json:"resolution_note,omitempty"`
-	// EscalationLevel is how many times the alert was escalated (0: not yet); escalation
-	// itself is not built yet.
+	// EscalationLevel is the escalation reached: 0 none, 1 the team lead, 2 and on the on-call
+	// roster in order (see Escalator).
 	EscalationLevel int `json:"escalation_level,omitempty"`
 }
 
 // EventType names a change of an alert.
 type EventType string
 
-// Event types. EventEscalated is reserved for escalation, which is not built yet.
+// Event types. EventEscalated records an escalation; its note is the user paged.
 const (
 	EventRaised         EventType = "raised"
 	EventUpdated        EventType = "updated"         // a repeat: count, last value, evidence
@@ -183,8 +186,8 @@ func FindingSeverity(f Finding) Severity {
 	return f.Severity
 }
 
-// Quiet reports whether a finding must not notify anyone: it is late or in doubt.
-func Quiet(f Finding) bool { return f.Late || f.Doubt != "" }
+// Quiet reports whether a finding must not notify anyone: it is late, in doubt or silenced.
+func Quiet(f Finding) bool { return f.Late || f.Doubt != "" || f.Silenced != "" }
 
 // String is "alert ID (rule on subject, state)", for logs.
 func (a Alert) String() string {

@@ -122,6 +122,9 @@ type Finding struct {
 	Doubt string
 	// Location is where a fall or SOS happened, when the device sent it.
 	Location *Location
+	// Silenced is the reason of a silence of the finding's subject at its time (a patient in
+	// hospital, a device under maintenance): the finding is recorded but notifies nobody.
+	Silenced string
 }
 
 // Location is a point on the earth, in degrees (WGS 84, as devices send it).

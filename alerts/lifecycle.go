@@ -13,8 +13,10 @@ import (
 //   - A finding raises an alert of (rule, subject), or repeats the open one: count, last value
 //     and last seen, evidence (bounded), and the severity if it is higher. Only a new alert or
 //     a rise in severity notifies, and never a late finding (a backlog: recorded at info) or
-//     one in doubt (a flagged reading, a device with an open fault); a clean finding later
-//     notifies what the quiet ones did not.
+//     one in doubt (a flagged reading, a device with an open fault) or silenced (its patient
+//     or device has a silence in force, or the device is under maintenance: Silenced names
+//     why, on the finding and the alert); a clean finding later notifies what the quiet ones
+//     did not.
 //   - A resolving finding resolves the open alert as the system: a fault whose condition
 //     cleared, or a clinical alert whose rule says a reading clears it. Today that is one case,
 //     a normal blood-pressure retest after a crisis reading, which the issue says "resolves it
@@ -33,7 +35,7 @@ func Raise(f Finding, now time.Time) (Alert, Event) {
 	a := Alert{Rule: f.Rule, RuleVersion: f.RuleVersion, Category: f.Category, Severity: sev, Subject: f.Subject,
 		Patient: f.Patient, Device: f.Device, Team: f.Team, Site: f.Site, State: Open,
 		FirstSeen: f.At.UTC(), LastSeen: f.At.UTC(), Count: 1, LastValue: f.Value, Thresholds: f.Thresholds,
-		Evidence: KeepEvidence(nil, f.Evidence), Late: f.Late, Doubt: f.Doubt, CreatedAt: now, UpdatedAt: now}
+		Evidence: KeepEvidence(nil, f.Evidence), Late: f.Late, Doubt: f.Doubt, Silenced: f.Silenced, CreatedAt: now, UpdatedAt: now}
 	notify := !Quiet(f)
 	if notify {
 		a.NotifiedSeverity = sev
@@ -87,6 +89,11 @@ func (a *Alert) Repeat(f Finding, now time.Time) Event {
 		a.Doubt = ""
 	} else {
 		a.Doubt = f.Doubt
+	}
+	if a.Silenced == "" || f.Silenced == "" {
+		a.Silenced = ""
+	} else {
+		a.Silenced = f.Silenced
 	}
 	a.UpdatedAt = now
 	return Event{Type: typ, At: now, Actor: SystemActor, Note: f.Note, Severity: a.Severity, Notify: notify}

@@ -20,15 +20,49 @@ type Service struct {
 	view   *devices.View
 	log    *slog.Logger
 
-	mu      sync.Mutex
-	synced  int64 // the registry version the engine was last told of
-	pending []Finding
+	mu       sync.Mutex
+	synced   int64 // the registry version the engine was last told of
+	pending  []Finding
+	settings Settings
+	loaded   int64 // the registry version the overrides and silences were read at
+	teams    map[string]Overrides
+	people   map[string]Overrides
+	silences []Silence
+	// effective caches each patient's thresholds, for the rules in effRules, until the
+	// registry changes.
+	effective map[string]*Thresholds
+	effRules  *Rules
 }
 
 // NewService returns the alerting of engine and life, on the registry of view.
 func NewService(engine *Engine, life *Lifecycle, view *devices.View, log *slog.Logger) *Service {
-	return &Service{engine: engine, life: life, view: view, log: log.With("component", "alerts"), synced: -1}
+	return &Service{engine: engine, life: life, view: view, log: log.With("component", "alerts"), synced: -1, loaded: -1}
 }
+
+// Settings are what the service reads from the store besides the registry (store.Store): the
+// threshold overrides of teams and patients, and the silences. Both change only by registry
+// changes, so the service reads them again when the registry version moves.
+type Settings interface {
+	// AllOverrides returns every team's and every patient's overrides, by id.
+	AllOverrides(ctx context.Context) (teams, patients map[string]Overrides, err error)
+	// SilencesEndingAfter returns the silences that end after t.
+	SilencesEndingAfter(ctx context.Context, t time.Time) ([]Silence, error)
+}
+
+// UseSettings makes the service apply the overrides and silences of src: each patient's
+// readings are evaluated with Rules.Effective of their team's and their own overrides, and a
+// finding about a silenced patient or device is recorded without notifying. Call it before
+// the service observes anything.
+func (s *Service) UseSettings(src Settings) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settings = src
+	s.loaded = -1
+}
+
+// silenceLookback is how long before the registry was read the silences the service keeps
+// may have ended: findings are about measurement time, and a late one is quiet anyway.
+const silenceLookback = 24 * time.Hour
 
 var _ ingest.Observer = (*Service)(nil)
 
@@ -36,7 +70,7 @@ var _ ingest.Observer = (*Service)(nil)
 // lost: ingest observes the same messages again, and the lifecycle counts a repeated finding
 // on the alert it already opened.
 func (s *Service) Observe(ctx context.Context, seen []ingest.Observation) error {
-	dir := s.sync()
+	dir := s.syncCtx(ctx)
 	var out []Finding
 	for i := range seen {
 		o := &seen[i]
@@ -47,6 +81,7 @@ func (s *Service) Observe(ctx context.Context, seen []ingest.Observation) error 
 			if o.Patient != "" {
 				if p, ok := dir.Patient(o.Patient); ok {
 					in.Patient = *p
+					in.Thresholds = s.thresholds(p)
 				}
 			}
 			out = append(out, s.engine.Reading(in)...)
@@ -66,12 +101,65 @@ func (s *Service) apply(ctx context.Context, fs []Finding) error {
 		fs = append(s.pending, fs...)
 		s.pending = nil
 	}
+	s.silence(fs)
 	s.mu.Unlock()
 	if len(fs) == 0 {
 		return nil
 	}
 	_, err := s.life.Apply(ctx, fs)
 	return err
+}
+
+// silence marks the findings whose subject is silenced at their time: by a silence of the
+// patient or device, or, for a device fault, because the registry has the device under
+// maintenance (its maintenance window). The caller holds mu.
+func (s *Service) silence(fs []Finding) {
+	dir := s.view.Load()
+	for i := range fs {
+		f := &fs[i]
+		if f.Resolve || f.Silenced != "" {
+			continue
+		}
+		f.Silenced = SilenceReason(*f, s.silences)
+		if f.Silenced == "" && f.Category == Fault {
+			id := f.Device
+			if f.Subject.Kind == "device" {
+				id = f.Subject.ID
+			}
+			if d, ok := dir.Device(id); ok && d.Status == devices.Maintenance {
+				f.Silenced = MaintenanceReason
+			}
+		}
+	}
+}
+
+// thresholds returns the thresholds in force for p: Rules.Effective of their team's and their
+// own overrides, cached until the registry or the rules change. Overrides that cannot apply
+// are left out and logged once per registry version.
+func (s *Service) thresholds(p *devices.Patient) *Thresholds {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.thresholdsLocked(p)
+}
+
+// thresholdsLocked is thresholds for a caller that holds mu.
+func (s *Service) thresholdsLocked(p *devices.Patient) *Thresholds {
+	rules := s.engine.Rules()
+	if s.effRules != rules {
+		s.effective, s.effRules = nil, rules
+	}
+	if th, ok := s.effective[p.ID]; ok {
+		return th
+	}
+	th, err := rules.Effective(s.teams[p.TeamID], s.people[p.ID])
+	if err != nil {
+		s.log.Warn("overrides left out: they do not fit the rules", "patient", p.ID, "team", p.TeamID, "err", err)
+	}
+	if s.effective == nil {
+		s.effective = make(map[string]*Thresholds)
+	}
+	s.effective[p.ID] = th
+	return th
 }
 
 // Run evaluates the time-driven rules every interval until ctx ends. Findings that cannot be
@@ -85,7 +173,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		s.sync()
+		s.syncCtx(ctx)
 		fs := s.engine.Tick(time.Time{})
 		if err := s.apply(ctx, fs); err != nil && ctx.Err() == nil {
 			s.log.Error("applying time-driven findings failed; retrying at the next tick", "err", err, "count", len(fs))
@@ -96,10 +184,14 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// sync tells the engine of every device and patient when the registry has changed, and returns
-// the current directory.
-func (s *Service) sync() *devices.Directory {
+// sync is syncCtx without a caller's context.
+func (s *Service) sync() *devices.Directory { return s.syncCtx(context.Background()) }
+
+// syncCtx tells the engine of every device and patient when the registry has changed, with
+// the overrides and silences of that time, and returns the current directory.
+func (s *Service) syncCtx(ctx context.Context) *devices.Directory {
 	dir := s.view.Load()
+	s.load(ctx, dir.Version())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if dir.Version() == s.synced {
@@ -121,12 +213,37 @@ func (s *Service) sync() *devices.Directory {
 	})
 	dir.Patients(func(p *devices.Patient) bool {
 		if len(p.Plans) > 0 {
-			s.engine.SetPatient(*p, siteOf(dir, lentAt[p.ID]), nil)
+			s.engine.SetPatient(*p, siteOf(dir, lentAt[p.ID]), s.thresholdsLocked(p))
 		}
 		return true
 	})
 	s.pending = append(s.pending, fs...)
 	return dir
+}
+
+// load reads the overrides and silences again when the registry version differs from the one
+// they were read at. On failure it keeps what it had, logs, and tries again next time.
+func (s *Service) load(ctx context.Context, version int64) {
+	s.mu.Lock()
+	src, loaded := s.settings, s.loaded
+	s.mu.Unlock()
+	if src == nil || loaded == version {
+		return
+	}
+	teams, people, err := src.AllOverrides(ctx)
+	if err != nil {
+		s.log.Error("reading threshold overrides failed; keeping the previous ones", "err", err)
+		return
+	}
+	silences, err := src.SilencesEndingAfter(ctx, s.engine.now(time.Time{}).Add(-silenceLookback))
+	if err != nil {
+		s.log.Error("reading silences failed; keeping the previous ones", "err", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.teams, s.people, s.silences, s.loaded = teams, people, silences, version
+	s.effective = nil
 }
 
 func siteOf(dir *devices.Directory, id string) devices.Site {

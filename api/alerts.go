@@ -95,6 +95,7 @@ type alertJSON struct {
 	Evidence         []evidenceJSON `json:"evidence,omitempty"`
 	Late             bool           `json:"late,omitempty"`
 	Doubt            string         `json:"doubt,omitempty"`
+	Silenced         string         `json:"silenced,omitempty"` // the reason it notified nobody: a silence
 	NotifiedSeverity string         `json:"notified_severity,omitempty"`
 	CreatedAt        time.Time      `json:"created_at"`
 	UpdatedAt        time.Time      `json:"updated_at"`
@@ -144,7 +145,7 @@ func alertOut(a alerts.Alert) alertJSON {
 	out := alertJSON{ID: a.ID, Rule: a.Rule, RuleVersion: a.RuleVersion, Category: string(a.Category),
 		Severity: a.Severity.String(), Subject: a.Subject.String(), Patient: a.Patient, Device: a.Device,
 		Team: a.Team, Site: a.Site, State: string(a.State), FirstSeen: a.FirstSeen, LastSeen: a.LastSeen,
-		Count: a.Count, LastValue: a.LastValue, Thresholds: a.Thresholds, Late: a.Late, Doubt: a.Doubt,
+		Count: a.Count, LastValue: a.LastValue, Thresholds: a.Thresholds, Late: a.Late, Doubt: a.Doubt, Silenced: a.Silenced,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, AcknowledgedBy: a.AcknowledgedBy, AcknowledgedAt: a.AcknowledgedAt,
 		AcknowledgeNote: a.AcknowledgeNote, ResolvedBy: a.ResolvedBy, ResolvedAt: a.ResolvedAt,
 		ResolutionNote: a.ResolutionNote, EscalationLevel: a.EscalationLevel}

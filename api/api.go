@@ -58,7 +58,18 @@ type Options struct {
 	AlertFeed *alerts.Hub
 	// AlertHeartbeat is how often the alert stream sends a comment when idle: default 15s.
 	AlertHeartbeat time.Duration
-	Log            *slog.Logger
+	// Webhooks keeps the webhooks of teams and sites and their delivery log, for
+	// /api/v1/webhooks (503 without it).
+	Webhooks WebhookStore
+	// Overrides keeps the threshold overrides of teams and patients, checked with
+	// OverrideRules (the rules in force), for /teams/{id}/overrides and
+	// /patients/{id}/overrides (503 without both).
+	Overrides     OverrideStore
+	OverrideRules OverrideValidator
+	// Silences keeps the silences of patients' and devices' alerts, for /silences (503
+	// without it).
+	Silences SilenceStore
+	Log      *slog.Logger
 }
 
 // Authenticator identifies who a request acts as. It returns (nil, nil) when the request carries
@@ -93,9 +104,12 @@ func New(opts Options) (*API, error) {
 		r.Mount("/moves", a.moveRoutes()) // moves of devices between sites: moves.go
 		// Alerts and their live feed: alerts.go.
 		r.Mount("/alerts", a.alertRoutes())
+		r.Mount("/webhooks", a.webhookRoutes()) // receivers of alert events: webhooks.go
 		a.accountRoutes(r)
-		r.Group(a.registryRoutes) // sites, teams, patients, devices, audit, openapi.json: registry.go
-		r.Group(a.fleetRoutes)    // utilisation and reallocation: utilisation.go
+		r.Group(a.registryRoutes)               // sites, teams, patients, devices, audit, openapi.json: registry.go
+		r.Group(a.overrideRoutes)               // teams' and patients' threshold overrides: overrides.go
+		r.Mount("/silences", a.silenceRoutes()) // silences of patients and devices: silences.go
+		r.Group(a.fleetRoutes)                  // utilisation and reallocation: utilisation.go
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, &Error{Code: CodeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})

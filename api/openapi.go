@@ -51,6 +51,12 @@ func apiOperations() []apiOperation {
 		fleet     = "Fleet managers, for the devices at their own sites (403 for a device at another site); admins."
 		// alertAccess is who may see and act on alerts.
 		alertAccess = "Doctors, for the clinical alerts of their own teams; fleet managers, for the device faults of their own sites (403 for any other alert); admins."
+		// webhookAccess is who may manage webhooks.
+		webhookAccess = "Doctors, for the webhooks of their own teams; fleet managers, for those of their own sites (403 for any other); admins."
+		// overrideAccess is who may see and change a team's overrides.
+		overrideAccess = "Doctors of the team (403 for another team); admins."
+		// silenceAccess is who may see, create and delete silences.
+		silenceAccess = "Doctors, for the patients of their own teams; fleet managers, for the devices at their own sites (403 for any other subject); admins."
 	)
 	list := []string{"after", "limit"}
 	return []apiOperation{
@@ -146,6 +152,36 @@ func apiOperations() []apiOperation {
 		{"POST", "/alerts/{id}/resolve", "resolveAlert", "Resolve an open or acknowledged alert, with a note (required for a clinical alert)",
 			alertAccess, nil, "AlertNote", true, 200, "Alert", false},
 
+		{"GET", "/teams/{id}/overrides", "getTeamOverrides", "The team's threshold overrides: per rule, per threshold key, a number in the rule's unit or a duration such as \"20m\"",
+			overrideAccess, nil, "", false, 200, "Overrides", false},
+		{"PUT", "/teams/{id}/overrides", "setTeamOverrides", "Replace the team's threshold overrides, checked against the rules in force (400 naming the rule and key); {} removes them",
+			overrideAccess, nil, "OverridesRequest", false, 200, "Overrides", false},
+		{"DELETE", "/teams/{id}/overrides", "deleteTeamOverrides", "Remove the team's threshold overrides", overrideAccess, nil, "", false, 204, "", false},
+		{"GET", "/patients/{id}/overrides", "getPatientOverrides", "The patient's own threshold overrides, which beat the team's and stay with the patient through a transfer",
+			doctors, nil, "", false, 200, "Overrides", false},
+		{"PUT", "/patients/{id}/overrides", "setPatientOverrides", "Replace the patient's threshold overrides, checked against the rules in force (400 naming the rule and key); {} removes them",
+			doctors, nil, "OverridesRequest", false, 200, "Overrides", false},
+		{"DELETE", "/patients/{id}/overrides", "deletePatientOverrides", "Remove the patient's threshold overrides", doctors, nil, "", false, 204, "", false},
+
+		{"GET", "/silences", "listSilences", "Silences of patients and devices, newest first; a doctor's list holds those of their teams' patients, a fleet manager's those of their sites' devices",
+			silenceAccess, []string{"silence_subject", "silence_active", "silence_before", "limit"}, "", false, 200, "SilencePage", false},
+		{"POST", "/silences", "createSilence", "Silence a patient's or a device's alerts from from (default now) until until, with a reason: they are still recorded, with the reason, and notify nobody",
+			silenceAccess, nil, "SilenceRequest", false, 201, "Silence", false},
+		{"DELETE", "/silences/{id}", "deleteSilence", "Delete a silence, which ends it", silenceAccess, nil, "", false, 204, "", false},
+
+		{"GET", "/webhooks", "listWebhooks", "Webhooks by id; a doctor's list holds those of their teams, a fleet manager's those of their sites",
+			webhookAccess, []string{"team", "site", "webhook_after", "limit"}, "", false, 200, "WebhookPage", false},
+		{"POST", "/webhooks", "createWebhook",
+			"Register a webhook for a team (its clinical alerts) or a site (its device faults); the answer holds its signing secret, shown this once",
+			webhookAccess, nil, "NewWebhook", false, 201, "CreatedWebhook", false},
+		{"GET", "/webhooks/{id}", "getWebhook", "Get a webhook, without its secret", webhookAccess, nil, "", false, 200, "Webhook", false},
+		{"PATCH", "/webhooks/{id}", "updateWebhook", "Change the URL, enabled or min_severity; a disabled webhook's queued deliveries wait",
+			webhookAccess, nil, "WebhookPatch", false, 200, "Webhook", false},
+		{"DELETE", "/webhooks/{id}", "deleteWebhook", "Delete a webhook and its delivery log", webhookAccess, nil, "", false, 204, "", false},
+		{"GET", "/webhooks/{id}/deliveries", "listWebhookDeliveries",
+			"The delivery log, newest first: each event sent, its attempts, the last status or error, the next attempt and when it was delivered",
+			webhookAccess, []string{"delivery_before", "limit"}, "", false, 200, "DeliveryPage", false},
+
 		{"GET", "/audit", "listAudit", "The audit log of registry changes, newest first", adminOnly,
 			[]string{"subject", "actor", "action", "audit_before", "limit"}, "", false, 200, "AuditPage", false},
 		{"GET", "/deadletters", "listDeadLetters", "Rejected messages and readings, newest first",
@@ -223,6 +259,18 @@ var apiSchemas = []struct {
 	{name: "AlertDetail", value: alertDetailJSON{}, enums: alertEnums()},
 	{name: "AlertEvent", value: alertEventJSON{}, enums: alertEnums()},
 	{name: "AlertNote", value: alertNoteRequest{}, request: true},
+	{name: "Overrides", value: overridesJSON{}},
+	{name: "OverridesRequest", value: overridesRequest{}, request: true, required: []string{"overrides"}},
+	{name: "Silence", value: silenceJSON{}},
+	{name: "SilenceRequest", value: silenceRequest{}, request: true, required: []string{"subject", "until", "reason"}},
+	{name: "SilencePage", value: silencePage{}},
+	{name: "Webhook", value: webhookJSON{}, enums: webhookEnums()},
+	{name: "CreatedWebhook", value: createdWebhookJSON{}, enums: webhookEnums()},
+	{name: "WebhookPage", value: page[webhookJSON]{}},
+	{name: "NewWebhook", value: webhookRequest{}, request: true, required: []string{"url"}, enums: webhookEnums()},
+	{name: "WebhookPatch", value: webhookRequest{}, request: true, omit: []string{"team", "site"}, enums: webhookEnums()},
+	{name: "Delivery", value: deliveryJSON{}, enums: webhookEnums()},
+	{name: "DeliveryPage", value: page[deliveryJSON]{}},
 	{name: "Error", value: errorBody{}},
 }
 
@@ -231,6 +279,11 @@ var apiSchemas = []struct {
 func alertEnums() map[string][]string {
 	return map[string][]string{"state": alertStateNames(), "category": {string(alerts.Clinical), string(alerts.Fault)},
 		"severity": alertSeverityNames(), "notified_severity": alertSeverityNames(), "type": alertEventTypeNames()}
+}
+
+// webhookEnums are the enums of the webhook and delivery schemas.
+func webhookEnums() map[string][]string {
+	return map[string][]string{"min_severity": alertSeverityNames(), "state": deliveryStateNames(), "event_type": alertEventTypeNames()}
 }
 
 // errorBody is the body of every error answer.
@@ -291,6 +344,11 @@ func queryParameters() map[string]map[string]any {
 		"alert_since":       param("since", "Last seen (measurement time) at or after this time.", when()),
 		"alert_until":       param("until", "Last seen (measurement time) before this time.", when()),
 		"alert_before":      param("before", "Cursor: the next of the previous page; only alerts with a smaller id.", cursor()),
+		"webhook_after":     param("after", "Cursor: the next of the previous page; only webhooks with a larger id.", cursor()),
+		"delivery_before":   param("before", "Cursor: the next of the previous page; only deliveries with a smaller id.", cursor()),
+		"silence_subject":   param("subject", "Only silences of this subject, patient/<id> or device/<id>.", str()),
+		"silence_active":    param("active", "true: only silences that have not ended.", map[string]any{"type": "boolean", "default": false}),
+		"silence_before":    param("before", "Cursor: the next of the previous page; only silences with a smaller id.", cursor()),
 	}
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -29,14 +30,29 @@ type teamJSON struct {
 	// Lead and OnCall are user ids of doctors of the team: who urgent alerts escalate to.
 	Lead   string   `json:"lead"`
 	OnCall []string `json:"on_call"`
+	// AckWithin is how long an urgent alert may wait for acknowledgement before it escalates,
+	// a duration such as "10m"; "" is the server's default (alerts.escalate_after).
+	AckWithin string `json:"ack_within"`
 }
 
 func teamOut(t devices.Team) teamJSON {
-	return teamJSON{ID: t.ID, Site: t.SiteID, Name: t.Name, Lead: t.Lead, OnCall: append([]string{}, t.OnCall...)}
+	j := teamJSON{ID: t.ID, Site: t.SiteID, Name: t.Name, Lead: t.Lead, OnCall: append([]string{}, t.OnCall...)}
+	if t.AckWithin != 0 {
+		j.AckWithin = t.AckWithin.String()
+	}
+	return j
 }
 
-func (j teamJSON) team() devices.Team {
-	return devices.Team{ID: j.ID, SiteID: j.Site, Name: j.Name, Lead: j.Lead, OnCall: j.OnCall}
+func (j teamJSON) team() (devices.Team, error) {
+	t := devices.Team{ID: j.ID, SiteID: j.Site, Name: j.Name, Lead: j.Lead, OnCall: j.OnCall}
+	if j.AckWithin != "" {
+		d, err := time.ParseDuration(j.AckWithin)
+		if err != nil {
+			return t, devices.Errorf(devices.Invalid, "ack_within: %q is not a duration such as 15m", j.AckWithin)
+		}
+		t.AckWithin = d
+	}
+	return t, nil
 }
 
 func (a *API) listTeams(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
@@ -89,10 +105,14 @@ func (a *API) createTeam(w http.ResponseWriter, r *http.Request, p *access.Princ
 	if err := required(has, "id", "site", "name"); err != nil {
 		return err
 	}
-	if err := a.opts.Registry.CreateTeam(r.Context(), j.team()); err != nil {
+	team, err := j.team()
+	if err != nil {
 		return err
 	}
-	writeCreated(w, r, j.ID, teamOut(j.team()))
+	if err := a.opts.Registry.CreateTeam(r.Context(), team); err != nil {
+		return err
+	}
+	writeCreated(w, r, j.ID, teamOut(team))
 	return nil
 }
 
@@ -115,9 +135,13 @@ func (a *API) updateTeam(w http.ResponseWriter, r *http.Request, p *access.Princ
 	if _, err := decodeBody(r, &j, map[string]string{"id": "an id cannot change"}); err != nil {
 		return err
 	}
-	if err := a.opts.Registry.UpdateTeam(r.Context(), j.team()); err != nil {
+	team, err := j.team()
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, teamOut(j.team()))
+	if err := a.opts.Registry.UpdateTeam(r.Context(), team); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, teamOut(team))
 	return nil
 }

@@ -83,7 +83,16 @@ type Team struct {
 	// OnCall is the on-call roster in rota order: who is paged after the lead, and out of
 	// the centre's opening hours.
 	OnCall []string
+	// AckWithin is how long an urgent or critical alert may stay unacknowledged before it
+	// escalates; 0 means the configured default (alerts.escalate_after).
+	AckWithin time.Duration
 }
+
+// Bounds of a team's AckWithin when set.
+const (
+	MinAckWithin = time.Minute
+	MaxAckWithin = 24 * time.Hour
+)
 
 // Patient is a resident known by a pseudonymous id. No name or other identity is kept here.
 type Patient struct {
@@ -173,6 +182,8 @@ func (t *Team) Validate() error {
 		return Errorf(Invalid, "team name is required")
 	case t.Lead != "" && !ValidID(t.Lead):
 		return invalidID("team lead", t.Lead)
+	case t.AckWithin != 0 && (t.AckWithin < MinAckWithin || t.AckWithin > MaxAckWithin || t.AckWithin%time.Second != 0):
+		return Errorf(Invalid, "ack_within %v is not 0 (the default) or whole seconds from %v to %v", t.AckWithin, MinAckWithin, MaxAckWithin)
 	}
 	for i, u := range t.OnCall {
 		if !ValidID(u) {

@@ -34,7 +34,7 @@ const alertEventsLock = 0x616c7274 // "alrt"
 
 const alertColumns = `id, rule, rule_version, category, severity, notified_severity, subject, patient, device, team, site,
 	state, first_seen_ms, last_seen_ms, count, last_value, thresholds, evidence, late, doubt, created_ms, updated_ms,
-	acknowledged_by, acknowledged_ms, acknowledge_note, resolved_by, resolved_ms, resolution_note, escalation_level`
+	acknowledged_by, acknowledged_ms, acknowledge_note, resolved_by, resolved_ms, resolution_note, escalation_level, silenced`
 
 // alertListColumns are alertColumns without the evidence, which lists leave out.
 var alertListColumns = strings.Replace(alertColumns, "evidence", "'[]'", 1)
@@ -49,7 +49,7 @@ func scanAlert(sc scanner) (alerts.Alert, error) {
 	err := sc.Scan(&a.ID, &a.Rule, &a.RuleVersion, &a.Category, &a.Severity, &a.NotifiedSeverity, &subject,
 		&a.Patient, &a.Device, &a.Team, &a.Site, &a.State, &first, &last, &a.Count, &a.LastValue, &thresholds,
 		&evidence, &late, &a.Doubt, &created, &updated, &a.AcknowledgedBy, &acked, &a.AcknowledgeNote,
-		&a.ResolvedBy, &resolved, &a.ResolutionNote, &a.EscalationLevel)
+		&a.ResolvedBy, &resolved, &a.ResolutionNote, &a.EscalationLevel, &a.Silenced)
 	if err != nil {
 		return a, err
 	}
@@ -96,7 +96,7 @@ func alertValues(a alerts.Alert) ([]any, error) {
 		a.Patient, a.Device, a.Team, a.Site, string(a.State), a.FirstSeen.UnixMilli(), a.LastSeen.UnixMilli(), a.Count,
 		a.LastValue, string(thresholds), string(evidence), late, a.Doubt, a.CreatedAt.UnixMilli(), a.UpdatedAt.UnixMilli(),
 		a.AcknowledgedBy, millis(a.AcknowledgedAt), a.AcknowledgeNote, a.ResolvedBy, millis(a.ResolvedAt),
-		a.ResolutionNote, a.EscalationLevel}, nil
+		a.ResolutionNote, a.EscalationLevel, a.Silenced}, nil
 }
 
 // errLostRace says that another transaction raised the alert a finding was about to raise.

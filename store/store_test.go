@@ -83,6 +83,17 @@ var conformance = []struct {
 	{"AlertEventsVisibleInIDOrder", testAlertEventsVisibleInIDOrder},
 	{"ListAlerts", testListAlerts},
 	{"ApplyFindingRefusesBadFindings", testApplyFindingRefusesBadFindings},
+	{"EscalationChain", testEscalationChain},
+	{"EscalationStopsWhenAcknowledged", testEscalationStopsWhenAcknowledged},
+	{"EscalationOutOfHours", testEscalationOutOfHours},
+	{"EscalationTeamSettings", testEscalationTeamSettings},
+	{"EscalationRace", testEscalationRace},
+	{"Webhooks", testWebhooks},
+	{"WebhookOutbox", testWebhookOutbox},
+	{"WebhookConcurrentClaims", testWebhookConcurrentClaims},
+	{"Overrides", testOverrides},
+	{"Silences", testSilences},
+	{"AlertSilencedFinding", testAlertSilencedFinding},
 }
 
 func runConformance(t *testing.T, newDSN func(t *testing.T) string) {

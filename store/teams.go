@@ -6,18 +6,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
-const teamColumns = `id, site_id, name, lead, on_call`
+const teamColumns = `id, site_id, name, lead, on_call, ack_within_ms`
 
 func scanTeam(sc scanner) (devices.Team, error) {
 	var t devices.Team
 	var onCall string
-	if err := sc.Scan(&t.ID, &t.SiteID, &t.Name, &t.Lead, &onCall); err != nil {
+	var ackWithin int64
+	if err := sc.Scan(&t.ID, &t.SiteID, &t.Name, &t.Lead, &onCall, &ackWithin); err != nil {
 		return t, err
 	}
+	t.AckWithin = time.Duration(ackWithin) * time.Millisecond
 	if err := json.Unmarshal([]byte(onCall), &t.OnCall); err != nil {
 		return t, fmt.Errorf("team %s: on-call roster: %w", t.ID, err)
 	}
@@ -30,11 +33,20 @@ func scanTeam(sc scanner) (devices.Team, error) {
 // teamDetail is a team as the audit log records it.
 func teamDetail(t devices.Team) any {
 	return struct {
-		Site   string   `json:"site"`
-		Name   string   `json:"name"`
-		Lead   string   `json:"lead,omitempty"`
-		OnCall []string `json:"on_call,omitempty"`
-	}{t.SiteID, t.Name, t.Lead, t.OnCall}
+		Site      string   `json:"site"`
+		Name      string   `json:"name"`
+		Lead      string   `json:"lead,omitempty"`
+		OnCall    []string `json:"on_call,omitempty"`
+		AckWithin string   `json:"ack_within,omitempty"`
+	}{t.SiteID, t.Name, t.Lead, t.OnCall, ackWithinText(t.AckWithin)}
+}
+
+// ackWithinText is a team's acknowledgement time for the audit log: empty for the default.
+func ackWithinText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
 
 // onCallJSON is the stored form of a roster.
@@ -86,12 +98,12 @@ func insertTeam(ctx context.Context, tx *sql.Tx, team devices.Team) (any, error)
 	if err := checkRoster(ctx, tx, team); err != nil {
 		return nil, err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO teams (`+teamColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-		team.ID, team.SiteID, team.Name, team.Lead, onCallJSON(team))
+	_, err := tx.ExecContext(ctx, `INSERT INTO teams (`+teamColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		team.ID, team.SiteID, team.Name, team.Lead, onCallJSON(team), team.AckWithin.Milliseconds())
 	return teamDetail(team), err
 }
 
-// UpdateTeam replaces the team's name, site, lead and on-call roster; NotFound if there is no
+// UpdateTeam replaces the team's name, site, lead, on-call roster and acknowledgement time; NotFound if there is no
 // such team.
 func (s *Store) UpdateTeam(ctx context.Context, team devices.Team) error {
 	if err := team.Validate(); err != nil {
@@ -107,8 +119,8 @@ func (s *Store) UpdateTeam(ctx context.Context, team devices.Team) error {
 		if err := checkRoster(ctx, tx, team); err != nil {
 			return nil, err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE teams SET site_id = $2, name = $3, lead = $4, on_call = $5 WHERE id = $1`,
-			team.ID, team.SiteID, team.Name, team.Lead, onCallJSON(team))
+		_, err := tx.ExecContext(ctx, `UPDATE teams SET site_id = $2, name = $3, lead = $4, on_call = $5, ack_within_ms = $6
+			WHERE id = $1`, team.ID, team.SiteID, team.Name, team.Lead, onCallJSON(team), team.AckWithin.Milliseconds())
 		return teamDetail(team), err
 	})
 }

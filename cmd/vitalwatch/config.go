@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reallocation"
 )
 
@@ -68,6 +69,9 @@ type Config struct {
 		RulesFile    string        `mapstructure:"rules_file"`
 		Tick         time.Duration `mapstructure:"tick"`
 		PollInterval time.Duration `mapstructure:"poll_interval"`
+		// EscalateAfter is how long an urgent alert may stay unacknowledged before it
+		// escalates, for teams that set no ack_within of their own.
+		EscalateAfter time.Duration `mapstructure:"escalate_after"`
 	} `mapstructure:"alerts"`
 	Reallocation struct {
 		Low    float64 `mapstructure:"low"`
@@ -126,6 +130,7 @@ var defaults = map[string]any{
 	"alerts.rules_file":        "",
 	"alerts.tick":              "5s",
 	"alerts.poll_interval":     "200ms",
+	"alerts.escalate_after":    "15m",
 	"reallocation.low":         0.60,
 	"reallocation.high":        0.90,
 	"reallocation.months":      3,
@@ -284,6 +289,9 @@ func (c *Config) Validate() error {
 			return bad("alerts.tick", "must be from 100ms to 1m: how often time-driven rules (fall confirmation, offline) run, got %v", c.Alerts.Tick)
 		case c.Alerts.PollInterval < 10*time.Millisecond || c.Alerts.PollInterval > 10*time.Second:
 			return bad("alerts.poll_interval", "must be from 10ms to 10s: how often the live feed reads other instances' alert events, got %v", c.Alerts.PollInterval)
+		case c.Alerts.EscalateAfter < devices.MinAckWithin || c.Alerts.EscalateAfter > devices.MaxAckWithin:
+			return bad("alerts.escalate_after", "must be from %v to %v: how long an urgent alert may stay unacknowledged before it escalates, got %v",
+				devices.MinAckWithin, devices.MaxAckWithin, c.Alerts.EscalateAfter)
 		}
 		if c.Alerts.RulesFile != "" {
 			if _, err := alerts.LoadRules(c.Alerts.RulesFile); err != nil {

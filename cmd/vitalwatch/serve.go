@@ -87,9 +87,15 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	// Alerts: the engine sees what ingest accepted before it is acknowledged; the hub feeds
 	// /api/v1/alerts/stream with this and other instances' alert events.
 	var (
-		alertSvc *alerts.Service
-		hub      *alerts.Hub
+		alertSvc  *alerts.Service
+		hub       *alerts.Hub
+		escalator *alerts.Escalator
 	)
+	// The API checks threshold overrides against the rules in force: without alerts, none.
+	var overrideRules api.OverrideValidator
+	// The webhook deliverer sends alert events to teams' and sites' receivers (any instance's
+	// events: the outbox is shared, and a lease keeps two instances from sending one twice).
+	var deliverer *alerts.Deliverer
 	if cfg.Alerts.Enabled {
 		rules := alerts.DefaultRules()
 		if cfg.Alerts.RulesFile != "" {
@@ -99,6 +105,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		}
 		hub = alerts.NewHub(db, alerts.HubOptions{PollInterval: cfg.Alerts.PollInterval, Log: log})
 		alertSvc = alerts.NewService(alerts.NewEngine(rules, time.Now), alerts.NewLifecycle(db, hub, log), view, log)
+		alertSvc.UseSettings(db) // threshold overrides and silences
+		overrideRules = rules
+		escalator = alerts.NewEscalator(db, hub, cfg.Alerts.EscalateAfter, time.Now, log)
+		deliverer = alerts.NewDeliverer(db, alerts.DelivererOptions{Log: log})
 	}
 
 	var (
@@ -152,7 +162,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	}
 	handler, err := api.New(api.Options{Gatherer: reg, Checks: checks, DeadLetters: db,
 		Registry: db, Devices: view, Fleet: reports, Alerts: db, AlertFeed: hub,
-		Auth: api.NewUserAuth(db, log), Users: db, Log: log})
+		Auth: api.NewUserAuth(db, log), Users: db, Overrides: db, OverrideRules: overrideRules, Silences: db, Webhooks: db, Log: log})
 	if err != nil {
 		return err
 	}
@@ -200,17 +210,25 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		close(pruned)
 	}
 
-	// The hub and the time-driven rules run until the HTTP server is shut down; cancelling the
-	// hub ends the open alert streams.
+	// The hub, the time-driven rules and the escalator run until the HTTP server is shut down;
+	// cancelling the hub ends the open alert streams.
 	alertsCtx, stopAlerts := context.WithCancel(context.Background())
 	defer stopAlerts()
-	alertsDone := make(chan struct{}, 2)
+	alertsDone := make(chan struct{}, 3)
 	if alertSvc != nil {
 		go func() { defer func() { alertsDone <- struct{}{} }(); hub.Run(alertsCtx) }()
 		go func() { defer func() { alertsDone <- struct{}{} }(); alertSvc.Run(alertsCtx, cfg.Alerts.Tick) }()
+		go func() { defer func() { alertsDone <- struct{}{} }(); escalator.Run(alertsCtx, cfg.Alerts.Tick) }()
 	} else {
 		alertsDone <- struct{}{}
 		alertsDone <- struct{}{}
+		alertsDone <- struct{}{}
+	}
+	delivered := make(chan struct{}) // the deliverer has stopped: an attempt it cut off is retried
+	if deliverer != nil {
+		go func() { defer close(delivered); deliverer.Run(alertsCtx) }()
+	} else {
+		close(delivered)
 	}
 
 	// The pipeline has its own context: on shutdown it gets time to flush before it is cut off.
@@ -272,6 +290,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	stopAlerts()
 	<-alertsDone
 	<-alertsDone
+	<-alertsDone
+	<-delivered
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {

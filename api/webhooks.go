@@ -1,0 +1,348 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/store"
+)
+
+// Webhooks over HTTP: register, list, change and delete the receivers of a team's or a site's
+// alert events, and read their delivery log. Who may, after the id (404):
+//   - a doctor, the webhooks of their own teams (which receive their clinical alerts);
+//   - a fleet manager, the webhooks of their own sites (which receive their device faults);
+//   - an admin, every webhook.
+//
+// Anything else is 403. The secret is in the answer to POST only: it is not shown again.
+
+// WebhookStore is what the API needs of the webhook store (store.Store).
+type WebhookStore interface {
+	CreateWebhook(ctx context.Context, w alerts.Webhook) (alerts.Webhook, error)
+	GetWebhook(ctx context.Context, id int64) (alerts.Webhook, error)
+	ListWebhooks(ctx context.Context, f store.WebhookFilter) ([]alerts.Webhook, error)
+	UpdateWebhook(ctx context.Context, id int64, p store.WebhookPatch) (alerts.Webhook, error)
+	DeleteWebhook(ctx context.Context, id int64) error
+	ListWebhookDeliveries(ctx context.Context, id int64, f store.DeliveryFilter) ([]alerts.Delivery, error)
+}
+
+func (a *API) webhookRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Get("/", a.webhookHandler(a.listWebhooks))
+	r.Post("/", a.webhookHandler(a.createWebhook))
+	r.Get("/{id}", a.webhookHandler(a.getWebhook))
+	r.Patch("/{id}", a.webhookHandler(a.updateWebhook))
+	r.Delete("/{id}", a.webhookHandler(a.deleteWebhook))
+	r.Get("/{id}/deliveries", a.webhookHandler(a.listDeliveries))
+	return r
+}
+
+// webhookHandler adapts h as alertHandler does: 503 without a webhook store, the principal,
+// and the actor of any change h makes.
+func (a *API) webhookHandler(h registryHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.opts.Webhooks == nil {
+			a.writeError(w, r, &Error{Code: CodeUnavailable, Message: "webhooks are not configured"})
+			return
+		}
+		p, ok := access.FromContext(r.Context())
+		if !ok {
+			a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "sign in first"})
+			return
+		}
+		r = r.WithContext(store.WithActor(r.Context(), auditActor(p)))
+		if err := h(w, r, p); err != nil {
+			a.writeError(w, r, err)
+		}
+	}
+}
+
+// webhookJSON is a webhook as the API shows it, without its secret.
+type webhookJSON struct {
+	ID          int64     `json:"id"`
+	Team        string    `json:"team,omitempty"` // receives the clinical alerts of this team
+	Site        string    `json:"site,omitempty"` // or the device faults of this site
+	URL         string    `json:"url"`
+	Enabled     bool      `json:"enabled"`
+	MinSeverity string    `json:"min_severity,omitempty"` // the lowest severity sent; every one if absent
+	CreatedBy   string    `json:"created_by"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// createdWebhookJSON is a new webhook with its secret, shown this once.
+type createdWebhookJSON struct {
+	webhookJSON
+	// Secret keys the X-VitalWatch-Signature of every delivery: HMAC-SHA256 of the body.
+	Secret string `json:"secret"`
+}
+
+// webhookRequest registers a webhook (one of team and site, url, enabled: default true,
+// min_severity) or changes one (url, enabled, min_severity; "" or null for every severity).
+type webhookRequest struct {
+	Team        string `json:"team"`
+	Site        string `json:"site"`
+	URL         string `json:"url"`
+	Enabled     bool   `json:"enabled"`
+	MinSeverity string `json:"min_severity"`
+}
+
+// deliveryJSON is one delivery of the log.
+type deliveryJSON struct {
+	ID        int64  `json:"id"`
+	Event     int64  `json:"event"` // the alert event's id, as in the live feed
+	EventType string `json:"event_type"`
+	// Key is the idempotency key: the X-VitalWatch-Delivery header and the body's id.
+	Key          string    `json:"key"`
+	State        string    `json:"state"`
+	Attempts     int       `json:"attempts"`
+	LastStatus   int       `json:"last_status,omitempty"`
+	LastError    string    `json:"last_error,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	FirstAttempt time.Time `json:"first_attempt_at,omitzero"`
+	LastAttempt  time.Time `json:"last_attempt_at,omitzero"`
+	NextAttempt  time.Time `json:"next_attempt_at,omitzero"` // of a pending delivery
+	DeliveredAt  time.Time `json:"delivered_at,omitzero"`
+}
+
+func webhookOut(w alerts.Webhook) webhookJSON {
+	out := webhookJSON{ID: w.ID, Team: w.Team, Site: w.Site, URL: w.URL, Enabled: w.Enabled, CreatedBy: w.CreatedBy,
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+	if w.MinSeverity > 0 {
+		out.MinSeverity = w.MinSeverity.String()
+	}
+	return out
+}
+
+func deliveryOut(d alerts.Delivery) deliveryJSON {
+	return deliveryJSON{ID: d.ID, Event: d.EventID, EventType: string(d.EventType), Key: d.Key, State: string(d.State),
+		Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt,
+		FirstAttempt: d.FirstAttempt, LastAttempt: d.LastAttempt, NextAttempt: d.NextAttempt, DeliveredAt: d.DeliveredAt}
+}
+
+// mayWebhook refuses p a webhook of a team or site that is not theirs, saying why.
+func mayWebhook(p *access.Principal, team, site string) error {
+	switch {
+	case p.IsAdmin():
+		return nil
+	case p.Role == access.Doctor && team == "":
+		return forbidden("a doctor manages the webhooks of their teams; site %s's are for its fleet managers", site)
+	case p.Role == access.Doctor && !p.CanTeam(team):
+		return forbidden("team %s is not one of yours", team)
+	case p.Role == access.FleetManager && site == "":
+		return forbidden("a fleet manager manages the webhooks of their sites; team %s's are for its doctors", team)
+	case p.Role == access.FleetManager && !p.CanSite(site):
+		return forbidden("site %s is not one of yours", site)
+	case p.Role != access.Doctor && p.Role != access.FleetManager:
+		return forbidden("a %s may not manage webhooks", p.Role)
+	}
+	return nil
+}
+
+// webhookFor returns the webhook of the path's id when p may manage it: 400 for an id that is
+// not one, 404 if there is none, 403 if it is not of p's teams or sites.
+func (a *API) webhookFor(r *http.Request, p *access.Principal) (alerts.Webhook, error) {
+	raw := chi.URLParam(r, "id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return alerts.Webhook{}, invalid("id " + strconv.Quote(raw) + " in the path is not a webhook id (a positive whole number)")
+	}
+	w, err := a.opts.Webhooks.GetWebhook(r.Context(), id)
+	if err != nil {
+		return w, err
+	}
+	return w, mayWebhook(p, w.Team, w.Site)
+}
+
+// parseMinSeverity reads min_severity: "" is every severity.
+func parseMinSeverity(v string) (alerts.Severity, error) {
+	if v == "" {
+		return 0, nil
+	}
+	s, err := alerts.ParseSeverity(v)
+	if err != nil {
+		return 0, invalid("min_severity: " + err.Error())
+	}
+	return s, nil
+}
+
+// listWebhooks serves GET /api/v1/webhooks?team=&site=&after=&limit=, by id, of the webhooks the
+// caller may manage. A page's next is the cursor for after=.
+func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	q, err := queryParams(r, "team", "site", "after", "limit")
+	if err != nil {
+		return err
+	}
+	f := store.WebhookFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Limit: 100}
+	for _, param := range []string{"team", "site"} {
+		if v := q.Get(param); v != "" && !devices.ValidID(v) {
+			return invalid(param + ": " + strconv.Quote(v) + " is not an id")
+		}
+	}
+	switch {
+	case f.Team != "" && !p.CanTeam(f.Team):
+		return forbidden("team %s is not one of yours", f.Team)
+	case f.Site != "" && !p.CanSite(f.Site):
+		return forbidden("site %s is not one of yours", f.Site)
+	}
+	if v := q.Get("after"); v != "" {
+		if f.After, err = strconv.ParseInt(v, 10, 64); err != nil || f.After <= 0 {
+			return invalid("after: not a cursor (a positive integer from a previous page's next)")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return invalid("limit: must be an integer from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	list, err := a.opts.Webhooks.ListWebhooks(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageOf(list, f.Limit, func(wh alerts.Webhook) string { return strconv.FormatInt(wh.ID, 10) }, webhookOut))
+	return nil
+}
+
+// createWebhook serves POST /api/v1/webhooks: the answer holds the new secret, shown once.
+func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	var req webhookRequest
+	has, err := decodeBody(r, &req, nil)
+	if err != nil {
+		return err
+	}
+	if err := required(has, "url"); err != nil {
+		return err
+	}
+	if (req.Team == "") == (req.Site == "") {
+		return invalid("give exactly one of team (for its clinical alerts) and site (for its device faults)")
+	}
+	if err := mayWebhook(p, req.Team, req.Site); err != nil {
+		return err
+	}
+	sev, err := parseMinSeverity(req.MinSeverity)
+	if err != nil {
+		return err
+	}
+	enabled := req.Enabled || !has["enabled"]
+	wh, err := a.opts.Webhooks.CreateWebhook(r.Context(), alerts.Webhook{Team: req.Team, Site: req.Site, URL: req.URL,
+		Secret: alerts.NewWebhookSecret(), Enabled: enabled, MinSeverity: sev})
+	if err != nil {
+		return err
+	}
+	writeCreated(w, r, strconv.FormatInt(wh.ID, 10), createdWebhookJSON{webhookJSON: webhookOut(wh), Secret: wh.Secret})
+	return nil
+}
+
+// getWebhook serves GET /api/v1/webhooks/{id}, without its secret.
+func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	wh, err := a.webhookFor(r, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, webhookOut(wh))
+	return nil
+}
+
+// updateWebhook serves PATCH /api/v1/webhooks/{id}: url, enabled, min_severity.
+func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	wh, err := a.webhookFor(r, p)
+	if err != nil {
+		return err
+	}
+	var req webhookRequest
+	stays := "a webhook stays with its team or site; delete it and register another"
+	has, err := decodeBody(r, &req, map[string]string{"team": stays, "site": stays})
+	if err != nil {
+		return err
+	}
+	var patch store.WebhookPatch
+	if has["url"] {
+		patch.URL = &req.URL
+	}
+	if has["enabled"] {
+		patch.Enabled = &req.Enabled
+	}
+	if has["min_severity"] {
+		sev, err := parseMinSeverity(req.MinSeverity)
+		if err != nil {
+			return err
+		}
+		patch.MinSeverity = &sev
+	}
+	wh, err = a.opts.Webhooks.UpdateWebhook(r.Context(), wh.ID, patch)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, webhookOut(wh))
+	return nil
+}
+
+// deleteWebhook serves DELETE /api/v1/webhooks/{id}: the webhook and its delivery log go.
+func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	wh, err := a.webhookFor(r, p)
+	if err != nil {
+		return err
+	}
+	if err := a.opts.Webhooks.DeleteWebhook(r.Context(), wh.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listDeliveries serves GET /api/v1/webhooks/{id}/deliveries?before=&limit=: the delivery log,
+// newest first. A page's next is the cursor for before=.
+func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	q, err := queryParams(r, "before", "limit")
+	if err != nil {
+		return err
+	}
+	wh, err := a.webhookFor(r, p)
+	if err != nil {
+		return err
+	}
+	f := store.DeliveryFilter{Limit: 100}
+	if v := q.Get("before"); v != "" {
+		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before <= 0 {
+			return invalid("before: not a cursor (a positive integer from a previous page's next)")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return invalid("limit: must be an integer from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	ds, err := a.opts.Webhooks.ListWebhookDeliveries(r.Context(), wh.ID, f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageOf(ds, f.Limit, func(d alerts.Delivery) string { return strconv.FormatInt(d.ID, 10) }, deliveryOut))
+	return nil
+}
+
+// deliveryStateNames lists the states of a delivery.
+func deliveryStateNames() []string {
+	return []string{string(alerts.DeliveryPending), string(alerts.DeliveryDelivered), string(alerts.DeliveryFailed)}
+}

@@ -1,0 +1,166 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/store"
+)
+
+// doerFunc answers webhook requests without a network.
+type doerFunc func(*http.Request) (*http.Response, error)
+
+func (f doerFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// answer is a response with status and no body.
+func answer(status int) *http.Response {
+	return &http.Response{StatusCode: status, Body: io.NopCloser(strings.NewReader(""))}
+}
+
+// serveWebhooks makes the fixture's API serve webhooks from its store.
+func serveWebhooks(f *registryFixture) {
+	f.t.Helper()
+	var err error
+	f.api, err = New(Options{Gatherer: prometheus.NewRegistry(), DeadLetters: f.store, Registry: f.store, Devices: f.view,
+		Alerts: f.store, Webhooks: f.store, Auth: registryPrincipals, Users: f.store, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// seedWebhooks adds webhooks 1 of team tA, 2 of team tB, 3 of site sA and 4 of site sB, then
+// an alert of tA and a fault at sA, each delivered once to its webhook (1 and 3).
+func seedWebhooks(f *registryFixture) {
+	f.t.Helper()
+	ctx := context.Background()
+	for i, w := range []alerts.Webhook{{Team: "tA"}, {Team: "tB"}, {Site: "sA"}, {Site: "sB"}} {
+		w.URL, w.Secret, w.Enabled = "https://hooks.example/"+w.Team+w.Site, alerts.NewWebhookSecret(), true
+		got, err := f.store.CreateWebhook(asSeedWH, w)
+		if err != nil || got.ID != int64(i+1) {
+			f.t.Fatalf("seedWebhooks: webhook %d = %+v, %v", i+1, got, err)
+		}
+	}
+	for _, fd := range []alerts.Finding{clinicalAt("glucose_very_low", "pA1", "tA", alerts.Urgent, 0),
+		faultAt("battery_low", "dA1", "sA", alerts.Warning, 1)} {
+		if _, _, _, err := f.store.ApplyFinding(ctx, fd); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	d := alerts.NewDeliverer(f.store, alerts.DelivererOptions{Client: doerFunc(func(*http.Request) (*http.Response, error) {
+		return answer(http.StatusOK), nil
+	})})
+	if err := d.RunOnce(ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	serveWebhooks(f)
+}
+
+// asSeedWH is the actor of the seeded webhooks.
+var asSeedWH = store.WithActor(context.Background(), "test:seed")
+
+// A doctor registers a webhook of their team and sees its secret once; another team's doctor
+// and a fleet manager may not touch it; the delivery log shows each attempt's outcome.
+func TestWebhookLifecycle(t *testing.T) {
+	f := newRegistryFixture(t)
+	serveWebhooks(f)
+
+	for _, tt := range []struct {
+		token, body string
+		status      int
+		says        string
+	}{
+		{"docA", `{"team": "tA"}`, 400, "url: required"},
+		{"docA", `{"team": "tA", "url": "ftp://x.example/"}`, 400, "http"},
+		{"docA", `{"team": "tA", "site": "sA", "url": "https://x.example/"}`, 400, "exactly one"},
+		{"docA", `{"team": "tA", "url": "https://x.example/", "min_severity": "loud"}`, 400, "min_severity"},
+		{"docA", `{"team": "tA", "url": "https://x.example/", "secret": "mine"}`, 400, "unknown field"},
+		{"admin", `{"team": "tZ", "url": "https://x.example/"}`, 400, "tZ"},
+		{"docA", `{"team": "tB", "url": "https://x.example/"}`, 403, "tB"},
+		{"docA", `{"site": "sA", "url": "https://x.example/"}`, 403, "doctor"},
+		{"fleetA", `{"team": "tA", "url": "https://x.example/"}`, 403, "fleet manager"},
+	} {
+		w := f.call(tt.token, "POST", "/webhooks", tt.body)
+		if w.Code != tt.status || !strings.Contains(w.Body.String(), tt.says) {
+			t.Errorf("POST /webhooks %s as %s = %d %s; want %d saying %q", tt.body, tt.token, w.Code, w.Body, tt.status, tt.says)
+		}
+	}
+
+	var created createdWebhookJSON
+	w := f.want(201, "docA", "POST", "/webhooks", `{"team": "tA", "url": "https://sms.example/in", "min_severity": "urgent"}`, &created)
+	if !strings.HasPrefix(created.Secret, "whsec_") || created.Team != "tA" || !created.Enabled || created.MinSeverity != "urgent" ||
+		created.CreatedBy != "user:docA" {
+		t.Errorf("created %+v; want a secret, team tA, enabled, min urgent, by user:docA", created)
+	}
+	if loc := w.Header().Get("Location"); loc != "/api/v1/webhooks/1" {
+		t.Errorf("Location = %q; want /api/v1/webhooks/1", loc)
+	}
+	got := f.want(200, "docA", "GET", "/webhooks/1", "", nil)
+	if strings.Contains(got.Body.String(), "secret") || strings.Contains(got.Body.String(), created.Secret) {
+		t.Errorf("GET /webhooks/1 shows the secret again: %s", got.Body)
+	}
+	f.want(403, "docB", "GET", "/webhooks/1", "", nil)
+	f.want(403, "fleetA", "GET", "/webhooks/1", "", nil)
+	f.want(403, "docB", "GET", "/webhooks/1/deliveries", "", nil)
+	f.want(400, "docA", "PATCH", "/webhooks/1", `{"team": "tB"}`, nil)
+	f.want(400, "docA", "GET", "/webhooks/x", "", nil)
+	var list page[webhookJSON]
+	f.want(200, "docB", "GET", "/webhooks", "", &list)
+	if len(list.Items) != 0 {
+		t.Errorf("docB's webhooks = %+v; want none", list.Items)
+	}
+
+	// A receiver that fails once, then answers 200, on an injected clock.
+	var mu sync.Mutex
+	now, calls := alertTime, 0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	d := alerts.NewDeliverer(f.store, alerts.DelivererOptions{Now: clock, Client: doerFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if calls++; calls == 1 {
+			return answer(http.StatusBadGateway), nil
+		}
+		return answer(http.StatusOK), nil
+	})})
+	if _, _, _, err := f.store.ApplyFinding(context.Background(), clinicalAt("glucose_very_low", "pA1", "tA", alerts.Urgent, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var log page[deliveryJSON]
+	f.want(200, "docA", "GET", "/webhooks/1/deliveries", "", &log)
+	if len(log.Items) != 1 || log.Items[0].State != "pending" || log.Items[0].Attempts != 1 || log.Items[0].LastStatus != 502 ||
+		!log.Items[0].NextAttempt.Equal(alertTime.Add(10*time.Second)) || log.Items[0].Event != 1 || log.Items[0].EventType != "raised" {
+		t.Fatalf("delivery log after a 502 = %+v; want event 1 pending, 1 attempt, 502, next in 10s", log.Items)
+	}
+	mu.Lock()
+	now = now.Add(10 * time.Second)
+	mu.Unlock()
+	if err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	log = page[deliveryJSON]{} // omitted fields must not keep the first answer's values
+	f.want(200, "docA", "GET", "/webhooks/1/deliveries", "", &log)
+	if len(log.Items) != 1 || log.Items[0].State != "delivered" || log.Items[0].Attempts != 2 || log.Items[0].LastStatus != 200 ||
+		!log.Items[0].DeliveredAt.Equal(alertTime.Add(10*time.Second)) || !log.Items[0].NextAttempt.IsZero() {
+		t.Errorf("delivery log after a 200 = %+v; want delivered on the 2nd attempt", log.Items)
+	}
+
+	var patched webhookJSON
+	f.want(200, "docA", "PATCH", "/webhooks/1", `{"enabled": false, "min_severity": ""}`, &patched)
+	if patched.Enabled || patched.MinSeverity != "" {
+		t.Errorf("patched %+v; want disabled, every severity", patched)
+	}
+	f.want(204, "docA", "DELETE", "/webhooks/1", "", nil)
+	f.want(404, "docA", "GET", "/webhooks/1", "", nil)
+	f.want(404, "docA", "GET", "/webhooks/1/deliveries", "", nil)
+}

@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
+)
+
+// Escalation of unacknowledged urgent alerts (alerts/escalate.go, migration 0011). The
+// escalator reads the candidates without locks; each step is then claimed by an UPDATE that
+// requires the level it read and the alert still open, so that of several instances one takes
+// the step and the others change nothing, and an acknowledgement in between stops it.
+
+// maxUnacknowledged bounds the alerts one escalator tick reads.
+const maxUnacknowledged = 1000
+
+// UnacknowledgedAlerts returns the open, urgent or critical clinical alerts that are neither
+// late nor in doubt and were notified at urgent or above, oldest first, without evidence,
+// each with when it was first notified at urgent or above and when and to whom it last
+// escalated.
+func (s *Store) UnacknowledgedAlerts(ctx context.Context) ([]alerts.Unacknowledged, error) {
+	q := `SELECT ` + alertListColumns + `, escalated_ms, escalated_to,
+			(SELECT MIN(e.at_ms) FROM alert_events e WHERE e.alert_id = alerts.id AND e.notify = 1 AND e.severity >= 3)
+		FROM alerts
+		WHERE state = 'open' AND category = 'clinical' AND severity >= 3 AND late = 0 AND doubt = ''
+		ORDER BY id LIMIT ` + fmt.Sprint(maxUnacknowledged)
+	out, err := queryAll(ctx, s.db, q, nil, func(sc scanner) (alerts.Unacknowledged, error) {
+		var u alerts.Unacknowledged
+		var escalated, paged sql.NullInt64
+		a, err := scanAlert(withExtra{sc, []any{&escalated, &u.EscalatedTo, &paged}})
+		u.Alert, u.EscalatedAt, u.PagedAt = a, fromMillis(escalated), fromMillis(paged)
+		return u, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unacknowledged alerts: %w", err)
+	}
+	// An alert never notified at urgent or above (it rose while in doubt) has paged no one yet.
+	kept := out[:0]
+	for _, u := range out {
+		if !u.PagedAt.IsZero() {
+			kept = append(kept, u)
+		}
+	}
+	return kept, nil
+}
+
+// withExtra scans a row of some columns then extra ones.
+type withExtra struct {
+	sc    scanner
+	extra []any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.sc.Scan(append(dest, w.extra...)...) }
+
+// Escalate takes step e: if alert e.AlertID is still open at level e.From, it moves to level
+// e.To, records when and to whom, and writes the escalated event in the same transaction. It
+// reports false, changing nothing, when the alert is no longer there (another instance took the
+// step, or someone acknowledged or resolved it).
+func (s *Store) Escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error) {
+	a, ev, took, err := s.escalate(ctx, e)
+	if err != nil {
+		return alerts.Alert{}, alerts.Event{}, false, fmt.Errorf("escalate %s to level %d: %w", alertSubject(e.AlertID), e.To, err)
+	}
+	return a, ev, took, nil
+}
+
+func (s *Store) escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error) {
+	at := time.UnixMilli(e.At.UnixMilli()).UTC()
+	e.At = at
+	tx, err := s.beginAlertWrite(ctx)
+	if err != nil {
+		return alerts.Alert{}, alerts.Event{}, false, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE alerts SET escalation_level = $3, escalated_ms = $4, escalated_to = $5, updated_ms = $4
+		WHERE id = $1 AND escalation_level = $2 AND state = 'open'`, e.AlertID, e.From, e.To, at.UnixMilli(), e.Target)
+	if err != nil {
+		return alerts.Alert{}, alerts.Event{}, false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return alerts.Alert{}, alerts.Event{}, false, err
+	}
+	a, err := scanAlert(tx.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, e.AlertID))
+	if err != nil {
+		return alerts.Alert{}, alerts.Event{}, false, err
+	}
+	ev := a.Escalate(e) // the row has the level already; this makes the event
+	if err := s.addAlertEvent(ctx, tx, a, &ev); err != nil {
+		return alerts.Alert{}, alerts.Event{}, false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return alerts.Alert{}, alerts.Event{}, false, err
+	}
+	return a, ev, true, nil
+}
