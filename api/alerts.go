@@ -51,24 +51,9 @@ func (a *API) alertRoutes() chi.Router {
 	return r
 }
 
-// alertHandler adapts h as registry does: 503 without an alert store, the principal, and the
-// actor of any change h makes.
+// alertHandler adapts h for the alert routes (see withPrincipal).
 func (a *API) alertHandler(h registryHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if a.opts.Alerts == nil {
-			a.writeError(w, r, &Error{Code: CodeUnavailable, Message: "alerts are not configured"})
-			return
-		}
-		p, ok := access.FromContext(r.Context())
-		if !ok {
-			a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "sign in first"})
-			return
-		}
-		r = r.WithContext(store.WithActor(r.Context(), auditActor(p)))
-		if err := h(w, r, p); err != nil {
-			a.writeError(w, r, err)
-		}
-	}
+	return a.withPrincipal(a.opts.Alerts != nil, "alerts are not configured", h)
 }
 
 // alertJSON is an alert as the API shows it. People are named as in the audit log

@@ -93,12 +93,18 @@ func (a *API) registryRoutes(r chi.Router) {
 // registryHandler serves one registry request as p; an error goes out through writeError.
 type registryHandler func(w http.ResponseWriter, r *http.Request, p *access.Principal) error
 
-// registry adapts h: it answers 503 when no registry is configured, finds the principal, and
-// names it as the actor of any change h makes, for the audit log.
+// registry adapts h for the registry's routes (see withPrincipal).
 func (a *API) registry(h registryHandler) http.HandlerFunc {
+	return a.withPrincipal(a.opts.Registry != nil, "the registry is not configured", h)
+}
+
+// withPrincipal adapts h: it answers 503 with the message unconfigured when what h needs is
+// not configured, finds the principal, and names it as the actor of any change h makes,
+// for the audit log.
+func (a *API) withPrincipal(configured bool, unconfigured string, h registryHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if a.opts.Registry == nil {
-			a.writeError(w, r, &Error{Code: CodeUnavailable, Message: "the registry is not configured"})
+		if !configured {
+			a.writeError(w, r, &Error{Code: CodeUnavailable, Message: unconfigured})
 			return
 		}
 		p, ok := access.FromContext(r.Context())

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // People's accounts over HTTP: who am I (/me), sign-out (/logout), and, for admins only, users
@@ -48,24 +47,9 @@ func (a *API) accountRoutes(r chi.Router) {
 	})
 }
 
-// withAccounts adapts h as registry does for the registry: 503 without a user store, the
-// principal, and the actor of any change for the audit log.
+// withAccounts adapts h for the account routes (see withPrincipal).
 func (a *API) withAccounts(h registryHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if a.opts.Users == nil {
-			a.writeError(w, r, &Error{Code: CodeUnavailable, Message: "user accounts are not configured"})
-			return
-		}
-		p, ok := access.FromContext(r.Context())
-		if !ok {
-			a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "sign in first"})
-			return
-		}
-		r = r.WithContext(store.WithActor(r.Context(), auditActor(p)))
-		if err := h(w, r, p); err != nil {
-			a.writeError(w, r, err)
-		}
-	}
+	return a.withPrincipal(a.opts.Users != nil, "user accounts are not configured", h)
 }
 
 // userJSON is a user as the API shows it: never the password's hash.

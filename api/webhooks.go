@@ -43,24 +43,9 @@ func (a *API) webhookRoutes() chi.Router {
 	return r
 }
 
-// webhookHandler adapts h as alertHandler does: 503 without a webhook store, the principal,
-// and the actor of any change h makes.
+// webhookHandler adapts h for the webhook routes (see withPrincipal).
 func (a *API) webhookHandler(h registryHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if a.opts.Webhooks == nil {
-			a.writeError(w, r, &Error{Code: CodeUnavailable, Message: "webhooks are not configured"})
-			return
-		}
-		p, ok := access.FromContext(r.Context())
-		if !ok {
-			a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "sign in first"})
-			return
-		}
-		r = r.WithContext(store.WithActor(r.Context(), auditActor(p)))
-		if err := h(w, r, p); err != nil {
-			a.writeError(w, r, err)
-		}
-	}
+	return a.withPrincipal(a.opts.Webhooks != nil, "webhooks are not configured", h)
 }
 
 // webhookJSON is a webhook as the API shows it, without its secret.
