@@ -36,14 +36,15 @@ wait_http() { # url what
 if [ -z "${VITALWATCH_INFLUX_URL:-}" ]; then
 	idir="$VITALWATCH_DATA_DIR/influxdb"
 	mkdir -p "$idir"
+	iabs=$(cd "$idir" && pwd) # influxd wants absolute paths; VITALWATCH_DATA_DIR may be either
 	cat >"$idir/influxd.conf" <<CONF
 reporting-disabled = true
 bind-address = "127.0.0.1:$((INFLUX_PORT + 2))"
 [meta]
-  dir = "$PWD/$idir/meta"
+  dir = "$iabs/meta"
 [data]
-  dir = "$PWD/$idir/data"
-  wal-dir = "$PWD/$idir/wal"
+  dir = "$iabs/data"
+  wal-dir = "$iabs/wal"
   query-log-enabled = false
 [http]
   enabled = true
