@@ -242,9 +242,9 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Princ
 		}
 	}
 	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return invalid("limit: must be an integer from 1 to 1000")
+		n, err := limitParam(v)
+		if err != nil {
+			return err
 		}
 		f.Limit = n
 	}

@@ -185,9 +185,9 @@ func parseDeadLetterFilter(q url.Values) (deadletter.Filter, error) {
 		f.Before = n
 	}
 	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return f, invalid("limit: must be an integer from 1 to 1000")
+		n, err := limitParam(v)
+		if err != nil {
+			return f, err
 		}
 		f.Limit = n
 	}

@@ -184,9 +184,9 @@ func listParams(r *http.Request, filters ...string) (store.ListOptions, error) {
 		}
 	}
 	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return o, invalid("limit: must be an integer from 1 to 1000")
+		n, err := limitParam(v)
+		if err != nil {
+			return o, err
 		}
 		o.Limit = n
 	}
@@ -198,6 +198,15 @@ func listParams(r *http.Request, filters ...string) (store.ListOptions, error) {
 type page[T any] struct {
 	Items []T    `json:"items"`
 	Next  string `json:"next,omitempty"`
+}
+
+// limitParam reads a page size: an integer from 1 to 1000.
+func limitParam(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, invalid("limit: must be an integer from 1 to 1000")
+	}
+	return n, nil
 }
 
 // pageOf converts a page of registry rows read with limit.

@@ -157,8 +157,8 @@ func (a *API) listSilences(w http.ResponseWriter, r *http.Request, p *access.Pri
 		}
 	}
 	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
-			return invalid("limit: must be an integer from 1 to 1000")
+		if f.Limit, err = limitParam(v); err != nil {
+			return err
 		}
 	}
 	ss, err := a.opts.Silences.ListSilences(r.Context(), f)

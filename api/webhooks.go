@@ -182,9 +182,9 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *access.Pri
 		}
 	}
 	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return invalid("limit: must be an integer from 1 to 1000")
+		n, err := limitParam(v)
+		if err != nil {
+			return err
 		}
 		f.Limit = n
 	}
@@ -313,9 +313,9 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *access.P
 		}
 	}
 	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return invalid("limit: must be an integer from 1 to 1000")
+		n, err := limitParam(v)
+		if err != nil {
+			return err
 		}
 		f.Limit = n
 	}
