@@ -88,6 +88,7 @@ func (s *Service) readType(ctx context.Context, q FluxQuerier, bucket string, t 
 		in := Input{Message: m, Device: *dev, Site: siteOf(dir, dev.SiteID), Received: r.Time}
 		if p, ok := dir.Patient(m.Patient); ok {
 			in.Patient = *p
+			in.Thresholds = s.thresholds(p) // the patient's overrides, as Observe uses them
 		}
 		out = append(out, in)
 	}

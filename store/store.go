@@ -41,6 +41,7 @@ type Store struct {
 	db      *sql.DB
 	dialect dialect
 	now     func() time.Time // the audit log's clock
+	uses    useKeys          // the keys of recently counted uses: uselog.go
 }
 
 // Open opens the database named by dsn and brings its schema up to date. A dsn that starts

@@ -14,11 +14,11 @@ import (
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
-// Usage is kept in two tables (migration 0006): device_uses holds the key of every use counted
-// in the deduplication window, so that a use delivered again is not counted twice, and
-// device_usage holds the count per device, site and local day. Neither is part of the registry:
-// writing them bumps no registry version and writes no audit row. Migration 0008 orders the
-// keys by time, then device, so that recording the uses of fresh readings appends to the table.
+// Usage is kept in device_usage, the count per device, site and local day (migration 0006), and
+// usage_log, the uses recorded and not yet folded into those counts, and the keys of the
+// deduplication window that make a use delivered again count once (migration 0013; uselog.go).
+// Neither is part of the registry: writing them bumps no registry version and writes no audit
+// row.
 
 // rowsPerStatement bounds the rows of one multi-row INSERT, far under the parameter limits
 // (SQLite 32,766, PostgreSQL 65,535) at 4 or 5 a row. PostgreSQL gains from fewer round trips up
@@ -119,88 +119,94 @@ func (s *Store) chunked(ctx context.Context, tx *sql.Tx, n int, query func(rows 
 	return nil
 }
 
-// insertNewUses is the statement that inserts rows use keys, ignoring those already there,
-// and with returning, returns the inserted ones. In SQLite, OR IGNORE rather than ON CONFLICT
-// DO NOTHING: a statement that cannot abort needs no statement journal, which makes it a
-// quarter cheaper.
-func (s *Store) insertNewUses(rows int, returning bool) string {
-	var q string
-	if s.dialect == sqlite {
-		q = `INSERT OR IGNORE INTO device_uses (device_id, at_ms, site_id, day, recorded_ms) VALUES ` + s.values(rows, 5)
-	} else {
-		q = `INSERT INTO device_uses (device_id, at_ms, site_id, day, recorded_ms) VALUES ` + s.values(rows, 5) +
-			` ON CONFLICT (device_id, at_ms) DO NOTHING`
-	}
-	if returning {
-		q += ` RETURNING device_id, site_id, day`
-	}
-	return q
-}
-
-// bindUses appends the parameters of uses, recorded at recorded, for insertNewUses.
-func bindUses(args []any, uses []usage.Use, recorded int64) []any {
-	for i := range uses {
-		u := &uses[i]
-		args = append(args, u.Device, u.At.UnixMilli(), u.Site, string(u.Day), recorded)
-	}
-	return args
-}
-
 // maxZoneOffset is the farthest a time zone is from UTC (UTC+14, UTC-12).
 const maxZoneOffset = 14 * time.Hour
 
-type usageKey struct {
-	device, site string
-	day          usage.Day
-}
-
 // RecordUses counts uses, in one transaction: the uses whose device and measurement time are
-// not yet recorded (within the deduplication window; see PruneUses) are added to their day's
-// count; the others, and repeats within uses, are ignored. It returns how many were added.
+// not yet recorded (within the deduplication window; see PruneUses) are added; the others, and
+// repeats within uses, are ignored. It returns how many were added.
+//
+// The new uses go into one row of usage_log, and their keys into the Store's memory, which it
+// loads from the log on the first call; the counts per day are folded from the log later
+// (FoldUses) and DayCounts adds what is not folded yet. So recording costs one insert per call,
+// not one per use. Several Stores, in this process or others, may record uses into the same
+// database: each reads the rows the others appended before it decides which uses are new.
 func (s *Store) RecordUses(ctx context.Context, uses []usage.Use) (added int, err error) {
 	if len(uses) == 0 {
 		return 0, nil
 	}
-	// In key order (time, then device; migration 0008), each insert lands next to the one
-	// before, on the same few pages.
-	uses = slices.Clone(uses)
-	slices.SortFunc(uses, func(a, b usage.Use) int {
-		return cmp.Or(cmp.Compare(a.At.UnixMilli(), b.At.UnixMilli()), strings.Compare(a.Device, b.Device))
-	})
-	tx, err := s.db.BeginTx(ctx, nil)
+	fresh := make([]logUse, 0, len(uses))
+	for _, u := range uses {
+		day, ok := u.Day.Number()
+		if !ok {
+			return 0, devices.Errorf(devices.Invalid, "record uses: use of %s at %s has day %q, not YYYY-MM-DD",
+				u.Device, u.At.UTC().Format(time.RFC3339Nano), u.Day)
+		}
+		fresh = append(fresh, logUse{device: u.Device, site: u.Site, at: u.At.UnixMilli(), day: day})
+	}
+	k := &s.uses
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tx, err := s.beginUsageWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("record uses: %w", err)
 	}
 	defer tx.Rollback()
-	counts := map[usageKey]int{}
-	recorded := s.now().UnixMilli()
-	err = s.chunked(ctx, tx, len(uses),
-		func(rows int) string { return s.insertNewUses(rows, true) },
-		func(args []any, from, to int) []any { return bindUses(args, uses[from:to], recorded) },
-		func(rows *sql.Rows) error {
-			var k usageKey
-			if err := rows.Scan(&k.device, &k.site, &k.day); err != nil {
-				return err
-			}
-			counts[k]++
-			added++
-			return nil
-		})
-	if err != nil {
+	if err := s.catchUp(ctx, tx); err != nil {
 		return 0, fmt.Errorf("record uses: %w", err)
 	}
-	add := make([]usage.DayCount, 0, len(counts))
-	for k, n := range counts {
-		add = append(add, usage.DayCount{Device: k.device, Site: k.site, Day: k.day, Uses: n})
+	// The new uses' keys go into the set now, which also drops repeats within uses; they leave
+	// it again if the transaction fails.
+	recorded := s.now()
+	n := 0
+	for _, l := range fresh {
+		if k.keys.Add(l.device, l.at, l.day, recorded) {
+			fresh[n] = l
+			n++
+		}
 	}
-	if err := s.insertCounts(ctx, tx, add,
-		` ON CONFLICT (device_id, day, site_id) DO UPDATE SET uses = device_usage.uses + excluded.uses`); err != nil {
+	fresh = fresh[:n]
+	if n == 0 {
+		return 0, nil
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			for _, l := range fresh {
+				k.keys.Remove(l.device, l.at)
+			}
+		}
+	}()
+	seq, err := s.appendLog(ctx, tx, logUses, "", "", fresh)
+	if err != nil {
 		return 0, fmt.Errorf("record uses: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("record uses: %w", err)
 	}
-	return added, nil
+	committed = true
+	k.seen = seq
+	return n, nil
+}
+
+// FoldUses adds the uses recorded since the last fold to the counts per device and day, in
+// one transaction, and returns how many. Counts read with DayCounts are the same before and
+// after: folding keeps the log short, so that readers have little to add. The usage Recorder
+// folds every few seconds.
+func (s *Store) FoldUses(ctx context.Context) (int, error) {
+	tx, err := s.beginUsageWrite(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("fold uses: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := s.fold(ctx, tx)
+	if err != nil {
+		return 0, fmt.Errorf("fold uses: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("fold uses: %w", err)
+	}
+	return n, nil
 }
 
 // insertCounts inserts counts into device_usage; tail is what to do with a count that exists.
@@ -218,35 +224,105 @@ func (s *Store) insertCounts(ctx context.Context, tx *sql.Tx, counts []usage.Day
 }
 
 // DayCounts returns the uses per device, site and day that q selects, ordered by device, day
-// and site. A day without uses has no count.
+// and site. A day without uses has no count. It reads the folded counts and the uses recorded
+// since the last fold in one snapshot, so a fold running alongside changes nothing it returns.
 func (s *Store) DayCounts(ctx context.Context, q usage.Query) ([]usage.DayCount, error) {
 	if err := q.Validate(); err != nil {
 		return nil, devices.Errorf(devices.Invalid, "usage query: %v", err)
 	}
-	if len(q.Devices) == 0 {
-		return s.dayCounts(ctx, q, nil)
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == postgres {
+		opts.Isolation = sql.LevelRepeatableRead
 	}
-	// Devices in byte order, a statement's worth at a time: the results then follow one another
-	// in the order the query sorts by.
-	ids := slices.Clone(q.Devices)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	out := []usage.DayCount{}
-	for start := 0; start < len(ids); start += devicesPerQuery {
-		part, err := s.dayCounts(ctx, q, ids[start:min(start+devicesPerQuery, len(ids))])
-		if err != nil {
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("day counts: %w", err)
+	}
+	defer tx.Rollback()
+	out, err := s.dayCountsIn(ctx, tx, q)
+	if err != nil {
+		return nil, fmt.Errorf("day counts: %w", err)
+	}
+	return out, tx.Commit()
+}
+
+// dayCountsIn is DayCounts in tx.
+func (s *Store) dayCountsIn(ctx context.Context, tx *sql.Tx, q usage.Query) ([]usage.DayCount, error) {
+	var folded int64
+	if err := tx.QueryRowContext(ctx, `SELECT seq FROM usage_folded WHERE id = 1`).Scan(&folded); err != nil {
+		return nil, err
+	}
+	var wanted map[string]bool
+	if len(q.Devices) > 0 {
+		wanted = make(map[string]bool, len(q.Devices))
+		for _, d := range q.Devices {
+			wanted[d] = true
+		}
+	}
+	from, _ := q.From.Number()
+	to, _ := q.To.Number()
+	pending, _, err := s.pendingCounts(ctx, tx, folded, func(l logUse) bool {
+		return l.day >= from && l.day <= to && (q.Site == "" || l.site == q.Site) && (wanted == nil || wanted[l.device])
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []usage.DayCount
+	if len(q.Devices) == 0 {
+		if out, err = s.dayCounts(ctx, tx, q, nil); err != nil {
 			return nil, err
 		}
-		out = append(out, part...)
+	} else {
+		// Devices in byte order, a statement's worth at a time: the results then follow one
+		// another in the order the query sorts by.
+		ids := slices.Clone(q.Devices)
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		out = []usage.DayCount{}
+		for start := 0; start < len(ids); start += devicesPerQuery {
+			part, err := s.dayCounts(ctx, tx, q, ids[start:min(start+devicesPerQuery, len(ids))])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, part...)
+		}
 	}
-	return out, nil
+	if len(pending) == 0 {
+		return out, nil
+	}
+	return mergeCounts(out, pending), nil
+}
+
+// mergeCounts adds add to counts (ordered by device, day and site) and returns the sum in that
+// order.
+func mergeCounts(counts, add []usage.DayCount) []usage.DayCount {
+	type key struct {
+		device, site string
+		day          usage.Day
+	}
+	at := make(map[key]int, len(counts))
+	for i, c := range counts {
+		at[key{c.Device, c.Site, c.Day}] = i
+	}
+	for _, c := range add {
+		if i, ok := at[key{c.Device, c.Site, c.Day}]; ok {
+			counts[i].Uses += c.Uses
+		} else {
+			counts = append(counts, c)
+		}
+	}
+	slices.SortFunc(counts, func(a, b usage.DayCount) int {
+		return cmp.Or(strings.Compare(a.Device, b.Device), strings.Compare(string(a.Day), string(b.Day)), strings.Compare(a.Site, b.Site))
+	})
+	return counts
 }
 
 // devicesPerQuery bounds the device ids of one DayCounts statement.
 const devicesPerQuery = 1000
 
-// dayCounts is DayCounts for the devices ids, or every device when ids is nil.
-func (s *Store) dayCounts(ctx context.Context, q usage.Query, ids []string) ([]usage.DayCount, error) {
+// dayCounts returns the folded counts q selects of the devices ids, or every device when ids is
+// nil.
+func (s *Store) dayCounts(ctx context.Context, tx *sql.Tx, q usage.Query, ids []string) ([]usage.DayCount, error) {
 	var w where
 	w.add("day >= ?", string(q.From))
 	w.add("day <= ?", string(q.To))
@@ -260,22 +336,19 @@ func (s *Store) dayCounts(ctx context.Context, q usage.Query, ids []string) ([]u
 		}
 		w.conds = append(w.conds, "device_id IN ("+strings.Join(marks, ", ")+")")
 	}
-	out, err := queryAll(ctx, s.db, `SELECT device_id, site_id, day, uses FROM device_usage`+w.sql()+
+	return queryAll(ctx, tx, `SELECT device_id, site_id, day, uses FROM device_usage`+w.sql()+
 		` ORDER BY device_id, day, site_id`, w.args, func(sc scanner) (usage.DayCount, error) {
 		var c usage.DayCount
 		err := sc.Scan(&c.Device, &c.Site, &c.Day, &c.Uses)
 		return c, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("day counts: %w", err)
-	}
-	return out, nil
 }
 
 // ReplaceUsage makes counts and keys the whole usage of the days from to to, in one
-// transaction: the counts and use keys stored for those days are deleted and the given ones
-// inserted (their use keys recorded now). Every count and key must fall within the days, and
-// a device, site and day may have one count. It is how a rebuild from InfluxDB lands.
+// transaction: the counts stored for those days are deleted and the given ones inserted, and
+// the keys of those days forgotten and the given ones remembered (recorded now). Every count
+// and key must fall within the days, and a device, site and day may have one count. It is how
+// a rebuild from InfluxDB lands.
 func (s *Store) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []usage.DayCount, keys []usage.Use) error {
 	if err := (usage.Query{From: from, To: to}).Validate(); err != nil {
 		return devices.Errorf(devices.Invalid, "replace usage: %v", err)
@@ -285,21 +358,36 @@ func (s *Store) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []u
 			return devices.Errorf(devices.Invalid, "replace usage: count %+v is not a positive count within %s..%s", c, from, to)
 		}
 	}
-	for _, k := range keys {
-		if k.Day < from || k.Day > to {
+	logged := make([]logUse, len(keys))
+	for i, k := range keys {
+		day, ok := k.Day.Number()
+		if !ok || k.Day < from || k.Day > to {
 			return devices.Errorf(devices.Invalid, "replace usage: use of %s at %s on %s is outside %s..%s",
 				k.Device, k.At.UTC().Format(time.RFC3339Nano), k.Day, from, to)
 		}
+		logged[i] = logUse{device: k.Device, site: k.Site, at: k.At.UnixMilli(), day: day}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	k := &s.uses
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tx, err := s.beginUsageWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("replace usage: %w", err)
 	}
 	defer tx.Rollback()
+	// The keys catch up first, so that what the log says next applies to all of them; and
+	// the uses recorded so far are folded, so that the counts deleted are all there are.
+	if err := s.catchUp(ctx, tx); err != nil {
+		return fmt.Errorf("replace usage: %w", err)
+	}
+	if _, err := s.fold(ctx, tx); err != nil {
+		return fmt.Errorf("replace usage: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM device_usage WHERE day >= $1 AND day <= $2`, string(from), string(to)); err != nil {
 		return fmt.Errorf("replace usage: %w", err)
 	}
-	// The keys are found by time: a local day lies within 14 hours of the same day in UTC.
+	// Keys recorded before migration 0013, found by time: a local day lies within 14 hours of
+	// the same day in UTC.
 	first := from.Start(time.UTC).Add(-maxZoneOffset).UnixMilli()
 	end := to.Start(time.UTC).AddDate(0, 0, 1).Add(maxZoneOffset).UnixMilli()
 	if _, err := tx.ExecContext(ctx, `DELETE FROM device_uses WHERE at_ms >= $1 AND at_ms < $2 AND day >= $3 AND day <= $4`,
@@ -309,28 +397,68 @@ func (s *Store) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []u
 	if err := s.insertCounts(ctx, tx, counts, ""); err != nil {
 		return fmt.Errorf("replace usage: %w", err)
 	}
-	// A key may exist already for a day outside the period (its site's time zone changed); it
-	// keeps that day.
-	recorded := s.now().UnixMilli()
-	err = s.chunked(ctx, tx, len(keys),
-		func(rows int) string { return s.insertNewUses(rows, false) },
-		func(args []any, from, to int) []any { return bindUses(args, keys[from:to], recorded) }, nil)
+	seq, err := s.appendLog(ctx, tx, logForget, from, to, nil)
 	if err != nil {
+		return fmt.Errorf("replace usage: %w", err)
+	}
+	for start := 0; start < len(logged); start += maxKeysPerRow {
+		if seq, err = s.appendLog(ctx, tx, logKeys, "", "", logged[start:min(start+maxKeysPerRow, len(logged))]); err != nil {
+			return fmt.Errorf("replace usage: %w", err)
+		}
+	}
+	// Nothing after the fold counts: the rows just written are keys.
+	if _, err := tx.ExecContext(ctx, `UPDATE usage_folded SET seq = $1 WHERE id = 1`, seq); err != nil {
 		return fmt.Errorf("replace usage: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("replace usage: %w", err)
 	}
+	// The same change to the keys in memory as catchUp makes from the rows.
+	f, _ := from.Number()
+	t, _ := to.Number()
+	k.keys.ForgetDays(f, t)
+	recorded := s.now()
+	for _, l := range logged {
+		k.keys.Add(l.device, l.at, l.day, recorded)
+	}
+	k.seen = seq
 	return nil
 }
 
-// PruneUses forgets the use keys recorded before recordedBefore, and returns how many. Their
-// counts stay; a use delivered again after its key is forgotten would be counted again, so the
-// window must outlast any redelivery (the broker's queue, a device's backlog).
+// PruneUses forgets the use keys recorded before recordedBefore (to the second), and returns
+// how many. Their counts stay; a use delivered again after its key is forgotten would be
+// counted again, so the window must outlast any redelivery (the broker's queue, a device's
+// backlog). It folds first: only folded rows of the log are deleted.
 func (s *Store) PruneUses(ctx context.Context, recordedBefore time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM device_uses WHERE recorded_ms < $1`, recordedBefore.UnixMilli())
+	cut := recordedBefore.Truncate(time.Second)
+	k := &s.uses
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tx, err := s.beginUsageWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("prune uses: %w", err)
 	}
-	return res.RowsAffected()
+	defer tx.Rollback()
+	if _, err := s.fold(ctx, tx); err != nil {
+		return 0, fmt.Errorf("prune uses: %w", err)
+	}
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT
+		COALESCE((SELECT SUM(keys) FROM usage_log WHERE recorded_ms < $1 AND kind <> $2), 0) +
+		(SELECT COUNT(*) FROM device_uses WHERE recorded_ms < $1)`, cut.UnixMilli(), logForget).Scan(&n); err != nil {
+		return 0, fmt.Errorf("prune uses: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM usage_log WHERE recorded_ms < $1`, cut.UnixMilli()); err != nil {
+		return 0, fmt.Errorf("prune uses: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM device_uses WHERE recorded_ms < $1`, cut.UnixMilli()); err != nil {
+		return 0, fmt.Errorf("prune uses: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune uses: %w", err)
+	}
+	if k.keys != nil {
+		k.keys.ForgetRecordedBefore(cut)
+	}
+	return n, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,21 +48,12 @@ func wantCounts(t *testing.T, what string, got, want []usage.DayCount) {
 	}
 }
 
-// countRows returns the rows of a table.
-func countRows(t *testing.T, s *Store, table string) int {
-	t.Helper()
-	var n int
-	if err := s.db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // A use is its device and measurement time: repeats, within a call or across calls, count once,
 // whatever their site or day says; counts are per device, site and day.
 func testUsageRecordDedupes(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
-	s := newStore(t, newDSN)
+	dsn := newDSN(t)
+	s := mustOpen(t, dsn)
 	v0, _ := s.RegistryVersion(ctx)
 
 	mustRecord(t, s, nil, 0)
@@ -86,8 +78,8 @@ func testUsageRecordDedupes(t *testing.T, newDSN func(t *testing.T) string) {
 		{Device: "cuff-1", Site: "s1", Day: "2026-11-22", Uses: 3},
 		{Device: "scale-1", Site: "s2", Day: "2026-11-21", Uses: 1},
 	})
-	if n := countRows(t, s, "device_uses"); n != 5 {
-		t.Errorf("device_uses holds %d keys; want 5", n)
+	if n := storedKeys(t, dsn); n != 5 {
+		t.Errorf("the database holds %d use keys; want 5", n)
 	}
 	if v, _ := s.RegistryVersion(ctx); v != v0 {
 		t.Errorf("RecordUses moved the registry version from %d to %d; usage is not the registry", v0, v)
@@ -197,7 +189,8 @@ func testUsageDayCountsQuery(t *testing.T, newDSN func(t *testing.T) string) {
 // ReplaceUsage makes the given counts and keys the whole of its days, and leaves other days.
 func testUsageReplace(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
-	s := newStore(t, newDSN)
+	dsn := newDSN(t)
+	s := mustOpen(t, dsn)
 	before := use("a", "s1", "2026-10-31T10:00:00Z", "2026-10-31")
 	after := use("a", "s1", "2026-11-03T10:00:00Z", "2026-11-03")
 	stale := use("a", "s1", "2026-11-01T10:00:00Z", "2026-11-01") // not in the rebuild
@@ -223,8 +216,8 @@ func testUsageReplace(t *testing.T, newDSN func(t *testing.T) string) {
 	// counts again.
 	mustRecord(t, s, append(slices.Clone(rebuilt), before, after), 0)
 	mustRecord(t, s, []usage.Use{stale}, 1)
-	if n := countRows(t, s, "device_uses"); n != 6 {
-		t.Errorf("device_uses holds %d keys; want 6", n)
+	if n := storedKeys(t, dsn); n != 6 {
+		t.Errorf("the database holds %d use keys; want 6", n)
 	}
 
 	// Replacing with nothing empties the days.
@@ -280,7 +273,8 @@ func testUsagePrune(t *testing.T, newDSN func(t *testing.T) string) {
 // repeats across statement boundaries, more counts and devices than one statement holds.
 func testUsageManyRows(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
-	s := newStore(t, newDSN)
+	dsn := newDSN(t)
+	s := mustOpen(t, dsn)
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	const n = 9001 // > 32,766 parameters at 4 a row
 	var uses []usage.Use
@@ -318,14 +312,172 @@ func testUsageManyRows(t *testing.T, newDSN func(t *testing.T) string) {
 	must(t, "ReplaceUsage", s.ReplaceUsage(ctx, "2026-01-01", "2026-12-31", got, uses))
 	q.Devices = nil
 	wantCounts(t, "DayCounts after ReplaceUsage", dayCounts(t, s, q), got)
-	if rows := countRows(t, s, "device_uses"); rows != n {
-		t.Errorf("device_uses holds %d keys after ReplaceUsage; want %d", rows, n)
+	if keys := storedKeys(t, dsn); keys != n {
+		t.Errorf("the database holds %d use keys after ReplaceUsage; want %d", keys, n)
 	}
 	mustRecord(t, s, uses, 0)
 }
 
+// storedKeys returns how many use keys a new Store on dsn loads: the keys the database holds.
+func storedKeys(t *testing.T, dsn string) int {
+	t.Helper()
+	s := mustOpen(t, dsn)
+	defer s.Close()
+	s.uses.mu.Lock()
+	defer s.uses.mu.Unlock()
+	tx, err := s.beginUsageWrite(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := s.catchUp(context.Background(), tx); err != nil {
+		t.Fatalf("load use keys: %v", err)
+	}
+	return s.uses.keys.Len()
+}
+
+// Two Stores on one database (two instances of ingest) recording overlapping uses at once
+// count each use once; each learns the other's keys from the log, and a third Store opened
+// later knows them all.
+func testUsageTwoStores(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	dsn := newDSN(t)
+	stores := []*Store{mustOpen(t, dsn), mustOpen(t, dsn)}
+	base := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	var uses []usage.Use
+	for i := range 600 {
+		uses = append(uses, usage.Use{Device: fmt.Sprintf("d-%d", i%11), Site: "s1", At: base.Add(time.Duration(i) * time.Second), Day: "2026-11-22"})
+	}
+	added := make(chan int, len(stores))
+	errs := make(chan error, len(stores))
+	for i, s := range stores {
+		go func() {
+			mine := slices.Clone(uses)
+			if i == 1 {
+				slices.Reverse(mine)
+			}
+			total := 0
+			for start := 0; start < len(mine); start += 37 {
+				n, err := s.RecordUses(ctx, mine[start:min(start+37, len(mine))])
+				if err != nil {
+					errs <- err
+					return
+				}
+				total += n
+				if start%(37*4) == 0 {
+					if _, err := s.FoldUses(ctx); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			added <- total
+			errs <- nil
+		}()
+	}
+	for range stores {
+		if err := <-errs; err != nil {
+			t.Fatalf("RecordUses and FoldUses in two stores at once: %v", err)
+		}
+	}
+	if total := <-added + <-added; total != len(uses) {
+		t.Errorf("two stores added %d uses in all; want %d, each once", total, len(uses))
+	}
+	for i, s := range stores {
+		sum := 0
+		for _, c := range dayCounts(t, s, usage.Query{From: "2026-11-22", To: "2026-11-22"}) {
+			sum += c.Uses
+		}
+		if sum != len(uses) {
+			t.Errorf("store %d: counts add up to %d; want %d", i, sum, len(uses))
+		}
+		mustRecord(t, s, uses[:50], 0)
+	}
+	if n := storedKeys(t, dsn); n != len(uses) {
+		t.Errorf("a third store loads %d use keys; want %d", n, len(uses))
+	}
+}
+
+// Counts read the same before and after a fold, with uses folded and unfolded, a day's count
+// split between them, and a query that selects some of them.
+func testUsageFold(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	s := newStore(t, newDSN)
+	q := usage.Query{From: "2026-11-01", To: "2026-11-30"}
+	mustRecord(t, s, []usage.Use{
+		use("a", "s1", "2026-11-01T10:00:00Z", "2026-11-01"),
+		use("b", "s2", "2026-11-01T10:00:00Z", "2026-11-01"),
+	}, 2)
+	if n, err := s.FoldUses(ctx); err != nil || n != 2 {
+		t.Fatalf("FoldUses = %d, %v; want 2", n, err)
+	}
+	if n, err := s.FoldUses(ctx); err != nil || n != 0 {
+		t.Fatalf("FoldUses again = %d, %v; want 0", n, err)
+	}
+	mustRecord(t, s, []usage.Use{
+		use("a", "s1", "2026-11-01T11:00:00Z", "2026-11-01"), // the same day as a folded count
+		use("c", "s1", "2026-11-02T10:00:00Z", "2026-11-02"),
+		use("a", "s1", "2026-12-01T10:00:00Z", "2026-12-01"), // outside q
+	}, 3)
+	want := []usage.DayCount{
+		{Device: "a", Site: "s1", Day: "2026-11-01", Uses: 2},
+		{Device: "b", Site: "s2", Day: "2026-11-01", Uses: 1},
+		{Device: "c", Site: "s1", Day: "2026-11-02", Uses: 1},
+	}
+	onlyA := usage.Query{From: q.From, To: q.To, Site: "s1", Devices: []string{"a"}}
+	wantCounts(t, "DayCounts before the fold", dayCounts(t, s, q), want)
+	wantCounts(t, "DayCounts(a at s1) before the fold", dayCounts(t, s, onlyA), want[:1])
+	if n, err := s.FoldUses(ctx); err != nil || n != 3 {
+		t.Fatalf("FoldUses = %d, %v; want 3", n, err)
+	}
+	wantCounts(t, "DayCounts after the fold", dayCounts(t, s, q), want)
+	wantCounts(t, "DayCounts(a at s1) after the fold", dayCounts(t, s, onlyA), want[:1])
+}
+
+// Keys recorded before the log (migration 0013 left them in device_uses) still recognise their
+// uses, and are pruned by when they were recorded.
+func testUsageKeysBeforeTheLog(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	dsn := newDSN(t)
+	s := mustOpen(t, dsn)
+	old := use("a", "s1", "2026-11-01T10:00:00Z", "2026-11-01")
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO device_uses (device_id, at_ms, site_id, day, recorded_ms) VALUES ($1, $2, $3, $4, $5)`,
+		old.Device, old.At.UnixMilli(), old.Site, string(old.Day), t0.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	mustRecord(t, s, []usage.Use{old, use("a", "s1", "2026-11-01T11:00:00Z", "2026-11-01")}, 1)
+	if n := storedKeys(t, dsn); n != 2 {
+		t.Errorf("the database holds %d use keys; want 2", n)
+	}
+	n, err := s.PruneUses(ctx, t0.Add(time.Second))
+	if err != nil || n != 1 {
+		t.Fatalf("PruneUses = %d, %v; want the key from before the log", n, err)
+	}
+	mustRecord(t, s, []usage.Use{old}, 1)
+}
+
+// A usage_log row that does not decode fails the Store that loads it, naming the row, rather
+// than losing its keys silently.
+func testUsageCorruptLog(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	dsn := newDSN(t)
+	s := mustOpen(t, dsn)
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO usage_log (recorded_ms, kind, keys, uses) VALUES ($1, $2, 1, $3)`,
+		t0.UnixMilli(), logUses, []byte{useLogVersion, 1, 5, 'a'}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.RecordUses(ctx, []usage.Use{use("a", "s1", "2026-11-01T10:00:00Z", "2026-11-01")})
+	if err == nil || !strings.Contains(err.Error(), "usage_log row 1") {
+		t.Errorf("RecordUses over a corrupt log row = %v; want an error naming usage_log row 1", err)
+	}
+	if _, err := s.DayCounts(ctx, usage.Query{From: "2026-11-01", To: "2026-11-30"}); err == nil {
+		t.Error("DayCounts over a corrupt log row succeeded; want an error")
+	}
+}
+
 // BenchmarkRecordUses records batches of 2,000 new uses from 2,000 devices at one site, as
-// ingest does when draining a backlog, into a SQLite store.
+// ingest does when draining a backlog, into a SQLite store. The cost of folding them into the
+// day counts is BenchmarkFoldUses's.
 func BenchmarkRecordUses(b *testing.B) {
 	s := mustOpen(b, filepath.Join(b.TempDir(), "vw.db"))
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -341,4 +493,57 @@ func BenchmarkRecordUses(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(uses)), "ns/use")
+}
+
+// BenchmarkFoldUses folds what a Recorder records in its fold interval while ingest drains a
+// backlog at 20,000 uses a second: 100,000 uses of 2,000 devices, in groups of 2,000, in a
+// SQLite store. ns/use is the fold's cost per use, on top of BenchmarkRecordUses's.
+func BenchmarkFoldUses(b *testing.B) {
+	s := mustOpen(b, filepath.Join(b.TempDir(), "vw.db"))
+	ctx := context.Background()
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	uses := make([]usage.Use, 2000)
+	const groups = 50
+	var folding time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		for g := range groups {
+			for j := range uses {
+				at := base.Add(time.Duration(i*groups+g) * time.Second).Add(time.Duration(j) * time.Millisecond)
+				uses[j] = usage.Use{Device: fmt.Sprintf("bench-%04d", j), Site: "test-site", At: at, Day: usage.DayOf(at, time.UTC)}
+			}
+			if _, err := s.RecordUses(ctx, uses); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		start := time.Now()
+		if n, err := s.FoldUses(ctx); err != nil || n != groups*len(uses) {
+			b.Fatalf("FoldUses = %d, %v; want %d", n, err, groups*len(uses))
+		}
+		folding += time.Since(start)
+	}
+	b.ReportMetric(float64(folding.Nanoseconds())/float64(b.N*groups*len(uses)), "ns/use")
+}
+
+// The log's encoding gives back what was encoded, and every truncation of it is an error.
+func TestUseLogEncoding(t *testing.T) {
+	in := []logUse{
+		{device: "cuff-1", site: "site-01", at: 1_795_000_000_123, day: 20780},
+		{device: "", site: "s", at: -5, day: 0},
+		{device: "glucometer-ünï", site: "site-02", at: 1, day: 65535},
+	}
+	b := appendUseLog(nil, in)
+	var out []logUse
+	if err := decodeUseLog(b, func(l logUse) { out = append(out, l) }); err != nil || !slices.Equal(out, in) {
+		t.Fatalf("decode(encode(%v)) = %v, %v", in, out, err)
+	}
+	for n := range len(b) {
+		if err := decodeUseLog(b[:n], func(logUse) {}); err == nil {
+			t.Errorf("decoding the first %d of %d bytes succeeded; want an error", n, len(b))
+		}
+	}
+	if err := decodeUseLog(append(b, 0), func(logUse) {}); err == nil {
+		t.Error("decoding with a byte left over succeeded; want an error")
+	}
 }

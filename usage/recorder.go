@@ -13,10 +13,15 @@ import (
 
 // Store keeps the counts: RecordUses adds, in one transaction, the uses it has not recorded
 // before and says how many it added. Recording a use again must change nothing, which is what
-// makes a retry after an error safe.
+// makes a retry after an error safe. FoldUses does the store's deferred work on what was
+// recorded (adding it to the counts per day); it changes no count that can be read.
 type Store interface {
 	RecordUses(ctx context.Context, uses []Use) (added int, err error)
+	FoldUses(ctx context.Context) (folded int, err error)
 }
+
+// FoldEvery is how often a Recorder that has recorded uses asks its store to fold them.
+const FoldEvery = 5 * time.Second
 
 // ErrClosed is returned by Record once the Recorder is closed.
 var ErrClosed = errors.New("usage: recorder closed")
@@ -39,6 +44,8 @@ type Recorder struct {
 	stopped  chan struct{}
 	stopOnce sync.Once
 	buf      []Use
+	unfolded  bool          // uses were recorded since the last fold
+	foldEvery time.Duration // FoldEvery, but for tests
 
 	commits prometheus.Counter
 	errs    prometheus.Counter
@@ -54,7 +61,7 @@ type request struct {
 // NewRecorder returns a Recorder in front of st, with its metrics registered with reg.
 func NewRecorder(st Store, reg prometheus.Registerer, log *slog.Logger) *Recorder {
 	r := &Recorder{
-		store: st, log: log.With("component", "usage"),
+		store: st, log: log.With("component", "usage"), foldEvery: FoldEvery,
 		requests: make(chan *request, 64), closing: make(chan struct{}), stopped: make(chan struct{}),
 		commits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vitalwatch_usage_commits_total", Help: "Transactions that recorded device uses."}),
@@ -111,16 +118,21 @@ func (r *Recorder) Record(ctx context.Context, uses []Use) error {
 // it returns at once, and callers still waiting get ErrClosed.
 func (r *Recorder) Run(ctx context.Context) error {
 	defer close(r.stopped)
+	fold := time.NewTicker(r.foldEvery)
+	defer fold.Stop()
 	for {
 		select {
 		case req := <-r.requests:
 			r.commit(ctx, req)
+		case <-fold.C:
+			r.fold(ctx)
 		case <-r.closing:
 			for {
 				select {
 				case req := <-r.requests:
 					r.commit(ctx, req)
 				default:
+					r.fold(ctx)
 					return nil
 				}
 			}
@@ -167,6 +179,7 @@ gather:
 	} else {
 		r.commits.Inc()
 		r.added.Add(float64(added))
+		r.unfolded = r.unfolded || added > 0
 	}
 	if cap(r.buf) > 2*MaxGroup {
 		r.buf = nil // let a one-off huge group's buffer go
@@ -176,4 +189,17 @@ gather:
 	for _, req := range group {
 		req.done <- err
 	}
+}
+
+// fold asks the store to fold what was recorded since the last fold, if anything was. A
+// failure is logged; the next tick tries again.
+func (r *Recorder) fold(ctx context.Context) {
+	if !r.unfolded {
+		return
+	}
+	if _, err := r.store.FoldUses(ctx); err != nil {
+		r.log.Warn("folding device uses into the day counts failed; trying again later", "err", err)
+		return
+	}
+	r.unfolded = false
 }

@@ -18,6 +18,7 @@ type fakeUseStore struct {
 	mu    sync.Mutex
 	uses  map[string]Use
 	calls [][]Use
+	folds int
 	// before, when set, runs at the start of every call (numbered from 0) and may fail it.
 	before func(call int) error
 }
@@ -46,6 +47,13 @@ func (f *fakeUseStore) RecordUses(ctx context.Context, uses []Use) (int, error) 
 		}
 	}
 	return added, nil
+}
+
+func (f *fakeUseStore) FoldUses(ctx context.Context) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.folds++
+	return 0, nil
 }
 
 func (f *fakeUseStore) callCount() int {
@@ -287,12 +295,71 @@ func TestRecorderClose(t *testing.T) {
 	if len(st.uses) != 3 {
 		t.Errorf("store holds %d uses; want the 3 queued before Close", len(st.uses))
 	}
+	if st.folds != 1 {
+		t.Errorf("the store was asked to fold %d times; want once, after the last uses", st.folds)
+	}
 	if err := r.Record(context.Background(), recUses("d", 0, 1)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Record after Close = %v; want ErrClosed", err)
 	}
 	if err := r.Record(context.Background(), nil); err != nil {
 		t.Errorf("Record(nothing) = %v; want nil", err)
 	}
+}
+
+// A Recorder asks its store to fold every interval, only when it recorded uses since the last
+// fold, and goes on after a fold fails.
+func TestRecorderFolds(t *testing.T) {
+	st := &foldCountingStore{fakeUseStore: newFakeUseStore(), fails: 1}
+	r := NewRecorder(st, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.foldEvery = 5 * time.Millisecond
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(context.Background()) }()
+	folds := func() int {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.folds
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := folds(); n != 0 {
+		t.Fatalf("%d folds before any use was recorded; want none", n)
+	}
+	if err := r.Record(context.Background(), recUses("a", 0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	// The first fold fails; the next tick folds again, and then nothing is left to fold.
+	for deadline := time.Now().Add(10 * time.Second); folds() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d folds after uses were recorded; want 2 (one failed)", folds())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := folds(); n != 2 {
+		t.Errorf("%d folds; want 2: nothing was recorded after the second", n)
+	}
+	r.Close()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if n := folds(); n != 2 {
+		t.Errorf("%d folds after Close; want still 2", n)
+	}
+}
+
+// foldCountingStore is a fakeUseStore whose first fails folds fail.
+type foldCountingStore struct {
+	*fakeUseStore
+	fails int
+}
+
+func (f *foldCountingStore) FoldUses(ctx context.Context) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.folds++
+	if f.folds <= f.fails {
+		return 0, errors.New("disk full")
+	}
+	return 0, nil
 }
 
 // When Run's context ends, callers waiting are told, not left hanging.

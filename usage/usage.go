@@ -94,3 +94,40 @@ func (m Month) FirstDay() Day { return Day(fmt.Sprintf("%s-01", m)) }
 
 // LastDay is m's last day.
 func (m Month) LastDay() Day { return Day(fmt.Sprintf("%s-%02d", m, m.Days())) }
+
+// Number returns the day as days since 1970-01-01, and false if d is not a valid YYYY-MM-DD
+// day. It reads the digits directly: it runs for every use ingest records.
+func (d Day) Number() (int, bool) {
+	s := string(d)
+	if len(s) != len(DayLayout) || s[4] != '-' || s[7] != '-' {
+		return 0, false
+	}
+	y, ok1 := digits(s[0:4])
+	m, ok2 := digits(s[5:7])
+	dd, ok3 := digits(s[8:10])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || dd < 1 || dd > 31 {
+		return 0, false
+	}
+	t := time.Date(y, time.Month(m), dd, 0, 0, 0, 0, time.UTC)
+	if t.Day() != dd { // 2026-02-30
+		return 0, false
+	}
+	return int(t.Unix() / 86400), true
+}
+
+// DayNumbered returns the day n days after 1970-01-01.
+func DayNumbered(n int) Day {
+	return Day(time.Unix(int64(n)*86400, 0).UTC().Format(DayLayout))
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := range len(s) {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}

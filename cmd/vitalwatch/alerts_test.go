@@ -14,6 +14,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -216,6 +217,17 @@ func TestAlertsRulesCommand(t *testing.T) {
 // The second reading alone would be another unconfirmed crisis: the confirmation needs the
 // first, which the restarted engine gets back from InfluxDB.
 func TestAlertRulesResumeAfterRestart(t *testing.T) {
+	// With the rules file's thresholds; and with the patient's own, which make readings below
+	// the file's crisis level a crisis: the replay must judge the first reading by them too.
+	t.Run("file thresholds", func(t *testing.T) { testResumeAfterRestart(t, nil, [2][2]int{{186, 100}, {192, 104}}) })
+	t.Run("patient override", func(t *testing.T) {
+		testResumeAfterRestart(t, alerts.Overrides{"bp_crisis": {"systolic_at_or_above": 170}}, [2][2]int{{172, 95}, {175, 96}})
+	})
+}
+
+// testResumeAfterRestart raises a BP crisis from the first reading of bp, restarts serve, and
+// checks that the second confirms it; override, if any, is the patient's.
+func testResumeAfterRestart(t *testing.T, override alerts.Overrides, bp [2][2]int) {
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	dataDir := t.TempDir()
 	secrets := seedDevices(t, dataDir, "cuff-1")
@@ -230,6 +242,11 @@ func TestAlertRulesResumeAfterRestart(t *testing.T) {
 		st.AssignDevice(ctx, "cuff-1", "P-1", time.Now().Add(-time.Hour)),
 	} {
 		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if override != nil {
+		if err := st.SetOverrides(ctx, store.PatientOverrides, "P-1", override); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -253,7 +270,7 @@ func TestAlertRulesResumeAfterRestart(t *testing.T) {
 	srv := startServe(t, env)
 	events := streamAlerts(t, "http://"+srv.HTTP, token, "")
 	first := time.Now().Add(-6 * time.Minute)
-	publish(srv, first, 186, 100)
+	publish(srv, first, bp[0][0], bp[0][1])
 	ev := nextEvent(t, events)
 	if ev.typ != "raised" || ev.alert.Rule != "bp_crisis" || ev.alert.Severity != "urgent" {
 		t.Fatalf("first crisis: %s %+v; want bp_crisis raised, urgent", ev.typ, ev.alert)
@@ -262,7 +279,7 @@ func TestAlertRulesResumeAfterRestart(t *testing.T) {
 
 	srv = startServe(t, env)
 	events = streamAlerts(t, "http://"+srv.HTTP, token, ev.id)
-	publish(srv, first.Add(5*time.Minute), 192, 104)
+	publish(srv, first.Add(5*time.Minute), bp[1][0], bp[1][1])
 	ev2 := nextEvent(t, events)
 	if ev2.typ != "severity_raised" || ev2.alert.ID != ev.alert.ID || ev2.alert.Severity != "critical" {
 		t.Fatalf("retest after a restart: %s %+v; want alert %d raised to critical", ev2.typ, ev2.alert, ev.alert.ID)

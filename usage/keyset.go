@@ -1,0 +1,133 @@
+package usage
+
+import (
+	"slices"
+	"time"
+)
+
+// KeySet is the set of uses counted recently, by device and measurement time: what recognises
+// a reading delivered again so that it is not counted twice. With each key it keeps when the
+// use was recorded, to forget it after the deduplication window, and its day, so that a
+// rebuild can replace the keys of whole days.
+//
+// It is kept in memory, about 14 bytes a key: a store loads it from the durable record of its
+// uses and keeps it current. It is not safe for concurrent use.
+type KeySet struct {
+	devices map[string]*deviceKeys
+	n       int
+}
+
+// deviceKeys are one device's keys, in parallel slices ordered by measurement time: fresh
+// readings append, a late one is inserted in its place.
+type deviceKeys struct {
+	at       []int64  // measurement time, Unix milliseconds
+	recorded []uint32 // when it was recorded, Unix seconds
+	day      []uint16 // its Day.Number
+}
+
+// NewKeySet returns an empty set.
+func NewKeySet() *KeySet { return &KeySet{devices: map[string]*deviceKeys{}} }
+
+// Len returns how many keys the set holds.
+func (s *KeySet) Len() int { return s.n }
+
+// Has reports whether the use of device at atMS (Unix milliseconds) is in the set.
+func (s *KeySet) Has(device string, atMS int64) bool {
+	k := s.devices[device]
+	if k == nil {
+		return false
+	}
+	_, found := k.find(atMS)
+	return found
+}
+
+// Add puts the use of device at atMS, on day (a Day.Number), recorded at recorded, in the
+// set, and reports whether it was new; a key already there keeps its day and time recorded.
+func (s *KeySet) Add(device string, atMS int64, day int, recorded time.Time) bool {
+	k := s.devices[device]
+	if k == nil {
+		k = &deviceKeys{}
+		s.devices[device] = k
+	}
+	i, found := k.find(atMS)
+	if found {
+		return false
+	}
+	rec := uint32(max(recorded.Unix(), 0))
+	if i == len(k.at) {
+		k.at = append(k.at, atMS)
+		k.recorded = append(k.recorded, rec)
+		k.day = append(k.day, uint16(day))
+	} else {
+		k.at = slices.Insert(k.at, i, atMS)
+		k.recorded = slices.Insert(k.recorded, i, rec)
+		k.day = slices.Insert(k.day, i, uint16(day))
+	}
+	s.n++
+	return true
+}
+
+// find returns where atMS is or would go in k, and whether it is there. Fresh readings are
+// the latest, so the last key is checked first.
+func (k *deviceKeys) find(atMS int64) (int, bool) {
+	n := len(k.at)
+	if n == 0 || k.at[n-1] < atMS {
+		return n, false
+	}
+	return slices.BinarySearch(k.at, atMS)
+}
+
+// ForgetRecordedBefore removes the keys recorded before t and returns how many.
+func (s *KeySet) ForgetRecordedBefore(t time.Time) int {
+	cut := uint32(max(t.Unix(), 0))
+	return s.forget(func(k *deviceKeys, i int) bool { return k.recorded[i] < cut })
+}
+
+// ForgetDays removes the keys of the days numbered from to to (Day.Number), and returns how
+// many.
+func (s *KeySet) ForgetDays(from, to int) int {
+	return s.forget(func(k *deviceKeys, i int) bool { d := int(k.day[i]); return d >= from && d <= to })
+}
+
+// forget removes the keys that drop reports, and devices left without keys.
+func (s *KeySet) forget(drop func(k *deviceKeys, i int) bool) int {
+	gone := 0
+	for dev, k := range s.devices {
+		j := 0
+		for i := range k.at {
+			if drop(k, i) {
+				continue
+			}
+			k.at[j], k.recorded[j], k.day[j] = k.at[i], k.recorded[i], k.day[i]
+			j++
+		}
+		gone += len(k.at) - j
+		if j == 0 {
+			delete(s.devices, dev)
+			continue
+		}
+		k.at, k.recorded, k.day = k.at[:j], k.recorded[:j], k.day[:j]
+	}
+	s.n -= gone
+	return gone
+}
+
+// Remove takes the use of device at atMS out of the set, if it is there: a use whose recording
+// failed.
+func (s *KeySet) Remove(device string, atMS int64) {
+	k := s.devices[device]
+	if k == nil {
+		return
+	}
+	i, found := k.find(atMS)
+	if !found {
+		return
+	}
+	k.at = slices.Delete(k.at, i, i+1)
+	k.recorded = slices.Delete(k.recorded, i, i+1)
+	k.day = slices.Delete(k.day, i, i+1)
+	if len(k.at) == 0 {
+		delete(s.devices, device)
+	}
+	s.n--
+}
