@@ -11,7 +11,9 @@ import (
 // Observer sees what ingest took from registered devices (the alert engine): accepted telemetry,
 // status messages, and readings refused as implausible. Observe is called once the batch is
 // durable and before it is acknowledged, so that a crash before Observe returns means the
-// messages come again; it is retried until it succeeds or the pipeline is cut off.
+// messages come again; it is retried until it succeeds or the pipeline is cut off. Each
+// worker calls it for its own batches, so calls may run at once; a device's messages all go
+// to one worker, so they are observed in the order the worker took them.
 type Observer interface {
 	Observe(ctx context.Context, seen []Observation) error
 }

@@ -12,12 +12,11 @@ import (
 // wait, the worker goes on with the next batch.
 const settleDepth = 8
 
-// settlement is what is left to do for a batch once its points are durable: record its uses,
-// show it to the observer, store its dead letters, then acknowledge its messages, in that order, so that a crash at any
-// point leaves unacknowledged only what may be delivered again.
+// settlement is what is left to do for a batch once its points are durable and the observer
+// has seen it: record its uses, store its dead letters, then acknowledge its messages, in that
+// order, so that a crash at any point leaves unacknowledged only what may be delivered again.
 type settlement struct {
 	uses    []usage.Use
-	seen    []Observation
 	dead    []deadletter.DeadLetter
 	acks    []func()
 	counts  batchCounts
@@ -33,7 +32,6 @@ type settler struct {
 	p    *Pipeline
 	in   chan *settlement // to settle; closed by Run when the workers have stopped
 	uses []usage.Use      // a group's uses, reused
-	seen []Observation
 	dead []deadletter.DeadLetter
 }
 
@@ -71,10 +69,9 @@ func (s *settler) run(ctx context.Context) {
 		s.settle(ctx, group)
 		for _, st := range group {
 			clear(st.uses)
-			clear(st.seen)
 			clear(st.dead)
 			clear(st.acks)
-			st.uses, st.seen, st.dead, st.acks = st.uses[:0], st.seen[:0], st.dead[:0], st.acks[:0]
+			st.uses, st.dead, st.acks = st.uses[:0], st.dead[:0], st.acks[:0]
 			st.owner <- st
 		}
 		clear(group)
@@ -88,25 +85,20 @@ func (s *settler) settle(ctx context.Context, group []*settlement) {
 	if ctx.Err() != nil {
 		return
 	}
-	uses, seen, dead := group[0].uses, group[0].seen, group[0].dead
+	uses, dead := group[0].uses, group[0].dead
 	if len(group) > 1 {
-		s.uses, s.seen, s.dead = s.uses[:0], s.seen[:0], s.dead[:0]
+		s.uses, s.dead = s.uses[:0], s.dead[:0]
 		for _, st := range group {
 			s.uses = append(s.uses, st.uses...)
-			s.seen = append(s.seen, st.seen...)
 			s.dead = append(s.dead, st.dead...)
 		}
-		uses, seen, dead = s.uses, s.seen, s.dead
+		uses, dead = s.uses, s.dead
 	}
 	defer func() {
 		clear(s.uses)
-		clear(s.seen)
 		clear(s.dead)
 	}()
 	if len(uses) > 0 && !s.p.recordUses(ctx, uses) {
-		return
-	}
-	if len(seen) > 0 && !s.p.observe(ctx, seen) {
 		return
 	}
 	if len(dead) > 0 && !s.p.addDeadLetters(ctx, dead) {

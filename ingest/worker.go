@@ -237,16 +237,22 @@ func (w *worker) trackSeq(device string, seq int64) {
 	}
 }
 
-// flush makes the batch durable and hands the rest to the settler, which acknowledges it once
-// its uses and dead letters are stored. If ctx ends first, nothing is acknowledged and the
-// broker will deliver the batch again. While settleDepth batches wait for the settler, flush
-// waits too, and so the broker.
+// flush makes the batch durable, shows it to the observer, and hands the rest to the settler,
+// which acknowledges it once its uses and dead letters are stored. If ctx ends first, nothing
+// is acknowledged and the broker will deliver the batch again. While settleDepth batches wait
+// for the settler, flush waits too, and so the broker.
+//
+// The observer (the alert engine) sees the batch here rather than in the settler, so that an
+// alert waits for its own batch's write only, not for the batches queued before it to settle.
 func (w *worker) flush(ctx context.Context) {
 	if len(w.acks) == 0 {
 		return
 	}
 	defer w.reset()
 	if len(w.lines) > 0 && !w.p.store(ctx, w.lines, w.rejectSpans) {
+		return
+	}
+	if len(w.seen) > 0 && !w.p.observe(ctx, w.seen) {
 		return
 	}
 	var st *settlement
@@ -257,7 +263,6 @@ func (w *worker) flush(ctx context.Context) {
 	}
 	// The settlement takes the batch's slices and leaves its own, empty, to the worker.
 	st.uses, w.uses = w.uses, st.uses
-	st.seen, w.seen = w.seen, st.seen
 	st.dead, w.dead = w.dead, st.dead
 	st.acks, w.acks = w.acks, st.acks
 	st.counts, st.started = w.counts, w.started
