@@ -1,7 +1,9 @@
 package usage
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -132,4 +134,32 @@ func BenchmarkKeySetAdd(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		s.Add(ids[i%devices], int64(i), 20780, now)
 	}
+}
+
+// BenchmarkKeySetMemory reports the heap a KeySet holds per key: 2,000,000 keys of 100,000
+// devices, 20 each, as a city's day of home and station readings.
+func BenchmarkKeySetMemory(b *testing.B) {
+	const devices, perDevice = 100_000, 20
+	ids := make([]string, devices)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("device-%06d", i)
+	}
+	now := time.Now()
+	var perKey float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s := NewKeySet()
+		for j := range perDevice {
+			for i, id := range ids {
+				s.Add(id, int64(j*1000+i%1000), 20780, now)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perKey = float64(after.HeapAlloc-before.HeapAlloc) / float64(s.Len())
+		runtime.KeepAlive(s)
+	}
+	b.ReportMetric(perKey, "B/key")
 }
