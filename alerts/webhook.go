@@ -12,11 +12,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -39,7 +42,20 @@ import (
 //     and POSTs each; 2xx is delivered, anything else is retried with exponential backoff until
 //     at least RetryPolicy.GiveUpAfter has passed since the first attempt, then failed. The body
 //     and the idempotency key are fixed when the delivery is written, so every retry is the same
-//     request and a receiver can drop repeats by the key.
+//     request and a receiver can drop repeats by the key. The signature is made when a request
+//     is sent, with the webhook's secret then: after a rotation, every request, a retry of an
+//     event queued before it included, is signed with the new secret.
+//   - Where to: a webhook makes the platform POST from inside its network, so a URL naming an
+//     internal address would let whoever manages a webhook reach internal services. Unless
+//     private targets are allowed (config alerts.webhooks.allow_private, for receivers on the
+//     same network), a webhook's URL may not name localhost or a literal loopback, link-local,
+//     private, unspecified or multicast address (CheckWebhookTarget, when it is registered or
+//     changed), and the deliverer's client checks the address it connects to, after the name
+//     is resolved, on every connection (net.Dialer.Control): a name that resolves to such an
+//     address, at registration or only later (DNS rebinding), is refused as well. A refused
+//     attempt is a failed attempt like a refused connection: the delivery log records it with
+//     the reason, and it is retried with the usual backoff until GiveUpAfter, so that a URL or
+//     DNS record put right in time still gets the event.
 
 // Webhook is a receiver of the alert events of one team (clinical alerts) or one site (faults).
 type Webhook struct {
@@ -48,7 +64,8 @@ type Webhook struct {
 	Site string
 	URL  string // http or https
 	// Secret keys the HMAC-SHA256 signature of each body. It is stored as given, since the
-	// signature needs it, shown once when the webhook is created and never logged.
+	// signature needs it, shown once when the webhook is created or its secret rotated, and
+	// never logged.
 	Secret  string
 	Enabled bool
 	// MinSeverity is the lowest severity sent; 0 sends every severity.
@@ -90,6 +107,70 @@ func CheckWebhookURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return devices.Errorf(devices.Invalid, "url: %q is not an http:// or https:// URL with a host (and no user or fragment)", raw)
+	}
+	return nil
+}
+
+// CheckWebhookTarget refuses what CheckWebhookURL refuses and, unless allowPrivate, a URL
+// whose host is localhost (or a name under .localhost) or a literal address that is not a
+// public one (see privateTarget). A name is checked when a request connects to what it
+// resolves to (see DelivererOptions.AllowPrivate).
+func CheckWebhookTarget(raw string, allowPrivate bool) error {
+	if err := CheckWebhookURL(raw); err != nil || allowPrivate {
+		return err
+	}
+	u, _ := url.Parse(raw) // CheckWebhookURL parsed it
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return devices.Errorf(devices.Invalid, "url: host %s is this machine; private targets are not allowed (alerts.webhooks.allow_private)", u.Hostname())
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if why := privateTarget(ip); why != "" {
+			return devices.Errorf(devices.Invalid, "url: host %s is %s; private targets are not allowed (alerts.webhooks.allow_private)", u.Hostname(), why)
+		}
+	}
+	return nil
+}
+
+// privateTarget says what ip is when it is not a public address a webhook may be sent to:
+// loopback, link-local (which holds cloud metadata services), private (RFC 1918, RFC 4193),
+// unspecified (and the rest of 0.0.0.0/8, which reaches this host) or multicast; "" when it
+// is none of those. An IPv4 address written as IPv6 (::ffff:a.b.c.d) is judged as IPv4.
+func privateTarget(ip netip.Addr) string {
+	ip = ip.Unmap()
+	switch {
+	case ip.IsLoopback():
+		return "a loopback address"
+	case ip.IsMulticast():
+		return "a multicast address"
+	case ip.IsLinkLocalUnicast():
+		return "a link-local address"
+	case ip.IsPrivate():
+		return "a private address"
+	case ip.IsUnspecified() || ip.Is4() && ip.As4()[0] == 0:
+		return "an unspecified address"
+	}
+	return ""
+}
+
+// refusedTargetError is a connection the deliverer's client refused to make.
+type refusedTargetError struct {
+	addr, why string
+}
+
+func (e *refusedTargetError) Error() string {
+	return "refused: " + e.addr + " is " + e.why + "; private targets are not allowed (alerts.webhooks.allow_private)"
+}
+
+// refusePrivate is a net.Dialer Control that refuses to connect to a private address: it runs
+// after the name is resolved, on the address about to be connected to.
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return &refusedTargetError{addr: address, why: "not an IP address and port"}
+	}
+	if why := privateTarget(ap.Addr()); why != "" {
+		return &refusedTargetError{addr: ap.Addr().String(), why: why}
 	}
 	return nil
 }
@@ -345,8 +426,12 @@ type Doer interface {
 // DelivererOptions tune a Deliverer.
 type DelivererOptions struct {
 	// Client sends the requests: default an http.Client that follows no redirects (a 3xx is a
-	// failed attempt).
+	// failed attempt) and, unless AllowPrivate, connects to public addresses only, directly
+	// (no proxy: the check would see the proxy's address, not the receiver's).
 	Client Doer
+	// AllowPrivate lets the default client connect to loopback, link-local, private,
+	// unspecified and multicast addresses (config alerts.webhooks.allow_private).
+	AllowPrivate bool
 	// Now is the clock of the schedule: default time.Now.
 	Now func() time.Time
 	// PollInterval is how often Run looks for new events and due deliveries: default 1s.
@@ -390,7 +475,12 @@ func NewDeliverer(st DeliveryStore, o DelivererOptions) *Deliverer {
 	}
 	o.Lease = max(o.Lease, 2*o.Timeout)
 	if o.Client == nil {
-		o.Client = &http.Client{Timeout: o.Timeout,
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		if !o.AllowPrivate {
+			dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second, Control: refusePrivate}
+			transport.DialContext, transport.Proxy = dialer.DialContext, nil
+		}
+		o.Client = &http.Client{Timeout: o.Timeout, Transport: transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if o.Workers <= 0 {
@@ -557,6 +647,10 @@ func (d *Deliverer) post(ctx context.Context, w Webhook, del Delivery) (int, str
 	req.Header.Set("X-VitalWatch-Event", string(del.EventType))
 	resp, err := d.opts.Client.Do(req)
 	if err != nil {
+		var refused *refusedTargetError
+		if errors.As(err, &refused) {
+			return 0, refused.Error()
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return 0, "timed out after " + d.opts.Timeout.String()
 		}

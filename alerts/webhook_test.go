@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +23,8 @@ import (
 )
 
 // The deliverer runs against a real SQLite store and an httptest receiver; its clock is a
-// whClock that the test moves, so that the schedule of retries is exact.
+// whClock that the test moves, so that the schedule of retries is exact. The receivers listen
+// on loopback, a private target: the deliverers allow it, but where the refusal is tested.
 
 // whClock is a clock the test sets.
 type whClock struct {
@@ -149,7 +152,7 @@ func hmacHex(secret string, body []byte) string {
 // A receiver that fails the first attempts gets the delivery again after 10 s, 20 s and 40 s,
 // the same request each time, and once it answers 2xx, never again.
 func TestDelivererRetriesUntilDelivered(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{})
+	f := newWHFixture(t, alerts.DelivererOptions{AllowPrivate: true})
 	rc := newReceiver(t, f.clock, func(n int) int {
 		if n <= 3 {
 			return http.StatusServiceUnavailable
@@ -227,7 +230,7 @@ func TestDelivererRetriesUntilDelivered(t *testing.T) {
 // A receiver that never answers 2xx is tried with backoff doubling from 10 s up to 1 h, until
 // 24 h have passed since the first attempt; the delivery is then failed and not tried again.
 func TestDelivererGivesUpAfter24Hours(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{})
+	f := newWHFixture(t, alerts.DelivererOptions{AllowPrivate: true})
 	rc := newReceiver(t, f.clock, func(int) int { return http.StatusInternalServerError })
 	w := f.webhook(alerts.Webhook{Site: "sA", URL: rc.URL})
 	f.apply(fault("battery_low", "dA1", "sA", alerts.Warning))
@@ -269,7 +272,7 @@ func TestDelivererGivesUpAfter24Hours(t *testing.T) {
 
 // An attempt that gets no answer within the timeout is a failed attempt, retried.
 func TestDelivererTimeout(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{Timeout: 50 * time.Millisecond})
+	f := newWHFixture(t, alerts.DelivererOptions{Timeout: 50 * time.Millisecond, AllowPrivate: true})
 	slow := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.ReadAll(r.Body) // then the server notices the client going
@@ -293,7 +296,7 @@ func TestDelivererTimeout(t *testing.T) {
 // Each event goes to the webhooks of its routing at or above their minimum severity; a repeat
 // that notifies no one, an acknowledgement and a late alert are not sent.
 func TestDelivererSendsToMatchingWebhooks(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{})
+	f := newWHFixture(t, alerts.DelivererOptions{AllowPrivate: true})
 	rc := newReceiver(t, f.clock, func(int) int { return http.StatusOK })
 	f.apply(clinical("glucose_low", "pA9", "tA", alerts.Warning)) // before any webhook: never sent
 	teamA := f.webhook(alerts.Webhook{Team: "tA", URL: rc.URL + "/tA"})
@@ -351,14 +354,14 @@ func TestDelivererSendsToMatchingWebhooks(t *testing.T) {
 // The cursor is in the store: a deliverer that starts again (or runs on another instance)
 // goes on from it; two running at once send each delivery once.
 func TestDeliverersShareTheOutbox(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{})
+	f := newWHFixture(t, alerts.DelivererOptions{AllowPrivate: true})
 	rc := newReceiver(t, f.clock, func(int) int { return http.StatusOK })
 	f.webhook(alerts.Webhook{Team: "tA", URL: rc.URL})
 	f.apply(clinical("glucose_low", "pA1", "tA", alerts.Warning))
 	f.runAt(base)
 
 	other := openStore(t, f.dsn)
-	second := alerts.NewDeliverer(other, alerts.DelivererOptions{Now: f.clock.Now})
+	second := alerts.NewDeliverer(other, alerts.DelivererOptions{Now: f.clock.Now, AllowPrivate: true})
 	for i := range 20 {
 		f.apply(clinical("glucose_low", "pA"+string(rune('b'+i)), "tA", alerts.Warning))
 	}
@@ -459,5 +462,135 @@ func TestCheckWebhookURL(t *testing.T) {
 		if err := alerts.CheckWebhookURL(tt.url); (err == nil) != tt.ok {
 			t.Errorf("CheckWebhookURL(%q) = %v; want ok %v", tt.url, err, tt.ok)
 		}
+	}
+}
+
+func TestCheckWebhookTarget(t *testing.T) {
+	for _, tt := range []struct {
+		url           string
+		public, other bool // ok with private targets refused; ok with them allowed
+	}{
+		{"https://sms.example/hook", true, true},
+		{"http://203.0.113.9:8080/in", true, true},
+		{"https://[2001:db8::1]/in", true, true},
+		{"http://127.0.0.1:8080/in", false, true},
+		{"http://127.9.9.9/", false, true},
+		{"http://localhost:8080/", false, true},
+		{"http://LocalHost./", false, true},
+		{"http://hooks.localhost/", false, true},
+		{"http://[::1]/", false, true},
+		{"http://[::ffff:127.0.0.1]/", false, true},
+		{"http://169.254.169.254/latest/meta-data/", false, true},
+		{"http://[fe80::1%25eth0]/", false, true},
+		{"http://10.0.0.5/", false, true},
+		{"http://172.16.4.4/", false, true},
+		{"http://172.32.0.1/", true, true}, // just outside 172.16.0.0/12
+		{"http://192.168.1.1/", false, true},
+		{"http://[fc00::1]/", false, true},
+		{"http://0.0.0.0/", false, true},
+		{"http://0.1.2.3/", false, true},
+		{"http://[::]/", false, true},
+		{"http://224.0.0.1/", false, true},
+		{"http://239.1.1.1/", false, true},
+		{"http://[ff02::1]/", false, true},
+		{"http://127.1/", true, true}, // not a literal address: refused when it resolves (see TestDelivererRefusesPrivateTargets)
+		{"ftp://sms.example/", false, false},
+		{"https://user:pw@sms.example/", false, false},
+		{"https://", false, false},
+	} {
+		if err := alerts.CheckWebhookTarget(tt.url, false); (err == nil) != tt.public {
+			t.Errorf("CheckWebhookTarget(%q, false) = %v; want ok %v", tt.url, err, tt.public)
+		} else if err != nil {
+			var de *devices.Error
+			if !errors.As(err, &de) || de.Code != devices.Invalid || !strings.HasPrefix(de.Message, "url: ") {
+				t.Errorf("CheckWebhookTarget(%q, false) = %v; want an Invalid error naming url", tt.url, err)
+			}
+		}
+		if err := alerts.CheckWebhookTarget(tt.url, true); (err == nil) != tt.other {
+			t.Errorf("CheckWebhookTarget(%q, true) = %v; want ok %v", tt.url, err, tt.other)
+		}
+	}
+}
+
+// The deliverer's own client refuses to connect to a private address, judged after the name
+// is resolved: a webhook whose name resolves to loopback (as a rebinding name would), or that
+// was stored when private targets were allowed, gets a failed attempt that says why, retried
+// with the usual backoff, and the receiver gets nothing. A deliverer that allows private
+// targets delivers the same delivery.
+func TestDelivererRefusesPrivateTargets(t *testing.T) {
+	f := newWHFixture(t, alerts.DelivererOptions{})
+	rc := newReceiver(t, f.clock, func(int) int { return http.StatusOK })
+	_, port, _ := strings.Cut(strings.TrimPrefix(rc.URL, "http://"), ":")
+	byName := f.webhook(alerts.Webhook{Team: "tA", URL: "http://localhost:" + port + "/hook"}) // a name, resolved when dialling
+	byAddr := f.webhook(alerts.Webhook{Site: "sA", URL: rc.URL + "/hook"})
+	f.apply(clinical("glucose_very_low", "pA1", "tA", alerts.Urgent))
+	f.apply(fault("battery_low", "dA1", "sA", alerts.Warning))
+	f.runAt(base)
+
+	if n := len(rc.requests()); n != 0 {
+		t.Fatalf("the receiver on loopback got %d requests; want none", n)
+	}
+	for _, w := range []alerts.Webhook{byName, byAddr} {
+		ds := f.deliveries(w.ID)
+		if len(ds) != 1 || ds[0].State != alerts.DeliveryPending || ds[0].Attempts != 1 || ds[0].LastStatus != 0 ||
+			!strings.Contains(ds[0].LastError, "is a loopback address") || !strings.Contains(ds[0].LastError, "alerts.webhooks.allow_private") ||
+			!ds[0].NextAttempt.Equal(base.Add(10*time.Second)) {
+			t.Errorf("delivery to %s = %+v; want a refused attempt saying why, retried in 10s", w.URL, ds)
+		}
+	}
+	f.runAt(base.Add(10 * time.Second))
+	if ds := f.deliveries(byName.ID); ds[0].Attempts != 2 || len(rc.requests()) != 0 {
+		t.Errorf("after the backoff: %d attempts, %d requests; want a second refused attempt", ds[0].Attempts, len(rc.requests()))
+	}
+
+	allowing := alerts.NewDeliverer(f.store, alerts.DelivererOptions{Now: f.clock.Now, AllowPrivate: true})
+	f.clock.Set(base.Add(30 * time.Second))
+	if err := allowing.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rc.requests()); n != 2 {
+		t.Errorf("a deliverer allowing private targets sent %d requests; want 2", n)
+	}
+}
+
+// Requests sent after a rotation are signed with the new secret, a retry of an event queued
+// before it included.
+func TestDelivererSignsWithRotatedSecret(t *testing.T) {
+	f := newWHFixture(t, alerts.DelivererOptions{AllowPrivate: true})
+	rc := newReceiver(t, f.clock, func(n int) int {
+		if n == 2 {
+			return http.StatusBadGateway // the second event's first attempt
+		}
+		return http.StatusOK
+	})
+	w := f.webhook(alerts.Webhook{Team: "tA", URL: rc.URL})
+	old := w.Secret
+	f.apply(clinical("glucose_very_low", "pA1", "tA", alerts.Urgent))
+	f.runAt(base)
+	f.apply(clinical("glucose_very_low", "pA2", "tA", alerts.Urgent))
+	f.runAt(base.Add(time.Second)) // fails: retried in 10s
+
+	rotated, err := f.store.RotateWebhookSecret(asAdminWH, w.ID, alerts.NewWebhookSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.apply(clinical("glucose_very_low", "pA3", "tA", alerts.Urgent))
+	f.runAt(base.Add(11 * time.Second)) // the retry and the third event
+
+	reqs := rc.requests()
+	if len(reqs) != 4 {
+		t.Fatalf("%d requests; want 4", len(reqs))
+	}
+	for i, r := range reqs {
+		wantSecret, other := old, rotated.Secret
+		if i >= 2 {
+			wantSecret, other = rotated.Secret, old
+		}
+		if !alerts.VerifySignature(wantSecret, r.Body, r.Signature) || alerts.VerifySignature(other, r.Body, r.Signature) {
+			t.Errorf("request %d (%s) is not signed with the secret in force when it was sent", i+1, r.Key)
+		}
+	}
+	if reqs[2].Key != reqs[1].Key && reqs[3].Key != reqs[1].Key {
+		t.Errorf("no request after the rotation retries %s", reqs[1].Key)
 	}
 }

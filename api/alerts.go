@@ -1,12 +1,17 @@
 package api
 
 import (
+	"cmp"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -14,6 +19,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -35,6 +41,7 @@ type AlertStore interface {
 	AlertEvents(ctx context.Context, afterID int64, scope alerts.Scope, limit int) ([]alerts.Event, error)
 	AcknowledgeAlert(ctx context.Context, id int64, note string) (alerts.Alert, alerts.Event, error)
 	ResolveAlert(ctx context.Context, id int64, note string) (alerts.Alert, alerts.Event, error)
+	AlertBurden(ctx context.Context, f store.BurdenFilter) ([]alerts.Burden, error)
 }
 
 // defaultHeartbeat is how often the alert stream sends a comment when it has nothing to say,
@@ -45,6 +52,7 @@ func (a *API) alertRoutes() chi.Router {
 	r := chi.NewRouter()
 	r.Get("/", a.alertHandler(a.listAlerts))
 	r.Get("/stream", a.alertHandler(a.alertStream))
+	r.Get("/burden", a.alertHandler(a.alertBurden)) // before /{id}, which would take "burden" for an id
 	r.Get("/{id}", a.alertHandler(a.getAlert))
 	r.Post("/{id}/acknowledge", a.alertHandler(a.actOnAlert("acknowledge")))
 	r.Post("/{id}/resolve", a.alertHandler(a.actOnAlert("resolve")))
@@ -75,8 +83,9 @@ type alertJSON struct {
 	Count       int                `json:"count"`
 	LastValue   string             `json:"last_value,omitempty"`
 	Thresholds  map[string]float64 `json:"thresholds,omitempty"`
-	// Evidence is the readings that raised and repeated the alert, as recorded with it (the
-	// first 5 and the latest 20); only in an alert's detail.
+	// Evidence is the readings that raised and repeated the alert (the first 5 and the latest
+	// 20), as recorded with it; in an alert's detail, as InfluxDB holds them, with the patient's
+	// other readings in the alert's window (see getAlert). Absent from lists.
 	Evidence         []evidenceJSON `json:"evidence,omitempty"`
 	Late             bool           `json:"late,omitempty"`
 	Doubt            string         `json:"doubt,omitempty"`
@@ -96,12 +105,22 @@ type alertJSON struct {
 // evidenceJSON is one reading of an alert's evidence.
 type evidenceJSON struct {
 	Device      string    `json:"device"`
-	Measurement string    `json:"measurement"`
-	Time        time.Time `json:"time"`
+	Measurement string    `json:"measurement"` // empty: a device's flags, of whatever it measured
+	Time        time.Time `json:"time"`        // measurement time
 	Value       float64   `json:"value,omitempty"`
 	Systolic    float64   `json:"systolic,omitempty"`
 	Diastolic   float64   `json:"diastolic,omitempty"`
 	Flags       []string  `json:"flags,omitempty"`
+	// Recorded says the reading was recorded with the alert as its evidence; false for another
+	// reading of the patient in the alert's window, which only InfluxDB knows.
+	Recorded bool `json:"recorded"`
+	// InInfluxDB says whether InfluxDB still has the reading (it may have been deleted, or its
+	// retention ended); absent when InfluxDB was not read.
+	InInfluxDB *bool `json:"in_influxdb,omitempty"`
+	// Tags and Fields are the point as InfluxDB stores it (pulse, context, seq, site, ...);
+	// absent when it was not read from InfluxDB.
+	Tags   map[string]string `json:"tags,omitempty"`
+	Fields map[string]any    `json:"fields,omitempty"`
 }
 
 // alertEventJSON is one change of an alert, in its detail.
@@ -118,7 +137,16 @@ type alertEventJSON struct {
 // alertDetailJSON is an alert with its evidence and its history, oldest first.
 type alertDetailJSON struct {
 	alertJSON
-	Events []alertEventJSON `json:"events"`
+	// EvidenceSource says where the evidence comes from: "influxdb" when it was read back, or
+	// "recorded" when it is as recorded with the alert (InfluxDB not configured, unreachable,
+	// or nothing to read).
+	EvidenceSource string `json:"evidence_source"`
+	// EvidenceWarning says why the evidence could not be read from InfluxDB.
+	EvidenceWarning string `json:"evidence_warning,omitempty"`
+	// EvidenceTruncated says the patient had more readings in the alert's window than the
+	// detail shows: the oldest are left out.
+	EvidenceTruncated bool             `json:"evidence_truncated,omitempty"`
+	Events            []alertEventJSON `json:"events"`
 }
 
 // alertNoteRequest acknowledges or resolves an alert, with a note of up to 1000 characters.
@@ -138,10 +166,15 @@ func alertOut(a alerts.Alert) alertJSON {
 		out.NotifiedSeverity = a.NotifiedSeverity.String()
 	}
 	for _, e := range a.Evidence {
-		out.Evidence = append(out.Evidence, evidenceJSON{Device: e.Device, Measurement: e.Measurement, Time: e.Time.UTC(),
-			Value: e.Value, Systolic: e.Systolic, Diastolic: e.Diastolic, Flags: e.Flags})
+		out.Evidence = append(out.Evidence, recordedEvidenceOut(e))
 	}
 	return out
+}
+
+// recordedEvidenceOut is a reading as recorded with its alert.
+func recordedEvidenceOut(e alerts.Evidence) evidenceJSON {
+	return evidenceJSON{Device: e.Device, Measurement: e.Measurement, Time: e.Time.UTC(), Value: e.Value,
+		Systolic: e.Systolic, Diastolic: e.Diastolic, Flags: e.Flags, Recorded: true}
 }
 
 func alertEventOut(ev alerts.Event) alertEventJSON {
@@ -221,10 +254,8 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Princ
 			return invalid("severity: " + err.Error())
 		}
 	}
-	for _, param := range []string{"rule", "patient", "device", "team", "site"} {
-		if v := q.Get(param); v != "" && !devices.ValidID(v) {
-			return invalid(param + ": " + strconv.Quote(v) + " is not an id")
-		}
+	if err := scopedIDParams(q, p, "rule", "patient", "device", "team", "site"); err != nil {
+		return err
 	}
 	for _, t := range []struct {
 		name string
@@ -249,10 +280,6 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Princ
 		f.Limit = n
 	}
 	switch {
-	case f.Team != "" && !p.CanTeam(f.Team):
-		return forbidden("team %s is not one of yours", f.Team)
-	case f.Site != "" && !p.CanSite(f.Site):
-		return forbidden("site %s is not one of yours", f.Site)
 	case p.Role == access.Doctor && f.Category == alerts.Fault:
 		return forbidden("a doctor sees the clinical alerts of their teams, not device faults")
 	case p.Role == access.FleetManager && f.Category == alerts.Clinical:
@@ -266,8 +293,189 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Princ
 	return nil
 }
 
-// getAlert serves GET /api/v1/alerts/{id}: the alert, its evidence as recorded with it, and its
-// history. (Reading the evidence back from InfluxDB is not built yet.)
+// Alert burden: GET /api/v1/alerts/burden, the figures of alerts.Burden for the alerts the
+// caller may see, so that a team can tune a rule that fires too often.
+
+// Bounds of the burden's period.
+const (
+	defaultBurdenPeriod = 28 * 24 * time.Hour
+	maxBurdenPeriod     = 366 * 24 * time.Hour
+)
+
+// burdenJSON is the alert burden of one rule for one team (clinical alerts) or one site
+// (device faults) over the period.
+type burdenJSON struct {
+	Category string `json:"category"`
+	Team     string `json:"team,omitempty"`
+	Site     string `json:"site,omitempty"`
+	Rule     string `json:"rule"`
+	Alerts   int    `json:"alerts"`   // raised in the period
+	Subjects int    `json:"subjects"` // distinct patients (clinical) or devices (faults) they were about
+	// Population is the team's patients, or the site's devices that are not retired, as the
+	// registry has them now.
+	Population int `json:"population"`
+	// PerSubjectPerWeek is alerts / population / weeks, per patient (clinical) or device
+	// (faults); absent without a population.
+	PerSubjectPerWeek *float64 `json:"alerts_per_subject_per_week,omitempty"`
+	Acknowledged      int      `json:"acknowledged"`
+	// MedianAckSeconds is the median time from raised to acknowledged of the acknowledged
+	// alerts; absent when none was.
+	MedianAckSeconds           *float64 `json:"median_seconds_to_acknowledge,omitempty"`
+	ResolvedAutomatically      int      `json:"resolved_automatically"` // by the system: the condition cleared
+	ResolvedByPerson           int      `json:"resolved_by_person"`
+	ResolvedAutomaticallyShare float64  `json:"resolved_automatically_share"` // of the alerts raised
+	Late                       int      `json:"late"`                         // every finding a backlog: notified no one
+	Silenced                   int      `json:"silenced"`                     // every finding under a silence
+	Doubt                      int      `json:"doubt"`                        // every finding in doubt (a quality flag, a device fault)
+}
+
+// burdenPage is the answer of GET /alerts/burden: the period [from, to) and a figure per team
+// or site and rule, clinical first, then by team or site and rule.
+type burdenPage struct {
+	From  time.Time    `json:"from"`
+	To    time.Time    `json:"to"`
+	Weeks float64      `json:"weeks"`
+	Items []burdenJSON `json:"items"`
+}
+
+func burdenOut(b alerts.Burden) burdenJSON {
+	out := burdenJSON{Category: string(b.Category), Team: b.Team, Site: b.Site, Rule: b.Rule, Alerts: b.Alerts,
+		Subjects: b.Subjects, Population: b.Population, Acknowledged: b.Acknowledged,
+		ResolvedAutomatically: b.ResolvedBySystem, ResolvedByPerson: b.ResolvedByPerson,
+		ResolvedAutomaticallyShare: b.ResolvedAutomaticallyShare(), Late: b.Late, Silenced: b.Silenced, Doubt: b.Doubt}
+	if per, ok := b.PerSubjectPerWeek(); ok {
+		out.PerSubjectPerWeek = &per
+	}
+	if b.Acknowledged > 0 {
+		secs := b.AckMedian.Seconds()
+		out.MedianAckSeconds = &secs
+	}
+	return out
+}
+
+// burdenTime reads from= or to=: an RFC 3339 time, or a date YYYY-MM-DD in UTC, which means
+// its start for from and its end (the next day's start) for to, so that from=2026-11-01&
+// to=2026-11-30 is the whole of November.
+func burdenTime(name, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return time.Time{}, invalid(name + ": " + strconv.Quote(v) + " is not an RFC 3339 time such as 2026-11-22T07:30:00+08:00 or a date such as 2026-11-22")
+	}
+	if name == "to" {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d, nil
+}
+
+// alertBurden serves GET /api/v1/alerts/burden?from=&to=&team=&site=&rule=&format=: the burden
+// of each rule per team and site over [from, to) (default: the 28 days before now; without
+// from, the 28 days before to), of the alerts the caller may see, as the alert list scopes
+// them. team= narrows to a team's clinical alerts, site= to a site's faults (both: both). As
+// CSV with format=csv or Accept: text/csv.
+func (a *API) alertBurden(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	q, err := queryParams(r, "from", "to", "team", "site", "rule", "format")
+	if err != nil {
+		return err
+	}
+	f := store.BurdenFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Rule: q.Get("rule"),
+		To: time.Now().UTC().Truncate(time.Millisecond)}
+	if v := q.Get("to"); v != "" {
+		if f.To, err = burdenTime("to", v); err != nil {
+			return err
+		}
+	}
+	f.From = f.To.Add(-defaultBurdenPeriod)
+	if v := q.Get("from"); v != "" {
+		if f.From, err = burdenTime("from", v); err != nil {
+			return err
+		}
+	}
+	switch {
+	case !f.From.Before(f.To):
+		return invalid("from: " + f.From.Format(time.RFC3339) + " is not before to, " + f.To.Format(time.RFC3339))
+	case f.To.Sub(f.From) > maxBurdenPeriod:
+		return invalid("from: the period is at most 366 days; ask for a year at a time")
+	}
+	if err := scopedIDParams(q, p, "rule", "team", "site"); err != nil {
+		return err
+	}
+	format := q.Get("format")
+	if format == "" && strings.Contains(r.Header.Get("Accept"), "text/csv") {
+		format = "csv"
+	}
+	if format != "" && format != "json" && format != "csv" {
+		return invalid("format: " + strconv.Quote(format) + " is not json or csv")
+	}
+	figures, err := a.opts.Alerts.AlertBurden(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := burdenPage{From: f.From, To: f.To, Weeks: alerts.Burden{From: f.From, To: f.To}.Weeks(), Items: make([]burdenJSON, 0, len(figures))}
+	for _, b := range figures {
+		out.Items = append(out.Items, burdenOut(b))
+	}
+	if format == "csv" {
+		writeBurdenCSV(w, out)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// scopedIDParams refuses a query parameter of names that is given but is not an id (400), and
+// a team or site that is not p's (403).
+func scopedIDParams(q url.Values, p *access.Principal, names ...string) error {
+	for _, name := range names {
+		if v := q.Get(name); v != "" && !devices.ValidID(v) {
+			return invalid(name + ": " + strconv.Quote(v) + " is not an id")
+		}
+	}
+	switch team, site := q.Get("team"), q.Get("site"); {
+	case team != "" && !p.CanTeam(team):
+		return forbidden("team %s is not one of yours", team)
+	case site != "" && !p.CanSite(site):
+		return forbidden("site %s is not one of yours", site)
+	}
+	return nil
+}
+
+// writeBurdenCSV writes the figures as a CSV file, one row per figure, with the period on
+// every row; a figure's absent number is an empty cell.
+func writeBurdenCSV(w http.ResponseWriter, out burdenPage) {
+	const day = "20060102"
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="alert-burden-`+out.From.Format(day)+`-`+out.To.Format(day)+`.csv"`)
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"from", "to", "category", "team", "site", "rule", "alerts", "subjects", "population",
+		"alerts_per_subject_per_week", "acknowledged", "median_seconds_to_acknowledge", "resolved_automatically",
+		"resolved_by_person", "resolved_automatically_share", "late", "silenced", "doubt"})
+	num := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*v, 'f', -1, 64)
+	}
+	from, to := out.From.Format(time.RFC3339Nano), out.To.Format(time.RFC3339Nano)
+	for _, b := range out.Items {
+		cw.Write([]string{from, to, b.Category, b.Team, b.Site, b.Rule, strconv.Itoa(b.Alerts), strconv.Itoa(b.Subjects),
+			strconv.Itoa(b.Population), num(b.PerSubjectPerWeek), strconv.Itoa(b.Acknowledged), num(b.MedianAckSeconds),
+			strconv.Itoa(b.ResolvedAutomatically), strconv.Itoa(b.ResolvedByPerson), num(&b.ResolvedAutomaticallyShare),
+			strconv.Itoa(b.Late), strconv.Itoa(b.Silenced), strconv.Itoa(b.Doubt)})
+	}
+	cw.Flush() // the status is sent: a failed write means the client left
+}
+
+// getAlert serves GET /api/v1/alerts/{id}: the alert, its evidence and its history. The
+// evidence is read back from InfluxDB (see readEvidence): the readings recorded with the alert,
+// each marked with whether InfluxDB still has it, and for a patient's alert the patient's
+// other readings of those measurements from first to last seen, the newest evidenceWindow of
+// them. When InfluxDB is not configured or cannot be read within evidenceTimeout, the answer
+// is still 200, with the evidence as recorded, evidence_source "recorded" and a warning: the
+// alert matters more than its readings' provenance.
 func (a *API) getAlert(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
 	if _, err := queryParams(r); err != nil {
 		return err
@@ -280,12 +488,136 @@ func (a *API) getAlert(w http.ResponseWriter, r *http.Request, p *access.Princip
 	if err != nil {
 		return err
 	}
-	out := alertDetailJSON{alertJSON: alertOut(al), Events: make([]alertEventJSON, 0, len(history))}
+	out := alertDetailJSON{alertJSON: alertOut(al), EvidenceSource: evidenceRecorded, Events: make([]alertEventJSON, 0, len(history))}
 	for _, ev := range history {
 		out.Events = append(out.Events, alertEventOut(ev))
 	}
+	switch {
+	case a.opts.Readings == nil:
+		if len(al.Evidence) > 0 {
+			out.EvidenceWarning = "InfluxDB is not configured here: the evidence is as recorded with the alert"
+		}
+	default:
+		ev, truncated, err := a.readEvidence(r.Context(), al)
+		if err != nil {
+			a.log.Warn("alert detail: evidence not read from InfluxDB; answering with the recorded evidence", "alert", al.ID, "err", err)
+			out.EvidenceWarning = "InfluxDB could not be read: the evidence is as recorded with the alert"
+			break
+		}
+		if ev != nil {
+			out.Evidence, out.EvidenceTruncated, out.EvidenceSource = ev, truncated, evidenceInfluxDB
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// Sources of an alert's evidence (alertDetailJSON.EvidenceSource).
+const (
+	evidenceInfluxDB = "influxdb"
+	evidenceRecorded = "recorded"
+)
+
+// evidenceWindow bounds a patient's readings in an alert's window that the detail shows,
+// besides the recorded evidence; evidenceTimeout bounds reading them, so that a slow InfluxDB
+// delays the detail by that much at most.
+const (
+	evidenceWindow  = 100
+	evidenceTimeout = 5 * time.Second
+)
+
+// ReadingReader reads stored readings back from InfluxDB (influx.Reader), for the evidence of
+// an alert's detail.
+type ReadingReader interface {
+	// PointsAt returns the points that keys name, in time order.
+	PointsAt(ctx context.Context, keys []influx.PointKey) ([]influx.Point, error)
+	// PointsIn returns the newest rg.Limit points that rg selects, in time order, and whether
+	// there were more.
+	PointsIn(ctx context.Context, rg influx.Range) ([]influx.Point, bool, error)
+}
+
+// readEvidence reads al's evidence from InfluxDB: its recorded readings, one query, and for a
+// patient's alert the patient's readings of the same measurements from first to last seen,
+// another. It returns them in time order, whether the window had more, and nil if there was
+// nothing to read. A recorded reading InfluxDB no longer has keeps its recorded values.
+func (a *API) readEvidence(ctx context.Context, al alerts.Alert) ([]evidenceJSON, bool, error) {
+	var keys []influx.PointKey
+	var measurements []string
+	for _, e := range al.Evidence {
+		keys = append(keys, influx.PointKey{Device: e.Device, Measurement: e.Measurement, Time: e.Time})
+		if e.Measurement != "" && !slices.Contains(measurements, e.Measurement) {
+			measurements = append(measurements, e.Measurement)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, false, nil
+	}
+	patient := ""
+	if al.Subject.Kind == "patient" {
+		patient = al.Subject.ID
+	}
+	ctx, cancel := context.WithTimeout(ctx, evidenceTimeout)
+	defer cancel()
+	points, err := a.opts.Readings.PointsAt(ctx, keys)
+	if err != nil {
+		return nil, false, err
+	}
+	var window []influx.Point
+	truncated := false
+	if patient != "" && len(measurements) > 0 {
+		window, truncated, err = a.opts.Readings.PointsIn(ctx, influx.Range{Measurements: measurements, Patient: patient,
+			From: al.FirstSeen, To: al.LastSeen, Limit: evidenceWindow})
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	// pointID tells one stored point from another: its series (measurement, tags) and time.
+	pointID := func(p influx.Point) string {
+		tags := make([]string, 0, len(p.Tags))
+		for k, v := range p.Tags {
+			tags = append(tags, k+"="+v)
+		}
+		slices.Sort(tags)
+		return p.Measurement + "," + strings.Join(tags, ",") + " " + strconv.FormatInt(p.Time.UnixMilli(), 10)
+	}
+	// names reports whether key k names point p (PointKey's rules).
+	names := func(k influx.PointKey, p influx.Point) bool {
+		return k.Device == p.Tags["device"] && k.Time.UnixMilli() == p.Time.UnixMilli() &&
+			(k.Measurement == p.Measurement || k.Measurement == "" && p.Measurement != influx.MeasurementStatus)
+	}
+	seen := map[string]bool{}
+	var out []evidenceJSON
+	for _, p := range slices.Concat(points, window) {
+		if id := pointID(p); !seen[id] {
+			seen[id] = true
+			out = append(out, storedEvidenceOut(p, slices.ContainsFunc(keys, func(k influx.PointKey) bool { return names(k, p) })))
+		}
+	}
+	for i, k := range keys {
+		if !slices.ContainsFunc(points, func(p influx.Point) bool { return names(k, p) }) {
+			e := recordedEvidenceOut(al.Evidence[i])
+			e.InInfluxDB = new(bool)
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(x, y evidenceJSON) int {
+		return cmp.Or(x.Time.Compare(y.Time), strings.Compare(x.Measurement, y.Measurement), strings.Compare(x.Device, y.Device))
+	})
+	return out, truncated, nil
+}
+
+// storedEvidenceOut is a reading as InfluxDB stores it.
+func storedEvidenceOut(p influx.Point, recorded bool) evidenceJSON {
+	stored := true
+	e := evidenceJSON{Device: p.Tags["device"], Measurement: p.Measurement, Time: p.Time, Recorded: recorded,
+		InInfluxDB: &stored, Tags: p.Tags, Fields: p.Fields}
+	e.Value, _ = p.Fields["value"].(float64)
+	e.Systolic, _ = p.Fields["systolic"].(float64)
+	e.Diastolic, _ = p.Fields["diastolic"].(float64)
+	if f, _ := p.Fields["flags"].(string); f != "" {
+		e.Flags = strings.Split(f, ",")
+	}
+	return e
 }
 
 // actOnAlert serves POST /api/v1/alerts/{id}/acknowledge and /resolve, with an optional note

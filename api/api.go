@@ -58,9 +58,15 @@ type Options struct {
 	AlertFeed *alerts.Hub
 	// AlertHeartbeat is how often the alert stream sends a comment when idle: default 15s.
 	AlertHeartbeat time.Duration
+	// Readings reads readings back from InfluxDB, for the evidence of an alert's detail
+	// (without it, the evidence is as recorded with the alert).
+	Readings ReadingReader
 	// Webhooks keeps the webhooks of teams and sites and their delivery log, for
 	// /api/v1/webhooks (503 without it).
 	Webhooks WebhookStore
+	// AllowPrivateWebhooks lets a webhook's URL name localhost or a loopback, link-local,
+	// private, unspecified or multicast address (config alerts.webhooks.allow_private).
+	AllowPrivateWebhooks bool
 	// Overrides keeps the threshold overrides of teams and patients, checked with
 	// OverrideRules (the rules in force), for /teams/{id}/overrides and
 	// /patients/{id}/overrides (503 without both).

@@ -134,6 +134,11 @@ var accessMatrix = []struct {
 	{"GET", "/alerts", "/alerts?category=clinical", "", [3]int{200, 200, 403}},
 	{"GET", "/alerts", "/alerts?category=fault&severity=warning", "", [3]int{200, 403, 200}},
 	{"GET", "/alerts/stream", "/alerts/stream", "", [3]int{200, 200, 200}},
+	{"GET", "/alerts/burden", "/alerts/burden", "", [3]int{200, 200, 200}},
+	{"GET", "/alerts/burden", "/alerts/burden?team=tA&rule=glucose_very_low", "", [3]int{200, 200, 403}},
+	{"GET", "/alerts/burden", "/alerts/burden?team=tB", "", [3]int{200, 403, 403}},
+	{"GET", "/alerts/burden", "/alerts/burden?site=sA&from=2026-11-01&to=2026-11-30", "", [3]int{200, 403, 200}},
+	{"GET", "/alerts/burden", "/alerts/burden?site=sB&format=json", "", [3]int{200, 403, 403}},
 	{"GET", "/alerts/{id}", "/alerts/1", "", [3]int{200, 200, 403}},
 	{"GET", "/alerts/{id}", "/alerts/2", "", [3]int{200, 403, 403}},
 	{"GET", "/alerts/{id}", "/alerts/3", "", [3]int{200, 403, 200}},
@@ -206,6 +211,10 @@ var accessMatrix = []struct {
 	{"GET", "/webhooks/{id}/deliveries", "/webhooks/2/deliveries", "", [3]int{200, 403, 403}},
 	{"GET", "/webhooks/{id}/deliveries", "/webhooks/3/deliveries?limit=1", "", [3]int{200, 403, 200}},
 	{"GET", "/webhooks/{id}/deliveries", "/webhooks/99/deliveries", "", [3]int{404, 404, 404}},
+	{"POST", "/webhooks/{id}/rotate-secret", "/webhooks/1/rotate-secret", "", [3]int{200, 200, 403}},
+	{"POST", "/webhooks/{id}/rotate-secret", "/webhooks/2/rotate-secret", "", [3]int{200, 403, 403}},
+	{"POST", "/webhooks/{id}/rotate-secret", "/webhooks/3/rotate-secret", "", [3]int{200, 403, 200}},
+	{"POST", "/webhooks/{id}/rotate-secret", "/webhooks/99/rotate-secret", "", [3]int{404, 404, 404}},
 }
 
 // TestAccessMatrix runs every endpoint as each role, on a new fixture each time, and checks the

@@ -144,8 +144,16 @@ func apiOperations() []apiOperation {
 			"The live feed of alert events as Server-Sent Events: id is the event id, event its type (raised, updated, severity_raised, acknowledged, resolved, escalated), data the JSON of the alert after the change (an Alert without evidence). " +
 				"Send Last-Event-ID to resume: the events after it are replayed first. A comment line comes every 15 s when there is nothing to send.",
 			alertAccess + " Each receives the events of the alerts they may see.", nil, "", false, 200, "sse", false},
+		{"GET", "/alerts/burden", "alertBurden",
+			"The alert burden per team (clinical alerts) or site (device faults) and rule over [from, to), by when the alerts were raised: how many, about how many patients or devices, " +
+				"alerts per patient (device) per week of the team's patients (the site's devices), how many were acknowledged and the median time to acknowledge, " +
+				"how many resolved automatically or by a person, and how many were late, silenced or in doubt; as CSV with format=csv or Accept: text/csv",
+			alertAccess + " Each sees the figures of the alerts they may see.", []string{"burden_from", "burden_to", "burden_team", "burden_site", "rule", "format"},
+			"", false, 200, "AlertBurden", false},
 		{"GET", "/alerts/{id}", "getAlert",
-			"An alert with its history and its evidence, the readings recorded with it (the first 5 and the latest 20; reading them back from InfluxDB is not built yet)",
+			"An alert with its history and its evidence: the readings recorded with it (the first 5 and the latest 20) as InfluxDB holds them, each marked with whether InfluxDB still has it, " +
+				"and for a patient's alert the patient's other readings of those measurements from first to last seen (the newest 100). " +
+				"If InfluxDB cannot be read, the evidence is as recorded, with evidence_source \"recorded\" and a warning",
 			alertAccess, nil, "", false, 200, "AlertDetail", false},
 		{"POST", "/alerts/{id}/acknowledge", "acknowledgeAlert", "Acknowledge an open alert, with an optional note",
 			alertAccess, nil, "AlertNote", true, 200, "Alert", false},
@@ -172,12 +180,16 @@ func apiOperations() []apiOperation {
 		{"GET", "/webhooks", "listWebhooks", "Webhooks by id; a doctor's list holds those of their teams, a fleet manager's those of their sites",
 			webhookAccess, []string{"team", "site", "webhook_after", "limit"}, "", false, 200, "WebhookPage", false},
 		{"POST", "/webhooks", "createWebhook",
-			"Register a webhook for a team (its clinical alerts) or a site (its device faults); the answer holds its signing secret, shown this once",
+			"Register a webhook for a team (its clinical alerts) or a site (its device faults); the answer holds its signing secret, shown this once. " +
+				"The URL is http or https without user info; unless the server allows private targets, its host may not be localhost or a loopback, link-local, private, unspecified or multicast address (400 naming url)",
 			webhookAccess, nil, "NewWebhook", false, 201, "CreatedWebhook", false},
 		{"GET", "/webhooks/{id}", "getWebhook", "Get a webhook, without its secret", webhookAccess, nil, "", false, 200, "Webhook", false},
-		{"PATCH", "/webhooks/{id}", "updateWebhook", "Change the URL, enabled or min_severity; a disabled webhook's queued deliveries wait",
+		{"PATCH", "/webhooks/{id}", "updateWebhook", "Change the URL (as registering checks it), enabled or min_severity; a disabled webhook's queued deliveries wait",
 			webhookAccess, nil, "WebhookPatch", false, 200, "Webhook", false},
 		{"DELETE", "/webhooks/{id}", "deleteWebhook", "Delete a webhook and its delivery log", webhookAccess, nil, "", false, 204, "", false},
+		{"POST", "/webhooks/{id}/rotate-secret", "rotateWebhookSecret",
+			"Give the webhook a new signing secret, in the answer this once: every request sent from then on, retries of events queued before included, is signed with it, and the old one no longer verifies",
+			webhookAccess, nil, "", false, 200, "CreatedWebhook", false},
 		{"GET", "/webhooks/{id}/deliveries", "listWebhookDeliveries",
 			"The delivery log, newest first: each event sent, its attempts, the last status or error, the next attempt and when it was delivered",
 			webhookAccess, []string{"delivery_before", "limit"}, "", false, 200, "DeliveryPage", false},
@@ -259,6 +271,7 @@ var apiSchemas = []struct {
 	{name: "AlertDetail", value: alertDetailJSON{}, enums: alertEnums()},
 	{name: "AlertEvent", value: alertEventJSON{}, enums: alertEnums()},
 	{name: "AlertNote", value: alertNoteRequest{}, request: true},
+	{name: "AlertBurden", value: burdenPage{}, enums: alertEnums()},
 	{name: "Overrides", value: overridesJSON{}},
 	{name: "OverridesRequest", value: overridesRequest{}, request: true, required: []string{"overrides"}},
 	{name: "Silence", value: silenceJSON{}},
@@ -278,7 +291,8 @@ var apiSchemas = []struct {
 // and devices.
 func alertEnums() map[string][]string {
 	return map[string][]string{"state": alertStateNames(), "category": {string(alerts.Clinical), string(alerts.Fault)},
-		"severity": alertSeverityNames(), "notified_severity": alertSeverityNames(), "type": alertEventTypeNames()}
+		"severity": alertSeverityNames(), "notified_severity": alertSeverityNames(), "type": alertEventTypeNames(),
+		"evidence_source": {evidenceInfluxDB, evidenceRecorded}}
 }
 
 // webhookEnums are the enums of the webhook and delivery schemas.
@@ -344,11 +358,17 @@ func queryParameters() map[string]map[string]any {
 		"alert_since":       param("since", "Last seen (measurement time) at or after this time.", when()),
 		"alert_until":       param("until", "Last seen (measurement time) before this time.", when()),
 		"alert_before":      param("before", "Cursor: the next of the previous page; only alerts with a smaller id.", cursor()),
-		"webhook_after":     param("after", "Cursor: the next of the previous page; only webhooks with a larger id.", cursor()),
-		"delivery_before":   param("before", "Cursor: the next of the previous page; only deliveries with a smaller id.", cursor()),
-		"silence_subject":   param("subject", "Only silences of this subject, patient/<id> or device/<id>.", str()),
-		"silence_active":    param("active", "true: only silences that have not ended.", map[string]any{"type": "boolean", "default": false}),
-		"silence_before":    param("before", "Cursor: the next of the previous page; only silences with a smaller id.", cursor()),
+		"burden_from": param("from", "Start of the period, inclusive: an RFC 3339 time, or a date YYYY-MM-DD (UTC) for its start. Default: 28 days before to.",
+			map[string]any{"type": "string"}),
+		"burden_to": param("to", "End of the period, exclusive: an RFC 3339 time, or a date YYYY-MM-DD (UTC) for the end of that day. Default: now. At most 366 days after from.",
+			map[string]any{"type": "string"}),
+		"burden_team":     param("team", "Only the clinical alerts of this team (one of a doctor's own); with site, those and the site's faults.", str()),
+		"burden_site":     param("site", "Only the device faults of this site (one of a fleet manager's own); with team, those and the team's clinical alerts.", str()),
+		"webhook_after":   param("after", "Cursor: the next of the previous page; only webhooks with a larger id.", cursor()),
+		"delivery_before": param("before", "Cursor: the next of the previous page; only deliveries with a smaller id.", cursor()),
+		"silence_subject": param("subject", "Only silences of this subject, patient/<id> or device/<id>.", str()),
+		"silence_active":  param("active", "true: only silences that have not ended.", map[string]any{"type": "boolean", "default": false}),
+		"silence_before":  param("before", "Cursor: the next of the previous page; only silences with a smaller id.", cursor()),
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -20,7 +19,11 @@ import (
 //   - a fleet manager, the webhooks of their own sites (which receive their device faults);
 //   - an admin, every webhook.
 //
-// Anything else is 403. The secret is in the answer to POST only: it is not shown again.
+// Anything else is 403. The secret is in the answer to POST /webhooks and to
+// POST /webhooks/{id}/rotate-secret only: it is not shown again. Unless
+// Options.AllowPrivateWebhooks, a URL naming localhost or a literal loopback, link-local,
+// private, unspecified or multicast address is refused (alerts.CheckWebhookTarget); the
+// deliverer checks the addresses that names resolve to.
 
 // WebhookStore is what the API needs of the webhook store (store.Store).
 type WebhookStore interface {
@@ -28,6 +31,7 @@ type WebhookStore interface {
 	GetWebhook(ctx context.Context, id int64) (alerts.Webhook, error)
 	ListWebhooks(ctx context.Context, f store.WebhookFilter) ([]alerts.Webhook, error)
 	UpdateWebhook(ctx context.Context, id int64, p store.WebhookPatch) (alerts.Webhook, error)
+	RotateWebhookSecret(ctx context.Context, id int64, secret string) (alerts.Webhook, error)
 	DeleteWebhook(ctx context.Context, id int64) error
 	ListWebhookDeliveries(ctx context.Context, id int64, f store.DeliveryFilter) ([]alerts.Delivery, error)
 }
@@ -40,6 +44,7 @@ func (a *API) webhookRoutes() chi.Router {
 	r.Patch("/{id}", a.webhookHandler(a.updateWebhook))
 	r.Delete("/{id}", a.webhookHandler(a.deleteWebhook))
 	r.Get("/{id}/deliveries", a.webhookHandler(a.listDeliveries))
+	r.Post("/{id}/rotate-secret", a.webhookHandler(a.rotateWebhookSecret))
 	return r
 }
 
@@ -165,16 +170,8 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *access.Pri
 		return err
 	}
 	f := store.WebhookFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Limit: 100}
-	for _, param := range []string{"team", "site"} {
-		if v := q.Get(param); v != "" && !devices.ValidID(v) {
-			return invalid(param + ": " + strconv.Quote(v) + " is not an id")
-		}
-	}
-	switch {
-	case f.Team != "" && !p.CanTeam(f.Team):
-		return forbidden("team %s is not one of yours", f.Team)
-	case f.Site != "" && !p.CanSite(f.Site):
-		return forbidden("site %s is not one of yours", f.Site)
+	if err := scopedIDParams(q, p, "team", "site"); err != nil {
+		return err
 	}
 	if v := q.Get("after"); v != "" {
 		if f.After, err = strconv.ParseInt(v, 10, 64); err != nil || f.After <= 0 {
@@ -213,6 +210,9 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *access.Pr
 		return invalid("give exactly one of team (for its clinical alerts) and site (for its device faults)")
 	}
 	if err := mayWebhook(p, req.Team, req.Site); err != nil {
+		return err
+	}
+	if err := alerts.CheckWebhookTarget(req.URL, a.opts.AllowPrivateWebhooks); err != nil {
 		return err
 	}
 	sev, err := parseMinSeverity(req.MinSeverity)
@@ -259,6 +259,9 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *access.Pr
 	}
 	var patch store.WebhookPatch
 	if has["url"] {
+		if err := alerts.CheckWebhookTarget(req.URL, a.opts.AllowPrivateWebhooks); err != nil {
+			return err
+		}
 		patch.URL = &req.URL
 	}
 	if has["enabled"] {
@@ -276,6 +279,29 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *access.Pr
 		return err
 	}
 	writeJSON(w, http.StatusOK, webhookOut(wh))
+	return nil
+}
+
+// rotateWebhookSecret serves POST /api/v1/webhooks/{id}/rotate-secret: the webhook gets a new
+// secret, in the answer this once, and every request sent from then on is signed with it
+// (retries of events queued before included); the old one stops verifying at once. The store
+// audits it, without the secret.
+func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	wh, err := a.webhookFor(r, p)
+	if err != nil {
+		return err
+	}
+	if _, err := decodeBody(r, &struct{}{}, nil); err != nil {
+		return err
+	}
+	wh, err = a.opts.Webhooks.RotateWebhookSecret(r.Context(), wh.ID, alerts.NewWebhookSecret())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, createdWebhookJSON{webhookJSON: webhookOut(wh), Secret: wh.Secret})
 	return nil
 }
 

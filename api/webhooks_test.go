@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,12 +27,16 @@ func answer(status int) *http.Response {
 	return &http.Response{StatusCode: status, Body: io.NopCloser(strings.NewReader(""))}
 }
 
-// serveWebhooks makes the fixture's API serve webhooks from its store.
-func serveWebhooks(f *registryFixture) {
+// serveWebhooks makes the fixture's API serve webhooks from its store, to public targets only.
+func serveWebhooks(f *registryFixture) { serveWebhooksAllowing(f, false) }
+
+// serveWebhooksAllowing is serveWebhooks that allows private targets if allowPrivate.
+func serveWebhooksAllowing(f *registryFixture, allowPrivate bool) {
 	f.t.Helper()
 	var err error
 	f.api, err = New(Options{Gatherer: prometheus.NewRegistry(), DeadLetters: f.store, Registry: f.store, Devices: f.view,
-		Alerts: f.store, Webhooks: f.store, Auth: registryPrincipals, Users: f.store, Log: slog.New(slog.DiscardHandler)})
+		Alerts: f.store, Webhooks: f.store, AllowPrivateWebhooks: allowPrivate, Auth: registryPrincipals, Users: f.store,
+		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -163,4 +168,111 @@ func TestWebhookLifecycle(t *testing.T) {
 	f.want(204, "docA", "DELETE", "/webhooks/1", "", nil)
 	f.want(404, "docA", "GET", "/webhooks/1", "", nil)
 	f.want(404, "docA", "GET", "/webhooks/1/deliveries", "", nil)
+}
+
+// A URL that names this machine, a private network or anything but a public address is refused
+// when a webhook is registered or changed, naming url, unless private targets are allowed.
+func TestWebhookURLRefusesPrivateTargets(t *testing.T) {
+	f := newRegistryFixture(t)
+	serveWebhooks(f)
+	for _, tt := range []struct{ url, says string }{
+		{"http://127.0.0.1:8080/in", "url: host 127.0.0.1 is a loopback address"},
+		{"http://localhost/in", "url: host localhost is this machine"},
+		{"http://sms.LOCALHOST./in", "url: host sms.LOCALHOST. is this machine"},
+		{"http://[::1]:9000/", "url: host ::1 is a loopback address"},
+		{"http://169.254.169.254/latest/meta-data/", "url: host 169.254.169.254 is a link-local address"},
+		{"https://10.1.2.3/hook", "url: host 10.1.2.3 is a private address"},
+		{"https://192.168.0.10/hook", "url: host 192.168.0.10 is a private address"},
+		{"https://[fd00::5]/hook", "url: host fd00::5 is a private address"},
+		{"http://0.0.0.0:80/", "url: host 0.0.0.0 is an unspecified address"},
+		{"http://224.0.0.1/", "url: host 224.0.0.1 is a multicast address"},
+		{"http://[::ffff:10.0.0.1]/", "url: host ::ffff:10.0.0.1 is a private address"},
+		{"https://user:pw@sms.example/in", "url: "},
+		{"gopher://sms.example/in", "url: "},
+	} {
+		body := `{"team": "tA", "url": "` + tt.url + `"}`
+		w := f.call("docA", "POST", "/webhooks", body)
+		if msg := errorOf(w.Body.Bytes()); w.Code != 400 || !strings.Contains(msg, tt.says) {
+			t.Errorf("POST /webhooks %s = %d %s; want 400 saying %q", body, w.Code, msg, tt.says)
+		}
+	}
+	var created createdWebhookJSON
+	f.want(201, "docA", "POST", "/webhooks", `{"team": "tA", "url": "https://203.0.113.7/in"}`, &created)
+	w := f.call("docA", "PATCH", "/webhooks/1", `{"url": "http://10.0.0.5:8080/in"}`)
+	if msg := errorOf(w.Body.Bytes()); w.Code != 400 || !strings.Contains(msg, "url: host 10.0.0.5 is a private address") {
+		t.Errorf("PATCH /webhooks/1 to a private address = %d %s; want 400 naming url", w.Code, msg)
+	}
+	var got webhookJSON
+	f.want(200, "docA", "GET", "/webhooks/1", "", &got)
+	if got.URL != "https://203.0.113.7/in" {
+		t.Errorf("after a refused change the URL is %q; want it unchanged", got.URL)
+	}
+
+	// Allowed: a receiver on the same network.
+	serveWebhooksAllowing(f, true)
+	f.want(201, "docA", "POST", "/webhooks", `{"team": "tA", "url": "http://127.0.0.1:8080/in"}`, nil)
+	f.want(200, "docA", "PATCH", "/webhooks/1", `{"url": "http://10.0.0.5:8080/in"}`, nil)
+	f.want(400, "docA", "POST", "/webhooks", `{"team": "tA", "url": "ftp://10.0.0.5/in"}`, nil)
+}
+
+// Rotating a webhook's secret shows the new one once; requests from then on are signed with
+// it, not the old one; the rotation is audited without it.
+func TestWebhookSecretRotation(t *testing.T) {
+	f := newRegistryFixture(t)
+	serveWebhooks(f)
+	var created createdWebhookJSON
+	f.want(201, "docA", "POST", "/webhooks", `{"team": "tA", "url": "https://sms.example/in"}`, &created)
+
+	var mu sync.Mutex
+	var signatures []string
+	var bodies [][]byte
+	d := alerts.NewDeliverer(f.store, alerts.DelivererOptions{Client: doerFunc(func(r *http.Request) (*http.Response, error) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		signatures, bodies = append(signatures, r.Header.Get("X-VitalWatch-Signature")), append(bodies, body)
+		return answer(http.StatusOK), nil
+	})})
+	deliver := func(minutes int) {
+		t.Helper()
+		if _, _, _, err := f.store.ApplyFinding(context.Background(), clinicalAt("glucose_low", fmt.Sprintf("pA%d", minutes), "tA", alerts.Warning, minutes)); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver(1)
+
+	f.want(403, "docB", "POST", "/webhooks/1/rotate-secret", "", nil)
+	f.want(403, "fleetA", "POST", "/webhooks/1/rotate-secret", "", nil)
+	f.want(400, "docA", "POST", "/webhooks/1/rotate-secret", `{"secret": "mine"}`, nil)
+	f.want(400, "docA", "POST", "/webhooks/1/rotate-secret?now=1", "", nil)
+	var rotated createdWebhookJSON
+	f.want(200, "docA", "POST", "/webhooks/1/rotate-secret", "", &rotated)
+	if !strings.HasPrefix(rotated.Secret, "whsec_") || rotated.Secret == created.Secret || rotated.ID != 1 || rotated.URL != created.URL {
+		t.Fatalf("rotated %+v; want webhook 1 with a new secret (was %s)", rotated, created.Secret)
+	}
+	if got := f.want(200, "docA", "GET", "/webhooks/1", "", nil); strings.Contains(got.Body.String(), rotated.Secret) {
+		t.Errorf("GET /webhooks/1 shows the new secret: %s", got.Body)
+	}
+	deliver(2)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(signatures) != 2 {
+		t.Fatalf("%d requests; want 2", len(signatures))
+	}
+	if !alerts.VerifySignature(created.Secret, bodies[0], signatures[0]) {
+		t.Error("the request before the rotation is not signed with the first secret")
+	}
+	if !alerts.VerifySignature(rotated.Secret, bodies[1], signatures[1]) || alerts.VerifySignature(created.Secret, bodies[1], signatures[1]) {
+		t.Error("the request after the rotation is not signed with the new secret alone")
+	}
+	var audit page[auditJSON]
+	w := f.want(200, "admin", "GET", "/audit?subject=webhook/1", "", &audit)
+	if len(audit.Items) != 2 || audit.Items[0].Action != "webhook.secret_rotate" || audit.Items[0].Actor != "user:docA" ||
+		strings.Contains(w.Body.String(), rotated.Secret) || strings.Contains(w.Body.String(), created.Secret) {
+		t.Errorf("audit of webhook 1 = %s; want create then secret_rotate by user:docA, without the secrets", w.Body)
+	}
 }

@@ -78,6 +78,7 @@ var conformance = []struct {
 	{"UsageFold", testUsageFold},
 	{"UsageKeysBeforeTheLog", testUsageKeysBeforeTheLog},
 	{"UsageCorruptLog", testUsageCorruptLog},
+	{"AlertBurden", testAlertBurden},
 	{"AlertRaiseAndRepeat", testAlertRaiseAndRepeat},
 	{"AlertResolveByFinding", testAlertResolveByFinding},
 	{"AlertAcknowledgeResolve", testAlertAcknowledgeResolve},

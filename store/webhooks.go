@@ -15,9 +15,10 @@ import (
 
 // Webhooks (alerts.Webhook), their outbox of deliveries (alerts.Delivery) and the cursor over
 // the alert events (migration 0010). The rules, in both dialects:
-//   - Creating, changing and deleting a webhook writes an audit_log row (webhook.create,
-//     webhook.update, webhook.delete on "webhook/<id>") with the actor from WithActor; the
-//     secret is never in it. Deleting a webhook deletes its deliveries.
+//   - Creating, changing, rotating the secret of and deleting a webhook writes an audit_log row
+//     (webhook.create, webhook.update, webhook.secret_rotate, webhook.delete on "webhook/<id>")
+//     with the actor from WithActor; the secret is never in it. Deleting a webhook deletes its
+//     deliveries.
 //   - EnqueueWebhookDeliveries moves the cursor by compare and set, in the transaction that
 //     writes the deliveries: of two instances that read the same events, one writes them.
 //   - ClaimWebhookDeliveries leases rows with one UPDATE whose WHERE requires the lease to have
@@ -228,6 +229,33 @@ func (s *Store) UpdateWebhook(ctx context.Context, id int64, p WebhookPatch) (al
 			return err
 		}
 		return s.audit(ctx, tx, actor, "webhook.update", webhookSubject(id), webhookDetailOf(w))
+	})
+	if err != nil {
+		return alerts.Webhook{}, err
+	}
+	return w, nil
+}
+
+// RotateWebhookSecret gives webhook id the secret, as given (the signatures need it), for the
+// context's actor, and returns the webhook with it. Every request sent from then on is signed
+// with it, retries of deliveries queued before included. NotFound if there is no such
+// webhook; Invalid without a secret.
+func (s *Store) RotateWebhookSecret(ctx context.Context, id int64, secret string) (alerts.Webhook, error) {
+	if secret == "" {
+		return alerts.Webhook{}, devices.Errorf(devices.Invalid, "webhook %d needs a secret", id)
+	}
+	var w alerts.Webhook
+	err := s.webhookWrite(ctx, "rotate the secret of "+webhookSubject(id), func(tx *sql.Tx, actor string) error {
+		var err error
+		if w, err = getWebhook(ctx, tx, id); err != nil {
+			return err
+		}
+		w.Secret, w.UpdatedAt = secret, s.nowMillis()
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET secret = $2, updated_ms = $3 WHERE id = $1`,
+			id, w.Secret, w.UpdatedAt.UnixMilli()); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "webhook.secret_rotate", webhookSubject(id), webhookDetailOf(w))
 	})
 	if err != nil {
 		return alerts.Webhook{}, err

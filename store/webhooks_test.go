@@ -33,8 +33,8 @@ func mustWebhook(t *testing.T, s *Store, w alerts.Webhook) alerts.Webhook {
 	return got
 }
 
-// Webhooks are created for one team or one site, listed by scope, changed and deleted, each
-// change audited without the secret.
+// Webhooks are created for one team or one site, listed by scope, changed, given a new secret
+// and deleted, each change audited without the secret.
 func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
@@ -111,6 +111,24 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 	_, err = s.UpdateWebhook(asAdmin, 99, WebhookPatch{Enabled: &off})
 	wantCode(t, "UpdateWebhook(99)", err, devices.NotFound)
 
+	rotated := alerts.NewWebhookSecret()
+	rot, err := s.RotateWebhookSecret(asAdmin, wa.ID, rotated)
+	if err != nil || rot.Secret != rotated || rot.URL != url || rot.Team != "tA" || rot.Enabled {
+		t.Errorf("RotateWebhookSecret = %+v, %v; want the new secret, the rest as it was", rot, err)
+	}
+	if got, err := s.GetWebhook(ctx, wa.ID); err != nil || got.Secret != rotated {
+		t.Errorf("GetWebhook after rotating = %+v, %v; want the new secret", got, err)
+	}
+	if all, err := s.AllWebhooks(ctx); err != nil || len(all) != 2 || all[0].Secret != rotated {
+		t.Errorf("AllWebhooks after rotating = %+v, %v; want the new secret, which the deliverer signs with", all, err)
+	}
+	_, err = s.RotateWebhookSecret(asAdmin, 99, rotated)
+	wantCode(t, "RotateWebhookSecret(99)", err, devices.NotFound)
+	_, err = s.RotateWebhookSecret(asAdmin, wa.ID, "")
+	wantCode(t, "RotateWebhookSecret without a secret", err, devices.Invalid)
+	_, err = s.RotateWebhookSecret(ctx, wa.ID, alerts.NewWebhookSecret())
+	wantCode(t, "RotateWebhookSecret without an actor", err, devices.Invalid)
+
 	cursor, err := s.WebhookCursor(ctx)
 	must(t, "WebhookCursor", err)
 	ok, err := s.EnqueueWebhookDeliveries(ctx, cursor, 1, []alerts.Delivery{newTestDelivery(ws.ID, 1, alertBase)})
@@ -128,12 +146,13 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 	for _, e := range entries {
 		if strings.HasPrefix(e.Subject, "webhook/") {
 			actions = append(actions, e.Action+" "+e.Subject)
-			if strings.Contains(e.Detail, "whsec_") || strings.Contains(e.Detail, secret) {
+			if strings.Contains(e.Detail, "whsec_") || strings.Contains(e.Detail, secret) || strings.Contains(e.Detail, rotated) {
 				t.Errorf("audit entry %s %s holds the secret: %s", e.Action, e.Subject, e.Detail)
 			}
 		}
 	}
-	want := []string{fmt.Sprintf("webhook.delete webhook/%d", ws.ID), fmt.Sprintf("webhook.update webhook/%d", wa.ID),
+	want := []string{fmt.Sprintf("webhook.delete webhook/%d", ws.ID), fmt.Sprintf("webhook.secret_rotate webhook/%d", wa.ID),
+		fmt.Sprintf("webhook.update webhook/%d", wa.ID),
 		fmt.Sprintf("webhook.create webhook/%d", ws.ID), fmt.Sprintf("webhook.create webhook/%d", wa.ID)}
 	if !slices.Equal(actions, want) {
 		t.Errorf("audit of webhooks = %v; want %v", actions, want)

@@ -185,6 +185,40 @@ func TestAlertsThroughThePipeline(t *testing.T) {
 	if got := nextEvent(t, resumed); got.typ != "updated" || got.alert.Count != 3 {
 		t.Fatalf("resumed: then %s %+v; want the update to count 3", got.typ, got.alert)
 	}
+
+	// The detail's evidence is read back from InfluxDB: the three low readings, as ingest
+	// stored them (with the registry's tags, which the recorded evidence does not have); the
+	// normal one is before the alert's window.
+	type evidence struct {
+		Device     string            `json:"device"`
+		Value      float64           `json:"value"`
+		Recorded   bool              `json:"recorded"`
+		InInfluxDB *bool             `json:"in_influxdb"`
+		Tags       map[string]string `json:"tags"`
+		Fields     map[string]any    `json:"fields"`
+	}
+	var detail struct {
+		Evidence       []evidence `json:"evidence"`
+		EvidenceSource string     `json:"evidence_source"`
+	}
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		detail.Evidence = nil
+		getJSON(t, fmt.Sprintf("%s/api/v1/alerts/%d", "http://"+srv.HTTP, ev.alert.ID), token, http.StatusOK, &detail)
+		got = nil
+		for _, e := range detail.Evidence {
+			got = append(got, fmt.Sprintf("%s %v recorded=%v stored=%v patient=%s site=%s field=%v", e.Device, e.Value, e.Recorded,
+				e.InInfluxDB != nil && *e.InInfluxDB, e.Tags["patient"], e.Tags["site"], e.Fields["value"]))
+		}
+		if detail.EvidenceSource == "influxdb" && len(got) == 3 && !strings.Contains(strings.Join(got, ","), "stored=false") || time.Now().After(deadline) {
+			break
+		}
+	}
+	want := []string{"ox-1 88 recorded=true stored=true patient=P-1 site=test-site field=88", "ox-1 89 recorded=true stored=true patient=P-1 site=test-site field=89",
+		"ox-1 90 recorded=true stored=true patient=P-1 site=test-site field=90"}
+	if detail.EvidenceSource != "influxdb" || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("evidence of alert %d from %q = %q; want %q", ev.alert.ID, detail.EvidenceSource, got, want)
+	}
 }
 
 // `vitalwatch alerts rules` prints the rules in force: the defaults changed by the rules file.

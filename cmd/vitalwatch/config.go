@@ -72,6 +72,13 @@ type Config struct {
 		// EscalateAfter is how long an urgent alert may stay unacknowledged before it
 		// escalates, for teams that set no ack_within of their own.
 		EscalateAfter time.Duration `mapstructure:"escalate_after"`
+		Webhooks      struct {
+			// AllowPrivate lets webhooks go to localhost and to loopback, link-local, private,
+			// unspecified and multicast addresses: receivers on the platform's own network.
+			// Off, such a URL is refused and a name resolving to such an address is not
+			// connected to, so that managing a webhook cannot reach internal services.
+			AllowPrivate bool `mapstructure:"allow_private"`
+		} `mapstructure:"webhooks"`
 	} `mapstructure:"alerts"`
 	Reallocation struct {
 		Low    float64 `mapstructure:"low"`
@@ -135,6 +142,9 @@ var defaults = map[string]any{
 	"reallocation.high":        0.90,
 	"reallocation.months":      3,
 	"reallocation.target":      0.75,
+
+	// Where webhooks may go: see Config.Alerts.Webhooks.
+	"alerts.webhooks.allow_private": false,
 }
 
 // LoadConfig reads the YAML file at path (none if empty), then the environment, and validates

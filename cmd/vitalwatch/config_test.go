@@ -49,6 +49,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"no months", "reallocation:\n  months: 0\n", nil, "reallocation.months"},
 		{"months from the environment", "", []string{"VITALWATCH_REALLOCATION_MONTHS=x"}, "reallocation.months"},
 		{"bad dedupe window", "", []string{"VITALWATCH_USAGE_DEDUPE_WINDOW=a week"}, "dedupe_window"},
+		{"allow_private not a bool", "", []string{"VITALWATCH_ALERTS_WEBHOOKS_ALLOW_PRIVATE=maybe"}, "allow_private"},
 	}
 	for _, tt := range tests {
 		file := ""
@@ -77,5 +78,22 @@ func TestExampleConfigIsValidAndComplete(t *testing.T) {
 		if !strings.Contains(string(body), leaf+":") {
 			t.Errorf("%s does not document key %s", example, key)
 		}
+	}
+}
+
+// Webhooks go to public addresses only unless alerts.webhooks.allow_private says otherwise, in
+// the file or the environment.
+func TestLoadConfigWebhooksAllowPrivate(t *testing.T) {
+	cfg, err := LoadConfig("", nil)
+	if err != nil || cfg.Alerts.Webhooks.AllowPrivate {
+		t.Fatalf("default allow_private = %v, %v; want false", cfg.Alerts.Webhooks.AllowPrivate, err)
+	}
+	file := filepath.Join(t.TempDir(), "vw.yaml")
+	os.WriteFile(file, []byte("alerts:\n  webhooks:\n    allow_private: true\n"), 0o600)
+	if cfg, err := LoadConfig(file, nil); err != nil || !cfg.Alerts.Webhooks.AllowPrivate {
+		t.Errorf("allow_private: true in the file = %+v, %v; want true", cfg.Alerts.Webhooks, err)
+	}
+	if cfg, err := LoadConfig(file, []string{"VITALWATCH_ALERTS_WEBHOOKS_ALLOW_PRIVATE=false"}); err != nil || cfg.Alerts.Webhooks.AllowPrivate {
+		t.Errorf("VITALWATCH_ALERTS_WEBHOOKS_ALLOW_PRIVATE=false over the file = %+v, %v; want false", cfg.Alerts.Webhooks, err)
 	}
 }

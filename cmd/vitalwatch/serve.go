@@ -40,9 +40,29 @@ type listening struct {
 	Broker string // empty when the broker is external
 }
 
+// serveOption changes what serve takes from outside its configuration; tests use them.
+type serveOption func(*serveOptions)
+
+// serveOptions are what the options set.
+type serveOptions struct {
+	now func() time.Time // the clock; time.Now unless a test sets it
+}
+
+// withClock makes serve read the time from now rather than time.Now: the alert rules and the
+// escalator, ingest's receive times, the fleet reports and the replay at start. A scenario test
+// drives it to play days of readings in seconds.
+func withClock(now func() time.Time) serveOption {
+	return func(o *serveOptions) { o.now = now }
+}
+
 // serve runs the platform until ctx ends, then shuts down in order: stop taking messages,
 // make what is held durable and acknowledge it, disconnect, close.
-func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(listening)) error {
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(listening), options ...serveOption) error {
+	opts := serveOptions{now: time.Now}
+	for _, o := range options {
+		o(&opts)
+	}
+	now := opts.now
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
@@ -104,13 +124,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			}
 		}
 		hub = alerts.NewHub(db, alerts.HubOptions{PollInterval: cfg.Alerts.PollInterval, Log: log})
-		alertSvc = alerts.NewService(alerts.NewEngine(rules, time.Now), alerts.NewLifecycle(db, hub, log), view, log)
+		alertSvc = alerts.NewService(alerts.NewEngine(rules, now), alerts.NewLifecycle(db, hub, log), view, log)
 		alertSvc.UseSettings(db) // threshold overrides and silences
 		overrideRules = rules
-		escalator = alerts.NewEscalator(db, hub, cfg.Alerts.EscalateAfter, time.Now, log)
-		deliverer = alerts.NewDeliverer(db, alerts.DelivererOptions{Log: log})
+		escalator = alerts.NewEscalator(db, hub, cfg.Alerts.EscalateAfter, now, log)
+		deliverer = alerts.NewDeliverer(db, alerts.DelivererOptions{AllowPrivate: cfg.Alerts.Webhooks.AllowPrivate, Log: log})
 	}
 
+	// Alert details read their evidence back from InfluxDB, whether or not this instance ingests.
+	readings := influx.NewReader(influx.Config{URL: cfg.Influx.URL, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
+		Token: cfg.Influx.Token, Timeout: cfg.Influx.Timeout})
+	defer readings.Close()
 	var (
 		pipeline *ingest.Pipeline
 		sub      *ingest.Subscriber
@@ -136,7 +160,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			WriteTimeout: cfg.Ingest.WriteTimeout, DeadLetterKeep: cfg.Ingest.DeadLetterKeep,
 		}
 		deps := ingest.Deps{Points: points, DeadLetters: db, Spool: sp, Directory: view,
-			Metrics: ingest.NewMetrics(reg), Log: log, Now: time.Now}
+			Metrics: ingest.NewMetrics(reg), Log: log, Now: now}
 		if cfg.Usage.Enabled {
 			uses = deviceusage.NewRecorder(db, reg, log)
 			deps.Uses = uses
@@ -149,20 +173,21 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 			BrokerURL: brokerURL, ClientID: cfg.Ingest.ClientID, Username: ingestUser,
 			Password: ingestPassword, TopicPrefix: cfg.Ingest.TopicPrefix, SharedGroup: cfg.Ingest.SharedGroup,
 			WatchdogInterval: cfg.Ingest.WatchdogInterval,
-		}, pipeline, reg, log, time.Now)
+		}, pipeline, reg, log, now)
 		checks = append(checks,
 			api.Check{Name: "broker", Check: func(context.Context) error { return sub.Ready() }},
 			api.Check{Name: "influx", Check: points.Ping})
 	}
 
-	reports, err := fleet.New(fleet.Deps{Store: db, Moves: db, Now: time.Now,
+	reports, err := fleet.New(fleet.Deps{Store: db, Moves: db, Now: now,
 		Directory: func(context.Context) (*devices.Directory, error) { return view.Load(), nil }}, cfg.Thresholds())
 	if err != nil {
 		return err
 	}
 	handler, err := api.New(api.Options{Gatherer: reg, Checks: checks, DeadLetters: db,
 		Registry: db, Devices: view, Fleet: reports, Alerts: db, AlertFeed: hub,
-		Auth: api.NewUserAuth(db, log), Users: db, Overrides: db, OverrideRules: overrideRules, Silences: db, Webhooks: db, Log: log})
+		Auth: api.NewUserAuth(db, log), Users: db, Overrides: db, OverrideRules: overrideRules, Silences: db, Webhooks: db, Log: log,
+		Readings: readings, AllowPrivateWebhooks: cfg.Alerts.Webhooks.AllowPrivate})
 	if err != nil {
 		return err
 	}
@@ -238,7 +263,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	if pipeline != nil && alertSvc != nil {
 		// Rule windows and episodes (a CGM episode under way, a BP crisis awaiting its retest)
 		// come back from the recent readings before new ones arrive.
-		replayAlerts(ctx, cfg, alertSvc, log)
+		replayAlerts(ctx, cfg, alertSvc, now(), log)
 	}
 	if pipeline != nil {
 		go func() { pipeDone <- pipeline.Run(pipeCtx) }()
@@ -326,15 +351,15 @@ func printConfig(w io.Writer, cfg *Config) error {
 	return enc.Encode(c)
 }
 
-// replayAlerts feeds the alert engine the recent readings in InfluxDB. If InfluxDB cannot be
-// read, serve starts anyway: the windows then fill from new readings, and open alerts are in the
-// store regardless.
-func replayAlerts(ctx context.Context, cfg *Config, svc *alerts.Service, log *slog.Logger) {
+// replayAlerts feeds the alert engine the readings in InfluxDB recent at now. If InfluxDB cannot
+// be read, serve starts anyway: the windows then fill from new readings, and open alerts are in
+// the store regardless.
+func replayAlerts(ctx context.Context, cfg *Config, svc *alerts.Service, now time.Time, log *slog.Logger) {
 	client := influxdb2.NewClientWithOptions(cfg.Influx.URL, cfg.Influx.Token, influxdb2.DefaultOptions().
 		SetHTTPRequestTimeout(uint(max(cfg.Influx.Timeout, 30*time.Second)/time.Second)).SetApplicationName("vitalwatch"))
 	defer client.Close()
 	start := time.Now()
-	n, err := svc.Replay(ctx, client.QueryAPI(cfg.Influx.Org), cfg.Influx.Bucket, start)
+	n, err := svc.Replay(ctx, client.QueryAPI(cfg.Influx.Org), cfg.Influx.Bucket, now)
 	if err != nil {
 		log.Warn("alert rules: could not replay recent readings; their windows start empty", "err", err, "replayed", n)
 		return

@@ -175,9 +175,9 @@ type server struct {
 }
 
 // startServe runs serve with the VITALWATCH_* settings in env (HTTP and the embedded broker on
-// free loopback ports unless env says otherwise) and waits until it is ready. It is stopped at
-// the end of the test if the test has not stopped it.
-func startServe(t *testing.T, env []string) *server {
+// free loopback ports unless env says otherwise) and opts, and waits until it is ready. It is
+// stopped at the end of the test if the test has not stopped it.
+func startServe(t *testing.T, env []string, opts ...serveOption) *server {
 	t.Helper()
 	cfg, err := LoadConfig("", append([]string{"VITALWATCH_HTTP_LISTEN=127.0.0.1:0", "VITALWATCH_BROKER_LISTEN=127.0.0.1:0"}, env...))
 	if err != nil {
@@ -187,7 +187,7 @@ func startServe(t *testing.T, env []string) *server {
 	srv := &server{cancel: cancel, served: make(chan error, 1)}
 	addrs := make(chan listening, 1)
 	go func() {
-		srv.served <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(l listening) { addrs <- l })
+		srv.served <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(l listening) { addrs <- l }, opts...)
 	}()
 	t.Cleanup(func() { srv.shutdown() })
 	select {

@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+// burdenFixture is a store on a clock the test moves, with team tA (4 patients) and tB (1)
+// and site sA with 3 devices, one of them retired.
+func burdenFixture(t *testing.T, newDSN func(t *testing.T) string) (*Store, *clock) {
+	t.Helper()
+	s := newStore(t, newDSN)
+	clk := withClock(s)
+	must(t, "sites", s.CreateSites(asAdmin, []devices.Site{{ID: "sA", Name: "A"}, {ID: "sB", Name: "B"}}))
+	must(t, "teams", s.CreateTeams(asAdmin, []devices.Team{{ID: "tA", SiteID: "sA", Name: "A"}, {ID: "tB", SiteID: "sB", Name: "B"}}))
+	must(t, "patients", s.CreatePatients(asAdmin, []devices.Patient{{ID: "pA1", TeamID: "tA"}, {ID: "pA2", TeamID: "tA"},
+		{ID: "pA3", TeamID: "tA"}, {ID: "pA4", TeamID: "tA"}, {ID: "pB1", TeamID: "tB"}}))
+	moveDevice(t, s, "dA1", devices.BPCuff, "sA", devices.Active)
+	moveDevice(t, s, "dA2", devices.Oximeter, "sA", devices.Maintenance)
+	moveDevice(t, s, "dA3", devices.Oximeter, "sA", devices.Retired)
+	return s, clk
+}
+
+// Figures for a hand-built set of alerts raised over two weeks (from t0), with alerts before
+// and after the period that must not count.
+func testAlertBurden(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	s, clk := burdenFixture(t, newDSN)
+	as := WithActor(ctx, "user:dr")
+	raise := func(f alerts.Finding) alerts.Alert {
+		t.Helper()
+		a, _, _ := mustApply(t, s, f)
+		return a
+	}
+	ack := func(id int64, after time.Duration) {
+		t.Helper()
+		clk.advance(after)
+		_, _, err := s.AcknowledgeAlert(as, id, "")
+		must(t, "AcknowledgeAlert", err)
+	}
+	resolve := func(id int64) {
+		t.Helper()
+		_, _, err := s.ResolveAlert(as, id, "seen")
+		must(t, "ResolveAlert", err)
+	}
+	from, to := t0, t0.AddDate(0, 0, 14)
+
+	// Before the period: not counted, though acknowledged in it.
+	clk.advance(-time.Hour)
+	early := raise(clinicalFinding("glucose_low", "pA4", "tA", alerts.Warning, 0, "3.5"))
+	clk.advance(time.Hour)
+	ack(early.ID, time.Hour)
+	resolve(early.ID)
+
+	// Team tA, glucose_low: four alerts of three patients, three acknowledged after 2, 10 and 4
+	// minutes (median 4), two resolved by a person.
+	a1 := raise(clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 0, "3.5"))
+	ack(a1.ID, 2*time.Minute)
+	resolve(a1.ID)
+	a2 := raise(clinicalFinding("glucose_low", "pA2", "tA", alerts.Warning, 0, "3.6"))
+	ack(a2.ID, 10*time.Minute)
+	a3 := raise(clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 60, "3.4")) // pA1 again
+	ack(a3.ID, 4*time.Minute)
+	resolve(a3.ID)
+	raise(clinicalFinding("glucose_low", "pA3", "tA", alerts.Warning, 0, "3.7")) // never acknowledged
+	// Team tA, spo2_low: one late, one in doubt, one silenced, none acknowledged.
+	late := clinicalFinding("spo2_low", "pA1", "tA", alerts.Urgent, 0, "91 %")
+	late.Late = true
+	raise(late)
+	doubt := clinicalFinding("spo2_low", "pA2", "tA", alerts.Urgent, 0, "90 %")
+	doubt.Doubt = "low_perfusion"
+	raise(doubt)
+	silenced := clinicalFinding("spo2_low", "pA3", "tA", alerts.Urgent, 0, "90 %")
+	silenced.Silenced = "in hospital"
+	raise(silenced)
+	// Team tB: another team's alert.
+	raise(clinicalFinding("glucose_low", "pB1", "tB", alerts.Warning, 0, "3.1"))
+	// Site sA: two battery faults that clear by themselves, and one offline fault a person
+	// resolves after acknowledging it in 30 minutes.
+	raise(faultFinding("battery_low", "dA1", "sA", alerts.Warning, 0))
+	raise(faultFinding("battery_low", "dA2", "sA", alerts.Warning, 0))
+	for _, d := range []string{"dA1", "dA2"} {
+		cleared := faultFinding("battery_low", d, "sA", alerts.Info, 5)
+		cleared.Resolve = true
+		mustApply(t, s, cleared)
+	}
+	off := raise(faultFinding("offline", "dA1", "sA", alerts.Warning, 0))
+	ack(off.ID, 30*time.Minute)
+	resolve(off.ID)
+
+	// After the period: not counted.
+	clk.advance(to.Sub(clk.now()))
+	raise(clinicalFinding("glucose_low", "pA4", "tA", alerts.Warning, 0, "3.5"))
+	raise(faultFinding("battery_low", "dA1", "sA", alerts.Warning, 0))
+
+	want := []alerts.Burden{
+		{Category: alerts.Clinical, Team: "tA", Rule: "glucose_low", Alerts: 4, Subjects: 3, Population: 4,
+			Acknowledged: 3, AckMedian: 4 * time.Minute, ResolvedByPerson: 2},
+		{Category: alerts.Clinical, Team: "tA", Rule: "spo2_low", Alerts: 3, Subjects: 3, Population: 4, Late: 1, Doubt: 1, Silenced: 1},
+		{Category: alerts.Clinical, Team: "tB", Rule: "glucose_low", Alerts: 1, Subjects: 1, Population: 1},
+		{Category: alerts.Fault, Site: "sA", Rule: "battery_low", Alerts: 2, Subjects: 2, Population: 2, ResolvedBySystem: 2},
+		{Category: alerts.Fault, Site: "sA", Rule: "offline", Alerts: 1, Subjects: 1, Population: 2,
+			Acknowledged: 1, AckMedian: 30 * time.Minute, ResolvedByPerson: 1},
+	}
+	for i := range want {
+		want[i].From, want[i].To = from, to
+	}
+	get := func(f BurdenFilter) []alerts.Burden {
+		t.Helper()
+		f.From, f.To = from, to
+		got, err := s.AlertBurden(ctx, f)
+		must(t, "AlertBurden", err)
+		return got
+	}
+	check := func(what string, got []alerts.Burden, want ...alerts.Burden) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Errorf("%s: %d figures %+v; want %d", what, len(got), got, len(want))
+			return
+		}
+		for i := range want {
+			g, w := got[i], want[i]
+			sameTimes := g.From.Equal(w.From) && g.To.Equal(w.To)
+			g.From, g.To = w.From, w.To // compared above: == would compare their locations too
+			if !sameTimes || g != w {
+				t.Errorf("%s: figure %d = %+v;\nwant %+v", what, i, got[i], w)
+			}
+		}
+	}
+	check("everything", get(BurdenFilter{Scope: alerts.Scope{All: true}}), want...)
+	check("team tA's doctor", get(BurdenFilter{Scope: alerts.Scope{Teams: []string{"tA"}}}), want[0], want[1])
+	check("site sA's fleet manager", get(BurdenFilter{Scope: alerts.Scope{Sites: []string{"sA"}}}), want[3], want[4])
+	check("team tA, glucose_low", get(BurdenFilter{Scope: alerts.Scope{All: true}, Team: "tA", Rule: "glucose_low"}), want[0])
+	check("team tB and site sA", get(BurdenFilter{Scope: alerts.Scope{All: true}, Team: "tB", Site: "sA"}), want[2], want[3], want[4])
+	check("team tB in tA's scope", get(BurdenFilter{Scope: alerts.Scope{Teams: []string{"tA"}}, Team: "tB"}))
+	check("the zero scope", get(BurdenFilter{}))
+
+	// The period's bounds: from is in it, to is not.
+	got, err := s.AlertBurden(ctx, BurdenFilter{Scope: alerts.Scope{All: true}, From: to, To: to.Add(time.Millisecond)})
+	must(t, "AlertBurden at to", err)
+	if len(got) != 2 || got[0].Alerts != 1 || got[1].Alerts != 1 {
+		t.Errorf("figures of [to, to+1ms) = %+v; want the two alerts raised at to", got)
+	}
+	if per, ok := want[0].PerSubjectPerWeek(); !ok || per != 0.5 {
+		t.Errorf("tA glucose_low per patient per week = %v, %v; want 4 alerts / 4 patients / 2 weeks = 0.5", per, ok)
+	}
+	for _, bad := range []BurdenFilter{{Scope: alerts.Scope{All: true}}, {Scope: alerts.Scope{All: true}, From: to, To: from},
+		{Scope: alerts.Scope{All: true}, From: from, To: from}} {
+		_, err := s.AlertBurden(ctx, bad)
+		wantCode(t, "AlertBurden without a period", err, devices.Invalid)
+	}
+}
