@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/influxdata/influxdb-client-go/v2/api"
+
+	"github.com/vitalwatch/vitalwatch/influx"
 )
 
 // FluxQuerier runs a Flux query; influxdb-client-go's api.QueryAPI is one.
@@ -19,10 +21,6 @@ type FluxQuerier interface {
 // maxZoneOffset is the farthest any time zone is from UTC (UTC+14, and UTC-12): a local day's
 // readings lie within it of that day in UTC.
 const maxZoneOffset = 14 * time.Hour
-
-// statusMeasurement is where device status goes: the one measurement whose points are not
-// readings (see package influx).
-const statusMeasurement = "device_status"
 
 // Rebuilt is the usage of a period of local days as InfluxDB holds it.
 type Rebuilt struct {
@@ -112,7 +110,7 @@ func readPoints(ctx context.Context, q FluxQuerier, bucket string, start, stop t
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement != %s)
   |> keep(columns: ["_time", "device", "site"])`,
-		fluxString(bucket), start.UTC().Format(time.RFC3339Nano), stop.UTC().Format(time.RFC3339Nano), fluxString(statusMeasurement))
+		influx.FluxString(bucket), start.UTC().Format(time.RFC3339Nano), stop.UTC().Format(time.RFC3339Nano), influx.FluxString(influx.MeasurementStatus))
 	res, err := q.Query(ctx, flux)
 	if err != nil {
 		return nil, 0, fmt.Errorf("rebuild usage: query %s..%s: %w", start.Format(time.RFC3339), stop.Format(time.RFC3339), err)
@@ -141,11 +139,4 @@ func readPoints(ctx context.Context, q FluxQuerier, bucket string, start, stop t
 		return nil, 0, fmt.Errorf("rebuild usage: read %s..%s: %w", start.Format(time.RFC3339), stop.Format(time.RFC3339), err)
 	}
 	return points, len(untagged), nil
-}
-
-// fluxString writes s as a Flux string literal. Flux interpolates "${" in strings, which has
-// no escape, so it is split into two literals.
-func fluxString(s string) string {
-	s = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
-	return `"` + strings.ReplaceAll(s, "${", `$" + "{`) + `"`
 }

@@ -37,13 +37,13 @@ const MaxGroup = 50000
 //
 // Create it with NewRecorder, start it with Run and stop it with Close.
 type Recorder struct {
-	store    Store
-	log      *slog.Logger
-	requests chan *request
-	closing  chan struct{}
-	stopped  chan struct{}
-	stopOnce sync.Once
-	buf      []Use
+	store     Store
+	log       *slog.Logger
+	requests  chan *request
+	closing   chan struct{}
+	stopped   chan struct{}
+	stopOnce  sync.Once
+	buf       []Use
 	unfolded  bool          // uses were recorded since the last fold
 	foldEvery time.Duration // FoldEvery, but for tests
 
