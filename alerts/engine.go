@@ -20,8 +20,8 @@ type Input struct {
 	// Device is the registry's device that sent it, and Site the device's site now.
 	Device devices.Device
 	Site   devices.Site
-	// Patient is who the readings are credited to, with the team and care plans; its zero value
-	// (an unassigned home device) raises no clinical finding.
+	// Patient is who the readings are credited to, with the team, care plans and birth year; its
+	// zero value (an unassigned home device) raises no clinical finding.
 	Patient devices.Patient
 	// Thresholds are the thresholds in force for the patient (Rules.Effective of the team's and
 	// the patient's overrides); nil means the rules file's.
@@ -37,7 +37,8 @@ type Input struct {
 // An Engine is safe for concurrent use.
 //
 // Rules run on measurement time: the windows (CGM episode, BP retest, weight, home average,
-// fall confirmation) look at when readings were measured, whatever the order they arrive in.
+// fever baseline, fall confirmation) look at when readings were measured, whatever the order
+// they arrive in.
 //
 // Readings from which findings are held back or demoted:
 //   - A clinical reading whose message carries a quality flag (reading.QualityFlag), or that
@@ -54,6 +55,7 @@ type Engine struct {
 	mu       sync.Mutex
 	patients map[string]*patientState
 	devices  map[string]*deviceState
+	temps    map[string]*tempState // fever baselines, by patient id; see tempState
 	falls    []*pendingFall
 	cancels  []recentCancel
 	zones    map[string]*time.Location
@@ -82,6 +84,7 @@ func NewEngine(rules *Rules, clock func() time.Time) *Engine {
 		clock:    clock,
 		patients: make(map[string]*patientState),
 		devices:  make(map[string]*deviceState),
+		temps:    make(map[string]*tempState),
 		zones:    make(map[string]*time.Location),
 	}
 }
@@ -274,6 +277,9 @@ type readingCtx struct {
 	r     *reading.Reading
 	late  bool
 	doubt string
+	// birthYear is the patient's (devices.Patient), 0 when unknown: the fever rise depends on
+	// age.
+	birthYear int
 }
 
 func (e *Engine) reading(b *batch, in *Input) {
@@ -303,7 +309,8 @@ func (e *Engine) reading(b *batch, in *Input) {
 		if p == nil {
 			continue
 		}
-		c := readingCtx{flags: in.Message.Flags, th: th, p: p, d: d, r: r, late: r.Time.Before(lateBefore), doubt: msgDoubt}
+		c := readingCtx{flags: in.Message.Flags, th: th, p: p, d: d, r: r, late: r.Time.Before(lateBefore), doubt: msgDoubt,
+			birthYear: in.Patient.BirthYear}
 		if c.doubt == "" {
 			c.doubt = d.doubt(r.Time, &e.rules.base)
 		}
@@ -333,7 +340,7 @@ func (e *Engine) clinical(b *batch, c *readingCtx) {
 	case reading.HeartRate:
 		heartRate(b, c)
 	case reading.Temperature:
-		fever(b, c)
+		e.fever(b, c)
 	case reading.Weight:
 		weightGain(b, c)
 	case reading.Fall:
@@ -412,12 +419,19 @@ func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // forget drops the state of patients without a care plan and of devices without an open
 // fault that have been idle for longer than idleForget. Patients with a plan stay for
-// missed_measurement; the registry bounds their number.
+// missed_measurement; the registry bounds their number. A fever baseline goes with its
+// patient, or when its newest reading is older than the longest baseline_window allows.
 func (e *Engine) forget(now time.Time) {
 	cutoff := now.Add(-idleForget)
 	for id, p := range e.patients {
 		if p.lastActivity.Before(cutoff) && p.planMask == 0 {
 			delete(e.patients, id)
+		}
+	}
+	oldest := now.Add(-seconds(catalogue[ruleFever].params[feverWindow].max))
+	for id, s := range e.temps {
+		if _, ok := e.patients[id]; !ok || len(s.recent) == 0 || s.recent[len(s.recent)-1].t.Before(oldest) {
+			delete(e.temps, id)
 		}
 	}
 	for id, d := range e.devices {
@@ -438,6 +452,7 @@ func (e *Engine) evictPatients() {
 	for id, p := range e.patients {
 		if !p.lastActivity.After(cutoff) {
 			delete(e.patients, id)
+			delete(e.temps, id)
 		}
 	}
 }

@@ -41,8 +41,11 @@ import (
 //	spo2_low             SpO2 <= low / <= very_low                              low: warning, very_low: urgent low_at_or_below 94, very_low_at_or_below 92 NHS oximetry @home
 //	heart_rate           heart rate >= high or <= low; >= very_high or          moderate: warning,            high 111, very_high 131, low 50,           NEWS2 pulse bands
 //	                     <= very_low                                            severe: urgent                very_low 40 (/min; at_or_above/below)
-//	fever                temperature >= at_or_above / >= high_at_or_above       fever: warning,               38.0 / 39.1 Cel                            NEWS2 (the over-75 baseline rise
-//	                                                                            high_fever: urgent                                                       needs an age: not implemented)
+//	fever                temperature >= at_or_above / >= high_at_or_above;      fever: warning,               at_or_above 38.0, high_at_or_above         NEWS2; IDSA long-term-care
+//	                     and for a patient surely older than rise_age_above,    high_fever: urgent;           39.1 Cel; rise_at_or_above 1.1 Cel,        fever definition (a rise
+//	                     temperature >= own baseline + rise_at_or_above         a rise is fever unless the    rise_age_above 75; baseline_window 720h,   over own baseline)
+//	                     (the baseline and the age: below)                      bands give more               baseline_skip 24h, baseline_min_readings 3
+//	                                                                                                          (window, skip, minimum: engine)
 //	weight_gain          weight - lowest weight of the previous window > above  gain: warning                 above 2 kg, window 72h                     ESC heart-failure self-care
 //	fall                 fall event not cancelled within confirm_window          fall: critical                confirm_window 30s                         DOMAIN.md
 //	sos                  SOS event, at once                                     sos: critical                 -                                          DOMAIN.md
@@ -58,6 +61,18 @@ import (
 //	stuck_sensor         >= count identical consecutive values (CGM glucose,     stuck: warning                count 12                                   DOMAIN.md
 //	                     wearable heart rate)
 //	implausible_values   >= count readings rejected as implausible in window    implausible: warning          count 3, window 24h (engine)               DESIGN.md
+//
+// The fever baseline (IDSA: in long-term-care residents a rise of more than 2 degF, 1.1 Cel, over
+// the baseline is a fever; DOMAIN.md: elderly, a rise >= 1.1 above own baseline) is the median of
+// the patient's own temperatures measured from baseline_window to baseline_skip before the
+// reading, at most one an hour (the earliest measured in it), none in doubt; with fewer than
+// baseline_min_readings of them there is no baseline and only the bands apply. The registry
+// keeps a birth year, not a date, so an age is known to within a year: in year y a patient
+// born in b is y-b-1 or y-b. The rise applies when even the lesser, y-b-1 (y the measurement's
+// year in the site's zone), is above rise_age_above: the patient is surely over 75, and a
+// team that wants everyone who may be over 75 sets rise_age_above to 74. The finding records
+// the baseline and the count of readings it was taken from as the thresholds "baseline" (Cel)
+// and "baseline_readings".
 //
 // Severities are DOMAIN.md's where it gives one (glucose very high, BP crisis, SpO2, heart rate,
 // fever, weight gain, fall, SOS, battery); the others (warning for glucose low and high, home
@@ -174,6 +189,11 @@ const (
 const (
 	feverAt = iota
 	feverHigh
+	feverRise
+	feverAgeAbove
+	feverWindow
+	feverSkip
+	feverMinReadings
 )
 
 const (
@@ -330,6 +350,12 @@ var catalogue = [numRules]ruleSpec{
 		params: []param{
 			feverAt:   {key: "at_or_above", kind: number, def: 38.0, min: 30, max: 45, unit: "Cel"},
 			feverHigh: {key: "high_at_or_above", kind: number, def: 39.1, min: 30, max: 45, unit: "Cel"},
+			feverRise: {key: "rise_at_or_above", kind: number, def: 1.1, min: 0.1, max: 5, unit: "Cel"},
+			// An age in whole years: the rise applies when the patient is surely older.
+			feverAgeAbove:    {key: "rise_age_above", kind: count, def: 75, min: 0, max: 120},
+			feverWindow:      windowParam("baseline_window", 30*days, 2*days, 60*days),
+			feverSkip:        windowParam("baseline_skip", 24*hours, hours, 7*days),
+			feverMinReadings: {key: "baseline_min_readings", kind: count, def: 3, min: 1, max: maxTemps / 2},
 		}},
 	ruleWeightGain: {id: RuleWeightGain, category: Clinical, levels: []level{{"gain", Warning}},
 		params: []param{
@@ -425,6 +451,7 @@ var orderings = []ordering{
 	{ref{ruleHeartRate, hrLow}, ref{ruleHeartRate, hrHigh}, false},
 	{ref{ruleHeartRate, hrHigh}, ref{ruleHeartRate, hrVeryHigh}, true},
 	{ref{ruleFever, feverAt}, ref{ruleFever, feverHigh}, true},
+	{ref{ruleFever, feverSkip}, ref{ruleFever, feverWindow}, false},
 	{ref{ruleBatteryLow, batteryVeryLow}, ref{ruleBatteryLow, batteryLow}, true},
 	{ref{ruleBPHomeAverage, homeMinDays}, ref{ruleBPHomeAverage, homeDays}, false},
 	{ref{ruleBPHomeAverage, homeMorningStart}, ref{ruleBPHomeAverage, homeMorningEnd}, false},
@@ -1127,7 +1154,8 @@ func (r *Rules) Effective(team, patient Overrides) (*Thresholds, error) {
 //	glucose      missed_measurement's after; cgm_low_episode's duration + recovery + 2 max_gap
 //	bp           after; bp_home_average's days + 2 (whole local days); twice the retest window
 //	weight       after; weight_gain's window
-//	spo2, temperature  after
+//	temperature  after; fever's baseline_window
+//	spo2         after
 //	heart_rate   1h: the last stuck_sensor count readings of a wearable
 //	fall, cancel the 10 minutes in which a late cancel still resolves a raised fall
 //
@@ -1144,7 +1172,9 @@ func (r *Rules) History(t reading.Type) time.Duration {
 		h = max(h, after, time.Duration(th.p(ruleBPHomeAverage, homeDays)+2)*24*time.Hour, 2*th.d(ruleBPCrisis, crisisRetest))
 	case reading.Weight:
 		h = max(h, after, th.d(ruleWeightGain, weightWindow))
-	case reading.SpO2, reading.Temperature:
+	case reading.Temperature:
+		h = max(h, after, th.d(ruleFever, feverWindow))
+	case reading.SpO2:
 		h = max(h, after)
 	case reading.HeartRate:
 		h = max(h, time.Hour)

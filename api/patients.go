@@ -31,10 +31,13 @@ type patientJSON struct {
 	ID    string   `json:"id"`
 	Team  string   `json:"team"`
 	Plans []string `json:"plans"` // care plans such as "hypertension: BP daily"
+	// BirthYear is the year of birth, only the year (devices.Patient): absent when unknown; 0
+	// or null in a request makes it unknown.
+	BirthYear int `json:"birth_year,omitempty"`
 }
 
 func patientOut(p devices.Patient) patientJSON {
-	j := patientJSON{ID: p.ID, Team: p.TeamID, Plans: p.Plans}
+	j := patientJSON{ID: p.ID, Team: p.TeamID, Plans: p.Plans, BirthYear: p.BirthYear}
 	if j.Plans == nil {
 		j.Plans = []string{}
 	}
@@ -42,7 +45,7 @@ func patientOut(p devices.Patient) patientJSON {
 }
 
 func (j patientJSON) patient() devices.Patient {
-	return devices.Patient{ID: j.ID, TeamID: j.Team, Plans: j.Plans}
+	return devices.Patient{ID: j.ID, TeamID: j.Team, Plans: j.Plans, BirthYear: j.BirthYear}
 }
 
 // transferRequest moves a patient to another team.
@@ -166,15 +169,24 @@ func (a *API) updatePatient(w http.ResponseWriter, r *http.Request, p *access.Pr
 	if err != nil {
 		return err
 	}
-	j := patientOut(cur)
-	if _, err := decodeBody(r, &j, map[string]string{
+	var j patientJSON
+	has, err := decodeBody(r, &j, map[string]string{
 		"id":   "an id cannot change",
 		"team": "move a patient to another team with POST /api/v1/patients/{id}/transfer",
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	// Only the plans: the team changes by a transfer, which a stale read must not undo.
-	if err := a.opts.Registry.SetPatientPlans(r.Context(), cur.ID, j.Plans); err != nil {
+	// Only the fields given: the team changes by a transfer, and neither that nor a change of
+	// the other field made since cur was read may be undone.
+	var c store.PatientChange
+	if has["plans"] {
+		c.Plans = &j.Plans
+	}
+	if has["birth_year"] {
+		c.BirthYear = &j.BirthYear
+	}
+	if err := a.opts.Registry.PatchPatient(r.Context(), cur.ID, c); err != nil {
 		return err
 	}
 	now, err := a.opts.Registry.GetPatient(r.Context(), cur.ID)

@@ -62,7 +62,7 @@ type patientRegistry interface {
 	ListPatients(ctx context.Context, o store.ListOptions) ([]devices.Patient, error)
 	CreatePatient(ctx context.Context, p devices.Patient) error
 	CreatePatients(ctx context.Context, p []devices.Patient) error
-	SetPatientPlans(ctx context.Context, id string, plans []string) error
+	PatchPatient(ctx context.Context, id string, c store.PatientChange) error
 	TransferPatient(ctx context.Context, patientID, toTeam, devicePolicy string, at time.Time) error
 	Transfers(ctx context.Context, patientID string) ([]store.Transfer, error)
 }

@@ -41,7 +41,7 @@ type Device struct {
 var (
 	SiteColumns       = []string{"id", "name", "district", "address", "lat", "lon", "time_zone", "opening_hours"}
 	TeamColumns       = []string{"id", "site", "name"}
-	PatientColumns    = []string{"id", "team", "plans"}
+	PatientColumns    = []string{"id", "team", "plans", "birth_year"}
 	DeviceColumns     = []string{"id", "kind", "model", "serial", "firmware", "site", "mode", "status", "rated_uses_per_day", "next_calibration", "secret", "in_service"}
 	AssignmentColumns = []string{"device", "patient", "from"}
 )
@@ -66,14 +66,18 @@ func Teams(r io.Reader) ([]Row[devices.Team], []RowError, error) {
 	})
 }
 
-// Patients reads a patients file; plans are separated by ";".
+// Patients reads a patients file; plans are separated by ";". birth_year is a year such as
+// 1948, only the year (devices.Patient); empty or 0 means unknown.
 func Patients(r io.Reader) ([]Row[devices.Patient], []RowError, error) {
 	return read(r, PatientColumns, []string{"id", "team"}, func(f fields) (devices.Patient, error) {
-		p := devices.Patient{ID: f.s("id"), TeamID: f.s("team")}
+		p := devices.Patient{ID: f.s("id"), TeamID: f.s("team"), BirthYear: f.int("birth_year")}
 		for plan := range strings.SplitSeq(f.s("plans"), ";") {
 			if plan = strings.TrimSpace(plan); plan != "" {
 				p.Plans = append(p.Plans, plan)
 			}
+		}
+		if err := f.err(); err != nil {
+			return p, err
 		}
 		return p, p.Validate()
 	})

@@ -61,3 +61,42 @@ func TestSitesPatientsAssignments(t *testing.T) {
 		t.Errorf("Assignments = %+v, %v, %v", as, bad, err)
 	}
 }
+
+func TestPatientsBirthYear(t *testing.T) {
+	in := `id,team,plans,birth_year
+P-1,t1,hypertension: BP daily,1948
+P-2,t1,,
+P-3,t1,,0
+P-4,t1,,1948-05-01
+P-5,t1,,1899
+P-6,t1,,9999
+P-7,t1,,1948.0
+`
+	rows, bad, err := Patients(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s %d (line %d)", r.Value.ID, r.Value.BirthYear, r.Line))
+	}
+	if want := "[P-1 1948 (line 2) P-2 0 (line 3) P-3 0 (line 4)]"; fmt.Sprint(got) != want {
+		t.Errorf("good rows = %v; want %s", got, want)
+	}
+	want := []struct {
+		line int
+		has  string
+	}{{5, `birth_year: "1948-05-01" is not a whole number`}, {6, "birth_year 1899 is not a year from 1900"}, {7, "birth_year 9999"}, {8, "birth_year"}}
+	if len(bad) != len(want) {
+		t.Fatalf("bad rows = %v; want %d", bad, len(want))
+	}
+	for i, w := range want {
+		if bad[i].Line != w.line || !strings.Contains(bad[i].Reason, w.has) {
+			t.Errorf("bad[%d] = %v; want line %d mentioning %q", i, bad[i], w.line, w.has)
+		}
+	}
+	// The column is optional.
+	if rows, bad, err := Patients(strings.NewReader("id,team\nP-1,t1\n")); err != nil || len(bad) != 0 || len(rows) != 1 || rows[0].Value.BirthYear != 0 {
+		t.Errorf("Patients(without birth_year) = %+v, %v, %v; want P-1, birth year unknown", rows, bad, err)
+	}
+}

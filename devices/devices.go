@@ -100,7 +100,16 @@ type Patient struct {
 	TeamID string
 	// Plans are care plans such as "hypertension: BP daily".
 	Plans []string
+	// BirthYear is the year the patient was born; 0 when unknown. The registry keeps the year,
+	// never the date: the year is enough for the rules that depend on age (a fever rise for
+	// patients over 75), while a full date of birth next to a team of a few hundred residents
+	// would come close to naming the person. With a year only, an age is known to within one
+	// year: in year y the patient is y-BirthYear-1 before their birthday and y-BirthYear after.
+	BirthYear int
 }
+
+// MinBirthYear is the earliest birth year the registry accepts.
+const MinBirthYear = 1900
 
 // Device is one physical device.
 type Device struct {
@@ -196,13 +205,23 @@ func (t *Team) Validate() error {
 	return nil
 }
 
-// Validate checks a patient's fields.
-func (p *Patient) Validate() error {
+// Validate checks a patient's fields, the birth year against the current year (ValidateAt
+// time.Now()).
+func (p *Patient) Validate() error { return p.ValidateAt(time.Now()) }
+
+// ValidateAt checks a patient's fields as of now: the id and team, the care plans, and the
+// birth year, which is 0 (unknown) or a year from MinBirthYear to the current year. The
+// current year is the newest that has begun anywhere (now in UTC+14), so that a birth on New
+// Year's Day in the zone furthest ahead is not refused.
+func (p *Patient) ValidateAt(now time.Time) error {
 	switch {
 	case !ValidID(p.ID):
 		return invalidID("patient id", p.ID)
 	case !ValidID(p.TeamID):
 		return invalidID("patient team", p.TeamID)
+	}
+	if last := now.UTC().Add(14 * time.Hour).Year(); p.BirthYear != 0 && (p.BirthYear < MinBirthYear || p.BirthYear > last) {
+		return Errorf(Invalid, "birth_year %d is not a year from %d to %d (or 0: unknown)", p.BirthYear, MinBirthYear, last)
 	}
 	for _, plan := range p.Plans {
 		if plan == "" || len(plan) > 200 {

@@ -8,12 +8,13 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
-const patientColumns = `p.id, p.team_id, p.plans`
+const patientColumns = `p.id, p.team_id, p.plans, p.birth_year`
 
 func scanPatient(sc scanner) (devices.Patient, error) {
 	var p devices.Patient
 	var plans string
-	if err := sc.Scan(&p.ID, &p.TeamID, &plans); err != nil {
+	var birthYear sql.NullInt64
+	if err := sc.Scan(&p.ID, &p.TeamID, &plans, &birthYear); err != nil {
 		return p, err
 	}
 	if err := json.Unmarshal([]byte(plans), &p.Plans); err != nil {
@@ -22,6 +23,7 @@ func scanPatient(sc scanner) (devices.Patient, error) {
 	if len(p.Plans) == 0 {
 		p.Plans = nil
 	}
+	p.BirthYear = int(birthYear.Int64) // NULL: 0, unknown
 	return p, nil
 }
 
@@ -34,21 +36,27 @@ func plansJSON(plans []string) string {
 	return string(b)
 }
 
-// patientDetail is a patient as the audit log records it.
+// birthYearColumn is how a birth year is stored: NULL when unknown.
+func birthYearColumn(year int) sql.NullInt64 {
+	return sql.NullInt64{Int64: int64(year), Valid: year != 0}
+}
+
+// patientDetail is a patient as the audit log records it; an unknown birth year is left out.
 func patientDetail(p devices.Patient) any {
 	plans := p.Plans
 	if plans == nil {
 		plans = []string{}
 	}
 	return struct {
-		Team  string   `json:"team"`
-		Plans []string `json:"plans"`
-	}{p.TeamID, plans}
+		Team      string   `json:"team"`
+		Plans     []string `json:"plans"`
+		BirthYear int      `json:"birth_year,omitempty"`
+	}{p.TeamID, plans, p.BirthYear}
 }
 
 // CreatePatient adds a patient to an existing team; Conflict if the id is taken.
 func (s *Store) CreatePatient(ctx context.Context, p devices.Patient) error {
-	if err := p.Validate(); err != nil {
+	if err := p.ValidateAt(s.now()); err != nil {
 		return err
 	}
 	return s.change(ctx, "patient.create", "patient/"+p.ID, func(tx *sql.Tx) (any, error) {
@@ -65,16 +73,16 @@ func insertPatient(ctx context.Context, tx *sql.Tx, p devices.Patient) (any, err
 	if err := mustExist(ctx, tx, "team", p.TeamID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
 		return nil, err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO patients (id, team_id, plans) VALUES ($1, $2, $3)`,
-		p.ID, p.TeamID, plansJSON(p.Plans))
+	_, err := tx.ExecContext(ctx, `INSERT INTO patients (id, team_id, plans, birth_year) VALUES ($1, $2, $3, $4)`,
+		p.ID, p.TeamID, plansJSON(p.Plans), birthYearColumn(p.BirthYear))
 	return patientDetail(p), err
 }
 
-// UpdatePatient replaces the patient's team and care plans; NotFound if there is no such
-// patient. The patient id, and so the reading history, stay. It neither records a transfer nor
+// UpdatePatient replaces the patient's team, care plans and birth year; NotFound if there is
+// no such patient. The patient id, and so the reading history, stay. It neither records a transfer nor
 // settles the devices lent to the patient: to move a patient, use TransferPatient.
 func (s *Store) UpdatePatient(ctx context.Context, p devices.Patient) error {
-	if err := p.Validate(); err != nil {
+	if err := p.ValidateAt(s.now()); err != nil {
 		return err
 	}
 	return s.change(ctx, "patient.update", "patient/"+p.ID, func(tx *sql.Tx) (any, error) {
@@ -84,8 +92,8 @@ func (s *Store) UpdatePatient(ctx context.Context, p devices.Patient) error {
 		if err := mustExist(ctx, tx, "team", p.TeamID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
 			return nil, err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE patients SET team_id = $2, plans = $3 WHERE id = $1`,
-			p.ID, p.TeamID, plansJSON(p.Plans))
+		_, err := tx.ExecContext(ctx, `UPDATE patients SET team_id = $2, plans = $3, birth_year = $4 WHERE id = $1`,
+			p.ID, p.TeamID, plansJSON(p.Plans), birthYearColumn(p.BirthYear))
 		return patientDetail(p), err
 	})
 }
@@ -94,16 +102,37 @@ func (s *Store) UpdatePatient(ctx context.Context, p devices.Patient) error {
 // such patient. Unlike UpdatePatient it cannot move the patient, so a change of plans based on
 // what was read before a transfer cannot undo the transfer.
 func (s *Store) SetPatientPlans(ctx context.Context, id string, plans []string) error {
+	return s.PatchPatient(ctx, id, PatientChange{Plans: &plans})
+}
+
+// PatientChange is what PatchPatient changes of a patient: each field that is not nil. The
+// team is not among them: a patient changes team by TransferPatient.
+type PatientChange struct {
+	Plans     *[]string
+	BirthYear *int // 0: unknown
+}
+
+// PatchPatient changes the fields of c and nothing else, in one audited transaction; NotFound
+// if there is no such patient, Invalid (naming the field) if the result is not a valid patient.
+// Fields left nil keep their stored values, whatever the caller read before, so a change of the
+// birth year cannot undo a concurrent change of the plans or a transfer.
+func (s *Store) PatchPatient(ctx context.Context, id string, c PatientChange) error {
 	return s.change(ctx, "patient.update", "patient/"+id, func(tx *sql.Tx) (any, error) {
 		p, err := getOne(ctx, tx, "patient", id, `SELECT `+patientColumns+` FROM patients p WHERE p.id = $1`, scanPatient)
 		if err != nil {
 			return nil, err
 		}
-		p.Plans = plans
-		if err := p.Validate(); err != nil {
+		if c.Plans != nil {
+			p.Plans = *c.Plans
+		}
+		if c.BirthYear != nil {
+			p.BirthYear = *c.BirthYear
+		}
+		if err := p.ValidateAt(s.now()); err != nil {
 			return nil, err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE patients SET plans = $2 WHERE id = $1`, id, plansJSON(plans))
+		_, err = tx.ExecContext(ctx, `UPDATE patients SET plans = $2, birth_year = $3 WHERE id = $1`,
+			id, plansJSON(p.Plans), birthYearColumn(p.BirthYear))
 		return patientDetail(p), err
 	})
 }

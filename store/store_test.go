@@ -63,6 +63,7 @@ var conformance = []struct {
 	{"TransferPatientDevicesReturn", testTransferReturn},
 	{"TransferPatientRefusals", testTransferRefusals},
 	{"SetPatientPlans", testSetPatientPlans},
+	{"PatientBirthYear", testPatientBirthYear},
 	{"MoveFlow", testMoveFlow},
 	{"MoveRefusals", testMoveRefusals},
 	{"MoveSteps", testMoveSteps},
