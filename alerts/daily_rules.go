@@ -43,6 +43,12 @@ var planWords = []struct {
 	{reading.Temperature, []string{"temperature"}},
 }
 
+// lessThanDaily are the phrases of a plan that measures less often than daily ("hypertension:
+// BP monthly", "weight twice a week"). Days without a reading keep such a plan rather than miss
+// it, so it asks for nothing (DOMAIN.md: missed measurements are those of daily plans).
+var lessThanDaily = []string{"weekly", "fortnightly", "monthly", "quarterly", "yearly", "annually",
+	"a week", "per week", "every week", "a month", "per month", "every month", "a year", "per year"}
+
 // PlanTypes returns the reading types a patient's care plans ask for (see planWords).
 func PlanTypes(plans []string) []reading.Type {
 	mask := planMask(plans)
@@ -61,6 +67,9 @@ func planMask(plans []string) uint16 {
 		words := " " + strings.Join(strings.FieldsFunc(strings.ToLower(plan), func(r rune) bool {
 			return !('a' <= r && r <= 'z' || '0' <= r && r <= '9')
 		}), " ") + " "
+		if slices.ContainsFunc(lessThanDaily, func(ph string) bool { return strings.Contains(words, " "+ph+" ") }) {
+			continue
+		}
 		for _, pw := range planWords {
 			for _, ph := range pw.phrases {
 				if strings.Contains(words, " "+ph+" ") {

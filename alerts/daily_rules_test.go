@@ -168,3 +168,25 @@ func TestBPHomeAverageWarm(t *testing.T) {
 	}
 	check(t, "Tick after Warm of a week", only(alerts.RuleBPHomeAverage, e.Tick(local(22, 9, 0))), "bp_home_average warning")
 }
+
+// A plan that measures less often than daily is kept, not missed, by days without a reading.
+func TestMissedMeasurementFollowsThePlansFrequency(t *testing.T) {
+	tests := []struct {
+		plan string
+		want []string
+	}{
+		{"hypertension: BP daily", []string{"missed_measurement warning"}},
+		{"COPD: SpO2 twice daily", []string{"missed_measurement warning"}},
+		{"Diabetes (type 2): blood sugar before breakfast", []string{"missed_measurement warning"}},
+		{"hypertension: BP monthly", nil},
+		{"diabetes: glucose monthly", nil},
+		{"heart failure: weight weekly", nil},
+		{"hypertension: BP twice a week", nil},
+		{"COPD: SpO2 3 times per month", nil},
+	}
+	for _, tt := range tests {
+		e, _ := newEngine(t)
+		e.SetPatient(devices.Patient{ID: "P-1", TeamID: "team-1", Plans: []string{tt.plan}}, shanghai, nil)
+		check(t, fmt.Sprintf("Tick(+80h) with no reading for plan %q", tt.plan), clinicalOnly(e.Tick(t0.Add(80*time.Hour))), tt.want...)
+	}
+}

@@ -29,7 +29,8 @@ type Observation struct {
 	Patient string
 	// Status: a status message.
 	Status *reading.Status
-	// Rejected: the reason a reading was refused (only implausible values are observed).
+	// Rejected: the reason a reading was refused. Only implausible values and timestamps in
+	// the future are observed: the first are a sensor's fault, the second a clock's.
 	Rejected reading.Reason
 	// Received is when the message arrived.
 	Received time.Time

@@ -146,7 +146,7 @@ func (w *worker) add(d Delivery) {
 		m, rejs := reading.Decode(device, d.Payload, d.Received)
 		for _, r := range rejs {
 			w.reject(d, device, r)
-			if observe && r.Reason == reading.ReasonImplausible {
+			if observe && (r.Reason == reading.ReasonImplausible || r.Reason == reading.ReasonFutureTimestamp) {
 				w.seen = append(w.seen, Observation{Device: dev, Rejected: r.Reason, Received: d.Received})
 			}
 		}

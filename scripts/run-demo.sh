@@ -3,6 +3,7 @@
 # broker, and a demo fleet; prints where to look; Ctrl-C stops everything. On first start the fleet
 # (scenario "reallocation": idle, normal and overloaded centres, a failing station) also publishes
 # DEMO_HISTORY of past readings, so that utilisation and the reallocation plan have months to show.
+# On top of the fleet, vitalsim plays the scripted day at a community centre (DEMO_SCENARIO).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,7 @@ BROKER=${VITALWATCH_BROKER_LISTEN:-127.0.0.1:1883}
 INFLUX_PORT=${INFLUX_PORT:-8086}
 DEMO_DEVICES=${DEMO_DEVICES:-60}
 DEMO_HISTORY=${DEMO_HISTORY:-130d} # at least 4 months: the planner looks at the last 3 complete ones
+DEMO_SCENARIO=${DEMO_SCENARIO:-simulators/scenarios/community-centre-day.yaml}
 REG="$VITALWATCH_DATA_DIR/demo-registry"
 mkdir -p "$VITALWATCH_DATA_DIR"
 
@@ -67,7 +69,7 @@ fi
 # in service, and home devices lent, from the first day of the history published below.
 if [ ! -f "$REG/imported" ]; then
 	mkdir -p "$REG"
-	bin/vitalsim --export-registry "$REG" --devices "$DEMO_DEVICES" --seed 1 --scenario reallocation --history "$DEMO_HISTORY"
+	bin/vitalsim --export-registry "$REG" --devices "$DEMO_DEVICES" --seed 1 --scenario reallocation --scenario "$DEMO_SCENARIO" --history "$DEMO_HISTORY"
 	bin/vitalwatch registry import "$REG" ${VITALWATCH_CONFIG:+--config "$VITALWATCH_CONFIG"}
 	# One user of each role; each password and the admin's API token are printed once by the CLI.
 	creds="$REG/credentials.txt"
@@ -86,6 +88,9 @@ fi
 # A data directory from before the scenario has the default fleet's registry: keep that fleet.
 scenario=()
 if [ -f "$REG/scenario.txt" ]; then scenario=(--scenario reallocation); fi
+# The scripted day plays when the registry has its residents and devices (scenario-script.txt).
+day=()
+if [ -f "$REG/scenario-script.txt" ]; then day=(--scenario "$(awk '$1 == "script" {print $3}' "$REG/scenario-script.txt")"); fi
 API_TOKEN=$(awk '$1 == "API_TOKEN" {print $2}' "$VITALWATCH_DATA_DIR/demo-registry/credentials.txt")
 
 VITALWATCH_HTTP_LISTEN=$HTTP VITALWATCH_BROKER_LISTEN=$BROKER \
@@ -116,7 +121,7 @@ if [ ${#scenario[@]} -gt 0 ] && [ ! -f "$REG/history-done" ]; then
 	touch "$REG/history-done"
 fi
 
-bin/vitalsim --broker "tcp://$BROKER" --auth --devices "$DEMO_DEVICES" --rate "${DEMO_RATE:-20}" --bad 0.02 --seed 1 "${scenario[@]}" --quiet \
+bin/vitalsim --broker "tcp://$BROKER" --auth --devices "$DEMO_DEVICES" --rate "${DEMO_RATE:-20}" --bad 0.02 --seed 1 "${scenario[@]}" "${day[@]}" --quiet \
 	2>"$VITALWATCH_DATA_DIR/vitalsim.log" &
 pids+=($!)
 
@@ -157,6 +162,18 @@ the history of $DEMO_HISTORY is in $REG/history.json):
   $failing failed two days ago (sensor_malfunction, then silence) and is in maintenance; where its residents can go:
       curl -s $auth http://$HTTP/api/v1/devices/$failing/alternatives
 UTIL
+fi)
+$(if [ ${#day[@]} -gt 0 ]; then cat <<DAY
+
+The scripted day at the Hongpailou centre (${day[1]}) plays on the wall clock from now, on top of
+the fleet; vitalsim logs each of its messages in $VITALWATCH_DATA_DIR/vitalsim.log. Over the next
+$(awk '$1 == "length" {print $2}' "$REG/scenario-script.txt") it should raise:
+$(awk '$1 == "expect" {printf "  %-18s %-22s %s %s\n", $2, $3, $4, $5}' "$REG/scenario-script.txt")
+(the fleet raises alerts of its own too). The inbox of dr-wang's team and the live feed:
+      curl -s $auth "http://$HTTP/api/v1/alerts?team=team-01-1"
+      curl -s $auth "http://$HTTP/api/v1/alerts?site=site-01&category=fault"
+      curl -sN $auth http://$HTTP/api/v1/alerts/stream
+DAY
 fi)
 Press Ctrl-C to stop.
 MSG

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
@@ -14,15 +15,30 @@ import (
 // exportRegistry writes the fleet's registry as CSV files into cfg.exportDir (see
 // simulators.Registry.WriteCSV for the formats) and says what it wrote. With --history every
 // device is in service, and every home device lent, from the first day of a history of that
-// length ending now; with --scenario it also writes scenario.txt (see writeScenario).
+// length ending now; with --scenario it also writes scenario.txt (see writeScenario). With a
+// --scenario FILE the script's registry joins the fleet's (or stands alone, with --devices 0:
+// fleet is nil), its devices lent and in service from 30 days before the script's start, and
+// scenario-script.txt names the alerts it should raise (writeScriptFile).
 func exportRegistry(cfg config, fleet *simulators.Fleet, now time.Time, stdout io.Writer) error {
-	reg := fleet.Registry(now)
+	reg := &simulators.Registry{Secrets: map[string]string{}}
 	var from time.Time
-	if cfg.history > 0 {
+	switch {
+	case fleet == nil:
+	case cfg.history > 0:
 		from = simulators.HistoryStart(now, cfg.history)
 		reg = fleet.RegistrySince(from)
+	default:
+		reg = fleet.Registry(now)
+	}
+	if cfg.script != nil {
+		if err := reg.AddScript(cfg.script, scriptStart(cfg, now), cfg.seed); err != nil {
+			return err
+		}
 	}
 	if err := reg.WriteCSV(cfg.exportDir); err != nil {
+		return err
+	}
+	if err := addCalibration(filepath.Join(cfg.exportDir, "devices.csv"), reg); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "vitalsim: wrote the registry of seed %d to %s: %d sites, %d teams, %d patients, %d devices (with their secrets, in devices.csv), %d assignments\n",
@@ -30,7 +46,15 @@ func exportRegistry(cfg config, fleet *simulators.Fleet, now time.Time, stdout i
 	if !from.IsZero() {
 		fmt.Fprintf(stdout, "vitalsim: devices in service and lent from %s, the first day of --history %v\n", from.Format(time.RFC3339), formatDays(cfg.history))
 	}
-	if fleet.Scenario() != nil {
+	if cfg.script != nil {
+		path := filepath.Join(cfg.exportDir, scriptFileName)
+		if err := writeScriptFile(path, cfg); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "vitalsim: scenario %s: %d devices of its own, the alerts it should raise in %s\n",
+			cfg.script.Name, len(cfg.script.Devices), path)
+	}
+	if fleet != nil && fleet.Scenario() != nil {
 		path := filepath.Join(cfg.exportDir, "scenario.txt")
 		if err := writeScenario(path, cfg, fleet, reg, from); err != nil {
 			return err
@@ -75,6 +99,48 @@ func writeScenario(path string, cfg config, fleet *simulators.Fleet, reg *simula
 		fmt.Fprintf(&b, "centre %s %s load=%.0f%% stations=%d\n", s.ID, c.Level(), 100*c.Load, stations[s.ID])
 	}
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("registry export: %w", err)
+	}
+	return nil
+}
+
+// scriptFileName is the file of an export that names its script and the alerts it should raise.
+const scriptFileName = "scenario-script.txt"
+
+// addCalibration adds the column next_calibration to the devices.csv that WriteCSV wrote at
+// path when a device of reg has a calibration date (a script's may; a fleet's never do), so
+// that the import records it and calibration_overdue has a date to go by.
+func addCalibration(path string, reg *simulators.Registry) error {
+	due := map[string]string{}
+	for _, d := range reg.Devices {
+		if !d.NextCalibration.IsZero() {
+			due[d.ID] = d.NextCalibration.Format(time.RFC3339)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("registry export: %w", err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("registry export: %s: %w", path, err)
+	}
+	if len(rows) == 0 || rows[0][0] != "id" {
+		return fmt.Errorf("registry export: %s: not the devices.csv just written", path)
+	}
+	rows[0] = append(rows[0], "next_calibration")
+	for i := 1; i < len(rows); i++ {
+		rows[i] = append(rows[i], due[rows[i][0]])
+	}
+	var b bytes.Buffer
+	if err := csv.NewWriter(&b).WriteAll(rows); err != nil {
+		return fmt.Errorf("registry export: %w", err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("registry export: %w", err)
 	}
 	return nil

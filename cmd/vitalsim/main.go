@@ -20,7 +20,11 @@
 // assignments as CSV files for the registry to import, and exits.
 //
 // --scenario reallocation shapes the fleet for the utilisation demo: idle, normal and overloaded
-// centres, and a station that fails (simulators.Reallocation). --history 130d first publishes
+// centres, and a station that fails (simulators.Reallocation). --scenario FILE (a .yaml script,
+// simulators.Script) plays a scripted scenario on the wall clock, its devices signed in as
+// themselves, on top of the live fleet or alone with --devices 0; the two may be given together.
+// With --export-registry the script's centres, teams, residents and devices join the export,
+// with scenario-script.txt naming the alerts it should raise. --history 130d first publishes
 // what every device would have sent over the last 130 days, measured then, as fast as the broker
 // takes it; vitalsim then exits, or goes on live when --rate or --realtime is given. With
 // --history, --export-registry records every device in service (and every home device lent) from
@@ -93,8 +97,11 @@ type config struct {
 	out         string
 	quiet       bool
 	scenario    *simulators.Scenario // nil: the default fleet
-	history     time.Duration        // 0: no history
-	live        bool                 // publish live: without --history, or with --rate or --realtime
+	script      *simulators.Script   // nil: none
+	scriptFile  string
+	scriptStart time.Time     // the script's time 0; zero: when it starts
+	history     time.Duration // 0: no history
+	live        bool          // publish live: without --history, or with --rate or --realtime
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -102,8 +109,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("vitalsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: vitalsim [flags]\n       vitalsim --export-registry DIR [--devices N] [--seed S] [--mix ...] [--scenario S] [--history D]\n"+
-			"       vitalsim --history 130d [--scenario S] [flags]    (then exits; add --rate or --realtime to go on live)\n\n"+
+		fmt.Fprintf(stderr, "usage: vitalsim [flags]\n       vitalsim --export-registry DIR [--devices N] [--seed S] [--mix ...] [--scenario S] [--scenario FILE] [--history D]\n"+
+			"       vitalsim --history 130d [--scenario S] [flags]    (then exits; add --rate or --realtime to go on live)\n"+
+			"       vitalsim --scenario FILE [--devices 0] [flags]    (plays a scripted scenario, on top of the fleet or alone)\n\n"+
 			"Publishes a simulated device fleet to an MQTT broker, or writes the fleet's registry as CSV files:\n"+
 			"sites.csv, teams.csv, patients.csv, devices.csv (with each device's secret, for --auth) and assignments.csv;\n"+
 			"with --scenario also scenario.txt, which names the scenario's centres and its failing device.\n\n")
@@ -132,8 +140,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.drain, "drain-timeout", 10*time.Second, "how long to wait for outstanding acknowledgements when stopping")
 	fs.StringVar(&c.out, "out", "", "write a JSON summary to this `file`")
 	fs.BoolVar(&c.quiet, "quiet", false, "no live progress line on stderr")
-	scenario := fs.String("scenario", "", "shape the fleet by a `scenario`: \"reallocation\" has idle, normal and overloaded centres and a failing station; "+
-		"give the same one to --export-registry, --history and the live run")
+	var scenarios scenarioFlags
+	fs.Var(&scenarios, "scenario", "shape the fleet by a `scenario`: \"reallocation\" has idle, normal and overloaded centres and a failing station; "+
+		"give the same one to --export-registry, --history and the live run. A .yaml file is a scripted scenario (simulators/scenarios/) that plays "+
+		"on the wall clock on top of the fleet (or alone with --devices 0); give both to do both, and the file to --export-registry too")
+	start := fs.String("scenario-start", "", "the `time` (RFC 3339) a --scenario FILE starts at; default now. Messages due before now are sent at once")
 	fs.Var((*days)(&c.history), "history", "first publish what every device sent over this long before now (130d, 36h), measured then, as fast as the broker takes it; "+
 		"then exit, or go on live with --rate or --realtime. With --export-registry: devices in service and lent from the history's first day")
 	if err := fs.Parse(args); err != nil {
@@ -146,9 +157,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.mix, err = simulators.ParseMix(*mix); err != nil {
 		return c, err
 	}
-	if *scenario != "" {
-		if c.scenario, err = simulators.LookupScenario(*scenario); err != nil {
-			return c, err
+	if err := resolveScenarios(&c, scenarios); err != nil {
+		return c, err
+	}
+	if *start != "" {
+		if c.scriptStart, err = time.Parse(time.RFC3339, *start); err != nil {
+			return c, fmt.Errorf("--scenario-start %q: want an RFC 3339 time such as 2026-11-22T08:00:00+08:00", *start)
 		}
 	}
 	c.qos = byte(*qos)
@@ -161,7 +175,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			problems = append(problems, fmt.Sprintf(format, args...))
 		}
 	}
-	check(c.devices >= 1, "--devices %d: need at least 1", c.devices)
+	check(c.devices >= 1 || c.devices == 0 && c.script != nil, "--devices %d: need at least 1, or 0 to play a --scenario FILE alone", c.devices)
+	check(*start == "" || c.script != nil, "--scenario-start is for a --scenario FILE")
+	if c.devices == 0 && c.script != nil {
+		for _, name := range []string{"history", "rate", "realtime", "count", "bad"} {
+			if set[name] {
+				problems = append(problems, fmt.Sprintf("--%s is for a fleet, and --devices 0 plays the script alone", name))
+			}
+		}
+	}
+	check(c.script == nil || c.live || c.exportDir != "", "--scenario %s plays live: add --rate or --realtime to go on live after --history", c.scriptFile)
 	check(c.rate >= 0, "--rate %v: must not be negative", c.rate)
 	check(c.count >= 0, "--count %d: must not be negative", c.count)
 	check(c.duration >= 0, "--duration %v: must not be negative", c.duration)
@@ -187,7 +210,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 	}
 	check(c.history >= 0, "--history %v: must not be negative", c.history)
-	if c.scenario != nil {
+	check(c.scenario == nil || c.devices > 0, "--scenario %s shapes a fleet, and --devices 0 has none", scenarioName(c.scenario))
+	if c.scenario != nil && c.devices > 0 {
 		check(c.devices >= c.scenario.MinDevices(), "--devices %d with --scenario %s: at least %d, the scenario's stations and as many home devices",
 			c.devices, c.scenario.Name, c.scenario.MinDevices())
 	}
@@ -201,7 +225,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if len(problems) > 0 {
 		return c, errors.New(strings.Join(problems, "; "))
 	}
-	c.conns = min(c.conns, c.devices)
+	c.conns = max(1, min(c.conns, c.devices))
 	return c, nil
 }
 
@@ -212,9 +236,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fleet := simulators.NewScenarioFleet(cfg.devices, cfg.seed, cfg.mix, cfg.scenario)
+	var fleet *simulators.Fleet // nil: a script alone
+	if cfg.devices > 0 {
+		fleet = simulators.NewScenarioFleet(cfg.devices, cfg.seed, cfg.mix, cfg.scenario)
+	}
 	if cfg.exportDir != "" {
 		return exportRegistry(cfg, fleet, time.Now(), stdout)
+	}
+	if fleet == nil {
+		return runScriptAlone(ctx, cfg, stdout, stderr)
 	}
 	var hist *historySummary
 	if cfg.history > 0 {
@@ -252,6 +282,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			cfg.rate/float64(len(devs)))
 	}
 
+	// The script plays on its own connections while the fleet runs, and the run ends when both
+	// have: the fleet by --count, --duration or a signal, the script at its last message (or
+	// when the fleet fails).
+	var played chan scriptResult
+	scriptCtx, stopScript := context.WithCancel(ctx)
+	defer stopScript()
+	if cfg.script != nil {
+		played = make(chan scriptResult, 1)
+		go func() {
+			sum, err := playScript(scriptCtx, cfg, scriptStart(cfg, time.Now()), stderr)
+			played <- scriptResult{sum, err}
+		}()
+	}
 	st := newStats()
 	stopLive := startLive(st, stderr, cfg.quiet)
 	if cfg.realtime {
@@ -261,17 +304,55 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	stopLive()
 	st.finish(time.Now())
+	var script *scriptSummary
+	if played != nil {
+		if err != nil {
+			stopScript()
+		}
+		res := <-played
+		script, err = res.sum, errors.Join(err, res.err)
+	}
 	if err != nil {
 		return err // a failed connection: nothing meaningful to summarise
 	}
-	return report(cfg, fleet, st.summary(cfg, len(devs)), hist, stdout)
+	sum := st.summary(cfg, len(devs))
+	sum.Script = script
+	return report(cfg, fleet, sum, hist, stdout)
+}
+
+// scriptResult is what playScript returned.
+type scriptResult struct {
+	sum *scriptSummary
+	err error
+}
+
+// runScriptAlone plays the script with no fleet (--devices 0) and reports what it sent.
+func runScriptAlone(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	if cfg.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
+		defer cancel()
+	}
+	script, err := playScript(ctx, cfg, scriptStart(cfg, time.Now()), stderr)
+	if err != nil {
+		return err
+	}
+	return report(cfg, nil, summary{Mode: "script", Broker: cfg.broker, Seed: cfg.seed, Auth: cfg.auth, Script: script,
+		ReadingsByType: map[string]int64{}, GoodByKind: map[string]int64{}, BadByReason: map[string]int64{}}, nil, stdout)
+}
+
+func scenarioName(sc *simulators.Scenario) string {
+	if sc == nil {
+		return ""
+	}
+	return sc.Name
 }
 
 // report prints the summary, writes it to --out, and fails the run when publishes failed.
 func report(cfg config, fleet *simulators.Fleet, sum summary, hist *historySummary, stdout io.Writer) error {
 	sum.History = hist
-	if sc := fleet.Scenario(); sc != nil {
-		sum.Scenario = sc.Name
+	if fleet != nil && fleet.Scenario() != nil {
+		sum.Scenario = fleet.Scenario().Name
 		if d := fleet.Failing(); d != nil {
 			sum.Failing = d.ID
 		}
@@ -287,6 +368,9 @@ func report(cfg config, fleet *simulators.Fleet, sum summary, hist *historySumma
 	}
 	if sum.Errors > 0 {
 		return fmt.Errorf("%d publishes failed or were not acknowledged (last error: %s)", sum.Errors, sum.LastError)
+	}
+	if sum.Script != nil && sum.Script.Errors > 0 {
+		return fmt.Errorf("scenario %s: %d publishes failed or were not acknowledged", sum.Script.Name, sum.Script.Errors)
 	}
 	return nil
 }

@@ -30,11 +30,14 @@ type login struct {
 // deviceLogin is how a device signs in: with --auth as itself (client id and user name its id,
 // password its secret); otherwise with its id as client id and --username (with {id} replaced
 // by the id) and --password.
-func deviceLogin(cfg config, d *simulators.Device) login {
+func deviceLogin(cfg config, d *simulators.Device) login { return loginAs(cfg, d.ID) }
+
+// loginAs is deviceLogin for the device id, a fleet's or a script's.
+func loginAs(cfg config, id string) login {
 	if cfg.auth {
-		return login{clientID: d.ID, username: d.ID, password: simulators.Secret(cfg.seed, d.ID)}
+		return login{clientID: id, username: id, password: simulators.Secret(cfg.seed, id)}
 	}
-	return login{clientID: d.ID, username: strings.ReplaceAll(cfg.username, "{id}", d.ID), password: cfg.password}
+	return login{clientID: id, username: strings.ReplaceAll(cfg.username, "{id}", id), password: cfg.password}
 }
 
 // connect opens one MQTT connection. It fails, rather than retrying, when the broker cannot be

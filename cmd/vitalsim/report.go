@@ -191,6 +191,7 @@ type summary struct {
 	Scenario string          `json:"scenario,omitempty"`
 	Failing  string          `json:"failing_device,omitempty"` // the scenario's, which sends no live messages
 	History  *historySummary `json:"history,omitempty"`        // with --history
+	Script   *scriptSummary  `json:"script,omitempty"`         // with --scenario FILE
 }
 
 // summary sums up the run of cfg over devices devices (those that published live).
@@ -242,6 +243,11 @@ func (sum summary) write(w io.Writer) {
 	if sum.Auth {
 		login = ", each signed in as itself"
 	}
+	if sum.Mode == "script" {
+		fmt.Fprintf(w, "vitalsim: a scripted scenario alone%s, seed %d, broker %s\n", login, sum.Seed, sum.Broker)
+		sum.Script.write(w)
+		return
+	}
 	fmt.Fprintf(w, "vitalsim: %s mode, %d devices over %d connections%s, seed %d, broker %s\n",
 		sum.Mode, sum.Devices, sum.Conns, login, sum.Seed, sum.Broker)
 	fmt.Fprintf(w, "sent %d telemetry messages in %.2fs: %.0f msg/s\n", sum.Sent, sum.Duration, sum.Rate)
@@ -261,6 +267,9 @@ func (sum summary) write(w io.Writer) {
 			sum.Scenario, sum.Failing, simulators.FailureFlag)
 	} else if sum.Scenario != "" {
 		fmt.Fprintf(w, "  scenario %s\n", sum.Scenario)
+	}
+	if sum.Script != nil {
+		sum.Script.write(w)
 	}
 	if sum.LastError != "" {
 		fmt.Fprintf(w, "  last error: %s\n", sum.LastError)
