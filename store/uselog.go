@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -111,6 +112,7 @@ type useKeys struct {
 	mu   sync.Mutex
 	keys *usage.KeySet // nil until the first usage write loads it
 	seen int64         // the last usage_log row applied to keys
+	buf  []byte        // the encoding of the row being written, reused
 }
 
 // beginUsageWrite begins a transaction that writes usage, holding the lock that orders usage
@@ -184,16 +186,21 @@ func (s *Store) catchUp(ctx context.Context, tx *sql.Tx) error {
 		})
 }
 
-// appendLog appends a row to usage_log in tx and returns its seq.
+// appendLog appends a row to usage_log in tx and returns its seq. The caller holds s.uses.mu.
 func (s *Store) appendLog(ctx context.Context, tx *sql.Tx, kind string, from, to usage.Day, uses []logUse) (int64, error) {
 	var f, t any
 	if kind == logForget {
 		f, t = string(from), string(to)
 	}
+	// About 30 bytes a use; the drivers copy the value, so the buffer serves the next row.
+	s.uses.buf = appendUseLog(slices.Grow(s.uses.buf[:0], 32*len(uses)), uses)
 	var seq int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO usage_log (recorded_ms, kind, from_day, to_day, keys, uses)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`,
-		s.now().UnixMilli(), kind, f, t, len(uses), appendUseLog(nil, uses)).Scan(&seq)
+		s.now().UnixMilli(), kind, f, t, len(uses), s.uses.buf).Scan(&seq)
+	if cap(s.uses.buf) > 8<<20 {
+		s.uses.buf = nil // let a rebuild's large rows go
+	}
 	return seq, err
 }
 
