@@ -48,9 +48,9 @@ type serveOptions struct {
 	now func() time.Time // the clock; time.Now unless a test sets it
 }
 
-// withClock makes serve read the time from now rather than time.Now: the alert rules and the
-// escalator, ingest's receive times, the fleet reports and the replay at start. A scenario test
-// drives it to play days of readings in seconds.
+// withClock makes serve read the time from now rather than time.Now: the alert rules, the
+// escalator and the webhook schedule, ingest's receive times, the fleet reports and the replay
+// at start. A scenario test drives it to play days of readings in seconds.
 func withClock(now func() time.Time) serveOption {
 	return func(o *serveOptions) { o.now = now }
 }
@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		alertSvc.UseSettings(db) // threshold overrides and silences
 		overrideRules = rules
 		escalator = alerts.NewEscalator(db, hub, cfg.Alerts.EscalateAfter, now, log)
-		deliverer = alerts.NewDeliverer(db, alerts.DelivererOptions{AllowPrivate: cfg.Alerts.Webhooks.AllowPrivate, Log: log})
+		deliverer = alerts.NewDeliverer(db, alerts.DelivererOptions{AllowPrivate: cfg.Alerts.Webhooks.AllowPrivate, Now: now, Log: log})
 	}
 
 	// Alert details read their evidence back from InfluxDB, whether or not this instance ingests.
