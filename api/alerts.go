@@ -49,6 +49,7 @@ func (a *API) alertRoutes() chi.Router {
 	r.Get("/{id}", a.alertHandler(a.getAlert))
 	r.Post("/{id}/acknowledge", a.alertHandler(a.actOnAlert("acknowledge")))
 	r.Post("/{id}/resolve", a.alertHandler(a.actOnAlert("resolve")))
+	r.Post("/{id}/snooze", a.alertHandler(a.silences(a.snoozeAlert)))
 	return r
 }
 

@@ -78,7 +78,7 @@ func serveAlerts(f *registryFixture, auth Authenticator, poll time.Duration) *al
 	f.t.Cleanup(func() { cancel(); <-done })
 	var err error
 	f.api, err = New(Options{Gatherer: prometheus.NewRegistry(), DeadLetters: f.store, Registry: f.store, Devices: f.view,
-		Alerts: f.store, AlertFeed: hub, AlertHeartbeat: 50 * time.Millisecond, Auth: auth, Users: f.store, Log: log})
+		Alerts: f.store, AlertFeed: hub, AlertHeartbeat: 50 * time.Millisecond, Auth: auth, Users: f.store, Silences: f.store, Log: log})
 	if err != nil {
 		f.t.Fatal(err)
 	}

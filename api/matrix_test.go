@@ -154,6 +154,12 @@ var accessMatrix = []struct {
 	{"POST", "/alerts/{id}/resolve", "/alerts/3/resolve", "", [3]int{200, 403, 200}},
 	{"POST", "/alerts/{id}/resolve", "/alerts/4/resolve", "", [3]int{200, 403, 403}},
 	{"POST", "/alerts/{id}/resolve", "/alerts/99/resolve", "", [3]int{404, 404, 404}},
+	{"POST", "/alerts/{id}/snooze", "/alerts/1/snooze", `{"for": "72h", "reason": "in hospital"}`, [3]int{201, 201, 403}},
+	{"POST", "/alerts/{id}/snooze", "/alerts/2/snooze", `{"for": "72h", "reason": "in hospital"}`, [3]int{201, 403, 403}},
+	{"POST", "/alerts/{id}/snooze", "/alerts/3/snooze", `{"for": "24h", "reason": "away for repair"}`, [3]int{201, 403, 201}},
+	{"POST", "/alerts/{id}/snooze", "/alerts/4/snooze", `{"for": "24h", "reason": "away for repair"}`, [3]int{201, 403, 403}},
+	{"POST", "/alerts/{id}/snooze", "/alerts/1/snooze", `{"reason": "in hospital"}`, [3]int{400, 400, 403}},
+	{"POST", "/alerts/{id}/snooze", "/alerts/99/snooze", `{"for": "72h", "reason": "in hospital"}`, [3]int{404, 404, 404}},
 
 	// Threshold overrides and silences (seeded by seedSettings): silence 1 of pA1, 2 of pB1,
 	// 3 of dA1, 4 of dB1.

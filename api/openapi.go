@@ -159,6 +159,9 @@ func apiOperations() []apiOperation {
 			alertAccess, nil, "AlertNote", true, 200, "Alert", false},
 		{"POST", "/alerts/{id}/resolve", "resolveAlert", "Resolve an open or acknowledged alert, with a note (required for a clinical alert)",
 			alertAccess, nil, "AlertNote", true, 200, "Alert", false},
+		{"POST", "/alerts/{id}/snooze", "snoozeAlert",
+			"Snooze an alert: silence its subject (the patient, or the device of a fault) from now until until, or for a duration (for: \"72h\"), with a reason, as POST /silences does; the answer is the silence",
+			alertAccess + " Silencing a patient takes a doctor, a device a fleet manager.", nil, "Snooze", false, 201, "Silence", false},
 
 		{"GET", "/teams/{id}/overrides", "getTeamOverrides", "The team's threshold overrides: per rule, per threshold key, a number in the rule's unit or a duration such as \"20m\"",
 			overrideAccess, nil, "", false, 200, "Overrides", false},
@@ -276,6 +279,7 @@ var apiSchemas = []struct {
 	{name: "OverridesRequest", value: overridesRequest{}, request: true, required: []string{"overrides"}},
 	{name: "Silence", value: silenceJSON{}},
 	{name: "SilenceRequest", value: silenceRequest{}, request: true, required: []string{"subject", "until", "reason"}},
+	{name: "Snooze", value: snoozeRequest{}, request: true, required: []string{"reason"}},
 	{name: "SilencePage", value: silencePage{}},
 	{name: "Webhook", value: webhookJSON{}, enums: webhookEnums()},
 	{name: "CreatedWebhook", value: createdWebhookJSON{}, enums: webhookEnums()},

@@ -227,3 +227,58 @@ func (a *API) deleteSilence(w http.ResponseWriter, r *http.Request, p *access.Pr
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// snoozeRequest snoozes an alert: its subject is silenced until Until, or for For from now
+// (one of the two), for Reason.
+type snoozeRequest struct {
+	Until  time.Time `json:"until,omitzero"`
+	For    string    `json:"for,omitempty"` // a Go duration such as "72h"
+	Reason string    `json:"reason"`
+}
+
+// snoozeAlert serves POST /api/v1/alerts/{id}/snooze: it silences the alert's subject (its
+// patient, or its device for a fault) from now until until (or for a duration), for reason,
+// and answers 201 with
+// the silence, whose address is under /silences. It is the alert inbox's shortcut to
+// POST /silences, with the same rules: the caller must see the alert and may silence its
+// subject.
+func (a *API) snoozeAlert(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	al, err := a.alertFor(r, p)
+	if err != nil {
+		return err
+	}
+	var body snoozeRequest
+	has, err := decodeBody(r, &body, nil)
+	if err != nil {
+		return err
+	}
+	if err := required(has, "reason"); err != nil {
+		return err
+	}
+	from := timeOr(time.Time{})
+	until := body.Until
+	switch {
+	case has["until"] == has["for"]:
+		return invalid("until or for: give one, the end of the snooze or how long it lasts")
+	case has["for"]:
+		d, err := time.ParseDuration(body.For)
+		if err != nil || d <= 0 {
+			return invalid("for: " + strconv.Quote(body.For) + " is not a positive duration such as \"72h\"")
+		}
+		until = from.Add(d)
+	}
+	if err := a.maySilence(r.Context(), p, al.Subject, asIs); err != nil {
+		return err
+	}
+	si, err := a.opts.Silences.CreateSilence(r.Context(), alerts.Silence{Subject: al.Subject, From: from,
+		Until: until, Reason: body.Reason})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/silences/"+strconv.FormatInt(si.ID, 10))
+	writeJSON(w, http.StatusCreated, silenceOut(si))
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +125,50 @@ func compact(raw []byte) string {
 		return string(raw)
 	}
 	return b.String()
+}
+
+// Snoozing an alert silences its subject from now: for a duration or until a time, with a
+// reason; the silence is listed like any other, and a later finding on the subject is recorded
+// silenced. A bad body is a 400 that names what is wrong.
+func TestSnoozeAlert(t *testing.T) {
+	f := newRegistryFixture(t)
+	seedAlerts(f)
+	before := time.Now()
+	var si silenceJSON
+	w := f.want(201, "docA", "POST", "/alerts/1/snooze", `{"for": "72h", "reason": "in hospital"}`, &si)
+	if si.Subject != "patient/pA1" || si.Reason != "in hospital" || si.CreatedBy != "user:docA" ||
+		si.From.Before(before.Add(-time.Second)) || si.Until.Sub(si.From) != 72*time.Hour {
+		t.Errorf("snooze of alert 1 = %+v; want pA1 silenced for 72h from now by user:docA", si)
+	}
+	if loc := w.Header().Get("Location"); loc != "/api/v1/silences/"+strconv.FormatInt(si.ID, 10) {
+		t.Errorf("Location = %q; want the silence's address", loc)
+	}
+	until := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	f.want(201, "fleetA", "POST", "/alerts/3/snooze", `{"until": "`+until.Format(time.RFC3339)+`", "reason": "sent for repair"}`, &si)
+	if si.Subject != "device/dA1" || !si.Until.Equal(until) {
+		t.Errorf("snooze of alert 3 = %+v; want dA1 silenced until %v", si, until)
+	}
+	active, err := f.store.ListSilences(context.Background(), store.SilenceFilter{Scope: alerts.Scope{All: true}, EndsAfter: time.Now()})
+	if err != nil || len(active) != 2 {
+		t.Fatalf("active silences = %+v, %v; want the two snoozes", active, err)
+	}
+	// The next finding on pA1 is recorded, silenced with the snooze's reason.
+	fd := clinicalAt("glucose_very_low", "pA1", "tA", alerts.Urgent, 0)
+	fd.At = time.Now()
+	if got := alerts.SilenceReason(fd, active); got != "in hospital" {
+		t.Errorf("a finding on pA1 after the snooze is silenced for %q; want \"in hospital\"", got)
+	}
+	for _, tt := range []struct{ body, want string }{
+		{`{"reason": "in hospital"}`, "until or for"},
+		{`{"for": "72h", "until": "2099-01-01T00:00:00Z", "reason": "x"}`, "until or for"},
+		{`{"for": "three days", "reason": "x"}`, "three days\\\" is not a positive duration"},
+		{`{"for": "-1h", "reason": "x"}`, "-1h\\\" is not a positive duration"},
+		{`{"for": "72h"}`, "reason"},
+		{`{"for": "10000h", "reason": "x"}`, "until"},
+	} {
+		w := f.want(400, "docA", "POST", "/alerts/1/snooze", tt.body, nil)
+		if !strings.Contains(w.Body.String(), tt.want) {
+			t.Errorf("snooze %s = %s; want a message naming %s", tt.body, w.Body, tt.want)
+		}
+	}
 }
