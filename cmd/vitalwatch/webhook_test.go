@@ -114,7 +114,27 @@ func TestWebhookReceiverDownForAWhile(t *testing.T) {
 		t.Fatalf("publish: %v", tok.Error())
 	}
 
+	// attempted waits until the delivery log holds n failed attempts: the deliverer schedules
+	// the next from the clock when it records a failure, so the clock moves only after that.
+	attempted := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var log struct {
+				Items []struct {
+					Attempts int `json:"attempts"`
+				} `json:"items"`
+			}
+			getJSON(t, fmt.Sprintf("%s/api/v1/webhooks/%d/deliveries", base, hook.ID), token, http.StatusOK, &log)
+			if len(log.Items) == 1 && log.Items[0].Attempts >= n {
+				return
+			} else if time.Now().After(deadline) {
+				t.Fatalf("delivery log %+v; want one delivery with %d attempts", log.Items, n)
+			}
+		}
+	}
+
 	first := waitRequests(1)[0]
+	attempted(1)
 	// The retry is due 10 s later on serve's clock, not before.
 	clock.set(start.Add(9 * time.Second))
 	time.Sleep(2500 * time.Millisecond) // more than the deliverer's poll interval (1 s)
@@ -123,6 +143,7 @@ func TestWebhookReceiverDownForAWhile(t *testing.T) {
 	}
 	clock.set(start.Add(10 * time.Second))
 	waitRequests(2)
+	attempted(2)
 	clock.set(start.Add(30 * time.Second))
 	all := waitRequests(3)
 	time.Sleep(2500 * time.Millisecond)
