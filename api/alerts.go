@@ -262,8 +262,8 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Princ
 		}
 	}
 	if v := q.Get("before"); v != "" {
-		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before <= 0 {
-			return invalid("before: not a cursor (a positive integer from a previous page's next)")
+		if f.Before, err = cursorParam("before", v); err != nil {
+			return err
 		}
 	}
 	if v := q.Get("limit"); v != "" {

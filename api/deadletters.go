@@ -178,9 +178,9 @@ func parseDeadLetterFilter(q url.Values) (deadletter.Filter, error) {
 		}
 	}
 	if v := q.Get("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			return f, invalid("before: not a cursor (a positive integer from a previous page's next)")
+		n, err := cursorParam("before", v)
+		if err != nil {
+			return f, err
 		}
 		f.Before = n
 	}

@@ -172,9 +172,9 @@ func (a *API) listMoves(w http.ResponseWriter, r *http.Request, p *access.Princi
 		f.Sites = p.Sites
 	}
 	if v := q.Get("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			return invalid("before: not a cursor (a positive integer from a previous page's next)")
+		n, err := cursorParam("before", v)
+		if err != nil {
+			return err
 		}
 		f.Before = n
 	}

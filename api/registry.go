@@ -209,6 +209,16 @@ func limitParam(v string) (int, error) {
 	return n, nil
 }
 
+// cursorParam reads the cursor parameter name (before= or after=): the id a previous page's
+// next gave.
+func cursorParam(name, v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, invalid(name + ": not a cursor (a positive integer from a previous page's next)")
+	}
+	return n, nil
+}
+
 // pageOf converts a page of registry rows read with limit.
 func pageOf[R, T any](rows []R, limit int, id func(R) string, conv func(R) T) page[T] {
 	p := page[T]{Items: make([]T, 0, len(rows))}

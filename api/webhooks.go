@@ -174,8 +174,8 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *access.Pri
 		return err
 	}
 	if v := q.Get("after"); v != "" {
-		if f.After, err = strconv.ParseInt(v, 10, 64); err != nil || f.After <= 0 {
-			return invalid("after: not a cursor (a positive integer from a previous page's next)")
+		if f.After, err = cursorParam("after", v); err != nil {
+			return err
 		}
 	}
 	if v := q.Get("limit"); v != "" {
@@ -334,8 +334,8 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *access.P
 	}
 	f := store.DeliveryFilter{Limit: 100}
 	if v := q.Get("before"); v != "" {
-		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before <= 0 {
-			return invalid("before: not a cursor (a positive integer from a previous page's next)")
+		if f.Before, err = cursorParam("before", v); err != nil {
+			return err
 		}
 	}
 	if v := q.Get("limit"); v != "" {
