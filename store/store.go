@@ -38,10 +38,11 @@ const (
 
 // Store is a handle on the database. It is safe for concurrent use.
 type Store struct {
-	db      *sql.DB
-	dialect dialect
-	now     func() time.Time // the audit log's clock
-	uses    useKeys          // the keys of recently counted uses: uselog.go
+	db       *sql.DB
+	dialect  dialect
+	now      func() time.Time // the audit log's clock
+	uses     useKeys          // the keys of recently counted uses: uselog.go
+	subjects subjects         // the usage log's numbered subjects: uselog.go
 }
 
 // Open opens the database named by dsn and brings its schema up to date. A dsn that starts

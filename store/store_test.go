@@ -79,6 +79,7 @@ var conformance = []struct {
 	{"UsageFold", testUsageFold},
 	{"UsageKeysBeforeTheLog", testUsageKeysBeforeTheLog},
 	{"UsageCorruptLog", testUsageCorruptLog},
+	{"UsageSubjects", testUsageSubjects},
 	{"AlertBurden", testAlertBurden},
 	{"AlertRaiseAndRepeat", testAlertRaiseAndRepeat},
 	{"AlertResolveByFinding", testAlertResolveByFinding},

@@ -177,7 +177,8 @@ func (s *Store) RecordUses(ctx context.Context, uses []usage.Use) (added int, er
 			}
 		}
 	}()
-	seq, err := s.appendLog(ctx, tx, logUses, "", "", fresh)
+	num := s.subjects.numbering()
+	seq, err := s.appendLog(ctx, tx, num, logUses, "", "", fresh)
 	if err != nil {
 		return 0, fmt.Errorf("record uses: %w", err)
 	}
@@ -186,6 +187,9 @@ func (s *Store) RecordUses(ctx context.Context, uses []usage.Use) (added int, er
 	}
 	committed = true
 	k.seen = seq
+	if _, err := s.subjects.add(num.first, num.added); err != nil {
+		return n, fmt.Errorf("record uses: %w", err)
+	}
 	return n, nil
 }
 
@@ -397,12 +401,13 @@ func (s *Store) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []u
 	if err := s.insertCounts(ctx, tx, counts, ""); err != nil {
 		return fmt.Errorf("replace usage: %w", err)
 	}
-	seq, err := s.appendLog(ctx, tx, logForget, from, to, nil)
+	num := s.subjects.numbering()
+	seq, err := s.appendLog(ctx, tx, num, logForget, from, to, nil)
 	if err != nil {
 		return fmt.Errorf("replace usage: %w", err)
 	}
 	for start := 0; start < len(logged); start += maxKeysPerRow {
-		if seq, err = s.appendLog(ctx, tx, logKeys, "", "", logged[start:min(start+maxKeysPerRow, len(logged))]); err != nil {
+		if seq, err = s.appendLog(ctx, tx, num, logKeys, "", "", logged[start:min(start+maxKeysPerRow, len(logged))]); err != nil {
 			return fmt.Errorf("replace usage: %w", err)
 		}
 	}
@@ -411,6 +416,9 @@ func (s *Store) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []u
 		return fmt.Errorf("replace usage: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("replace usage: %w", err)
+	}
+	if _, err := s.subjects.add(num.first, num.added); err != nil {
 		return fmt.Errorf("replace usage: %w", err)
 	}
 	// The same change to the keys in memory as catchUp makes from the rows.
