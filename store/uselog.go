@@ -394,14 +394,7 @@ func (s *Store) pendingCounts(ctx context.Context, q querier, folded int64, keep
 	if err != nil {
 		return nil, 0, fmt.Errorf("load usage subjects: %w", err)
 	}
-	type numbered struct{ id, day int32 }
-	type named struct {
-		device, site string
-		day          int
-	}
-	byID := map[numbered]int{}
-	byName := map[named]int{} // uses of rows of version 1
-	n := 0
+	sums := newDaySums(subjects)
 	err = eachRow(ctx, q, `SELECT seq, uses FROM usage_log WHERE seq > $1 AND kind = $2 ORDER BY seq`,
 		[]any{folded, logUses}, func(sc scanner) error {
 			var seq int64
@@ -409,17 +402,17 @@ func (s *Store) pendingCounts(ctx context.Context, q querier, folded int64, keep
 			if err := sc.Scan(&seq, &blob); err != nil {
 				return err
 			}
-			if err := decodeUseLog(blob, subjects, func(l logUse) {
-				switch {
-				case keep != nil && !keep(l):
-					return
-				case l.id > 0:
-					byID[numbered{l.id, int32(l.day)}]++
-				default:
-					byName[named{l.device, l.site, l.day}]++
-				}
-				n++
-			}); err != nil {
+			var err error
+			if keep == nil && len(blob) > 0 && blob[0] == useLogVersion {
+				err = sums.addRow(blob)
+			} else {
+				err = decodeUseLog(blob, subjects, func(l logUse) {
+					if keep == nil || keep(l) {
+						sums.add(l)
+					}
+				})
+			}
+			if err != nil {
 				return fmt.Errorf("usage_log row %d: %w", seq, err)
 			}
 			return nil
@@ -427,15 +420,104 @@ func (s *Store) pendingCounts(ctx context.Context, q querier, folded int64, keep
 	if err != nil {
 		return nil, 0, err
 	}
-	for k, c := range byID {
-		sub := subjects[k.id-1]
-		byName[named{sub.device, sub.site, int(k.day)}] += c
+	return sums.counts(), sums.n, nil
+}
+
+// daySums adds up uses per subject and day. A subject's uses in a fold are mostly of one or
+// two days, so each keeps a short list of days, found by its id without hashing.
+type daySums struct {
+	subjects []subject
+	byID     [][]dayUses // by subject id - 1
+	touched  []int32     // the ids with uses, in the order first seen
+	byName   map[logUse]int
+	n        int
+}
+
+type dayUses struct{ day, uses int }
+
+func newDaySums(subjects []subject) *daySums {
+	return &daySums{subjects: subjects, byID: make([][]dayUses, len(subjects))}
+}
+
+// add adds one use, of a row of either version.
+func (d *daySums) add(l logUse) {
+	d.n++
+	if l.id > 0 {
+		d.addID(int(l.id), l.day)
+		return
 	}
-	counts := make([]usage.DayCount, 0, len(byName))
-	for k, c := range byName {
-		counts = append(counts, usage.DayCount{Device: k.device, Site: k.site, Day: usage.DayNumbered(k.day), Uses: c})
+	if d.byName == nil {
+		d.byName = make(map[logUse]int)
 	}
-	return counts, n, nil
+	d.byName[logUse{device: l.device, site: l.site, day: l.day}]++
+}
+
+func (d *daySums) addID(id, day int) {
+	days := d.byID[id-1]
+	for i := len(days) - 1; i >= 0; i-- {
+		if days[i].day == day {
+			days[i].uses++
+			return
+		}
+	}
+	if len(days) == 0 {
+		d.touched = append(d.touched, int32(id))
+	}
+	d.byID[id-1] = append(days, dayUses{day, 1})
+}
+
+// addRow adds the uses of a row of version 2: decodeUseLog and add, without a call a use.
+func (d *daySums) addRow(b []byte) error {
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return errUseLog
+	}
+	b = b[k:]
+	day := 0
+	for range n {
+		id, k1 := binary.Uvarint(b)
+		if k1 <= 0 {
+			return errUseLog
+		}
+		_, k2 := binary.Varint(b[k1:])
+		if k2 <= 0 {
+			return errUseLog
+		}
+		dday, k3 := binary.Varint(b[k1+k2:])
+		if k3 <= 0 {
+			return errUseLog
+		}
+		b = b[k1+k2+k3:]
+		if id == 0 || id > uint64(len(d.subjects)) {
+			return fmt.Errorf("%w: subject %d is not in usage_subjects", errUseLog, id)
+		}
+		day += int(dday)
+		d.addID(int(id), day)
+		d.n++
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("%w: %d bytes after the last use", errUseLog, len(b))
+	}
+	return nil
+}
+
+// counts returns the sums, in no order.
+func (d *daySums) counts() []usage.DayCount {
+	for _, id := range d.touched {
+		sub := d.subjects[id-1]
+		for _, du := range d.byID[id-1] {
+			if d.byName == nil {
+				d.byName = make(map[logUse]int)
+			}
+			d.byName[logUse{device: sub.device, site: sub.site, day: du.day}] += du.uses
+		}
+	}
+	out := make([]usage.DayCount, 0, len(d.byName))
+	for k, c := range d.byName {
+		out = append(out, usage.DayCount{Device: k.device, Site: k.site, Day: usage.DayNumbered(k.day), Uses: c})
+	}
+	return out
 }
 
 // eachRow runs a query and calls fn for each row.

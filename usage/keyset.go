@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -10,19 +11,22 @@ import (
 // use was recorded, to forget it after the deduplication window, and its day, so that a
 // rebuild can replace the keys of whole days.
 //
-// It is kept in memory, about 14 bytes a key: a store loads it from the durable record of its
+// It is kept in memory, about 16 bytes a key: a store loads it from the durable record of its
 // uses and keeps it current. It is not safe for concurrent use.
 type KeySet struct {
 	devices map[string]*deviceKeys
 	n       int
 }
 
-// deviceKeys are one device's keys, in parallel slices ordered by measurement time: fresh
-// readings append, a late one is inserted in its place.
-type deviceKeys struct {
-	at       []int64  // measurement time, Unix milliseconds
-	recorded []uint32 // when it was recorded, Unix seconds
-	day      []uint16 // its Day.Number
+// deviceKeys are one device's keys, ordered by measurement time: fresh readings append, a
+// late one is inserted in its place. A key's fields lie together, so that adding one touches
+// one place in memory.
+type deviceKeys []key
+
+type key struct {
+	at       int64  // measurement time, Unix milliseconds
+	recorded uint32 // when it was recorded, Unix seconds
+	day      uint16 // its Day.Number
 }
 
 // NewKeySet returns an empty set.
@@ -53,15 +57,11 @@ func (s *KeySet) Add(device string, atMS int64, day int, recorded time.Time) boo
 	if found {
 		return false
 	}
-	rec := uint32(max(recorded.Unix(), 0))
-	if i == len(k.at) {
-		k.at = append(k.at, atMS)
-		k.recorded = append(k.recorded, rec)
-		k.day = append(k.day, uint16(day))
+	e := key{at: atMS, recorded: uint32(max(recorded.Unix(), 0)), day: uint16(day)}
+	if i == len(*k) {
+		*k = append(*k, e)
 	} else {
-		k.at = slices.Insert(k.at, i, atMS)
-		k.recorded = slices.Insert(k.recorded, i, rec)
-		k.day = slices.Insert(k.day, i, uint16(day))
+		*k = slices.Insert(*k, i, e)
 	}
 	s.n++
 	return true
@@ -70,43 +70,36 @@ func (s *KeySet) Add(device string, atMS int64, day int, recorded time.Time) boo
 // find returns where atMS is or would go in k, and whether it is there. Fresh readings are
 // the latest, so the last key is checked first.
 func (k *deviceKeys) find(atMS int64) (int, bool) {
-	n := len(k.at)
-	if n == 0 || k.at[n-1] < atMS {
+	keys := *k
+	n := len(keys)
+	if n == 0 || keys[n-1].at < atMS {
 		return n, false
 	}
-	return slices.BinarySearch(k.at, atMS)
+	return slices.BinarySearchFunc(keys, atMS, func(e key, at int64) int { return cmp.Compare(e.at, at) })
 }
 
 // ForgetRecordedBefore removes the keys recorded before t and returns how many.
 func (s *KeySet) ForgetRecordedBefore(t time.Time) int {
 	cut := uint32(max(t.Unix(), 0))
-	return s.forget(func(k *deviceKeys, i int) bool { return k.recorded[i] < cut })
+	return s.forget(func(e key) bool { return e.recorded < cut })
 }
 
 // ForgetDays removes the keys of the days numbered from to to (Day.Number), and returns how
 // many.
 func (s *KeySet) ForgetDays(from, to int) int {
-	return s.forget(func(k *deviceKeys, i int) bool { d := int(k.day[i]); return d >= from && d <= to })
+	return s.forget(func(e key) bool { d := int(e.day); return d >= from && d <= to })
 }
 
 // forget removes the keys that drop reports, and devices left without keys.
-func (s *KeySet) forget(drop func(k *deviceKeys, i int) bool) int {
+func (s *KeySet) forget(drop func(key) bool) int {
 	gone := 0
 	for dev, k := range s.devices {
-		j := 0
-		for i := range k.at {
-			if drop(k, i) {
-				continue
-			}
-			k.at[j], k.recorded[j], k.day[j] = k.at[i], k.recorded[i], k.day[i]
-			j++
-		}
-		gone += len(k.at) - j
-		if j == 0 {
+		n := len(*k)
+		*k = slices.DeleteFunc(*k, drop)
+		gone += n - len(*k)
+		if len(*k) == 0 {
 			delete(s.devices, dev)
-			continue
 		}
-		k.at, k.recorded, k.day = k.at[:j], k.recorded[:j], k.day[:j]
 	}
 	s.n -= gone
 	return gone
@@ -123,10 +116,8 @@ func (s *KeySet) Remove(device string, atMS int64) {
 	if !found {
 		return
 	}
-	k.at = slices.Delete(k.at, i, i+1)
-	k.recorded = slices.Delete(k.recorded, i, i+1)
-	k.day = slices.Delete(k.day, i, i+1)
-	if len(k.at) == 0 {
+	*k = slices.Delete(*k, i, i+1)
+	if len(*k) == 0 {
 		delete(s.devices, device)
 	}
 	s.n--
