@@ -135,7 +135,17 @@ func (s *Store) RecordUses(ctx context.Context, uses []usage.Use) (added int, er
 	if len(uses) == 0 {
 		return 0, nil
 	}
-	fresh := make([]logUse, 0, len(uses))
+	k := &s.uses
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	fresh := k.fresh[:0]
+	defer func() {
+		clear(fresh[:min(len(uses), cap(fresh))])
+		if cap(fresh) > 4*usage.MaxGroup {
+			fresh = nil // let a one-off huge call's buffer go
+		}
+		k.fresh = fresh[:0]
+	}()
 	for _, u := range uses {
 		day, ok := u.Day.Number()
 		if !ok {
@@ -144,9 +154,6 @@ func (s *Store) RecordUses(ctx context.Context, uses []usage.Use) (added int, er
 		}
 		fresh = append(fresh, logUse{device: u.Device, site: u.Site, at: u.At.UnixMilli(), day: day})
 	}
-	k := &s.uses
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	tx, err := s.beginUsageWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("record uses: %w", err)

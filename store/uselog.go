@@ -246,10 +246,11 @@ func (s *Store) loadSubjects(ctx context.Context, q querier) ([]subject, error) 
 // orders this process's usage writes; the database orders them between processes (see
 // beginUsageWrite).
 type useKeys struct {
-	mu   sync.Mutex
-	keys *usage.KeySet // nil until the first usage write loads it
-	seen int64         // the last usage_log row applied to keys
-	buf  []byte        // the encoding of the row being written, reused
+	mu    sync.Mutex
+	keys  *usage.KeySet // nil until the first usage write loads it
+	seen  int64         // the last usage_log row applied to keys
+	buf   []byte        // the encoding of the row being written, reused
+	fresh []logUse      // the uses of a RecordUses call, reused
 }
 
 // beginUsageWrite begins a transaction that writes usage, holding the lock that orders usage

@@ -54,8 +54,10 @@ type Recorder struct {
 }
 
 type request struct {
-	uses []Use
-	done chan error // buffered: the committer never waits for the caller
+	mu    sync.Mutex
+	uses  []Use // the caller's, until the committer has copied them (taken)
+	taken bool
+	done  chan error // buffered: the committer never waits for the caller
 }
 
 // NewRecorder returns a Recorder in front of st, with its metrics registered with reg.
@@ -90,8 +92,7 @@ func (r *Recorder) Record(ctx context.Context, uses []Use) error {
 		return ErrClosed
 	default:
 	}
-	// A copy, because the committer may read it after Record has returned on ctx.
-	req := &request{uses: slices.Clone(uses), done: make(chan error, 1)}
+	req := &request{uses: uses, done: make(chan error, 1)}
 	select {
 	case r.requests <- req:
 	case <-r.stopped:
@@ -110,8 +111,30 @@ func (r *Recorder) Record(ctx context.Context, uses []Use) error {
 			return ErrClosed // queued after the last group
 		}
 	case <-ctx.Done():
+		req.keep()
 		return ctx.Err()
 	}
+}
+
+// keep copies the request's uses, unless the committer has taken them already: its caller is
+// leaving, and may reuse its slice, while the uses wait to be committed. Only a caller that
+// gives up pays for a copy.
+func (req *request) keep() {
+	req.mu.Lock()
+	defer req.mu.Unlock()
+	if !req.taken {
+		req.uses = slices.Clone(req.uses)
+	}
+}
+
+// take appends the request's uses to buf, after which the committer no longer reads the
+// caller's slice.
+func (req *request) take(buf []Use) []Use {
+	req.mu.Lock()
+	defer req.mu.Unlock()
+	buf = append(buf, req.uses...)
+	req.uses, req.taken = nil, true
+	return buf
 }
 
 // Run commits groups until Close, then commits what is queued and returns. If ctx ends first,
@@ -151,25 +174,18 @@ func (r *Recorder) Close() {
 // transaction, and gives its outcome to each of them.
 func (r *Recorder) commit(ctx context.Context, first *request) {
 	group := []*request{first}
-	n := len(first.uses)
+	r.buf = first.take(r.buf[:0])
 gather:
-	for n < MaxGroup {
+	for len(r.buf) < MaxGroup {
 		select {
 		case req := <-r.requests:
 			group = append(group, req)
-			n += len(req.uses)
+			r.buf = req.take(r.buf)
 		default:
 			break gather
 		}
 	}
-	uses := first.uses
-	if len(group) > 1 {
-		r.buf = r.buf[:0]
-		for _, req := range group {
-			r.buf = append(r.buf, req.uses...)
-		}
-		uses = r.buf
-	}
+	uses := r.buf
 	start := time.Now()
 	added, err := r.store.RecordUses(ctx, uses)
 	r.seconds.Observe(time.Since(start).Seconds())
