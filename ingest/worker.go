@@ -173,7 +173,10 @@ func (w *worker) add(d Delivery) {
 			w.lines = influx.AppendStatus(w.lines, &st, tags)
 		}
 		if dev != nil && w.p.uses != nil {
-			w.addUses(device, dev.SiteID, dir.Location(dev.SiteID), m.Readings)
+			// The registry's copy of the id, not the topic's: all uses of a device then share
+			// one string, so the store's set of keys finds the device by comparing pointers,
+			// and keeps no topic alive.
+			w.addUses(dev.ID, dev.SiteID, dir.Location(dev.SiteID), m.Readings)
 		}
 		if observe {
 			w.observeTelemetry(dev, dir, &m, d.Received)

@@ -541,14 +541,18 @@ func testUsageCorruptLog(t *testing.T, newDSN func(t *testing.T) string) {
 // BenchmarkCountUses is the store's part of counting uses while ingest drains a backlog: groups
 // of 3,500 new uses from 2,000 devices at one site (what a drain commits at once), folded into
 // the day counts every 100 groups (about 5 s of a drain), in a SQLite store. ns/use is the cost
-// of recording and folding a use; the uses are made before the timer runs, each with its own
-// device string, as ingest makes them from the topic.
+// of recording and folding a use; the uses are made before the timer runs, with the device ids
+// and site id of a registry, as ingest makes them.
 func BenchmarkCountUses(b *testing.B) {
 	s := mustOpen(b, filepath.Join(b.TempDir(), "vw.db"))
 	ctx := context.Background()
 	const group, devices, foldEvery = 3500, 2000, 100
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	day := usage.DayOf(base, time.UTC)
+	ids := make([]string, devices)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("bench-%04d", i)
+	}
 	groups := make([][]usage.Use, foldEvery)
 	for g := range groups {
 		groups[g] = make([]usage.Use, group)
@@ -561,7 +565,7 @@ func BenchmarkCountUses(b *testing.B) {
 		for g, us := range groups {
 			for j := range us {
 				n := (i*foldEvery+g)*group + j
-				us[j] = usage.Use{Device: fmt.Sprintf("bench-%04d", n%devices), Site: "test-site",
+				us[j] = usage.Use{Device: ids[n%devices], Site: "test-site",
 					At: base.Add(time.Duration(n) * time.Millisecond), Day: day}
 			}
 		}
