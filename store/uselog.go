@@ -403,17 +403,11 @@ func (s *Store) pendingCounts(ctx context.Context, q querier, folded int64, keep
 			if err := sc.Scan(&seq, &blob); err != nil {
 				return err
 			}
-			var err error
-			if keep == nil && len(blob) > 0 && blob[0] == useLogVersion {
-				err = sums.addRow(blob)
-			} else {
-				err = decodeUseLog(blob, subjects, func(l logUse) {
-					if keep == nil || keep(l) {
-						sums.add(l)
-					}
-				})
-			}
-			if err != nil {
+			if err := decodeUseLog(blob, subjects, func(l logUse) {
+				if keep == nil || keep(l) {
+					sums.add(l)
+				}
+			}); err != nil {
 				return fmt.Errorf("usage_log row %d: %w", seq, err)
 			}
 			return nil
@@ -467,50 +461,14 @@ func (d *daySums) addID(id, day int) {
 	d.byID[id-1] = append(days, dayUses{day, 1})
 }
 
-// addRow adds the uses of a row of version 2: decodeUseLog and add, without a call a use.
-func (d *daySums) addRow(b []byte) error {
-	b = b[1:]
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
-		return errUseLog
-	}
-	b = b[k:]
-	day := 0
-	for range n {
-		id, k1 := binary.Uvarint(b)
-		if k1 <= 0 {
-			return errUseLog
-		}
-		_, k2 := binary.Varint(b[k1:])
-		if k2 <= 0 {
-			return errUseLog
-		}
-		dday, k3 := binary.Varint(b[k1+k2:])
-		if k3 <= 0 {
-			return errUseLog
-		}
-		b = b[k1+k2+k3:]
-		if id == 0 || id > uint64(len(d.subjects)) {
-			return fmt.Errorf("%w: subject %d is not in usage_subjects", errUseLog, id)
-		}
-		day += int(dday)
-		d.addID(int(id), day)
-		d.n++
-	}
-	if len(b) != 0 {
-		return fmt.Errorf("%w: %d bytes after the last use", errUseLog, len(b))
-	}
-	return nil
-}
-
 // counts returns the sums, in no order.
 func (d *daySums) counts() []usage.DayCount {
+	if d.byName == nil {
+		d.byName = make(map[logUse]int, len(d.touched))
+	}
 	for _, id := range d.touched {
 		sub := d.subjects[id-1]
 		for _, du := range d.byID[id-1] {
-			if d.byName == nil {
-				d.byName = make(map[logUse]int)
-			}
 			d.byName[logUse{device: sub.device, site: sub.site, day: du.day}] += du.uses
 		}
 	}
