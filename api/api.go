@@ -75,7 +75,10 @@ type Options struct {
 	// Silences keeps the silences of patients' and devices' alerts, for /silences (503
 	// without it).
 	Silences SilenceStore
-	Log      *slog.Logger
+	// RegistryChanged, if set, is called before a state-changing request answers with a
+	// success, and brings the change into force on this instance (devices.Refresher.Refresh).
+	RegistryChanged func(context.Context) error
+	Log             *slog.Logger
 }
 
 // Authenticator identifies who a request acts as. It returns (nil, nil) when the request carries
@@ -106,6 +109,7 @@ func New(opts Options) (*API, error) {
 	r.Post("/api/v1/login", newSignIn(a).login)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
+		r.Use(a.inForce)
 		r.Mount("/deadletters", a.deadLetterRoutes())
 		r.Mount("/moves", a.moveRoutes()) // moves of devices between sites: moves.go
 		// Alerts and their live feed: alerts.go.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -15,25 +16,68 @@ type Source interface {
 
 // Refresh loads the registry into v if its version differs from the one v holds.
 func Refresh(ctx context.Context, v *View, src Source) error {
+	_, err := refresh(ctx, v, src)
+	return err
+}
+
+// refresh is Refresh that also says whether it stored a new directory. It never replaces a
+// directory with an older one: versions only grow, and two refreshes may finish out of order.
+func refresh(ctx context.Context, v *View, src Source) (bool, error) {
 	ver, err := src.RegistryVersion(ctx)
 	if err != nil {
-		return fmt.Errorf("registry version: %w", err)
+		return false, fmt.Errorf("registry version: %w", err)
 	}
-	if cur := v.Load(); cur != nil && cur.Version() == ver {
-		return nil
+	if cur := v.Load(); cur != nil && cur.Version() >= ver {
+		return false, nil
 	}
 	d, err := src.LoadDirectory(ctx)
 	if err != nil {
-		return fmt.Errorf("load registry: %w", err)
+		return false, fmt.Errorf("load registry: %w", err)
+	}
+	if cur := v.Load(); cur != nil && cur.Version() >= d.Version() {
+		return false, nil
 	}
 	v.Store(d)
+	return true, nil
+}
+
+// Refresher keeps a View in step with the registry: on a timer, for changes that other
+// instances make, and on demand, so that a change this instance makes is in force here (in the
+// broker's access checks, ingest and the alert rules) before the request that made it answers.
+type Refresher struct {
+	view    *View
+	src     Source
+	changed func(*Directory)
+	log     *slog.Logger
+	mu      sync.Mutex // one load at a time: a burst of changes costs one load each, not more
+}
+
+// NewRefresher returns a Refresher of v from src. changed, if not nil, is called after each new
+// directory is in the view (the embedded broker disconnects revoked devices there).
+func NewRefresher(v *View, src Source, changed func(*Directory), log *slog.Logger) *Refresher {
+	return &Refresher{view: v, src: src, changed: changed, log: log}
+}
+
+// Refresh brings the view up to the registry's current version and returns once it is in
+// force. It is cheap when nothing changed: one read of the version.
+func (r *Refresher) Refresh(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	stored, err := refresh(ctx, r.view, r.src)
+	if err != nil || !stored {
+		return err
+	}
+	d := r.view.Load()
+	r.log.Info("registry reloaded", "version", d.Version(), "devices", d.Len())
+	if r.changed != nil {
+		r.changed(d)
+	}
 	return nil
 }
 
-// KeepFresh refreshes v every interval until ctx ends, calling changed (if not nil) after each
-// new directory. Every mutation of the registry bumps its version, so a change made by any
-// instance sharing the store is seen within one interval.
-func KeepFresh(ctx context.Context, v *View, src Source, every time.Duration, log *slog.Logger, changed func(*Directory)) {
+// Run refreshes every interval until ctx ends. Every mutation of the registry bumps its
+// version, so a change made by any instance sharing the store is seen within one interval.
+func (r *Refresher) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -42,18 +86,8 @@ func KeepFresh(ctx context.Context, v *View, src Source, every time.Duration, lo
 			return
 		case <-t.C:
 		}
-		before := v.Load()
-		if err := Refresh(ctx, v, src); err != nil {
-			if ctx.Err() == nil {
-				log.Warn("registry refresh failed; keeping the previous view", "err", err)
-			}
-			continue
-		}
-		if after := v.Load(); after != before {
-			log.Info("registry reloaded", "version", after.Version(), "devices", after.Len())
-			if changed != nil {
-				changed(after)
-			}
+		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("registry refresh failed; keeping the previous view", "err", err)
 		}
 	}
 }

@@ -184,7 +184,16 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	if err != nil {
 		return err
 	}
-	handler, err := api.New(api.Options{Gatherer: reg, Checks: checks, DeadLetters: db,
+	// Changes made through this instance's API are in force here before the request answers;
+	// other instances' changes arrive within store.refresh_interval.
+	refresher := devices.NewRefresher(view, db, func(*devices.Directory) {
+		if embedded != nil {
+			if n := embedded.DropRevoked(); n > 0 {
+				log.Info("disconnected devices retired or given a new secret", "count", n)
+			}
+		}
+	}, log)
+	handler, err := api.New(api.Options{RegistryChanged: refresher.Refresh, Gatherer: reg, Checks: checks, DeadLetters: db,
 		Registry: db, Devices: view, Fleet: reports, Alerts: db, AlertFeed: hub,
 		Auth: api.NewUserAuth(db, log), Users: db, Overrides: db, OverrideRules: overrideRules, Silences: db, Webhooks: db, Log: log,
 		Readings: readings, AllowPrivateWebhooks: cfg.Alerts.Webhooks.AllowPrivate})
@@ -206,13 +215,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	refreshed := make(chan struct{})
 	go func() {
 		defer close(refreshed)
-		devices.KeepFresh(refreshCtx, view, db, cfg.Store.RefreshInterval, log, func(*devices.Directory) {
-			if embedded != nil {
-				if n := embedded.DropRevoked(); n > 0 {
-					log.Info("disconnected devices retired or given a new secret", "count", n)
-				}
-			}
-		})
+		refresher.Run(refreshCtx, cfg.Store.RefreshInterval)
 	}()
 	defer func() { stopRefresh(); <-refreshed }()
 
