@@ -21,9 +21,11 @@ import (
 //
 // Anything else is 403. The secret is in the answer to POST /webhooks and to
 // POST /webhooks/{id}/rotate-secret only: it is not shown again. Unless
-// Options.AllowPrivateWebhooks, a URL naming localhost or a literal loopback, link-local,
-// private, unspecified or multicast address is refused (alerts.CheckWebhookTarget); the
-// deliverer checks the addresses that names resolve to.
+// Options.AllowPrivateWebhooks, a URL naming this machine or an address that is not public
+// (loopback, link-local, private, unspecified, multicast, shared, reserved), in whatever form
+// the HTTP client or the resolver reads as one (0x7f000001, 2130706433, 127.1, [::127.0.0.1],
+// full-width digits), is refused by POST and PATCH (alerts.CheckWebhookTarget); the deliverer
+// checks the addresses that names resolve to.
 
 // WebhookStore is what the API needs of the webhook store (store.Store).
 type WebhookStore interface {

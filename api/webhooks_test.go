@@ -215,6 +215,54 @@ func TestWebhookURLRefusesPrivateTargets(t *testing.T) {
 	f.want(400, "docA", "POST", "/webhooks", `{"team": "tA", "url": "ftp://10.0.0.5/in"}`, nil)
 }
 
+// An address in another form than dotted decimal (hex, octal, decimal, short, IPv6 forms of
+// IPv4, zones, full-width digits) is refused by POST and PATCH as the address it names.
+func TestWebhookURLRefusesOtherAddressForms(t *testing.T) {
+	f := newRegistryFixture(t)
+	serveWebhooks(f)
+	f.want(201, "docA", "POST", "/webhooks", `{"team": "tA", "url": "https://203.0.113.7/in"}`, nil)
+	for _, tt := range []struct{ host, says string }{
+		{"0x7f000001", "url: host 0x7f000001 (127.0.0.1) is a loopback address"},
+		{"2130706433", "url: host 2130706433 (127.0.0.1) is a loopback address"},
+		{"127.1", "url: host 127.1 (127.0.0.1) is a loopback address"},
+		{"0177.0.0.1", "url: host 0177.0.0.1 (127.0.0.1) is a loopback address"},
+		{"017700000001", "url: host 017700000001 (127.0.0.1) is a loopback address"},
+		{"0", "url: host 0 (0.0.0.0) is an unspecified address"},
+		{"0xa9.0xfe.0xa9.0xfe", "(169.254.169.254) is a link-local address"},
+		{"10.1", "(10.0.0.1) is a private address"},
+		{"127.0.0.1.", "(127.0.0.1) is a loopback address"},
+		{"\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11", "(127.0.0.1) is a loopback address"},
+		{"[::ffff:127.0.0.1]", "is a loopback address"},
+		{"[::1]", "url: host ::1 is a loopback address"},
+		{"[0:0:0:0:0:0:0:1]", "url: host 0:0:0:0:0:0:0:1 (::1) is a loopback address"},
+		{"[::127.0.0.1]", "an IPv6 form of 127.0.0.1, a loopback address"},
+		{"[64:ff9b::a9fe:a9fe]", "an IPv6 form of 169.254.169.254, a link-local address"},
+		{"[::1%25lo]", "is a loopback address"},
+		{"[fe80::1%25eth0]", "is a link-local address"},
+		{"localhost.", "is this machine"},
+		{"100.100.100.200", "is a shared address"},
+	} {
+		body := `{"team": "tA", "url": "http://` + tt.host + `:8080/in"}`
+		w := f.call("docA", "POST", "/webhooks", body)
+		if msg := errorOf(w.Body.Bytes()); w.Code != 400 || !strings.Contains(msg, tt.says) || !strings.HasPrefix(msg, "invalid: url: ") {
+			t.Errorf("POST /webhooks %s = %d %s; want 400 saying %q", body, w.Code, msg, tt.says)
+		}
+		body = `{"url": "http://` + tt.host + `/in"}`
+		w = f.call("docA", "PATCH", "/webhooks/1", body)
+		if msg := errorOf(w.Body.Bytes()); w.Code != 400 || !strings.HasPrefix(msg, "invalid: url: ") {
+			t.Errorf("PATCH /webhooks/1 %s = %d %s; want 400 naming url", body, w.Code, msg)
+		}
+	}
+	var got page[webhookJSON]
+	f.want(200, "docA", "GET", "/webhooks", "", &got)
+	if len(got.Items) != 1 || got.Items[0].URL != "https://203.0.113.7/in" {
+		t.Errorf("webhooks after the refusals = %+v; want the one public webhook, unchanged", got.Items)
+	}
+	// Public addresses in the same forms are accepted: the form alone is no reason to refuse.
+	f.want(201, "docA", "POST", "/webhooks", `{"team": "tA", "url": "http://0xcb007107/in"}`, nil)
+	f.want(200, "docA", "PATCH", "/webhooks/1", `{"url": "http://[::ffff:203.0.113.8]/in"}`, nil)
+}
+
 // Rotating a webhook's secret shows the new one once; requests from then on are signed with
 // it, not the old one; the rotation is audited without it.
 func TestWebhookSecretRotation(t *testing.T) {
