@@ -41,6 +41,7 @@ type InfluxOptions struct {
 // The binary is taken from $VITALWATCH_INFLUXD, else <repo root>/.tools/bin/influxd, else PATH.
 func StartInflux(tb testing.TB, opts InfluxOptions) *Influx {
 	tb.Helper()
+	skipShort(tb, "influxd")
 	bin := findInfluxd(tb)
 	if opts.Database == "" {
 		opts.Database = "vitalwatch"

@@ -38,6 +38,7 @@ type MosquittoOptions struct {
 // load test lose data for a reason that is not the code under test).
 func StartMosquitto(tb testing.TB, opts MosquittoOptions) *Mosquitto {
 	tb.Helper()
+	skipShort(tb, "mosquitto")
 	bin, ok := findExecutable("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 	if !ok {
 		tb.Fatalf("testsrv: mosquitto not found in PATH, /usr/sbin or /usr/local/sbin: %s", mosquittoInstall)

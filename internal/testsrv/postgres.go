@@ -56,6 +56,7 @@ type Postgres struct {
 // loses nothing that matters, and it makes the server several times faster.
 func StartPostgres(tb testing.TB) *Postgres {
 	tb.Helper()
+	skipShort(tb, "PostgreSQL")
 	bins := findPostgres(tb)
 	pg := &Postgres{Port: FreePort(tb)}
 	pg.DSN = pg.dsn("postgres")

@@ -72,3 +72,12 @@ func repoRoot() (string, error) {
 func quoteTOML(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
+
+// skipShort skips a test that starts a real server when it runs under -short, the fast inner
+// loop; without -short a missing server binary fails the test instead.
+func skipShort(tb testing.TB, server string) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skipf("starts %s; skipped under -short", server)
+	}
+}
