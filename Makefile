@@ -14,7 +14,7 @@ GO_TEST_FLAGS ?= -race -timeout 20m
 
 export VITALWATCH_INFLUXD := $(INFLUXD)
 
-.PHONY: all build run test bench lint tools test-deps clean
+.PHONY: all build run test test-short bench lint tools test-deps clean
 
 all: build
 
@@ -30,6 +30,10 @@ run: build tools
 test: test-deps tools lint
 	go test $(GO_TEST_FLAGS) ./...
 
+## test-short: the fast inner loop: unit tests only, no server started.
+test-short:
+	go test -short ./...
+
 ## bench: Go micro-benchmarks, then the ingest drain benchmark against a real Mosquitto and
 ## influxd (BENCH_MESSAGES messages, default 300000), which prints ingest_msgs_per_s,
 ## ceiling_msgs_per_s, their ratio and peak RSS.
@@ -40,6 +44,7 @@ bench: test-deps tools
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	@go mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 
 ## tools: InfluxDB $(INFLUXD_VERSION) into .tools/bin, built from source with go install.
 tools: $(INFLUXD)
