@@ -177,6 +177,13 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request, p *access.Pri
 	if err := required(has, "id", "kind", "site", "mode"); err != nil {
 		return err
 	}
+	// The id becomes the device's MQTT username and topic level: one no broker could take, or
+	// that a platform MQTT user has, is the caller's mistake in the field id. The store refuses
+	// it too; checking here names the field.
+	var de *devices.Error
+	if err := devices.CheckNewDeviceID(j.ID); errors.As(err, &de) {
+		return invalid("id: " + de.Message)
+	}
 	if !p.CanSite(j.Site) {
 		return forbidden("site %s is not one of yours", j.Site)
 	}

@@ -23,50 +23,75 @@ func HashPrincipal(p Principal) PrincipalHash {
 		Subscribe: p.Subscribe, Publish: p.Publish}
 }
 
+// Excluded is a device WriteMosquittoFiles left out of the files, and why.
+type Excluded struct {
+	ID, Reason string
+}
+
 // WriteMosquittoFiles writes dir/passwd and dir/acl, for a Mosquitto broker (password_file and
 // acl_file in mosquitto.conf(5)) to enforce the rules the embedded broker enforces: every device
 // that is not retired and has a secret connects with username = its id and password = its
 // secret, publishes under {prefix}/{id}/ and reads {prefix}/{id}/commands; each principal uses
 // its filters. devs is the registry's device list (a Directory cannot be listed).
 //
+// A device the files cannot hold (an id with ':' or another character Mosquitto's files or
+// topics cannot take, a malformed hash) or that is named like a principal is left out and
+// returned with the reason, and everything else is written: one such device, registered before
+// the registry refused such ids, must not keep every other revocation from reaching the broker.
+// A principal's problem is an error and nothing is written: it is the operator's configuration,
+// and files without the ingest client would stop ingest.
+//
 // Differences from the embedded broker: Mosquitto grants every SUBSCRIBE and applies read
 // rules to each message it delivers instead; it accepts any will and drops one the rules do not
 // allow when it would send it; and it does not tie a client id to the username, so a device
 // could take over another's session (not its topics) unless mosquitto.conf sets
-// use_username_as_clientid true (then each ingest instance needs a username of its own).
+// use_username_as_clientid true (then each ingest instance needs a username of its own: one
+// principal each).
 //
 // Each file is written to a temporary file in dir, 0600, and renamed into place, so a Mosquitto
 // reloading (SIGHUP) never reads half a file. Mosquitto reads the files as the user it runs as.
-func WriteMosquittoFiles(dir string, devs []devices.Device, prefix string, principals []PrincipalHash) error {
+func WriteMosquittoFiles(dir string, devs []devices.Device, prefix string, principals []PrincipalHash) ([]Excluded, error) {
 	if prefix == "" {
 		prefix = "devices"
 	}
 	if err := validTopicPrefix(prefix); err != nil {
-		return err
+		return nil, err
 	}
 	var passwd, acl bytes.Buffer
-	seen := make(map[string]bool)
-	line := func(user, hash string) error {
-		// mosquitto_passwd(1): usernames must not contain ":"; the file is one user per line.
-		if user == "" || strings.ContainsAny(user, ":\r\n\x00") || strings.ContainsAny(hash, ":\r\n\x00") {
-			return fmt.Errorf("broker: %q cannot be a Mosquitto username, or its hash is malformed", user)
+	// Principals first: a device named like one is the one left out.
+	isPrincipal := make(map[string]bool, len(principals))
+	for _, p := range principals {
+		if why := mosquittoUserProblem(p.Username, p.PasswordHash); why != "" {
+			return nil, fmt.Errorf("broker: principal %q: %s", p.Username, why)
 		}
-		if seen[user] {
-			return fmt.Errorf("broker: %q is listed twice (as a device or principal)", user)
+		if isPrincipal[p.Username] {
+			return nil, fmt.Errorf("broker: principal %q is listed twice", p.Username)
 		}
-		seen[user] = true
-		fmt.Fprintf(&passwd, "%s:%s\n", user, hash)
-		return nil
+		isPrincipal[p.Username] = true
 	}
+
+	var excluded []Excluded
 	devs = slices.Clone(devs)
 	slices.SortFunc(devs, func(a, b devices.Device) int { return strings.Compare(a.ID, b.ID) })
-	for _, d := range devs {
+	for i, d := range devs {
 		if d.Status == devices.Retired || d.SecretHash == "" {
 			continue
 		}
-		if err := line(d.ID, d.SecretHash); err != nil {
-			return err
+		why := devices.BrokerIDProblem(d.ID)
+		switch {
+		case why != "":
+		case isPrincipal[d.ID]:
+			why = "it is the username of a platform principal (the ingest client), which keeps it"
+		case i > 0 && devs[i-1].ID == d.ID:
+			why = "it is listed twice"
+		default:
+			why = mosquittoUserProblem(d.ID, d.SecretHash)
 		}
+		if why != "" {
+			excluded = append(excluded, Excluded{ID: d.ID, Reason: why})
+			continue
+		}
+		fmt.Fprintf(&passwd, "%s:%s\n", d.ID, d.SecretHash)
 	}
 
 	// Device rules: %u is the username, which for a device is its id. Pattern lines apply to
@@ -76,12 +101,7 @@ func WriteMosquittoFiles(dir string, devs []devices.Device, prefix string, princ
 	fmt.Fprintf(&acl, "pattern write %s/%%u/#\n", prefix)
 	fmt.Fprintf(&acl, "pattern read %s/%%u/commands\n", prefix)
 	for _, p := range principals {
-		if p.PasswordHash == "" || strings.ContainsAny(p.Username, " \t") {
-			return fmt.Errorf("broker: principal %q needs a password hash and a username without spaces", p.Username)
-		}
-		if err := line(p.Username, p.PasswordHash); err != nil {
-			return err
-		}
+		fmt.Fprintf(&passwd, "%s:%s\n", p.Username, p.PasswordHash)
 		fmt.Fprintf(&acl, "\nuser %s\n", p.Username)
 		for _, set := range []struct {
 			access  string
@@ -89,7 +109,7 @@ func WriteMosquittoFiles(dir string, devs []devices.Device, prefix string, princ
 		}{{"read", receivable(p.Subscribe)}, {"write", p.Publish}} {
 			for _, f := range set.filters {
 				if f == "" || strings.ContainsAny(f, "\r\n\x00") {
-					return fmt.Errorf("broker: principal %q: topic filter %q", p.Username, f)
+					return nil, fmt.Errorf("broker: principal %q: topic filter %q", p.Username, f)
 				}
 				fmt.Fprintf(&acl, "topic %s %s\n", set.access, f)
 			}
@@ -97,12 +117,28 @@ func WriteMosquittoFiles(dir string, devs []devices.Device, prefix string, princ
 	}
 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("broker: %w", err)
+		return nil, fmt.Errorf("broker: %w", err)
 	}
 	if err := writeFileAtomic(filepath.Join(dir, "passwd"), passwd.Bytes()); err != nil {
-		return err
+		return nil, err
 	}
-	return writeFileAtomic(filepath.Join(dir, "acl"), acl.Bytes())
+	return excluded, writeFileAtomic(filepath.Join(dir, "acl"), acl.Bytes())
+}
+
+// mosquittoUserProblem says why user and hash cannot be a line of a Mosquitto password file and
+// user a username in its ACL file, or returns "". mosquitto_passwd(1): one "user:hash" per
+// line, and the username must not contain ':'; the ACL's "user" line takes the rest of the line
+// as the username, and a '+' or '#' in a username never matches a pattern's %u.
+func mosquittoUserProblem(user, hash string) string {
+	switch {
+	case user == "":
+		return "an empty username"
+	case strings.ContainsFunc(user, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune(":+#/", r) }):
+		return "a username cannot hold ':', '+', '#', '/', spaces or control characters in Mosquitto's password and ACL files"
+	case hash == "" || strings.ContainsFunc(hash, func(r rune) bool { return r <= ' ' || r == 0x7f || r == ':' }):
+		return "its password hash is empty or malformed (it holds ':', a space or a control character)"
+	}
+	return ""
 }
 
 // receivable adds, for each shared filter $share/{group}/{f}, the plain f: Mosquitto checks the

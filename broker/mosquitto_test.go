@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,8 @@ func TestWriteMosquittoFiles(t *testing.T) {
 	dir := t.TempDir()
 	ph := HashPrincipal(ingest)
 	ph2 := HashPrincipal(sharedIngest)
-	if err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{ph, ph2}); err != nil {
-		t.Fatal(err)
+	if left, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{ph, ph2}); err != nil || len(left) != 0 {
+		t.Fatal(left, err)
 	}
 	passwd, acl := readFile(t, dir, "passwd"), readFile(t, dir, "acl")
 	wantPasswd := "A:" + f.devs[0].SecretHash + "\nB:" + f.devs[1].SecretHash + "\n" + ingest.Username + ":" + ph.PasswordHash + "\n" +
@@ -57,9 +58,55 @@ topic read devices/+/telemetry
 		t.Errorf("dir holds %d entries; want passwd and acl only (no temporary files)", len(entries))
 	}
 
-	colon := append(f.devs, devices.Device{ID: "site:1", Status: devices.Active, SecretHash: f.devs[0].SecretHash})
-	if err := WriteMosquittoFiles(dir, colon, "devices", nil); err == nil {
-		t.Error("WriteMosquittoFiles with a device id containing ':': nil error; want one")
+}
+
+// TestWriteMosquittoFilesLeavesOutWhatTheyCannotHold: a device already in the registry whose id
+// Mosquitto's files cannot hold, or that is named like a principal, is left out and reported;
+// everything else is still written, so that one bad device never stops a revocation.
+func TestWriteMosquittoFilesLeavesOutWhatTheyCannotHold(t *testing.T) {
+	f := newFleet()
+	dir := t.TempDir()
+	hash := f.devs[0].SecretHash
+	bad := []devices.Device{
+		{ID: "site:1", Status: devices.Active, SecretHash: hash},
+		{ID: "vitalwatch-ingest", Status: devices.Active, SecretHash: hash},
+		{ID: "a b", Status: devices.Active, SecretHash: hash},
+		{ID: "a/b", Status: devices.Active, SecretHash: hash},
+		{ID: "c+", Status: devices.Active, SecretHash: hash},
+		{ID: "C", Status: devices.Active, SecretHash: "x:y"},
+	}
+	ph := HashPrincipal(ingest)
+	left, err := WriteMosquittoFiles(dir, append(slices.Clone(f.devs), bad...), "devices", []PrincipalHash{ph})
+	if err != nil {
+		t.Fatalf("WriteMosquittoFiles with devices it cannot hold: %v; want them left out", err)
+	}
+	got := map[string]string{}
+	for _, e := range left {
+		got[e.ID] = e.Reason
+	}
+	for id, why := range map[string]string{"site:1": "':'", "vitalwatch-ingest": "principal", "a b": "A-Z", "a/b": "A-Z", "c+": "A-Z", "C": "hash"} {
+		if !strings.Contains(got[id], why) {
+			t.Errorf("left out %q for %q; want a reason saying %q (all: %v)", id, got[id], why, left)
+		}
+	}
+	if len(left) != len(bad) {
+		t.Errorf("left out %v; want exactly the %d bad devices", left, len(bad))
+	}
+	want := "A:" + hash + "\nB:" + f.devs[1].SecretHash + "\n" + ingest.Username + ":" + ph.PasswordHash + "\n"
+	if passwd := readFile(t, dir, "passwd"); passwd != want {
+		t.Errorf("passwd = %q; want %q: the good devices and the principal, nothing else", passwd, want)
+	}
+
+	// A principal's own problems are the operator's configuration: an error, nothing written.
+	for _, p := range []PrincipalHash{{Username: "in:gest", PasswordHash: ph.PasswordHash}, {Username: "in gest", PasswordHash: ph.PasswordHash},
+		{Username: "ingest", PasswordHash: ""}, ph} {
+		dir := t.TempDir()
+		if _, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{ph, p}); err == nil {
+			t.Errorf("WriteMosquittoFiles with principal %q: nil error; want one", p.Username)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("principal %q refused, yet %d files were written", p.Username, len(entries))
+		}
 	}
 }
 
@@ -93,7 +140,7 @@ func TestMosquittoPasswdHashVerifies(t *testing.T) {
 func TestMosquittoEnforcesTheFiles(t *testing.T) {
 	f := newFleet()
 	dir := t.TempDir()
-	if err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{HashPrincipal(ingest), HashPrincipal(sharedIngest)}); err != nil {
+	if _, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{HashPrincipal(ingest), HashPrincipal(sharedIngest)}); err != nil {
 		t.Fatal(err)
 	}
 	m := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{ExtraConfig: strings.Join([]string{

@@ -99,7 +99,12 @@ func Devices(r io.Reader) ([]Row[Device], []RowError, error) {
 		if d.Secret != "" && len(d.Secret) < 16 {
 			return d, errors.New("secret: at least 16 characters")
 		}
-		return d, d.Validate()
+		if err := d.Validate(); err != nil {
+			return d, err
+		}
+		// Each row creates a device: refuse here, with the row's line, an id the store would
+		// refuse for a new device.
+		return d, devices.CheckNewDeviceID(d.ID)
 	})
 }
 

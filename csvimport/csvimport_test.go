@@ -100,3 +100,19 @@ P-7,t1,,1948.0
 		t.Errorf("Patients(without birth_year) = %+v, %v, %v; want P-1, birth year unknown", rows, bad, err)
 	}
 }
+
+// A devices file creates devices: a row whose id no broker can take as a username, or that is
+// reserved for the platform's own MQTT users, is reported with its line like any bad row.
+func TestDevicesRefusesIDsNoBrokerCanTake(t *testing.T) {
+	in := "id,kind,site,mode\ncuff-1,bp_cuff,c1,home\nc1:cuff-2,bp_cuff,c1,home\nvitalwatch-ingest,bp_cuff,c1,home\n"
+	rows, bad, err := Devices(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Value.ID != "cuff-1" {
+		t.Errorf("good rows = %+v; want cuff-1 only", rows)
+	}
+	if len(bad) != 2 || bad[0].Line != 3 || !strings.Contains(bad[0].Reason, "':'") || bad[1].Line != 4 || !strings.Contains(bad[1].Reason, "reserved") {
+		t.Errorf("bad rows = %+v; want line 3 (':') and line 4 (reserved)", bad)
+	}
+}

@@ -7,6 +7,7 @@ package devices
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -265,6 +266,51 @@ func ValidID(s string) bool {
 		}
 	}
 	return true
+}
+
+// ReservedIDPrefix starts the names of the platform's own MQTT users and client ids, such as the
+// ingest client's (vitalwatch-ingest, or vitalwatch-ingest-a and -b for several instances). No
+// device may be given a name that starts with it: a device is its own MQTT username and client
+// id, so a device named like the ingest client would lock one of the two out of the broker.
+const ReservedIDPrefix = "vitalwatch-"
+
+// BrokerIDProblem says why id cannot be a device's MQTT username, client id and topic level on
+// every broker the platform supports, or returns "" when it can. It allows what ValidID allows
+// except ':', which separates the username from the hash in Mosquitto's password file. The rest
+// of ValidID's rule is what the brokers need too: no '/', '+', '#' (a topic level, and the
+// substitution of %u in Mosquitto's ACL patterns), no whitespace or control characters (one
+// line, one field of the password and ACL files), nothing that needs escaping anywhere.
+func BrokerIDProblem(id string) string {
+	switch {
+	case strings.Contains(id, ":") && ValidID(id):
+		return "':' cannot be in a device id: the id is the device's MQTT username, and Mosquitto's password file separates username and hash with ':'"
+	case !ValidID(id):
+		return "a device id is 1-64 characters of A-Z a-z 0-9 . _ -: it is the device's MQTT username, client id and topic level"
+	}
+	return ""
+}
+
+// ReservedID reports whether id is kept for the platform's own MQTT users (ReservedIDPrefix).
+// Letter case is ignored: Mosquitto compares usernames exactly, but a name that differs only in
+// case misleads whoever reads the password file and the logs, and some authentication backends
+// compare usernames without regard to case.
+func ReservedID(id string) bool {
+	return len(id) >= len(ReservedIDPrefix) && strings.EqualFold(id[:len(ReservedIDPrefix)], ReservedIDPrefix)
+}
+
+// CheckNewDeviceID returns an Invalid *Error when id cannot be given to a new device: when no
+// broker could take it (BrokerIDProblem) or it is reserved (ReservedID). Only creation checks
+// this; a device registered before these rules keeps its id, which ValidID still accepts, so
+// that it can be found, retired or given a new secret.
+func CheckNewDeviceID(id string) error {
+	if why := BrokerIDProblem(id); why != "" {
+		return Errorf(Invalid, "device id %q: %s", id, why)
+	}
+	if ReservedID(id) {
+		return Errorf(Invalid, "device id %q is reserved: names starting with %s are the platform's own MQTT users (the ingest client), and a device is its own MQTT username and client id",
+			id, ReservedIDPrefix)
+	}
+	return nil
 }
 
 func invalidID(what, id string) error {

@@ -55,9 +55,14 @@ func (s *Store) CreateDevices(ctx context.Context, ds []devices.Device) error {
 	return createBatch(ctx, s, "device", ds, func(d devices.Device) string { return d.ID }, validateNewDevice, s.insertDevice)
 }
 
-// validateNewDevice checks a device's fields and that it comes with the hash of its secret.
+// validateNewDevice checks a device's fields, that its id is one every broker takes and no
+// platform MQTT user has (every way of creating a device comes through here), and that it comes
+// with the hash of its secret.
 func validateNewDevice(d devices.Device) error {
 	if err := d.Validate(); err != nil {
+		return err
+	}
+	if err := devices.CheckNewDeviceID(d.ID); err != nil {
 		return err
 	}
 	if d.SecretHash == "" {

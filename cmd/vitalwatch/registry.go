@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/broker"
@@ -46,7 +48,7 @@ func runRegistry(ctx context.Context, cfg *Config, group string, args []string, 
 	defer st.Close()
 	ctx = store.WithActor(ctx, cliActor())
 	if group == "broker-config" {
-		return writeBrokerConfig(ctx, cfg, st, args, stdout)
+		return writeBrokerConfig(ctx, cfg, st, args, stdout, stderr)
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet(group+" "+sub, flag.ContinueOnError)
@@ -319,15 +321,58 @@ func storeRows[T any](rows []csvimport.Row[T], put func(T) error) (int, []csvimp
 }
 
 // writeBrokerConfig writes a Mosquitto password file and ACL file for an external broker: every
-// device that is not retired with its secret hash, and the ingest client (broker.username and
-// broker.password) allowed to read device topics.
-func writeBrokerConfig(ctx context.Context, cfg *Config, st *store.Store, args []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("broker-config: give the directory to write passwd and acl to")
+// device that is not retired with its secret hash, and the ingest users allowed to read device
+// topics: broker.username with broker.password, and each user of the --ingest-users file.
+//
+// Mosquitto, told use_username_as_clientid, names each session by its username, which keeps a
+// device from taking over another's session; so each ingest instance needs a user of its own,
+// or two instances take each other's session over and over. The file holds one per instance,
+// in mosquitto_passwd's format, so that each has its own password and the plain passwords
+// never pass through this command.
+//
+// A device the files cannot hold is left out and reported on stderr, and the rest is written:
+// refusing the whole export would keep every revocation from reaching the broker. The command
+// still succeeds, so that a script that rewrites the files and reloads Mosquitto keeps working.
+func writeBrokerConfig(ctx context.Context, cfg *Config, st *store.Store, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("broker-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	usersFile := fs.String("ingest-users", "", "a Mosquitto password file (made with mosquitto_passwd) of one ingest user per instance")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		return errors.New("broker-config: give the directory to write passwd and acl to, after any --ingest-users FILE")
 	}
-	if cfg.Broker.Username == "" || cfg.Broker.Password == "" {
-		return errors.New("config: broker.username and broker.password: set them to the ingest client's credentials on the external broker")
+	dir := fs.Arg(0)
+	prefix := cfg.Ingest.TopicPrefix
+	var principals []broker.PrincipalHash
+	if cfg.Broker.Username != "" || cfg.Broker.Password != "" {
+		if cfg.Broker.Username == "" || cfg.Broker.Password == "" {
+			return errors.New("config: broker.username and broker.password: set both (the ingest client's credentials on the external broker) or neither")
+		}
+		principals = append(principals, broker.HashPrincipal(ingestPrincipal(cfg.Broker.Username, cfg.Broker.Password, prefix)))
 	}
+	if *usersFile != "" {
+		users, err := readIngestUsers(*usersFile)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			// The file is the list of instances: its line for broker.username, if any, wins.
+			principals = slices.DeleteFunc(principals, func(p broker.PrincipalHash) bool { return p.Username == u[0] })
+			p := ingestPrincipal(u[0], "", prefix)
+			principals = append(principals, broker.PrincipalHash{Username: u[0], PasswordHash: u[1], Subscribe: p.Subscribe, Publish: p.Publish})
+		}
+	}
+	if len(principals) == 0 {
+		return errors.New("config: broker.username and broker.password: set them to the ingest client's credentials on the external broker, or give --ingest-users FILE")
+	}
+	var names []string
+	for _, p := range principals {
+		names = append(names, p.Username)
+		if !devices.ReservedID(p.Username) {
+			fmt.Fprintf(stderr, "broker-config: ingest user %q does not start with %s, which no device may; a device registered under that name will be left out\n",
+				p.Username, devices.ReservedIDPrefix)
+		}
+	}
+
 	var all []devices.Device
 	after := ""
 	for {
@@ -341,20 +386,62 @@ func writeBrokerConfig(ctx context.Context, cfg *Config, st *store.Store, args [
 		}
 		after = page[len(page)-1].ID
 	}
-	if err := os.MkdirAll(args[0], 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	principal := broker.HashPrincipal(ingestPrincipal(cfg.Broker.Username, cfg.Broker.Password, cfg.Ingest.TopicPrefix))
-	if err := broker.WriteMosquittoFiles(args[0], all, cfg.Ingest.TopicPrefix, []broker.PrincipalHash{principal}); err != nil {
+	excluded, err := broker.WriteMosquittoFiles(dir, all, prefix, principals)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, `wrote %[1]s/passwd and %[1]s/acl (%[2]d devices). In mosquitto.conf:
+	exported := -len(excluded)
+	for _, d := range all {
+		if d.Status != devices.Retired && d.SecretHash != "" {
+			exported++
+		}
+	}
+	for _, e := range excluded {
+		fmt.Fprintf(stderr, "broker-config: device %q left out: %s\n", e.ID, e.Reason)
+	}
+	fmt.Fprintf(stdout, "wrote %[1]s/passwd and %[1]s/acl: %[2]d devices, ingest users %[3]s.\n", dir, exported, strings.Join(names, ", "))
+	if len(excluded) > 0 {
+		fmt.Fprintf(stdout, "%d devices left out (listed on stderr): they cannot connect to Mosquitto; retire them and register them again under ids it can take.\n", len(excluded))
+	}
+	fmt.Fprintf(stdout, `In mosquitto.conf:
   allow_anonymous false
   password_file %[1]s/passwd
   acl_file %[1]s/acl
   use_username_as_clientid true
   max_queued_messages 1000000
+Mosquitto names each session by its username: give every running instance an ingest user of its
+own (broker.username, and the same name as ingest.client_id). A standby that takes over a dead
+instance uses that instance's user, and must not run while the instance does.
 Rewrite and send mosquitto SIGHUP after devices are added, retired or given new secrets.
-`, args[0], len(all))
+`, dir)
 	return nil
+}
+
+// readIngestUsers reads a Mosquitto password file: "user:hash" lines, blank lines and "#"
+// comments, each field trimmed as Mosquitto trims it. It returns user and hash pairs in order.
+func readIngestUsers(path string) ([][2]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("broker-config: --ingest-users: %w", err)
+	}
+	var users [][2]string
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		user, hash = strings.TrimSpace(user), strings.TrimSpace(hash)
+		if !ok || user == "" || hash == "" {
+			return nil, fmt.Errorf("broker-config: %s:%d: want user:hash, as mosquitto_passwd writes", path, i+1)
+		}
+		users = append(users, [2]string{user, hash})
+	}
+	if len(users) == 0 {
+		return nil, fmt.Errorf("broker-config: %s holds no users; add one per instance with mosquitto_passwd", path)
+	}
+	return users, nil
 }
