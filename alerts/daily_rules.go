@@ -105,6 +105,24 @@ type bpState struct {
 	recent      []bpEntry
 	home        []homeBP
 	homeEvalDay int64
+	// homeBefore is when the newest home reading no longer in home was measured: all that the
+	// home average needs of older readings is whether the patient was measuring then, to tell
+	// a series that began before its window from one that begins inside it.
+	homeBefore time.Time
+}
+
+// forgetHome drops the home readings for which drop is true and keeps in homeBefore when the
+// newest of them was measured.
+func (s *bpState) forgetHome(drop func(h homeBP) bool) {
+	s.home = slices.DeleteFunc(s.home, func(h homeBP) bool {
+		if !drop(h) {
+			return false
+		}
+		if h.t.After(s.homeBefore) {
+			s.homeBefore = h.t
+		}
+		return true
+	})
 }
 
 // homeBP is a home BP reading.
@@ -248,16 +266,24 @@ func bpHomeSeries(c *readingCtx) {
 	}
 	drop = max(drop, len(s.home)-maxHomeBP)
 	if drop > 0 {
-		s.home = slices.Delete(s.home, 0, drop)
+		cut := s.home[drop-1].t
+		s.forgetHome(func(h homeBP) bool { return !h.t.After(cut) })
 	}
 }
 
 // homeAverage raises bp_home_average (ESH/ESC home BP monitoring; China 2024): once per local
-// day, for the `days` local days before today (day 1 of the series, the oldest, is discarded),
-// the mean of the morning readings (local time in [morning_start, morning_end) hours) and the
-// evening readings ([evening_start, evening_end)) of home devices, when there are readings on at
-// least min_days of those days; at or above the targets it is a warning. Readings at other times
-// of day are not part of the home protocol and are left out.
+// day, the mean of the morning readings (local time in [morning_start, morning_end) hours) and
+// the evening readings ([evening_start, evening_end)) of home devices of the current series in
+// the window of the `days` local days before today, when there are readings on at least
+// min_days of those days; at or above the targets it is a warning. Readings at other times of
+// day are not part of the home protocol and are left out of the mean.
+//
+// The protocol discards day 1 of a series: the first day the patient measures, whose readings
+// are raised by the novelty of it, not the first calendar day of the window. A series is the
+// run of days with home readings (at any time of day) up to yesterday in which no gap of
+// series_gap_days or more days has no reading. When the current series began inside the window,
+// its day 1 and anything before it (an earlier series) are left out; when it began before the
+// window, the whole window is its middle, and every day of it counts.
 func homeAverage(b *batch, p *patientState, today int64) {
 	th, s := p.th, p.bp
 	if s == nil || len(s.home) == 0 || s.homeEvalDay == today || !th.on(ruleBPHomeAverage) {
@@ -265,7 +291,11 @@ func homeAverage(b *batch, p *patientState, today int64) {
 	}
 	s.homeEvalDay = today
 	n := int64(th.p(ruleBPHomeAverage, homeDays))
-	first, last := today-n+1, today-1
+	first, last := today-n, today-1
+	from := first
+	if start, ok := s.seriesStart(p.loc, last, int64(th.p(ruleBPHomeAverage, homeSeriesGap))); ok && start >= first {
+		from = start + 1
+	}
 	ms, me := th.p(ruleBPHomeAverage, homeMorningStart), th.p(ruleBPHomeAverage, homeMorningEnd)
 	es, ee := th.p(ruleBPHomeAverage, homeEveningStart), th.p(ruleBPHomeAverage, homeEveningEnd)
 	var sumSys, sumDia float64
@@ -275,7 +305,7 @@ func homeAverage(b *batch, p *patientState, today int64) {
 	for _, h := range s.home {
 		lt := h.t.In(p.loc)
 		day := localDay(h.t, p.loc)
-		if day < first || day > last {
+		if day < from || day > last {
 			continue
 		}
 		hr := float64(lt.Hour()) + float64(lt.Minute())/60 + float64(lt.Second())/3600
@@ -288,7 +318,9 @@ func homeAverage(b *batch, p *patientState, today int64) {
 		daysSeen |= 1 << (day - first)
 		ev = append(ev, Evidence{Device: h.device, Measurement: string(reading.BP), Time: h.t, Systolic: h.sys, Diastolic: h.dia})
 	}
-	s.home = slices.DeleteFunc(s.home, func(h homeBP) bool { return localDay(h.t, p.loc) < first-1 })
+	// Tomorrow's window starts a day later; what is before today's is needed only as
+	// homeBefore.
+	s.forgetHome(func(h homeBP) bool { return localDay(h.t, p.loc) < first })
 	if bits.OnesCount32(daysSeen) < int(th.p(ruleBPHomeAverage, homeMinDays)) {
 		return
 	}
@@ -300,6 +332,30 @@ func homeAverage(b *batch, p *patientState, today int64) {
 	f.Value = fmt.Sprintf("mean %s of %d home readings on %d days", bpValue(round1(sys), round1(dia)), count, bits.OnesCount32(daysSeen))
 	f.Evidence = ev
 	b.emit(f)
+}
+
+// seriesStart returns the local day on which the home series current at day last began: the
+// latest day with a home reading, up to last, that follows gap or more days without one (or no
+// earlier reading at all). ok is false when there is no home reading up to last.
+func (s *bpState) seriesStart(loc *time.Location, last, gap int64) (start int64, ok bool) {
+	var prev int64
+	if !s.homeBefore.IsZero() {
+		prev, start, ok = localDay(s.homeBefore, loc), localDay(s.homeBefore, loc), true
+	}
+	for _, h := range s.home {
+		day := localDay(h.t, loc)
+		if day > last {
+			break
+		}
+		if ok && day <= prev {
+			continue // a reading out of order, older than homeBefore: nothing new
+		}
+		if !ok || day-prev-1 >= gap {
+			start = day
+		}
+		prev, ok = day, true
+	}
+	return start, ok
 }
 
 func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }

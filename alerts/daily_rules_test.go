@@ -2,11 +2,13 @@ package alerts_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 func only(rule string, fs []alerts.Finding) []alerts.Finding {
@@ -107,18 +109,18 @@ func TestBPHomeAverage(t *testing.T) {
 		steps []step
 		want  []string
 	}{
-		{"above target", homeReadings(16, 21, 140, 88), []string{"mean 140/88 mm[Hg] of 12 home readings on 6 days"}},
-		{"at target is above", homeReadings(16, 21, 135, 80), []string{"mean 135/80 mm[Hg] of 12 home readings on 6 days"}},
-		{"diastolic alone", homeReadings(16, 21, 120, 85), []string{"mean 120/85 mm[Hg] of 12 home readings on 6 days"}},
-		{"below target", homeReadings(16, 21, 134, 84), nil},
+		{"above target", homeReadings(15, 21, 140, 88), []string{"mean 140/88 mm[Hg] of 12 home readings on 6 days"}},
+		{"at target is above", homeReadings(15, 21, 135, 80), []string{"mean 135/80 mm[Hg] of 12 home readings on 6 days"}},
+		{"diastolic alone", homeReadings(15, 21, 120, 85), []string{"mean 120/85 mm[Hg] of 12 home readings on 6 days"}},
+		{"below target", homeReadings(15, 21, 134, 84), nil},
 		{"day 1 is discarded", append(homeReadings(15, 15, 200, 110), homeReadings(16, 21, 130, 80)...), nil},
-		{"readings before the series do not count", append(homeReadings(10, 14, 170, 100), homeReadings(16, 21, 130, 80)...), nil},
+		{"readings before the window do not count", append(homeReadings(10, 14, 170, 100), homeReadings(16, 21, 130, 80)...), nil},
 		{"today's readings wait for tomorrow", append(homeReadings(16, 21, 130, 80), step{at: local(22, 7, 0).Sub(t0), r: bp(190, 100), d: cuff}), nil},
 		{"afternoon readings are not morning or evening",
 			append(homeReadings(16, 21, 130, 80), afternoon(17, 170, 100), afternoon(18, 170, 100), afternoon(19, 170, 100)), nil},
-		{"evening until midnight", []step{evening(19, 150, 95), evening(20, 150, 95), evening(21, 150, 95)},
+		{"evening until midnight", []step{evening(18, 150, 95), evening(19, 150, 95), evening(20, 150, 95), evening(21, 150, 95)},
 			[]string{"mean 150/95 mm[Hg] of 3 home readings on 3 days"}},
-		{"fewer than 3 days is not a series", []step{evening(20, 150, 95), evening(21, 150, 95), evening(21, 152, 95)}, nil},
+		{"fewer than 3 days is not a series", []step{evening(19, 150, 95), evening(20, 150, 95), evening(21, 150, 95), evening(21, 152, 95)}, nil},
 		{"office readings are not home readings", withStation(homeReadings(16, 21, 140, 88)), nil},
 	}
 	for _, tt := range tests {
@@ -144,9 +146,9 @@ func TestBPHomeAverageOnceADay(t *testing.T) {
 	check(t, "Tick(Nov 22 00:30)", only(alerts.RuleBPHomeAverage, e.Tick(local(22, 0, 30))), "bp_home_average warning")
 	check(t, "Tick(Nov 22 23:30)", only(alerts.RuleBPHomeAverage, e.Tick(local(22, 23, 30))))
 	check(t, "Tick(Nov 23 00:30)", only(alerts.RuleBPHomeAverage, e.Tick(local(23, 0, 30))), "bp_home_average warning")
-	// Nov 24: the series is Nov 17-23 less day 1: Nov 18-21 still have readings.
+	// Nov 24: the window is Nov 17-23, after day 1 of the series (Nov 16): Nov 17-21 count.
 	check(t, "Tick(Nov 24 00:30)", only(alerts.RuleBPHomeAverage, e.Tick(local(24, 0, 30))), "bp_home_average warning")
-	// Nov 27: Nov 21 alone is left: one day is not a series.
+	// Nov 27: Nov 20 and 21 alone are left: two days are not enough.
 	check(t, "Tick(Nov 27 00:30)", only(alerts.RuleBPHomeAverage, e.Tick(local(27, 0, 30))))
 }
 
@@ -188,5 +190,65 @@ func TestMissedMeasurementFollowsThePlansFrequency(t *testing.T) {
 		e, _ := newEngine(t)
 		e.SetPatient(devices.Patient{ID: "P-1", TeamID: "team-1", Plans: []string{tt.plan}}, shanghai, nil)
 		check(t, fmt.Sprintf("Tick(+80h) with no reading for plan %q", tt.plan), clinicalOnly(e.Tick(t0.Add(80*time.Hour))), tt.want...)
+	}
+}
+
+// The ESH home protocol discards day 1 of a home series, the day of the anxious first readings:
+// the first day on which the patient measured, not the first calendar day of the window. A
+// series that began before the window has no day 1 in it, and a gap of series_gap_days
+// without a home reading ends a series, so that the next measuring day is day 1 again.
+func TestBPHomeAverageDiscardsDay1OfTheSeries(t *testing.T) {
+	day := func(d int, sys, dia float64) []step { return homeReadings(d, d, sys, dia) }
+	tests := []struct {
+		name  string
+		steps []step
+		want  []string
+	}{
+		{"a series starting inside the window: its day 1 is discarded",
+			slices.Concat(day(18, 190, 110), homeReadings(19, 21, 130, 80)), nil},
+		{"a series that began before the window: the window's first day counts",
+			slices.Concat(homeReadings(8, 14, 130, 80), day(15, 170, 100), homeReadings(16, 21, 130, 80)),
+			[]string{"mean 135.7/82.9 mm[Hg] of 14 home readings on 7 days"}},
+		{"a gap of a week before a new series: its day 1 is discarded",
+			slices.Concat(homeReadings(1, 8, 130, 80), day(16, 190, 110), homeReadings(17, 21, 130, 80)), nil},
+		{"a gap of 2 days does not end the series",
+			slices.Concat(homeReadings(10, 13, 130, 80), day(16, 160, 100), homeReadings(17, 21, 130, 80)),
+			[]string{"mean 135/83.3 mm[Hg] of 12 home readings on 6 days"}},
+		{"a new series after a gap inside the window: the old series and the new day 1 are left out",
+			slices.Concat(homeReadings(12, 14, 130, 80), day(15, 170, 100), day(19, 190, 110), homeReadings(20, 21, 130, 80)), nil},
+		{"a whole week measured from day 1: 6 days averaged",
+			homeReadings(15, 21, 140, 88), []string{"mean 140/88 mm[Hg] of 12 home readings on 6 days"}},
+	}
+	for _, tt := range tests {
+		e, _ := newEngine(t)
+		run(t, e, tt.steps)
+		var got []string
+		for _, f := range only(alerts.RuleBPHomeAverage, e.Tick(local(22, 9, 0))) {
+			got = append(got, f.Value)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: Tick(Nov 22) = %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A new patient's (or a new cuff's) first week, checked every morning as the service does:
+// day 1 at 190/110 and days 2-7 at 130/80 never raise the home average, on any morning.
+func TestBPHomeAverageNewSeriesDailyChecks(t *testing.T) {
+	e, _ := newEngine(t)
+	run(t, e, homeReadings(16, 16, 190, 110))
+	for d := 17; d <= 23; d++ {
+		check(t, fmt.Sprintf("Tick(Nov %d 09:00)", d), only(alerts.RuleBPHomeAverage, e.Tick(local(d, 9, 0))))
+		run(t, e, homeReadings(d, d, 130, 80))
+	}
+}
+
+// After a restart, the replay reaches far enough back to see that a series began before the
+// window.
+func TestBPHomeAverageHistoryCoversTheSeriesStart(t *testing.T) {
+	r := alerts.DefaultRules()
+	// days 7 + series_gap_days 3 + today.
+	if got, want := r.History(reading.BP), 11*24*time.Hour; got != want {
+		t.Errorf("History(bp) = %v; want %v", got, want)
 	}
 }

@@ -267,7 +267,7 @@ func TestHistory(t *testing.T) {
 		t    reading.Type
 		want time.Duration
 	}{
-		{reading.BP, 9 * 24 * time.Hour},
+		{reading.BP, 11 * 24 * time.Hour},
 		{reading.Glucose, 72 * time.Hour},
 		{reading.Weight, 72 * time.Hour},
 		{reading.HeartRate, 24 * time.Hour},

@@ -35,8 +35,9 @@ import (
 //	bp_crisis            systolic >= s or diastolic >= d; a second crisis        crisis: urgent,               systolic_at_or_above 180,                  AHA/ACC hypertensive crisis
 //	                     within retest_window: confirmed; a reading below the    confirmed: critical           diastolic_at_or_above 120,
 //	                     crisis level within it resolves an unconfirmed crisis                                 retest_window 15m
-//	bp_home_average      daily: mean of the home series (morning and evening,   above_target: warning         135/85 mm[Hg], days 7, min_days 3 (engine), ESH/ESC home BP; China 2024
-//	                     day 1 of days discarded) >= s/d                                                      morning 4-12 h, evening 18-24 h (engine)
+//	bp_home_average      daily: mean of the home series in the last `days` days  above_target: warning         135/85 mm[Hg], days 7, min_days 3 (engine), ESH/ESC home BP; China 2024
+//	                     (morning and evening; the series' day 1, the first                                   morning 4-12 h, evening 18-24 h,
+//	                     day the patient measured, discarded) >= s/d                                          series_gap_days 3 (engine)
 //	bp_low               systolic < s or diastolic < d                          low: warning                  systolic_below 90, diastolic_below 60      common definition
 //	spo2_low             SpO2 <= low / <= very_low                              low: warning, very_low: urgent low_at_or_below 94, very_low_at_or_below 92 NHS oximetry @home
 //	heart_rate           heart rate >= high or <= low; >= very_high or          moderate: warning,            high 111, very_high 131, low 50,           NEWS2 pulse bands
@@ -167,6 +168,7 @@ const (
 	homeMorningEnd
 	homeEveningStart
 	homeEveningEnd
+	homeSeriesGap
 )
 
 const (
@@ -328,6 +330,10 @@ var catalogue = [numRules]ruleSpec{
 			homeMorningEnd:   {key: "morning_end", kind: hour, def: 12, min: 0, max: 24},
 			homeEveningStart: {key: "evening_start", kind: hour, def: 18, min: 0, max: 24},
 			homeEveningEnd:   {key: "evening_end", kind: hour, def: 24, min: 0, max: 24},
+			// Whole local days without a home reading that end a series: the next day with one
+			// is day 1 of a new series, and is discarded. 3 as missed_measurement's 72 h: a
+			// patient who stopped for that long starts afresh; a day or two skipped does not.
+			homeSeriesGap: {key: "series_gap_days", kind: count, def: 3, min: 1, max: 28},
 		}},
 	ruleBPLow: {id: RuleBPLow, category: Clinical, levels: []level{{"low", Warning}},
 		params: []param{
@@ -1152,7 +1158,9 @@ func (r *Rules) Effective(team, patient Overrides) (*Thresholds, error) {
 // type (messages with error flags), and
 //
 //	glucose      missed_measurement's after; cgm_low_episode's duration + recovery + 2 max_gap
-//	bp           after; bp_home_average's days + 2 (whole local days); twice the retest window
+//	bp           after; bp_home_average's days + series_gap_days + 1 (whole local days: the window
+//	             and the gap before it that shows whether its series began earlier); twice the
+//	             retest window
 //	weight       after; weight_gain's window
 //	temperature  after; fever's baseline_window
 //	spo2         after
@@ -1169,7 +1177,7 @@ func (r *Rules) History(t reading.Type) time.Duration {
 	case reading.Glucose:
 		h = max(h, after, th.d(ruleCGMLowEpisode, cgmDuration)+th.d(ruleCGMLowEpisode, cgmRecovery)+2*th.d(ruleCGMLowEpisode, cgmMaxGap))
 	case reading.BP:
-		h = max(h, after, time.Duration(th.p(ruleBPHomeAverage, homeDays)+2)*24*time.Hour, 2*th.d(ruleBPCrisis, crisisRetest))
+		h = max(h, after, time.Duration(th.p(ruleBPHomeAverage, homeDays)+th.p(ruleBPHomeAverage, homeSeriesGap)+1)*24*time.Hour, 2*th.d(ruleBPCrisis, crisisRetest))
 	case reading.Weight:
 		h = max(h, after, th.d(ruleWeightGain, weightWindow))
 	case reading.Temperature:
