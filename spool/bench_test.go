@@ -39,3 +39,26 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkReplay measures Peek and Consume of 64 KiB records, the drainer's loop once
+// InfluxDB is back: every Consume makes its read position durable. Segments are small so
+// that the run crosses many segment ends, where the consumed segment is removed.
+func BenchmarkReplay(b *testing.B) {
+	rec := make([]byte, 64<<10)
+	rand.Read(rec)
+	s := MustOpen(b, Options{Dir: b.TempDir(), MaxBytes: 64 << 30, SegmentBytes: 1 << 20})
+	b.SetBytes(int64(len(rec)))
+	for b.Loop() {
+		b.StopTimer()
+		if err := s.Append(rec); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, ok, err := s.Peek(); err != nil || !ok {
+			b.Fatalf("Peek() = _, %v, %v", ok, err)
+		}
+		if err := s.Consume(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

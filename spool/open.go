@@ -3,6 +3,7 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -37,10 +38,15 @@ func Open(opts Options) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
+	fsys := opts.FS
+	if fsys == nil {
+		fsys = osFS{}
+	}
 	s := &Spool{
 		dir:      opts.Dir,
 		maxBytes: opts.MaxBytes,
 		segBytes: segBytes,
+		fs:       fsys,
 		lock:     lock,
 		readOff:  segHeaderLen,
 	}
@@ -60,11 +66,11 @@ func Open(opts Options) (*Spool, error) {
 
 // recover rebuilds the spool's state from its files.
 func (s *Spool) recover() error {
-	ids, err := listSegments(s.dir)
+	ids, err := listSegments(s.fs, s.dir)
 	if err != nil {
 		return err
 	}
-	c, pos, state, err := openCursor(s.dir)
+	c, pos, state, err := openCursor(s.fs, s.dir)
 	if err != nil {
 		return err
 	}
@@ -78,7 +84,7 @@ func (s *Spool) recover() error {
 		// Segments before the cursor's were consumed; a crash kept them from
 		// being deleted.
 		for len(ids) > 0 && ids[0] < pos.seg {
-			if err := os.Remove(segmentPath(s.dir, ids[0])); err != nil {
+			if err := s.fs.Remove(segmentPath(s.dir, ids[0])); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("spool: remove consumed segment: %w", err)
 			}
 			ids = ids[1:]
@@ -92,7 +98,19 @@ func (s *Spool) recover() error {
 	}
 
 	for i, id := range ids {
-		seg, err := s.recoverSegment(id, i == len(ids)-1, i == 0, mark)
+		last := i == len(ids)-1
+		if last && i > 0 {
+			// A last segment that a crash caught while it was being created
+			// holds no record. Removed, it leaves the one before it, fsynced
+			// when sealed, to be written to again; rewriting its header
+			// instead would need space that a full disk does not have.
+			if gone, err := s.removeIfUnborn(id); err != nil {
+				return err
+			} else if gone {
+				break
+			}
+		}
+		seg, err := s.recoverSegment(id, last, i == 0, mark)
 		if err != nil {
 			return err
 		}
@@ -104,17 +122,17 @@ func (s *Spool) recover() error {
 	if last < 0 || s.segs[last].damaged != nil {
 		// Nothing to append to, or the last segment has an unreadable header:
 		// write to a fresh segment and let Peek report the damaged one.
-		seg, f, err := createSegment(s.dir, nextID)
+		seg, f, err := createSegment(s.fs, s.dir, nextID)
 		if err != nil {
 			return err
 		}
 		s.w = f
 		s.segs = append(s.segs, seg)
 		s.diskBytes += seg.size
-	} else if s.w, err = os.OpenFile(s.segs[last].path, os.O_RDWR, 0); err != nil {
+	} else if s.w, err = s.fs.OpenFile(s.segs[last].path, os.O_RDWR, 0); err != nil {
 		return fmt.Errorf("spool: open segment for append: %w", err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := s.fs.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("spool: fsync %s: %w", s.dir, err)
 	}
 
@@ -122,6 +140,12 @@ func (s *Spool) recover() error {
 		if err := s.dropHeadLocked(); err != nil {
 			return err
 		}
+	}
+	// After the removals above, which may be what makes room. A spool opened
+	// on a full disk works without it: saves then grow the file, or wait for
+	// space (see Consume).
+	if err := s.cursor.preallocate(); err != nil && !isNoSpace(err) {
+		return err
 	}
 	s.recovery.Segments = len(s.segs)
 	s.recovery.Records = s.Len()
@@ -136,7 +160,7 @@ func (s *Spool) recover() error {
 // read offset (or -1) and sets the read position.
 func (s *Spool) recoverSegment(id uint64, last, first bool, mark int64) (*segment, error) {
 	path := segmentPath(s.dir, id)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := s.fs.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("spool: open segment: %w", err)
 	}
@@ -152,10 +176,8 @@ func (s *Spool) recoverSegment(id uint64, last, first bool, mark int64) (*segmen
 	n, _ := f.ReadAt(header, 0)
 	if n < len(header) || string(header) != segMagic {
 		if last && size <= segHeaderLen {
-			// Torn while being created: no record ever reached it.
-			if err := f.Truncate(0); err != nil {
-				return nil, fmt.Errorf("spool: reset torn segment %s: %w", path, err)
-			}
+			// Torn while being created: no record ever reached it. The header
+			// is written over what is there, which is no longer than it.
 			if err := writeHeader(f); err != nil {
 				return nil, fmt.Errorf("spool: reset torn segment %s: %w", path, err)
 			}
@@ -204,9 +226,37 @@ func (s *Spool) recoverSegment(id uint64, last, first bool, mark int64) (*segmen
 	return seg, nil
 }
 
+// removeIfUnborn removes segment id if a crash left it between its creation
+// and its header's fsync (see createSegment): at most a header long, and not a
+// whole one. It reports whether it did.
+func (s *Spool) removeIfUnborn(id uint64) (bool, error) {
+	path := segmentPath(s.dir, id)
+	f, err := s.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return false, fmt.Errorf("spool: open segment: %w", err)
+	}
+	header := make([]byte, segHeaderLen+1)
+	n, err := f.ReadAt(header, 0)
+	f.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("spool: read %s: %w", path, err)
+	}
+	if n > int(segHeaderLen) || string(header[:n]) == segMagic {
+		return false, nil
+	}
+	if err := s.fs.Remove(path); err != nil {
+		return false, fmt.Errorf("spool: remove torn segment %s: %w", path, err)
+	}
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return false, fmt.Errorf("spool: fsync %s: %w", s.dir, err)
+	}
+	s.recovery.TruncatedBytes += int64(n)
+	return true, nil
+}
+
 // listSegments returns the ids of the segment files in dir, in order.
-func listSegments(dir string) ([]uint64, error) {
-	entries, err := os.ReadDir(dir)
+func listSegments(fsys FS, dir string) ([]uint64, error) {
+	entries, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
 )
 
 // On-disk format. A segment file starts with segMagic and holds records back
@@ -55,7 +54,7 @@ func recordCRC(length, payload []byte) uint32 {
 
 // readHeader reads the record header at off and checks that the record it
 // announces fits before end. It returns the payload length.
-func readHeader(f *os.File, path string, off, end int64) (n int64, hdr [recHeaderLen]byte, err error) {
+func readHeader(f io.ReaderAt, path string, off, end int64) (n int64, hdr [recHeaderLen]byte, err error) {
 	if end-off < recHeaderLen {
 		return 0, hdr, &CorruptError{path, off, fmt.Sprintf("%d bytes left, short of a record header", end-off)}
 	}
@@ -75,7 +74,7 @@ func readHeader(f *os.File, path string, off, end int64) (n int64, hdr [recHeade
 
 // readRecord reads and verifies the record at off, which must end at or before
 // end. It returns the payload in buf (grown if needed) and the next record's offset.
-func readRecord(f *os.File, path string, off, end int64, buf []byte) (payload []byte, next int64, err error) {
+func readRecord(f io.ReaderAt, path string, off, end int64, buf []byte) (payload []byte, next int64, err error) {
 	n, hdr, err := readHeader(f, path, off, end)
 	if err != nil {
 		return nil, 0, err
@@ -116,7 +115,7 @@ type scanResult struct {
 // fields, which is enough to count records in a sealed segment cheaply (Peek
 // checks the CRC when it gets there). It stops at the first bad record and
 // reports it in bad; err is for I/O failures only.
-func scan(f *os.File, path string, start, end int64, verify bool, mark int64) (scanResult, error) {
+func scan(f io.ReaderAt, path string, start, end int64, verify bool, mark int64) (scanResult, error) {
 	var (
 		res = scanResult{end: start}
 		buf []byte

@@ -12,13 +12,25 @@
 //
 // Guarantees across a crash or restart:
 //   - A record whose Append returned nil is never lost.
-//   - A record whose Consume returned nil is never returned again.
+//   - A record whose Consume returned nil is never returned again, except
+//     after the file system ran out of space (below).
 //   - The record that Peek returned and whose Consume had not returned when the
 //     process died is returned again: delivery is at least once, and that
 //     record is the only one that can be delivered twice.
 //   - An Append that was in flight may or may not have kept its record; one
 //     that returned an error may also have kept it (a failed fsync leaves the
 //     file in an unknown state), so a caller that retries may store it twice.
+//
+// On a full file system (ENOSPC, or EDQUOT over a quota), Append returns an
+// error matching ErrNoSpace and Writable reports it, while Peek and Consume go
+// on and free space as they go, so the spool always drains. Nothing the
+// consumer does needs new space: consuming the last record of a segment removes
+// the segment instead of writing the read position, a drained last segment is
+// emptied in place, and the read position is saved over bytes allocated when
+// the spool was opened. Where even that fails for want of space (a file system
+// that copies on write), Consume moves on without saving it; a crash before
+// the next save then delivers again the records consumed since the last one,
+// at most those of one segment. Nothing is lost either way.
 package spool
 
 import (
@@ -62,6 +74,8 @@ type Options struct {
 	// at most MaxBytes. 0 means DefaultSegmentBytes, or MaxBytes/4 if that is
 	// smaller.
 	SegmentBytes int64
+	// FS holds the segment and cursor files; nil means the operating system's.
+	FS FS
 }
 
 // Recovery describes what Open found on disk.
@@ -105,6 +119,7 @@ type Spool struct {
 	dir      string
 	maxBytes int64
 	segBytes int64
+	fs       FS
 	lock     *os.File
 	recovery Recovery
 
@@ -113,7 +128,7 @@ type Spool struct {
 	mu        sync.Mutex
 	synced    *sync.Cond // on mu; signalled when a sync or rotation ends
 	segs      []*segment // oldest first; the last one is written to
-	w         *os.File   // the last segment
+	w         File       // the last segment
 	diskBytes int64      // sum of segment sizes
 	written   uint64     // records written since Open
 	syncedSeq uint64     // records written since Open and known durable
@@ -123,9 +138,21 @@ type Spool struct {
 	readRecs  int        // records consumed in segs[0]
 	closed    bool
 
+	// stale is set when the last segment was emptied (recycleLocked) but not
+	// yet renamed: it must not take records under its old id, where a saved
+	// read position may point past where they would go.
+	stale bool
+	// noSpace is the last error for want of space, with the bytes the Append
+	// that met it needed; an Append that succeeds clears it. fullNeed is the
+	// need of the last Append refused with ErrFull, until one succeeds. They
+	// are what Writable reports.
+	noSpace     error
+	noSpaceNeed int64
+	fullNeed    int64
+
 	// rmu serialises consumers. It is taken before mu, never after.
 	rmu    sync.Mutex
-	r      *os.File // read handle on segs[0], opened lazily
+	r      File // read handle on segs[0], opened lazily
 	rSeg   uint64
 	peeked peeked
 	cursor *cursor
@@ -171,17 +198,36 @@ func (s *Spool) pendingBytesLocked() int64 {
 }
 
 // Append stores rec at the tail of the spool and returns once it is fsynced.
-// It returns ErrFull if that would take the spool past MaxBytes, and
-// ErrTooLarge if no amount of consuming would make room for rec.
+// It returns ErrFull if that would take the spool past MaxBytes, ErrTooLarge
+// if no amount of consuming would make room for rec, and an error matching
+// ErrNoSpace if the file system is full.
 func (s *Spool) Append(rec []byte) error {
 	if int64(len(rec)) > MaxRecordBytes || 2*segHeaderLen+recHeaderLen+int64(len(rec)) > s.maxBytes {
 		return ErrTooLarge
 	}
 	frame := encodeRecord(rec)
-	n := int64(len(frame))
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	err := s.writeLocked(frame)
+	if isNoSpace(err) && s.drainedLocked() && !s.syncing {
+		// Everything in the last segment was consumed: emptying it makes room
+		// without needing any, so a full disk cannot hold on to it.
+		if rerr := s.recycleLocked(); rerr == nil {
+			err = s.writeLocked(frame)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.noSpace, s.noSpaceNeed, s.fullNeed = nil, 0, 0
+	return s.waitDurableLocked(s.written)
+}
+
+// writeLocked writes frame at the end of the last segment, starting a new
+// segment first if the frame would take this one past SegmentBytes.
+func (s *Spool) writeLocked(frame []byte) error {
+	n := int64(len(frame))
 	for {
 		if s.closed {
 			return ErrClosed
@@ -195,9 +241,23 @@ func (s *Spool) Append(rec []byte) error {
 		if rotate {
 			need += segHeaderLen
 		}
-		// Room for one segment header stays free, so that rollDrainedLocked
-		// can always replace a drained segment without passing MaxBytes.
-		if s.diskBytes+need > s.maxBytes-segHeaderLen {
+		// Room for one segment header stays free, so that a drained segment
+		// can always be replaced without passing MaxBytes.
+		over := s.diskBytes+need > s.maxBytes-segHeaderLen
+		if s.stale || ((rotate || over) && s.drainedLocked()) {
+			// Emptying the drained last segment is cheaper than a new one and
+			// needs no space.
+			if s.syncing {
+				s.synced.Wait()
+				continue
+			}
+			if err := s.recycleLocked(); err != nil {
+				return s.noteLocked(err, need)
+			}
+			continue
+		}
+		if over {
+			s.fullNeed = need
 			return ErrFull
 		}
 		if !rotate {
@@ -209,22 +269,63 @@ func (s *Spool) Append(rec []byte) error {
 			continue
 		}
 		if err := s.rotateLocked(); err != nil {
-			return err
+			return s.noteLocked(err, need)
 		}
 	}
 
 	act := s.segs[len(s.segs)-1]
 	if _, err := s.w.WriteAt(frame, act.size); err != nil {
+		// Cut off what part of the frame was written, which also gives back
+		// the space it took.
 		if terr := s.w.Truncate(act.size); terr != nil {
 			s.writeErr = fmt.Errorf("spool: %s unusable after a failed write: %w", act.path, errors.Join(err, terr))
+			return s.writeErr
 		}
-		return fmt.Errorf("spool: append to %s: %w", act.path, err)
+		return s.noteLocked(fmt.Errorf("spool: append to %s: %w", act.path, err), n)
 	}
 	act.size += n
 	act.records++
 	s.diskBytes += n
 	s.written++
-	return s.waitDurableLocked(s.written)
+	return nil
+}
+
+// noteLocked marks err as ErrNoSpace if the file system is full, and then
+// keeps it for Writable.
+func (s *Spool) noteLocked(err error, need int64) error {
+	err = markNoSpace(err)
+	if errors.Is(err, ErrNoSpace) {
+		s.noSpace, s.noSpaceNeed = err, need
+	}
+	return err
+}
+
+// Writable reports whether an Append can be expected to store a record now: it
+// returns nil, or the reason the last Append could not while that reason still
+// holds. That is ErrFull while MaxBytes leaves no room for that Append's
+// record; an error matching ErrNoSpace while the file system is full (until
+// an Append succeeds, or the file system reports room for the record that did
+// not fit, where it can report free space); or the error that left the last
+// segment unusable after a failed fsync or write.
+func (s *Spool) Writable() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.writeErr != nil:
+		return s.writeErr
+	case s.noSpace != nil:
+		if sr, ok := s.fs.(spaceReporter); ok {
+			if free, err := sr.Available(s.dir); err == nil && free >= s.noSpaceNeed {
+				return nil
+			}
+		}
+		return s.noSpace
+	case s.fullNeed > 0 && s.diskBytes+s.fullNeed > s.maxBytes-segHeaderLen:
+		return fmt.Errorf("%w: %d of %d bytes in use", ErrFull, s.diskBytes, s.maxBytes)
+	}
+	return nil
 }
 
 // waitDurableLocked returns once the seq'th record written since Open is
@@ -278,7 +379,7 @@ func (s *Spool) rotateLocked() error {
 	s.syncedSeq = s.written
 	s.synced.Broadcast()
 
-	seg, f, err := createSegment(s.dir, old.id+1)
+	seg, f, err := createSegment(s.fs, s.dir, old.id+1)
 	if err != nil {
 		return err // old stays the last segment; a later Append tries again
 	}
@@ -340,7 +441,8 @@ func (s *Spool) peekLocked() ([]byte, bool, error) {
 }
 
 // Consume removes the oldest pending record, the one Peek returns, and makes
-// that durable before returning. It returns ErrEmpty if there is none.
+// that durable before returning. It returns ErrEmpty if there is none. See the
+// package comment for what a full file system changes.
 func (s *Spool) Consume() error {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
@@ -351,44 +453,114 @@ func (s *Spool) Consume() error {
 		return ErrEmpty
 	}
 	p := s.peeked
-	if err := s.cursor.save(position{seg: p.seg, off: p.next}); err != nil {
-		return err
-	}
-	s.peeked = peeked{}
 
 	s.mu.Lock()
+	endsSealed := len(s.segs) > 1 && p.next >= s.segs[0].durable
+	s.mu.Unlock()
+	if endsSealed {
+		// The record ends a sealed segment: removing the segment consumes it,
+		// with no cursor write, because Open starts reading after a segment
+		// that is gone. A crash before the removal is durable delivers the
+		// record again; one after it does not. On a full disk this frees space
+		// first, where a cursor write could need some.
+		if err := s.dropHeadLocked(); err != nil {
+			return err // nothing changed: the record is still the one to consume
+		}
+		s.peeked = peeked{}
+		return nil
+	}
+
+	err := s.cursor.save(position{seg: p.seg, off: p.next})
+	if err != nil && !isNoSpace(err) {
+		return err
+	}
+	// Saved, or the file system could not find space for it. Then the read
+	// position moves on in memory only: the durable one stays behind until a
+	// save succeeds or the segment is removed, and a crash meanwhile delivers
+	// those records again, which loses nothing. Failing instead would stop the
+	// consumer that is about to free space.
+	s.peeked = peeked{}
+	s.mu.Lock()
+	if err != nil {
+		s.noteLocked(err, cursorSlotLen)
+	}
 	s.readOff = p.next
 	s.readRecs++
 	s.rollDrainedLocked()
-	done := len(s.segs) > 1 && s.readOff >= s.segs[0].durable
 	s.mu.Unlock()
-	if done {
-		// The record is consumed whatever happens here, so a failure must not
-		// be reported as a failed Consume (the caller would consume again).
-		// The next Peek retries the removal and reports a lasting failure.
-		_ = s.dropHeadLocked()
-	}
 	return nil
 }
 
-// rollDrainedLocked starts a new segment when the last one has been read to
-// its end and is at least half full, so that its space can be freed now rather
-// than when it fills. Otherwise a segment holding one huge consumed record
-// could keep Append returning ErrFull. Both rmu and mu are held.
-func (s *Spool) rollDrainedLocked() {
+// drainedLocked reports whether the last segment is the only one, holds
+// records, and has been read to its end.
+func (s *Spool) drainedLocked() bool {
 	act := s.segs[len(s.segs)-1]
-	if len(s.segs) > 1 || s.syncing || s.writeErr != nil ||
-		s.readOff != act.size || act.size-segHeaderLen < s.segBytes/2 {
+	return len(s.segs) == 1 && act.size > segHeaderLen && s.readOff == act.size
+}
+
+// rollDrainedLocked empties the last segment when it has been read to its end
+// and is at least half full, or the file system is out of space, so that its
+// space is freed now rather than when it fills. Otherwise a segment holding one
+// huge consumed record could keep Append returning ErrFull. Both rmu and mu are
+// held.
+func (s *Spool) rollDrainedLocked() {
+	if !s.drainedLocked() || s.syncing || s.writeErr != nil {
 		return
 	}
-	// On failure the segment stays and is freed when it fills instead.
-	_ = s.rotateLocked()
+	if s.noSpace == nil && s.segs[0].size-segHeaderLen < s.segBytes/2 {
+		return
+	}
+	// On failure the segment stays, and Append empties it when it needs to.
+	_ = s.recycleLocked()
+}
+
+// recycleLocked empties the last segment, which has been read to its end, and
+// gives it the next id. Unlike starting a new segment, this needs no space.
+// The new id keeps a read position saved in the old segment from pointing
+// into the records appended next: Open takes a position in a segment that no
+// longer exists as the start of the next one. mu is held and no fsync runs.
+//
+// A crash before the rename leaves the old segment, cut short or not, which
+// Open reads as consumed to its end or delivers again from the saved position.
+// A failed rename leaves s.stale set, and Append retries it before writing.
+func (s *Spool) recycleLocked() error {
+	act := s.segs[len(s.segs)-1]
+	if act.size > segHeaderLen {
+		if err := s.w.Truncate(segHeaderLen); err != nil {
+			return fmt.Errorf("spool: empty drained segment %s: %w", act.path, err)
+		}
+		s.diskBytes -= act.size - segHeaderLen
+		act.size, act.durable, act.records, act.durableRecords = segHeaderLen, segHeaderLen, 0, 0
+		s.readOff, s.readRecs = segHeaderLen, 0
+		s.stale = true
+	}
+	if !s.stale {
+		return nil
+	}
+	// The cut is made durable before the rename, or the segment could come
+	// back from a crash under its new name with its old records, to be
+	// delivered again.
+	if err := s.w.Sync(); err != nil {
+		return fmt.Errorf("spool: fsync emptied segment %s: %w", act.path, err)
+	}
+	next := &segment{id: act.id + 1, path: segmentPath(s.dir, act.id+1), size: segHeaderLen, durable: segHeaderLen}
+	if err := s.fs.Rename(act.path, next.path); err != nil {
+		return fmt.Errorf("spool: rename emptied segment: %w", err)
+	}
+	s.segs[len(s.segs)-1] = next
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		// Renamed, but maybe not durably yet: renaming again is as good.
+		return fmt.Errorf("spool: fsync %s after renaming a segment: %w", s.dir, err)
+	}
+	s.stale = false
+	return nil
 }
 
 // dropHeadLocked deletes the oldest segment, which has been read to its end
-// and is sealed. The cursor needs no update: Open treats a position at the end
-// of a segment, or in a segment that no longer exists, as the start of the
-// next one.
+// and is sealed, and returns once the deletion is durable. The cursor needs no
+// update: Open treats a position at the end of a segment, or in a segment that
+// no longer exists, as the start of the next one. On failure the segment stays
+// the oldest, and a retry removes it again.
 func (s *Spool) dropHeadLocked() error {
 	s.mu.Lock()
 	head := s.segs[0]
@@ -397,8 +569,11 @@ func (s *Spool) dropHeadLocked() error {
 		s.r.Close()
 		s.r = nil
 	}
-	if err := os.Remove(head.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := s.fs.Remove(head.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("spool: remove consumed segment: %w", err)
+	}
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("spool: fsync %s after removing %s: %w", s.dir, head.path, err)
 	}
 	s.mu.Lock()
 	s.segs = s.segs[1:]
@@ -409,7 +584,7 @@ func (s *Spool) dropHeadLocked() error {
 }
 
 // readerLocked returns a read handle on seg, the oldest segment.
-func (s *Spool) readerLocked(seg *segment) (*os.File, error) {
+func (s *Spool) readerLocked(seg *segment) (File, error) {
 	if s.r != nil && s.rSeg == seg.id {
 		return s.r, nil
 	}
@@ -417,7 +592,7 @@ func (s *Spool) readerLocked(seg *segment) (*os.File, error) {
 		s.r.Close()
 		s.r = nil
 	}
-	f, err := os.Open(seg.path)
+	f, err := s.fs.OpenFile(seg.path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("spool: open segment: %w", err)
 	}
@@ -465,41 +640,28 @@ func segmentPath(dir string, id uint64) string {
 
 // createSegment creates segment id holding just its header, durably: the file
 // and its directory entry are fsynced.
-func createSegment(dir string, id uint64) (*segment, *os.File, error) {
+func createSegment(fsys FS, dir string, id uint64) (*segment, File, error) {
 	path := segmentPath(dir, id)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("spool: create segment: %w", err)
 	}
 	err = writeHeader(f)
 	if err == nil {
-		err = syncDir(dir)
+		err = fsys.SyncDir(dir)
 	}
 	if err != nil {
 		f.Close()
-		os.Remove(path)
+		fsys.Remove(path)
 		return nil, nil, fmt.Errorf("spool: create segment %s: %w", path, err)
 	}
 	seg := &segment{id: id, path: path, size: segHeaderLen, durable: segHeaderLen}
 	return seg, f, nil
 }
 
-func writeHeader(f *os.File) error {
+func writeHeader(f File) error {
 	if _, err := f.WriteAt([]byte(segMagic), 0); err != nil {
 		return err
 	}
 	return f.Sync()
-}
-
-// syncDir fsyncs a directory so that files created in it survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
