@@ -213,8 +213,13 @@ func (s *Spool) recoverSegment(id uint64, last, first bool, mark int64) (*segmen
 		case res.markHit:
 			s.readOff, s.readRecs = mark, res.markRecs
 		case mark > res.end && last:
-			// Consumed past what survived: those records were delivered.
+			// Consumed past what survived: those records were delivered. This
+			// is a drained segment emptied by recycleLocked and not yet
+			// renamed when the process died. Records appended here would sit
+			// before the saved position, to be skipped after another crash,
+			// so the segment takes the next id first, as recycleLocked does.
 			s.readOff, s.readRecs = res.end, res.records
+			s.stale = true
 		case mark > res.end:
 			// Past damage found by the walk: the reader got beyond it before.
 			s.readOff, s.readRecs = mark, res.records
