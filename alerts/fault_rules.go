@@ -12,7 +12,22 @@ import (
 // The device-fault rules. Faults always use the rules file's thresholds (no overrides), go to
 // the device's site, and resolve themselves when the condition clears: a finding with Resolve
 // set. The engine raises a fault when its condition starts and resolves it when it ends, rather
-// than at every message. Faults describe the device now, so they are never Late.
+// than at every message: one fault episode, one alert.
+//
+// Clocks. Each rule judges its condition on one clock, so that a backlog (old measurement
+// times arriving within seconds) neither splits an episode nor pages for one long over:
+//   - device_offline and calibration_overdue are about now: receipt and the wall clock.
+//   - implausible_values counts rejections by their receipt, start and end alike: a
+//     rejection carries no measurement time the engine could use. One that arrives while the
+//     device uploads a backlog raises late (see rejected).
+//   - repeated_errors, battery_low, stuck_sensor and a time flag's clock_drift are about what
+//     the device measured: measurement time. A finding from data measured long before it
+//     arrived is Late (info, pages nobody): for repeated_errors, when the episode's latest
+//     error is more than window before receipt (the episode was over by then); for the others,
+//     when the data is more than late_after old. When current data then shows the same
+//     condition, the engine repeats the finding, not late, and the lifecycle notifies then.
+//   - clock_drift from live messages compares the two clocks on purpose (receipt - device
+//     time) and judges only live messages.
 //
 // Flags (reading.QualityFlag lists the quality flags; the subsets here are of those):
 //   - error flags, counted by repeated_errors: the quality flags that report a failed
@@ -54,19 +69,34 @@ type deviceState struct {
 	lastActivity time.Time
 	newest       time.Time // the newest measurement time it sent
 
-	offline         bool
-	battery         int8 // 0 fine, 1 low, 2 very low
-	errors          ring
-	errorsOpen      bool
-	implausible     ring
-	implausibleOpen bool
-	calOpen         bool
-	driftOpen       bool
-	lastOffset      time.Duration // receipt - device time of the latest live message
-	lastLiveAt      time.Time     // device time of the latest live message
-	hasOffset       bool
-	malfunction     bool        // its latest status has a malfunction flag
-	stuck           [2]stuckRun // CGM glucose, wearable heart rate
+	// behind says the latest telemetry message was measured more than late_after before it
+	// arrived: the device may be uploading a backlog, and more old data may follow.
+	behind bool
+
+	offline     bool
+	battery     int8      // 0 fine, 1 low, 2 very low
+	batteryAt   time.Time // when the level in force was measured
+	batteryLate bool      // battery_low was raised late and nobody was notified yet
+	errors      ring
+	// errFirst and errLast bound the current (or last) episode of error flags in measurement
+	// time: errors less than window apart. errRaised says repeated_errors was raised for it,
+	// errorsOpen that it is not resolved, errorsLate that it was raised late and nobody was
+	// notified yet.
+	errFirst, errLast time.Time
+	errRaised         bool
+	errorsOpen        bool
+	errorsLate        bool
+	implausible       ring
+	implausibleOpen   bool
+	implausibleLate   bool // raised while the device uploaded a backlog; nobody notified yet
+	calOpen           bool
+	driftOpen         bool
+	driftLate         bool          // clock_drift was raised late and nobody was notified yet
+	lastOffset        time.Duration // receipt - device time of the latest live message
+	lastLiveAt        time.Time     // device time of the latest live message
+	hasOffset         bool
+	malfunction       bool        // its latest status has a malfunction flag
+	stuck             [2]stuckRun // CGM glucose, wearable heart rate
 }
 
 // stuckRun counts identical consecutive values of a continuous sensor.
@@ -75,6 +105,7 @@ type stuckRun struct {
 	last   float64
 	n      int
 	open   bool
+	late   bool // raised late and nobody was notified yet
 }
 
 // ring holds the latest maxRing times of a windowed fault.
@@ -109,6 +140,12 @@ func (r *ring) latest() time.Time {
 		}
 	}
 	return l
+}
+
+// uploading reports whether the device may be uploading a backlog at now: its latest
+// telemetry was measured more than lateAfter before it arrived, less than lateAfter ago.
+func (d *deviceState) uploading(now time.Time, lateAfter time.Duration) bool {
+	return d.behind && now.Sub(d.lastSeen) <= lateAfter
 }
 
 func (d *deviceState) anyOpen() bool {
@@ -216,14 +253,32 @@ func (e *Engine) deviceMessage(b *batch, d *deviceState, in *Input) {
 			newest = t
 		}
 	}
-	if m.HasBattery {
-		e.battery(b, d, m.Battery, newest)
+	if len(m.Readings) > 0 {
+		d.behind = b.now.Sub(newest) > e.rules.base.lateAfter
 	}
-	e.flags(b, d, m.Flags, newest)
+	at := newest
+	if len(m.Readings) == 0 {
+		at = b.now // battery and flags alone: about now
+	}
+	if m.HasBattery {
+		e.battery(b, d, m.Battery, at)
+	}
 	// A live message: one measurement time, newer than anything the device sent before, and
 	// not stamped with the receive time. A hub's backlog has several times; a device catching up
 	// sends times older than its newest.
 	live := oneTime && !m.TimeMissing && len(m.Readings) > 0 && first.After(d.newest)
+	timeFlagLate := false
+	if hasTimeFlag(m.Flags) && !m.TimeMissing && len(m.Readings) > 0 {
+		// A time flag says the device's times are wrong, so its age cannot be read from its
+		// time: it is late when the message is a backlog's (not live), or old by its time
+		// and not one of a steady stream with the same offset, which a clock wrong now sends.
+		steady := live && d.steadyOffset(b.now.Sub(first), first)
+		timeFlagLate = !live || (b.now.Sub(first) > e.rules.base.lateAfter && !steady)
+		if live {
+			d.recordOffset(b.now.Sub(first), first)
+		}
+	}
+	e.flags(b, d, m.Flags, at, timeFlagLate)
 	if newest.After(d.newest) {
 		d.newest = newest
 	}
@@ -258,7 +313,7 @@ func (e *Engine) status(b *batch, in *devices.Device, site *devices.Site, st *re
 	if st.HasBattery {
 		e.battery(b, d, st.Battery, at)
 	}
-	e.flags(b, d, st.Flags, at)
+	e.flags(b, d, st.Flags, at, false) // a status is about now: never late
 	d.malfunction = slices.ContainsFunc(st.Flags, malfunctionFlag)
 	if !st.TimeMissing && !hasTimeFlag(st.Flags) && !st.Time.IsZero() {
 		e.drift(b, d, b.now.Sub(st.Time), st.Time) // a status is always about now
@@ -270,36 +325,48 @@ func (e *Engine) status(b *batch, in *devices.Device, site *devices.Site, st *re
 // rejected runs the fault rules of a rejection.
 func (e *Engine) rejected(b *batch, in *devices.Device, site *devices.Site, reason string) {
 	d := e.device(b, in, site)
-	e.alive(b, d)
 	th := &e.rules.base
+	uploading := d.uploading(b.now, th.lateAfter) // before alive counts this rejection as a message
+	e.alive(b, d)
 	switch reading.Reason(reason) {
 	case reading.ReasonImplausible:
 		d.implausible.add(b.now)
-		if !th.on(ruleImplausibleValues) || d.implausibleOpen {
+		if !th.on(ruleImplausibleValues) {
 			return
 		}
+		// A rejection has no measurement time here, so it counts when it arrives. One that
+		// arrives while the device uploads a backlog is most likely of the backlog's time:
+		// what it raises is late, and the first rejection after the upload notifies.
+		late := uploading
 		win := th.d(ruleImplausibleValues, windowSpan)
 		n := d.implausible.within(b.now.Add(-win), b.now)
-		if n >= int(th.p(ruleImplausibleValues, windowCount)) {
-			d.implausibleOpen = true
-			b.emit(e.fault(d, ruleImplausibleValues, level0, b.now, fmt.Sprintf("%d implausible readings within %s", n, win)))
+		if (!d.implausibleOpen && n >= int(th.p(ruleImplausibleValues, windowCount))) || (d.implausibleOpen && d.implausibleLate && !late) {
+			d.implausibleOpen, d.implausibleLate = true, late
+			f := e.fault(d, ruleImplausibleValues, level0, b.now, fmt.Sprintf("%d implausible readings within %s", n, win))
+			f.Late = late
+			b.emit(f)
 		}
 	case reading.ReasonFutureTimestamp:
 		// The decoder rejects times more than reading.MaxFutureSkew ahead of receipt: a device
-		// cannot measure in the future, so its clock is ahead.
-		if th.on(ruleClockDrift) && !d.driftOpen {
-			d.driftOpen = true
+		// cannot measure in the future, so its clock is ahead now.
+		if th.on(ruleClockDrift) && (!d.driftOpen || d.driftLate) {
+			d.driftOpen, d.driftLate = true, false
 			b.emit(e.fault(d, ruleClockDrift, level0, b.now, "timestamp in the future: the device clock is ahead"))
 		}
 	}
 }
 
 // battery raises battery_low when the level band changes, and resolves it above the low band.
+// The level in force is the one measured last: an older one (a backlog after a newer status)
+// says nothing about the battery now and is ignored. A band raised from a level measured more
+// than late_after before receipt is late; the next current level in a low band notifies.
 func (e *Engine) battery(b *batch, d *deviceState, v float64, at time.Time) {
 	th := &e.rules.base
-	if !th.on(ruleBatteryLow) {
+	if !th.on(ruleBatteryLow) || at.Before(d.batteryAt) {
 		return
 	}
+	d.batteryAt = at
+	late := b.now.Sub(at) > th.lateAfter
 	var band int8
 	switch {
 	case v <= th.p(ruleBatteryLow, batteryVeryLow):
@@ -308,36 +375,98 @@ func (e *Engine) battery(b *batch, d *deviceState, v float64, at time.Time) {
 		band = 1
 	}
 	if band == d.battery {
+		if band > 0 && d.batteryLate && !late {
+			d.batteryLate = false
+			b.emit(e.fault(d, ruleBatteryLow, int(band-1), at, "battery "+num(v)+" %"))
+		}
 		return
 	}
 	d.battery = band
 	if band == 0 {
+		d.batteryLate = false
 		b.emit(e.faultResolved(d, ruleBatteryLow, at, fmt.Sprintf("battery at %s %%", num(v))))
 		return
 	}
-	b.emit(e.fault(d, ruleBatteryLow, int(band-1), at, "battery "+num(v)+" %"))
+	f := e.fault(d, ruleBatteryLow, int(band-1), at, "battery "+num(v)+" %")
+	f.Late = late
+	d.batteryLate = late
+	b.emit(f)
 }
 
 // flags counts a message with error flags towards repeated_errors, notes a malfunction, and
-// raises clock_drift for a time flag.
-func (e *Engine) flags(b *batch, d *deviceState, flags []string, at time.Time) {
+// raises clock_drift for a time flag (late when timeFlagLate). at is the message's measurement
+// time.
+func (e *Engine) flags(b *batch, d *deviceState, flags []string, at time.Time, timeFlagLate bool) {
 	th := &e.rules.base
 	if slices.ContainsFunc(flags, errorFlag) {
-		d.errors.add(at)
-		if th.on(ruleRepeatedErrors) && !d.errorsOpen {
-			win := th.d(ruleRepeatedErrors, windowSpan)
-			n := d.errors.within(at.Add(-win), at)
-			if n >= int(th.p(ruleRepeatedErrors, windowCount)) {
-				d.errorsOpen = true
-				f := e.fault(d, ruleRepeatedErrors, level0, at, fmt.Sprintf("%d messages with error flags within %s", n, win))
-				f.Evidence = []Evidence{{Device: d.id, Time: at, Flags: slices.Clone(flags)}}
-				b.emit(f)
-			}
+		e.errorFlags(b, d, flags, at)
+	}
+	if i := slices.IndexFunc(flags, timeFlag); i >= 0 && th.on(ruleClockDrift) {
+		switch {
+		case !d.driftOpen:
+			d.driftOpen, d.driftLate = true, timeFlagLate
+			f := e.fault(d, ruleClockDrift, level0, at, "the device reports "+flags[i])
+			f.Late = timeFlagLate
+			b.emit(f)
+		case d.driftLate && !timeFlagLate:
+			d.driftLate = false
+			b.emit(e.fault(d, ruleClockDrift, level0, at, "the device reports "+flags[i]))
 		}
 	}
-	if i := slices.IndexFunc(flags, timeFlag); i >= 0 && th.on(ruleClockDrift) && !d.driftOpen {
-		d.driftOpen = true
-		b.emit(e.fault(d, ruleClockDrift, level0, at, "the device reports "+flags[i]))
+}
+
+// errorFlags counts a message with error flags, measured at at, towards repeated_errors. An
+// episode is a run of errors less than window apart in measurement time, and raises one alert,
+// when count of them fall within a window. The alert is late when the episode's latest error
+// is more than window before receipt: by then it was over, and whoever reads it later can see
+// it, but nobody is paged. An error of the same episode measured within window of receipt
+// shows the episode is not over: the finding is repeated, not late, and notifies. An error of
+// an episode already resolved (a backlog that goes on after its end was judged) changes
+// nothing.
+func (e *Engine) errorFlags(b *batch, d *deviceState, flags []string, at time.Time) {
+	th := &e.rules.base
+	d.errors.add(at)
+	if !th.on(ruleRepeatedErrors) {
+		return
+	}
+	win := th.d(ruleRepeatedErrors, windowSpan)
+	value := func(n int) string { return fmt.Sprintf("%d messages with error flags within %s", n, win) }
+	if !d.errLast.IsZero() && at.Before(d.errFirst.Add(-win)) {
+		return // out of order, from before the episode: counted, but it neither starts nor ends one
+	}
+	evidence := []Evidence{{Device: d.id, Time: at, Flags: slices.Clone(flags)}}
+	if same := !d.errLast.IsZero() && !at.After(d.errLast.Add(win)); !same {
+		if d.errorsOpen {
+			// The device measured for a whole window without an error: the last episode ended.
+			d.errorsOpen, d.errorsLate = false, false
+			b.emit(e.faultResolved(d, ruleRepeatedErrors, at, fmt.Sprintf("no error flags for %s", win)))
+		}
+		d.errFirst, d.errLast, d.errRaised = at, at, false
+	}
+	if at.Before(d.errFirst) {
+		d.errFirst = at
+	}
+	if at.After(d.errLast) {
+		d.errLast = at
+	}
+	over := b.now.Sub(d.errLast) > win
+	switch {
+	case d.errRaised:
+		if d.errorsOpen && d.errorsLate && !over {
+			d.errorsLate = false
+			n := d.errors.within(at.Add(-win), at)
+			f := e.fault(d, ruleRepeatedErrors, level0, at, value(n))
+			f.Evidence = evidence
+			b.emit(f)
+		}
+	default:
+		if n := d.errors.within(at.Add(-win), at); n >= int(th.p(ruleRepeatedErrors, windowCount)) {
+			d.errRaised, d.errorsOpen, d.errorsLate = true, true, over
+			f := e.fault(d, ruleRepeatedErrors, level0, at, value(n))
+			f.Evidence = evidence
+			f.Late = over
+			b.emit(f)
+		}
 	}
 }
 
@@ -363,27 +492,36 @@ func (e *Engine) drift(b *batch, d *deviceState, drift time.Duration, at time.Ti
 		return
 	}
 	over := absDuration(drift) > th.d(ruleClockDrift, driftMax)
-	// Two live messages agree when the time between them on the device's clock is the time
-	// between their receipts: within driftAgreement, and within a tenth of that time, so that
-	// a backlog drained faster than it was measured (seconds apart on the device, milliseconds
-	// apart at receipt) never looks like a steady clock offset. Messages less than
-	// driftMinSpacing apart on the device's clock cannot tell the two apart and are not judged.
-	spacing := at.Sub(d.lastLiveAt)
-	agrees := d.hasOffset && spacing >= driftMinSpacing &&
-		absDuration(drift-d.lastOffset) <= min(driftAgreement, spacing/10)
-	d.lastOffset, d.lastLiveAt, d.hasOffset = drift, at, true
+	agrees := d.steadyOffset(drift, at)
+	d.recordOffset(drift, at)
 	switch {
-	case over && agrees && !d.driftOpen:
-		d.driftOpen = true
+	case over && agrees && (!d.driftOpen || d.driftLate):
+		d.driftOpen, d.driftLate = true, false
 		way := "behind"
 		if drift < 0 {
 			way = "ahead"
 		}
 		b.emit(e.fault(d, ruleClockDrift, level0, at, fmt.Sprintf("device clock %s %s", absDuration(drift).Round(time.Second), way)))
 	case !over && d.driftOpen:
-		d.driftOpen = false
+		d.driftOpen, d.driftLate = false, false
 		b.emit(e.faultResolved(d, ruleClockDrift, at, fmt.Sprintf("device clock within %s of receipt", absDuration(drift).Round(time.Second))))
 	}
+}
+
+// steadyOffset reports whether a live message measured at at, offset from its receipt by
+// offset, agrees with the device's previous live message: the time between them on the
+// device's clock is the time between their receipts, within driftAgreement and within a tenth
+// of that time, so that a backlog drained faster than it was measured (seconds apart on the
+// device, milliseconds apart at receipt) never looks like a steady clock offset. Messages less
+// than driftMinSpacing apart on the device's clock cannot tell the two apart and do not agree.
+func (d *deviceState) steadyOffset(offset time.Duration, at time.Time) bool {
+	spacing := at.Sub(d.lastLiveAt)
+	return d.hasOffset && spacing >= driftMinSpacing && absDuration(offset-d.lastOffset) <= min(driftAgreement, spacing/10)
+}
+
+// recordOffset keeps the offset of a live message for the next steadyOffset.
+func (d *deviceState) recordOffset(offset time.Duration, at time.Time) {
+	d.lastOffset, d.lastLiveAt, d.hasOffset = offset, at, true
 }
 
 // calibration raises calibration_overdue once the registry's next-calibration date has passed
@@ -408,20 +546,24 @@ func (e *Engine) calibration(b *batch, d *deviceState, at time.Time) {
 	}
 }
 
-// quiet resolves repeated_errors and implausible_values once their window has passed without one.
+// quiet resolves repeated_errors and implausible_values once their window has passed without
+// one. For repeated_errors the window passes in measurement time: the device has measured
+// more than window after the episode's latest error, or the wall clock is that far past it
+// and the device is not uploading a backlog, which could still bring errors of the episode.
+// implausible_values counts by receipt, so the wall clock alone ends it.
 func (e *Engine) quiet(b *batch, d *deviceState) {
 	th := &e.rules.base
 	if d.errorsOpen {
 		win := th.d(ruleRepeatedErrors, windowSpan)
-		if last := d.errors.latest(); b.now.Sub(last) > win {
-			d.errorsOpen = false
+		if d.newest.Sub(d.errLast) > win || (b.now.Sub(d.errLast) > win && !d.uploading(b.now, th.lateAfter)) {
+			d.errorsOpen, d.errorsLate = false, false
 			b.emit(e.faultResolved(d, ruleRepeatedErrors, b.now, fmt.Sprintf("no error flags for %s", win)))
 		}
 	}
 	if d.implausibleOpen {
 		win := th.d(ruleImplausibleValues, windowSpan)
 		if last := d.implausible.latest(); b.now.Sub(last) > win {
-			d.implausibleOpen = false
+			d.implausibleOpen, d.implausibleLate = false, false
 			b.emit(e.faultResolved(d, ruleImplausibleValues, b.now, fmt.Sprintf("no implausible readings for %s", win)))
 		}
 	}
@@ -450,15 +592,20 @@ func (e *Engine) stuckSensor(b *batch, d *deviceState, in *Input, r *reading.Rea
 		s.n++
 	} else {
 		if s.open {
-			s.open = false
+			s.open, s.late = false, false
 			b.emit(e.faultResolved(d, ruleStuckSensor, r.Time, fmt.Sprintf("%s changed to %s", r.Type, num(r.Value))))
 		}
 		s.last, s.n = r.Value, 1
 	}
-	if !s.open && s.n >= int(th.p(ruleStuckSensor, stuckCount)) {
-		s.open = true
+	// A run measured more than late_after before receipt is late (a backlog); a current
+	// reading that is still stuck notifies.
+	late := b.now.Sub(r.Time) > th.lateAfter
+	raise := !s.open && s.n >= int(th.p(ruleStuckSensor, stuckCount))
+	if raise || (s.open && s.late && !late) {
+		s.open, s.late = true, late
 		f := e.fault(d, ruleStuckSensor, level0, r.Time, fmt.Sprintf("%d identical %s readings of %s", s.n, r.Type, num(r.Value)))
 		f.Evidence = []Evidence{evidenceOf(d.id, r, in.Message.Flags)}
+		f.Late = late
 		b.emit(f)
 	}
 }
