@@ -3,6 +3,8 @@ package reading
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -65,6 +67,9 @@ func Decode(device string, payload []byte, now time.Time) (Message, []Rejection)
 	var w telemetry
 	w.Readings = w.buf[:0]
 	if f := unmarshal(payload, &w, "object"); f.reason != "" {
+		return msg, whole(f)
+	}
+	if f := checkKeys(payload, telemetryKeys); f.reason != "" {
 		return msg, whole(f)
 	}
 	f := w.check(device, now)
@@ -302,11 +307,15 @@ func checkArraySizes(payload []byte, readings bool) fault {
 }
 
 // unmarshal decodes payload into v, which must be a JSON object or array (want), and says in
-// words what is wrong when it cannot.
+// words what is wrong when it cannot: malformed JSON, or a payload that is not an object or
+// array, is ReasonMalformed; a field of the wrong JSON type is ReasonInvalidField.
 func unmarshal(payload []byte, v any, want string) fault {
 	err := json.Unmarshal(payload, v)
 	if syntax, ok := err.(*json.SyntaxError); ok { // json.Unmarshal does not wrap it
 		return faultf(ReasonMalformed, "invalid JSON at byte %d: %v", syntax.Offset, err)
+	}
+	if typ, ok := err.(*json.UnmarshalTypeError); ok && typ.Field != "" {
+		return fieldTypeFault(typ)
 	}
 	switch {
 	case err != nil:
@@ -317,9 +326,38 @@ func unmarshal(payload []byte, v any, want string) fault {
 	return fault{}
 }
 
-// wrongType is the fault of a field whose JSON type is not the one the contract says.
+// fieldTypeFault is the fault of an array field (readings, flags), or of one of its elements,
+// whose JSON type is wrong: the scalar fields record theirs themselves (see wrongType).
+func fieldTypeFault(e *json.UnmarshalTypeError) fault {
+	got := map[string]string{"string": "a string", "number": "a number", "bool": "a boolean",
+		"array": "an array", "object": "an object"}[strings.Fields(e.Value + " ")[0]]
+	if got == "" {
+		got = e.Value
+	}
+	what := fmt.Sprintf("field %q", e.Field)
+	if e.Type.Kind() != reflect.Slice {
+		what = "an element of " + what
+	}
+	return faultf(ReasonInvalidField, "%s is %s; want %s", what, got, jsonShape(e.Type))
+}
+
+// jsonShape says in words what JSON a field of Go type t takes.
+func jsonShape(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(jsonShape(t.Elem()), "an "), "a ") + "s"
+	case reflect.String:
+		return "a string"
+	case reflect.Struct:
+		return "an object"
+	}
+	return t.String()
+}
+
+// wrongType is the fault of a field whose JSON type is not the one the contract says: the
+// payload is JSON, but the field breaks the contract.
 func wrongType(field string, got kind, want string) fault {
-	return faultf(ReasonMalformed, "field %q is %v; want %s", field, got, want)
+	return faultf(ReasonInvalidField, "field %q is %v; want %s", field, got, want)
 }
 
 func whole(f fault) []Rejection {

@@ -1,10 +1,12 @@
 package reading
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,12 +29,24 @@ func FuzzDecode(f *testing.F) {
 		`{"online": false}`,
 		`{"readings":[{"type":"bp","systolic":"120"},null,{"type":"spo2","value":null}]}`,
 		``, `null`, `[]`, `[1]`, `{`, `"x"`,
+		// Case variants and duplicates of keys, at every level, and keys escaped or folded.
+		`{"readings":[{"type":"glucose","value":6.2,"VALUE":31,"unit":"mmol/L"}]}`,
+		`{"readings":[{"type":"glucose","value":6.2,"\u0076alue":31,"unit":"mmol/L"}]}`,
+		`{"patient":"P-1","Patient":"P-2","readings":[{"type":"sos"}],"readings":[]}`,
+		`{"readings":[{"type":"bp","systolic":120,"diastolic":80,"\u017fystolic":200}],"x":{"a":1,"a":2}}`,
+		`{"a1":1,"a2":1,"a3":1,"a4":1,"a5":1,"a6":1,"a7":1,"a8":1,"a9":1,"a9":2,"readings":[{"type":"sos"}]}`,
+		`[{"bn":"dev-42/","BN":"dev-7/","n":"heart_rate","v":70},{"n":"heart_rate","v":1,"v":2}]`,
+		`{"online":false,"ONLINE":true,"battery":5,"battery":6}`,
+		`{"readings":[{"type":"glucose","value":"6.4","unit":"mmol/L"},5],"flags":[1]}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		msg, rej := Decode(dev, payload, now)
 		checkMessage(t, payload, msg, rej)
+		if len(msg.Readings) > 0 && !keysExact(payload) {
+			t.Errorf("Decode(%q) accepted readings from a payload with a duplicate or case-variant key", payload)
+		}
 		again, rejAgain := Decode(dev, payload, now)
 		if !reflect.DeepEqual(again, msg) || !reflect.DeepEqual(rejAgain, rej) {
 			t.Errorf("Decode(%q) = %+v, %+v, then %+v, %+v; want the same twice", payload, msg, rej, again, rejAgain)
@@ -218,4 +232,81 @@ func FuzzDecodeReading(f *testing.F) {
 			t.Errorf("Decode(%q) = %d readings, %d rejections; want one in all", payload, len(msg.Readings), len(rej))
 		}
 	})
+}
+
+// The keys of the device contract, as DESIGN.md lists them (and SenML's, RFC 8428), restated
+// here rather than taken from the code under test.
+var (
+	contractMessageKeys = []string{"device", "ts", "seq", "patient", "battery", "flags", "readings"}
+	contractReadingKeys = []string{"type", "ts", "value", "unit", "systolic", "diastolic", "pulse", "context", "source", "position", "lat", "lon"}
+	contractSenMLKeys   = []string{"bn", "bt", "bu", "bv", "n", "u", "v", "vb", "t"}
+)
+
+// keysExact reports whether the message, its readings and its SenML records in payload, valid
+// JSON, each have distinct keys none of which is a case variant of a contract key: an oracle
+// for the decoder's key check, built on json.Decoder's tokens.
+func keysExact(payload []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	tok, err := dec.Token()
+	if err != nil {
+		return true
+	}
+	switch tok {
+	case json.Delim('{'):
+		return objectKeysExact(dec, contractMessageKeys)
+	case json.Delim('['):
+		for dec.More() {
+			if tok, err := dec.Token(); err != nil || tok != json.Delim('{') || !objectKeysExact(dec, contractSenMLKeys) {
+				return err != nil || tok != json.Delim('{')
+			}
+		}
+	}
+	return true
+}
+
+// objectKeysExact reads the rest of an object whose '{' dec has read; see keysExact.
+func objectKeysExact(dec *json.Decoder, contract []string) bool {
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return true
+		}
+		if seen[key] {
+			return false
+		}
+		seen[key] = true
+		for _, c := range contract {
+			if key != c && strings.EqualFold(key, c) {
+				return false
+			}
+		}
+		if key == "readings" && len(contract) == len(contractMessageKeys) {
+			tok, err := dec.Token()
+			if err != nil {
+				return true
+			}
+			if tok == json.Delim('[') {
+				for dec.More() {
+					var raw json.RawMessage
+					if dec.Decode(&raw) != nil {
+						return true
+					}
+					inner := json.NewDecoder(bytes.NewReader(raw))
+					if t, err := inner.Token(); err == nil && t == json.Delim('{') && !objectKeysExact(inner, contractReadingKeys) {
+						return false
+					}
+				}
+				dec.Token() // ']'
+			}
+			continue
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return true
+		}
+	}
+	dec.Token() // '}'
+	return true
 }

@@ -54,6 +54,9 @@ func decodeSenML(device string, payload []byte, now time.Time) (Message, []Rejec
 	if f := unmarshal(payload, &records, "array"); f.reason != "" {
 		return msg, whole(f)
 	}
+	if f := checkKeys(payload, senmlPackKeys); f.reason != "" {
+		return msg, whole(f)
+	}
 	switch {
 	case len(records) == 0:
 		return msg, whole(faultf(ReasonMissingValue, "no readings: the SenML pack is empty"))

@@ -36,6 +36,9 @@ func DecodeStatus(device string, payload []byte, now time.Time) (Status, []Rejec
 	if f := unmarshal(payload, &w, "object"); f.reason != "" {
 		return st, whole(f)
 	}
+	if f := checkKeys(payload, statusKeys); f.reason != "" {
+		return st, whole(f)
+	}
 	if f := w.check(now); f.reason != "" {
 		return st, whole(f)
 	}
