@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/reading"
@@ -576,24 +577,30 @@ func (e *Engine) fall(b *batch, c *readingCtx) {
 	if !th.on(ruleFall) {
 		return
 	}
-	window := th.d(ruleFall, fallConfirm)
+	f := c.finding(ruleFall, level0, eventValue("fall", r), c.evidence())
+	f.Doubt = ""
+	f.Location = locationOf(r)
+	e.holdFall(b, c.d.id, c.p.id, r.Time, th.d(ruleFall, fallConfirm), f)
+}
+
+// holdFall holds f, the finding of a fall of device (and patient, "" for none) measured at t,
+// until window has passed, unless it is a redelivery or a cancel that arrived first withdraws
+// it.
+func (e *Engine) holdFall(b *batch, device, patient string, t time.Time, window time.Duration, f Finding) {
 	for _, x := range e.falls {
-		if x.device == c.d.id && x.t.Equal(r.Time) {
+		if x.device == device && x.t.Equal(t) {
 			return // a redelivery
 		}
 	}
 	for _, x := range e.cancels {
-		if cancels(x.device, x.patient, x.t, c.d.id, c.p.id, r.Time, window) {
+		if cancels(x.device, x.patient, x.t, device, patient, t, window) {
 			return // withdrawn by a cancel that arrived first
 		}
 	}
-	if b.warm && e.clock().Sub(r.Time) > window {
+	if b.warm && e.clock().Sub(t) > window {
 		return // its window passed before the restart: raised (or withdrawn) then
 	}
-	f := c.finding(ruleFall, level0, eventValue("fall", r), c.evidence())
-	f.Doubt = ""
-	f.Location = locationOf(r)
-	x := &pendingFall{device: c.d.id, patient: c.p.id, t: r.Time, window: window, f: f}
+	x := &pendingFall{device: device, patient: patient, t: t, window: window, f: f}
 	if len(e.falls) >= maxFalls {
 		e.falls = e.falls[1:]
 	}
@@ -613,10 +620,15 @@ func cancels(device, patient string, t time.Time, fallDevice, fallPatient string
 // cancel withdraws the falls it cancels: a pending one silently, one already raised (the
 // cancel came late, though measured in time) with a finding that resolves it.
 func (e *Engine) cancel(b *batch, c *readingCtx) {
-	r := c.r
+	e.cancelFalls(b, c.d.id, c.p.id, c.r.Time, c.evidence())
+}
+
+// cancelFalls is cancel for a cancel event of device (and patient, "" for none) measured at t,
+// with its evidence ev.
+func (e *Engine) cancelFalls(b *batch, device, patient string, t time.Time, ev Evidence) {
 	kept := e.falls[:0]
 	for _, x := range e.falls {
-		if !cancels(c.d.id, c.p.id, r.Time, x.device, x.patient, x.t, x.window) {
+		if !cancels(device, patient, t, x.device, x.patient, x.t, x.window) {
 			kept = append(kept, x)
 			continue
 		}
@@ -624,9 +636,9 @@ func (e *Engine) cancel(b *batch, c *readingCtx) {
 			f := x.f
 			f.Resolve = true
 			f.Severity = Info
-			f.At = r.Time
-			f.Evidence = append(slices.Clone(x.f.Evidence), c.evidence())
-			f.Note = fmt.Sprintf("cancelled by the wearer %s after the fall; the cancel arrived after the alert was raised", r.Time.Sub(x.t))
+			f.At = t
+			f.Evidence = append(slices.Clone(x.f.Evidence), ev)
+			f.Note = fmt.Sprintf("cancelled by the wearer %s after the fall; the cancel arrived after the alert was raised", t.Sub(x.t))
 			b.emit(f)
 		}
 	}
@@ -635,7 +647,57 @@ func (e *Engine) cancel(b *batch, c *readingCtx) {
 	if len(e.cancels) >= maxFalls {
 		e.cancels = e.cancels[1:]
 	}
-	e.cancels = append(e.cancels, recentCancel{device: c.d.id, patient: c.p.id, t: r.Time})
+	e.cancels = append(e.cancels, recentCancel{device: device, patient: patient, t: t})
+}
+
+// unassignedEvent handles an event of a device that has no patient at the event's time (see
+// sos_unassigned in rules.go): an SOS raises sos_unassigned at once, a fall is held as
+// fall_unassigned for fall's confirm_window in the rules file (no patient, so no overrides),
+// and a cancel withdraws the device's falls. late marks an event measured more than late_after
+// before it arrived, as for a patient's.
+func (e *Engine) unassignedEvent(b *batch, d *deviceState, in *Input, r *reading.Reading, late bool) {
+	th := &e.rules.base
+	var i ruleIndex
+	what := ""
+	switch r.Type {
+	case reading.Cancel:
+		e.cancelFalls(b, d.id, "", r.Time, evidenceOf(d.id, r, in.Message.Flags))
+		return
+	case reading.SOS:
+		i, what = ruleSOSUnassigned, "SOS"
+	case reading.Fall:
+		i, what = ruleFallUnassigned, "fall"
+	default:
+		return
+	}
+	if !th.on(i) {
+		return
+	}
+	value := eventValue(what, r) + " from device " + d.id + ", lent to no patient at its time; site " + d.site
+	if where := strings.Trim(in.Site.Name+", "+in.Site.Address, ", "); where != "" {
+		value += " (" + where + ")"
+	}
+	f := Finding{
+		Rule:        catalogue[i].id,
+		RuleVersion: th.version,
+		Category:    Fault,
+		Severity:    th.sev(i, level0),
+		Subject:     Subject{Kind: "device", ID: d.id},
+		Device:      d.id,
+		Site:        d.site,
+		At:          r.Time,
+		Value:       value,
+		Evidence:    []Evidence{evidenceOf(d.id, r, in.Message.Flags)},
+		Location:    locationOf(r),
+		Late:        late,
+	}
+	if i == ruleSOSUnassigned {
+		b.emit(f)
+		return
+	}
+	window := th.d(ruleFall, fallConfirm)
+	f.Thresholds = map[string]float64{catalogue[ruleFall].params[fallConfirm].key: window.Seconds()}
+	e.holdFall(b, d.id, "", r.Time, window, f)
 }
 
 // fallsSeenPast raises the falls of a device whose confirm window a later reading of the same

@@ -307,6 +307,9 @@ func (e *Engine) reading(b *batch, in *Input) {
 		}
 		e.stuckSensor(b, d, in, r)
 		if p == nil {
+			if r.Type.IsEvent() {
+				e.unassignedEvent(b, d, in, r, r.Time.Before(lateBefore))
+			}
 			continue
 		}
 		c := readingCtx{flags: in.Message.Flags, th: th, p: p, d: d, r: r, late: r.Time.Before(lateBefore), doubt: msgDoubt,

@@ -139,9 +139,6 @@ func TestUnassignedDeviceRaisesNoClinicalFinding(t *testing.T) {
 	in := input(meter, t0, glucose(2.1))
 	in.Patient = devices.Patient{}
 	check(t, "Reading(unassigned glucose 2.1)", e.Reading(in))
-	sosIn := input(watch, t0, event(reading.SOS))
-	sosIn.Patient = devices.Patient{}
-	check(t, "Reading(unassigned sos)", e.Reading(sosIn))
 }
 
 func TestLateBacklog(t *testing.T) {

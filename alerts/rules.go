@@ -62,6 +62,18 @@ import (
 //	stuck_sensor         >= count identical consecutive values (CGM glucose,     stuck: warning                count 12                                   DOMAIN.md
 //	                     wearable heart rate)
 //	implausible_values   >= count readings rejected as implausible in window    implausible: warning          count 3, window 24h (engine)               DESIGN.md
+//	sos_unassigned       SOS event of a device with no patient at its time,     sos: critical                 -                                          DOMAIN.md fall / SOS
+//	                     at once
+//	fall_unassigned      fall event of a device with no patient at its time,    fall: critical                fall's confirm_window in the file          DOMAIN.md fall / SOS
+//	                     not cancelled within fall's confirm_window
+//
+// sos_unassigned and fall_unassigned are a person's call for help from a device lent to nobody
+// at the event's time (not assigned, or the event predates the loan): there is no patient and
+// so no team, and the call goes where a device's alerts go, to the fleet managers of the
+// device's site (category fault, subject the device), who know where the device is. The alert
+// names the device, its site and, when the event carried one, where it happened. Like fall
+// and SOS, it is never in doubt, and neither a silence of the device nor its maintenance holds
+// it back.
 //
 // The fever baseline (IDSA: in long-term-care residents a rise of more than 2 degF, 1.1 Cel, over
 // the baseline is a fever; DOMAIN.md: elderly, a rise >= 1.1 above own baseline) is the median of
@@ -103,6 +115,8 @@ const (
 	RuleClockDrift         = "clock_drift"
 	RuleStuckSensor        = "stuck_sensor"
 	RuleImplausibleValues  = "implausible_values"
+	RuleSOSUnassigned      = "sos_unassigned"
+	RuleFallUnassigned     = "fall_unassigned"
 )
 
 // DefaultLateAfter is how old a reading may be when it arrives before its findings are late.
@@ -137,6 +151,8 @@ const (
 	ruleClockDrift
 	ruleStuckSensor
 	ruleImplausibleValues
+	ruleSOSUnassigned
+	ruleFallUnassigned
 	numRules
 )
 
@@ -405,6 +421,8 @@ var catalogue = [numRules]ruleSpec{
 			windowCount: {key: "count", kind: count, def: 3, min: 1, max: maxRing},
 			windowSpan:  windowParam("window", 24*hours, minute, 30*days),
 		}},
+	ruleSOSUnassigned:  {id: RuleSOSUnassigned, category: Fault, levels: []level{{"sos", Critical}}},
+	ruleFallUnassigned: {id: RuleFallUnassigned, category: Fault, levels: []level{{"fall", Critical}}},
 }
 
 // offlineInterval returns the parameter of device_offline that holds the expected interval of

@@ -361,7 +361,9 @@ func TestCategoryOf(t *testing.T) {
 			faults = append(faults, id)
 		}
 	}
-	want := []string{"device_offline", "battery_low", "repeated_errors", "calibration_overdue", "clock_drift", "stuck_sensor", "implausible_values"}
+	// Routed to the device's site: the faults, and the calls for help from a device lent to nobody.
+	want := []string{"device_offline", "battery_low", "repeated_errors", "calibration_overdue", "clock_drift", "stuck_sensor", "implausible_values",
+		"sos_unassigned", "fall_unassigned"}
 	if !slices.Equal(faults, want) {
 		t.Errorf("fault rules = %v; want %v", faults, want)
 	}

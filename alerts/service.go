@@ -121,7 +121,7 @@ func (s *Service) silence(fs []Finding) {
 			continue
 		}
 		f.Silenced = SilenceReason(*f, s.silences)
-		if f.Silenced == "" && f.Category == Fault {
+		if f.Silenced == "" && f.Category == Fault && !CallForHelp(*f) {
 			id := f.Device
 			if f.Subject.Kind == "device" {
 				id = f.Subject.ID

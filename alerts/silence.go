@@ -70,9 +70,10 @@ func ParseSubject(s string) (Subject, bool) {
 
 // SilenceReason returns the reason f is silenced by one of silences at its time, or "": a
 // silence of its subject, of its patient (clinical) or of its device (faults). A resolving
-// finding is never silenced: it notifies nobody anyway.
+// finding is never silenced: it notifies nobody anyway. Nor is a call for help from a device
+// lent to nobody: a device's silence is for its faults, not for a person in need.
 func SilenceReason(f Finding, silences []Silence) string {
-	if f.Resolve {
+	if f.Resolve || CallForHelp(f) {
 		return ""
 	}
 	subjects := []Subject{f.Subject}
@@ -90,4 +91,11 @@ func SilenceReason(f Finding, silences []Silence) string {
 		}
 	}
 	return ""
+}
+
+// CallForHelp reports whether f is an SOS or a fall from a device lent to nobody at its time
+// (sos_unassigned, fall_unassigned): a person's call for help routed to the device's site. A
+// silence or maintenance of the device does not hold it back.
+func CallForHelp(f Finding) bool {
+	return f.Category == Fault && (f.Rule == RuleSOSUnassigned || f.Rule == RuleFallUnassigned)
 }
