@@ -60,7 +60,9 @@ const (
 )
 
 // Category says who an alert is for: a clinical alert is about a patient and goes to the
-// patient's team; a fault is about a device and goes to the fleet managers of its site.
+// patient's team; a fault is about a device and goes to the fleet managers of its site. An SOS
+// or a fall from a device lent to nobody (sos_unassigned, fall_unassigned) has no patient and
+// no team, so it is routed as a fault: about the device, to its site.
 type Category string
 
 // Categories.

@@ -91,7 +91,9 @@ import (
 // fever, weight gain, fall, SOS, battery); the others (warning for glucose low and high, home
 // average, low BP, missed measurements and the other faults; urgent for a CGM episode) are the
 // engine's choice. The file also sets late_after (default 1h): a reading measured longer than
-// that before it was received raises its findings as Late, at severity info.
+// that before it was received raises its findings as Late, at severity info. Fault rules judge
+// a backlog the same way (fault_rules.go), repeated_errors by its own window: an episode whose
+// latest error is more than window old when it arrives is raised late.
 const (
 	RuleGlucoseLow         = "glucose_low"
 	RuleGlucoseVeryLow     = "glucose_very_low"
