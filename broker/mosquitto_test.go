@@ -1,7 +1,13 @@
 package broker
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+	mpackets "github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
@@ -218,4 +226,185 @@ func TestMosquittoEnforcesTheFiles(t *testing.T) {
 		t.Fatalf("subscriber also received %q", m)
 	case <-time.After(200 * time.Millisecond):
 	}
+}
+
+// TestMosquittoSharedSubscriptionWhenAMemberDies shows what Mosquitto does with the share of a
+// shared-subscription member whose connection breaks without a clean disconnect (a killed
+// ingest instance), and what each way out costs. The ingest users are written by
+// WriteMosquittoFiles, and Mosquitto names each session by its username, as broker-config says.
+//
+//   - Mosquitto keeps routing the dead member's share to its persistent session, where it waits:
+//     a shared subscription alone is not failover.
+//   - A client that signs in as the same ingest user (a standby) takes the session over and
+//     receives every message queued for it: nothing is lost.
+//   - A session that expires instead is deleted with its queue: what was queued for it is lost,
+//     although the devices had their PUBACKs, and only then does the survivor get every message.
+//     Mosquitto's persistent_client_expiration does this for MQTT 3.1.1 clients such as ingest,
+//     in whole hours at least; here an MQTT 5 session expiry of one second stands in for it.
+func TestMosquittoSharedSubscriptionWhenAMemberDies(t *testing.T) {
+	f := newFleet()
+	dir := t.TempDir()
+	share := []string{"$share/+/devices/+/telemetry"}
+	a := Principal{Username: "vitalwatch-ingest-a", Password: "password-a", Subscribe: share}
+	b := Principal{Username: "vitalwatch-ingest-b", Password: "password-b", Subscribe: share}
+	c := Principal{Username: "vitalwatch-ingest-c", Password: "password-c", Subscribe: share}
+	if _, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{HashPrincipal(a), HashPrincipal(b), HashPrincipal(c)}); err != nil {
+		t.Fatal(err)
+	}
+	m := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{ExtraConfig: strings.Join([]string{
+		"allow_anonymous false",
+		"password_file " + filepath.Join(dir, "passwd"),
+		"acl_file " + filepath.Join(dir, "acl"),
+		"use_username_as_clientid true",
+	}, "\n")})
+	persistent := func(o *mqtt.ClientOptions) { o.SetCleanSession(false) }
+	// Messages of a resumed session can come before any route is set up again.
+	into := func(got chan string) func(*mqtt.ClientOptions) {
+		return func(o *mqtt.ClientOptions) {
+			o.SetDefaultPublishHandler(func(_ mqtt.Client, msg mqtt.Message) { got <- string(msg.Payload()) })
+		}
+	}
+	count := func(got chan string) int {
+		time.Sleep(300 * time.Millisecond) // Mosquitto delivers a few hundred messages in far less
+		return len(got)
+	}
+	dev := mustDial(t, m.URL, "A", "A", f.secrets["A"])
+	send := func(n int) {
+		for i := range n {
+			publish(t, dev, "devices/A/telemetry", 1, fmt.Sprint(i)) // each waits for its PUBACK
+		}
+	}
+
+	gotA := make(chan string, 1000)
+	survivor := mustDialWith(t, m.URL, a, persistent, into(gotA))
+	subscribe(t, survivor, "$share/g/devices/+/telemetry", gotA)
+
+	// The member that dies, and its standby.
+	gotB := make(chan string, 1000)
+	var conn net.Conn
+	dying := mustDialWith(t, m.URL, b, persistent, into(gotB), rawConn(&conn))
+	subscribe(t, dying, "$share/g/devices/+/telemetry", gotB)
+	send(10)
+	if a, b := count(gotA), count(gotB); a != 5 || b != 5 {
+		t.Fatalf("shared subscription split 10 messages %d/%d; want 5/5", a, b)
+	}
+	conn.Close() // no DISCONNECT: the process died
+	time.Sleep(200 * time.Millisecond)
+	send(100)
+	if got := count(gotA) - 5; got != 50 {
+		t.Fatalf("with b dead, a received %d of 100; want its 50: Mosquitto keeps b's share for b's session", got)
+	}
+	gotStandby := make(chan string, 1000)
+	mustDialWith(t, m.URL, b, persistent, into(gotStandby))
+	if got := count(gotStandby); got != 50 {
+		t.Errorf("the standby signed in as b received %d; want the 50 queued for b's session", got)
+	}
+
+	// The same death with a session that expires.
+	gotC := make(chan string, 1000)
+	conn, _ = dialV5(t, m.Addr, c, 1, "$share/g/devices/+/telemetry")
+	conn.Close()
+	time.Sleep(200 * time.Millisecond)
+	before := count(gotA) + count(gotStandby)
+	send(90) // a, b (the standby) and c's session take 30 each
+	if got := count(gotA) + count(gotStandby) - before; got != 60 {
+		t.Fatalf("with c dead, a and b received %d of 90; want 60, c's 30 queued for its session", got)
+	}
+	time.Sleep(3 * time.Second) // c's session expires
+	before = count(gotA) + count(gotStandby)
+	send(100)
+	if got := count(gotA) + count(gotStandby) - before; got != 100 {
+		t.Errorf("after c's session expired, a and b received %d of 100; want all", got)
+	}
+	conn, present := dialV5(t, m.Addr, c, 1, "")
+	defer conn.Close()
+	if present {
+		t.Error("c signed in again after its session expired and found it present")
+	}
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	if typ, _, err := readPacket(bufio.NewReader(conn)); err == nil {
+		t.Errorf("c, signing in again after its session expired, received packet type %d; want nothing: its 30 queued messages are gone", typ)
+	}
+	if len(gotC) != 0 {
+		t.Errorf("c received %d messages", len(gotC))
+	}
+}
+
+// mustDialWith connects p persistently with the options; closed when the test ends.
+func mustDialWith(t *testing.T, url string, p Principal, opts ...func(*mqtt.ClientOptions)) *client {
+	t.Helper()
+	c, err := dial(url, p.Username, p.Username, p.Password, opts...)
+	if err != nil {
+		t.Fatalf("connect %s: %v", p.Username, err)
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	return c
+}
+
+// rawConn makes the client dial its own TCP connection and keep it in *conn, so that the test
+// can cut it as a killed process would.
+func rawConn(conn *net.Conn) func(*mqtt.ClientOptions) {
+	return func(o *mqtt.ClientOptions) {
+		o.SetCustomOpenConnectionFn(func(u *neturl.URL, _ mqtt.ClientOptions) (net.Conn, error) {
+			c, err := net.Dial("tcp", u.Host)
+			*conn = c
+			return c, err
+		})
+	}
+}
+
+// dialV5 connects p with MQTT 5, no clean start and a session expiry of expiry seconds, and
+// subscribes to filter at QoS 1 unless it is empty. It reports whether the broker still had the
+// session. paho.mqtt.golang speaks 3.1.1 only, so the packets are mochi's.
+func dialV5(t *testing.T, addr string, p Principal, expiry uint32, filter string) (net.Conn, bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	var buf bytes.Buffer
+	connect := mpackets.Packet{FixedHeader: mpackets.FixedHeader{Type: mpackets.Connect}, ProtocolVersion: 5,
+		Connect: mpackets.ConnectParams{ProtocolName: []byte("MQTT"), Keepalive: 30, ClientIdentifier: p.Username,
+			UsernameFlag: true, Username: []byte(p.Username), PasswordFlag: true, Password: []byte(p.Password)},
+		Properties: mpackets.Properties{SessionExpiryInterval: expiry, SessionExpiryIntervalFlag: true}}
+	if err := connect.ConnectEncode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	conn.Write(buf.Bytes())
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	typ, body, err := readPacket(r)
+	if err != nil || typ != mpackets.Connack || len(body) < 2 || body[1] != 0 {
+		t.Fatalf("MQTT 5 connect of %s: packet %d %v, %v; want a CONNACK with reason 0", p.Username, typ, body, err)
+	}
+	present := body[0]&1 == 1
+	if filter == "" {
+		return conn, present
+	}
+	buf.Reset()
+	sub := mpackets.Packet{FixedHeader: mpackets.FixedHeader{Type: mpackets.Subscribe, Qos: 1}, ProtocolVersion: 5, PacketID: 1,
+		Filters: mpackets.Subscriptions{{Filter: filter, Qos: 1}}}
+	if err := sub.SubscribeEncode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	conn.Write(buf.Bytes())
+	if typ, body, err := readPacket(r); err != nil || typ != mpackets.Suback || len(body) < 4 || body[len(body)-1] != 1 {
+		t.Fatalf("MQTT 5 subscribe of %s: packet %d %v, %v; want a SUBACK granting QoS 1", p.Username, typ, body, err)
+	}
+	return conn, present
+}
+
+// readPacket reads one MQTT packet: its type and what follows the fixed header.
+func readPacket(r *bufio.Reader) (byte, []byte, error) {
+	first, err := r.ReadByte()
+	if err != nil {
+		return 0, nil, err
+	}
+	n, _, err := mpackets.DecodeLength(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	body := make([]byte, n)
+	_, err = io.ReadFull(r, body)
+	return first >> 4, body, err
 }
