@@ -16,19 +16,23 @@ const (
 	CodeNotFound        = "not_found"
 	CodeConflict        = "conflict"          // the change clashes with what exists, e.g. a duplicate id
 	CodeTooManyRequests = "too_many_requests" // too many failed sign-ins: wait as Retry-After says
-	CodeUnavailable     = "unavailable"       // a dependency is down
-	CodeInternal        = "internal"
+	// CodeUnsupportedMediaType: a body that is not sent as application/json (or has no
+	// Content-Type) where the API takes JSON.
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeUnavailable          = "unavailable" // a dependency is down
+	CodeInternal             = "internal"
 )
 
 var codeStatus = map[string]int{
-	CodeInvalid:         http.StatusBadRequest,
-	CodeUnauthorized:    http.StatusUnauthorized,
-	CodeForbidden:       http.StatusForbidden,
-	CodeNotFound:        http.StatusNotFound,
-	CodeConflict:        http.StatusConflict,
-	CodeTooManyRequests: http.StatusTooManyRequests,
-	CodeUnavailable:     http.StatusServiceUnavailable,
-	CodeInternal:        http.StatusInternalServerError,
+	CodeInvalid:              http.StatusBadRequest,
+	CodeUnauthorized:         http.StatusUnauthorized,
+	CodeForbidden:            http.StatusForbidden,
+	CodeNotFound:             http.StatusNotFound,
+	CodeConflict:             http.StatusConflict,
+	CodeTooManyRequests:      http.StatusTooManyRequests,
+	CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	CodeUnavailable:          http.StatusServiceUnavailable,
+	CodeInternal:             http.StatusInternalServerError,
 }
 
 // Error is an API error: a code from the list above and a message for the caller.

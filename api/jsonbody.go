@@ -20,16 +20,15 @@ import (
 const maxJSONBody = 1 << 20
 
 // decodeBody reads the request's JSON object into dst, a pointer to a struct with json tags,
-// strictly: anything but one JSON object, an unknown field, a field of the wrong type, or a field
-// named in fixed (with the reason it cannot be set here) is a 400 that names what is wrong. Only the
-// fields present are written, so dst may hold the current values for a PATCH; a field given as
-// null is set to its zero value. An empty body is an empty object. It returns the names of the
-// fields present.
+// strictly: a body not sent as application/json is a 415 (see jsonContentType); anything but one
+// JSON object, an unknown field, a field of the wrong type, or a field named in fixed (with the
+// reason it cannot be set here) is a 400 that names what is wrong. Only the fields present are
+// written, so dst may hold the current values for a PATCH; a field given as null is set to its
+// zero value. An empty body is an empty object. It returns the names of the fields present.
 func decodeBody(r *http.Request, dst any, fixed map[string]string) (map[string]bool, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return nil, invalid("Content-Type: send application/json, not " + strconv.Quote(ct))
-		}
+	ct := r.Header.Get("Content-Type")
+	if err := jsonContentType(ct, r.ContentLength != 0); err != nil {
+		return nil, err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
 	if err != nil {
@@ -38,6 +37,9 @@ func decodeBody(r *http.Request, dst any, fixed map[string]string) (map[string]b
 			return nil, invalid(fmt.Sprintf("body: larger than %d bytes", maxJSONBody))
 		}
 		return nil, invalid("body: " + err.Error())
+	}
+	if ct == "" && len(body) > 0 { // a body of unknown length (chunked) that was not empty after all
+		return nil, jsonContentType(ct, true)
 	}
 	has := map[string]bool{}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -80,6 +82,29 @@ func decodeBody(r *http.Request, dst any, fixed map[string]string) (map[string]b
 		has[k] = true
 	}
 	return has, nil
+}
+
+// jsonContentType checks the Content-Type ct of a request that may have a body (hasBody: its
+// length is not known to be 0). A body is JSON only when the client says so: a body without a
+// Content-Type is refused as one with another type is, since both are what a web page can make a
+// signed-in browser send cross-site without asking first (a CORS "simple" request), which
+// application/json is not. JSON is UTF-8 (RFC 8259), so another charset is refused too. A request
+// without a body needs no Content-Type. The refusal is a 415 that names what is wrong.
+func jsonContentType(ct string, hasBody bool) error {
+	if ct == "" {
+		if !hasBody {
+			return nil
+		}
+		return &Error{Code: CodeUnsupportedMediaType, Message: "Content-Type: send the body as application/json; the request has no Content-Type"}
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return &Error{Code: CodeUnsupportedMediaType, Message: "Content-Type: send the body as application/json, not " + strconv.Quote(ct)}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &Error{Code: CodeUnsupportedMediaType, Message: "Content-Type: JSON is UTF-8, not " + strconv.Quote(cs)}
+	}
+	return nil
 }
 
 // required returns a 400 naming the first of names that is not in has.

@@ -391,7 +391,7 @@ var fieldEnums = map[string][]string{
 	"device_policy": {store.DevicesTravel, store.DevicesReturn},
 	"state":         moveStateNames(),
 	"verdict":       verdicts,
-	"code":          {CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeUnavailable, CodeInternal},
+	"code":          {CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeUnsupportedMediaType, CodeUnavailable, CodeInternal},
 }
 
 var pathParam = regexp.MustCompile(`\{([A-Za-z_]+)\}`)
@@ -455,6 +455,9 @@ func openAPIDocument() map[string]any {
 		}
 		if op.method != "GET" {
 			answers["409"] = errorAnswer("Conflicts with what exists, e.g. an id that is taken.")
+		}
+		if op.body != "" && op.body != "csv" {
+			answers["415"] = errorAnswer("A body without Content-Type application/json (UTF-8).")
 		}
 		o := map[string]any{"operationId": op.id, "summary": op.summary, "description": "Access: " + op.access, "responses": answers}
 		if len(ps) > 0 {

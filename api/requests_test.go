@@ -53,8 +53,8 @@ func TestRegistryBadRequests(t *testing.T) {
 			t.Errorf("%s: %s %s %s = %d %s; want a %d error naming %q", tt.name, tt.method, tt.path, tt.body, w.Code, msg, tt.status, tt.wantIn)
 		}
 	}
-	if w := f.callRaw("admin", "POST", "/sites", strings.NewReader(`{"id": "sC", "name": "x"}`), "text/plain"); w.Code != 400 {
-		t.Errorf("POST /sites as text/plain = %d; want 400", w.Code)
+	if w := f.callRaw("admin", "POST", "/sites", strings.NewReader(`{"id": "sC", "name": "x"}`), "text/plain"); w.Code != 415 {
+		t.Errorf("POST /sites as text/plain = %d; want 415 (see TestJSONBodyContentType)", w.Code)
 	}
 }
 
