@@ -89,7 +89,7 @@ func apiOperations() []apiOperation {
 
 		{"GET", "/devices", "listDevices", "List devices by id; a fleet manager's list holds the devices at their sites",
 			fleet, append([]string{"site", "kind", "status", "mode"}, list...), "", false, 200, "DevicePage", false},
-		{"POST", "/devices", "createDevice", "Create a device; the answer holds its MQTT secret, shown this once",
+		{"POST", "/devices", "createDevice", "Create a device; the answer holds its MQTT secret, shown this once. Its id is 1-64 characters of A-Z a-z 0-9 . _ - (no : , which no broker password file can hold) and does not start with vitalwatch-, which the platform reserves for its own MQTT users",
 			fleet, nil, "NewDevice", false, 201, "CreatedDevice", false},
 		{"POST", "/devices/import", "importDevices",
 			"Import devices from a CSV file (id, kind, site, mode, model, serial, firmware, status, rated_uses_per_day, next_calibration, secret); a device without a secret gets one, in the answer once; a row at another site is refused as forbidden",

@@ -265,6 +265,10 @@ func (c *Config) Validate() error {
 			return bad("ingest.shared_group", "must not contain / + or #")
 		case i.TopicPrefix == "" || strings.ContainsAny(i.TopicPrefix, "+#") || strings.HasSuffix(i.TopicPrefix, "/"):
 			return bad("ingest.topic_prefix", "must be a topic level such as devices, without + # or a trailing /")
+		case strings.HasPrefix(i.TopicPrefix, "$") || strings.Split(i.TopicPrefix, "/")[0] == "vitalwatch":
+			// vitalwatch/ holds ingest's watchdog probes: under that prefix a device named
+			// "ingest" could publish fake probes.
+			return bad("ingest.topic_prefix", "must not start with $ or the level vitalwatch, which the platform's own topics use")
 		case i.Workers < 1 || i.Workers > 64:
 			return bad("ingest.workers", "must be from 1 to 64, got %d", i.Workers)
 		case i.QueueSize < 1:

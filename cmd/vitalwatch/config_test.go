@@ -41,6 +41,8 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"bad log level", "log:\n  level: loud\n", nil, "log.level"},
 		{"spool too small", "ingest:\n  spool_max_bytes: 10\n", nil, "ingest.spool_max_bytes"},
 		{"shared group", "ingest:\n  shared_group: a/b\n", nil, "ingest.shared_group"},
+		{"prefix of the platform's topics", "ingest:\n  topic_prefix: vitalwatch\n", nil, "ingest.topic_prefix"},
+		{"prefix of the broker's topics", "", []string{"VITALWATCH_INGEST_TOPIC_PREFIX=$SYS/x"}, "ingest.topic_prefix"},
 		{"no bucket", "influx:\n  bucket: \"\"\n", nil, "influx.bucket"},
 		{"short dedupe window", "usage:\n  dedupe_window: 10m\n", nil, "usage.dedupe_window"},
 		{"low above 1", "reallocation:\n  low: 60\n", nil, "reallocation.low"},

@@ -48,8 +48,10 @@ registry (works before the server has ever run; every change is in the audit log
   devices assign DEVICE PATIENT [--from TIME]   lend a home device to a patient
   devices return DEVICE [--at TIME]             end its loan
   devices list [--site S]              list devices as CSV
-  broker-config DIR                    write a Mosquitto password file and ACL for an external
-                                       broker (devices, and the ingest client broker.username)
+  broker-config [--ingest-users FILE] DIR
+                                       write a Mosquitto password file and ACL for an external
+                                       broker: devices, the ingest user broker.username, and
+                                       one ingest user per instance from FILE (mosquitto_passwd)
 
 people (staff who sign in to the API and web UI; also before the server has ever run):
   users add --username U --role doctor|fleet_manager|admin [--teams T1,T2] [--sites S1]
