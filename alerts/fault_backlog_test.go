@@ -223,3 +223,17 @@ func TestImplausibleValuesInABacklog(t *testing.T) {
 	check(t, "a live implausible reading after the upload",
 		e.Rejected(thermo, shanghai, string(reading.ReasonImplausible), recv.Add(2*time.Hour)), "implausible_values warning")
 }
+
+// A device whose clock is off sends old-looking times at its live pace: its first message
+// cannot tell that from a backlog, the second, off by the same, shows the data is current.
+func TestBatteryFromAClockThatIsOff(t *testing.T) {
+	e, _ := newEngine(t)
+	var got []alerts.Finding
+	for i := 0; i < 3; i++ {
+		recv := t0.Add(time.Duration(i) * 10 * time.Minute)
+		in := input(watch, recv, at(value(reading.Steps, 10), recv.Add(-3*time.Hour)))
+		in.Message.Battery, in.Message.HasBattery = 15, true
+		got = append(got, only(alerts.RuleBatteryLow, e.Reading(in))...)
+	}
+	check(t, "battery 15 % from a device 3 h behind, 10 min apart", got, "battery_low info late", "battery_low warning")
+}

@@ -24,8 +24,11 @@ import (
 //     the device measured: measurement time. A finding from data measured long before it
 //     arrived is Late (info, pages nobody): for repeated_errors, when the episode's latest
 //     error is more than window before receipt (the episode was over by then); for the others,
-//     when the data is more than late_after old. When current data then shows the same
-//     condition, the engine repeats the finding, not late, and the lifecycle notifies then.
+//     when the message is a backlog's: measured more than late_after before receipt, and not
+//     one of a steady stream of live messages with the same clock offset, which a device whose
+//     clock is off sends (its times are wrong, not its data old). When current data then
+//     shows the same condition, the engine repeats the finding, not late, and the lifecycle
+//     notifies then. A status message is about now: never late.
 //   - clock_drift from live messages compares the two clocks on purpose (receipt - device
 //     time) and judges only live messages.
 //
@@ -69,8 +72,9 @@ type deviceState struct {
 	lastActivity time.Time
 	newest       time.Time // the newest measurement time it sent
 
-	// behind says the latest telemetry message was measured more than late_after before it
-	// arrived: the device may be uploading a backlog, and more old data may follow.
+	// behind says the latest telemetry message was a backlog's: measured more than late_after
+	// before it arrived (and not a steady stream from a clock that is off). The device may be
+	// uploading, and more old data may follow.
 	behind bool
 
 	offline     bool
@@ -253,32 +257,27 @@ func (e *Engine) deviceMessage(b *batch, d *deviceState, in *Input) {
 			newest = t
 		}
 	}
-	if len(m.Readings) > 0 {
-		d.behind = b.now.Sub(newest) > e.rules.base.lateAfter
-	}
-	at := newest
-	if len(m.Readings) == 0 {
-		at = b.now // battery and flags alone: about now
-	}
-	if m.HasBattery {
-		e.battery(b, d, m.Battery, at)
-	}
 	// A live message: one measurement time, newer than anything the device sent before, and
 	// not stamped with the receive time. A hub's backlog has several times; a device catching up
 	// sends times older than its newest.
 	live := oneTime && !m.TimeMissing && len(m.Readings) > 0 && first.After(d.newest)
-	timeFlagLate := false
-	if hasTimeFlag(m.Flags) && !m.TimeMissing && len(m.Readings) > 0 {
-		// A time flag says the device's times are wrong, so its age cannot be read from its
-		// time: it is late when the message is a backlog's (not live), or old by its time
-		// and not one of a steady stream with the same offset, which a clock wrong now sends.
+	at := newest
+	if len(m.Readings) == 0 {
+		at = b.now // battery and flags alone: about now
+	} else {
+		// A message measured more than late_after before it arrived is a backlog's, unless it
+		// is live with the same clock offset as the device's previous live message: then
+		// the device's clock is off, not its data old (the first such message cannot tell).
 		steady := live && d.steadyOffset(b.now.Sub(first), first)
-		timeFlagLate = !live || (b.now.Sub(first) > e.rules.base.lateAfter && !steady)
-		if live {
-			d.recordOffset(b.now.Sub(first), first)
+		d.behind = b.now.Sub(newest) > e.rules.base.lateAfter && !steady
+		if live && hasTimeFlag(m.Flags) {
+			d.recordOffset(b.now.Sub(first), first) // drift does it for the others
 		}
 	}
-	e.flags(b, d, m.Flags, at, timeFlagLate)
+	if m.HasBattery {
+		e.battery(b, d, m.Battery, at, len(m.Readings) > 0 && d.behind)
+	}
+	e.flags(b, d, m.Flags, at, len(m.Readings) > 0 && d.behind)
 	if newest.After(d.newest) {
 		d.newest = newest
 	}
@@ -311,7 +310,7 @@ func (e *Engine) status(b *batch, in *devices.Device, site *devices.Site, st *re
 		at = b.now
 	}
 	if st.HasBattery {
-		e.battery(b, d, st.Battery, at)
+		e.battery(b, d, st.Battery, at, false) // a status is about now: never late
 	}
 	e.flags(b, d, st.Flags, at, false) // a status is about now: never late
 	d.malfunction = slices.ContainsFunc(st.Flags, malfunctionFlag)
@@ -358,15 +357,14 @@ func (e *Engine) rejected(b *batch, in *devices.Device, site *devices.Site, reas
 
 // battery raises battery_low when the level band changes, and resolves it above the low band.
 // The level in force is the one measured last: an older one (a backlog after a newer status)
-// says nothing about the battery now and is ignored. A band raised from a level measured more
-// than late_after before receipt is late; the next current level in a low band notifies.
-func (e *Engine) battery(b *batch, d *deviceState, v float64, at time.Time) {
+// says nothing about the battery now and is ignored. A band raised from a level of a backlog
+// (late) is late; the next current level in a low band notifies.
+func (e *Engine) battery(b *batch, d *deviceState, v float64, at time.Time, late bool) {
 	th := &e.rules.base
 	if !th.on(ruleBatteryLow) || at.Before(d.batteryAt) {
 		return
 	}
 	d.batteryAt = at
-	late := b.now.Sub(at) > th.lateAfter
 	var band int8
 	switch {
 	case v <= th.p(ruleBatteryLow, batteryVeryLow):
@@ -597,9 +595,8 @@ func (e *Engine) stuckSensor(b *batch, d *deviceState, in *Input, r *reading.Rea
 		}
 		s.last, s.n = r.Value, 1
 	}
-	// A run measured more than late_after before receipt is late (a backlog); a current
-	// reading that is still stuck notifies.
-	late := b.now.Sub(r.Time) > th.lateAfter
+	// A run in a backlog is late; a current reading that is still stuck notifies.
+	late := d.behind
 	raise := !s.open && s.n >= int(th.p(ruleStuckSensor, stuckCount))
 	if raise || (s.open && s.late && !late) {
 		s.open, s.late = true, late
