@@ -339,8 +339,8 @@ func homeAverage(b *batch, p *patientState, today int64) {
 // earlier reading at all). ok is false when there is no home reading up to last.
 func (s *bpState) seriesStart(loc *time.Location, last, gap int64) (start int64, ok bool) {
 	var prev int64
-	if !s.homeBefore.IsZero() {
-		prev, start, ok = localDay(s.homeBefore, loc), localDay(s.homeBefore, loc), true
+	if day := localDay(s.homeBefore, loc); !s.homeBefore.IsZero() && day <= last {
+		prev, start, ok = day, day, true
 	}
 	for _, h := range s.home {
 		day := localDay(h.t, loc)
