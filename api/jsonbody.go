@@ -21,8 +21,8 @@ const maxJSONBody = 1 << 20
 
 // decodeBody reads the request's JSON object into dst, a pointer to a struct with json tags,
 // strictly: a body not sent as application/json is a 415 (see jsonContentType); anything but one
-// JSON object, an unknown field, a field of the wrong type, or a field named in fixed (with the
-// reason it cannot be set here) is a 400 that names what is wrong. Only the fields present are
+// JSON object, an unknown field, a field given twice, a field of the wrong type, or a field named
+// in fixed (with the reason it cannot be set here) is a 400 that names what is wrong. Only the fields present are
 // written, so dst may hold the current values for a PATCH; a field given as null is set to its
 // zero value. An empty body is an empty object. It returns the names of the fields present.
 func decodeBody(r *http.Request, dst any, fixed map[string]string) (map[string]bool, error) {
@@ -52,6 +52,9 @@ func decodeBody(r *http.Request, dst any, fixed map[string]string) (map[string]b
 			return nil, invalid(fmt.Sprintf("body: malformed JSON at byte %d: %v", syntax.Offset, syntax))
 		}
 		return nil, invalid("body: must be a JSON object")
+	}
+	if k, ok := duplicateKey(body); ok {
+		return nil, invalid(fmt.Sprintf("%s: given twice", strconv.Quote(k)))
 	}
 	v := reflect.ValueOf(dst).Elem()
 	fields := map[string]jsonField{}
@@ -105,6 +108,33 @@ func jsonContentType(ct string, hasBody bool) error {
 		return &Error{Code: CodeUnsupportedMediaType, Message: "Content-Type: JSON is UTF-8, not " + strconv.Quote(cs)}
 	}
 	return nil
+}
+
+// duplicateKey returns a key that the JSON object body (valid) has twice. encoding/json keeps
+// the last value of a repeated key, where a proxy, a log or an audit may read the first: the
+// request would not say one thing.
+func duplicateKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		k, isKey := t.(string)
+		if err != nil || !isKey {
+			return "", false
+		}
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // required returns a 400 naming the first of names that is not in has.

@@ -125,3 +125,21 @@ func TestAccountRoutesNeedContentType(t *testing.T) {
 		t.Errorf("a refused PATCH made usr_wang %s", u.Role)
 	}
 }
+
+// A field given twice is refused: which of the two a proxy, a log or the API reads is not for the
+// body to leave open (encoding/json would take the last).
+func TestJSONBodyDuplicateField(t *testing.T) {
+	f := newRegistryFixture(t)
+	serveWebhooks(f)
+	for _, body := range []string{
+		`{"team": "tA", "url": "http://127.0.0.1:8080/in", "url": "https://sms.example/in"}`,
+		`{"team": "tA", "team": "tB", "url": "https://sms.example/in"}`,
+		`{"team": "tA", "url": "https://sms.example/in", "\u0075rl": "https://other.example/in"}`,
+	} {
+		w := f.call("admin", "POST", "/webhooks", body)
+		if msg := errorOf(w.Body.Bytes()); w.Code != 400 || !strings.Contains(msg, "given twice") {
+			t.Errorf("POST /webhooks %s = %d %s; want 400 naming the field given twice", body, w.Code, msg)
+		}
+	}
+	f.want(201, "admin", "POST", "/webhooks", `{"team": "tA", "url": "https://sms.example/in", "min_severity": "urgent"}`, nil)
+}
