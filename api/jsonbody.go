@@ -22,9 +22,10 @@ const maxJSONBody = 1 << 20
 // decodeBody reads the request's JSON object into dst, a pointer to a struct with json tags,
 // strictly: a body not sent as application/json is a 415 (see jsonContentType); anything but one
 // JSON object, an unknown field, a field given twice, a field of the wrong type, or a field named
-// in fixed (with the reason it cannot be set here) is a 400 that names what is wrong. Only the fields present are
-// written, so dst may hold the current values for a PATCH; a field given as null is set to its
-// zero value. An empty body is an empty object. It returns the names of the fields present.
+// in fixed (with the reason it cannot be set here) is a 400 that names what is wrong. Only the
+// fields present are written, so dst may hold the current values for a PATCH; a field given as
+// null is set to its zero value. An empty body is an empty object. It returns the names of the
+// fields present.
 func decodeBody(r *http.Request, dst any, fixed map[string]string) (map[string]bool, error) {
 	ct := r.Header.Get("Content-Type")
 	if err := jsonContentType(ct, r.ContentLength != 0); err != nil {
