@@ -153,7 +153,9 @@ func (s *Service) thresholdsLocked(p *devices.Patient) *Thresholds {
 	}
 	th, err := rules.Effective(s.teams[p.TeamID], s.people[p.ID])
 	if err != nil {
-		s.log.Warn("overrides left out: they do not fit the rules", "patient", p.ID, "team", p.TeamID, "err", err)
+		// The patient's id only at debug: logs above it carry no patient ids.
+		s.log.Warn("a patient's overrides left out: they do not fit the rules", "team", p.TeamID, "err", err)
+		s.log.Debug("overrides left out", "patient", p.ID)
 	}
 	if s.effective == nil {
 		s.effective = make(map[string]*Thresholds)

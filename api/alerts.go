@@ -327,7 +327,10 @@ func (a *API) getAlert(w http.ResponseWriter, r *http.Request, p *access.Princip
 	default:
 		ev, truncated, err := a.readEvidence(r.Context(), al)
 		if err != nil {
-			a.log.Warn("alert detail: evidence not read from InfluxDB; answering with the recorded evidence", "alert", al.ID, "err", err)
+			// InfluxDB's error can quote the query, which names the patient: the error itself
+			// only at debug.
+			a.log.Warn("alert detail: evidence not read from InfluxDB; answering with the recorded evidence", "alert", al.ID)
+			a.log.Debug("evidence query failed", "alert", al.ID, "err", err)
 			out.EvidenceWarning = "InfluxDB could not be read: the evidence is as recorded with the alert"
 			break
 		}

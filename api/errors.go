@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
@@ -67,7 +69,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	if e == nil {
-		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		// The route's pattern, not its path: a path can hold a patient's id, which stays out
+		// of logs above debug.
+		// Likewise the error's root cause, not its wrapping, which names what was asked for.
+		a.log.Error("request failed", "method", r.Method, "route", routePattern(r), "err", rootCause(err))
+		a.log.Debug("request failed", "path", r.URL.Path, "err", err)
 		e = &Error{Code: CodeInternal, Message: "internal error"}
 	}
 	status, ok := codeStatus[e.Code]
@@ -83,4 +89,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// routePattern is the pattern of the route that r matched, such as /api/v1/patients/{id}, or
+// "unmatched".
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		if p := rc.RoutePattern(); p != "" {
+			return p
+		}
+	}
+	return "unmatched"
+}
+
+// rootCause is the innermost error that err wraps through Unwrap() error.
+func rootCause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }

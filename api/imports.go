@@ -54,7 +54,7 @@ func csvBody(r *http.Request) (io.Reader, bool, error) {
 		}
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/csv" {
-		return nil, false, invalid("Content-Type: send the file as text/csv")
+		return nil, false, &Error{Code: CodeUnsupportedMediaType, Message: "Content-Type: send the file as text/csv"}
 	}
 	return http.MaxBytesReader(nil, r.Body, maxCSVBody), atomic, nil
 }

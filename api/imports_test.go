@@ -133,19 +133,22 @@ func TestImportPatientsAsDoctor(t *testing.T) {
 func TestImportRefusals(t *testing.T) {
 	f := newRegistryFixture(t)
 	for _, tt := range []struct {
-		name, path, body, contentType, wantIn string
+		name, path, body, contentType string
+		status                        int
+		wantIn                        string
 	}{
-		{"JSON body", "/sites/import", `{"id": "x"}`, "application/json", "Content-Type"},
-		{"no header", "/sites/import", "", "text/csv", "empty file"},
-		{"unknown column", "/sites/import", "id,name,colour\nsC,x,red\n", "text/csv", "colour"},
-		{"missing column", "/teams/import", "id,name\ntC,x\n", "text/csv", "site"},
-		{"atomic not a bool", "/sites/import?atomic=maybe", "id,name\n", "text/csv", "atomic"},
-		{"unknown parameter", "/sites/import?dry_run=true", "id,name\n", "text/csv", "dry_run"},
+		{"JSON body", "/sites/import", `{"id": "x"}`, "application/json", 415, "Content-Type"},
+		{"no Content-Type", "/sites/import", "id,name\nsC,x\n", "", 415, "Content-Type"},
+		{"no header", "/sites/import", "", "text/csv", 400, "empty file"},
+		{"unknown column", "/sites/import", "id,name,colour\nsC,x,red\n", "text/csv", 400, "colour"},
+		{"missing column", "/teams/import", "id,name\ntC,x\n", "text/csv", 400, "site"},
+		{"atomic not a bool", "/sites/import?atomic=maybe", "id,name\n", "text/csv", 400, "atomic"},
+		{"unknown parameter", "/sites/import?dry_run=true", "id,name\n", "text/csv", 400, "dry_run"},
 	} {
 		req := strings.NewReader(tt.body)
 		w := f.callRaw("admin", "POST", tt.path, req, tt.contentType)
-		if msg := errorOf(w.Body.Bytes()); w.Code != 400 || !strings.Contains(msg, tt.wantIn) {
-			t.Errorf("%s: POST %s = %d %s; want 400 naming %s", tt.name, tt.path, w.Code, msg, tt.wantIn)
+		if msg := errorOf(w.Body.Bytes()); w.Code != tt.status || !strings.Contains(msg, tt.wantIn) {
+			t.Errorf("%s: POST %s = %d %s; want %d naming %s", tt.name, tt.path, w.Code, msg, tt.status, tt.wantIn)
 		}
 	}
 }
