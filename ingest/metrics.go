@@ -1,12 +1,15 @@
 package ingest
 
 import (
+	"errors"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/reading"
+	"github.com/vitalwatch/vitalwatch/spool"
 )
 
 // deadReasons are the dead-letter reasons, indexed for per-batch counting.
@@ -63,10 +66,13 @@ type Metrics struct {
 	deadLetterErrors prometheus.Counter
 	spooledBatches   prometheus.Counter
 	replayedBatches  prometheus.Counter
-	spoolFull        prometheus.Counter
+	spoolFull        *prometheus.CounterVec
 	uses             prometheus.Counter
 	usageErrors      prometheus.Counter
 	reg              prometheus.Registerer
+
+	// spool follows what holds the spool up, for logs and readiness.
+	spool spoolHealth
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -100,8 +106,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vitalwatch_ingest_spooled_batches_total", Help: "Batches written to the local spool because InfluxDB could not take them."}),
 		replayedBatches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vitalwatch_ingest_replayed_batches_total", Help: "Spooled batches replayed into InfluxDB."}),
-		spoolFull: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vitalwatch_ingest_spool_full_total", Help: "Times a batch found the spool full and waited (the broker holds the messages)."}),
+		spoolFull: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vitalwatch_ingest_spool_full_total", Help: "Times a batch found the spool full and waited (the broker holds the messages), by reason: " +
+				spoolFullLimit + " (ingest.spool_max_bytes reached) or " + spoolFullDisk + " (no space left on the spool's file system)."}, []string{"reason"}),
 		uses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vitalwatch_ingest_uses_total", Help: "Device uses recorded for acknowledged messages (one per device and measurement time in a message; the store counts repeats once)."}),
 		usageErrors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -120,10 +127,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.messages.WithLabelValues("telemetry")
 	m.messages.WithLabelValues("status")
+	m.spoolFull.WithLabelValues(spoolFullLimit)
+	m.spoolFull.WithLabelValues(spoolFullDisk)
 	return m
 }
 
-// observeSpool exposes the spool's backlog as gauges.
+// The reasons of vitalwatch_ingest_spool_full_total.
+const (
+	spoolFullLimit = "limit"
+	spoolFullDisk  = "disk_full"
+)
+
+// observeSpool exposes the spool's backlog, and whether it can take batches, as gauges.
 func (m *Metrics) observeSpool(s Spool) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vitalwatch_ingest_spool_bytes",
@@ -131,6 +146,16 @@ func (m *Metrics) observeSpool(s Spool) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vitalwatch_ingest_spool_batches",
 			Help: "Batches waiting in the local spool for InfluxDB."}, func() float64 { return float64(s.Len()) }),
 	)
+	if w, ok := s.(writableSpool); ok {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vitalwatch_ingest_spool_writable",
+			Help: "1 if the local spool can take batches, 0 if the last attempt failed and its cause holds (the spool's limit, a full disk, a failed file; /readyz says which)."},
+			func() float64 {
+				if w.Writable() != nil {
+					return 0
+				}
+				return 1
+			}))
+	}
 }
 
 func (m *Metrics) batch(c *batchCounts, acked int, took time.Duration) {
@@ -152,4 +177,71 @@ func (m *Metrics) batch(c *batchCounts, acked int, took time.Duration) {
 	m.seqRepeats.Add(float64(c.seqRepeats))
 	m.uses.Add(float64(c.uses))
 	m.batchSeconds.Observe(took.Seconds())
+}
+
+// writableSpool is a Spool that can say whether it takes records now (spool.Spool does).
+type writableSpool interface {
+	Writable() error
+}
+
+// spoolHealth follows the spool's troubles, so that each is logged once when it starts and
+// once when it ends rather than at every retry, and readiness can say what holds replay up.
+type spoolHealth struct {
+	mu     sync.Mutex
+	append episode // batches cannot be spooled
+	replay episode // spooled batches cannot be replayed
+	dead   episode // dead letters cannot be stored
+}
+
+// episode is one stretch of failures of the same kind.
+type episode struct {
+	kind  string // empty when there is none
+	err   error  // the latest
+	since time.Time
+	tries int
+}
+
+// fail records a failure of the given kind and reports whether it starts an episode: the
+// first failure, or one of another kind than the one before.
+func (h *spoolHealth) fail(e *episode, kind string, err error, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e.err = err
+	if e.kind == kind {
+		e.tries++
+		return false
+	}
+	e.kind, e.since, e.tries = kind, now, 1
+	return true
+}
+
+// ok records a success and returns the episode it ends, if any (kind is empty if none).
+func (h *spoolHealth) ok(e *episode) episode {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ended := *e
+	*e = episode{}
+	return ended
+}
+
+// current returns the latest error of an episode in progress, or nil.
+func (h *spoolHealth) current(e *episode) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e.kind == "" {
+		return nil
+	}
+	return e.err
+}
+
+// spoolErrorKind names err's kind for spoolHealth and the reason label of spool_full_total: a
+// full spool, a full disk, or any other failure.
+func spoolErrorKind(err error) string {
+	switch {
+	case errors.Is(err, spool.ErrFull):
+		return spoolFullLimit
+	case errors.Is(err, spool.ErrNoSpace):
+		return spoolFullDisk
+	}
+	return "error"
 }

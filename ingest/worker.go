@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/reading"
-	"github.com/vitalwatch/vitalwatch/spool"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
@@ -375,16 +375,31 @@ func (p *Pipeline) store(ctx context.Context, lines []byte, onRejected func(cont
 		err := p.spool.Append(lines)
 		if err == nil {
 			p.metrics.spooledBatches.Inc()
+			if ended := p.metrics.spool.ok(&p.metrics.spool.append); ended.kind != "" {
+				p.log.Info("spool takes batches again", "after", ended.err, "failed_attempts", ended.tries,
+					"for", p.now().Sub(ended.since).Round(time.Millisecond))
+			}
 			select {
 			case p.spooled <- struct{}{}:
 			default:
 			}
 			return true
 		}
-		if errors.Is(err, spool.ErrFull) {
-			p.metrics.spoolFull.Inc()
-		} else {
-			p.log.Error("spool append failed", "err", err)
+		// The batch waits unacknowledged, and the broker with it, until the spool or InfluxDB
+		// takes it. Said once per stretch of such failures, not for every batch and retry.
+		kind := spoolErrorKind(err)
+		if kind != "error" {
+			p.metrics.spoolFull.WithLabelValues(kind).Inc()
+		}
+		if p.metrics.spool.fail(&p.metrics.spool.append, kind, err, p.now()) {
+			switch kind {
+			case spoolFullLimit:
+				p.log.Warn("spool full (ingest.spool_max_bytes); holding the broker back until InfluxDB takes the backlog", "err", err)
+			case spoolFullDisk:
+				p.log.Error("spool's disk is full; holding the broker back until replay or an operator frees space", "err", err)
+			default:
+				p.log.Error("spool append failed; holding the broker back", "err", err)
+			}
 		}
 		if !sleep(ctx, backoff) {
 			return false
@@ -402,16 +417,26 @@ func (p *Pipeline) writeOnce(ctx context.Context, lines []byte) error {
 	return err
 }
 
-// addDeadLetters stores dead letters, retrying until it works or ctx ends.
+// addDeadLetters stores dead letters, retrying until it works or ctx ends. A failure is logged
+// when it starts and when it ends, not at every retry.
 func (p *Pipeline) addDeadLetters(ctx context.Context, dls []deadletter.DeadLetter) bool {
 	backoff := p.cfg.RetryInterval
+	h := &p.metrics.spool
 	for {
 		err := p.dead.AddDeadLetters(ctx, dls, p.cfg.DeadLetterKeep)
 		if err == nil {
+			if ended := h.ok(&h.dead); ended.kind != "" {
+				p.log.Info("dead letters stored again", "after", ended.err, "failed_attempts", ended.tries)
+			}
 			return true
 		}
 		p.metrics.deadLetterErrors.Inc()
-		p.log.Error("storing dead letters failed", "err", err, "count", len(dls))
+		if ctx.Err() != nil {
+			return false
+		}
+		if h.fail(&h.dead, "error", err, p.now()) {
+			p.log.Error("storing dead letters failed; retrying", "err", err, "count", len(dls))
+		}
 		if !sleep(ctx, backoff) {
 			return false
 		}
@@ -419,13 +444,17 @@ func (p *Pipeline) addDeadLetters(ctx context.Context, dls []deadletter.DeadLett
 	}
 }
 
-// drain replays the spool into InfluxDB, oldest first, until ctx ends.
+// drain replays the spool into InfluxDB, oldest first, until ctx ends. The spool frees space as
+// it is consumed, and consuming needs none, so replay goes on when the disk is full.
 func (p *Pipeline) drain(ctx context.Context) {
 	backoff := p.cfg.RetryInterval
+	h := &p.metrics.spool
 	for {
 		rec, ok, err := p.spool.Peek()
 		if err != nil {
-			p.log.Error("spool unreadable; replay halted until restart or repair", "err", err)
+			if h.fail(&h.replay, "unreadable", err, p.now()) {
+				p.log.Error("spool unreadable; replay halted until restart or repair", "err", err)
+			}
 			if !sleep(ctx, p.cfg.MaxRetryInterval) {
 				return
 			}
@@ -453,15 +482,56 @@ func (p *Pipeline) drain(ctx context.Context) {
 			continue
 		}
 		backoff = p.cfg.RetryInterval
-		if err := p.spool.Consume(); err != nil {
-			p.log.Error("spool consume failed", "err", err)
-			if !sleep(ctx, backoff) {
-				return
-			}
-			continue
+		if !p.consumeSpooled(ctx) {
+			return
 		}
 		p.metrics.replayedBatches.Inc()
 	}
+}
+
+// consumeSpooled removes the replayed record from the spool, retrying with backoff until it
+// works or ctx ends. Only Consume is retried: the record is in InfluxDB already.
+func (p *Pipeline) consumeSpooled(ctx context.Context) bool {
+	backoff := p.cfg.RetryInterval
+	h := &p.metrics.spool
+	for {
+		err := p.spool.Consume()
+		if err == nil {
+			if ended := h.ok(&h.replay); ended.kind != "" {
+				p.log.Info("spool replay resumed", "after", ended.err, "failed_attempts", ended.tries,
+					"for", p.now().Sub(ended.since).Round(time.Millisecond))
+			}
+			return true
+		}
+		if h.fail(&h.replay, "consume", err, p.now()) {
+			p.log.Error("spool consume failed; replay waits", "err", err)
+		}
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, p.cfg.MaxRetryInterval)
+	}
+}
+
+// SpoolReady reports, for /readyz, whether the spool can take batches and its replay is moving:
+// nil, or what stops it, such as the spool's limit (ingest.spool_max_bytes), a full disk, a failed
+// spool file, an unreadable record, or dead letters of a replayed batch that cannot be stored.
+// The signature is that of a readiness check.
+func (p *Pipeline) SpoolReady(context.Context) error {
+	var errs []error
+	if w, ok := p.spool.(writableSpool); ok {
+		if err := w.Writable(); err != nil {
+			errs = append(errs, fmt.Errorf("spool cannot take batches: %w", err))
+		}
+	}
+	h := &p.metrics.spool
+	if err := h.current(&h.replay); err != nil {
+		errs = append(errs, fmt.Errorf("spool replay halted: %w", err))
+	}
+	if err := h.current(&h.dead); err != nil {
+		errs = append(errs, fmt.Errorf("dead letters cannot be stored, so replay and acknowledgements wait: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // rejectSpooledLines writes a refused spool record line by line and dead-letters the lines
