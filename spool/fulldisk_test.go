@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -259,4 +262,88 @@ func TestWritableSaysWhy(t *testing.T) {
 			t.Errorf("Writable() once the disk has room = %v; want nil", err)
 		}
 	})
+}
+
+// TestAppendRecoversFromFailedFsync fails one fsync of a segment while writers append, as a
+// file system out of space at writeback (NFS, thin provisioning, quotas) or a transient I/O
+// error would. The Appends it covered fail; later ones must succeed again instead of failing
+// until a restart, and every record whose Append returned nil must be kept, once, in order.
+func TestAppendRecoversFromFailedFsync(t *testing.T) {
+	for _, cause := range []syscall.Errno{syscall.ENOSPC, syscall.EIO} {
+		t.Run(cause.Error(), func(t *testing.T) {
+			dir, disk := newDisk(t, 1<<30)
+			opts := spool.Options{Dir: dir, MaxBytes: 64 << 20, SegmentBytes: 16 << 10, FS: disk}
+			s := spool.MustOpen(t, opts)
+			var mu sync.Mutex
+			syncs, failAt := 0, []int{20, 45}
+			disk.Inject = func(op spooltest.Op, path string) error {
+				if op != spooltest.OpSync || !strings.HasSuffix(path, ".seg") {
+					return nil
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				syncs++
+				if slices.Contains(failAt, syncs) {
+					return cause
+				}
+				return nil
+			}
+
+			const writers, perWriter = 4, 60
+			acked := make([][]int, writers)
+			failures := make([]int, writers)
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					for i := range perWriter {
+						err := s.Append(fmt.Appendf(nil, "%d %d %s", w, i, strings.Repeat("x", 300)))
+						switch {
+						case err == nil:
+							acked[w] = append(acked[w], i)
+						case cause == syscall.ENOSPC && !errors.Is(err, spool.ErrNoSpace):
+							t.Errorf("Append after an fsync failed with ENOSPC = %v; want ErrNoSpace", err)
+						default:
+							failures[w]++
+						}
+					}
+				})
+			}
+			wg.Wait()
+			total := 0
+			for w := range writers {
+				total += failures[w]
+				// The last Appends come after the failures: they must have worked.
+				if n := len(acked[w]); n == 0 || acked[w][n-1] != perWriter-1 {
+					t.Errorf("writer %d: Appends acknowledged %v; want the last ones to succeed after the repair", w, acked[w])
+				}
+			}
+			if total == 0 {
+				t.Fatal("no Append failed; the injected fsync failures did not happen")
+			}
+			if err := s.Writable(); err != nil {
+				t.Errorf("Writable() after appends succeeded again = %v; want nil", err)
+			}
+
+			s = spool.MustReopen(t, s, spool.Options{Dir: dir, MaxBytes: 64 << 20, SegmentBytes: 16 << 10})
+			next := make([]int, writers)
+			for _, rec := range spool.Drain(t, s) {
+				var w, i int
+				if _, err := fmt.Sscanf(string(rec), "%d %d", &w, &i); err != nil {
+					t.Fatalf("record %.20q: %v", rec, err)
+				}
+				// Acknowledged records are all there, in order; a failed Append may have kept its record.
+				for next[w] < len(acked[w]) && acked[w][next[w]] < i {
+					t.Fatalf("writer %d: record %d, acknowledged, is missing", w, acked[w][next[w]])
+				}
+				if next[w] < len(acked[w]) && acked[w][next[w]] == i {
+					next[w]++
+				}
+			}
+			for w := range writers {
+				if next[w] != len(acked[w]) {
+					t.Errorf("writer %d: %d of %d acknowledged records kept", w, next[w], len(acked[w]))
+				}
+			}
+		})
+	}
 }

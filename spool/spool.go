@@ -21,6 +21,10 @@
 //     that returned an error may also have kept it (a failed fsync leaves the
 //     file in an unknown state), so a caller that retries may store it twice.
 //
+// After a failed fsync, the next Append cuts the last segment back to what is
+// known to be durable and goes on from there: one bad fsync does not stop the
+// spool taking records until a restart.
+//
 // On a full file system (ENOSPC, or EDQUOT over a quota), Append returns an
 // error matching ErrNoSpace and Writable reports it, while Peek and Consume go
 // on and free space as they go, so the spool always drains. Nothing the
@@ -133,7 +137,8 @@ type Spool struct {
 	written   uint64     // records written since Open
 	syncedSeq uint64     // records written since Open and known durable
 	syncing   bool       // a group-commit leader is in fsync
-	writeErr  error      // sticky: after a failed fsync the file state is unknown
+	writeErr  error      // after a failed fsync the file state is unknown, until repairLocked
+	waiting   int        // Appends in waitDurableLocked; repairLocked waits for none
 	readOff   int64      // offset of the next unconsumed record in segs[0]
 	readRecs  int        // records consumed in segs[0]
 	closed    bool
@@ -233,7 +238,10 @@ func (s *Spool) writeLocked(frame []byte) error {
 			return ErrClosed
 		}
 		if s.writeErr != nil {
-			return s.writeErr
+			if err := s.repairLocked(); err != nil {
+				return err
+			}
+			continue
 		}
 		act := s.segs[len(s.segs)-1]
 		rotate := act.size > segHeaderLen && act.size+n > s.segBytes
@@ -278,7 +286,7 @@ func (s *Spool) writeLocked(frame []byte) error {
 		// Cut off what part of the frame was written, which also gives back
 		// the space it took.
 		if terr := s.w.Truncate(act.size); terr != nil {
-			s.writeErr = fmt.Errorf("spool: %s unusable after a failed write: %w", act.path, errors.Join(err, terr))
+			s.writeErr = markNoSpace(fmt.Errorf("spool: %s unusable after a failed write: %w", act.path, errors.Join(err, terr)))
 			return s.writeErr
 		}
 		return s.noteLocked(fmt.Errorf("spool: append to %s: %w", act.path, err), n)
@@ -333,6 +341,12 @@ func (s *Spool) Writable() error {
 // fsyncs everything written so far; the others wait for it and usually find
 // their record covered (group commit).
 func (s *Spool) waitDurableLocked(seq uint64) error {
+	s.waiting++
+	defer func() {
+		if s.waiting--; s.waiting == 0 && s.writeErr != nil {
+			s.synced.Broadcast() // a repairLocked may be waiting for the last of us
+		}
+	}()
 	for s.syncedSeq < seq {
 		if s.writeErr != nil {
 			return s.writeErr
@@ -350,7 +364,7 @@ func (s *Spool) waitDurableLocked(seq uint64) error {
 		s.syncing = false
 		s.synced.Broadcast()
 		if err != nil {
-			s.writeErr = fmt.Errorf("spool: fsync %s: %w", act.path, err)
+			s.writeErr = markNoSpace(fmt.Errorf("spool: fsync %s: %w", act.path, err))
 			return s.writeErr
 		}
 		// Records up to target are in act or in older segments, which
@@ -358,6 +372,37 @@ func (s *Spool) waitDurableLocked(seq uint64) error {
 		s.markDurableLocked(act, size, records)
 		s.syncedSeq = max(s.syncedSeq, target)
 	}
+	return nil
+}
+
+// repairLocked makes the last segment writable again after a failed fsync or
+// write left its state unknown (writeErr): it cuts the segment back to the
+// part known to be durable and fsyncs that, and writing goes on from there.
+// The records past that point were never acknowledged: their Appends returned
+// the error. So that none of them can take a later fsync for its own, the
+// repair waits until they have all returned. On failure writeErr stays, to be
+// retried by the next Append; until then ingest holds the broker back.
+func (s *Spool) repairLocked() error {
+	for s.waiting > 0 || s.syncing {
+		s.synced.Wait()
+	}
+	if s.closed {
+		return ErrClosed
+	}
+	if s.writeErr == nil {
+		return nil // repaired while we waited
+	}
+	act := s.segs[len(s.segs)-1]
+	if err := s.w.Truncate(act.durable); err != nil {
+		return s.writeErr
+	}
+	if err := s.w.Sync(); err != nil {
+		return s.writeErr
+	}
+	s.diskBytes -= act.size - act.durable
+	act.size, act.records = act.durable, act.durableRecords
+	s.written = s.syncedSeq
+	s.writeErr = nil
 	return nil
 }
 
@@ -372,7 +417,7 @@ func (s *Spool) markDurableLocked(seg *segment, size int64, records int) {
 func (s *Spool) rotateLocked() error {
 	old := s.segs[len(s.segs)-1]
 	if err := s.w.Sync(); err != nil {
-		s.writeErr = fmt.Errorf("spool: fsync %s: %w", old.path, err)
+		s.writeErr = markNoSpace(fmt.Errorf("spool: fsync %s: %w", old.path, err))
 		return s.writeErr
 	}
 	s.markDurableLocked(old, old.size, old.records)
