@@ -30,6 +30,14 @@ type Config struct {
 	// Principals are the trusted platform clients, such as ingest. They need Devices. A
 	// principal's username shadows a device with the same id.
 	Principals []Principal
+	// Ingest is the client id of the ingest subscriber. When set, a device's QoS 1 or 2
+	// publish is acknowledged only once ingest has acknowledged it (made it durable), and
+	// devices are refused, keeping their messages, while ingest is not connected and
+	// subscribed (see intake). When empty, publishes are acknowledged on receipt.
+	Ingest string
+	// MaxHeld bounds the device publishes held for ingest; a device waits for room. 0 means
+	// DefaultMaxHeld.
+	MaxHeld int
 }
 
 // Broker is a running embedded broker.
@@ -64,7 +72,7 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("broker.listen %q: %w", cfg.Listen, err)
 	}
 	opts := &mqtt.Options{
-		Logger:                   log,
+		Logger:                   mochiLogger(log),
 		InlineClient:             false,
 		ClientNetWriteBufferSize: 64 << 10,
 		ClientNetReadBufferSize:  64 << 10,
@@ -77,7 +85,7 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 	opts.Capabilities.ReceiveMaximum = 65535
 	opts.Capabilities.MaximumClientWritesPending = 65535
 	srv := mqtt.New(opts)
-	in := new(intake)
+	in := newIntake(srv, cfg.Ingest, cfg.MaxHeld, log)
 	var gate mqtt.Hook = new(auth.AllowHook) // no device authentication: anyone may connect
 	if acc != nil {
 		acc.srv = srv
