@@ -41,12 +41,17 @@ type Subscriber struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	ctx        context.Context
-	cancel     context.CancelFunc
-	subscribed atomic.Bool
-	lastProbe  atomic.Int64 // unix nanos of the last probe received
-	busySince  atomic.Int64 // unix nanos since a handler has been waiting on the pipeline; 0 if none
-	wg         sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the supervisor
+	kick   chan struct{}  // wakes the supervisor: connected, connection lost
+	// conn changes with every connection and every loss, so that a subscribe that straddles
+	// one is not taken for the current connection's.
+	conn              atomic.Uint64
+	subscribed        atomic.Bool  // the current connection is subscribed
+	resubscribeWanted atomic.Bool  // the watchdog found the subscription silent
+	lastProbe         atomic.Int64 // unix nanos of the last probe received
+	busySince         atomic.Int64 // unix nanos since a handler has been waiting on the pipeline; 0 if none
 
 	connects    prometheus.Counter
 	connLost    prometheus.Counter
@@ -64,6 +69,7 @@ func NewSubscriber(cfg SubscriberConfig, p *Pipeline, reg prometheus.Registerer,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Subscriber{cfg: cfg, pipeline: p, log: log.With("component", "mqtt"), now: now, ctx: ctx, cancel: cancel,
+		kick: make(chan struct{}, 1),
 		connects: prometheus.NewCounter(prometheus.CounterOpts{Name: "vitalwatch_mqtt_connects_total",
 			Help: "Successful connections of the ingest client to the broker."}),
 		connLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "vitalwatch_mqtt_connection_lost_total",
@@ -89,11 +95,7 @@ func NewSubscriber(cfg SubscriberConfig, p *Pipeline, reg prometheus.Registerer,
 		// so before paho has a route for them); without a default handler they would never be
 		// acknowledged.
 		SetDefaultPublishHandler(s.handle).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			s.subscribed.Store(false)
-			s.connLost.Inc()
-			s.log.Warn("broker connection lost", "err", err)
-		})
+		SetConnectionLostHandler(s.onConnectionLost)
 	if mqttconn.Supports(cfg.BrokerURL) {
 		opts.SetCustomOpenConnectionFn(mqttconn.Open)
 	}
@@ -109,13 +111,11 @@ func NewSubscriber(cfg SubscriberConfig, p *Pipeline, reg prometheus.Registerer,
 	return s
 }
 
-// Start connects in the background (retrying until the broker answers) and, if configured,
-// starts the watchdog. It returns at once.
+// Start connects in the background and starts the goroutine that keeps the client connected
+// and subscribed (and, if configured, runs the watchdog). It returns at once.
 func (s *Subscriber) Start() {
 	s.client.Connect()
-	if s.cfg.WatchdogInterval > 0 {
-		s.wg.Go(s.watchdog)
-	}
+	s.wg.Go(s.supervise)
 }
 
 // Ready returns nil when the client is connected and subscribed.
@@ -129,7 +129,7 @@ func (s *Subscriber) Ready() error {
 	return nil
 }
 
-// Close stops the watchdog and disconnects, giving outstanding acknowledgements quiesce to
+// Close stops the supervisor and disconnects, giving outstanding acknowledgements quiesce to
 // leave. Call it after the pipeline has stopped, so that its last acknowledgements are sent.
 func (s *Subscriber) Close(quiesce time.Duration) {
 	s.cancel()
@@ -150,44 +150,136 @@ func (s *Subscriber) topics() map[string]byte {
 
 func (s *Subscriber) probeTopic() string { return "vitalwatch/ingest/" + s.cfg.ClientID + "/probe" }
 
-// onConnect subscribes on every connection. The broker usually still has the session's
-// subscriptions; subscribing again is harmless and covers a broker that lost them.
-func (s *Subscriber) onConnect(c mqtt.Client) {
+// onConnect and onConnectionLost run on paho's goroutines. They only record the change and
+// wake the supervisor, which owns every reaction to it: subscribing, and connecting again if
+// paho has stopped trying. (Disconnecting and connecting from here raced with paho's own
+// reconnect: a Disconnect while paho handled the loss cancelled its reconnect, Disconnect(0)
+// returned before the status changed, and the Connect that followed failed on that status,
+// silently; the client then stayed disconnected.)
+func (s *Subscriber) onConnect(mqtt.Client) {
 	s.connects.Inc()
-	if err := s.subscribe(); err != nil {
-		s.log.Error("subscribe failed; reconnecting", "err", err)
-		go func() { // reconnect from outside the callback
-			c.Disconnect(0)
-			s.client.Connect()
-		}()
-		return
+	s.conn.Add(1)
+	s.subscribed.Store(false)
+	s.wake()
+}
+
+func (s *Subscriber) onConnectionLost(_ mqtt.Client, err error) {
+	s.conn.Add(1)
+	s.subscribed.Store(false)
+	s.connLost.Inc()
+	s.log.Warn("broker connection lost", "err", err)
+	s.wake()
+}
+
+func (s *Subscriber) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default: // a wake-up is pending already
 	}
+}
+
+// Backoff of the supervisor's retries while the client is not connected and subscribed.
+const (
+	minRetry = 500 * time.Millisecond
+	maxRetry = 10 * time.Second
+)
+
+// supervise keeps the client connected and subscribed until Close: it subscribes on every
+// connection, retries a failed subscribe, connects again if paho is neither connected nor
+// reconnecting, and runs the watchdog. Retries back off from minRetry to maxRetry and start
+// again from minRetry once the client is ready.
+func (s *Subscriber) supervise() {
+	var probes <-chan time.Time
+	if s.cfg.WatchdogInterval > 0 {
+		t := time.NewTicker(s.cfg.WatchdogInterval)
+		defer t.Stop()
+		probes = t.C
+	}
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	backoff := minRetry
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.kick:
+		case <-retry.C:
+		case <-probes:
+			s.watchdog()
+		}
+		if s.ensure() {
+			retry.Stop()
+			backoff = minRetry
+			continue
+		}
+		retry.Reset(backoff)
+		backoff = min(2*backoff, maxRetry)
+	}
+}
+
+// ensure does what can be done now towards being connected and subscribed, and reports
+// whether the client is.
+func (s *Subscriber) ensure() bool {
+	if !s.client.IsConnectionOpen() {
+		// IsConnected is also true while paho connects or reconnects by itself; false means
+		// it has stopped trying (or is about to), so start it again. A Connect refused for
+		// paho's status is tried again at the next retry.
+		if !s.client.IsConnected() {
+			s.log.Warn("broker client neither connected nor reconnecting; connecting again")
+			s.client.Connect()
+		}
+		return false
+	}
+	if s.subscribed.Load() && !s.resubscribeWanted.Load() {
+		return true
+	}
+	conn := s.conn.Load()
+	if err := s.subscribe(); err != nil {
+		s.log.Error("subscribe failed; retrying", "err", err)
+		return false
+	}
+	if s.conn.Load() != conn {
+		return false // the connection changed meanwhile: subscribe on the new one
+	}
+	s.resubscribeWanted.Store(false)
+	s.subscribed.Store(true)
 	s.log.Info("connected and subscribed", "broker", s.cfg.BrokerURL, "client_id", s.cfg.ClientID, "shared_group", s.cfg.SharedGroup)
+	return true
 }
 
 func (s *Subscriber) subscribe() error {
-	tok := s.client.SubscribeMultiple(s.topics(), s.handle)
-	if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("subscribe %v: %v", s.topics(), tokenErr(tok))
+	if err := s.wait(s.client.SubscribeMultiple(s.topics(), s.handle)); err != nil {
+		return fmt.Errorf("subscribe %v: %w", s.topics(), err)
 	}
 	if s.cfg.WatchdogInterval > 0 {
-		tok = s.client.Subscribe(s.probeTopic(), 0, func(mqtt.Client, mqtt.Message) {
+		tok := s.client.Subscribe(s.probeTopic(), 0, func(mqtt.Client, mqtt.Message) {
 			s.lastProbe.Store(s.now().UnixNano())
 		})
-		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-			return fmt.Errorf("subscribe %s: %v", s.probeTopic(), tokenErr(tok))
+		if err := s.wait(tok); err != nil {
+			return fmt.Errorf("subscribe %s: %w", s.probeTopic(), err)
 		}
 	}
 	s.lastProbe.Store(s.now().UnixNano())
-	s.subscribed.Store(true)
 	return nil
 }
 
-func tokenErr(t mqtt.Token) error {
-	if t.Error() != nil {
-		return t.Error()
+// subscribeTimeout bounds the wait for a SUBACK; paho ends the wait itself when the connection
+// is lost.
+const subscribeTimeout = 30 * time.Second
+
+// wait waits for tok, for at most subscribeTimeout, or until Close.
+func (s *Subscriber) wait(tok mqtt.Token) error {
+	timeout := time.NewTimer(subscribeTimeout)
+	defer timeout.Stop()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-timeout.C:
+		return errors.New("timed out")
+	case <-s.ctx.Done():
+		return s.ctx.Err()
 	}
-	return errors.New("timed out")
 }
 
 // handle passes a message to the pipeline. It does not acknowledge: the pipeline does, once the
@@ -200,34 +292,24 @@ func (s *Subscriber) handle(_ mqtt.Client, m mqtt.Message) {
 	_ = s.pipeline.Submit(s.ctx, Delivery{Topic: m.Topic(), Payload: m.Payload(), Received: now, Ack: m.Ack})
 }
 
-// watchdog sends a probe through the broker every interval. When the connection is up but no
-// probe has come back for three intervals (and no handler is merely waiting on a busy
-// pipeline), the subscription has gone silent: it subscribes again.
+// watchdog sends a probe through the broker (every WatchdogInterval, from supervise). When the
+// connection is up but no probe has come back for three intervals (and no handler is merely
+// waiting on a busy pipeline), the subscription has gone silent: it asks for a new subscribe,
+// which ensure makes and retries.
 func (s *Subscriber) watchdog() {
-	every := s.cfg.WatchdogInterval
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-		}
-		if !s.client.IsConnectionOpen() || !s.subscribed.Load() {
-			continue
-		}
-		s.client.Publish(s.probeTopic(), 0, false, []byte("probe"))
-		now := s.now()
-		if busy := s.busySince.Load(); busy != 0 {
-			continue // the pipeline is holding the broker back; silence is expected
-		}
-		if now.Sub(time.Unix(0, s.lastProbe.Load())) < 3*every {
-			continue
-		}
-		s.resubscribe.Inc()
-		s.log.Warn("subscription silent while connected; subscribing again", "silent_for", now.Sub(time.Unix(0, s.lastProbe.Load())).Round(time.Second))
-		if err := s.subscribe(); err != nil {
-			s.log.Error("resubscribe failed", "err", err)
-		}
+	if !s.client.IsConnectionOpen() || !s.subscribed.Load() {
+		return // ensure is at work
 	}
+	s.client.Publish(s.probeTopic(), 0, false, []byte("probe"))
+	now := s.now()
+	if busy := s.busySince.Load(); busy != 0 {
+		return // the pipeline is holding the broker back; silence is expected
+	}
+	every := s.cfg.WatchdogInterval
+	if now.Sub(time.Unix(0, s.lastProbe.Load())) < 3*every {
+		return
+	}
+	s.resubscribe.Inc()
+	s.log.Warn("subscription silent while connected; subscribing again", "silent_for", now.Sub(time.Unix(0, s.lastProbe.Load())).Round(time.Second))
+	s.resubscribeWanted.Store(true)
 }
