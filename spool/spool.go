@@ -7,8 +7,9 @@
 // are appended to in turn, plus a cursor file holding the read position and a
 // lock file. Append returns only after its record is fsynced; concurrent
 // Appends share an fsync (group commit). Consume fsyncs the new read position
-// before returning, and a segment file is deleted once it has been read to the
-// end.
+// before returning; the last record of a sealed segment is consumed by deleting
+// the segment instead. A last segment read to its end is emptied and renamed
+// rather than replaced.
 //
 // Guarantees across a crash or restart:
 //   - A record whose Append returned nil is never lost.
@@ -500,7 +501,7 @@ func (s *Spool) Consume() error {
 	p := s.peeked
 
 	s.mu.Lock()
-	endsSealed := len(s.segs) > 1 && p.next >= s.segs[0].durable
+	endsSealed := len(s.segs) > 1 && p.seg == s.segs[0].id && p.next >= s.segs[0].durable
 	s.mu.Unlock()
 	if endsSealed {
 		// The record ends a sealed segment: removing the segment consumes it,
