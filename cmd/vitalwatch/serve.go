@@ -92,8 +92,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		ingestUser, ingestPassword = "vitalwatch-ingest", devices.NewSecret()
 		principal := ingestPrincipal(ingestUser, ingestPassword, cfg.Ingest.TopicPrefix)
 		principal.ClientID = cfg.Ingest.ClientID // its session is ingest's alone
+		// The broker keeps messages in memory only: it acknowledges a device's publish once
+		// ingest has made it durable, and keeps devices out while ingest is not subscribed
+		// (at start, while the alert rules replay, and whenever ingest's connection is down),
+		// so that a restart or crash never loses what a device was told was delivered.
 		b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen, Devices: view, TopicPrefix: cfg.Ingest.TopicPrefix,
-			Principals: []broker.Principal{principal}}, log)
+			Principals: []broker.Principal{principal}, Ingest: cfg.Ingest.ClientID}, log)
 		if err != nil {
 			return err
 		}
@@ -102,6 +106,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		brokerURL = b.URL()
 		addrs.Broker = b.Addr()
 		log.Info("embedded MQTT broker listening", "addr", b.Addr())
+		if !cfg.Ingest.Enabled {
+			log.Warn("embedded broker without ingest: nothing can make device messages durable, so devices are refused")
+		}
 	}
 
 	// Alerts: the engine sees what ingest accepted before it is acknowledged; the hub feeds
