@@ -173,7 +173,7 @@ func (l *Lifecycle) Apply(ctx context.Context, findings []Finding) ([]Change, er
 	for _, f := range findings {
 		a, ev, notify, err := l.store.ApplyFinding(ctx, f)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("finding %s on %s: %w", f.Rule, f.Subject, err))
+			errs = append(errs, fmt.Errorf("finding %s: %w", f.Rule, err)) // no subject: a patient id stays out of logs
 			continue
 		}
 		if ev.ID == 0 {

@@ -361,7 +361,10 @@ func (p *Pipeline) store(ctx context.Context, lines []byte, onRejected func(cont
 			case err == nil:
 				return true
 			case errors.As(err, &rej):
-				p.log.Warn("influx refused points; finding them", "err", err)
+				// InfluxDB's message quotes the refused line, patient tag and value included:
+				// only its status above debug.
+				p.log.Warn("influx refused points; finding them", "status", rej.Status)
+				p.log.Debug("influx refused points", "err", err)
 				if err = onRejected(ctx, err); err == nil {
 					return true
 				}

@@ -118,7 +118,7 @@ func (s *Store) ApplyFinding(ctx context.Context, f alerts.Finding) (alerts.Aler
 			continue
 		}
 		if err != nil {
-			return alerts.Alert{}, alerts.Event{}, false, fmt.Errorf("apply finding %s on %s: %w", f.Rule, f.Subject, err)
+			return alerts.Alert{}, alerts.Event{}, false, fmt.Errorf("apply finding %s: %w", f.Rule, err) // no subject: a patient id stays out of logs
 		}
 		return a, ev, ev.Notify, nil
 	}
