@@ -158,11 +158,21 @@ func (w *worker) add(d Delivery) {
 		case dev == nil:
 			w.lines = influx.AppendMessage(w.lines, &m, tags)
 		case dev.Mode == devices.StationMode:
-			// A shared station's reading names its resident, who must be registered.
+			// A shared station's reading names its resident, who must be registered. A call for
+			// help does not wait for that: a fall or SOS from a station that names no
+			// registered resident is kept without a patient and raised to the station's site.
 			if m.Patient == "" || !dir.HasPatient(m.Patient) {
-				w.reject(d, device, reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonUnknownPatient,
-					Detail: "a station device's message must name a registered patient"})
-				return
+				calls := keepEvents(m.Readings)
+				detail := "a station device's message must name a registered patient"
+				if len(calls) > 0 {
+					detail += fmt.Sprintf("; its %d fall or SOS events were kept and raised to the site, its %d other readings were not stored",
+						len(calls), len(m.Readings)-len(calls))
+				}
+				w.reject(d, device, reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonUnknownPatient, Detail: detail})
+				if len(calls) == 0 {
+					return
+				}
+				m.Readings, m.Patient = calls, ""
 			}
 			tags.Patient = m.Patient
 			w.lines = influx.AppendMessage(w.lines, &m, tags)
@@ -219,6 +229,18 @@ func (w *worker) reject(d Delivery, device string, r reading.Rejection) {
 		Reason: string(r.Reason), Detail: r.Detail, Index: r.Index,
 		Payload: deadletter.Clip(d.Payload), PayloadSize: len(d.Payload),
 	})
+}
+
+// keepEvents returns the events of rs (fall, SOS and a fall's cancel): the calls for help in a message
+// whose other readings cannot be credited to anyone.
+func keepEvents(rs []reading.Reading) []reading.Reading {
+	kept := rs[:0:0]
+	for _, r := range rs {
+		if r.Type.IsEvent() {
+			kept = append(kept, r)
+		}
+	}
+	return kept
 }
 
 // trackSeq counts gaps and repeats in a device's sequence numbers.
