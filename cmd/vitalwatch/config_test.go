@@ -99,3 +99,24 @@ func TestLoadConfigWebhooksAllowPrivate(t *testing.T) {
 		t.Errorf("VITALWATCH_ALERTS_WEBHOOKS_ALLOW_PRIVATE=false over the file = %+v, %v; want false", cfg.Alerts.Webhooks, err)
 	}
 }
+
+func TestPrintConfigHidesSecrets(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://vw:s3cret-pw@db:5432/vitalwatch?sslmode=disable",
+		"host=db user=vw password=s3cret-pw dbname=vitalwatch",
+		"host=db password='s3cret-pw with space' user=vw",
+	} {
+		cfg, err := LoadConfig("", []string{"VITALWATCH_STORE_DSN=" + dsn, "VITALWATCH_BROKER_PASSWORD=s3cret-pw",
+			"VITALWATCH_INFLUX_TOKEN=s3cret-pw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		if err := printConfig(&out, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), "s3cret") || !strings.Contains(out.String(), "db") {
+			t.Errorf("printConfig with store.dsn %q =\n%s\nwant the DSN's host and no secret", dsn, out.String())
+		}
+	}
+}

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
@@ -183,7 +185,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		}, pipeline, reg, log, now)
 		checks = append(checks,
 			api.Check{Name: "broker", Check: func(context.Context) error { return sub.Ready() }},
-			api.Check{Name: "influx", Check: points.Ping})
+			api.Check{Name: "influx", Check: points.Ping},
+			api.Check{Name: "spool", Check: pipeline.SpoolReady})
 	}
 
 	reports, err := fleet.New(fleet.Deps{Store: db, Moves: db, Now: now,
@@ -356,10 +359,22 @@ func printConfig(w io.Writer, cfg *Config) error {
 	if c.Influx.Token != "" {
 		c.Influx.Token = "(set)"
 	}
+	c.Store.DSN = redactDSN(c.Store.DSN)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(c)
 }
+
+// redactDSN hides the password of a postgres:// URL (as xxxxx) or of a key=value DSN.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return dsnPassword.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+// dsnPassword is the password of a key=value DSN, quoted or not.
+var dsnPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
 
 // replayAlerts feeds the alert engine the readings in InfluxDB recent at now. If InfluxDB cannot
 // be read, serve starts anyway: the windows then fill from new readings, and open alerts are in
