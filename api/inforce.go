@@ -43,7 +43,7 @@ func (w *inForceWriter) WriteHeader(code int) {
 			// The change is stored; the periodic refresh will bring it into force. Say so
 			// rather than fail a request whose effect has already happened.
 			w.a.log.Warn("change stored but not yet in force on this instance; the next registry refresh applies it",
-				"method", w.r.Method, "path", w.r.URL.Path, "err", err)
+				"method", w.r.Method, "route", routePattern(w.r), "err", err)
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
