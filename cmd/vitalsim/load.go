@@ -123,6 +123,18 @@ type inflight struct {
 func (w *loadWorker) run(ctx context.Context) {
 	w.window = make([]inflight, w.cfg.window)
 	defer w.drain()
+	// Every device reports its status as it comes online, as real ones do after connecting,
+	// whatever share of --count its worker ends up sending.
+	if w.cfg.statusEvery > 0 {
+		for i := range w.devices {
+			d := &w.devices[i]
+			now := time.Now()
+			d.nextStatus = now.Add(w.cfg.statusEvery)
+			if !w.publish(ctx, d.client, d.status, d.Status(now), outcome{status: true}) {
+				return
+			}
+		}
+	}
 	for k := int64(0); ctx.Err() == nil; k++ {
 		if w.cfg.count > 0 && w.claimed.Add(1) > w.cfg.count {
 			return
