@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vitalwatch/vitalwatch/internal/config"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -134,7 +135,7 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return fmt.Errorf("data_dir: %w", err)
 		}
-		s, err := store.Open(ctx, cfg.storeDSN())
+		s, err := store.Open(ctx, cfg.StoreDSN())
 		if err != nil {
 			return err
 		}
@@ -142,11 +143,21 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		fmt.Fprintln(stdout, "database is up to date")
 		return nil
 	case "config":
-		return printConfig(stdout, cfg)
+		return config.Print(stdout, cfg)
 	default:
 		return serve(ctx, cfg, log, nil)
 	}
 }
+
+// Config is the configuration every command reads (package config).
+type Config = config.Config
+
+// dbFile is the SQLite database in data_dir when store.dsn is empty.
+const dbFile = config.DBFile
+
+// LoadConfig reads the YAML file at path (none if empty), then the environment, and validates
+// the result. Errors name the key at fault.
+func LoadConfig(path string, environ []string) (*Config, error) { return config.Load(path, environ) }
 
 // loadFor loads the configuration from file, or from VITALWATCH_CONFIG when file is empty.
 func loadFor(file string, environ []string) (*Config, error) {
@@ -165,7 +176,7 @@ func lookupEnv(environ []string, key string) string {
 	return ""
 }
 
-func newLogger(c LogConfig, w io.Writer) (*slog.Logger, error) {
+func newLogger(c config.LogConfig, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
 		return nil, fmt.Errorf("config: log.level: %w", err)

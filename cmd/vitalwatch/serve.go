@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
@@ -31,10 +27,8 @@ import (
 	deviceusage "github.com/vitalwatch/vitalwatch/usage" // "usage" is the help text in main.go
 )
 
-const (
-	dbFile   = "vitalwatch.db"
-	spoolDir = "spool"
-)
+// spoolDir is the spool's directory in data_dir.
+const spoolDir = "spool"
 
 // listening tells a caller (a test) the addresses serve ended up on.
 type listening struct {
@@ -68,7 +62,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
-	db, err := store.Open(ctx, cfg.storeDSN())
+	db, err := store.Open(ctx, cfg.StoreDSN())
 	if err != nil {
 		return err
 	}
@@ -349,32 +343,6 @@ func ingestPrincipal(user, password, prefix string) broker.Principal {
 		Publish: []string{prefix + "/+/commands", "vitalwatch/ingest/+/probe"},
 	}
 }
-
-// printConfig writes the effective configuration as JSON with secrets hidden.
-func printConfig(w io.Writer, cfg *Config) error {
-	c := *cfg
-	if c.Broker.Password != "" {
-		c.Broker.Password = "(set)"
-	}
-	if c.Influx.Token != "" {
-		c.Influx.Token = "(set)"
-	}
-	c.Store.DSN = redactDSN(c.Store.DSN)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(c)
-}
-
-// redactDSN hides the password of a postgres:// URL (as xxxxx) or of a key=value DSN.
-func redactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return dsnPassword.ReplaceAllString(dsn, "${1}xxxxx")
-}
-
-// dsnPassword is the password of a key=value DSN, quoted or not.
-var dsnPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
 
 // replayAlerts feeds the alert engine the readings in InfluxDB recent at now. If InfluxDB cannot
 // be read, serve starts anyway: the windows then fill from new readings, and open alerts are in

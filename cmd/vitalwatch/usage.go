@@ -53,7 +53,7 @@ func runUsage(ctx context.Context, cfg *Config, args []string, stdout, stderr io
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	st, err := store.Open(ctx, cfg.storeDSN())
+	st, err := store.Open(ctx, cfg.StoreDSN())
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func runUsers(ctx context.Context, cfg *Config, group string, args []string, std
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	st, err := store.Open(ctx, cfg.storeDSN())
+	st, err := store.Open(ctx, cfg.StoreDSN())
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"os"
@@ -11,15 +11,15 @@ import (
 func TestLoadConfigDefaultsAndOverrides(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "vw.yaml")
 	os.WriteFile(file, []byte("influx:\n  url: http://influx.example:8086\n  bucket: vitals\ningest:\n  batch_size: 500\n"), 0o600)
-	cfg, err := LoadConfig(file, []string{"VITALWATCH_INFLUX_BUCKET=override", "VITALWATCH_INGEST_FLUSH_INTERVAL=20ms",
+	cfg, err := Load(file, []string{"VITALWATCH_INFLUX_BUCKET=override", "VITALWATCH_INGEST_FLUSH_INTERVAL=20ms",
 		"VITALWATCH_BROKER_EMBEDDED=false", "VITALWATCH_BROKER_URL=tcp://mq:1883", "PATH=/bin"})
 	if err != nil {
-		t.Fatalf("LoadConfig: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	if cfg.Influx.URL != "http://influx.example:8086" || cfg.Influx.Bucket != "override" || cfg.Ingest.BatchSize != 500 ||
 		cfg.Ingest.FlushInterval != 20*time.Millisecond || cfg.Broker.Embedded || cfg.Broker.URL != "tcp://mq:1883" ||
 		cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.Ingest.Workers != 2 || !cfg.Usage.Enabled || cfg.Usage.DedupeWindow != 192*time.Hour {
-		t.Fatalf("LoadConfig = %+v; want file values, environment overrides and defaults", cfg)
+		t.Fatalf("Load = %+v; want file values, environment overrides and defaults", cfg)
 	}
 }
 
@@ -59,17 +59,17 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 			file = filepath.Join(t.TempDir(), "vw.yaml")
 			os.WriteFile(file, []byte(tt.yaml), 0o600)
 		}
-		_, err := LoadConfig(file, tt.env)
+		_, err := Load(file, tt.env)
 		if err == nil || !strings.Contains(err.Error(), tt.wantKey) {
-			t.Errorf("%s: LoadConfig() error = %v; want one naming %s", tt.name, err, tt.wantKey)
+			t.Errorf("%s: Load() error = %v; want one naming %s", tt.name, err, tt.wantKey)
 		}
 	}
 }
 
 func TestExampleConfigIsValidAndComplete(t *testing.T) {
 	const example = "../../vitalwatch.example.yaml"
-	if _, err := LoadConfig(example, nil); err != nil {
-		t.Fatalf("LoadConfig(%s): %v", example, err)
+	if _, err := Load(example, nil); err != nil {
+		t.Fatalf("Load(%s): %v", example, err)
 	}
 	body, err := os.ReadFile(example)
 	if err != nil {
@@ -86,16 +86,16 @@ func TestExampleConfigIsValidAndComplete(t *testing.T) {
 // Webhooks go to public addresses only unless alerts.webhooks.allow_private says otherwise, in
 // the file or the environment.
 func TestLoadConfigWebhooksAllowPrivate(t *testing.T) {
-	cfg, err := LoadConfig("", nil)
+	cfg, err := Load("", nil)
 	if err != nil || cfg.Alerts.Webhooks.AllowPrivate {
 		t.Fatalf("default allow_private = %v, %v; want false", cfg.Alerts.Webhooks.AllowPrivate, err)
 	}
 	file := filepath.Join(t.TempDir(), "vw.yaml")
 	os.WriteFile(file, []byte("alerts:\n  webhooks:\n    allow_private: true\n"), 0o600)
-	if cfg, err := LoadConfig(file, nil); err != nil || !cfg.Alerts.Webhooks.AllowPrivate {
+	if cfg, err := Load(file, nil); err != nil || !cfg.Alerts.Webhooks.AllowPrivate {
 		t.Errorf("allow_private: true in the file = %+v, %v; want true", cfg.Alerts.Webhooks, err)
 	}
-	if cfg, err := LoadConfig(file, []string{"VITALWATCH_ALERTS_WEBHOOKS_ALLOW_PRIVATE=false"}); err != nil || cfg.Alerts.Webhooks.AllowPrivate {
+	if cfg, err := Load(file, []string{"VITALWATCH_ALERTS_WEBHOOKS_ALLOW_PRIVATE=false"}); err != nil || cfg.Alerts.Webhooks.AllowPrivate {
 		t.Errorf("VITALWATCH_ALERTS_WEBHOOKS_ALLOW_PRIVATE=false over the file = %+v, %v; want false", cfg.Alerts.Webhooks, err)
 	}
 }
@@ -106,17 +106,17 @@ func TestPrintConfigHidesSecrets(t *testing.T) {
 		"host=db user=vw password=s3cret-pw dbname=vitalwatch",
 		"host=db password='s3cret-pw with space' user=vw",
 	} {
-		cfg, err := LoadConfig("", []string{"VITALWATCH_STORE_DSN=" + dsn, "VITALWATCH_BROKER_PASSWORD=s3cret-pw",
+		cfg, err := Load("", []string{"VITALWATCH_STORE_DSN=" + dsn, "VITALWATCH_BROKER_PASSWORD=s3cret-pw",
 			"VITALWATCH_INFLUX_TOKEN=s3cret-pw"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out strings.Builder
-		if err := printConfig(&out, cfg); err != nil {
+		if err := Print(&out, cfg); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(out.String(), "s3cret") || !strings.Contains(out.String(), "db") {
-			t.Errorf("printConfig with store.dsn %q =\n%s\nwant the DSN's host and no secret", dsn, out.String())
+			t.Errorf("Print with store.dsn %q =\n%s\nwant the DSN's host and no secret", dsn, out.String())
 		}
 	}
 }

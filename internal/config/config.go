@@ -1,4 +1,6 @@
-package main
+// Package config is the configuration of vitalwatch: every key with its default, read from a
+// YAML file and the environment, checked, and printed.
+package config
 
 import (
 	"errors"
@@ -147,9 +149,9 @@ var defaults = map[string]any{
 	"alerts.webhooks.allow_private": false,
 }
 
-// LoadConfig reads the YAML file at path (none if empty), then the environment, and validates
-// the result. Errors name the key at fault.
-func LoadConfig(path string, environ []string) (*Config, error) {
+// Load reads the YAML file at path (none if empty), then the environment, and validates the
+// result. Errors name the key at fault.
+func Load(path string, environ []string) (*Config, error) {
 	v := viper.New()
 	for k, val := range defaults {
 		v.SetDefault(k, val)
@@ -337,11 +339,14 @@ func checkHostPort(s string) error {
 	return nil
 }
 
-// storeDSN is where the registry, dead letters and audit log live: store.dsn, or a SQLite file
+// DBFile is the SQLite database in data_dir when store.dsn is empty.
+const DBFile = "vitalwatch.db"
+
+// StoreDSN is where the registry, dead letters and audit log live: store.dsn, or a SQLite file
 // in data_dir.
-func (c *Config) storeDSN() string {
+func (c *Config) StoreDSN() string {
 	if c.Store.DSN != "" {
 		return c.Store.DSN
 	}
-	return filepath.Join(c.DataDir, dbFile)
+	return filepath.Join(c.DataDir, DBFile)
 }
