@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -35,7 +36,9 @@ const usage = `usage: vitalwatch <command> [--config FILE]
 commands:
   serve     run the broker, ingest and the HTTP API until interrupted
   migrate   create or upgrade the database (store.dsn, or SQLite in data_dir), then exit
-  config    print the effective configuration (secrets hidden), then exit
+  config    print the effective configuration (secrets hidden) as YAML, then exit
+  config --example
+            print every key with its default and meaning (vitalwatch.example.yaml)
   version   print the version
 
 registry (works before the server has ever run; every change is in the audit log):
@@ -119,8 +122,15 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
+	example := cmd == "config" && slices.Contains(args, "--example")
+	if example {
+		fs.Bool("example", false, "print every key with its default and meaning, then exit")
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if example {
+		return config.WriteExample(stdout)
 	}
 	cfg, err := loadFor(*configFile, environ)
 	if err != nil {

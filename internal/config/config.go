@@ -102,59 +102,12 @@ type LogConfig struct {
 	Format string `mapstructure:"format"` // text or json
 }
 
-// defaults are the values of every key; they also tell viper which environment variables exist.
-var defaults = map[string]any{
-	"data_dir":                 "data",
-	"log.level":                "info",
-	"log.format":               "text",
-	"store.dsn":                "",
-	"store.refresh_interval":   "2s",
-	"http.listen":              "127.0.0.1:8080",
-	"broker.embedded":          true,
-	"broker.listen":            "127.0.0.1:1883",
-	"broker.url":               "",
-	"broker.username":          "",
-	"broker.password":          "",
-	"ingest.enabled":           true,
-	"ingest.client_id":         "vitalwatch-ingest",
-	"ingest.shared_group":      "",
-	"ingest.topic_prefix":      "devices",
-	"ingest.workers":           2,
-	"ingest.queue_size":        4096,
-	"ingest.batch_size":        2000,
-	"ingest.flush_interval":    "50ms",
-	"ingest.write_timeout":     "10s",
-	"ingest.watchdog_interval": "30s",
-	"ingest.spool_max_bytes":   int64(1 << 30),
-	"ingest.dead_letter_keep":  100000,
-	"influx.url":               "http://127.0.0.1:8086",
-	"influx.org":               "vitalwatch",
-	"influx.bucket":            "vitalwatch/autogen",
-	"influx.token":             "",
-	"influx.timeout":           "10s",
-	"influx.gzip":              false,
-	"usage.enabled":            true,
-	"usage.dedupe_window":      "192h",
-	"alerts.enabled":           true,
-	"alerts.rules_file":        "",
-	"alerts.tick":              "5s",
-	"alerts.poll_interval":     "200ms",
-	"alerts.escalate_after":    "15m",
-	"reallocation.low":         0.60,
-	"reallocation.high":        0.90,
-	"reallocation.months":      3,
-	"reallocation.target":      0.75,
-
-	// Where webhooks may go: see Config.Alerts.Webhooks.
-	"alerts.webhooks.allow_private": false,
-}
-
 // Load reads the YAML file at path (none if empty), then the environment, and validates the
 // result. Errors name the key at fault.
 func Load(path string, environ []string) (*Config, error) {
 	v := viper.New()
-	for k, val := range defaults {
-		v.SetDefault(k, val)
+	for _, k := range keys {
+		v.SetDefault(k.Name, k.Default)
 	}
 	v.SetEnvPrefix("VITALWATCH")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
@@ -165,14 +118,10 @@ func Load(path string, environ []string) (*Config, error) {
 			env[k] = val
 		}
 	}
-	for key := range defaults {
-		name := "VITALWATCH_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+	for _, k := range keys {
+		name := "VITALWATCH_" + strings.ToUpper(strings.ReplaceAll(k.Name, ".", "_"))
 		if val, ok := env[name]; ok {
-			if _, isList := defaults[key].([]string); isList {
-				v.Set(key, strings.FieldsFunc(val, func(r rune) bool { return r == ',' || r == ' ' }))
-			} else {
-				v.Set(key, val)
-			}
+			v.Set(k.Name, val)
 			delete(env, name)
 		}
 	}
@@ -188,7 +137,7 @@ func Load(path string, environ []string) (*Config, error) {
 			return nil, fmt.Errorf("config: reading %s: %w", path, err)
 		}
 		for _, key := range v.AllKeys() {
-			if _, ok := defaults[key]; !ok {
+			if _, ok := lookup(key); !ok {
 				return nil, fmt.Errorf("config: %s: unknown key in %s", key, path)
 			}
 		}
@@ -198,7 +147,6 @@ func Load(path string, environ []string) (*Config, error) {
 		dc.ErrorUnused = true
 		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
 			mapstructure.StringToTimeDurationHookFunc(),
-			mapstructure.StringToSliceHookFunc(","),
 		)
 		dc.WeaklyTypedInput = true
 	})

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -66,19 +68,125 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 	}
 }
 
-func TestExampleConfigIsValidAndComplete(t *testing.T) {
+// vitalwatch.example.yaml is what `vitalwatch config --example` writes from the key table, so
+// that it lists every key with its default, and it is a valid configuration.
+func TestExampleConfigIsTheKeyTable(t *testing.T) {
 	const example = "../../vitalwatch.example.yaml"
-	if _, err := Load(example, nil); err != nil {
-		t.Fatalf("Load(%s): %v", example, err)
-	}
 	body, err := os.ReadFile(example)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key := range defaults {
-		leaf := key[strings.LastIndex(key, ".")+1:]
-		if !strings.Contains(string(body), leaf+":") {
-			t.Errorf("%s does not document key %s", example, key)
+	var want strings.Builder
+	if err := WriteExample(&want); err != nil {
+		t.Fatal(err)
+	}
+	if string(body) != want.String() {
+		t.Errorf("%s is not what WriteExample writes; run: go run ./cmd/vitalwatch config --example > vitalwatch.example.yaml\n%s",
+			example, firstDifference(string(body), want.String()))
+	}
+	cfg, err := Load(example, nil)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", example, err)
+	}
+	if def, _ := Load("", nil); !reflect.DeepEqual(cfg, def) {
+		t.Errorf("Load(%s) = %+v; want the defaults %+v", example, cfg, def)
+	}
+}
+
+// firstDifference shows the first line where got and want differ.
+func firstDifference(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range max(len(g), len(w)) {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("line %d: %q; want %q", i+1, gl, wl)
+		}
+	}
+	return ""
+}
+
+// Every key names a field of Config of its default's type, and every field has a key: a field
+// added without a key (or the other way round) would have no default, no example and no
+// environment variable.
+func TestKeysAreTheFieldsOfConfig(t *testing.T) {
+	var cfg Config
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k.Name] {
+			t.Errorf("key %s is in the table twice", k.Name)
+		}
+		seen[k.Name] = true
+		f := field(&cfg, k.Name)
+		if !f.IsValid() {
+			t.Errorf("key %s names no field of Config", k.Name)
+			continue
+		}
+		if got, want := f.Type(), reflect.TypeOf(k.Default); got != want {
+			t.Errorf("key %s: field is a %v, default a %v", k.Name, got, want)
+		}
+		if k.Doc == "" {
+			t.Errorf("key %s has no doc", k.Name)
+		}
+	}
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name := prefix + f.Tag.Get("mapstructure")
+			if f.Type.Kind() == reflect.Struct {
+				walk(name+".", f.Type)
+			} else if !seen[name] {
+				t.Errorf("field Config.%s (%s) has no key in the table", f.Name, name)
+			}
+		}
+	}
+	walk("", reflect.TypeOf(cfg))
+}
+
+// What vitalwatch config prints is a configuration file: loaded again, it gives the same
+// configuration (secrets aside, which it hides).
+func TestPrintWritesKeysThatLoadBack(t *testing.T) {
+	env := []string{"VITALWATCH_INGEST_FLUSH_INTERVAL=20ms", "VITALWATCH_ALERTS_ESCALATE_AFTER=90m",
+		"VITALWATCH_USAGE_DEDUPE_WINDOW=48h", "VITALWATCH_REALLOCATION_LOW=0.5", "VITALWATCH_STORE_DSN=host=db.example.internal port=5432 user=vitalwatch dbname=vitalwatch sslmode=require connect_timeout=10",
+		"VITALWATCH_BROKER_USERNAME=yes", "VITALWATCH_HTTP_LISTEN=:0"}
+	cfg, err := Load("", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := Print(&out, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"  flush_interval: 20ms\n", "  escalate_after: 1h30m\n", "  dedupe_window: 48h\n",
+		"  low: 0.5\n", "  refresh_interval: 2s\n", "  spool_max_bytes: 1073741824\n", "ingest:\n", "    allow_private: false\n"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("Print =\n%s\nwant a line %q", out.String(), line)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "printed.yaml")
+	os.WriteFile(file, []byte(out.String()), 0o600)
+	again, err := Load(file, nil)
+	if err != nil {
+		t.Fatalf("Load(what Print wrote): %v\n%s", err, out.String())
+	}
+	if !reflect.DeepEqual(again, cfg) {
+		t.Errorf("Load(what Print wrote) = %+v; want %+v", again, cfg)
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 50 * time.Millisecond: "50ms", 2 * time.Second: "2s", 15 * time.Minute: "15m", 192 * time.Hour: "192h",
+		90 * time.Minute: "1h30m", 150 * time.Second: "2m30s", time.Hour + 5*time.Second: "1h0m5s",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%v) = %q; want %q", d, got, want)
 		}
 	}
 }
