@@ -8,7 +8,6 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
-	"github.com/vitalwatch/vitalwatch/ingest"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
 )
@@ -183,8 +182,8 @@ func TestServiceBacklogOneAlertPerEpisode(t *testing.T) {
 		for i, m := range hourly(-48*h, -h, tt.errs) {
 			msg := reading.Message{Device: tt.device, Patient: "pA1", Flags: m.flags,
 				Readings: []reading.Reading{at(m.r, now.Add(m.at))}}
-			o := ingest.Observation{Device: d, Message: &msg, Patient: "pA1", Received: now.Add(time.Duration(i) * 10 * time.Millisecond)}
-			if err := f.svc.Observe(ctx, []ingest.Observation{o}); err != nil {
+			o := alerts.Observation{Device: d, Message: &msg, Patient: "pA1", Received: now.Add(time.Duration(i) * 10 * time.Millisecond)}
+			if err := f.svc.Observe(ctx, []alerts.Observation{o}); err != nil {
 				t.Fatal(err)
 			}
 		}

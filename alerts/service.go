@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
-	"github.com/vitalwatch/vitalwatch/ingest"
 )
 
 // Service runs the alerting of one instance: it evaluates what ingest observed with the engine
@@ -64,12 +63,10 @@ func (s *Service) UseSettings(src Settings) {
 // may have ended: findings are about measurement time, and a late one is quiet anyway.
 const silenceLookback = 24 * time.Hour
 
-var _ ingest.Observer = (*Service)(nil)
-
 // Observe evaluates the observations and applies their findings. An error means nothing is
 // lost: ingest observes the same messages again, and the lifecycle counts a repeated finding
 // on the alert it already opened.
-func (s *Service) Observe(ctx context.Context, seen []ingest.Observation) error {
+func (s *Service) Observe(ctx context.Context, seen []Observation) error {
 	dir := s.syncCtx(ctx)
 	var out []Finding
 	for i := range seen {

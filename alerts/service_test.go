@@ -9,7 +9,6 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
-	"github.com/vitalwatch/vitalwatch/ingest"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
 )
@@ -67,7 +66,7 @@ func (f *serviceFixture) glucose(device, patient string, v float64, at time.Time
 		f.t.Fatalf("no device %s", device)
 	}
 	m := reading.Message{Device: device, Patient: patient, Readings: []reading.Reading{{Type: reading.Glucose, Time: at, Value: v}}}
-	if err := f.svc.Observe(context.Background(), []ingest.Observation{{Device: d, Message: &m, Patient: patient, Received: at}}); err != nil {
+	if err := f.svc.Observe(context.Background(), []alerts.Observation{{Device: d, Message: &m, Patient: patient, Received: at}}); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -163,7 +162,7 @@ func TestServiceSilences(t *testing.T) {
 	for _, id := range []string{"gA3", "gA1"} {
 		d, _ := f.view.Load().Device(id)
 		m := reading.Message{Device: id, Battery: 3, HasBattery: true}
-		if err := f.svc.Observe(ctx, []ingest.Observation{{Device: d, Message: &m, Received: now}}); err != nil {
+		if err := f.svc.Observe(ctx, []alerts.Observation{{Device: d, Message: &m, Received: now}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
-	"github.com/vitalwatch/vitalwatch/ingest"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
 )
@@ -104,7 +103,7 @@ func TestServiceUnassignedSOSGoesToTheSite(t *testing.T) {
 		t.Fatalf("wA1 is lent to %s; want nobody", p)
 	}
 	m := reading.Message{Device: "wA1", Readings: []reading.Reading{{Type: reading.SOS, Time: now, Lat: 31.2304, Lon: 121.4737, HasLocation: true}}}
-	if err := f.svc.Observe(ctx, []ingest.Observation{{Device: d, Message: &m, Received: now}}); err != nil {
+	if err := f.svc.Observe(ctx, []alerts.Observation{{Device: d, Message: &m, Received: now}}); err != nil {
 		t.Fatal(err)
 	}
 	as, err := f.store.ListAlerts(ctx, store.AlertFilter{Scope: alerts.Scope{Sites: []string{"sA"}}, Rule: alerts.RuleSOSUnassigned})

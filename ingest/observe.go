@@ -4,42 +4,25 @@ import (
 	"context"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
-// Observer sees what ingest took from registered devices (the alert engine): accepted telemetry,
-// status messages, and readings refused as implausible. Observe is called once the batch is
-// durable and before it is acknowledged, so that a crash before Observe returns means the
-// messages come again; it is retried until it succeeds or the pipeline is cut off. Each
-// worker calls it for its own batches, so calls may run at once; a device's messages all go
-// to one worker, so they are observed in the order the worker took them.
+// Observer sees what ingest took from registered devices (the alert engine, alerts.Service):
+// accepted telemetry, status messages, and readings refused as implausible. Observe is called
+// once the batch is durable and before it is acknowledged, so that a crash before Observe
+// returns means the messages come again; it is retried until it succeeds or the pipeline is cut
+// off. Each worker calls it for its own batches, so calls may run at once; a device's messages
+// all go to one worker, so they are observed in the order the worker took them.
 type Observer interface {
-	Observe(ctx context.Context, seen []Observation) error
-}
-
-// Observation is one thing ingest took from a registered device.
-type Observation struct {
-	// Device is the registry's device as of processing (shared: do not change it).
-	Device *devices.Device
-	// Telemetry: the accepted readings credited to Patient ("" when a home device was lent to
-	// nobody at their time), with the message's flags and battery. A home device's message
-	// whose readings span a change of loan is split, one Observation per patient.
-	Message *reading.Message
-	Patient string
-	// Status: a status message.
-	Status *reading.Status
-	// Rejected: the reason a reading was refused. Only implausible values and timestamps in
-	// the future are observed: the first are a sensor's fault, the second a clock's.
-	Rejected reading.Reason
-	// Received is when the message arrived.
-	Received time.Time
+	Observe(ctx context.Context, seen []alerts.Observation) error
 }
 
 // observeTelemetry records the accepted readings of m for the observer.
 func (w *worker) observeTelemetry(dev *devices.Device, dir *devices.Directory, m *reading.Message, received time.Time) {
 	if dev.Mode == devices.StationMode {
-		w.seen = append(w.seen, Observation{Device: dev, Message: m, Patient: m.Patient, Received: received})
+		w.seen = append(w.seen, alerts.Observation{Device: dev, Message: m, Patient: m.Patient, Received: received})
 		return
 	}
 	all := m.Readings
@@ -52,13 +35,13 @@ func (w *worker) observeTelemetry(dev *devices.Device, dir *devices.Directory, m
 		part := *m
 		part.Readings = all[start:end]
 		part.Patient = patient
-		w.seen = append(w.seen, Observation{Device: dev, Message: &part, Patient: patient, Received: received})
+		w.seen = append(w.seen, alerts.Observation{Device: dev, Message: &part, Patient: patient, Received: received})
 		start = end
 	}
 }
 
 // observe hands the batch's observations to the observer, retrying like recordUses.
-func (p *Pipeline) observe(ctx context.Context, seen []Observation) bool {
+func (p *Pipeline) observe(ctx context.Context, seen []alerts.Observation) bool {
 	backoff := p.cfg.RetryInterval
 	for {
 		err := p.observer.Observe(ctx, seen)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
@@ -37,7 +38,7 @@ type worker struct {
 	// uses are the device uses of the batch's accepted telemetry (see uses.go).
 	uses []usage.Use
 	// seen are the batch's observations for the observer (see observe.go).
-	seen    []Observation
+	seen    []alerts.Observation
 	days    dayCache
 	seq     map[string]int64
 	counts  batchCounts
@@ -147,7 +148,7 @@ func (w *worker) add(d Delivery) {
 		for _, r := range rejs {
 			w.reject(d, device, r)
 			if observe && (r.Reason == reading.ReasonImplausible || r.Reason == reading.ReasonFutureTimestamp) {
-				w.seen = append(w.seen, Observation{Device: dev, Rejected: r.Reason, Received: d.Received})
+				w.seen = append(w.seen, alerts.Observation{Device: dev, Rejected: r.Reason, Received: d.Received})
 			}
 		}
 		firstSeen = len(w.seen) // a refused batch keeps the observations of what was refused
@@ -208,7 +209,7 @@ func (w *worker) add(d Delivery) {
 		if len(rejs) == 0 {
 			w.lines = influx.AppendStatus(w.lines, &s, tags)
 			if observe {
-				w.seen = append(w.seen, Observation{Device: dev, Status: &s, Received: d.Received})
+				w.seen = append(w.seen, alerts.Observation{Device: dev, Status: &s, Received: d.Received})
 			}
 		}
 	default:
