@@ -159,8 +159,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		defer points.Close()
 		pcfg := ingest.Config{
 			TopicPrefix: cfg.Ingest.TopicPrefix, Workers: cfg.Ingest.Workers, QueueSize: cfg.Ingest.QueueSize,
-			BatchSize: cfg.Ingest.BatchSize, FlushInterval: cfg.Ingest.FlushInterval,
-			WriteTimeout: cfg.Ingest.WriteTimeout, DeadLetterKeep: cfg.Ingest.DeadLetterKeep,
+			BatchSize: cfg.Ingest.BatchSize, FlushInterval: cfg.Ingest.FlushInterval, Linger: cfg.Ingest.Linger,
+			WriteTimeout: cfg.Ingest.WriteTimeout, RetryInterval: cfg.Ingest.RetryInterval,
+			MaxRetryInterval: cfg.Ingest.MaxRetryInterval, DeadLetterKeep: cfg.Ingest.DeadLetterKeep,
 		}
 		deps := ingest.Deps{Points: points, DeadLetters: db, Spool: sp, Directory: view,
 			Metrics: ingest.NewMetrics(reg), Log: log, Now: now}

@@ -49,7 +49,10 @@ type Config struct {
 		QueueSize        int           `mapstructure:"queue_size"`
 		BatchSize        int           `mapstructure:"batch_size"`
 		FlushInterval    time.Duration `mapstructure:"flush_interval"`
+		Linger           time.Duration `mapstructure:"linger"`
 		WriteTimeout     time.Duration `mapstructure:"write_timeout"`
+		RetryInterval    time.Duration `mapstructure:"retry_interval"`
+		MaxRetryInterval time.Duration `mapstructure:"max_retry_interval"`
 		WatchdogInterval time.Duration `mapstructure:"watchdog_interval"`
 		SpoolMaxBytes    int64         `mapstructure:"spool_max_bytes"`
 		DeadLetterKeep   int           `mapstructure:"dead_letter_keep"`
@@ -227,8 +230,14 @@ func (c *Config) Validate() error {
 			return bad("ingest.batch_size", "must be from 1 to 100000, got %d", i.BatchSize)
 		case i.FlushInterval <= 0:
 			return bad("ingest.flush_interval", "must be a positive duration such as 50ms")
+		case i.Linger <= 0 || i.Linger > i.FlushInterval:
+			return bad("ingest.linger", "must be a positive duration no longer than ingest.flush_interval (%v), got %v", i.FlushInterval, i.Linger)
 		case i.WriteTimeout <= 0:
 			return bad("ingest.write_timeout", "must be a positive duration such as 10s")
+		case i.RetryInterval <= 0:
+			return bad("ingest.retry_interval", "must be a positive duration such as 500ms")
+		case i.MaxRetryInterval < i.RetryInterval:
+			return bad("ingest.max_retry_interval", "must be at least ingest.retry_interval (%v), got %v", i.RetryInterval, i.MaxRetryInterval)
 		case i.WatchdogInterval < 0:
 			return bad("ingest.watchdog_interval", "must be a duration, 0 to turn the watchdog off")
 		case i.SpoolMaxBytes < 64<<20:
