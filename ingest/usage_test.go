@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
@@ -148,9 +146,9 @@ func TestUsageCountedByIngestMatchesRebuild(t *testing.T) {
 	if bulkUses < fleet*perDevice/2 {
 		t.Fatalf("the fleet's bulk counted %d uses; want hundreds", bulkUses)
 	}
-	client := influxdb2.NewClient(ix.URL, "")
-	defer client.Close()
-	rebuilt, err := usage.Rebuild(ctx, client.QueryAPI(""), ix.Bucket, from, to, dir.Location)
+	reader := influx.NewReader(influx.Config{URL: ix.URL, Bucket: ix.Bucket})
+	defer reader.Close()
+	rebuilt, err := usage.Rebuild(ctx, reader, from, to, dir.Location)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,22 +7,27 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/influxdata/influxdb-client-go/v2/api"
-
-	"github.com/vitalwatch/vitalwatch/influx"
 )
 
-// FluxQuerier runs a Flux query; influxdb-client-go's api.QueryAPI is one.
-type FluxQuerier interface {
-	Query(ctx context.Context, query string) (*api.QueryTableResult, error)
+// TaggedPoint is a row of a stored reading as a rebuild reads it: its measurement time and its
+// device and site tags, either empty for a point written without the registry.
+type TaggedPoint struct {
+	Device, Site string
+	At           time.Time
+}
+
+// PointSource reads the stored readings that Rebuild counts; influx.Reader is one.
+// ReadingPoints passes each the rows of every point but device status measured in [start,
+// stop), a row per field, in any order.
+type PointSource interface {
+	ReadingPoints(ctx context.Context, start, stop time.Time, each func(TaggedPoint)) error
 }
 
 // maxZoneOffset is the farthest any time zone is from UTC (UTC+14, and UTC-12): a local day's
 // readings lie within it of that day in UTC.
 const maxZoneOffset = 14 * time.Hour
 
-// Rebuilt is the usage of a period of local days as InfluxDB holds it.
+// Rebuilt is the usage of a period of local days as the stored readings hold it.
 type Rebuilt struct {
 	From, To Day
 	// Counts are the uses per device, site and day, ordered by device, day and site.
@@ -43,12 +48,12 @@ func (r *Rebuilt) Uses() int {
 	return n
 }
 
-// Rebuild counts the uses of the local days from to to from the points in bucket, as ingest
+// Rebuild counts the uses of the local days from to to from the points src holds, as ingest
 // counts them: every point other than device status is a reading, a use is a device and a
 // point time (several points or fields at one time are one use), at the point's site, on the
 // day of its time in the site's time zone, which zone returns. It reads one UTC day at a time,
 // so that memory holds one day's points and the period's uses.
-func Rebuild(ctx context.Context, q FluxQuerier, bucket string, from, to Day, zone func(site string) *time.Location) (*Rebuilt, error) {
+func Rebuild(ctx context.Context, src PointSource, from, to Day, zone func(site string) *time.Location) (*Rebuilt, error) {
 	if err := (Query{From: from, To: to}).Validate(); err != nil {
 		return nil, fmt.Errorf("rebuild usage: %w", err)
 	}
@@ -62,7 +67,7 @@ func Rebuild(ctx context.Context, q FluxQuerier, bucket string, from, to Day, zo
 		if stop.After(end) {
 			stop = end
 		}
-		points, untagged, err := readPoints(ctx, q, bucket, chunk, stop)
+		points, untagged, err := readPoints(ctx, src, chunk, stop)
 		if err != nil {
 			return nil, err
 		}
@@ -105,38 +110,21 @@ type pointKey struct {
 // readPoints returns the uses of the readings in [start, stop), each with its site. A use
 // whose points disagree on the site (the same reading sent again after its device moved) takes
 // the first site in byte order, so that a rebuild always gives the same answer.
-func readPoints(ctx context.Context, q FluxQuerier, bucket string, start, stop time.Time) (map[pointKey]string, int, error) {
-	flux := fmt.Sprintf(`from(bucket: %s)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement != %s)
-  |> keep(columns: ["_time", "device", "site"])`,
-		influx.FluxString(bucket), start.UTC().Format(time.RFC3339Nano), stop.UTC().Format(time.RFC3339Nano), influx.FluxString(influx.MeasurementStatus))
-	res, err := q.Query(ctx, flux)
-	if err != nil {
-		return nil, 0, fmt.Errorf("rebuild usage: query %s..%s: %w", start.Format(time.RFC3339), stop.Format(time.RFC3339), err)
-	}
-	defer res.Close()
+func readPoints(ctx context.Context, src PointSource, start, stop time.Time) (map[pointKey]string, int, error) {
 	points := map[pointKey]string{}
 	untagged := map[pointKey]bool{}
-	for res.Next() {
-		rec := res.Record()
-		at := rec.Time()
-		if at.Before(start) || !at.Before(stop) {
-			continue // InfluxDB 1.8 includes the stop of a range; the next query has it
-		}
-		device, _ := rec.ValueByKey("device").(string)
-		site, _ := rec.ValueByKey("site").(string)
-		k := pointKey{device: device, ms: at.UnixMilli()}
-		if device == "" || site == "" {
+	err := src.ReadingPoints(ctx, start, stop, func(p TaggedPoint) {
+		k := pointKey{device: p.Device, ms: p.At.UnixMilli()}
+		if p.Device == "" || p.Site == "" {
 			untagged[k] = true
-			continue
+			return
 		}
-		if have, ok := points[k]; !ok || site < have {
-			points[k] = site
+		if have, ok := points[k]; !ok || p.Site < have {
+			points[k] = p.Site
 		}
-	}
-	if err := res.Err(); err != nil {
-		return nil, 0, fmt.Errorf("rebuild usage: read %s..%s: %w", start.Format(time.RFC3339), stop.Format(time.RFC3339), err)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("rebuild usage: %w", err)
 	}
 	return points, len(untagged), nil
 }

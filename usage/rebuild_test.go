@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/usage"
@@ -83,10 +81,10 @@ func TestRebuildCountsLocalDays(t *testing.T) {
 	if err := w.Write(context.Background(), []byte(strings.Join(lines, "\n")+"\n")); err != nil {
 		t.Fatal(err)
 	}
-	client := influxdb2.NewClient(ix.URL, "")
-	defer client.Close()
+	reader := influx.NewReader(influx.Config{URL: ix.URL, Bucket: ix.Bucket})
+	defer reader.Close()
 
-	got, err := usage.Rebuild(context.Background(), client.QueryAPI(""), ix.Bucket, "2026-11-21", "2026-11-22", zoneOf(t))
+	got, err := usage.Rebuild(context.Background(), reader, "2026-11-21", "2026-11-22", zoneOf(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +117,7 @@ func TestRebuildCountsLocalDays(t *testing.T) {
 	}
 
 	// One day, and a period with nothing.
-	one, err := usage.Rebuild(context.Background(), client.QueryAPI(""), ix.Bucket, "2026-11-22", "2026-11-22", zoneOf(t))
+	one, err := usage.Rebuild(context.Background(), reader, "2026-11-22", "2026-11-22", zoneOf(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,14 +130,16 @@ func TestRebuildCountsLocalDays(t *testing.T) {
 	if !slices.Equal(one.Counts, wantOne) {
 		t.Errorf("Rebuild(2026-11-22).Counts = %v; want %v", one.Counts, wantOne)
 	}
-	none, err := usage.Rebuild(context.Background(), client.QueryAPI(""), ix.Bucket, "2026-12-01", "2026-12-31", zoneOf(t))
+	none, err := usage.Rebuild(context.Background(), reader, "2026-12-01", "2026-12-31", zoneOf(t))
 	if err != nil || len(none.Counts) != 0 || len(none.Keys) != 0 {
 		t.Errorf("Rebuild(December) = %+v, %v; want nothing", none, err)
 	}
-	if _, err := usage.Rebuild(context.Background(), client.QueryAPI(""), ix.Bucket, "2026-11-22", "2026-11-21", zoneOf(t)); err == nil {
+	if _, err := usage.Rebuild(context.Background(), reader, "2026-11-22", "2026-11-21", zoneOf(t)); err == nil {
 		t.Error("Rebuild(from after to) = nil error; want one")
 	}
-	if _, err := usage.Rebuild(context.Background(), client.QueryAPI(""), "nodb/autogen", "2026-11-21", "2026-11-22", zoneOf(t)); err == nil {
+	nodb := influx.NewReader(influx.Config{URL: ix.URL, Bucket: "nodb/autogen"})
+	defer nodb.Close()
+	if _, err := usage.Rebuild(context.Background(), nodb, "2026-11-21", "2026-11-22", zoneOf(t)); err == nil {
 		t.Error("Rebuild from a database that does not exist = nil error; want one")
 	}
 }

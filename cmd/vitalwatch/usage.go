@@ -11,8 +11,7 @@ import (
 	"os"
 	"time"
 
-	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-
+	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/store"
 	deviceusage "github.com/vitalwatch/vitalwatch/usage" // "usage" is the help text in main.go
 )
@@ -63,16 +62,16 @@ func runUsage(ctx context.Context, cfg *Config, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	client := influxdb2.NewClientWithOptions(cfg.Influx.URL, cfg.Influx.Token, influxdb2.DefaultOptions().
-		SetHTTPRequestTimeout(uint(rebuildQueryTimeout/time.Second)).SetApplicationName("vitalwatch"))
-	defer client.Close()
+	reader := influx.NewReader(influx.Config{URL: cfg.Influx.URL, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
+		Token: cfg.Influx.Token, Timeout: rebuildQueryTimeout})
+	defer reader.Close()
 	// A week at a time, each replaced in one transaction, so that memory holds a week's uses
 	// however long the period.
 	var before, after []deviceusage.DayCount
 	var keys, untagged int
 	for start := from; start <= to; {
 		end := min(addDays(start, rebuildDays-1), to)
-		rebuilt, err := deviceusage.Rebuild(ctx, client.QueryAPI(cfg.Influx.Org), cfg.Influx.Bucket, start, end, dir.Location)
+		rebuilt, err := deviceusage.Rebuild(ctx, reader, start, end, dir.Location)
 		if err != nil {
 			return err
 		}
