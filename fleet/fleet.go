@@ -206,7 +206,7 @@ func (r *Reports) stocks(ctx context.Context, kind devices.Kind) ([]reallocation
 		}
 		return true
 	})
-	return usage.Stocks(figs, current, last, r.thresholds.Months), figs, dir, nil
+	return stocksOf(figs, current, last, r.thresholds.Months), figs, dir, nil
 }
 
 // Assess judges every device kind (or only kind) at every centre in scope.

@@ -1,4 +1,4 @@
-package usage
+package fleet
 
 import (
 	"cmp"
@@ -7,10 +7,11 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reallocation"
+	"github.com/vitalwatch/vitalwatch/usage"
 )
 
-// Stocks builds, per site and kind, the reallocation.Usage that reallocation.Assess needs, from
-// the per-device figures of complete months ending with last (as Compute returns them) and the
+// stocksOf builds, per site and kind, the reallocation.Usage that reallocation.Assess needs, from
+// the per-device figures of complete months ending with last (as usage.Compute returns them) and the
 // registry's devices as they are now:
 //
 //   - Devices: the working devices (status Active) of that kind at that site in current.
@@ -32,14 +33,14 @@ import (
 //
 // Figures outside those months are ignored. There is one Usage per site and kind with a working
 // device now or a figure in the months, ordered by site and kind. months below 1 counts as 1.
-func Stocks(figs []Figure, current []devices.Device, last Month, months int) []reallocation.Usage {
+func stocksOf(figs []usage.Figure, current []devices.Device, last usage.Month, months int) []reallocation.Usage {
 	months = max(months, 1)
 	first := last
 	for range months - 1 {
 		first = first.Prev()
 	}
-	index := func(m Month) int { return (m.Year-first.Year)*12 + int(m.Month) - int(first.Month) }
-	var window []Figure
+	index := func(m usage.Month) int { return (m.Year-first.Year)*12 + int(m.Month) - int(first.Month) }
+	var window []usage.Figure
 	for _, f := range figs {
 		if i := index(f.Month); i >= 0 && i < months {
 			window = append(window, f)

@@ -1,4 +1,4 @@
-package usage
+package fleet
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reallocation"
+	"github.com/vitalwatch/vitalwatch/usage"
 )
 
 func usageLines(us []reallocation.Usage) []string {
@@ -26,17 +27,17 @@ func usageLines(us []reallocation.Usage) []string {
 //     March 5 days with a reading of 10 lent.
 //   - s3 thermometer (station): January 50%; February under repair all month, with 3 uses
 //     recorded; nothing in March.
-func stockFigures() []Figure {
+func stockFigures() []usage.Figure {
 	st, home := devices.StationMode, devices.Home
-	fig := func(m, site, dev string, kind devices.Kind, mode devices.Mode, days, svc int, used, capacity, unc float64) Figure {
-		f := Figure{Month: month(m), District: "d1", Site: site, Device: dev, Kind: kind, Mode: mode, Devices: 1,
+	fig := func(m, site, dev string, kind devices.Kind, mode devices.Mode, days, svc int, used, capacity, unc float64) usage.Figure {
+		f := usage.Figure{Month: month(m), District: "d1", Site: site, Device: dev, Kind: kind, Mode: mode, Devices: 1,
 			DaysInService: days, ServiceDays: svc, Used: used, Capacity: capacity, Uncounted: unc}
 		if capacity > 0 {
 			f.Utilisation = used / capacity
 		}
 		return f
 	}
-	return []Figure{
+	return []usage.Figure{
 		fig("2025-12", "s1", "a", devices.BPCuff, st, 31, 31, 217, 310, 0),
 		fig("2026-01", "s1", "a", devices.BPCuff, st, 31, 31, 155, 310, 0),
 		fig("2026-02", "s1", "a", devices.BPCuff, st, 28, 28, 112, 280, 0),
@@ -48,6 +49,14 @@ func stockFigures() []Figure {
 		fig("2026-01", "s3", "t1", devices.Thermometer, st, 31, 31, 124, 248, 0),
 		fig("2026-02", "s3", "t1", devices.Thermometer, st, 0, 0, 0, 0, 3),
 	}
+}
+
+func month(s string) usage.Month {
+	m, err := usage.ParseMonth(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
 
 func stockDevices() []devices.Device {
@@ -121,15 +130,15 @@ func TestStocks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := usageLines(Stocks(stockFigures(), stockDevices(), month(tt.last), tt.months))
+			got := usageLines(stocksOf(stockFigures(), stockDevices(), month(tt.last), tt.months))
 			if !slices.Equal(got, tt.want) {
-				t.Errorf("Stocks(last %s, %d months) =\n  %s\nwant\n  %s", tt.last, tt.months, strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+				t.Errorf("stocksOf(last %s, %d months) =\n  %s\nwant\n  %s", tt.last, tt.months, strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
 			}
 		})
 	}
 }
 
-// TestStocksAssessedAtTheThresholds feeds Stocks to reallocation.Assess: ten station cuffs
+// TestStocksAssessedAtTheThresholds feeds stocksOf to reallocation.Assess: ten station cuffs
 // rated 10 uses a day at one centre, January to March 2026, at the default thresholds (spare
 // below 60% for 3 months, short above 90%, target 75%).
 func TestStocksAssessedAtTheThresholds(t *testing.T) {
@@ -139,8 +148,8 @@ func TestStocksAssessedAtTheThresholds(t *testing.T) {
 			Status: devices.Active, RatedUsesPerDay: 10}
 	}
 	// figures spreads utilisation u of the month's capacity (100 uses a day) over the devices.
-	figures := func(months []string, us []float64) []Figure {
-		var figs []Figure
+	figures := func(months []string, us []float64) []usage.Figure {
+		var figs []usage.Figure
 		for i, ms := range months {
 			m := month(ms)
 			total := int(math.Round(us[i] * 100 * float64(m.Days())))
@@ -149,7 +158,7 @@ func TestStocksAssessedAtTheThresholds(t *testing.T) {
 				if j == 0 {
 					used += total % len(current)
 				}
-				figs = append(figs, Figure{Month: m, Site: "c1", Device: d.ID, Kind: d.Kind, Mode: d.Mode, Devices: 1,
+				figs = append(figs, usage.Figure{Month: m, Site: "c1", Device: d.ID, Kind: d.Kind, Mode: d.Mode, Devices: 1,
 					DaysInService: m.Days(), ServiceDays: m.Days(), Used: float64(used), Capacity: float64(10 * m.Days())})
 			}
 		}
@@ -174,9 +183,9 @@ func TestStocksAssessedAtTheThresholds(t *testing.T) {
 		{"91% last month is short", q1, []float64{0.7, 0.7, 0.91}, reallocation.Short, 3},
 	}
 	for _, tt := range tests {
-		us := Stocks(figures(tt.months, tt.util), current, month("2026-03"), 3)
+		us := stocksOf(figures(tt.months, tt.util), current, month("2026-03"), 3)
 		if len(us) != 1 {
-			t.Fatalf("%s: Stocks = %v; want one usage", tt.name, usageLines(us))
+			t.Fatalf("%s: stocksOf = %v; want one usage", tt.name, usageLines(us))
 		}
 		a := reallocation.Assess(us[0], reallocation.DefaultThresholds())
 		if a.Status != tt.want || a.Spare+a.Missing != tt.count {
