@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Password rules.
@@ -32,10 +32,10 @@ const (
 // CheckPasswordRules returns Invalid when password is too short or too long to be set.
 func CheckPasswordRules(password string) error {
 	if n := utf8.RuneCountInString(password); n < MinPasswordLength {
-		return devices.Errorf(devices.Invalid, "a password needs at least %d characters, this one has %d", MinPasswordLength, n)
+		return errcode.Errorf(errcode.Invalid, "a password needs at least %d characters, this one has %d", MinPasswordLength, n)
 	}
 	if len(password) > MaxPasswordLength {
-		return devices.Errorf(devices.Invalid, "a password may have at most %d bytes", MaxPasswordLength)
+		return errcode.Errorf(errcode.Invalid, "a password may have at most %d bytes", MaxPasswordLength)
 	}
 	return nil
 }

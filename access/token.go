@@ -10,7 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // TokenPrefix starts every API token, so that a leaked one is easy to recognise (and for
@@ -52,7 +52,7 @@ func randomString(n int) string {
 func CheckTokenName(name string) error {
 	if strings.TrimSpace(name) == "" || len(name) > 100 || !utf8.ValidString(name) ||
 		strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-		return devices.Errorf(devices.Invalid, "a token name must be 1-100 printable characters")
+		return errcode.Errorf(errcode.Invalid, "a token name must be 1-100 printable characters")
 	}
 	return nil
 }

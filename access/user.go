@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // User is a member of staff who uses VitalWatch, never a patient.
@@ -26,20 +27,20 @@ type User struct {
 func (u *User) Validate() error {
 	switch {
 	case !devices.ValidID(u.ID):
-		return devices.Errorf(devices.Invalid, "user id %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", u.ID)
+		return errcode.Errorf(errcode.Invalid, "user id %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", u.ID)
 	case !ValidUsername(u.Username):
-		return devices.Errorf(devices.Invalid, "username %q is not 1-64 characters of a-z 0-9 . _ -", u.Username)
+		return errcode.Errorf(errcode.Invalid, "username %q is not 1-64 characters of a-z 0-9 . _ -", u.Username)
 	case !u.Role.Valid():
-		return devices.Errorf(devices.Invalid, "role %q is not doctor, fleet_manager or admin", u.Role)
+		return errcode.Errorf(errcode.Invalid, "role %q is not doctor, fleet_manager or admin", u.Role)
 	case u.Role == Doctor && len(u.Teams) == 0:
-		return devices.Errorf(devices.Invalid, "a doctor needs at least one team")
+		return errcode.Errorf(errcode.Invalid, "a doctor needs at least one team")
 	case u.Role == FleetManager && len(u.Sites) == 0:
-		return devices.Errorf(devices.Invalid, "a fleet manager needs at least one site")
+		return errcode.Errorf(errcode.Invalid, "a fleet manager needs at least one site")
 	case u.Role != Doctor && len(u.Teams) > 0:
 		// Memberships that the role ignores would only mislead whoever reads them.
-		return devices.Errorf(devices.Invalid, "only doctors belong to teams; a %s has none", u.Role)
+		return errcode.Errorf(errcode.Invalid, "only doctors belong to teams; a %s has none", u.Role)
 	case u.Role != FleetManager && len(u.Sites) > 0:
-		return devices.Errorf(devices.Invalid, "only fleet managers have sites; a %s has none", u.Role)
+		return errcode.Errorf(errcode.Invalid, "only fleet managers have sites; a %s has none", u.Role)
 	}
 	for _, m := range []struct {
 		what string
@@ -47,10 +48,10 @@ func (u *User) Validate() error {
 	}{{"team", u.Teams}, {"site", u.Sites}} {
 		for i, id := range m.ids {
 			if !devices.ValidID(id) {
-				return devices.Errorf(devices.Invalid, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", m.what, id)
+				return errcode.Errorf(errcode.Invalid, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", m.what, id)
 			}
 			if slices.Contains(m.ids[:i], id) {
-				return devices.Errorf(devices.Invalid, "%s %s is listed twice", m.what, id)
+				return errcode.Errorf(errcode.Invalid, "%s %s is listed twice", m.what, id)
 			}
 		}
 	}

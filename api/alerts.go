@@ -13,6 +13,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -406,7 +407,7 @@ func (a *API) alertStream(w http.ResponseWriter, r *http.Request, p *access.Prin
 		return err
 	}
 	if a.opts.AlertFeed == nil {
-		return &Error{Code: CodeUnavailable, Message: "the live alert feed is not configured"}
+		return apiError(errcode.Unavailable, "the live alert feed is not configured")
 	}
 	var after int64
 	resume := r.Header.Get("Last-Event-ID")
@@ -422,7 +423,7 @@ func (a *API) alertStream(w http.ResponseWriter, r *http.Request, p *access.Prin
 	sub, err := a.opts.AlertFeed.Subscribe(ctx, scope)
 	if err != nil {
 		if errors.Is(err, alerts.ErrHubStopped) {
-			return &Error{Code: CodeUnavailable, Message: "the live alert feed has stopped"}
+			return apiError(errcode.Unavailable, "the live alert feed has stopped")
 		}
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/fleet"
 )
 
@@ -122,10 +123,10 @@ func New(opts Options) (*API, error) {
 		r.Group(a.fleetRoutes)                  // utilisation and reallocation: utilisation.go
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		a.writeError(w, r, &Error{Code: CodeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
+		a.writeError(w, r, apiError(errcode.NotFound, "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		a.writeError(w, r, &Error{Code: CodeInvalid, Message: "method " + r.Method + " not allowed on " + r.URL.Path})
+		a.writeError(w, r, apiError(errcode.Invalid, "method "+r.Method+" not allowed on "+r.URL.Path))
 	})
 	a.router = r
 	return a, nil
@@ -176,15 +177,15 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.opts.Auth.Authenticate(r)
 		if err != nil {
-			var e *Error
+			var e *errcode.Error
 			if !errors.As(err, &e) {
-				e = &Error{Code: CodeUnauthorized, Message: err.Error()}
+				e = apiError(errcode.Unauthorized, err.Error())
 			}
 			a.writeError(w, r, e)
 			return
 		}
 		if p == nil {
-			a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "sign in, or present an API token as Authorization: Bearer TOKEN"})
+			a.writeError(w, r, apiError(errcode.Unauthorized, "sign in, or present an API token as Authorization: Bearer TOKEN"))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))

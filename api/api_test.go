@@ -15,6 +15,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 type lister struct{ got deadletter.Filter }
@@ -36,7 +37,7 @@ func (f fakeAuth) Authenticate(r *http.Request) (*access.Principal, error) {
 	if p, ok := f[tok]; ok {
 		return p, nil
 	}
-	return nil, &Error{Code: CodeUnauthorized, Message: "unknown token"}
+	return nil, apiError(errcode.Unauthorized, "unknown token")
 }
 
 // adminToken is the bearer token of an admin in the APIs newAPI makes.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/access"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Signing in. The web UI signs in with a username and password at POST /api/v1/login, which
@@ -36,7 +36,7 @@ const (
 )
 
 // Credentials is what UserAuth needs of the store (store.Store): the enabled user behind an API
-// token or a session id, or a *devices.Error Unauthorized.
+// token or a session id, or an *errcode.Error Unauthorized.
 type Credentials interface {
 	UserByToken(ctx context.Context, token string) (access.User, error)
 	UserBySession(ctx context.Context, id string) (access.User, error)
@@ -61,7 +61,7 @@ func (ua *UserAuth) Authenticate(r *http.Request) (*access.Principal, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			return nil, &Error{Code: CodeUnauthorized, Message: "Authorization: send Bearer and an API token"}
+			return nil, apiError(errcode.Unauthorized, "Authorization: send Bearer and an API token")
 		}
 		user, err = ua.creds.UserByToken(r.Context(), strings.TrimSpace(token))
 	} else if c, cerr := r.Cookie(SessionCookie); cerr == nil && c.Value != "" {
@@ -69,15 +69,15 @@ func (ua *UserAuth) Authenticate(r *http.Request) (*access.Principal, error) {
 	} else {
 		return nil, nil
 	}
-	var de *devices.Error
+	var de *errcode.Error
 	switch {
-	case errors.As(err, &de) && de.Code == devices.Unauthorized:
-		return nil, &Error{Code: CodeUnauthorized, Message: de.Message}
+	case errors.As(err, &de) && de.Code == errcode.Unauthorized:
+		return nil, apiError(errcode.Unauthorized, de.Message)
 	case err != nil:
 		ua.log.Error("checking credentials", "err", err)
-		return nil, &Error{Code: CodeUnavailable, Message: "credentials cannot be checked now; try again"}
+		return nil, apiError(errcode.Unavailable, "credentials cannot be checked now; try again")
 	case user.Disabled: // the store refuses these already
-		return nil, &Error{Code: CodeUnauthorized, Message: "the account is disabled"}
+		return nil, apiError(errcode.Unauthorized, "the account is disabled")
 	}
 	return user.Principal(), nil
 }
@@ -108,7 +108,7 @@ type loginJSON struct {
 
 // wrongCredentials is the one answer to an unknown username and a wrong password, so that the
 // answer does not tell which usernames exist.
-var wrongCredentials = &Error{Code: CodeUnauthorized, Message: "wrong username or password"}
+var wrongCredentials = apiError(errcode.Unauthorized, "wrong username or password")
 
 // login checks a username and password and starts a session: 200 with the user and the session
 // cookie. A failure is 401 whether the username exists or not, after about the same time; too
@@ -117,7 +117,7 @@ func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
 	a := s.a
 	users := a.opts.Users
 	if users == nil {
-		a.writeError(w, r, &Error{Code: CodeUnavailable, Message: "user accounts are not configured"})
+		a.writeError(w, r, apiError(errcode.Unavailable, "user accounts are not configured"))
 		return
 	}
 	var body loginJSON
@@ -147,8 +147,8 @@ func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
 	}
 
 	u, err := users.GetUserByUsername(r.Context(), username)
-	var de *devices.Error
-	if err != nil && !(errors.As(err, &de) && de.Code == devices.NotFound) {
+	var de *errcode.Error
+	if err != nil && !(errors.As(err, &de) && de.Code == errcode.NotFound) {
 		s.byAddr.Forgive(addr)
 		s.byName.Forgive(username)
 		a.writeError(w, r, err)
@@ -173,7 +173,7 @@ func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if u.Disabled {
 		log.Warn("sign-in refused: the account is disabled")
-		a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "the account is disabled"})
+		a.writeError(w, r, apiError(errcode.Unauthorized, "the account is disabled"))
 		return
 	}
 	s.byName.Reset(username)
@@ -199,8 +199,8 @@ func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
 func (s *signIn) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	s.a.writeError(w, r, &Error{Code: CodeTooManyRequests,
-		Message: fmt.Sprintf("too many failed sign-ins; try again in %d minutes", (secs+59)/60)})
+	s.a.writeError(w, r, apiError(CodeTooManyRequests,
+		fmt.Sprintf("too many failed sign-ins; try again in %d minutes", (secs+59)/60)))
 }
 
 // sessionCookie is the session cookie with the id, or (empty id) one that removes it. The

@@ -188,7 +188,7 @@ func TestLoginSessionLogout(t *testing.T) {
 
 func TestLoginRefusals(t *testing.T) {
 	c := newAccountsAPI(t)
-	var wrong, unknown struct{ Error Error }
+	var wrong, unknown struct{ Error errorJSON }
 	c.want("wrong password", c.login("dr.wang", "not the password", ""), http.StatusUnauthorized, &wrong)
 	c.want("unknown user", c.login("dr.nobody", doctorPassword, ""), http.StatusUnauthorized, &unknown)
 	if wrong != unknown || wrong.Error.Message != "wrong username or password" {

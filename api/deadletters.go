@@ -14,6 +14,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
@@ -106,7 +107,7 @@ const deadLetterScan = 10_000
 // newest first and keeps those of p's devices.
 func (a *API) deadLettersAtSites(r *http.Request, p *access.Principal, f deadletter.Filter) ([]deadletter.DeadLetter, int64, error) {
 	if a.opts.Devices == nil || a.opts.Devices.Load() == nil {
-		return nil, 0, &Error{Code: CodeUnavailable, Message: "the registry view is not loaded"}
+		return nil, 0, apiError(errcode.Unavailable, "the registry view is not loaded")
 	}
 	dir := a.opts.Devices.Load()
 	mine := func(device string) bool {

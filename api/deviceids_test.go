@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // A device id is also the device's MQTT username, client id and topic level on every broker
@@ -23,12 +25,12 @@ func TestCreateDeviceRefusesIDsNoBrokerCanTake(t *testing.T) {
 	} {
 		w := f.want(400, "fleetA", "POST", "/devices", fmt.Sprintf(`{"id": %q, "kind": "oximeter", "site": "sA", "mode": "home"}`, tt.id), nil)
 		var e struct {
-			Error Error `json:"error"`
+			Error errorJSON `json:"error"`
 		}
 		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
 			t.Fatalf("POST /devices %q: answer %s is not a JSON error: %v", tt.id, w.Body, err)
 		}
-		if e.Error.Code != CodeInvalid || !strings.HasPrefix(e.Error.Message, "id: ") || !strings.Contains(e.Error.Message, tt.why) {
+		if e.Error.Code != errcode.Invalid || !strings.HasPrefix(e.Error.Message, "id: ") || !strings.Contains(e.Error.Message, tt.why) {
 			t.Errorf("POST /devices %q: error %+v; want code invalid and a message naming the field id and saying %q", tt.id, e.Error, tt.why)
 		}
 		if _, err := f.store.GetDevice(context.Background(), tt.id); err == nil {

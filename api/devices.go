@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -180,7 +181,7 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request, p *access.Pri
 	// The id becomes the device's MQTT username and topic level: one no broker could take, or
 	// that a platform MQTT user has, is the caller's mistake in the field id. The store refuses
 	// it too; checking here names the field.
-	var de *devices.Error
+	var de *errcode.Error
 	if err := devices.CheckNewDeviceID(j.ID); errors.As(err, &de) {
 		return invalid("id: " + de.Message)
 	}

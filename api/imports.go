@@ -13,6 +13,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/csvimport"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -54,7 +55,7 @@ func csvBody(r *http.Request) (io.Reader, bool, error) {
 		}
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/csv" {
-		return nil, false, &Error{Code: CodeUnsupportedMediaType, Message: "Content-Type: send the file as text/csv"}
+		return nil, false, apiError(CodeUnsupportedMediaType, "Content-Type: send the file as text/csv")
 	}
 	return http.MaxBytesReader(nil, r.Body, maxCSVBody), atomic, nil
 }
@@ -114,7 +115,7 @@ func (im importer[T]) run(ctx context.Context, rows []csvimport.Row[T], bad []cs
 		}
 	default:
 		for _, row := range allowed {
-			var de *devices.Error
+			var de *errcode.Error
 			err := im.one(ctx, row.Value)
 			switch {
 			case errors.As(err, &de):

@@ -99,14 +99,14 @@ func jsonContentType(ct string, hasBody bool) error {
 		if !hasBody {
 			return nil
 		}
-		return &Error{Code: CodeUnsupportedMediaType, Message: "Content-Type: send the body as application/json; the request has no Content-Type"}
+		return apiError(CodeUnsupportedMediaType, "Content-Type: send the body as application/json; the request has no Content-Type")
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
-		return &Error{Code: CodeUnsupportedMediaType, Message: "Content-Type: send the body as application/json, not " + strconv.Quote(ct)}
+		return apiError(CodeUnsupportedMediaType, "Content-Type: send the body as application/json, not "+strconv.Quote(ct))
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return &Error{Code: CodeUnsupportedMediaType, Message: "Content-Type: JSON is UTF-8, not " + strconv.Quote(cs)}
+		return apiError(CodeUnsupportedMediaType, "Content-Type: JSON is UTF-8, not "+strconv.Quote(cs))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
 )
@@ -306,7 +307,7 @@ func webhookEnums() map[string][]string {
 
 // errorBody is the body of every error answer.
 type errorBody struct {
-	Error Error `json:"error"`
+	Error errorJSON `json:"error"`
 }
 
 // queryParameters describes every query parameter an operation may list, by key.
@@ -391,7 +392,7 @@ var fieldEnums = map[string][]string{
 	"device_policy": {store.DevicesTravel, store.DevicesReturn},
 	"state":         moveStateNames(),
 	"verdict":       verdicts,
-	"code":          {CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeUnsupportedMediaType, CodeUnavailable, CodeInternal},
+	"code":          {errcode.Invalid, errcode.Unauthorized, errcode.Forbidden, errcode.NotFound, errcode.Conflict, CodeUnsupportedMediaType, errcode.Unavailable, errcode.Internal},
 }
 
 var pathParam = regexp.MustCompile(`\{([A-Za-z_]+)\}`)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -72,7 +73,7 @@ func (a *API) overrides(kind string, h overridesHandler) registryHandler {
 			return err
 		}
 		if a.opts.Overrides == nil || a.opts.OverrideRules == nil {
-			return &Error{Code: CodeUnavailable, Message: "threshold overrides are not configured"}
+			return apiError(errcode.Unavailable, "threshold overrides are not configured")
 		}
 		var id string
 		if kind == store.PatientOverrides {

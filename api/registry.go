@@ -14,6 +14,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -104,12 +105,12 @@ func (a *API) registry(h registryHandler) http.HandlerFunc {
 func (a *API) withPrincipal(configured bool, unconfigured string, h registryHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !configured {
-			a.writeError(w, r, &Error{Code: CodeUnavailable, Message: unconfigured})
+			a.writeError(w, r, apiError(errcode.Unavailable, unconfigured))
 			return
 		}
 		p, ok := access.FromContext(r.Context())
 		if !ok {
-			a.writeError(w, r, &Error{Code: CodeUnauthorized, Message: "sign in first"})
+			a.writeError(w, r, apiError(errcode.Unauthorized, "sign in first"))
 			return
 		}
 		r = r.WithContext(store.WithActor(r.Context(), auditActor(p)))
@@ -123,8 +124,8 @@ func (a *API) withPrincipal(configured bool, unconfigured string, h registryHand
 func auditActor(p *access.Principal) string { return "user:" + p.UserID }
 
 // forbidden returns a 403 error.
-func forbidden(format string, args ...any) *Error {
-	return &Error{Code: CodeForbidden, Message: fmt.Sprintf(format, args...)}
+func forbidden(format string, args ...any) *errcode.Error {
+	return apiError(errcode.Forbidden, fmt.Sprintf(format, args...))
 }
 
 // adminOnly refuses anyone but an admin.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -71,7 +71,7 @@ type silencePage struct {
 func (a *API) silences(h registryHandler) registryHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
 		if a.opts.Silences == nil {
-			return &Error{Code: CodeUnavailable, Message: "silences are not configured"}
+			return apiError(errcode.Unavailable, "silences are not configured")
 		}
 		return h(w, r, p)
 	}
@@ -115,8 +115,8 @@ func asIs(err error) error { return err }
 
 // asInvalid turns the absence of a subject named in a body or a query into a 400.
 func asInvalid(err error) error {
-	var de *devices.Error
-	if errors.As(err, &de) && de.Code == devices.NotFound {
+	var de *errcode.Error
+	if errors.As(err, &de) && de.Code == errcode.NotFound {
 		return invalid("subject: " + de.Message)
 	}
 	return err

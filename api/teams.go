@@ -8,6 +8,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Teams (family-doctor teams at a site): everyone reads them; only an admin creates and changes
@@ -48,7 +49,7 @@ func (j teamJSON) team() (devices.Team, error) {
 	if j.AckWithin != "" {
 		d, err := time.ParseDuration(j.AckWithin)
 		if err != nil {
-			return t, devices.Errorf(devices.Invalid, "ack_within: %q is not a duration such as 15m", j.AckWithin)
+			return t, errcode.Errorf(errcode.Invalid, "ack_within: %q is not a duration such as 15m", j.AckWithin)
 		}
 		t.AckWithin = d
 	}

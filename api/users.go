@@ -10,6 +10,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // People's accounts over HTTP: who am I (/me), sign-out (/logout), and, for admins only, users
@@ -310,7 +311,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p *access.Prin
 		return err
 	}
 	if t.UserID != id {
-		return &Error{Code: CodeNotFound, Message: "user " + id + " has no token " + tokenID}
+		return apiError(errcode.NotFound, "user "+id+" has no token "+tokenID)
 	}
 	if err := a.opts.Users.RevokeToken(r.Context(), tokenID); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/fleet"
 	"github.com/vitalwatch/vitalwatch/reallocation"
 	"github.com/vitalwatch/vitalwatch/usage"
@@ -29,7 +30,7 @@ func (a *API) fleetRoutes(r chi.Router) {
 // reports returns the fleet reports, or 503 when they are not configured.
 func (a *API) reports() (*fleet.Reports, error) {
 	if a.opts.Fleet == nil {
-		return nil, &Error{Code: CodeUnavailable, Message: "utilisation reports are not configured"}
+		return nil, apiError(errcode.Unavailable, "utilisation reports are not configured")
 	}
 	return a.opts.Fleet, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // RowError is a row that could not be read, with its line in the file (the header is line 1).
@@ -177,7 +178,7 @@ func read[T any](r io.Reader, known, required []string, parse func(fields) (T, e
 		v, err := parse(fields{rec: rec, index: index, first: new(error)})
 		if err != nil {
 			reason := err.Error()
-			var de *devices.Error
+			var de *errcode.Error
 			if errors.As(err, &de) {
 				reason = de.Message
 			}

@@ -5,10 +5,11 @@
 package devices
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Kind is a device type.
@@ -169,13 +170,13 @@ func (s *Site) Validate() error {
 	case !ValidID(s.ID):
 		return invalidID("site id", s.ID)
 	case s.Name == "":
-		return Errorf(Invalid, "site name is required")
+		return errcode.Errorf(errcode.Invalid, "site name is required")
 	case s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180:
-		return Errorf(Invalid, "site coordinates %v,%v are not a latitude and longitude", s.Lat, s.Lon)
+		return errcode.Errorf(errcode.Invalid, "site coordinates %v,%v are not a latitude and longitude", s.Lat, s.Lon)
 	}
 	if s.TimeZone != "" {
 		if _, err := time.LoadLocation(s.TimeZone); err != nil {
-			return Errorf(Invalid, "site time zone %q is not an IANA zone name", s.TimeZone)
+			return errcode.Errorf(errcode.Invalid, "site time zone %q is not an IANA zone name", s.TimeZone)
 		}
 	}
 	return nil
@@ -189,18 +190,18 @@ func (t *Team) Validate() error {
 	case !ValidID(t.SiteID):
 		return invalidID("team site", t.SiteID)
 	case t.Name == "":
-		return Errorf(Invalid, "team name is required")
+		return errcode.Errorf(errcode.Invalid, "team name is required")
 	case t.Lead != "" && !ValidID(t.Lead):
 		return invalidID("team lead", t.Lead)
 	case t.AckWithin != 0 && (t.AckWithin < MinAckWithin || t.AckWithin > MaxAckWithin || t.AckWithin%time.Second != 0):
-		return Errorf(Invalid, "ack_within %v is not 0 (the default) or whole seconds from %v to %v", t.AckWithin, MinAckWithin, MaxAckWithin)
+		return errcode.Errorf(errcode.Invalid, "ack_within %v is not 0 (the default) or whole seconds from %v to %v", t.AckWithin, MinAckWithin, MaxAckWithin)
 	}
 	for i, u := range t.OnCall {
 		if !ValidID(u) {
 			return invalidID("on-call user", u)
 		}
 		if slices.Contains(t.OnCall[:i], u) {
-			return Errorf(Invalid, "user %s is on the on-call roster twice", u)
+			return errcode.Errorf(errcode.Invalid, "user %s is on the on-call roster twice", u)
 		}
 	}
 	return nil
@@ -222,11 +223,11 @@ func (p *Patient) ValidateAt(now time.Time) error {
 		return invalidID("patient team", p.TeamID)
 	}
 	if last := now.UTC().Add(14 * time.Hour).Year(); p.BirthYear != 0 && (p.BirthYear < MinBirthYear || p.BirthYear > last) {
-		return Errorf(Invalid, "birth_year %d is not a year from %d to %d (or 0: unknown)", p.BirthYear, MinBirthYear, last)
+		return errcode.Errorf(errcode.Invalid, "birth_year %d is not a year from %d to %d (or 0: unknown)", p.BirthYear, MinBirthYear, last)
 	}
 	for _, plan := range p.Plans {
 		if plan == "" || len(plan) > 200 {
-			return Errorf(Invalid, "a care plan must be 1-200 characters")
+			return errcode.Errorf(errcode.Invalid, "a care plan must be 1-200 characters")
 		}
 	}
 	return nil
@@ -238,17 +239,17 @@ func (d *Device) Validate() error {
 	case !ValidID(d.ID):
 		return invalidID("device id", d.ID)
 	case !d.Kind.Valid():
-		return Errorf(Invalid, "device kind %q is not one of %v", d.Kind, Kinds)
+		return errcode.Errorf(errcode.Invalid, "device kind %q is not one of %v", d.Kind, Kinds)
 	case !ValidID(d.SiteID):
 		return invalidID("device site", d.SiteID)
 	case d.Mode != Home && d.Mode != StationMode:
-		return Errorf(Invalid, "device mode %q is not home or station", d.Mode)
+		return errcode.Errorf(errcode.Invalid, "device mode %q is not home or station", d.Mode)
 	case !d.Status.Valid():
-		return Errorf(Invalid, "device status %q is not one of %v", d.Status, Statuses)
+		return errcode.Errorf(errcode.Invalid, "device status %q is not one of %v", d.Status, Statuses)
 	case d.RatedUsesPerDay < 0 || d.RatedUsesPerDay > 10000:
-		return Errorf(Invalid, "rated uses per day %d is not 0-10000", d.RatedUsesPerDay)
+		return errcode.Errorf(errcode.Invalid, "rated uses per day %d is not 0-10000", d.RatedUsesPerDay)
 	case d.Mode == StationMode && d.RatedUsesPerDay == 0:
-		return Errorf(Invalid, "a station device needs its rated uses per day")
+		return errcode.Errorf(errcode.Invalid, "a station device needs its rated uses per day")
 	}
 	return nil
 }
@@ -298,43 +299,44 @@ func ReservedID(id string) bool {
 	return len(id) >= len(ReservedIDPrefix) && strings.EqualFold(id[:len(ReservedIDPrefix)], ReservedIDPrefix)
 }
 
-// CheckNewDeviceID returns an Invalid *Error when id cannot be given to a new device: when no
+// CheckNewDeviceID returns an Invalid *errcode.Error when id cannot be given to a new device: when no
 // broker could take it (BrokerIDProblem) or it is reserved (ReservedID). Only creation checks
 // this; a device registered before these rules keeps its id, which ValidID still accepts, so
 // that it can be found, retired or given a new secret.
 func CheckNewDeviceID(id string) error {
 	if why := BrokerIDProblem(id); why != "" {
-		return Errorf(Invalid, "device id %q: %s", id, why)
+		return errcode.Errorf(errcode.Invalid, "device id %q: %s", id, why)
 	}
 	if ReservedID(id) {
-		return Errorf(Invalid, "device id %q is reserved: names starting with %s are the platform's own MQTT users (the ingest client), and a device is its own MQTT username and client id",
+		return errcode.Errorf(errcode.Invalid, "device id %q is reserved: names starting with %s are the platform's own MQTT users (the ingest client), and a device is its own MQTT username and client id",
 			id, ReservedIDPrefix)
 	}
 	return nil
 }
 
 func invalidID(what, id string) error {
-	return Errorf(Invalid, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", what, id)
+	return errcode.Errorf(errcode.Invalid, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", what, id)
 }
 
-// Error codes shared by the registry, its stores and the API, which maps each to one HTTP status.
+// Forwarding to package errcode, for callers not yet moved to it (alerts, fleet).
+
+// Error codes, as in errcode.
+//
+// Deprecated: use the errcode constants.
 const (
-	Invalid      = "invalid"
-	NotFound     = "not_found"
-	Conflict     = "conflict"
-	Unauthorized = "unauthorized"
-	Forbidden    = "forbidden"
+	Invalid      = errcode.Invalid
+	NotFound     = errcode.NotFound
+	Conflict     = errcode.Conflict
+	Unauthorized = errcode.Unauthorized
+	Forbidden    = errcode.Forbidden
 )
 
-// Error is a registry error with a code from the list above and a message for the caller.
-type Error struct {
-	Code    string
-	Message string
-}
+// Error is errcode.Error.
+//
+// Deprecated: use errcode.Error.
+type Error = errcode.Error
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Errorf returns an *Error with code and a formatted message.
-func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
+// Errorf is errcode.Errorf.
+//
+// Deprecated: use errcode.Errorf.
+func Errorf(code, format string, args ...any) *Error { return errcode.Errorf(code, format, args...) }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 func TestPatientBirthYear(t *testing.T) {
@@ -30,8 +32,8 @@ func TestPatientBirthYear(t *testing.T) {
 			}
 			continue
 		}
-		var de *Error
-		if !errors.As(err, &de) || de.Code != Invalid || !strings.Contains(de.Message, "birth_year") {
+		var de *errcode.Error
+		if !errors.As(err, &de) || de.Code != errcode.Invalid || !strings.Contains(de.Message, "birth_year") {
 			t.Errorf("ValidateAt(birth year %d) = %v; want an invalid error naming birth_year", tt.year, err)
 		}
 	}
@@ -74,8 +76,8 @@ func TestCheckNewDeviceID(t *testing.T) {
 		{strings.Repeat("x", 65), "A-Z a-z 0-9 . _ -"},
 	} {
 		err := CheckNewDeviceID(tt.id)
-		var de *Error
-		if !errors.As(err, &de) || de.Code != Invalid || !strings.Contains(de.Message, "device id") || !strings.Contains(de.Message, tt.why) {
+		var de *errcode.Error
+		if !errors.As(err, &de) || de.Code != errcode.Invalid || !strings.Contains(de.Message, "device id") || !strings.Contains(de.Message, tt.why) {
 			t.Errorf("CheckNewDeviceID(%q) = %v; want an invalid error naming the device id and saying %q", tt.id, err, tt.why)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // A Move sends devices of one kind from one site (the donor) to another, with a chain of
@@ -123,22 +125,22 @@ type Move struct {
 func (m *Move) Validate() error {
 	switch {
 	case !m.Kind.Valid():
-		return Errorf(Invalid, "move kind %q is not one of %v", m.Kind, Kinds)
+		return errcode.Errorf(errcode.Invalid, "move kind %q is not one of %v", m.Kind, Kinds)
 	case !ValidID(m.From):
 		return invalidID("move's donor site", m.From)
 	case !ValidID(m.To):
 		return invalidID("move's receiving site", m.To)
 	case m.From == m.To:
-		return Errorf(Invalid, "a move goes from one site to another; both are %s", m.From)
+		return errcode.Errorf(errcode.Invalid, "a move goes from one site to another; both are %s", m.From)
 	case len(m.Devices) == 0 || len(m.Devices) > MaxMoveDevices:
-		return Errorf(Invalid, "a move takes 1-%d devices, not %d", MaxMoveDevices, len(m.Devices))
+		return errcode.Errorf(errcode.Invalid, "a move takes 1-%d devices, not %d", MaxMoveDevices, len(m.Devices))
 	}
 	for i, id := range m.Devices {
 		if !ValidID(id) {
 			return invalidID("device id", id)
 		}
 		if slices.Contains(m.Devices[:i], id) {
-			return Errorf(Invalid, "device %s is in the move twice", id)
+			return errcode.Errorf(errcode.Invalid, "device %s is in the move twice", id)
 		}
 	}
 	return CheckMoveText("reason", m.Reason)
@@ -147,7 +149,7 @@ func (m *Move) Validate() error {
 // CheckMoveText refuses a reason or note of more than MaxMoveText characters.
 func CheckMoveText(what, s string) error {
 	if n := utf8.RuneCountInString(s); n > MaxMoveText {
-		return Errorf(Invalid, "a move's %s is at most %d characters, not %d", what, MaxMoveText, n)
+		return errcode.Errorf(errcode.Invalid, "a move's %s is at most %d characters, not %d", what, MaxMoveText, n)
 	}
 	return nil
 }
@@ -161,11 +163,11 @@ func (m *Move) Step(a MoveAction) (MoveState, error) {
 	}
 	from := a.From()
 	if len(from) == 0 {
-		return "", Errorf(Invalid, "%q is not a move action; the actions are %v", a, MoveActions)
+		return "", errcode.Errorf(errcode.Invalid, "%q is not a move action; the actions are %v", a, MoveActions)
 	}
 	names := make([]string, len(from))
 	for i, s := range from {
 		names[i] = string(s)
 	}
-	return "", Errorf(Conflict, "move %d is %s; it can be %s only when %s", m.ID, m.State, pastTense[a], strings.Join(names, " or "))
+	return "", errcode.Errorf(errcode.Conflict, "move %d is %s; it can be %s only when %s", m.ID, m.State, pastTense[a], strings.Join(names, " or "))
 }

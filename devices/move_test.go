@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Every (state, action) pair: the legal ones and where they lead; every other pair is refused.
@@ -78,16 +80,16 @@ func TestMoveStep(t *testing.T) {
 		{MoveProposed, ApproveMove, MoveApproved, "", ""},
 		{MoveApproved, CancelMove, MoveCancelled, "", ""},
 		{MoveInTransit, ReceiveMove, MoveReceived, "", ""},
-		{MoveProposed, DispatchMove, "", Conflict, "move 7 is proposed; it can be dispatched only when approved"},
-		{MoveInTransit, CancelMove, "", Conflict, "move 7 is in_transit; it can be cancelled only when proposed or approved"},
-		{MoveReceived, ApproveMove, "", Conflict, "move 7 is received; it can be approved only when proposed"},
-		{MoveRejected, ReceiveMove, "", Conflict, "move 7 is rejected; it can be received only when in_transit"},
-		{MoveProposed, "steal", "", Invalid, `"steal" is not a move action`},
+		{MoveProposed, DispatchMove, "", errcode.Conflict, "move 7 is proposed; it can be dispatched only when approved"},
+		{MoveInTransit, CancelMove, "", errcode.Conflict, "move 7 is in_transit; it can be cancelled only when proposed or approved"},
+		{MoveReceived, ApproveMove, "", errcode.Conflict, "move 7 is received; it can be approved only when proposed"},
+		{MoveRejected, ReceiveMove, "", errcode.Conflict, "move 7 is rejected; it can be received only when in_transit"},
+		{MoveProposed, "steal", "", errcode.Invalid, `"steal" is not a move action`},
 	}
 	for _, tt := range tests {
 		m := Move{ID: 7, State: tt.state}
 		got, err := m.Step(tt.action)
-		var de *Error
+		var de *errcode.Error
 		switch {
 		case tt.wantCode == "" && (err != nil || got != tt.want):
 			t.Errorf("Move{%s}.Step(%s) = %q, %v; want %q", tt.state, tt.action, got, err, tt.want)
@@ -126,11 +128,11 @@ func TestMoveValidate(t *testing.T) {
 		m.Devices = slices.Clone(ok.Devices)
 		tt.change(&m)
 		err := m.Validate()
-		var de *Error
+		var de *errcode.Error
 		switch {
 		case tt.wantMsg == "" && err != nil:
 			t.Errorf("%s: Validate() = %v; want nil", tt.name, err)
-		case tt.wantMsg != "" && (!errors.As(err, &de) || de.Code != Invalid || !strings.Contains(de.Message, tt.wantMsg)):
+		case tt.wantMsg != "" && (!errors.As(err, &de) || de.Code != errcode.Invalid || !strings.Contains(de.Message, tt.wantMsg)):
 			t.Errorf("%s: Validate() = %v; want an invalid error saying %q", tt.name, err, tt.wantMsg)
 		}
 	}

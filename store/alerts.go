@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Alerts (alerts.Alert) and their events (migration 0009). The rules, in both dialects:
@@ -270,11 +270,11 @@ func (s *Store) actOnAlert(ctx context.Context, id int64, action string,
 	act func(a *alerts.Alert, actor string, now time.Time) (alerts.Event, error)) (alerts.Alert, alerts.Event, error) {
 	actor := actorOf(ctx)
 	if actor == "" {
-		return alerts.Alert{}, alerts.Event{}, devices.Errorf(devices.Invalid, "no actor: an alert action must say who takes it")
+		return alerts.Alert{}, alerts.Event{}, errcode.Errorf(errcode.Invalid, "no actor: an alert action must say who takes it")
 	}
 	subject := alertSubject(id)
 	fail := func(err error) (alerts.Alert, alerts.Event, error) {
-		var de *devices.Error
+		var de *errcode.Error
 		if errors.As(err, &de) {
 			return alerts.Alert{}, alerts.Event{}, err
 		}
@@ -287,7 +287,7 @@ func (s *Store) actOnAlert(ctx context.Context, id int64, action string,
 	defer tx.Rollback()
 	a, err := scanAlert(tx.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`+s.forUpdate(), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return fail(devices.Errorf(devices.NotFound, "alert %d not found", id))
+		return fail(errcode.Errorf(errcode.NotFound, "alert %d not found", id))
 	}
 	if err != nil {
 		return fail(err)
@@ -324,7 +324,7 @@ func alertSubject(id int64) string { return "alert/" + strconv.FormatInt(id, 10)
 func (s *Store) GetAlert(ctx context.Context, id int64) (alerts.Alert, error) {
 	a, err := scanAlert(s.db.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, devices.Errorf(devices.NotFound, "alert %d not found", id)
+		return a, errcode.Errorf(errcode.NotFound, "alert %d not found", id)
 	}
 	if err != nil {
 		return a, fmt.Errorf("get %s: %w", alertSubject(id), err)
@@ -437,7 +437,7 @@ func (s *Store) AlertHistory(ctx context.Context, id int64) ([]alerts.Event, err
 		return nil, fmt.Errorf("history of %s: %w", alertSubject(id), err)
 	}
 	if len(evs) == 0 {
-		return nil, devices.Errorf(devices.NotFound, "alert %d not found", id)
+		return nil, errcode.Errorf(errcode.NotFound, "alert %d not found", id)
 	}
 	return evs, nil
 }

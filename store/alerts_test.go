@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // alertBase is the measurement time of the first reading in the alert tests.
@@ -189,11 +189,11 @@ func testAlertAcknowledgeResolve(t *testing.T, newDSN func(t *testing.T) string)
 	c, _, _ := mustApply(t, s, clinicalFinding("spo2_low", "pA1", "tA", alerts.Urgent, 0, "89 %"))
 
 	_, _, err := s.AcknowledgeAlert(ctx, c.ID, "")
-	wantCode(t, "AcknowledgeAlert without an actor", err, devices.Invalid)
+	wantCode(t, "AcknowledgeAlert without an actor", err, errcode.Invalid)
 	_, _, err = s.AcknowledgeAlert(doc, 999, "")
-	wantCode(t, "AcknowledgeAlert(999)", err, devices.NotFound)
+	wantCode(t, "AcknowledgeAlert(999)", err, errcode.NotFound)
 	_, _, err = s.AcknowledgeAlert(doc, c.ID, strings.Repeat("x", alerts.MaxNote+1))
-	wantCode(t, "AcknowledgeAlert with a long note", err, devices.Invalid)
+	wantCode(t, "AcknowledgeAlert with a long note", err, errcode.Invalid)
 
 	a, ev, err := s.AcknowledgeAlert(doc, c.ID, "calling the patient")
 	must(t, "AcknowledgeAlert", err)
@@ -203,7 +203,7 @@ func testAlertAcknowledgeResolve(t *testing.T, newDSN func(t *testing.T) string)
 		t.Errorf("acknowledged = %+v, event %+v", a, ev)
 	}
 	_, _, err = s.AcknowledgeAlert(doc, c.ID, "")
-	wantCode(t, "AcknowledgeAlert twice", err, devices.Conflict)
+	wantCode(t, "AcknowledgeAlert twice", err, errcode.Conflict)
 	if err == nil || !strings.Contains(err.Error(), "is acknowledged") {
 		t.Errorf("second acknowledgement = %v; want it to name the state", err)
 	}
@@ -215,7 +215,7 @@ func testAlertAcknowledgeResolve(t *testing.T, newDSN func(t *testing.T) string)
 	}
 
 	_, _, err = s.ResolveAlert(doc, c.ID, "  ")
-	wantCode(t, "ResolveAlert of a clinical alert without a note", err, devices.Invalid)
+	wantCode(t, "ResolveAlert of a clinical alert without a note", err, errcode.Invalid)
 	a, ev, err = s.ResolveAlert(doc, c.ID, "oxygen started at home")
 	must(t, "ResolveAlert", err)
 	if a.State != alerts.Resolved || a.ResolvedBy != "user:doc" || a.ResolutionNote != "oxygen started at home" ||
@@ -230,7 +230,7 @@ func testAlertAcknowledgeResolve(t *testing.T, newDSN func(t *testing.T) string)
 		{"AcknowledgeAlert when resolved", func() error { _, _, err := s.AcknowledgeAlert(doc, c.ID, ""); return err }},
 	} {
 		err := step.do()
-		wantCode(t, step.name, err, devices.Conflict)
+		wantCode(t, step.name, err, errcode.Conflict)
 		if err == nil || !strings.Contains(err.Error(), "is resolved") {
 			t.Errorf("%s = %v; want it to name the state", step.name, err)
 		}
@@ -261,9 +261,9 @@ func testAlertAcknowledgeResolve(t *testing.T, newDSN func(t *testing.T) string)
 		t.Errorf("history = %v; want %v", eventTypes(hist), want)
 	}
 	_, err = s.AlertHistory(ctx, 999)
-	wantCode(t, "AlertHistory(999)", err, devices.NotFound)
+	wantCode(t, "AlertHistory(999)", err, errcode.NotFound)
 	_, err = s.GetAlert(ctx, 999)
-	wantCode(t, "GetAlert(999)", err, devices.NotFound)
+	wantCode(t, "GetAlert(999)", err, errcode.NotFound)
 }
 
 // Late and doubtful findings are recorded but never notify; a clean finding later notifies
@@ -491,7 +491,7 @@ func testApplyFindingRefusesBadFindings(t *testing.T, newDSN func(t *testing.T) 
 		f := good
 		tt.change(&f)
 		_, _, _, err := s.ApplyFinding(ctx, f)
-		wantCode(t, "ApplyFinding with "+tt.name, err, devices.Invalid)
+		wantCode(t, "ApplyFinding with "+tt.name, err, errcode.Invalid)
 	}
 	if last, _ := s.LastAlertEventID(ctx); last != 0 {
 		t.Errorf("refused findings wrote events up to %d", last)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 const assignmentColumns = `device_id, patient_id, from_ms, until_ms`
@@ -52,10 +53,10 @@ type assignmentDetail struct {
 // the end of the device's last assignment. Times are kept to the millisecond.
 func (s *Store) AssignDevice(ctx context.Context, deviceID, patientID string, from time.Time) error {
 	if !devices.ValidID(deviceID) || !devices.ValidID(patientID) {
-		return devices.Errorf(devices.Invalid, "device %q or patient %q is not a valid id", deviceID, patientID)
+		return errcode.Errorf(errcode.Invalid, "device %q or patient %q is not a valid id", deviceID, patientID)
 	}
 	if from.IsZero() {
-		return devices.Errorf(devices.Invalid, "an assignment needs its start time")
+		return errcode.Errorf(errcode.Invalid, "an assignment needs its start time")
 	}
 	from = time.UnixMilli(from.UnixMilli()).UTC()
 	return s.change(ctx, "device.assign", "device/"+deviceID, func(tx *sql.Tx) (any, error) {
@@ -64,10 +65,10 @@ func (s *Store) AssignDevice(ctx context.Context, deviceID, patientID string, fr
 			return nil, err
 		}
 		if d.Mode != devices.Home {
-			return nil, devices.Errorf(devices.Invalid, "device %s is a %s device; only home devices are lent to patients", d.ID, d.Mode)
+			return nil, errcode.Errorf(errcode.Invalid, "device %s is a %s device; only home devices are lent to patients", d.ID, d.Mode)
 		}
 		if d.Status != devices.Active {
-			return nil, devices.Errorf(devices.Invalid, "device %s is %s; only an active device can be lent", d.ID, d.Status)
+			return nil, errcode.Errorf(errcode.Invalid, "device %s is %s; only an active device can be lent", d.ID, d.Status)
 		}
 		if err := mustExist(ctx, tx, "patient", patientID, `SELECT 1 FROM patients WHERE id = $1`); err != nil {
 			return nil, err
@@ -83,7 +84,7 @@ func (s *Store) AssignDevice(ctx context.Context, deviceID, patientID string, fr
 		switch {
 		case ok && last.Until.IsZero():
 			if !from.After(last.From) {
-				return nil, devices.Errorf(devices.Invalid, "device %s is lent to patient %s since %s; a new assignment must start after that",
+				return nil, errcode.Errorf(errcode.Invalid, "device %s is lent to patient %s since %s; a new assignment must start after that",
 					deviceID, last.PatientID, last.From.Format(time.RFC3339Nano))
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE assignments SET until_ms = $2 WHERE device_id = $1 AND until_ms IS NULL`,
@@ -92,7 +93,7 @@ func (s *Store) AssignDevice(ctx context.Context, deviceID, patientID string, fr
 			}
 			detail.Ended = &assignmentDetail{Patient: last.PatientID, From: last.From, Until: from}
 		case ok && from.Before(last.Until):
-			return nil, devices.Errorf(devices.Invalid, "device %s was lent to patient %s until %s; a new assignment cannot start before that",
+			return nil, errcode.Errorf(errcode.Invalid, "device %s was lent to patient %s until %s; a new assignment cannot start before that",
 				deviceID, last.PatientID, last.Until.Format(time.RFC3339Nano))
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO assignments (device_id, patient_id, from_ms) VALUES ($1, $2, $3)`,
@@ -105,7 +106,7 @@ func (s *Store) AssignDevice(ctx context.Context, deviceID, patientID string, fr
 // started; NotFound if the device does not exist or is not lent.
 func (s *Store) ReturnDevice(ctx context.Context, deviceID string, at time.Time) error {
 	if at.IsZero() {
-		return devices.Errorf(devices.Invalid, "a return needs its time")
+		return errcode.Errorf(errcode.Invalid, "a return needs its time")
 	}
 	at = time.UnixMilli(at.UnixMilli()).UTC()
 	return s.change(ctx, "device.return", "device/"+deviceID, func(tx *sql.Tx) (any, error) {
@@ -117,10 +118,10 @@ func (s *Store) ReturnDevice(ctx context.Context, deviceID string, at time.Time)
 			return nil, err
 		}
 		if !ok {
-			return nil, devices.Errorf(devices.NotFound, "device %s is not lent to anyone", deviceID)
+			return nil, errcode.Errorf(errcode.NotFound, "device %s is not lent to anyone", deviceID)
 		}
 		if !at.After(open.From) {
-			return nil, devices.Errorf(devices.Invalid, "device %s is lent to patient %s since %s; it cannot be returned before that",
+			return nil, errcode.Errorf(errcode.Invalid, "device %s is lent to patient %s since %s; it cannot be returned before that",
 				deviceID, open.PatientID, open.From.Format(time.RFC3339Nano))
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE assignments SET until_ms = $2 WHERE device_id = $1 AND until_ms IS NULL`,

@@ -7,14 +7,15 @@ import (
 	"fmt"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // BatchError is the row that failed a batch (CreateSites, CreatePatients, ...), which then
-// stored nothing: its index in the batch and the store's reason, a *devices.Error that
+// stored nothing: its index in the batch and the store's reason, an *errcode.Error that
 // errors.As finds through it.
 type BatchError struct {
 	Index int
-	Err   *devices.Error
+	Err   *errcode.Error
 }
 
 func (e *BatchError) Error() string { return fmt.Sprintf("row %d: %v", e.Index, e.Err) }
@@ -48,7 +49,7 @@ func (s *Store) CreatePatients(ctx context.Context, patients []devices.Patient) 
 func createBatch[T any](ctx context.Context, s *Store, what string, rows []T, id func(T) string,
 	validate func(T) error, insert func(context.Context, *sql.Tx, T) (any, error)) error {
 	refused := func(i int, err error) error {
-		var de *devices.Error
+		var de *errcode.Error
 		if errors.As(err, &de) {
 			return &BatchError{Index: i, Err: de}
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Each batch stores all its rows or none; a refused batch names the row that failed it.
@@ -56,11 +57,11 @@ func testCreateBatches(t *testing.T, newDSN func(t *testing.T) string) {
 		v0, _ := s.RegistryVersion(ctx)
 		// The third row repeats the first: the whole batch is refused, naming row 2.
 		err := b.create([]string{"new-a", "new-b", "new-a"})
-		wantBatchError(t, "Create "+b.name+"(new-a, new-b, new-a)", err, 2, devices.Conflict)
+		wantBatchError(t, "Create "+b.name+"(new-a, new-b, new-a)", err, 2, errcode.Conflict)
 		// A row that is not valid is refused before anything is written.
-		wantBatchError(t, "Create "+b.name+"(ok-1, invalid)", b.bad("bad-1"), 1, devices.Invalid)
+		wantBatchError(t, "Create "+b.name+"(ok-1, invalid)", b.bad("bad-1"), 1, errcode.Invalid)
 		for _, id := range []string{"new-a", "new-b", "ok-1"} {
-			wantCode(t, fmt.Sprintf("after refused batches of %s, get %s", b.name, id), b.get(id), devices.NotFound)
+			wantCode(t, fmt.Sprintf("after refused batches of %s, get %s", b.name, id), b.get(id), errcode.NotFound)
 		}
 		if v, _ := s.RegistryVersion(ctx); v != v0 {
 			t.Errorf("refused batches of %s moved the version from %d to %d", b.name, v0, v)
@@ -80,7 +81,7 @@ func testCreateBatches(t *testing.T, newDSN func(t *testing.T) string) {
 			t.Errorf("a batch of %s moved the version from %d to %d; want one change", b.name, v0, v)
 		}
 		// A row that exists already fails the next batch.
-		wantBatchError(t, "Create "+b.name+"(new-c, new-b)", b.create([]string{"new-c", "new-b"}), 1, devices.Conflict)
+		wantBatchError(t, "Create "+b.name+"(new-c, new-b)", b.create([]string{"new-c", "new-b"}), 1, errcode.Conflict)
 	}
 	for name, err := range map[string]error{
 		"CreateSites":    s.CreateSites(ctx, []devices.Site{newSite("z")}),
@@ -88,7 +89,7 @@ func testCreateBatches(t *testing.T, newDSN func(t *testing.T) string) {
 		"CreatePatients": s.CreatePatients(ctx, []devices.Patient{newPatient("z")}),
 		"CreateDevices":  s.CreateDevices(ctx, []devices.Device{newDevice("z")}),
 	} {
-		wantCode(t, name+" without an actor", err, devices.Invalid)
+		wantCode(t, name+" without an actor", err, errcode.Invalid)
 	}
 	must(t, "CreateSites(none)", s.CreateSites(asAdmin, nil))
 }

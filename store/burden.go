@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Alert burden (alerts.Burden). The counts are one GROUP BY over the alerts raised in the
@@ -48,7 +48,7 @@ type burdenKey struct {
 // has no figure. Invalid without a period.
 func (s *Store) AlertBurden(ctx context.Context, f BurdenFilter) ([]alerts.Burden, error) {
 	if f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
-		return nil, devices.Errorf(devices.Invalid, "alert burden: the period must have a start before its end, not %v to %v", f.From, f.To)
+		return nil, errcode.Errorf(errcode.Invalid, "alert burden: the period must have a start before its end, not %v to %v", f.From, f.To)
 	}
 	fail := func(err error) ([]alerts.Burden, error) {
 		return nil, fmt.Errorf("alert burden %s to %s: %w", f.From.Format(time.RFC3339), f.To.Format(time.RFC3339), err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // burdenFixture is a store on a clock the test moves, with team tA (4 patients) and tB (1)
@@ -151,6 +152,6 @@ func testAlertBurden(t *testing.T, newDSN func(t *testing.T) string) {
 	for _, bad := range []BurdenFilter{{Scope: alerts.Scope{All: true}}, {Scope: alerts.Scope{All: true}, From: to, To: from},
 		{Scope: alerts.Scope{All: true}, From: from, To: from}} {
 		_, err := s.AlertBurden(ctx, bad)
-		wantCode(t, "AlertBurden without a period", err, devices.Invalid)
+		wantCode(t, "AlertBurden without a period", err, errcode.Invalid)
 	}
 }

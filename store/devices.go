@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 const deviceColumns = `id, kind, model, serial, firmware, site_id, mode, status, rated_uses_per_day,
@@ -66,7 +67,7 @@ func validateNewDevice(d devices.Device) error {
 		return err
 	}
 	if d.SecretHash == "" {
-		return devices.Errorf(devices.Invalid, "device %s needs the hash of its secret", d.ID)
+		return errcode.Errorf(errcode.Invalid, "device %s needs the hash of its secret", d.ID)
 	}
 	return nil
 }
@@ -117,15 +118,15 @@ func (s *Store) UpdateDevice(ctx context.Context, d devices.Device) error {
 				return nil, err
 			}
 			if ok {
-				return nil, devices.Errorf(devices.Invalid, "device %s is lent to patient %s; return it before making it %s %s",
+				return nil, errcode.Errorf(errcode.Invalid, "device %s is lent to patient %s; return it before making it %s %s",
 					d.ID, open.PatientID, d.Status, d.Mode)
 			}
 		}
 		switch {
 		case old.Status != devices.InTransit && d.Status == devices.InTransit:
-			return nil, devices.Errorf(devices.Invalid, "a device goes in transit only when an approved move is dispatched")
+			return nil, errcode.Errorf(errcode.Invalid, "a device goes in transit only when an approved move is dispatched")
 		case old.Status == devices.InTransit && (d.Status != devices.InTransit || d.SiteID != old.SiteID):
-			return nil, devices.Errorf(devices.Invalid, "device %s is in transit; its site and status change when the receiving site confirms its move", d.ID)
+			return nil, errcode.Errorf(errcode.Invalid, "device %s is in transit; its site and status change when the receiving site confirms its move", d.ID)
 		}
 		if !old.InService.Equal(d.InService) && !d.InService.IsZero() {
 			if err := moveFirstPeriod(ctx, tx, d.ID, d.InService); err != nil {
@@ -153,7 +154,7 @@ func moveFirstPeriod(ctx context.Context, tx *sql.Tx, deviceID string, from time
 		return err
 	}
 	if !first.Until.IsZero() && !from.Before(first.Until) {
-		return devices.Errorf(devices.Invalid, "device %s was %s at %s until %s; it cannot have entered service at %s",
+		return errcode.Errorf(errcode.Invalid, "device %s was %s at %s until %s; it cannot have entered service at %s",
 			deviceID, first.Status, first.SiteID, first.Until.Format(time.RFC3339), from.Format(time.RFC3339))
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE device_periods SET from_ms = $3 WHERE device_id = $1 AND from_ms = $2`,
@@ -165,7 +166,7 @@ func moveFirstPeriod(ctx context.Context, tx *sql.Tx, deviceID string, from time
 // NotFound if there is no such device. The audit log records that it changed, not the hash.
 func (s *Store) SetDeviceSecret(ctx context.Context, id, hash string) error {
 	if hash == "" {
-		return devices.Errorf(devices.Invalid, "device %s needs the hash of its secret", id)
+		return errcode.Errorf(errcode.Invalid, "device %s needs the hash of its secret", id)
 	}
 	return s.change(ctx, "device.secret_rotate", "device/"+id, func(tx *sql.Tx) (any, error) {
 		res, err := tx.ExecContext(ctx, `UPDATE devices SET secret_hash = $2 WHERE id = $1`, id, hash)
@@ -193,19 +194,19 @@ func (s *Store) ListDevices(ctx context.Context, o ListOptions) ([]devices.Devic
 	}
 	if o.Kind != "" {
 		if !devices.Kind(o.Kind).Valid() {
-			return nil, devices.Errorf(devices.Invalid, "device kind %q is not one of %v", o.Kind, devices.Kinds)
+			return nil, errcode.Errorf(errcode.Invalid, "device kind %q is not one of %v", o.Kind, devices.Kinds)
 		}
 		w.add("kind = ?", o.Kind)
 	}
 	if o.Status != "" {
 		if !devices.Status(o.Status).Valid() {
-			return nil, devices.Errorf(devices.Invalid, "device status %q is not one of %v", o.Status, devices.Statuses)
+			return nil, errcode.Errorf(errcode.Invalid, "device status %q is not one of %v", o.Status, devices.Statuses)
 		}
 		w.add("status = ?", o.Status)
 	}
 	if o.Mode != "" {
 		if m := devices.Mode(o.Mode); m != devices.Home && m != devices.StationMode {
-			return nil, devices.Errorf(devices.Invalid, "device mode %q is not home or station", o.Mode)
+			return nil, errcode.Errorf(errcode.Invalid, "device mode %q is not home or station", o.Mode)
 		}
 		w.add("mode = ?", o.Mode)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // inHours is Tuesday 2026-11-03 10:00 at site1 (Asia/Shanghai, open Mon-Fri 08:00-17:30).
@@ -150,7 +150,7 @@ func testEscalationTeamSettings(t *testing.T, newDSN func(t *testing.T) string) 
 	}
 	for _, bad := range []time.Duration{30 * time.Second, 25 * time.Hour, 90*time.Second + time.Millisecond, -time.Minute} {
 		team.AckWithin = bad
-		wantCode(t, "UpdateTeam(ack_within "+bad.String()+")", s.UpdateTeam(asAdmin, team), devices.Invalid)
+		wantCode(t, "UpdateTeam(ack_within "+bad.String()+")", s.UpdateTeam(asAdmin, team), errcode.Invalid)
 	}
 	a, _, _ := mustApply(t, s, clinicalFinding("bp_crisis", "p3", "t2", alerts.Urgent, 0, "185/121"))
 	clk.advance(5 * time.Minute)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Moves of devices between sites (devices.Move). Each step is one registry change, audited as
@@ -71,7 +72,7 @@ func (s *Store) ProposeMove(ctx context.Context, m devices.Move) (devices.Move, 
 			}
 		}
 		now := s.nowMillis()
-		if err := checkMovable(ctx, tx, m, devices.Invalid, now); err != nil {
+		if err := checkMovable(ctx, tx, m, errcode.Invalid, now); err != nil {
 			return err
 		}
 		m.State, m.ProposedBy, m.ProposedAt = devices.MoveProposed, actor, now
@@ -151,13 +152,13 @@ func (s *Store) stepMove(ctx context.Context, id int64, action devices.MoveActio
 		switch action {
 		case devices.ApproveMove, devices.RejectMove:
 			if action == devices.ApproveMove {
-				if err := checkMovable(ctx, tx, m, devices.Conflict, now); err != nil {
+				if err := checkMovable(ctx, tx, m, errcode.Conflict, now); err != nil {
 					return err
 				}
 			}
 			m.DecidedBy, m.DecidedAt, m.DecisionNote = actor, now, note
 		case devices.DispatchMove:
-			if err := checkMovable(ctx, tx, m, devices.Conflict, now); err != nil {
+			if err := checkMovable(ctx, tx, m, errcode.Conflict, now); err != nil {
 				return err
 			}
 			if err := s.placeMoved(ctx, tx, actor, m, m.From, devices.InTransit, now); err != nil {
@@ -214,7 +215,7 @@ func (s *Store) placeMoved(ctx context.Context, tx *sql.Tx, actor string, m devi
 			return err
 		}
 		if d.Status != want || d.SiteID != m.From {
-			return devices.Errorf(devices.Conflict, "device %s of move %d is %s at site %s; it should be %s at site %s",
+			return errcode.Errorf(errcode.Conflict, "device %s of move %d is %s at site %s; it should be %s at site %s",
 				id, m.ID, d.Status, d.SiteID, want, m.From)
 		}
 		if err := placeDevice(ctx, tx, id, site, status, at); err != nil {
@@ -285,23 +286,23 @@ func checkMovable(ctx context.Context, tx *sql.Tx, m devices.Move, mismatch stri
 		d, ok := byID[id]
 		switch {
 		case !ok:
-			return devices.Errorf(devices.Invalid, "device %s does not exist", id)
+			return errcode.Errorf(errcode.Invalid, "device %s does not exist", id)
 		case d.SiteID != m.From:
-			return devices.Errorf(mismatch, "device %s is at site %s, not at site %s where the move is from", id, d.SiteID, m.From)
+			return errcode.Errorf(mismatch, "device %s is at site %s, not at site %s where the move is from", id, d.SiteID, m.From)
 		case d.Kind != m.Kind:
-			return devices.Errorf(mismatch, "device %s is a %s, not a %s as the move is", id, d.Kind, m.Kind)
+			return errcode.Errorf(mismatch, "device %s is a %s, not a %s as the move is", id, d.Kind, m.Kind)
 		case d.Status != devices.Active:
-			return devices.Errorf(devices.Conflict, "device %s is %s; only an active device can move", id, d.Status)
+			return errcode.Errorf(errcode.Conflict, "device %s is %s; only an active device can move", id, d.Status)
 		}
 		if l, ok := loans[id]; ok {
 			if !l.until.Valid {
-				return devices.Errorf(devices.Conflict, "device %s is lent to patient %s; return it before it moves", id, l.patient)
+				return errcode.Errorf(errcode.Conflict, "device %s is lent to patient %s; return it before it moves", id, l.patient)
 			}
-			return devices.Errorf(devices.Conflict, "device %s is lent to patient %s until %s; it can move after that",
+			return errcode.Errorf(errcode.Conflict, "device %s is lent to patient %s until %s; it can move after that",
 				id, l.patient, fromMillis(l.until).Format(time.RFC3339))
 		}
 		if h, ok := held[id]; ok {
-			return devices.Errorf(devices.Conflict, "device %s is already in move %d, which is %s", id, h.move, h.state)
+			return errcode.Errorf(errcode.Conflict, "device %s is already in move %d, which is %s", id, h.move, h.state)
 		}
 	}
 	return nil
@@ -310,7 +311,7 @@ func checkMovable(ctx context.Context, tx *sql.Tx, m devices.Move, mismatch stri
 // GetMove returns the move with the id and its devices; NotFound if there is none.
 func (s *Store) GetMove(ctx context.Context, id int64) (devices.Move, error) {
 	m, err := getMove(ctx, s.db, id)
-	var de *devices.Error
+	var de *errcode.Error
 	if err != nil && !errors.As(err, &de) {
 		return m, fmt.Errorf("get %s: %w", moveSubject(id), err)
 	}
@@ -321,7 +322,7 @@ func (s *Store) GetMove(ctx context.Context, id int64) (devices.Move, error) {
 func getMove(ctx context.Context, q querier, id int64) (devices.Move, error) {
 	m, err := scanMove(q.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return m, devices.Errorf(devices.NotFound, "move %d not found", id)
+		return m, errcode.Errorf(errcode.NotFound, "move %d not found", id)
 	}
 	if err != nil {
 		return m, err
@@ -361,7 +362,7 @@ func (s *Store) ListMoves(ctx context.Context, f MoveFilter) ([]devices.Move, er
 	w := &where{}
 	if f.State != "" {
 		if !devices.MoveState(f.State).Valid() {
-			return nil, devices.Errorf(devices.Invalid, "move state %q is not one of %v", f.State, devices.MoveStates)
+			return nil, errcode.Errorf(errcode.Invalid, "move state %q is not one of %v", f.State, devices.MoveStates)
 		}
 		w.add("state = ?", f.State)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // The actors of the moves tests: the donor site's fleet manager, the receiving site's, and the
@@ -47,7 +48,7 @@ func wantDevice(t *testing.T, s *Store, id, site string, status devices.Status) 
 	}
 }
 
-// wantRefused fails the test unless err is a *devices.Error with the code whose message says
+// wantRefused fails the test unless err is an *errcode.Error with the code whose message says
 // each of says.
 func wantRefused(t *testing.T, what string, err error, code string, says ...string) {
 	t.Helper()
@@ -111,7 +112,7 @@ func testMoveFlow(t *testing.T, newDSN func(t *testing.T) string) {
 	moved := cuff1
 	moved.Status = devices.InTransit
 	moved.SiteID = "s2"
-	wantRefused(t, "UpdateDevice(in transit, to s2)", s.UpdateDevice(asAdmin, moved), devices.Invalid, "in transit")
+	wantRefused(t, "UpdateDevice(in transit, to s2)", s.UpdateDevice(asAdmin, moved), errcode.Invalid, "in transit")
 
 	clk.advance(2 * day)
 	m, err = s.ReceiveMove(asReceiver, m.ID)
@@ -203,23 +204,23 @@ func testMoveRefusals(t *testing.T, newDSN func(t *testing.T) string) {
 		code   string
 		says   []string
 	}{
-		{"same site", asDonor, func(m *devices.Move) { m.To = "s1" }, devices.Invalid, []string{"both are s1"}},
-		{"unknown donor", asDonor, func(m *devices.Move) { m.From = "s9" }, devices.Invalid, []string{"site s9 does not exist"}},
-		{"unknown receiver", asDonor, func(m *devices.Move) { m.To = "s9" }, devices.Invalid, []string{"site s9 does not exist"}},
-		{"unknown kind", asDonor, func(m *devices.Move) { m.Kind = "toaster" }, devices.Invalid, []string{"toaster"}},
-		{"no devices", asDonor, func(m *devices.Move) { m.Devices = nil }, devices.Invalid, []string{"1-100 devices, not 0"}},
-		{"101 devices", asDonor, func(m *devices.Move) { m.Devices = many }, devices.Invalid, []string{"not 101"}},
-		{"a device twice", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-1", "cuff-1"} }, devices.Invalid, []string{"cuff-1 is in the move twice"}},
-		{"unknown device", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-1", "ghost"} }, devices.Invalid, []string{"device ghost does not exist"}},
-		{"device at another site", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-s2"} }, devices.Invalid, []string{"device cuff-s2 is at site s2"}},
-		{"device of another kind", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-1", "st-1"} }, devices.Invalid, []string{"device st-1 is a station"}},
-		{"device under repair", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-repair"} }, devices.Conflict, []string{"device cuff-repair is maintenance"}},
-		{"device lent", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-1", "cuff-lent"} }, devices.Conflict, []string{"device cuff-lent is lent to patient p1"}},
-		{"device lent until later", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-until"} }, devices.Conflict, []string{"device cuff-until is lent to patient p2 until 2026-11-04"}},
-		{"device in another move", asReceiver, func(m *devices.Move) { m.Devices = []string{"cuff-1", "cuff-2"} }, devices.Conflict,
+		{"same site", asDonor, func(m *devices.Move) { m.To = "s1" }, errcode.Invalid, []string{"both are s1"}},
+		{"unknown donor", asDonor, func(m *devices.Move) { m.From = "s9" }, errcode.Invalid, []string{"site s9 does not exist"}},
+		{"unknown receiver", asDonor, func(m *devices.Move) { m.To = "s9" }, errcode.Invalid, []string{"site s9 does not exist"}},
+		{"unknown kind", asDonor, func(m *devices.Move) { m.Kind = "toaster" }, errcode.Invalid, []string{"toaster"}},
+		{"no devices", asDonor, func(m *devices.Move) { m.Devices = nil }, errcode.Invalid, []string{"1-100 devices, not 0"}},
+		{"101 devices", asDonor, func(m *devices.Move) { m.Devices = many }, errcode.Invalid, []string{"not 101"}},
+		{"a device twice", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-1", "cuff-1"} }, errcode.Invalid, []string{"cuff-1 is in the move twice"}},
+		{"unknown device", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-1", "ghost"} }, errcode.Invalid, []string{"device ghost does not exist"}},
+		{"device at another site", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-s2"} }, errcode.Invalid, []string{"device cuff-s2 is at site s2"}},
+		{"device of another kind", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-1", "st-1"} }, errcode.Invalid, []string{"device st-1 is a station"}},
+		{"device under repair", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-repair"} }, errcode.Conflict, []string{"device cuff-repair is maintenance"}},
+		{"device lent", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-1", "cuff-lent"} }, errcode.Conflict, []string{"device cuff-lent is lent to patient p1"}},
+		{"device lent until later", asDonor, func(m *devices.Move) { m.Devices = []string{"cuff-until"} }, errcode.Conflict, []string{"device cuff-until is lent to patient p2 until 2026-11-04"}},
+		{"device in another move", asReceiver, func(m *devices.Move) { m.Devices = []string{"cuff-1", "cuff-2"} }, errcode.Conflict,
 			[]string{fmt.Sprintf("device cuff-2 is already in move %d, which is proposed", held.ID)}},
-		{"reason too long", asDonor, func(m *devices.Move) { m.Reason = strings.Repeat("x", 1001) }, devices.Invalid, []string{"at most 1000 characters"}},
-		{"no actor", ctx, func(m *devices.Move) {}, devices.Invalid, []string{"no actor"}},
+		{"reason too long", asDonor, func(m *devices.Move) { m.Reason = strings.Repeat("x", 1001) }, errcode.Invalid, []string{"at most 1000 characters"}},
+		{"no actor", ctx, func(m *devices.Move) {}, errcode.Invalid, []string{"no actor"}},
 	}
 	for _, tt := range tests {
 		m := cuffMove("cuff-1")
@@ -234,13 +235,13 @@ func testMoveRefusals(t *testing.T, newDSN func(t *testing.T) string) {
 
 	// Steps on a move that does not exist, and with a note too long.
 	_, err = s.GetMove(ctx, 999)
-	wantRefused(t, "GetMove(999)", err, devices.NotFound, "move 999 not found")
+	wantRefused(t, "GetMove(999)", err, errcode.NotFound, "move 999 not found")
 	_, err = s.ApproveMove(asDonor, 999, "")
-	wantRefused(t, "ApproveMove(999)", err, devices.NotFound, "move 999 not found")
+	wantRefused(t, "ApproveMove(999)", err, errcode.NotFound, "move 999 not found")
 	_, err = s.ApproveMove(asDonor, held.ID, strings.Repeat("x", 1001))
-	wantRefused(t, "ApproveMove(long note)", err, devices.Invalid, "at most 1000 characters")
+	wantRefused(t, "ApproveMove(long note)", err, errcode.Invalid, "at most 1000 characters")
 	_, err = s.ApproveMove(ctx, held.ID, "")
-	wantRefused(t, "ApproveMove(no actor)", err, devices.Invalid, "no actor")
+	wantRefused(t, "ApproveMove(no actor)", err, errcode.Invalid, "no actor")
 	wantVersion(t, s, "refused steps", v)
 }
 
@@ -262,14 +263,14 @@ func testMoveSteps(t *testing.T, newDSN func(t *testing.T) string) {
 		{"ReceiveMove(proposed)", func() (devices.Move, error) { return s.ReceiveMove(asReceiver, m.ID) }},
 	} {
 		_, err := step.do()
-		wantRefused(t, step.name, err, devices.Conflict, fmt.Sprintf("move %d is proposed", m.ID))
+		wantRefused(t, step.name, err, errcode.Conflict, fmt.Sprintf("move %d is proposed", m.ID))
 	}
 	wantVersion(t, s, "illegal steps", v)
 
 	// Approval checks again: the cuff was lent after the proposal.
 	must(t, "AssignDevice", s.AssignDevice(asAdmin, "cuff-2", "p2", t0))
 	_, err = s.ApproveMove(asDonor, m.ID, "")
-	wantRefused(t, "ApproveMove(device lent since)", err, devices.Conflict, "device cuff-2 is lent to patient p2")
+	wantRefused(t, "ApproveMove(device lent since)", err, errcode.Conflict, "device cuff-2 is lent to patient p2")
 	clk.advance(day)
 	must(t, "ReturnDevice", s.ReturnDevice(asAdmin, "cuff-2", t0.Add(day)))
 	// ... and it was taken to s2 by hand: a mismatch is now a conflict, not a bad request.
@@ -277,21 +278,21 @@ func testMoveSteps(t *testing.T, newDSN func(t *testing.T) string) {
 	atS2.SiteID = "s2"
 	must(t, "UpdateDevice(to s2)", s.UpdateDevice(asAdmin, atS2))
 	_, err = s.ApproveMove(asDonor, m.ID, "")
-	wantRefused(t, "ApproveMove(device moved since)", err, devices.Conflict, "device cuff-2 is at site s2")
+	wantRefused(t, "ApproveMove(device moved since)", err, errcode.Conflict, "device cuff-2 is at site s2")
 	must(t, "UpdateDevice(back to s1)", s.UpdateDevice(asAdmin, cuff2))
 	m, err = s.ApproveMove(asDonor, m.ID, "")
 	must(t, "ApproveMove", err)
 	_, err = s.ApproveMove(asDonor, m.ID, "")
-	wantRefused(t, "ApproveMove(approved)", err, devices.Conflict, fmt.Sprintf("move %d is approved", m.ID))
+	wantRefused(t, "ApproveMove(approved)", err, errcode.Conflict, fmt.Sprintf("move %d is approved", m.ID))
 	_, err = s.RejectMove(asDonor, m.ID, "")
-	wantRefused(t, "RejectMove(approved)", err, devices.Conflict, fmt.Sprintf("move %d is approved", m.ID))
+	wantRefused(t, "RejectMove(approved)", err, errcode.Conflict, fmt.Sprintf("move %d is approved", m.ID))
 
 	// Dispatch checks again: the cuff went for repair after the approval.
 	repair := cuff2
 	repair.Status = devices.Maintenance
 	must(t, "UpdateDevice(maintenance)", s.UpdateDevice(asAdmin, repair))
 	_, err = s.DispatchMove(asDonor, m.ID)
-	wantRefused(t, "DispatchMove(device under repair)", err, devices.Conflict, "device cuff-2 is maintenance")
+	wantRefused(t, "DispatchMove(device under repair)", err, errcode.Conflict, "device cuff-2 is maintenance")
 	wantDevice(t, s, "cuff-2", "s1", devices.Maintenance)
 	must(t, "UpdateDevice(active)", s.UpdateDevice(asAdmin, cuff2))
 	m, err = s.DispatchMove(asDonor, m.ID)
@@ -300,7 +301,7 @@ func testMoveSteps(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("DevicesInOpenMoves in transit = %v, %v; want cuff-2", open, err)
 	}
 	_, err = s.CancelMove(asDonor, m.ID, "")
-	wantRefused(t, "CancelMove(in transit)", err, devices.Conflict, fmt.Sprintf("move %d is in_transit; it can be cancelled only when proposed or approved", m.ID))
+	wantRefused(t, "CancelMove(in transit)", err, errcode.Conflict, fmt.Sprintf("move %d is in_transit; it can be cancelled only when proposed or approved", m.ID))
 	m, err = s.ReceiveMove(asReceiver, m.ID)
 	must(t, "ReceiveMove", err)
 	for _, step := range []struct {
@@ -312,7 +313,7 @@ func testMoveSteps(t *testing.T, newDSN func(t *testing.T) string) {
 		{"CancelMove(received)", func() (devices.Move, error) { return s.CancelMove(asDonor, m.ID, "") }},
 	} {
 		_, err := step.do()
-		wantRefused(t, step.name, err, devices.Conflict, fmt.Sprintf("move %d is received", m.ID))
+		wantRefused(t, step.name, err, errcode.Conflict, fmt.Sprintf("move %d is received", m.ID))
 	}
 	wantDevice(t, s, "cuff-2", "s2", devices.Active)
 
@@ -327,7 +328,7 @@ func testMoveSteps(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("RejectMove = %+v; want rejected by the donor now, with the note", r)
 	}
 	_, err = s.ApproveMove(asDonor, r.ID, "")
-	wantRefused(t, "ApproveMove(rejected)", err, devices.Conflict, fmt.Sprintf("move %d is rejected", r.ID))
+	wantRefused(t, "ApproveMove(rejected)", err, errcode.Conflict, fmt.Sprintf("move %d is rejected", r.ID))
 	c, err := s.ProposeMove(asReceiver, cuffMove("cuff-1"))
 	must(t, "ProposeMove(after the rejection)", err)
 	c, err = s.CancelMove(asReceiver, c.ID, "found one")
@@ -381,7 +382,7 @@ func testConcurrentMoveProposals(t *testing.T, newDSN func(t *testing.T) string)
 			won++
 			continue
 		}
-		wantRefused(t, fmt.Sprintf("ProposeMove #%d", i), err, devices.Conflict, "device cuff-1 is already in move")
+		wantRefused(t, fmt.Sprintf("ProposeMove #%d", i), err, errcode.Conflict, "device cuff-1 is already in move")
 	}
 	if won != 1 {
 		t.Errorf("%d concurrent proposals of cuff-1 succeeded; want exactly 1", won)
@@ -455,5 +456,5 @@ func testListMoves(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("ListMoves(limit 1) = %+v; want move %d of ox-2 from s1 to s3", got, m5)
 	}
 	_, err = s.ListMoves(ctx, MoveFilter{State: "lost"})
-	wantRefused(t, "ListMoves(state lost)", err, devices.Invalid, `move state "lost"`)
+	wantRefused(t, "ListMoves(state lost)", err, errcode.Invalid, `move state "lost"`)
 }

@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Threshold overrides of a team or a patient (migration 0012). Setting and deleting them are
@@ -33,7 +33,7 @@ func overridesTable(kind string) (string, error) {
 	case PatientOverrides:
 		return "patients", nil
 	}
-	return "", devices.Errorf(devices.Invalid, "overrides of %q: not %s or %s", kind, TeamOverrides, PatientOverrides)
+	return "", errcode.Errorf(errcode.Invalid, "overrides of %q: not %s or %s", kind, TeamOverrides, PatientOverrides)
 }
 
 // SetOverrides replaces the overrides of a team or a patient (kind TeamOverrides or
@@ -48,7 +48,7 @@ func (s *Store) SetOverrides(ctx context.Context, kind, id string, o alerts.Over
 	}
 	b, err := json.Marshal(o)
 	if err != nil {
-		return devices.Errorf(devices.Invalid, "overrides: %v", err)
+		return errcode.Errorf(errcode.Invalid, "overrides: %v", err)
 	}
 	return s.mutate(ctx, "set overrides of "+kind+"/"+id, func(tx *sql.Tx, actor string) error {
 		if err := mustFind(ctx, tx, kind, id, `SELECT 1 FROM `+table+` WHERE id = $1`); err != nil {

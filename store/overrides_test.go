@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Overrides are set, read, replaced and deleted per team and per patient, each change audited
@@ -71,10 +71,10 @@ func testOverrides(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 
 	// Refusals.
-	wantCode(t, "SetOverrides(team nope)", s.SetOverrides(asAdmin, TeamOverrides, "nope", team), devices.NotFound)
-	wantCode(t, "SetOverrides(patient nope)", s.SetOverrides(asAdmin, PatientOverrides, "nope", team), devices.NotFound)
-	wantCode(t, "SetOverrides(site s1)", s.SetOverrides(asAdmin, "site", "s1", team), devices.Invalid)
+	wantCode(t, "SetOverrides(team nope)", s.SetOverrides(asAdmin, TeamOverrides, "nope", team), errcode.NotFound)
+	wantCode(t, "SetOverrides(patient nope)", s.SetOverrides(asAdmin, PatientOverrides, "nope", team), errcode.NotFound)
+	wantCode(t, "SetOverrides(site s1)", s.SetOverrides(asAdmin, "site", "s1", team), errcode.Invalid)
 	_, err = s.Overrides(ctx, TeamOverrides, "nope")
-	wantCode(t, "Overrides(team nope)", err, devices.NotFound)
-	wantCode(t, "SetOverrides without an actor", s.SetOverrides(ctx, TeamOverrides, "t1", team), devices.Invalid)
+	wantCode(t, "Overrides(team nope)", err, errcode.NotFound)
+	wantCode(t, "SetOverrides without an actor", s.SetOverrides(ctx, TeamOverrides, "t1", team), errcode.Invalid)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // A patient's birth year is stored, read back by every path that reads patients (get, list,
@@ -74,16 +75,16 @@ func testPatientBirthYear(t *testing.T, newDSN func(t *testing.T) string) {
 	// Refusals name the field and change nothing.
 	v, _ := s.RegistryVersion(ctx)
 	for _, bad := range []int{1899, 2027, -5} {
-		wantCode(t, "CreatePatient(born "+strconv.Itoa(bad)+")", s.CreatePatient(asAdmin, devices.Patient{ID: "p8", TeamID: "t1", BirthYear: bad}), devices.Invalid)
-		wantCode(t, "CreatePatients(born "+strconv.Itoa(bad)+")", s.CreatePatients(asAdmin, []devices.Patient{{ID: "p8", TeamID: "t1", BirthYear: bad}}), devices.Invalid)
-		wantCode(t, "UpdatePatient(born "+strconv.Itoa(bad)+")", s.UpdatePatient(asAdmin, devices.Patient{ID: "p7", TeamID: "t1", BirthYear: bad}), devices.Invalid)
+		wantCode(t, "CreatePatient(born "+strconv.Itoa(bad)+")", s.CreatePatient(asAdmin, devices.Patient{ID: "p8", TeamID: "t1", BirthYear: bad}), errcode.Invalid)
+		wantCode(t, "CreatePatients(born "+strconv.Itoa(bad)+")", s.CreatePatients(asAdmin, []devices.Patient{{ID: "p8", TeamID: "t1", BirthYear: bad}}), errcode.Invalid)
+		wantCode(t, "UpdatePatient(born "+strconv.Itoa(bad)+")", s.UpdatePatient(asAdmin, devices.Patient{ID: "p7", TeamID: "t1", BirthYear: bad}), errcode.Invalid)
 		err := s.PatchPatient(asAdmin, "p7", PatientChange{BirthYear: &bad})
-		wantCode(t, "PatchPatient(born "+strconv.Itoa(bad)+")", err, devices.Invalid)
-		if de := (*devices.Error)(nil); errors.As(err, &de) && !strings.Contains(de.Message, "birth_year") {
+		wantCode(t, "PatchPatient(born "+strconv.Itoa(bad)+")", err, errcode.Invalid)
+		if de := (*errcode.Error)(nil); errors.As(err, &de) && !strings.Contains(de.Message, "birth_year") {
 			t.Errorf("PatchPatient(born %d) = %q; want the message to name birth_year", bad, de.Message)
 		}
 	}
-	wantCode(t, "PatchPatient(p9)", s.PatchPatient(asAdmin, "p9", PatientChange{BirthYear: &year}), devices.NotFound)
+	wantCode(t, "PatchPatient(p9)", s.PatchPatient(asAdmin, "p9", PatientChange{BirthYear: &year}), errcode.NotFound)
 	if v2, _ := s.RegistryVersion(ctx); v2 != v {
 		t.Errorf("RegistryVersion after refused changes = %d; want %d", v2, v)
 	}

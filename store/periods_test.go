@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // testDevicePeriods follows one device through registration, a repair, a move to another site
@@ -84,11 +85,11 @@ func testDevicePeriods(t *testing.T, newDSN func(t *testing.T) string) {
 	cuff.Status = devices.Maintenance
 	must(t, "UpdateDevice(cuff-9 maintenance)", s.UpdateDevice(asAdmin, cuff))
 	cuff.InService = clk.now().Add(time.Hour)
-	wantCode(t, "UpdateDevice(in service after its first period)", s.UpdateDevice(asAdmin, cuff), devices.Invalid)
+	wantCode(t, "UpdateDevice(in service after its first period)", s.UpdateDevice(asAdmin, cuff), errcode.Invalid)
 
 	// Nobody sets in_transit by hand, and an in-transit device's site and status are its move's.
 	cuff.InService, cuff.Status = time.Time{}, devices.InTransit
-	wantCode(t, "UpdateDevice(in_transit)", s.UpdateDevice(asAdmin, cuff), devices.Invalid)
+	wantCode(t, "UpdateDevice(in_transit)", s.UpdateDevice(asAdmin, cuff), errcode.Invalid)
 
 	// A transfer that takes a lent device along moves it at the transfer's time.
 	must(t, "AssignDevice", s.AssignDevice(asAdmin, "cuff-1", "p1", t0))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // The registry's rules, which hold in both dialects:
@@ -19,7 +20,7 @@ import (
 //     checks a mutation makes before it writes (does the site exist, is the device lent) stay
 //     true until it commits.
 //   - The same transaction writes one audit_log row, with the actor from the context.
-//   - Errors the caller can act on are *devices.Error: Invalid for bad input and for a
+//   - Errors the caller can act on are *errcode.Error: Invalid for bad input and for a
 //     reference to a row that does not exist, NotFound for the row the call is about, Conflict
 //     for a duplicate id. Anything else is a database failure.
 
@@ -51,12 +52,12 @@ func (s *Store) change(ctx context.Context, action, subject string, fn func(tx *
 
 // mutate runs fn in a transaction that first increments the registry version, for the actor in
 // ctx. fn writes its own audit rows: one per row it changes. Errors the caller can act on (any
-// error that is or wraps a *devices.Error) come back as fn returned them; others are prefixed
+// error that is or wraps an *errcode.Error) come back as fn returned them; others are prefixed
 // with what.
 func (s *Store) mutate(ctx context.Context, what string, fn func(tx *sql.Tx, actor string) error) error {
 	actor := actorOf(ctx)
 	if actor == "" {
-		return devices.Errorf(devices.Invalid, "no actor: a registry change must say who makes it")
+		return errcode.Errorf(errcode.Invalid, "no actor: a registry change must say who makes it")
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -68,7 +69,7 @@ func (s *Store) mutate(ctx context.Context, what string, fn func(tx *sql.Tx, act
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if err := fn(tx, actor); err != nil {
-		var de *devices.Error
+		var de *errcode.Error
 		if errors.As(err, &de) {
 			return err
 		}
@@ -159,7 +160,7 @@ func (o ListOptions) only(list string, allowed ...string) error {
 		{"site", o.Site}, {"team", o.Team}, {"kind", o.Kind}, {"status", o.Status}, {"mode", o.Mode},
 	} {
 		if f.value != "" && !slices.Contains(allowed, f.name) {
-			return devices.Errorf(devices.Invalid, "%s cannot be filtered by %s", list, f.name)
+			return errcode.Errorf(errcode.Invalid, "%s cannot be filtered by %s", list, f.name)
 		}
 	}
 	return nil
@@ -208,7 +209,7 @@ func mustExist(ctx context.Context, tx *sql.Tx, what, id, query string) error {
 		return err
 	}
 	if !found {
-		return devices.Errorf(devices.Invalid, "%s %s does not exist", what, id)
+		return errcode.Errorf(errcode.Invalid, "%s %s does not exist", what, id)
 	}
 	return nil
 }
@@ -233,7 +234,7 @@ func mustBeNew(ctx context.Context, tx *sql.Tx, what, id, query string) error {
 		return err
 	}
 	if found {
-		return devices.Errorf(devices.Conflict, "%s %s already exists", what, id)
+		return errcode.Errorf(errcode.Conflict, "%s %s already exists", what, id)
 	}
 	return nil
 }
@@ -251,7 +252,7 @@ func updated(res sql.Result, what, id string) error {
 }
 
 func notFound(what, id string) error {
-	return devices.Errorf(devices.NotFound, "%s %s not found", what, id)
+	return errcode.Errorf(errcode.NotFound, "%s %s not found", what, id)
 }
 
 // getOne runs a query for one row and returns NotFound when there is none.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 var t0 = time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
@@ -78,14 +79,14 @@ func testSites(t *testing.T, newDSN func(t *testing.T) string) {
 	if err != nil || !reflect.DeepEqual(got, site1) {
 		t.Errorf("GetSite(s1) = %+v, %v; want %+v", got, err, site1)
 	}
-	wantCode(t, "CreateSite(s1 again)", s.CreateSite(asAdmin, site1), devices.Conflict)
+	wantCode(t, "CreateSite(s1 again)", s.CreateSite(asAdmin, site1), errcode.Conflict)
 	for _, bad := range []devices.Site{
 		{ID: "s 9", Name: "x"},
 		{ID: "s9"},
 		{ID: "s9", Name: "x", Lat: 91},
 		{ID: "s9", Name: "x", TimeZone: "Mars/Olympus"},
 	} {
-		wantCode(t, fmt.Sprintf("CreateSite(%+v)", bad), s.CreateSite(asAdmin, bad), devices.Invalid)
+		wantCode(t, fmt.Sprintf("CreateSite(%+v)", bad), s.CreateSite(asAdmin, bad), errcode.Invalid)
 	}
 
 	moved := site1
@@ -94,10 +95,10 @@ func testSites(t *testing.T, newDSN func(t *testing.T) string) {
 	if got, _ := s.GetSite(ctx, "s1"); !reflect.DeepEqual(got, moved) {
 		t.Errorf("after UpdateSite, GetSite(s1) = %+v; want %+v", got, moved)
 	}
-	wantCode(t, "UpdateSite(s9)", s.UpdateSite(asAdmin, devices.Site{ID: "s9", Name: "x"}), devices.NotFound)
-	wantCode(t, "UpdateSite(no name)", s.UpdateSite(asAdmin, devices.Site{ID: "s1"}), devices.Invalid)
+	wantCode(t, "UpdateSite(s9)", s.UpdateSite(asAdmin, devices.Site{ID: "s9", Name: "x"}), errcode.NotFound)
+	wantCode(t, "UpdateSite(no name)", s.UpdateSite(asAdmin, devices.Site{ID: "s1"}), errcode.Invalid)
 	_, err = s.GetSite(ctx, "s9")
-	wantCode(t, "GetSite(s9)", err, devices.NotFound)
+	wantCode(t, "GetSite(s9)", err, errcode.NotFound)
 
 	must(t, "CreateSite", s.CreateSite(asAdmin, site2))
 	all, err := s.ListSites(ctx, ListOptions{})
@@ -118,13 +119,13 @@ func testTeams(t *testing.T, newDSN func(t *testing.T) string) {
 	if got, err := s.GetTeam(ctx, "t1"); err != nil || !reflect.DeepEqual(got, team1) {
 		t.Errorf("GetTeam(t1) = %+v, %v; want %+v", got, err, team1)
 	}
-	wantCode(t, "CreateTeam(t1 again)", s.CreateTeam(asAdmin, team1), devices.Conflict)
+	wantCode(t, "CreateTeam(t1 again)", s.CreateTeam(asAdmin, team1), errcode.Conflict)
 	err := s.CreateTeam(asAdmin, devices.Team{ID: "t9", SiteID: "s9", Name: "x"})
-	wantCode(t, "CreateTeam(at site s9)", err, devices.Invalid)
+	wantCode(t, "CreateTeam(at site s9)", err, errcode.Invalid)
 	if err == nil || !strings.Contains(err.Error(), "site s9 does not exist") {
 		t.Errorf("CreateTeam(at site s9) = %v; want it to say site s9 does not exist", err)
 	}
-	wantCode(t, "CreateTeam(no name)", s.CreateTeam(asAdmin, devices.Team{ID: "t9", SiteID: "s1"}), devices.Invalid)
+	wantCode(t, "CreateTeam(no name)", s.CreateTeam(asAdmin, devices.Team{ID: "t9", SiteID: "s1"}), errcode.Invalid)
 
 	must(t, "CreateTeam", s.CreateTeam(asAdmin, team2))
 	must(t, "CreateTeam", s.CreateTeam(asAdmin, devices.Team{ID: "t3", SiteID: "s2", Name: "Dr Zhao's team"}))
@@ -134,10 +135,10 @@ func testTeams(t *testing.T, newDSN func(t *testing.T) string) {
 	if got, _ := s.GetTeam(ctx, "t1"); !reflect.DeepEqual(got, moved) {
 		t.Errorf("after UpdateTeam, GetTeam(t1) = %+v; want %+v", got, moved)
 	}
-	wantCode(t, "UpdateTeam(to site s9)", s.UpdateTeam(asAdmin, devices.Team{ID: "t1", SiteID: "s9", Name: "x"}), devices.Invalid)
-	wantCode(t, "UpdateTeam(t9)", s.UpdateTeam(asAdmin, devices.Team{ID: "t9", SiteID: "s1", Name: "x"}), devices.NotFound)
+	wantCode(t, "UpdateTeam(to site s9)", s.UpdateTeam(asAdmin, devices.Team{ID: "t1", SiteID: "s9", Name: "x"}), errcode.Invalid)
+	wantCode(t, "UpdateTeam(t9)", s.UpdateTeam(asAdmin, devices.Team{ID: "t9", SiteID: "s1", Name: "x"}), errcode.NotFound)
 	_, err = s.GetTeam(ctx, "t9")
-	wantCode(t, "GetTeam(t9)", err, devices.NotFound)
+	wantCode(t, "GetTeam(t9)", err, errcode.NotFound)
 
 	for _, tt := range []struct {
 		o    ListOptions
@@ -164,10 +165,10 @@ func testPatients(t *testing.T, newDSN func(t *testing.T) string) {
 			t.Errorf("GetPatient(%s) = %+v, %v; want %+v", p.ID, got, err, p)
 		}
 	}
-	wantCode(t, "CreatePatient(p1 again)", s.CreatePatient(asAdmin, patient[0]), devices.Conflict)
-	wantCode(t, "CreatePatient(in team t9)", s.CreatePatient(asAdmin, devices.Patient{ID: "p9", TeamID: "t9"}), devices.Invalid)
-	wantCode(t, "CreatePatient(empty plan)", s.CreatePatient(asAdmin, devices.Patient{ID: "p9", TeamID: "t1", Plans: []string{""}}), devices.Invalid)
-	wantCode(t, "CreatePatient(bad id)", s.CreatePatient(asAdmin, devices.Patient{ID: "p/9", TeamID: "t1"}), devices.Invalid)
+	wantCode(t, "CreatePatient(p1 again)", s.CreatePatient(asAdmin, patient[0]), errcode.Conflict)
+	wantCode(t, "CreatePatient(in team t9)", s.CreatePatient(asAdmin, devices.Patient{ID: "p9", TeamID: "t9"}), errcode.Invalid)
+	wantCode(t, "CreatePatient(empty plan)", s.CreatePatient(asAdmin, devices.Patient{ID: "p9", TeamID: "t1", Plans: []string{""}}), errcode.Invalid)
+	wantCode(t, "CreatePatient(bad id)", s.CreatePatient(asAdmin, devices.Patient{ID: "p/9", TeamID: "t1"}), errcode.Invalid)
 
 	// A transfer to the other site's team keeps the id and takes the plans along.
 	moved := devices.Patient{ID: "p1", TeamID: "t2", Plans: []string{"hypertension: BP daily", "new: walk"}}
@@ -175,10 +176,10 @@ func testPatients(t *testing.T, newDSN func(t *testing.T) string) {
 	if got, _ := s.GetPatient(ctx, "p1"); !reflect.DeepEqual(got, moved) {
 		t.Errorf("after UpdatePatient, GetPatient(p1) = %+v; want %+v", got, moved)
 	}
-	wantCode(t, "UpdatePatient(to team t9)", s.UpdatePatient(asAdmin, devices.Patient{ID: "p1", TeamID: "t9"}), devices.Invalid)
-	wantCode(t, "UpdatePatient(p9)", s.UpdatePatient(asAdmin, devices.Patient{ID: "p9", TeamID: "t1"}), devices.NotFound)
+	wantCode(t, "UpdatePatient(to team t9)", s.UpdatePatient(asAdmin, devices.Patient{ID: "p1", TeamID: "t9"}), errcode.Invalid)
+	wantCode(t, "UpdatePatient(p9)", s.UpdatePatient(asAdmin, devices.Patient{ID: "p9", TeamID: "t1"}), errcode.NotFound)
 	_, err := s.GetPatient(ctx, "p9")
-	wantCode(t, "GetPatient(p9)", err, devices.NotFound)
+	wantCode(t, "GetPatient(p9)", err, errcode.NotFound)
 
 	for _, tt := range []struct {
 		o    ListOptions
@@ -208,7 +209,7 @@ func testDevices(t *testing.T, newDSN func(t *testing.T) string) {
 			t.Errorf("GetDevice(%s) = %+v, %v; want %+v", d.ID, got, err, d)
 		}
 	}
-	wantCode(t, "CreateDevice(cuff-1 again)", s.CreateDevice(asAdmin, cuff1), devices.Conflict)
+	wantCode(t, "CreateDevice(cuff-1 again)", s.CreateDevice(asAdmin, cuff1), errcode.Conflict)
 	for name, change := range map[string]func(d *devices.Device){
 		"no secret hash":       func(d *devices.Device) { d.SecretHash = "" },
 		"unknown kind":         func(d *devices.Device) { d.Kind = "toaster" },
@@ -219,7 +220,7 @@ func testDevices(t *testing.T, newDSN func(t *testing.T) string) {
 		d := cuff1
 		d.ID = "new-1"
 		change(&d)
-		wantCode(t, "CreateDevice("+name+")", s.CreateDevice(asAdmin, d), devices.Invalid)
+		wantCode(t, "CreateDevice("+name+")", s.CreateDevice(asAdmin, d), errcode.Invalid)
 	}
 
 	// An update changes everything but the secret's hash.
@@ -233,19 +234,19 @@ func testDevices(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("after UpdateDevice, GetDevice(cuff-1) = %+v; want %+v", got, want)
 	}
 	wantCode(t, "UpdateDevice(new-1)", s.UpdateDevice(asAdmin, devices.Device{ID: "new-1", Kind: devices.Scale,
-		SiteID: "s1", Mode: devices.Home, Status: devices.Active}), devices.NotFound)
+		SiteID: "s1", Mode: devices.Home, Status: devices.Active}), errcode.NotFound)
 	up.SiteID = "s9"
-	wantCode(t, "UpdateDevice(to site s9)", s.UpdateDevice(asAdmin, up), devices.Invalid)
+	wantCode(t, "UpdateDevice(to site s9)", s.UpdateDevice(asAdmin, up), errcode.Invalid)
 
 	rotated := devices.HashSecret("new secret")
 	must(t, "SetDeviceSecret", s.SetDeviceSecret(asAdmin, "cuff-1", rotated))
 	if got, _ := s.GetDevice(ctx, "cuff-1"); got.SecretHash != rotated || got.Firmware != "1.3" {
 		t.Errorf("after SetDeviceSecret, GetDevice(cuff-1) = %+v; want the new hash and nothing else changed", got)
 	}
-	wantCode(t, "SetDeviceSecret(new-1)", s.SetDeviceSecret(asAdmin, "new-1", rotated), devices.NotFound)
-	wantCode(t, "SetDeviceSecret(empty)", s.SetDeviceSecret(asAdmin, "cuff-1", ""), devices.Invalid)
+	wantCode(t, "SetDeviceSecret(new-1)", s.SetDeviceSecret(asAdmin, "new-1", rotated), errcode.NotFound)
+	wantCode(t, "SetDeviceSecret(empty)", s.SetDeviceSecret(asAdmin, "cuff-1", ""), errcode.Invalid)
 	_, err := s.GetDevice(ctx, "new-1")
-	wantCode(t, "GetDevice(new-1)", err, devices.NotFound)
+	wantCode(t, "GetDevice(new-1)", err, errcode.NotFound)
 
 	for _, tt := range []struct {
 		o    ListOptions
@@ -268,7 +269,7 @@ func testDevices(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	for _, o := range []ListOptions{{Kind: "toaster"}, {Status: "lost"}, {Mode: "mobile"}} {
 		_, err := s.ListDevices(ctx, o)
-		wantCode(t, fmt.Sprintf("ListDevices(%+v)", o), err, devices.Invalid)
+		wantCode(t, fmt.Sprintf("ListDevices(%+v)", o), err, errcode.Invalid)
 	}
 }
 
@@ -318,13 +319,13 @@ func testListRefusesFiltersThatDoNotApply(t *testing.T, newDSN func(t *testing.T
 	ctx := context.Background()
 	s := newStore(t, newDSN)
 	_, err := s.ListSites(ctx, ListOptions{Site: "s1"})
-	wantCode(t, "ListSites(Site)", err, devices.Invalid)
+	wantCode(t, "ListSites(Site)", err, errcode.Invalid)
 	_, err = s.ListTeams(ctx, ListOptions{Team: "t1"})
-	wantCode(t, "ListTeams(Team)", err, devices.Invalid)
+	wantCode(t, "ListTeams(Team)", err, errcode.Invalid)
 	_, err = s.ListPatients(ctx, ListOptions{Kind: "cgm"})
-	wantCode(t, "ListPatients(Kind)", err, devices.Invalid)
+	wantCode(t, "ListPatients(Kind)", err, errcode.Invalid)
 	_, err = s.ListDevices(ctx, ListOptions{Team: "t1"})
-	wantCode(t, "ListDevices(Team)", err, devices.Invalid)
+	wantCode(t, "ListDevices(Team)", err, errcode.Invalid)
 }
 
 // wantAssignments checks the device's assignments.
@@ -351,7 +352,7 @@ func testAssignments(t *testing.T, newDSN func(t *testing.T) string) {
 		devices.Assignment{DeviceID: "cuff-1", PatientID: "p2", From: t0.Add(5 * day)})
 
 	must(t, "ReturnDevice", s.ReturnDevice(asAdmin, "cuff-1", t0.Add(8*day)))
-	wantCode(t, "ReturnDevice(not lent)", s.ReturnDevice(asAdmin, "cuff-1", t0.Add(9*day)), devices.NotFound)
+	wantCode(t, "ReturnDevice(not lent)", s.ReturnDevice(asAdmin, "cuff-1", t0.Add(9*day)), errcode.NotFound)
 
 	// Lent again from the moment it came back; a time in another zone is the same instant.
 	must(t, "AssignDevice", s.AssignDevice(asAdmin, "cuff-1", "p3", t0.Add(8*day).In(time.FixedZone("CST", 8*3600))))
@@ -362,7 +363,7 @@ func testAssignments(t *testing.T, newDSN func(t *testing.T) string) {
 	wantAssignments(t, s, "cuff-2")
 
 	_, err := s.Assignments(context.Background(), "nope")
-	wantCode(t, "Assignments(nope)", err, devices.NotFound)
+	wantCode(t, "Assignments(nope)", err, errcode.NotFound)
 }
 
 func testAssignmentRefusals(t *testing.T, newDSN func(t *testing.T) string) {
@@ -384,23 +385,23 @@ func testAssignmentRefusals(t *testing.T, newDSN func(t *testing.T) string) {
 		from     time.Time
 		wantCode string
 	}{
-		{"station device", "st-1", "p1", t0, devices.Invalid},
-		{"retired device", "gm-old", "p1", t0, devices.Invalid},
-		{"device under repair", "cuff-m", "p1", t0, devices.Invalid},
-		{"unknown patient", "cuff-2", "p9", t0.Add(2 * day), devices.Invalid},
-		{"unknown device", "cuff-9", "p1", t0, devices.NotFound},
-		{"no start time", "cuff-2", "p1", time.Time{}, devices.Invalid},
-		{"before the current loan began", "cuff-1", "p2", t0.Add(-time.Hour), devices.Invalid},
-		{"when the current loan began", "cuff-1", "p2", t0, devices.Invalid},
-		{"before the last loan ended", "cuff-2", "p1", t0.Add(day - time.Millisecond), devices.Invalid},
+		{"station device", "st-1", "p1", t0, errcode.Invalid},
+		{"retired device", "gm-old", "p1", t0, errcode.Invalid},
+		{"device under repair", "cuff-m", "p1", t0, errcode.Invalid},
+		{"unknown patient", "cuff-2", "p9", t0.Add(2 * day), errcode.Invalid},
+		{"unknown device", "cuff-9", "p1", t0, errcode.NotFound},
+		{"no start time", "cuff-2", "p1", time.Time{}, errcode.Invalid},
+		{"before the current loan began", "cuff-1", "p2", t0.Add(-time.Hour), errcode.Invalid},
+		{"when the current loan began", "cuff-1", "p2", t0, errcode.Invalid},
+		{"before the last loan ended", "cuff-2", "p1", t0.Add(day - time.Millisecond), errcode.Invalid},
 	}
 	for _, tt := range tests {
 		err := s.AssignDevice(asAdmin, tt.device, tt.patient, tt.from)
 		wantCode(t, fmt.Sprintf("%s: AssignDevice(%s, %s, %v)", tt.name, tt.device, tt.patient, tt.from), err, tt.wantCode)
 	}
-	wantCode(t, "ReturnDevice(before the loan began)", s.ReturnDevice(asAdmin, "cuff-1", t0.Add(-time.Hour)), devices.Invalid)
-	wantCode(t, "ReturnDevice(never lent)", s.ReturnDevice(asAdmin, "st-1", t0), devices.NotFound)
-	wantCode(t, "ReturnDevice(unknown device)", s.ReturnDevice(asAdmin, "cuff-9", t0), devices.NotFound)
+	wantCode(t, "ReturnDevice(before the loan began)", s.ReturnDevice(asAdmin, "cuff-1", t0.Add(-time.Hour)), errcode.Invalid)
+	wantCode(t, "ReturnDevice(never lent)", s.ReturnDevice(asAdmin, "st-1", t0), errcode.NotFound)
+	wantCode(t, "ReturnDevice(unknown device)", s.ReturnDevice(asAdmin, "cuff-9", t0), errcode.NotFound)
 
 	wantAssignments(t, s, "cuff-1", devices.Assignment{DeviceID: "cuff-1", PatientID: "p1", From: t0})
 	wantAssignments(t, s, "cuff-2", devices.Assignment{DeviceID: "cuff-2", PatientID: "p2", From: t0, Until: t0.Add(day)})
@@ -417,8 +418,8 @@ func testLentDeviceCannotBeRetired(t *testing.T, newDSN func(t *testing.T) strin
 	retire.Status = devices.Retired
 	station.Mode, station.RatedUsesPerDay = devices.StationMode, 10
 	repair.Status = devices.Maintenance
-	wantCode(t, "UpdateDevice(retire a lent device)", s.UpdateDevice(asAdmin, retire), devices.Invalid)
-	wantCode(t, "UpdateDevice(make a lent device a station)", s.UpdateDevice(asAdmin, station), devices.Invalid)
+	wantCode(t, "UpdateDevice(retire a lent device)", s.UpdateDevice(asAdmin, retire), errcode.Invalid)
+	wantCode(t, "UpdateDevice(make a lent device a station)", s.UpdateDevice(asAdmin, station), errcode.Invalid)
 	must(t, "UpdateDevice(repair a lent device)", s.UpdateDevice(asAdmin, repair))
 	must(t, "ReturnDevice", s.ReturnDevice(asAdmin, "cuff-1", t0.Add(day)))
 	must(t, "UpdateDevice(retire a returned device)", s.UpdateDevice(asAdmin, retire))
@@ -449,7 +450,7 @@ func testConcurrentAssignmentsDoNotOverlap(t *testing.T, newDSN func(t *testing.
 		if err == nil {
 			ok++
 		} else {
-			wantCode(t, fmt.Sprintf("AssignDevice #%d", i), err, devices.Invalid) // it started before a later loan
+			wantCode(t, fmt.Sprintf("AssignDevice #%d", i), err, errcode.Invalid) // it started before a later loan
 		}
 	}
 	created := 0
@@ -457,7 +458,7 @@ func testConcurrentAssignmentsDoNotOverlap(t *testing.T, newDSN func(t *testing.
 		if err == nil {
 			created++
 		} else {
-			wantCode(t, fmt.Sprintf("CreateSite(s-race) #%d", i), err, devices.Conflict)
+			wantCode(t, fmt.Sprintf("CreateSite(s-race) #%d", i), err, errcode.Conflict)
 		}
 	}
 	if created != 1 {
@@ -687,7 +688,7 @@ func testMutationWithoutActor(t *testing.T, newDSN func(t *testing.T) string) {
 			"AssignDevice":    s.AssignDevice(ctx, "cuff-1", "p1", t0),
 			"ReturnDevice":    s.ReturnDevice(ctx, "cuff-1", t0),
 		} {
-			wantCode(t, name+" without an actor", err, devices.Invalid)
+			wantCode(t, name+" without an actor", err, errcode.Invalid)
 		}
 	}
 	if v, _ := s.RegistryVersion(ctx); v != version {
@@ -746,12 +747,12 @@ func testCreateDevices(t *testing.T, newDSN func(t *testing.T) string) {
 		{ID: "cuff-1", Kind: devices.BPCuff, SiteID: "s1", Mode: devices.Home, Status: devices.Active, SecretHash: "$7$101$c2FsdA==$eg=="},
 	}
 	err := s.CreateDevices(ctx, batch)
-	wantCode(t, "CreateDevices with a duplicate", err, devices.Conflict)
+	wantCode(t, "CreateDevices with a duplicate", err, errcode.Conflict)
 	if !strings.Contains(err.Error(), "cuff-1") {
 		t.Errorf("CreateDevices error %v does not name cuff-1", err)
 	}
 	_, err = s.GetDevice(ctx, "ox-1")
-	wantCode(t, "GetDevice(ox-1) after a refused batch", err, devices.NotFound)
+	wantCode(t, "GetDevice(ox-1) after a refused batch", err, errcode.NotFound)
 	if v, _ := s.RegistryVersion(ctx); v != v0 {
 		t.Errorf("a refused batch moved the version from %d to %d", v0, v)
 	}
@@ -791,7 +792,7 @@ func testTeamRoster(t *testing.T, newDSN func(t *testing.T) string) {
 	} {
 		bad := team1
 		bad.Lead, bad.OnCall = tt.lead, tt.onCall
-		wantCode(t, "UpdateTeam("+tt.name+")", s.UpdateTeam(asAdmin, bad), devices.Invalid)
+		wantCode(t, "UpdateTeam("+tt.name+")", s.UpdateTeam(asAdmin, bad), errcode.Invalid)
 	}
 	if got, _ := s.GetTeam(ctx, "t1"); !reflect.DeepEqual(got, team) {
 		t.Errorf("a refused update changed the team to %+v", got)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/access"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // A user's credentials: API tokens, for integrations, and sessions, for the web UI. Both are
@@ -43,7 +43,7 @@ func (s *Store) CreateToken(ctx context.Context, userID, name string) (token, id
 			return nil, err
 		}
 		if u.Disabled {
-			return nil, devices.Errorf(devices.Invalid, "user %s is disabled; enable it before giving it a token", u.Username)
+			return nil, errcode.Errorf(errcode.Invalid, "user %s is disabled; enable it before giving it a token", u.Username)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO api_tokens (id, user_id, name, hash, created_ms) VALUES ($1, $2, $3, $4, $5)`,
 			id, userID, name, access.HashToken(token), s.now().UnixMilli())
@@ -99,7 +99,7 @@ func (s *Store) RevokeToken(ctx context.Context, id string) error {
 			return nil, err
 		}
 		if n == 0 {
-			return nil, devices.Errorf(devices.Conflict, "token %s was revoked already", id)
+			return nil, errcode.Errorf(errcode.Conflict, "token %s was revoked already", id)
 		}
 		return struct {
 			Token string `json:"token"`
@@ -113,17 +113,17 @@ func (s *Store) RevokeToken(ctx context.Context, id string) error {
 // a minute.
 func (s *Store) UserByToken(ctx context.Context, token string) (access.User, error) {
 	if !strings.HasPrefix(token, access.TokenPrefix) {
-		return access.User{}, devices.Errorf(devices.Unauthorized, "not a VitalWatch API token (they start with %s)", access.TokenPrefix)
+		return access.User{}, errcode.Errorf(errcode.Unauthorized, "not a VitalWatch API token (they start with %s)", access.TokenPrefix)
 	}
 	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE hash = $1`, access.HashToken(token)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return access.User{}, devices.Errorf(devices.Unauthorized, "unknown API token")
+		return access.User{}, errcode.Errorf(errcode.Unauthorized, "unknown API token")
 	}
 	if err != nil {
 		return access.User{}, fmt.Errorf("look up token: %w", err)
 	}
 	if !t.Revoked.IsZero() {
-		return access.User{}, devices.Errorf(devices.Unauthorized, "API token %s was revoked", t.ID)
+		return access.User{}, errcode.Errorf(errcode.Unauthorized, "API token %s was revoked", t.ID)
 	}
 	u, err := s.enabledUser(ctx, t.UserID)
 	if err != nil {
@@ -141,15 +141,15 @@ func (s *Store) UserByToken(ctx context.Context, token string) (access.User, err
 // enabledUser returns the user with the id; Unauthorized if it is disabled or gone.
 func (s *Store) enabledUser(ctx context.Context, id string) (access.User, error) {
 	u, err := s.GetUser(ctx, id)
-	var de *devices.Error
-	if errors.As(err, &de) && de.Code == devices.NotFound {
-		return u, devices.Errorf(devices.Unauthorized, "user %s no longer exists", id)
+	var de *errcode.Error
+	if errors.As(err, &de) && de.Code == errcode.NotFound {
+		return u, errcode.Errorf(errcode.Unauthorized, "user %s no longer exists", id)
 	}
 	if err != nil {
 		return u, err
 	}
 	if u.Disabled {
-		return u, devices.Errorf(devices.Unauthorized, "user %s is disabled", u.Username)
+		return u, errcode.Errorf(errcode.Unauthorized, "user %s is disabled", u.Username)
 	}
 	return u, nil
 }
@@ -184,7 +184,7 @@ func (s *Store) UserBySession(ctx context.Context, id string) (access.User, erro
 	err := s.db.QueryRowContext(ctx, `SELECT user_id, created_ms, seen_ms FROM sessions WHERE hash = $1`, hash).
 		Scan(&sess.UserID, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return access.User{}, devices.Errorf(devices.Unauthorized, "not signed in: the session has ended; sign in again")
+		return access.User{}, errcode.Errorf(errcode.Unauthorized, "not signed in: the session has ended; sign in again")
 	}
 	if err != nil {
 		return access.User{}, fmt.Errorf("look up session: %w", err)
@@ -195,7 +195,7 @@ func (s *Store) UserBySession(ctx context.Context, id string) (access.User, erro
 		if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE hash = $1`, hash); err != nil {
 			return access.User{}, fmt.Errorf("end session: %w", err)
 		}
-		return access.User{}, devices.Errorf(devices.Unauthorized, "the session has expired; sign in again")
+		return access.User{}, errcode.Errorf(errcode.Unauthorized, "the session has expired; sign in again")
 	}
 	u, err := s.enabledUser(ctx, sess.UserID)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Silences are kept with who made them, listed within a scope, newest first, found by the time
@@ -88,9 +88,9 @@ func testSilences(t *testing.T, newDSN func(t *testing.T) string) {
 
 	// Delete: audited, gone; again: not found.
 	must(t, "DeleteSilence", s.DeleteSilence(asAdmin, repair.ID))
-	wantCode(t, "DeleteSilence again", s.DeleteSilence(asAdmin, repair.ID), devices.NotFound)
+	wantCode(t, "DeleteSilence again", s.DeleteSilence(asAdmin, repair.ID), errcode.NotFound)
 	_, err = s.GetSilence(ctx, repair.ID)
-	wantCode(t, "GetSilence after delete", err, devices.NotFound)
+	wantCode(t, "GetSilence after delete", err, errcode.NotFound)
 	if log, _ := s.AuditLog(ctx, AuditFilter{Subject: "device/cuff-1", Action: "silence.delete"}); len(log) != 1 {
 		t.Errorf("audit of deleting cuff-1's silence = %+v; want one silence.delete", log)
 	}
@@ -107,7 +107,7 @@ func testSilences(t *testing.T, newDSN func(t *testing.T) string) {
 		{"no such patient", alerts.Silence{Subject: alerts.Subject{Kind: "patient", ID: "p9"}, From: t0, Until: t0.Add(day), Reason: "x"}},
 	} {
 		_, err := s.CreateSilence(asAdmin, tt.si)
-		wantCode(t, "CreateSilence("+tt.name+")", err, devices.Invalid)
+		wantCode(t, "CreateSilence("+tt.name+")", err, errcode.Invalid)
 	}
 }
 

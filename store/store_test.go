@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 )
 
@@ -131,10 +131,10 @@ func newStore(t *testing.T, newDSN func(t *testing.T) string) *Store {
 // asAdmin is the context of the registry changes in these tests.
 var asAdmin = WithActor(context.Background(), "admin:test")
 
-// wantCode fails the test unless err is a *devices.Error with the code.
+// wantCode fails the test unless err is an *errcode.Error with the code.
 func wantCode(t *testing.T, what string, err error, code string) {
 	t.Helper()
-	var de *devices.Error
+	var de *errcode.Error
 	if !errors.As(err, &de) || de.Code != code {
 		t.Errorf("%s = %v; want a %s error", what, err, code)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 const teamColumns = `id, site_id, name, lead, on_call, ack_within_ms`
@@ -67,7 +68,7 @@ func checkRoster(ctx context.Context, tx *sql.Tx, t devices.Team) error {
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM users u JOIN user_teams ut ON ut.user_id = u.id
 			WHERE u.id = $1 AND ut.team_id = $2 AND u.role = 'doctor' AND u.disabled = 0`, u, t.ID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return devices.Errorf(devices.Invalid, "user %s is not an enabled doctor of team %s, so cannot lead it or be on its roster", u, t.ID)
+			return errcode.Errorf(errcode.Invalid, "user %s is not an enabled doctor of team %s, so cannot lead it or be on its roster", u, t.ID)
 		}
 		if err != nil {
 			return err

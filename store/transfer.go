@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Device policies of a patient transfer: what becomes of the home devices lent to the patient.
@@ -43,11 +44,11 @@ type Transfer struct {
 func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePolicy string, at time.Time) error {
 	switch {
 	case !devices.ValidID(patientID) || !devices.ValidID(toTeam):
-		return devices.Errorf(devices.Invalid, "patient %q or team %q is not a valid id", patientID, toTeam)
+		return errcode.Errorf(errcode.Invalid, "patient %q or team %q is not a valid id", patientID, toTeam)
 	case devicePolicy != DevicesTravel && devicePolicy != DevicesReturn:
-		return devices.Errorf(devices.Invalid, "device policy %q is not %s or %s", devicePolicy, DevicesTravel, DevicesReturn)
+		return errcode.Errorf(errcode.Invalid, "device policy %q is not %s or %s", devicePolicy, DevicesTravel, DevicesReturn)
 	case at.IsZero():
-		return devices.Errorf(devices.Invalid, "a transfer needs its time")
+		return errcode.Errorf(errcode.Invalid, "a transfer needs its time")
 	}
 	at = time.UnixMilli(at.UnixMilli()).UTC()
 	return s.mutate(ctx, "transfer patient/"+patientID, func(tx *sql.Tx, actor string) error {
@@ -56,12 +57,12 @@ func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePo
 			return err
 		}
 		if p.TeamID == toTeam {
-			return devices.Errorf(devices.Invalid, "patient %s is already in team %s", patientID, toTeam)
+			return errcode.Errorf(errcode.Invalid, "patient %s is already in team %s", patientID, toTeam)
 		}
 		team, err := getOne(ctx, tx, "team", toTeam, `SELECT `+teamColumns+` FROM teams WHERE id = $1`, scanTeam)
-		var de *devices.Error
-		if errors.As(err, &de) && de.Code == devices.NotFound {
-			return devices.Errorf(devices.Invalid, "team %s does not exist", toTeam)
+		var de *errcode.Error
+		if errors.As(err, &de) && de.Code == errcode.NotFound {
+			return errcode.Errorf(errcode.Invalid, "team %s does not exist", toTeam)
 		}
 		if err != nil {
 			return err
@@ -123,7 +124,7 @@ func travel(ctx context.Context, s *Store, tx *sql.Tx, actor, deviceID, site str
 // returnAt ends a device's open loan at at.
 func returnAt(ctx context.Context, s *Store, tx *sql.Tx, actor string, loan devices.Assignment, at time.Time) error {
 	if !at.After(loan.From) {
-		return devices.Errorf(devices.Invalid, "device %s is lent to patient %s since %s; a transfer at %s cannot return it",
+		return errcode.Errorf(errcode.Invalid, "device %s is lent to patient %s since %s; a transfer at %s cannot return it",
 			loan.DeviceID, loan.PatientID, loan.From.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE assignments SET until_ms = $2 WHERE device_id = $1 AND until_ms IS NULL`,

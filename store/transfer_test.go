@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // lendForTransfer seeds the fixture and lends devices around patient p1 of team t1 (site s1):
@@ -54,7 +55,7 @@ func wantTransferred(t *testing.T, s *Store, versionBefore int64, policy string,
 		t.Errorf("Transfers(p3) = %+v, %v; want none", trs, err)
 	}
 	_, err = s.Transfers(ctx, "p9")
-	wantCode(t, "Transfers(p9)", err, devices.NotFound)
+	wantCode(t, "Transfers(p9)", err, errcode.NotFound)
 }
 
 func testTransferTravel(t *testing.T, newDSN func(t *testing.T) string) {
@@ -142,14 +143,14 @@ func testTransferRefusals(t *testing.T, newDSN func(t *testing.T) string) {
 		at       time.Time
 		wantCode string
 	}{
-		{"unknown patient", asAdmin, "p9", "t2", DevicesTravel, at, devices.NotFound},
-		{"unknown team", asAdmin, "p1", "t9", DevicesTravel, at, devices.Invalid},
-		{"own team", asAdmin, "p1", "t1", DevicesTravel, at, devices.Invalid},
-		{"unknown policy", asAdmin, "p1", "t2", "keep", at, devices.Invalid},
-		{"no time", asAdmin, "p1", "t2", DevicesReturn, time.Time{}, devices.Invalid},
-		{"bad team id", asAdmin, "p1", "t 2", DevicesTravel, at, devices.Invalid},
-		{"return before the loan began", asAdmin, "p1", "t2", DevicesReturn, t0, devices.Invalid},
-		{"no actor", ctx, "p1", "t2", DevicesTravel, at, devices.Invalid},
+		{"unknown patient", asAdmin, "p9", "t2", DevicesTravel, at, errcode.NotFound},
+		{"unknown team", asAdmin, "p1", "t9", DevicesTravel, at, errcode.Invalid},
+		{"own team", asAdmin, "p1", "t1", DevicesTravel, at, errcode.Invalid},
+		{"unknown policy", asAdmin, "p1", "t2", "keep", at, errcode.Invalid},
+		{"no time", asAdmin, "p1", "t2", DevicesReturn, time.Time{}, errcode.Invalid},
+		{"bad team id", asAdmin, "p1", "t 2", DevicesTravel, at, errcode.Invalid},
+		{"return before the loan began", asAdmin, "p1", "t2", DevicesReturn, t0, errcode.Invalid},
+		{"no actor", ctx, "p1", "t2", DevicesTravel, at, errcode.Invalid},
 	}
 	for _, tt := range tests {
 		err := s.TransferPatient(tt.ctx, tt.patient, tt.team, tt.policy, tt.at)
@@ -185,9 +186,9 @@ func testSetPatientPlans(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("GetPatient(p1) after clearing the plans = %+v; want no plans, team t2", got)
 	}
 	v, _ := s.RegistryVersion(ctx)
-	wantCode(t, "SetPatientPlans(p9)", s.SetPatientPlans(asAdmin, "p9", nil), devices.NotFound)
-	wantCode(t, "SetPatientPlans(empty plan)", s.SetPatientPlans(asAdmin, "p1", []string{""}), devices.Invalid)
-	wantCode(t, "SetPatientPlans(no actor)", s.SetPatientPlans(ctx, "p1", nil), devices.Invalid)
+	wantCode(t, "SetPatientPlans(p9)", s.SetPatientPlans(asAdmin, "p9", nil), errcode.NotFound)
+	wantCode(t, "SetPatientPlans(empty plan)", s.SetPatientPlans(asAdmin, "p1", []string{""}), errcode.Invalid)
+	wantCode(t, "SetPatientPlans(no actor)", s.SetPatientPlans(ctx, "p1", nil), errcode.Invalid)
 	if v2, _ := s.RegistryVersion(ctx); v2 != v {
 		t.Errorf("RegistryVersion after refused changes = %d; want %d", v2, v)
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
@@ -149,7 +149,7 @@ func (s *Store) RecordUses(ctx context.Context, uses []usage.Use) (added int, er
 	for _, u := range uses {
 		day, ok := u.Day.Number()
 		if !ok {
-			return 0, devices.Errorf(devices.Invalid, "record uses: use of %s at %s has day %q, not YYYY-MM-DD",
+			return 0, errcode.Errorf(errcode.Invalid, "record uses: use of %s at %s has day %q, not YYYY-MM-DD",
 				u.Device, u.At.UTC().Format(time.RFC3339Nano), u.Day)
 		}
 		fresh = append(fresh, logUse{device: u.Device, site: u.Site, at: u.At.UnixMilli(), day: day})
@@ -239,7 +239,7 @@ func (s *Store) insertCounts(ctx context.Context, tx *sql.Tx, counts []usage.Day
 // since the last fold in one snapshot, so a fold running alongside changes nothing it returns.
 func (s *Store) DayCounts(ctx context.Context, q usage.Query) ([]usage.DayCount, error) {
 	if err := q.Validate(); err != nil {
-		return nil, devices.Errorf(devices.Invalid, "usage query: %v", err)
+		return nil, errcode.Errorf(errcode.Invalid, "usage query: %v", err)
 	}
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.dialect == postgres {
@@ -362,18 +362,18 @@ func (s *Store) dayCounts(ctx context.Context, tx *sql.Tx, q usage.Query, ids []
 // a rebuild from InfluxDB lands.
 func (s *Store) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []usage.DayCount, keys []usage.Use) error {
 	if err := (usage.Query{From: from, To: to}).Validate(); err != nil {
-		return devices.Errorf(devices.Invalid, "replace usage: %v", err)
+		return errcode.Errorf(errcode.Invalid, "replace usage: %v", err)
 	}
 	for _, c := range counts {
 		if c.Day < from || c.Day > to || c.Uses <= 0 {
-			return devices.Errorf(devices.Invalid, "replace usage: count %+v is not a positive count within %s..%s", c, from, to)
+			return errcode.Errorf(errcode.Invalid, "replace usage: count %+v is not a positive count within %s..%s", c, from, to)
 		}
 	}
 	logged := make([]logUse, len(keys))
 	for i, k := range keys {
 		day, ok := k.Day.Number()
 		if !ok || k.Day < from || k.Day > to {
-			return devices.Errorf(devices.Invalid, "replace usage: use of %s at %s on %s is outside %s..%s",
+			return errcode.Errorf(errcode.Invalid, "replace usage: use of %s at %s on %s is outside %s..%s",
 				k.Device, k.At.UTC().Format(time.RFC3339Nano), k.Day, from, to)
 		}
 		logged[i] = logUse{device: k.Device, site: k.Site, at: k.At.UnixMilli(), day: day}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
@@ -183,7 +183,7 @@ func testUsageDayCountsQuery(t *testing.T, newDSN func(t *testing.T) string) {
 		{From: "2026-11-1", To: "2026-11-30"},
 	} {
 		_, err := s.DayCounts(context.Background(), q)
-		wantCode(t, fmt.Sprintf("DayCounts(%+v)", q), err, devices.Invalid)
+		wantCode(t, fmt.Sprintf("DayCounts(%+v)", q), err, errcode.Invalid)
 	}
 }
 
@@ -231,7 +231,7 @@ func testUsageReplace(t *testing.T, newDSN func(t *testing.T) string) {
 		"zero count":             s.ReplaceUsage(ctx, "2026-11-01", "2026-11-02", []usage.DayCount{{Device: "a", Site: "s1", Day: "2026-11-01"}}, nil),
 		"from after to":          s.ReplaceUsage(ctx, "2026-11-02", "2026-11-01", nil, nil),
 	} {
-		wantCode(t, "ReplaceUsage with a "+name, err, devices.Invalid)
+		wantCode(t, "ReplaceUsage with a "+name, err, errcode.Invalid)
 	}
 	// A refused replacement changes nothing.
 	wantCounts(t, "DayCounts after refused replacements", dayCounts(t, s, usage.Query{From: "2026-10-01", To: "2026-11-30"}), []usage.DayCount{

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/vitalwatch/vitalwatch/access"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Users are changed like the registry (through change: one transaction, one audit row, the
@@ -47,7 +47,7 @@ func userDetail(u access.User) any {
 // database as it was typed.
 func checkPasswordHash(hash string) error {
 	if !strings.HasPrefix(hash, "$argon2id$") {
-		return devices.Errorf(devices.Invalid, "a password must be stored as an argon2id hash (access.HashPassword)")
+		return errcode.Errorf(errcode.Invalid, "a password must be stored as an argon2id hash (access.HashPassword)")
 	}
 	return nil
 }
@@ -106,7 +106,7 @@ func (s *Store) UpdateUser(ctx context.Context, u access.User) error {
 				return nil, err
 			}
 			if !others {
-				return nil, devices.Errorf(devices.Invalid, "%s is the last enabled admin; make another user admin first", old.Username)
+				return nil, errcode.Errorf(errcode.Invalid, "%s is the last enabled admin; make another user admin first", old.Username)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET username = $2, role = $3, disabled = $4 WHERE id = $1`,
@@ -150,7 +150,7 @@ func usernameFree(ctx context.Context, tx *sql.Tx, u access.User) error {
 		return err
 	}
 	if taken {
-		return devices.Errorf(devices.Conflict, "username %s is taken", u.Username)
+		return errcode.Errorf(errcode.Conflict, "username %s is taken", u.Username)
 	}
 	return nil
 }
@@ -250,7 +250,7 @@ func (s *Store) ListUsers(ctx context.Context, f access.UserFilter) ([]access.Us
 	w := &where{}
 	if f.Role != "" {
 		if !f.Role.Valid() {
-			return nil, devices.Errorf(devices.Invalid, "role %q is not doctor, fleet_manager or admin", f.Role)
+			return nil, errcode.Errorf(errcode.Invalid, "role %q is not doctor, fleet_manager or admin", f.Role)
 		}
 		w.add("role = ?", f.Role)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/access"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // fakeHash stands for an argon2id hash: the store checks only its form, and a real one takes
@@ -69,9 +69,9 @@ func testUsers(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("GetUserByUsername(dr.wang) = %+v, %v; want %+v", got, err, drWang)
 	}
 	_, err := s.GetUser(ctx, "usr_nobody")
-	wantCode(t, "GetUser(usr_nobody)", err, devices.NotFound)
+	wantCode(t, "GetUser(usr_nobody)", err, errcode.NotFound)
 	_, err = s.GetUserByUsername(ctx, "nobody")
-	wantCode(t, "GetUserByUsername(nobody)", err, devices.NotFound)
+	wantCode(t, "GetUserByUsername(nobody)", err, errcode.NotFound)
 
 	// A user without an id gets one.
 	integration := mustCreateUser(t, s, access.User{Username: "hospital-sync", Role: access.Admin})
@@ -84,19 +84,19 @@ func testUsers(t *testing.T, newDSN func(t *testing.T) string) {
 		u    access.User
 		code string
 	}{
-		{"same id", access.User{ID: "usr_wang", Username: "other", Role: access.Admin}, devices.Conflict},
-		{"same username", access.User{Username: "dr.wang", Role: access.Admin}, devices.Conflict},
-		{"capital letters", access.User{Username: "Dr.Wang", Role: access.Admin}, devices.Invalid},
-		{"empty username", access.User{Role: access.Admin}, devices.Invalid},
-		{"long username", access.User{Username: strings.Repeat("a", 65), Role: access.Admin}, devices.Invalid},
-		{"unknown role", access.User{Username: "x", Role: "nurse"}, devices.Invalid},
-		{"doctor without team", access.User{Username: "x", Role: access.Doctor}, devices.Invalid},
-		{"fleet manager without site", access.User{Username: "x", Role: access.FleetManager}, devices.Invalid},
-		{"doctor with a site", access.User{Username: "x", Role: access.Doctor, Teams: []string{"t1"}, Sites: []string{"s1"}}, devices.Invalid},
-		{"team that does not exist", access.User{Username: "x", Role: access.Doctor, Teams: []string{"t1", "t9"}}, devices.Invalid},
-		{"site that does not exist", access.User{Username: "x", Role: access.FleetManager, Sites: []string{"s9"}}, devices.Invalid},
-		{"team twice", access.User{Username: "x", Role: access.Doctor, Teams: []string{"t1", "t1"}}, devices.Invalid},
-		{"plain password", access.User{Username: "x", Role: access.Admin, PasswordHash: "hunter2hunter2"}, devices.Invalid},
+		{"same id", access.User{ID: "usr_wang", Username: "other", Role: access.Admin}, errcode.Conflict},
+		{"same username", access.User{Username: "dr.wang", Role: access.Admin}, errcode.Conflict},
+		{"capital letters", access.User{Username: "Dr.Wang", Role: access.Admin}, errcode.Invalid},
+		{"empty username", access.User{Role: access.Admin}, errcode.Invalid},
+		{"long username", access.User{Username: strings.Repeat("a", 65), Role: access.Admin}, errcode.Invalid},
+		{"unknown role", access.User{Username: "x", Role: "nurse"}, errcode.Invalid},
+		{"doctor without team", access.User{Username: "x", Role: access.Doctor}, errcode.Invalid},
+		{"fleet manager without site", access.User{Username: "x", Role: access.FleetManager}, errcode.Invalid},
+		{"doctor with a site", access.User{Username: "x", Role: access.Doctor, Teams: []string{"t1"}, Sites: []string{"s1"}}, errcode.Invalid},
+		{"team that does not exist", access.User{Username: "x", Role: access.Doctor, Teams: []string{"t1", "t9"}}, errcode.Invalid},
+		{"site that does not exist", access.User{Username: "x", Role: access.FleetManager, Sites: []string{"s9"}}, errcode.Invalid},
+		{"team twice", access.User{Username: "x", Role: access.Doctor, Teams: []string{"t1", "t1"}}, errcode.Invalid},
+		{"plain password", access.User{Username: "x", Role: access.Admin, PasswordHash: "hunter2hunter2"}, errcode.Invalid},
 	} {
 		_, err := s.CreateUser(asAdmin, tt.u)
 		wantCode(t, "CreateUser("+tt.name+")", err, tt.code)
@@ -119,18 +119,18 @@ func testUsers(t *testing.T, newDSN func(t *testing.T) string) {
 	if got, _ := s.GetUser(ctx, "usr_wang"); got.Role != access.FleetManager || got.Teams != nil || !reflect.DeepEqual(got.Sites, []string{"s1", "s2"}) {
 		t.Errorf("after the change of role, GetUser = %+v; want a fleet manager of s1, s2 and no teams", got)
 	}
-	wantCode(t, "UpdateUser(usr_nobody)", s.UpdateUser(asAdmin, access.User{ID: "usr_nobody", Username: "n", Role: access.Admin}), devices.NotFound)
+	wantCode(t, "UpdateUser(usr_nobody)", s.UpdateUser(asAdmin, access.User{ID: "usr_nobody", Username: "n", Role: access.Admin}), errcode.NotFound)
 	taken := asFleet
 	taken.Username = "hospital-sync"
-	wantCode(t, "UpdateUser(to a taken username)", s.UpdateUser(asAdmin, taken), devices.Conflict)
+	wantCode(t, "UpdateUser(to a taken username)", s.UpdateUser(asAdmin, taken), errcode.Conflict)
 
 	// SetUserPassword changes only the hash, and only to a hash.
 	must(t, "SetUserPassword", s.SetUserPassword(asAdmin, "usr_wang", fakeHash+"x"))
 	if got, _ := s.GetUser(ctx, "usr_wang"); got.PasswordHash != fakeHash+"x" || got.Username != "wang.li" {
 		t.Errorf("after SetUserPassword, GetUser = %+v; want the new hash", got)
 	}
-	wantCode(t, "SetUserPassword(plain text)", s.SetUserPassword(asAdmin, "usr_wang", "correct horse battery"), devices.Invalid)
-	wantCode(t, "SetUserPassword(usr_nobody)", s.SetUserPassword(asAdmin, "usr_nobody", fakeHash), devices.NotFound)
+	wantCode(t, "SetUserPassword(plain text)", s.SetUserPassword(asAdmin, "usr_wang", "correct horse battery"), errcode.Invalid)
+	wantCode(t, "SetUserPassword(usr_nobody)", s.SetUserPassword(asAdmin, "usr_nobody", fakeHash), errcode.NotFound)
 }
 
 // The last enabled admin cannot lock everyone out.
@@ -140,13 +140,13 @@ func testLastAdminStays(t *testing.T, newDSN func(t *testing.T) string) {
 	mustCreateUser(t, s, root)
 	disabled := root
 	disabled.Disabled = true
-	wantCode(t, "disabling the only admin", s.UpdateUser(asAdmin, disabled), devices.Invalid)
+	wantCode(t, "disabling the only admin", s.UpdateUser(asAdmin, disabled), errcode.Invalid)
 	doctor := root
 	doctor.Role, doctor.Teams = access.Doctor, []string{"t1"}
-	wantCode(t, "demoting the only admin", s.UpdateUser(asAdmin, doctor), devices.Invalid)
+	wantCode(t, "demoting the only admin", s.UpdateUser(asAdmin, doctor), errcode.Invalid)
 	mustCreateUser(t, s, access.User{ID: "usr_second", Username: "second", Role: access.Admin})
 	must(t, "disabling an admin when another is left", s.UpdateUser(asAdmin, disabled))
-	wantCode(t, "disabling the last enabled admin", s.UpdateUser(asAdmin, access.User{ID: "usr_second", Username: "second", Role: access.Admin, Disabled: true}), devices.Invalid)
+	wantCode(t, "disabling the last enabled admin", s.UpdateUser(asAdmin, access.User{ID: "usr_second", Username: "second", Role: access.Admin, Disabled: true}), errcode.Invalid)
 }
 
 func testListUsers(t *testing.T, newDSN func(t *testing.T) string) {
@@ -189,7 +189,7 @@ func testListUsers(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("ListUsers()[3] = %+v; want %+v", all[3], drWang)
 	}
 	_, err := s.ListUsers(ctx, access.UserFilter{Role: "nurse"})
-	wantCode(t, "ListUsers(role nurse)", err, devices.Invalid)
+	wantCode(t, "ListUsers(role nurse)", err, errcode.Invalid)
 }
 
 func testTokens(t *testing.T, newDSN func(t *testing.T) string) {
@@ -218,7 +218,7 @@ func testTokens(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	for _, bad := range []string{"", "vwt_", token + "x", "vwt_" + strings.Repeat("A", 43), token[4:]} {
 		_, err := s.UserByToken(ctx, bad)
-		wantCode(t, fmt.Sprintf("UserByToken(%q)", bad), err, devices.Unauthorized)
+		wantCode(t, fmt.Sprintf("UserByToken(%q)", bad), err, errcode.Unauthorized)
 	}
 
 	// Use is noted at most once a minute.
@@ -252,42 +252,42 @@ func testTokens(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Error("ListTokens shows a token")
 	}
 	_, err = s.ListTokens(ctx, "usr_nobody")
-	wantCode(t, "ListTokens(usr_nobody)", err, devices.NotFound)
+	wantCode(t, "ListTokens(usr_nobody)", err, errcode.NotFound)
 
 	// A revoked token is refused at once; the other goes on working.
 	must(t, "RevokeToken", s.RevokeToken(asAdmin, id))
 	_, err = s.UserByToken(ctx, token)
-	wantCode(t, "UserByToken(revoked)", err, devices.Unauthorized)
+	wantCode(t, "UserByToken(revoked)", err, errcode.Unauthorized)
 	if _, err := s.UserByToken(ctx, token2); err != nil {
 		t.Errorf("UserByToken(the other token) = %v; want it still valid", err)
 	}
 	if tok, _ := s.GetToken(ctx, id); !tok.Revoked.Equal(clk.now()) {
 		t.Errorf("revoked token = %+v; want Revoked now", tok)
 	}
-	wantCode(t, "RevokeToken(again)", s.RevokeToken(asAdmin, id), devices.Conflict)
-	wantCode(t, "RevokeToken(tok_nothing)", s.RevokeToken(asAdmin, "tok_nothing"), devices.NotFound)
+	wantCode(t, "RevokeToken(again)", s.RevokeToken(asAdmin, id), errcode.Conflict)
+	wantCode(t, "RevokeToken(tok_nothing)", s.RevokeToken(asAdmin, "tok_nothing"), errcode.NotFound)
 
 	// A disabled user's tokens are refused, and come back when the user is enabled again.
 	off := drWang
 	off.Disabled = true
 	must(t, "UpdateUser(disable)", s.UpdateUser(asAdmin, off))
 	_, err = s.UserByToken(ctx, token2)
-	wantCode(t, "UserByToken(of a disabled user)", err, devices.Unauthorized)
+	wantCode(t, "UserByToken(of a disabled user)", err, errcode.Unauthorized)
 	_, _, err = s.CreateToken(asAdmin, "usr_wang", "more")
-	wantCode(t, "CreateToken(for a disabled user)", err, devices.Invalid)
+	wantCode(t, "CreateToken(for a disabled user)", err, errcode.Invalid)
 	must(t, "UpdateUser(enable)", s.UpdateUser(asAdmin, drWang))
 	if _, err := s.UserByToken(ctx, token2); err != nil {
 		t.Errorf("UserByToken after enabling = %v; want valid", err)
 	}
 
 	_, _, err = s.CreateToken(asAdmin, "usr_nobody", "x")
-	wantCode(t, "CreateToken(usr_nobody)", err, devices.NotFound)
+	wantCode(t, "CreateToken(usr_nobody)", err, errcode.NotFound)
 	for _, name := range []string{"", " ", strings.Repeat("n", 101), "tab\there"} {
 		_, _, err := s.CreateToken(asAdmin, "usr_wang", name)
-		wantCode(t, fmt.Sprintf("CreateToken(name %q)", name), err, devices.Invalid)
+		wantCode(t, fmt.Sprintf("CreateToken(name %q)", name), err, errcode.Invalid)
 	}
 	_, _, err = s.CreateToken(ctx, "usr_wang", "no actor")
-	wantCode(t, "CreateToken without an actor", err, devices.Invalid)
+	wantCode(t, "CreateToken without an actor", err, errcode.Invalid)
 }
 
 func testSessions(t *testing.T, newDSN func(t *testing.T) string) {
@@ -314,7 +314,7 @@ func testSessions(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Fatalf("UserBySession = %+v, %v; want dr.wang", u, err)
 	}
 	_, err = s.UserBySession(ctx, "nonsense")
-	wantCode(t, "UserBySession(unknown id)", err, devices.Unauthorized)
+	wantCode(t, "UserBySession(unknown id)", err, errcode.Unauthorized)
 
 	// Idle expiry: 30 minutes after the last use, renewed by each use.
 	seen := func() time.Time {
@@ -336,9 +336,9 @@ func testSessions(t *testing.T, newDSN func(t *testing.T) string) {
 	must(t, "use after 49.5 min", errOf(s.UserBySession(ctx, id)))
 	clk.advance(31 * time.Minute)
 	_, err = s.UserBySession(ctx, id)
-	wantCode(t, "UserBySession(idle for 31 min)", err, devices.Unauthorized)
+	wantCode(t, "UserBySession(idle for 31 min)", err, errcode.Unauthorized)
 	_, err = s.UserBySession(ctx, id)
-	wantCode(t, "UserBySession(idle, again)", err, devices.Unauthorized)
+	wantCode(t, "UserBySession(idle, again)", err, errcode.Unauthorized)
 	s.db.QueryRow(`SELECT count(*) FROM sessions WHERE hash = $1`, access.HashToken(id)).Scan(&stored)
 	if stored != 0 {
 		t.Error("an expired session was kept after it was refused")
@@ -353,13 +353,13 @@ func testSessions(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	clk.advance(15 * time.Minute)
 	_, err = s.UserBySession(ctx, id)
-	wantCode(t, "UserBySession(12 h after sign-in)", err, devices.Unauthorized)
+	wantCode(t, "UserBySession(12 h after sign-in)", err, errcode.Unauthorized)
 
 	// Sign-out.
 	id, _, _ = s.CreateSession(ctx, "usr_wang")
 	must(t, "DeleteSession", s.DeleteSession(ctx, id))
 	_, err = s.UserBySession(ctx, id)
-	wantCode(t, "UserBySession(after sign-out)", err, devices.Unauthorized)
+	wantCode(t, "UserBySession(after sign-out)", err, errcode.Unauthorized)
 	must(t, "DeleteSession(again)", s.DeleteSession(ctx, id))
 
 	// Disabling a user ends their sessions and refuses new ones; so does a new password.
@@ -368,15 +368,15 @@ func testSessions(t *testing.T, newDSN func(t *testing.T) string) {
 	off.Disabled = true
 	must(t, "UpdateUser(disable)", s.UpdateUser(asAdmin, off))
 	_, err = s.UserBySession(ctx, id)
-	wantCode(t, "UserBySession(disabled user)", err, devices.Unauthorized)
+	wantCode(t, "UserBySession(disabled user)", err, errcode.Unauthorized)
 	_, _, err = s.CreateSession(ctx, "usr_wang")
-	wantCode(t, "CreateSession(disabled user)", err, devices.Unauthorized)
+	wantCode(t, "CreateSession(disabled user)", err, errcode.Unauthorized)
 	must(t, "UpdateUser(enable)", s.UpdateUser(asAdmin, drWang))
 	id, _, _ = s.CreateSession(ctx, "usr_wang")
 	other, _, _ := s.CreateSession(ctx, "usr_root")
 	must(t, "SetUserPassword", s.SetUserPassword(asAdmin, "usr_wang", fakeHash))
 	_, err = s.UserBySession(ctx, id)
-	wantCode(t, "UserBySession(after a new password)", err, devices.Unauthorized)
+	wantCode(t, "UserBySession(after a new password)", err, errcode.Unauthorized)
 	if _, err := s.UserBySession(ctx, other); err != nil {
 		t.Errorf("another user's session = %v; want it untouched", err)
 	}

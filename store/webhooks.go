@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Webhooks (alerts.Webhook), their outbox of deliveries (alerts.Delivery) and the cursor over
@@ -67,7 +67,7 @@ func webhookDetailOf(w alerts.Webhook) webhookDetail {
 func (s *Store) webhookWrite(ctx context.Context, what string, fn func(tx *sql.Tx, actor string) error) error {
 	actor := actorOf(ctx)
 	if actor == "" {
-		return devices.Errorf(devices.Invalid, "no actor: a webhook change must say who makes it")
+		return errcode.Errorf(errcode.Invalid, "no actor: a webhook change must say who makes it")
 	}
 	tx, err := s.beginAlertWrite(ctx)
 	if err != nil {
@@ -75,7 +75,7 @@ func (s *Store) webhookWrite(ctx context.Context, what string, fn func(tx *sql.T
 	}
 	defer tx.Rollback()
 	if err := fn(tx, actor); err != nil {
-		var de *devices.Error
+		var de *errcode.Error
 		if errors.As(err, &de) {
 			return err
 		}
@@ -130,7 +130,7 @@ func (s *Store) GetWebhook(ctx context.Context, id int64) (alerts.Webhook, error
 func getWebhook(ctx context.Context, q querier, id int64) (alerts.Webhook, error) {
 	w, err := scanWebhook(q.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return w, devices.Errorf(devices.NotFound, "webhook %d not found", id)
+		return w, errcode.Errorf(errcode.NotFound, "webhook %d not found", id)
 	}
 	if err != nil {
 		return w, fmt.Errorf("get %s: %w", webhookSubject(id), err)
@@ -242,7 +242,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, id int64, p WebhookPatch) (al
 // webhook; Invalid without a secret.
 func (s *Store) RotateWebhookSecret(ctx context.Context, id int64, secret string) (alerts.Webhook, error) {
 	if secret == "" {
-		return alerts.Webhook{}, devices.Errorf(devices.Invalid, "webhook %d needs a secret", id)
+		return alerts.Webhook{}, errcode.Errorf(errcode.Invalid, "webhook %d needs a secret", id)
 	}
 	var w alerts.Webhook
 	err := s.webhookWrite(ctx, "rotate the secret of "+webhookSubject(id), func(tx *sql.Tx, actor string) error {
@@ -354,7 +354,7 @@ func scanDelivery(sc scanner) (alerts.Delivery, error) {
 // due first, and returns them with their payloads.
 func (s *Store) ClaimWebhookDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]alerts.Delivery, error) {
 	if owner == "" || lease <= 0 {
-		return nil, devices.Errorf(devices.Invalid, "a claim needs an owner and a lease")
+		return nil, errcode.Errorf(errcode.Invalid, "a claim needs an owner and a lease")
 	}
 	nowMs, until := now.UnixMilli(), now.Add(lease).UnixMilli()
 	skip := ""
@@ -390,7 +390,7 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, d alerts.Delivery) er
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("finish webhook delivery %d: %w", d.ID, err)
 	} else if n == 0 {
-		return devices.Errorf(devices.Conflict, "webhook delivery %d: the claim of %s has been lost", d.ID, d.LeaseOwner)
+		return errcode.Errorf(errcode.Conflict, "webhook delivery %d: the claim of %s has been lost", d.ID, d.LeaseOwner)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // seedWebhookRegistry creates sites sA, sB and teams tA (at sA), tB (at sB).
@@ -53,26 +54,26 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("GetWebhook(%d) = %+v, %v; want %+v with its secret as given", wa.ID, got, err, wa)
 	}
 	_, err = s.GetWebhook(ctx, 99)
-	wantCode(t, "GetWebhook(99)", err, devices.NotFound)
+	wantCode(t, "GetWebhook(99)", err, errcode.NotFound)
 
 	for _, tt := range []struct {
 		name string
 		w    alerts.Webhook
 		code string
 	}{
-		{"team and site", alerts.Webhook{Team: "tA", Site: "sA", URL: "https://x.example/", Secret: "s"}, devices.Invalid},
-		{"neither", alerts.Webhook{URL: "https://x.example/", Secret: "s"}, devices.Invalid},
-		{"ftp", alerts.Webhook{Team: "tA", URL: "ftp://x.example/", Secret: "s"}, devices.Invalid},
-		{"no host", alerts.Webhook{Team: "tA", URL: "https:///path", Secret: "s"}, devices.Invalid},
-		{"no secret", alerts.Webhook{Team: "tA", URL: "https://x.example/"}, devices.Invalid},
-		{"unknown team", alerts.Webhook{Team: "tZ", URL: "https://x.example/", Secret: "s"}, devices.Invalid},
-		{"unknown site", alerts.Webhook{Site: "sZ", URL: "https://x.example/", Secret: "s"}, devices.Invalid},
+		{"team and site", alerts.Webhook{Team: "tA", Site: "sA", URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
+		{"neither", alerts.Webhook{URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
+		{"ftp", alerts.Webhook{Team: "tA", URL: "ftp://x.example/", Secret: "s"}, errcode.Invalid},
+		{"no host", alerts.Webhook{Team: "tA", URL: "https:///path", Secret: "s"}, errcode.Invalid},
+		{"no secret", alerts.Webhook{Team: "tA", URL: "https://x.example/"}, errcode.Invalid},
+		{"unknown team", alerts.Webhook{Team: "tZ", URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
+		{"unknown site", alerts.Webhook{Site: "sZ", URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
 	} {
 		_, err := s.CreateWebhook(asAdmin, tt.w)
 		wantCode(t, "CreateWebhook "+tt.name, err, tt.code)
 	}
 	_, err = s.CreateWebhook(ctx, alerts.Webhook{Team: "tA", URL: "https://x.example/", Secret: "s"})
-	wantCode(t, "CreateWebhook without an actor", err, devices.Invalid)
+	wantCode(t, "CreateWebhook without an actor", err, errcode.Invalid)
 
 	ids := func(ws []alerts.Webhook) []int64 {
 		out := []int64{}
@@ -107,9 +108,9 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	bad := "mailto:x@example.org"
 	_, err = s.UpdateWebhook(asAdmin, wa.ID, WebhookPatch{URL: &bad})
-	wantCode(t, "UpdateWebhook with a mailto URL", err, devices.Invalid)
+	wantCode(t, "UpdateWebhook with a mailto URL", err, errcode.Invalid)
 	_, err = s.UpdateWebhook(asAdmin, 99, WebhookPatch{Enabled: &off})
-	wantCode(t, "UpdateWebhook(99)", err, devices.NotFound)
+	wantCode(t, "UpdateWebhook(99)", err, errcode.NotFound)
 
 	rotated := alerts.NewWebhookSecret()
 	rot, err := s.RotateWebhookSecret(asAdmin, wa.ID, rotated)
@@ -123,11 +124,11 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("AllWebhooks after rotating = %+v, %v; want the new secret, which the deliverer signs with", all, err)
 	}
 	_, err = s.RotateWebhookSecret(asAdmin, 99, rotated)
-	wantCode(t, "RotateWebhookSecret(99)", err, devices.NotFound)
+	wantCode(t, "RotateWebhookSecret(99)", err, errcode.NotFound)
 	_, err = s.RotateWebhookSecret(asAdmin, wa.ID, "")
-	wantCode(t, "RotateWebhookSecret without a secret", err, devices.Invalid)
+	wantCode(t, "RotateWebhookSecret without a secret", err, errcode.Invalid)
 	_, err = s.RotateWebhookSecret(ctx, wa.ID, alerts.NewWebhookSecret())
-	wantCode(t, "RotateWebhookSecret without an actor", err, devices.Invalid)
+	wantCode(t, "RotateWebhookSecret without an actor", err, errcode.Invalid)
 
 	cursor, err := s.WebhookCursor(ctx)
 	must(t, "WebhookCursor", err)
@@ -137,8 +138,8 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	must(t, "DeleteWebhook", s.DeleteWebhook(asAdmin, ws.ID))
 	_, err = s.ListWebhookDeliveries(ctx, ws.ID, DeliveryFilter{})
-	wantCode(t, "deliveries of a deleted webhook", err, devices.NotFound)
-	wantCode(t, "DeleteWebhook again", s.DeleteWebhook(asAdmin, ws.ID), devices.NotFound)
+	wantCode(t, "deliveries of a deleted webhook", err, errcode.NotFound)
+	wantCode(t, "DeleteWebhook again", s.DeleteWebhook(asAdmin, ws.ID), errcode.NotFound)
 
 	entries, err := s.AuditLog(ctx, AuditFilter{Action: "", Limit: 100})
 	must(t, "AuditLog", err)
@@ -215,7 +216,7 @@ func testWebhookOutbox(t *testing.T, newDSN func(t *testing.T) string) {
 	// a's claim is lost: it cannot record an outcome over b's.
 	d := a[0]
 	d.Record(200, "", t0.Add(70*time.Second), alerts.RetryPolicy{})
-	wantCode(t, "FinishWebhookDelivery under a lost claim", s.FinishWebhookDelivery(ctx, d), devices.Conflict)
+	wantCode(t, "FinishWebhookDelivery under a lost claim", s.FinishWebhookDelivery(ctx, d), errcode.Conflict)
 	// b records: the first delivered, the second to retry in 10 s, the third failed.
 	at := t0.Add(61 * time.Second)
 	b[0].Record(204, "", at, alerts.RetryPolicy{})

@@ -18,6 +18,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/broker"
 	"github.com/vitalwatch/vitalwatch/csvimport"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -308,7 +309,7 @@ func storeRows[T any](rows []csvimport.Row[T], put func(T) error) (int, []csvimp
 	for _, r := range rows {
 		if err := put(r.Value); err != nil {
 			reason := err.Error()
-			var de *devices.Error
+			var de *errcode.Error
 			if errors.As(err, &de) {
 				reason = de.Message
 			}
