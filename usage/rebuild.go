@@ -128,3 +128,67 @@ func readPoints(ctx context.Context, src PointSource, start, stop time.Time) (ma
 	}
 	return points, len(untagged), nil
 }
+
+// RebuildDays is how many days a Rebuilder reads and replaces at a time.
+const RebuildDays = 7
+
+// RebuildStore holds the usage a Rebuilder replaces: the day counts of a period, and the
+// replacement, in one transaction, of a period's counts and use keys.
+type RebuildStore interface {
+	DayCounts(ctx context.Context, q Query) ([]DayCount, error)
+	ReplaceUsage(ctx context.Context, from, to Day, counts []DayCount, keys []Use) error
+}
+
+// Rebuilder replaces the usage a store holds with the usage Rebuild counts from the stored
+// readings. Create it with NewRebuilder.
+type Rebuilder struct {
+	store  RebuildStore
+	points PointSource
+	zone   func(site string) *time.Location
+}
+
+// NewRebuilder returns a Rebuilder of st's usage from src's readings, counting days in the
+// time zone that zone gives a site (as ingest counts them).
+func NewRebuilder(st RebuildStore, src PointSource, zone func(site string) *time.Location) *Rebuilder {
+	return &Rebuilder{store: st, points: src, zone: zone}
+}
+
+// Replaced is what a Rebuilder replaced.
+type Replaced struct {
+	// Before are the counts the store held, After the rebuilt counts that replaced them.
+	Before, After []DayCount
+	// Keys is how many use keys were rebuilt.
+	Keys int
+	// Untagged is how many points counted no use for want of a device or site tag.
+	Untagged int
+}
+
+// Rebuild replaces the usage of the days from to to, RebuildDays at a time, each in one
+// transaction, so that memory holds those days' uses however long the period. After an error
+// the days before the ones that failed stay replaced.
+func (r *Rebuilder) Rebuild(ctx context.Context, from, to Day) (*Replaced, error) {
+	out := &Replaced{}
+	for start := from; start <= to; {
+		end := min(addDays(start, RebuildDays-1), to)
+		rebuilt, err := Rebuild(ctx, r.points, start, end, r.zone)
+		if err != nil {
+			return nil, err
+		}
+		old, err := r.store.DayCounts(ctx, Query{From: start, To: end})
+		if err != nil {
+			return nil, err
+		}
+		if err := r.store.ReplaceUsage(ctx, start, end, rebuilt.Counts, rebuilt.Keys); err != nil {
+			return nil, fmt.Errorf("usage rebuild: %s to %s (the days before are rebuilt): %w", start, end, err)
+		}
+		out.Before, out.After = append(out.Before, old...), append(out.After, rebuilt.Counts...)
+		out.Keys, out.Untagged = out.Keys+len(rebuilt.Keys), out.Untagged+rebuilt.Untagged
+		start = addDays(end, 1)
+	}
+	return out, nil
+}
+
+// addDays returns the day n days after d.
+func addDays(d Day, n int) Day {
+	return DayOf(d.Start(time.UTC).AddDate(0, 0, n), time.UTC)
+}

@@ -3,6 +3,7 @@ package usage_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
+	"github.com/vitalwatch/vitalwatch/store"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
@@ -141,5 +143,67 @@ func TestRebuildCountsLocalDays(t *testing.T) {
 	defer nodb.Close()
 	if _, err := usage.Rebuild(context.Background(), nodb, "2026-11-21", "2026-11-22", zoneOf(t)); err == nil {
 		t.Error("Rebuild from a database that does not exist = nil error; want one")
+	}
+}
+
+// periodKeeper is a store that tells the periods it replaced.
+type periodKeeper struct {
+	*store.Store
+	periods []string
+}
+
+func (p *periodKeeper) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []usage.DayCount, keys []usage.Use) error {
+	p.periods = append(p.periods, fmt.Sprintf("%s..%s", from, to))
+	return p.Store.ReplaceUsage(ctx, from, to, counts, keys)
+}
+
+// TestRebuilderReplacesAWeekAtATime rebuilds ten days over counts that are wrong: a week is
+// replaced, then three days, and the store ends up with what the readings say.
+func TestRebuilderReplacesAWeekAtATime(t *testing.T) {
+	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	ctx := context.Background()
+	nov := func(day, hour int) int64 { return time.Date(2026, 11, day, hour, 0, 0, 0, time.UTC).UnixMilli() }
+	lines := []string{
+		fmt.Sprintf("spo2,device=A,site=utc value=97 %d", nov(20, 0)),
+		fmt.Sprintf("spo2,device=A,site=utc value=97 %d", nov(20, 1)),
+		fmt.Sprintf("spo2,device=B,site=utc value=97 %d", nov(27, 0)),
+		fmt.Sprintf("spo2,device=C value=97 %d", nov(23, 0)), // no site: no use
+	}
+	w := influx.NewWriter(influx.Config{URL: ix.URL, Bucket: ix.Bucket})
+	defer w.Close()
+	if err := w.Write(ctx, []byte(strings.Join(lines, "\n")+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	reader := influx.NewReader(influx.Config{URL: ix.URL, Bucket: ix.Bucket})
+	defer reader.Close()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	wrong := []usage.DayCount{{Device: "A", Site: "elsewhere", Day: "2026-11-21", Uses: 99}}
+	if err := st.ReplaceUsage(ctx, "2026-11-20", "2026-11-29", wrong, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	keeper := &periodKeeper{Store: st}
+	utc := func(string) *time.Location { return time.UTC }
+	got, err := usage.NewRebuilder(keeper, reader, utc).Rebuild(ctx, "2026-11-20", "2026-11-29")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"2026-11-20..2026-11-26", "2026-11-27..2026-11-29"}; !slices.Equal(keeper.periods, want) {
+		t.Errorf("Rebuild replaced %v; want %v", keeper.periods, want)
+	}
+	want := []usage.DayCount{
+		{Device: "A", Site: "utc", Day: "2026-11-20", Uses: 2},
+		{Device: "B", Site: "utc", Day: "2026-11-27", Uses: 1},
+	}
+	if !slices.Equal(got.Before, wrong) || !slices.Equal(got.After, want) || got.Keys != 3 || got.Untagged != 1 {
+		t.Errorf("Rebuild = %+v; want before %v, after %v, 3 keys, 1 untagged", got, wrong, want)
+	}
+	stored, err := st.DayCounts(ctx, usage.Query{From: "2026-11-20", To: "2026-11-29"})
+	if err != nil || !slices.Equal(stored, want) {
+		t.Errorf("the store holds %v, %v; want %v", stored, err, want)
 	}
 }

@@ -236,7 +236,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		}()
 		go func() {
 			defer close(pruned)
-			pruneUses(usesCtx, db, cfg.Usage.DedupeWindow, pruneEvery, log.With("component", "usage"))
+			deviceusage.NewPruner(db, cfg.Usage.DedupeWindow, deviceusage.PruneEvery, time.Now, log.With("component", "usage")).Run(usesCtx)
 		}()
 	} else {
 		close(usesDone)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/url"
 	"os"
 	"time"
@@ -65,42 +64,17 @@ func runUsage(ctx context.Context, cfg *Config, args []string, stdout, stderr io
 	reader := influx.NewReader(influx.Config{URL: cfg.Influx.URL, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
 		Token: cfg.Influx.Token, Timeout: rebuildQueryTimeout})
 	defer reader.Close()
-	// A week at a time, each replaced in one transaction, so that memory holds a week's uses
-	// however long the period.
-	var before, after []deviceusage.DayCount
-	var keys, untagged int
-	for start := from; start <= to; {
-		end := min(addDays(start, rebuildDays-1), to)
-		rebuilt, err := deviceusage.Rebuild(ctx, reader, start, end, dir.Location)
-		if err != nil {
-			return err
-		}
-		old, err := st.DayCounts(ctx, deviceusage.Query{From: start, To: end})
-		if err != nil {
-			return err
-		}
-		if err := st.ReplaceUsage(ctx, start, end, rebuilt.Counts, rebuilt.Keys); err != nil {
-			return fmt.Errorf("usage rebuild: %s to %s (the days before are rebuilt): %w", start, end, err)
-		}
-		before, after = append(before, old...), append(after, rebuilt.Counts...)
-		keys, untagged = keys+len(rebuilt.Keys), untagged+rebuilt.Untagged
-		start = addDays(end, 1)
+	done, err := deviceusage.NewRebuilder(st, reader, dir.Location).Rebuild(ctx, from, to)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "usage of %s to %s rebuilt from InfluxDB %s (%s)\n", from, to, cfg.Influx.URL, cfg.Influx.Bucket)
-	fmt.Fprintf(stdout, "replaced: %s\n", summarise(before, -1))
-	fmt.Fprintf(stdout, "with:     %s\n", summarise(after, keys))
-	if untagged > 0 {
-		fmt.Fprintf(stdout, "not counted: %d points without a device or site tag (written without the registry)\n", untagged)
+	fmt.Fprintf(stdout, "replaced: %s\n", summarise(done.Before, -1))
+	fmt.Fprintf(stdout, "with:     %s\n", summarise(done.After, done.Keys))
+	if done.Untagged > 0 {
+		fmt.Fprintf(stdout, "not counted: %d points without a device or site tag (written without the registry)\n", done.Untagged)
 	}
 	return nil
-}
-
-// rebuildDays is how many days `usage rebuild` reads and replaces at a time.
-const rebuildDays = 7
-
-// addDays returns the day n days after d.
-func addDays(d deviceusage.Day, n int) deviceusage.Day {
-	return deviceusage.DayOf(d.Start(time.UTC).AddDate(0, 0, n), time.UTC)
 }
 
 // summarise describes counts: uses, devices and device-days; keys, if not negative.
@@ -115,28 +89,4 @@ func summarise(counts []deviceusage.DayCount, keys int) string {
 		s += fmt.Sprintf(", %d use keys", keys)
 	}
 	return s
-}
-
-// pruneEvery is how often serve forgets use keys past usage.dedupe_window.
-const pruneEvery = time.Hour
-
-// pruneUses forgets the use keys recorded more than window ago, at once and then every
-// interval, until ctx ends.
-func pruneUses(ctx context.Context, st *store.Store, window, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		n, err := st.PruneUses(ctx, time.Now().Add(-window))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("pruning use keys failed; trying again later", "err", err)
-		case n > 0:
-			log.Info("forgot use keys past the deduplication window", "count", n, "window", window)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
