@@ -142,14 +142,15 @@ func NewEscalator(store EscalationStore, hub *Hub, ackWithin time.Duration, now 
 		hours: map[[2]string]siteHours{}}
 }
 
-// Run escalates what is due every interval until ctx ends.
-func (e *Escalator) Run(ctx context.Context, every time.Duration) {
+// Run escalates what is due every interval until ctx ends, then returns nil; a failed step is
+// tried again at the next interval.
+func (e *Escalator) Run(ctx context.Context, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		if _, err := e.Tick(ctx); err != nil && ctx.Err() == nil {

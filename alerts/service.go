@@ -161,15 +161,15 @@ func (s *Service) thresholdsLocked(p *devices.Patient) *Thresholds {
 	return th
 }
 
-// Run evaluates the time-driven rules every interval until ctx ends. Findings that cannot be
-// written are kept for the next try.
-func (s *Service) Run(ctx context.Context, every time.Duration) {
+// Run evaluates the time-driven rules every interval until ctx ends, then returns nil.
+// Findings that cannot be written are kept for the next try.
+func (s *Service) Run(ctx context.Context, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		s.syncCtx(ctx)

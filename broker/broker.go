@@ -4,6 +4,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -48,7 +49,8 @@ type Broker struct {
 	access *access // nil when device authentication is off
 }
 
-// Start listens on cfg.Listen and serves until Close.
+// Start listens on cfg.Listen and serves until Close. Run it, so that it drains before it
+// closes.
 func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 	log = log.With("component", "broker")
 	var acc *access
@@ -107,6 +109,21 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	return &Broker{srv: srv, addr: ln.Addr().String(), intake: in, access: acc}, nil
+}
+
+// drainLimit bounds how long Run, once its context has ended, waits for ingest to acknowledge
+// what is in flight.
+const drainLimit = 20 * time.Second
+
+// Run lets the broker serve until ctx ends, then drains it: it takes no more publishes from
+// devices and waits, for at most 20 s, until ingest has acknowledged what is in flight to it
+// and those acknowledgements have reached the devices. Ingest must still be running meanwhile.
+// Run returns an error if something was still in flight. Close the broker afterwards.
+func (b *Broker) Run(ctx context.Context) error {
+	<-ctx.Done()
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainLimit)
+	defer cancel()
+	return b.drain(drainCtx)
 }
 
 // Addr is the address the broker listens on.

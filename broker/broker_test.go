@@ -233,19 +233,22 @@ func TestHeldPublishesAreBounded(t *testing.T) {
 	}
 }
 
-// A graceful stop leaves nothing acknowledged behind: Drain refuses new publishes and returns
-// once what ingest held is acknowledged, to ingest and to the device.
+// A graceful stop leaves nothing acknowledged behind: when Run's context ends, the broker
+// refuses new publishes, and Run returns once what ingest held is acknowledged, to ingest and
+// to the device.
 func TestDrainAcknowledgesWhatIngestHolds(t *testing.T) {
 	b := startWithIngest(t, 0)
 	_, got := ingestClient(t, b.URL())
 	dev := device(t, b.URL(), "dev-1")
 	pub := dev.Publish("devices/dev-1/telemetry", 1, false, "held")
 	m := receive(t, got)
+	ctx, cancel := context.WithCancel(context.Background())
 	drained := make(chan error, 1)
-	go func() { drained <- b.Drain(context.Background(), "ingest") }()
+	go func() { drained <- b.Run(ctx) }()
+	cancel()
 	select {
 	case err := <-drained:
-		t.Fatalf("Drain returned (%v) while ingest held a message", err)
+		t.Fatalf("Run returned (%v) while ingest held a message", err)
 	case <-time.After(200 * time.Millisecond):
 	}
 	late := dev.Publish("devices/dev-1/telemetry", 1, false, "late")

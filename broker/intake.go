@@ -38,7 +38,7 @@ const DefaultMaxHeld = 32768
 // end the connection by itself (mochi 2.7.9 processPublish returns nil for it).
 //
 // Without an ingest client id (a plain broker, as in some tests) publishes are acknowledged as
-// mochi does, and only Drain refuses them.
+// mochi does, and only drain refuses them.
 type intake struct {
 	mqtt.HookBase
 	srv      *mqtt.Server
@@ -50,7 +50,7 @@ type intake struct {
 	// slots has one token per held publish; a device whose publish finds none waits, which
 	// stops mochi reading from it (the README's "the broker waits").
 	slots  chan struct{}
-	closed atomic.Bool   // Drain: take nothing more
+	closed atomic.Bool   // drain: take nothing more
 	done   chan struct{} // closed by Stop: publishers waiting for a slot give up
 	stop   sync.Once
 	wg     sync.WaitGroup // the ack writers
@@ -434,17 +434,17 @@ func (h *intake) outstanding() bool {
 	return len(h.byIngest) > 0 || len(h.conns) > 0
 }
 
-// Drain prepares a graceful stop: it refuses further publishes and waits until the client
-// subscriberID (ingest) has acknowledged every message in flight to it and those
-// acknowledgements have reached the devices, or ctx ends. The broker keeps its sessions in
-// memory, so what it holds when it closes is gone; after Drain it holds nothing that a device
-// was told was delivered, and a device holds what it was not.
-func (b *Broker) Drain(ctx context.Context, subscriberID string) error {
+// drain prepares a graceful stop: it refuses further publishes and waits until the ingest
+// client has acknowledged every message in flight to it and those acknowledgements have
+// reached the devices, or ctx ends. The broker keeps its sessions in memory, so what it holds
+// when it closes is gone; after drain it holds nothing that a device was told was delivered,
+// and a device holds what it was not.
+func (b *Broker) drain(ctx context.Context) error {
 	b.intake.closed.Store(true)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		cl, ok := b.srv.Clients.Get(subscriberID)
+		cl, ok := b.srv.Clients.Get(b.intake.ingestID)
 		if (!ok || cl.State.Inflight.Len() == 0) && !b.intake.outstanding() {
 			return nil
 		}

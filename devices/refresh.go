@@ -75,15 +75,16 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// Run refreshes every interval until ctx ends. Every mutation of the registry bumps its
-// version, so a change made by any instance sharing the store is seen within one interval.
-func (r *Refresher) Run(ctx context.Context, every time.Duration) {
+// Run refreshes every interval until ctx ends, then returns nil; a failed refresh keeps the
+// previous view and is tried again. Every mutation of the registry bumps its version, so a
+// change made by any instance sharing the store is seen within one interval.
+func (r *Refresher) Run(ctx context.Context, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {

@@ -34,7 +34,8 @@ type rig struct {
 	pipeline *ingest.Pipeline
 	sub      *ingest.Subscriber
 	reg      *prometheus.Registry
-	done     chan struct{}
+	// stopPipeline and stopSub end the pipeline's and the subscriber's Run and wait for it.
+	stopPipeline, stopSub func() error
 	// uses counts device uses into store, when the rig was started with a directory and
 	// countUses; while usesDown is set, recording fails as in a store outage.
 	uses     *usage.Recorder
@@ -80,7 +81,7 @@ func startRigWith(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, 
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	r := &rig{store: st, spool: sp, reg: prometheus.NewRegistry(), done: make(chan struct{})}
+	r := &rig{store: st, spool: sp, reg: prometheus.NewRegistry()}
 	deps := ingest.Deps{Points: w, DeadLetters: st, Spool: sp, Directory: directory,
 		Metrics: ingest.NewMetrics(r.reg), Log: log, Now: time.Now}
 	recorded := make(chan struct{})
@@ -98,11 +99,8 @@ func startRigWith(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, 
 		MaxRetryInterval: time.Second}, deps)
 	r.sub = ingest.NewSubscriber(ingest.SubscriberConfig{BrokerURL: brokerURL, ClientID: clientID,
 		SharedGroup: group, WatchdogInterval: time.Second}, r.pipeline, r.reg, log, time.Now)
-	go func() {
-		defer close(r.done)
-		r.pipeline.Run(context.Background())
-	}()
-	r.sub.Start()
+	r.stopPipeline = running(r.pipeline.Run)
+	r.stopSub = running(r.sub.Run)
 	waitFor(t, 20*time.Second, "subscriber ready", func() bool { return r.sub.Ready() == nil })
 	t.Cleanup(func() {
 		r.stop()
@@ -117,10 +115,23 @@ func startRigWith(t *testing.T, brokerURL string, ix *testsrv.Influx, clientID, 
 	return r
 }
 
+// stop stops the rig as serve does: the pipeline flushes and acknowledges what it holds, then
+// the subscriber disconnects.
 func (r *rig) stop() {
-	r.pipeline.Stop()
-	<-r.done
-	r.sub.Close(time.Second)
+	r.stopPipeline()
+	r.stopSub()
+}
+
+// running runs run until the returned function is called, which ends its context and returns
+// what run returned.
+func running(run func(context.Context) error) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	return func() error {
+		cancel()
+		return <-done
+	}
 }
 
 func (r *rig) metric(t *testing.T, name string) float64 {

@@ -160,7 +160,7 @@ type Deps struct {
 }
 
 // Pipeline decodes deliveries, stores them and acknowledges them. Create it with NewPipeline,
-// start it with Run, feed it with Submit.
+// run it with Run until its context ends, feed it with Submit.
 type Pipeline struct {
 	cfg       Config
 	points    PointWriter
@@ -178,7 +178,9 @@ type Pipeline struct {
 	seed     maphash.Seed
 	stopping chan struct{}
 	stopOnce sync.Once
-	spooled  chan struct{} // wakes the drainer
+	// stopLimit bounds Run's flush once its context has ended: the constant, shorter in tests.
+	stopLimit time.Duration
+	spooled   chan struct{} // wakes the drainer
 }
 
 // NewPipeline returns a pipeline configured by cfg, writing to and consulting deps.
@@ -187,7 +189,7 @@ func NewPipeline(cfg Config, deps Deps) *Pipeline {
 	p := &Pipeline{
 		cfg: cfg, points: deps.Points, dead: deps.DeadLetters, spool: deps.Spool, directory: deps.Directory,
 		metrics: deps.Metrics, log: deps.Log.With("component", "ingest"), now: deps.Now,
-		seed: maphash.MakeSeed(), stopping: make(chan struct{}), spooled: make(chan struct{}, 1),
+		seed: maphash.MakeSeed(), stopping: make(chan struct{}), spooled: make(chan struct{}, 1), stopLimit: stopLimit,
 	}
 	if deps.Directory != nil {
 		p.uses = deps.Uses
@@ -223,24 +225,51 @@ func (p *Pipeline) Submit(ctx context.Context, d Delivery) error {
 
 var errStopping = errors.New("ingest: pipeline is stopping")
 
-// Stop makes the pipeline take no more deliveries; Run then writes and acknowledges what it
+// stop makes the pipeline take no more deliveries; Run then writes and acknowledges what it
 // holds and returns.
-func (p *Pipeline) Stop() { p.stopOnce.Do(func() { close(p.stopping) }) }
+func (p *Pipeline) stop() { p.stopOnce.Do(func() { close(p.stopping) }) }
 
-// Run processes deliveries until Stop, then flushes and returns. Cancelling ctx abandons
-// retries: what is not yet durable stays unacknowledged, for the broker to deliver again.
+// stopLimit bounds how long Run, once its context has ended, takes to write and acknowledge
+// what it holds.
+const stopLimit = 30 * time.Second
+
+// Run processes deliveries until ctx ends. Then it takes no more, writes and acknowledges what
+// it holds, and returns nil. If that takes longer than 30 s (InfluxDB and the spool both
+// failing), it gives up: what is not yet durable stays unacknowledged, for the broker to
+// deliver again, and Run says so in its error.
 func (p *Pipeline) Run(ctx context.Context) error {
+	work, cut := context.WithCancel(context.WithoutCancel(ctx))
+	defer cut()
+	finished := make(chan struct{})
+	var cutOff bool
+	var watch sync.WaitGroup
+	watch.Go(func() {
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return
+		}
+		p.stop()
+		limit := time.NewTimer(p.stopLimit)
+		defer limit.Stop()
+		select {
+		case <-finished:
+		case <-limit.C:
+			cutOff = true
+			cut()
+		}
+	})
 	settled := make(chan struct{})
 	go func() {
 		defer close(settled)
-		p.settler.run(ctx)
+		p.settler.run(work)
 	}()
 	var wg sync.WaitGroup
 	for i, q := range p.queues {
 		w := newWorker(p, i, q)
-		wg.Go(func() { w.run(ctx) })
+		wg.Go(func() { w.run(work) })
 	}
-	drainCtx, stopDrain := context.WithCancel(ctx)
+	drainCtx, stopDrain := context.WithCancel(work)
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
@@ -251,6 +280,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	<-settled
 	stopDrain()
 	<-drained
+	close(finished)
+	watch.Wait()
+	if cutOff {
+		return fmt.Errorf("ingest: did not flush in %v; what was not yet durable stays unacknowledged, for the broker to deliver again", p.stopLimit)
+	}
 	return nil
 }
 

@@ -145,18 +145,13 @@ func startReconnectRig(t *testing.T, watchdog time.Duration, dropAt ...int) *rec
 	p := ingest.NewPipeline(ingest.Config{RetryInterval: 100 * time.Millisecond, MaxRetryInterval: time.Second},
 		ingest.Deps{Points: memPoints{}, DeadLetters: memDeadLetters{}, Spool: emptySpool{},
 			Metrics: ingest.NewMetrics(r.reg), Log: log, Now: time.Now})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p.Run(context.Background())
-	}()
+	stopPipeline := running(p.Run)
 	r.sub = ingest.NewSubscriber(ingest.SubscriberConfig{BrokerURL: "tcp://" + ln.Addr().String(), ClientID: clientID,
 		WatchdogInterval: watchdog}, p, r.reg, log, time.Now)
-	r.sub.Start()
+	stopSub := running(r.sub.Run)
 	t.Cleanup(func() {
-		p.Stop()
-		<-done
-		r.sub.Close(time.Second)
+		stopPipeline()
+		stopSub()
 		srv.Close()
 	})
 	return r

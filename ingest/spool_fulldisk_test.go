@@ -237,7 +237,7 @@ func TestSpoolFullDiskReplaysWhenInfluxReturns(t *testing.T) {
 		t.Errorf("%d Consume failures logged; on a full disk Consume must not fail", c)
 	}
 
-	p.Stop()
+	cancel()
 	<-ran
 }
 
@@ -332,6 +332,6 @@ func TestReplayWaitsForDeadLetterSpace(t *testing.T) {
 	if failed, back := logs.count("storing dead letters failed"), logs.count("dead letters stored again"); failed != 1 || back != 1 {
 		t.Errorf("logged the failure %d times and its end %d times; want once each", failed, back)
 	}
-	p.Stop()
+	cancel()
 	<-ran
 }

@@ -59,7 +59,7 @@ type Subscriber struct {
 	connected   prometheus.GaugeFunc
 }
 
-// NewSubscriber returns a subscriber for cfg that feeds p. It does not connect yet.
+// NewSubscriber returns a subscriber for cfg that feeds p. It connects once Run runs.
 func NewSubscriber(cfg SubscriberConfig, p *Pipeline, reg prometheus.Registerer, log *slog.Logger, now func() time.Time) *Subscriber {
 	if cfg.TopicPrefix == "" {
 		cfg.TopicPrefix = "devices"
@@ -111,9 +111,23 @@ func NewSubscriber(cfg SubscriberConfig, p *Pipeline, reg prometheus.Registerer,
 	return s
 }
 
-// Start connects in the background and starts the goroutine that keeps the client connected
+// closeQuiesce is how long Run, as it disconnects, gives outstanding acknowledgements to leave.
+const closeQuiesce = 2 * time.Second
+
+// Run connects and keeps the client connected and subscribed (and, if configured, the
+// watchdog probing) until ctx ends; then it disconnects, giving outstanding acknowledgements
+// 2 s to leave. Let the pipeline's Run return first, so that its last acknowledgements are
+// sent. Run returns nil: a broker it cannot reach it tries again, and Ready reports.
+func (s *Subscriber) Run(ctx context.Context) error {
+	s.start()
+	<-ctx.Done()
+	s.close(closeQuiesce)
+	return nil
+}
+
+// start connects in the background and starts the goroutine that keeps the client connected
 // and subscribed (and, if configured, runs the watchdog). It returns at once.
-func (s *Subscriber) Start() {
+func (s *Subscriber) start() {
 	s.client.Connect()
 	s.wg.Go(s.supervise)
 }
@@ -129,9 +143,9 @@ func (s *Subscriber) Ready() error {
 	return nil
 }
 
-// Close stops the supervisor and disconnects, giving outstanding acknowledgements quiesce to
-// leave. Call it after the pipeline has stopped, so that its last acknowledgements are sent.
-func (s *Subscriber) Close(quiesce time.Duration) {
+// close stops the supervisor and disconnects, giving outstanding acknowledgements quiesce to
+// leave.
+func (s *Subscriber) close(quiesce time.Duration) {
 	s.cancel()
 	s.wg.Wait()
 	s.client.Disconnect(uint(quiesce / time.Millisecond))
@@ -184,7 +198,7 @@ const (
 	maxRetry = 10 * time.Second
 )
 
-// supervise keeps the client connected and subscribed until Close: it subscribes on every
+// supervise keeps the client connected and subscribed until close: it subscribes on every
 // connection, retries a failed subscribe, connects again if paho is neither connected nor
 // reconnecting, and runs the watchdog. Retries back off from minRetry to maxRetry and start
 // again from minRetry once the client is ready.
@@ -268,7 +282,7 @@ func (s *Subscriber) subscribe() error {
 // is lost.
 const subscribeTimeout = 30 * time.Second
 
-// wait waits for tok, for at most subscribeTimeout, or until Close.
+// wait waits for tok, for at most subscribeTimeout, or until close.
 func (s *Subscriber) wait(tok mqtt.Token) error {
 	timeout := time.NewTimer(subscribeTimeout)
 	defer timeout.Stop()

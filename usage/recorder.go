@@ -3,6 +3,7 @@ package usage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -35,7 +36,7 @@ const MaxGroup = 50000
 // costs about the same for one caller's uses as for many callers', so under load the cost per
 // use falls as the groups grow.
 //
-// Create it with NewRecorder, start it with Run and stop it with Close.
+// Create it with NewRecorder and run it with Run until its context ends (or Close).
 type Recorder struct {
 	store     Store
 	log       *slog.Logger
@@ -46,6 +47,7 @@ type Recorder struct {
 	buf       []Use
 	unfolded  bool          // uses were recorded since the last fold
 	foldEvery time.Duration // FoldEvery, but for tests
+	stopLimit time.Duration // stopLimit, but for tests
 
 	commits prometheus.Counter
 	errs    prometheus.Counter
@@ -64,7 +66,7 @@ type request struct {
 func NewRecorder(st Store, reg prometheus.Registerer, log *slog.Logger) *Recorder {
 	r := &Recorder{
 		store: st, log: log.With("component", "usage"), foldEvery: FoldEvery,
-		requests: make(chan *request, 64), closing: make(chan struct{}), stopped: make(chan struct{}),
+		requests: make(chan *request, 64), closing: make(chan struct{}), stopped: make(chan struct{}), stopLimit: stopLimit,
 		commits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vitalwatch_usage_commits_total", Help: "Transactions that recorded device uses."}),
 		errs: prometheus.NewCounter(prometheus.CounterOpts{
@@ -137,9 +139,48 @@ func (req *request) take(buf []Use) []Use {
 	return buf
 }
 
-// Run commits groups until Close, then commits what is queued and returns. If ctx ends first,
-// it returns at once, and callers still waiting get ErrClosed.
+// stopLimit bounds how long Run, once its context has ended, takes to commit what is queued.
+const stopLimit = 10 * time.Second
+
+// Run commits groups until ctx ends (or Close). Then Record refuses new uses, and Run commits
+// what is queued, folds, and returns nil. If that takes longer than 10 s, Run gives up: the
+// callers still waiting get an error (their messages stay unacknowledged, for the broker to
+// deliver again), and so does Run.
 func (r *Recorder) Run(ctx context.Context) error {
+	work, cut := context.WithCancel(context.WithoutCancel(ctx))
+	defer cut()
+	finished := make(chan struct{})
+	var cutOff bool
+	var watch sync.WaitGroup
+	watch.Go(func() {
+		select {
+		case <-ctx.Done():
+		case <-r.closing:
+		case <-finished:
+			return
+		}
+		r.Close()
+		limit := time.NewTimer(r.stopLimit)
+		defer limit.Stop()
+		select {
+		case <-finished:
+		case <-limit.C:
+			cutOff = true
+			cut()
+		}
+	})
+	r.run(work)
+	close(finished)
+	watch.Wait()
+	if cutOff {
+		return fmt.Errorf("usage: recording device uses did not finish in %v; their messages stay unacknowledged, for the broker to deliver again", r.stopLimit)
+	}
+	return nil
+}
+
+// run commits groups until Close, then commits what is queued and returns. If ctx ends first,
+// it returns at once, and callers still waiting get ErrClosed.
+func (r *Recorder) run(ctx context.Context) {
 	defer close(r.stopped)
 	fold := time.NewTicker(r.foldEvery)
 	defer fold.Stop()
@@ -156,11 +197,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 					r.commit(ctx, req)
 				default:
 					r.fold(ctx)
-					return nil
+					return
 				}
 			}
 		case <-ctx.Done():
-			return ctx.Err()
+			return
 		}
 	}
 }

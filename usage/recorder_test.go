@@ -362,16 +362,23 @@ func (f *foldCountingStore) FoldUses(ctx context.Context) (int, error) {
 	return 0, nil
 }
 
-// When Run's context ends, callers waiting are told, not left hanging.
+// When Run's context ends, the recorder closes: Run commits what is queued and returns nil,
+// and Record refuses uses from then on rather than leave its caller hanging.
 func TestRecorderRunCancelled(t *testing.T) {
 	st := newFakeUseStore()
 	r := NewRecorder(st, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- r.Run(ctx) }()
+	if err := r.Record(context.Background(), recUses("a", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
 	cancel()
-	if err := <-ran; !errors.Is(err, context.Canceled) {
-		t.Errorf("Run = %v; want Canceled", err)
+	if err := <-ran; err != nil {
+		t.Errorf("Run = %v; want nil", err)
+	}
+	if st.folds != 1 {
+		t.Errorf("the store was asked to fold %d times; want once, as Run ended", st.folds)
 	}
 	done := make(chan error, 1)
 	go func() { done <- r.Record(context.Background(), recUses("a", 0, 1)) }()
@@ -383,4 +390,38 @@ func TestRecorderRunCancelled(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Record hangs after Run ended")
 	}
+}
+
+// A store that does not answer holds Run up for its stop limit only: then the caller waiting
+// gets an error and so does Run.
+func TestRecorderRunGivesUpAfterItsStopLimit(t *testing.T) {
+	st := newFakeUseStore()
+	r := NewRecorder(&stuckStore{st}, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.stopLimit = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(ctx) }()
+	recorded := make(chan error, 1)
+	go func() { recorded <- r.Record(context.Background(), recUses("a", 0, 1)) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-ran:
+		if err == nil {
+			t.Error("Run = nil; want an error saying the uses were not recorded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its stop limit")
+	}
+	if err := <-recorded; err == nil {
+		t.Error("Record = nil while the store never answered; want an error")
+	}
+}
+
+// stuckStore's RecordUses waits until its context ends.
+type stuckStore struct{ *fakeUseStore }
+
+func (s *stuckStore) RecordUses(ctx context.Context, uses []Use) (int, error) {
+	<-ctx.Done()
+	return 0, ctx.Err()
 }

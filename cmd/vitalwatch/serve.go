@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -220,26 +219,25 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 	refreshed := make(chan struct{})
 	go func() {
 		defer close(refreshed)
-		refresher.Run(refreshCtx, cfg.Store.RefreshInterval)
+		_ = refresher.Run(refreshCtx, cfg.Store.RefreshInterval) // nil: it stops only when told
 	}()
 	defer func() { stopRefresh(); <-refreshed }()
 
 	// The use recorder outlives the pipeline, which records a batch's uses before acknowledging
 	// it; the keys it keeps are forgotten after usage.dedupe_window.
-	usesCtx, cutUses := context.WithCancel(context.Background())
-	defer cutUses()
-	usesDone, pruned := make(chan struct{}), make(chan struct{})
+	usesCtx, stopUses := context.WithCancel(context.Background())
+	defer stopUses()
+	pruneCtx, stopPruning := context.WithCancel(context.Background())
+	defer stopPruning()
+	usesDone, pruned := make(chan error, 1), make(chan struct{})
 	if uses != nil {
-		go func() {
-			defer close(usesDone)
-			uses.Run(usesCtx)
-		}()
+		go func() { usesDone <- uses.Run(usesCtx) }()
 		go func() {
 			defer close(pruned)
-			deviceusage.NewPruner(db, cfg.Usage.DedupeWindow, deviceusage.PruneEvery, time.Now, log.With("component", "usage")).Run(usesCtx)
+			deviceusage.NewPruner(db, cfg.Usage.DedupeWindow, deviceusage.PruneEvery, time.Now, log.With("component", "usage")).Run(pruneCtx)
 		}()
 	} else {
-		close(usesDone)
+		usesDone <- nil
 		close(pruned)
 	}
 
@@ -264,18 +262,26 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		close(delivered)
 	}
 
-	// The pipeline has its own context: on shutdown it gets time to flush before it is cut off.
-	pipeCtx, cutPipeline := context.WithCancel(context.Background())
-	defer cutPipeline()
-	pipeDone := make(chan error, 1)
+	// The broker, the pipeline and the subscriber have their own contexts: on shutdown the
+	// broker drains while ingest runs, then the pipeline flushes, then the subscriber leaves.
+	brokerCtx, drainBroker := context.WithCancel(context.Background())
+	defer drainBroker()
+	pipeCtx, stopPipeline := context.WithCancel(context.Background())
+	defer stopPipeline()
+	subCtx, stopSub := context.WithCancel(context.Background())
+	defer stopSub()
+	brokerDone, pipeDone, subDone := make(chan error, 1), make(chan error, 1), make(chan error, 1)
 	if pipeline != nil && alertSvc != nil {
 		// Rule windows and episodes (a CGM episode under way, a BP crisis awaiting its retest)
 		// come back from the recent readings before new ones arrive.
 		replayAlerts(ctx, cfg, alertSvc, now(), log)
 	}
 	if pipeline != nil {
+		if embedded != nil {
+			go func() { brokerDone <- embedded.Run(brokerCtx) }()
+		}
 		go func() { pipeDone <- pipeline.Run(pipeCtx) }()
-		sub.Start()
+		go func() { subDone <- sub.Run(subCtx) }()
 		log.Info("ingest started", "broker", brokerURL, "influx", cfg.Influx.URL, "bucket", cfg.Influx.Bucket)
 	}
 	if started != nil {
@@ -293,32 +299,23 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		if embedded != nil {
 			// The embedded broker forgets what it holds when it closes: take no more from
 			// devices, and let ingest acknowledge what is in flight first.
-			drainCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			if err := embedded.Drain(drainCtx, cfg.Ingest.ClientID); err != nil {
+			drainBroker()
+			if err := <-brokerDone; err != nil {
 				log.Warn("embedded broker drain incomplete", "err", err)
 			}
-			cancel()
 		}
-		pipeline.Stop()
-		select {
-		case <-pipeDone:
-		case <-time.After(30 * time.Second):
-			log.Warn("ingest did not flush in 30s; leaving the rest unacknowledged for redelivery")
-			cutPipeline()
-			<-pipeDone
+		stopPipeline()
+		if err := <-pipeDone; err != nil {
+			log.Warn("ingest stopped", "err", err)
 		}
-		sub.Close(2 * time.Second)
+		stopSub()
+		<-subDone
 	}
-	if uses != nil {
-		uses.Close()
-		select {
-		case <-usesDone:
-		case <-time.After(10 * time.Second):
-			log.Warn("recording device uses did not finish in 10s; their messages stay unacknowledged for redelivery")
-		}
+	stopUses()
+	if err := <-usesDone; err != nil {
+		log.Warn("use recorder stopped", "err", err)
 	}
-	cutUses()
-	<-usesDone
+	stopPruning()
 	<-pruned
 	stopAlerts()
 	<-alertsDone
@@ -349,11 +346,11 @@ func ingestPrincipal(user, password, prefix string) broker.Principal {
 // be read, serve starts anyway: the windows then fill from new readings, and open alerts are in
 // the store regardless.
 func replayAlerts(ctx context.Context, cfg *Config, svc *alerts.Service, now time.Time, log *slog.Logger) {
-	client := influxdb2.NewClientWithOptions(cfg.Influx.URL, cfg.Influx.Token, influxdb2.DefaultOptions().
-		SetHTTPRequestTimeout(uint(max(cfg.Influx.Timeout, 30*time.Second)/time.Second)).SetApplicationName("vitalwatch"))
-	defer client.Close()
+	history := influx.NewReader(influx.Config{URL: cfg.Influx.URL, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
+		Token: cfg.Influx.Token, Timeout: max(cfg.Influx.Timeout, 30*time.Second)})
+	defer history.Close()
 	start := time.Now()
-	n, err := svc.Replay(ctx, client.QueryAPI(cfg.Influx.Org), cfg.Influx.Bucket, now)
+	n, err := svc.Replay(ctx, history, now)
 	if err != nil {
 		log.Warn("alert rules: could not replay recent readings; their windows start empty", "err", err, "replayed", n)
 		return
