@@ -334,116 +334,6 @@ func TestComputeOrdersByMonthSiteDevice(t *testing.T) {
 	}
 }
 
-// rollupFigures are device figures of two months at three sites in two districts: device m
-// moved from s1 to s2 in March; the home cgm at s3 was never lent.
-func rollupFigures() []Figure {
-	mar, apr := month("2026-03"), month("2026-04")
-	st, home := devices.StationMode, devices.Home
-	fig := func(m Month, district, site, dev string, kind devices.Kind, mode devices.Mode, days, svc int, used, capacity, unc float64) Figure {
-		f := Figure{Month: m, District: district, Site: site, Device: dev, Kind: kind, Mode: mode, Devices: 1,
-			DaysInService: days, ServiceDays: svc, Used: used, Capacity: capacity, Uncounted: unc}
-		if capacity > 0 {
-			f.Utilisation = used / capacity
-		}
-		return f
-	}
-	return []Figure{
-		fig(mar, "d1", "s1", "a", devices.BPCuff, st, 31, 31, 50, 100, 0),
-		fig(mar, "d1", "s1", "b", devices.BPCuff, st, 31, 31, 30, 100, 1),
-		fig(mar, "d1", "s1", "h", devices.BPCuff, home, 20, 31, 12, 20, 0),
-		fig(mar, "d1", "s1", "m", devices.BPCuff, st, 10, 10, 5, 50, 0),
-		fig(mar, "d1", "s2", "m", devices.BPCuff, st, 20, 20, 20, 50, 0),
-		fig(mar, "d1", "s2", "o", devices.Oximeter, st, 31, 31, 10, 40, 0),
-		fig(mar, "d2", "s3", "c", devices.CGM, home, 0, 31, 0, 0, 2),
-		fig(apr, "d1", "s1", "a", devices.BPCuff, st, 30, 30, 60, 100, 0),
-	}
-}
-
-func TestRollup(t *testing.T) {
-	tests := []struct {
-		by   By
-		want []string
-	}{
-		{ByDevice, figureLines(rollupFigures())},
-		{ByType, []string{
-			"2026-03 d1/s1/ bp_cuff  n=4 days=92 svc=103 used=97 cap=270 unc=1 util=0.359259",
-			"2026-03 d1/s2/ bp_cuff  n=1 days=20 svc=20 used=20 cap=50 unc=0 util=0.400000",
-			"2026-03 d1/s2/ oximeter  n=1 days=31 svc=31 used=10 cap=40 unc=0 util=0.250000",
-			"2026-03 d2/s3/ cgm  n=1 days=0 svc=31 used=0 cap=0 unc=2 util=0.000000",
-			"2026-04 d1/s1/ bp_cuff  n=1 days=30 svc=30 used=60 cap=100 unc=0 util=0.600000",
-		}},
-		{BySite, []string{
-			"2026-03 d1/s1/   n=4 days=92 svc=103 used=97 cap=270 unc=1 util=0.359259",
-			"2026-03 d1/s2/   n=2 days=51 svc=51 used=30 cap=90 unc=0 util=0.333333",
-			"2026-03 d2/s3/   n=1 days=0 svc=31 used=0 cap=0 unc=2 util=0.000000",
-			"2026-04 d1/s1/   n=1 days=30 svc=30 used=60 cap=100 unc=0 util=0.600000",
-		}},
-		{ByDistrict, []string{
-			// m counts once although it was at s1 and s2.
-			"2026-03 d1// bp_cuff  n=4 days=112 svc=123 used=117 cap=320 unc=1 util=0.365625",
-			"2026-03 d1// oximeter  n=1 days=31 svc=31 used=10 cap=40 unc=0 util=0.250000",
-			"2026-03 d2// cgm  n=1 days=0 svc=31 used=0 cap=0 unc=2 util=0.000000",
-			"2026-04 d1// bp_cuff  n=1 days=30 svc=30 used=60 cap=100 unc=0 util=0.600000",
-		}},
-	}
-	for _, tt := range tests {
-		if got := figureLines(Rollup(rollupFigures(), tt.by)); !slices.Equal(got, tt.want) {
-			t.Errorf("Rollup(%v) =\n  %s\nwant\n  %s", tt.by, strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
-		}
-		shuffled := rollupFigures()
-		rand.New(rand.NewPCG(1, 2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		if tt.by == ByDevice {
-			continue
-		}
-		if got := figureLines(Rollup(shuffled, tt.by)); !slices.Equal(got, tt.want) {
-			t.Errorf("Rollup(shuffled, %v) =\n  %s\nwant\n  %s", tt.by, strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
-		}
-	}
-}
-
-func TestRollupOfRolledUpFigures(t *testing.T) {
-	typed := Rollup(rollupFigures(), ByType)
-	if got, want := figureLines(Rollup(typed, ByType)), figureLines(typed); !slices.Equal(got, want) {
-		t.Errorf("Rollup(Rollup(figs, ByType), ByType) =\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
-}
-
-func TestRollupCountsADeviceOncePerDistrict(t *testing.T) {
-	// z was at s1 and s4 (district d1) and s3 (district d2) in one month.
-	m := month("2026-03")
-	figs := []Figure{
-		{Month: m, District: "d1", Site: "s1", Device: "z", Kind: devices.Scale, Devices: 1},
-		{Month: m, District: "d2", Site: "s3", Device: "z", Kind: devices.Scale, Devices: 1},
-		{Month: m, District: "d2", Site: "s3b", Device: "z", Kind: devices.Scale, Devices: 1},
-		{Month: m, District: "d1", Site: "s4", Device: "z", Kind: devices.Scale, Devices: 1},
-	}
-	got := Rollup(figs, ByDistrict)
-	if len(got) != 2 || got[0].District != "d1" || got[0].Devices != 1 || got[1].District != "d2" || got[1].Devices != 1 {
-		t.Errorf("Rollup(ByDistrict) = %v; want d1 and d2 with 1 device each", figureLines(got))
-	}
-}
-
-func TestParseBy(t *testing.T) {
-	for _, b := range []By{ByDevice, ByType, BySite, ByDistrict} {
-		if got, err := ParseBy(b.String()); err != nil || got != b {
-			t.Errorf("ParseBy(%q) = %v, %v; want %v", b.String(), got, err, b)
-		}
-	}
-	_, err := ParseBy("kind")
-	if err == nil || !strings.Contains(err.Error(), "device, type, site, district") {
-		t.Errorf(`ParseBy("kind") error = %v; want one listing device, type, site, district`, err)
-	}
-}
-
-func TestCivilDay(t *testing.T) {
-	for _, d := range []string{"1969-12-31", "1970-01-01", "2000-02-29", "2024-03-01", "2026-12-31", "2100-03-01"} {
-		tm, _ := time.Parse(DayLayout, d)
-		if got, want := civilDay(tm.Date()), tm.Unix()/86400; got != want {
-			t.Errorf("civilDay(%s) = %d; want %d", d, got, want)
-		}
-	}
-}
-
 // BenchmarkCompute computes a city's year: 1,000 centres, 100 devices each (30% station rated
 // 20 uses a day, 70% home), each in service all year with a repair or a move for some; station
 // devices used every day, home devices lent most of the year and used two days in three.
@@ -457,22 +347,6 @@ func BenchmarkCompute(b *testing.B) {
 		figs = Compute(in, from, to)
 	}
 	b.ReportMetric(float64(len(figs)), "figures")
-}
-
-// BenchmarkRollup rolls a city's year up.
-func BenchmarkRollup(b *testing.B) {
-	in, from, to := cityYear()
-	figs := Compute(in, from, to)
-	in = Input{}
-	runtime.GC()
-	for _, by := range []By{ByType, BySite, ByDistrict} {
-		b.Run(by.String(), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				Rollup(figs, by)
-			}
-		})
-	}
 }
 
 func cityYear() (Input, Month, Month) { return city(1000, 100) }

@@ -1,0 +1,162 @@
+package usage
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+// By is how figures are rolled up.
+type By int
+
+// Roll-ups. A type is a device kind at a site, station and home devices together; a site is all
+// its kinds together; a district is one kind across the district's sites, because a district
+// figure is read to see whether the district as a whole has enough devices of a kind or only
+// needs to move them between its centres.
+const (
+	ByDevice   By = iota // each device at each site: the figures as computed
+	ByType               // site and kind
+	BySite               // site, all kinds
+	ByDistrict           // district and kind
+)
+
+var byNames = [...]string{ByDevice: "device", ByType: "type", BySite: "site", ByDistrict: "district"}
+
+func (b By) String() string {
+	if b < 0 || int(b) >= len(byNames) {
+		return "unknown"
+	}
+	return byNames[b]
+}
+
+// ParseBy reads a roll-up name: device, type, site or district.
+func ParseBy(s string) (By, error) {
+	for i, name := range byNames {
+		if s == name {
+			return By(i), nil
+		}
+	}
+	return 0, fmt.Errorf("roll-up %q is not one of %s", s, strings.Join(byNames[:], ", "))
+}
+
+// rollKey is a roll-up group: a month, a site or district, and a kind ("" for all kinds).
+type rollKey struct {
+	month Month
+	place string
+	kind  devices.Kind
+}
+
+// Rollup sums figures by month and by: Used, Capacity, DaysInService, ServiceDays and
+// Uncounted add up, and Utilisation is Σ Used / Σ Capacity (0 without capacity). Devices counts
+// the devices of the group in the month, taking the figures to be one per device, site and
+// month as Compute returns them: a device that was at two sites of a district counts once in
+// the district. A figure that is already rolled up (no Device) adds its Devices. The fields by
+// sums away are empty: ByType keeps Site, District and Kind; BySite keeps Site and District;
+// ByDistrict keeps District and Kind. ByDevice, or a By not listed, returns a copy of figs.
+// The result is ordered by month, then site (district for ByDistrict), then kind.
+func Rollup(figs []Figure, by By) []Figure {
+	if by == ByDevice || by < 0 || int(by) >= len(byNames) {
+		return slices.Clone(figs)
+	}
+	byMonth := func(a, b Figure) int {
+		return cmp.Or(cmp.Compare(a.Month.Year, b.Month.Year), cmp.Compare(a.Month.Month, b.Month.Month))
+	}
+	if by == ByDistrict && !slices.IsSortedFunc(figs, byMonth) {
+		// Counting a device once in a district needs a month's figures together.
+		figs = slices.Clone(figs)
+		slices.SortStableFunc(figs, byMonth)
+	}
+	type seenAt struct {
+		month Month
+		group int32
+	}
+	type seenElse struct {
+		device string
+		seen   seenAt
+	}
+	groups := map[rollKey]int32{}
+	seen := map[string]seenAt{}   // each device's first group in its month
+	others := map[seenElse]bool{} // a device's other groups in its month (rare: a device that moved)
+	// Figures in Compute's order come a site at a time: the groups of the current month and
+	// place are looked up in a short list before the map.
+	type recent struct {
+		kind  devices.Kind
+		group int32
+	}
+	var near []recent
+	var nearMonth Month
+	nearPlace := ""
+	var out []Figure
+	for i := range figs {
+		f := &figs[i]
+		k := rollKey{month: f.Month, place: f.Site, kind: f.Kind}
+		switch by {
+		case BySite:
+			k.kind = ""
+		case ByDistrict:
+			k.place = f.District
+		}
+		if k.month != nearMonth || k.place != nearPlace {
+			nearMonth, nearPlace, near = k.month, k.place, near[:0]
+		}
+		g, ok := int32(-1), false
+		for _, r := range near {
+			if r.kind == k.kind {
+				g, ok = r.group, true
+				break
+			}
+		}
+		if !ok {
+			if g, ok = groups[k]; !ok {
+				g = int32(len(out))
+				groups[k] = g
+				r := Figure{Month: f.Month, Site: f.Site, District: f.District, Kind: f.Kind}
+				switch by {
+				case BySite:
+					r.Kind = ""
+				case ByDistrict:
+					r.Site = ""
+				}
+				out = append(out, r)
+			}
+			if len(near) < 16 {
+				near = append(near, recent{k.kind, g})
+			}
+		}
+		r := &out[g]
+		r.DaysInService += f.DaysInService
+		r.ServiceDays += f.ServiceDays
+		r.Used += f.Used
+		r.Capacity += f.Capacity
+		r.Uncounted += f.Uncounted
+		if f.Device == "" {
+			r.Devices += f.Devices
+			continue
+		}
+		if by != ByDistrict {
+			r.Devices++ // a device has one figure per site and month
+			continue
+		}
+		switch at, ok := seen[f.Device]; {
+		case !ok || at.month != f.Month:
+			seen[f.Device] = seenAt{f.Month, g}
+			r.Devices++
+		case at.group != g && !others[seenElse{f.Device, seenAt{f.Month, g}}]:
+			others[seenElse{f.Device, seenAt{f.Month, g}}] = true
+			r.Devices++
+		}
+	}
+	for i := range out {
+		if out[i].Capacity > 0 {
+			out[i].Utilisation = out[i].Used / out[i].Capacity
+		}
+	}
+	slices.SortFunc(out, func(a, b Figure) int {
+		return cmp.Or(byMonth(a, b), strings.Compare(a.Site, b.Site), strings.Compare(a.District, b.District),
+			cmp.Compare(a.Kind, b.Kind))
+	})
+	return out
+}
