@@ -11,9 +11,10 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
-// Thresholds are the rule from practice (DOMAIN.md, "Utilisation"): a device type at a centre
-// whose utilisation stayed below Low for the last Months consecutive months has devices to spare;
-// one above High last month is short; Target is the utilisation the right number of devices gives.
+// Thresholds are the rule from practice (docs/domain.md, "Utilisation"): a device type at a
+// centre whose utilisation stayed below Low for the last Months consecutive months has devices to
+// spare; one above High last month is short; Target is the utilisation the right number of
+// devices gives.
 type Thresholds struct {
 	Low    float64 // e.g. 0.60: below it for Months months is spare; exactly Low is not
 	High   float64 // e.g. 0.90: above it last month is short; exactly High is not
