@@ -33,9 +33,9 @@ func NewPruner(st KeyStore, window, interval time.Duration, now func() time.Time
 	return &Pruner{store: st, window: window, interval: interval, now: now, log: log}
 }
 
-// Run prunes at once and then every interval, until ctx ends. A failure is logged and tried
-// again at the next interval.
-func (p *Pruner) Run(ctx context.Context) {
+// Run prunes at once and then every interval until ctx ends, then returns nil. A failure is
+// logged and tried again at the next interval.
+func (p *Pruner) Run(ctx context.Context) error {
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	for {
@@ -48,7 +48,7 @@ func (p *Pruner) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}

@@ -52,7 +52,9 @@ func TestPrunerFollowsItsClock(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		usage.NewPruner(keys, time.Hour, 10*time.Millisecond, clock, slog.New(slog.DiscardHandler)).Run(runCtx)
+		if err := usage.NewPruner(keys, time.Hour, 10*time.Millisecond, clock, slog.New(slog.DiscardHandler)).Run(runCtx); err != nil {
+			t.Errorf("Run = %v; want nil once its context ends", err)
+		}
 	}()
 	for i := range 2 {
 		select {

@@ -234,7 +234,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(list
 		go func() { usesDone <- uses.Run(usesCtx) }()
 		go func() {
 			defer close(pruned)
-			deviceusage.NewPruner(db, cfg.Usage.DedupeWindow, deviceusage.PruneEvery, time.Now, log.With("component", "usage")).Run(pruneCtx)
+			_ = deviceusage.NewPruner(db, cfg.Usage.DedupeWindow, deviceusage.PruneEvery, time.Now, log.With("component", "usage")).Run(pruneCtx) // nil: it stops only when told
 		}()
 	} else {
 		usesDone <- nil
