@@ -5,8 +5,8 @@ import (
 	"encoding/base32"
 	"slices"
 
-	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // User is a member of staff who uses VitalWatch, never a patient.
@@ -26,7 +26,7 @@ type User struct {
 // Validate checks the user's fields. Whether the teams and sites exist is for the store to check.
 func (u *User) Validate() error {
 	switch {
-	case !devices.ValidID(u.ID):
+	case !reading.ValidID(u.ID):
 		return errcode.Errorf(errcode.Invalid, "user id %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", u.ID)
 	case !ValidUsername(u.Username):
 		return errcode.Errorf(errcode.Invalid, "username %q is not 1-64 characters of a-z 0-9 . _ -", u.Username)
@@ -47,7 +47,7 @@ func (u *User) Validate() error {
 		ids  []string
 	}{{"team", u.Teams}, {"site", u.Sites}} {
 		for i, id := range m.ids {
-			if !devices.ValidID(id) {
+			if !reading.ValidID(id) {
 				return errcode.Errorf(errcode.Invalid, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", m.what, id)
 			}
 			if slices.Contains(m.ids[:i], id) {

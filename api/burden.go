@@ -10,7 +10,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -141,7 +141,7 @@ func (a *API) alertBurden(w http.ResponseWriter, r *http.Request, p *access.Prin
 // a team or site that is not p's (403).
 func scopedIDParams(q url.Values, p *access.Principal, names ...string) error {
 	for _, name := range names {
-		if v := q.Get(name); v != "" && !devices.ValidID(v) {
+		if v := q.Get(name); v != "" && !reading.ValidID(v) {
 			return invalid(name + ": " + strconv.Quote(v) + " is not an id")
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -271,7 +272,7 @@ func (a *API) assignDevice(w http.ResponseWriter, r *http.Request, p *access.Pri
 	if err := required(has, "patient"); err != nil {
 		return err
 	}
-	if !devices.ValidID(req.Patient) {
+	if !reading.ValidID(req.Patient) {
 		return invalid("patient: not an id (1-64 characters of A-Z a-z 0-9 . _ : -)")
 	}
 	if err := a.opts.Registry.AssignDevice(r.Context(), d.ID, req.Patient, timeOr(req.From)); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -154,11 +155,11 @@ func (a *API) listMoves(w http.ResponseWriter, r *http.Request, p *access.Princi
 	if f.State != "" && !devices.MoveState(f.State).Valid() {
 		return invalid("state: " + strconv.Quote(f.State) + " is not a move state")
 	}
-	if f.Device != "" && !devices.ValidID(f.Device) {
+	if f.Device != "" && !reading.ValidID(f.Device) {
 		return invalid("device: " + strconv.Quote(f.Device) + " is not an id")
 	}
 	switch site := q.Get("site"); {
-	case site != "" && !devices.ValidID(site):
+	case site != "" && !reading.ValidID(site):
 		return invalid("site: " + strconv.Quote(site) + " is not an id")
 	case site != "" && !p.CanSite(site):
 		return forbidden("site %s is not one of yours", site)

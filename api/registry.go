@@ -15,6 +15,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -147,7 +148,7 @@ func roleIn(p *access.Principal, what string, roles ...access.Role) error {
 // pathID is the {id} of the route, which must be an id.
 func pathID(r *http.Request) (string, error) {
 	id := chi.URLParam(r, "id")
-	if !devices.ValidID(id) {
+	if !reading.ValidID(id) {
 		return "", invalid("id " + strconv.Quote(id) + " in the path is not 1-64 characters of A-Z a-z 0-9 . _ : -")
 	}
 	return id, nil
@@ -180,7 +181,7 @@ func listParams(r *http.Request, filters ...string) (store.ListOptions, error) {
 	o := store.ListOptions{Site: q.Get("site"), Team: q.Get("team"), Kind: q.Get("kind"), Status: q.Get("status"),
 		Mode: q.Get("mode"), After: q.Get("after"), Limit: 100}
 	for _, f := range []struct{ name, value string }{{"site", o.Site}, {"team", o.Team}, {"after", o.After}} {
-		if f.value != "" && !devices.ValidID(f.value) {
+		if f.value != "" && !reading.ValidID(f.value) {
 			return o, invalid(f.name + ": " + strconv.Quote(f.value) + " is not an id")
 		}
 	}

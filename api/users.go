@@ -9,8 +9,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vitalwatch/vitalwatch/access"
-	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // People's accounts over HTTP: who am I (/me), sign-out (/logout), and, for admins only, users
@@ -110,7 +110,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *access.Princi
 	}
 	f := access.UserFilter{Role: access.Role(q.Get("role")), Team: q.Get("team"), Site: q.Get("site"), After: q.Get("after"), Limit: 100}
 	for _, p := range []struct{ name, value string }{{"team", f.Team}, {"site", f.Site}, {"after", f.After}} {
-		if p.value != "" && !devices.ValidID(p.value) {
+		if p.value != "" && !reading.ValidID(p.value) {
 			return invalid(p.name + ": " + strconv.Quote(p.value) + " is not an id")
 		}
 	}

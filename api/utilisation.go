@@ -13,6 +13,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/fleet"
+	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/reallocation"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
@@ -39,7 +40,7 @@ func (a *API) reports() (*fleet.Reports, error) {
 // theirs, or all of theirs (nil for an admin: every site).
 func fleetScope(p *access.Principal, site string) ([]string, error) {
 	if site != "" {
-		if !devices.ValidID(site) {
+		if !reading.ValidID(site) {
 			return nil, invalid("site " + strconv.Quote(site) + " is not an id")
 		}
 		if !p.CanSite(site) {

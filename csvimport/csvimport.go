@@ -15,6 +15,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // RowError is a row that could not be read, with its line in the file (the header is line 1).
@@ -116,7 +117,7 @@ func Assignments(r io.Reader) ([]Row[devices.Assignment], []RowError, error) {
 		if err := f.err(); err != nil {
 			return a, err
 		}
-		if !devices.ValidID(a.DeviceID) || !devices.ValidID(a.PatientID) {
+		if !reading.ValidID(a.DeviceID) || !reading.ValidID(a.PatientID) {
 			return a, errors.New("device and patient must be ids (1-64 characters of A-Z a-z 0-9 . _ : -)")
 		}
 		if a.From.IsZero() {

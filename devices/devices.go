@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // Kind is a device type.
@@ -167,7 +168,7 @@ func (a Assignment) Covers(t time.Time) bool {
 // Validate checks a site's fields.
 func (s *Site) Validate() error {
 	switch {
-	case !ValidID(s.ID):
+	case !reading.ValidID(s.ID):
 		return invalidID("site id", s.ID)
 	case s.Name == "":
 		return errcode.Errorf(errcode.Invalid, "site name is required")
@@ -185,19 +186,19 @@ func (s *Site) Validate() error {
 // Validate checks a team's fields.
 func (t *Team) Validate() error {
 	switch {
-	case !ValidID(t.ID):
+	case !reading.ValidID(t.ID):
 		return invalidID("team id", t.ID)
-	case !ValidID(t.SiteID):
+	case !reading.ValidID(t.SiteID):
 		return invalidID("team site", t.SiteID)
 	case t.Name == "":
 		return errcode.Errorf(errcode.Invalid, "team name is required")
-	case t.Lead != "" && !ValidID(t.Lead):
+	case t.Lead != "" && !reading.ValidID(t.Lead):
 		return invalidID("team lead", t.Lead)
 	case t.AckWithin != 0 && (t.AckWithin < MinAckWithin || t.AckWithin > MaxAckWithin || t.AckWithin%time.Second != 0):
 		return errcode.Errorf(errcode.Invalid, "ack_within %v is not 0 (the default) or whole seconds from %v to %v", t.AckWithin, MinAckWithin, MaxAckWithin)
 	}
 	for i, u := range t.OnCall {
-		if !ValidID(u) {
+		if !reading.ValidID(u) {
 			return invalidID("on-call user", u)
 		}
 		if slices.Contains(t.OnCall[:i], u) {
@@ -217,9 +218,9 @@ func (p *Patient) Validate() error { return p.ValidateAt(time.Now()) }
 // Year's Day in the zone furthest ahead is not refused.
 func (p *Patient) ValidateAt(now time.Time) error {
 	switch {
-	case !ValidID(p.ID):
+	case !reading.ValidID(p.ID):
 		return invalidID("patient id", p.ID)
-	case !ValidID(p.TeamID):
+	case !reading.ValidID(p.TeamID):
 		return invalidID("patient team", p.TeamID)
 	}
 	if last := now.UTC().Add(14 * time.Hour).Year(); p.BirthYear != 0 && (p.BirthYear < MinBirthYear || p.BirthYear > last) {
@@ -236,11 +237,11 @@ func (p *Patient) ValidateAt(now time.Time) error {
 // Validate checks a device's fields.
 func (d *Device) Validate() error {
 	switch {
-	case !ValidID(d.ID):
+	case !reading.ValidID(d.ID):
 		return invalidID("device id", d.ID)
 	case !d.Kind.Valid():
 		return errcode.Errorf(errcode.Invalid, "device kind %q is not one of %v", d.Kind, Kinds)
-	case !ValidID(d.SiteID):
+	case !reading.ValidID(d.SiteID):
 		return invalidID("device site", d.SiteID)
 	case d.Mode != Home && d.Mode != StationMode:
 		return errcode.Errorf(errcode.Invalid, "device mode %q is not home or station", d.Mode)
@@ -254,20 +255,10 @@ func (d *Device) Validate() error {
 	return nil
 }
 
-// ValidID reports whether s can be an id: 1-64 characters of A-Z a-z 0-9 . _ : -. The same
-// rule holds for ids in MQTT topics and payloads.
-func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ValidID is reading.ValidID, the one rule for ids.
+//
+// Deprecated: use reading.ValidID; kept while alerts and simulators still call it here.
+func ValidID(s string) bool { return reading.ValidID(s) }
 
 // ReservedIDPrefix starts the names of the platform's own MQTT users and client ids, such as the
 // ingest client's (vitalwatch-ingest, or vitalwatch-ingest-a and -b for several instances). No
@@ -276,16 +267,16 @@ func ValidID(s string) bool {
 const ReservedIDPrefix = "vitalwatch-"
 
 // BrokerIDProblem says why id cannot be a device's MQTT username, client id and topic level on
-// every broker the platform supports, or returns "" when it can. It allows what ValidID allows
-// except ':', which separates the username from the hash in Mosquitto's password file. The rest
-// of ValidID's rule is what the brokers need too: no '/', '+', '#' (a topic level, and the
-// substitution of %u in Mosquitto's ACL patterns), no whitespace or control characters (one
-// line, one field of the password and ACL files), nothing that needs escaping anywhere.
+// every broker the platform supports, or returns "" when it can. It allows what reading.ValidID
+// allows except ':', which separates the username from the hash in Mosquitto's password file.
+// The rest of reading.ValidID's rule is what the brokers need too: no '/', '+', '#' (a topic
+// level, and the substitution of %u in Mosquitto's ACL patterns), no whitespace or control
+// characters (one line, one field of the password and ACL files), nothing that needs escaping.
 func BrokerIDProblem(id string) string {
 	switch {
-	case strings.Contains(id, ":") && ValidID(id):
+	case strings.Contains(id, ":") && reading.ValidID(id):
 		return "':' cannot be in a device id: the id is the device's MQTT username, and Mosquitto's password file separates username and hash with ':'"
-	case !ValidID(id):
+	case !reading.ValidID(id):
 		return "a device id is 1-64 characters of A-Z a-z 0-9 . _ -: it is the device's MQTT username, client id and topic level"
 	}
 	return ""
@@ -299,10 +290,10 @@ func ReservedID(id string) bool {
 	return len(id) >= len(ReservedIDPrefix) && strings.EqualFold(id[:len(ReservedIDPrefix)], ReservedIDPrefix)
 }
 
-// CheckNewDeviceID returns an Invalid *errcode.Error when id cannot be given to a new device: when no
-// broker could take it (BrokerIDProblem) or it is reserved (ReservedID). Only creation checks
-// this; a device registered before these rules keeps its id, which ValidID still accepts, so
-// that it can be found, retired or given a new secret.
+// CheckNewDeviceID returns an Invalid *errcode.Error when id cannot be given to a new device:
+// when no broker could take it (BrokerIDProblem) or it is reserved (ReservedID). Only creation
+// checks this; a device registered before these rules keeps its id, which reading.ValidID still
+// accepts, so that it can be found, retired or given a new secret.
 func CheckNewDeviceID(id string) error {
 	if why := BrokerIDProblem(id); why != "" {
 		return errcode.Errorf(errcode.Invalid, "device id %q: %s", id, why)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 func TestPatientBirthYear(t *testing.T) {
@@ -81,7 +82,7 @@ func TestCheckNewDeviceID(t *testing.T) {
 			t.Errorf("CheckNewDeviceID(%q) = %v; want an invalid error naming the device id and saying %q", tt.id, err, tt.why)
 		}
 	}
-	if !ValidID("site:1") {
-		t.Error(`ValidID("site:1") = false; an existing device with a ':' must stay addressable`)
+	if !reading.ValidID("site:1") {
+		t.Error(`reading.ValidID("site:1") = false; an existing device with a ':' must stay addressable`)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // A Move sends devices of one kind from one site (the donor) to another, with a chain of
@@ -126,9 +127,9 @@ func (m *Move) Validate() error {
 	switch {
 	case !m.Kind.Valid():
 		return errcode.Errorf(errcode.Invalid, "move kind %q is not one of %v", m.Kind, Kinds)
-	case !ValidID(m.From):
+	case !reading.ValidID(m.From):
 		return invalidID("move's donor site", m.From)
-	case !ValidID(m.To):
+	case !reading.ValidID(m.To):
 		return invalidID("move's receiving site", m.To)
 	case m.From == m.To:
 		return errcode.Errorf(errcode.Invalid, "a move goes from one site to another; both are %s", m.From)
@@ -136,7 +137,7 @@ func (m *Move) Validate() error {
 		return errcode.Errorf(errcode.Invalid, "a move takes 1-%d devices, not %d", MaxMoveDevices, len(m.Devices))
 	}
 	for i, id := range m.Devices {
-		if !ValidID(id) {
+		if !reading.ValidID(id) {
 			return invalidID("device id", id)
 		}
 		if slices.Contains(m.Devices[:i], id) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 const assignmentColumns = `device_id, patient_id, from_ms, until_ms`
@@ -52,7 +53,7 @@ type assignmentDetail struct {
 // assignment ends at from, which must be after it started; otherwise from must not be before
 // the end of the device's last assignment. Times are kept to the millisecond.
 func (s *Store) AssignDevice(ctx context.Context, deviceID, patientID string, from time.Time) error {
-	if !devices.ValidID(deviceID) || !devices.ValidID(patientID) {
+	if !reading.ValidID(deviceID) || !reading.ValidID(patientID) {
 		return errcode.Errorf(errcode.Invalid, "device %q or patient %q is not a valid id", deviceID, patientID)
 	}
 	if from.IsZero() {

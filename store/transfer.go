@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // Device policies of a patient transfer: what becomes of the home devices lent to the patient.
@@ -43,7 +44,7 @@ type Transfer struct {
 // patient's own, an unknown policy, no time, or a loan to return that starts at or after at.
 func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePolicy string, at time.Time) error {
 	switch {
-	case !devices.ValidID(patientID) || !devices.ValidID(toTeam):
+	case !reading.ValidID(patientID) || !reading.ValidID(toTeam):
 		return errcode.Errorf(errcode.Invalid, "patient %q or team %q is not a valid id", patientID, toTeam)
 	case devicePolicy != DevicesTravel && devicePolicy != DevicesReturn:
 		return errcode.Errorf(errcode.Invalid, "device policy %q is not %s or %s", devicePolicy, DevicesTravel, DevicesReturn)
