@@ -1,8 +1,8 @@
-// Package alerts raises clinical and device-fault alerts from readings (DESIGN.md "Alerts"): the
-// rules and their thresholds (a rules file with the defaults of DOMAIN.md, overridable per team
-// and per patient), the engine that evaluates each accepted reading on its measurement time,
-// and the vocabulary of alerts and their lifecycle. Storage, delivery and the HTTP API are
-// adapters elsewhere.
+// Package alerts raises clinical and device-fault alerts from readings (docs/design.md "Alerts"):
+// the rules and their thresholds (a rules file with the defaults of docs/domain.md, overridable per
+// team and per patient), the engine that evaluates each accepted reading on its measurement time,
+// and the vocabulary of alerts and their lifecycle. Storage, delivery and the HTTP API are adapters
+// elsewhere.
 package alerts
 
 import (

@@ -8,9 +8,9 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
-// The catalogue (DESIGN.md "Alerts"). Defaults are DOMAIN.md's; those marked (engine) are this
-// engine's choice where DOMAIN.md is silent. Comparisons are exactly as the keys say: below is
-// strict, at_or_below is not. A level is a band of one rule with its own severity.
+// The catalogue (docs/design.md "Alerts"). Defaults are docs/domain.md's; those marked (engine) are
+// this engine's choice where docs/domain.md is silent. Comparisons are exactly as the keys say:
+// below is strict, at_or_below is not. A level is a band of one rule with its own severity.
 //
 //	id                   condition (per reading unless said)                    levels: severity              defaults                                   source
 //	glucose_low          glucose < below, and not very low                      low: warning                  below 3.9 mmol/L                           ADA level 1 hypoglycaemia
@@ -35,23 +35,23 @@ import (
 //	                     (the baseline and the age: below)                      bands give more               baseline_skip 24h, baseline_min_readings 3
 //	                                                                                                          (window, skip, minimum: engine)
 //	weight_gain          weight - lowest weight of the previous window > above  gain: warning                 above 2 kg, window 72h                     ESC heart-failure self-care
-//	fall                 fall event not cancelled within confirm_window          fall: critical                confirm_window 30s                         DOMAIN.md
-//	sos                  SOS event, at once                                     sos: critical                 -                                          DOMAIN.md
+//	fall                 fall event not cancelled within confirm_window          fall: critical                confirm_window 30s                         docs/domain.md
+//	sos                  SOS event, at once                                     sos: critical                 -                                          docs/domain.md
 //	missed_measurement   daily: no reading of a plan's type for after           missed: warning               after 72h                                  practice (care plans)
-//	device_offline       no message for multiplier x the kind's interval, or    offline: warning              multiplier 3; wearable, cgm 5m; glucose    DOMAIN.md; station 1h, oximeter,
+//	device_offline       no message for multiplier x the kind's interval, or    offline: warning              multiplier 3; wearable, cgm 5m; glucose    docs/domain.md; station 1h, oximeter,
 //	                     the last will; never for devices not in service                                       meter, bp cuff 24h                          thermometer, scale 24h (engine)
-//	battery_low          battery <= low / <= very_low (message or status)        low: warning, very_low: urgent low_at_or_below 20, very_low_at_or_below 5 DOMAIN.md
+//	battery_low          battery <= low / <= very_low (message or status)        low: warning, very_low: urgent low_at_or_below 20, very_low_at_or_below 5 docs/domain.md
 //	repeated_errors      >= count messages with error flags within window        errors: warning               count 3, window 24h                        glucose meter manuals
-//	calibration_overdue  the registry's next calibration date has passed        overdue: warning              -                                          DOMAIN.md
+//	calibration_overdue  the registry's next calibration date has passed        overdue: warning              -                                          docs/domain.md
 //	clock_drift          two consecutive live messages' times differ from        drift: warning                max_drift 5m; agreement 1m, spacing >= 1m  Bluetooth time fault; HL7 PHD
 //	                     receipt by > max_drift (by about the same), or a
 //	                     time flag, or a timestamp rejected as in the future
-//	stuck_sensor         >= count identical consecutive values (CGM glucose,     stuck: warning                count 12                                   DOMAIN.md
+//	stuck_sensor         >= count identical consecutive values (CGM glucose,     stuck: warning                count 12                                   docs/domain.md
 //	                     wearable heart rate)
-//	implausible_values   >= count readings rejected as implausible in window    implausible: warning          count 3, window 24h (engine)               DESIGN.md
-//	sos_unassigned       SOS event of a device with no patient at its time,     sos: critical                 -                                          DOMAIN.md fall / SOS
+//	implausible_values   >= count readings rejected as implausible in window    implausible: warning          count 3, window 24h (engine)               docs/design.md
+//	sos_unassigned       SOS event of a device with no patient at its time,     sos: critical                 -                                          docs/domain.md fall / SOS
 //	                     at once
-//	fall_unassigned      fall event of a device with no patient at its time,    fall: critical                fall's confirm_window in the file          DOMAIN.md fall / SOS
+//	fall_unassigned      fall event of a device with no patient at its time,    fall: critical                fall's confirm_window in the file          docs/domain.md fall / SOS
 //	                     not cancelled within fall's confirm_window
 //
 // sos_unassigned and fall_unassigned are a person's call for help from a device lent to nobody
@@ -63,24 +63,23 @@ import (
 // it back.
 //
 // The fever baseline (IDSA: in long-term-care residents a rise of more than 2 degF, 1.1 Cel, over
-// the baseline is a fever; DOMAIN.md: elderly, a rise >= 1.1 above own baseline) is the median of
-// the patient's own temperatures measured from baseline_window to baseline_skip before the
+// the baseline is a fever; docs/domain.md: elderly, a rise >= 1.1 above own baseline) is the median
+// of the patient's own temperatures measured from baseline_window to baseline_skip before the
 // reading, at most one an hour (the earliest measured in it), none in doubt; with fewer than
-// baseline_min_readings of them there is no baseline and only the bands apply. The registry
-// keeps a birth year, not a date, so an age is known to within a year: in year y a patient
-// born in b is y-b-1 or y-b. The rise applies when even the lesser, y-b-1 (y the measurement's
-// year in the site's zone), is above rise_age_above: the patient is surely over 75, and a
-// team that wants everyone who may be over 75 sets rise_age_above to 74. The finding records
-// the baseline and the count of readings it was taken from as the thresholds "baseline" (Cel)
-// and "baseline_readings".
+// baseline_min_readings of them there is no baseline and only the bands apply. The registry keeps a
+// birth year, not a date, so an age is known to within a year: in year y a patient born in b is
+// y-b-1 or y-b. The rise applies when even the lesser, y-b-1 (y the measurement's year in the
+// site's zone), is above rise_age_above: the patient is surely over 75, and a team that wants
+// everyone who may be over 75 sets rise_age_above to 74. The finding records the baseline and the
+// count of readings it was taken from as the thresholds "baseline" (Cel) and "baseline_readings".
 //
-// Severities are DOMAIN.md's where it gives one (glucose very high, BP crisis, SpO2, heart rate,
-// fever, weight gain, fall, SOS, battery); the others (warning for glucose low and high, home
+// Severities are docs/domain.md's where it gives one (glucose very high, BP crisis, SpO2, heart
+// rate, fever, weight gain, fall, SOS, battery); the others (warning for glucose low and high, home
 // average, low BP, missed measurements and the other faults; urgent for a CGM episode) are the
-// engine's choice. The file also sets late_after (default 1h): a reading measured longer than
-// that before it was received raises its findings as Late, at severity info. Fault rules judge
-// a backlog the same way (fault_rules.go), repeated_errors by its own window: an episode whose
-// latest error is more than window old when it arrives is raised late.
+// engine's choice. The file also sets late_after (default 1h): a reading measured longer than that
+// before it was received raises its findings as Late, at severity info. Fault rules judge a backlog
+// the same way (fault_rules.go), repeated_errors by its own window: an episode whose latest error
+// is more than window old when it arrives is raised late.
 
 // ruleIndex numbers the rules of the catalogue; it indexes Thresholds.
 type ruleIndex uint8
@@ -269,7 +268,7 @@ func windowParam(key string, def, min, max float64) param {
 	return param{key: key, kind: duration, def: def, min: min, max: max}
 }
 
-// catalogue is the rule catalogue with the defaults of DOMAIN.md (see the table above). It is
+// catalogue is the rule catalogue with the defaults of docs/domain.md (see the table above). It is
 // read-only.
 var catalogue = [numRules]ruleSpec{
 	ruleGlucoseLow: {id: RuleGlucoseLow, category: Clinical, levels: []level{{"low", Warning}},

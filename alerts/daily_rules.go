@@ -29,7 +29,7 @@ func measuredIndex(t reading.Type) int {
 
 // planWords maps care plans to the reading types they ask for. A plan asks for a type when it
 // names one of the type's phrases as whole words, case-insensitively: "hypertension: BP daily"
-// asks for bp, "insulin-treated diabetes: glucose daily" for glucose. DOMAIN.md's plans are a
+// asks for bp, "insulin-treated diabetes: glucose daily" for glucose. docs/domain.md's plans are a
 // hypertension plan (BP daily) and an insulin-treated diabetes plan (glucose daily); a plan that
 // says only "diabetes" asks for nothing, since not every diabetes plan measures daily.
 var planWords = []struct {
@@ -45,7 +45,7 @@ var planWords = []struct {
 
 // lessThanDaily are the phrases of a plan that measures less often than daily ("hypertension:
 // BP monthly", "weight twice a week"). Days without a reading keep such a plan rather than miss
-// it, so it asks for nothing (DOMAIN.md: missed measurements are those of daily plans).
+// it, so it asks for nothing (docs/domain.md: missed measurements are those of daily plans).
 var lessThanDaily = []string{"weekly", "fortnightly", "monthly", "quarterly", "yearly", "annually",
 	"a week", "per week", "every week", "a month", "per month", "every month", "a year", "per year"}
 

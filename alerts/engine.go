@@ -399,7 +399,7 @@ func evidenceOf(device string, r *reading.Reading, flags []string) Evidence {
 	return ev
 }
 
-// measurementOf is the InfluxDB measurement of a reading type (DESIGN.md "InfluxDB schema").
+// measurementOf is the InfluxDB measurement of a reading type (docs/design.md "InfluxDB schema").
 func measurementOf(t reading.Type) string {
 	if t.IsEvent() {
 		return "event"

@@ -7,7 +7,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
-// Escalation (DESIGN.md "Alerts"): an urgent or critical clinical alert that nobody
+// Escalation (docs/design.md "Alerts"): an urgent or critical clinical alert that nobody
 // acknowledges in time is paged again, further up the team's chain.
 //   - Which alerts: open (not acknowledged, not resolved), clinical, urgent or critical, neither
 //     late nor in doubt. Fault alerts never escalate: they go to the fleet managers of a site,

@@ -57,7 +57,7 @@ const (
 	keepRaisedFall = 10 * time.Minute
 )
 
-// fall holds a fall event until its confirm window has passed (DOMAIN.md: critical, unless the
+// fall holds a fall event until its confirm window has passed (docs/domain.md: critical, unless the
 // wearer cancels it within the window). A cancel from the same device or the same patient,
 // measured at most confirm_window after the fall, withdraws it. The fall is raised by the first
 // Tick after the window, or by a later reading of the same device measured after the window.

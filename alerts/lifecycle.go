@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// The lifecycle of an alert (DESIGN.md "Alerts"):
+// The lifecycle of an alert (docs/design.md "Alerts"):
 //   - A finding raises an alert of (rule, subject), or repeats the open one: count, last value
 //     and last seen, evidence (bounded), and the severity if it is higher. Only a new alert or
 //     a rise in severity notifies, and never a late finding (a backlog: recorded at info) or

@@ -96,7 +96,7 @@ type Rules struct {
 	base Thresholds
 }
 
-// DefaultRules returns the catalogue with the defaults of DOMAIN.md, every rule on, version
+// DefaultRules returns the catalogue with the defaults of docs/domain.md, every rule on, version
 // DefaultVersion.
 func DefaultRules() *Rules {
 	r := &Rules{base: Thresholds{version: DefaultVersion, lateAfter: DefaultLateAfter}}

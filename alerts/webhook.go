@@ -6,7 +6,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
-// Webhooks (DESIGN.md "Alerts", "Notifications"): signed HTTP POSTs of alert events to a team's
+// Webhooks (docs/design.md "Alerts"): signed HTTP POSTs of alert events to a team's
 // or a site's receivers (an SMS gateway, a hospital system).
 //
 //   - What is sent: an event that notifies people (raised, severity_raised, or the first clean
