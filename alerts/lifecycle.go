@@ -151,16 +151,22 @@ type Change struct {
 	Notify bool
 }
 
+// Publisher passes the events the lifecycle wrote on to those who follow them live (the hub
+// behind the live feed, notify.Hub).
+type Publisher interface {
+	Publish(events ...Event)
+}
+
 // Lifecycle records the engine's findings and publishes the changes they make.
 type Lifecycle struct {
 	store FindingStore
-	hub   *Hub
+	hub   Publisher
 	log   *slog.Logger
 }
 
 // NewLifecycle returns a lifecycle that records findings in store and publishes their events
 // to hub (none if nil).
-func NewLifecycle(store FindingStore, hub *Hub, log *slog.Logger) *Lifecycle {
+func NewLifecycle(store FindingStore, hub Publisher, log *slog.Logger) *Lifecycle {
 	return &Lifecycle{store: store, hub: hub, log: log.With("component", "alerts")}
 }
 
