@@ -14,7 +14,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/errcode"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // Alerts over HTTP: list, detail, acknowledge, resolve, and the live feed of alert events as
@@ -27,15 +26,15 @@ import (
 // Anything else is 403. The routing is the alert's own (its team or site), as the latest
 // finding set it.
 
-// AlertStore is what the API needs of the alert store (store.Store).
+// AlertStore is what the API needs of the alert store; package store implements it.
 type AlertStore interface {
 	GetAlert(ctx context.Context, id int64) (alerts.Alert, error)
-	ListAlerts(ctx context.Context, f store.AlertFilter) ([]alerts.Alert, error)
+	ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Alert, error)
 	AlertHistory(ctx context.Context, id int64) ([]alerts.Event, error)
 	AlertEvents(ctx context.Context, afterID int64, scope alerts.Scope, limit int) ([]alerts.Event, error)
 	AcknowledgeAlert(ctx context.Context, id int64, note string) (alerts.Alert, alerts.Event, error)
 	ResolveAlert(ctx context.Context, id int64, note string) (alerts.Alert, alerts.Event, error)
-	AlertBurden(ctx context.Context, f store.BurdenFilter) ([]alerts.Burden, error)
+	AlertBurden(ctx context.Context, f alerts.BurdenFilter) ([]alerts.Burden, error)
 }
 
 // defaultHeartbeat is how often the alert stream sends a comment when it has nothing to say,
@@ -231,7 +230,7 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Princ
 	if err != nil {
 		return err
 	}
-	f := store.AlertFilter{Scope: alertScope(p), State: alerts.State(q.Get("state")), Rule: q.Get("rule"),
+	f := alerts.Filter{Scope: alertScope(p), State: alerts.State(q.Get("state")), Rule: q.Get("rule"),
 		Category: alerts.Category(q.Get("category")), Patient: q.Get("patient"), Device: q.Get("device"),
 		Team: q.Get("team"), Site: q.Get("site"), Limit: 100}
 	switch f.State {

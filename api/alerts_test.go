@@ -23,8 +23,8 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/influx"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // alertTime is the measurement time of the seeded findings.
@@ -124,7 +124,7 @@ func newAlertFixturePolling(t *testing.T, poll time.Duration) *alertFixture {
 	// Registered first, so that it runs last: after the hub stopped, which ends every stream.
 	server := httptest.NewUnstartedServer(nil)
 	t.Cleanup(server.Close)
-	ctx := store.WithActor(context.Background(), "test:seed")
+	ctx := audit.WithActor(context.Background(), "test:seed")
 	af := &alertFixture{moveFixture: &moveFixture{registryFixture: f, tokens: map[string]string{}, users: map[string]string{}}, server: server}
 	for name, u := range map[string]access.User{
 		"admin":  {Username: "root", Role: access.Admin},
@@ -396,7 +396,7 @@ func TestListAlertsFilters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := f.store.ResolveAlert(store.WithActor(context.Background(), "user:admin"), 3, ""); err != nil {
+	if _, _, err := f.store.ResolveAlert(audit.WithActor(context.Background(), "user:admin"), 3, ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {

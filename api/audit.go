@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/access"
-	"github.com/vitalwatch/vitalwatch/store"
+	"github.com/vitalwatch/vitalwatch/audit"
 )
 
 // auditJSON is one registry change in the audit log.
@@ -31,7 +31,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p *access.Princi
 	if err != nil {
 		return err
 	}
-	f := store.AuditFilter{Subject: q.Get("subject"), Actor: q.Get("actor"), Action: q.Get("action"), Limit: 100}
+	f := audit.Filter{Subject: q.Get("subject"), Actor: q.Get("actor"), Action: q.Get("action"), Limit: 100}
 	if v := q.Get("before"); v != "" {
 		n, err := cursorParam("before", v)
 		if err != nil {
@@ -50,8 +50,8 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p *access.Princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pageOf(entries, f.Limit, func(e store.AuditEntry) string { return strconv.FormatInt(e.ID, 10) },
-		func(e store.AuditEntry) auditJSON {
+	writeJSON(w, http.StatusOK, pageOf(entries, f.Limit, func(e audit.Entry) string { return strconv.FormatInt(e.ID, 10) },
+		func(e audit.Entry) auditJSON {
 			return auditJSON{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Detail: json.RawMessage(e.Detail)}
 		}))
 	return nil

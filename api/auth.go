@@ -35,8 +35,8 @@ const (
 	concurrentHashes = 4
 )
 
-// Credentials is what UserAuth needs of the store (store.Store): the enabled user behind an API
-// token or a session id, or an *errcode.Error Unauthorized.
+// Credentials is what UserAuth needs of the store (package store implements it): the enabled user
+// behind an API token or a session id, or an *errcode.Error Unauthorized.
 type Credentials interface {
 	UserByToken(ctx context.Context, token string) (access.User, error)
 	UserBySession(ctx context.Context, id string) (access.User, error)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/store"
 )
@@ -34,7 +35,7 @@ const (
 
 func newAccountsAPI(t *testing.T) *accountsAPI {
 	t.Helper()
-	ctx := store.WithActor(context.Background(), "test")
+	ctx := audit.WithActor(context.Background(), "test")
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +203,7 @@ func TestLoginRefusals(t *testing.T) {
 		t.Error("the right password after a wrong one set no cookie")
 	}
 	// A disabled user cannot sign in, and their session and token stop working.
-	ctx := store.WithActor(context.Background(), "test")
+	ctx := audit.WithActor(context.Background(), "test")
 	cookie := sessionOf(t, c.login("dr.wang", doctorPassword, ""))
 	token, _, err := c.st.CreateToken(ctx, "usr_wang", "sync")
 	if err != nil {
@@ -249,7 +250,7 @@ func TestLoginRateLimit(t *testing.T) {
 
 func TestBearerToken(t *testing.T) {
 	c := newAccountsAPI(t)
-	ctx := store.WithActor(context.Background(), "test")
+	ctx := audit.WithActor(context.Background(), "test")
 	token, id, err := c.st.CreateToken(ctx, "usr_wang", "sync")
 	if err != nil {
 		t.Fatal(err)
@@ -384,7 +385,7 @@ func TestUserManagement(t *testing.T) {
 	c.want("token without a name", as(admin, "POST", "/api/v1/users/usr_wang/tokens", `{}`), http.StatusBadRequest, nil)
 
 	// Every change is in the audit log, as the admin.
-	entries, _ := c.st.AuditLog(context.Background(), store.AuditFilter{Actor: "user:usr_admin"})
+	entries, _ := c.st.AuditLog(context.Background(), audit.Filter{Actor: "user:usr_admin"})
 	if len(entries) != 6 {
 		t.Errorf("audit entries by user:usr_admin = %d; want 6 (create, 2 updates, password, token, revoke)", len(entries))
 	}

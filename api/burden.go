@@ -11,7 +11,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/reading"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // burdenJSON is the alert burden of one rule for one team (clinical alerts) or one site
@@ -92,7 +91,7 @@ func (a *API) alertBurden(w http.ResponseWriter, r *http.Request, p *access.Prin
 	if err != nil {
 		return err
 	}
-	f := store.BurdenFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Rule: q.Get("rule"),
+	f := alerts.BurdenFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Rule: q.Get("rule"),
 		To: time.Now().UTC().Truncate(time.Millisecond)}
 	if v := q.Get("to"); v != "" {
 		if f.To, err = burdenTime("to", v); err != nil {

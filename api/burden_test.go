@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/store"
+	"github.com/vitalwatch/vitalwatch/audit"
 )
 
 // The alert burden over HTTP: each role sees the figures of the alerts it may see, per team or
@@ -28,7 +28,7 @@ func TestAlertBurdenOverAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	asDoc := store.WithActor(ctx, "user:docA")
+	asDoc := audit.WithActor(ctx, "user:docA")
 	if _, _, err := f.store.AcknowledgeAlert(asDoc, 1, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/reading"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // Devices: a fleet manager sees, creates and changes the devices at their own sites, rotates
@@ -138,7 +137,7 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request, p *access.Prin
 		}
 		ds, err = a.opts.Registry.ListDevices(r.Context(), o)
 	default:
-		ds, err = listIn(r.Context(), o, p.Sites, func(o *store.ListOptions, site string) { o.Site = site },
+		ds, err = listIn(r.Context(), o, p.Sites, func(o *devices.ListOptions, site string) { o.Site = site },
 			a.opts.Registry.ListDevices, func(d devices.Device) string { return d.ID })
 	}
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/csvimport"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // Bulk import: POST /api/v1/{sites,teams,patients,devices}/import with a CSV file (the formats
@@ -74,7 +73,7 @@ type importer[T any] struct {
 	id    func(T) string
 	allow func(T) bool                     // whether the caller may create the row
 	one   func(context.Context, T) error   // stores one row
-	all   func(context.Context, []T) error // stores every row or none (a *store.BatchError names the refused one)
+	all   func(context.Context, []T) error // stores every row or none (a *devices.BatchError names the refused one)
 }
 
 // run stores the good rows, after those csvimport could not read (bad). It returns the report
@@ -100,7 +99,7 @@ func (im importer[T]) run(ctx context.Context, rows []csvimport.Row[T], bad []cs
 		for i, row := range allowed {
 			vals[i] = row.Value
 		}
-		var be *store.BatchError
+		var be *devices.BatchError
 		err := im.all(ctx, vals)
 		switch {
 		case errors.As(err, &be) && be.Index < len(allowed):

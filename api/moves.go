@@ -11,7 +11,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // Moves of devices between sites, with their chain of custody (devices.Move). Who may do what,
@@ -27,7 +26,7 @@ import (
 type moveRegistry interface {
 	ProposeMove(ctx context.Context, m devices.Move) (devices.Move, error)
 	GetMove(ctx context.Context, id int64) (devices.Move, error)
-	ListMoves(ctx context.Context, f store.MoveFilter) ([]devices.Move, error)
+	ListMoves(ctx context.Context, f devices.MoveFilter) ([]devices.Move, error)
 	ApproveMove(ctx context.Context, id int64, note string) (devices.Move, error)
 	RejectMove(ctx context.Context, id int64, note string) (devices.Move, error)
 	DispatchMove(ctx context.Context, id int64) (devices.Move, error)
@@ -151,7 +150,7 @@ func (a *API) listMoves(w http.ResponseWriter, r *http.Request, p *access.Princi
 	if err != nil {
 		return err
 	}
-	f := store.MoveFilter{State: q.Get("state"), Device: q.Get("device"), Limit: 100}
+	f := devices.MoveFilter{State: q.Get("state"), Device: q.Get("device"), Limit: 100}
 	if f.State != "" && !devices.MoveState(f.State).Valid() {
 		return invalid("state: " + strconv.Quote(f.State) + " is not a move state")
 	}

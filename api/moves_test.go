@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // seedMoves adds to the registry fixture a third site, sC, oximeters mA1-mA3 at sA and mB1-mB5
@@ -29,7 +29,7 @@ import (
 func seedMoves(f *registryFixture) {
 	f.t.Helper()
 	ctx := context.Background()
-	seed := store.WithActor(ctx, "test:seed")
+	seed := audit.WithActor(ctx, "test:seed")
 	must := func(err error) {
 		f.t.Helper()
 		if err != nil {
@@ -56,7 +56,7 @@ func seedMoves(f *registryFixture) {
 		{"fleetB", "sB", "sC", "mB4", nil},
 		{"fleetA", "sB", "sA", "mB5", nil},
 	} {
-		by := store.WithActor(ctx, "user:"+m.by)
+		by := audit.WithActor(ctx, "user:"+m.by)
 		got, err := f.store.ProposeMove(by, devices.Move{Kind: devices.Oximeter, From: m.from, To: m.to, Devices: []string{m.device}})
 		must(err)
 		if got.ID != int64(i+1) {
@@ -85,7 +85,7 @@ type moveFixture struct {
 func newMoveFixture(t *testing.T) *moveFixture {
 	t.Helper()
 	f := newRegistryFixture(t)
-	ctx := store.WithActor(context.Background(), "test:seed")
+	ctx := audit.WithActor(context.Background(), "test:seed")
 	if err := f.store.CreateSite(ctx, devices.Site{ID: "sC", Name: "Lakeside CHC"}); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/reading"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // The OpenAPI 3.0 document of /api/v1, served at GET /api/v1/openapi.json. The operations are
@@ -389,7 +388,7 @@ func kindNames() []string {
 var fieldEnums = map[string][]string{
 	"mode":          {string(devices.Home), string(devices.StationMode)},
 	"status":        statusNames(),
-	"device_policy": {store.DevicesTravel, store.DevicesReturn},
+	"device_policy": {devices.PolicyTravel, devices.PolicyReturn},
 	"state":         moveStateNames(),
 	"verdict":       verdicts,
 	"code":          {errcode.Invalid, errcode.Unauthorized, errcode.Forbidden, errcode.NotFound, errcode.Conflict, CodeUnsupportedMediaType, errcode.Unavailable, errcode.Internal},

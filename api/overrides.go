@@ -10,7 +10,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/errcode"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // Threshold overrides of a team or a patient: GET, PUT and DELETE on /teams/{id}/overrides and
@@ -18,7 +17,7 @@ import (
 // manager has no business with them (403 whatever the id). Each change is a registry change,
 // audited; the alert service of every instance picks it up with the next registry refresh.
 
-// OverrideStore keeps the overrides (store.Store).
+// OverrideStore keeps the overrides; package store implements it.
 type OverrideStore interface {
 	Overrides(ctx context.Context, kind, id string) (alerts.Overrides, error)
 	SetOverrides(ctx context.Context, kind, id string, o alerts.Overrides) error
@@ -34,7 +33,7 @@ type OverrideValidator interface {
 // overrideRoutes adds the override routes to r (the authenticated /api/v1 group). They sit
 // beside the teams' and patients' own routes, which the registry mounts.
 func (a *API) overrideRoutes(r chi.Router) {
-	for _, kind := range []string{store.TeamOverrides, store.PatientOverrides} {
+	for _, kind := range []string{alerts.TeamOverrides, alerts.PatientOverrides} {
 		path := "/" + kind + "s/{id}/overrides"
 		r.Get(path, a.registry(a.overrides(kind, a.getOverrides)))
 		r.Put(path, a.registry(a.overrides(kind, a.putOverrides)))
@@ -76,7 +75,7 @@ func (a *API) overrides(kind string, h overridesHandler) registryHandler {
 			return apiError(errcode.Unavailable, "threshold overrides are not configured")
 		}
 		var id string
-		if kind == store.PatientOverrides {
+		if kind == alerts.PatientOverrides {
 			pt, err := a.patientFor(r, p)
 			if err != nil {
 				return err

@@ -9,7 +9,6 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // Patients: a doctor sees, creates, changes and transfers the patients of their own teams, an
@@ -65,7 +64,7 @@ type transferJSON struct {
 	DevicePolicy string    `json:"device_policy"`
 }
 
-func transferOut(t store.Transfer) transferJSON {
+func transferOut(t devices.Transfer) transferJSON {
 	return transferJSON{Patient: t.PatientID, FromTeam: t.FromTeam, ToTeam: t.ToTeam, At: t.At, Actor: t.Actor,
 		DevicePolicy: t.DevicePolicy}
 }
@@ -108,7 +107,7 @@ func (a *API) listPatients(w http.ResponseWriter, r *http.Request, p *access.Pri
 		}
 		patients, err = a.opts.Registry.ListPatients(r.Context(), o)
 	default:
-		patients, err = listIn(r.Context(), o, p.Teams, func(o *store.ListOptions, team string) { o.Team = team },
+		patients, err = listIn(r.Context(), o, p.Teams, func(o *devices.ListOptions, team string) { o.Team = team },
 			a.opts.Registry.ListPatients, func(p devices.Patient) string { return p.ID })
 	}
 	if err != nil {
@@ -179,7 +178,7 @@ func (a *API) updatePatient(w http.ResponseWriter, r *http.Request, p *access.Pr
 	}
 	// Only the fields given: the team changes by a transfer, and neither that nor a change of
 	// the other field made since cur was read may be undone.
-	var c store.PatientChange
+	var c devices.PatientChange
 	if has["plans"] {
 		c.Plans = &j.Plans
 	}
@@ -218,9 +217,9 @@ func (a *API) transferPatient(w http.ResponseWriter, r *http.Request, p *access.
 	if err := required(has, "team", "device_policy"); err != nil {
 		return err
 	}
-	if req.DevicePolicy != store.DevicesTravel && req.DevicePolicy != store.DevicesReturn {
-		return invalid("device_policy: must be " + store.DevicesTravel + " (the devices lent to the patient go along) or " +
-			store.DevicesReturn + " (they are returned to their centre)")
+	if req.DevicePolicy != devices.PolicyTravel && req.DevicePolicy != devices.PolicyReturn {
+		return invalid("device_policy: must be " + devices.PolicyTravel + " (the devices lent to the patient go along) or " +
+			devices.PolicyReturn + " (they are returned to their centre)")
 	}
 	if err := a.opts.Registry.TransferPatient(r.Context(), cur.ID, req.Team, req.DevicePolicy, timeOr(req.At)); err != nil {
 		return err

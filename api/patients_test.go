@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vitalwatch/vitalwatch/store"
+	"github.com/vitalwatch/vitalwatch/audit"
 )
 
 // A patient's birth year goes in with POST, comes out of GET and lists, changes by PATCH on
@@ -87,7 +87,7 @@ func TestPatientBirthYear(t *testing.T) {
 	}
 
 	// The audit log records the change as it records the plans.
-	log, err := f.store.AuditLog(context.Background(), store.AuditFilter{Subject: "patient/pA7", Action: "patient.update", Limit: 1})
+	log, err := f.store.AuditLog(context.Background(), audit.Filter{Subject: "patient/pA7", Action: "patient.update", Limit: 1})
 	if err != nil || len(log) != 1 || log[0].Detail != `{"team":"tA","plans":[],"birth_year":1948}` {
 		t.Errorf("latest audit of pA7 = %+v, %v; want the birth year with the team and plans", log, err)
 	}

@@ -13,10 +13,10 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/reading"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // The registry over HTTP: sites, teams, patients, devices and the audit log, one file each.
@@ -33,19 +33,19 @@ import (
 // Every check reads the registry at the time of the request: a transfer ends the old team's
 // access at once.
 
-// Registry is what the API needs of the registry store (store.Store).
+// Registry is what the API needs of the registry store; package store implements it.
 type Registry interface {
 	siteRegistry
 	teamRegistry
 	patientRegistry
 	deviceRegistry
 	moveRegistry // moves.go
-	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	AuditLog(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
 }
 
 type siteRegistry interface {
 	GetSite(ctx context.Context, id string) (devices.Site, error)
-	ListSites(ctx context.Context, o store.ListOptions) ([]devices.Site, error)
+	ListSites(ctx context.Context, o devices.ListOptions) ([]devices.Site, error)
 	CreateSite(ctx context.Context, s devices.Site) error
 	CreateSites(ctx context.Context, s []devices.Site) error
 	UpdateSite(ctx context.Context, s devices.Site) error
@@ -53,7 +53,7 @@ type siteRegistry interface {
 
 type teamRegistry interface {
 	GetTeam(ctx context.Context, id string) (devices.Team, error)
-	ListTeams(ctx context.Context, o store.ListOptions) ([]devices.Team, error)
+	ListTeams(ctx context.Context, o devices.ListOptions) ([]devices.Team, error)
 	CreateTeam(ctx context.Context, t devices.Team) error
 	CreateTeams(ctx context.Context, t []devices.Team) error
 	UpdateTeam(ctx context.Context, t devices.Team) error
@@ -61,17 +61,17 @@ type teamRegistry interface {
 
 type patientRegistry interface {
 	GetPatient(ctx context.Context, id string) (devices.Patient, error)
-	ListPatients(ctx context.Context, o store.ListOptions) ([]devices.Patient, error)
+	ListPatients(ctx context.Context, o devices.ListOptions) ([]devices.Patient, error)
 	CreatePatient(ctx context.Context, p devices.Patient) error
 	CreatePatients(ctx context.Context, p []devices.Patient) error
-	PatchPatient(ctx context.Context, id string, c store.PatientChange) error
+	PatchPatient(ctx context.Context, id string, c devices.PatientChange) error
 	TransferPatient(ctx context.Context, patientID, toTeam, devicePolicy string, at time.Time) error
-	Transfers(ctx context.Context, patientID string) ([]store.Transfer, error)
+	Transfers(ctx context.Context, patientID string) ([]devices.Transfer, error)
 }
 
 type deviceRegistry interface {
 	GetDevice(ctx context.Context, id string) (devices.Device, error)
-	ListDevices(ctx context.Context, o store.ListOptions) ([]devices.Device, error)
+	ListDevices(ctx context.Context, o devices.ListOptions) ([]devices.Device, error)
 	CreateDevice(ctx context.Context, d devices.Device) error
 	CreateDevices(ctx context.Context, d []devices.Device) error
 	UpdateDevice(ctx context.Context, d devices.Device) error
@@ -114,7 +114,7 @@ func (a *API) withPrincipal(configured bool, unconfigured string, h registryHand
 			a.writeError(w, r, apiError(errcode.Unauthorized, "sign in first"))
 			return
 		}
-		r = r.WithContext(store.WithActor(r.Context(), auditActor(p)))
+		r = r.WithContext(audit.WithActor(r.Context(), auditActor(p)))
 		if err := h(w, r, p); err != nil {
 			a.writeError(w, r, err)
 		}
@@ -173,12 +173,12 @@ func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 
 // listParams reads a list's query: the filters it takes (site, team, kind, status, mode), after
 // and limit. The limit is always set: 100 unless given, 1-1000.
-func listParams(r *http.Request, filters ...string) (store.ListOptions, error) {
+func listParams(r *http.Request, filters ...string) (devices.ListOptions, error) {
 	q, err := queryParams(r, append(slices.Clone(filters), "after", "limit")...)
 	if err != nil {
-		return store.ListOptions{}, err
+		return devices.ListOptions{}, err
 	}
-	o := store.ListOptions{Site: q.Get("site"), Team: q.Get("team"), Kind: q.Get("kind"), Status: q.Get("status"),
+	o := devices.ListOptions{Site: q.Get("site"), Team: q.Get("team"), Kind: q.Get("kind"), Status: q.Get("status"),
 		Mode: q.Get("mode"), After: q.Get("after"), Limit: 100}
 	for _, f := range []struct{ name, value string }{{"site", o.Site}, {"team", o.Team}, {"after", o.After}} {
 		if f.value != "" && !reading.ValidID(f.value) {
@@ -237,8 +237,8 @@ func pageOf[R, T any](rows []R, limit int, id func(R) string, conv func(R) T) pa
 // sites): the store filters by one team or site at a time, so it reads a page from each and
 // merges them by id. Each scope's rows are in id order after o.After, so the first o.Limit of
 // the merge are the page.
-func listIn[T any](ctx context.Context, o store.ListOptions, scopes []string, scope func(*store.ListOptions, string),
-	list func(context.Context, store.ListOptions) ([]T, error), id func(T) string) ([]T, error) {
+func listIn[T any](ctx context.Context, o devices.ListOptions, scopes []string, scope func(*devices.ListOptions, string),
+	list func(context.Context, devices.ListOptions) ([]T, error), id func(T) string) ([]T, error) {
 	var all []T
 	seen := map[string]bool{}
 	for _, s := range scopes {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/fleet"
@@ -58,7 +59,7 @@ func newRegistryFixture(t *testing.T) *registryFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	seed := store.WithActor(ctx, "test:seed")
+	seed := audit.WithActor(ctx, "test:seed")
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/errcode"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // Silences of a patient's or a device's alerts: GET and POST /silences, DELETE /silences/{id}.
@@ -21,11 +20,11 @@ import (
 // doctor and a device, or a fleet manager and a patient, is 403 whatever the id. Silenced
 // findings are still recorded as alerts, with the reason; they notify nobody.
 
-// SilenceStore keeps silences (store.Store).
+// SilenceStore keeps silences; package store implements it.
 type SilenceStore interface {
 	CreateSilence(ctx context.Context, si alerts.Silence) (alerts.Silence, error)
 	GetSilence(ctx context.Context, id int64) (alerts.Silence, error)
-	ListSilences(ctx context.Context, f store.SilenceFilter) ([]alerts.Silence, error)
+	ListSilences(ctx context.Context, f alerts.SilenceFilter) ([]alerts.Silence, error)
 	DeleteSilence(ctx context.Context, id int64) error
 }
 
@@ -135,7 +134,7 @@ func (a *API) listSilences(w http.ResponseWriter, r *http.Request, p *access.Pri
 	if err != nil {
 		return err
 	}
-	f := store.SilenceFilter{Scope: alertScope(p), Limit: 100}
+	f := alerts.SilenceFilter{Scope: alertScope(p), Limit: 100}
 	if v := q.Get("subject"); v != "" {
 		if f.Subject, err = parseSubject("subject", v); err != nil {
 			return err

@@ -14,14 +14,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/store"
+	"github.com/vitalwatch/vitalwatch/audit"
 )
 
 // seedSettings makes the fixture's API serve overrides (checked against the default rules) and
 // silences, and keeps four silences: 1 of pA1, 2 of pB1, 3 of dA1, 4 of dB1.
 func seedSettings(f *registryFixture) {
 	f.t.Helper()
-	seed := store.WithActor(context.Background(), "test:seed")
+	seed := audit.WithActor(context.Background(), "test:seed")
 	for _, s := range []string{"patient/pA1", "patient/pB1", "device/dA1", "device/dB1"} {
 		subject, _ := alerts.ParseSubject(s)
 		if _, err := f.store.CreateSilence(seed, alerts.Silence{Subject: subject, From: lentSince,
@@ -148,7 +148,7 @@ func TestSnoozeAlert(t *testing.T) {
 	if si.Subject != "device/dA1" || !si.Until.Equal(until) {
 		t.Errorf("snooze of alert 3 = %+v; want dA1 silenced until %v", si, until)
 	}
-	active, err := f.store.ListSilences(context.Background(), store.SilenceFilter{Scope: alerts.Scope{All: true}, EndsAfter: time.Now()})
+	active, err := f.store.ListSilences(context.Background(), alerts.SilenceFilter{Scope: alerts.Scope{All: true}, EndsAfter: time.Now()})
 	if err != nil || len(active) != 2 {
 		t.Fatalf("active silences = %+v, %v; want the two snoozes", active, err)
 	}

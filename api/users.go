@@ -17,7 +17,7 @@ import (
 // and their API tokens (/users). A response never holds a password hash, and a token only in the
 // answer that creates it.
 
-// Accounts is what sign-in and user management need of the store (store.Store).
+// Accounts is what sign-in and user management need of the store; package store implements it.
 type Accounts interface {
 	CreateUser(ctx context.Context, u access.User) (access.User, error)
 	UpdateUser(ctx context.Context, u access.User) error

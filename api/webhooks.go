@@ -10,7 +10,6 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // Webhooks over HTTP: register, list, change and delete the receivers of a team's or a site's
@@ -27,15 +26,15 @@ import (
 // full-width digits), is refused by POST and PATCH (alerts.CheckWebhookTarget); the deliverer
 // checks the addresses that names resolve to.
 
-// WebhookStore is what the API needs of the webhook store (store.Store).
+// WebhookStore is what the API needs of the webhook store; package store implements it.
 type WebhookStore interface {
 	CreateWebhook(ctx context.Context, w alerts.Webhook) (alerts.Webhook, error)
 	GetWebhook(ctx context.Context, id int64) (alerts.Webhook, error)
-	ListWebhooks(ctx context.Context, f store.WebhookFilter) ([]alerts.Webhook, error)
-	UpdateWebhook(ctx context.Context, id int64, p store.WebhookPatch) (alerts.Webhook, error)
+	ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]alerts.Webhook, error)
+	UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPatch) (alerts.Webhook, error)
 	RotateWebhookSecret(ctx context.Context, id int64, secret string) (alerts.Webhook, error)
 	DeleteWebhook(ctx context.Context, id int64) error
-	ListWebhookDeliveries(ctx context.Context, id int64, f store.DeliveryFilter) ([]alerts.Delivery, error)
+	ListWebhookDeliveries(ctx context.Context, id int64, f alerts.DeliveryFilter) ([]alerts.Delivery, error)
 }
 
 func (a *API) webhookRoutes() chi.Router {
@@ -171,7 +170,7 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *access.Pri
 	if err != nil {
 		return err
 	}
-	f := store.WebhookFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Limit: 100}
+	f := alerts.WebhookFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Limit: 100}
 	if err := scopedIDParams(q, p, "team", "site"); err != nil {
 		return err
 	}
@@ -259,7 +258,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *access.Pr
 	if err != nil {
 		return err
 	}
-	var patch store.WebhookPatch
+	var patch alerts.WebhookPatch
 	if has["url"] {
 		if err := alerts.CheckWebhookTarget(req.URL, a.opts.AllowPrivateWebhooks); err != nil {
 			return err
@@ -334,7 +333,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *access.P
 	if err != nil {
 		return err
 	}
-	f := store.DeliveryFilter{Limit: 100}
+	f := alerts.DeliveryFilter{Limit: 100}
 	if v := q.Get("before"); v != "" {
 		if f.Before, err = cursorParam("before", v); err != nil {
 			return err

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/store"
+	"github.com/vitalwatch/vitalwatch/audit"
 )
 
 // doerFunc answers webhook requests without a network.
@@ -70,7 +70,7 @@ func seedWebhooks(f *registryFixture) {
 }
 
 // asSeedWH is the actor of the seeded webhooks.
-var asSeedWH = store.WithActor(context.Background(), "test:seed")
+var asSeedWH = audit.WithActor(context.Background(), "test:seed")
 
 // A doctor registers a webhook of their team and sees its secret once; another team's doctor
 // and a fleet manager may not touch it; the delivery log shows each attempt's outcome.

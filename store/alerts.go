@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -268,7 +269,7 @@ func (s *Store) ResolveAlert(ctx context.Context, id int64, note string) (alerts
 // an audit row.
 func (s *Store) actOnAlert(ctx context.Context, id int64, action string,
 	act func(a *alerts.Alert, actor string, now time.Time) (alerts.Event, error)) (alerts.Alert, alerts.Event, error) {
-	actor := actorOf(ctx)
+	actor := audit.Actor(ctx)
 	if actor == "" {
 		return alerts.Alert{}, alerts.Event{}, errcode.Errorf(errcode.Invalid, "no actor: an alert action must say who takes it")
 	}
@@ -332,28 +333,8 @@ func (s *Store) GetAlert(ctx context.Context, id int64) (alerts.Alert, error) {
 	return a, nil
 }
 
-// AlertFilter selects alerts, newest first. Empty fields select all.
-type AlertFilter struct {
-	// Scope is what the viewer may see. The zero Scope sees nothing: set All for every alert.
-	Scope       alerts.Scope
-	State       alerts.State
-	MinSeverity alerts.Severity // this severity or higher
-	Rule        string
-	Category    alerts.Category
-	Patient     string
-	Device      string
-	Team        string
-	Site        string
-	// Since and Until bound the last measurement (last seen): Since <= last seen < Until.
-	Since, Until time.Time
-	// Before is a cursor: only alerts with an ID below it. Zero means from the newest.
-	Before int64
-	// Limit is the page size: default 100, at most 1000.
-	Limit int
-}
-
 // ListAlerts returns the alerts that f selects, newest first, without their evidence.
-func (s *Store) ListAlerts(ctx context.Context, f AlertFilter) ([]alerts.Alert, error) {
+func (s *Store) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Alert, error) {
 	w := &where{}
 	scopeWhere(w, f.Scope)
 	for _, c := range []struct {

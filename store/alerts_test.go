@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -185,7 +186,7 @@ func testAlertResolveByFinding(t *testing.T, newDSN func(t *testing.T) string) {
 func testAlertAcknowledgeResolve(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
-	doc := WithActor(ctx, "user:doc")
+	doc := audit.WithActor(ctx, "user:doc")
 	c, _, _ := mustApply(t, s, clinicalFinding("spo2_low", "pA1", "tA", alerts.Urgent, 0, "89 %"))
 
 	_, _, err := s.AcknowledgeAlert(ctx, c.ID, "")
@@ -238,14 +239,14 @@ func testAlertAcknowledgeResolve(t *testing.T, newDSN func(t *testing.T) string)
 
 	// A fault goes from open to resolved by a person, without a note.
 	f, _, _ := mustApply(t, s, faultFinding("offline", "dA1", "sA", alerts.Warning, 0))
-	fleet := WithActor(ctx, "user:fleet")
+	fleet := audit.WithActor(ctx, "user:fleet")
 	a, _, err = s.ResolveAlert(fleet, f.ID, "")
 	must(t, "ResolveAlert of a fault", err)
 	if a.State != alerts.Resolved || a.ResolvedBy != "user:fleet" {
 		t.Errorf("resolved fault = %+v", a)
 	}
 
-	entries, err := s.AuditLog(ctx, AuditFilter{Subject: fmt.Sprintf("alert/%d", c.ID)})
+	entries, err := s.AuditLog(ctx, audit.Filter{Subject: fmt.Sprintf("alert/%d", c.ID)})
 	must(t, "AuditLog", err)
 	var got []string
 	for _, e := range entries {
@@ -343,7 +344,7 @@ func testAlertConcurrentFindings(t *testing.T, newDSN func(t *testing.T) string)
 			t.Errorf("round %d: %d concurrent findings gave alerts %v, %d notifications, %d distinct events; want one alert, one notification, %d events",
 				round, n, ids, notified, len(events), n)
 		}
-		list, err := instances[0].ListAlerts(ctx, AlertFilter{Scope: alerts.Scope{All: true}, Rule: f.Rule})
+		list, err := instances[0].ListAlerts(ctx, alerts.Filter{Scope: alerts.Scope{All: true}, Rule: f.Rule})
 		must(t, "ListAlerts", err)
 		if len(list) != 1 || list[0].Count != n {
 			t.Errorf("round %d: alerts of %s = %+v; want one with count %d", round, f.Rule, list, n)
@@ -371,7 +372,7 @@ func testAlertEventsFeed(t *testing.T, newDSN func(t *testing.T) string) {
 	_, e2, _ := mustApply(t, s, clinicalFinding("fever", "pB1", "tB", alerts.Warning, 0, "38.6 Cel"))
 	_, e3, _ := mustApply(t, s, faultFinding("battery_low", "dA1", "sA", alerts.Warning, 0))
 	_, e4, _ := mustApply(t, s, faultFinding("battery_low", "dB1", "sB", alerts.Warning, 0))
-	_, e5, err := s.AcknowledgeAlert(WithActor(ctx, "user:doc"), e1.AlertID, "")
+	_, e5, err := s.AcknowledgeAlert(audit.WithActor(ctx, "user:doc"), e1.AlertID, "")
 	must(t, "AcknowledgeAlert", err)
 	_, e6, _ := mustApply(t, s, clinicalFinding("fever", "pA1", "tA", alerts.Urgent, 30, "39.4 Cel"))
 
@@ -426,32 +427,32 @@ func testListAlerts(t *testing.T, newDSN func(t *testing.T) string) {
 	a3, _, _ := mustApply(t, s, clinicalFinding("glucose_low", "pB1", "tB", alerts.Warning, 120, "3.6"))
 	a4, _, _ := mustApply(t, s, faultFinding("offline", "dA1", "sA", alerts.Warning, 180))
 	a5, _, _ := mustApply(t, s, faultFinding("battery_low", "dB1", "sB", alerts.Critical, 240))
-	_, _, err := s.ResolveAlert(WithActor(ctx, "user:doc"), a1.ID, "eating now")
+	_, _, err := s.ResolveAlert(audit.WithActor(ctx, "user:doc"), a1.ID, "eating now")
 	must(t, "ResolveAlert", err)
 	all := alerts.Scope{All: true}
 	for _, tt := range []struct {
 		name string
-		f    AlertFilter
+		f    alerts.Filter
 		want []int64
 	}{
-		{"all", AlertFilter{Scope: all}, []int64{a5.ID, a4.ID, a3.ID, a2.ID, a1.ID}},
-		{"no scope", AlertFilter{}, []int64{}},
-		{"open", AlertFilter{Scope: all, State: alerts.Open}, []int64{a5.ID, a4.ID, a3.ID, a2.ID}},
-		{"resolved", AlertFilter{Scope: all, State: alerts.Resolved}, []int64{a1.ID}},
-		{"urgent or worse", AlertFilter{Scope: all, MinSeverity: alerts.Urgent}, []int64{a5.ID, a2.ID}},
-		{"rule", AlertFilter{Scope: all, Rule: "glucose_low"}, []int64{a3.ID, a1.ID}},
-		{"faults", AlertFilter{Scope: all, Category: alerts.Fault}, []int64{a5.ID, a4.ID}},
-		{"patient", AlertFilter{Scope: all, Patient: "pA2"}, []int64{a2.ID}},
-		{"device", AlertFilter{Scope: all, Device: "dB1"}, []int64{a5.ID}},
-		{"team", AlertFilter{Scope: all, Team: "tB"}, []int64{a3.ID}},
-		{"site", AlertFilter{Scope: all, Site: "sA"}, []int64{a4.ID}},
-		{"since", AlertFilter{Scope: all, Since: alertBase.Add(time.Hour)}, []int64{a5.ID, a4.ID, a3.ID, a2.ID}},
-		{"until", AlertFilter{Scope: all, Until: alertBase.Add(time.Hour)}, []int64{a1.ID}},
-		{"page", AlertFilter{Scope: all, Limit: 2}, []int64{a5.ID, a4.ID}},
-		{"next page", AlertFilter{Scope: all, Limit: 2, Before: a4.ID}, []int64{a3.ID, a2.ID}},
-		{"doctor of tA", AlertFilter{Scope: alerts.Scope{Teams: []string{"tA"}}}, []int64{a2.ID, a1.ID}},
-		{"fleet of sB", AlertFilter{Scope: alerts.Scope{Sites: []string{"sB"}}}, []int64{a5.ID}},
-		{"fleet of sA asks for sB", AlertFilter{Scope: alerts.Scope{Sites: []string{"sA"}}, Site: "sB"}, []int64{}},
+		{"all", alerts.Filter{Scope: all}, []int64{a5.ID, a4.ID, a3.ID, a2.ID, a1.ID}},
+		{"no scope", alerts.Filter{}, []int64{}},
+		{"open", alerts.Filter{Scope: all, State: alerts.Open}, []int64{a5.ID, a4.ID, a3.ID, a2.ID}},
+		{"resolved", alerts.Filter{Scope: all, State: alerts.Resolved}, []int64{a1.ID}},
+		{"urgent or worse", alerts.Filter{Scope: all, MinSeverity: alerts.Urgent}, []int64{a5.ID, a2.ID}},
+		{"rule", alerts.Filter{Scope: all, Rule: "glucose_low"}, []int64{a3.ID, a1.ID}},
+		{"faults", alerts.Filter{Scope: all, Category: alerts.Fault}, []int64{a5.ID, a4.ID}},
+		{"patient", alerts.Filter{Scope: all, Patient: "pA2"}, []int64{a2.ID}},
+		{"device", alerts.Filter{Scope: all, Device: "dB1"}, []int64{a5.ID}},
+		{"team", alerts.Filter{Scope: all, Team: "tB"}, []int64{a3.ID}},
+		{"site", alerts.Filter{Scope: all, Site: "sA"}, []int64{a4.ID}},
+		{"since", alerts.Filter{Scope: all, Since: alertBase.Add(time.Hour)}, []int64{a5.ID, a4.ID, a3.ID, a2.ID}},
+		{"until", alerts.Filter{Scope: all, Until: alertBase.Add(time.Hour)}, []int64{a1.ID}},
+		{"page", alerts.Filter{Scope: all, Limit: 2}, []int64{a5.ID, a4.ID}},
+		{"next page", alerts.Filter{Scope: all, Limit: 2, Before: a4.ID}, []int64{a3.ID, a2.ID}},
+		{"doctor of tA", alerts.Filter{Scope: alerts.Scope{Teams: []string{"tA"}}}, []int64{a2.ID, a1.ID}},
+		{"fleet of sB", alerts.Filter{Scope: alerts.Scope{Sites: []string{"sB"}}}, []int64{a5.ID}},
+		{"fleet of sA asks for sB", alerts.Filter{Scope: alerts.Scope{Sites: []string{"sA"}}, Site: "sB"}, []int64{}},
 	} {
 		got, err := s.ListAlerts(ctx, tt.f)
 		if err != nil {

@@ -10,21 +10,9 @@ import (
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
-// BatchError is the row that failed a batch (CreateSites, CreatePatients, ...), which then
-// stored nothing: its index in the batch and the store's reason, an *errcode.Error that
-// errors.As finds through it.
-type BatchError struct {
-	Index int
-	Err   *errcode.Error
-}
-
-func (e *BatchError) Error() string { return fmt.Sprintf("row %d: %v", e.Index, e.Err) }
-
-func (e *BatchError) Unwrap() error { return e.Err }
-
 // CreateSites creates every site in one transaction, or none of them: the first site that
-// CreateSite would refuse fails the whole call with a *BatchError naming it. Each site gets its
-// own audit row, as if created one by one.
+// CreateSite would refuse fails the whole call with a *devices.BatchError naming it. Each site
+// gets its own audit row, as if created one by one.
 func (s *Store) CreateSites(ctx context.Context, sites []devices.Site) error {
 	return createBatch(ctx, s, "site", sites, func(x devices.Site) string { return x.ID },
 		func(x devices.Site) error { return x.Validate() }, insertSite)
@@ -44,14 +32,15 @@ func (s *Store) CreatePatients(ctx context.Context, patients []devices.Patient) 
 }
 
 // createBatch validates every row, then inserts them all in one registry change with an audit
-// row "<what>.create" each. A refused row is returned as a *BatchError; a database failure as
-// an ordinary error. A row sees the rows before it: a duplicate id within the batch is refused.
+// row "<what>.create" each. A refused row is returned as a *devices.BatchError; a database
+// failure as an ordinary error. A row sees the rows before it: a duplicate id within the batch
+// is refused.
 func createBatch[T any](ctx context.Context, s *Store, what string, rows []T, id func(T) string,
 	validate func(T) error, insert func(context.Context, *sql.Tx, T) (any, error)) error {
 	refused := func(i int, err error) error {
 		var de *errcode.Error
 		if errors.As(err, &de) {
-			return &BatchError{Index: i, Err: de}
+			return &devices.BatchError{Index: i, Err: de}
 		}
 		return fmt.Errorf("create %s %s: %w", what, id(rows[i]), err)
 	}

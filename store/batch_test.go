@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -73,7 +74,7 @@ func testCreateBatches(t *testing.T, newDSN func(t *testing.T) string) {
 		}
 		what := b.name[:len(b.name)-1]
 		for _, id := range []string{"new-a", "new-b"} {
-			if log, _ := s.AuditLog(ctx, AuditFilter{Subject: what + "/" + id}); len(log) != 1 || log[0].Action != what+".create" || log[0].Actor != "admin:test" {
+			if log, _ := s.AuditLog(ctx, audit.Filter{Subject: what + "/" + id}); len(log) != 1 || log[0].Action != what+".create" || log[0].Actor != "admin:test" {
 				t.Errorf("audit of %s/%s = %+v; want one %s.create by admin:test", what, id, log, what)
 			}
 		}
@@ -102,12 +103,12 @@ func mapIDs[T any](ids []string, f func(string) T) []T {
 	return out
 }
 
-// wantBatchError fails the test unless err is a *BatchError for row index with the code.
+// wantBatchError fails the test unless err is a *devices.BatchError for row index with the code.
 func wantBatchError(t *testing.T, what string, err error, index int, code string) {
 	t.Helper()
-	var be *BatchError
+	var be *devices.BatchError
 	if !errors.As(err, &be) || be.Index != index || be.Err.Code != code {
-		t.Errorf("%s = %v; want a BatchError at row %d with code %s", what, err, index, code)
+		t.Errorf("%s = %v; want a devices.BatchError at row %d with code %s", what, err, index, code)
 	}
 	wantCode(t, what, err, code)
 }

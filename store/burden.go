@@ -20,19 +20,6 @@ import (
 // the registry's now: the registry keeps no history of team sizes. A period's alerts are found
 // by the index on created_ms (migration 0014).
 
-// BurdenFilter selects the alerts whose burden AlertBurden reports.
-type BurdenFilter struct {
-	// Scope is what the viewer may see. The zero Scope sees nothing: set All for every alert.
-	Scope alerts.Scope
-	// From and To bound when the alerts were raised: From <= created < To. Both are required.
-	From, To time.Time
-	// Team and Site narrow the figures to the clinical alerts of Team and the faults of Site;
-	// given both, to both. Empty: no narrowing.
-	Team string
-	Site string
-	Rule string
-}
-
 // ownerColumn is whom an alert weighs on: its team if clinical, its site if a fault.
 const ownerColumn = `CASE WHEN category = 'clinical' THEN team ELSE site END`
 
@@ -46,7 +33,7 @@ type burdenKey struct {
 // AlertBurden returns the burden of each rule for each team (clinical) and site (faults) that
 // f selects, clinical first, then by team or site and rule. A rule with no alert in the period
 // has no figure. Invalid without a period.
-func (s *Store) AlertBurden(ctx context.Context, f BurdenFilter) ([]alerts.Burden, error) {
+func (s *Store) AlertBurden(ctx context.Context, f alerts.BurdenFilter) ([]alerts.Burden, error) {
 	if f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
 		return nil, errcode.Errorf(errcode.Invalid, "alert burden: the period must have a start before its end, not %v to %v", f.From, f.To)
 	}
@@ -118,7 +105,7 @@ func (s *Store) AlertBurden(ctx context.Context, f BurdenFilter) ([]alerts.Burde
 }
 
 // burdenWhere selects the alerts of f.
-func burdenWhere(f BurdenFilter) *where {
+func burdenWhere(f alerts.BurdenFilter) *where {
 	w := &where{}
 	w.add("created_ms >= ?", f.From.UnixMilli())
 	w.add("created_ms < ?", f.To.UnixMilli())

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -31,7 +32,7 @@ func burdenFixture(t *testing.T, newDSN func(t *testing.T) string) (*Store, *clo
 func testAlertBurden(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s, clk := burdenFixture(t, newDSN)
-	as := WithActor(ctx, "user:dr")
+	as := audit.WithActor(ctx, "user:dr")
 	raise := func(f alerts.Finding) alerts.Alert {
 		t.Helper()
 		a, _, _ := mustApply(t, s, f)
@@ -110,7 +111,7 @@ func testAlertBurden(t *testing.T, newDSN func(t *testing.T) string) {
 	for i := range want {
 		want[i].From, want[i].To = from, to
 	}
-	get := func(f BurdenFilter) []alerts.Burden {
+	get := func(f alerts.BurdenFilter) []alerts.Burden {
 		t.Helper()
 		f.From, f.To = from, to
 		got, err := s.AlertBurden(ctx, f)
@@ -132,16 +133,16 @@ func testAlertBurden(t *testing.T, newDSN func(t *testing.T) string) {
 			}
 		}
 	}
-	check("everything", get(BurdenFilter{Scope: alerts.Scope{All: true}}), want...)
-	check("team tA's doctor", get(BurdenFilter{Scope: alerts.Scope{Teams: []string{"tA"}}}), want[0], want[1])
-	check("site sA's fleet manager", get(BurdenFilter{Scope: alerts.Scope{Sites: []string{"sA"}}}), want[3], want[4])
-	check("team tA, glucose_low", get(BurdenFilter{Scope: alerts.Scope{All: true}, Team: "tA", Rule: "glucose_low"}), want[0])
-	check("team tB and site sA", get(BurdenFilter{Scope: alerts.Scope{All: true}, Team: "tB", Site: "sA"}), want[2], want[3], want[4])
-	check("team tB in tA's scope", get(BurdenFilter{Scope: alerts.Scope{Teams: []string{"tA"}}, Team: "tB"}))
-	check("the zero scope", get(BurdenFilter{}))
+	check("everything", get(alerts.BurdenFilter{Scope: alerts.Scope{All: true}}), want...)
+	check("team tA's doctor", get(alerts.BurdenFilter{Scope: alerts.Scope{Teams: []string{"tA"}}}), want[0], want[1])
+	check("site sA's fleet manager", get(alerts.BurdenFilter{Scope: alerts.Scope{Sites: []string{"sA"}}}), want[3], want[4])
+	check("team tA, glucose_low", get(alerts.BurdenFilter{Scope: alerts.Scope{All: true}, Team: "tA", Rule: "glucose_low"}), want[0])
+	check("team tB and site sA", get(alerts.BurdenFilter{Scope: alerts.Scope{All: true}, Team: "tB", Site: "sA"}), want[2], want[3], want[4])
+	check("team tB in tA's scope", get(alerts.BurdenFilter{Scope: alerts.Scope{Teams: []string{"tA"}}, Team: "tB"}))
+	check("the zero scope", get(alerts.BurdenFilter{}))
 
 	// The period's bounds: from is in it, to is not.
-	got, err := s.AlertBurden(ctx, BurdenFilter{Scope: alerts.Scope{All: true}, From: to, To: to.Add(time.Millisecond)})
+	got, err := s.AlertBurden(ctx, alerts.BurdenFilter{Scope: alerts.Scope{All: true}, From: to, To: to.Add(time.Millisecond)})
 	must(t, "AlertBurden at to", err)
 	if len(got) != 2 || got[0].Alerts != 1 || got[1].Alerts != 1 {
 		t.Errorf("figures of [to, to+1ms) = %+v; want the two alerts raised at to", got)
@@ -149,7 +150,7 @@ func testAlertBurden(t *testing.T, newDSN func(t *testing.T) string) {
 	if per, ok := want[0].PerSubjectPerWeek(); !ok || per != 0.5 {
 		t.Errorf("tA glucose_low per patient per week = %v, %v; want 4 alerts / 4 patients / 2 weeks = 0.5", per, ok)
 	}
-	for _, bad := range []BurdenFilter{{Scope: alerts.Scope{All: true}}, {Scope: alerts.Scope{All: true}, From: to, To: from},
+	for _, bad := range []alerts.BurdenFilter{{Scope: alerts.Scope{All: true}}, {Scope: alerts.Scope{All: true}, From: to, To: from},
 		{Scope: alerts.Scope{All: true}, From: from, To: from}} {
 		_, err := s.AlertBurden(ctx, bad)
 		wantCode(t, "AlertBurden without a period", err, errcode.Invalid)

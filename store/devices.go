@@ -50,8 +50,8 @@ func (s *Store) CreateDevice(ctx context.Context, d devices.Device) error {
 }
 
 // CreateDevices creates every device in one transaction, or none of them: the first device that
-// CreateDevice would refuse fails the whole call with a *BatchError naming it. Each device gets
-// its own audit row, as if created one by one.
+// CreateDevice would refuse fails the whole call with a *devices.BatchError naming it. Each
+// device gets its own audit row, as if created one by one.
 func (s *Store) CreateDevices(ctx context.Context, ds []devices.Device) error {
 	return createBatch(ctx, s, "device", ds, func(d devices.Device) string { return d.ID }, validateNewDevice, s.insertDevice)
 }
@@ -184,8 +184,8 @@ func (s *Store) GetDevice(ctx context.Context, id string) (devices.Device, error
 
 // ListDevices returns a page of devices by id, optionally only those at a site, of a kind, with
 // a status or in a mode.
-func (s *Store) ListDevices(ctx context.Context, o ListOptions) ([]devices.Device, error) {
-	if err := o.only("devices", "site", "kind", "status", "mode"); err != nil {
+func (s *Store) ListDevices(ctx context.Context, o devices.ListOptions) ([]devices.Device, error) {
+	if err := only(o, "devices", "site", "kind", "status", "mode"); err != nil {
 		return nil, err
 	}
 	w := &where{}

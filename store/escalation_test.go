@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -98,7 +99,7 @@ func testEscalationChain(t *testing.T, newDSN func(t *testing.T) string) {
 func testEscalationStopsWhenAcknowledged(t *testing.T, newDSN func(t *testing.T) string) {
 	s := newStore(t, newDSN)
 	clk, esc := escalationFixture(t, s)
-	asWang := WithActor(context.Background(), drWang.ID)
+	asWang := audit.WithActor(context.Background(), drWang.ID)
 	early, _, _ := mustApply(t, s, clinicalFinding("bp_crisis", "p1", "t1", alerts.Critical, 0, "190/125"))
 	late, _, _ := mustApply(t, s, clinicalFinding("glucose_very_low", "p2", "t1", alerts.Urgent, 0, "2.7"))
 	clk.advance(10 * time.Minute)

@@ -43,17 +43,6 @@ func scanMove(sc scanner) (devices.Move, error) {
 	return m, err
 }
 
-// MoveFilter selects moves, newest first.
-type MoveFilter struct {
-	State  string   // only moves in this state
-	Sites  []string // only moves from or to one of these sites
-	Device string   // only moves of this device
-	// Before is a cursor: only moves with an ID below it. Zero means from the newest.
-	Before int64
-	// Limit is the page size: default 100, at most 1000.
-	Limit int
-}
-
 // ProposeMove records a proposed move of m.Devices, of kind m.Kind, from site m.From to site
 // m.To, with m.Reason, proposed now by the context's actor; it returns the move as stored, with
 // its ID and its devices sorted. Invalid for a move that fails Validate, a site or device that
@@ -358,7 +347,7 @@ func moveDevices(ctx context.Context, q querier, ids []int64) (map[int64][]strin
 }
 
 // ListMoves returns the moves that match f, newest first, with their devices.
-func (s *Store) ListMoves(ctx context.Context, f MoveFilter) ([]devices.Move, error) {
+func (s *Store) ListMoves(ctx context.Context, f devices.MoveFilter) ([]devices.Move, error) {
 	w := &where{}
 	if f.State != "" {
 		if !devices.MoveState(f.State).Valid() {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -16,8 +17,8 @@ import (
 // The actors of the moves tests: the donor site's fleet manager, the receiving site's, and the
 // admin of asAdmin.
 var (
-	asDonor    = WithActor(context.Background(), "user:usr_fleet_s1")
-	asReceiver = WithActor(context.Background(), "user:usr_fleet_s2")
+	asDonor    = audit.WithActor(context.Background(), "user:usr_fleet_s1")
+	asReceiver = audit.WithActor(context.Background(), "user:usr_fleet_s2")
 )
 
 // cuffMove proposes a move of bp cuffs from s1 to s2.
@@ -144,7 +145,7 @@ func testMoveFlow(t *testing.T, newDSN func(t *testing.T) string) {
 
 	// One audit row per step on the move, newest first, and one device.update per device at
 	// dispatch and at receipt.
-	log, err := s.AuditLog(ctx, AuditFilter{Subject: fmt.Sprintf("move/%d", m.ID)})
+	log, err := s.AuditLog(ctx, audit.Filter{Subject: fmt.Sprintf("move/%d", m.ID)})
 	must(t, "AuditLog", err)
 	var steps []string
 	for _, e := range log {
@@ -159,7 +160,7 @@ func testMoveFlow(t *testing.T, newDSN func(t *testing.T) string) {
 	if !reflect.DeepEqual(steps, wantSteps) {
 		t.Errorf("audit of the move =\n%s\nwant\n%s", strings.Join(steps, "\n"), strings.Join(wantSteps, "\n"))
 	}
-	log, err = s.AuditLog(ctx, AuditFilter{Subject: "device/cuff-2", Action: "device.update"})
+	log, err = s.AuditLog(ctx, audit.Filter{Subject: "device/cuff-2", Action: "device.update"})
 	must(t, "AuditLog", err)
 	if len(log) != 2 || !strings.Contains(log[0].Detail, `"site":"s2","mode":"home","status":"active"`) ||
 		!strings.Contains(log[1].Detail, `"site":"s1","mode":"home","status":"in_transit"`) || log[0].Actor != "user:usr_fleet_s2" {
@@ -229,7 +230,7 @@ func testMoveRefusals(t *testing.T, newDSN func(t *testing.T) string) {
 		wantRefused(t, tt.name+": ProposeMove", err, tt.code, tt.says...)
 	}
 	wantVersion(t, s, "refused proposals", v)
-	if ms, err := s.ListMoves(ctx, MoveFilter{}); err != nil || len(ms) != 1 || ms[0].ID != held.ID {
+	if ms, err := s.ListMoves(ctx, devices.MoveFilter{}); err != nil || len(ms) != 1 || ms[0].ID != held.ID {
 		t.Errorf("ListMoves after refused proposals = %+v, %v; want only move %d", ms, err, held.ID)
 	}
 
@@ -349,7 +350,7 @@ func testMoveSteps(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("ProposeMove(after the approved move was cancelled): %v", err)
 	}
 	wantDevice(t, s, "cuff-1", "s1", devices.Active)
-	if log, _ := s.AuditLog(ctx, AuditFilter{Subject: fmt.Sprintf("move/%d", a.ID)}); len(log) != 3 ||
+	if log, _ := s.AuditLog(ctx, audit.Filter{Subject: fmt.Sprintf("move/%d", a.ID)}); len(log) != 3 ||
 		log[0].Action != "move.cancel" || log[0].Detail != `{"was":"approved","state":"cancelled"}` {
 		t.Errorf("audit of the cancelled move = %+v; want propose, approve, cancel", log)
 	}
@@ -387,7 +388,7 @@ func testConcurrentMoveProposals(t *testing.T, newDSN func(t *testing.T) string)
 	if won != 1 {
 		t.Errorf("%d concurrent proposals of cuff-1 succeeded; want exactly 1", won)
 	}
-	ms, err := s.ListMoves(ctx, MoveFilter{Device: "cuff-1"})
+	ms, err := s.ListMoves(ctx, devices.MoveFilter{Device: "cuff-1"})
 	if err != nil || len(ms) != 1 {
 		t.Errorf("ListMoves(cuff-1) = %+v, %v; want the one that won", ms, err)
 	}
@@ -428,22 +429,22 @@ func testListMoves(t *testing.T, newDSN func(t *testing.T) string) {
 		return out
 	}
 	for _, tt := range []struct {
-		f    MoveFilter
+		f    devices.MoveFilter
 		want []int64
 	}{
-		{MoveFilter{}, []int64{m5, m4, m3, m2, m1}},
-		{MoveFilter{State: "proposed"}, []int64{m5, m3, m1}},
-		{MoveFilter{State: "approved"}, []int64{m2}},
-		{MoveFilter{State: "received"}, []int64{}},
-		{MoveFilter{Sites: []string{"s2"}}, []int64{m2, m1}},
-		{MoveFilter{Sites: []string{"s3"}}, []int64{m5, m4, m3, m2}},
-		{MoveFilter{Sites: []string{"s2", "s3"}, State: "proposed"}, []int64{m5, m3, m1}},
-		{MoveFilter{Sites: []string{"s9"}}, []int64{}},
-		{MoveFilter{Device: "ox-2"}, []int64{m5, m4}},
-		{MoveFilter{Device: "ox-2", State: "rejected"}, []int64{m4}},
-		{MoveFilter{Limit: 2}, []int64{m5, m4}},
-		{MoveFilter{Limit: 2, Before: m4}, []int64{m3, m2}},
-		{MoveFilter{Before: m2}, []int64{m1}},
+		{devices.MoveFilter{}, []int64{m5, m4, m3, m2, m1}},
+		{devices.MoveFilter{State: "proposed"}, []int64{m5, m3, m1}},
+		{devices.MoveFilter{State: "approved"}, []int64{m2}},
+		{devices.MoveFilter{State: "received"}, []int64{}},
+		{devices.MoveFilter{Sites: []string{"s2"}}, []int64{m2, m1}},
+		{devices.MoveFilter{Sites: []string{"s3"}}, []int64{m5, m4, m3, m2}},
+		{devices.MoveFilter{Sites: []string{"s2", "s3"}, State: "proposed"}, []int64{m5, m3, m1}},
+		{devices.MoveFilter{Sites: []string{"s9"}}, []int64{}},
+		{devices.MoveFilter{Device: "ox-2"}, []int64{m5, m4}},
+		{devices.MoveFilter{Device: "ox-2", State: "rejected"}, []int64{m4}},
+		{devices.MoveFilter{Limit: 2}, []int64{m5, m4}},
+		{devices.MoveFilter{Limit: 2, Before: m4}, []int64{m3, m2}},
+		{devices.MoveFilter{Before: m2}, []int64{m1}},
 	} {
 		got, err := s.ListMoves(ctx, tt.f)
 		if err != nil || !reflect.DeepEqual(moveIDs(got), tt.want) {
@@ -451,10 +452,10 @@ func testListMoves(t *testing.T, newDSN func(t *testing.T) string) {
 		}
 	}
 	// Each comes with its devices.
-	got, _ := s.ListMoves(ctx, MoveFilter{Limit: 1})
+	got, _ := s.ListMoves(ctx, devices.MoveFilter{Limit: 1})
 	if len(got) != 1 || !reflect.DeepEqual(got[0].Devices, []string{"ox-2"}) || got[0].From != "s1" || got[0].To != "s3" {
 		t.Errorf("ListMoves(limit 1) = %+v; want move %d of ox-2 from s1 to s3", got, m5)
 	}
-	_, err = s.ListMoves(ctx, MoveFilter{State: "lost"})
+	_, err = s.ListMoves(ctx, devices.MoveFilter{State: "lost"})
 	wantRefused(t, "ListMoves(state lost)", err, errcode.Invalid, `move state "lost"`)
 }

@@ -19,25 +19,20 @@ import (
 // whether the overrides fit the rules is the caller's to check (alerts.Rules.ValidateOverrides),
 // as the rules are configuration, not data.
 
-// Kinds of overrides: whose thresholds they change.
-const (
-	TeamOverrides    = "team"
-	PatientOverrides = "patient"
-)
-
 // overridesTable returns the table that holds the ids of kind, or Invalid for an unknown kind.
 func overridesTable(kind string) (string, error) {
 	switch kind {
-	case TeamOverrides:
+	case alerts.TeamOverrides:
 		return "teams", nil
-	case PatientOverrides:
+	case alerts.PatientOverrides:
 		return "patients", nil
 	}
-	return "", errcode.Errorf(errcode.Invalid, "overrides of %q: not %s or %s", kind, TeamOverrides, PatientOverrides)
+	return "", errcode.Errorf(errcode.Invalid, "overrides of %q: not %s or %s", kind, alerts.TeamOverrides, alerts.PatientOverrides)
 }
 
-// SetOverrides replaces the overrides of a team or a patient (kind TeamOverrides or
-// PatientOverrides); empty overrides delete them. NotFound if there is no such team or patient.
+// SetOverrides replaces the overrides of a team or a patient (kind alerts.TeamOverrides or
+// alerts.PatientOverrides); empty overrides delete them. NotFound if there is no such team or
+// patient.
 func (s *Store) SetOverrides(ctx context.Context, kind, id string, o alerts.Overrides) error {
 	if len(o) == 0 {
 		return s.DeleteOverrides(ctx, kind, id)
@@ -136,7 +131,7 @@ func (s *Store) AllOverrides(ctx context.Context) (teams, patients map[string]al
 		if err := json.Unmarshal([]byte(raw), &o); err != nil {
 			return nil, nil, fmt.Errorf("overrides of %s/%s: %w", kind, id, err)
 		}
-		if kind == TeamOverrides {
+		if kind == alerts.TeamOverrides {
 			teams[id] = o
 		} else {
 			patients[id] = o

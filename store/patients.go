@@ -102,21 +102,14 @@ func (s *Store) UpdatePatient(ctx context.Context, p devices.Patient) error {
 // such patient. Unlike UpdatePatient it cannot move the patient, so a change of plans based on
 // what was read before a transfer cannot undo the transfer.
 func (s *Store) SetPatientPlans(ctx context.Context, id string, plans []string) error {
-	return s.PatchPatient(ctx, id, PatientChange{Plans: &plans})
-}
-
-// PatientChange is what PatchPatient changes of a patient: each field that is not nil. The
-// team is not among them: a patient changes team by TransferPatient.
-type PatientChange struct {
-	Plans     *[]string
-	BirthYear *int // 0: unknown
+	return s.PatchPatient(ctx, id, devices.PatientChange{Plans: &plans})
 }
 
 // PatchPatient changes the fields of c and nothing else, in one audited transaction; NotFound
 // if there is no such patient, Invalid (naming the field) if the result is not a valid patient.
 // Fields left nil keep their stored values, whatever the caller read before, so a change of the
 // birth year cannot undo a concurrent change of the plans or a transfer.
-func (s *Store) PatchPatient(ctx context.Context, id string, c PatientChange) error {
+func (s *Store) PatchPatient(ctx context.Context, id string, c devices.PatientChange) error {
 	return s.change(ctx, "patient.update", "patient/"+id, func(tx *sql.Tx) (any, error) {
 		p, err := getOne(ctx, tx, "patient", id, `SELECT `+patientColumns+` FROM patients p WHERE p.id = $1`, scanPatient)
 		if err != nil {
@@ -144,8 +137,8 @@ func (s *Store) GetPatient(ctx context.Context, id string) (devices.Patient, err
 
 // ListPatients returns a page of patients by id, optionally of one team, or of the teams of
 // one site.
-func (s *Store) ListPatients(ctx context.Context, o ListOptions) ([]devices.Patient, error) {
-	if err := o.only("patients", "team", "site"); err != nil {
+func (s *Store) ListPatients(ctx context.Context, o devices.ListOptions) ([]devices.Patient, error) {
+	if err := only(o, "patients", "team", "site"); err != nil {
 		return nil, err
 	}
 	w := &where{}

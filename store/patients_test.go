@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -34,7 +35,7 @@ func testPatientBirthYear(t *testing.T, newDSN func(t *testing.T) string) {
 	if err := s.db.QueryRowContext(ctx, `SELECT birth_year FROM patients WHERE id = 'p2'`).Scan(&stored); err != nil || stored != nil {
 		t.Errorf("birth_year column of p2 = %v, %v; want NULL", stored, err)
 	}
-	list, err := s.ListPatients(ctx, ListOptions{Team: "t1"})
+	list, err := s.ListPatients(ctx, devices.ListOptions{Team: "t1"})
 	if err != nil || len(list) != 3 || list[2].ID != "p7" || list[2].BirthYear != 1948 {
 		t.Errorf("ListPatients(t1) = %+v, %v; want p7 last, born 1948", list, err)
 	}
@@ -47,9 +48,9 @@ func testPatientBirthYear(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 
 	// Changing the birth year leaves the plans and the team alone, and the other way round.
-	must(t, "TransferPatient", s.TransferPatient(asAdmin, "p7", "t2", DevicesReturn, t0))
+	must(t, "TransferPatient", s.TransferPatient(asAdmin, "p7", "t2", devices.PolicyReturn, t0))
 	year := 1950
-	must(t, "PatchPatient(birth year)", s.PatchPatient(asAdmin, "p7", PatientChange{BirthYear: &year}))
+	must(t, "PatchPatient(birth year)", s.PatchPatient(asAdmin, "p7", devices.PatientChange{BirthYear: &year}))
 	want := devices.Patient{ID: "p7", TeamID: "t2", Plans: []string{"hypertension: BP daily"}, BirthYear: 1950}
 	if got, _ := s.GetPatient(ctx, "p7"); !reflect.DeepEqual(got, want) {
 		t.Errorf("after PatchPatient(birth year 1950), GetPatient(p7) = %+v; want %+v", got, want)
@@ -61,7 +62,7 @@ func testPatientBirthYear(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	plans := []string{"fever watch: temperature daily"}
 	unknown := 0
-	must(t, "PatchPatient(both)", s.PatchPatient(asAdmin, "p7", PatientChange{Plans: &plans, BirthYear: &unknown}))
+	must(t, "PatchPatient(both)", s.PatchPatient(asAdmin, "p7", devices.PatientChange{Plans: &plans, BirthYear: &unknown}))
 	want.Plans, want.BirthYear = plans, 0
 	if got, _ := s.GetPatient(ctx, "p7"); !reflect.DeepEqual(got, want) {
 		t.Errorf("after PatchPatient(plans, unknown birth year), GetPatient(p7) = %+v; want %+v", got, want)
@@ -78,13 +79,13 @@ func testPatientBirthYear(t *testing.T, newDSN func(t *testing.T) string) {
 		wantCode(t, "CreatePatient(born "+strconv.Itoa(bad)+")", s.CreatePatient(asAdmin, devices.Patient{ID: "p8", TeamID: "t1", BirthYear: bad}), errcode.Invalid)
 		wantCode(t, "CreatePatients(born "+strconv.Itoa(bad)+")", s.CreatePatients(asAdmin, []devices.Patient{{ID: "p8", TeamID: "t1", BirthYear: bad}}), errcode.Invalid)
 		wantCode(t, "UpdatePatient(born "+strconv.Itoa(bad)+")", s.UpdatePatient(asAdmin, devices.Patient{ID: "p7", TeamID: "t1", BirthYear: bad}), errcode.Invalid)
-		err := s.PatchPatient(asAdmin, "p7", PatientChange{BirthYear: &bad})
+		err := s.PatchPatient(asAdmin, "p7", devices.PatientChange{BirthYear: &bad})
 		wantCode(t, "PatchPatient(born "+strconv.Itoa(bad)+")", err, errcode.Invalid)
 		if de := (*errcode.Error)(nil); errors.As(err, &de) && !strings.Contains(de.Message, "birth_year") {
 			t.Errorf("PatchPatient(born %d) = %q; want the message to name birth_year", bad, de.Message)
 		}
 	}
-	wantCode(t, "PatchPatient(p9)", s.PatchPatient(asAdmin, "p9", PatientChange{BirthYear: &year}), errcode.NotFound)
+	wantCode(t, "PatchPatient(p9)", s.PatchPatient(asAdmin, "p9", devices.PatientChange{BirthYear: &year}), errcode.NotFound)
 	if v2, _ := s.RegistryVersion(ctx); v2 != v {
 		t.Errorf("RegistryVersion after refused changes = %d; want %d", v2, v)
 	}
@@ -94,7 +95,7 @@ func testPatientBirthYear(t *testing.T, newDSN func(t *testing.T) string) {
 
 	// The audit log records the birth year as it records the other fields: the new values,
 	// with an unknown year left out.
-	log, err := s.AuditLog(ctx, AuditFilter{Subject: "patient/p7"})
+	log, err := s.AuditLog(ctx, audit.Filter{Subject: "patient/p7"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func testDevicePeriods(t *testing.T, newDSN func(t *testing.T) string) {
 	// A transfer that takes a lent device along moves it at the transfer's time.
 	must(t, "AssignDevice", s.AssignDevice(asAdmin, "cuff-1", "p1", t0))
 	at := t0.Add(3 * day)
-	must(t, "TransferPatient", s.TransferPatient(asAdmin, "p1", "t2", DevicesTravel, at))
+	must(t, "TransferPatient", s.TransferPatient(asAdmin, "p1", "t2", devices.PolicyTravel, at))
 	got, err = s.DevicePeriods(ctx, t0, t0.Add(30*day), "cuff-1")
 	if err != nil || len(got) != 2 || got[0].SiteID != "s1" || !got[0].Until.Equal(at) ||
 		got[1].SiteID != "s2" || !got[1].From.Equal(at) || got[1].Status != devices.Active {

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -23,20 +23,6 @@ import (
 //   - Errors the caller can act on are *errcode.Error: Invalid for bad input and for a
 //     reference to a row that does not exist, NotFound for the row the call is about, Conflict
 //     for a duplicate id. Anything else is a database failure.
-
-type actorKey struct{}
-
-// WithActor returns a context that names who makes the registry changes done with it, for the
-// audit log: a user name or an API token's name. A mutation without an actor is refused.
-func WithActor(ctx context.Context, actor string) context.Context {
-	return context.WithValue(ctx, actorKey{}, actor)
-}
-
-// actorOf returns the actor that WithActor put in ctx, or "".
-func actorOf(ctx context.Context) string {
-	a, _ := ctx.Value(actorKey{}).(string)
-	return strings.TrimSpace(a)
-}
 
 // change runs fn as one registry mutation: in a transaction that increments the registry
 // version and records action on subject in the audit log with the detail fn returns.
@@ -55,7 +41,7 @@ func (s *Store) change(ctx context.Context, action, subject string, fn func(tx *
 // error that is or wraps an *errcode.Error) come back as fn returned them; others are prefixed
 // with what.
 func (s *Store) mutate(ctx context.Context, what string, fn func(tx *sql.Tx, actor string) error) error {
-	actor := actorOf(ctx)
+	actor := audit.Actor(ctx)
 	if actor == "" {
 		return errcode.Errorf(errcode.Invalid, "no actor: a registry change must say who makes it")
 	}
@@ -139,23 +125,8 @@ func (s *Store) LoadDirectory(ctx context.Context) (*devices.Directory, error) {
 	return devices.NewDirectory(version, devs, assigns, nil).WithSites(sites).WithPatients(people), tx.Commit()
 }
 
-// ListOptions selects and pages a list of registry rows, ordered by id. Each list takes only the
-// filters that apply to it and refuses the others.
-type ListOptions struct {
-	Site   string // teams, patients (through their team) and devices at this site
-	Team   string // patients of this team
-	Kind   string // devices of this kind
-	Status string // devices with this status
-	Mode   string // devices in this mode
-	// After is a cursor: only rows whose id sorts after it (byte by byte). Pass the last id of a
-	// page to get the next one.
-	After string
-	// Limit is the page size: default 100, at most 1000.
-	Limit int
-}
-
-// only returns Invalid when a filter other than those allowed is set.
-func (o ListOptions) only(list string, allowed ...string) error {
+// only returns Invalid when a filter of o other than those allowed is set.
+func only(o devices.ListOptions, list string, allowed ...string) error {
 	for _, f := range []struct{ name, value string }{
 		{"site", o.Site}, {"team", o.Team}, {"kind", o.Kind}, {"status", o.Status}, {"mode", o.Mode},
 	} {
@@ -189,7 +160,7 @@ func queryAll[T any](ctx context.Context, q querier, query string, args []any, s
 
 // list runs "SELECT columns FROM from" with the conditions in w, after the cursor, ordered by
 // idColumn, one page.
-func list[T any](ctx context.Context, s *Store, what, columns, from, idColumn string, w *where, o ListOptions, scan func(scanner) (T, error)) ([]T, error) {
+func list[T any](ctx context.Context, s *Store, what, columns, from, idColumn string, w *where, o devices.ListOptions, scan func(scanner) (T, error)) ([]T, error) {
 	if o.After != "" {
 		w.add(idColumn+" > ?", o.After)
 	}

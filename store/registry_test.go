@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -101,7 +102,7 @@ func testSites(t *testing.T, newDSN func(t *testing.T) string) {
 	wantCode(t, "GetSite(s9)", err, errcode.NotFound)
 
 	must(t, "CreateSite", s.CreateSite(asAdmin, site2))
-	all, err := s.ListSites(ctx, ListOptions{})
+	all, err := s.ListSites(ctx, devices.ListOptions{})
 	if err != nil || !reflect.DeepEqual(all, []devices.Site{moved, site2}) {
 		t.Errorf("ListSites() = %+v, %v; want s1, s2", all, err)
 	}
@@ -141,13 +142,13 @@ func testTeams(t *testing.T, newDSN func(t *testing.T) string) {
 	wantCode(t, "GetTeam(t9)", err, errcode.NotFound)
 
 	for _, tt := range []struct {
-		o    ListOptions
+		o    devices.ListOptions
 		want []string
 	}{
-		{ListOptions{}, []string{"t1", "t2", "t3"}},
-		{ListOptions{Site: "s2"}, []string{"t1", "t2", "t3"}},
-		{ListOptions{Site: "s1"}, []string{}},
-		{ListOptions{Site: "s2", After: "t1", Limit: 1}, []string{"t2"}},
+		{devices.ListOptions{}, []string{"t1", "t2", "t3"}},
+		{devices.ListOptions{Site: "s2"}, []string{"t1", "t2", "t3"}},
+		{devices.ListOptions{Site: "s1"}, []string{}},
+		{devices.ListOptions{Site: "s2", After: "t1", Limit: 1}, []string{"t2"}},
 	} {
 		got, err := s.ListTeams(ctx, tt.o)
 		if err != nil || !slices.Equal(ids(got, teamID), tt.want) {
@@ -182,16 +183,16 @@ func testPatients(t *testing.T, newDSN func(t *testing.T) string) {
 	wantCode(t, "GetPatient(p9)", err, errcode.NotFound)
 
 	for _, tt := range []struct {
-		o    ListOptions
+		o    devices.ListOptions
 		want []string
 	}{
-		{ListOptions{}, []string{"p1", "p2", "p3"}},
-		{ListOptions{Team: "t1"}, []string{"p2"}},
-		{ListOptions{Team: "t2"}, []string{"p1", "p3"}},
-		{ListOptions{Site: "s2"}, []string{"p1", "p3"}},
-		{ListOptions{Site: "s2", After: "p1"}, []string{"p3"}},
-		{ListOptions{Site: "s1", Team: "t2"}, []string{}},
-		{ListOptions{Limit: 2}, []string{"p1", "p2"}},
+		{devices.ListOptions{}, []string{"p1", "p2", "p3"}},
+		{devices.ListOptions{Team: "t1"}, []string{"p2"}},
+		{devices.ListOptions{Team: "t2"}, []string{"p1", "p3"}},
+		{devices.ListOptions{Site: "s2"}, []string{"p1", "p3"}},
+		{devices.ListOptions{Site: "s2", After: "p1"}, []string{"p3"}},
+		{devices.ListOptions{Site: "s1", Team: "t2"}, []string{}},
+		{devices.ListOptions{Limit: 2}, []string{"p1", "p2"}},
 	} {
 		got, err := s.ListPatients(ctx, tt.o)
 		if err != nil || !slices.Equal(ids(got, patientID), tt.want) {
@@ -249,25 +250,25 @@ func testDevices(t *testing.T, newDSN func(t *testing.T) string) {
 	wantCode(t, "GetDevice(new-1)", err, errcode.NotFound)
 
 	for _, tt := range []struct {
-		o    ListOptions
+		o    devices.ListOptions
 		want []string
 	}{
-		{ListOptions{}, []string{"cuff-1", "cuff-2", "gm-old", "st-1"}},
-		{ListOptions{Site: "s1"}, []string{"cuff-2", "st-1"}},
-		{ListOptions{Kind: "bp_cuff"}, []string{"cuff-1", "cuff-2"}},
-		{ListOptions{Status: "active"}, []string{"cuff-2", "st-1"}},
-		{ListOptions{Status: "maintenance"}, []string{"cuff-1"}},
-		{ListOptions{Mode: "home"}, []string{"cuff-1", "cuff-2", "gm-old"}},
-		{ListOptions{Mode: "home", Site: "s2", Status: "retired"}, []string{"gm-old"}},
-		{ListOptions{Kind: "bp_cuff", After: "cuff-1"}, []string{"cuff-2"}},
-		{ListOptions{Kind: "scale"}, []string{}},
+		{devices.ListOptions{}, []string{"cuff-1", "cuff-2", "gm-old", "st-1"}},
+		{devices.ListOptions{Site: "s1"}, []string{"cuff-2", "st-1"}},
+		{devices.ListOptions{Kind: "bp_cuff"}, []string{"cuff-1", "cuff-2"}},
+		{devices.ListOptions{Status: "active"}, []string{"cuff-2", "st-1"}},
+		{devices.ListOptions{Status: "maintenance"}, []string{"cuff-1"}},
+		{devices.ListOptions{Mode: "home"}, []string{"cuff-1", "cuff-2", "gm-old"}},
+		{devices.ListOptions{Mode: "home", Site: "s2", Status: "retired"}, []string{"gm-old"}},
+		{devices.ListOptions{Kind: "bp_cuff", After: "cuff-1"}, []string{"cuff-2"}},
+		{devices.ListOptions{Kind: "scale"}, []string{}},
 	} {
 		got, err := s.ListDevices(ctx, tt.o)
 		if err != nil || !slices.Equal(ids(got, deviceID), tt.want) {
 			t.Errorf("ListDevices(%+v) = %v, %v; want %v", tt.o, ids(got, deviceID), err, tt.want)
 		}
 	}
-	for _, o := range []ListOptions{{Kind: "toaster"}, {Status: "lost"}, {Mode: "mobile"}} {
+	for _, o := range []devices.ListOptions{{Kind: "toaster"}, {Status: "lost"}, {Mode: "mobile"}} {
 		_, err := s.ListDevices(ctx, o)
 		wantCode(t, fmt.Sprintf("ListDevices(%+v)", o), err, errcode.Invalid)
 	}
@@ -289,14 +290,14 @@ func testListPagesByID(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	sort.Strings(all)
 
-	first, err := s.ListSites(ctx, ListOptions{})
+	first, err := s.ListSites(ctx, devices.ListOptions{})
 	if err != nil || len(first) != defaultLimit {
 		t.Fatalf("ListSites() = %d sites, %v; want the default page of %d", len(first), err, defaultLimit)
 	}
 	var paged []string
 	after := ""
 	for pages := 0; ; pages++ {
-		page, err := s.ListSites(ctx, ListOptions{After: after, Limit: 7})
+		page, err := s.ListSites(ctx, devices.ListOptions{After: after, Limit: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,7 +310,7 @@ func testListPagesByID(t *testing.T, newDSN func(t *testing.T) string) {
 	if !slices.Equal(paged, all) {
 		t.Errorf("pages of 7 = %v\nwant, in byte order, %v", paged, all)
 	}
-	big, err := s.ListSites(ctx, ListOptions{Limit: 5000})
+	big, err := s.ListSites(ctx, devices.ListOptions{Limit: 5000})
 	if err != nil || len(big) != len(all) {
 		t.Errorf("ListSites(Limit 5000) = %d sites, %v; want all %d", len(big), err, len(all))
 	}
@@ -318,13 +319,13 @@ func testListPagesByID(t *testing.T, newDSN func(t *testing.T) string) {
 func testListRefusesFiltersThatDoNotApply(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
-	_, err := s.ListSites(ctx, ListOptions{Site: "s1"})
+	_, err := s.ListSites(ctx, devices.ListOptions{Site: "s1"})
 	wantCode(t, "ListSites(Site)", err, errcode.Invalid)
-	_, err = s.ListTeams(ctx, ListOptions{Team: "t1"})
+	_, err = s.ListTeams(ctx, devices.ListOptions{Team: "t1"})
 	wantCode(t, "ListTeams(Team)", err, errcode.Invalid)
-	_, err = s.ListPatients(ctx, ListOptions{Kind: "cgm"})
+	_, err = s.ListPatients(ctx, devices.ListOptions{Kind: "cgm"})
 	wantCode(t, "ListPatients(Kind)", err, errcode.Invalid)
-	_, err = s.ListDevices(ctx, ListOptions{Team: "t1"})
+	_, err = s.ListDevices(ctx, devices.ListOptions{Team: "t1"})
 	wantCode(t, "ListDevices(Team)", err, errcode.Invalid)
 }
 
@@ -570,10 +571,10 @@ func testRegistryVersion(t *testing.T, newDSN func(t *testing.T) string) {
 
 	// Reads and refused changes leave it alone.
 	s.GetSite(ctx, "s1")
-	s.ListDevices(ctx, ListOptions{})
+	s.ListDevices(ctx, devices.ListOptions{})
 	s.Assignments(ctx, "cuff-1")
 	s.LoadDirectory(ctx)
-	s.AuditLog(ctx, AuditFilter{})
+	s.AuditLog(ctx, audit.Filter{})
 	s.CreateSite(asAdmin, site1)
 	s.UpdateTeam(asAdmin, devices.Team{ID: "t9", SiteID: "s1", Name: "x"})
 	if got, _ := s.RegistryVersion(ctx); got != v {
@@ -584,8 +585,8 @@ func testRegistryVersion(t *testing.T, newDSN func(t *testing.T) string) {
 func testAuditLog(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
-	alice := WithActor(ctx, "user:alice")
-	bob := WithActor(ctx, "token:fleet-sync")
+	alice := audit.WithActor(ctx, "user:alice")
+	bob := audit.WithActor(ctx, "token:fleet-sync")
 	start := time.Now().Add(-time.Second)
 	rotated := devices.HashSecret("rotated")
 
@@ -602,7 +603,7 @@ func testAuditLog(t *testing.T, newDSN func(t *testing.T) string) {
 	must(t, "UpdatePatient", s.UpdatePatient(alice, devices.Patient{ID: "p1", TeamID: "t1"}))
 	s.CreateSite(bob, site1) // refused: not audited
 
-	all, err := s.AuditLog(ctx, AuditFilter{})
+	all, err := s.AuditLog(ctx, audit.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -652,15 +653,15 @@ func testAuditLog(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 
 	for _, tt := range []struct {
-		f    AuditFilter
+		f    audit.Filter
 		want int
 	}{
-		{AuditFilter{Subject: "device/cuff-1"}, 6},
-		{AuditFilter{Actor: "token:fleet-sync"}, 3},
-		{AuditFilter{Action: "device.assign"}, 2},
-		{AuditFilter{Actor: "user:alice", Subject: "patient/p1"}, 2},
-		{AuditFilter{Before: all[4].ID}, 6},
-		{AuditFilter{Limit: 3}, 3},
+		{audit.Filter{Subject: "device/cuff-1"}, 6},
+		{audit.Filter{Actor: "token:fleet-sync"}, 3},
+		{audit.Filter{Action: "device.assign"}, 2},
+		{audit.Filter{Actor: "user:alice", Subject: "patient/p1"}, 2},
+		{audit.Filter{Before: all[4].ID}, 6},
+		{audit.Filter{Limit: 3}, 3},
 	} {
 		got, err := s.AuditLog(ctx, tt.f)
 		if err != nil || len(got) != tt.want {
@@ -674,7 +675,7 @@ func testMutationWithoutActor(t *testing.T, newDSN func(t *testing.T) string) {
 	s := newStore(t, newDSN)
 	seed(t, s)
 	version, _ := s.RegistryVersion(ctx)
-	for _, ctx := range []context.Context{ctx, WithActor(ctx, " ")} {
+	for _, ctx := range []context.Context{ctx, audit.WithActor(ctx, " ")} {
 		for name, err := range map[string]error{
 			"CreateSite":      s.CreateSite(ctx, devices.Site{ID: "s9", Name: "x"}),
 			"UpdateSite":      s.UpdateSite(ctx, site1),
@@ -761,7 +762,7 @@ func testCreateDevices(t *testing.T, newDSN func(t *testing.T) string) {
 		if _, err := s.GetDevice(ctx, id); err != nil {
 			t.Errorf("GetDevice(%s) after the batch: %v", id, err)
 		}
-		if log, _ := s.AuditLog(ctx, AuditFilter{Subject: "device/" + id}); len(log) != 1 || log[0].Action != "device.create" {
+		if log, _ := s.AuditLog(ctx, audit.Filter{Subject: "device/" + id}); len(log) != 1 || log[0].Action != "device.create" {
 			t.Errorf("audit of %s = %+v; want one device.create", id, log)
 		}
 	}

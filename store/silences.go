@@ -83,23 +83,8 @@ func (s *Store) DeleteSilence(ctx context.Context, id int64) error {
 	})
 }
 
-// SilenceFilter selects silences, newest first.
-type SilenceFilter struct {
-	// Scope limits them to the patients of Scope.Teams and the devices at Scope.Sites, as the
-	// registry has them now; Scope.All for every one.
-	Scope alerts.Scope
-	// Subject, if set, is the one patient or device.
-	Subject alerts.Subject
-	// EndsAfter, if set, leaves out silences that ended at or before it.
-	EndsAfter time.Time
-	// Before is a cursor: only silences with a smaller id.
-	Before int64
-	// Limit is the page size: default 100, at most 1000.
-	Limit int
-}
-
 // ListSilences returns the silences f selects, newest first.
-func (s *Store) ListSilences(ctx context.Context, f SilenceFilter) ([]alerts.Silence, error) {
+func (s *Store) ListSilences(ctx context.Context, f alerts.SilenceFilter) ([]alerts.Silence, error) {
 	w := &where{}
 	if !f.Scope.All {
 		if len(f.Scope.Teams) == 0 && len(f.Scope.Sites) == 0 {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -32,7 +33,7 @@ func testSilences(t *testing.T, newDSN func(t *testing.T) string) {
 	if v, _ := s.RegistryVersion(ctx); v != v0+3 {
 		t.Errorf("RegistryVersion after three silences = %d; want %d", v, v0+3)
 	}
-	if log, _ := s.AuditLog(ctx, AuditFilter{Subject: "patient/p1", Action: "silence.create"}); len(log) != 1 {
+	if log, _ := s.AuditLog(ctx, audit.Filter{Subject: "patient/p1", Action: "silence.create"}); len(log) != 1 {
 		t.Errorf("audit of p1's silence = %+v; want one silence.create", log)
 	}
 	if got, err := s.GetSilence(ctx, inHospital.ID); err != nil || got != inHospital {
@@ -48,18 +49,18 @@ func testSilences(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	for _, tt := range []struct {
 		name string
-		f    SilenceFilter
+		f    alerts.SilenceFilter
 		want []int64
 	}{
-		{"all", SilenceFilter{Scope: alerts.Scope{All: true}}, []int64{away.ID, repair.ID, inHospital.ID}},
-		{"team t1", SilenceFilter{Scope: alerts.Scope{Teams: []string{"t1"}}}, []int64{inHospital.ID}},
-		{"site s1", SilenceFilter{Scope: alerts.Scope{Sites: []string{"s1"}}}, []int64{repair.ID}},
-		{"site s2", SilenceFilter{Scope: alerts.Scope{Sites: []string{"s2"}}}, []int64{}},
-		{"team t1 and site s1", SilenceFilter{Scope: alerts.Scope{Teams: []string{"t1"}, Sites: []string{"s1"}}}, []int64{repair.ID, inHospital.ID}},
-		{"nothing in scope", SilenceFilter{}, []int64{}},
-		{"subject p3", SilenceFilter{Scope: alerts.Scope{All: true}, Subject: other}, []int64{away.ID}},
-		{"ending after t0+1d", SilenceFilter{Scope: alerts.Scope{All: true}, EndsAfter: t0.Add(day)}, []int64{repair.ID, inHospital.ID}},
-		{"before", SilenceFilter{Scope: alerts.Scope{All: true}, Before: away.ID, Limit: 1}, []int64{repair.ID}},
+		{"all", alerts.SilenceFilter{Scope: alerts.Scope{All: true}}, []int64{away.ID, repair.ID, inHospital.ID}},
+		{"team t1", alerts.SilenceFilter{Scope: alerts.Scope{Teams: []string{"t1"}}}, []int64{inHospital.ID}},
+		{"site s1", alerts.SilenceFilter{Scope: alerts.Scope{Sites: []string{"s1"}}}, []int64{repair.ID}},
+		{"site s2", alerts.SilenceFilter{Scope: alerts.Scope{Sites: []string{"s2"}}}, []int64{}},
+		{"team t1 and site s1", alerts.SilenceFilter{Scope: alerts.Scope{Teams: []string{"t1"}, Sites: []string{"s1"}}}, []int64{repair.ID, inHospital.ID}},
+		{"nothing in scope", alerts.SilenceFilter{}, []int64{}},
+		{"subject p3", alerts.SilenceFilter{Scope: alerts.Scope{All: true}, Subject: other}, []int64{away.ID}},
+		{"ending after t0+1d", alerts.SilenceFilter{Scope: alerts.Scope{All: true}, EndsAfter: t0.Add(day)}, []int64{repair.ID, inHospital.ID}},
+		{"before", alerts.SilenceFilter{Scope: alerts.Scope{All: true}, Before: away.ID, Limit: 1}, []int64{repair.ID}},
 	} {
 		got, err := s.ListSilences(ctx, tt.f)
 		if err != nil || !equalIDs(ids(got), tt.want) {
@@ -91,7 +92,7 @@ func testSilences(t *testing.T, newDSN func(t *testing.T) string) {
 	wantCode(t, "DeleteSilence again", s.DeleteSilence(asAdmin, repair.ID), errcode.NotFound)
 	_, err = s.GetSilence(ctx, repair.ID)
 	wantCode(t, "GetSilence after delete", err, errcode.NotFound)
-	if log, _ := s.AuditLog(ctx, AuditFilter{Subject: "device/cuff-1", Action: "silence.delete"}); len(log) != 1 {
+	if log, _ := s.AuditLog(ctx, audit.Filter{Subject: "device/cuff-1", Action: "silence.delete"}); len(log) != 1 {
 		t.Errorf("audit of deleting cuff-1's silence = %+v; want one silence.delete", log)
 	}
 
@@ -139,7 +140,7 @@ func testAlertSilencedFinding(t *testing.T, newDSN func(t *testing.T) string) {
 			t.Errorf("event of silenced finding %d: alert %+v; want it silenced", i+1, ev.Alert)
 		}
 	}
-	stored, err := s.ListAlerts(ctx, AlertFilter{Scope: alerts.Scope{All: true}})
+	stored, err := s.ListAlerts(ctx, alerts.Filter{Scope: alerts.Scope{All: true}})
 	if err != nil || len(stored) != 1 || stored[0].Silenced != "in hospital" || stored[0].Severity != alerts.Urgent {
 		t.Fatalf("ListAlerts = %+v, %v; want the one urgent alert, silenced", stored, err)
 	}

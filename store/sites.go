@@ -71,8 +71,8 @@ func (s *Store) GetSite(ctx context.Context, id string) (devices.Site, error) {
 }
 
 // ListSites returns a page of sites by id. It takes no filter.
-func (s *Store) ListSites(ctx context.Context, o ListOptions) ([]devices.Site, error) {
-	if err := o.only("sites"); err != nil {
+func (s *Store) ListSites(ctx context.Context, o devices.ListOptions) ([]devices.Site, error) {
+	if err := only(o, "sites"); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "sites", siteColumns, "sites", "id", &where{}, o, scanSite)

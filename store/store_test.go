@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 )
@@ -129,7 +130,7 @@ func newStore(t *testing.T, newDSN func(t *testing.T) string) *Store {
 }
 
 // asAdmin is the context of the registry changes in these tests.
-var asAdmin = WithActor(context.Background(), "admin:test")
+var asAdmin = audit.WithActor(context.Background(), "admin:test")
 
 // wantCode fails the test unless err is an *errcode.Error with the code.
 func wantCode(t *testing.T, what string, err error, code string) {

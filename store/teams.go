@@ -132,8 +132,8 @@ func (s *Store) GetTeam(ctx context.Context, id string) (devices.Team, error) {
 }
 
 // ListTeams returns a page of teams by id, optionally of one site.
-func (s *Store) ListTeams(ctx context.Context, o ListOptions) ([]devices.Team, error) {
-	if err := o.only("teams", "site"); err != nil {
+func (s *Store) ListTeams(ctx context.Context, o devices.ListOptions) ([]devices.Team, error) {
+	if err := only(o, "teams", "site"); err != nil {
 		return nil, err
 	}
 	w := &where{}

@@ -12,27 +12,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
-// Device policies of a patient transfer: what becomes of the home devices lent to the patient.
-const (
-	// DevicesTravel sends each device along: its site becomes the new team's site, and the loan
-	// continues, so its readings go on being credited to the patient.
-	DevicesTravel = "travel"
-	// DevicesReturn ends each loan at the time of the transfer; the device stays at its site,
-	// in the pool, to be lent again.
-	DevicesReturn = "return"
-)
-
-// Transfer is a patient's move from one team to another, as recorded by TransferPatient.
-type Transfer struct {
-	ID           int64
-	PatientID    string
-	FromTeam     string
-	ToTeam       string
-	At           time.Time
-	Actor        string
-	DevicePolicy string // DevicesTravel or DevicesReturn
-}
-
 // TransferPatient moves a patient to another team at time at, in one registry change. The
 // patient keeps its id, so its readings stay queryable under it, and its care plans. Every
 // home device lent to the patient now either travels with it or is returned at at, as
@@ -46,8 +25,8 @@ func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePo
 	switch {
 	case !reading.ValidID(patientID) || !reading.ValidID(toTeam):
 		return errcode.Errorf(errcode.Invalid, "patient %q or team %q is not a valid id", patientID, toTeam)
-	case devicePolicy != DevicesTravel && devicePolicy != DevicesReturn:
-		return errcode.Errorf(errcode.Invalid, "device policy %q is not %s or %s", devicePolicy, DevicesTravel, DevicesReturn)
+	case devicePolicy != devices.PolicyTravel && devicePolicy != devices.PolicyReturn:
+		return errcode.Errorf(errcode.Invalid, "device policy %q is not %s or %s", devicePolicy, devices.PolicyTravel, devices.PolicyReturn)
 	case at.IsZero():
 		return errcode.Errorf(errcode.Invalid, "a transfer needs its time")
 	}
@@ -96,7 +75,7 @@ func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePo
 			return err
 		}
 		for _, l := range loans {
-			if devicePolicy == DevicesTravel {
+			if devicePolicy == devices.PolicyTravel {
 				err = travel(ctx, s, tx, actor, l.DeviceID, team.SiteID, at)
 			} else {
 				err = returnAt(ctx, s, tx, actor, l, at)
@@ -137,7 +116,7 @@ func returnAt(ctx context.Context, s *Store, tx *sql.Tx, actor string, loan devi
 }
 
 // Transfers returns the patient's transfers, oldest first; NotFound if there is no such patient.
-func (s *Store) Transfers(ctx context.Context, patientID string) ([]Transfer, error) {
+func (s *Store) Transfers(ctx context.Context, patientID string) ([]devices.Transfer, error) {
 	found, err := exists(ctx, s.db, `SELECT 1 FROM patients WHERE id = $1`, patientID)
 	if err != nil {
 		return nil, fmt.Errorf("transfers of %s: %w", patientID, err)
@@ -146,8 +125,8 @@ func (s *Store) Transfers(ctx context.Context, patientID string) ([]Transfer, er
 		return nil, notFound("patient", patientID)
 	}
 	out, err := queryAll(ctx, s.db, `SELECT id, patient_id, from_team, to_team, at_ms, actor, device_policy
-		FROM patient_transfers WHERE patient_id = $1 ORDER BY id`, []any{patientID}, func(sc scanner) (Transfer, error) {
-		var t Transfer
+		FROM patient_transfers WHERE patient_id = $1 ORDER BY id`, []any{patientID}, func(sc scanner) (devices.Transfer, error) {
+		var t devices.Transfer
 		var ms int64
 		err := sc.Scan(&t.ID, &t.PatientID, &t.FromTeam, &t.ToTeam, &ms, &t.Actor, &t.DevicePolicy)
 		t.At = time.UnixMilli(ms).UTC()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -41,13 +42,13 @@ func wantTransferred(t *testing.T, s *Store, versionBefore int64, policy string,
 	}
 	tr := trs[0]
 	tr.ID = 0
-	if wantTr := (Transfer{PatientID: "p1", FromTeam: "t1", ToTeam: "t2", At: at, Actor: "admin:test", DevicePolicy: policy}); tr != wantTr {
+	if wantTr := (devices.Transfer{PatientID: "p1", FromTeam: "t1", ToTeam: "t2", At: at, Actor: "admin:test", DevicePolicy: policy}); tr != wantTr {
 		t.Errorf("Transfers(p1)[0] = %+v; want %+v", tr, wantTr)
 	}
 	if v, _ := s.RegistryVersion(ctx); v != versionBefore+1 {
 		t.Errorf("RegistryVersion after the transfer = %d; want %d: one change", v, versionBefore+1)
 	}
-	log, _ := s.AuditLog(ctx, AuditFilter{Subject: "patient/p1", Action: "patient.transfer"})
+	log, _ := s.AuditLog(ctx, audit.Filter{Subject: "patient/p1", Action: "patient.transfer"})
 	if len(log) != 1 || log[0].Actor != "admin:test" {
 		t.Errorf("audit of the transfer = %+v; want one patient.transfer by admin:test", log)
 	}
@@ -65,8 +66,8 @@ func testTransferTravel(t *testing.T, newDSN func(t *testing.T) string) {
 	v, _ := s.RegistryVersion(ctx)
 	at := t0.Add(2 * day)
 
-	must(t, "TransferPatient(travel)", s.TransferPatient(asAdmin, "p1", "t2", DevicesTravel, at))
-	wantTransferred(t, s, v, DevicesTravel, at)
+	must(t, "TransferPatient(travel)", s.TransferPatient(asAdmin, "p1", "t2", devices.PolicyTravel, at))
+	wantTransferred(t, s, v, devices.PolicyTravel, at)
 
 	// The lent cuff moved to the new team's site and is still lent; the returned one and the
 	// one lent to someone else stayed.
@@ -87,11 +88,11 @@ func testTransferTravel(t *testing.T, newDSN func(t *testing.T) string) {
 	if d, _ := dir.Device("cuff-1"); d == nil || d.SiteID != "s2" {
 		t.Errorf("Directory.Device(cuff-1) = %+v; want it at s2", d)
 	}
-	if log, _ := s.AuditLog(ctx, AuditFilter{Subject: "device/cuff-1", Action: "device.update"}); len(log) != 1 ||
+	if log, _ := s.AuditLog(ctx, audit.Filter{Subject: "device/cuff-1", Action: "device.update"}); len(log) != 1 ||
 		!strings.Contains(log[0].Detail, `"site":"s2"`) {
 		t.Errorf("audit of cuff-1's move = %+v; want one device.update to site s2", log)
 	}
-	if log, _ := s.AuditLog(ctx, AuditFilter{Subject: "device/cuff-2"}); len(log) != 3 {
+	if log, _ := s.AuditLog(ctx, audit.Filter{Subject: "device/cuff-2"}); len(log) != 3 {
 		t.Errorf("audit of cuff-2 = %d rows; want its create, assign and return only", len(log))
 	}
 }
@@ -103,8 +104,8 @@ func testTransferReturn(t *testing.T, newDSN func(t *testing.T) string) {
 	v, _ := s.RegistryVersion(ctx)
 	at := t0.Add(2 * day)
 
-	must(t, "TransferPatient(return)", s.TransferPatient(asAdmin, "p1", "t2", DevicesReturn, at))
-	wantTransferred(t, s, v, DevicesReturn, at)
+	must(t, "TransferPatient(return)", s.TransferPatient(asAdmin, "p1", "t2", devices.PolicyReturn, at))
+	wantTransferred(t, s, v, devices.PolicyReturn, at)
 
 	// The cuff came back to its site's pool at the time of the transfer.
 	if d, err := s.GetDevice(ctx, "cuff-1"); err != nil || d.SiteID != "s1" {
@@ -120,7 +121,7 @@ func testTransferReturn(t *testing.T, newDSN func(t *testing.T) string) {
 	if got := dir.PatientAt("cuff-1", at); got != "" {
 		t.Errorf("PatientAt(cuff-1) at the transfer = %q; want none: it was returned", got)
 	}
-	log, _ := s.AuditLog(ctx, AuditFilter{Subject: "device/cuff-1", Action: "device.return"})
+	log, _ := s.AuditLog(ctx, audit.Filter{Subject: "device/cuff-1", Action: "device.return"})
 	if len(log) != 1 || log[0].Detail != `{"patient":"p1","from":"2026-11-01T08:00:00Z","until":"2026-11-03T08:00:00Z"}` {
 		t.Errorf("audit of cuff-1's return = %+v; want one device.return ending the loan at the transfer", log)
 	}
@@ -143,14 +144,14 @@ func testTransferRefusals(t *testing.T, newDSN func(t *testing.T) string) {
 		at       time.Time
 		wantCode string
 	}{
-		{"unknown patient", asAdmin, "p9", "t2", DevicesTravel, at, errcode.NotFound},
-		{"unknown team", asAdmin, "p1", "t9", DevicesTravel, at, errcode.Invalid},
-		{"own team", asAdmin, "p1", "t1", DevicesTravel, at, errcode.Invalid},
+		{"unknown patient", asAdmin, "p9", "t2", devices.PolicyTravel, at, errcode.NotFound},
+		{"unknown team", asAdmin, "p1", "t9", devices.PolicyTravel, at, errcode.Invalid},
+		{"own team", asAdmin, "p1", "t1", devices.PolicyTravel, at, errcode.Invalid},
 		{"unknown policy", asAdmin, "p1", "t2", "keep", at, errcode.Invalid},
-		{"no time", asAdmin, "p1", "t2", DevicesReturn, time.Time{}, errcode.Invalid},
-		{"bad team id", asAdmin, "p1", "t 2", DevicesTravel, at, errcode.Invalid},
-		{"return before the loan began", asAdmin, "p1", "t2", DevicesReturn, t0, errcode.Invalid},
-		{"no actor", ctx, "p1", "t2", DevicesTravel, at, errcode.Invalid},
+		{"no time", asAdmin, "p1", "t2", devices.PolicyReturn, time.Time{}, errcode.Invalid},
+		{"bad team id", asAdmin, "p1", "t 2", devices.PolicyTravel, at, errcode.Invalid},
+		{"return before the loan began", asAdmin, "p1", "t2", devices.PolicyReturn, t0, errcode.Invalid},
+		{"no actor", ctx, "p1", "t2", devices.PolicyTravel, at, errcode.Invalid},
 	}
 	for _, tt := range tests {
 		err := s.TransferPatient(tt.ctx, tt.patient, tt.team, tt.policy, tt.at)
@@ -175,7 +176,7 @@ func testSetPatientPlans(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
 	seed(t, s)
-	must(t, "TransferPatient", s.TransferPatient(asAdmin, "p1", "t2", DevicesReturn, t0))
+	must(t, "TransferPatient", s.TransferPatient(asAdmin, "p1", "t2", devices.PolicyReturn, t0))
 	must(t, "SetPatientPlans", s.SetPatientPlans(asAdmin, "p1", []string{"diabetes: glucose fasting"}))
 	want := devices.Patient{ID: "p1", TeamID: "t2", Plans: []string{"diabetes: glucose fasting"}}
 	if got, err := s.GetPatient(ctx, "p1"); err != nil || !reflect.DeepEqual(got, want) {
@@ -192,7 +193,7 @@ func testSetPatientPlans(t *testing.T, newDSN func(t *testing.T) string) {
 	if v2, _ := s.RegistryVersion(ctx); v2 != v {
 		t.Errorf("RegistryVersion after refused changes = %d; want %d", v2, v)
 	}
-	if log, _ := s.AuditLog(ctx, AuditFilter{Subject: "patient/p1", Action: "patient.update"}); len(log) != 2 ||
+	if log, _ := s.AuditLog(ctx, audit.Filter{Subject: "patient/p1", Action: "patient.update"}); len(log) != 2 ||
 		log[1].Detail != `{"team":"t2","plans":["diabetes: glucose fasting"]}` {
 		t.Errorf("audit of the plan changes = %+v; want two patient.update rows with the team", log)
 	}

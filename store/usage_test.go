@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
@@ -85,7 +86,7 @@ func testUsageRecordDedupes(t *testing.T, newDSN func(t *testing.T) string) {
 	if v, _ := s.RegistryVersion(ctx); v != v0 {
 		t.Errorf("RecordUses moved the registry version from %d to %d; usage is not the registry", v0, v)
 	}
-	if log, _ := s.AuditLog(ctx, AuditFilter{}); len(log) != 0 {
+	if log, _ := s.AuditLog(ctx, audit.Filter{}); len(log) != 0 {
 		t.Errorf("RecordUses wrote audit rows %+v; want none", log)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -260,7 +261,7 @@ func (s *Store) ListUsers(ctx context.Context, f access.UserFilter) ([]access.Us
 	if f.Site != "" {
 		w.add("EXISTS (SELECT 1 FROM user_sites m WHERE m.user_id = users.id AND m.site_id = ?)", f.Site)
 	}
-	users, err := list(ctx, s, "users", userColumns, "users", "id", w, ListOptions{After: f.After, Limit: f.Limit}, scanUser)
+	users, err := list(ctx, s, "users", userColumns, "users", "id", w, devices.ListOptions{After: f.After, Limit: f.Limit}, scanUser)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -298,7 +299,7 @@ func testSessions(t *testing.T, newDSN func(t *testing.T) string) {
 	mustCreateUser(t, s, drWang)
 	mustCreateUser(t, s, root)
 	version, _ := s.RegistryVersion(ctx)
-	audited, _ := s.AuditLog(ctx, AuditFilter{})
+	audited, _ := s.AuditLog(ctx, audit.Filter{})
 
 	id, expires, err := s.CreateSession(ctx, "usr_wang")
 	must(t, "CreateSession", err)
@@ -392,7 +393,7 @@ func testSessions(t *testing.T, newDSN func(t *testing.T) string) {
 
 	// Sessions are not registry changes: only the user changes above moved the version.
 	v, _ := s.RegistryVersion(ctx)
-	entries, _ := s.AuditLog(ctx, AuditFilter{})
+	entries, _ := s.AuditLog(ctx, audit.Filter{})
 	if v-version != 3 || len(entries)-len(audited) != 3 {
 		t.Errorf("sessions moved the registry version by %d and audited %d rows; want 3 and 3 (two updates, one password)",
 			v-version, len(entries)-len(audited))
@@ -406,7 +407,7 @@ func testAccessAudit(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
 	seed(t, s)
-	boss := WithActor(ctx, "user:usr_root")
+	boss := audit.WithActor(ctx, "user:usr_root")
 	if _, err := s.CreateUser(boss, drWang); err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +421,7 @@ func testAccessAudit(t *testing.T, newDSN func(t *testing.T) string) {
 	must(t, "RevokeToken", s.RevokeToken(boss, id))
 	s.CreateSession(ctx, "usr_wang")
 
-	entries, err := s.AuditLog(ctx, AuditFilter{Subject: "user/usr_wang"})
+	entries, err := s.AuditLog(ctx, audit.Filter{Subject: "user/usr_wang"})
 	must(t, "AuditLog", err)
 	type row struct{ actor, action, detail string }
 	want := []row{

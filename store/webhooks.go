@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -65,7 +66,7 @@ func webhookDetailOf(w alerts.Webhook) webhookDetail {
 // webhookWrite runs fn in a transaction that will write, for the context's actor; errors the
 // caller can act on come back as they are, others prefixed with what.
 func (s *Store) webhookWrite(ctx context.Context, what string, fn func(tx *sql.Tx, actor string) error) error {
-	actor := actorOf(ctx)
+	actor := audit.Actor(ctx)
 	if actor == "" {
 		return errcode.Errorf(errcode.Invalid, "no actor: a webhook change must say who makes it")
 	}
@@ -138,21 +139,8 @@ func getWebhook(ctx context.Context, q querier, id int64) (alerts.Webhook, error
 	return w, nil
 }
 
-// WebhookFilter selects webhooks, by ID.
-type WebhookFilter struct {
-	// Scope is what the viewer may see: the webhooks of its teams and of its sites. The zero
-	// Scope sees nothing: set All for every webhook.
-	Scope alerts.Scope
-	Team  string
-	Site  string
-	// After is a cursor: only webhooks with an ID above it.
-	After int64
-	// Limit is the page size: default 100, at most 1000.
-	Limit int
-}
-
 // ListWebhooks returns the webhooks that f selects, in ID order.
-func (s *Store) ListWebhooks(ctx context.Context, f WebhookFilter) ([]alerts.Webhook, error) {
+func (s *Store) ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]alerts.Webhook, error) {
 	w := &where{}
 	if !f.Scope.All {
 		var either []string
@@ -194,17 +182,10 @@ func (s *Store) AllWebhooks(ctx context.Context) ([]alerts.Webhook, error) {
 	return out, nil
 }
 
-// WebhookPatch changes the fields that are not nil. MinSeverity 0 sends every severity.
-type WebhookPatch struct {
-	URL         *string
-	Enabled     *bool
-	MinSeverity *alerts.Severity
-}
-
 // UpdateWebhook changes the webhook for the context's actor and returns it. A disabled webhook
 // gets no new deliveries, and those queued wait until it is enabled again. NotFound if there
 // is none; Invalid for a change that fails Check.
-func (s *Store) UpdateWebhook(ctx context.Context, id int64, p WebhookPatch) (alerts.Webhook, error) {
+func (s *Store) UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPatch) (alerts.Webhook, error) {
 	var w alerts.Webhook
 	err := s.webhookWrite(ctx, "update "+webhookSubject(id), func(tx *sql.Tx, actor string) error {
 		var err error
@@ -395,17 +376,9 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, d alerts.Delivery) er
 	return nil
 }
 
-// DeliveryFilter pages a webhook's delivery log, newest first.
-type DeliveryFilter struct {
-	// Before is a cursor: only deliveries with an ID below it. Zero means from the newest.
-	Before int64
-	// Limit is the page size: default 100, at most 1000.
-	Limit int
-}
-
 // ListWebhookDeliveries returns the delivery log of webhook id, newest first, without the
 // payloads; NotFound if there is no such webhook.
-func (s *Store) ListWebhookDeliveries(ctx context.Context, id int64, f DeliveryFilter) ([]alerts.Delivery, error) {
+func (s *Store) ListWebhookDeliveries(ctx context.Context, id int64, f alerts.DeliveryFilter) ([]alerts.Delivery, error) {
 	if _, err := s.GetWebhook(ctx, id); err != nil {
 		return nil, err
 	}

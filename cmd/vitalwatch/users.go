@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -33,7 +34,7 @@ func runUsers(ctx context.Context, cfg *Config, group string, args []string, std
 		return err
 	}
 	defer st.Close()
-	ctx = store.WithActor(ctx, cliActor())
+	ctx = audit.WithActor(ctx, cliActor())
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet(group+" "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
