@@ -19,6 +19,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/csvimport"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/internal/app"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -348,7 +349,7 @@ func writeBrokerConfig(ctx context.Context, cfg *Config, st *store.Store, args [
 		if cfg.Broker.Username == "" || cfg.Broker.Password == "" {
 			return errors.New("config: broker.username and broker.password: set both (the ingest client's credentials on the external broker) or neither")
 		}
-		principals = append(principals, broker.HashPrincipal(ingestPrincipal(cfg.Broker.Username, cfg.Broker.Password, prefix)))
+		principals = append(principals, broker.HashPrincipal(app.IngestPrincipal(cfg.Broker.Username, cfg.Broker.Password, prefix)))
 	}
 	if *usersFile != "" {
 		users, err := readIngestUsers(*usersFile)
@@ -358,7 +359,7 @@ func writeBrokerConfig(ctx context.Context, cfg *Config, st *store.Store, args [
 		for _, u := range users {
 			// The file is the list of instances: its line for broker.username, if any, wins.
 			principals = slices.DeleteFunc(principals, func(p broker.PrincipalHash) bool { return p.Username == u[0] })
-			p := ingestPrincipal(u[0], "", prefix)
+			p := app.IngestPrincipal(u[0], "", prefix)
 			principals = append(principals, broker.PrincipalHash{Username: u[0], PasswordHash: u[1], Subscribe: p.Subscribe, Publish: p.Publish})
 		}
 	}

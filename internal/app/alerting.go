@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/influx"
+	"github.com/vitalwatch/vitalwatch/internal/config"
+	"github.com/vitalwatch/vitalwatch/store"
+)
+
+// alerting is the alert services of one instance: the service, whose engine sees what ingest
+// accepted before it is acknowledged; the hub, which feeds /api/v1/alerts/stream with this and
+// other instances' alert events; the escalator; and the webhook deliverer, which sends any
+// instance's alert events to teams' and sites' receivers (the outbox is shared, and a lease
+// keeps two instances from sending one twice).
+type alerting struct {
+	rules     *alerts.Rules
+	svc       *alerts.Service
+	hub       *alerts.Hub
+	escalator *alerts.Escalator
+	deliverer *alerts.Deliverer
+}
+
+// newAlerting loads the rules (alerts.rules_file over the defaults) and builds the alert
+// services; nil without alerts.enabled.
+func newAlerting(cfg *config.Config, db *store.Store, view *devices.View, now func() time.Time, log *slog.Logger) (*alerting, error) {
+	if !cfg.Alerts.Enabled {
+		return nil, nil
+	}
+	rules := alerts.DefaultRules()
+	if cfg.Alerts.RulesFile != "" {
+		var err error
+		if rules, err = alerts.LoadRules(cfg.Alerts.RulesFile); err != nil {
+			return nil, fmt.Errorf("config: alerts.rules_file: %w", err)
+		}
+	}
+	hub := alerts.NewHub(db, alerts.HubOptions{PollInterval: cfg.Alerts.PollInterval, Log: log})
+	svc := alerts.NewService(alerts.NewEngine(rules, now), alerts.NewLifecycle(db, hub, log), view, log)
+	svc.UseSettings(db) // threshold overrides and silences
+	return &alerting{rules: rules, svc: svc, hub: hub,
+		escalator: alerts.NewEscalator(db, hub, cfg.Alerts.EscalateAfter, now, log),
+		deliverer: alerts.NewDeliverer(db, alerts.DelivererOptions{AllowPrivate: cfg.Alerts.Webhooks.AllowPrivate, Now: now, Log: log}),
+	}, nil
+}
+
+// addTo adds the alert services to g: the hub (its stop ends the open alert streams), the
+// time-driven rules and the escalator every tick, and the deliverer (an attempt its stop cuts
+// off is sent again).
+func (a *alerting) addTo(g *group, tick time.Duration) {
+	g.add("alert hub", a.hub.Run)
+	g.add("alert rules", func(ctx context.Context) error { return a.svc.Run(ctx, tick) })
+	g.add("escalator", func(ctx context.Context) error { return a.escalator.Run(ctx, tick) })
+	g.add("webhook deliverer", a.deliverer.Run)
+}
+
+// replay feeds the alert engine the readings in InfluxDB recent at now, so that rule windows
+// and episodes (a CGM episode under way, a BP crisis awaiting its retest) come back before new
+// readings arrive. If InfluxDB cannot be read, serve starts anyway: the windows then fill from
+// new readings, and open alerts are in the store regardless.
+func (a *alerting) replay(ctx context.Context, cfg *config.Config, now time.Time, log *slog.Logger) {
+	history := influx.NewReader(influx.Config{URL: cfg.Influx.URL, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
+		Token: cfg.Influx.Token, Timeout: max(cfg.Influx.Timeout, 30*time.Second)})
+	defer history.Close()
+	start := time.Now()
+	n, err := a.svc.Replay(ctx, history, now)
+	if err != nil {
+		log.Warn("alert rules: could not replay recent readings; their windows start empty", "err", err, "replayed", n)
+		return
+	}
+	log.Info("alert rules: replayed recent readings", "readings", n, "took", time.Since(start).Round(time.Millisecond))
+}
