@@ -50,7 +50,7 @@ type Alert struct {
 	ResolvedAt       time.Time `json:"resolved_at,omitzero"`
 	ResolutionNote   string    `json:"resolution_note,omitempty"`
 	// EscalationLevel is the escalation reached: 0 none, 1 the team lead, 2 and on the on-call
-	// roster in order (see Escalator).
+	// roster in order (see notify.Escalator).
 	EscalationLevel int `json:"escalation_level,omitempty"`
 }
 

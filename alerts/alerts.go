@@ -1,8 +1,8 @@
 // Package alerts raises clinical and device-fault alerts from readings (docs/design.md "Alerts"):
 // the rules and their thresholds (a rules file with the defaults of docs/domain.md, overridable per
 // team and per patient), the engine that evaluates each accepted reading on its measurement time,
-// and the vocabulary of alerts and their lifecycle. Storage, delivery and the HTTP API are adapters
-// elsewhere.
+// and the vocabulary of alerts and their lifecycle. Telling people (the live feed's hub, escalation,
+// webhooks) is package notify; storage and the HTTP API are adapters elsewhere.
 package alerts
 
 import (

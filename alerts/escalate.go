@@ -20,7 +20,7 @@ import (
 //     first notified of the alert at urgent or above (for an alert raised urgent: when it was
 //     raised; for a warning that rose to urgent: when it rose), and again AckWithin after each
 //     escalation. So with 15 minutes: the lead at 15:00, the on-call person at 30:00.
-//   - Out of the centre's opening hours (OpeningHours, in the site's time zone), an alert not
+//   - Out of the centre's opening hours (notify.OpeningHours, in the site's time zone), an alert not
 //     yet escalated goes to the first on-call person at once (level 2), without waiting and
 //     without the lead. This holds for critical alerts as for urgent ones. A team with no
 //     roster waits for its lead as in the day. Empty or unparseable opening hours count as

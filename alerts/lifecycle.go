@@ -27,7 +27,7 @@ import (
 //     notifies again but leaves the alert acknowledged.
 //
 // Each change is one Event, written with the alert in one transaction by the store, and
-// published to the Hub.
+// published to the hub (notify.Hub).
 
 // Raise is the new open alert of f, measured at f.At, recorded at now, and its event.
 func Raise(f Finding, now time.Time) (Alert, Event) {

@@ -174,3 +174,13 @@ func TestServiceSilences(t *testing.T) {
 		t.Errorf("gA1's battery_low = %+v; want it to notify", a)
 	}
 }
+
+func openStore(t *testing.T, dsn string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -421,7 +422,7 @@ func (a *API) alertStream(w http.ResponseWriter, r *http.Request, p *access.Prin
 	scope := alertScope(p)
 	sub, err := a.opts.AlertFeed.Subscribe(ctx, scope)
 	if err != nil {
-		if errors.Is(err, alerts.ErrHubStopped) {
+		if errors.Is(err, notify.ErrHubStopped) {
 			return apiError(errcode.Unavailable, "the live alert feed has stopped")
 		}
 		return err

@@ -23,6 +23,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/influx"
 )
@@ -50,7 +51,7 @@ func faultAt(rule, device, site string, sev alerts.Severity, minutes int) alerts
 //	2 clinical glucose_very_low on pB1 (team tB), urgent   4 fault battery_low on dB1 (site sB)
 //
 // and serves alerts and their feed with a running hub, to the fixture's principals.
-func seedAlerts(f *registryFixture) *alerts.Hub {
+func seedAlerts(f *registryFixture) *notify.Hub {
 	f.t.Helper()
 	for i, fd := range []alerts.Finding{
 		clinicalAt("glucose_very_low", "pA1", "tA", alerts.Urgent, 0),
@@ -68,10 +69,10 @@ func seedAlerts(f *registryFixture) *alerts.Hub {
 
 // serveAlerts starts a hub over the fixture's store that polls every poll, stopped when the
 // test ends, and makes the fixture's API serve alerts with it, authenticating with auth.
-func serveAlerts(f *registryFixture, auth Authenticator, poll time.Duration) *alerts.Hub {
+func serveAlerts(f *registryFixture, auth Authenticator, poll time.Duration) *notify.Hub {
 	f.t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := alerts.NewHub(f.store, alerts.HubOptions{PollInterval: poll, Log: log})
+	hub := notify.NewHub(f.store, notify.HubOptions{PollInterval: poll, Log: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- hub.Run(ctx) }()
@@ -108,7 +109,7 @@ func (f *registryFixture) callStream(token, path, lastEventID string, d time.Dur
 // managers of sA and sB.
 type alertFixture struct {
 	*moveFixture
-	hub    *alerts.Hub
+	hub    *notify.Hub
 	life   *alerts.Lifecycle
 	server *httptest.Server
 }

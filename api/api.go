@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vitalwatch/vitalwatch/access"
-	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
@@ -56,7 +56,7 @@ type Options struct {
 	Alerts AlertStore
 	// AlertFeed delivers alert events as they happen, for /api/v1/alerts/stream (503 without
 	// it); acknowledging and resolving publish to it.
-	AlertFeed *alerts.Hub
+	AlertFeed *notify.Hub
 	// AlertHeartbeat is how often the alert stream sends a comment when idle: default 15s.
 	AlertHeartbeat time.Duration
 	// Readings reads readings back from InfluxDB, for the evidence of an alert's detail

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 )
 
 // Webhooks over HTTP: register, list, change and delete the receivers of a team's or a site's
@@ -28,13 +29,13 @@ import (
 
 // WebhookStore is what the API needs of the webhook store; package store implements it.
 type WebhookStore interface {
-	CreateWebhook(ctx context.Context, w alerts.Webhook) (alerts.Webhook, error)
-	GetWebhook(ctx context.Context, id int64) (alerts.Webhook, error)
-	ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]alerts.Webhook, error)
-	UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPatch) (alerts.Webhook, error)
-	RotateWebhookSecret(ctx context.Context, id int64, secret string) (alerts.Webhook, error)
+	CreateWebhook(ctx context.Context, w notify.Webhook) (notify.Webhook, error)
+	GetWebhook(ctx context.Context, id int64) (notify.Webhook, error)
+	ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]notify.Webhook, error)
+	UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPatch) (notify.Webhook, error)
+	RotateWebhookSecret(ctx context.Context, id int64, secret string) (notify.Webhook, error)
 	DeleteWebhook(ctx context.Context, id int64) error
-	ListWebhookDeliveries(ctx context.Context, id int64, f alerts.DeliveryFilter) ([]alerts.Delivery, error)
+	ListWebhookDeliveries(ctx context.Context, id int64, f alerts.DeliveryFilter) ([]notify.Delivery, error)
 }
 
 func (a *API) webhookRoutes() chi.Router {
@@ -102,7 +103,7 @@ type deliveryJSON struct {
 	DeliveredAt  time.Time `json:"delivered_at,omitzero"`
 }
 
-func webhookOut(w alerts.Webhook) webhookJSON {
+func webhookOut(w notify.Webhook) webhookJSON {
 	out := webhookJSON{ID: w.ID, Team: w.Team, Site: w.Site, URL: w.URL, Enabled: w.Enabled, CreatedBy: w.CreatedBy,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 	if w.MinSeverity > 0 {
@@ -111,7 +112,7 @@ func webhookOut(w alerts.Webhook) webhookJSON {
 	return out
 }
 
-func deliveryOut(d alerts.Delivery) deliveryJSON {
+func deliveryOut(d notify.Delivery) deliveryJSON {
 	return deliveryJSON{ID: d.ID, Event: d.EventID, EventType: string(d.EventType), Key: d.Key, State: string(d.State),
 		Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt,
 		FirstAttempt: d.FirstAttempt, LastAttempt: d.LastAttempt, NextAttempt: d.NextAttempt, DeliveredAt: d.DeliveredAt}
@@ -138,11 +139,11 @@ func mayWebhook(p *access.Principal, team, site string) error {
 
 // webhookFor returns the webhook of the path's id when p may manage it: 400 for an id that is
 // not one, 404 if there is none, 403 if it is not of p's teams or sites.
-func (a *API) webhookFor(r *http.Request, p *access.Principal) (alerts.Webhook, error) {
+func (a *API) webhookFor(r *http.Request, p *access.Principal) (notify.Webhook, error) {
 	raw := chi.URLParam(r, "id")
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
-		return alerts.Webhook{}, invalid("id " + strconv.Quote(raw) + " in the path is not a webhook id (a positive whole number)")
+		return notify.Webhook{}, invalid("id " + strconv.Quote(raw) + " in the path is not a webhook id (a positive whole number)")
 	}
 	w, err := a.opts.Webhooks.GetWebhook(r.Context(), id)
 	if err != nil {
@@ -190,7 +191,7 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *access.Pri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pageOf(list, f.Limit, func(wh alerts.Webhook) string { return strconv.FormatInt(wh.ID, 10) }, webhookOut))
+	writeJSON(w, http.StatusOK, pageOf(list, f.Limit, func(wh notify.Webhook) string { return strconv.FormatInt(wh.ID, 10) }, webhookOut))
 	return nil
 }
 
@@ -213,7 +214,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *access.Pr
 	if err := mayWebhook(p, req.Team, req.Site); err != nil {
 		return err
 	}
-	if err := alerts.CheckWebhookTarget(req.URL, a.opts.AllowPrivateWebhooks); err != nil {
+	if err := notify.CheckWebhookTarget(req.URL, a.opts.AllowPrivateWebhooks); err != nil {
 		return err
 	}
 	sev, err := parseMinSeverity(req.MinSeverity)
@@ -221,8 +222,8 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *access.Pr
 		return err
 	}
 	enabled := req.Enabled || !has["enabled"]
-	wh, err := a.opts.Webhooks.CreateWebhook(r.Context(), alerts.Webhook{Team: req.Team, Site: req.Site, URL: req.URL,
-		Secret: alerts.NewWebhookSecret(), Enabled: enabled, MinSeverity: sev})
+	wh, err := a.opts.Webhooks.CreateWebhook(r.Context(), notify.Webhook{Team: req.Team, Site: req.Site, URL: req.URL,
+		Secret: notify.NewWebhookSecret(), Enabled: enabled, MinSeverity: sev})
 	if err != nil {
 		return err
 	}
@@ -260,7 +261,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *access.Pr
 	}
 	var patch alerts.WebhookPatch
 	if has["url"] {
-		if err := alerts.CheckWebhookTarget(req.URL, a.opts.AllowPrivateWebhooks); err != nil {
+		if err := notify.CheckWebhookTarget(req.URL, a.opts.AllowPrivateWebhooks); err != nil {
 			return err
 		}
 		patch.URL = &req.URL
@@ -298,7 +299,7 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, p *acc
 	if _, err := decodeBody(r, &struct{}{}, nil); err != nil {
 		return err
 	}
-	wh, err = a.opts.Webhooks.RotateWebhookSecret(r.Context(), wh.ID, alerts.NewWebhookSecret())
+	wh, err = a.opts.Webhooks.RotateWebhookSecret(r.Context(), wh.ID, notify.NewWebhookSecret())
 	if err != nil {
 		return err
 	}
@@ -350,11 +351,11 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *access.P
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pageOf(ds, f.Limit, func(d alerts.Delivery) string { return strconv.FormatInt(d.ID, 10) }, deliveryOut))
+	writeJSON(w, http.StatusOK, pageOf(ds, f.Limit, func(d notify.Delivery) string { return strconv.FormatInt(d.ID, 10) }, deliveryOut))
 	return nil
 }
 
 // deliveryStateNames lists the states of a delivery.
 func deliveryStateNames() []string {
-	return []string{string(alerts.DeliveryPending), string(alerts.DeliveryDelivered), string(alerts.DeliveryFailed)}
+	return []string{string(notify.DeliveryPending), string(notify.DeliveryDelivered), string(notify.DeliveryFailed)}
 }

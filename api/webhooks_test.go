@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/audit"
 )
 
@@ -47,8 +48,8 @@ func serveWebhooksAllowing(f *registryFixture, allowPrivate bool) {
 func seedWebhooks(f *registryFixture) {
 	f.t.Helper()
 	ctx := context.Background()
-	for i, w := range []alerts.Webhook{{Team: "tA"}, {Team: "tB"}, {Site: "sA"}, {Site: "sB"}} {
-		w.URL, w.Secret, w.Enabled = "https://hooks.example/"+w.Team+w.Site, alerts.NewWebhookSecret(), true
+	for i, w := range []notify.Webhook{{Team: "tA"}, {Team: "tB"}, {Site: "sA"}, {Site: "sB"}} {
+		w.URL, w.Secret, w.Enabled = "https://hooks.example/"+w.Team+w.Site, notify.NewWebhookSecret(), true
 		got, err := f.store.CreateWebhook(asSeedWH, w)
 		if err != nil || got.ID != int64(i+1) {
 			f.t.Fatalf("seedWebhooks: webhook %d = %+v, %v", i+1, got, err)
@@ -60,7 +61,7 @@ func seedWebhooks(f *registryFixture) {
 			f.t.Fatal(err)
 		}
 	}
-	d := alerts.NewDeliverer(f.store, alerts.DelivererOptions{Client: doerFunc(func(*http.Request) (*http.Response, error) {
+	d := notify.NewDeliverer(f.store, notify.DelivererOptions{Client: doerFunc(func(*http.Request) (*http.Response, error) {
 		return answer(http.StatusOK), nil
 	})})
 	if err := d.RunOnce(ctx); err != nil {
@@ -127,7 +128,7 @@ func TestWebhookLifecycle(t *testing.T) {
 	var mu sync.Mutex
 	now, calls := alertTime, 0
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	d := alerts.NewDeliverer(f.store, alerts.DelivererOptions{Now: clock, Client: doerFunc(func(r *http.Request) (*http.Response, error) {
+	d := notify.NewDeliverer(f.store, notify.DelivererOptions{Now: clock, Client: doerFunc(func(r *http.Request) (*http.Response, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if calls++; calls == 1 {
@@ -274,7 +275,7 @@ func TestWebhookSecretRotation(t *testing.T) {
 	var mu sync.Mutex
 	var signatures []string
 	var bodies [][]byte
-	d := alerts.NewDeliverer(f.store, alerts.DelivererOptions{Client: doerFunc(func(r *http.Request) (*http.Response, error) {
+	d := notify.NewDeliverer(f.store, notify.DelivererOptions{Client: doerFunc(func(r *http.Request) (*http.Response, error) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		defer mu.Unlock()
@@ -311,10 +312,10 @@ func TestWebhookSecretRotation(t *testing.T) {
 	if len(signatures) != 2 {
 		t.Fatalf("%d requests; want 2", len(signatures))
 	}
-	if !alerts.VerifySignature(created.Secret, bodies[0], signatures[0]) {
+	if !notify.VerifySignature(created.Secret, bodies[0], signatures[0]) {
 		t.Error("the request before the rotation is not signed with the first secret")
 	}
-	if !alerts.VerifySignature(rotated.Secret, bodies[1], signatures[1]) || alerts.VerifySignature(created.Secret, bodies[1], signatures[1]) {
+	if !notify.VerifySignature(rotated.Secret, bodies[1], signatures[1]) || notify.VerifySignature(created.Secret, bodies[1], signatures[1]) {
 		t.Error("the request after the rotation is not signed with the new secret alone")
 	}
 	var audit page[auditJSON]

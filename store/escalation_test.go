@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -20,7 +21,7 @@ var drLi = access.User{ID: "usr_li", Username: "dr.li", Role: access.Doctor, Tea
 
 // escalationFixture is the registry fixture with team t1 led by Dr Wang and Dr Li on call, a
 // store clock at inHours, and an escalator on it with the default of 15 minutes.
-func escalationFixture(t *testing.T, s *Store) (*clock, *alerts.Escalator) {
+func escalationFixture(t *testing.T, s *Store) (*clock, *notify.Escalator) {
 	t.Helper()
 	clk := withClock(s)
 	clk.t = inHours
@@ -30,11 +31,11 @@ func escalationFixture(t *testing.T, s *Store) (*clock, *alerts.Escalator) {
 	team := team1
 	team.Lead, team.OnCall = drWang.ID, []string{drLi.ID}
 	must(t, "UpdateTeam", s.UpdateTeam(asAdmin, team))
-	return clk, alerts.NewEscalator(s, nil, 15*time.Minute, clk.now, slog.New(slog.DiscardHandler))
+	return clk, notify.NewEscalator(s, nil, 15*time.Minute, clk.now, slog.New(slog.DiscardHandler))
 }
 
 // mustTick runs one escalator tick and returns the user ids escalated to, by alert.
-func mustTick(t *testing.T, e *alerts.Escalator) map[int64]string {
+func mustTick(t *testing.T, e *notify.Escalator) map[int64]string {
 	t.Helper()
 	evs, err := e.Tick(context.Background())
 	if err != nil {
@@ -171,8 +172,8 @@ func testEscalationRace(t *testing.T, newDSN func(t *testing.T) string) {
 	clk, _ := escalationFixture(t, s1)
 	s2.now = clk.now
 	log := slog.New(slog.DiscardHandler)
-	escs := []*alerts.Escalator{alerts.NewEscalator(s1, nil, 15*time.Minute, clk.now, log),
-		alerts.NewEscalator(s2, nil, 15*time.Minute, clk.now, log)}
+	escs := []*notify.Escalator{notify.NewEscalator(s1, nil, 15*time.Minute, clk.now, log),
+		notify.NewEscalator(s2, nil, 15*time.Minute, clk.now, log)}
 	var ids []int64
 	for _, p := range []string{"p1", "p2"} {
 		a, _, _ := mustApply(t, s1, clinicalFinding("bp_crisis", p, "t1", alerts.Urgent, 0, "185/121"))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -32,8 +33,8 @@ import (
 const webhookColumns = `id, team, site, url, secret, enabled, min_severity, from_event, created_by, created_ms, updated_ms`
 
 // scanWebhook reads a webhook's row.
-func scanWebhook(sc scanner) (alerts.Webhook, error) {
-	var w alerts.Webhook
+func scanWebhook(sc scanner) (notify.Webhook, error) {
+	var w notify.Webhook
 	var enabled int
 	var created, updated int64
 	err := sc.Scan(&w.ID, &w.Team, &w.Site, &w.URL, &w.Secret, &enabled, &w.MinSeverity, &w.FromEvent,
@@ -55,7 +56,7 @@ type webhookDetail struct {
 	MinSeverity string `json:"min_severity,omitempty"`
 }
 
-func webhookDetailOf(w alerts.Webhook) webhookDetail {
+func webhookDetailOf(w notify.Webhook) webhookDetail {
 	d := webhookDetail{Team: w.Team, Site: w.Site, URL: w.URL, Enabled: w.Enabled}
 	if w.MinSeverity > 0 {
 		d.MinSeverity = w.MinSeverity.String()
@@ -91,9 +92,9 @@ func (s *Store) webhookWrite(ctx context.Context, what string, fn func(tx *sql.T
 // CreateWebhook stores w for the context's actor, with its secret as given, and returns it
 // with its ID. Only events written after it are sent to it. Invalid for a webhook that fails
 // Check, or a team or site that does not exist.
-func (s *Store) CreateWebhook(ctx context.Context, w alerts.Webhook) (alerts.Webhook, error) {
+func (s *Store) CreateWebhook(ctx context.Context, w notify.Webhook) (notify.Webhook, error) {
 	if err := w.Check(); err != nil {
-		return alerts.Webhook{}, err
+		return notify.Webhook{}, err
 	}
 	err := s.webhookWrite(ctx, "create webhook", func(tx *sql.Tx, actor string) error {
 		if w.Team != "" {
@@ -118,17 +119,17 @@ func (s *Store) CreateWebhook(ctx context.Context, w alerts.Webhook) (alerts.Web
 		return s.audit(ctx, tx, actor, "webhook.create", webhookSubject(w.ID), webhookDetailOf(w))
 	})
 	if err != nil {
-		return alerts.Webhook{}, err
+		return notify.Webhook{}, err
 	}
 	return w, nil
 }
 
 // GetWebhook returns the webhook, with its secret; NotFound if there is none.
-func (s *Store) GetWebhook(ctx context.Context, id int64) (alerts.Webhook, error) {
+func (s *Store) GetWebhook(ctx context.Context, id int64) (notify.Webhook, error) {
 	return getWebhook(ctx, s.db, id)
 }
 
-func getWebhook(ctx context.Context, q querier, id int64) (alerts.Webhook, error) {
+func getWebhook(ctx context.Context, q querier, id int64) (notify.Webhook, error) {
 	w, err := scanWebhook(q.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return w, errcode.Errorf(errcode.NotFound, "webhook %d not found", id)
@@ -140,7 +141,7 @@ func getWebhook(ctx context.Context, q querier, id int64) (alerts.Webhook, error
 }
 
 // ListWebhooks returns the webhooks that f selects, in ID order.
-func (s *Store) ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]alerts.Webhook, error) {
+func (s *Store) ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]notify.Webhook, error) {
 	w := &where{}
 	if !f.Scope.All {
 		var either []string
@@ -174,7 +175,7 @@ func (s *Store) ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]ale
 
 // AllWebhooks returns every webhook, with its secret, in ID order: what the deliverer matches
 // events against.
-func (s *Store) AllWebhooks(ctx context.Context) ([]alerts.Webhook, error) {
+func (s *Store) AllWebhooks(ctx context.Context) ([]notify.Webhook, error) {
 	out, err := queryAll(ctx, s.db, `SELECT `+webhookColumns+` FROM webhooks ORDER BY id`, nil, scanWebhook)
 	if err != nil {
 		return nil, fmt.Errorf("all webhooks: %w", err)
@@ -185,8 +186,8 @@ func (s *Store) AllWebhooks(ctx context.Context) ([]alerts.Webhook, error) {
 // UpdateWebhook changes the webhook for the context's actor and returns it. A disabled webhook
 // gets no new deliveries, and those queued wait until it is enabled again. NotFound if there
 // is none; Invalid for a change that fails Check.
-func (s *Store) UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPatch) (alerts.Webhook, error) {
-	var w alerts.Webhook
+func (s *Store) UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPatch) (notify.Webhook, error) {
+	var w notify.Webhook
 	err := s.webhookWrite(ctx, "update "+webhookSubject(id), func(tx *sql.Tx, actor string) error {
 		var err error
 		if w, err = getWebhook(ctx, tx, id); err != nil {
@@ -212,7 +213,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPat
 		return s.audit(ctx, tx, actor, "webhook.update", webhookSubject(id), webhookDetailOf(w))
 	})
 	if err != nil {
-		return alerts.Webhook{}, err
+		return notify.Webhook{}, err
 	}
 	return w, nil
 }
@@ -221,11 +222,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPat
 // context's actor, and returns the webhook with it. Every request sent from then on is signed
 // with it, retries of deliveries queued before included. NotFound if there is no such
 // webhook; Invalid without a secret.
-func (s *Store) RotateWebhookSecret(ctx context.Context, id int64, secret string) (alerts.Webhook, error) {
+func (s *Store) RotateWebhookSecret(ctx context.Context, id int64, secret string) (notify.Webhook, error) {
 	if secret == "" {
-		return alerts.Webhook{}, errcode.Errorf(errcode.Invalid, "webhook %d needs a secret", id)
+		return notify.Webhook{}, errcode.Errorf(errcode.Invalid, "webhook %d needs a secret", id)
 	}
-	var w alerts.Webhook
+	var w notify.Webhook
 	err := s.webhookWrite(ctx, "rotate the secret of "+webhookSubject(id), func(tx *sql.Tx, actor string) error {
 		var err error
 		if w, err = getWebhook(ctx, tx, id); err != nil {
@@ -239,7 +240,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, id int64, secret string
 		return s.audit(ctx, tx, actor, "webhook.secret_rotate", webhookSubject(id), webhookDetailOf(w))
 	})
 	if err != nil {
-		return alerts.Webhook{}, err
+		return notify.Webhook{}, err
 	}
 	return w, nil
 }
@@ -274,7 +275,7 @@ func (s *Store) WebhookCursor(ctx context.Context) (int64, error) {
 // EnqueueWebhookDeliveries writes ds (each pending, due at its NextAttempt) and moves the
 // cursor from from to to, in one transaction, if the cursor is still at from. It returns false,
 // having written nothing, if the cursor had moved: another instance wrote those deliveries.
-func (s *Store) EnqueueWebhookDeliveries(ctx context.Context, from, to int64, ds []alerts.Delivery) (bool, error) {
+func (s *Store) EnqueueWebhookDeliveries(ctx context.Context, from, to int64, ds []notify.Delivery) (bool, error) {
 	fail := func(err error) (bool, error) {
 		return false, fmt.Errorf("enqueue webhook deliveries of events %d-%d: %w", from+1, to, err)
 	}
@@ -312,8 +313,8 @@ const deliveryColumns = `id, webhook_id, event_id, event_type, idem_key, payload
 var deliveryLogColumns = strings.Replace(deliveryColumns, "payload", "''", 1)
 
 // scanDelivery reads a delivery's row.
-func scanDelivery(sc scanner) (alerts.Delivery, error) {
-	var d alerts.Delivery
+func scanDelivery(sc scanner) (notify.Delivery, error) {
+	var d notify.Delivery
 	var payload string
 	var created, leaseUntil int64
 	var first, last, next, delivered sql.NullInt64
@@ -333,7 +334,7 @@ func scanDelivery(sc scanner) (alerts.Delivery, error) {
 // ClaimWebhookDeliveries leases to owner, until now+lease, up to limit (1-1000) pending
 // deliveries of enabled webhooks that are due at now and whose lease has run out, the longest
 // due first, and returns them with their payloads.
-func (s *Store) ClaimWebhookDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]alerts.Delivery, error) {
+func (s *Store) ClaimWebhookDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Delivery, error) {
 	if owner == "" || lease <= 0 {
 		return nil, errcode.Errorf(errcode.Invalid, "a claim needs an owner and a lease")
 	}
@@ -358,7 +359,7 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, owner string, now ti
 // FinishWebhookDelivery records the outcome of an attempt on d (its state, attempts, status,
 // error and times, as alerts.Delivery.Record set them) and ends the lease, if d's claim
 // (LeaseOwner and LeaseUntil) still holds; Conflict if it does not.
-func (s *Store) FinishWebhookDelivery(ctx context.Context, d alerts.Delivery) error {
+func (s *Store) FinishWebhookDelivery(ctx context.Context, d notify.Delivery) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $4, attempts = $5, last_status = $6,
 		last_error = $7, first_attempt_ms = $8, last_attempt_ms = $9, next_ms = $10, delivered_ms = $11,
 		lease_owner = '', lease_until_ms = 0
@@ -378,7 +379,7 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, d alerts.Delivery) er
 
 // ListWebhookDeliveries returns the delivery log of webhook id, newest first, without the
 // payloads; NotFound if there is no such webhook.
-func (s *Store) ListWebhookDeliveries(ctx context.Context, id int64, f alerts.DeliveryFilter) ([]alerts.Delivery, error) {
+func (s *Store) ListWebhookDeliveries(ctx context.Context, id int64, f alerts.DeliveryFilter) ([]notify.Delivery, error) {
 	if _, err := s.GetWebhook(ctx, id); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
@@ -23,10 +24,10 @@ func seedWebhookRegistry(t *testing.T, s *Store) {
 }
 
 // mustWebhook creates a webhook and fails the test at once on an error.
-func mustWebhook(t *testing.T, s *Store, w alerts.Webhook) alerts.Webhook {
+func mustWebhook(t *testing.T, s *Store, w notify.Webhook) notify.Webhook {
 	t.Helper()
 	if w.Secret == "" {
-		w.Secret = alerts.NewWebhookSecret()
+		w.Secret = notify.NewWebhookSecret()
 	}
 	got, err := s.CreateWebhook(asAdmin, w)
 	if err != nil {
@@ -43,13 +44,13 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 	seedWebhookRegistry(t, s)
 	mustApply(t, s, clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 0, "3.5 mmol/L")) // event 1
 
-	secret := alerts.NewWebhookSecret()
-	wa := mustWebhook(t, s, alerts.Webhook{Team: "tA", URL: "https://sms.example/hook?token=x", Secret: secret, Enabled: true,
+	secret := notify.NewWebhookSecret()
+	wa := mustWebhook(t, s, notify.Webhook{Team: "tA", URL: "https://sms.example/hook?token=x", Secret: secret, Enabled: true,
 		MinSeverity: alerts.Urgent})
 	if wa.ID == 0 || wa.FromEvent != 1 || wa.CreatedBy != "admin:test" || wa.CreatedAt.IsZero() {
 		t.Errorf("created %+v; want an id, from event 1, created by admin:test", wa)
 	}
-	ws := mustWebhook(t, s, alerts.Webhook{Site: "sB", URL: "http://10.0.0.9:8080/in", Enabled: true})
+	ws := mustWebhook(t, s, notify.Webhook{Site: "sB", URL: "http://10.0.0.9:8080/in", Enabled: true})
 	got, err := s.GetWebhook(ctx, wa.ID)
 	if err != nil || got != wa || got.Secret != secret {
 		t.Errorf("GetWebhook(%d) = %+v, %v; want %+v with its secret as given", wa.ID, got, err, wa)
@@ -59,24 +60,24 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 
 	for _, tt := range []struct {
 		name string
-		w    alerts.Webhook
+		w    notify.Webhook
 		code string
 	}{
-		{"team and site", alerts.Webhook{Team: "tA", Site: "sA", URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
-		{"neither", alerts.Webhook{URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
-		{"ftp", alerts.Webhook{Team: "tA", URL: "ftp://x.example/", Secret: "s"}, errcode.Invalid},
-		{"no host", alerts.Webhook{Team: "tA", URL: "https:///path", Secret: "s"}, errcode.Invalid},
-		{"no secret", alerts.Webhook{Team: "tA", URL: "https://x.example/"}, errcode.Invalid},
-		{"unknown team", alerts.Webhook{Team: "tZ", URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
-		{"unknown site", alerts.Webhook{Site: "sZ", URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
+		{"team and site", notify.Webhook{Team: "tA", Site: "sA", URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
+		{"neither", notify.Webhook{URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
+		{"ftp", notify.Webhook{Team: "tA", URL: "ftp://x.example/", Secret: "s"}, errcode.Invalid},
+		{"no host", notify.Webhook{Team: "tA", URL: "https:///path", Secret: "s"}, errcode.Invalid},
+		{"no secret", notify.Webhook{Team: "tA", URL: "https://x.example/"}, errcode.Invalid},
+		{"unknown team", notify.Webhook{Team: "tZ", URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
+		{"unknown site", notify.Webhook{Site: "sZ", URL: "https://x.example/", Secret: "s"}, errcode.Invalid},
 	} {
 		_, err := s.CreateWebhook(asAdmin, tt.w)
 		wantCode(t, "CreateWebhook "+tt.name, err, tt.code)
 	}
-	_, err = s.CreateWebhook(ctx, alerts.Webhook{Team: "tA", URL: "https://x.example/", Secret: "s"})
+	_, err = s.CreateWebhook(ctx, notify.Webhook{Team: "tA", URL: "https://x.example/", Secret: "s"})
 	wantCode(t, "CreateWebhook without an actor", err, errcode.Invalid)
 
-	ids := func(ws []alerts.Webhook) []int64 {
+	ids := func(ws []notify.Webhook) []int64 {
 		out := []int64{}
 		for _, w := range ws {
 			out = append(out, w.ID)
@@ -113,7 +114,7 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 	_, err = s.UpdateWebhook(asAdmin, 99, alerts.WebhookPatch{Enabled: &off})
 	wantCode(t, "UpdateWebhook(99)", err, errcode.NotFound)
 
-	rotated := alerts.NewWebhookSecret()
+	rotated := notify.NewWebhookSecret()
 	rot, err := s.RotateWebhookSecret(asAdmin, wa.ID, rotated)
 	if err != nil || rot.Secret != rotated || rot.URL != url || rot.Team != "tA" || rot.Enabled {
 		t.Errorf("RotateWebhookSecret = %+v, %v; want the new secret, the rest as it was", rot, err)
@@ -128,12 +129,12 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 	wantCode(t, "RotateWebhookSecret(99)", err, errcode.NotFound)
 	_, err = s.RotateWebhookSecret(asAdmin, wa.ID, "")
 	wantCode(t, "RotateWebhookSecret without a secret", err, errcode.Invalid)
-	_, err = s.RotateWebhookSecret(ctx, wa.ID, alerts.NewWebhookSecret())
+	_, err = s.RotateWebhookSecret(ctx, wa.ID, notify.NewWebhookSecret())
 	wantCode(t, "RotateWebhookSecret without an actor", err, errcode.Invalid)
 
 	cursor, err := s.WebhookCursor(ctx)
 	must(t, "WebhookCursor", err)
-	ok, err := s.EnqueueWebhookDeliveries(ctx, cursor, 1, []alerts.Delivery{newTestDelivery(ws.ID, 1, alertBase)})
+	ok, err := s.EnqueueWebhookDeliveries(ctx, cursor, 1, []notify.Delivery{newTestDelivery(ws.ID, 1, alertBase)})
 	if err != nil || !ok {
 		t.Fatalf("EnqueueWebhookDeliveries = %v, %v", ok, err)
 	}
@@ -162,10 +163,10 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 }
 
 // newTestDelivery is a pending delivery of event to webhook, due at at.
-func newTestDelivery(webhook, event int64, at time.Time) alerts.Delivery {
-	return alerts.Delivery{WebhookID: webhook, EventID: event, EventType: alerts.EventRaised,
+func newTestDelivery(webhook, event int64, at time.Time) notify.Delivery {
+	return notify.Delivery{WebhookID: webhook, EventID: event, EventType: alerts.EventRaised,
 		Key: fmt.Sprintf("whd_test_%d_%d", webhook, event), Payload: []byte(fmt.Sprintf(`{"id":"%d"}`, event)),
-		State: alerts.DeliveryPending, CreatedAt: at, NextAttempt: at}
+		State: notify.DeliveryPending, CreatedAt: at, NextAttempt: at}
 }
 
 // The outbox: the cursor moves by compare and set; a claim leases due deliveries of enabled
@@ -174,25 +175,25 @@ func testWebhookOutbox(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
 	seedWebhookRegistry(t, s)
-	w1 := mustWebhook(t, s, alerts.Webhook{Team: "tA", URL: "https://a.example/", Enabled: true})
-	w2 := mustWebhook(t, s, alerts.Webhook{Site: "sA", URL: "https://b.example/", Enabled: true})
+	w1 := mustWebhook(t, s, notify.Webhook{Team: "tA", URL: "https://a.example/", Enabled: true})
+	w2 := mustWebhook(t, s, notify.Webhook{Site: "sA", URL: "https://b.example/", Enabled: true})
 	if c, err := s.WebhookCursor(ctx); err != nil || c != 0 {
 		t.Fatalf("WebhookCursor on a new store = %d, %v; want 0", c, err)
 	}
 	t0 := alertBase
-	ok, err := s.EnqueueWebhookDeliveries(ctx, 0, 2, []alerts.Delivery{newTestDelivery(w1.ID, 1, t0), newTestDelivery(w2.ID, 2, t0)})
+	ok, err := s.EnqueueWebhookDeliveries(ctx, 0, 2, []notify.Delivery{newTestDelivery(w1.ID, 1, t0), newTestDelivery(w2.ID, 2, t0)})
 	if err != nil || !ok {
 		t.Fatalf("EnqueueWebhookDeliveries(0 -> 2) = %v, %v; want true", ok, err)
 	}
 	// A second instance that read from 0 too writes nothing.
-	ok, err = s.EnqueueWebhookDeliveries(ctx, 0, 2, []alerts.Delivery{newTestDelivery(w1.ID, 1, t0)})
+	ok, err = s.EnqueueWebhookDeliveries(ctx, 0, 2, []notify.Delivery{newTestDelivery(w1.ID, 1, t0)})
 	if err != nil || ok {
 		t.Fatalf("EnqueueWebhookDeliveries(0 -> 2) again = %v, %v; want false: the cursor moved", ok, err)
 	}
 	if c, _ := s.WebhookCursor(ctx); c != 2 {
 		t.Errorf("cursor = %d; want 2", c)
 	}
-	ok, err = s.EnqueueWebhookDeliveries(ctx, 2, 3, []alerts.Delivery{newTestDelivery(w1.ID, 3, t0.Add(time.Minute))})
+	ok, err = s.EnqueueWebhookDeliveries(ctx, 2, 3, []notify.Delivery{newTestDelivery(w1.ID, 3, t0.Add(time.Minute))})
 	if err != nil || !ok {
 		t.Fatalf("EnqueueWebhookDeliveries(2 -> 3) = %v, %v", ok, err)
 	}
@@ -216,14 +217,14 @@ func testWebhookOutbox(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	// a's claim is lost: it cannot record an outcome over b's.
 	d := a[0]
-	d.Record(200, "", t0.Add(70*time.Second), alerts.RetryPolicy{})
+	d.Record(200, "", t0.Add(70*time.Second), notify.RetryPolicy{})
 	wantCode(t, "FinishWebhookDelivery under a lost claim", s.FinishWebhookDelivery(ctx, d), errcode.Conflict)
 	// b records: the first delivered, the second to retry in 10 s, the third failed.
 	at := t0.Add(61 * time.Second)
-	b[0].Record(204, "", at, alerts.RetryPolicy{})
-	b[1].Record(503, "HTTP 503", at, alerts.RetryPolicy{})
+	b[0].Record(204, "", at, notify.RetryPolicy{})
+	b[1].Record(503, "HTTP 503", at, notify.RetryPolicy{})
 	b[2].FirstAttempt = at.Add(-24 * time.Hour) // tried for a day already
-	b[2].Record(0, "connection refused", at, alerts.RetryPolicy{})
+	b[2].Record(0, "connection refused", at, notify.RetryPolicy{})
 	for _, d := range b {
 		must(t, "FinishWebhookDelivery", s.FinishWebhookDelivery(ctx, d))
 	}
@@ -249,10 +250,10 @@ func testWebhookOutbox(t *testing.T, newDSN func(t *testing.T) string) {
 	if err != nil || len(log) != 2 {
 		t.Fatalf("ListWebhookDeliveries(w1) = %+v, %v; want 2", log, err)
 	}
-	if log[0].EventID != 3 || log[0].State != alerts.DeliveryFailed || log[0].LastError != "connection refused" || log[0].Payload != nil {
+	if log[0].EventID != 3 || log[0].State != notify.DeliveryFailed || log[0].LastError != "connection refused" || log[0].Payload != nil {
 		t.Errorf("newest of w1's log = %+v; want event 3 failed with its error, without the payload", log[0])
 	}
-	if log[1].EventID != 1 || log[1].State != alerts.DeliveryDelivered || !log[1].DeliveredAt.Equal(at) || log[1].Attempts != 1 {
+	if log[1].EventID != 1 || log[1].State != notify.DeliveryDelivered || !log[1].DeliveredAt.Equal(at) || log[1].Attempts != 1 {
 		t.Errorf("oldest of w1's log = %+v; want event 1 delivered at %v after 1 attempt", log[1], at)
 	}
 	page, err := s.ListWebhookDeliveries(ctx, w1.ID, alerts.DeliveryFilter{Before: log[0].ID, Limit: 1})
@@ -268,9 +269,9 @@ func testWebhookConcurrentClaims(t *testing.T, newDSN func(t *testing.T) string)
 	s := mustOpen(t, dsn)
 	other := mustOpen(t, dsn) // another instance on the same database
 	seedWebhookRegistry(t, s)
-	w := mustWebhook(t, s, alerts.Webhook{Team: "tA", URL: "https://a.example/", Enabled: true})
+	w := mustWebhook(t, s, notify.Webhook{Team: "tA", URL: "https://a.example/", Enabled: true})
 	const n = 200
-	var ds []alerts.Delivery
+	var ds []notify.Delivery
 	for i := range n {
 		ds = append(ds, newTestDelivery(w.ID, int64(i+1), alertBase))
 	}

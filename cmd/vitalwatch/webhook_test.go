@@ -15,7 +15,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -154,7 +154,7 @@ func TestWebhookReceiverDownForAWhile(t *testing.T) {
 		if r.key != first.key || r.key == "" {
 			t.Errorf("request %d: X-VitalWatch-Delivery %q; want the first's, %q, on every attempt", i, r.key, first.key)
 		}
-		if want := alerts.Sign(hook.Secret, r.body); r.sig != want {
+		if want := notify.Sign(hook.Secret, r.body); r.sig != want {
 			t.Errorf("request %d: X-VitalWatch-Signature %q; want %q", i, r.sig, want)
 		}
 		if !bytes.Equal(r.body, first.body) {

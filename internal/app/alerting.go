@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/internal/config"
@@ -21,9 +22,9 @@ import (
 type alerting struct {
 	rules     *alerts.Rules
 	svc       *alerts.Service
-	hub       *alerts.Hub
-	escalator *alerts.Escalator
-	deliverer *alerts.Deliverer
+	hub       *notify.Hub
+	escalator *notify.Escalator
+	deliverer *notify.Deliverer
 }
 
 // newAlerting loads the rules (alerts.rules_file over the defaults) and builds the alert
@@ -39,12 +40,12 @@ func newAlerting(cfg *config.Config, db *store.Store, view *devices.View, now fu
 			return nil, fmt.Errorf("config: alerts.rules_file: %w", err)
 		}
 	}
-	hub := alerts.NewHub(db, alerts.HubOptions{PollInterval: cfg.Alerts.PollInterval, Log: log})
+	hub := notify.NewHub(db, notify.HubOptions{PollInterval: cfg.Alerts.PollInterval, Log: log})
 	svc := alerts.NewService(alerts.NewEngine(rules, now), alerts.NewLifecycle(db, hub, log), view, log)
 	svc.UseSettings(db) // threshold overrides and silences
 	return &alerting{rules: rules, svc: svc, hub: hub,
-		escalator: alerts.NewEscalator(db, hub, cfg.Alerts.EscalateAfter, now, log),
-		deliverer: alerts.NewDeliverer(db, alerts.DelivererOptions{AllowPrivate: cfg.Alerts.Webhooks.AllowPrivate, Now: now, Log: log}),
+		escalator: notify.NewEscalator(db, hub, cfg.Alerts.EscalateAfter, now, log),
+		deliverer: notify.NewDeliverer(db, notify.DelivererOptions{AllowPrivate: cfg.Alerts.Webhooks.AllowPrivate, Now: now, Log: log}),
 	}, nil
 }
 

@@ -1,4 +1,4 @@
-package alerts_test
+package notify_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/store"
 )
@@ -80,10 +81,10 @@ type whFixture struct {
 	dsn   string
 	store *store.Store
 	clock *whClock
-	del   *alerts.Deliverer
+	del   *notify.Deliverer
 }
 
-func newWHFixture(t *testing.T, o alerts.DelivererOptions) *whFixture {
+func newWHFixture(t *testing.T, o notify.DelivererOptions) *whFixture {
 	t.Helper()
 	dsn := filepath.Join(t.TempDir(), "vw.db")
 	s := openStore(t, dsn)
@@ -95,16 +96,16 @@ func newWHFixture(t *testing.T, o alerts.DelivererOptions) *whFixture {
 	}
 	f := &whFixture{t: t, dsn: dsn, store: s, clock: &whClock{now: base}}
 	o.Now = f.clock.Now
-	f.del = alerts.NewDeliverer(s, o)
+	f.del = notify.NewDeliverer(s, o)
 	return f
 }
 
 var asAdminWH = store.WithActor(context.Background(), "user:admin")
 
-func (f *whFixture) webhook(w alerts.Webhook) alerts.Webhook {
+func (f *whFixture) webhook(w notify.Webhook) notify.Webhook {
 	f.t.Helper()
 	if w.Secret == "" {
-		w.Secret = alerts.NewWebhookSecret()
+		w.Secret = notify.NewWebhookSecret()
 	}
 	w.Enabled = true
 	got, err := f.store.CreateWebhook(asAdminWH, w)
@@ -132,7 +133,7 @@ func (f *whFixture) runAt(at time.Time) {
 	}
 }
 
-func (f *whFixture) deliveries(webhook int64) []alerts.Delivery {
+func (f *whFixture) deliveries(webhook int64) []notify.Delivery {
 	f.t.Helper()
 	ds, err := f.store.ListWebhookDeliveries(context.Background(), webhook, store.DeliveryFilter{})
 	if err != nil {
@@ -151,14 +152,14 @@ func hmacHex(secret string, body []byte) string {
 // A receiver that fails the first attempts gets the delivery again after 10 s, 20 s and 40 s,
 // the same request each time, and once it answers 2xx, never again.
 func TestDelivererRetriesUntilDelivered(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{AllowPrivate: true})
+	f := newWHFixture(t, notify.DelivererOptions{AllowPrivate: true})
 	rc := newReceiver(t, f.clock, func(n int) int {
 		if n <= 3 {
 			return http.StatusServiceUnavailable
 		}
 		return http.StatusNoContent
 	})
-	w := f.webhook(alerts.Webhook{Team: "tA", URL: rc.URL + "/hook"})
+	w := f.webhook(notify.Webhook{Team: "tA", URL: rc.URL + "/hook"})
 	ev := f.apply(clinical("glucose_very_low", "pA1", "tA", alerts.Urgent))
 
 	schedule := []time.Duration{0, 10 * time.Second, 30 * time.Second, 70 * time.Second}
@@ -193,7 +194,7 @@ func TestDelivererRetriesUntilDelivered(t *testing.T) {
 			t.Errorf("attempt %d: X-VitalWatch-Event %q, Content-Type %q; want raised, application/json", i+1, r.Event, r.Type)
 		}
 	}
-	if !alerts.VerifySignature(w.Secret, reqs[0].Body, reqs[0].Signature) || alerts.VerifySignature("other", reqs[0].Body, reqs[0].Signature) {
+	if !notify.VerifySignature(w.Secret, reqs[0].Body, reqs[0].Signature) || notify.VerifySignature("other", reqs[0].Body, reqs[0].Signature) {
 		t.Error("VerifySignature does not tell the right secret from another")
 	}
 	var body struct {
@@ -220,7 +221,7 @@ func TestDelivererRetriesUntilDelivered(t *testing.T) {
 		t.Errorf("body = %+v; want the key, event %d raised urgent, and alert %d", body, ev.ID, ev.AlertID)
 	}
 	ds := f.deliveries(w.ID)
-	if len(ds) != 1 || ds[0].State != alerts.DeliveryDelivered || ds[0].Attempts != 4 || ds[0].LastStatus != 204 ||
+	if len(ds) != 1 || ds[0].State != notify.DeliveryDelivered || ds[0].Attempts != 4 || ds[0].LastStatus != 204 ||
 		!ds[0].DeliveredAt.Equal(base.Add(70*time.Second)) || ds[0].Key != reqs[0].Key || ds[0].EventID != ev.ID {
 		t.Errorf("delivery log = %+v; want one delivery of event %d, delivered on the 4th attempt", ds, ev.ID)
 	}
@@ -229,15 +230,15 @@ func TestDelivererRetriesUntilDelivered(t *testing.T) {
 // A receiver that never answers 2xx is tried with backoff doubling from 10 s up to 1 h, until
 // 24 h have passed since the first attempt; the delivery is then failed and not tried again.
 func TestDelivererGivesUpAfter24Hours(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{AllowPrivate: true})
+	f := newWHFixture(t, notify.DelivererOptions{AllowPrivate: true})
 	rc := newReceiver(t, f.clock, func(int) int { return http.StatusInternalServerError })
-	w := f.webhook(alerts.Webhook{Site: "sA", URL: rc.URL})
+	w := f.webhook(notify.Webhook{Site: "sA", URL: rc.URL})
 	f.apply(fault("battery_low", "dA1", "sA", alerts.Warning))
 
 	f.runAt(base)
 	for range 100 {
 		ds := f.deliveries(w.ID)
-		if ds[0].State != alerts.DeliveryPending {
+		if ds[0].State != notify.DeliveryPending {
 			break
 		}
 		f.runAt(ds[0].NextAttempt)
@@ -260,7 +261,7 @@ func TestDelivererGivesUpAfter24Hours(t *testing.T) {
 		t.Errorf("last attempt %v after the first; want the first one at or after 24h", last)
 	}
 	ds := f.deliveries(w.ID)
-	if ds[0].State != alerts.DeliveryFailed || ds[0].Attempts != len(reqs) || ds[0].LastStatus != 500 || ds[0].LastError != "HTTP 500" {
+	if ds[0].State != notify.DeliveryFailed || ds[0].Attempts != len(reqs) || ds[0].LastStatus != 500 || ds[0].LastError != "HTTP 500" {
 		t.Errorf("delivery = %+v; want failed after %d attempts, last status 500", ds[0], len(reqs))
 	}
 	f.runAt(base.Add(48 * time.Hour))
@@ -271,7 +272,7 @@ func TestDelivererGivesUpAfter24Hours(t *testing.T) {
 
 // An attempt that gets no answer within the timeout is a failed attempt, retried.
 func TestDelivererTimeout(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{Timeout: 50 * time.Millisecond, AllowPrivate: true})
+	f := newWHFixture(t, notify.DelivererOptions{Timeout: 50 * time.Millisecond, AllowPrivate: true})
 	slow := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.ReadAll(r.Body) // then the server notices the client going
@@ -282,11 +283,11 @@ func TestDelivererTimeout(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(slow) }) // before srv.Close, which waits for the handler
-	w := f.webhook(alerts.Webhook{Team: "tA", URL: srv.URL})
+	w := f.webhook(notify.Webhook{Team: "tA", URL: srv.URL})
 	f.apply(clinical("glucose_very_low", "pA1", "tA", alerts.Urgent))
 	f.runAt(base)
 	ds := f.deliveries(w.ID)
-	if len(ds) != 1 || ds[0].State != alerts.DeliveryPending || ds[0].Attempts != 1 || ds[0].LastStatus != 0 ||
+	if len(ds) != 1 || ds[0].State != notify.DeliveryPending || ds[0].Attempts != 1 || ds[0].LastStatus != 0 ||
 		ds[0].LastError == "" || !ds[0].NextAttempt.Equal(base.Add(10*time.Second)) {
 		t.Errorf("delivery after a timeout = %+v; want pending, 1 attempt, an error, next in 10s", ds)
 	}
@@ -295,13 +296,13 @@ func TestDelivererTimeout(t *testing.T) {
 // Each event goes to the webhooks of its routing at or above their minimum severity; a repeat
 // that notifies no one, an acknowledgement and a late alert are not sent.
 func TestDelivererSendsToMatchingWebhooks(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{AllowPrivate: true})
+	f := newWHFixture(t, notify.DelivererOptions{AllowPrivate: true})
 	rc := newReceiver(t, f.clock, func(int) int { return http.StatusOK })
 	f.apply(clinical("glucose_low", "pA9", "tA", alerts.Warning)) // before any webhook: never sent
-	teamA := f.webhook(alerts.Webhook{Team: "tA", URL: rc.URL + "/tA"})
-	teamAUrgent := f.webhook(alerts.Webhook{Team: "tA", URL: rc.URL + "/tA-urgent", MinSeverity: alerts.Urgent})
-	teamB := f.webhook(alerts.Webhook{Team: "tB", URL: rc.URL + "/tB"})
-	siteA := f.webhook(alerts.Webhook{Site: "sA", URL: rc.URL + "/sA"})
+	teamA := f.webhook(notify.Webhook{Team: "tA", URL: rc.URL + "/tA"})
+	teamAUrgent := f.webhook(notify.Webhook{Team: "tA", URL: rc.URL + "/tA-urgent", MinSeverity: alerts.Urgent})
+	teamB := f.webhook(notify.Webhook{Team: "tB", URL: rc.URL + "/tB"})
+	siteA := f.webhook(notify.Webhook{Site: "sA", URL: rc.URL + "/sA"})
 
 	raised := f.apply(clinical("glucose_low", "pA1", "tA", alerts.Warning))
 	f.apply(clinical("glucose_low", "pA1", "tA", alerts.Warning)) // updated: not sent
@@ -336,7 +337,7 @@ func TestDelivererSendsToMatchingWebhooks(t *testing.T) {
 		var got []int64
 		for _, d := range f.deliveries(id) {
 			got = append(got, d.EventID)
-			if d.State != alerts.DeliveryDelivered {
+			if d.State != notify.DeliveryDelivered {
 				t.Errorf("webhook %d, event %d: %s; want delivered", id, d.EventID, d.State)
 			}
 		}
@@ -353,19 +354,19 @@ func TestDelivererSendsToMatchingWebhooks(t *testing.T) {
 // The cursor is in the store: a deliverer that starts again (or runs on another instance)
 // goes on from it; two running at once send each delivery once.
 func TestDeliverersShareTheOutbox(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{AllowPrivate: true})
+	f := newWHFixture(t, notify.DelivererOptions{AllowPrivate: true})
 	rc := newReceiver(t, f.clock, func(int) int { return http.StatusOK })
-	f.webhook(alerts.Webhook{Team: "tA", URL: rc.URL})
+	f.webhook(notify.Webhook{Team: "tA", URL: rc.URL})
 	f.apply(clinical("glucose_low", "pA1", "tA", alerts.Warning))
 	f.runAt(base)
 
 	other := openStore(t, f.dsn)
-	second := alerts.NewDeliverer(other, alerts.DelivererOptions{Now: f.clock.Now, AllowPrivate: true})
+	second := notify.NewDeliverer(other, notify.DelivererOptions{Now: f.clock.Now, AllowPrivate: true})
 	for i := range 20 {
 		f.apply(clinical("glucose_low", "pA"+string(rune('b'+i)), "tA", alerts.Warning))
 	}
 	var wg sync.WaitGroup
-	for _, d := range []*alerts.Deliverer{f.del, second} {
+	for _, d := range []*notify.Deliverer{f.del, second} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -402,12 +403,12 @@ func TestWebhookMatches(t *testing.T) {
 		return alerts.Event{ID: 10, Type: typ, Severity: sev, Notify: notify,
 			Alert: alerts.Alert{Category: c, Team: team, Site: site, Severity: sev, NotifiedSeverity: notified}}
 	}
-	team := alerts.Webhook{Team: "tA", Enabled: true, FromEvent: 5}
-	urgent := alerts.Webhook{Team: "tA", Enabled: true, MinSeverity: alerts.Urgent}
-	site := alerts.Webhook{Site: "sA", Enabled: true}
+	team := notify.Webhook{Team: "tA", Enabled: true, FromEvent: 5}
+	urgent := notify.Webhook{Team: "tA", Enabled: true, MinSeverity: alerts.Urgent}
+	site := notify.Webhook{Site: "sA", Enabled: true}
 	tests := []struct {
 		name string
-		w    alerts.Webhook
+		w    notify.Webhook
 		ev   alerts.Event
 		want bool
 	}{
@@ -427,8 +428,8 @@ func TestWebhookMatches(t *testing.T) {
 		{"below the minimum", urgent, ev(alerts.EventRaised, alerts.Clinical, "tA", "", alerts.Warning, alerts.Warning, true), false},
 		{"at the minimum", urgent, ev(alerts.EventRaised, alerts.Clinical, "tA", "", alerts.Urgent, alerts.Urgent, true), true},
 		{"resolved, notified below the minimum", urgent, ev(alerts.EventResolved, alerts.Clinical, "tA", "", alerts.Urgent, alerts.Warning, false), false},
-		{"disabled", alerts.Webhook{Team: "tA"}, ev(alerts.EventRaised, alerts.Clinical, "tA", "", alerts.Warning, alerts.Warning, true), false},
-		{"before the webhook", alerts.Webhook{Team: "tA", Enabled: true, FromEvent: 10}, ev(alerts.EventRaised, alerts.Clinical, "tA", "", alerts.Warning, alerts.Warning, true), false},
+		{"disabled", notify.Webhook{Team: "tA"}, ev(alerts.EventRaised, alerts.Clinical, "tA", "", alerts.Warning, alerts.Warning, true), false},
+		{"before the webhook", notify.Webhook{Team: "tA", Enabled: true, FromEvent: 10}, ev(alerts.EventRaised, alerts.Clinical, "tA", "", alerts.Warning, alerts.Warning, true), false},
 	}
 	for _, tt := range tests {
 		if got := tt.w.Matches(tt.ev); got != tt.want {
@@ -438,7 +439,7 @@ func TestWebhookMatches(t *testing.T) {
 }
 
 func TestRetryBackoff(t *testing.T) {
-	var p alerts.RetryPolicy
+	var p notify.RetryPolicy
 	for _, tt := range []struct {
 		attempts int
 		want     time.Duration
@@ -455,11 +456,11 @@ func TestRetryBackoff(t *testing.T) {
 // with the usual backoff, and the receiver gets nothing. A deliverer that allows private
 // targets delivers the same delivery.
 func TestDelivererRefusesPrivateTargets(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{})
+	f := newWHFixture(t, notify.DelivererOptions{})
 	rc := newReceiver(t, f.clock, func(int) int { return http.StatusOK })
 	_, port, _ := strings.Cut(strings.TrimPrefix(rc.URL, "http://"), ":")
-	byName := f.webhook(alerts.Webhook{Team: "tA", URL: "http://localhost:" + port + "/hook"}) // a name, resolved when dialling
-	byAddr := f.webhook(alerts.Webhook{Site: "sA", URL: rc.URL + "/hook"})
+	byName := f.webhook(notify.Webhook{Team: "tA", URL: "http://localhost:" + port + "/hook"}) // a name, resolved when dialling
+	byAddr := f.webhook(notify.Webhook{Site: "sA", URL: rc.URL + "/hook"})
 	f.apply(clinical("glucose_very_low", "pA1", "tA", alerts.Urgent))
 	f.apply(fault("battery_low", "dA1", "sA", alerts.Warning))
 	f.runAt(base)
@@ -467,9 +468,9 @@ func TestDelivererRefusesPrivateTargets(t *testing.T) {
 	if n := len(rc.requests()); n != 0 {
 		t.Fatalf("the receiver on loopback got %d requests; want none", n)
 	}
-	for _, w := range []alerts.Webhook{byName, byAddr} {
+	for _, w := range []notify.Webhook{byName, byAddr} {
 		ds := f.deliveries(w.ID)
-		if len(ds) != 1 || ds[0].State != alerts.DeliveryPending || ds[0].Attempts != 1 || ds[0].LastStatus != 0 ||
+		if len(ds) != 1 || ds[0].State != notify.DeliveryPending || ds[0].Attempts != 1 || ds[0].LastStatus != 0 ||
 			!strings.Contains(ds[0].LastError, "is a loopback address") || !strings.Contains(ds[0].LastError, "alerts.webhooks.allow_private") ||
 			!ds[0].NextAttempt.Equal(base.Add(10*time.Second)) {
 			t.Errorf("delivery to %s = %+v; want a refused attempt saying why, retried in 10s", w.URL, ds)
@@ -480,7 +481,7 @@ func TestDelivererRefusesPrivateTargets(t *testing.T) {
 		t.Errorf("after the backoff: %d attempts, %d requests; want a second refused attempt", ds[0].Attempts, len(rc.requests()))
 	}
 
-	allowing := alerts.NewDeliverer(f.store, alerts.DelivererOptions{Now: f.clock.Now, AllowPrivate: true})
+	allowing := notify.NewDeliverer(f.store, notify.DelivererOptions{Now: f.clock.Now, AllowPrivate: true})
 	f.clock.Set(base.Add(30 * time.Second))
 	if err := allowing.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -494,12 +495,12 @@ func TestDelivererRefusesPrivateTargets(t *testing.T) {
 // as that IPv4 address: a webhook stored with such a URL (when private targets were allowed,
 // or before the registration check knew the form) is refused when it connects, not sent.
 func TestDelivererRefusesIPv6FormsOfPrivateTargets(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{Timeout: 2 * time.Second})
+	f := newWHFixture(t, notify.DelivererOptions{Timeout: 2 * time.Second})
 	rc := newReceiver(t, f.clock, func(int) int { return http.StatusOK })
 	_, port, _ := strings.Cut(strings.TrimPrefix(rc.URL, "http://"), ":")
-	var hooks []alerts.Webhook
+	var hooks []notify.Webhook
 	for _, host := range []string{"[::127.0.0.1]", "[::ffff:0:127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::1]", "[64:ff9b::a9fe:a9fe]", "100.100.100.200"} {
-		hooks = append(hooks, f.webhook(alerts.Webhook{Team: "tA", URL: "http://" + host + ":" + port + "/hook"}))
+		hooks = append(hooks, f.webhook(notify.Webhook{Team: "tA", URL: "http://" + host + ":" + port + "/hook"}))
 	}
 	f.apply(clinical("glucose_very_low", "pA1", "tA", alerts.Urgent))
 	f.runAt(base)
@@ -508,7 +509,7 @@ func TestDelivererRefusesIPv6FormsOfPrivateTargets(t *testing.T) {
 	}
 	for _, w := range hooks {
 		ds := f.deliveries(w.ID)
-		if len(ds) != 1 || ds[0].State != alerts.DeliveryPending || ds[0].Attempts != 1 ||
+		if len(ds) != 1 || ds[0].State != notify.DeliveryPending || ds[0].Attempts != 1 ||
 			!strings.Contains(ds[0].LastError, "refused") || !strings.Contains(ds[0].LastError, "alerts.webhooks.allow_private") {
 			t.Errorf("delivery to %s = %+v; want an attempt refused before connecting, saying why", w.URL, ds)
 		}
@@ -518,21 +519,21 @@ func TestDelivererRefusesIPv6FormsOfPrivateTargets(t *testing.T) {
 // Requests sent after a rotation are signed with the new secret, a retry of an event queued
 // before it included.
 func TestDelivererSignsWithRotatedSecret(t *testing.T) {
-	f := newWHFixture(t, alerts.DelivererOptions{AllowPrivate: true})
+	f := newWHFixture(t, notify.DelivererOptions{AllowPrivate: true})
 	rc := newReceiver(t, f.clock, func(n int) int {
 		if n == 2 {
 			return http.StatusBadGateway // the second event's first attempt
 		}
 		return http.StatusOK
 	})
-	w := f.webhook(alerts.Webhook{Team: "tA", URL: rc.URL})
+	w := f.webhook(notify.Webhook{Team: "tA", URL: rc.URL})
 	old := w.Secret
 	f.apply(clinical("glucose_very_low", "pA1", "tA", alerts.Urgent))
 	f.runAt(base)
 	f.apply(clinical("glucose_very_low", "pA2", "tA", alerts.Urgent))
 	f.runAt(base.Add(time.Second)) // fails: retried in 10s
 
-	rotated, err := f.store.RotateWebhookSecret(asAdminWH, w.ID, alerts.NewWebhookSecret())
+	rotated, err := f.store.RotateWebhookSecret(asAdminWH, w.ID, notify.NewWebhookSecret())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +549,7 @@ func TestDelivererSignsWithRotatedSecret(t *testing.T) {
 		if i >= 2 {
 			wantSecret, other = rotated.Secret, old
 		}
-		if !alerts.VerifySignature(wantSecret, r.Body, r.Signature) || alerts.VerifySignature(other, r.Body, r.Signature) {
+		if !notify.VerifySignature(wantSecret, r.Body, r.Signature) || notify.VerifySignature(other, r.Body, r.Signature) {
 			t.Errorf("request %d (%s) is not signed with the secret in force when it was sent", i+1, r.Key)
 		}
 	}

@@ -1,4 +1,4 @@
-package alerts_test
+package notify_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -25,18 +26,18 @@ type fixture struct {
 	t     *testing.T
 	dsn   string
 	store *store.Store
-	hub   *alerts.Hub
+	hub   *notify.Hub
 	life  *alerts.Lifecycle
 }
 
-func newFixture(t *testing.T, o alerts.HubOptions) *fixture {
+func newFixture(t *testing.T, o notify.HubOptions) *fixture {
 	t.Helper()
 	dsn := filepath.Join(t.TempDir(), "vw.db")
 	f := &fixture{t: t, dsn: dsn, store: openStore(t, dsn)}
 	if o.PollInterval == 0 {
 		o.PollInterval = testPoll
 	}
-	f.hub = alerts.NewHub(f.store, o)
+	f.hub = notify.NewHub(f.store, o)
 	f.life = alerts.NewLifecycle(f.store, f.hub, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -60,7 +61,7 @@ func openStore(t *testing.T, dsn string) *store.Store {
 	return s
 }
 
-func (f *fixture) subscribe(scope alerts.Scope) *alerts.Subscription {
+func (f *fixture) subscribe(scope alerts.Scope) *notify.Subscription {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -97,7 +98,7 @@ func fault(rule, device, site string, sev alerts.Severity) alerts.Finding {
 }
 
 // receive reads n events from s, failing the test if they do not come within 5 s.
-func receive(t *testing.T, s *alerts.Subscription, n int) []alerts.Event {
+func receive(t *testing.T, s *notify.Subscription, n int) []alerts.Event {
 	t.Helper()
 	var out []alerts.Event
 	timeout := time.After(5 * time.Second)
@@ -116,7 +117,7 @@ func receive(t *testing.T, s *alerts.Subscription, n int) []alerts.Event {
 }
 
 // quiet fails the test if s receives anything for a few poll intervals.
-func quiet(t *testing.T, s *alerts.Subscription) {
+func quiet(t *testing.T, s *notify.Subscription) {
 	t.Helper()
 	select {
 	case ev, ok := <-s.Events():
@@ -137,7 +138,7 @@ func ids(evs []alerts.Event) []int64 {
 
 // Every subscriber receives the events its scope covers, in order, and only those.
 func TestHubFansOutByScope(t *testing.T) {
-	f := newFixture(t, alerts.HubOptions{})
+	f := newFixture(t, notify.HubOptions{})
 	admin := f.subscribe(alerts.Scope{All: true})
 	docA := f.subscribe(alerts.Scope{Teams: []string{"tA"}})
 	docA2 := f.subscribe(alerts.Scope{Teams: []string{"tA", "tC"}})
@@ -152,7 +153,7 @@ func TestHubFansOutByScope(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
-		sub  *alerts.Subscription
+		sub  *notify.Subscription
 		want []int64
 	}{
 		{"admin", admin, ids(evs)},
@@ -173,7 +174,7 @@ func TestHubFansOutByScope(t *testing.T) {
 // Events written by another instance reach this instance's subscribers by polling, in ID
 // order, interleaved with this instance's own, each once.
 func TestHubPollsOtherInstances(t *testing.T) {
-	f := newFixture(t, alerts.HubOptions{})
+	f := newFixture(t, notify.HubOptions{})
 	other := openStore(t, f.dsn) // another instance: writes the store, publishes nothing here
 	sub := f.subscribe(alerts.Scope{All: true})
 	ctx := context.Background()
@@ -217,7 +218,7 @@ func TestHubPollsOtherInstances(t *testing.T) {
 
 // A subscription starts after the last event delivered, which it names in From.
 func TestHubSubscriptionStartsAfterFrom(t *testing.T) {
-	f := newFixture(t, alerts.HubOptions{})
+	f := newFixture(t, notify.HubOptions{})
 	early := f.subscribe(alerts.Scope{All: true})
 	before := f.apply(clinical("fever", "pA1", "tA", alerts.Warning), clinical("fever", "pA2", "tA", alerts.Warning))
 	receive(t, early, 2) // delivered, so the hub's last is the second
@@ -242,7 +243,7 @@ func TestHubStartsAfterExistingEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hub := alerts.NewHub(s, alerts.HubOptions{PollInterval: testPoll})
+	hub := notify.NewHub(s, notify.HubOptions{PollInterval: testPoll})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- hub.Run(ctx) }()
@@ -266,7 +267,7 @@ func TestHubStartsAfterExistingEvents(t *testing.T) {
 // A subscriber that does not keep up is cut off, not waited for: its channel closes after the
 // events its buffer held, and it reports Lagged. Others are not held back.
 func TestHubCutsOffASlowSubscriber(t *testing.T) {
-	f := newFixture(t, alerts.HubOptions{Buffer: 2})
+	f := newFixture(t, notify.HubOptions{Buffer: 2})
 	slow := f.subscribe(alerts.Scope{All: true})
 	var fs []alerts.Finding
 	for _, p := range []string{"p1", "p2", "p3", "p4", "p5"} {
@@ -292,7 +293,7 @@ func TestHubCutsOffASlowSubscriber(t *testing.T) {
 // Stopping the hub ends every subscription, not as lagged, and refuses new ones.
 func TestHubStopEndsSubscriptions(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "vw.db"))
-	hub := alerts.NewHub(s, alerts.HubOptions{PollInterval: testPoll})
+	hub := notify.NewHub(s, notify.HubOptions{PollInterval: testPoll})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- hub.Run(ctx) }()
@@ -307,7 +308,7 @@ func TestHubStopEndsSubscriptions(t *testing.T) {
 	if _, ok := <-sub.Events(); ok || sub.Lagged() {
 		t.Errorf("subscription after stop: open %v, lagged %v; want closed, not lagged", ok, sub.Lagged())
 	}
-	if _, err := hub.Subscribe(context.Background(), alerts.Scope{All: true}); !errors.Is(err, alerts.ErrHubStopped) {
+	if _, err := hub.Subscribe(context.Background(), alerts.Scope{All: true}); !errors.Is(err, notify.ErrHubStopped) {
 		t.Errorf("Subscribe after stop = %v; want ErrHubStopped", err)
 	}
 	sub.Close() // once more is harmless
@@ -316,7 +317,7 @@ func TestHubStopEndsSubscriptions(t *testing.T) {
 // Subscribe waits for Run, until its context ends.
 func TestHubSubscribeWaitsForRun(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "vw.db"))
-	hub := alerts.NewHub(s, alerts.HubOptions{PollInterval: testPoll})
+	hub := notify.NewHub(s, notify.HubOptions{PollInterval: testPoll})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := hub.Subscribe(ctx, alerts.Scope{All: true}); !errors.Is(err, context.DeadlineExceeded) {

@@ -1,4 +1,4 @@
-package alerts
+package notify
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
 )
 
 // DeliveryStore keeps webhooks, the outbox of deliveries and the cursor over the alert events
@@ -159,7 +161,7 @@ func (d *Deliverer) Enqueue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		evs, err := d.store.AlertEvents(ctx, from, Scope{All: true}, d.opts.Batch)
+		evs, err := d.store.AlertEvents(ctx, from, alerts.Scope{All: true}, d.opts.Batch)
 		if err != nil || len(evs) == 0 {
 			return err
 		}

@@ -1,4 +1,4 @@
-package alerts_test
+package notify_test
 
 import (
 	"context"
@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 )
 
 // Apply records every finding, publishes the events they wrote, and says which notify: a new
 // alert or a rise, never a late or doubtful finding.
 func TestLifecycleApply(t *testing.T) {
-	f := newFixture(t, alerts.HubOptions{})
+	f := newFixture(t, notify.HubOptions{})
 	sub := f.subscribe(alerts.Scope{All: true})
 
 	late := clinical("bp_high", "pA1", "tA", alerts.Urgent)
@@ -64,7 +65,7 @@ func TestLifecycleApply(t *testing.T) {
 
 // A finding that cannot be recorded does not stop the others; Apply reports it.
 func TestLifecycleApplyGoesOnAfterAnError(t *testing.T) {
-	f := newFixture(t, alerts.HubOptions{})
+	f := newFixture(t, notify.HubOptions{})
 	bad := clinical("", "pA1", "tA", alerts.Warning)
 	changes, err := f.life.Apply(context.Background(), []alerts.Finding{bad, clinical("fever", "pA1", "tA", alerts.Warning)})
 	if err == nil || !strings.Contains(err.Error(), "no rule") {

@@ -1,4 +1,4 @@
-package alerts
+package notify
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
@@ -15,15 +16,15 @@ import (
 type EscalationStore interface {
 	// UnacknowledgedAlerts returns the open, urgent or critical clinical alerts that are
 	// neither late nor in doubt and were notified at urgent or above.
-	UnacknowledgedAlerts(ctx context.Context) ([]Unacknowledged, error)
+	UnacknowledgedAlerts(ctx context.Context) ([]alerts.Unacknowledged, error)
 	// Escalate takes the step if the alert is still open at level e.From, writing the
 	// escalated event with it, and reports whether it did.
-	Escalate(ctx context.Context, e Escalation) (Alert, Event, bool, error)
+	Escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error)
 	GetTeam(ctx context.Context, id string) (devices.Team, error)
 	GetSite(ctx context.Context, id string) (devices.Site, error)
 }
 
-// Escalator escalates unacknowledged urgent alerts (see escalate.go) and publishes the
+// Escalator escalates unacknowledged urgent alerts (the policy of alerts.NextEscalation) and publishes the
 // escalated events to the hub.
 type Escalator struct {
 	store     EscalationStore
@@ -67,7 +68,7 @@ func (e *Escalator) Run(ctx context.Context, every time.Duration) error {
 
 // Tick takes every escalation step due now and returns the events written. An alert that
 // cannot be escalated does not stop the others; the error joins every failure.
-func (e *Escalator) Tick(ctx context.Context) ([]Event, error) {
+func (e *Escalator) Tick(ctx context.Context) ([]alerts.Event, error) {
 	pending, err := e.store.UnacknowledgedAlerts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("unacknowledged alerts: %w", err)
@@ -75,7 +76,7 @@ func (e *Escalator) Tick(ctx context.Context) ([]Event, error) {
 	now := e.now()
 	teams := map[string]devices.Team{}
 	opens := map[string]bool{} // by site
-	var events []Event
+	var events []alerts.Event
 	var errs []error
 	for _, u := range pending {
 		team, ok := teams[u.Alert.Team]
@@ -102,7 +103,7 @@ func (e *Escalator) Tick(ctx context.Context) ([]Event, error) {
 		if ack <= 0 {
 			ack = e.ackWithin
 		}
-		step, due := NextEscalation(u, team, open, ack, now)
+		step, due := alerts.NextEscalation(u, team, open, ack, now)
 		if !due {
 			continue
 		}

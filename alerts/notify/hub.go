@@ -1,4 +1,4 @@
-package alerts
+package notify
 
 import (
 	"cmp"
@@ -8,13 +8,15 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
 )
 
 // EventSource reads the alert events that every instance writes (store.Store).
 type EventSource interface {
 	// AlertEvents returns up to limit events with an ID above afterID that scope covers, in
 	// ID order.
-	AlertEvents(ctx context.Context, afterID int64, scope Scope, limit int) ([]Event, error)
+	AlertEvents(ctx context.Context, afterID int64, scope alerts.Scope, limit int) ([]alerts.Event, error)
 	// LastAlertEventID returns the highest event ID, 0 if there is none.
 	LastAlertEventID(ctx context.Context) (int64, error)
 }
@@ -121,7 +123,7 @@ func (h *Hub) poll(ctx context.Context) {
 		h.mu.Lock()
 		after := h.last
 		h.mu.Unlock()
-		evs, err := h.src.AlertEvents(ctx, after, Scope{All: true}, pollBatch)
+		evs, err := h.src.AlertEvents(ctx, after, alerts.Scope{All: true}, pollBatch)
 		if err != nil {
 			if ctx.Err() == nil {
 				h.log.Warn("reading alert events", "after", after, "err", err)
@@ -142,9 +144,9 @@ func (h *Hub) poll(ctx context.Context) {
 // Publish offers events that this instance has just committed. One that follows the last
 // delivered is delivered now; one that does not (an event of another instance, or of a
 // concurrent change here, lies between) waits for the poller, which is asked to read at once.
-func (h *Hub) Publish(events ...Event) {
+func (h *Hub) Publish(events ...alerts.Event) {
 	events = slices.Clone(events)
-	slices.SortFunc(events, func(a, b Event) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(events, func(a, b alerts.Event) int { return cmp.Compare(a.ID, b.ID) })
 	behind := false
 	h.mu.Lock()
 	for _, ev := range events {
@@ -166,7 +168,7 @@ func (h *Hub) Publish(events ...Event) {
 
 // deliver sends ev to every subscriber whose scope covers it, unless it was delivered. It
 // never blocks: a subscriber whose buffer is full is cut off. h.mu is held.
-func (h *Hub) deliver(ev Event) {
+func (h *Hub) deliver(ev alerts.Event) {
 	if ev.ID <= h.last {
 		return
 	}
@@ -186,7 +188,7 @@ func (h *Hub) deliver(ev Event) {
 
 // Subscribe returns a subscription to the events that scope covers, from the next one the hub
 // delivers. It waits until Run has started, or ctx is done.
-func (h *Hub) Subscribe(ctx context.Context, scope Scope) (*Subscription, error) {
+func (h *Hub) Subscribe(ctx context.Context, scope alerts.Scope) (*Subscription, error) {
 	select {
 	case <-h.ready:
 	case <-ctx.Done():
@@ -197,7 +199,7 @@ func (h *Hub) Subscribe(ctx context.Context, scope Scope) (*Subscription, error)
 	if h.stopped {
 		return nil, ErrHubStopped
 	}
-	s := &Subscription{hub: h, scope: scope, c: make(chan Event, h.opts.Buffer), From: h.last}
+	s := &Subscription{hub: h, scope: scope, c: make(chan alerts.Event, h.opts.Buffer), From: h.last}
 	h.subs[s] = struct{}{}
 	return s, nil
 }
@@ -205,8 +207,8 @@ func (h *Hub) Subscribe(ctx context.Context, scope Scope) (*Subscription, error)
 // Subscription receives the events of its scope.
 type Subscription struct {
 	hub   *Hub
-	scope Scope
-	c     chan Event
+	scope alerts.Scope
+	c     chan alerts.Event
 	// From is the ID of the last event delivered before the subscription began: every event
 	// with a higher ID that the scope covers comes through Events, and none with a lower one.
 	// A reader that resumes from an earlier ID reads the events up to From from the store.
@@ -218,7 +220,7 @@ type Subscription struct {
 
 // Events is the channel of events, in ID order. It is closed when the subscription ends: by
 // Close, when the hub stops, or when the subscriber fell behind (Lagged).
-func (s *Subscription) Events() <-chan Event { return s.c }
+func (s *Subscription) Events() <-chan alerts.Event { return s.c }
 
 // Lagged reports whether the subscription was cut off because its reader fell behind.
 func (s *Subscription) Lagged() bool {

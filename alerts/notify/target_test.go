@@ -1,4 +1,4 @@
-package alerts_test
+package notify_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
@@ -19,7 +19,7 @@ func TestCheckWebhookURL(t *testing.T) {
 		{"ftp://x.example/", false}, {"https://", false}, {"/relative", false}, {"https://u:p@x.example/", false},
 		{"https://x.example/#frag", false}, {"javascript:alert(1)", false},
 	} {
-		if err := alerts.CheckWebhookURL(tt.url); (err == nil) != tt.ok {
+		if err := notify.CheckWebhookURL(tt.url); (err == nil) != tt.ok {
 			t.Errorf("CheckWebhookURL(%q) = %v; want ok %v", tt.url, err, tt.ok)
 		}
 	}
@@ -61,7 +61,7 @@ func TestCheckWebhookTarget(t *testing.T) {
 		{"https://", false, false},
 		{"http://%31%32%37.0.0.1/", false, false}, // an escape in a host: no client can use it
 	} {
-		if err := alerts.CheckWebhookTarget(tt.url, false); (err == nil) != tt.public {
+		if err := notify.CheckWebhookTarget(tt.url, false); (err == nil) != tt.public {
 			t.Errorf("CheckWebhookTarget(%q, false) = %v; want ok %v", tt.url, err, tt.public)
 		} else if err != nil {
 			var de *devices.Error
@@ -69,7 +69,7 @@ func TestCheckWebhookTarget(t *testing.T) {
 				t.Errorf("CheckWebhookTarget(%q, false) = %v; want an Invalid error naming url", tt.url, err)
 			}
 		}
-		if err := alerts.CheckWebhookTarget(tt.url, true); (err == nil) != tt.other {
+		if err := notify.CheckWebhookTarget(tt.url, true); (err == nil) != tt.other {
 			t.Errorf("CheckWebhookTarget(%q, true) = %v; want ok %v", tt.url, err, tt.other)
 		}
 	}
@@ -162,14 +162,14 @@ func TestCheckWebhookTargetNumberForms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = alerts.CheckWebhookTarget(raw, false)
+		err = notify.CheckWebhookTarget(raw, false)
 		switch {
 		case tt.why == "" && err != nil:
 			t.Errorf("CheckWebhookTarget(%q, false) = %v; want ok", raw, err)
 		case tt.why != "" && (err == nil || !strings.Contains(err.Error(), tt.why) || !strings.Contains(err.Error(), "url: host ")):
 			t.Errorf("CheckWebhookTarget(%q, false) = %v; want an error naming url and saying %q", raw, err, tt.why)
 		}
-		if err := alerts.CheckWebhookTarget(raw, true); err != nil {
+		if err := notify.CheckWebhookTarget(raw, true); err != nil {
 			t.Errorf("CheckWebhookTarget(%q, true) = %v; want ok with private targets allowed", raw, err)
 		}
 	}

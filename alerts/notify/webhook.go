@@ -1,8 +1,9 @@
-package alerts
+package notify
 
 import (
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
@@ -49,7 +50,7 @@ type Webhook struct {
 	Secret  string
 	Enabled bool
 	// MinSeverity is the lowest severity sent; 0 sends every severity.
-	MinSeverity Severity
+	MinSeverity alerts.Severity
 	// FromEvent is the last alert event written before the webhook was created: only later
 	// events are sent to it.
 	FromEvent int64
@@ -71,7 +72,7 @@ func (w Webhook) Check() error {
 		return devices.Errorf(devices.Invalid, "team: %q is not an id", w.Team)
 	case w.Site != "" && !devices.ValidID(w.Site):
 		return devices.Errorf(devices.Invalid, "site: %q is not an id", w.Site)
-	case w.MinSeverity != 0 && (w.MinSeverity < Info || w.MinSeverity > Critical):
+	case w.MinSeverity != 0 && (w.MinSeverity < alerts.Info || w.MinSeverity > alerts.Critical):
 		return devices.Errorf(devices.Invalid, "min_severity: %v is not a severity", w.MinSeverity)
 	case w.Secret == "":
 		return devices.Errorf(devices.Invalid, "a webhook needs a secret")
@@ -81,13 +82,13 @@ func (w Webhook) Check() error {
 
 // WebhookSends reports whether an event of this kind is sent to webhooks at all (see the top of
 // the file).
-func WebhookSends(ev Event) bool {
+func WebhookSends(ev alerts.Event) bool {
 	switch ev.Type {
-	case EventEscalated:
+	case alerts.EventEscalated:
 		return true
-	case EventResolved:
+	case alerts.EventResolved:
 		return ev.Alert.NotifiedSeverity > 0
-	case EventRaised, EventSeverityRaised, EventUpdated:
+	case alerts.EventRaised, alerts.EventSeverityRaised, alerts.EventUpdated:
 		return ev.Notify
 	}
 	return false
@@ -96,16 +97,16 @@ func WebhookSends(ev Event) bool {
 // Matches reports whether ev is sent to w: w is enabled and was created before ev, ev is sent
 // at all, it is routed to w's team (clinical) or site (fault), and it is at or above w's
 // minimum severity.
-func (w Webhook) Matches(ev Event) bool {
+func (w Webhook) Matches(ev alerts.Event) bool {
 	if !w.Enabled || ev.ID <= w.FromEvent || !WebhookSends(ev) {
 		return false
 	}
 	switch ev.Alert.Category {
-	case Clinical:
+	case alerts.Clinical:
 		if w.Team == "" || w.Team != ev.Alert.Team {
 			return false
 		}
-	case Fault:
+	case alerts.Fault:
 		if w.Site == "" || w.Site != ev.Alert.Site {
 			return false
 		}
@@ -113,7 +114,7 @@ func (w Webhook) Matches(ev Event) bool {
 		return false
 	}
 	sev := ev.Severity
-	if ev.Type == EventResolved {
+	if ev.Type == alerts.EventResolved {
 		sev = ev.Alert.NotifiedSeverity
 	}
 	return sev >= w.MinSeverity

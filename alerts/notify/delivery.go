@@ -1,4 +1,4 @@
-package alerts
+package notify
 
 import (
 	"crypto/rand"
@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
 )
 
 // DeliveryState is where a delivery is: pending (to be sent, or sent again), delivered (a 2xx
@@ -24,7 +26,7 @@ type Delivery struct {
 	ID        int64
 	WebhookID int64
 	EventID   int64
-	EventType EventType
+	EventType alerts.EventType
 	// Key is the idempotency key: the body's id and the X-VitalWatch-Delivery header, the same
 	// on every attempt.
 	Key string
@@ -105,12 +107,12 @@ type WebhookPayload struct {
 
 // WebhookEvent is the change an event made, in a delivery.
 type WebhookEvent struct {
-	ID       int64     `json:"id"` // the alert event's id, as in the live feed
-	Type     EventType `json:"type"`
-	At       time.Time `json:"at"`
-	Actor    string    `json:"actor"`
-	Note     string    `json:"note,omitempty"`
-	Severity Severity  `json:"severity"`
+	ID       int64            `json:"id"` // the alert event's id, as in the live feed
+	Type     alerts.EventType `json:"type"`
+	At       time.Time        `json:"at"`
+	Actor    string           `json:"actor"`
+	Note     string           `json:"note,omitempty"`
+	Severity alerts.Severity  `json:"severity"`
 }
 
 // WebhookAlert is the alert after the change, in a delivery: as the API shows it, without
@@ -119,14 +121,14 @@ type WebhookAlert struct {
 	ID              int64              `json:"id"`
 	Rule            string             `json:"rule"`
 	RuleVersion     int                `json:"rule_version"`
-	Category        Category           `json:"category"`
-	Severity        Severity           `json:"severity"`
+	Category        alerts.Category    `json:"category"`
+	Severity        alerts.Severity    `json:"severity"`
 	Subject         string             `json:"subject"` // patient/<id> or device/<id>
 	Patient         string             `json:"patient,omitempty"`
 	Device          string             `json:"device,omitempty"`
 	Team            string             `json:"team,omitempty"`
 	Site            string             `json:"site,omitempty"`
-	State           State              `json:"state"`
+	State           alerts.State       `json:"state"`
 	FirstSeen       time.Time          `json:"first_seen"`
 	LastSeen        time.Time          `json:"last_seen"`
 	Count           int                `json:"count"`
@@ -142,7 +144,7 @@ type WebhookAlert struct {
 
 // NewDelivery is the delivery of ev to w, created at now, with a fresh idempotency key and its
 // body.
-func NewDelivery(w Webhook, ev Event, now time.Time) (Delivery, error) {
+func NewDelivery(w Webhook, ev alerts.Event, now time.Time) (Delivery, error) {
 	b := make([]byte, 16)
 	rand.Read(b)
 	key := "whd_" + hex.EncodeToString(b)
