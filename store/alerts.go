@@ -15,6 +15,12 @@ import (
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
+// Alerts keeps alerts, their events, their escalation and their burden figures.
+type Alerts struct{ *DB }
+
+// NewAlerts returns an Alerts over db.
+func NewAlerts(db *DB) *Alerts { return &Alerts{db} }
+
 // Alerts (alerts.Alert) and their events (migration 0009). The rules, in both dialects:
 //   - One open alert per (rule, subject) is the unique index alerts_open. A finding reads the
 //     open alert and locks it (PostgreSQL: FOR UPDATE; SQLite: the transaction takes the write
@@ -109,7 +115,7 @@ var errLostRace = errors.New("the open alert was raised by another transaction")
 // notifies. A resolving finding with no open alert changes nothing and returns an Event with
 // ID 0. Safe when several instances record the same findings at once: the unique index keeps
 // one open alert, and exactly one of them raises it.
-func (s *Store) ApplyFinding(ctx context.Context, f alerts.Finding) (alerts.Alert, alerts.Event, bool, error) {
+func (s *Alerts) ApplyFinding(ctx context.Context, f alerts.Finding) (alerts.Alert, alerts.Event, bool, error) {
 	if err := alerts.CheckFinding(f); err != nil {
 		return alerts.Alert{}, alerts.Event{}, false, err
 	}
@@ -126,7 +132,7 @@ func (s *Store) ApplyFinding(ctx context.Context, f alerts.Finding) (alerts.Aler
 }
 
 // applyFinding is one attempt at ApplyFinding, in one transaction.
-func (s *Store) applyFinding(ctx context.Context, f alerts.Finding) (alerts.Alert, alerts.Event, error) {
+func (s *Alerts) applyFinding(ctx context.Context, f alerts.Finding) (alerts.Alert, alerts.Event, error) {
 	tx, err := s.beginAlertWrite(ctx)
 	if err != nil {
 		return alerts.Alert{}, alerts.Event{}, err
@@ -166,7 +172,7 @@ func (s *Store) applyFinding(ctx context.Context, f alerts.Finding) (alerts.Aler
 // lock first, with a write that changes nothing: a transaction that has read cannot wait for
 // the lock later, it fails at once if another connection (another instance on the same file)
 // holds it.
-func (s *Store) beginAlertWrite(ctx context.Context) (*sql.Tx, error) {
+func (s *DB) beginAlertWrite(ctx context.Context) (*sql.Tx, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -181,7 +187,7 @@ func (s *Store) beginAlertWrite(ctx context.Context) (*sql.Tx, error) {
 }
 
 // forUpdate locks the rows a PostgreSQL query reads; SQLite's transaction holds the write lock.
-func (s *Store) forUpdate() string {
+func (s *DB) forUpdate() string {
 	if s.dialect == postgres {
 		return ` FOR UPDATE`
 	}
@@ -223,7 +229,7 @@ func updateAlert(ctx context.Context, tx *sql.Tx, a alerts.Alert) error {
 }
 
 // addAlertEvent writes ev, the change that made a, and sets its ID and alert.
-func (s *Store) addAlertEvent(ctx context.Context, tx *sql.Tx, a alerts.Alert, ev *alerts.Event) error {
+func (s *Alerts) addAlertEvent(ctx context.Context, tx *sql.Tx, a alerts.Alert, ev *alerts.Event) error {
 	ev.AlertID = a.ID
 	ev.Alert = a
 	ev.Alert.Evidence = nil
@@ -250,7 +256,7 @@ func (s *Store) addAlertEvent(ctx context.Context, tx *sql.Tx, a alerts.Alert, e
 // AcknowledgeAlert acknowledges the open alert id for the context's actor, with an optional
 // note, and returns the alert and the event. NotFound if there is no such alert; Conflict,
 // naming its state, if it is not open; Invalid without an actor or with a note too long.
-func (s *Store) AcknowledgeAlert(ctx context.Context, id int64, note string) (alerts.Alert, alerts.Event, error) {
+func (s *Alerts) AcknowledgeAlert(ctx context.Context, id int64, note string) (alerts.Alert, alerts.Event, error) {
 	return s.actOnAlert(ctx, id, "alert.acknowledge", func(a *alerts.Alert, actor string, now time.Time) (alerts.Event, error) {
 		return a.Acknowledge(actor, note, now)
 	})
@@ -259,7 +265,7 @@ func (s *Store) AcknowledgeAlert(ctx context.Context, id int64, note string) (al
 // ResolveAlert resolves the open or acknowledged alert id for the context's actor, with a note
 // (required for a clinical alert: Invalid without one), and returns the alert and the event.
 // Conflict if it is already resolved.
-func (s *Store) ResolveAlert(ctx context.Context, id int64, note string) (alerts.Alert, alerts.Event, error) {
+func (s *Alerts) ResolveAlert(ctx context.Context, id int64, note string) (alerts.Alert, alerts.Event, error) {
 	return s.actOnAlert(ctx, id, "alert.resolve", func(a *alerts.Alert, actor string, now time.Time) (alerts.Event, error) {
 		return a.Resolve(actor, note, now)
 	})
@@ -267,7 +273,7 @@ func (s *Store) ResolveAlert(ctx context.Context, id int64, note string) (alerts
 
 // actOnAlert runs a person's action on alert id in one transaction: the alert, its event and
 // an audit row.
-func (s *Store) actOnAlert(ctx context.Context, id int64, action string,
+func (s *Alerts) actOnAlert(ctx context.Context, id int64, action string,
 	act func(a *alerts.Alert, actor string, now time.Time) (alerts.Event, error)) (alerts.Alert, alerts.Event, error) {
 	actor := audit.Actor(ctx)
 	if actor == "" {
@@ -322,7 +328,7 @@ func (s *Store) actOnAlert(ctx context.Context, id int64, action string,
 func alertSubject(id int64) string { return "alert/" + strconv.FormatInt(id, 10) }
 
 // GetAlert returns the alert with its evidence; NotFound if there is none.
-func (s *Store) GetAlert(ctx context.Context, id int64) (alerts.Alert, error) {
+func (s *Alerts) GetAlert(ctx context.Context, id int64) (alerts.Alert, error) {
 	a, err := scanAlert(s.db.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, errcode.Errorf(errcode.NotFound, "alert %d not found", id)
@@ -334,7 +340,7 @@ func (s *Store) GetAlert(ctx context.Context, id int64) (alerts.Alert, error) {
 }
 
 // ListAlerts returns the alerts that f selects, newest first, without their evidence.
-func (s *Store) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Alert, error) {
+func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Alert, error) {
 	w := &where{}
 	scopeWhere(w, f.Scope)
 	for _, c := range []struct {
@@ -411,7 +417,7 @@ func scanAlertEvent(sc scanner) (alerts.Event, error) {
 
 // AlertHistory returns the events of alert id, oldest first; NotFound if there is no such
 // alert.
-func (s *Store) AlertHistory(ctx context.Context, id int64) ([]alerts.Event, error) {
+func (s *Alerts) AlertHistory(ctx context.Context, id int64) ([]alerts.Event, error) {
 	evs, err := queryAll(ctx, s.db, `SELECT `+alertEventColumns+` FROM alert_events WHERE alert_id = $1 ORDER BY id`,
 		[]any{id}, scanAlertEvent)
 	if err != nil {
@@ -426,7 +432,7 @@ func (s *Store) AlertHistory(ctx context.Context, id int64) ([]alerts.Event, err
 // AlertEvents returns up to limit (1-1000; default 100) events with an ID above afterID that
 // scope covers, by the alert's routing at the time of the event, in ID order: the live feed's
 // replay and the hub's poll.
-func (s *Store) AlertEvents(ctx context.Context, afterID int64, scope alerts.Scope, limit int) ([]alerts.Event, error) {
+func (s *Alerts) AlertEvents(ctx context.Context, afterID int64, scope alerts.Scope, limit int) ([]alerts.Event, error) {
 	w := &where{}
 	w.add("id > ?", afterID)
 	scopeWhere(w, scope)
@@ -439,7 +445,7 @@ func (s *Store) AlertEvents(ctx context.Context, afterID int64, scope alerts.Sco
 }
 
 // LastAlertEventID returns the highest alert event ID, 0 if there is none.
-func (s *Store) LastAlertEventID(ctx context.Context) (int64, error) {
+func (s *Alerts) LastAlertEventID(ctx context.Context) (int64, error) {
 	var id int64
 	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM alert_events`).Scan(&id); err != nil {
 		return 0, fmt.Errorf("last alert event: %w", err)

@@ -52,7 +52,7 @@ type assignmentDetail struct {
 // device and a known patient are required. If the device is lent to someone already, that
 // assignment ends at from, which must be after it started; otherwise from must not be before
 // the end of the device's last assignment. Times are kept to the millisecond.
-func (s *Store) AssignDevice(ctx context.Context, deviceID, patientID string, from time.Time) error {
+func (s *Registry) AssignDevice(ctx context.Context, deviceID, patientID string, from time.Time) error {
 	if !reading.ValidID(deviceID) || !reading.ValidID(patientID) {
 		return errcode.Errorf(errcode.Invalid, "device %q or patient %q is not a valid id", deviceID, patientID)
 	}
@@ -105,7 +105,7 @@ func (s *Store) AssignDevice(ctx context.Context, deviceID, patientID string, fr
 
 // ReturnDevice ends the device's current assignment at the given time, which must be after it
 // started; NotFound if the device does not exist or is not lent.
-func (s *Store) ReturnDevice(ctx context.Context, deviceID string, at time.Time) error {
+func (s *Registry) ReturnDevice(ctx context.Context, deviceID string, at time.Time) error {
 	if at.IsZero() {
 		return errcode.Errorf(errcode.Invalid, "a return needs its time")
 	}
@@ -135,7 +135,7 @@ func (s *Store) ReturnDevice(ctx context.Context, deviceID string, at time.Time)
 
 // Assignments returns the device's assignments, oldest first; NotFound if there is no such
 // device.
-func (s *Store) Assignments(ctx context.Context, deviceID string) ([]devices.Assignment, error) {
+func (s *Registry) Assignments(ctx context.Context, deviceID string) ([]devices.Assignment, error) {
 	found, err := exists(ctx, s.db, `SELECT 1 FROM devices WHERE id = $1`, deviceID)
 	if err != nil {
 		return nil, fmt.Errorf("assignments of %s: %w", deviceID, err)

@@ -8,8 +8,14 @@ import (
 	"github.com/vitalwatch/vitalwatch/audit"
 )
 
+// Audit reads the audit log that the other services write.
+type Audit struct{ *DB }
+
+// NewAudit returns an Audit over db.
+func NewAudit(db *DB) *Audit { return &Audit{db} }
+
 // AuditLog returns the audit entries that match f, newest first.
-func (s *Store) AuditLog(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
+func (s *Audit) AuditLog(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
 	w := &where{}
 	if f.Subject != "" {
 		w.add("subject = ?", f.Subject)

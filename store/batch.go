@@ -13,21 +13,21 @@ import (
 // CreateSites creates every site in one transaction, or none of them: the first site that
 // CreateSite would refuse fails the whole call with a *devices.BatchError naming it. Each site
 // gets its own audit row, as if created one by one.
-func (s *Store) CreateSites(ctx context.Context, sites []devices.Site) error {
-	return createBatch(ctx, s, "site", sites, func(x devices.Site) string { return x.ID },
+func (s *Registry) CreateSites(ctx context.Context, sites []devices.Site) error {
+	return createBatch(ctx, s.DB, "site", sites, func(x devices.Site) string { return x.ID },
 		func(x devices.Site) error { return x.Validate() }, insertSite)
 }
 
 // CreateTeams creates every team in one transaction, or none of them, as CreateSites does.
-func (s *Store) CreateTeams(ctx context.Context, teams []devices.Team) error {
-	return createBatch(ctx, s, "team", teams, func(x devices.Team) string { return x.ID },
+func (s *Registry) CreateTeams(ctx context.Context, teams []devices.Team) error {
+	return createBatch(ctx, s.DB, "team", teams, func(x devices.Team) string { return x.ID },
 		func(x devices.Team) error { return x.Validate() }, insertTeam)
 }
 
 // CreatePatients creates every patient in one transaction, or none of them, as CreateSites
 // does.
-func (s *Store) CreatePatients(ctx context.Context, patients []devices.Patient) error {
-	return createBatch(ctx, s, "patient", patients, func(x devices.Patient) string { return x.ID },
+func (s *Registry) CreatePatients(ctx context.Context, patients []devices.Patient) error {
+	return createBatch(ctx, s.DB, "patient", patients, func(x devices.Patient) string { return x.ID },
 		func(x devices.Patient) error { return x.Validate() }, insertPatient)
 }
 
@@ -35,7 +35,7 @@ func (s *Store) CreatePatients(ctx context.Context, patients []devices.Patient) 
 // row "<what>.create" each. A refused row is returned as a *devices.BatchError; a database
 // failure as an ordinary error. A row sees the rows before it: a duplicate id within the batch
 // is refused.
-func createBatch[T any](ctx context.Context, s *Store, what string, rows []T, id func(T) string,
+func createBatch[T any](ctx context.Context, s *DB, what string, rows []T, id func(T) string,
 	validate func(T) error, insert func(context.Context, *sql.Tx, T) (any, error)) error {
 	refused := func(i int, err error) error {
 		var de *errcode.Error

@@ -33,7 +33,7 @@ type burdenKey struct {
 // AlertBurden returns the burden of each rule for each team (clinical) and site (faults) that
 // f selects, clinical first, then by team or site and rule. A rule with no alert in the period
 // has no figure. Invalid without a period.
-func (s *Store) AlertBurden(ctx context.Context, f alerts.BurdenFilter) ([]alerts.Burden, error) {
+func (s *Alerts) AlertBurden(ctx context.Context, f alerts.BurdenFilter) ([]alerts.Burden, error) {
 	if f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
 		return nil, errcode.Errorf(errcode.Invalid, "alert burden: the period must have a start before its end, not %v to %v", f.From, f.To)
 	}
@@ -128,7 +128,7 @@ func burdenWhere(f alerts.BurdenFilter) *where {
 
 // burdenPopulation counts, for the figures' teams and sites, the patients of each team and the
 // devices of each site that are not retired, keyed by category and owner.
-func (s *Store) burdenPopulation(ctx context.Context, figures []alerts.Burden) (map[burdenKey]int, error) {
+func (s *Alerts) burdenPopulation(ctx context.Context, figures []alerts.Burden) (map[burdenKey]int, error) {
 	owners := map[alerts.Category][]string{}
 	for _, b := range figures {
 		if o := b.Team + b.Site; !slices.Contains(owners[b.Category], o) {

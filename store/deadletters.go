@@ -8,9 +8,15 @@ import (
 	"github.com/vitalwatch/vitalwatch/deadletter"
 )
 
+// DeadLetters keeps the rejected input.
+type DeadLetters struct{ *DB }
+
+// NewDeadLetters returns a DeadLetters over db.
+func NewDeadLetters(db *DB) *DeadLetters { return &DeadLetters{db} }
+
 // AddDeadLetters stores dead letters in one transaction and, when keep > 0, prunes the oldest
 // so that at most keep remain.
-func (s *Store) AddDeadLetters(ctx context.Context, dls []deadletter.DeadLetter, keep int) error {
+func (s *DeadLetters) AddDeadLetters(ctx context.Context, dls []deadletter.DeadLetter, keep int) error {
 	if len(dls) == 0 {
 		return nil
 	}
@@ -53,7 +59,7 @@ func (s *Store) AddDeadLetters(ctx context.Context, dls []deadletter.DeadLetter,
 
 // ListDeadLetters returns the dead letters matching f, newest first, at most f.Limit of them
 // (default 100, at most 1000).
-func (s *Store) ListDeadLetters(ctx context.Context, f deadletter.Filter) ([]deadletter.DeadLetter, error) {
+func (s *DeadLetters) ListDeadLetters(ctx context.Context, f deadletter.Filter) ([]deadletter.DeadLetter, error) {
 	var w where
 	if f.Device != "" {
 		w.add("device = ?", f.Device)
@@ -92,7 +98,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, f deadletter.Filter) ([]dea
 }
 
 // CountDeadLetters returns how many dead letters are stored.
-func (s *Store) CountDeadLetters(ctx context.Context) (int, error) {
+func (s *DeadLetters) CountDeadLetters(ctx context.Context) (int, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters`).Scan(&n)
 	return n, err

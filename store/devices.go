@@ -40,7 +40,7 @@ func deviceDetail(d devices.Device) any {
 
 // CreateDevice adds a device at an existing site. Its SecretHash is required (see
 // devices.HashSecret); Conflict if the id is taken.
-func (s *Store) CreateDevice(ctx context.Context, d devices.Device) error {
+func (s *Registry) CreateDevice(ctx context.Context, d devices.Device) error {
 	if err := validateNewDevice(d); err != nil {
 		return err
 	}
@@ -52,8 +52,8 @@ func (s *Store) CreateDevice(ctx context.Context, d devices.Device) error {
 // CreateDevices creates every device in one transaction, or none of them: the first device that
 // CreateDevice would refuse fails the whole call with a *devices.BatchError naming it. Each
 // device gets its own audit row, as if created one by one.
-func (s *Store) CreateDevices(ctx context.Context, ds []devices.Device) error {
-	return createBatch(ctx, s, "device", ds, func(d devices.Device) string { return d.ID }, validateNewDevice, s.insertDevice)
+func (s *Registry) CreateDevices(ctx context.Context, ds []devices.Device) error {
+	return createBatch(ctx, s.DB, "device", ds, func(d devices.Device) string { return d.ID }, validateNewDevice, s.insertDevice)
 }
 
 // validateNewDevice checks a device's fields, that its id is one every broker takes and no
@@ -75,7 +75,7 @@ func validateNewDevice(d devices.Device) error {
 // insertDevice adds a valid device in tx and returns its audit detail; Conflict if the id is
 // taken, Invalid if the site does not exist. Its first period starts when it entered service,
 // or now.
-func (s *Store) insertDevice(ctx context.Context, tx *sql.Tx, d devices.Device) (any, error) {
+func (s *Registry) insertDevice(ctx context.Context, tx *sql.Tx, d devices.Device) (any, error) {
 	if err := mustBeNew(ctx, tx, "device", d.ID, `SELECT 1 FROM devices WHERE id = $1`); err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (s *Store) insertDevice(ctx context.Context, tx *sql.Tx, d devices.Device) 
 // only SetDeviceSecret changes; NotFound if there is no such device. A device lent to a patient
 // must be returned before it becomes a station device or is retired. A change of site or status
 // starts a new period now; a change of InService moves the start of the device's first period.
-func (s *Store) UpdateDevice(ctx context.Context, d devices.Device) error {
+func (s *Registry) UpdateDevice(ctx context.Context, d devices.Device) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func moveFirstPeriod(ctx context.Context, tx *sql.Tx, deviceID string, from time
 
 // SetDeviceSecret replaces the hash of the device's secret, as when the secret is rotated;
 // NotFound if there is no such device. The audit log records that it changed, not the hash.
-func (s *Store) SetDeviceSecret(ctx context.Context, id, hash string) error {
+func (s *Registry) SetDeviceSecret(ctx context.Context, id, hash string) error {
 	if hash == "" {
 		return errcode.Errorf(errcode.Invalid, "device %s needs the hash of its secret", id)
 	}
@@ -178,13 +178,13 @@ func (s *Store) SetDeviceSecret(ctx context.Context, id, hash string) error {
 }
 
 // GetDevice returns the device with the id, with its secret's hash; NotFound if there is none.
-func (s *Store) GetDevice(ctx context.Context, id string) (devices.Device, error) {
+func (s *Registry) GetDevice(ctx context.Context, id string) (devices.Device, error) {
 	return getOne(ctx, s.db, "device", id, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, scanDevice)
 }
 
 // ListDevices returns a page of devices by id, optionally only those at a site, of a kind, with
 // a status or in a mode.
-func (s *Store) ListDevices(ctx context.Context, o devices.ListOptions) ([]devices.Device, error) {
+func (s *Registry) ListDevices(ctx context.Context, o devices.ListOptions) ([]devices.Device, error) {
 	if err := only(o, "devices", "site", "kind", "status", "mode"); err != nil {
 		return nil, err
 	}
@@ -210,5 +210,5 @@ func (s *Store) ListDevices(ctx context.Context, o devices.ListOptions) ([]devic
 		}
 		w.add("mode = ?", o.Mode)
 	}
-	return list(ctx, s, "devices", deviceColumns, "devices", "id", w, o, scanDevice)
+	return list(ctx, s.DB, "devices", deviceColumns, "devices", "id", w, o, scanDevice)
 }

@@ -21,7 +21,7 @@ const maxUnacknowledged = 1000
 // late nor in doubt and were notified at urgent or above, oldest first, without evidence,
 // each with when it was first notified at urgent or above and when and to whom it last
 // escalated.
-func (s *Store) UnacknowledgedAlerts(ctx context.Context) ([]alerts.Unacknowledged, error) {
+func (s *Alerts) UnacknowledgedAlerts(ctx context.Context) ([]alerts.Unacknowledged, error) {
 	q := `SELECT ` + alertListColumns + `, escalated_ms, escalated_to,
 			(SELECT MIN(e.at_ms) FROM alert_events e WHERE e.alert_id = alerts.id AND e.notify = 1 AND e.severity >= 3)
 		FROM alerts
@@ -59,7 +59,7 @@ func (w withExtra) Scan(dest ...any) error { return w.sc.Scan(append(dest, w.ext
 // e.To, records when and to whom, and writes the escalated event in the same transaction. It
 // reports false, changing nothing, when the alert is no longer there (another instance took the
 // step, or someone acknowledged or resolved it).
-func (s *Store) Escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error) {
+func (s *Alerts) Escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error) {
 	a, ev, took, err := s.escalate(ctx, e)
 	if err != nil {
 		return alerts.Alert{}, alerts.Event{}, false, fmt.Errorf("escalate %s to level %d: %w", alertSubject(e.AlertID), e.To, err)
@@ -67,7 +67,7 @@ func (s *Store) Escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert
 	return a, ev, took, nil
 }
 
-func (s *Store) escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error) {
+func (s *Alerts) escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error) {
 	at := time.UnixMilli(e.At.UnixMilli()).UTC()
 	e.At = at
 	tx, err := s.beginAlertWrite(ctx)

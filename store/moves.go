@@ -14,6 +14,12 @@ import (
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
+// Moves keeps the moves of devices between sites and their steps, as registry changes.
+type Moves struct{ *DB }
+
+// NewMoves returns a Moves over db.
+func NewMoves(db *DB) *Moves { return &Moves{db} }
+
 // Moves of devices between sites (devices.Move). Each step is one registry change, audited as
 // move.<action> on "move/<id>" (move.propose, move.approve, move.reject, move.dispatch,
 // move.receive, move.cancel), with a device.update row on each device whose site or status it
@@ -48,7 +54,7 @@ func scanMove(sc scanner) (devices.Move, error) {
 // its ID and its devices sorted. Invalid for a move that fails Validate, a site or device that
 // does not exist, a device that is not at m.From or not of m.Kind; Conflict for a device that
 // is not active, is lent to a patient, or is in another open move.
-func (s *Store) ProposeMove(ctx context.Context, m devices.Move) (devices.Move, error) {
+func (s *Moves) ProposeMove(ctx context.Context, m devices.Move) (devices.Move, error) {
 	m = devices.Move{Kind: m.Kind, From: m.From, To: m.To, Devices: slices.Clone(m.Devices), Reason: m.Reason}
 	if err := m.Validate(); err != nil {
 		return devices.Move{}, err
@@ -94,35 +100,35 @@ func (s *Store) ProposeMove(ctx context.Context, m devices.Move) (devices.Move, 
 // ApproveMove approves a proposed move, with an optional note, after checking its devices again
 // as ProposeMove does (each refusal is then a Conflict); it returns the move as it now is.
 // NotFound if there is no such move; Conflict if it is not proposed.
-func (s *Store) ApproveMove(ctx context.Context, id int64, note string) (devices.Move, error) {
+func (s *Moves) ApproveMove(ctx context.Context, id int64, note string) (devices.Move, error) {
 	return s.stepMove(ctx, id, devices.ApproveMove, note)
 }
 
 // RejectMove rejects a proposed move, with an optional note, which frees its devices.
-func (s *Store) RejectMove(ctx context.Context, id int64, note string) (devices.Move, error) {
+func (s *Moves) RejectMove(ctx context.Context, id int64, note string) (devices.Move, error) {
 	return s.stepMove(ctx, id, devices.RejectMove, note)
 }
 
 // DispatchMove sends an approved move's devices on their way, after checking them again as
 // ApproveMove does: each is now in transit, still at the donor site.
-func (s *Store) DispatchMove(ctx context.Context, id int64) (devices.Move, error) {
+func (s *Moves) DispatchMove(ctx context.Context, id int64) (devices.Move, error) {
 	return s.stepMove(ctx, id, devices.DispatchMove, "")
 }
 
 // ReceiveMove confirms that a dispatched move's devices arrived: each is now active at the
 // receiving site.
-func (s *Store) ReceiveMove(ctx context.Context, id int64) (devices.Move, error) {
+func (s *Moves) ReceiveMove(ctx context.Context, id int64) (devices.Move, error) {
 	return s.stepMove(ctx, id, devices.ReceiveMove, "")
 }
 
 // CancelMove calls off a proposed or approved move, with an optional note, which frees its
 // devices. A move in transit cannot be cancelled: its devices are on the road.
-func (s *Store) CancelMove(ctx context.Context, id int64, note string) (devices.Move, error) {
+func (s *Moves) CancelMove(ctx context.Context, id int64, note string) (devices.Move, error) {
 	return s.stepMove(ctx, id, devices.CancelMove, note)
 }
 
 // stepMove takes move id through action, now, for the context's actor.
-func (s *Store) stepMove(ctx context.Context, id int64, action devices.MoveAction, note string) (devices.Move, error) {
+func (s *Moves) stepMove(ctx context.Context, id int64, action devices.MoveAction, note string) (devices.Move, error) {
 	if err := devices.CheckMoveText("note", note); err != nil {
 		return devices.Move{}, err
 	}
@@ -193,7 +199,7 @@ func (s *Store) stepMove(ctx context.Context, id int64, action devices.MoveActio
 // placeMoved sets every device of m to site and status at at, each with a device.update audit
 // row. Every device must be as dispatch left it (in transit) or, for dispatch, as the checks
 // just found it (active).
-func (s *Store) placeMoved(ctx context.Context, tx *sql.Tx, actor string, m devices.Move, site string, status devices.Status, at time.Time) error {
+func (s *Moves) placeMoved(ctx context.Context, tx *sql.Tx, actor string, m devices.Move, site string, status devices.Status, at time.Time) error {
 	want := devices.Active
 	if status == devices.Active {
 		want = devices.InTransit
@@ -298,7 +304,7 @@ func checkMovable(ctx context.Context, tx *sql.Tx, m devices.Move, mismatch stri
 }
 
 // GetMove returns the move with the id and its devices; NotFound if there is none.
-func (s *Store) GetMove(ctx context.Context, id int64) (devices.Move, error) {
+func (s *Moves) GetMove(ctx context.Context, id int64) (devices.Move, error) {
 	m, err := getMove(ctx, s.db, id)
 	var de *errcode.Error
 	if err != nil && !errors.As(err, &de) {
@@ -347,7 +353,7 @@ func moveDevices(ctx context.Context, q querier, ids []int64) (map[int64][]strin
 }
 
 // ListMoves returns the moves that match f, newest first, with their devices.
-func (s *Store) ListMoves(ctx context.Context, f devices.MoveFilter) ([]devices.Move, error) {
+func (s *Moves) ListMoves(ctx context.Context, f devices.MoveFilter) ([]devices.Move, error) {
 	w := &where{}
 	if f.State != "" {
 		if !devices.MoveState(f.State).Valid() {
@@ -392,10 +398,10 @@ func (s *Store) ListMoves(ctx context.Context, f devices.MoveFilter) ([]devices.
 func moveSubject(id int64) string { return "move/" + strconv.FormatInt(id, 10) }
 
 // nowMillis is the store's time, to the millisecond, in UTC: as the move's times are kept.
-func (s *Store) nowMillis() time.Time { return time.UnixMilli(s.now().UnixMilli()).UTC() }
+func (s *DB) nowMillis() time.Time { return time.UnixMilli(s.now().UnixMilli()).UTC() }
 
 // DevicesInOpenMoves returns the devices held by a proposed, approved or in-transit move.
-func (s *Store) DevicesInOpenMoves(ctx context.Context) (map[string]bool, error) {
+func (s *Moves) DevicesInOpenMoves(ctx context.Context) (map[string]bool, error) {
 	ids, err := queryAll(ctx, s.db, `SELECT device_id FROM move_devices WHERE holds = 1`, nil, func(sc scanner) (string, error) {
 		var id string
 		return id, sc.Scan(&id)

@@ -11,6 +11,12 @@ import (
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
+// Thresholds keeps the threshold overrides of teams and patients.
+type Thresholds struct{ *DB }
+
+// NewThresholds returns a Thresholds over db.
+func NewThresholds(db *DB) *Thresholds { return &Thresholds{db} }
+
 // Threshold overrides of a team or a patient (migration 0012). Setting and deleting them are
 // registry changes: one transaction that bumps the registry version, so that every instance's
 // alert service reads them again, and writes an audit row (overrides.set, overrides.delete on
@@ -33,7 +39,7 @@ func overridesTable(kind string) (string, error) {
 // SetOverrides replaces the overrides of a team or a patient (kind alerts.TeamOverrides or
 // alerts.PatientOverrides); empty overrides delete them. NotFound if there is no such team or
 // patient.
-func (s *Store) SetOverrides(ctx context.Context, kind, id string, o alerts.Overrides) error {
+func (s *Thresholds) SetOverrides(ctx context.Context, kind, id string, o alerts.Overrides) error {
 	if len(o) == 0 {
 		return s.DeleteOverrides(ctx, kind, id)
 	}
@@ -61,7 +67,7 @@ func (s *Store) SetOverrides(ctx context.Context, kind, id string, o alerts.Over
 // DeleteOverrides removes the overrides of a team or a patient, so that the rules file's (or
 // the team's) thresholds apply again. NotFound if there is no such team or patient; deleting
 // overrides that are not there changes nothing and is not audited.
-func (s *Store) DeleteOverrides(ctx context.Context, kind, id string) error {
+func (s *Thresholds) DeleteOverrides(ctx context.Context, kind, id string) error {
 	table, err := overridesTable(kind)
 	if err != nil {
 		return err
@@ -91,7 +97,7 @@ func (s *Store) DeleteOverrides(ctx context.Context, kind, id string) error {
 
 // Overrides returns the overrides of a team or a patient: empty (not nil) if they have none.
 // NotFound if there is no such team or patient.
-func (s *Store) Overrides(ctx context.Context, kind, id string) (alerts.Overrides, error) {
+func (s *Thresholds) Overrides(ctx context.Context, kind, id string) (alerts.Overrides, error) {
 	table, err := overridesTable(kind)
 	if err != nil {
 		return nil, err
@@ -115,7 +121,7 @@ func (s *Store) Overrides(ctx context.Context, kind, id string) (alerts.Override
 }
 
 // AllOverrides returns every team's and every patient's overrides, by id (alerts.Settings).
-func (s *Store) AllOverrides(ctx context.Context) (teams, patients map[string]alerts.Overrides, err error) {
+func (s *Thresholds) AllOverrides(ctx context.Context) (teams, patients map[string]alerts.Overrides, err error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT kind, id, overrides FROM overrides`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("all overrides: %w", err)

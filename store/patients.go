@@ -55,7 +55,7 @@ func patientDetail(p devices.Patient) any {
 }
 
 // CreatePatient adds a patient to an existing team; Conflict if the id is taken.
-func (s *Store) CreatePatient(ctx context.Context, p devices.Patient) error {
+func (s *Registry) CreatePatient(ctx context.Context, p devices.Patient) error {
 	if err := p.ValidateAt(s.now()); err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func insertPatient(ctx context.Context, tx *sql.Tx, p devices.Patient) (any, err
 // UpdatePatient replaces the patient's team, care plans and birth year; NotFound if there is
 // no such patient. The patient id, and so the reading history, stay. It neither records a transfer nor
 // settles the devices lent to the patient: to move a patient, use TransferPatient.
-func (s *Store) UpdatePatient(ctx context.Context, p devices.Patient) error {
+func (s *Registry) UpdatePatient(ctx context.Context, p devices.Patient) error {
 	if err := p.ValidateAt(s.now()); err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (s *Store) UpdatePatient(ctx context.Context, p devices.Patient) error {
 // SetPatientPlans replaces the patient's care plans and nothing else; NotFound if there is no
 // such patient. Unlike UpdatePatient it cannot move the patient, so a change of plans based on
 // what was read before a transfer cannot undo the transfer.
-func (s *Store) SetPatientPlans(ctx context.Context, id string, plans []string) error {
+func (s *Registry) SetPatientPlans(ctx context.Context, id string, plans []string) error {
 	return s.PatchPatient(ctx, id, devices.PatientChange{Plans: &plans})
 }
 
@@ -109,7 +109,7 @@ func (s *Store) SetPatientPlans(ctx context.Context, id string, plans []string) 
 // if there is no such patient, Invalid (naming the field) if the result is not a valid patient.
 // Fields left nil keep their stored values, whatever the caller read before, so a change of the
 // birth year cannot undo a concurrent change of the plans or a transfer.
-func (s *Store) PatchPatient(ctx context.Context, id string, c devices.PatientChange) error {
+func (s *Registry) PatchPatient(ctx context.Context, id string, c devices.PatientChange) error {
 	return s.change(ctx, "patient.update", "patient/"+id, func(tx *sql.Tx) (any, error) {
 		p, err := getOne(ctx, tx, "patient", id, `SELECT `+patientColumns+` FROM patients p WHERE p.id = $1`, scanPatient)
 		if err != nil {
@@ -131,13 +131,13 @@ func (s *Store) PatchPatient(ctx context.Context, id string, c devices.PatientCh
 }
 
 // GetPatient returns the patient with the id; NotFound if there is none.
-func (s *Store) GetPatient(ctx context.Context, id string) (devices.Patient, error) {
+func (s *Registry) GetPatient(ctx context.Context, id string) (devices.Patient, error) {
 	return getOne(ctx, s.db, "patient", id, `SELECT `+patientColumns+` FROM patients p WHERE p.id = $1`, scanPatient)
 }
 
 // ListPatients returns a page of patients by id, optionally of one team, or of the teams of
 // one site.
-func (s *Store) ListPatients(ctx context.Context, o devices.ListOptions) ([]devices.Patient, error) {
+func (s *Registry) ListPatients(ctx context.Context, o devices.ListOptions) ([]devices.Patient, error) {
 	if err := only(o, "patients", "team", "site"); err != nil {
 		return nil, err
 	}
@@ -150,5 +150,5 @@ func (s *Store) ListPatients(ctx context.Context, o devices.ListOptions) ([]devi
 		from = "patients p JOIN teams t ON t.id = p.team_id"
 		w.add("t.site_id = ?", o.Site)
 	}
-	return list(ctx, s, "patients", patientColumns, from, "p.id", w, o, scanPatient)
+	return list(ctx, s.DB, "patients", patientColumns, from, "p.id", w, o, scanPatient)
 }

@@ -60,7 +60,7 @@ func openPeriod(ctx context.Context, tx *sql.Tx, deviceID, site string, status d
 
 // DevicePeriods returns the periods of every device that overlap [from, to), by device and
 // start; with deviceIDs, only those devices' periods.
-func (s *Store) DevicePeriods(ctx context.Context, from, to time.Time, deviceIDs ...string) ([]devices.Period, error) {
+func (s *Registry) DevicePeriods(ctx context.Context, from, to time.Time, deviceIDs ...string) ([]devices.Period, error) {
 	q := `SELECT ` + periodColumns + ` FROM device_periods
 		WHERE from_ms < $1 AND (until_ms IS NULL OR until_ms > $2)`
 	args := []any{to.UnixMilli(), from.UnixMilli()}

@@ -14,6 +14,13 @@ import (
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
+// Registry keeps the registry: sites, teams, patients, devices, their loans and periods, and
+// patient transfers. Every change bumps the registry version and writes audit rows.
+type Registry struct{ *DB }
+
+// NewRegistry returns a Registry over db.
+func NewRegistry(db *DB) *Registry { return &Registry{db} }
+
 // The registry's rules, which hold in both dialects:
 //   - Every mutation runs in one transaction that first increments registry_version. That row
 //     lock serialises registry writers (in PostgreSQL; SQLite has one writer anyway), so the
@@ -26,7 +33,7 @@ import (
 
 // change runs fn as one registry mutation: in a transaction that increments the registry
 // version and records action on subject in the audit log with the detail fn returns.
-func (s *Store) change(ctx context.Context, action, subject string, fn func(tx *sql.Tx) (detail any, err error)) error {
+func (s *DB) change(ctx context.Context, action, subject string, fn func(tx *sql.Tx) (detail any, err error)) error {
 	return s.mutate(ctx, action+" "+subject, func(tx *sql.Tx, actor string) error {
 		detail, err := fn(tx)
 		if err != nil {
@@ -40,7 +47,7 @@ func (s *Store) change(ctx context.Context, action, subject string, fn func(tx *
 // ctx. fn writes its own audit rows: one per row it changes. Errors the caller can act on (any
 // error that is or wraps an *errcode.Error) come back as fn returned them; others are prefixed
 // with what.
-func (s *Store) mutate(ctx context.Context, what string, fn func(tx *sql.Tx, actor string) error) error {
+func (s *DB) mutate(ctx context.Context, what string, fn func(tx *sql.Tx, actor string) error) error {
 	actor := audit.Actor(ctx)
 	if actor == "" {
 		return errcode.Errorf(errcode.Invalid, "no actor: a registry change must say who makes it")
@@ -68,7 +75,7 @@ func (s *Store) mutate(ctx context.Context, what string, fn func(tx *sql.Tx, act
 }
 
 // audit writes one audit row in tx.
-func (s *Store) audit(ctx context.Context, tx *sql.Tx, actor, action, subject string, detail any) error {
+func (s *DB) audit(ctx context.Context, tx *sql.Tx, actor, action, subject string, detail any) error {
 	b, err := json.Marshal(detail)
 	if err != nil {
 		return err
@@ -80,7 +87,7 @@ func (s *Store) audit(ctx context.Context, tx *sql.Tx, actor, action, subject st
 
 // RegistryVersion returns the registry's version, which every change increments. An instance
 // that holds a Directory polls it to know when to load a new one.
-func (s *Store) RegistryVersion(ctx context.Context) (int64, error) {
+func (s *Registry) RegistryVersion(ctx context.Context) (int64, error) {
 	var v int64
 	if err := s.db.QueryRowContext(ctx, `SELECT version FROM registry_version WHERE id = 1`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("registry version: %w", err)
@@ -90,7 +97,7 @@ func (s *Store) RegistryVersion(ctx context.Context) (int64, error) {
 
 // LoadDirectory reads every device, every assignment and every patient id, with the version
 // they are at, from one consistent snapshot.
-func (s *Store) LoadDirectory(ctx context.Context) (*devices.Directory, error) {
+func (s *Registry) LoadDirectory(ctx context.Context) (*devices.Directory, error) {
 	var opts *sql.TxOptions
 	if s.dialect == postgres {
 		// Read committed would give each statement its own snapshot; SQLite's single
@@ -160,7 +167,7 @@ func queryAll[T any](ctx context.Context, q querier, query string, args []any, s
 
 // list runs "SELECT columns FROM from" with the conditions in w, after the cursor, ordered by
 // idColumn, one page.
-func list[T any](ctx context.Context, s *Store, what, columns, from, idColumn string, w *where, o devices.ListOptions, scan func(scanner) (T, error)) ([]T, error) {
+func list[T any](ctx context.Context, s *DB, what, columns, from, idColumn string, w *where, o devices.ListOptions, scan func(scanner) (T, error)) ([]T, error) {
 	if o.After != "" {
 		w.add(idColumn+" > ?", o.After)
 	}

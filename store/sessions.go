@@ -32,7 +32,7 @@ func scanToken(sc scanner) (access.Token, error) {
 // CreateToken makes a new API token for the user and returns it, once, with its id; only its
 // hash is kept. NotFound if there is no such user; Invalid if the user is disabled or name is
 // not 1-100 printable characters.
-func (s *Store) CreateToken(ctx context.Context, userID, name string) (token, id string, err error) {
+func (s *Users) CreateToken(ctx context.Context, userID, name string) (token, id string, err error) {
 	if err := access.CheckTokenName(name); err != nil {
 		return "", "", err
 	}
@@ -59,13 +59,13 @@ func (s *Store) CreateToken(ctx context.Context, userID, name string) (token, id
 }
 
 // GetToken returns the API token with the id (never the token itself); NotFound if there is none.
-func (s *Store) GetToken(ctx context.Context, id string) (access.Token, error) {
+func (s *Users) GetToken(ctx context.Context, id string) (access.Token, error) {
 	return getOne(ctx, s.db, "token", id, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = $1`, scanToken)
 }
 
 // ListTokens returns the user's API tokens, revoked ones too, oldest first; NotFound if there is
 // no such user.
-func (s *Store) ListTokens(ctx context.Context, userID string) ([]access.Token, error) {
+func (s *Users) ListTokens(ctx context.Context, userID string) ([]access.Token, error) {
 	found, err := exists(ctx, s.db, `SELECT 1 FROM users WHERE id = $1`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
@@ -83,7 +83,7 @@ func (s *Store) ListTokens(ctx context.Context, userID string) ([]access.Token, 
 
 // RevokeToken makes the API token with the id stop working at once. NotFound if there is no such
 // token; Conflict if it was revoked already. The token stays listed, with when it was revoked.
-func (s *Store) RevokeToken(ctx context.Context, id string) error {
+func (s *Users) RevokeToken(ctx context.Context, id string) error {
 	t, err := s.GetToken(ctx, id)
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func (s *Store) RevokeToken(ctx context.Context, id string) error {
 // UserByToken returns the user that an API token belongs to. Unauthorized if the token is
 // unknown or revoked or its user disabled. It notes when the token was last used, at most once
 // a minute.
-func (s *Store) UserByToken(ctx context.Context, token string) (access.User, error) {
+func (s *Users) UserByToken(ctx context.Context, token string) (access.User, error) {
 	if !strings.HasPrefix(token, access.TokenPrefix) {
 		return access.User{}, errcode.Errorf(errcode.Unauthorized, "not a VitalWatch API token (they start with %s)", access.TokenPrefix)
 	}
@@ -139,7 +139,7 @@ func (s *Store) UserByToken(ctx context.Context, token string) (access.User, err
 }
 
 // enabledUser returns the user with the id; Unauthorized if it is disabled or gone.
-func (s *Store) enabledUser(ctx context.Context, id string) (access.User, error) {
+func (s *Users) enabledUser(ctx context.Context, id string) (access.User, error) {
 	u, err := s.GetUser(ctx, id)
 	var de *errcode.Error
 	if errors.As(err, &de) && de.Code == errcode.NotFound {
@@ -157,7 +157,7 @@ func (s *Store) enabledUser(ctx context.Context, id string) (access.User, error)
 // CreateSession signs the user in: it returns a new session id, to be sent as the session
 // cookie and shown to no one else, and when the session ends at the latest. Only the id's hash
 // is kept. Unauthorized if the user is disabled. Sessions that have expired are deleted first.
-func (s *Store) CreateSession(ctx context.Context, userID string) (id string, expires time.Time, err error) {
+func (s *Users) CreateSession(ctx context.Context, userID string) (id string, expires time.Time, err error) {
 	if _, err := s.PruneSessions(ctx); err != nil {
 		return "", time.Time{}, err
 	}
@@ -177,7 +177,7 @@ func (s *Store) CreateSession(ctx context.Context, userID string) (id string, ex
 // UserBySession returns the user signed in with the session id. Unauthorized if there is no such
 // session, if it has expired (12 hours after sign-in, or 30 minutes after its last use; it is
 // then deleted) or if its user is disabled. A use renews the session, at most once a minute.
-func (s *Store) UserBySession(ctx context.Context, id string) (access.User, error) {
+func (s *Users) UserBySession(ctx context.Context, id string) (access.User, error) {
 	hash := access.HashToken(id)
 	var sess access.Session
 	var created, seen int64
@@ -212,7 +212,7 @@ func (s *Store) UserBySession(ctx context.Context, id string) (access.User, erro
 }
 
 // DeleteSession ends the session with the id (signs out); nothing happens if there is none.
-func (s *Store) DeleteSession(ctx context.Context, id string) error {
+func (s *Users) DeleteSession(ctx context.Context, id string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE hash = $1`, access.HashToken(id)); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
@@ -220,7 +220,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 }
 
 // PruneSessions deletes the sessions that have expired and returns how many.
-func (s *Store) PruneSessions(ctx context.Context) (int64, error) {
+func (s *Users) PruneSessions(ctx context.Context) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_ms <= $1`, s.now().UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("prune sessions: %w", err)

@@ -11,6 +11,12 @@ import (
 	"github.com/vitalwatch/vitalwatch/alerts"
 )
 
+// Silences keeps the silences of patients' and devices' alerts.
+type Silences struct{ *DB }
+
+// NewSilences returns a Silences over db.
+func NewSilences(db *DB) *Silences { return &Silences{db} }
+
 // Silences of alerts (alerts.Silence, migration 0012). Creating and deleting one are registry
 // changes, like overrides: they bump the registry version, which tells every instance's alert
 // service to read the silences again, and write an audit row (silence.create, silence.delete)
@@ -39,7 +45,7 @@ func silenceDetail(si alerts.Silence) any {
 // CreateSilence keeps a silence (see alerts.Silence.Check for what is refused, Invalid) of a
 // patient or device that exists (Invalid if not), and returns it with its id, its times to
 // the millisecond, and who made it when.
-func (s *Store) CreateSilence(ctx context.Context, si alerts.Silence) (alerts.Silence, error) {
+func (s *Silences) CreateSilence(ctx context.Context, si alerts.Silence) (alerts.Silence, error) {
 	si.From, si.Until = time.UnixMilli(si.From.UnixMilli()).UTC(), time.UnixMilli(si.Until.UnixMilli()).UTC()
 	if err := si.Check(); err != nil {
 		return si, err
@@ -64,12 +70,12 @@ func (s *Store) CreateSilence(ctx context.Context, si alerts.Silence) (alerts.Si
 }
 
 // GetSilence returns the silence with the id; NotFound if there is none.
-func (s *Store) GetSilence(ctx context.Context, id int64) (alerts.Silence, error) {
+func (s *Silences) GetSilence(ctx context.Context, id int64) (alerts.Silence, error) {
 	return getOne(ctx, s.db, "silence", strconv.FormatInt(id, 10), `SELECT `+silenceColumns+` FROM silences WHERE id = $1`, scanSilence)
 }
 
 // DeleteSilence removes a silence, which ends it at once; NotFound if there is none.
-func (s *Store) DeleteSilence(ctx context.Context, id int64) error {
+func (s *Silences) DeleteSilence(ctx context.Context, id int64) error {
 	what := strconv.FormatInt(id, 10)
 	return s.mutate(ctx, "delete silence "+what, func(tx *sql.Tx, actor string) error {
 		si, err := getOne(ctx, tx, "silence", what, `SELECT `+silenceColumns+` FROM silences WHERE id = $1`, scanSilence)
@@ -84,7 +90,7 @@ func (s *Store) DeleteSilence(ctx context.Context, id int64) error {
 }
 
 // ListSilences returns the silences f selects, newest first.
-func (s *Store) ListSilences(ctx context.Context, f alerts.SilenceFilter) ([]alerts.Silence, error) {
+func (s *Silences) ListSilences(ctx context.Context, f alerts.SilenceFilter) ([]alerts.Silence, error) {
 	w := &where{}
 	if !f.Scope.All {
 		if len(f.Scope.Teams) == 0 && len(f.Scope.Sites) == 0 {
@@ -119,7 +125,7 @@ func (s *Store) ListSilences(ctx context.Context, f alerts.SilenceFilter) ([]ale
 
 // SilencesEndingAfter returns every silence that ends after t, in force or to come
 // (alerts.Settings).
-func (s *Store) SilencesEndingAfter(ctx context.Context, t time.Time) ([]alerts.Silence, error) {
+func (s *Silences) SilencesEndingAfter(ctx context.Context, t time.Time) ([]alerts.Silence, error) {
 	out, err := queryAll(ctx, s.db, `SELECT `+silenceColumns+` FROM silences WHERE until_ms > $1 ORDER BY id`,
 		[]any{t.UnixMilli()}, scanSilence)
 	if err != nil {

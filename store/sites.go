@@ -30,7 +30,7 @@ func siteDetail(s devices.Site) any {
 }
 
 // CreateSite adds a site; Conflict if its id is taken.
-func (s *Store) CreateSite(ctx context.Context, site devices.Site) error {
+func (s *Registry) CreateSite(ctx context.Context, site devices.Site) error {
 	if err := site.Validate(); err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func insertSite(ctx context.Context, tx *sql.Tx, site devices.Site) (any, error)
 }
 
 // UpdateSite replaces every field of the site with site.ID; NotFound if there is none.
-func (s *Store) UpdateSite(ctx context.Context, site devices.Site) error {
+func (s *Registry) UpdateSite(ctx context.Context, site devices.Site) error {
 	if err := site.Validate(); err != nil {
 		return err
 	}
@@ -66,20 +66,20 @@ func (s *Store) UpdateSite(ctx context.Context, site devices.Site) error {
 }
 
 // GetSite returns the site with the id; NotFound if there is none.
-func (s *Store) GetSite(ctx context.Context, id string) (devices.Site, error) {
+func (s *Registry) GetSite(ctx context.Context, id string) (devices.Site, error) {
 	return getOne(ctx, s.db, "site", id, `SELECT `+siteColumns+` FROM sites WHERE id = $1`, scanSite)
 }
 
 // ListSites returns a page of sites by id. It takes no filter.
-func (s *Store) ListSites(ctx context.Context, o devices.ListOptions) ([]devices.Site, error) {
+func (s *Registry) ListSites(ctx context.Context, o devices.ListOptions) ([]devices.Site, error) {
 	if err := only(o, "sites"); err != nil {
 		return nil, err
 	}
-	return list(ctx, s, "sites", siteColumns, "sites", "id", &where{}, o, scanSite)
+	return list(ctx, s.DB, "sites", siteColumns, "sites", "id", &where{}, o, scanSite)
 }
 
 // AllSites returns every site, by id: there are few enough to hold at once.
-func (s *Store) AllSites(ctx context.Context) ([]devices.Site, error) {
+func (s *Registry) AllSites(ctx context.Context) ([]devices.Site, error) {
 	out, err := queryAll(ctx, s.db, `SELECT `+siteColumns+` FROM sites ORDER BY id`, nil, scanSite)
 	if err != nil {
 		return nil, fmt.Errorf("all sites: %w", err)

@@ -6,6 +6,9 @@
 // Both dialects run the same query text: parameters are written $1, $2, ... (SQLite reads $NNN
 // as parameter number NNN), times are BIGINT Unix milliseconds, and ids compare byte by byte
 // (SQLite's BINARY collation, COLLATE "C" in PostgreSQL), so that lists and cursors agree.
+//
+// Each aggregate has its own service over one shared DB: Registry, Moves, Audit, Alerts,
+// Silences, Thresholds, Webhooks, Users, Usage and DeadLetters. Store bundles them all.
 package store
 
 import (
@@ -36,20 +39,50 @@ const (
 	postgres dialect = "postgres"
 )
 
-// Store is a handle on the database. It is safe for concurrent use.
-type Store struct {
-	db       *sql.DB
-	dialect  dialect
-	now      func() time.Time // the audit log's clock
-	uses     useKeys          // the keys of recently counted uses: uselog.go
-	subjects subjects         // the usage log's numbered subjects: uselog.go
+// DB is a handle on the database, which every service shares. It is safe for concurrent use.
+type DB struct {
+	db      *sql.DB
+	dialect dialect
+	now     func() time.Time // the audit log's clock
 }
 
-// Open opens the database named by dsn and brings its schema up to date. A dsn that starts
+// Store is every service over one DB, for a caller that needs several of them; each service is
+// also a field, for a caller that needs one. Its methods are the services' methods.
+type Store struct {
+	*DB
+	*Registry
+	*Moves
+	*Audit
+	*Alerts
+	*Silences
+	*Thresholds
+	*Webhooks
+	*Users
+	*Usage
+	*DeadLetters
+}
+
+// Open opens the database named by dsn (see OpenDB) with every service over it.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	db, err := OpenDB(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	return New(db), nil
+}
+
+// New returns every service over db.
+func New(db *DB) *Store {
+	return &Store{DB: db, Registry: NewRegistry(db), Moves: NewMoves(db), Audit: NewAudit(db),
+		Alerts: NewAlerts(db), Silences: NewSilences(db), Thresholds: NewThresholds(db),
+		Webhooks: NewWebhooks(db), Users: NewUsers(db), Usage: NewUsage(db), DeadLetters: NewDeadLetters(db)}
+}
+
+// OpenDB opens the database named by dsn and brings its schema up to date. A dsn that starts
 // with postgres:// or postgresql:// is a PostgreSQL connection string (see pgx's
 // ParseConfig); anything else is the path of a SQLite file, created if needed.
-func Open(ctx context.Context, dsn string) (*Store, error) {
-	var s *Store
+func OpenDB(ctx context.Context, dsn string) (*DB, error) {
+	var s *DB
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db, err := sql.Open("pgx", dsn)
 		if err != nil {
@@ -59,7 +92,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.SetMaxOpenConns(16)
 		db.SetMaxIdleConns(4)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		s = &Store{db: db, dialect: postgres, now: time.Now}
+		s = &DB{db: db, dialect: postgres, now: time.Now}
 	} else {
 		q := url.Values{}
 		// WAL lets readers (the API) work while ingest writes; FULL sync because what is written
@@ -75,7 +108,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		}
 		// One writer at a time is what SQLite does anyway; a single connection avoids busy errors.
 		db.SetMaxOpenConns(1)
-		s = &Store{db: db, dialect: sqlite, now: time.Now}
+		s = &DB{db: db, dialect: sqlite, now: time.Now}
 	}
 	if err := s.Migrate(ctx); err != nil {
 		s.db.Close()
@@ -85,14 +118,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *DB) Close() error { return s.db.Close() }
 
 // Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Migrate applies the embedded migrations that have not been applied yet, in order, each in its
 // own transaction.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *DB) Migrate(ctx context.Context) error {
 	_, err := s.MigrateVersions(ctx)
 	return err
 }
@@ -104,7 +137,7 @@ const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version INTEGER PRIMARY KEY, name TEXT NOT NULL)`
 
 // MigrateVersions is Migrate that also says which versions it applied.
-func (s *Store) MigrateVersions(ctx context.Context) ([]int, error) {
+func (s *DB) MigrateVersions(ctx context.Context) ([]int, error) {
 	type migration struct {
 		version int
 		name    string
@@ -153,7 +186,7 @@ func (s *Store) MigrateVersions(ctx context.Context) ([]int, error) {
 // applyMigration runs one migration in a transaction unless schema_migrations says it ran. The
 // transaction takes a lock before it reads (PostgreSQL: an advisory lock; SQLite: its write
 // lock), so that stores opened together wait for each other instead of applying it twice.
-func (s *Store) applyMigration(ctx context.Context, version int, name, body string) (bool, error) {
+func (s *DB) applyMigration(ctx context.Context, version int, name, body string) (bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err

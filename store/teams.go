@@ -78,7 +78,7 @@ func checkRoster(ctx context.Context, tx *sql.Tx, t devices.Team) error {
 }
 
 // CreateTeam adds a team at an existing site; Conflict if its id is taken.
-func (s *Store) CreateTeam(ctx context.Context, team devices.Team) error {
+func (s *Registry) CreateTeam(ctx context.Context, team devices.Team) error {
 	if err := team.Validate(); err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func insertTeam(ctx context.Context, tx *sql.Tx, team devices.Team) (any, error)
 
 // UpdateTeam replaces the team's name, site, lead, on-call roster and acknowledgement time; NotFound if there is no
 // such team.
-func (s *Store) UpdateTeam(ctx context.Context, team devices.Team) error {
+func (s *Registry) UpdateTeam(ctx context.Context, team devices.Team) error {
 	if err := team.Validate(); err != nil {
 		return err
 	}
@@ -127,12 +127,12 @@ func (s *Store) UpdateTeam(ctx context.Context, team devices.Team) error {
 }
 
 // GetTeam returns the team with the id; NotFound if there is none.
-func (s *Store) GetTeam(ctx context.Context, id string) (devices.Team, error) {
+func (s *Registry) GetTeam(ctx context.Context, id string) (devices.Team, error) {
 	return getOne(ctx, s.db, "team", id, `SELECT `+teamColumns+` FROM teams WHERE id = $1`, scanTeam)
 }
 
 // ListTeams returns a page of teams by id, optionally of one site.
-func (s *Store) ListTeams(ctx context.Context, o devices.ListOptions) ([]devices.Team, error) {
+func (s *Registry) ListTeams(ctx context.Context, o devices.ListOptions) ([]devices.Team, error) {
 	if err := only(o, "teams", "site"); err != nil {
 		return nil, err
 	}
@@ -140,5 +140,5 @@ func (s *Store) ListTeams(ctx context.Context, o devices.ListOptions) ([]devices
 	if o.Site != "" {
 		w.add("site_id = ?", o.Site)
 	}
-	return list(ctx, s, "teams", teamColumns, "teams", "id", w, o, scanTeam)
+	return list(ctx, s.DB, "teams", teamColumns, "teams", "id", w, o, scanTeam)
 }

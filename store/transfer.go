@@ -21,7 +21,7 @@ import (
 //
 // NotFound if there is no such patient; Invalid for a team that does not exist or is the
 // patient's own, an unknown policy, no time, or a loan to return that starts at or after at.
-func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePolicy string, at time.Time) error {
+func (s *Registry) TransferPatient(ctx context.Context, patientID, toTeam, devicePolicy string, at time.Time) error {
 	switch {
 	case !reading.ValidID(patientID) || !reading.ValidID(toTeam):
 		return errcode.Errorf(errcode.Invalid, "patient %q or team %q is not a valid id", patientID, toTeam)
@@ -76,9 +76,9 @@ func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePo
 		}
 		for _, l := range loans {
 			if devicePolicy == devices.PolicyTravel {
-				err = travel(ctx, s, tx, actor, l.DeviceID, team.SiteID, at)
+				err = travel(ctx, s.DB, tx, actor, l.DeviceID, team.SiteID, at)
 			} else {
-				err = returnAt(ctx, s, tx, actor, l, at)
+				err = returnAt(ctx, s.DB, tx, actor, l, at)
 			}
 			if err != nil {
 				return err
@@ -89,7 +89,7 @@ func (s *Store) TransferPatient(ctx context.Context, patientID, toTeam, devicePo
 }
 
 // travel moves a lent device to site at at, leaving its loan as it is.
-func travel(ctx context.Context, s *Store, tx *sql.Tx, actor, deviceID, site string, at time.Time) error {
+func travel(ctx context.Context, s *DB, tx *sql.Tx, actor, deviceID, site string, at time.Time) error {
 	d, err := getOne(ctx, tx, "device", deviceID, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, scanDevice)
 	if err != nil || d.SiteID == site {
 		return err
@@ -102,7 +102,7 @@ func travel(ctx context.Context, s *Store, tx *sql.Tx, actor, deviceID, site str
 }
 
 // returnAt ends a device's open loan at at.
-func returnAt(ctx context.Context, s *Store, tx *sql.Tx, actor string, loan devices.Assignment, at time.Time) error {
+func returnAt(ctx context.Context, s *DB, tx *sql.Tx, actor string, loan devices.Assignment, at time.Time) error {
 	if !at.After(loan.From) {
 		return errcode.Errorf(errcode.Invalid, "device %s is lent to patient %s since %s; a transfer at %s cannot return it",
 			loan.DeviceID, loan.PatientID, loan.From.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
@@ -116,7 +116,7 @@ func returnAt(ctx context.Context, s *Store, tx *sql.Tx, actor string, loan devi
 }
 
 // Transfers returns the patient's transfers, oldest first; NotFound if there is no such patient.
-func (s *Store) Transfers(ctx context.Context, patientID string) ([]devices.Transfer, error) {
+func (s *Registry) Transfers(ctx context.Context, patientID string) ([]devices.Transfer, error) {
 	found, err := exists(ctx, s.db, `SELECT 1 FROM patients WHERE id = $1`, patientID)
 	if err != nil {
 		return nil, fmt.Errorf("transfers of %s: %w", patientID, err)

@@ -14,6 +14,17 @@ import (
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
+// Usage keeps the uses counted and the day counts they fold into. It holds the keys of recent
+// uses in memory (uselog.go); several Usages over one database catch up with each other's.
+type Usage struct {
+	*DB
+	uses     useKeys  // the keys of recently counted uses: uselog.go
+	subjects subjects // the usage log's numbered subjects: uselog.go
+}
+
+// NewUsage returns a Usage over db.
+func NewUsage(db *DB) *Usage { return &Usage{DB: db} }
+
 // Usage is kept in device_usage, the count per device, site and local day (migration 0006), and
 // usage_log, the uses recorded and not yet folded into those counts, and the keys of the
 // deduplication window that make a use delivered again count once (migration 0013; uselog.go).
@@ -23,7 +34,7 @@ import (
 // rowsPerStatement bounds the rows of one multi-row INSERT, far under the parameter limits
 // (SQLite 32,766, PostgreSQL 65,535) at 4 or 5 a row. PostgreSQL gains from fewer round trips up
 // to a few hundred rows; SQLite (modernc) gains little beyond a hundred.
-func (s *Store) rowsPerStatement() int {
+func (s *Usage) rowsPerStatement() int {
 	if s.dialect == sqlite {
 		return rowsPerStatementSQLite
 	}
@@ -36,7 +47,7 @@ const rowsPerStatementSQLite = 128
 // values returns the VALUES list of rows rows of cols parameters each. SQLite gets anonymous
 // "?" parameters: modernc looks up the name of every numbered parameter by a linear search,
 // which makes a long statement with $n parameters cost in the square of its length.
-func (s *Store) values(rows, cols int) string {
+func (s *Usage) values(rows, cols int) string {
 	var b strings.Builder
 	b.Grow(rows * (cols*7 + 4))
 	n := 1
@@ -66,7 +77,7 @@ func (s *Store) values(rows, cols int) string {
 // query(k) is its text for k rows, and bind appends the parameters of rows [from, to) to args.
 // The full-size statement is prepared once. With scan, the statement's result rows are passed
 // to it.
-func (s *Store) chunked(ctx context.Context, tx *sql.Tx, n int, query func(rows int) string,
+func (s *Usage) chunked(ctx context.Context, tx *sql.Tx, n int, query func(rows int) string,
 	bind func(args []any, from, to int) []any, scan func(*sql.Rows) error) error {
 	per := s.rowsPerStatement()
 	var full *sql.Stmt
@@ -126,12 +137,12 @@ const maxZoneOffset = 14 * time.Hour
 // not yet recorded (within the deduplication window; see PruneUses) are added; the others, and
 // repeats within uses, are ignored. It returns how many were added.
 //
-// The new uses go into one row of usage_log, and their keys into the Store's memory, which it
+// The new uses go into one row of usage_log, and their keys into the Usage's memory, which it
 // loads from the log on the first call; the counts per day are folded from the log later
 // (FoldUses) and DayCounts adds what is not folded yet. So recording costs one insert per call,
-// not one per use. Several Stores, in this process or others, may record uses into the same
+// not one per use. Several Usages, in this process or others, may record uses into the same
 // database: each reads the rows the others appended before it decides which uses are new.
-func (s *Store) RecordUses(ctx context.Context, uses []usage.Use) (added int, err error) {
+func (s *Usage) RecordUses(ctx context.Context, uses []usage.Use) (added int, err error) {
 	if len(uses) == 0 {
 		return 0, nil
 	}
@@ -204,7 +215,7 @@ func (s *Store) RecordUses(ctx context.Context, uses []usage.Use) (added int, er
 // one transaction, and returns how many. Counts read with DayCounts are the same before and
 // after: folding keeps the log short, so that readers have little to add. The usage Recorder
 // folds every few seconds.
-func (s *Store) FoldUses(ctx context.Context) (int, error) {
+func (s *Usage) FoldUses(ctx context.Context) (int, error) {
 	tx, err := s.beginUsageWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("fold uses: %w", err)
@@ -221,7 +232,7 @@ func (s *Store) FoldUses(ctx context.Context) (int, error) {
 }
 
 // insertCounts inserts counts into device_usage; tail is what to do with a count that exists.
-func (s *Store) insertCounts(ctx context.Context, tx *sql.Tx, counts []usage.DayCount, tail string) error {
+func (s *Usage) insertCounts(ctx context.Context, tx *sql.Tx, counts []usage.DayCount, tail string) error {
 	return s.chunked(ctx, tx, len(counts),
 		func(rows int) string {
 			return `INSERT INTO device_usage (device_id, site_id, day, uses) VALUES ` + s.values(rows, 4) + tail
@@ -237,7 +248,7 @@ func (s *Store) insertCounts(ctx context.Context, tx *sql.Tx, counts []usage.Day
 // DayCounts returns the uses per device, site and day that q selects, ordered by device, day
 // and site. A day without uses has no count. It reads the folded counts and the uses recorded
 // since the last fold in one snapshot, so a fold running alongside changes nothing it returns.
-func (s *Store) DayCounts(ctx context.Context, q usage.Query) ([]usage.DayCount, error) {
+func (s *Usage) DayCounts(ctx context.Context, q usage.Query) ([]usage.DayCount, error) {
 	if err := q.Validate(); err != nil {
 		return nil, errcode.Errorf(errcode.Invalid, "usage query: %v", err)
 	}
@@ -258,7 +269,7 @@ func (s *Store) DayCounts(ctx context.Context, q usage.Query) ([]usage.DayCount,
 }
 
 // dayCountsIn is DayCounts in tx.
-func (s *Store) dayCountsIn(ctx context.Context, tx *sql.Tx, q usage.Query) ([]usage.DayCount, error) {
+func (s *Usage) dayCountsIn(ctx context.Context, tx *sql.Tx, q usage.Query) ([]usage.DayCount, error) {
 	var folded int64
 	if err := tx.QueryRowContext(ctx, `SELECT seq FROM usage_folded WHERE id = 1`).Scan(&folded); err != nil {
 		return nil, err
@@ -333,7 +344,7 @@ const devicesPerQuery = 1000
 
 // dayCounts returns the folded counts q selects of the devices ids, or every device when ids is
 // nil.
-func (s *Store) dayCounts(ctx context.Context, tx *sql.Tx, q usage.Query, ids []string) ([]usage.DayCount, error) {
+func (s *Usage) dayCounts(ctx context.Context, tx *sql.Tx, q usage.Query, ids []string) ([]usage.DayCount, error) {
 	var w where
 	w.add("day >= ?", string(q.From))
 	w.add("day <= ?", string(q.To))
@@ -360,7 +371,7 @@ func (s *Store) dayCounts(ctx context.Context, tx *sql.Tx, q usage.Query, ids []
 // the keys of those days forgotten and the given ones remembered (recorded now). Every count
 // and key must fall within the days, and a device, site and day may have one count. It is how
 // a rebuild from InfluxDB lands.
-func (s *Store) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []usage.DayCount, keys []usage.Use) error {
+func (s *Usage) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []usage.DayCount, keys []usage.Use) error {
 	if err := (usage.Query{From: from, To: to}).Validate(); err != nil {
 		return errcode.Errorf(errcode.Invalid, "replace usage: %v", err)
 	}
@@ -444,7 +455,7 @@ func (s *Store) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []u
 // how many. Their counts stay; a use delivered again after its key is forgotten would be
 // counted again, so the window must outlast any redelivery (the broker's queue, a device's
 // backlog). It folds first: only folded rows of the log are deleted.
-func (s *Store) PruneUses(ctx context.Context, recordedBefore time.Time) (int64, error) {
+func (s *Usage) PruneUses(ctx context.Context, recordedBefore time.Time) (int64, error) {
 	cut := recordedBefore.Truncate(time.Second)
 	k := &s.uses
 	k.mu.Lock()

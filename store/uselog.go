@@ -220,7 +220,7 @@ func (n *numbering) number(uses []logUse) []subject {
 }
 
 // loadSubjects makes known the subjects committed that q sees, and returns the subjects known.
-func (s *Store) loadSubjects(ctx context.Context, q querier) ([]subject, error) {
+func (s *Usage) loadSubjects(ctx context.Context, q querier) ([]subject, error) {
 	known := s.subjects.known()
 	var more []subject
 	err := eachRow(ctx, q, `SELECT id, device_id, site_id FROM usage_subjects WHERE id > $1 ORDER BY id`,
@@ -242,7 +242,7 @@ func (s *Store) loadSubjects(ctx context.Context, q querier) ([]subject, error) 
 	return s.subjects.add(len(known)+1, more)
 }
 
-// useKeys is a Store's copy of the keys of the uses counted in the deduplication window. mu
+// useKeys is a Usage's copy of the keys of the uses counted in the deduplication window. mu
 // orders this process's usage writes; the database orders them between processes (see
 // beginUsageWrite).
 type useKeys struct {
@@ -257,7 +257,7 @@ type useKeys struct {
 // writes between processes, so that usage_log rows are committed in the order of their seq.
 // In SQLite that is the write lock, taken first with a write that changes nothing; in
 // PostgreSQL a lock on usage_log that only usage writers take (readers never wait for it).
-func (s *Store) beginUsageWrite(ctx context.Context) (*sql.Tx, error) {
+func (s *Usage) beginUsageWrite(ctx context.Context) (*sql.Tx, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -275,7 +275,7 @@ func (s *Store) beginUsageWrite(ctx context.Context) (*sql.Tx, error) {
 
 // catchUp brings s.uses.keys up to the last row of usage_log, loading it first if need be.
 // The caller holds s.uses.mu and a usage write transaction tx.
-func (s *Store) catchUp(ctx context.Context, tx *sql.Tx) error {
+func (s *Usage) catchUp(ctx context.Context, tx *sql.Tx) error {
 	u := &s.uses
 	if u.keys == nil {
 		keys := usage.NewKeySet()
@@ -330,7 +330,7 @@ func (s *Store) catchUp(ctx context.Context, tx *sql.Tx) error {
 
 // appendLog appends a row to usage_log in tx and returns its seq, numbering the subjects of
 // uses with num and inserting those new to the log first. The caller holds s.uses.mu.
-func (s *Store) appendLog(ctx context.Context, tx *sql.Tx, num *numbering, kind string, from, to usage.Day, uses []logUse) (int64, error) {
+func (s *Usage) appendLog(ctx context.Context, tx *sql.Tx, num *numbering, kind string, from, to usage.Day, uses []logUse) (int64, error) {
 	var f, t any
 	if kind == logForget {
 		f, t = string(from), string(to)
@@ -365,7 +365,7 @@ func (s *Store) appendLog(ctx context.Context, tx *sql.Tx, num *numbering, kind 
 
 // fold adds the uses of the 'uses' rows not folded yet to device_usage, in tx (a usage write),
 // marks every row of the log folded, and returns how many uses it added.
-func (s *Store) fold(ctx context.Context, tx *sql.Tx) (int, error) {
+func (s *Usage) fold(ctx context.Context, tx *sql.Tx) (int, error) {
 	var folded, last int64
 	if err := tx.QueryRowContext(ctx, `SELECT f.seq, COALESCE((SELECT MAX(seq) FROM usage_log), 0)
 		FROM usage_folded f WHERE f.id = 1`).Scan(&folded, &last); err != nil {
@@ -390,7 +390,7 @@ func (s *Store) fold(ctx context.Context, tx *sql.Tx) (int, error) {
 
 // pendingCounts returns the counts of the uses in the 'uses' rows after seq folded, of those
 // keep selects (nil: all), and how many uses they count.
-func (s *Store) pendingCounts(ctx context.Context, q querier, folded int64, keep func(logUse) bool) ([]usage.DayCount, int, error) {
+func (s *Usage) pendingCounts(ctx context.Context, q querier, folded int64, keep func(logUse) bool) ([]usage.DayCount, int, error) {
 	subjects, err := s.loadSubjects(ctx, q)
 	if err != nil {
 		return nil, 0, fmt.Errorf("load usage subjects: %w", err)

@@ -11,6 +11,12 @@ import (
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
+// Users keeps people's accounts: users, their API tokens and their sessions.
+type Users struct{ *DB }
+
+// NewUsers returns an Users over db.
+func NewUsers(db *DB) *Users { return &Users{db} }
+
 // Users are changed like the registry (through change: one transaction, one audit row, the
 // registry version incremented), and their teams and sites must be in the registry. The audit
 // log never holds a password hash, nor a token or its hash.
@@ -56,7 +62,7 @@ func checkPasswordHash(hash string) error {
 // CreateUser adds a user and returns it as stored. A user without an ID gets a new one
 // (access.NewID); PasswordHash may be empty for a user who will only use API tokens. Conflict
 // if the id or the username is taken; Invalid if a team or site does not exist.
-func (s *Store) CreateUser(ctx context.Context, u access.User) (access.User, error) {
+func (s *Users) CreateUser(ctx context.Context, u access.User) (access.User, error) {
 	if u.ID == "" {
 		u.ID = access.NewID("usr")
 	}
@@ -89,7 +95,7 @@ func (s *Store) CreateUser(ctx context.Context, u access.User) (access.User, err
 // user; Conflict if the username is another user's. Disabling a user ends their sessions (their
 // tokens stay, refused while the user is disabled). The last enabled admin cannot be disabled
 // or given another role.
-func (s *Store) UpdateUser(ctx context.Context, u access.User) error {
+func (s *Users) UpdateUser(ctx context.Context, u access.User) error {
 	if err := u.Validate(); err != nil {
 		return err
 	}
@@ -127,7 +133,7 @@ func (s *Store) UpdateUser(ctx context.Context, u access.User) error {
 // SetUserPassword replaces the hash of the user's password (made by access.HashPassword) and
 // ends the user's sessions; NotFound if there is no such user. The audit log records that it
 // changed, not the hash.
-func (s *Store) SetUserPassword(ctx context.Context, id, hash string) error {
+func (s *Users) SetUserPassword(ctx context.Context, id, hash string) error {
 	if err := checkPasswordHash(hash); err != nil {
 		return err
 	}
@@ -236,18 +242,18 @@ func getUser(ctx context.Context, q querier, key, query string) (access.User, er
 }
 
 // GetUser returns the user with the id, password hash included; NotFound if there is none.
-func (s *Store) GetUser(ctx context.Context, id string) (access.User, error) {
+func (s *Users) GetUser(ctx context.Context, id string) (access.User, error) {
 	return getUser(ctx, s.db, id, `SELECT `+userColumns+` FROM users WHERE id = $1`)
 }
 
 // GetUserByUsername returns the user with the username, password hash included; NotFound if
 // there is none.
-func (s *Store) GetUserByUsername(ctx context.Context, username string) (access.User, error) {
+func (s *Users) GetUserByUsername(ctx context.Context, username string) (access.User, error) {
 	return getUser(ctx, s.db, username, `SELECT `+userColumns+` FROM users WHERE username = $1`)
 }
 
 // ListUsers returns a page of users by id, password hashes included.
-func (s *Store) ListUsers(ctx context.Context, f access.UserFilter) ([]access.User, error) {
+func (s *Users) ListUsers(ctx context.Context, f access.UserFilter) ([]access.User, error) {
 	w := &where{}
 	if f.Role != "" {
 		if !f.Role.Valid() {
@@ -261,7 +267,7 @@ func (s *Store) ListUsers(ctx context.Context, f access.UserFilter) ([]access.Us
 	if f.Site != "" {
 		w.add("EXISTS (SELECT 1 FROM user_sites m WHERE m.user_id = users.id AND m.site_id = ?)", f.Site)
 	}
-	users, err := list(ctx, s, "users", userColumns, "users", "id", w, devices.ListOptions{After: f.After, Limit: f.Limit}, scanUser)
+	users, err := list(ctx, s.DB, "users", userColumns, "users", "id", w, devices.ListOptions{After: f.After, Limit: f.Limit}, scanUser)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,12 @@ import (
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
+// Webhooks keeps the webhooks and their outbox of deliveries.
+type Webhooks struct{ *DB }
+
+// NewWebhooks returns a Webhooks over db.
+func NewWebhooks(db *DB) *Webhooks { return &Webhooks{db} }
+
 // Webhooks (alerts.Webhook), their outbox of deliveries (alerts.Delivery) and the cursor over
 // the alert events (migration 0010). The rules, in both dialects:
 //   - Creating, changing, rotating the secret of and deleting a webhook writes an audit_log row
@@ -66,7 +72,7 @@ func webhookDetailOf(w notify.Webhook) webhookDetail {
 
 // webhookWrite runs fn in a transaction that will write, for the context's actor; errors the
 // caller can act on come back as they are, others prefixed with what.
-func (s *Store) webhookWrite(ctx context.Context, what string, fn func(tx *sql.Tx, actor string) error) error {
+func (s *Webhooks) webhookWrite(ctx context.Context, what string, fn func(tx *sql.Tx, actor string) error) error {
 	actor := audit.Actor(ctx)
 	if actor == "" {
 		return errcode.Errorf(errcode.Invalid, "no actor: a webhook change must say who makes it")
@@ -92,7 +98,7 @@ func (s *Store) webhookWrite(ctx context.Context, what string, fn func(tx *sql.T
 // CreateWebhook stores w for the context's actor, with its secret as given, and returns it
 // with its ID. Only events written after it are sent to it. Invalid for a webhook that fails
 // Check, or a team or site that does not exist.
-func (s *Store) CreateWebhook(ctx context.Context, w notify.Webhook) (notify.Webhook, error) {
+func (s *Webhooks) CreateWebhook(ctx context.Context, w notify.Webhook) (notify.Webhook, error) {
 	if err := w.Check(); err != nil {
 		return notify.Webhook{}, err
 	}
@@ -125,7 +131,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w notify.Webhook) (notify.Web
 }
 
 // GetWebhook returns the webhook, with its secret; NotFound if there is none.
-func (s *Store) GetWebhook(ctx context.Context, id int64) (notify.Webhook, error) {
+func (s *Webhooks) GetWebhook(ctx context.Context, id int64) (notify.Webhook, error) {
 	return getWebhook(ctx, s.db, id)
 }
 
@@ -141,7 +147,7 @@ func getWebhook(ctx context.Context, q querier, id int64) (notify.Webhook, error
 }
 
 // ListWebhooks returns the webhooks that f selects, in ID order.
-func (s *Store) ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]notify.Webhook, error) {
+func (s *Webhooks) ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]notify.Webhook, error) {
 	w := &where{}
 	if !f.Scope.All {
 		var either []string
@@ -175,7 +181,7 @@ func (s *Store) ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]not
 
 // AllWebhooks returns every webhook, with its secret, in ID order: what the deliverer matches
 // events against.
-func (s *Store) AllWebhooks(ctx context.Context) ([]notify.Webhook, error) {
+func (s *Webhooks) AllWebhooks(ctx context.Context) ([]notify.Webhook, error) {
 	out, err := queryAll(ctx, s.db, `SELECT `+webhookColumns+` FROM webhooks ORDER BY id`, nil, scanWebhook)
 	if err != nil {
 		return nil, fmt.Errorf("all webhooks: %w", err)
@@ -186,7 +192,7 @@ func (s *Store) AllWebhooks(ctx context.Context) ([]notify.Webhook, error) {
 // UpdateWebhook changes the webhook for the context's actor and returns it. A disabled webhook
 // gets no new deliveries, and those queued wait until it is enabled again. NotFound if there
 // is none; Invalid for a change that fails Check.
-func (s *Store) UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPatch) (notify.Webhook, error) {
+func (s *Webhooks) UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPatch) (notify.Webhook, error) {
 	var w notify.Webhook
 	err := s.webhookWrite(ctx, "update "+webhookSubject(id), func(tx *sql.Tx, actor string) error {
 		var err error
@@ -222,7 +228,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPat
 // context's actor, and returns the webhook with it. Every request sent from then on is signed
 // with it, retries of deliveries queued before included. NotFound if there is no such
 // webhook; Invalid without a secret.
-func (s *Store) RotateWebhookSecret(ctx context.Context, id int64, secret string) (notify.Webhook, error) {
+func (s *Webhooks) RotateWebhookSecret(ctx context.Context, id int64, secret string) (notify.Webhook, error) {
 	if secret == "" {
 		return notify.Webhook{}, errcode.Errorf(errcode.Invalid, "webhook %d needs a secret", id)
 	}
@@ -247,7 +253,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, id int64, secret string
 
 // DeleteWebhook deletes the webhook and its deliveries for the context's actor; NotFound if
 // there is none.
-func (s *Store) DeleteWebhook(ctx context.Context, id int64) error {
+func (s *Webhooks) DeleteWebhook(ctx context.Context, id int64) error {
 	return s.webhookWrite(ctx, "delete "+webhookSubject(id), func(tx *sql.Tx, actor string) error {
 		w, err := getWebhook(ctx, tx, id)
 		if err != nil {
@@ -264,7 +270,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, id int64) error {
 }
 
 // WebhookCursor returns the ID of the last alert event whose deliveries were written.
-func (s *Store) WebhookCursor(ctx context.Context) (int64, error) {
+func (s *Webhooks) WebhookCursor(ctx context.Context) (int64, error) {
 	var id int64
 	if err := s.db.QueryRowContext(ctx, `SELECT event_id FROM webhook_cursor WHERE id = 1`).Scan(&id); err != nil {
 		return 0, fmt.Errorf("webhook cursor: %w", err)
@@ -275,7 +281,7 @@ func (s *Store) WebhookCursor(ctx context.Context) (int64, error) {
 // EnqueueWebhookDeliveries writes ds (each pending, due at its NextAttempt) and moves the
 // cursor from from to to, in one transaction, if the cursor is still at from. It returns false,
 // having written nothing, if the cursor had moved: another instance wrote those deliveries.
-func (s *Store) EnqueueWebhookDeliveries(ctx context.Context, from, to int64, ds []notify.Delivery) (bool, error) {
+func (s *Webhooks) EnqueueWebhookDeliveries(ctx context.Context, from, to int64, ds []notify.Delivery) (bool, error) {
 	fail := func(err error) (bool, error) {
 		return false, fmt.Errorf("enqueue webhook deliveries of events %d-%d: %w", from+1, to, err)
 	}
@@ -334,7 +340,7 @@ func scanDelivery(sc scanner) (notify.Delivery, error) {
 // ClaimWebhookDeliveries leases to owner, until now+lease, up to limit (1-1000) pending
 // deliveries of enabled webhooks that are due at now and whose lease has run out, the longest
 // due first, and returns them with their payloads.
-func (s *Store) ClaimWebhookDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Delivery, error) {
+func (s *Webhooks) ClaimWebhookDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Delivery, error) {
 	if owner == "" || lease <= 0 {
 		return nil, errcode.Errorf(errcode.Invalid, "a claim needs an owner and a lease")
 	}
@@ -359,7 +365,7 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, owner string, now ti
 // FinishWebhookDelivery records the outcome of an attempt on d (its state, attempts, status,
 // error and times, as alerts.Delivery.Record set them) and ends the lease, if d's claim
 // (LeaseOwner and LeaseUntil) still holds; Conflict if it does not.
-func (s *Store) FinishWebhookDelivery(ctx context.Context, d notify.Delivery) error {
+func (s *Webhooks) FinishWebhookDelivery(ctx context.Context, d notify.Delivery) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $4, attempts = $5, last_status = $6,
 		last_error = $7, first_attempt_ms = $8, last_attempt_ms = $9, next_ms = $10, delivered_ms = $11,
 		lease_owner = '', lease_until_ms = 0
@@ -379,7 +385,7 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, d notify.Delivery) er
 
 // ListWebhookDeliveries returns the delivery log of webhook id, newest first, without the
 // payloads; NotFound if there is no such webhook.
-func (s *Store) ListWebhookDeliveries(ctx context.Context, id int64, f alerts.DeliveryFilter) ([]notify.Delivery, error) {
+func (s *Webhooks) ListWebhookDeliveries(ctx context.Context, id int64, f alerts.DeliveryFilter) ([]notify.Delivery, error) {
 	if _, err := s.GetWebhook(ctx, id); err != nil {
 		return nil, err
 	}
