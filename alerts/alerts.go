@@ -1,8 +1,9 @@
-// Package alerts raises clinical and device-fault alerts from readings (docs/design.md "Alerts"):
-// the rules and their thresholds (a rules file with the defaults of docs/domain.md, overridable per
-// team and per patient), the engine that evaluates each accepted reading on its measurement time,
-// and the vocabulary of alerts and their lifecycle. Telling people (the live feed's hub, escalation,
-// webhooks) is package notify; storage and the HTTP API are adapters elsewhere.
+// Package alerts is the vocabulary of clinical and device-fault alerts (docs/design.md "Alerts"):
+// findings and the alerts they open, with their severities, categories and events; the lifecycle
+// that records findings as alerts; the rule ids, silences, the escalation policy and the burden
+// figures. The rules file and the engine that raise findings from readings are package
+// alerts/rules; telling people (the live feed's hub, escalation, webhooks) is package
+// alerts/notify; storage and the HTTP API are adapters elsewhere.
 package alerts
 
 import (

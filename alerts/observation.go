@@ -8,7 +8,7 @@ import (
 )
 
 // Observation is one thing ingest took from a registered device, as the service consumes it
-// (Service.Observe): accepted telemetry, a status message, or a reading refused as implausible.
+// (rules.Service.Observe): accepted telemetry, a status message, or a reading refused as implausible.
 type Observation struct {
 	// Device is the registry's device as of processing (shared: do not change it).
 	Device *devices.Device

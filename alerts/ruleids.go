@@ -1,7 +1,7 @@
 package alerts
 
 // Rule ids: the stable names of the rules in the rules file, in overrides and in every alert.
-// The catalogue (catalogue.go) says what each rule checks, its levels and its defaults.
+// The catalogue of package rules (alerts/rules/catalogue.go) says what each rule checks, its levels and its defaults.
 const (
 	RuleGlucoseLow         = "glucose_low"
 	RuleGlucoseVeryLow     = "glucose_very_low"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -19,15 +20,15 @@ import (
 
 // OverrideStore keeps the overrides; package store implements it.
 type OverrideStore interface {
-	Overrides(ctx context.Context, kind, id string) (alerts.Overrides, error)
-	SetOverrides(ctx context.Context, kind, id string, o alerts.Overrides) error
+	Overrides(ctx context.Context, kind, id string) (rules.Overrides, error)
+	SetOverrides(ctx context.Context, kind, id string, o rules.Overrides) error
 	DeleteOverrides(ctx context.Context, kind, id string) error
 }
 
-// OverrideValidator checks overrides against the rules in force (*alerts.Rules): an error
+// OverrideValidator checks overrides against the rules in force (*rules.Rules): an error
 // names each rule and key that is wrong.
 type OverrideValidator interface {
-	ValidateOverrides(o alerts.Overrides) error
+	ValidateOverrides(o rules.Overrides) error
 }
 
 // overrideRoutes adds the override routes to r (the authenticated /api/v1 group). They sit
@@ -54,9 +55,9 @@ type overridesRequest struct {
 	Overrides json.RawMessage `json:"overrides"`
 }
 
-func overridesOut(kind, id string, o alerts.Overrides) (overridesJSON, error) {
+func overridesOut(kind, id string, o rules.Overrides) (overridesJSON, error) {
 	if o == nil {
-		o = alerts.Overrides{}
+		o = rules.Overrides{}
 	}
 	b, err := json.Marshal(o)
 	return overridesJSON{Subject: kind + "/" + id, Overrides: b}, err
@@ -122,7 +123,7 @@ func (a *API) putOverrides(w http.ResponseWriter, r *http.Request, kind, id stri
 	if err := required(has, "overrides"); err != nil {
 		return err
 	}
-	var o alerts.Overrides
+	var o rules.Overrides
 	if err := json.Unmarshal(body.Overrides, &o); err != nil {
 		return invalid("overrides: " + err.Error())
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/audit"
 )
 
@@ -31,7 +32,7 @@ func seedSettings(f *registryFixture) {
 	}
 	var err error
 	f.api, err = New(Options{Gatherer: prometheus.NewRegistry(), Registry: f.store, Devices: f.view, Auth: registryPrincipals,
-		Overrides: f.store, OverrideRules: alerts.DefaultRules(), Silences: f.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Overrides: f.store, OverrideRules: rules.DefaultRules(), Silences: f.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
-// Observer sees what ingest took from registered devices (the alert engine, alerts.Service):
+// Observer sees what ingest took from registered devices (the alert engine, rules.Service):
 // accepted telemetry, status messages, and readings refused as implausible. Observe is called
 // once the batch is durable and before it is acknowledged, so that a crash before Observe
 // returns means the messages come again; it is retried until it succeeds or the pipeline is cut

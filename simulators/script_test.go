@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vitalwatch/vitalwatch/alerts"
+	alertrules "github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -21,7 +21,7 @@ func TestShippedScenarios(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scenario files: %v", err)
 	}
-	rules := alerts.RuleIDs()
+	rules := alertrules.RuleIDs()
 	for _, f := range files {
 		s, err := LoadScript(f)
 		if err != nil {

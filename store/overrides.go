@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -22,7 +23,7 @@ func NewThresholds(db *DB) *Thresholds { return &Thresholds{db} }
 // alert service reads them again, and writes an audit row (overrides.set, overrides.delete on
 // "team/<id>" or "patient/<id>", the overrides in the detail). A patient's are keyed by the
 // patient's id, so a transfer keeps them. The store checks that the team or patient exists;
-// whether the overrides fit the rules is the caller's to check (alerts.Rules.ValidateOverrides),
+// whether the overrides fit the rules is the caller's to check (rules.Rules.ValidateOverrides),
 // as the rules are configuration, not data.
 
 // overridesTable returns the table that holds the ids of kind, or Invalid for an unknown kind.
@@ -39,7 +40,7 @@ func overridesTable(kind string) (string, error) {
 // SetOverrides replaces the overrides of a team or a patient (kind alerts.TeamOverrides or
 // alerts.PatientOverrides); empty overrides delete them. NotFound if there is no such team or
 // patient.
-func (s *Thresholds) SetOverrides(ctx context.Context, kind, id string, o alerts.Overrides) error {
+func (s *Thresholds) SetOverrides(ctx context.Context, kind, id string, o rules.Overrides) error {
 	if len(o) == 0 {
 		return s.DeleteOverrides(ctx, kind, id)
 	}
@@ -97,7 +98,7 @@ func (s *Thresholds) DeleteOverrides(ctx context.Context, kind, id string) error
 
 // Overrides returns the overrides of a team or a patient: empty (not nil) if they have none.
 // NotFound if there is no such team or patient.
-func (s *Thresholds) Overrides(ctx context.Context, kind, id string) (alerts.Overrides, error) {
+func (s *Thresholds) Overrides(ctx context.Context, kind, id string) (rules.Overrides, error) {
 	table, err := overridesTable(kind)
 	if err != nil {
 		return nil, err
@@ -111,7 +112,7 @@ func (s *Thresholds) Overrides(ctx context.Context, kind, id string) (alerts.Ove
 	if err != nil {
 		return nil, fmt.Errorf("overrides of %s/%s: %w", kind, id, err)
 	}
-	o := alerts.Overrides{}
+	o := rules.Overrides{}
 	if raw.Valid {
 		if err := json.Unmarshal([]byte(raw.String), &o); err != nil {
 			return nil, fmt.Errorf("overrides of %s/%s: %w", kind, id, err)
@@ -120,20 +121,20 @@ func (s *Thresholds) Overrides(ctx context.Context, kind, id string) (alerts.Ove
 	return o, nil
 }
 
-// AllOverrides returns every team's and every patient's overrides, by id (alerts.Settings).
-func (s *Thresholds) AllOverrides(ctx context.Context) (teams, patients map[string]alerts.Overrides, err error) {
+// AllOverrides returns every team's and every patient's overrides, by id (rules.Settings).
+func (s *Thresholds) AllOverrides(ctx context.Context) (teams, patients map[string]rules.Overrides, err error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT kind, id, overrides FROM overrides`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("all overrides: %w", err)
 	}
 	defer rows.Close()
-	teams, patients = map[string]alerts.Overrides{}, map[string]alerts.Overrides{}
+	teams, patients = map[string]rules.Overrides{}, map[string]rules.Overrides{}
 	for rows.Next() {
 		var kind, id, raw string
 		if err := rows.Scan(&kind, &id, &raw); err != nil {
 			return nil, nil, fmt.Errorf("all overrides: %w", err)
 		}
-		var o alerts.Overrides
+		var o rules.Overrides
 		if err := json.Unmarshal([]byte(raw), &o); err != nil {
 			return nil, nil, fmt.Errorf("overrides of %s/%s: %w", kind, id, err)
 		}

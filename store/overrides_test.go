@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
@@ -19,8 +20,8 @@ func testOverrides(t *testing.T, newDSN func(t *testing.T) string) {
 	s := newStore(t, newDSN)
 	seed(t, s)
 
-	team := alerts.Overrides{"glucose_low": {"below": 4.2}}
-	mine := alerts.Overrides{"glucose_low": {"below": 4.5}, "cgm_low_episode": {"duration": (20 * time.Minute).Seconds()}}
+	team := rules.Overrides{"glucose_low": {"below": 4.2}}
+	mine := rules.Overrides{"glucose_low": {"below": 4.5}, "cgm_low_episode": {"duration": (20 * time.Minute).Seconds()}}
 	if got, err := s.Overrides(ctx, alerts.PatientOverrides, "p1"); err != nil || len(got) != 0 || got == nil {
 		t.Errorf("Overrides(patient, p1) before any = %v, %v; want empty", got, err)
 	}
@@ -39,11 +40,11 @@ func testOverrides(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 
 	// Replace, then check every team's and patient's.
-	mine = alerts.Overrides{"glucose_low": {"below": 4.6}}
+	mine = rules.Overrides{"glucose_low": {"below": 4.6}}
 	must(t, "SetOverrides(patient p1) again", s.SetOverrides(asAdmin, alerts.PatientOverrides, "p1", mine))
 	teams, people, err := s.AllOverrides(ctx)
-	if err != nil || !reflect.DeepEqual(teams, map[string]alerts.Overrides{"t1": team}) ||
-		!reflect.DeepEqual(people, map[string]alerts.Overrides{"p1": mine}) {
+	if err != nil || !reflect.DeepEqual(teams, map[string]rules.Overrides{"t1": team}) ||
+		!reflect.DeepEqual(people, map[string]rules.Overrides{"p1": mine}) {
 		t.Errorf("AllOverrides = %v, %v, %v; want t1's and p1's", teams, people, err)
 	}
 
@@ -67,7 +68,7 @@ func testOverrides(t *testing.T, newDSN func(t *testing.T) string) {
 		log[0].Detail != `{"was":{"glucose_low":{"below":4.2}}}` {
 		t.Errorf("audit of deleting t1's overrides = %+v; want one with what they were", log)
 	}
-	must(t, "SetOverrides(patient p1) empty", s.SetOverrides(asAdmin, alerts.PatientOverrides, "p1", alerts.Overrides{}))
+	must(t, "SetOverrides(patient p1) empty", s.SetOverrides(asAdmin, alerts.PatientOverrides, "p1", rules.Overrides{}))
 	if teams, people, err := s.AllOverrides(ctx); err != nil || len(teams)+len(people) != 0 {
 		t.Errorf("AllOverrides after deleting both = %v, %v, %v; want none", teams, people, err)
 	}

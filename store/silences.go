@@ -124,7 +124,7 @@ func (s *Silences) ListSilences(ctx context.Context, f alerts.SilenceFilter) ([]
 }
 
 // SilencesEndingAfter returns every silence that ends after t, in force or to come
-// (alerts.Settings).
+// (rules.Settings).
 func (s *Silences) SilencesEndingAfter(ctx context.Context, t time.Time) ([]alerts.Silence, error) {
 	out, err := queryAll(ctx, s.db, `SELECT `+silenceColumns+` FROM silences WHERE until_ms > $1 ORDER BY id`,
 		[]any{t.UnixMilli()}, scanSilence)

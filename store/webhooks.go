@@ -21,7 +21,7 @@ type Webhooks struct{ *DB }
 // NewWebhooks returns a Webhooks over db.
 func NewWebhooks(db *DB) *Webhooks { return &Webhooks{db} }
 
-// Webhooks (alerts.Webhook), their outbox of deliveries (alerts.Delivery) and the cursor over
+// Webhooks (notify.Webhook), their outbox of deliveries (notify.Delivery) and the cursor over
 // the alert events (migration 0010). The rules, in both dialects:
 //   - Creating, changing, rotating the secret of and deleting a webhook writes an audit_log row
 //     (webhook.create, webhook.update, webhook.secret_rotate, webhook.delete on "webhook/<id>")
@@ -363,7 +363,7 @@ func (s *Webhooks) ClaimWebhookDeliveries(ctx context.Context, owner string, now
 }
 
 // FinishWebhookDelivery records the outcome of an attempt on d (its state, attempts, status,
-// error and times, as alerts.Delivery.Record set them) and ends the lease, if d's claim
+// error and times, as notify.Delivery.Record set them) and ends the lease, if d's claim
 // (LeaseOwner and LeaseUntil) still holds; Conflict if it does not.
 func (s *Webhooks) FinishWebhookDelivery(ctx context.Context, d notify.Delivery) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $4, attempts = $5, last_status = $6,

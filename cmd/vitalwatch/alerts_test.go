@@ -14,7 +14,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -255,13 +255,13 @@ func TestAlertRulesResumeAfterRestart(t *testing.T) {
 	// the file's crisis level a crisis: the replay must judge the first reading by them too.
 	t.Run("file thresholds", func(t *testing.T) { testResumeAfterRestart(t, nil, [2][2]int{{186, 100}, {192, 104}}) })
 	t.Run("patient override", func(t *testing.T) {
-		testResumeAfterRestart(t, alerts.Overrides{"bp_crisis": {"systolic_at_or_above": 170}}, [2][2]int{{172, 95}, {175, 96}})
+		testResumeAfterRestart(t, rules.Overrides{"bp_crisis": {"systolic_at_or_above": 170}}, [2][2]int{{172, 95}, {175, 96}})
 	})
 }
 
 // testResumeAfterRestart raises a BP crisis from the first reading of bp, restarts serve, and
 // checks that the second confirms it; override, if any, is the patient's.
-func testResumeAfterRestart(t *testing.T, override alerts.Overrides, bp [2][2]int) {
+func testResumeAfterRestart(t *testing.T, override rules.Overrides, bp [2][2]int) {
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	dataDir := t.TempDir()
 	secrets := seedDevices(t, dataDir, "cuff-1")

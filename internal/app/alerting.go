@@ -8,6 +8,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/alerts/notify"
+	alertrules "github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/internal/config"
@@ -20,8 +21,8 @@ import (
 // instance's alert events to teams' and sites' receivers (the outbox is shared, and a lease
 // keeps two instances from sending one twice).
 type alerting struct {
-	rules     *alerts.Rules
-	svc       *alerts.Service
+	rules     *alertrules.Rules
+	svc       *alertrules.Service
 	hub       *notify.Hub
 	escalator *notify.Escalator
 	deliverer *notify.Deliverer
@@ -33,15 +34,15 @@ func newAlerting(cfg *config.Config, db *store.Store, view *devices.View, now fu
 	if !cfg.Alerts.Enabled {
 		return nil, nil
 	}
-	rules := alerts.DefaultRules()
+	rules := alertrules.DefaultRules()
 	if cfg.Alerts.RulesFile != "" {
 		var err error
-		if rules, err = alerts.LoadRules(cfg.Alerts.RulesFile); err != nil {
+		if rules, err = alertrules.LoadRules(cfg.Alerts.RulesFile); err != nil {
 			return nil, fmt.Errorf("config: alerts.rules_file: %w", err)
 		}
 	}
 	hub := notify.NewHub(db, notify.HubOptions{PollInterval: cfg.Alerts.PollInterval, Log: log})
-	svc := alerts.NewService(alerts.NewEngine(rules, now), alerts.NewLifecycle(db, hub, log), view, log)
+	svc := alertrules.NewService(alertrules.NewEngine(rules, now), alerts.NewLifecycle(db, hub, log), view, log)
 	svc.UseSettings(db) // threshold overrides and silences
 	return &alerting{rules: rules, svc: svc, hub: hub,
 		escalator: notify.NewEscalator(db, hub, cfg.Alerts.EscalateAfter, now, log),

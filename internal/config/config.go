@@ -15,7 +15,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
-	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reallocation"
 )
@@ -267,7 +267,7 @@ func (c *Config) Validate() error {
 				devices.MinAckWithin, devices.MaxAckWithin, c.Alerts.EscalateAfter)
 		}
 		if c.Alerts.RulesFile != "" {
-			if _, err := alerts.LoadRules(c.Alerts.RulesFile); err != nil {
+			if _, err := rules.LoadRules(c.Alerts.RulesFile); err != nil {
 				return bad("alerts.rules_file", "%v", err)
 			}
 		}

@@ -1,10 +1,11 @@
-package alerts
+package rules
 
 import (
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -86,7 +87,7 @@ func (e *Engine) errorFlags(b *batch, d *deviceState, flags []string, at time.Ti
 	if !d.errLast.IsZero() && at.Before(d.errFirst.Add(-win)) {
 		return // out of order, from before the episode: counted, but it neither starts nor ends one
 	}
-	evidence := []Evidence{{Device: d.id, Time: at, Flags: slices.Clone(flags)}}
+	evidence := []alerts.Evidence{{Device: d.id, Time: at, Flags: slices.Clone(flags)}}
 	if same := !d.errLast.IsZero() && !at.After(d.errLast.Add(win)); !same {
 		if d.errorsOpen {
 			// The device measured for a whole window without an error: the last episode ended.
@@ -210,7 +211,7 @@ func (e *Engine) stuckSensor(b *batch, d *deviceState, in *Input, r *reading.Rea
 	if raise || (s.open && s.late && !late) {
 		s.open, s.late = true, late
 		f := e.fault(d, ruleStuckSensor, level0, r.Time, fmt.Sprintf("%d identical %s readings of %s", s.n, r.Type, num(r.Value)))
-		f.Evidence = []Evidence{evidenceOf(d.id, r, in.Message.Flags)}
+		f.Evidence = []alerts.Evidence{evidenceOf(d.id, r, in.Message.Flags)}
 		f.Late = late
 		b.emit(f)
 	}

@@ -1,10 +1,11 @@
-package alerts
+package rules
 
 import (
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
@@ -116,7 +117,7 @@ func bpCrisis(b *batch, c *readingCtx) {
 		if other >= 0 {
 			o := &s.recent[other]
 			o.confirmed, this.confirmed = true, true
-			ev := []Evidence{c.bpEvidence(o), c.evidence()}
+			ev := []alerts.Evidence{c.bpEvidence(o), c.evidence()}
 			if o.t.After(r.Time) {
 				ev[0], ev[1] = ev[1], ev[0]
 			}
@@ -144,19 +145,19 @@ func bpCrisis(b *batch, c *readingCtx) {
 }
 
 // crisisResolved is the finding that resolves the crisis reading x by the retest n.
-func (c *readingCtx) crisisResolved(x, n *bpEntry) Finding {
+func (c *readingCtx) crisisResolved(x, n *bpEntry) alerts.Finding {
 	f := c.finding(ruleBPCrisis, level0, bpValue(n.sys, n.dia), c.bpEvidence(x), c.bpEvidence(n))
 	f.At = n.t
 	f.Resolve = true
-	f.Severity = Info
+	f.Severity = alerts.Info
 	f.Doubt = ""
 	f.Note = fmt.Sprintf("retest %s measured %s after the crisis reading %s is below the crisis level: not confirmed",
 		bpValue(n.sys, n.dia), n.t.Sub(x.t), bpValue(x.sys, x.dia))
 	return f
 }
 
-func (c *readingCtx) bpEvidence(x *bpEntry) Evidence {
-	return Evidence{Device: x.device, Measurement: string(reading.BP), Time: x.t, Systolic: x.sys, Diastolic: x.dia}
+func (c *readingCtx) bpEvidence(x *bpEntry) alerts.Evidence {
+	return alerts.Evidence{Device: x.device, Measurement: string(reading.BP), Time: x.t, Systolic: x.sys, Diastolic: x.dia}
 }
 
 // previous returns the index of the latest entry measured before t, or -1.
@@ -271,9 +272,9 @@ func lowestWeight(ws []weightEntry, from, to time.Time) (weightEntry, bool) {
 	return low, found
 }
 
-func (c *readingCtx) weightFinding(low, now weightEntry) Finding {
-	ev := func(w weightEntry) Evidence {
-		return Evidence{Device: w.device, Measurement: string(reading.Weight), Time: w.t, Value: w.v}
+func (c *readingCtx) weightFinding(low, now weightEntry) alerts.Finding {
+	ev := func(w weightEntry) alerts.Evidence {
+		return alerts.Evidence{Device: w.device, Measurement: string(reading.Weight), Time: w.t, Value: w.v}
 	}
 	value := fmt.Sprintf("+%s kg in %s (%s to %s kg)", num(round2(now.v-low.v)), now.t.Sub(low.t), num(low.v), num(now.v))
 	return c.finding(ruleWeightGain, level0, value, ev(low), ev(now))

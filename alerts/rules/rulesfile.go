@@ -1,4 +1,4 @@
-package alerts
+package rules
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"gopkg.in/yaml.v3"
 )
 
@@ -194,7 +195,7 @@ func (p *fileParser) severity(at string, spec *ruleSpec, n *yaml.Node, v *ruleVa
 			p.errorf(at, n, "%s has levels %s: give a severity per level, e.g. {%s: %s}", spec.id, levelNames(spec), spec.levels[1].name, spec.levels[1].def)
 			return
 		}
-		s, err := ParseSeverity(n.Value)
+		s, err := alerts.ParseSeverity(n.Value)
 		if err != nil {
 			p.errorf(at, n, "%v", err)
 			return
@@ -212,7 +213,7 @@ func (p *fileParser) severity(at string, spec *ruleSpec, n *yaml.Node, v *ruleVa
 			p.errorf(at+"."+name, k, "unknown level; %s has %s", spec.id, levelNames(spec))
 			return
 		}
-		s, err := ParseSeverity(n.Value)
+		s, err := alerts.ParseSeverity(n.Value)
 		if n.Kind != yaml.ScalarNode || err != nil {
 			p.errorf(at+"."+name, n, "must be one of info, warning, urgent, critical")
 			return

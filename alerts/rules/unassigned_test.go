@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -17,7 +18,7 @@ import (
 // before the loan) still reaches people: it goes to the fleet managers of the device's site,
 // critical, about the device, with where it happened.
 
-func unassigned(d devices.Device, t time.Time, r reading.Reading) alerts.Input {
+func unassigned(d devices.Device, t time.Time, r reading.Reading) rules.Input {
 	in := input(d, t, r)
 	in.Patient = devices.Patient{}
 	return in
@@ -67,11 +68,11 @@ func TestUnassignedFall(t *testing.T) {
 	check(t, "Tick after the window", e.Tick(t0.Add(time.Minute)))
 
 	// The rule is its own: off, it raises nothing, and the patient's fall rule is untouched.
-	rules, err := alerts.ParseRules([]byte("version: 2\nrules:\n  fall_unassigned:\n    enabled: false\n  sos_unassigned:\n    enabled: false\n"))
+	rs, err := rules.ParseRules([]byte("version: 2\nrules:\n  fall_unassigned:\n    enabled: false\n  sos_unassigned:\n    enabled: false\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e = alerts.NewEngine(rules, func() time.Time { return t0 })
+	e = rules.NewEngine(rs, func() time.Time { return t0 })
 	e.Reading(unassigned(watch, t0, event(reading.Fall)))
 	check(t, "unassigned sos with the rule off", e.Reading(unassigned(watch, t0, event(reading.SOS))))
 	check(t, "Tick after an unassigned fall with the rule off", e.Tick(t0.Add(time.Minute)))

@@ -1,4 +1,4 @@
-package alerts
+package rules
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
@@ -19,7 +20,7 @@ const DefaultVersion = 1
 // ruleValues are one rule's settings in force.
 type ruleValues struct {
 	on  bool
-	sev [maxLevels]Severity
+	sev [maxLevels]alerts.Severity
 	p   [maxParams]float64
 }
 
@@ -58,7 +59,7 @@ func (t *Thresholds) Value(rule, key string) (float64, bool) {
 }
 
 // Severity returns the severity of a rule's level (e.g. spo2_low, "very_low").
-func (t *Thresholds) Severity(rule, level string) (Severity, bool) {
+func (t *Thresholds) Severity(rule, level string) (alerts.Severity, bool) {
 	i, ok := ruleByID(rule)
 	if !ok {
 		return 0, false
@@ -71,10 +72,10 @@ func (t *Thresholds) Severity(rule, level string) (Severity, bool) {
 	return 0, false
 }
 
-func (t *Thresholds) on(i ruleIndex) bool                { return t.r[i].on }
-func (t *Thresholds) p(i ruleIndex, j int) float64       { return t.r[i].p[j] }
-func (t *Thresholds) d(i ruleIndex, j int) time.Duration { return seconds(t.r[i].p[j]) }
-func (t *Thresholds) sev(i ruleIndex, lvl int) Severity  { return t.r[i].sev[lvl] }
+func (t *Thresholds) on(i ruleIndex) bool                      { return t.r[i].on }
+func (t *Thresholds) p(i ruleIndex, j int) float64             { return t.r[i].p[j] }
+func (t *Thresholds) d(i ruleIndex, j int) time.Duration       { return seconds(t.r[i].p[j]) }
+func (t *Thresholds) sev(i ruleIndex, lvl int) alerts.Severity { return t.r[i].sev[lvl] }
 
 // used returns the thresholds of rule i by key, durations in seconds, for a finding.
 func (t *Thresholds) used(i ruleIndex) map[string]float64 {

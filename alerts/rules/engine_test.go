@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -34,20 +35,20 @@ type clock struct{ now time.Time }
 
 func (c *clock) Now() time.Time { return c.now }
 
-func newEngine(tb testing.TB) (*alerts.Engine, *clock) {
+func newEngine(tb testing.TB) (*rules.Engine, *clock) {
 	tb.Helper()
 	c := &clock{now: t0}
-	return alerts.NewEngine(alerts.DefaultRules(), c.Now), c
+	return rules.NewEngine(rules.DefaultRules(), c.Now), c
 }
 
 // input is a live message of one device for alice, received when measured.
-func input(d devices.Device, at time.Time, rs ...reading.Reading) alerts.Input {
+func input(d devices.Device, at time.Time, rs ...reading.Reading) rules.Input {
 	for i := range rs {
 		if rs[i].Time.IsZero() {
 			rs[i].Time = at
 		}
 	}
-	return alerts.Input{
+	return rules.Input{
 		Message:  reading.Message{Device: d.ID, Readings: rs},
 		Device:   d,
 		Site:     shanghai,
@@ -124,7 +125,7 @@ func TestFindingCarriesRuleVersionRoutingThresholdsAndEvidence(t *testing.T) {
 	}
 	f := fs[0]
 	want := alerts.Finding{
-		Rule: alerts.RuleGlucoseVeryLow, RuleVersion: alerts.DefaultVersion, Category: alerts.Clinical, Severity: alerts.Urgent,
+		Rule: alerts.RuleGlucoseVeryLow, RuleVersion: rules.DefaultVersion, Category: alerts.Clinical, Severity: alerts.Urgent,
 		Subject: alerts.Subject{Kind: "patient", ID: "P-1"}, Patient: "P-1", Device: "gm-1", Team: "team-1", At: t0,
 		Value: "2.7 mmol/L", Thresholds: map[string]float64{"below": 3.0},
 		Evidence: []alerts.Evidence{{Device: "gm-1", Measurement: "glucose", Time: t0, Value: 2.7}},
@@ -182,11 +183,11 @@ func TestEventsAreNotDoubted(t *testing.T) {
 }
 
 func TestDisabledRule(t *testing.T) {
-	rules, err := alerts.ParseRules([]byte("version: 2\nrules:\n  glucose_very_low:\n    enabled: false\n  glucose_low:\n    severity: urgent\n"))
+	rs, err := rules.ParseRules([]byte("version: 2\nrules:\n  glucose_very_low:\n    enabled: false\n  glucose_low:\n    severity: urgent\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := alerts.NewEngine(rules, func() time.Time { return t0 })
+	e := rules.NewEngine(rs, func() time.Time { return t0 })
 	fs := e.Reading(input(meter, t0, glucose(2.5)))
 	check(t, "Reading(glucose 2.5) with glucose_very_low off", fs, "glucose_low urgent")
 	if len(fs) == 1 && fs[0].RuleVersion != 2 {
@@ -195,12 +196,12 @@ func TestDisabledRule(t *testing.T) {
 }
 
 func TestPatientThresholds(t *testing.T) {
-	rules := alerts.DefaultRules()
-	th, err := rules.Effective(nil, alerts.Overrides{alerts.RuleSpO2Low: {"low_at_or_below": 90, "very_low_at_or_below": 88}})
+	rs := rules.DefaultRules()
+	th, err := rs.Effective(nil, rules.Overrides{alerts.RuleSpO2Low: {"low_at_or_below": 90, "very_low_at_or_below": 88}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := alerts.NewEngine(rules, func() time.Time { return t0 })
+	e := rules.NewEngine(rs, func() time.Time { return t0 })
 	for _, tt := range []struct {
 		v    float64
 		want []string
@@ -252,14 +253,14 @@ func TestPlanTypes(t *testing.T) {
 		{nil, nil},
 	}
 	for _, tt := range tests {
-		if got := alerts.PlanTypes(tt.plans); !slices.Equal(got, tt.want) {
+		if got := rules.PlanTypes(tt.plans); !slices.Equal(got, tt.want) {
 			t.Errorf("PlanTypes(%q) = %v; want %v", tt.plans, got, tt.want)
 		}
 	}
 }
 
 func TestHistory(t *testing.T) {
-	r := alerts.DefaultRules()
+	r := rules.DefaultRules()
 	for _, tt := range []struct {
 		t    reading.Type
 		want time.Duration
@@ -278,7 +279,7 @@ func TestHistory(t *testing.T) {
 func TestSetRules(t *testing.T) {
 	e, _ := newEngine(t)
 	check(t, "glucose 4.0 under the defaults", e.Reading(input(meter, t0, glucose(4.0))))
-	r, err := alerts.ParseRules([]byte("version: 2\nrules:\n  glucose_low:\n    below: 4.2\n"))
+	r, err := rules.ParseRules([]byte("version: 2\nrules:\n  glucose_low:\n    below: 4.2\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

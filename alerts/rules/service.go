@@ -1,4 +1,4 @@
-package alerts
+package rules
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
@@ -15,18 +16,18 @@ import (
 // the registry (devices in transit or under repair, patients' teams and plans).
 type Service struct {
 	engine *Engine
-	life   *Lifecycle
+	life   *alerts.Lifecycle
 	view   *devices.View
 	log    *slog.Logger
 
 	mu       sync.Mutex
 	synced   int64 // the registry version the engine was last told of
-	pending  []Finding
+	pending  []alerts.Finding
 	settings Settings
 	loaded   int64 // the registry version the overrides and silences were read at
 	teams    map[string]Overrides
 	people   map[string]Overrides
-	silences []Silence
+	silences []alerts.Silence
 	// effective caches each patient's thresholds, for the rules in effRules, until the
 	// registry changes.
 	effective map[string]*Thresholds
@@ -34,7 +35,7 @@ type Service struct {
 }
 
 // NewService returns the alerting of engine and life, on the registry of view.
-func NewService(engine *Engine, life *Lifecycle, view *devices.View, log *slog.Logger) *Service {
+func NewService(engine *Engine, life *alerts.Lifecycle, view *devices.View, log *slog.Logger) *Service {
 	return &Service{engine: engine, life: life, view: view, log: log.With("component", "alerts"), synced: -1, loaded: -1}
 }
 
@@ -45,7 +46,7 @@ type Settings interface {
 	// AllOverrides returns every team's and every patient's overrides, by id.
 	AllOverrides(ctx context.Context) (teams, patients map[string]Overrides, err error)
 	// SilencesEndingAfter returns the silences that end after t.
-	SilencesEndingAfter(ctx context.Context, t time.Time) ([]Silence, error)
+	SilencesEndingAfter(ctx context.Context, t time.Time) ([]alerts.Silence, error)
 }
 
 // UseSettings makes the service apply the overrides and silences of src: each patient's
@@ -66,9 +67,9 @@ const silenceLookback = 24 * time.Hour
 // Observe evaluates the observations and applies their findings. An error means nothing is
 // lost: ingest observes the same messages again, and the lifecycle counts a repeated finding
 // on the alert it already opened.
-func (s *Service) Observe(ctx context.Context, seen []Observation) error {
+func (s *Service) Observe(ctx context.Context, seen []alerts.Observation) error {
 	dir := s.syncCtx(ctx)
-	var out []Finding
+	var out []alerts.Finding
 	for i := range seen {
 		o := &seen[i]
 		site := siteOf(dir, o.Device.SiteID)
@@ -92,7 +93,7 @@ func (s *Service) Observe(ctx context.Context, seen []Observation) error {
 }
 
 // apply writes findings, with any left over from a failed tick first.
-func (s *Service) apply(ctx context.Context, fs []Finding) error {
+func (s *Service) apply(ctx context.Context, fs []alerts.Finding) error {
 	s.mu.Lock()
 	if len(s.pending) > 0 {
 		fs = append(s.pending, fs...)
@@ -110,21 +111,21 @@ func (s *Service) apply(ctx context.Context, fs []Finding) error {
 // silence marks the findings whose subject is silenced at their time: by a silence of the
 // patient or device, or, for a device fault, because the registry has the device under
 // maintenance (its maintenance window). The caller holds mu.
-func (s *Service) silence(fs []Finding) {
+func (s *Service) silence(fs []alerts.Finding) {
 	dir := s.view.Load()
 	for i := range fs {
 		f := &fs[i]
 		if f.Resolve || f.Silenced != "" {
 			continue
 		}
-		f.Silenced = SilenceReason(*f, s.silences)
-		if f.Silenced == "" && f.Category == Fault && !CallForHelp(*f) {
+		f.Silenced = alerts.SilenceReason(*f, s.silences)
+		if f.Silenced == "" && f.Category == alerts.Fault && !alerts.CallForHelp(*f) {
 			id := f.Device
 			if f.Subject.Kind == "device" {
 				id = f.Subject.ID
 			}
 			if d, ok := dir.Device(id); ok && d.Status == devices.Maintenance {
-				f.Silenced = MaintenanceReason
+				f.Silenced = alerts.MaintenanceReason
 			}
 		}
 	}
@@ -197,7 +198,7 @@ func (s *Service) syncCtx(ctx context.Context) *devices.Directory {
 		return dir
 	}
 	s.synced = dir.Version()
-	var fs []Finding
+	var fs []alerts.Finding
 	// A patient's days are counted in the zone of the site of a device lent to them; one
 	// without a device, in UTC until a reading says otherwise.
 	lentAt := map[string]string{}

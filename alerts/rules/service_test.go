@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -20,7 +21,7 @@ type serviceFixture struct {
 	t     *testing.T
 	store *store.Store
 	view  *devices.View
-	svc   *alerts.Service
+	svc   *rules.Service
 }
 
 var asSeed = store.WithActor(context.Background(), "test:seed")
@@ -45,7 +46,7 @@ func newServiceFixture(t *testing.T) *serviceFixture {
 	log := slog.New(slog.DiscardHandler)
 	f := &serviceFixture{t: t, store: st, view: devices.NewView(devices.NewDirectory(-1, nil, nil, nil))}
 	f.refresh()
-	f.svc = alerts.NewService(alerts.NewEngine(alerts.DefaultRules(), time.Now), alerts.NewLifecycle(st, nil, log), f.view, log)
+	f.svc = rules.NewService(rules.NewEngine(rules.DefaultRules(), time.Now), alerts.NewLifecycle(st, nil, log), f.view, log)
 	f.svc.UseSettings(st)
 	return f
 }
@@ -90,7 +91,7 @@ func (f *serviceFixture) open(rule string) map[string]alerts.Alert {
 func TestServiceAppliesOverrides(t *testing.T) {
 	f := newServiceFixture(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	if err := f.store.SetOverrides(asSeed, store.PatientOverrides, "pA1", alerts.Overrides{alerts.RuleGlucoseLow: {"below": 4.5}}); err != nil {
+	if err := f.store.SetOverrides(asSeed, store.PatientOverrides, "pA1", rules.Overrides{alerts.RuleGlucoseLow: {"below": 4.5}}); err != nil {
 		t.Fatal(err)
 	}
 	f.refresh()
@@ -102,7 +103,7 @@ func TestServiceAppliesOverrides(t *testing.T) {
 	}
 
 	// A team's override reaches pA2; pA1's own still wins over it.
-	if err := f.store.SetOverrides(asSeed, store.TeamOverrides, "tA", alerts.Overrides{alerts.RuleGlucoseLow: {"below": 4.3}}); err != nil {
+	if err := f.store.SetOverrides(asSeed, store.TeamOverrides, "tA", rules.Overrides{alerts.RuleGlucoseLow: {"below": 4.3}}); err != nil {
 		t.Fatal(err)
 	}
 	f.refresh()

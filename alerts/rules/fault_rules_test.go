@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"fmt"

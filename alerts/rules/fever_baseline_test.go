@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"reflect"
@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
-// The fever rise over a patient's own baseline (rules.go): t0 is 2026-11-22 08:00 in Shanghai,
+// The fever rise over a patient's own baseline (catalogue.go): t0 is 2026-11-22 08:00 in Shanghai,
 // so a patient born in 1949 is surely over 75 (76 or 77), one born in 1950 may be 75 still.
 
 const day = 24 * time.Hour
@@ -29,7 +30,7 @@ type temp struct {
 var usual = []temp{{at: -3 * day, v: 36.6}, {at: -2 * day, v: 36.8}, {at: -day, v: 36.7}}
 
 // feverInput is a thermometer reading of a patient born in born.
-func feverInput(born int, th *alerts.Thresholds, x temp) alerts.Input {
+func feverInput(born int, th *rules.Thresholds, x temp) rules.Input {
 	recv := x.recv
 	if recv == 0 {
 		recv = x.at
@@ -43,7 +44,7 @@ func feverInput(born int, th *alerts.Thresholds, x temp) alerts.Input {
 
 // feverRun feeds the readings in order to e and returns their clinical findings, each as "+at:
 // rule severity [resolve] [late] [doubt]" with at the measurement time after t0.
-func feverRun(e *alerts.Engine, born int, th *alerts.Thresholds, temps []temp) []string {
+func feverRun(e *rules.Engine, born int, th *rules.Thresholds, temps []temp) []string {
 	out := []string{}
 	for _, x := range temps {
 		for _, f := range clinicalOnly(e.Reading(feverInput(born, th, x))) {
@@ -60,11 +61,11 @@ func feverRun(e *alerts.Engine, born int, th *alerts.Thresholds, temps []temp) [
 func then(base []temp, more ...temp) []temp { return append(append([]temp{}, base...), more...) }
 
 func TestFeverRiseOverBaseline(t *testing.T) {
-	lowerRise, err := alerts.DefaultRules().Effective(nil, alerts.Overrides{alerts.RuleFever: {"rise_at_or_above": 0.8}})
+	lowerRise, err := rules.DefaultRules().Effective(nil, rules.Overrides{alerts.RuleFever: {"rise_at_or_above": 0.8}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	teamAge, err := alerts.DefaultRules().Effective(alerts.Overrides{alerts.RuleFever: {"rise_age_above": 74}}, nil)
+	teamAge, err := rules.DefaultRules().Effective(rules.Overrides{alerts.RuleFever: {"rise_age_above": 74}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestFeverRiseOverBaseline(t *testing.T) {
 	tests := []struct {
 		name  string
 		born  int
-		th    *alerts.Thresholds
+		th    *rules.Thresholds
 		temps []temp
 		want  []string
 	}{
@@ -207,10 +208,10 @@ func TestFeverBaselineWarm(t *testing.T) {
 	}
 	check(t, "Tick after warming a rise", clinicalOnly(e.Tick(t0.Add(time.Minute))))
 
-	if h := alerts.DefaultRules().History(reading.Temperature); h < 30*day {
+	if h := rules.DefaultRules().History(reading.Temperature); h < 30*day {
 		t.Errorf("History(temperature) = %v; want at least the 30-day baseline window", h)
 	}
-	r, err := alerts.ParseRules([]byte("version: 2\nrules:\n  fever:\n    baseline_window: 1000h\n"))
+	r, err := rules.ParseRules([]byte("version: 2\nrules:\n  fever:\n    baseline_window: 1000h\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +230,7 @@ func TestFeverBaselineForgottenWithTheAge(t *testing.T) {
 }
 
 func TestFeverRuleSettings(t *testing.T) {
-	th := alerts.DefaultRules().Defaults()
+	th := rules.DefaultRules().Defaults()
 	for key, want := range map[string]float64{"rise_at_or_above": 1.1, "rise_age_above": 75, "baseline_window": 30 * 24 * 3600,
 		"baseline_skip": 24 * 3600, "baseline_min_readings": 3} {
 		if got := value1(t, th, alerts.RuleFever, key); got != want {
@@ -245,12 +246,12 @@ func TestFeverRuleSettings(t *testing.T) {
 		{"baseline_min_readings: 0", "rules.fever.baseline_min_readings: 0 is outside 1-48"},
 		{"baseline_skip: 72h\n    baseline_window: 48h", "rules.fever.baseline_skip: 72h0m0s must be below rules.fever.baseline_window (48h0m0s)"},
 	} {
-		_, err := alerts.ParseRules([]byte("version: 1\nrules:\n  fever:\n    " + tt.file + "\n"))
+		_, err := rules.ParseRules([]byte("version: 1\nrules:\n  fever:\n    " + tt.file + "\n"))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ParseRules(fever %s) = %v; want %q", tt.file, err, tt.want)
 		}
 	}
-	r, err := alerts.ParseRules([]byte("version: 1\nrules:\n  fever:\n    rise_at_or_above: 1.0\n    baseline_window: 336h\n    rise_age_above: 80\n"))
+	r, err := rules.ParseRules([]byte("version: 1\nrules:\n  fever:\n    rise_at_or_above: 1.0\n    baseline_window: 336h\n    rise_age_above: 80\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,15 +259,15 @@ func TestFeverRuleSettings(t *testing.T) {
 		value1(t, th, alerts.RuleFever, "rise_age_above") != 80 {
 		t.Errorf("ParseRules(fever rise 1.0, window 336h, age 80) = %v", r.Format())
 	}
-	if !strings.Contains(string(alerts.DefaultRules().Format()), "    rise_at_or_above: 1.1\n    rise_age_above: 75\n    baseline_window: 720h0m0s\n    baseline_skip: 24h0m0s\n    baseline_min_readings: 3\n") {
-		t.Errorf("Format() = %s; want the fever baseline settings spelled out", alerts.DefaultRules().Format())
+	if !strings.Contains(string(rules.DefaultRules().Format()), "    rise_at_or_above: 1.1\n    rise_age_above: 75\n    baseline_window: 720h0m0s\n    baseline_skip: 24h0m0s\n    baseline_min_readings: 3\n") {
+		t.Errorf("Format() = %s; want the fever baseline settings spelled out", rules.DefaultRules().Format())
 	}
 	// Per patient: an override is checked as the file is.
-	if err := alerts.DefaultRules().ValidateOverrides(alerts.Overrides{alerts.RuleFever: {"baseline_skip": 3 * 24 * 3600, "baseline_window": 2 * 24 * 3600}}); err == nil ||
+	if err := rules.DefaultRules().ValidateOverrides(rules.Overrides{alerts.RuleFever: {"baseline_skip": 3 * 24 * 3600, "baseline_window": 2 * 24 * 3600}}); err == nil ||
 		!strings.Contains(err.Error(), "fever.baseline_skip: 72h0m0s must be below fever.baseline_window (48h0m0s)") {
 		t.Errorf("ValidateOverrides(skip 72h, window 48h) = %v; want the two keys named", err)
 	}
-	if err := alerts.DefaultRules().ValidateOverrides(alerts.Overrides{alerts.RuleFever: {"rise_age_above": 70}}); err != nil {
+	if err := rules.DefaultRules().ValidateOverrides(rules.Overrides{alerts.RuleFever: {"rise_age_above": 70}}); err != nil {
 		t.Errorf("ValidateOverrides(fever.rise_age_above 70) = %v; want nil", err)
 	}
 }

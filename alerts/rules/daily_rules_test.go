@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -246,7 +247,7 @@ func TestBPHomeAverageNewSeriesDailyChecks(t *testing.T) {
 // After a restart, the replay reaches far enough back to see that a series began before the
 // window.
 func TestBPHomeAverageHistoryCoversTheSeriesStart(t *testing.T) {
-	r := alerts.DefaultRules()
+	r := rules.DefaultRules()
 	// days 7 + series_gap_days 3 + today.
 	if got, want := r.History(reading.BP), 11*24*time.Hour; got != want {
 		t.Errorf("History(bp) = %v; want %v", got, want)

@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -121,7 +122,7 @@ type step struct {
 
 // run feeds the steps in order and returns each step's clinical findings summaries, one line
 // per step with findings, "+M: ..." with M the minutes of its measurement time.
-func run(tb testing.TB, e *alerts.Engine, steps []step) []string {
+func run(tb testing.TB, e *rules.Engine, steps []step) []string {
 	tb.Helper()
 	var out []string
 	for _, s := range steps {

@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -27,7 +28,7 @@ type uploaded struct {
 
 // upload feeds msgs to e as one device's backlog received from recv on, 10 ms apart, and
 // returns the fault findings.
-func upload(e *alerts.Engine, d devices.Device, recv time.Time, msgs []uploaded) []alerts.Finding {
+func upload(e *rules.Engine, d devices.Device, recv time.Time, msgs []uploaded) []alerts.Finding {
 	var out []alerts.Finding
 	for i, m := range msgs {
 		in := input(d, recv.Add(time.Duration(i)*10*time.Millisecond), at(m.r, recv.Add(m.at)))

@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -19,7 +20,7 @@ import (
 type benchFleet struct {
 	devices  []devices.Device
 	patients []devices.Patient
-	th       []*alerts.Thresholds // per device's patient
+	th       []*rules.Thresholds // per device's patient
 	events   []benchEvent
 }
 
@@ -42,8 +43,8 @@ const (
 
 func newBenchFleet(patients int) *benchFleet {
 	rng := rand.New(rand.NewPCG(1, 2))
-	rules := alerts.DefaultRules()
-	lenient, err := rules.Effective(alerts.Overrides{alerts.RuleGlucoseHigh: {"above": 15}}, alerts.Overrides{alerts.RuleSpO2Low: {"very_low_at_or_below": 88}})
+	rs := rules.DefaultRules()
+	lenient, err := rs.Effective(rules.Overrides{alerts.RuleGlucoseHigh: {"above": 15}}, rules.Overrides{alerts.RuleSpO2Low: {"very_low_at_or_below": 88}})
 	if err != nil {
 		panic(err)
 	}
@@ -51,7 +52,7 @@ func newBenchFleet(patients int) *benchFleet {
 	add := func(p int, kind devices.Kind) int {
 		f.devices = append(f.devices, devices.Device{ID: fmt.Sprintf("%s-%05d", kind, p), Kind: kind, SiteID: fmt.Sprintf("centre-%02d", p%40),
 			Mode: devices.Home, Status: devices.Active})
-		th := rules.Defaults()
+		th := rs.Defaults()
 		if p%10 == 0 {
 			th = lenient
 		}
@@ -124,9 +125,9 @@ func BenchmarkEngineReading(b *testing.B) {
 		sites[d.SiteID] = devices.Site{ID: d.SiteID, TimeZone: "Asia/Shanghai"}
 	}
 	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	e := alerts.NewEngine(alerts.DefaultRules(), func() time.Time { return day })
+	e := rules.NewEngine(rules.DefaultRules(), func() time.Time { return day })
 	buf := make([]reading.Reading, 1)
-	in := func(i int) alerts.Input {
+	in := func(i int) rules.Input {
 		ev := fleet.events[i%len(fleet.events)]
 		at := day.Add(time.Duration(i/len(fleet.events))*24*time.Hour + time.Duration(ev.offset)*time.Second)
 		r := &buf[0]
@@ -148,7 +149,7 @@ func BenchmarkEngineReading(b *testing.B) {
 			r.Type, r.Value = reading.Temperature, float64(ev.v1)
 		}
 		d := &fleet.devices[ev.device]
-		return alerts.Input{
+		return rules.Input{
 			Message:    reading.Message{Device: d.ID, Readings: buf, Battery: 80, HasBattery: true},
 			Device:     *d,
 			Site:       sites[d.SiteID],
@@ -174,7 +175,7 @@ func BenchmarkEngineReading(b *testing.B) {
 func BenchmarkEngineTick(b *testing.B) {
 	fleet := newBenchFleet(10000)
 	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	e := alerts.NewEngine(alerts.DefaultRules(), func() time.Time { return day })
+	e := rules.NewEngine(rules.DefaultRules(), func() time.Time { return day })
 	site := devices.Site{ID: "centre-01", TimeZone: "Asia/Shanghai"}
 	for d := range fleet.devices {
 		e.Track(fleet.devices[d], site, day)

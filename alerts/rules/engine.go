@@ -1,4 +1,4 @@
-package alerts
+package rules
 
 import (
 	"cmp"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -115,22 +116,22 @@ func (e *Engine) SetRules(r *Rules) {
 type batch struct {
 	warm bool
 	now  time.Time
-	out  []Finding
+	out  []alerts.Finding
 }
 
-func (b *batch) emit(f Finding) {
+func (b *batch) emit(f alerts.Finding) {
 	if b.warm {
 		return
 	}
 	if f.Late || f.Doubt != "" {
-		f.Severity = Info
+		f.Severity = alerts.Info
 	}
 	b.out = append(b.out, f)
 }
 
 // Reading evaluates one accepted telemetry message and returns its findings: clinical ones
 // (when the readings are credited to a patient) and device faults.
-func (e *Engine) Reading(in Input) []Finding {
+func (e *Engine) Reading(in Input) []alerts.Finding {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b := batch{now: e.now(in.Received)}
@@ -151,7 +152,7 @@ func (e *Engine) Warm(in Input) {
 
 // Status evaluates a device status message: battery, flags, clock, and the last will
 // (online false), which puts the device offline at once.
-func (e *Engine) Status(d devices.Device, site devices.Site, st reading.Status, received time.Time) []Finding {
+func (e *Engine) Status(d devices.Device, site devices.Site, st reading.Status, received time.Time) []alerts.Finding {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b := batch{now: e.now(received)}
@@ -170,7 +171,7 @@ func (e *Engine) WarmStatus(d devices.Device, site devices.Site, st reading.Stat
 // Rejected evaluates one dead-lettered message or reading of a registered device, with its
 // reason (a reading.Reason): implausible values count towards implausible_values, a future timestamp
 // means the device's clock is ahead (clock_drift). Any rejection shows the device is alive.
-func (e *Engine) Rejected(d devices.Device, site devices.Site, reason string, at time.Time) []Finding {
+func (e *Engine) Rejected(d devices.Device, site devices.Site, reason string, at time.Time) []alerts.Finding {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b := batch{now: e.now(at)}
@@ -191,7 +192,7 @@ func (e *Engine) WarmRejected(d devices.Device, site devices.Site, reason string
 // when the registry changes one: a device that is in transit or under maintenance never goes
 // offline, and one that never speaks again still does. It returns the findings the change
 // causes (an offline fault resolved because the device left service; calibration done).
-func (e *Engine) Track(d devices.Device, site devices.Site, lastSeen time.Time) []Finding {
+func (e *Engine) Track(d devices.Device, site devices.Site, lastSeen time.Time) []alerts.Finding {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b := batch{now: e.now(time.Time{})}
@@ -219,7 +220,7 @@ func (e *Engine) SetPatient(p devices.Patient, site devices.Site, th *Thresholds
 // device_offline, calibration_overdue, the end of repeated_errors and implausible_values,
 // missed_measurement and bp_home_average. Call it every few seconds: a fall is raised at the
 // first tick after its confirm window.
-func (e *Engine) Tick(now time.Time) []Finding {
+func (e *Engine) Tick(now time.Time) []alerts.Finding {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b := batch{now: e.now(now)}
@@ -233,7 +234,7 @@ func (e *Engine) Tick(now time.Time) []Finding {
 	for _, p := range e.patients {
 		e.tickPatient(&b, p)
 	}
-	slices.SortStableFunc(b.out[from:], func(x, y Finding) int {
+	slices.SortStableFunc(b.out[from:], func(x, y alerts.Finding) int {
 		return cmp.Or(cmp.Compare(x.Subject.Kind, y.Subject.Kind), cmp.Compare(x.Subject.ID, y.Subject.ID), cmp.Compare(x.Rule, y.Rule))
 	})
 	if b.now.Sub(e.forgotAt) >= time.Hour {
@@ -356,7 +357,7 @@ func (e *Engine) clinical(b *batch, c *readingCtx) {
 }
 
 // finding starts a clinical finding of rule i at level lvl about the reading of c.
-func (c *readingCtx) finding(i ruleIndex, lvl int, value string, ev ...Evidence) Finding {
+func (c *readingCtx) finding(i ruleIndex, lvl int, value string, ev ...alerts.Evidence) alerts.Finding {
 	f := clinicalFinding(c.th, c.p, i, lvl, c.r.Time)
 	f.Device = c.d.id
 	f.Value = value
@@ -367,17 +368,17 @@ func (c *readingCtx) finding(i ruleIndex, lvl int, value string, ev ...Evidence)
 }
 
 // evidence returns the reading of c as evidence.
-func (c *readingCtx) evidence() Evidence {
+func (c *readingCtx) evidence() alerts.Evidence {
 	return evidenceOf(c.d.id, c.r, c.flags)
 }
 
-func clinicalFinding(th *Thresholds, p *patientState, i ruleIndex, lvl int, at time.Time) Finding {
-	return Finding{
+func clinicalFinding(th *Thresholds, p *patientState, i ruleIndex, lvl int, at time.Time) alerts.Finding {
+	return alerts.Finding{
 		Rule:        catalogue[i].id,
 		RuleVersion: th.version,
-		Category:    Clinical,
+		Category:    alerts.Clinical,
 		Severity:    th.sev(i, lvl),
-		Subject:     Subject{Kind: "patient", ID: p.id},
+		Subject:     alerts.Subject{Kind: "patient", ID: p.id},
 		Patient:     p.id,
 		Team:        p.team,
 		At:          at,
@@ -385,8 +386,8 @@ func clinicalFinding(th *Thresholds, p *patientState, i ruleIndex, lvl int, at t
 	}
 }
 
-func evidenceOf(device string, r *reading.Reading, flags []string) Evidence {
-	ev := Evidence{Device: device, Measurement: measurementOf(r.Type), Time: r.Time}
+func evidenceOf(device string, r *reading.Reading, flags []string) alerts.Evidence {
+	ev := alerts.Evidence{Device: device, Measurement: measurementOf(r.Type), Time: r.Time}
 	switch {
 	case r.Type == reading.BP:
 		ev.Systolic, ev.Diastolic = r.Systolic, r.Diastolic

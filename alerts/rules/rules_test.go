@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"encoding/json"
@@ -11,9 +11,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 )
 
-func value1(tb testing.TB, th *alerts.Thresholds, rule, key string) float64 {
+func value1(tb testing.TB, th *rules.Thresholds, rule, key string) float64 {
 	tb.Helper()
 	v, ok := th.Value(rule, key)
 	if !ok {
@@ -23,7 +24,7 @@ func value1(tb testing.TB, th *alerts.Thresholds, rule, key string) float64 {
 }
 
 func TestDefaultRulesAreDomainDefaults(t *testing.T) {
-	th := alerts.DefaultRules().Defaults()
+	th := rules.DefaultRules().Defaults()
 	tests := []struct {
 		rule, key string
 		want      float64
@@ -92,7 +93,7 @@ func TestDefaultRulesAreDomainDefaults(t *testing.T) {
 	if th.LateAfter() != time.Hour || th.Version() != 1 {
 		t.Errorf("late_after, version = %v, %d; want 1h, 1", th.LateAfter(), th.Version())
 	}
-	for _, id := range alerts.RuleIDs() {
+	for _, id := range rules.RuleIDs() {
 		if !th.Enabled(id) {
 			t.Errorf("default %s is off; want every rule on", id)
 		}
@@ -100,7 +101,7 @@ func TestDefaultRulesAreDomainDefaults(t *testing.T) {
 }
 
 func TestLoadRules(t *testing.T) {
-	r, err := alerts.LoadRules("testdata/rules.yaml")
+	r, err := rules.LoadRules("testdata/rules.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,14 +140,14 @@ func TestLoadRules(t *testing.T) {
 
 func TestFormatRoundTrips(t *testing.T) {
 	for _, path := range []string{"", "testdata/rules.yaml"} {
-		r := alerts.DefaultRules()
+		r := rules.DefaultRules()
 		if path != "" {
 			var err error
-			if r, err = alerts.LoadRules(path); err != nil {
+			if r, err = rules.LoadRules(path); err != nil {
 				t.Fatal(err)
 			}
 		}
-		again, err := alerts.ParseRules(r.Format())
+		again, err := rules.ParseRules(r.Format())
 		if err != nil {
 			t.Fatalf("ParseRules(Format()) of %q: %v\n%s", path, err, r.Format())
 		}
@@ -202,7 +203,7 @@ func TestParseRulesErrorsNameTheKey(t *testing.T) {
 		{"not a mapping", "- 1\n", []string{"rules file: must be a mapping"}},
 	}
 	for _, tt := range tests {
-		_, err := alerts.ParseRules([]byte(tt.file))
+		_, err := rules.ParseRules([]byte(tt.file))
 		if err == nil {
 			t.Errorf("%s: ParseRules(%q) = nil error; want %q", tt.name, tt.file, tt.want)
 			continue
@@ -216,7 +217,7 @@ func TestParseRulesErrorsNameTheKey(t *testing.T) {
 }
 
 func TestParseRulesReportsEveryError(t *testing.T) {
-	_, err := alerts.LoadRules("testdata/bad-rules.yaml")
+	_, err := rules.LoadRules("testdata/bad-rules.yaml")
 	if err == nil {
 		t.Fatal("LoadRules(bad-rules.yaml) = nil error")
 	}
@@ -244,12 +245,12 @@ func TestParseRulesReportsEveryError(t *testing.T) {
 }
 
 func TestEffectivePrecedence(t *testing.T) {
-	r := alerts.DefaultRules()
-	team := alerts.Overrides{alerts.RuleGlucoseLow: {"below": 4.2}, alerts.RuleFever: {"at_or_above": 37.8}}
-	patient := alerts.Overrides{alerts.RuleGlucoseLow: {"below": 4.5}}
+	r := rules.DefaultRules()
+	team := rules.Overrides{alerts.RuleGlucoseLow: {"below": 4.2}, alerts.RuleFever: {"at_or_above": 37.8}}
+	patient := rules.Overrides{alerts.RuleGlucoseLow: {"below": 4.5}}
 	tests := []struct {
 		name          string
-		team, patient alerts.Overrides
+		team, patient rules.Overrides
 		low, fever    float64
 	}{
 		{"file", nil, nil, 3.9, 38.0},
@@ -276,27 +277,27 @@ func TestEffectivePrecedence(t *testing.T) {
 }
 
 func TestOverrideErrors(t *testing.T) {
-	r := alerts.DefaultRules()
+	r := rules.DefaultRules()
 	tests := []struct {
 		name          string
-		team, patient alerts.Overrides
+		team, patient rules.Overrides
 		want          []string
 		// low is glucose_low.below in force despite the errors.
 		low float64
 	}{
-		{"unknown rule", nil, alerts.Overrides{"glucose_lw": {"below": 4}}, []string{"patient override glucose_lw: unknown rule"}, 3.9},
-		{"unknown key", nil, alerts.Overrides{alerts.RuleGlucoseLow: {"abov": 4}},
+		{"unknown rule", nil, rules.Overrides{"glucose_lw": {"below": 4}}, []string{"patient override glucose_lw: unknown rule"}, 3.9},
+		{"unknown key", nil, rules.Overrides{alerts.RuleGlucoseLow: {"abov": 4}},
 			[]string{"patient override glucose_low.abov: unknown threshold; glucose_low has below"}, 3.9},
-		{"fault rule", alerts.Overrides{alerts.RuleBatteryLow: {"low_at_or_below": 30}}, nil,
+		{"fault rule", rules.Overrides{alerts.RuleBatteryLow: {"low_at_or_below": 30}}, nil,
 			[]string{"team override battery_low: a fault rule is set in the rules file only"}, 3.9},
-		{"out of range", nil, alerts.Overrides{alerts.RuleGlucoseLow: {"below": 40}},
+		{"out of range", nil, rules.Overrides{alerts.RuleGlucoseLow: {"below": 40}},
 			[]string{"patient override glucose_low.below: 40 mmol/L is outside 0.6 mmol/L-33.3 mmol/L"}, 3.9},
-		{"low under very low", nil, alerts.Overrides{alerts.RuleGlucoseLow: {"below": 2.5}},
+		{"low under very low", nil, rules.Overrides{alerts.RuleGlucoseLow: {"below": 2.5}},
 			[]string{"patient override glucose_very_low.below: 3 mmol/L must be below glucose_low.below (2.5 mmol/L)"}, 3.9},
-		{"patient low under the team's very low", alerts.Overrides{alerts.RuleGlucoseVeryLow: {"below": 3.5}},
-			alerts.Overrides{alerts.RuleGlucoseLow: {"below": 3.4}},
+		{"patient low under the team's very low", rules.Overrides{alerts.RuleGlucoseVeryLow: {"below": 3.5}},
+			rules.Overrides{alerts.RuleGlucoseLow: {"below": 3.4}},
 			[]string{"patient override glucose_very_low.below: 3.5 mmol/L must be below glucose_low.below (3.4 mmol/L)"}, 3.9},
-		{"invalid and valid together", nil, alerts.Overrides{alerts.RuleGlucoseLow: {"below": 4.4}, alerts.RuleFever: {"at_or_above": 99}},
+		{"invalid and valid together", nil, rules.Overrides{alerts.RuleGlucoseLow: {"below": 4.4}, alerts.RuleFever: {"at_or_above": 99}},
 			[]string{"patient override fever.at_or_above: 99 Cel is outside"}, 4.4},
 	}
 	for _, tt := range tests {
@@ -315,21 +316,21 @@ func TestOverrideErrors(t *testing.T) {
 		}
 	}
 	// Moving both bands down together is fine.
-	if _, err := r.Effective(nil, alerts.Overrides{alerts.RuleGlucoseLow: {"below": 2.8}, alerts.RuleGlucoseVeryLow: {"below": 2.5}}); err != nil {
+	if _, err := r.Effective(nil, rules.Overrides{alerts.RuleGlucoseLow: {"below": 2.8}, alerts.RuleGlucoseVeryLow: {"below": 2.5}}); err != nil {
 		t.Errorf("Effective(both glucose bands lowered) error %v; want none", err)
 	}
-	if err := r.ValidateOverrides(alerts.Overrides{alerts.RuleSpO2Low: {"very_low_at_or_below": 96}}); err == nil ||
+	if err := r.ValidateOverrides(rules.Overrides{alerts.RuleSpO2Low: {"very_low_at_or_below": 96}}); err == nil ||
 		!strings.Contains(err.Error(), "spo2_low.very_low_at_or_below: 96 % must be at most spo2_low.low_at_or_below (94 %)") {
 		t.Errorf("ValidateOverrides(spo2 very low 96) = %v; want the bands named", err)
 	}
 }
 
 func TestOverridesJSONAndYAML(t *testing.T) {
-	var o alerts.Overrides
+	var o rules.Overrides
 	if err := json.Unmarshal([]byte(`{"cgm_low_episode":{"duration":"20m","below":2.8}}`), &o); err != nil {
 		t.Fatal(err)
 	}
-	want := alerts.Overrides{alerts.RuleCGMLowEpisode: {"duration": 1200, "below": 2.8}}
+	want := rules.Overrides{alerts.RuleCGMLowEpisode: {"duration": 1200, "below": 2.8}}
 	if !reflect.DeepEqual(o, want) {
 		t.Errorf("json.Unmarshal = %v; want %v", o, want)
 	}
@@ -340,7 +341,7 @@ func TestOverridesJSONAndYAML(t *testing.T) {
 	if got := string(b); got != `{"cgm_low_episode":{"below":2.8,"duration":"20m0s"}}` {
 		t.Errorf("json.Marshal = %s", got)
 	}
-	var y alerts.Overrides
+	var y rules.Overrides
 	if err := yaml.Unmarshal([]byte("cgm_low_episode:\n  duration: 20m\n  below: 2.8\n"), &y); err != nil {
 		t.Fatal(err)
 	}
@@ -356,8 +357,8 @@ func TestOverridesJSONAndYAML(t *testing.T) {
 
 func TestCategoryOf(t *testing.T) {
 	var faults []string
-	for _, id := range alerts.RuleIDs() {
-		if c, _ := alerts.CategoryOf(id); c == alerts.Fault {
+	for _, id := range rules.RuleIDs() {
+		if c, _ := rules.CategoryOf(id); c == alerts.Fault {
 			faults = append(faults, id)
 		}
 	}
@@ -371,12 +372,12 @@ func TestCategoryOf(t *testing.T) {
 
 func TestParseRulesOnlyWhatChanges(t *testing.T) {
 	for _, file := range []string{"version: 4\n", "version: 4\nrules:\n", "version: 4\nrules:\n  sos:\n"} {
-		r, err := alerts.ParseRules([]byte(file))
+		r, err := rules.ParseRules([]byte(file))
 		if err != nil {
 			t.Errorf("ParseRules(%q) error %v", file, err)
 			continue
 		}
-		want := alerts.DefaultRules().Defaults()
+		want := rules.DefaultRules().Defaults()
 		if r.Version() != 4 || value1(t, r.Defaults(), alerts.RuleFever, "at_or_above") != value1(t, want, alerts.RuleFever, "at_or_above") {
 			t.Errorf("ParseRules(%q) = version %d; want 4 with the defaults", file, r.Version())
 		}

@@ -1,4 +1,4 @@
-package alerts
+package rules
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
@@ -154,7 +155,7 @@ func (b tempBaseline) risen(v float64, th *Thresholds) bool {
 }
 
 // record adds the baseline, when there is one, to the thresholds of f.
-func (b tempBaseline) record(f *Finding) {
+func (b tempBaseline) record(f *alerts.Finding) {
 	if !b.ok {
 		return
 	}
@@ -237,7 +238,7 @@ func risesAfter(b *batch, c *readingCtx, s *tempState, from, i int, x tempEntry,
 			continue
 		}
 		f := c.finding(ruleFever, level0, riseValue(x.v, base),
-			Evidence{Device: x.device, Measurement: string(reading.Temperature), Time: x.t, Value: x.v})
+			alerts.Evidence{Device: x.device, Measurement: string(reading.Temperature), Time: x.t, Value: x.v})
 		f.At, f.Device = x.t, x.device
 		f.Late = x.t.Before(b.now.Add(-th.lateAfter))
 		f.Note = fmt.Sprintf("a rise once the reading of %s Cel measured %s, which arrived later, entered its baseline",

@@ -1,4 +1,4 @@
-package alerts_test
+package rules_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/alerts/rules"
 )
 
 // cgmAt is a CGM reading: minute after t0, value.
@@ -28,7 +29,7 @@ func seq(parts ...[]cgmAt) []cgmAt { return slices.Concat(parts...) }
 
 // episodes feeds the readings in the given order, each received when measured or, if that is
 // earlier, when the newest reading so far was, and returns the minute of each episode finding.
-func episodes(tb testing.TB, e *alerts.Engine, readings []cgmAt) []float64 {
+func episodes(tb testing.TB, e *rules.Engine, readings []cgmAt) []float64 {
 	tb.Helper()
 	out := []float64{}
 	var recv time.Time

@@ -1,10 +1,11 @@
-package alerts
+package rules
 
 import (
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -161,9 +162,9 @@ func (d *deviceState) anyOpen() bool {
 func (d *deviceState) doubt(t time.Time, th *Thresholds) string {
 	switch {
 	case th.on(ruleCalibrationOverdue) && !d.nextCal.IsZero() && t.After(d.nextCal):
-		return "device fault " + RuleCalibrationOverdue
+		return "device fault " + alerts.RuleCalibrationOverdue
 	case d.stuck[0].open || d.stuck[1].open:
-		return "device fault " + RuleStuckSensor
+		return "device fault " + alerts.RuleStuckSensor
 	case d.malfunction:
 		return "device fault sensor_malfunction"
 	}
@@ -196,14 +197,14 @@ func (e *Engine) device(b *batch, in *devices.Device, site *devices.Site) *devic
 	return d
 }
 
-func (e *Engine) fault(d *deviceState, i ruleIndex, lvl int, at time.Time, value string) Finding {
+func (e *Engine) fault(d *deviceState, i ruleIndex, lvl int, at time.Time, value string) alerts.Finding {
 	th := &e.rules.base
-	return Finding{
+	return alerts.Finding{
 		Rule:        catalogue[i].id,
 		RuleVersion: th.version,
-		Category:    Fault,
+		Category:    alerts.Fault,
 		Severity:    th.sev(i, lvl),
-		Subject:     Subject{Kind: "device", ID: d.id},
+		Subject:     alerts.Subject{Kind: "device", ID: d.id},
 		Device:      d.id,
 		Site:        d.site,
 		At:          at,
@@ -212,14 +213,14 @@ func (e *Engine) fault(d *deviceState, i ruleIndex, lvl int, at time.Time, value
 	}
 }
 
-func (e *Engine) faultResolved(d *deviceState, i ruleIndex, at time.Time, note string) Finding {
+func (e *Engine) faultResolved(d *deviceState, i ruleIndex, at time.Time, note string) alerts.Finding {
 	f := e.fault(d, i, level0, at, "")
-	f.Resolve, f.Severity, f.Note = true, Info, note
+	f.Resolve, f.Severity, f.Note = true, alerts.Info, note
 	return f
 }
 
 // offlineFault is a device_offline finding with the thresholds of the device's kind only.
-func (e *Engine) offlineFault(d *deviceState, at time.Time, value string) Finding {
+func (e *Engine) offlineFault(d *deviceState, at time.Time, value string) alerts.Finding {
 	f := e.fault(d, ruleDeviceOffline, level0, at, value)
 	key := catalogue[ruleDeviceOffline].params[offlineInterval(d.kind)].key
 	f.Thresholds = map[string]float64{

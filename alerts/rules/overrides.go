@@ -1,4 +1,4 @@
-package alerts
+package rules
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"gopkg.in/yaml.v3"
 )
 
@@ -117,7 +118,7 @@ func checkOverrides(o Overrides, who string) ([]override, []error) {
 		case !known:
 			errs = append(errs, fmt.Errorf("%s%s: unknown rule", who, rule))
 			continue
-		case catalogue[i].category != Clinical:
+		case catalogue[i].category != alerts.Clinical:
 			errs = append(errs, fmt.Errorf("%s%s: a fault rule is set in the rules file only, not per team or patient", who, rule))
 			continue
 		}

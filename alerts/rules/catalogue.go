@@ -1,10 +1,11 @@
-package alerts
+package rules
 
 import (
 	"fmt"
 	"math"
 	"strconv"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
@@ -242,13 +243,13 @@ type param struct {
 // level is a band of a rule with its default severity.
 type level struct {
 	name string
-	def  Severity
+	def  alerts.Severity
 }
 
 // ruleSpec describes one rule of the catalogue: what can be set and the defaults.
 type ruleSpec struct {
 	id       string
-	category Category
+	category alerts.Category
 	levels   []level
 	params   []param
 }
@@ -271,28 +272,28 @@ func windowParam(key string, def, min, max float64) param {
 // catalogue is the rule catalogue with the defaults of docs/domain.md (see the table above). It is
 // read-only.
 var catalogue = [numRules]ruleSpec{
-	ruleGlucoseLow: {id: RuleGlucoseLow, category: Clinical, levels: []level{{"low", Warning}},
+	ruleGlucoseLow: {id: alerts.RuleGlucoseLow, category: alerts.Clinical, levels: []level{{"low", alerts.Warning}},
 		params: []param{pBelow: glucoseParam("below", 3.9)}},
-	ruleGlucoseVeryLow: {id: RuleGlucoseVeryLow, category: Clinical, levels: []level{{"very_low", Urgent}},
+	ruleGlucoseVeryLow: {id: alerts.RuleGlucoseVeryLow, category: alerts.Clinical, levels: []level{{"very_low", alerts.Urgent}},
 		params: []param{pBelow: glucoseParam("below", 3.0)}},
-	ruleGlucoseHigh: {id: RuleGlucoseHigh, category: Clinical, levels: []level{{"high", Warning}},
+	ruleGlucoseHigh: {id: alerts.RuleGlucoseHigh, category: alerts.Clinical, levels: []level{{"high", alerts.Warning}},
 		params: []param{pAbove: glucoseParam("above", 13.9)}},
-	ruleGlucoseVeryHigh: {id: RuleGlucoseVeryHigh, category: Clinical, levels: []level{{"very_high", Urgent}},
+	ruleGlucoseVeryHigh: {id: alerts.RuleGlucoseVeryHigh, category: alerts.Clinical, levels: []level{{"very_high", alerts.Urgent}},
 		params: []param{pAbove: glucoseParam("above", 16.7)}},
-	ruleCGMLowEpisode: {id: RuleCGMLowEpisode, category: Clinical, levels: []level{{"episode", Urgent}},
+	ruleCGMLowEpisode: {id: alerts.RuleCGMLowEpisode, category: alerts.Clinical, levels: []level{{"episode", alerts.Urgent}},
 		params: []param{
 			cgmBelow:    glucoseParam("below", 3.0),
 			cgmDuration: windowParam("duration", 15*minute, minute, 4*hours),
 			cgmRecovery: windowParam("recovery", 15*minute, minute, 4*hours),
 			cgmMaxGap:   windowParam("max_gap", 10*minute, minute, hours),
 		}},
-	ruleBPCrisis: {id: RuleBPCrisis, category: Clinical, levels: []level{{"crisis", Urgent}, {"confirmed", Critical}},
+	ruleBPCrisis: {id: alerts.RuleBPCrisis, category: alerts.Clinical, levels: []level{{"crisis", alerts.Urgent}, {"confirmed", alerts.Critical}},
 		params: []param{
 			crisisSystolic:  {key: "systolic_at_or_above", kind: number, def: 180, min: 50, max: 300, unit: "mm[Hg]"},
 			crisisDiastolic: {key: "diastolic_at_or_above", kind: number, def: 120, min: 20, max: 200, unit: "mm[Hg]"},
 			crisisRetest:    windowParam("retest_window", 15*minute, minute, 2*hours),
 		}},
-	ruleBPHomeAverage: {id: RuleBPHomeAverage, category: Clinical, levels: []level{{"above_target", Warning}},
+	ruleBPHomeAverage: {id: alerts.RuleBPHomeAverage, category: alerts.Clinical, levels: []level{{"above_target", alerts.Warning}},
 		params: []param{
 			homeSystolic:     {key: "systolic_at_or_above", kind: number, def: 135, min: 50, max: 300, unit: "mm[Hg]"},
 			homeDiastolic:    {key: "diastolic_at_or_above", kind: number, def: 85, min: 20, max: 200, unit: "mm[Hg]"},
@@ -307,24 +308,24 @@ var catalogue = [numRules]ruleSpec{
 			// patient who stopped for that long starts afresh; a day or two skipped does not.
 			homeSeriesGap: {key: "series_gap_days", kind: count, def: 3, min: 1, max: 28},
 		}},
-	ruleBPLow: {id: RuleBPLow, category: Clinical, levels: []level{{"low", Warning}},
+	ruleBPLow: {id: alerts.RuleBPLow, category: alerts.Clinical, levels: []level{{"low", alerts.Warning}},
 		params: []param{
 			lowSystolic:  {key: "systolic_below", kind: number, def: 90, min: 50, max: 300, unit: "mm[Hg]"},
 			lowDiastolic: {key: "diastolic_below", kind: number, def: 60, min: 20, max: 200, unit: "mm[Hg]"},
 		}},
-	ruleSpO2Low: {id: RuleSpO2Low, category: Clinical, levels: []level{{"low", Warning}, {"very_low", Urgent}},
+	ruleSpO2Low: {id: alerts.RuleSpO2Low, category: alerts.Clinical, levels: []level{{"low", alerts.Warning}, {"very_low", alerts.Urgent}},
 		params: []param{
 			spo2Low:     {key: "low_at_or_below", kind: number, def: 94, min: 50, max: 100, unit: "%"},
 			spo2VeryLow: {key: "very_low_at_or_below", kind: number, def: 92, min: 50, max: 100, unit: "%"},
 		}},
-	ruleHeartRate: {id: RuleHeartRate, category: Clinical, levels: []level{{"moderate", Warning}, {"severe", Urgent}},
+	ruleHeartRate: {id: alerts.RuleHeartRate, category: alerts.Clinical, levels: []level{{"moderate", alerts.Warning}, {"severe", alerts.Urgent}},
 		params: []param{
 			hrHigh:     {key: "high_at_or_above", kind: number, def: 111, min: 20, max: 300, unit: "/min"},
 			hrVeryHigh: {key: "very_high_at_or_above", kind: number, def: 131, min: 20, max: 300, unit: "/min"},
 			hrLow:      {key: "low_at_or_below", kind: number, def: 50, min: 20, max: 300, unit: "/min"},
 			hrVeryLow:  {key: "very_low_at_or_below", kind: number, def: 40, min: 20, max: 300, unit: "/min"},
 		}},
-	ruleFever: {id: RuleFever, category: Clinical, levels: []level{{"fever", Warning}, {"high_fever", Urgent}},
+	ruleFever: {id: alerts.RuleFever, category: alerts.Clinical, levels: []level{{"fever", alerts.Warning}, {"high_fever", alerts.Urgent}},
 		params: []param{
 			feverAt:   {key: "at_or_above", kind: number, def: 38.0, min: 30, max: 45, unit: "Cel"},
 			feverHigh: {key: "high_at_or_above", kind: number, def: 39.1, min: 30, max: 45, unit: "Cel"},
@@ -335,17 +336,17 @@ var catalogue = [numRules]ruleSpec{
 			feverSkip:        windowParam("baseline_skip", 24*hours, hours, 7*days),
 			feverMinReadings: {key: "baseline_min_readings", kind: count, def: 3, min: 1, max: maxTemps / 2},
 		}},
-	ruleWeightGain: {id: RuleWeightGain, category: Clinical, levels: []level{{"gain", Warning}},
+	ruleWeightGain: {id: alerts.RuleWeightGain, category: alerts.Clinical, levels: []level{{"gain", alerts.Warning}},
 		params: []param{
 			weightAbove:  {key: "above", kind: number, def: 2, min: 0.1, max: 50, unit: "kg"},
 			weightWindow: windowParam("window", 3*days, hours, 14*days),
 		}},
-	ruleFall: {id: RuleFall, category: Clinical, levels: []level{{"fall", Critical}},
+	ruleFall: {id: alerts.RuleFall, category: alerts.Clinical, levels: []level{{"fall", alerts.Critical}},
 		params: []param{fallConfirm: windowParam("confirm_window", 30*secs, 0, 10*minute)}},
-	ruleSOS: {id: RuleSOS, category: Clinical, levels: []level{{"sos", Critical}}},
-	ruleMissedMeasurement: {id: RuleMissedMeasurement, category: Clinical, levels: []level{{"missed", Warning}},
+	ruleSOS: {id: alerts.RuleSOS, category: alerts.Clinical, levels: []level{{"sos", alerts.Critical}}},
+	ruleMissedMeasurement: {id: alerts.RuleMissedMeasurement, category: alerts.Clinical, levels: []level{{"missed", alerts.Warning}},
 		params: []param{missedAfter: windowParam("after", 3*days, hours, 90*days)}},
-	ruleDeviceOffline: {id: RuleDeviceOffline, category: Fault, levels: []level{{"offline", Warning}},
+	ruleDeviceOffline: {id: alerts.RuleDeviceOffline, category: alerts.Fault, levels: []level{{"offline", alerts.Warning}},
 		params: []param{
 			offlineMultiplier:   {key: "multiplier", kind: number, def: 3, min: 1, max: 100},
 			offlineWearable:     windowParam("wearable_interval", 5*minute, 10*secs, 30*days),
@@ -357,28 +358,28 @@ var catalogue = [numRules]ruleSpec{
 			offlineScale:        windowParam("scale_interval", 24*hours, 10*secs, 30*days),
 			offlineStation:      windowParam("station_interval", hours, 10*secs, 30*days),
 		}},
-	ruleBatteryLow: {id: RuleBatteryLow, category: Fault, levels: []level{{"low", Warning}, {"very_low", Urgent}},
+	ruleBatteryLow: {id: alerts.RuleBatteryLow, category: alerts.Fault, levels: []level{{"low", alerts.Warning}, {"very_low", alerts.Urgent}},
 		params: []param{
 			batteryLow:     {key: "low_at_or_below", kind: number, def: 20, min: 0, max: 100, unit: "%"},
 			batteryVeryLow: {key: "very_low_at_or_below", kind: number, def: 5, min: 0, max: 100, unit: "%"},
 		}},
-	ruleRepeatedErrors: {id: RuleRepeatedErrors, category: Fault, levels: []level{{"errors", Warning}},
+	ruleRepeatedErrors: {id: alerts.RuleRepeatedErrors, category: alerts.Fault, levels: []level{{"errors", alerts.Warning}},
 		params: []param{
 			windowCount: {key: "count", kind: count, def: 3, min: 1, max: maxRing},
 			windowSpan:  windowParam("window", 24*hours, minute, 30*days),
 		}},
-	ruleCalibrationOverdue: {id: RuleCalibrationOverdue, category: Fault, levels: []level{{"overdue", Warning}}},
-	ruleClockDrift: {id: RuleClockDrift, category: Fault, levels: []level{{"drift", Warning}},
+	ruleCalibrationOverdue: {id: alerts.RuleCalibrationOverdue, category: alerts.Fault, levels: []level{{"overdue", alerts.Warning}}},
+	ruleClockDrift: {id: alerts.RuleClockDrift, category: alerts.Fault, levels: []level{{"drift", alerts.Warning}},
 		params: []param{driftMax: windowParam("max_drift", 5*minute, 10*secs, 24*hours)}},
-	ruleStuckSensor: {id: RuleStuckSensor, category: Fault, levels: []level{{"stuck", Warning}},
+	ruleStuckSensor: {id: alerts.RuleStuckSensor, category: alerts.Fault, levels: []level{{"stuck", alerts.Warning}},
 		params: []param{stuckCount: {key: "count", kind: count, def: 12, min: 2, max: 1000}}},
-	ruleImplausibleValues: {id: RuleImplausibleValues, category: Fault, levels: []level{{"implausible", Warning}},
+	ruleImplausibleValues: {id: alerts.RuleImplausibleValues, category: alerts.Fault, levels: []level{{"implausible", alerts.Warning}},
 		params: []param{
 			windowCount: {key: "count", kind: count, def: 3, min: 1, max: maxRing},
 			windowSpan:  windowParam("window", 24*hours, minute, 30*days),
 		}},
-	ruleSOSUnassigned:  {id: RuleSOSUnassigned, category: Fault, levels: []level{{"sos", Critical}}},
-	ruleFallUnassigned: {id: RuleFallUnassigned, category: Fault, levels: []level{{"fall", Critical}}},
+	ruleSOSUnassigned:  {id: alerts.RuleSOSUnassigned, category: alerts.Fault, levels: []level{{"sos", alerts.Critical}}},
+	ruleFallUnassigned: {id: alerts.RuleFallUnassigned, category: alerts.Fault, levels: []level{{"fall", alerts.Critical}}},
 }
 
 // offlineInterval returns the parameter of device_offline that holds the expected interval of
@@ -466,7 +467,7 @@ func RuleIDs() []string {
 }
 
 // CategoryOf returns the category of a rule, and false for an unknown rule.
-func CategoryOf(rule string) (Category, bool) {
+func CategoryOf(rule string) (alerts.Category, bool) {
 	i, ok := ruleByID(rule)
 	if !ok {
 		return "", false

@@ -1,4 +1,4 @@
-package alerts
+package rules
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
@@ -27,11 +28,11 @@ func eventValue(what string, r *reading.Reading) string {
 	return what + " at " + num(r.Lat) + "," + num(r.Lon)
 }
 
-func locationOf(r *reading.Reading) *Location {
+func locationOf(r *reading.Reading) *alerts.Location {
 	if !r.HasLocation {
 		return nil
 	}
-	return &Location{Lat: r.Lat, Lon: r.Lon}
+	return &alerts.Location{Lat: r.Lat, Lon: r.Lon}
 }
 
 // pendingFall is a fall waiting out its confirm window, or one raised recently (for a cancel
@@ -40,7 +41,7 @@ type pendingFall struct {
 	device, patient string
 	t               time.Time
 	window          time.Duration
-	f               Finding
+	f               alerts.Finding
 	raised          bool
 	raisedAt        time.Time
 }
@@ -75,7 +76,7 @@ func (e *Engine) fall(b *batch, c *readingCtx) {
 // holdFall holds f, the finding of a fall of device (and patient, "" for none) measured at t,
 // until window has passed, unless it is a redelivery or a cancel that arrived first withdraws
 // it.
-func (e *Engine) holdFall(b *batch, device, patient string, t time.Time, window time.Duration, f Finding) {
+func (e *Engine) holdFall(b *batch, device, patient string, t time.Time, window time.Duration, f alerts.Finding) {
 	for _, x := range e.falls {
 		if x.device == device && x.t.Equal(t) {
 			return // a redelivery
@@ -114,7 +115,7 @@ func (e *Engine) cancel(b *batch, c *readingCtx) {
 
 // cancelFalls is cancel for a cancel event of device (and patient, "" for none) measured at t,
 // with its evidence ev.
-func (e *Engine) cancelFalls(b *batch, device, patient string, t time.Time, ev Evidence) {
+func (e *Engine) cancelFalls(b *batch, device, patient string, t time.Time, ev alerts.Evidence) {
 	kept := e.falls[:0]
 	for _, x := range e.falls {
 		if !cancels(device, patient, t, x.device, x.patient, x.t, x.window) {
@@ -124,7 +125,7 @@ func (e *Engine) cancelFalls(b *batch, device, patient string, t time.Time, ev E
 		if x.raised {
 			f := x.f
 			f.Resolve = true
-			f.Severity = Info
+			f.Severity = alerts.Info
 			f.At = t
 			f.Evidence = append(slices.Clone(x.f.Evidence), ev)
 			f.Note = fmt.Sprintf("cancelled by the wearer %s after the fall; the cancel arrived after the alert was raised", t.Sub(x.t))
@@ -166,17 +167,17 @@ func (e *Engine) unassignedEvent(b *batch, d *deviceState, in *Input, r *reading
 	if where := strings.Trim(in.Site.Name+", "+in.Site.Address, ", "); where != "" {
 		value += " (" + where + ")"
 	}
-	f := Finding{
+	f := alerts.Finding{
 		Rule:        catalogue[i].id,
 		RuleVersion: th.version,
-		Category:    Fault,
+		Category:    alerts.Fault,
 		Severity:    th.sev(i, level0),
-		Subject:     Subject{Kind: "device", ID: d.id},
+		Subject:     alerts.Subject{Kind: "device", ID: d.id},
 		Device:      d.id,
 		Site:        d.site,
 		At:          r.Time,
 		Value:       value,
-		Evidence:    []Evidence{evidenceOf(d.id, r, in.Message.Flags)},
+		Evidence:    []alerts.Evidence{evidenceOf(d.id, r, in.Message.Flags)},
 		Location:    locationOf(r),
 		Late:        late,
 	}

@@ -1,4 +1,4 @@
-package alerts
+package rules
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -191,8 +192,8 @@ func (e *Engine) missedResolved(b *batch, c *readingCtx) {
 	f := clinicalFinding(c.th, c.p, ruleMissedMeasurement, level0, c.r.Time)
 	f.Device = c.d.id
 	f.Value = string(c.r.Type)
-	f.Evidence = []Evidence{c.evidence()}
-	f.Resolve, f.Severity = true, Info
+	f.Evidence = []alerts.Evidence{c.evidence()}
+	f.Resolve, f.Severity = true, alerts.Info
 	f.Note = fmt.Sprintf("%s reading measured %s", c.r.Type, c.r.Time.In(c.p.loc).Format(time.RFC3339))
 	b.emit(f)
 }
@@ -301,7 +302,7 @@ func homeAverage(b *batch, p *patientState, today int64) {
 	var sumSys, sumDia float64
 	var count int
 	var daysSeen uint32
-	var ev []Evidence
+	var ev []alerts.Evidence
 	for _, h := range s.home {
 		lt := h.t.In(p.loc)
 		day := localDay(h.t, p.loc)
@@ -316,7 +317,7 @@ func homeAverage(b *batch, p *patientState, today int64) {
 		sumDia += h.dia
 		count++
 		daysSeen |= 1 << (day - first)
-		ev = append(ev, Evidence{Device: h.device, Measurement: string(reading.BP), Time: h.t, Systolic: h.sys, Diastolic: h.dia})
+		ev = append(ev, alerts.Evidence{Device: h.device, Measurement: string(reading.BP), Time: h.t, Systolic: h.sys, Diastolic: h.dia})
 	}
 	// Tomorrow's window starts a day later; what is before today's is needed only as
 	// homeBefore.

@@ -1,10 +1,12 @@
-package alerts
+package rules
 
 import (
 	"cmp"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
 )
 
 // cgm_low_episode (international CGM consensus, Battelino 2019): a level-2 hypoglycaemia
@@ -151,13 +153,13 @@ func (s *cgmState) episodes(below float64, dur, rec, gap int64, fn func(cgmEpiso
 	}
 }
 
-func (c *readingCtx) cgmFinding(now time.Time, s *cgmState, ep cgmEpisode, below float64) Finding {
+func (c *readingCtx) cgmFinding(now time.Time, s *cgmState, ep cgmEpisode, below float64) alerts.Finding {
 	lowest := s.pts[ep.start].v
 	end := min(ep.qualified, ep.start+maxCGMEvidence-1)
-	ev := make([]Evidence, 0, end-ep.start+1)
+	ev := make([]alerts.Evidence, 0, end-ep.start+1)
 	for _, p := range s.pts[ep.start : end+1] {
 		lowest = min(lowest, p.v)
-		ev = append(ev, Evidence{Device: c.d.id, Measurement: "glucose", Time: time.UnixMilli(p.t).UTC(), Value: p.v})
+		ev = append(ev, alerts.Evidence{Device: c.d.id, Measurement: "glucose", Time: time.UnixMilli(p.t).UTC(), Value: p.v})
 	}
 	at := time.UnixMilli(s.pts[ep.qualified].t).UTC()
 	f := c.finding(ruleCGMLowEpisode, level0,
