@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/broker"
 	"github.com/vitalwatch/vitalwatch/csvimport"
 	"github.com/vitalwatch/vitalwatch/devices"
@@ -48,7 +49,7 @@ func runRegistry(ctx context.Context, cfg *Config, group string, args []string, 
 		return err
 	}
 	defer st.Close()
-	ctx = store.WithActor(ctx, cliActor())
+	ctx = audit.WithActor(ctx, cliActor())
 	if group == "broker-config" {
 		return writeBrokerConfig(ctx, cfg, st, args, stdout, stderr)
 	}
@@ -148,7 +149,7 @@ func runRegistry(ctx context.Context, cfg *Config, group string, args []string, 
 		w.Write([]string{"id", "kind", "site", "mode", "status", "rated_uses_per_day"})
 		after := ""
 		for {
-			page, err := st.ListDevices(ctx, store.ListOptions{Site: *site, After: after, Limit: 1000})
+			page, err := st.ListDevices(ctx, devices.ListOptions{Site: *site, After: after, Limit: 1000})
 			if err != nil {
 				return err
 			}
@@ -378,7 +379,7 @@ func writeBrokerConfig(ctx context.Context, cfg *Config, st *store.Store, args [
 	var all []devices.Device
 	after := ""
 	for {
-		page, err := st.ListDevices(ctx, store.ListOptions{After: after, Limit: 1000})
+		page, err := st.ListDevices(ctx, devices.ListOptions{After: after, Limit: 1000})
 		if err != nil {
 			return err
 		}
