@@ -1,4 +1,4 @@
-// Package influx stores readings and device status in InfluxDB: the schema of DESIGN.md
+// Package influx stores readings and device status in InfluxDB: the schema of docs/design.md
 // ("InfluxDB schema") encoded as line protocol, and a writer over influxdb-client-go.
 package influx
 

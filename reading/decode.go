@@ -12,7 +12,7 @@ import (
 // maxReadings is the most readings (or SenML records) one telemetry message may carry.
 const maxReadings = 1000
 
-// telemetry is the JSON form of a telemetry payload (DESIGN.md "Device contract (MQTT)").
+// telemetry is the JSON form of a telemetry payload (docs/design.md "Device contract (MQTT)").
 // Unknown fields are ignored, so that devices can add fields before the platform reads them.
 type telemetry struct {
 	Device   text               `json:"device"`

@@ -24,7 +24,7 @@ func at(tb testing.TB, s string) time.Time {
 	return t.UTC()
 }
 
-// designExample is the telemetry payload of DESIGN.md "Device contract (MQTT)".
+// designExample is the telemetry payload of docs/design.md "Device contract (MQTT)".
 const designExample = `{
   "ts": "2026-11-22T07:30:00+08:00",
   "seq": 1042,

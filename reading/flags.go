@@ -12,7 +12,7 @@ const maxFlagLen = 40
 // QualityFlag reports whether the device status flag f (normalised: lower case) makes the readings
 // of its message unreliable, so that they are stored with the flag but not used for clinical alerts.
 //
-// The set follows the status fields of the Bluetooth health profiles (DOMAIN.md "Device status
+// The set follows the status fields of the Bluetooth health profiles (docs/domain.md "Device status
 // flags"): measurement faults (cuff, movement, position, strip, sample, sensor, signal, perfusion,
 // device temperature, interrupted read, device fault), and time faults, since a reading at an
 // unknown time cannot be placed in a clinical series.

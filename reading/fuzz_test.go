@@ -145,7 +145,7 @@ func plausibleTime(t time.Time) bool {
 }
 
 // implausible says what is wrong with an accepted reading, or returns "". It restates the
-// limits of DOMAIN.md "Plausibility" rather than calling the code under test.
+// limits of docs/domain.md "Plausibility" rather than calling the code under test.
 func implausible(r Reading) string {
 	in := func(v, lo, hi float64) bool { return v >= lo && v <= hi }
 	oneOf := func(v string, allowed ...string) bool { return v == "" || slices.Contains(allowed, v) }
@@ -234,7 +234,7 @@ func FuzzDecodeReading(f *testing.F) {
 	})
 }
 
-// The keys of the device contract, as DESIGN.md lists them (and SenML's, RFC 8428), restated
+// The keys of the device contract, as docs/design.md lists them (and SenML's, RFC 8428), restated
 // here rather than taken from the code under test.
 var (
 	contractMessageKeys = []string{"device", "ts", "seq", "patient", "battery", "flags", "readings"}

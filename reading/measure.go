@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// mgdlPerMmol converts glucose: mg/dL = mmol/L x 18.016 (molar mass 180.16 g/mol; DOMAIN.md).
+// mgdlPerMmol converts glucose: mg/dL = mmol/L x 18.016 (molar mass 180.16 g/mol; docs/domain.md).
 const mgdlPerMmol = 18.016
 
 // kgPerLb is the international avoirdupois pound.
@@ -105,7 +105,7 @@ func acceptedUnits(t Type) []string {
 	return nil
 }
 
-// canonicalUnit is the unit values of t are stored in (DESIGN.md "Device contract").
+// canonicalUnit is the unit values of t are stored in (docs/design.md "Device contract").
 func canonicalUnit(t Type) string {
 	if t == Steps {
 		return "count"
@@ -128,7 +128,7 @@ func (c conversion) apply(v float64) float64 {
 	return v
 }
 
-// bounds is an inclusive plausibility range in the canonical unit (DOMAIN.md "Plausibility").
+// bounds is an inclusive plausibility range in the canonical unit (docs/domain.md "Plausibility").
 type bounds struct{ min, max float64 }
 
 var (

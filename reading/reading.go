@@ -8,7 +8,7 @@ import "time"
 // Type names a kind of reading, as it appears in the device contract's "type" field.
 type Type string
 
-// The reading types of the device contract (DESIGN.md "Device contract").
+// The reading types of the device contract (docs/design.md "Device contract").
 const (
 	Glucose     Type = "glucose"     // mmol/L
 	BP          Type = "bp"          // systolic, diastolic mm[Hg], optional pulse /min
@@ -19,7 +19,7 @@ const (
 	Steps       Type = "steps"       // count
 	Fall        Type = "fall"        // event
 	SOS         Type = "sos"         // event
-	// Cancel is the wearer withdrawing a fall within its confirm window (DOMAIN.md "fall /
+	// Cancel is the wearer withdrawing a fall within its confirm window (docs/domain.md "fall /
 	// SOS"): an event like fall and sos, stored in the event measurement.
 	Cancel Type = "cancel"
 )

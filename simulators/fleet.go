@@ -1,6 +1,6 @@
 // Package simulators models a fleet of community health devices: what each kind of device
 // measures, when, in which units and with which faults, so that the rest of VitalWatch can be
-// exercised with realistic traffic. It builds payloads of the device contract (DESIGN.md "Device
+// exercised with realistic traffic. It builds payloads of the device contract (docs/design.md "Device
 // contract (MQTT)"); it does not talk MQTT, which is cmd/vitalsim's job. It also describes the
 // fleet as the device registry records it (Registry: sites, teams, patients, devices and their
 // secrets, assignments), and writes that as CSV files for import.

@@ -68,7 +68,7 @@ func parseTS(raw json.RawMessage) (time.Time, error) {
 	return time.UnixMilli(ms), nil
 }
 
-// plausible checks a reading against DOMAIN.md "Plausibility", after converting it to the
+// plausible checks a reading against docs/domain.md "Plausibility", after converting it to the
 // canonical unit; written out again here rather than shared, so that the test does not trust
 // the code it tests.
 func plausible(r wireReading) error {

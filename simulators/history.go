@@ -10,7 +10,7 @@ import (
 // hour.
 const HistoryStep = 30 * time.Minute
 
-// FailureFlag is the device status flag (DESIGN.md "Device contract") that a failing station
+// FailureFlag is the device status flag (docs/design.md "Device contract") that a failing station
 // reports on every reading of its last day in service.
 const FailureFlag = "sensor_malfunction"
 

@@ -53,7 +53,7 @@ func (f *Fleet) Secret(id string) string { return Secret(f.Seed, id) }
 
 // StationRatedUsesPerDay is the rated capacity of a simulated station. A station sees a
 // resident about every 12 minutes from 08:00 to 17:00 and misses some slots (schedule.go), about
-// 38 uses a day: 80% of 48, inside the 60-90% band that DESIGN.md calls neither spare nor short.
+// 38 uses a day: 80% of 48, inside the 60-90% band that docs/design.md calls neither spare nor short.
 const StationRatedUsesPerDay = 48
 
 // AssignedDaysBefore is how long before the export the home devices were lent out.

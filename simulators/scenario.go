@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Scenario shapes how busy each centre of a fleet is, so that utilisation (DESIGN.md
+// Scenario shapes how busy each centre of a fleet is, so that utilisation (docs/design.md
 // "Utilisation and reallocation") tells idle centres from overloaded ones, and names a station
 // that fails. It decides how many stations each centre has and how often every device measures;
 // a fleet built with it is still a pure function of its size, seed, mix and scenario.
@@ -37,7 +37,7 @@ type CentreProfile struct {
 	Stations int
 }
 
-// Utilisation bands of the reallocation rule (DOMAIN.md "Utilisation"): below Low for three
+// Utilisation bands of the reallocation rule (docs/domain.md "Utilisation"): below Low for three
 // months a centre has devices to spare, above High it is short of them.
 const (
 	bandLow  = 0.60

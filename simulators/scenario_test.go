@@ -101,7 +101,7 @@ func completeMonths(end time.Time, n int) []month {
 	return ms
 }
 
-// utilisation of kind k at site in m, as DESIGN.md defines it for devices in service the whole
+// utilisation of kind k at site in m, as docs/design.md defines it for devices in service the whole
 // month: for stations uses / (rated x days), for home devices days with a use / days lent;
 // summed over the site's devices of the kind. It also returns the mean uses a day (the demand)
 // and the number of devices.

@@ -606,7 +606,7 @@ func (c *scriptChecker) percent(path string, n *yaml.Node) float64 {
 }
 
 // scriptUnits are the units a script may give each reading type, the canonical one first
-// (DESIGN.md "Device contract"); events have none.
+// (docs/design.md "Device contract"); events have none.
 var scriptUnits = map[reading.Type][]string{
 	reading.Glucose:     {unitMmolL, unitMgdL},
 	reading.BP:          {unitMmHg},

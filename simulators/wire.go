@@ -9,7 +9,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
-// Units as devices write them (UCUM codes, DESIGN.md "Device contract").
+// Units as devices write them (UCUM codes, docs/design.md "Device contract").
 const (
 	unitMmolL   = "mmol/L"
 	unitMgdL    = "mg/dL"
@@ -23,7 +23,7 @@ const (
 	unitCount   = "count"
 )
 
-// Unit conversions of the contract: glucose mg/dL = mmol/L x 18.016 (DOMAIN.md), the
+// Unit conversions of the contract: glucose mg/dL = mmol/L x 18.016 (docs/domain.md), the
 // international avoirdupois pound, and the Fahrenheit scale.
 const (
 	mgdLPerMmolL = 18.016

@@ -1,5 +1,5 @@
 // Command vitalsim drives a simulated fleet of health devices against an MQTT broker, following
-// the device contract of DESIGN.md: telemetry on {prefix}/{id}/telemetry, status on
+// the device contract of docs/design.md: telemetry on {prefix}/{id}/telemetry, status on
 // {prefix}/{id}/status.
 //
 // It has two modes. The load mode (the default) spreads the fleet over a few connections and
