@@ -2,9 +2,9 @@ package alerts
 
 import "time"
 
-// The selections and changes that the alert store takes: what to list of alerts, their burden,
-// silences, webhooks and deliveries, and how to change a webhook. They are the domain's terms,
-// so that the store and the API meet on them without the API importing the store.
+// The selections that the alert store takes: which alerts, burden figures and silences to list.
+// They are the domain's terms, so that the store and the API meet on them without the API
+// importing the store.
 
 // Filter selects alerts, newest first. Empty fields select all.
 type Filter struct {
@@ -53,37 +53,3 @@ type SilenceFilter struct {
 	// Limit is the page size: default 100, at most 1000.
 	Limit int
 }
-
-// WebhookFilter selects webhooks, by ID.
-type WebhookFilter struct {
-	// Scope is what the viewer may see: the webhooks of its teams and of its sites. The zero
-	// Scope sees nothing: set All for every webhook.
-	Scope Scope
-	Team  string
-	Site  string
-	// After is a cursor: only webhooks with an ID above it.
-	After int64
-	// Limit is the page size: default 100, at most 1000.
-	Limit int
-}
-
-// WebhookPatch changes the fields that are not nil. MinSeverity 0 sends every severity.
-type WebhookPatch struct {
-	URL         *string
-	Enabled     *bool
-	MinSeverity *Severity
-}
-
-// DeliveryFilter pages a webhook's delivery log, newest first.
-type DeliveryFilter struct {
-	// Before is a cursor: only deliveries with an ID below it. Zero means from the newest.
-	Before int64
-	// Limit is the page size: default 100, at most 1000.
-	Limit int
-}
-
-// Kinds of threshold overrides: whose thresholds they change.
-const (
-	TeamOverrides    = "team"
-	PatientOverrides = "patient"
-)

@@ -8,7 +8,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vitalwatch/vitalwatch/access"
-	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -34,7 +33,7 @@ type OverrideValidator interface {
 // overrideRoutes adds the override routes to r (the authenticated /api/v1 group). They sit
 // beside the teams' and patients' own routes, which the registry mounts.
 func (a *API) overrideRoutes(r chi.Router) {
-	for _, kind := range []string{alerts.TeamOverrides, alerts.PatientOverrides} {
+	for _, kind := range []string{rules.TeamOverrides, rules.PatientOverrides} {
 		path := "/" + kind + "s/{id}/overrides"
 		r.Get(path, a.registry(a.overrides(kind, a.getOverrides)))
 		r.Put(path, a.registry(a.overrides(kind, a.putOverrides)))
@@ -76,7 +75,7 @@ func (a *API) overrides(kind string, h overridesHandler) registryHandler {
 			return apiError(errcode.Unavailable, "threshold overrides are not configured")
 		}
 		var id string
-		if kind == alerts.PatientOverrides {
+		if kind == rules.PatientOverrides {
 			pt, err := a.patientFor(r, p)
 			if err != nil {
 				return err

@@ -31,11 +31,11 @@ import (
 type WebhookStore interface {
 	CreateWebhook(ctx context.Context, w notify.Webhook) (notify.Webhook, error)
 	GetWebhook(ctx context.Context, id int64) (notify.Webhook, error)
-	ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]notify.Webhook, error)
-	UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPatch) (notify.Webhook, error)
+	ListWebhooks(ctx context.Context, f notify.WebhookFilter) ([]notify.Webhook, error)
+	UpdateWebhook(ctx context.Context, id int64, p notify.WebhookPatch) (notify.Webhook, error)
 	RotateWebhookSecret(ctx context.Context, id int64, secret string) (notify.Webhook, error)
 	DeleteWebhook(ctx context.Context, id int64) error
-	ListWebhookDeliveries(ctx context.Context, id int64, f alerts.DeliveryFilter) ([]notify.Delivery, error)
+	ListWebhookDeliveries(ctx context.Context, id int64, f notify.DeliveryFilter) ([]notify.Delivery, error)
 }
 
 func (a *API) webhookRoutes() chi.Router {
@@ -171,7 +171,7 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *access.Pri
 	if err != nil {
 		return err
 	}
-	f := alerts.WebhookFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Limit: 100}
+	f := notify.WebhookFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Limit: 100}
 	if err := scopedIDParams(q, p, "team", "site"); err != nil {
 		return err
 	}
@@ -259,7 +259,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *access.Pr
 	if err != nil {
 		return err
 	}
-	var patch alerts.WebhookPatch
+	var patch notify.WebhookPatch
 	if has["url"] {
 		if err := notify.CheckWebhookTarget(req.URL, a.opts.AllowPrivateWebhooks); err != nil {
 			return err
@@ -334,7 +334,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *access.P
 	if err != nil {
 		return err
 	}
-	f := alerts.DeliveryFilter{Limit: 100}
+	f := notify.DeliveryFilter{Limit: 100}
 	if v := q.Get("before"); v != "" {
 		if f.Before, err = cursorParam("before", v); err != nil {
 			return err

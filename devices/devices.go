@@ -257,7 +257,7 @@ func (d *Device) Validate() error {
 
 // ValidID is reading.ValidID, the one rule for ids.
 //
-// Deprecated: use reading.ValidID; kept while alerts and simulators still call it here.
+// Deprecated: use reading.ValidID; kept while alerts, alerts/notify and simulators call it here.
 func ValidID(s string) bool { return reading.ValidID(s) }
 
 // ReservedIDPrefix starts the names of the platform's own MQTT users and client ids, such as the
@@ -309,17 +309,15 @@ func invalidID(what, id string) error {
 	return errcode.Errorf(errcode.Invalid, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", what, id)
 }
 
-// Forwarding to package errcode, for callers not yet moved to it (alerts, fleet).
+// Forwarding to package errcode, for callers not yet moved to it (alerts, alerts/notify, fleet).
 
 // Error codes, as in errcode.
 //
 // Deprecated: use the errcode constants.
 const (
-	Invalid      = errcode.Invalid
-	NotFound     = errcode.NotFound
-	Conflict     = errcode.Conflict
-	Unauthorized = errcode.Unauthorized
-	Forbidden    = errcode.Forbidden
+	Invalid  = errcode.Invalid
+	NotFound = errcode.NotFound
+	Conflict = errcode.Conflict
 )
 
 // Error is errcode.Error.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -29,16 +28,16 @@ func NewThresholds(db *DB) *Thresholds { return &Thresholds{db} }
 // overridesTable returns the table that holds the ids of kind, or Invalid for an unknown kind.
 func overridesTable(kind string) (string, error) {
 	switch kind {
-	case alerts.TeamOverrides:
+	case rules.TeamOverrides:
 		return "teams", nil
-	case alerts.PatientOverrides:
+	case rules.PatientOverrides:
 		return "patients", nil
 	}
-	return "", errcode.Errorf(errcode.Invalid, "overrides of %q: not %s or %s", kind, alerts.TeamOverrides, alerts.PatientOverrides)
+	return "", errcode.Errorf(errcode.Invalid, "overrides of %q: not %s or %s", kind, rules.TeamOverrides, rules.PatientOverrides)
 }
 
-// SetOverrides replaces the overrides of a team or a patient (kind alerts.TeamOverrides or
-// alerts.PatientOverrides); empty overrides delete them. NotFound if there is no such team or
+// SetOverrides replaces the overrides of a team or a patient (kind rules.TeamOverrides or
+// rules.PatientOverrides); empty overrides delete them. NotFound if there is no such team or
 // patient.
 func (s *Thresholds) SetOverrides(ctx context.Context, kind, id string, o rules.Overrides) error {
 	if len(o) == 0 {
@@ -138,7 +137,7 @@ func (s *Thresholds) AllOverrides(ctx context.Context) (teams, patients map[stri
 		if err := json.Unmarshal([]byte(raw), &o); err != nil {
 			return nil, nil, fmt.Errorf("overrides of %s/%s: %w", kind, id, err)
 		}
-		if kind == alerts.TeamOverrides {
+		if kind == rules.TeamOverrides {
 			teams[id] = o
 		} else {
 			patients[id] = o

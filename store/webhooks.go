@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/errcode"
@@ -147,7 +146,7 @@ func getWebhook(ctx context.Context, q querier, id int64) (notify.Webhook, error
 }
 
 // ListWebhooks returns the webhooks that f selects, in ID order.
-func (s *Webhooks) ListWebhooks(ctx context.Context, f alerts.WebhookFilter) ([]notify.Webhook, error) {
+func (s *Webhooks) ListWebhooks(ctx context.Context, f notify.WebhookFilter) ([]notify.Webhook, error) {
 	w := &where{}
 	if !f.Scope.All {
 		var either []string
@@ -192,7 +191,7 @@ func (s *Webhooks) AllWebhooks(ctx context.Context) ([]notify.Webhook, error) {
 // UpdateWebhook changes the webhook for the context's actor and returns it. A disabled webhook
 // gets no new deliveries, and those queued wait until it is enabled again. NotFound if there
 // is none; Invalid for a change that fails Check.
-func (s *Webhooks) UpdateWebhook(ctx context.Context, id int64, p alerts.WebhookPatch) (notify.Webhook, error) {
+func (s *Webhooks) UpdateWebhook(ctx context.Context, id int64, p notify.WebhookPatch) (notify.Webhook, error) {
 	var w notify.Webhook
 	err := s.webhookWrite(ctx, "update "+webhookSubject(id), func(tx *sql.Tx, actor string) error {
 		var err error
@@ -385,7 +384,7 @@ func (s *Webhooks) FinishWebhookDelivery(ctx context.Context, d notify.Delivery)
 
 // ListWebhookDeliveries returns the delivery log of webhook id, newest first, without the
 // payloads; NotFound if there is no such webhook.
-func (s *Webhooks) ListWebhookDeliveries(ctx context.Context, id int64, f alerts.DeliveryFilter) ([]notify.Delivery, error) {
+func (s *Webhooks) ListWebhookDeliveries(ctx context.Context, id int64, f notify.DeliveryFilter) ([]notify.Delivery, error) {
 	if _, err := s.GetWebhook(ctx, id); err != nil {
 		return nil, err
 	}

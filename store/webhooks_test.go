@@ -85,17 +85,17 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 		return out
 	}
 	for _, tt := range []struct {
-		f    alerts.WebhookFilter
+		f    notify.WebhookFilter
 		want []int64
 	}{
-		{alerts.WebhookFilter{Scope: alerts.Scope{All: true}}, []int64{wa.ID, ws.ID}},
-		{alerts.WebhookFilter{Scope: alerts.Scope{Teams: []string{"tA"}}}, []int64{wa.ID}},
-		{alerts.WebhookFilter{Scope: alerts.Scope{Teams: []string{"tB"}}}, []int64{}},
-		{alerts.WebhookFilter{Scope: alerts.Scope{Sites: []string{"sB"}}}, []int64{ws.ID}},
-		{alerts.WebhookFilter{Scope: alerts.Scope{}}, []int64{}},
-		{alerts.WebhookFilter{Scope: alerts.Scope{All: true}, Site: "sB"}, []int64{ws.ID}},
-		{alerts.WebhookFilter{Scope: alerts.Scope{All: true}, After: wa.ID}, []int64{ws.ID}},
-		{alerts.WebhookFilter{Scope: alerts.Scope{All: true}, Limit: 1}, []int64{wa.ID}},
+		{notify.WebhookFilter{Scope: alerts.Scope{All: true}}, []int64{wa.ID, ws.ID}},
+		{notify.WebhookFilter{Scope: alerts.Scope{Teams: []string{"tA"}}}, []int64{wa.ID}},
+		{notify.WebhookFilter{Scope: alerts.Scope{Teams: []string{"tB"}}}, []int64{}},
+		{notify.WebhookFilter{Scope: alerts.Scope{Sites: []string{"sB"}}}, []int64{ws.ID}},
+		{notify.WebhookFilter{Scope: alerts.Scope{}}, []int64{}},
+		{notify.WebhookFilter{Scope: alerts.Scope{All: true}, Site: "sB"}, []int64{ws.ID}},
+		{notify.WebhookFilter{Scope: alerts.Scope{All: true}, After: wa.ID}, []int64{ws.ID}},
+		{notify.WebhookFilter{Scope: alerts.Scope{All: true}, Limit: 1}, []int64{wa.ID}},
 	} {
 		list, err := s.ListWebhooks(ctx, tt.f)
 		if err != nil || !slices.Equal(ids(list), tt.want) {
@@ -104,14 +104,14 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 
 	off, sev, url := false, alerts.Severity(0), "https://sms.example/v2"
-	upd, err := s.UpdateWebhook(asAdmin, wa.ID, alerts.WebhookPatch{URL: &url, Enabled: &off, MinSeverity: &sev})
+	upd, err := s.UpdateWebhook(asAdmin, wa.ID, notify.WebhookPatch{URL: &url, Enabled: &off, MinSeverity: &sev})
 	if err != nil || upd.URL != url || upd.Enabled || upd.MinSeverity != 0 || upd.Team != "tA" || upd.Secret != secret {
 		t.Errorf("UpdateWebhook = %+v, %v; want the new URL, disabled, any severity, the same team and secret", upd, err)
 	}
 	bad := "mailto:x@example.org"
-	_, err = s.UpdateWebhook(asAdmin, wa.ID, alerts.WebhookPatch{URL: &bad})
+	_, err = s.UpdateWebhook(asAdmin, wa.ID, notify.WebhookPatch{URL: &bad})
 	wantCode(t, "UpdateWebhook with a mailto URL", err, errcode.Invalid)
-	_, err = s.UpdateWebhook(asAdmin, 99, alerts.WebhookPatch{Enabled: &off})
+	_, err = s.UpdateWebhook(asAdmin, 99, notify.WebhookPatch{Enabled: &off})
 	wantCode(t, "UpdateWebhook(99)", err, errcode.NotFound)
 
 	rotated := notify.NewWebhookSecret()
@@ -139,7 +139,7 @@ func testWebhooks(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Fatalf("EnqueueWebhookDeliveries = %v, %v", ok, err)
 	}
 	must(t, "DeleteWebhook", s.DeleteWebhook(asAdmin, ws.ID))
-	_, err = s.ListWebhookDeliveries(ctx, ws.ID, alerts.DeliveryFilter{})
+	_, err = s.ListWebhookDeliveries(ctx, ws.ID, notify.DeliveryFilter{})
 	wantCode(t, "deliveries of a deleted webhook", err, errcode.NotFound)
 	wantCode(t, "DeleteWebhook again", s.DeleteWebhook(asAdmin, ws.ID), errcode.NotFound)
 
@@ -233,20 +233,20 @@ func testWebhookOutbox(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	// A disabled webhook's deliveries wait.
 	off := false
-	_, err = s.UpdateWebhook(asAdmin, w2.ID, alerts.WebhookPatch{Enabled: &off})
+	_, err = s.UpdateWebhook(asAdmin, w2.ID, notify.WebhookPatch{Enabled: &off})
 	must(t, "disable", err)
 	if c, err := s.ClaimWebhookDeliveries(ctx, "c", at.Add(10*time.Second), time.Minute, 10); err != nil || len(c) != 0 {
 		t.Errorf("claim of a disabled webhook's delivery = %+v, %v; want none", c, err)
 	}
 	on := true
-	_, err = s.UpdateWebhook(asAdmin, w2.ID, alerts.WebhookPatch{Enabled: &on})
+	_, err = s.UpdateWebhook(asAdmin, w2.ID, notify.WebhookPatch{Enabled: &on})
 	must(t, "enable", err)
 	c, err := s.ClaimWebhookDeliveries(ctx, "c", at.Add(10*time.Second), time.Minute, 10)
 	if err != nil || len(c) != 1 || c[0].EventID != 2 || c[0].Attempts != 1 || c[0].LastStatus != 503 {
 		t.Errorf("claim once the retry is due = %+v, %v; want event 2 after one attempt that got 503", c, err)
 	}
 
-	log, err := s.ListWebhookDeliveries(ctx, w1.ID, alerts.DeliveryFilter{})
+	log, err := s.ListWebhookDeliveries(ctx, w1.ID, notify.DeliveryFilter{})
 	if err != nil || len(log) != 2 {
 		t.Fatalf("ListWebhookDeliveries(w1) = %+v, %v; want 2", log, err)
 	}
@@ -256,7 +256,7 @@ func testWebhookOutbox(t *testing.T, newDSN func(t *testing.T) string) {
 	if log[1].EventID != 1 || log[1].State != notify.DeliveryDelivered || !log[1].DeliveredAt.Equal(at) || log[1].Attempts != 1 {
 		t.Errorf("oldest of w1's log = %+v; want event 1 delivered at %v after 1 attempt", log[1], at)
 	}
-	page, err := s.ListWebhookDeliveries(ctx, w1.ID, alerts.DeliveryFilter{Before: log[0].ID, Limit: 1})
+	page, err := s.ListWebhookDeliveries(ctx, w1.ID, notify.DeliveryFilter{Before: log[0].ID, Limit: 1})
 	if err != nil || len(page) != 1 || page[0].ID != log[1].ID {
 		t.Errorf("ListWebhookDeliveries(before %d) = %+v, %v; want the older one", log[0].ID, page, err)
 	}
