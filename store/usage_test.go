@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -588,67 +587,4 @@ func BenchmarkCountUses(b *testing.B) {
 	b.ReportMetric(float64((recording+folding).Nanoseconds())/float64(uses), "ns/use")
 	b.ReportMetric(float64(recording.Nanoseconds())/float64(uses), "record_ns/use")
 	b.ReportMetric(float64(folding.Nanoseconds())/float64(uses), "fold_ns/use")
-}
-
-// The log's encoding gives back what was encoded, in both versions, and every truncation of
-// it is an error.
-func TestUseLogEncoding(t *testing.T) {
-	subjects := []subject{{"cuff-1", "site-01"}, {"", "s"}, {"glucometer-ünï", "site-02"}}
-	in := []logUse{
-		{device: "cuff-1", site: "site-01", at: 1_795_000_000_123, day: 20780, id: 1},
-		{device: "", site: "s", at: -5, day: 0, id: 2},
-		{device: "glucometer-ünï", site: "site-02", at: 1, day: 65535, id: 3},
-		{device: "cuff-1", site: "site-01", at: 1_795_000_000_122, day: 20779, id: 1},
-	}
-	v1 := slices.Clone(in)
-	for i := range v1 {
-		v1[i].id = 0
-	}
-	for _, c := range []struct {
-		name string
-		b    []byte
-		want []logUse
-	}{
-		{"version 2", appendUseLog(nil, in), in},
-		{"version 1", appendUseLogV1(nil, in), v1},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			var out []logUse
-			if err := decodeUseLog(c.b, subjects, func(l logUse) { out = append(out, l) }); err != nil || !slices.Equal(out, c.want) {
-				t.Fatalf("decode(encode(%v)) = %v, %v", c.want, out, err)
-			}
-			for n := range len(c.b) {
-				if err := decodeUseLog(c.b[:n], subjects, func(logUse) {}); err == nil {
-					t.Errorf("decoding the first %d of %d bytes succeeded; want an error", n, len(c.b))
-				}
-			}
-			if err := decodeUseLog(append(c.b, 0), subjects, func(logUse) {}); err == nil {
-				t.Error("decoding with a byte left over succeeded; want an error")
-			}
-		})
-	}
-	// A subject the decoder does not know is an error, not a use of someone else.
-	err := decodeUseLog(appendUseLog(nil, in), subjects[:2], func(logUse) {})
-	if err == nil || !strings.Contains(err.Error(), "subject 3") {
-		t.Errorf("decoding a row naming subject 3 with 2 known = %v; want an error naming subject 3", err)
-	}
-	// Version 2 is several times smaller than version 1 for the same uses.
-	if v2, v1 := len(appendUseLog(nil, in)), len(appendUseLogV1(nil, in)); 2*v2 > v1 {
-		t.Errorf("version 2 takes %d bytes and version 1 %d for the same uses; want less than half", v2, v1)
-	}
-}
-
-// appendUseLogV1 encodes uses as rows were written before version 2.
-func appendUseLogV1(b []byte, uses []logUse) []byte {
-	b = append(b, useLogV1)
-	b = binary.AppendUvarint(b, uint64(len(uses)))
-	for _, u := range uses {
-		b = binary.AppendUvarint(b, uint64(len(u.device)))
-		b = append(b, u.device...)
-		b = binary.AppendUvarint(b, uint64(len(u.site)))
-		b = append(b, u.site...)
-		b = binary.AppendVarint(b, u.at)
-		b = binary.AppendUvarint(b, uint64(u.day))
-	}
-	return b
 }
