@@ -19,6 +19,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/simulators"
@@ -163,7 +164,7 @@ func (c *virtualClock) tickReads() int {
 }
 
 // engineTick is the function whose reads of the clock are the time-driven rules running.
-const engineTick = "github.com/vitalwatch/vitalwatch/alerts.(*Engine).Tick"
+const engineTick = "github.com/vitalwatch/vitalwatch/alerts/rules.(*Engine).Tick"
 
 // readByEngineTick reports whether the clock is being read by the alert engine's Tick.
 func readByEngineTick() bool {
@@ -229,7 +230,7 @@ func newScenarioRun(t *testing.T, s *simulators.Script, ix *testsrv.Influx, dsn 
 // password (an integration's user), which spares an argon2id hash per run.
 func registerScenario(t *testing.T, at string, reg *simulators.Registry) string {
 	t.Helper()
-	ctx := store.WithActor(context.Background(), "test")
+	ctx := audit.WithActor(context.Background(), "test")
 	st, err := store.Open(ctx, at)
 	if err != nil {
 		t.Fatal(err)
