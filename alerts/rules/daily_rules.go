@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
+	"github.com/vitalwatch/vitalwatch/summary"
 )
 
 // The patient's state and the rules evaluated once a local day by Tick: missed_measurement
@@ -272,91 +272,47 @@ func bpHomeSeries(c *readingCtx) {
 	}
 }
 
-// homeAverage raises bp_home_average (ESH/ESC home BP monitoring; China 2024): once per local
-// day, the mean of the morning readings (local time in [morning_start, morning_end) hours) and
-// the evening readings ([evening_start, evening_end)) of home devices of the current series in
-// the window of the `days` local days before today, when there are readings on at least
-// min_days of those days; at or above the targets it is a warning. Readings at other times of
-// day are not part of the home protocol and are left out of the mean.
-//
-// The protocol discards day 1 of a series: the first day the patient measures, whose readings
-// are raised by the novelty of it, not the first calendar day of the window. A series is the
-// run of days with home readings (at any time of day) up to yesterday in which no gap of
-// series_gap_days or more days has no reading. When the current series began inside the window,
-// its day 1 and anything before it (an earlier series) are left out; when it began before the
-// window, the whole window is its middle, and every day of it counts.
+// homeAverage raises bp_home_average once per local day when the home average of the `days`
+// local days before today (summary.HomeAverage: morning and evening readings of home devices,
+// day 1 of the series left out) covers min_days and is at or above the targets: a warning.
+// The patient's summary judges by the same function.
 func homeAverage(b *batch, p *patientState, today int64) {
 	th, s := p.th, p.bp
 	if s == nil || len(s.home) == 0 || s.homeEvalDay == today || !th.on(ruleBPHomeAverage) {
 		return
 	}
 	s.homeEvalDay = today
-	n := int64(th.p(ruleBPHomeAverage, homeDays))
-	first, last := today-n, today-1
-	from := first
-	if start, ok := s.seriesStart(p.loc, last, int64(th.p(ruleBPHomeAverage, homeSeriesGap))); ok && start >= first {
-		from = start + 1
+	first := today - int64(th.p(ruleBPHomeAverage, homeDays))
+	home := make([]summary.BPReading, len(s.home))
+	for i, h := range s.home {
+		home[i] = summary.BPReading{Time: h.t, Systolic: h.sys, Diastolic: h.dia}
 	}
-	ms, me := th.p(ruleBPHomeAverage, homeMorningStart), th.p(ruleBPHomeAverage, homeMorningEnd)
-	es, ee := th.p(ruleBPHomeAverage, homeEveningStart), th.p(ruleBPHomeAverage, homeEveningEnd)
-	var sumSys, sumDia float64
-	var count int
-	var daysSeen uint32
-	var ev []alerts.Evidence
-	for _, h := range s.home {
-		lt := h.t.In(p.loc)
-		day := localDay(h.t, p.loc)
-		if day < from || day > last {
-			continue
-		}
-		hr := float64(lt.Hour()) + float64(lt.Minute())/60 + float64(lt.Second())/3600
-		if !(hr >= ms && hr < me) && !(hr >= es && hr < ee) {
-			continue
-		}
-		sumSys += h.sys
-		sumDia += h.dia
-		count++
-		daysSeen |= 1 << (day - first)
+	avg := summary.HomeAverage(home, s.homeBefore, p.loc, b.now, summary.HomeProtocol{
+		Days:          int(th.p(ruleBPHomeAverage, homeDays)),
+		MinDays:       int(th.p(ruleBPHomeAverage, homeMinDays)),
+		MorningStart:  th.p(ruleBPHomeAverage, homeMorningStart),
+		MorningEnd:    th.p(ruleBPHomeAverage, homeMorningEnd),
+		EveningStart:  th.p(ruleBPHomeAverage, homeEveningStart),
+		EveningEnd:    th.p(ruleBPHomeAverage, homeEveningEnd),
+		SeriesGapDays: int(th.p(ruleBPHomeAverage, homeSeriesGap)),
+		Systolic:      th.p(ruleBPHomeAverage, homeSystolic),
+		Diastolic:     th.p(ruleBPHomeAverage, homeDiastolic),
+	})
+	ev := make([]alerts.Evidence, 0, len(avg.Used))
+	for _, i := range avg.Used {
+		h := s.home[i]
 		ev = append(ev, alerts.Evidence{Device: h.device, Measurement: string(reading.BP), Time: h.t, Systolic: h.sys, Diastolic: h.dia})
 	}
 	// Tomorrow's window starts a day later; what is before today's is needed only as
 	// homeBefore.
 	s.forgetHome(func(h homeBP) bool { return localDay(h.t, p.loc) < first })
-	if bits.OnesCount32(daysSeen) < int(th.p(ruleBPHomeAverage, homeMinDays)) {
-		return
-	}
-	sys, dia := sumSys/float64(count), sumDia/float64(count)
-	if sys < th.p(ruleBPHomeAverage, homeSystolic) && dia < th.p(ruleBPHomeAverage, homeDiastolic) {
+	if !avg.AtOrAboveTarget {
 		return
 	}
 	f := clinicalFinding(th, p, ruleBPHomeAverage, level0, b.now)
-	f.Value = fmt.Sprintf("mean %s of %d home readings on %d days", bpValue(round1(sys), round1(dia)), count, bits.OnesCount32(daysSeen))
+	f.Value = fmt.Sprintf("mean %s of %d home readings on %d days", bpValue(round1(avg.Mean.Systolic), round1(avg.Mean.Diastolic)), avg.Readings, avg.Days)
 	f.Evidence = ev
 	b.emit(f)
-}
-
-// seriesStart returns the local day on which the home series current at day last began: the
-// latest day with a home reading, up to last, that follows gap or more days without one (or no
-// earlier reading at all). ok is false when there is no home reading up to last.
-func (s *bpState) seriesStart(loc *time.Location, last, gap int64) (start int64, ok bool) {
-	var prev int64
-	if day := localDay(s.homeBefore, loc); !s.homeBefore.IsZero() && day <= last {
-		prev, start, ok = day, day, true
-	}
-	for _, h := range s.home {
-		day := localDay(h.t, loc)
-		if day > last {
-			break
-		}
-		if ok && day <= prev {
-			continue // a reading out of order, older than homeBefore: nothing new
-		}
-		if !ok || day-prev-1 >= gap {
-			start = day
-		}
-		prev, ok = day, true
-	}
-	return start, ok
 }
 
 func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
