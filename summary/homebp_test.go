@@ -165,3 +165,16 @@ func TestHomeProtocolSince(t *testing.T) {
 
 // near compares computed means within rounding.
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// A local day is a day even when daylight saving makes it 23 hours long.
+func TestPeriodDaylightSaving(t *testing.T) {
+	ny := mustZone("America/New_York") // clocks went forward on 2026-03-08
+	p := summary.DaysBefore(time.Date(2026, 3, 9, 9, 0, 0, 0, ny), ny, 1)
+	if p.Days != 1 || p.To.Sub(p.From) != 23*time.Hour || !p.Contains(time.Date(2026, 3, 8, 23, 59, 0, 0, ny)) {
+		t.Errorf("DaysBefore(Mar 9) in New York = %+v; want Mar 8, 23 hours", p)
+	}
+	q := summary.DaysThrough(at(15, 9, 0), shanghai, 30)
+	if !q.From.Equal(at(14, 0, 0).AddDate(0, 0, -29)) || !q.To.Equal(at(16, 0, 0)) || q.Days != 30 {
+		t.Errorf("DaysThrough(Mar 15, 30) = %+v; want Feb 14 to Mar 16", q)
+	}
+}
