@@ -143,7 +143,7 @@ func TestDeadLetterParams(t *testing.T) {
 	if page.Next != "7" || page.Items[0]["payload_base64"] != "/wA=" || page.Items[0]["truncated"] != true || page.Items[0]["reading"] != nil {
 		t.Errorf("page = %s; want next cursor 7, binary payload as base64, truncated, no reading index", w.Body)
 	}
-	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "before=-1", "since=yesterday", "reason=nope", "device=a%20b", "colour=red"} {
+	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "before=-1", "since=yesterday", "reason=nope", "device=a%20b", "colour=red", "device=d1&device=d2"} {
 		w := do(a, "127.0.0.1:1", "/api/v1/deadletters?"+q, adminToken)
 		key, _, _ := strings.Cut(q, "=")
 		if w.Code != 400 || !strings.Contains(w.Body.String(), key) {

@@ -218,6 +218,10 @@ func sessionCookie(id string, expires time.Time) *http.Cookie {
 
 // logout ends the session of the request's cookie and removes the cookie.
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	if _, err := queryParams(r); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.opts.Users != nil {
 		if err := a.opts.Users.DeleteSession(r.Context(), c.Value); err != nil {
 			a.writeError(w, r, err)

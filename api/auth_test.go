@@ -391,3 +391,29 @@ func TestUserManagement(t *testing.T) {
 	}
 	c.noHashes()
 }
+
+// The account routes refuse a query parameter they do not take, as every other route does.
+func TestAccountRoutesRefuseUnknownParameters(t *testing.T) {
+	c := newAccountsAPI(t)
+	admin := sessionOf(t, c.login("admin", adminPassword, "")).Value
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/api/v1/me?colour=red", ""},
+		{"POST", "/api/v1/logout?colour=red", ""},
+		{"GET", "/api/v1/users?colour=red", ""},
+		{"POST", "/api/v1/users?colour=red", `{"username": "x.y", "role": "admin"}`},
+		{"GET", "/api/v1/users/usr_wang?colour=red", ""},
+		{"PATCH", "/api/v1/users/usr_wang?colour=red", `{"role": "admin"}`},
+		{"GET", "/api/v1/users/usr_wang/tokens?colour=red", ""},
+		{"POST", "/api/v1/users/usr_wang/tokens?colour=red", `{"name": "mine"}`},
+		{"DELETE", "/api/v1/users/usr_wang/tokens/tok_x?colour=red", ""},
+	} {
+		w := c.do(request{method: r.method, path: r.path, body: r.body, cookie: admin})
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `unknown parameter \"colour\"`) {
+			t.Errorf("%s %s = %d %s; want 400 naming colour", r.method, r.path, w.Code, w.Body)
+		}
+	}
+	if u, _ := c.st.GetUser(t.Context(), "usr_wang"); u.Role != access.Doctor {
+		t.Errorf("a refused PATCH made usr_wang %s", u.Role)
+	}
+	c.want("the session still works", c.do(request{method: "GET", path: "/api/v1/me", cookie: admin}), http.StatusOK, nil)
+}

@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/base64"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,7 +56,7 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	err := roleIn(p, "read dead letters", access.FleetManager)
 	var f deadletter.Filter
 	if err == nil {
-		f, err = parseDeadLetterFilter(r.URL.Query())
+		f, err = parseDeadLetterFilter(r)
 	}
 	if err != nil {
 		a.writeError(w, r, err)
@@ -143,12 +142,11 @@ func (a *API) deadLettersAtSites(r *http.Request, p *access.Principal, f deadlet
 	return out, f.Before, nil
 }
 
-func parseDeadLetterFilter(q url.Values) (deadletter.Filter, error) {
+func parseDeadLetterFilter(r *http.Request) (deadletter.Filter, error) {
 	f := deadletter.Filter{Limit: 100}
-	for key := range q {
-		if !slices.Contains([]string{"device", "reason", "since", "until", "before", "limit"}, key) {
-			return f, invalid("unknown parameter " + strconv.Quote(key) + "; use device, reason, since, until, before, limit")
-		}
+	q, err := queryParams(r, "device", "reason", "since", "until", "before", "limit")
+	if err != nil {
+		return f, err
 	}
 	if v := q.Get("device"); v != "" {
 		if !reading.ValidID(v) {

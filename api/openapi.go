@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
@@ -210,7 +211,7 @@ func apiOperations() []apiOperation {
 			"Anyone: it needs no credentials.", nil, "Object", false, 200, "Object", true},
 		{"POST", "/logout", "logout", "End the session", anyone, nil, "", false, 204, "", false},
 		{"GET", "/me", "me", "The user the request acts as", anyone, nil, "", false, 200, "Object", false},
-		{"GET", "/users", "listUsers", "List users", adminOnly, nil, "", false, 200, "Object", false},
+		{"GET", "/users", "listUsers", "List users by id", adminOnly, []string{"role", "team", "site", "after", "limit"}, "", false, 200, "Object", false},
 		{"POST", "/users", "createUser", "Create a user", adminOnly, nil, "Object", false, 201, "Object", false},
 		{"GET", "/users/{id}", "getUser", "Get a user", adminOnly, nil, "", false, 200, "Object", false},
 		{"PATCH", "/users/{id}", "updateUser", "Change a user", adminOnly, nil, "Object", false, 200, "Object", false},
@@ -323,6 +324,7 @@ func queryParameters() map[string]map[string]any {
 		reasons = append(reasons, string(r))
 	}
 	return map[string]map[string]any{
+		"role":  param("role", "Only users of this role.", enum(string(access.Admin), string(access.Doctor), string(access.FleetManager))),
 		"after": param("after", "Cursor: the next of the previous page; only rows whose id sorts after it (byte by byte).", str()),
 		"limit": param("limit", "Page size.", map[string]any{"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
 		"site":  param("site", "Only those of this site.", str()),

@@ -133,6 +133,9 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *access.Princ
 	if err := adminOnly(p, "create users"); err != nil {
 		return err
 	}
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
 	var body userBody
 	has, err := decodeBody(r, &body, nil)
 	if err != nil {
@@ -182,6 +185,9 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, p *access.Princ
 	}
 	id, err := pathID(r)
 	if err != nil {
+		return err
+	}
+	if _, err := queryParams(r); err != nil {
 		return err
 	}
 	u, err := a.opts.Users.GetUser(r.Context(), id)
@@ -274,6 +280,9 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, p *access.Prin
 	if err != nil {
 		return err
 	}
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
 	var body tokenBody
 	has, err := decodeBody(r, &body, nil)
 	if err != nil {
@@ -303,6 +312,9 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p *access.Prin
 	}
 	id, err := pathID(r)
 	if err != nil {
+		return err
+	}
+	if _, err := queryParams(r); err != nil {
 		return err
 	}
 	tokenID := chi.URLParam(r, "token_id")
