@@ -174,7 +174,7 @@ func TestPeriodDaylightSaving(t *testing.T) {
 		t.Errorf("DaysBefore(Mar 9) in New York = %+v; want Mar 8, 23 hours", p)
 	}
 	q := summary.DaysThrough(at(15, 9, 0), shanghai, 30)
-	if !q.From.Equal(at(14, 0, 0).AddDate(0, 0, -29)) || !q.To.Equal(at(16, 0, 0)) || q.Days != 30 {
+	if !q.From.Equal(at(15, 0, 0).AddDate(0, 0, -29)) || !q.To.Equal(at(16, 0, 0)) || q.Days != 30 {
 		t.Errorf("DaysThrough(Mar 15, 30) = %+v; want Feb 14 to Mar 16", q)
 	}
 }
