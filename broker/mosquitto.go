@@ -2,7 +2,9 @@ package broker
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,9 +50,12 @@ type Excluded struct {
 // use_username_as_clientid true (then each ingest instance needs a username of its own: one
 // principal each).
 //
-// Each file is written to a temporary file in dir, 0600, and renamed into place, so a Mosquitto
-// reloading (SIGHUP) never reads half a file. Mosquitto reads the files as the user it runs as.
-func WriteMosquittoFiles(dir string, devs []devices.Device, prefix string, principals []PrincipalHash) ([]Excluded, error) {
+// Each file is written to a temporary file in dir, MosquittoFileMode, given to owner (nil: kept
+// by the writer), and renamed into place, so a Mosquitto reloading (SIGHUP) never reads half a
+// file. Mosquitto reads the files as the user it runs as, so owner should be that user (see
+// MosquittoFileOwner). A dir that does not exist is made 0750 and given to owner too; missing
+// parents are made 0755, since they hold nothing secret and the broker must pass through them.
+func WriteMosquittoFiles(dir string, devs []devices.Device, prefix string, principals []PrincipalHash, owner *FileOwner) ([]Excluded, error) {
 	if prefix == "" {
 		prefix = "devices"
 	}
@@ -116,13 +121,33 @@ func WriteMosquittoFiles(dir string, devs []devices.Device, prefix string, princ
 		}
 	}
 
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("broker: %w", err)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, "passwd"), passwd.Bytes()); err != nil {
+	if err := makeDir(dir, owner); err != nil {
 		return nil, err
 	}
-	return excluded, writeFileAtomic(filepath.Join(dir, "acl"), acl.Bytes())
+	if err := writeFileAtomic(filepath.Join(dir, "passwd"), passwd.Bytes(), owner); err != nil {
+		return nil, err
+	}
+	return excluded, writeFileAtomic(filepath.Join(dir, "acl"), acl.Bytes(), owner)
+}
+
+// makeDir makes dir, if it does not exist, for owner: 0750 and theirs. An existing dir is the
+// operator's and is left as it is (see Unreachable).
+func makeDir(dir string, owner *FileOwner) error {
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return nil // exists, or an error that writing the files reports better
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("broker: %w", err)
+	}
+	if owner != nil {
+		if err := os.Chown(dir, owner.UID, owner.GID); err != nil {
+			return fmt.Errorf("broker: give %s to %s: %w", dir, owner, err)
+		}
+	}
+	return nil
 }
 
 // mosquittoUserProblem says why user and hash cannot be a line of a Mosquitto password file and
@@ -154,15 +179,20 @@ func receivable(subscribe []string) []string {
 	return out
 }
 
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(path string, data []byte, owner *FileOwner) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*") // mode 0600
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
+	if err == nil && owner != nil {
+		if err = f.Chown(owner.UID, owner.GID); err != nil {
+			err = fmt.Errorf("give it to %s: %w", owner, err)
+		}
+	}
 	if err == nil {
-		err = f.Chmod(0o600)
+		err = f.Chmod(MosquittoFileMode)
 	}
 	if err == nil {
 		err = f.Sync()

@@ -29,7 +29,7 @@ func TestWriteMosquittoFiles(t *testing.T) {
 	dir := t.TempDir()
 	ph := HashPrincipal(ingest)
 	ph2 := HashPrincipal(sharedIngest)
-	if left, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{ph, ph2}); err != nil || len(left) != 0 {
+	if left, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{ph, ph2}, nil); err != nil || len(left) != 0 {
 		t.Fatal(left, err)
 	}
 	passwd, acl := readFile(t, dir, "passwd"), readFile(t, dir, "acl")
@@ -58,8 +58,8 @@ topic read devices/+/telemetry
 		t.Errorf("acl = %q; want %q", acl, wantACL)
 	}
 	for _, name := range []string{"passwd", "acl"} {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s: %v, mode %v; want 0600", name, err, fi.Mode().Perm())
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: %v, mode %v; want 0640: the broker reads it through its group, others not at all", name, err, fi.Mode().Perm())
 		}
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
@@ -84,7 +84,7 @@ func TestWriteMosquittoFilesLeavesOutWhatTheyCannotHold(t *testing.T) {
 		{ID: "C", Status: devices.Active, SecretHash: "x:y"},
 	}
 	ph := HashPrincipal(ingest)
-	left, err := WriteMosquittoFiles(dir, append(slices.Clone(f.devs), bad...), "devices", []PrincipalHash{ph})
+	left, err := WriteMosquittoFiles(dir, append(slices.Clone(f.devs), bad...), "devices", []PrincipalHash{ph}, nil)
 	if err != nil {
 		t.Fatalf("WriteMosquittoFiles with devices it cannot hold: %v; want them left out", err)
 	}
@@ -109,7 +109,7 @@ func TestWriteMosquittoFilesLeavesOutWhatTheyCannotHold(t *testing.T) {
 	for _, p := range []PrincipalHash{{Username: "in:gest", PasswordHash: ph.PasswordHash}, {Username: "in gest", PasswordHash: ph.PasswordHash},
 		{Username: "ingest", PasswordHash: ""}, ph} {
 		dir := t.TempDir()
-		if _, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{ph, p}); err == nil {
+		if _, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{ph, p}, nil); err == nil {
 			t.Errorf("WriteMosquittoFiles with principal %q: nil error; want one", p.Username)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -148,7 +148,7 @@ func TestMosquittoPasswdHashVerifies(t *testing.T) {
 func TestMosquittoEnforcesTheFiles(t *testing.T) {
 	f := newFleet()
 	dir := t.TempDir()
-	if _, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{HashPrincipal(ingest), HashPrincipal(sharedIngest)}); err != nil {
+	if _, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{HashPrincipal(ingest), HashPrincipal(sharedIngest)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	m := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{ExtraConfig: strings.Join([]string{
@@ -248,7 +248,7 @@ func TestMosquittoSharedSubscriptionWhenAMemberDies(t *testing.T) {
 	a := Principal{Username: "vitalwatch-ingest-a", Password: "password-a", Subscribe: share}
 	b := Principal{Username: "vitalwatch-ingest-b", Password: "password-b", Subscribe: share}
 	c := Principal{Username: "vitalwatch-ingest-c", Password: "password-c", Subscribe: share}
-	if _, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{HashPrincipal(a), HashPrincipal(b), HashPrincipal(c)}); err != nil {
+	if _, err := WriteMosquittoFiles(dir, f.devs, "devices", []PrincipalHash{HashPrincipal(a), HashPrincipal(b), HashPrincipal(c)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	m := testsrv.StartMosquitto(t, testsrv.MosquittoOptions{ExtraConfig: strings.Join([]string{

@@ -52,10 +52,11 @@ registry (works before the server has ever run; every change is in the audit log
   devices assign DEVICE PATIENT [--from TIME]   lend a home device to a patient
   devices return DEVICE [--at TIME]             end its loan
   devices list [--site S]              list devices as CSV
-  broker-config [--ingest-users FILE] DIR
+  broker-config [--ingest-users FILE] [--owner USER[:GROUP]] DIR
                                        write a Mosquitto password file and ACL for an external
                                        broker: devices, the ingest user broker.username, and
-                                       one ingest user per instance from FILE (mosquitto_passwd)
+                                       one ingest user per instance from FILE (mosquitto_passwd);
+                                       0640, given (as root) to the user mosquitto or to USER
 
 people (staff who sign in to the API and web UI; also before the server has ever run):
   users add --username U --role doctor|fleet_manager|admin [--teams T1,T2] [--sites S1]

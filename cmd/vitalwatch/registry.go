@@ -336,14 +336,23 @@ func storeRows[T any](rows []csvimport.Row[T], put func(T) error) (int, []csvimp
 // A device the files cannot hold is left out and reported on stderr, and the rest is written:
 // refusing the whole export would keep every revocation from reaching the broker. The command
 // still succeeds, so that a script that rewrites the files and reloads Mosquitto keeps working.
+//
+// Mosquitto's packages start it as root and it switches to the user mosquitto before it reads
+// the files, so, run as root, the command gives them to that user (or to --owner USER[:GROUP])
+// with mode 0640, and warns when a directory on the way keeps that user out.
 func writeBrokerConfig(ctx context.Context, cfg *Config, st *store.Store, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("broker-config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	usersFile := fs.String("ingest-users", "", "a Mosquitto password file (made with mosquitto_passwd) of one ingest user per instance")
+	ownerSpec := fs.String("owner", "", "USER[:GROUP] (or :GROUP) Mosquitto runs as, to give the files to; default as root: mosquitto, if that user exists")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		return errors.New("broker-config: give the directory to write passwd and acl to, after any --ingest-users FILE")
+		return errors.New("broker-config: give the directory to write passwd and acl to, after any --ingest-users FILE and --owner USER[:GROUP]")
 	}
 	dir := fs.Arg(0)
+	owner, err := broker.MosquittoFileOwner(*ownerSpec, os.Geteuid() == 0, broker.SystemAccounts())
+	if err != nil {
+		return fmt.Errorf("broker-config: --owner: %w", err)
+	}
 	prefix := cfg.Ingest.TopicPrefix
 	var principals []broker.PrincipalHash
 	if cfg.Broker.Username != "" || cfg.Broker.Password != "" {
@@ -389,10 +398,7 @@ func writeBrokerConfig(ctx context.Context, cfg *Config, st *store.Store, args [
 		}
 		after = page[len(page)-1].ID
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	excluded, err := broker.WriteMosquittoFiles(dir, all, prefix, principals)
+	excluded, err := broker.WriteMosquittoFiles(dir, all, prefix, principals, owner)
 	if err != nil {
 		return err
 	}
@@ -408,6 +414,15 @@ func writeBrokerConfig(ctx context.Context, cfg *Config, st *store.Store, args [
 	fmt.Fprintf(stdout, "wrote %[1]s/passwd and %[1]s/acl: %[2]d devices, ingest users %[3]s.\n", dir, exported, strings.Join(names, ", "))
 	if len(excluded) > 0 {
 		fmt.Fprintf(stdout, "%d devices left out (listed on stderr): they cannot connect to Mosquitto; retire them and register them again under ids it can take.\n", len(excluded))
+	}
+	if owner != nil {
+		fmt.Fprintf(stdout, "The files are %04o and belong to %s, for Mosquitto to read.\n", broker.MosquittoFileMode, owner)
+		if p := broker.Unreachable(dir, owner); p != "" {
+			fmt.Fprintf(stderr, "broker-config: %s cannot pass through %s, so Mosquitto will not start: let it in (chgrp or chmod) or write the files elsewhere\n", owner, p)
+		}
+	} else {
+		fmt.Fprintf(stdout, "The files are %04o and yours: Mosquitto must run as you or in your group. Run as root, broker-config gives them to the user mosquitto, or to --owner USER[:GROUP].\n",
+			broker.MosquittoFileMode)
 	}
 	fmt.Fprintf(stdout, `In mosquitto.conf:
   allow_anonymous false

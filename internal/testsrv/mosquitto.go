@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,6 +29,10 @@ type MosquittoOptions struct {
 	ExtraConfig string
 	// Port is the listener port; 0 picks a free one. Restart always keeps the port.
 	Port int
+	// User, when the test runs as root, is the user Mosquitto switches to, as its packages run
+	// it (user mosquitto): it then reads its password and ACL files as that user. Empty: root,
+	// which can read anything. Ignored when the test is not root.
+	User string
 }
 
 // StartMosquitto starts a broker in a temporary directory and stops it when the test ends.
@@ -47,14 +52,26 @@ func StartMosquitto(tb testing.TB, opts MosquittoOptions) *Mosquitto {
 	if port == 0 {
 		port = FreePort(tb)
 	}
-	dir := tb.TempDir()
+	runAs := ""
+	if os.Geteuid() == 0 {
+		runAs = "root"
+		if opts.User != "" {
+			runAs = opts.User
+		}
+	}
+	dir := mosquittoDir(tb, runAs)
 	dataDir := filepath.Join(dir, "data")
 	if err := os.Mkdir(dataDir, 0o700); err != nil {
 		tb.Fatalf("testsrv: %v", err)
 	}
+	chownTo(tb, runAs, dataDir)
 	logPath := filepath.Join(dir, "mosquitto.log")
+	if err := os.WriteFile(logPath, nil, 0o644); err != nil {
+		tb.Fatalf("testsrv: %v", err)
+	}
+	chownTo(tb, runAs, logPath) // the broker's output goes to it too, opened by the test as root
 	confPath := filepath.Join(dir, "mosquitto.conf")
-	conf := mosquittoConfig(port, dataDir, logPath, os.Geteuid() == 0) + opts.ExtraConfig + "\n"
+	conf := mosquittoConfig(port, dataDir, logPath, runAs) + opts.ExtraConfig + "\n"
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		tb.Fatalf("testsrv: write mosquitto config: %v", err)
 	}
@@ -71,13 +88,51 @@ func StartMosquitto(tb testing.TB, opts MosquittoOptions) *Mosquitto {
 	return m
 }
 
-// mosquittoConfig is the configuration for mosquitto 2.x (see mosquitto.conf(5)).
-func mosquittoConfig(port int, dataDir, logPath string, asRoot bool) string {
+// mosquittoDir is the broker's directory: the test's own, or, for a broker that runs as another
+// user, one in the temporary directory that this user owns (the test's sits under a 0700 one).
+func mosquittoDir(tb testing.TB, runAs string) string {
+	tb.Helper()
+	if runAs == "" || runAs == "root" {
+		return tb.TempDir()
+	}
+	if err := reachableByOthers(os.TempDir()); err != nil {
+		tb.Fatalf("testsrv: the user %s cannot reach the temporary directory: %v; set TMPDIR to a directory such as /tmp", runAs, err)
+	}
+	dir, err := os.MkdirTemp("", "vitalwatch-mosquitto-")
+	if err != nil {
+		tb.Fatalf("testsrv: %v", err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) }) // registered before Stop, so it runs after it
+	chownTo(tb, runAs, dir)
+	return dir
+}
+
+// chownTo gives path to the user runAs and its group, when that is not root or nobody.
+func chownTo(tb testing.TB, runAs, path string) {
+	tb.Helper()
+	if runAs == "" || runAs == "root" {
+		return
+	}
+	u, err := user.Lookup(runAs)
+	if err != nil {
+		tb.Fatalf("testsrv: mosquitto is to run as %s: %v: %s", runAs, err, mosquittoInstall)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(path, uid, gid); err != nil {
+		tb.Fatalf("testsrv: %v", err)
+	}
+}
+
+// mosquittoConfig is the configuration for mosquitto 2.x (see mosquitto.conf(5)). runAs is the
+// user a broker started as root switches to ("" when not started as root).
+func mosquittoConfig(port int, dataDir, logPath string, runAs string) string {
 	var b strings.Builder
-	if asRoot {
-		// Started as root, mosquitto switches to the user "mosquitto", which cannot write to a
-		// 0700 temporary directory owned by root: no log, no persistence file.
-		b.WriteString("user root\n")
+	if runAs != "" {
+		// Started as root, mosquitto switches to the user "mosquitto" unless told otherwise;
+		// that user cannot write to a 0700 temporary directory owned by root, so a broker meant
+		// to run as it gets a directory of its own (mosquittoDir).
+		fmt.Fprintf(&b, "user %s\n", runAs)
 	}
 	fmt.Fprintf(&b, "listener %d 127.0.0.1\n", port)
 	b.WriteString("allow_anonymous true\n")
