@@ -69,7 +69,8 @@ type HomeBP struct {
 	AtOrAboveTarget bool
 	// Target is the protocol's target.
 	Target BPMean
-	// Used are the indexes, in the readings given, of those averaged, in time order.
+	// Used are the indexes, in the readings given (in Compute: of HomeReadings(Input.HomeBP)),
+	// of those averaged, in time order.
 	Used  []int
 	Flags []Flag
 }
