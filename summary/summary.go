@@ -6,6 +6,12 @@
 // so that any language can present them. The clinical thresholds are those of docs/domain.md.
 package summary
 
+import (
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/reading"
+)
+
 // Flag is a code that qualifies a result: why it is missing or may not be read as the
 // guideline's figure.
 type Flag string
@@ -34,3 +40,71 @@ type Glucose float64
 // MgdL returns g in mg/dL. Every glucose statistic here (means, SDs, percentiles) scales
 // linearly, so converting the result equals computing in mg/dL.
 func (g Glucose) MgdL() float64 { return float64(g) * MgdLPerMmolL }
+
+// GlucoseDays is the period of the CGM and meter reports: the 14 whole local days before today,
+// the period an AGP report needs.
+const GlucoseDays = 14
+
+// Input is what a patient's summary is computed from.
+type Input struct {
+	// AsOf is when the summary is computed for, usually now.
+	AsOf time.Time
+	// Loc is the time zone of the patient's site: days, meal times and the AGP's clock are its.
+	Loc *time.Location
+	// Plans are the patient's care plans: they choose the CGM targets (TargetSetFor).
+	Plans []string
+	// PlanTypes are the reading types the plans ask for, as the missed_measurement rule reads
+	// them (rules.PlanTypes(Plans) of package alerts/rules), for adherence.
+	PlanTypes []reading.Type
+	// Readings are the patient's readings from Since(AsOf, Loc) to AsOf, in canonical units,
+	// in any order, none in doubt. A CGM device's glucose readings have Source "cgm".
+	Readings []reading.Reading
+	// HomeBP are the blood-pressure readings of the patient's home devices, none in doubt,
+	// from HomeProtocol.Since(AsOf, Loc): office (station) readings are not part of the home
+	// protocol.
+	HomeBP []reading.Reading
+	// HomeProtocol is the home BP protocol in force; zero means DefaultHomeProtocol.
+	HomeProtocol HomeProtocol
+}
+
+// Summary is a patient's clinical summary.
+type Summary struct {
+	AsOf      time.Time
+	CGM       CGM
+	Meter     Meter
+	HomeBP    HomeBP
+	Adherence Adherence
+	Vitals    Vitals
+}
+
+// Since returns the earliest measurement time Compute reads from Input.Readings on asOf: the
+// start of the longest window, the local day 30 days before today (the weight change over 30
+// days). The latest readings it reports are the latest among those.
+func Since(asOf time.Time, loc *time.Location) time.Time {
+	return DaysThrough(asOf, loc, 31).From
+}
+
+// Compute computes a patient's summary: the CGM and meter reports over the GlucoseDays days
+// before today, the home BP average, adherence over the AdherenceDays days through today and
+// the vital signs.
+func Compute(in Input) Summary {
+	loc := in.Loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	hp := in.HomeProtocol
+	if hp == (HomeProtocol{}) {
+		hp = DefaultHomeProtocol()
+	}
+	co := DefaultCGMOptions()
+	co.Targets = TargetSetFor(in.Plans)
+	glucose := DaysBefore(in.AsOf, loc, GlucoseDays)
+	return Summary{
+		AsOf:      in.AsOf.In(loc),
+		CGM:       CGMReport(in.Readings, loc, glucose, co),
+		Meter:     MeterReport(in.Readings, loc, glucose),
+		HomeBP:    HomeAverage(HomeReadings(in.HomeBP), time.Time{}, loc, in.AsOf, hp),
+		Adherence: AdherenceReport(in.Readings, loc, in.AsOf, in.PlanTypes),
+		Vitals:    VitalsReport(in.Readings, loc, in.AsOf),
+	}
+}
