@@ -192,6 +192,8 @@ func TestParseRulesErrorsNameTheKey(t *testing.T) {
 		{"version zero", "version: 0\n", []string{"version: must be a whole number >= 1 (line 1)"}},
 		{"version a string", "version: v2\n", []string{`version: must be a whole number, not "v2" (line 1)`}},
 		{"late_after a number", "version: 1\nlate_after: 60\n", []string{`late_after: must be a duration such as 15m or 72h, not "60" (line 2)`}},
+		{"late_after over its limit", "version: 1\nlate_after: 200h\n", []string{"late_after: must be from 1m to 168h (7 days), not 200h (line 2)"}},
+		{"late_after under its limit", "version: 1\nlate_after: 30s\n", []string{"late_after: must be from 1m to 168h (7 days), not 30s (line 2)"}},
 		{"unknown top-level key", "version: 1\nrule:\n  sos: {}\n", []string{"rule: unknown key; want version, late_after or rules (line 2)"}},
 		{"key twice", "version: 1\nrules:\n  sos:\n    enabled: true\n  sos:\n    enabled: false\n",
 			[]string{"rules.sos: given twice (also on line 3) (line 5)"}},

@@ -13,6 +13,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// MinLateAfter and MaxLateAfter bound a rules file's late_after.
+const (
+	MinLateAfter = time.Minute
+	MaxLateAfter = 7 * 24 * time.Hour
+)
+
 // LoadRules reads a rules file (YAML). See ParseRules.
 func LoadRules(path string) (*Rules, error) {
 	data, err := os.ReadFile(path)
@@ -27,7 +33,8 @@ func LoadRules(path string) (*Rules, error) {
 }
 
 // ParseRules reads a rules file (YAML): a version (a whole number >= 1, required), an optional
-// late_after duration, and under rules, per rule id, only what differs from the defaults:
+// late_after duration (MinLateAfter to MaxLateAfter), and under rules, per rule id, only what
+// differs from the defaults:
 //
 //	version: 3
 //	late_after: 2h
@@ -72,8 +79,8 @@ func ParseRules(data []byte) (*Rules, error) {
 			r.base.version = int(v)
 		case "late_after":
 			if d, ok := p.duration(key, n); ok {
-				if d < time.Minute || d > 7*24*time.Hour {
-					p.errorf(key, n, "%v is outside 1m-168h", d)
+				if d < MinLateAfter || d > MaxLateAfter {
+					p.errorf(key, n, "must be from 1m to 168h (7 days), not %s", n.Value)
 				} else {
 					r.base.lateAfter = d
 				}

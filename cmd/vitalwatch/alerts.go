@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-
-	alertrules "github.com/vitalwatch/vitalwatch/alerts/rules"
 )
 
 // runAlerts runs `vitalwatch alerts rules`: it prints the rules in force (alerts.rules_file
@@ -13,13 +11,10 @@ func runAlerts(cfg *Config, args []string, stdout io.Writer) error {
 	if len(args) != 1 || args[0] != "rules" {
 		return fmt.Errorf("usage: vitalwatch alerts rules   (prints the rules in force as a rules file)")
 	}
-	rules := alertrules.DefaultRules()
-	if cfg.Alerts.RulesFile != "" {
-		var err error
-		if rules, err = alertrules.LoadRules(cfg.Alerts.RulesFile); err != nil {
-			return fmt.Errorf("config: alerts.rules_file: %w", err)
-		}
+	rules, err := cfg.Rules()
+	if err != nil {
+		return err
 	}
-	_, err := stdout.Write(rules.Format())
+	_, err = stdout.Write(rules.Format())
 	return err
 }

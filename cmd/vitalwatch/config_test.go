@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // vitalwatch config prints the documented keys, durations as written, secrets hidden;
@@ -34,5 +36,43 @@ func TestConfigCommand(t *testing.T) {
 	}
 	if out.String() != string(example) {
 		t.Errorf("vitalwatch config --example =\n%s\nwant vitalwatch.example.yaml", out.String())
+	}
+}
+
+// TestOnlyServeAndAlertsReadTheRulesFile: a rules file over late_after's limit stops serve
+// before it opens anything, and `alerts rules`, each naming the key and its limit; the commands
+// that do not use the alert rules (the registry, users, migrate, config) still work.
+func TestOnlyServeAndAlertsReadTheRulesFile(t *testing.T) {
+	dataDir := t.TempDir()
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	writeFile(t, rulesFile, "version: 2\nlate_after: 200h\n")
+	env := []string{"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_ALERTS_RULES_FILE=" + rulesFile}
+	for _, args := range [][]string{{"migrate"}, {"config"}, {"devices", "list"}, {"users", "list"}, {"tokens", "list", "--user", "nobody"}} {
+		var stdout, stderr strings.Builder
+		err := run(context.Background(), args, env, &stdout, &stderr)
+		if err != nil && strings.Contains(err.Error(), "rules_file") {
+			t.Errorf("vitalwatch %s with a bad rules file: %v; want it not to read the rules file", strings.Join(args, " "), err)
+		}
+		if err != nil && args[0] != "tokens" {
+			t.Errorf("vitalwatch %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		}
+	}
+
+	const want = "late_after: must be from 1m to 168h (7 days), not 200h (line 2)"
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"alerts", "rules"}, env, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "alerts.rules_file") || !strings.Contains(err.Error(), want) {
+		t.Errorf("alerts rules with late_after 200h: %v; want an error naming alerts.rules_file and saying %q", err, want)
+	}
+	serveDir := t.TempDir()
+	env[0] = "VITALWATCH_DATA_DIR=" + serveDir
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = run(ctx, []string{"serve"}, env, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "alerts.rules_file") || !strings.Contains(err.Error(), want) {
+		t.Errorf("serve with late_after 200h: %v; want an error naming alerts.rules_file and saying %q", err, want)
+	}
+	if entries, _ := os.ReadDir(serveDir); len(entries) != 0 {
+		t.Errorf("serve with a bad rules file made %d entries in data_dir; want it stopped before it opens anything", len(entries))
 	}
 }

@@ -24,6 +24,13 @@ func withClock(now func() time.Time) serveOption {
 // serve runs the platform (package app) until ctx ends, then shuts down in order. started, if
 // not nil, is told the addresses it listens on.
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, started func(listening), options ...serveOption) error {
+	if cfg.Alerts.Enabled {
+		// The rules file is read at start-up's first step, with the configuration, so that a
+		// bad one stops serve before anything is opened; other commands do not read it.
+		if _, err := cfg.Rules(); err != nil {
+			return err
+		}
+	}
 	opts := app.Options{Started: started}
 	for _, o := range options {
 		o(&opts)

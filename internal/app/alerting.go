@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -34,12 +33,9 @@ func newAlerting(cfg *config.Config, db *store.Store, view *devices.View, now fu
 	if !cfg.Alerts.Enabled {
 		return nil, nil
 	}
-	rules := alertrules.DefaultRules()
-	if cfg.Alerts.RulesFile != "" {
-		var err error
-		if rules, err = alertrules.LoadRules(cfg.Alerts.RulesFile); err != nil {
-			return nil, fmt.Errorf("config: alerts.rules_file: %w", err)
-		}
+	rules, err := cfg.Rules()
+	if err != nil {
+		return nil, err
 	}
 	hub := notify.NewHub(db, notify.HubOptions{PollInterval: cfg.Alerts.PollInterval, Log: log})
 	svc := alertrules.NewService(alertrules.NewEngine(rules, now), alerts.NewLifecycle(db, hub, log), view, log)

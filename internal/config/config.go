@@ -266,11 +266,6 @@ func (c *Config) Validate() error {
 			return bad("alerts.escalate_after", "must be from %v to %v: how long an urgent alert may stay unacknowledged before it escalates, got %v",
 				devices.MinAckWithin, devices.MaxAckWithin, c.Alerts.EscalateAfter)
 		}
-		if c.Alerts.RulesFile != "" {
-			if _, err := rules.LoadRules(c.Alerts.RulesFile); err != nil {
-				return bad("alerts.rules_file", "%v", err)
-			}
-		}
 	}
 	r := c.Reallocation
 	switch {
@@ -287,6 +282,20 @@ func (c *Config) Validate() error {
 		return bad("usage.dedupe_window", "must be at least 1h: how long a use is remembered so that a redelivery is not counted again, got %v", c.Usage.DedupeWindow)
 	}
 	return nil
+}
+
+// Rules returns the alert rules in force: alerts.rules_file over the built-in defaults. Only the
+// commands that use them call it (serve and alerts), so that a bad rules file stops those and
+// leaves the registry and user commands working; an error names alerts.rules_file.
+func (c *Config) Rules() (*rules.Rules, error) {
+	if c.Alerts.RulesFile == "" {
+		return rules.DefaultRules(), nil
+	}
+	r, err := rules.LoadRules(c.Alerts.RulesFile)
+	if err != nil {
+		return nil, fmt.Errorf("config: alerts.rules_file: %w", err)
+	}
+	return r, nil
 }
 
 func checkHostPort(s string) error {

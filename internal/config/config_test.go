@@ -233,3 +233,33 @@ func TestPrintConfigHidesSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesFileIsReadByRulesOnly: Load does not read alerts.rules_file, so a bad or missing one
+// leaves the commands that do not use the alert rules working; Rules reads it and names the key,
+// the file's own key and its limit.
+func TestRulesFileIsReadByRulesOnly(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(file, []byte("version: 2\nlate_after: 200h\n"), 0o600)
+	for _, path := range []string{file, filepath.Join(t.TempDir(), "missing.yaml")} {
+		cfg, err := Load("", []string{"VITALWATCH_ALERTS_RULES_FILE=" + path})
+		if err != nil {
+			t.Errorf("Load with alerts.rules_file %s: %v; want the rules file left to Rules", path, err)
+			continue
+		}
+		if _, err := cfg.Rules(); err == nil || !strings.HasPrefix(err.Error(), "config: alerts.rules_file: ") || !strings.Contains(err.Error(), path) {
+			t.Errorf("Rules() with %s = %v; want an error naming alerts.rules_file and the file", path, err)
+		}
+	}
+	cfg, _ := Load("", []string{"VITALWATCH_ALERTS_RULES_FILE=" + file})
+	if _, err := cfg.Rules(); err == nil || !strings.Contains(err.Error(), "late_after: must be from 1m to 168h (7 days), not 200h (line 2)") {
+		t.Errorf("Rules() with late_after 200h = %v; want the key and its limit named", err)
+	}
+	os.WriteFile(file, []byte("version: 2\nlate_after: 168h\n"), 0o600)
+	if r, err := cfg.Rules(); err != nil || r.Version() != 2 || r.LateAfter() != 168*time.Hour {
+		t.Errorf("Rules() with late_after 168h = %v; want version 2, late_after 168h", err)
+	}
+	cfg, _ = Load("", nil)
+	if r, err := cfg.Rules(); err != nil || r.Version() != 1 {
+		t.Errorf("Rules() with no rules file = %v; want the defaults", err)
+	}
+}
