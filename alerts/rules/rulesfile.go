@@ -32,9 +32,9 @@ func LoadRules(path string) (*Rules, error) {
 	return r, nil
 }
 
-// ParseRules reads a rules file (YAML): a version (a whole number >= 1, required), an optional
-// late_after duration (MinLateAfter to MaxLateAfter), and under rules, per rule id, only what
-// differs from the defaults:
+// ParseRules reads a rules file (YAML): a version (a whole number >= 1, required even when
+// nothing else is given, see versionRequired), an optional late_after duration (MinLateAfter to
+// MaxLateAfter), and under rules, per rule id, only what differs from the defaults:
 //
 //	version: 3
 //	late_after: 2h
@@ -63,7 +63,7 @@ func ParseRules(data []byte) (*Rules, error) {
 	r.base.version = 0
 	var p fileParser
 	if len(doc.Content) == 0 {
-		return nil, errors.New("version: required (the rules file is empty)")
+		return nil, errors.New("version: required, and the rules file is empty: " + versionRequired)
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -106,7 +106,7 @@ func ParseRules(data []byte) (*Rules, error) {
 		}
 	})
 	if r.base.version == 0 && !p.has("version") {
-		p.errs = append(p.errs, errors.New("version: required"))
+		p.errs = append(p.errs, errors.New("version: required: "+versionRequired))
 	}
 	if len(p.errs) == 0 {
 		for _, o := range orderings {
@@ -120,6 +120,12 @@ func ParseRules(data []byte) (*Rules, error) {
 	}
 	return r, nil
 }
+
+// versionRequired says why a rules file needs its version even when it changes nothing else:
+// every alert records it, and only the version tells which file's severities, late_after and
+// enabled rules raised the alert, as the thresholds it also records do not.
+const versionRequired = "a whole number >= 1, which every alert records to tell which rules raised it, " +
+	"even in a file that changes nothing else; raise it with each change (the built-in defaults are version 1, so start at 2)"
 
 // fileParser collects the errors of a rules file, each naming its key.
 type fileParser struct {
