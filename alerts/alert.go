@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // Alert is an alert as stored: one per (Rule, Subject) while it is open or acknowledged. Times
@@ -137,7 +137,7 @@ const MaxNote = 1000
 // CheckNote refuses a note longer than MaxNote.
 func CheckNote(note string) error {
 	if n := utf8.RuneCountInString(note); n > MaxNote {
-		return devices.Errorf(devices.Invalid, "a note is at most %d characters, not %d", MaxNote, n)
+		return errcode.Errorf(errcode.Invalid, "a note is at most %d characters, not %d", MaxNote, n)
 	}
 	return nil
 }
@@ -145,7 +145,7 @@ func CheckNote(note string) error {
 // CanAcknowledge refuses to acknowledge an alert that is not open (Conflict, naming its state).
 func (a Alert) CanAcknowledge() error {
 	if a.State != Open {
-		return devices.Errorf(devices.Conflict, "alert %d is %s; it can be acknowledged only when open", a.ID, a.State)
+		return errcode.Errorf(errcode.Conflict, "alert %d is %s; it can be acknowledged only when open", a.ID, a.State)
 	}
 	return nil
 }
@@ -154,10 +154,10 @@ func (a Alert) CanAcknowledge() error {
 // alert without a note (Invalid): a person resolves it and says why.
 func (a Alert) CanResolve(note string) error {
 	if a.State == Resolved {
-		return devices.Errorf(devices.Conflict, "alert %d is resolved; it can be resolved only when open or acknowledged", a.ID)
+		return errcode.Errorf(errcode.Conflict, "alert %d is resolved; it can be resolved only when open or acknowledged", a.ID)
 	}
 	if a.Category == Clinical && strings.TrimSpace(note) == "" {
-		return devices.Errorf(devices.Invalid, "note: required to resolve a clinical alert")
+		return errcode.Errorf(errcode.Invalid, "note: required to resolve a clinical alert")
 	}
 	return nil
 }
@@ -167,13 +167,13 @@ func (a Alert) CanResolve(note string) error {
 func CheckFinding(f Finding) error {
 	switch {
 	case strings.TrimSpace(f.Rule) == "":
-		return devices.Errorf(devices.Invalid, "finding: no rule")
+		return errcode.Errorf(errcode.Invalid, "finding: no rule")
 	case f.Category != Clinical && f.Category != Fault:
-		return devices.Errorf(devices.Invalid, "finding of %s: category %q is not clinical or fault", f.Rule, f.Category)
+		return errcode.Errorf(errcode.Invalid, "finding of %s: category %q is not clinical or fault", f.Rule, f.Category)
 	case f.Subject.Kind != "patient" && f.Subject.Kind != "device" || f.Subject.ID == "":
-		return devices.Errorf(devices.Invalid, "finding of %s: subject %q is not patient/ID or device/ID", f.Rule, f.Subject)
+		return errcode.Errorf(errcode.Invalid, "finding of %s: subject %q is not patient/ID or device/ID", f.Rule, f.Subject)
 	case !f.Resolve && !f.Late && (f.Severity < Info || f.Severity > Critical):
-		return devices.Errorf(devices.Invalid, "finding of %s: %v", f.Rule, f.Severity)
+		return errcode.Errorf(errcode.Invalid, "finding of %s: %v", f.Rule, f.Severity)
 	}
 	return CheckNote(f.Note)
 }

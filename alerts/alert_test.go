@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 func TestKeepEvidence(t *testing.T) {
@@ -76,9 +76,9 @@ func TestScopeAllows(t *testing.T) {
 	}
 }
 
-// errCode is the code of a *devices.Error, or "".
+// errCode is the code of a *errcode.Error, or "".
 func errCode(err error) string {
-	var de *devices.Error
+	var de *errcode.Error
 	if errors.As(err, &de) {
 		return de.Code
 	}
@@ -97,14 +97,14 @@ func TestAcknowledgeAndResolve(t *testing.T) {
 		says     string
 	}{
 		{"acknowledge open", Clinical, Open, "acknowledge", "", "", ""},
-		{"acknowledge acknowledged", Clinical, Acknowledged, "acknowledge", "", devices.Conflict, "alert 7 is acknowledged; it can be acknowledged only when open"},
-		{"acknowledge resolved", Fault, Resolved, "acknowledge", "", devices.Conflict, "alert 7 is resolved"},
-		{"acknowledge with a long note", Fault, Open, "acknowledge", strings.Repeat("x", MaxNote+1), devices.Invalid, "at most 1000 characters"},
+		{"acknowledge acknowledged", Clinical, Acknowledged, "acknowledge", "", errcode.Conflict, "alert 7 is acknowledged; it can be acknowledged only when open"},
+		{"acknowledge resolved", Fault, Resolved, "acknowledge", "", errcode.Conflict, "alert 7 is resolved"},
+		{"acknowledge with a long note", Fault, Open, "acknowledge", strings.Repeat("x", MaxNote+1), errcode.Invalid, "at most 1000 characters"},
 		{"resolve open clinical with a note", Clinical, Open, "resolve", "seen in clinic", "", ""},
 		{"resolve acknowledged clinical with a note", Clinical, Acknowledged, "resolve", "seen in clinic", "", ""},
-		{"resolve clinical without a note", Clinical, Open, "resolve", " ", devices.Invalid, "note: required to resolve a clinical alert"},
+		{"resolve clinical without a note", Clinical, Open, "resolve", " ", errcode.Invalid, "note: required to resolve a clinical alert"},
 		{"resolve fault without a note", Fault, Acknowledged, "resolve", "", "", ""},
-		{"resolve resolved", Fault, Resolved, "resolve", "", devices.Conflict, "alert 7 is resolved; it can be resolved only when open or acknowledged"},
+		{"resolve resolved", Fault, Resolved, "resolve", "", errcode.Conflict, "alert 7 is resolved; it can be resolved only when open or acknowledged"},
 	} {
 		a := Alert{ID: 7, Category: tt.category, State: tt.state, Severity: Urgent}
 		var ev Event

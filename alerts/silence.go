@@ -5,7 +5,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // Silence keeps the findings about a patient or a device from notifying anyone from From until
@@ -42,19 +43,19 @@ func (s Silence) Covers(subject Subject, t time.Time) bool {
 func (s Silence) Check() error {
 	switch {
 	case s.Subject.Kind != "patient" && s.Subject.Kind != "device":
-		return devices.Errorf(devices.Invalid, "subject: %q is not patient/ID or device/ID", s.Subject.String())
-	case !devices.ValidID(s.Subject.ID):
-		return devices.Errorf(devices.Invalid, "subject: %q is not a valid id", s.Subject.ID)
+		return errcode.Errorf(errcode.Invalid, "subject: %q is not patient/ID or device/ID", s.Subject.String())
+	case !reading.ValidID(s.Subject.ID):
+		return errcode.Errorf(errcode.Invalid, "subject: %q is not a valid id", s.Subject.ID)
 	case strings.TrimSpace(s.Reason) == "":
-		return devices.Errorf(devices.Invalid, "reason: required, e.g. \"in hospital\"")
+		return errcode.Errorf(errcode.Invalid, "reason: required, e.g. \"in hospital\"")
 	case utf8.RuneCountInString(s.Reason) > MaxNote:
-		return devices.Errorf(devices.Invalid, "reason: at most %d characters", MaxNote)
+		return errcode.Errorf(errcode.Invalid, "reason: at most %d characters", MaxNote)
 	case s.From.IsZero() || s.Until.IsZero():
-		return devices.Errorf(devices.Invalid, "from and until: both required")
+		return errcode.Errorf(errcode.Invalid, "from and until: both required")
 	case !s.Until.After(s.From):
-		return devices.Errorf(devices.Invalid, "until: %s is not after from %s", s.Until.Format(time.RFC3339), s.From.Format(time.RFC3339))
+		return errcode.Errorf(errcode.Invalid, "until: %s is not after from %s", s.Until.Format(time.RFC3339), s.From.Format(time.RFC3339))
 	case s.Until.Sub(s.From) > MaxSilence:
-		return devices.Errorf(devices.Invalid, "until: a silence lasts at most %s, not %s", MaxSilence, s.Until.Sub(s.From))
+		return errcode.Errorf(errcode.Invalid, "until: a silence lasts at most %s, not %s", MaxSilence, s.Until.Sub(s.From))
 	}
 	return nil
 }
@@ -62,7 +63,7 @@ func (s Silence) Check() error {
 // ParseSubject reads "patient/ID" or "device/ID".
 func ParseSubject(s string) (Subject, bool) {
 	kind, id, ok := strings.Cut(s, "/")
-	if !ok || (kind != "patient" && kind != "device") || !devices.ValidID(id) {
+	if !ok || (kind != "patient" && kind != "device") || !reading.ValidID(id) {
 		return Subject{}, false
 	}
 	return Subject{Kind: kind, ID: id}, true

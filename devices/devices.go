@@ -255,11 +255,6 @@ func (d *Device) Validate() error {
 	return nil
 }
 
-// ValidID is reading.ValidID, the one rule for ids.
-//
-// Deprecated: use reading.ValidID; kept while alerts, alerts/notify and simulators call it here.
-func ValidID(s string) bool { return reading.ValidID(s) }
-
 // ReservedIDPrefix starts the names of the platform's own MQTT users and client ids, such as the
 // ingest client's (vitalwatch-ingest, or vitalwatch-ingest-a and -b for several instances). No
 // device may be given a name that starts with it: a device is its own MQTT username and client
@@ -308,24 +303,3 @@ func CheckNewDeviceID(id string) error {
 func invalidID(what, id string) error {
 	return errcode.Errorf(errcode.Invalid, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", what, id)
 }
-
-// Forwarding to package errcode, for callers not yet moved to it (alerts, alerts/notify, fleet).
-
-// Error codes, as in errcode.
-//
-// Deprecated: use the errcode constants.
-const (
-	Invalid  = errcode.Invalid
-	NotFound = errcode.NotFound
-	Conflict = errcode.Conflict
-)
-
-// Error is errcode.Error.
-//
-// Deprecated: use errcode.Error.
-type Error = errcode.Error
-
-// Errorf is errcode.Errorf.
-//
-// Deprecated: use errcode.Errorf.
-func Errorf(code, format string, args ...any) *Error { return errcode.Errorf(code, format, args...) }

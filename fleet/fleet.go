@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/reallocation"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
@@ -79,10 +80,10 @@ func (s Scope) hasSite(id string) bool { return s.Sites == nil || slices.Contain
 // now.
 func (r *Reports) Utilisation(ctx context.Context, from, to usage.Month, by usage.By, scope Scope) ([]usage.Figure, error) {
 	if to.Before(from) {
-		return nil, devices.Errorf(devices.Invalid, "the period ends (%s) before it starts (%s)", to, from)
+		return nil, errcode.Errorf(errcode.Invalid, "the period ends (%s) before it starts (%s)", to, from)
 	}
 	if n := monthsBetween(from, to); n > MaxMonths {
-		return nil, devices.Errorf(devices.Invalid, "the period spans %d months; at most %d at once", n, MaxMonths)
+		return nil, errcode.Errorf(errcode.Invalid, "the period spans %d months; at most %d at once", n, MaxMonths)
 	}
 	figs, err := r.figures(ctx, from, to, scope)
 	if err != nil {
@@ -305,7 +306,7 @@ func (r *Reports) Alternatives(ctx context.Context, deviceID string) ([]realloca
 	}
 	d, ok := dir.Device(deviceID)
 	if !ok {
-		return nil, devices.Device{}, devices.Errorf(devices.NotFound, "no device %s", deviceID)
+		return nil, devices.Device{}, errcode.Errorf(errcode.NotFound, "no device %s", deviceID)
 	}
 	us, _, _, err := r.stocks(ctx, d.Kind)
 	if err != nil {

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/reallocation"
 	"github.com/vitalwatch/vitalwatch/store"
 	"github.com/vitalwatch/vitalwatch/usage"
@@ -46,7 +48,7 @@ func newFixture(t *testing.T) (*Reports, *store.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	admin := store.WithActor(ctx, "test")
+	admin := audit.WithActor(ctx, "test")
 	if err := st.CreateSites(admin, sites); err != nil {
 		t.Fatal(err)
 	}
@@ -111,15 +113,15 @@ func TestUtilisationByType(t *testing.T) {
 
 	for _, bad := range [][2]usage.Month{{nov, oct}, {{Year: 2024, Month: time.January}, nov}} {
 		_, err := r.Utilisation(context.Background(), bad[0], bad[1], usage.ByDevice, Scope{})
-		var de *devices.Error
-		if !asDevicesError(err, &de) || de.Code != devices.Invalid {
+		var de *errcode.Error
+		if !asCodeError(err, &de) || de.Code != errcode.Invalid {
 			t.Errorf("Utilisation(%s..%s) = %v; want an invalid-period error", bad[0], bad[1], err)
 		}
 	}
 }
 
-func asDevicesError(err error, de **devices.Error) bool {
-	e, ok := err.(*devices.Error)
+func asCodeError(err error, de **errcode.Error) bool {
+	e, ok := err.(*errcode.Error)
 	*de = e
 	return ok
 }
@@ -163,7 +165,7 @@ func TestAssessAndPlan(t *testing.T) {
 
 	// A device already in an open move is not offered again: with three of idle's four
 	// stations moving, it has one free device left to give.
-	act := store.WithActor(ctx, "test")
+	act := audit.WithActor(ctx, "test")
 	if _, err := st.ProposeMove(act, devices.Move{Kind: devices.Station, From: "idle", To: "busy",
 		Devices: []string{"st-idle-0", "st-idle-1", "st-idle-2"}}); err != nil {
 		t.Fatal(err)

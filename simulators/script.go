@@ -238,7 +238,7 @@ func (c *scriptChecker) id(path string, n *yaml.Node, seen map[string]bool, what
 	id := c.p.str(path, n)
 	switch {
 	case id == "":
-	case !devices.ValidID(id):
+	case !reading.ValidID(id):
 		c.p.errorf(path, n, "%q is not a valid %s id: 1-64 characters of A-Z a-z 0-9 . _ : -", id, what)
 	case seen[id]:
 		c.p.errorf(path, n, "%s %q is declared twice", what, id)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 // EscalationStore is what the escalator needs of the store (store.Store).
@@ -136,8 +137,8 @@ func (e *Escalator) team(ctx context.Context, id string) (devices.Team, error) {
 		return devices.Team{}, nil
 	}
 	t, err := e.store.GetTeam(ctx, id)
-	var de *devices.Error
-	if errors.As(err, &de) && de.Code == devices.NotFound {
+	var de *errcode.Error
+	if errors.As(err, &de) && de.Code == errcode.NotFound {
 		return devices.Team{ID: id}, nil
 	}
 	if err != nil {
@@ -152,8 +153,8 @@ func (e *Escalator) open(ctx context.Context, siteID string, now time.Time) (boo
 		return true, nil
 	}
 	site, err := e.store.GetSite(ctx, siteID)
-	var de *devices.Error
-	if errors.As(err, &de) && de.Code == devices.NotFound {
+	var de *errcode.Error
+	if errors.As(err, &de) && de.Code == errcode.NotFound {
 		return true, nil
 	}
 	if err != nil {

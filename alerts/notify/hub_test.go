@@ -11,6 +11,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/alerts/notify"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/store"
 )
 
@@ -189,7 +190,7 @@ func TestHubPollsOtherInstances(t *testing.T) {
 	otherApply(clinical("fever", "pA2", "tA", alerts.Warning))
 	f.apply(clinical("fever", "pA1", "tA", alerts.Urgent)) // follows an event this hub has not seen yet
 	otherApply(fault("offline", "dA1", "sA", alerts.Warning))
-	a, _, err := other.AcknowledgeAlert(store.WithActor(ctx, "user:doc"), 1, "on it")
+	a, _, err := other.AcknowledgeAlert(audit.WithActor(ctx, "user:doc"), 1, "on it")
 	if err != nil || a.ID != 1 {
 		t.Fatalf("AcknowledgeAlert(1) on the other instance = %+v, %v", a, err)
 	}

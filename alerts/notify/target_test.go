@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/vitalwatch/vitalwatch/alerts/notify"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
 func TestCheckWebhookURL(t *testing.T) {
@@ -64,8 +64,8 @@ func TestCheckWebhookTarget(t *testing.T) {
 		if err := notify.CheckWebhookTarget(tt.url, false); (err == nil) != tt.public {
 			t.Errorf("CheckWebhookTarget(%q, false) = %v; want ok %v", tt.url, err, tt.public)
 		} else if err != nil {
-			var de *devices.Error
-			if !errors.As(err, &de) || de.Code != devices.Invalid || !strings.HasPrefix(de.Message, "url: ") {
+			var de *errcode.Error
+			if !errors.As(err, &de) || de.Code != errcode.Invalid || !strings.HasPrefix(de.Message, "url: ") {
 				t.Errorf("CheckWebhookTarget(%q, false) = %v; want an Invalid error naming url", tt.url, err)
 			}
 		}

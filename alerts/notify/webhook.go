@@ -4,7 +4,8 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // Webhooks (docs/design.md "Alerts"): signed HTTP POSTs of alert events to a team's
@@ -67,15 +68,15 @@ const MaxWebhookURL = 2000
 func (w Webhook) Check() error {
 	switch {
 	case (w.Team == "") == (w.Site == ""):
-		return devices.Errorf(devices.Invalid, "a webhook is for one team or one site: give exactly one of team and site")
-	case w.Team != "" && !devices.ValidID(w.Team):
-		return devices.Errorf(devices.Invalid, "team: %q is not an id", w.Team)
-	case w.Site != "" && !devices.ValidID(w.Site):
-		return devices.Errorf(devices.Invalid, "site: %q is not an id", w.Site)
+		return errcode.Errorf(errcode.Invalid, "a webhook is for one team or one site: give exactly one of team and site")
+	case w.Team != "" && !reading.ValidID(w.Team):
+		return errcode.Errorf(errcode.Invalid, "team: %q is not an id", w.Team)
+	case w.Site != "" && !reading.ValidID(w.Site):
+		return errcode.Errorf(errcode.Invalid, "site: %q is not an id", w.Site)
 	case w.MinSeverity != 0 && (w.MinSeverity < alerts.Info || w.MinSeverity > alerts.Critical):
-		return devices.Errorf(devices.Invalid, "min_severity: %v is not a severity", w.MinSeverity)
+		return errcode.Errorf(errcode.Invalid, "min_severity: %v is not a severity", w.MinSeverity)
 	case w.Secret == "":
-		return devices.Errorf(devices.Invalid, "a webhook needs a secret")
+		return errcode.Errorf(errcode.Invalid, "a webhook needs a secret")
 	}
 	return CheckWebhookURL(w.URL)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/alerts/notify"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/store"
 )
@@ -100,7 +101,7 @@ func newWHFixture(t *testing.T, o notify.DelivererOptions) *whFixture {
 	return f
 }
 
-var asAdminWH = store.WithActor(context.Background(), "user:admin")
+var asAdminWH = audit.WithActor(context.Background(), "user:admin")
 
 func (f *whFixture) webhook(w notify.Webhook) notify.Webhook {
 	f.t.Helper()
@@ -135,7 +136,7 @@ func (f *whFixture) runAt(at time.Time) {
 
 func (f *whFixture) deliveries(webhook int64) []notify.Delivery {
 	f.t.Helper()
-	ds, err := f.store.ListWebhookDeliveries(context.Background(), webhook, store.DeliveryFilter{})
+	ds, err := f.store.ListWebhookDeliveries(context.Background(), webhook, notify.DeliveryFilter{})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // A backlog: a device that was out of reach uploads what it measured, old measurement times
@@ -189,7 +188,7 @@ func TestServiceBacklogOneAlertPerEpisode(t *testing.T) {
 			}
 		}
 	}
-	as, err := f.store.ListAlerts(ctx, store.AlertFilter{Scope: alerts.Scope{All: true}, Rule: alerts.RuleRepeatedErrors})
+	as, err := f.store.ListAlerts(ctx, alerts.Filter{Scope: alerts.Scope{All: true}, Rule: alerts.RuleRepeatedErrors})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/alerts/rules"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -24,7 +25,7 @@ type serviceFixture struct {
 	svc   *rules.Service
 }
 
-var asSeed = store.WithActor(context.Background(), "test:seed")
+var asSeed = audit.WithActor(context.Background(), "test:seed")
 
 func newServiceFixture(t *testing.T) *serviceFixture {
 	t.Helper()
@@ -75,7 +76,7 @@ func (f *serviceFixture) glucose(device, patient string, v float64, at time.Time
 // open returns the open alerts of rule, by subject id.
 func (f *serviceFixture) open(rule string) map[string]alerts.Alert {
 	f.t.Helper()
-	as, err := f.store.ListAlerts(context.Background(), store.AlertFilter{Scope: alerts.Scope{All: true}, Rule: rule, State: alerts.Open})
+	as, err := f.store.ListAlerts(context.Background(), alerts.Filter{Scope: alerts.Scope{All: true}, Rule: rule, State: alerts.Open})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func (f *serviceFixture) open(rule string) map[string]alerts.Alert {
 func TestServiceAppliesOverrides(t *testing.T) {
 	f := newServiceFixture(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	if err := f.store.SetOverrides(asSeed, store.PatientOverrides, "pA1", rules.Overrides{alerts.RuleGlucoseLow: {"below": 4.5}}); err != nil {
+	if err := f.store.SetOverrides(asSeed, rules.PatientOverrides, "pA1", rules.Overrides{alerts.RuleGlucoseLow: {"below": 4.5}}); err != nil {
 		t.Fatal(err)
 	}
 	f.refresh()
@@ -103,7 +104,7 @@ func TestServiceAppliesOverrides(t *testing.T) {
 	}
 
 	// A team's override reaches pA2; pA1's own still wins over it.
-	if err := f.store.SetOverrides(asSeed, store.TeamOverrides, "tA", rules.Overrides{alerts.RuleGlucoseLow: {"below": 4.3}}); err != nil {
+	if err := f.store.SetOverrides(asSeed, rules.TeamOverrides, "tA", rules.Overrides{alerts.RuleGlucoseLow: {"below": 4.3}}); err != nil {
 		t.Fatal(err)
 	}
 	f.refresh()
@@ -113,7 +114,7 @@ func TestServiceAppliesOverrides(t *testing.T) {
 	}
 
 	// Transferred to tB, which has no override, pA1 keeps their own.
-	if err := f.store.TransferPatient(asSeed, "pA1", "tB", store.DevicesTravel, now.Add(-90*time.Second)); err != nil {
+	if err := f.store.TransferPatient(asSeed, "pA1", "tB", devices.PolicyTravel, now.Add(-90*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	f.refresh()
@@ -123,7 +124,7 @@ func TestServiceAppliesOverrides(t *testing.T) {
 		t.Errorf("pA1's glucose_low after the transfer = %+v; want count 2, team tB, below 4.5", a)
 	}
 	// Deleted, pA1 is back on the rules file (3.9): 3.95 no longer counts.
-	if err := f.store.DeleteOverrides(asSeed, store.PatientOverrides, "pA1"); err != nil {
+	if err := f.store.DeleteOverrides(asSeed, rules.PatientOverrides, "pA1"); err != nil {
 		t.Fatal(err)
 	}
 	f.refresh()

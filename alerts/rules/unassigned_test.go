@@ -11,7 +11,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reading"
-	"github.com/vitalwatch/vitalwatch/store"
 )
 
 // An SOS or a fall from a device that has no patient at its time (lent to nobody, or measured
@@ -107,7 +106,7 @@ func TestServiceUnassignedSOSGoesToTheSite(t *testing.T) {
 	if err := f.svc.Observe(ctx, []alerts.Observation{{Device: d, Message: &m, Received: now}}); err != nil {
 		t.Fatal(err)
 	}
-	as, err := f.store.ListAlerts(ctx, store.AlertFilter{Scope: alerts.Scope{Sites: []string{"sA"}}, Rule: alerts.RuleSOSUnassigned})
+	as, err := f.store.ListAlerts(ctx, alerts.Filter{Scope: alerts.Scope{Sites: []string{"sA"}}, Rule: alerts.RuleSOSUnassigned})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +119,7 @@ func TestServiceUnassignedSOSGoesToTheSite(t *testing.T) {
 		!strings.Contains(a.LastValue, "31.2304,121.4737") || !strings.Contains(a.LastValue, "Riverside CHC") {
 		t.Errorf("alert = %+v; want open, critical and notified, for site sA, about wA1, with its location and site", a)
 	}
-	other, err := f.store.ListAlerts(ctx, store.AlertFilter{Scope: alerts.Scope{Sites: []string{"sB"}}, Rule: alerts.RuleSOSUnassigned})
+	other, err := f.store.ListAlerts(ctx, alerts.Filter{Scope: alerts.Scope{Sites: []string{"sB"}}, Rule: alerts.RuleSOSUnassigned})
 	if err != nil || len(other) != 0 {
 		t.Errorf("sos_unassigned alerts that sB sees = %d, %v; want none", len(other), err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -43,7 +44,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 			ids = append(ids, fmt.Sprintf("probe-%03d", i))
 		}
 		seedDevices(b, dataDir, ids...)
-		ctx := store.WithActor(context.Background(), "bench")
+		ctx := audit.WithActor(context.Background(), "bench")
 		st, err := store.Open(ctx, filepath.Join(dataDir, dbFile))
 		if err != nil {
 			b.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vitalwatch/vitalwatch/alerts/rules"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -100,7 +101,7 @@ func TestAlertsThroughThePipeline(t *testing.T) {
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	dataDir := t.TempDir()
 	secrets := seedDevices(t, dataDir, "ox-1")
-	ctx := store.WithActor(context.Background(), "test")
+	ctx := audit.WithActor(context.Background(), "test")
 	st, err := store.Open(ctx, filepath.Join(dataDir, dbFile))
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +266,7 @@ func testResumeAfterRestart(t *testing.T, override rules.Overrides, bp [2][2]int
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	dataDir := t.TempDir()
 	secrets := seedDevices(t, dataDir, "cuff-1")
-	ctx := store.WithActor(context.Background(), "test")
+	ctx := audit.WithActor(context.Background(), "test")
 	st, err := store.Open(ctx, filepath.Join(dataDir, dbFile))
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +281,7 @@ func testResumeAfterRestart(t *testing.T, override rules.Overrides, bp [2][2]int
 		}
 	}
 	if override != nil {
-		if err := st.SetOverrides(ctx, store.PatientOverrides, "P-1", override); err != nil {
+		if err := st.SetOverrides(ctx, rules.PatientOverrides, "P-1", override); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -328,7 +329,7 @@ func TestAlertsWithTwoInstances(t *testing.T) {
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	pg := testsrv.StartPostgres(t)
 	dsn := pg.NewDatabase(t)
-	ctx := store.WithActor(context.Background(), "test")
+	ctx := audit.WithActor(context.Background(), "test")
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

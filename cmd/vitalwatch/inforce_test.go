@@ -13,6 +13,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -52,7 +53,7 @@ func TestRegistryChangeInForceWhenTheAPIAnswers(t *testing.T) {
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
 	dataDir := t.TempDir()
 	seedDevices(t, dataDir) // the site
-	ctx := store.WithActor(context.Background(), "test")
+	ctx := audit.WithActor(context.Background(), "test")
 	st, err := store.Open(ctx, filepath.Join(dataDir, dbFile))
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/store"
 )
@@ -85,7 +86,7 @@ func TestRegistryCLI(t *testing.T) {
 		!strings.Contains(err.Error(), "nowhere") {
 		t.Errorf("devices add at an unknown site: %v; want an error naming it", err)
 	}
-	log, _ := st.AuditLog(ctx, store.AuditFilter{Subject: "device/cuff-1"})
+	log, _ := st.AuditLog(ctx, audit.Filter{Subject: "device/cuff-1"})
 	if len(log) < 3 || !strings.HasPrefix(log[0].Actor, "cli") {
 		t.Errorf("audit of cuff-1 = %+v; want create, assign and secret rotation by the CLI user", log)
 	}

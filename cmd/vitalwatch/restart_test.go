@@ -12,6 +12,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
@@ -188,7 +189,7 @@ func TestRestartsLoseNoAcknowledgedReading(t *testing.T) {
 		ids = append(ids, fmt.Sprintf("rs-%02d", i))
 	}
 	secrets := seedDevices(t, dataDir, ids...)
-	ctx := store.WithActor(context.Background(), "test")
+	ctx := audit.WithActor(context.Background(), "test")
 	st, err := store.Open(ctx, filepath.Join(dataDir, dbFile))
 	if err != nil {
 		t.Fatal(err)

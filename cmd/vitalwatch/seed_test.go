@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/store"
 )
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) {
 // each one's MQTT secret.
 func seedDevices(tb testing.TB, dataDir string, ids ...string) map[string]string {
 	tb.Helper()
-	ctx := store.WithActor(context.Background(), "test")
+	ctx := audit.WithActor(context.Background(), "test")
 	st, err := store.Open(ctx, filepath.Join(dataDir, dbFile))
 	if err != nil {
 		tb.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vitalwatch/vitalwatch/access"
+	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/store"
 )
@@ -40,7 +41,7 @@ func TestUsersCLI(t *testing.T) {
 		t.Fatalf("after users add, root = %+v, %v; want an admin whose hash checks the printed password %q", root, err, password)
 	}
 
-	admin := store.WithActor(ctx, "test")
+	admin := audit.WithActor(ctx, "test")
 	if err := st.CreateSite(admin, devices.Site{ID: "s1", Name: "Riverside"}); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestUsersCLI(t *testing.T) {
 	}
 
 	// The audit log names the operator.
-	entries, _ := st.AuditLog(ctx, store.AuditFilter{Subject: "user/" + wang.ID})
+	entries, _ := st.AuditLog(ctx, audit.Filter{Subject: "user/" + wang.ID})
 	if len(entries) != 5 || !strings.HasPrefix(entries[0].Actor, "cli") {
 		t.Errorf("audit of dr.wang = %+v; want 5 entries (create, token, revoke, password, disable) by cli:<user>", entries)
 	}
