@@ -12,7 +12,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vitalwatch/vitalwatch/mqttconn"
+	"github.com/vitalwatch/vitalwatch/ingest/mqttconn"
 )
 
 // SubscriberConfig says how to reach the broker and what to subscribe to.

@@ -11,7 +11,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
-	"github.com/vitalwatch/vitalwatch/mqttconn"
+	"github.com/vitalwatch/vitalwatch/ingest/mqttconn"
 	"github.com/vitalwatch/vitalwatch/simulators"
 )
 

@@ -18,8 +18,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/vitalwatch/vitalwatch/ingest/mqttconn"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
-	"github.com/vitalwatch/vitalwatch/mqttconn"
 	"github.com/vitalwatch/vitalwatch/store"
 	deviceusage "github.com/vitalwatch/vitalwatch/usage"
 )
