@@ -121,7 +121,11 @@ func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body loginJSON
-	has, err := decodeBody(r, &body, nil)
+	_, err := queryParams(r)
+	var has map[string]bool
+	if err == nil {
+		has, err = decodeBody(r, &body, nil)
+	}
 	if err == nil {
 		err = required(has, "username", "password")
 	}

@@ -392,11 +392,13 @@ func TestUserManagement(t *testing.T) {
 	c.noHashes()
 }
 
-// The account routes refuse a query parameter they do not take, as every other route does.
+// Signing in and the account routes refuse a query parameter they do not take, as every other
+// route does.
 func TestAccountRoutesRefuseUnknownParameters(t *testing.T) {
 	c := newAccountsAPI(t)
 	admin := sessionOf(t, c.login("admin", adminPassword, "")).Value
 	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/login?colour=red", `{"username": "admin", "password": "` + adminPassword + `"}`},
 		{"GET", "/api/v1/me?colour=red", ""},
 		{"POST", "/api/v1/logout?colour=red", ""},
 		{"GET", "/api/v1/users?colour=red", ""},
