@@ -16,10 +16,10 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts/notify"
-	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/fleet"
+	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
 )
 
 // Check is one readiness check: a named dependency and a function that reports whether it answers.

@@ -12,8 +12,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vitalwatch/vitalwatch/access"
-	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/errcode"
+	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 

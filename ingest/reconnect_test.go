@@ -19,8 +19,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/ingest"
+	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
 )
 
 // subscribeDropper closes the ingest client's connection when the broker receives its

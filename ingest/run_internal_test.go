@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
 )
 
 // downPoints is InfluxDB refusing every write, or taking every write while up is set.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 

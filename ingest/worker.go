@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/deadletter"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
+	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/usage"
 )

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
 )
 
 // DeadLetters keeps the rejected input.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vitalwatch/vitalwatch/deadletter"
+	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
 )
 
 func testDeadLettersAddListFilter(t *testing.T, newDSN func(t *testing.T) string) {
