@@ -11,8 +11,8 @@ import (
 	"strconv"
 
 	"github.com/vitalwatch/vitalwatch/access"
-	"github.com/vitalwatch/vitalwatch/csvimport"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/devices/csvimport"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 

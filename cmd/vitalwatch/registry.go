@@ -17,8 +17,8 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/broker"
-	"github.com/vitalwatch/vitalwatch/csvimport"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/devices/csvimport"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/internal/app"
 	"github.com/vitalwatch/vitalwatch/store"
