@@ -21,8 +21,8 @@ import (
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/ingest"
 	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
+	"github.com/vitalwatch/vitalwatch/ingest/spool"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
-	"github.com/vitalwatch/vitalwatch/spool"
 	"github.com/vitalwatch/vitalwatch/store"
 	"github.com/vitalwatch/vitalwatch/usage"
 )

@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
+	"github.com/vitalwatch/vitalwatch/ingest/spool"
 	"github.com/vitalwatch/vitalwatch/reading"
-	"github.com/vitalwatch/vitalwatch/spool"
 )
 
 // deadReasons are the dead-letter reasons, indexed for per-batch counting.

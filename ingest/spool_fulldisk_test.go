@@ -19,8 +19,8 @@ import (
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/ingest"
 	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
-	"github.com/vitalwatch/vitalwatch/spool"
-	"github.com/vitalwatch/vitalwatch/spool/spooltest"
+	"github.com/vitalwatch/vitalwatch/ingest/spool"
+	"github.com/vitalwatch/vitalwatch/ingest/spool/spooltest"
 )
 
 // switchedInflux is an InfluxDB that is down while down is set, and otherwise keeps every line

@@ -13,8 +13,8 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/ingest"
+	"github.com/vitalwatch/vitalwatch/ingest/spool"
 	"github.com/vitalwatch/vitalwatch/internal/config"
-	"github.com/vitalwatch/vitalwatch/spool"
 	"github.com/vitalwatch/vitalwatch/store"
 	"github.com/vitalwatch/vitalwatch/usage"
 )

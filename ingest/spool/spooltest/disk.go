@@ -10,7 +10,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/vitalwatch/vitalwatch/spool"
+	"github.com/vitalwatch/vitalwatch/ingest/spool"
 )
 
 // Op names a file operation, for Disk's hooks.

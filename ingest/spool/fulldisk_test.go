@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/vitalwatch/vitalwatch/spool"
-	"github.com/vitalwatch/vitalwatch/spool/spooltest"
+	"github.com/vitalwatch/vitalwatch/ingest/spool"
+	"github.com/vitalwatch/vitalwatch/ingest/spool/spooltest"
 )
 
 // These tests run the spool on a spooltest.Disk, whose space runs out like a real file

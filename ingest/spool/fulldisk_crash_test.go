@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vitalwatch/vitalwatch/spool"
-	"github.com/vitalwatch/vitalwatch/spool/spooltest"
+	"github.com/vitalwatch/vitalwatch/ingest/spool"
+	"github.com/vitalwatch/vitalwatch/ingest/spool/spooltest"
 )
 
 // The full-disk crash tests replay a spool that fills its disk in a child process (this

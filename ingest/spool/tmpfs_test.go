@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/vitalwatch/vitalwatch/spool"
+	"github.com/vitalwatch/vitalwatch/ingest/spool"
 )
 
 // TestReplayDrainsRealFullDisk is TestReplayDrainsFullDisk on a real file system: a 1 MiB
