@@ -42,19 +42,12 @@ func (w *worker) observeTelemetry(dev *devices.Device, dir *devices.Directory, m
 
 // observe hands the batch's observations to the observer, retrying like recordUses.
 func (p *Pipeline) observe(ctx context.Context, seen []alerts.Observation) bool {
-	backoff := p.cfg.RetryInterval
-	for {
+	return p.retry(ctx, func() error {
 		err := p.observer.Observe(ctx, seen)
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
+		if err == nil || ctx.Err() != nil {
+			return err
 		}
 		p.log.Error("observing accepted messages failed", "err", err, "count", len(seen))
-		if !sleep(ctx, backoff) {
-			return false
-		}
-		backoff = min(2*backoff, p.cfg.MaxRetryInterval)
-	}
+		return err
+	})
 }

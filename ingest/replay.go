@@ -15,7 +15,7 @@ import (
 // drain replays the spool into InfluxDB, oldest first, until ctx ends. The spool frees space as
 // it is consumed, and consuming needs none, so replay goes on when the disk is full.
 func (p *Pipeline) drain(ctx context.Context) {
-	backoff := p.cfg.RetryInterval
+	b := newBackoff(p.cfg.RetryInterval, p.cfg.MaxRetryInterval)
 	h := &p.metrics.spool
 	for {
 		rec, ok, err := p.spool.Peek()
@@ -43,13 +43,12 @@ func (p *Pipeline) drain(ctx context.Context) {
 		}
 		if err != nil {
 			p.metrics.writeErrors.Inc()
-			if !sleep(ctx, backoff) {
+			if !sleep(ctx, b.next()) {
 				return
 			}
-			backoff = min(2*backoff, p.cfg.MaxRetryInterval)
 			continue
 		}
-		backoff = p.cfg.RetryInterval
+		b.reset()
 		if !p.consumeSpooled(ctx) {
 			return
 		}
@@ -60,25 +59,21 @@ func (p *Pipeline) drain(ctx context.Context) {
 // consumeSpooled removes the replayed record from the spool, retrying with backoff until it
 // works or ctx ends. Only Consume is retried: the record is in InfluxDB already.
 func (p *Pipeline) consumeSpooled(ctx context.Context) bool {
-	backoff := p.cfg.RetryInterval
 	h := &p.metrics.spool
-	for {
+	return p.retry(ctx, func() error {
 		err := p.spool.Consume()
 		if err == nil {
 			if ended := h.ok(&h.replay); ended.kind != "" {
 				p.log.Info("spool replay resumed", "after", ended.err, "failed_attempts", ended.tries,
 					"for", p.now().Sub(ended.since).Round(time.Millisecond))
 			}
-			return true
+			return nil
 		}
 		if h.fail(&h.replay, "consume", err, p.now()) {
 			p.log.Error("spool consume failed; replay waits", "err", err)
 		}
-		if !sleep(ctx, backoff) {
-			return false
-		}
-		backoff = min(2*backoff, p.cfg.MaxRetryInterval)
-	}
+		return err
+	})
 }
 
 // SpoolReady reports, for /readyz, whether the spool can take batches and its replay is moving:

@@ -212,7 +212,7 @@ func (s *Subscriber) supervise() {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
-	backoff := minRetry
+	b := newBackoff(minRetry, maxRetry)
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -224,11 +224,10 @@ func (s *Subscriber) supervise() {
 		}
 		if s.ensure() {
 			retry.Stop()
-			backoff = minRetry
+			b.reset()
 			continue
 		}
-		retry.Reset(backoff)
-		backoff = min(2*backoff, maxRetry)
+		retry.Reset(b.next())
 	}
 }
 

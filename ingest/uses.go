@@ -111,20 +111,13 @@ func lineMillis(line []byte) (int64, bool) {
 // recordUses records uses, retrying until it works or ctx ends. Until it works, the batch is
 // not acknowledged: a store outage holds the broker back instead of losing counts.
 func (p *Pipeline) recordUses(ctx context.Context, uses []usage.Use) bool {
-	backoff := p.cfg.RetryInterval
-	for {
+	return p.retry(ctx, func() error {
 		err := p.uses.Record(ctx, uses)
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
+		if err == nil || ctx.Err() != nil {
+			return err
 		}
 		p.metrics.usageErrors.Inc()
 		p.log.Error("recording device uses failed", "err", err, "count", len(uses))
-		if !sleep(ctx, backoff) {
-			return false
-		}
-		backoff = min(2*backoff, p.cfg.MaxRetryInterval)
-	}
+		return err
+	})
 }

@@ -14,25 +14,24 @@ import (
 // InfluxDB costs one timeout, not one per batch. When InfluxDB refuses the batch's content,
 // onRejected sorts out what to dead-letter. It returns false only when ctx ended first.
 func (p *Pipeline) store(ctx context.Context, lines []byte, onRejected func(context.Context, error) error) bool {
-	backoff := p.cfg.RetryInterval
-	for {
+	return p.retry(ctx, func() error {
 		if p.spool.Len() == 0 {
 			err := p.writeOnce(ctx, lines)
 			var rej *influx.RejectedError
 			switch {
 			case err == nil:
-				return true
+				return nil
 			case errors.As(err, &rej):
 				// InfluxDB's message quotes the refused line, patient tag and value included:
 				// only its status above debug.
 				p.log.Warn("influx refused points; finding them", "status", rej.Status)
 				p.log.Debug("influx refused points", "err", err)
 				if err = onRejected(ctx, err); err == nil {
-					return true
+					return nil
 				}
 			}
 			if ctx.Err() != nil {
-				return false
+				return err
 			}
 			p.metrics.writeErrors.Inc()
 			p.log.Warn("influx write failed; spooling", "err", err, "bytes", len(lines))
@@ -48,7 +47,7 @@ func (p *Pipeline) store(ctx context.Context, lines []byte, onRejected func(cont
 			case p.spooled <- struct{}{}:
 			default:
 			}
-			return true
+			return nil
 		}
 		// The batch waits unacknowledged, and the broker with it, until the spool or InfluxDB
 		// takes it. Said once per stretch of such failures, not for every batch and retry.
@@ -66,11 +65,8 @@ func (p *Pipeline) store(ctx context.Context, lines []byte, onRejected func(cont
 				p.log.Error("spool append failed; holding the broker back", "err", err)
 			}
 		}
-		if !sleep(ctx, backoff) {
-			return false
-		}
-		backoff = min(2*backoff, p.cfg.MaxRetryInterval)
-	}
+		return err
+	})
 }
 
 func (p *Pipeline) writeOnce(ctx context.Context, lines []byte) error {
@@ -85,26 +81,22 @@ func (p *Pipeline) writeOnce(ctx context.Context, lines []byte) error {
 // addDeadLetters stores dead letters, retrying until it works or ctx ends. A failure is logged
 // when it starts and when it ends, not at every retry.
 func (p *Pipeline) addDeadLetters(ctx context.Context, dls []deadletter.DeadLetter) bool {
-	backoff := p.cfg.RetryInterval
 	h := &p.metrics.spool
-	for {
+	return p.retry(ctx, func() error {
 		err := p.dead.AddDeadLetters(ctx, dls, p.cfg.DeadLetterKeep)
 		if err == nil {
 			if ended := h.ok(&h.dead); ended.kind != "" {
 				p.log.Info("dead letters stored again", "after", ended.err, "failed_attempts", ended.tries)
 			}
-			return true
+			return nil
 		}
 		p.metrics.deadLetterErrors.Inc()
 		if ctx.Err() != nil {
-			return false
+			return err
 		}
 		if h.fail(&h.dead, "error", err, p.now()) {
 			p.log.Error("storing dead letters failed; retrying", "err", err, "count", len(dls))
 		}
-		if !sleep(ctx, backoff) {
-			return false
-		}
-		backoff = min(2*backoff, p.cfg.MaxRetryInterval)
-	}
+		return err
+	})
 }
