@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/alerts/notify"
@@ -41,23 +39,6 @@ type AlertStore interface {
 // defaultHeartbeat is how often the alert stream sends a comment when it has nothing to say,
 // so that proxies keep the connection and a client notices a dead one.
 const defaultHeartbeat = 15 * time.Second
-
-func (a *API) alertRoutes() chi.Router {
-	r := chi.NewRouter()
-	r.Get("/", a.alertHandler(a.listAlerts))
-	r.Get("/stream", a.alertHandler(a.alertStream))
-	r.Get("/burden", a.alertHandler(a.alertBurden)) // before /{id}, which would take "burden" for an id
-	r.Get("/{id}", a.alertHandler(a.getAlert))
-	r.Post("/{id}/acknowledge", a.alertHandler(a.actOnAlert("acknowledge")))
-	r.Post("/{id}/resolve", a.alertHandler(a.actOnAlert("resolve")))
-	r.Post("/{id}/snooze", a.alertHandler(a.silences(a.snoozeAlert)))
-	return r
-}
-
-// alertHandler adapts h for the alert routes (see withPrincipal).
-func (a *API) alertHandler(h registryHandler) http.HandlerFunc {
-	return a.withPrincipal(a.opts.Alerts != nil, "alerts are not configured", h)
-}
 
 // alertJSON is an alert as the API shows it. People are named as in the audit log
 // (user:<user id>); the system's own changes as "system".
@@ -208,32 +189,19 @@ func mayAlert(p *access.Principal, al alerts.Alert) error {
 	return forbidden("a %s may not see alerts", p.Role)
 }
 
-// alertFor returns the alert of the path's id when p may see it: 400 for an id that is not one,
-// 404 if there is none, 403 if it is outside p's scope.
-func (a *API) alertFor(r *http.Request, p *access.Principal) (alerts.Alert, error) {
-	raw := chi.URLParam(r, "id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return alerts.Alert{}, invalid("id " + strconv.Quote(raw) + " in the path is not an alert id (a positive whole number)")
-	}
-	al, err := a.opts.Alerts.GetAlert(r.Context(), id)
-	if err != nil {
-		return al, err
-	}
-	return al, mayAlert(p, al)
+// alertFor returns the alert of the path's id when the caller may see it: 400 for an id that is
+// not one, 404 if there is none, 403 if it is outside the caller's scope.
+func (a *API) alertFor(c *call) (alerts.Alert, error) {
+	return byNumber(c, "an alert", a.opts.Alerts.GetAlert, func(al alerts.Alert) error { return mayAlert(c.p, al) })
 }
 
 // listAlerts serves GET /api/v1/alerts, newest first, of what the caller may see. A page's next
 // is the cursor for before=.
-func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	q, err := queryParams(r, "state", "severity", "rule", "patient", "device", "team", "site", "category",
-		"since", "until", "before", "limit")
-	if err != nil {
-		return err
-	}
+func (a *API) listAlerts(c *call) error {
+	p, q := c.p, c.q
 	f := alerts.Filter{Scope: alertScope(p), State: alerts.State(q.Get("state")), Rule: q.Get("rule"),
 		Category: alerts.Category(q.Get("category")), Patient: q.Get("patient"), Device: q.Get("device"),
-		Team: q.Get("team"), Site: q.Get("site"), Limit: 100}
+		Team: q.Get("team"), Site: q.Get("site")}
 	switch f.State {
 	case "", alerts.Open, alerts.Acknowledged, alerts.Resolved:
 	default:
@@ -244,6 +212,7 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Princ
 	default:
 		return invalid("category: " + strconv.Quote(string(f.Category)) + " is not clinical or fault")
 	}
+	var err error
 	if v := q.Get("severity"); v != "" {
 		if f.MinSeverity, err = alerts.ParseSeverity(v); err != nil {
 			return invalid("severity: " + err.Error())
@@ -262,17 +231,8 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Princ
 			}
 		}
 	}
-	if v := q.Get("before"); v != "" {
-		if f.Before, err = cursorParam("before", v); err != nil {
-			return err
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := limitParam(v)
-		if err != nil {
-			return err
-		}
-		f.Limit = n
+	if f.Before, f.Limit, err = pageParams(q, "before"); err != nil {
+		return err
 	}
 	switch {
 	case p.Role == access.Doctor && f.Category == alerts.Fault:
@@ -280,12 +240,11 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p *access.Princ
 	case p.Role == access.FleetManager && f.Category == alerts.Clinical:
 		return forbidden("a fleet manager sees the device faults of their sites, not clinical alerts")
 	}
-	list, err := a.opts.Alerts.ListAlerts(r.Context(), f)
+	list, err := a.opts.Alerts.ListAlerts(c.Context(), f)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pageOf(list, f.Limit, func(al alerts.Alert) string { return strconv.FormatInt(al.ID, 10) }, alertOut))
-	return nil
+	return c.reply(pageOf(list, f.Limit, func(al alerts.Alert) string { return strconv.FormatInt(al.ID, 10) }, alertOut))
 }
 
 // Alert burden: GET /api/v1/alerts/burden, the figures of alerts.Burden for the alerts the
@@ -304,15 +263,12 @@ const (
 // them. When InfluxDB is not configured or cannot be read within evidenceTimeout, the answer
 // is still 200, with the evidence as recorded, evidence_source "recorded" and a warning: the
 // alert matters more than its readings' provenance.
-func (a *API) getAlert(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	al, err := a.alertFor(r, p)
+func (a *API) getAlert(c *call) error {
+	al, err := a.alertFor(c)
 	if err != nil {
 		return err
 	}
-	history, err := a.opts.Alerts.AlertHistory(r.Context(), al.ID)
+	history, err := a.opts.Alerts.AlertHistory(c.Context(), al.ID)
 	if err != nil {
 		return err
 	}
@@ -326,7 +282,7 @@ func (a *API) getAlert(w http.ResponseWriter, r *http.Request, p *access.Princip
 			out.EvidenceWarning = "InfluxDB is not configured here: the evidence is as recorded with the alert"
 		}
 	default:
-		ev, truncated, err := a.readEvidence(r.Context(), al)
+		ev, truncated, err := a.readEvidence(c.Context(), al)
 		if err != nil {
 			// InfluxDB's error can quote the query, which names the patient: the error itself
 			// only at debug.
@@ -339,8 +295,7 @@ func (a *API) getAlert(w http.ResponseWriter, r *http.Request, p *access.Princip
 			out.Evidence, out.EvidenceTruncated, out.EvidenceSource = ev, truncated, evidenceInfluxDB
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return c.reply(out)
 }
 
 // Sources of an alert's evidence (alertDetailJSON.EvidenceSource).
@@ -359,24 +314,21 @@ const (
 
 // actOnAlert serves POST /api/v1/alerts/{id}/acknowledge and /resolve, with an optional note
 // (required to resolve a clinical alert), and publishes the change to the live feed.
-func (a *API) actOnAlert(action string) registryHandler {
-	return func(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-		if _, err := queryParams(r); err != nil {
-			return err
-		}
-		al, err := a.alertFor(r, p)
+func (a *API) actOnAlert(action string) handler {
+	return func(c *call) error {
+		al, err := a.alertFor(c)
 		if err != nil {
 			return err
 		}
 		var req alertNoteRequest
-		if _, err := decodeBody(r, &req, nil); err != nil {
+		if _, err := c.decode(&req); err != nil {
 			return err
 		}
 		var ev alerts.Event
 		if action == "acknowledge" {
-			al, ev, err = a.opts.Alerts.AcknowledgeAlert(r.Context(), al.ID, req.Note)
+			al, ev, err = a.opts.Alerts.AcknowledgeAlert(c.Context(), al.ID, req.Note)
 		} else {
-			al, ev, err = a.opts.Alerts.ResolveAlert(r.Context(), al.ID, req.Note)
+			al, ev, err = a.opts.Alerts.ResolveAlert(c.Context(), al.ID, req.Note)
 		}
 		if err != nil {
 			return err
@@ -384,8 +336,7 @@ func (a *API) actOnAlert(action string) registryHandler {
 		if a.opts.AlertFeed != nil {
 			a.opts.AlertFeed.Publish(ev)
 		}
-		writeJSON(w, http.StatusOK, alertOut(al))
-		return nil
+		return c.reply(alertOut(al))
 	}
 }
 
@@ -402,15 +353,12 @@ func (a *API) actOnAlert(action string) registryHandler {
 // live events follow with no gap and none twice. A comment line every heartbeat keeps the
 // connection open. The stream ends when the client goes, when the server stops, or when the
 // client falls too far behind: it then reconnects with Last-Event-ID and misses nothing.
-func (a *API) alertStream(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
+func (a *API) alertStream(c *call) error {
 	if a.opts.AlertFeed == nil {
 		return apiError(errcode.Unavailable, "the live alert feed is not configured")
 	}
 	var after int64
-	resume := r.Header.Get("Last-Event-ID")
+	resume := c.Header.Get("Last-Event-ID")
 	if resume != "" {
 		n, err := strconv.ParseInt(resume, 10, 64)
 		if err != nil || n < 0 {
@@ -418,7 +366,7 @@ func (a *API) alertStream(w http.ResponseWriter, r *http.Request, p *access.Prin
 		}
 		after = n
 	}
-	ctx := r.Context()
+	ctx, w, p := c.Context(), c.w, c.p
 	scope := alertScope(p)
 	sub, err := a.opts.AlertFeed.Subscribe(ctx, scope)
 	if err != nil {

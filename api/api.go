@@ -93,6 +93,8 @@ type API struct {
 	opts   Options
 	log    *slog.Logger
 	router chi.Router
+	signIn *signIn
+	doc    map[string]any // the OpenAPI document of the routes
 }
 
 // New returns the API handler for opts.
@@ -101,27 +103,15 @@ func New(opts Options) (*API, error) {
 	if opts.Auth == nil {
 		return nil, errors.New("api: no authenticator")
 	}
+	a.signIn = newSignIn(a)
+	routes := a.routes()
+	a.doc = openAPIDocument(routes, queryParameters())
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
 	r.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
-	// Signing in is the one /api/v1 request that needs no credentials.
-	r.Post("/api/v1/login", newSignIn(a).login)
-	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(a.authenticate)
-		r.Use(a.inForce)
-		r.Mount("/deadletters", a.deadLetterRoutes())
-		r.Mount("/moves", a.moveRoutes()) // moves of devices between sites: moves.go
-		// Alerts and their live feed: alerts.go.
-		r.Mount("/alerts", a.alertRoutes())
-		r.Mount("/webhooks", a.webhookRoutes()) // receivers of alert events: webhooks.go
-		a.accountRoutes(r)
-		r.Group(a.registryRoutes)               // sites, teams, patients, devices, audit, openapi.json: registry.go
-		r.Group(a.overrideRoutes)               // teams' and patients' threshold overrides: overrides.go
-		r.Mount("/silences", a.silenceRoutes()) // silences of patients and devices: silences.go
-		r.Group(a.fleetRoutes)                  // utilisation and reallocation: utilisation.go
-	})
+	a.mount(r, routes)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, apiError(errcode.NotFound, "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})

@@ -2,11 +2,9 @@ package api
 
 import (
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/audit"
 )
 
@@ -23,36 +21,19 @@ type auditJSON struct {
 
 // listAudit serves GET /api/v1/audit?subject=&actor=&action=&before=&limit=, newest first, to
 // admins only. A page's next is the cursor for before=.
-func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "read the audit log"); err != nil {
+func (a *API) listAudit(c *call) error {
+	q := c.q
+	f := audit.Filter{Subject: q.Get("subject"), Actor: q.Get("actor"), Action: q.Get("action")}
+	var err error
+	if f.Before, f.Limit, err = pageParams(q, "before"); err != nil {
 		return err
 	}
-	q, err := queryParams(r, "subject", "actor", "action", "before", "limit")
+	entries, err := a.opts.Registry.AuditLog(c.Context(), f)
 	if err != nil {
 		return err
 	}
-	f := audit.Filter{Subject: q.Get("subject"), Actor: q.Get("actor"), Action: q.Get("action"), Limit: 100}
-	if v := q.Get("before"); v != "" {
-		n, err := cursorParam("before", v)
-		if err != nil {
-			return err
-		}
-		f.Before = n
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := limitParam(v)
-		if err != nil {
-			return err
-		}
-		f.Limit = n
-	}
-	entries, err := a.opts.Registry.AuditLog(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(entries, f.Limit, func(e audit.Entry) string { return strconv.FormatInt(e.ID, 10) },
+	return c.reply(pageOf(entries, f.Limit, func(e audit.Entry) string { return strconv.FormatInt(e.ID, 10) },
 		func(e audit.Entry) auditJSON {
 			return auditJSON{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Detail: json.RawMessage(e.Detail)}
 		}))
-	return nil
 }

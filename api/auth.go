@@ -113,50 +113,36 @@ var wrongCredentials = apiError(errcode.Unauthorized, "wrong username or passwor
 // login checks a username and password and starts a session: 200 with the user and the session
 // cookie. A failure is 401 whether the username exists or not, after about the same time; too
 // many failures for the username or from the client's address are 429 with Retry-After.
-func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
-	a := s.a
-	users := a.opts.Users
-	if users == nil {
-		a.writeError(w, r, apiError(errcode.Unavailable, "user accounts are not configured"))
-		return
-	}
+func (s *signIn) login(c *call) error {
+	a, users := s.a, s.a.opts.Users
 	var body loginJSON
-	_, err := queryParams(r)
-	var has map[string]bool
-	if err == nil {
-		has, err = decodeBody(r, &body, nil)
-	}
-	if err == nil {
-		err = required(has, "username", "password")
-	}
+	has, err := c.decode(&body)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
-	username, addr := strings.ToLower(strings.TrimSpace(body.Username)), clientAddr(r)
+	if err := required(has, "username", "password"); err != nil {
+		return err
+	}
+	username, addr := strings.ToLower(strings.TrimSpace(body.Username)), clientAddr(c.Request)
 	log := a.log.With("username", username, "addr", addr)
 	now := s.now()
 	// Both counts are taken before the password is checked, so that attempts sent at once
 	// cannot all get in before the first has failed.
 	if wait, ok := s.byAddr.Take(addr, now); !ok {
 		log.Warn("sign-in refused: too many failures from the address")
-		s.tooMany(w, r, wait)
-		return
+		return tooMany(c.w, wait)
 	}
 	if wait, ok := s.byName.Take(username, now); !ok {
 		s.byAddr.Forgive(addr)
 		log.Warn("sign-in refused: too many failures for the username")
-		s.tooMany(w, r, wait)
-		return
+		return tooMany(c.w, wait)
 	}
 
-	u, err := users.GetUserByUsername(r.Context(), username)
-	var de *errcode.Error
-	if err != nil && !(errors.As(err, &de) && de.Code == errcode.NotFound) {
+	u, err := users.GetUserByUsername(c.Context(), username)
+	if err != nil && errcode.Of(err) != errcode.NotFound {
 		s.byAddr.Forgive(addr)
 		s.byName.Forgive(username)
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	known := err == nil
 	hash := ""
@@ -165,46 +151,42 @@ func (s *signIn) login(w http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case s.hashing <- struct{}{}:
-	case <-r.Context().Done():
-		return
+	case <-c.Context().Done():
+		return nil // the client has gone: there is no one to answer
 	}
 	ok := access.CheckPassword(hash, body.Password)
 	<-s.hashing
 	if !ok || !known {
 		log.Warn("sign-in failed", "known_user", known)
-		a.writeError(w, r, wrongCredentials)
-		return
+		return wrongCredentials
 	}
 	if u.Disabled {
 		log.Warn("sign-in refused: the account is disabled")
-		a.writeError(w, r, apiError(errcode.Unauthorized, "the account is disabled"))
-		return
+		return apiError(errcode.Unauthorized, "the account is disabled")
 	}
 	s.byName.Reset(username)
 	s.byAddr.Forgive(addr)
 
 	// A new session each time; the one the browser held, if any, ends.
-	if old, err := r.Cookie(SessionCookie); err == nil && old.Value != "" {
-		if err := users.DeleteSession(r.Context(), old.Value); err != nil {
+	if old, err := c.Cookie(SessionCookie); err == nil && old.Value != "" {
+		if err := users.DeleteSession(c.Context(), old.Value); err != nil {
 			log.Warn("ending the previous session", "err", err)
 		}
 	}
-	id, expires, err := users.CreateSession(r.Context(), u.ID)
+	id, expires, err := users.CreateSession(c.Context(), u.ID)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
-	http.SetCookie(w, sessionCookie(id, expires))
+	http.SetCookie(c.w, sessionCookie(id, expires))
 	log.Info("signed in", "user", u.ID)
-	writeJSON(w, http.StatusOK, userOut(u))
+	return c.reply(userOut(u))
 }
 
-// tooMany answers 429, saying in Retry-After how many seconds to wait.
-func (s *signIn) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+// tooMany is the 429, saying in Retry-After how many seconds to wait.
+func tooMany(w http.ResponseWriter, wait time.Duration) error {
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	s.a.writeError(w, r, apiError(CodeTooManyRequests,
-		fmt.Sprintf("too many failed sign-ins; try again in %d minutes", (secs+59)/60)))
+	return apiError(CodeTooManyRequests, fmt.Sprintf("too many failed sign-ins; try again in %d minutes", (secs+59)/60))
 }
 
 // sessionCookie is the session cookie with the id, or (empty id) one that removes it. The
@@ -221,19 +203,14 @@ func sessionCookie(id string, expires time.Time) *http.Cookie {
 }
 
 // logout ends the session of the request's cookie and removes the cookie.
-func (a *API) logout(w http.ResponseWriter, r *http.Request) {
-	if _, err := queryParams(r); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.opts.Users != nil {
-		if err := a.opts.Users.DeleteSession(r.Context(), c.Value); err != nil {
-			a.writeError(w, r, err)
-			return
+func (a *API) logout(c *call) error {
+	if ck, err := c.Cookie(SessionCookie); err == nil && ck.Value != "" && a.opts.Users != nil {
+		if err := a.opts.Users.DeleteSession(c.Context(), ck.Value); err != nil {
+			return err
 		}
 	}
-	http.SetCookie(w, sessionCookie("", time.Time{}))
-	w.WriteHeader(http.StatusNoContent)
+	http.SetCookie(c.w, sessionCookie("", time.Time{}))
+	return c.reply(nil)
 }
 
 // clientAddr is the key under which failed sign-ins from the request's client are counted: its

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
-	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // burdenJSON is the alert burden of one rule for one team (clinical alerts) or one site
@@ -86,11 +85,9 @@ func burdenTime(name, v string) (time.Time, error) {
 // from, the 28 days before to), of the alerts the caller may see, as the alert list scopes
 // them. team= narrows to a team's clinical alerts, site= to a site's faults (both: both). As
 // CSV with format=csv or Accept: text/csv.
-func (a *API) alertBurden(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	q, err := queryParams(r, "from", "to", "team", "site", "rule", "format")
-	if err != nil {
-		return err
-	}
+func (a *API) alertBurden(c *call) error {
+	p, q := c.p, c.q
+	var err error
 	f := alerts.BurdenFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Rule: q.Get("rule"),
 		To: time.Now().UTC().Truncate(time.Millisecond)}
 	if v := q.Get("to"); v != "" {
@@ -114,13 +111,13 @@ func (a *API) alertBurden(w http.ResponseWriter, r *http.Request, p *access.Prin
 		return err
 	}
 	format := q.Get("format")
-	if format == "" && strings.Contains(r.Header.Get("Accept"), "text/csv") {
+	if format == "" && strings.Contains(c.Header.Get("Accept"), "text/csv") {
 		format = "csv"
 	}
 	if format != "" && format != "json" && format != "csv" {
 		return invalid("format: " + strconv.Quote(format) + " is not json or csv")
 	}
-	figures, err := a.opts.Alerts.AlertBurden(r.Context(), f)
+	figures, err := a.opts.Alerts.AlertBurden(c.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -129,20 +126,17 @@ func (a *API) alertBurden(w http.ResponseWriter, r *http.Request, p *access.Prin
 		out.Items = append(out.Items, burdenOut(b))
 	}
 	if format == "csv" {
-		writeBurdenCSV(w, out)
+		writeBurdenCSV(c.w, out)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return c.reply(out)
 }
 
 // scopedIDParams refuses a query parameter of names that is given but is not an id (400), and
 // a team or site that is not p's (403).
 func scopedIDParams(q url.Values, p *access.Principal, names ...string) error {
-	for _, name := range names {
-		if v := q.Get(name); v != "" && !reading.ValidID(v) {
-			return invalid(name + ": " + strconv.Quote(v) + " is not an id")
-		}
+	if err := idParams(q, names...); err != nil {
+		return err
 	}
 	switch team, site := q.Get("team"), q.Get("site"); {
 	case team != "" && !p.CanTeam(team):

@@ -2,26 +2,17 @@ package api
 
 import (
 	"encoding/base64"
-	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-chi/chi/v5"
-
-	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
-
-func (a *API) deadLetterRoutes() chi.Router {
-	r := chi.NewRouter()
-	r.Get("/", a.listDeadLetters)
-	return r
-}
 
 // deadLetterJSON is a dead letter as the API shows it.
 type deadLetterJSON struct {
@@ -51,30 +42,23 @@ type deadLetterPage struct {
 // listDeadLetters serves GET /api/v1/deadletters?device=&reason=&since=&until=&before=&limit=:
 // every dead letter to an admin; to a fleet manager, those of the devices now at their sites (as
 // the registry view says); to a doctor, none.
-func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
-	p, _ := access.FromContext(r.Context())
-	err := roleIn(p, "read dead letters", access.FleetManager)
-	var f deadletter.Filter
-	if err == nil {
-		f, err = parseDeadLetterFilter(r)
-	}
+func (a *API) listDeadLetters(c *call) error {
+	f, err := deadLetterFilter(c.q)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	var dls []deadletter.DeadLetter
 	var next int64
-	if p.IsAdmin() {
-		dls, err = a.opts.DeadLetters.ListDeadLetters(r.Context(), f)
+	if c.p.IsAdmin() {
+		dls, err = a.opts.DeadLetters.ListDeadLetters(c.Context(), f)
 		if len(dls) == f.Limit && len(dls) > 0 {
 			next = dls[len(dls)-1].ID
 		}
 	} else {
-		dls, next, err = a.deadLettersAtSites(r, p, f)
+		dls, next, err = a.deadLettersAtSites(c, f)
 	}
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	page := deadLetterPage{Items: make([]deadLetterJSON, 0, len(dls))}
 	for i := range dls {
@@ -94,17 +78,18 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if next > 0 {
 		page.Next = strconv.FormatInt(next, 10)
 	}
-	writeJSON(w, http.StatusOK, page)
+	return c.reply(page)
 }
 
 // deadLetterScan bounds the dead letters read for one page of a fleet manager's, who may see
 // few of them: a page then holds fewer than limit items, and next says where to go on.
 const deadLetterScan = 10_000
 
-// deadLettersAtSites returns a page of the dead letters of devices at p's sites, and the cursor
-// of the next page (0 on the last). The store filters by one device at most, so it reads
-// newest first and keeps those of p's devices.
-func (a *API) deadLettersAtSites(r *http.Request, p *access.Principal, f deadletter.Filter) ([]deadletter.DeadLetter, int64, error) {
+// deadLettersAtSites returns a page of the dead letters of devices at the caller's sites, and
+// the cursor of the next page (0 on the last). The store filters by one device at most, so it
+// reads newest first and keeps those of the caller's devices.
+func (a *API) deadLettersAtSites(c *call, f deadletter.Filter) ([]deadletter.DeadLetter, int64, error) {
+	p := c.p
 	if a.opts.Devices == nil || a.opts.Devices.Load() == nil {
 		return nil, 0, apiError(errcode.Unavailable, "the registry view is not loaded")
 	}
@@ -120,7 +105,7 @@ func (a *API) deadLettersAtSites(r *http.Request, p *access.Principal, f deadlet
 	f.Limit = 1000
 	var out []deadletter.DeadLetter
 	for scanned := 0; scanned < deadLetterScan; {
-		batch, err := a.opts.DeadLetters.ListDeadLetters(r.Context(), f)
+		batch, err := a.opts.DeadLetters.ListDeadLetters(c.Context(), f)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -142,12 +127,9 @@ func (a *API) deadLettersAtSites(r *http.Request, p *access.Principal, f deadlet
 	return out, f.Before, nil
 }
 
-func parseDeadLetterFilter(r *http.Request) (deadletter.Filter, error) {
-	f := deadletter.Filter{Limit: 100}
-	q, err := queryParams(r, "device", "reason", "since", "until", "before", "limit")
-	if err != nil {
-		return f, err
-	}
+// deadLetterFilter reads the query of GET /deadletters.
+func deadLetterFilter(q url.Values) (deadletter.Filter, error) {
+	var f deadletter.Filter
 	if v := q.Get("device"); v != "" {
 		if !reading.ValidID(v) {
 			return f, invalid("device: not a device id (1-64 characters of A-Z a-z 0-9 . _ : -)")
@@ -176,19 +158,7 @@ func parseDeadLetterFilter(r *http.Request) (deadletter.Filter, error) {
 			*p.dst = t
 		}
 	}
-	if v := q.Get("before"); v != "" {
-		n, err := cursorParam("before", v)
-		if err != nil {
-			return f, err
-		}
-		f.Before = n
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := limitParam(v)
-		if err != nil {
-			return f, err
-		}
-		f.Limit = n
-	}
-	return f, nil
+	var err error
+	f.Before, f.Limit, err = pageParams(q, "before")
+	return f, err
 }

@@ -2,12 +2,8 @@ package api
 
 import (
 	"errors"
-	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
-	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/reading"
@@ -15,20 +11,6 @@ import (
 
 // Devices: a fleet manager sees, creates and changes the devices at their own sites, rotates
 // their secrets and lends them to patients; an admin all of them; a doctor none.
-func (a *API) deviceRoutes() chi.Router {
-	r := chi.NewRouter()
-	r.Get("/", a.registry(a.listDevices))
-	r.Post("/", a.registry(a.createDevice))
-	r.Post("/import", a.registry(a.importDevices))
-	r.Get("/{id}", a.registry(a.getDevice))
-	r.Patch("/{id}", a.registry(a.updateDevice))
-	r.Post("/{id}/secret", a.registry(a.rotateSecret))
-	r.Post("/{id}/assign", a.registry(a.assignDevice))
-	r.Post("/{id}/return", a.registry(a.returnDevice))
-	r.Get("/{id}/assignments", a.registry(a.listAssignments))
-	r.Get("/{id}/alternatives", a.registry(a.alternatives)) // utilisation.go
-	return r
-}
 
 // deviceJSON is a device as the API shows it (never its secret), and the body that creates one.
 type deviceJSON struct {
@@ -97,85 +79,21 @@ type returnRequest struct {
 	At time.Time `json:"at,omitzero"` // default now
 }
 
-// fleetManagers refuses a principal who may not work with devices at all.
-func fleetManagers(p *access.Principal) error {
-	return roleIn(p, "see or change devices", access.FleetManager)
-}
-
-// deviceFor returns the device of the path's id when p may see it: NotFound if there is none,
-// Forbidden if it is at a site that is not p's.
-func (a *API) deviceFor(r *http.Request, p *access.Principal) (devices.Device, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return devices.Device{}, err
-	}
-	d, err := a.opts.Registry.GetDevice(r.Context(), id)
-	if err != nil {
-		return d, err
-	}
-	if !p.CanSite(d.SiteID) {
-		return d, forbidden("device %s is not at one of your sites", id)
-	}
-	return d, nil
-}
-
-func (a *API) listDevices(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	o, err := listParams(r, "site", "kind", "status", "mode")
-	if err != nil {
-		return err
-	}
-	var ds []devices.Device
-	switch {
-	case p.IsAdmin():
-		ds, err = a.opts.Registry.ListDevices(r.Context(), o)
-	case o.Site != "":
-		if !p.CanSite(o.Site) {
-			return forbidden("site %s is not one of yours", o.Site)
-		}
-		ds, err = a.opts.Registry.ListDevices(r.Context(), o)
-	default:
-		ds, err = listIn(r.Context(), o, p.Sites, func(o *devices.ListOptions, site string) { o.Site = site },
-			a.opts.Registry.ListDevices, func(d devices.Device) string { return d.ID })
-	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(ds, o.Limit, func(d devices.Device) string { return d.ID }, deviceOut))
-	return nil
-}
-
-func (a *API) getDevice(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	d, err := a.deviceFor(r, p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, deviceOut(d))
-	return nil
+// devices serves the devices' routes, each limited to the caller's sites. Devices are created
+// and imported by their own handlers, which make their secrets.
+func (a *API) devices() resource[devices.Device, deviceJSON] {
+	return resource[devices.Device, deviceJSON]{reg: a.opts.Registry,
+		get: Registry.GetDevice, list: Registry.ListDevices, update: Registry.UpdateDevice,
+		id: func(d devices.Device) string { return d.ID }, out: deviceOut,
+		in:      func(j deviceJSON) (devices.Device, error) { return j.device(), nil },
+		scopeBy: "site", scopeOf: func(d devices.Device) string { return d.SiteID },
+		outside: "device %s is not at one of your sites"}
 }
 
 // createDevice creates a device with a new secret, which the answer shows once.
-func (a *API) createDevice(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
+func (a *API) createDevice(c *call) error {
 	j := deviceJSON{Status: string(devices.Active)}
-	has, err := decodeBody(r, &j, nil)
-	if err != nil {
-		return err
-	}
-	if err := required(has, "id", "kind", "site", "mode"); err != nil {
+	if _, err := c.decode(&j); err != nil {
 		return err
 	}
 	// The id becomes the device's MQTT username and topic level: one no broker could take, or
@@ -185,155 +103,90 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request, p *access.Pri
 	if err := devices.CheckNewDeviceID(j.ID); errors.As(err, &de) {
 		return invalid("id: " + de.Message)
 	}
-	if !p.CanSite(j.Site) {
-		return forbidden("site %s is not one of yours", j.Site)
+	d := j.device()
+	if err := a.devices().mayHave(c.p, d); err != nil {
+		return err
 	}
 	secret := devices.NewSecret()
-	d := j.device()
 	d.SecretHash = devices.HashSecret(secret)
-	if err := a.opts.Registry.CreateDevice(r.Context(), d); err != nil {
+	if err := a.opts.Registry.CreateDevice(c.Context(), d); err != nil {
 		return err
 	}
-	writeCreated(w, r, d.ID, newDeviceJSON{deviceJSON: deviceOut(d), Secret: secret})
-	return nil
-}
-
-// updateDevice changes a device; a fleet manager may move it only between their own sites.
-func (a *API) updateDevice(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	cur, err := a.deviceFor(r, p)
-	if err != nil {
-		return err
-	}
-	j := deviceOut(cur)
-	if _, err := decodeBody(r, &j, map[string]string{
-		"id":     "an id cannot change",
-		"secret": "rotate it with POST /api/v1/devices/{id}/secret",
-	}); err != nil {
-		return err
-	}
-	if !p.CanSite(j.Site) {
-		return forbidden("site %s is not one of yours", j.Site)
-	}
-	if err := a.opts.Registry.UpdateDevice(r.Context(), j.device()); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, j)
-	return nil
+	return c.created(d.ID, newDeviceJSON{deviceJSON: deviceOut(d), Secret: secret})
 }
 
 // rotateSecret gives a device a new secret, shown once; the old one stops working.
-func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	d, err := a.deviceFor(r, p)
+func (a *API) rotateSecret(c *call) error {
+	d, err := a.devices().one(c)
 	if err != nil {
 		return err
 	}
-	if _, err := decodeBody(r, &struct{}{}, nil); err != nil {
+	if _, err := c.decode(&struct{}{}); err != nil {
 		return err
 	}
 	secret := devices.NewSecret()
-	if err := a.opts.Registry.SetDeviceSecret(r.Context(), d.ID, devices.HashSecret(secret)); err != nil {
+	if err := a.opts.Registry.SetDeviceSecret(c.Context(), d.ID, devices.HashSecret(secret)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, deviceSecretJSON{Device: d.ID, Secret: secret})
-	return nil
+	return c.reply(deviceSecretJSON{Device: d.ID, Secret: secret})
 }
 
-// assignDevice lends a device at p's sites to any patient: a fleet manager hands out devices
-// without seeing the patients.
-func (a *API) assignDevice(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	d, err := a.deviceFor(r, p)
+// assignDevice lends a device at the caller's sites to any patient: a fleet manager hands out
+// devices without seeing the patients.
+func (a *API) assignDevice(c *call) error {
+	d, err := a.devices().one(c)
 	if err != nil {
 		return err
 	}
 	var req assignRequest
-	has, err := decodeBody(r, &req, nil)
-	if err != nil {
-		return err
-	}
-	if err := required(has, "patient"); err != nil {
+	if _, err := c.decode(&req); err != nil {
 		return err
 	}
 	if !reading.ValidID(req.Patient) {
 		return invalid("patient: not an id (1-64 characters of A-Z a-z 0-9 . _ : -)")
 	}
-	if err := a.opts.Registry.AssignDevice(r.Context(), d.ID, req.Patient, timeOr(req.From)); err != nil {
+	if err := a.opts.Registry.AssignDevice(c.Context(), d.ID, req.Patient, timeOr(req.From)); err != nil {
 		return err
 	}
-	return a.writeLastAssignment(w, r, d.ID)
+	return a.replyLastAssignment(c, d.ID)
 }
 
-// returnDevice ends the loan of a device at p's sites.
-func (a *API) returnDevice(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	d, err := a.deviceFor(r, p)
+// returnDevice ends the loan of a device at the caller's sites.
+func (a *API) returnDevice(c *call) error {
+	d, err := a.devices().one(c)
 	if err != nil {
 		return err
 	}
 	var req returnRequest
-	if _, err := decodeBody(r, &req, nil); err != nil {
+	if _, err := c.decode(&req); err != nil {
 		return err
 	}
-	if err := a.opts.Registry.ReturnDevice(r.Context(), d.ID, timeOr(req.At)); err != nil {
+	if err := a.opts.Registry.ReturnDevice(c.Context(), d.ID, timeOr(req.At)); err != nil {
 		return err
 	}
-	return a.writeLastAssignment(w, r, d.ID)
+	return a.replyLastAssignment(c, d.ID)
 }
 
-// writeLastAssignment answers with the device's latest loan, as just made or ended.
-func (a *API) writeLastAssignment(w http.ResponseWriter, r *http.Request, deviceID string) error {
-	as, err := a.opts.Registry.Assignments(r.Context(), deviceID)
+// replyLastAssignment answers with the device's latest loan, as just made or ended.
+func (a *API) replyLastAssignment(c *call, deviceID string) error {
+	as, err := a.opts.Registry.Assignments(c.Context(), deviceID)
 	if err != nil {
 		return err
 	}
 	if len(as) == 0 {
 		return errors.New("the loan of " + deviceID + " is not recorded")
 	}
-	writeJSON(w, http.StatusOK, assignmentOut(as[len(as)-1]))
-	return nil
+	return c.reply(assignmentOut(as[len(as)-1]))
 }
 
-func (a *API) listAssignments(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	d, err := a.deviceFor(r, p)
+func (a *API) listAssignments(c *call) error {
+	d, err := a.devices().one(c)
 	if err != nil {
 		return err
 	}
-	as, err := a.opts.Registry.Assignments(r.Context(), d.ID)
+	as, err := a.opts.Registry.Assignments(c.Context(), d.ID)
 	if err != nil {
 		return err
 	}
-	out := page[assignmentJSON]{Items: make([]assignmentJSON, 0, len(as))}
-	for _, x := range as {
-		out.Items = append(out.Items, assignmentOut(x))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return c.reply(pageOf(as, 0, nil, assignmentOut))
 }

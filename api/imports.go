@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/devices/csvimport"
 	"github.com/vitalwatch/vitalwatch/errcode"
@@ -41,22 +40,21 @@ type rowErrorJSON struct {
 	Reason string `json:"reason"`
 }
 
-// csvBody checks an import request and returns its body and whether it is atomic.
-func csvBody(r *http.Request) (io.Reader, bool, error) {
-	q, err := queryParams(r, "atomic")
-	if err != nil {
-		return nil, false, err
-	}
-	atomic := false
-	if v := q.Get("atomic"); v != "" {
+// readCSV checks an import request (?atomic=, a text/csv body) and reads its file with parse.
+func readCSV[T any](c *call, parse func(io.Reader) ([]csvimport.Row[T], []csvimport.RowError, error)) (
+	rows []csvimport.Row[T], bad []csvimport.RowError, atomic bool, err error) {
+	if v := c.q.Get("atomic"); v != "" {
 		if atomic, err = strconv.ParseBool(v); err != nil {
-			return nil, false, invalid("atomic: must be true or false")
+			return nil, nil, false, invalid("atomic: must be true or false")
 		}
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/csv" {
-		return nil, false, apiError(CodeUnsupportedMediaType, "Content-Type: send the file as text/csv")
+	if mt, _, err := mime.ParseMediaType(c.Header.Get("Content-Type")); err != nil || mt != "text/csv" {
+		return nil, nil, false, apiError(CodeUnsupportedMediaType, "Content-Type: send the file as text/csv")
 	}
-	return http.MaxBytesReader(nil, r.Body, maxCSVBody), atomic, nil
+	if rows, bad, err = parse(http.MaxBytesReader(nil, c.Body, maxCSVBody)); err != nil {
+		return nil, nil, false, fileError(err)
+	}
+	return rows, bad, atomic, nil
 }
 
 // fileError is the 400 for a file that cannot be read at all (no header, an unknown column).
@@ -131,95 +129,12 @@ func (im importer[T]) run(ctx context.Context, rows []csvimport.Row[T], bad []cs
 	return rep, stored, nil
 }
 
-func (a *API) importSites(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "create sites"); err != nil {
-		return err
-	}
-	body, atomic, err := csvBody(r)
-	if err != nil {
-		return err
-	}
-	rows, bad, err := csvimport.Sites(body)
-	if err != nil {
-		return fileError(err)
-	}
-	rep, _, err := importer[devices.Site]{
-		id:    func(s devices.Site) string { return s.ID },
-		allow: func(devices.Site) bool { return true },
-		one:   a.opts.Registry.CreateSite,
-		all:   a.opts.Registry.CreateSites,
-	}.run(r.Context(), rows, bad, atomic)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
-}
-
-func (a *API) importTeams(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "create teams"); err != nil {
-		return err
-	}
-	body, atomic, err := csvBody(r)
-	if err != nil {
-		return err
-	}
-	rows, bad, err := csvimport.Teams(body)
-	if err != nil {
-		return fileError(err)
-	}
-	rep, _, err := importer[devices.Team]{
-		id:    func(t devices.Team) string { return t.ID },
-		allow: func(devices.Team) bool { return true },
-		one:   a.opts.Registry.CreateTeam,
-		all:   a.opts.Registry.CreateTeams,
-	}.run(r.Context(), rows, bad, atomic)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
-}
-
-// importPatients imports patients; a doctor only into their own teams.
-func (a *API) importPatients(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := doctors(p); err != nil {
-		return err
-	}
-	body, atomic, err := csvBody(r)
-	if err != nil {
-		return err
-	}
-	rows, bad, err := csvimport.Patients(body)
-	if err != nil {
-		return fileError(err)
-	}
-	rep, _, err := importer[devices.Patient]{
-		id:    func(pt devices.Patient) string { return pt.ID },
-		allow: func(pt devices.Patient) bool { return p.CanTeam(pt.TeamID) },
-		one:   a.opts.Registry.CreatePatient,
-		all:   a.opts.Registry.CreatePatients,
-	}.run(r.Context(), rows, bad, atomic)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
-}
-
 // importDevices imports devices; a fleet manager only at their own sites. A device without a
 // secret in the file gets a new one, in the answer once.
-func (a *API) importDevices(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	body, atomic, err := csvBody(r)
+func (a *API) importDevices(c *call) error {
+	rows, bad, atomic, err := readCSV(c, csvimport.Devices)
 	if err != nil {
 		return err
-	}
-	rows, bad, err := csvimport.Devices(body)
-	if err != nil {
-		return fileError(err)
 	}
 	made := map[int]deviceSecretJSON{} // by line: the secret made for a device without one
 	withHash := make([]csvimport.Row[devices.Device], len(rows))
@@ -234,10 +149,10 @@ func (a *API) importDevices(w http.ResponseWriter, r *http.Request, p *access.Pr
 	}
 	rep, stored, err := importer[devices.Device]{
 		id:    func(d devices.Device) string { return d.ID },
-		allow: func(d devices.Device) bool { return p.CanSite(d.SiteID) },
+		allow: func(d devices.Device) bool { return c.p.CanSite(d.SiteID) },
 		one:   a.opts.Registry.CreateDevice,
 		all:   a.opts.Registry.CreateDevices,
-	}.run(r.Context(), withHash, bad, atomic)
+	}.run(c.Context(), withHash, bad, atomic)
 	if err != nil {
 		return err
 	}
@@ -246,6 +161,5 @@ func (a *API) importDevices(w http.ResponseWriter, r *http.Request, p *access.Pr
 			rep.Secrets = append(rep.Secrets, secret)
 		}
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return c.reply(rep)
 }

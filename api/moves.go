@@ -2,15 +2,11 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
-	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // Moves of devices between sites, with their chain of custody (devices.Move). Who may do what,
@@ -32,17 +28,6 @@ type moveRegistry interface {
 	DispatchMove(ctx context.Context, id int64) (devices.Move, error)
 	ReceiveMove(ctx context.Context, id int64) (devices.Move, error)
 	CancelMove(ctx context.Context, id int64, note string) (devices.Move, error)
-}
-
-func (a *API) moveRoutes() chi.Router {
-	r := chi.NewRouter()
-	r.Get("/", a.registry(a.listMoves))
-	r.Post("/", a.registry(a.proposeMove))
-	r.Get("/{id}", a.registry(a.getMove))
-	for _, action := range devices.MoveActions {
-		r.Post("/{id}/"+string(action), a.registry(a.stepMove(action)))
-	}
-	return r
 }
 
 // moveJSON is a move as the API shows it: its devices, its state and who took each step, when.
@@ -95,27 +80,15 @@ type moveNoteRequest struct {
 	Note string `json:"note"`
 }
 
-// moveManagers refuses a principal who has no business with moves: a doctor.
-func moveManagers(p *access.Principal) error {
-	return roleIn(p, "see or change moves of devices", access.FleetManager)
-}
-
-// moveFor returns the move of the path's id when p may see it: NotFound if there is none,
-// Forbidden if neither of its sites is p's.
-func (a *API) moveFor(r *http.Request, p *access.Principal) (devices.Move, error) {
-	raw := chi.URLParam(r, "id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return devices.Move{}, invalid("id " + strconv.Quote(raw) + " in the path is not a move id (a positive whole number)")
-	}
-	m, err := a.opts.Registry.GetMove(r.Context(), id)
-	if err != nil {
-		return m, err
-	}
-	if !p.CanSite(m.From) && !p.CanSite(m.To) {
-		return m, forbidden("move %d is neither from nor to one of your sites", id)
-	}
-	return m, nil
+// moveFor returns the move of the path's id when the caller may see it: NotFound if there is
+// none, Forbidden if neither of its sites is the caller's.
+func (a *API) moveFor(c *call) (devices.Move, error) {
+	return byNumber(c, "a move", a.opts.Registry.GetMove, func(m devices.Move) error {
+		if !c.p.CanSite(m.From) && !c.p.CanSite(m.To) {
+			return forbidden("move %d is neither from nor to one of your sites", m.ID)
+		}
+		return nil
+	})
 }
 
 // mayStep refuses p the action on m unless p is who the action needs (see the top of the file).
@@ -142,121 +115,77 @@ func mayStep(p *access.Principal, m devices.Move, action devices.MoveAction) err
 // listMoves serves GET /api/v1/moves?state=&site=&device=&before=&limit=, newest first: all of
 // them to an admin, those from or to their sites to a fleet manager. A page's next is the
 // cursor for before=.
-func (a *API) listMoves(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := moveManagers(p); err != nil {
-		return err
-	}
-	q, err := queryParams(r, "state", "site", "device", "before", "limit")
-	if err != nil {
-		return err
-	}
-	f := devices.MoveFilter{State: q.Get("state"), Device: q.Get("device"), Limit: 100}
+func (a *API) listMoves(c *call) error {
+	p, q := c.p, c.q
+	f := devices.MoveFilter{State: q.Get("state"), Device: q.Get("device")}
 	if f.State != "" && !devices.MoveState(f.State).Valid() {
 		return invalid("state: " + strconv.Quote(f.State) + " is not a move state")
 	}
-	if f.Device != "" && !reading.ValidID(f.Device) {
-		return invalid("device: " + strconv.Quote(f.Device) + " is not an id")
+	if err := idParams(q, "device", "site"); err != nil {
+		return err
 	}
 	switch site := q.Get("site"); {
-	case site != "" && !reading.ValidID(site):
-		return invalid("site: " + strconv.Quote(site) + " is not an id")
 	case site != "" && !p.CanSite(site):
 		return forbidden("site %s is not one of yours", site)
 	case site != "":
 		f.Sites = []string{site}
 	case !p.IsAdmin():
 		if len(p.Sites) == 0 {
-			writeJSON(w, http.StatusOK, page[moveJSON]{Items: []moveJSON{}})
-			return nil
+			return c.reply(page[moveJSON]{Items: []moveJSON{}})
 		}
 		f.Sites = p.Sites
 	}
-	if v := q.Get("before"); v != "" {
-		n, err := cursorParam("before", v)
-		if err != nil {
-			return err
-		}
-		f.Before = n
+	var err error
+	if f.Before, f.Limit, err = pageParams(q, "before"); err != nil {
+		return err
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := limitParam(v)
-		if err != nil {
-			return err
-		}
-		f.Limit = n
-	}
-	ms, err := a.opts.Registry.ListMoves(r.Context(), f)
+	ms, err := a.opts.Registry.ListMoves(c.Context(), f)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pageOf(ms, f.Limit, func(m devices.Move) string { return strconv.FormatInt(m.ID, 10) }, moveOut))
-	return nil
+	return c.reply(pageOf(ms, f.Limit, func(m devices.Move) string { return strconv.FormatInt(m.ID, 10) }, moveOut))
 }
 
 // proposeMove serves POST /api/v1/moves: a fleet manager proposes moves from or to their sites.
-func (a *API) proposeMove(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := moveManagers(p); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
+func (a *API) proposeMove(c *call) error {
 	var req moveRequest
-	has, err := decodeBody(r, &req, nil)
-	if err != nil {
+	if _, err := c.decode(&req); err != nil {
 		return err
 	}
-	if err := required(has, "kind", "from", "to", "devices"); err != nil {
-		return err
-	}
-	if !p.CanSite(req.From) && !p.CanSite(req.To) {
+	if !c.p.CanSite(req.From) && !c.p.CanSite(req.To) {
 		return forbidden("neither %s nor %s is one of your sites", req.From, req.To)
 	}
-	m, err := a.opts.Registry.ProposeMove(r.Context(), devices.Move{Kind: devices.Kind(req.Kind), From: req.From, To: req.To,
+	m, err := a.opts.Registry.ProposeMove(c.Context(), devices.Move{Kind: devices.Kind(req.Kind), From: req.From, To: req.To,
 		Devices: req.Devices, Reason: req.Reason})
 	if err != nil {
 		return err
 	}
-	writeCreated(w, r, strconv.FormatInt(m.ID, 10), moveOut(m))
-	return nil
+	return c.created(strconv.FormatInt(m.ID, 10), moveOut(m))
 }
 
-func (a *API) getMove(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := moveManagers(p); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	m, err := a.moveFor(r, p)
+func (a *API) getMove(c *call) error {
+	m, err := a.moveFor(c)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, moveOut(m))
-	return nil
+	return c.reply(moveOut(m))
 }
 
 // stepMove serves POST /api/v1/moves/{id}/{action}. Approve, reject and cancel take an
 // optional note; dispatch and receive take no body.
-func (a *API) stepMove(action devices.MoveAction) registryHandler {
-	return func(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-		if err := moveManagers(p); err != nil {
-			return err
-		}
-		if _, err := queryParams(r); err != nil {
-			return err
-		}
-		m, err := a.moveFor(r, p)
+func (a *API) stepMove(action devices.MoveAction) handler {
+	return func(c *call) error {
+		m, err := a.moveFor(c)
 		if err != nil {
 			return err
 		}
-		if err := mayStep(p, m, action); err != nil {
+		if err := mayStep(c.p, m, action); err != nil {
 			return err
 		}
-		reg, ctx := a.opts.Registry, r.Context()
+		reg, ctx := a.opts.Registry, c.Context()
 		switch action {
 		case devices.DispatchMove, devices.ReceiveMove:
-			if _, err := decodeBody(r, &struct{}{}, nil); err != nil {
+			if _, err := c.decode(&struct{}{}); err != nil {
 				return err
 			}
 			if action == devices.DispatchMove {
@@ -266,7 +195,7 @@ func (a *API) stepMove(action devices.MoveAction) registryHandler {
 			}
 		default:
 			var req moveNoteRequest
-			if _, err := decodeBody(r, &req, nil); err != nil {
+			if _, err := c.decode(&req); err != nil {
 				return err
 			}
 			switch action {
@@ -281,8 +210,7 @@ func (a *API) stepMove(action devices.MoveAction) registryHandler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, moveOut(m))
-		return nil
+		return c.reply(moveOut(m))
 	}
 }
 

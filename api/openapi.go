@@ -3,10 +3,8 @@ package api
 import (
 	"encoding/json"
 	"maps"
-	"net/http"
 	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,241 +17,61 @@ import (
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
-// The OpenAPI 3.0 document of /api/v1, served at GET /api/v1/openapi.json. The operations are
-// listed here by hand; the schemas of bodies and answers are derived from the Go types that the
-// handlers encode and decode, so they cannot drift apart. A test walks the router and checks
-// that the document lists every route and no other.
+// The OpenAPI 3.0 document of /api/v1, served at GET /api/v1/openapi.json. It is built from the
+// route table (routes.go) that the router is built from, so the two cannot drift apart; the
+// schemas of bodies and answers are derived from the Go types that the handlers encode and
+// decode.
 
 // openAPI serves the document.
-func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, openAPIDocument())
-}
+func (a *API) openAPI(c *call) error { return c.reply(a.doc) }
 
-// apiOperation is one route of the document.
-type apiOperation struct {
-	method, path string // path below /api/v1, with {id} parameters
-	id           string // operationId
-	summary      string
-	access       string   // who may call it
-	query        []string // query parameters, from queryParameters
-	body         string   // schema of the JSON body, "csv" for a CSV file, "" for none
-	bodyOptional bool
-	status       int    // of success
-	answer       string // schema of the answer on success; "" for none (204); "sse" for an event stream
-	public       bool   // needs no credentials
-}
-
-// apiOperations lists every operation of /api/v1.
-func apiOperations() []apiOperation {
-	const (
-		anyone    = "Every role."
-		adminOnly = "Admins only."
-		doctors   = "Doctors, for the patients of their own teams (403 for a patient of another team); admins."
-		fleet     = "Fleet managers, for the devices at their own sites (403 for a device at another site); admins."
-		// alertAccess is who may see and act on alerts.
-		alertAccess = "Doctors, for the clinical alerts of their own teams; fleet managers, for the device faults of their own sites (403 for any other alert); admins."
-		// webhookAccess is who may manage webhooks.
-		webhookAccess = "Doctors, for the webhooks of their own teams; fleet managers, for those of their own sites (403 for any other); admins."
-		// overrideAccess is who may see and change a team's overrides.
-		overrideAccess = "Doctors of the team (403 for another team); admins."
-		// silenceAccess is who may see, create and delete silences.
-		silenceAccess = "Doctors, for the patients of their own teams; fleet managers, for the devices at their own sites (403 for any other subject); admins."
-	)
-	list := []string{"after", "limit"}
-	return []apiOperation{
-		{"GET", "/sites", "listSites", "List sites by id", anyone, list, "", false, 200, "SitePage", false},
-		{"POST", "/sites", "createSite", "Create a site", adminOnly, nil, "NewSite", false, 201, "Site", false},
-		{"POST", "/sites/import", "importSites", "Import sites from a CSV file (id, name, district, address, lat, lon, time_zone, opening_hours)",
-			adminOnly, []string{"atomic"}, "csv", false, 200, "ImportReport", false},
-		{"GET", "/sites/{id}", "getSite", "Get a site", anyone, nil, "", false, 200, "Site", false},
-		{"PATCH", "/sites/{id}", "updateSite", "Change the fields given", adminOnly, nil, "SitePatch", false, 200, "Site", false},
-
-		{"GET", "/teams", "listTeams", "List teams by id", anyone, append([]string{"site"}, list...), "", false, 200, "TeamPage", false},
-		{"POST", "/teams", "createTeam", "Create a team", adminOnly, nil, "NewTeam", false, 201, "Team", false},
-		{"POST", "/teams/import", "importTeams", "Import teams from a CSV file (id, site, name)",
-			adminOnly, []string{"atomic"}, "csv", false, 200, "ImportReport", false},
-		{"GET", "/teams/{id}", "getTeam", "Get a team", anyone, nil, "", false, 200, "Team", false},
-		{"PATCH", "/teams/{id}", "updateTeam", "Change the fields given", adminOnly, nil, "TeamPatch", false, 200, "Team", false},
-
-		{"GET", "/patients", "listPatients", "List patients by id; a doctor's list holds the patients of their teams",
-			doctors, append([]string{"team", "site"}, list...), "", false, 200, "PatientPage", false},
-		{"POST", "/patients", "createPatient", "Create a patient", doctors, nil, "NewPatient", false, 201, "Patient", false},
-		{"POST", "/patients/import", "importPatients", "Import patients from a CSV file (id, team, plans separated by ;, birth_year); a row of another team is refused as forbidden",
-			doctors, []string{"atomic"}, "csv", false, 200, "ImportReport", false},
-		{"GET", "/patients/{id}", "getPatient", "Get a patient", doctors, nil, "", false, 200, "Patient", false},
-		{"PATCH", "/patients/{id}", "updatePatient", "Change the fields given: the care plans, the birth year (only the year; 0 or null: unknown; 400 naming birth_year unless 1900 to the current year); the team changes only by a transfer",
-			doctors, nil, "PatientPatch", false, 200, "Patient", false},
-		{"POST", "/patients/{id}/transfer", "transferPatient",
-			"Move a patient to another team: the id and reading history stay, the plans go along, the home devices lent to the patient travel or are returned, and the old team's access ends",
-			doctors + " The patient's current team must be the doctor's; the new one may be any.", nil, "TransferRequest", false, 200, "Transfer", false},
-		{"GET", "/patients/{id}/transfers", "listTransfers", "The patient's transfers, oldest first", doctors, nil, "", false, 200, "TransferList", false},
-
-		{"GET", "/devices", "listDevices", "List devices by id; a fleet manager's list holds the devices at their sites",
-			fleet, append([]string{"site", "kind", "status", "mode"}, list...), "", false, 200, "DevicePage", false},
-		{"POST", "/devices", "createDevice", "Create a device; the answer holds its MQTT secret, shown this once. Its id is 1-64 characters of A-Z a-z 0-9 . _ - (no : , which no broker password file can hold) and does not start with vitalwatch-, which the platform reserves for its own MQTT users",
-			fleet, nil, "NewDevice", false, 201, "CreatedDevice", false},
-		{"POST", "/devices/import", "importDevices",
-			"Import devices from a CSV file (id, kind, site, mode, model, serial, firmware, status, rated_uses_per_day, next_calibration, secret); a device without a secret gets one, in the answer once; a row at another site is refused as forbidden",
-			fleet, []string{"atomic"}, "csv", false, 200, "ImportReport", false},
-		{"GET", "/devices/{id}", "getDevice", "Get a device", fleet, nil, "", false, 200, "Device", false},
-		{"PATCH", "/devices/{id}", "updateDevice", "Change the fields given; a fleet manager moves devices only between their own sites",
-			fleet, nil, "DevicePatch", false, 200, "Device", false},
-		{"POST", "/devices/{id}/secret", "rotateDeviceSecret", "Give the device a new MQTT secret, shown this once; the old one stops working",
-			fleet, nil, "", false, 200, "DeviceSecret", false},
-		{"POST", "/devices/{id}/assign", "assignDevice", "Lend a home device to a patient (any patient: a fleet manager need not see them); a current loan ends when this one starts",
-			fleet, nil, "AssignRequest", false, 200, "Assignment", false},
-		{"POST", "/devices/{id}/return", "returnDevice", "End the device's loan", fleet, nil, "ReturnRequest", true, 200, "Assignment", false},
-		{"GET", "/devices/{id}/assignments", "listAssignments", "The device's loans, oldest first", fleet, nil, "", false, 200, "AssignmentList", false},
-
-		{"GET", "/devices/{id}/alternatives", "deviceAlternatives",
-			"Where the residents booked on this device can go instead: the other centres with a working device of its type and spare daily capacity last month, nearest first",
-			fleet, nil, "", false, 200, "Alternatives", false},
-
-		{"GET", "/utilisation", "utilisation",
-			"Utilisation per month of each device, or rolled up per type at a site, per site or per district and type; as CSV with format=csv or Accept: text/csv",
-			fleet + " Without site, a fleet manager's figures cover their sites.", []string{"site", "type", "from", "to", "by", "format"}, "", false, 200, "Utilisation", false},
-		{"GET", "/reallocation/assessment", "reallocationAssessment",
-			"Which device types at which centres are spare, short or balanced over the last complete months",
-			fleet + " Without site, a fleet manager's list covers their sites.", []string{"site", "type", "verdict"}, "", false, 200, "AssessmentPage", false},
-		{"GET", "/reallocation/plan", "reallocationPlan",
-			"The moves of spare devices to short centres that meet the most shortage at the least distance, each explained",
-			fleet + " A fleet manager sees the moves from or to their sites.", []string{"type"}, "", false, 200, "Plan", false},
-
-		{"GET", "/moves", "listMoves", "Moves of devices between sites, newest first; a fleet manager's list holds the moves from or to their sites",
-			"Fleet managers; admins.", []string{"move_state", "move_site", "move_device", "move_before", "limit"}, "", false, 200, "MovePage", false},
-		{"POST", "/moves", "proposeMove",
-			"Propose a move of devices of one kind from one site to another; each must be at the donor site, active, not lent to a patient and in no other open move",
-			"Fleet managers of the donor or the receiving site; admins.", nil, "MoveRequest", false, 201, "Move", false},
-		{"GET", "/moves/{id}", "getMove", "Get a move with its chain of custody",
-			"Fleet managers of its donor or receiving site; admins.", nil, "", false, 200, "Move", false},
-		{"POST", "/moves/{id}/approve", "approveMove", "Approve a proposed move; its devices are checked again",
-			"Fleet managers of the donor site; admins.", nil, "MoveNote", true, 200, "Move", false},
-		{"POST", "/moves/{id}/reject", "rejectMove", "Reject a proposed move, which frees its devices",
-			"Fleet managers of the donor site; admins.", nil, "MoveNote", true, 200, "Move", false},
-		{"POST", "/moves/{id}/dispatch", "dispatchMove",
-			"Send an approved move's devices on their way, after checking them again: each is in transit (out of service, not expected to report) at the donor site until received",
-			"Fleet managers of the donor site; admins.", nil, "", false, 200, "Move", false},
-		{"POST", "/moves/{id}/receive", "receiveMove", "Confirm that a dispatched move's devices arrived: each is active at the receiving site from now",
-			"Fleet managers of the receiving site; admins.", nil, "", false, 200, "Move", false},
-		{"POST", "/moves/{id}/cancel", "cancelMove", "Call off a proposed or approved move, which frees its devices",
-			"Whoever proposed it, fleet managers of the donor site; admins.", nil, "MoveNote", true, 200, "Move", false},
-
-		{"GET", "/alerts", "listAlerts", "Alerts, newest first; a doctor's list holds the clinical alerts of their teams, a fleet manager's the device faults of their sites",
-			alertAccess, []string{"alert_state", "severity", "rule", "alert_patient", "alert_device", "alert_team", "alert_site", "category",
-				"alert_since", "alert_until", "alert_before", "limit"}, "", false, 200, "AlertPage", false},
-		{"GET", "/alerts/stream", "alertStream",
-			"The live feed of alert events as Server-Sent Events: id is the event id, event its type (raised, updated, severity_raised, acknowledged, resolved, escalated), data the JSON of the alert after the change (an Alert without evidence). " +
-				"Send Last-Event-ID to resume: the events after it are replayed first. A comment line comes every 15 s when there is nothing to send.",
-			alertAccess + " Each receives the events of the alerts they may see.", nil, "", false, 200, "sse", false},
-		{"GET", "/alerts/burden", "alertBurden",
-			"The alert burden per team (clinical alerts) or site (device faults) and rule over [from, to), by when the alerts were raised: how many, about how many patients or devices, " +
-				"alerts per patient (device) per week of the team's patients (the site's devices), how many were acknowledged and the median time to acknowledge, " +
-				"how many resolved automatically or by a person, and how many were late, silenced or in doubt; as CSV with format=csv or Accept: text/csv",
-			alertAccess + " Each sees the figures of the alerts they may see.", []string{"burden_from", "burden_to", "burden_team", "burden_site", "rule", "format"},
-			"", false, 200, "AlertBurden", false},
-		{"GET", "/alerts/{id}", "getAlert",
-			"An alert with its history and its evidence: the readings recorded with it (the first 5 and the latest 20) as InfluxDB holds them, each marked with whether InfluxDB still has it, " +
-				"and for a patient's alert the patient's other readings of those measurements from first to last seen (the newest 100). " +
-				"If InfluxDB cannot be read, the evidence is as recorded, with evidence_source \"recorded\" and a warning",
-			alertAccess, nil, "", false, 200, "AlertDetail", false},
-		{"POST", "/alerts/{id}/acknowledge", "acknowledgeAlert", "Acknowledge an open alert, with an optional note",
-			alertAccess, nil, "AlertNote", true, 200, "Alert", false},
-		{"POST", "/alerts/{id}/resolve", "resolveAlert", "Resolve an open or acknowledged alert, with a note (required for a clinical alert)",
-			alertAccess, nil, "AlertNote", true, 200, "Alert", false},
-		{"POST", "/alerts/{id}/snooze", "snoozeAlert",
-			"Snooze an alert: silence its subject (the patient, or the device of a fault) from now until until, or for a duration (for: \"72h\"), with a reason, as POST /silences does; the answer is the silence",
-			alertAccess + " Silencing a patient takes a doctor, a device a fleet manager.", nil, "Snooze", false, 201, "Silence", false},
-
-		{"GET", "/teams/{id}/overrides", "getTeamOverrides", "The team's threshold overrides: per rule, per threshold key, a number in the rule's unit or a duration such as \"20m\"",
-			overrideAccess, nil, "", false, 200, "Overrides", false},
-		{"PUT", "/teams/{id}/overrides", "setTeamOverrides", "Replace the team's threshold overrides, checked against the rules in force (400 naming the rule and key); {} removes them",
-			overrideAccess, nil, "OverridesRequest", false, 200, "Overrides", false},
-		{"DELETE", "/teams/{id}/overrides", "deleteTeamOverrides", "Remove the team's threshold overrides", overrideAccess, nil, "", false, 204, "", false},
-		{"GET", "/patients/{id}/overrides", "getPatientOverrides", "The patient's own threshold overrides, which beat the team's and stay with the patient through a transfer",
-			doctors, nil, "", false, 200, "Overrides", false},
-		{"PUT", "/patients/{id}/overrides", "setPatientOverrides", "Replace the patient's threshold overrides, checked against the rules in force (400 naming the rule and key); {} removes them",
-			doctors, nil, "OverridesRequest", false, 200, "Overrides", false},
-		{"DELETE", "/patients/{id}/overrides", "deletePatientOverrides", "Remove the patient's threshold overrides", doctors, nil, "", false, 204, "", false},
-
-		{"GET", "/silences", "listSilences", "Silences of patients and devices, newest first; a doctor's list holds those of their teams' patients, a fleet manager's those of their sites' devices",
-			silenceAccess, []string{"silence_subject", "silence_active", "silence_before", "limit"}, "", false, 200, "SilencePage", false},
-		{"POST", "/silences", "createSilence", "Silence a patient's or a device's alerts from from (default now) until until, with a reason: they are still recorded, with the reason, and notify nobody",
-			silenceAccess, nil, "SilenceRequest", false, 201, "Silence", false},
-		{"DELETE", "/silences/{id}", "deleteSilence", "Delete a silence, which ends it", silenceAccess, nil, "", false, 204, "", false},
-
-		{"GET", "/webhooks", "listWebhooks", "Webhooks by id; a doctor's list holds those of their teams, a fleet manager's those of their sites",
-			webhookAccess, []string{"team", "site", "webhook_after", "limit"}, "", false, 200, "WebhookPage", false},
-		{"POST", "/webhooks", "createWebhook",
-			"Register a webhook for a team (its clinical alerts) or a site (its device faults); the answer holds its signing secret, shown this once. " +
-				"The URL is http or https without user info; unless the server allows private targets, its host may not be localhost or a loopback, link-local, private, unspecified or multicast address (400 naming url)",
-			webhookAccess, nil, "NewWebhook", false, 201, "CreatedWebhook", false},
-		{"GET", "/webhooks/{id}", "getWebhook", "Get a webhook, without its secret", webhookAccess, nil, "", false, 200, "Webhook", false},
-		{"PATCH", "/webhooks/{id}", "updateWebhook", "Change the URL (as registering checks it), enabled or min_severity; a disabled webhook's queued deliveries wait",
-			webhookAccess, nil, "WebhookPatch", false, 200, "Webhook", false},
-		{"DELETE", "/webhooks/{id}", "deleteWebhook", "Delete a webhook and its delivery log", webhookAccess, nil, "", false, 204, "", false},
-		{"POST", "/webhooks/{id}/rotate-secret", "rotateWebhookSecret",
-			"Give the webhook a new signing secret, in the answer this once: every request sent from then on, retries of events queued before included, is signed with it, and the old one no longer verifies",
-			webhookAccess, nil, "", false, 200, "CreatedWebhook", false},
-		{"GET", "/webhooks/{id}/deliveries", "listWebhookDeliveries",
-			"The delivery log, newest first: each event sent, its attempts, the last status or error, the next attempt and when it was delivered",
-			webhookAccess, []string{"delivery_before", "limit"}, "", false, 200, "DeliveryPage", false},
-
-		{"GET", "/audit", "listAudit", "The audit log of registry changes, newest first", adminOnly,
-			[]string{"subject", "actor", "action", "audit_before", "limit"}, "", false, 200, "AuditPage", false},
-		{"GET", "/deadletters", "listDeadLetters", "Rejected messages and readings, newest first",
-			"Admins; fleet managers, for the devices now at their sites (a page may then hold fewer than limit items and still have a next).",
-			[]string{"device", "reason", "since", "until", "deadletter_before", "limit"}, "", false, 200, "DeadLetterPage", false},
-		{"GET", "/openapi.json", "openAPI", "This document", anyone, nil, "", false, 200, "OpenAPIDocument", false},
-
-		// Sign-in and accounts (auth.go, users.go): listed so that the document covers every
-		// route; their bodies and answers are described as free-form objects for now.
-		{"POST", "/login", "login", "Sign in with a username and password; the answer sets the session cookie",
-			"Anyone: it needs no credentials.", nil, "Object", false, 200, "Object", true},
-		{"POST", "/logout", "logout", "End the session", anyone, nil, "", false, 204, "", false},
-		{"GET", "/me", "me", "The user the request acts as", anyone, nil, "", false, 200, "Object", false},
-		{"GET", "/users", "listUsers", "List users by id", adminOnly, []string{"role", "team", "site", "after", "limit"}, "", false, 200, "Object", false},
-		{"POST", "/users", "createUser", "Create a user", adminOnly, nil, "Object", false, 201, "Object", false},
-		{"GET", "/users/{id}", "getUser", "Get a user", adminOnly, nil, "", false, 200, "Object", false},
-		{"PATCH", "/users/{id}", "updateUser", "Change a user", adminOnly, nil, "Object", false, 200, "Object", false},
-		{"GET", "/users/{id}/tokens", "listTokens", "List a user's API tokens", adminOnly, nil, "", false, 200, "Object", false},
-		{"POST", "/users/{id}/tokens", "createToken", "Make an API token for a user, shown once", adminOnly, nil, "Object", false, 201, "Object", false},
-		{"DELETE", "/users/{id}/tokens/{token_id}", "revokeToken", "Revoke an API token", adminOnly, nil, "", false, 204, "", false},
-	}
-}
-
-// apiSchemas names the types of bodies and answers. A request schema lists its required fields;
-// an answer's are all the fields it always has. omit leaves fields out (those a PATCH cannot set).
-var apiSchemas = []struct {
+// apiSchema names the type of a body or an answer. A request schema lists its required fields,
+// which call.decode checks; an answer's are all the fields it always has.
+type apiSchema struct {
 	name     string
 	value    any
 	request  bool
 	required []string
-	omit     []string
+	// fixed are the fields a body may not give (those a PATCH cannot set), with the reason: the
+	// schema leaves them out, and call.decode refuses them naming it.
+	fixed    map[string]string
+	optional bool                // a request that may come without a body
 	enums    map[string][]string // this schema's own enums, over fieldEnums
-}{
+}
+
+// idFixed is why a PATCH cannot set an id.
+const idFixed = "an id cannot change"
+
+// webhookStays is why a PATCH cannot move a webhook.
+const webhookStays = "a webhook stays with its team or site; delete it and register another"
+
+// apiSchemas lists the schemas of bodies and answers.
+var apiSchemas = []apiSchema{
 	{name: "Site", value: siteJSON{}},
 	{name: "NewSite", value: siteJSON{}, request: true, required: []string{"id", "name"}},
-	{name: "SitePatch", value: siteJSON{}, request: true, omit: []string{"id"}},
+	{name: "SitePatch", value: siteJSON{}, request: true, fixed: map[string]string{"id": idFixed}},
 	{name: "SitePage", value: page[siteJSON]{}},
 	{name: "Team", value: teamJSON{}},
 	{name: "NewTeam", value: teamJSON{}, request: true, required: []string{"id", "site", "name"}},
-	{name: "TeamPatch", value: teamJSON{}, request: true, omit: []string{"id"}},
+	{name: "TeamPatch", value: teamJSON{}, request: true, fixed: map[string]string{"id": idFixed}},
 	{name: "TeamPage", value: page[teamJSON]{}},
 	{name: "Patient", value: patientJSON{}},
 	{name: "NewPatient", value: patientJSON{}, request: true, required: []string{"id", "team"}},
-	{name: "PatientPatch", value: patientJSON{}, request: true, omit: []string{"id", "team"}},
+	{name: "PatientPatch", value: patientJSON{}, request: true, fixed: map[string]string{"id": idFixed,
+		"team": "move a patient to another team with POST /api/v1/patients/{id}/transfer"}},
 	{name: "PatientPage", value: page[patientJSON]{}},
 	{name: "TransferRequest", value: transferRequest{}, request: true, required: []string{"team", "device_policy"}},
 	{name: "Transfer", value: transferJSON{}},
 	{name: "TransferList", value: page[transferJSON]{}},
 	{name: "Device", value: deviceJSON{}},
 	{name: "NewDevice", value: deviceJSON{}, request: true, required: []string{"id", "kind", "site", "mode"}},
-	{name: "DevicePatch", value: deviceJSON{}, request: true, omit: []string{"id"}},
+	{name: "DevicePatch", value: deviceJSON{}, request: true, fixed: map[string]string{"id": idFixed,
+		"secret": "rotate it with POST /api/v1/devices/{id}/secret"}},
 	{name: "CreatedDevice", value: newDeviceJSON{}},
 	{name: "DevicePage", value: page[deviceJSON]{}},
 	{name: "DeviceSecret", value: deviceSecretJSON{}},
 	{name: "AssignRequest", value: assignRequest{}, request: true, required: []string{"patient"}},
-	{name: "ReturnRequest", value: returnRequest{}, request: true},
+	{name: "ReturnRequest", value: returnRequest{}, request: true, optional: true},
 	{name: "Assignment", value: assignmentJSON{}},
 	{name: "AssignmentList", value: page[assignmentJSON]{}},
 	{name: "ImportRowError", value: rowErrorJSON{}},
@@ -269,12 +87,12 @@ var apiSchemas = []struct {
 	{name: "Move", value: moveJSON{}},
 	{name: "MovePage", value: page[moveJSON]{}},
 	{name: "MoveRequest", value: moveRequest{}, request: true, required: []string{"kind", "from", "to", "devices"}},
-	{name: "MoveNote", value: moveNoteRequest{}, request: true},
+	{name: "MoveNote", value: moveNoteRequest{}, request: true, optional: true},
 	{name: "Alert", value: alertJSON{}, enums: alertEnums()},
 	{name: "AlertPage", value: page[alertJSON]{}},
 	{name: "AlertDetail", value: alertDetailJSON{}, enums: alertEnums()},
 	{name: "AlertEvent", value: alertEventJSON{}, enums: alertEnums()},
-	{name: "AlertNote", value: alertNoteRequest{}, request: true},
+	{name: "AlertNote", value: alertNoteRequest{}, request: true, optional: true},
 	{name: "AlertBurden", value: burdenPage{}, enums: alertEnums()},
 	{name: "Overrides", value: overridesJSON{}},
 	{name: "OverridesRequest", value: overridesRequest{}, request: true, required: []string{"overrides"}},
@@ -286,10 +104,21 @@ var apiSchemas = []struct {
 	{name: "CreatedWebhook", value: createdWebhookJSON{}, enums: webhookEnums()},
 	{name: "WebhookPage", value: page[webhookJSON]{}},
 	{name: "NewWebhook", value: webhookRequest{}, request: true, required: []string{"url"}, enums: webhookEnums()},
-	{name: "WebhookPatch", value: webhookRequest{}, request: true, omit: []string{"team", "site"}, enums: webhookEnums()},
+	{name: "WebhookPatch", value: webhookRequest{}, request: true, fixed: map[string]string{"team": webhookStays, "site": webhookStays},
+		enums: webhookEnums()},
 	{name: "Delivery", value: deliveryJSON{}, enums: webhookEnums()},
 	{name: "DeliveryPage", value: page[deliveryJSON]{}},
 	{name: "Error", value: errorBody{}},
+}
+
+// schemaNamed returns the schema of apiSchemas named name.
+func schemaNamed(name string) (apiSchema, bool) {
+	for _, s := range apiSchemas {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return apiSchema{}, false
 }
 
 // alertEnums are the enums of the alert schemas, whose state and type are not those of moves
@@ -398,8 +227,8 @@ var fieldEnums = map[string][]string{
 
 var pathParam = regexp.MustCompile(`\{([A-Za-z_]+)\}`)
 
-// openAPIDocument builds the document.
-func openAPIDocument() map[string]any {
+// openAPIDocument builds the document of routes, whose query parameters params describes by key.
+func openAPIDocument(routes []route, params map[string]map[string]any) map[string]any {
 	schemas := map[string]any{}
 	names := map[reflect.Type]string{} // answer types, referred to by $ref where they nest
 	for _, s := range apiSchemas {
@@ -419,7 +248,7 @@ func openAPIDocument() map[string]any {
 			own = maps.Clone(enums)
 			maps.Copy(own, s.enums)
 		}
-		schemas[s.name] = objectSchema(reflect.TypeOf(s.value), names, own, s.request, s.required, s.omit)
+		schemas[s.name] = objectSchema(reflect.TypeOf(s.value), names, own, s.request, s.required, s.fixed)
 	}
 	schemas["OpenAPIDocument"] = map[string]any{"type": "object", "description": "An OpenAPI 3.0 document."}
 	schemas["Object"] = map[string]any{"type": "object"}
@@ -428,9 +257,8 @@ func openAPIDocument() map[string]any {
 		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{
 			"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 	}
-	params := queryParameters()
 	paths := map[string]map[string]any{}
-	for _, op := range apiOperations() {
+	for _, op := range routes {
 		var ps []any
 		for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
 			ps = append(ps, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
@@ -461,11 +289,11 @@ func openAPIDocument() map[string]any {
 		if op.body != "" && op.body != "csv" {
 			answers["415"] = errorAnswer("A body without Content-Type application/json (UTF-8).")
 		}
-		o := map[string]any{"operationId": op.id, "summary": op.summary, "description": "Access: " + op.access, "responses": answers}
+		o := map[string]any{"operationId": op.id, "summary": op.summary, "description": "Access: " + op.gate.doc, "responses": answers}
 		if len(ps) > 0 {
 			o["parameters"] = ps
 		}
-		if op.public {
+		if op.gate.public {
 			o["security"] = []any{}
 		}
 		switch op.body {
@@ -474,7 +302,8 @@ func openAPIDocument() map[string]any {
 			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"text/csv": map[string]any{
 				"schema": map[string]any{"type": "string", "description": "A CSV file whose first line names its columns."}}}}
 		default:
-			o["requestBody"] = map[string]any{"required": !op.bodyOptional, "content": map[string]any{"application/json": map[string]any{
+			body, _ := schemaNamed(op.body)
+			o["requestBody"] = map[string]any{"required": !body.optional, "content": map[string]any{"application/json": map[string]any{
 				"schema": map[string]any{"$ref": "#/components/schemas/" + op.body}}}}
 		}
 		if paths[op.path] == nil {
@@ -497,13 +326,14 @@ func openAPIDocument() map[string]any {
 	}
 }
 
-// objectSchema is the schema of struct type t. A request lists required; an answer requires
-// every field that it always has.
-func objectSchema(t reflect.Type, names map[reflect.Type]string, enums map[string][]string, request bool, required, omit []string) map[string]any {
+// objectSchema is the schema of struct type t, without the fields of fixed. A request lists
+// required; an answer requires every field that it always has.
+func objectSchema(t reflect.Type, names map[reflect.Type]string, enums map[string][]string, request bool, required []string,
+	fixed map[string]string) map[string]any {
 	props := map[string]any{}
 	var req []string
 	for _, f := range jsonFields(t) {
-		if slices.Contains(omit, f.name) {
+		if _, ok := fixed[f.name]; ok {
 			continue
 		}
 		s := typeSchema(f.typ, names, enums)

@@ -3,11 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 
-	"github.com/go-chi/chi/v5"
-
-	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
@@ -30,17 +26,6 @@ type OverrideValidator interface {
 	ValidateOverrides(o rules.Overrides) error
 }
 
-// overrideRoutes adds the override routes to r (the authenticated /api/v1 group). They sit
-// beside the teams' and patients' own routes, which the registry mounts.
-func (a *API) overrideRoutes(r chi.Router) {
-	for _, kind := range []string{rules.TeamOverrides, rules.PatientOverrides} {
-		path := "/" + kind + "s/{id}/overrides"
-		r.Get(path, a.registry(a.overrides(kind, a.getOverrides)))
-		r.Put(path, a.registry(a.overrides(kind, a.putOverrides)))
-		r.Delete(path, a.registry(a.overrides(kind, a.deleteOverrides)))
-	}
-}
-
 // overridesJSON is the overrides of a team or patient as the API shows them, and the body that
 // sets them: per rule id, per threshold key, a number in the rule's unit or a duration such as
 // "20m".
@@ -54,72 +39,60 @@ type overridesRequest struct {
 	Overrides json.RawMessage `json:"overrides"`
 }
 
-func overridesOut(kind, id string, o rules.Overrides) (overridesJSON, error) {
+// replyOverrides answers the overrides o of the team or patient id.
+func replyOverrides(c *call, kind, id string, o rules.Overrides) error {
 	if o == nil {
 		o = rules.Overrides{}
 	}
 	b, err := json.Marshal(o)
-	return overridesJSON{Subject: kind + "/" + id, Overrides: b}, err
+	if err != nil {
+		return err
+	}
+	return c.reply(overridesJSON{Subject: kind + "/" + id, Overrides: b})
 }
 
-type overridesHandler func(w http.ResponseWriter, r *http.Request, kind, id string) error
+// overridesHandler serves the overrides of the team or patient id (kind says which).
+type overridesHandler func(c *call, kind, id string) error
 
-// overrides checks access to the team or patient of the path, in the registry's order: the role
-// (doctors and admins), the id (404), the scope (403); then runs h.
-func (a *API) overrides(kind string, h overridesHandler) registryHandler {
-	return func(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-		if err := roleIn(p, "see or change threshold overrides", access.Doctor); err != nil {
-			return err
-		}
+// overrides finds the team or patient of the path, in the registry's order after the role: the
+// id (404), the scope (403); then runs h.
+func (a *API) overrides(kind string, h overridesHandler) handler {
+	return func(c *call) error {
 		if a.opts.Overrides == nil || a.opts.OverrideRules == nil {
 			return apiError(errcode.Unavailable, "threshold overrides are not configured")
 		}
-		var id string
 		if kind == rules.PatientOverrides {
-			pt, err := a.patientFor(r, p)
+			pt, err := a.patients().one(c)
 			if err != nil {
 				return err
 			}
-			id = pt.ID
-		} else {
-			var err error
-			if id, err = pathID(r); err != nil {
-				return err
-			}
-			if _, err := a.opts.Registry.GetTeam(r.Context(), id); err != nil {
-				return err
-			}
-			if !p.CanTeam(id) {
-				return forbidden("team %s is not one of yours", id)
-			}
+			return h(c, kind, pt.ID)
 		}
-		if _, err := queryParams(r); err != nil {
+		id, err := pathID(c.Request)
+		if err != nil {
 			return err
 		}
-		return h(w, r, kind, id)
+		if _, err := a.opts.Registry.GetTeam(c.Context(), id); err != nil {
+			return err
+		}
+		if !c.p.CanTeam(id) {
+			return forbidden("team %s is not one of yours", id)
+		}
+		return h(c, kind, id)
 	}
 }
 
-func (a *API) getOverrides(w http.ResponseWriter, r *http.Request, kind, id string) error {
-	o, err := a.opts.Overrides.Overrides(r.Context(), kind, id)
+func (a *API) getOverrides(c *call, kind, id string) error {
+	o, err := a.opts.Overrides.Overrides(c.Context(), kind, id)
 	if err != nil {
 		return err
 	}
-	out, err := overridesOut(kind, id, o)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return replyOverrides(c, kind, id, o)
 }
 
-func (a *API) putOverrides(w http.ResponseWriter, r *http.Request, kind, id string) error {
+func (a *API) putOverrides(c *call, kind, id string) error {
 	var body overridesRequest
-	has, err := decodeBody(r, &body, nil)
-	if err != nil {
-		return err
-	}
-	if err := required(has, "overrides"); err != nil {
+	if _, err := c.decode(&body); err != nil {
 		return err
 	}
 	var o rules.Overrides
@@ -129,21 +102,15 @@ func (a *API) putOverrides(w http.ResponseWriter, r *http.Request, kind, id stri
 	if err := a.opts.OverrideRules.ValidateOverrides(o); err != nil {
 		return invalid("overrides: " + err.Error())
 	}
-	if err := a.opts.Overrides.SetOverrides(r.Context(), kind, id, o); err != nil {
+	if err := a.opts.Overrides.SetOverrides(c.Context(), kind, id, o); err != nil {
 		return err
 	}
-	out, err := overridesOut(kind, id, o)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return replyOverrides(c, kind, id, o)
 }
 
-func (a *API) deleteOverrides(w http.ResponseWriter, r *http.Request, kind, id string) error {
-	if err := a.opts.Overrides.DeleteOverrides(r.Context(), kind, id); err != nil {
+func (a *API) deleteOverrides(c *call, kind, id string) error {
+	if err := a.opts.Overrides.DeleteOverrides(c.Context(), kind, id); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return c.reply(nil)
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,10 +11,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
-	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
@@ -24,7 +21,7 @@ import (
 // Access is checked on every request against the principal it acts as, in this order:
 //  1. the role: a role that has no business with a kind of resource (a doctor and devices, a
 //     fleet manager and patients, anyone but an admin and the audit log or changes to sites
-//     and teams) gets 403 whatever the id, without a lookup;
+//     and teams) gets 403 whatever the id, without a lookup (the route's gate, routes.go);
 //  2. the id: one that does not exist gets 404;
 //  3. the scope: a patient of another team, or a device at another site, gets 403. Ids are
 //     pseudonymous, so saying that one exists tells nothing about a person; a 403 tells the
@@ -81,70 +78,6 @@ type deviceRegistry interface {
 	Assignments(ctx context.Context, deviceID string) ([]devices.Assignment, error)
 }
 
-// registryRoutes adds the registry's routes to r (the authenticated /api/v1 group), and the
-// OpenAPI document that describes every /api/v1 route.
-func (a *API) registryRoutes(r chi.Router) {
-	r.Mount("/sites", a.siteRoutes())
-	r.Mount("/teams", a.teamRoutes())
-	r.Mount("/patients", a.patientRoutes())
-	r.Mount("/devices", a.deviceRoutes())
-	r.Get("/audit", a.registry(a.listAudit))
-	r.Get("/openapi.json", a.openAPI)
-}
-
-// registryHandler serves one registry request as p; an error goes out through writeError.
-type registryHandler func(w http.ResponseWriter, r *http.Request, p *access.Principal) error
-
-// registry adapts h for the registry's routes (see withPrincipal).
-func (a *API) registry(h registryHandler) http.HandlerFunc {
-	return a.withPrincipal(a.opts.Registry != nil, "the registry is not configured", h)
-}
-
-// withPrincipal adapts h: it answers 503 with the message unconfigured when what h needs is
-// not configured, finds the principal, and names it as the actor of any change h makes,
-// for the audit log.
-func (a *API) withPrincipal(configured bool, unconfigured string, h registryHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !configured {
-			a.writeError(w, r, apiError(errcode.Unavailable, unconfigured))
-			return
-		}
-		p, ok := access.FromContext(r.Context())
-		if !ok {
-			a.writeError(w, r, apiError(errcode.Unauthorized, "sign in first"))
-			return
-		}
-		r = r.WithContext(audit.WithActor(r.Context(), auditActor(p)))
-		if err := h(w, r, p); err != nil {
-			a.writeError(w, r, err)
-		}
-	}
-}
-
-// auditActor is how the audit log names the principal: "user:" and its user id.
-func auditActor(p *access.Principal) string { return "user:" + p.UserID }
-
-// forbidden returns a 403 error.
-func forbidden(format string, args ...any) *errcode.Error {
-	return apiError(errcode.Forbidden, fmt.Sprintf(format, args...))
-}
-
-// adminOnly refuses anyone but an admin.
-func adminOnly(p *access.Principal, what string) error {
-	if !p.IsAdmin() {
-		return forbidden("only an admin may %s", what)
-	}
-	return nil
-}
-
-// roleIn refuses a principal whose role is not one of roles.
-func roleIn(p *access.Principal, what string, roles ...access.Role) error {
-	if p.IsAdmin() || slices.Contains(roles, p.Role) {
-		return nil
-	}
-	return forbidden("a %s may not %s", p.Role, what)
-}
-
 // pathID is the {id} of the route, which must be an id.
 func pathID(r *http.Request) (string, error) {
 	id := chi.URLParam(r, "id")
@@ -154,45 +87,44 @@ func pathID(r *http.Request) (string, error) {
 	return id, nil
 }
 
-// queryParams returns the query, refusing a parameter not in allowed and one given twice.
-func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
-	q := r.URL.Query()
-	for key, vs := range q {
-		if !slices.Contains(allowed, key) {
-			if len(allowed) == 0 {
-				return nil, invalid("unknown parameter " + strconv.Quote(key) + "; this endpoint takes none")
-			}
-			return nil, invalid("unknown parameter " + strconv.Quote(key) + "; use " + strings.Join(allowed, ", "))
-		}
-		if len(vs) > 1 {
-			return nil, invalid(key + ": give it once")
-		}
+// byNumber returns what get finds by the path's {id}, a number, when may lets the caller see
+// it: 400 for an id that is not one (a names the kind: "an alert"), get's NotFound if there is
+// none, else may's error.
+func byNumber[T any](c *call, a string, get func(context.Context, int64) (T, error), may func(T) error) (T, error) {
+	raw := chi.URLParam(c.Request, "id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		var none T
+		return none, invalid("id " + strconv.Quote(raw) + " in the path is not " + a + " id (a positive whole number)")
 	}
-	return q, nil
+	t, err := get(c.Context(), id)
+	if err != nil {
+		return t, err
+	}
+	return t, may(t)
 }
 
-// listParams reads a list's query: the filters it takes (site, team, kind, status, mode), after
-// and limit. The limit is always set: 100 unless given, 1-1000.
-func listParams(r *http.Request, filters ...string) (devices.ListOptions, error) {
-	q, err := queryParams(r, append(slices.Clone(filters), "after", "limit")...)
-	if err != nil {
-		return devices.ListOptions{}, err
-	}
+// listOptions reads a registry list's query: its filters (site, team, kind, status, mode; the
+// route says which it takes), after and limit.
+func listOptions(q url.Values) (devices.ListOptions, error) {
 	o := devices.ListOptions{Site: q.Get("site"), Team: q.Get("team"), Kind: q.Get("kind"), Status: q.Get("status"),
-		Mode: q.Get("mode"), After: q.Get("after"), Limit: 100}
-	for _, f := range []struct{ name, value string }{{"site", o.Site}, {"team", o.Team}, {"after", o.After}} {
-		if f.value != "" && !reading.ValidID(f.value) {
-			return o, invalid(f.name + ": " + strconv.Quote(f.value) + " is not an id")
+		Mode: q.Get("mode"), After: q.Get("after")}
+	if err := idParams(q, "site", "team", "after"); err != nil {
+		return o, err
+	}
+	var err error
+	o.Limit, err = limitOf(q)
+	return o, err
+}
+
+// idParams refuses a query parameter of names that is given but is not an id.
+func idParams(q url.Values, names ...string) error {
+	for _, name := range names {
+		if v := q.Get(name); v != "" && !reading.ValidID(v) {
+			return invalid(name + ": " + strconv.Quote(v) + " is not an id")
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := limitParam(v)
-		if err != nil {
-			return o, err
-		}
-		o.Limit = n
-	}
-	return o, nil
+	return nil
 }
 
 // page is one page of a list. Next is the cursor of the following page, for after=; it is
@@ -202,8 +134,12 @@ type page[T any] struct {
 	Next  string `json:"next,omitempty"`
 }
 
-// limitParam reads a page size: an integer from 1 to 1000.
-func limitParam(v string) (int, error) {
+// limitOf reads limit=, a page size: an integer from 1 to 1000, 100 unless given.
+func limitOf(q url.Values) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return 100, nil
+	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 1000 {
 		return 0, invalid("limit: must be an integer from 1 to 1000")
@@ -211,17 +147,21 @@ func limitParam(v string) (int, error) {
 	return n, nil
 }
 
-// cursorParam reads the cursor parameter name (before= or after=): the id a previous page's
-// next gave.
-func cursorParam(name, v string) (int64, error) {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, invalid(name + ": not a cursor (a positive integer from a previous page's next)")
+// pageParams reads the cursor parameter name (before= or after=), the id a previous page's
+// next gave, and limit=: 0 and 100 unless given.
+func pageParams(q url.Values, name string) (int64, int, error) {
+	var n int64
+	if v := q.Get(name); v != "" {
+		var err error
+		if n, err = strconv.ParseInt(v, 10, 64); err != nil || n <= 0 {
+			return 0, 0, invalid(name + ": not a cursor (a positive integer from a previous page's next)")
+		}
 	}
-	return n, nil
+	limit, err := limitOf(q)
+	return n, limit, err
 }
 
-// pageOf converts a page of registry rows read with limit.
+// pageOf converts a page of rows read with limit (0: a whole list, without a next).
 func pageOf[R, T any](rows []R, limit int, id func(R) string, conv func(R) T) page[T] {
 	p := page[T]{Items: make([]T, 0, len(rows))}
 	for _, r := range rows {
@@ -259,12 +199,6 @@ func listIn[T any](ctx context.Context, o devices.ListOptions, scopes []string, 
 		all = all[:o.Limit]
 	}
 	return all, nil
-}
-
-// writeCreated answers 201 with v and the new resource's address.
-func writeCreated(w http.ResponseWriter, r *http.Request, id string, v any) {
-	w.Header().Set("Location", strings.TrimSuffix(r.URL.Path, "/")+"/"+id)
-	writeJSON(w, http.StatusCreated, v)
 }
 
 // timeOr is t, or now when t is zero.

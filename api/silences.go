@@ -3,11 +3,8 @@ package api
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
@@ -26,14 +23,6 @@ type SilenceStore interface {
 	GetSilence(ctx context.Context, id int64) (alerts.Silence, error)
 	ListSilences(ctx context.Context, f alerts.SilenceFilter) ([]alerts.Silence, error)
 	DeleteSilence(ctx context.Context, id int64) error
-}
-
-func (a *API) silenceRoutes() chi.Router {
-	r := chi.NewRouter()
-	r.Get("/", a.registry(a.silences(a.listSilences)))
-	r.Post("/", a.registry(a.silences(a.createSilence)))
-	r.Delete("/{id}", a.registry(a.silences(a.deleteSilence)))
-	return r
 }
 
 // silenceJSON is a silence as the API shows it.
@@ -66,46 +55,24 @@ type silencePage struct {
 	Next  string        `json:"next,omitempty"`
 }
 
-// silences answers 503 when silences are not configured, then runs h.
-func (a *API) silences(h registryHandler) registryHandler {
-	return func(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-		if a.opts.Silences == nil {
-			return apiError(errcode.Unavailable, "silences are not configured")
-		}
-		return h(w, r, p)
-	}
-}
-
-// maySilence checks that p may see subject, in the registry's order: the role, the id (missing
-// is notFound's error), the scope.
+// maySilence checks that p may see subject, in the registry's order: the role, the id, the
+// scope; missing turns the error of the last two (asIs, asInvalid).
 func (a *API) maySilence(ctx context.Context, p *access.Principal, subject alerts.Subject, missing func(error) error) error {
 	switch subject.Kind {
 	case "patient":
 		if err := roleIn(p, "silence patients", access.Doctor); err != nil {
 			return err
 		}
-		pt, err := a.opts.Registry.GetPatient(ctx, subject.ID)
-		if err != nil {
-			return missing(err)
-		}
-		if !p.CanTeam(pt.TeamID) {
-			return forbidden("patient %s is not in one of your teams", subject.ID)
-		}
+		_, err := a.patients().lookup(ctx, p, subject.ID)
+		return missing(err)
 	case "device":
 		if err := roleIn(p, "silence devices", access.FleetManager); err != nil {
 			return err
 		}
-		d, err := a.opts.Registry.GetDevice(ctx, subject.ID)
-		if err != nil {
-			return missing(err)
-		}
-		if !p.CanSite(d.SiteID) {
-			return forbidden("device %s is not at one of your sites", subject.ID)
-		}
-	default:
-		return invalid("subject: " + strconv.Quote(subject.String()) + " is not patient/<id> or device/<id>")
+		_, err := a.devices().lookup(ctx, p, subject.ID)
+		return missing(err)
 	}
-	return nil
+	return invalid("subject: " + strconv.Quote(subject.String()) + " is not patient/<id> or device/<id>")
 }
 
 // asIs returns err unchanged: for the subject of a silence named in the path, whose absence is
@@ -129,17 +96,15 @@ func parseSubject(field, raw string) (alerts.Subject, error) {
 	return s, nil
 }
 
-func (a *API) listSilences(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	q, err := queryParams(r, "subject", "active", "before", "limit")
-	if err != nil {
-		return err
-	}
-	f := alerts.SilenceFilter{Scope: alertScope(p), Limit: 100}
+func (a *API) listSilences(c *call) error {
+	q := c.q
+	f := alerts.SilenceFilter{Scope: alertScope(c.p)}
+	var err error
 	if v := q.Get("subject"); v != "" {
 		if f.Subject, err = parseSubject("subject", v); err != nil {
 			return err
 		}
-		if err := a.maySilence(r.Context(), p, f.Subject, asInvalid); err != nil {
+		if err := a.maySilence(c.Context(), c.p, f.Subject, asInvalid); err != nil {
 			return err
 		}
 	}
@@ -155,76 +120,49 @@ func (a *API) listSilences(w http.ResponseWriter, r *http.Request, p *access.Pri
 			return invalid("before: must be a silence id (a positive whole number)")
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = limitParam(v); err != nil {
-			return err
-		}
+	if f.Limit, err = limitOf(q); err != nil {
+		return err
 	}
-	ss, err := a.opts.Silences.ListSilences(r.Context(), f)
+	ss, err := a.opts.Silences.ListSilences(c.Context(), f)
 	if err != nil {
 		return err
 	}
-	out := silencePage{Items: make([]silenceJSON, 0, len(ss))}
-	for _, si := range ss {
-		out.Items = append(out.Items, silenceOut(si))
-	}
-	if len(ss) == f.Limit {
-		out.Next = strconv.FormatInt(ss[len(ss)-1].ID, 10)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	p := pageOf(ss, f.Limit, func(si alerts.Silence) string { return strconv.FormatInt(si.ID, 10) }, silenceOut)
+	return c.reply(silencePage(p))
 }
 
-func (a *API) createSilence(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
+func (a *API) createSilence(c *call) error {
 	var body silenceRequest
-	has, err := decodeBody(r, &body, nil)
-	if err != nil {
-		return err
-	}
-	if err := required(has, "subject", "until", "reason"); err != nil {
+	if _, err := c.decode(&body); err != nil {
 		return err
 	}
 	subject, err := parseSubject("subject", body.Subject)
 	if err != nil {
 		return err
 	}
-	if err := a.maySilence(r.Context(), p, subject, asInvalid); err != nil {
+	if err := a.maySilence(c.Context(), c.p, subject, asInvalid); err != nil {
 		return err
 	}
-	si, err := a.opts.Silences.CreateSilence(r.Context(), alerts.Silence{Subject: subject, From: timeOr(body.From),
+	si, err := a.opts.Silences.CreateSilence(c.Context(), alerts.Silence{Subject: subject, From: timeOr(body.From),
 		Until: body.Until, Reason: body.Reason})
 	if err != nil {
 		return err
 	}
-	writeCreated(w, r, strconv.FormatInt(si.ID, 10), silenceOut(si))
-	return nil
+	return c.created(strconv.FormatInt(si.ID, 10), silenceOut(si))
 }
 
-func (a *API) deleteSilence(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	raw := chi.URLParam(r, "id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return invalid("id " + strconv.Quote(raw) + " in the path is not a silence id (a positive whole number)")
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	si, err := a.opts.Silences.GetSilence(r.Context(), id)
+func (a *API) deleteSilence(c *call) error {
+	// The subject may be gone from the registry since; an admin can still delete the silence.
+	si, err := byNumber(c, "a silence", a.opts.Silences.GetSilence, func(si alerts.Silence) error {
+		return a.maySilence(c.Context(), c.p, si.Subject, asIs)
+	})
 	if err != nil {
 		return err
 	}
-	// The subject may be gone from the registry since; an admin can still delete the silence.
-	if err := a.maySilence(r.Context(), p, si.Subject, asIs); err != nil {
+	if err := a.opts.Silences.DeleteSilence(c.Context(), si.ID); err != nil {
 		return err
 	}
-	if err := a.opts.Silences.DeleteSilence(r.Context(), id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return c.reply(nil)
 }
 
 // snoozeRequest snoozes an alert: its subject is silenced until Until, or for For from now
@@ -241,20 +179,14 @@ type snoozeRequest struct {
 // the silence, whose address is under /silences. It is the alert inbox's shortcut to
 // POST /silences, with the same rules: the caller must see the alert and may silence its
 // subject.
-func (a *API) snoozeAlert(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	al, err := a.alertFor(r, p)
+func (a *API) snoozeAlert(c *call) error {
+	al, err := a.alertFor(c)
 	if err != nil {
 		return err
 	}
 	var body snoozeRequest
-	has, err := decodeBody(r, &body, nil)
+	has, err := c.decode(&body)
 	if err != nil {
-		return err
-	}
-	if err := required(has, "reason"); err != nil {
 		return err
 	}
 	from := timeOr(time.Time{})
@@ -269,15 +201,14 @@ func (a *API) snoozeAlert(w http.ResponseWriter, r *http.Request, p *access.Prin
 		}
 		until = from.Add(d)
 	}
-	if err := a.maySilence(r.Context(), p, al.Subject, asIs); err != nil {
+	if err := a.maySilence(c.Context(), c.p, al.Subject, asIs); err != nil {
 		return err
 	}
-	si, err := a.opts.Silences.CreateSilence(r.Context(), alerts.Silence{Subject: al.Subject, From: from,
+	si, err := a.opts.Silences.CreateSilence(c.Context(), alerts.Silence{Subject: al.Subject, From: from,
 		Until: until, Reason: body.Reason})
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/api/v1/silences/"+strconv.FormatInt(si.ID, 10))
-	writeJSON(w, http.StatusCreated, silenceOut(si))
-	return nil
+	c.w.Header().Set("Location", "/api/v1/silences/"+strconv.FormatInt(si.ID, 10))
+	return c.reply(silenceOut(si))
 }

@@ -1,24 +1,11 @@
 package api
 
 import (
-	"net/http"
-
-	"github.com/go-chi/chi/v5"
-
-	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/devices/csvimport"
 )
 
 // Sites (community health centres): everyone reads them; only an admin creates and changes them.
-func (a *API) siteRoutes() chi.Router {
-	r := chi.NewRouter()
-	r.Get("/", a.registry(a.listSites))
-	r.Post("/", a.registry(a.createSite))
-	r.Post("/import", a.registry(a.importSites))
-	r.Get("/{id}", a.registry(a.getSite))
-	r.Patch("/{id}", a.registry(a.updateSite))
-	return r
-}
 
 // siteJSON is a site as the API shows it, and the body that creates one.
 type siteJSON struct {
@@ -42,88 +29,11 @@ func (j siteJSON) site() devices.Site {
 		TimeZone: j.TimeZone, OpeningHours: j.OpeningHours}
 }
 
-// readers of sites and teams: every role; they hold nothing about people.
-var everyone = []access.Role{access.Doctor, access.FleetManager}
-
-func (a *API) listSites(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := roleIn(p, "read sites", everyone...); err != nil {
-		return err
-	}
-	o, err := listParams(r)
-	if err != nil {
-		return err
-	}
-	sites, err := a.opts.Registry.ListSites(r.Context(), o)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(sites, o.Limit, func(s devices.Site) string { return s.ID }, siteOut))
-	return nil
-}
-
-func (a *API) getSite(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := roleIn(p, "read sites", everyone...); err != nil {
-		return err
-	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	s, err := a.opts.Registry.GetSite(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, siteOut(s))
-	return nil
-}
-
-func (a *API) createSite(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "create sites"); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	var j siteJSON
-	has, err := decodeBody(r, &j, nil)
-	if err != nil {
-		return err
-	}
-	if err := required(has, "id", "name"); err != nil {
-		return err
-	}
-	if err := a.opts.Registry.CreateSite(r.Context(), j.site()); err != nil {
-		return err
-	}
-	writeCreated(w, r, j.ID, siteOut(j.site()))
-	return nil
-}
-
-func (a *API) updateSite(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "change sites"); err != nil {
-		return err
-	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	cur, err := a.opts.Registry.GetSite(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	j := siteOut(cur)
-	if _, err := decodeBody(r, &j, map[string]string{"id": "an id cannot change"}); err != nil {
-		return err
-	}
-	if err := a.opts.Registry.UpdateSite(r.Context(), j.site()); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, j)
-	return nil
+// sites serves the sites' routes.
+func (a *API) sites() resource[devices.Site, siteJSON] {
+	return resource[devices.Site, siteJSON]{reg: a.opts.Registry,
+		get: Registry.GetSite, list: Registry.ListSites, create: Registry.CreateSite, createAll: Registry.CreateSites,
+		update: Registry.UpdateSite, parse: csvimport.Sites,
+		id: func(s devices.Site) string { return s.ID }, out: siteOut,
+		in: func(j siteJSON) (devices.Site, error) { return j.site(), nil }}
 }

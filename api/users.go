@@ -2,15 +2,12 @@ package api
 
 import (
 	"context"
-	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/errcode"
-	"github.com/vitalwatch/vitalwatch/reading"
 )
 
 // People's accounts over HTTP: who am I (/me), sign-out (/logout), and, for admins only, users
@@ -31,26 +28,6 @@ type Accounts interface {
 	RevokeToken(ctx context.Context, id string) error
 	CreateSession(ctx context.Context, userID string) (id string, expires time.Time, err error)
 	DeleteSession(ctx context.Context, id string) error
-}
-
-// accountRoutes adds /logout, /me and /users to r (the authenticated /api/v1 group).
-func (a *API) accountRoutes(r chi.Router) {
-	r.Post("/logout", a.logout)
-	r.Get("/me", a.withAccounts(a.me))
-	r.Route("/users", func(r chi.Router) {
-		r.Get("/", a.withAccounts(a.listUsers))
-		r.Post("/", a.withAccounts(a.createUser))
-		r.Get("/{id}", a.withAccounts(a.getUser))
-		r.Patch("/{id}", a.withAccounts(a.updateUser))
-		r.Get("/{id}/tokens", a.withAccounts(a.listTokens))
-		r.Post("/{id}/tokens", a.withAccounts(a.createToken))
-		r.Delete("/{id}/tokens/{token_id}", a.withAccounts(a.revokeToken))
-	})
-}
-
-// withAccounts adapts h for the account routes (see withPrincipal).
-func (a *API) withAccounts(h registryHandler) http.HandlerFunc {
-	return a.withPrincipal(a.opts.Users != nil, "user accounts are not configured", h)
 }
 
 // userJSON is a user as the API shows it: never the password's hash.
@@ -88,56 +65,34 @@ type userBody struct {
 }
 
 // me serves GET /api/v1/me: the signed-in user.
-func (a *API) me(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	u, err := a.opts.Users.GetUser(r.Context(), p.UserID)
+func (a *API) me(c *call) error {
+	u, err := a.opts.Users.GetUser(c.Context(), c.p.UserID)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userOut(u))
-	return nil
+	return c.reply(userOut(u))
 }
 
-func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "list users"); err != nil {
+func (a *API) listUsers(c *call) error {
+	q := c.q
+	f := access.UserFilter{Role: access.Role(q.Get("role")), Team: q.Get("team"), Site: q.Get("site"), After: q.Get("after")}
+	if err := idParams(q, "team", "site", "after"); err != nil {
 		return err
 	}
-	q, err := queryParams(r, "role", "team", "site", "after", "limit")
+	var err error
+	if f.Limit, err = limitOf(q); err != nil {
+		return err
+	}
+	users, err := a.opts.Users.ListUsers(c.Context(), f)
 	if err != nil {
 		return err
 	}
-	f := access.UserFilter{Role: access.Role(q.Get("role")), Team: q.Get("team"), Site: q.Get("site"), After: q.Get("after"), Limit: 100}
-	for _, p := range []struct{ name, value string }{{"team", f.Team}, {"site", f.Site}, {"after", f.After}} {
-		if p.value != "" && !reading.ValidID(p.value) {
-			return invalid(p.name + ": " + strconv.Quote(p.value) + " is not an id")
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := limitParam(v)
-		if err != nil {
-			return err
-		}
-		f.Limit = n
-	}
-	users, err := a.opts.Users.ListUsers(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(users, f.Limit, func(u access.User) string { return u.ID }, userOut))
-	return nil
+	return c.reply(pageOf(users, f.Limit, func(u access.User) string { return u.ID }, userOut))
 }
 
-func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "create users"); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
+func (a *API) createUser(c *call) error {
 	var body userBody
-	has, err := decodeBody(r, &body, nil)
+	has, err := c.decode(&body)
 	if err != nil {
 		return err
 	}
@@ -150,52 +105,40 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *access.Princ
 			return err
 		}
 	}
-	u, err = a.opts.Users.CreateUser(r.Context(), u)
+	u, err = a.opts.Users.CreateUser(c.Context(), u)
 	if err != nil {
 		return err
 	}
-	writeCreated(w, r, u.ID, userOut(u))
-	return nil
+	return c.created(u.ID, userOut(u))
 }
 
-func (a *API) getUser(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "read users"); err != nil {
-		return err
+// userFor returns the user of the path's id.
+func (a *API) userFor(c *call) (access.User, error) {
+	id, err := pathID(c.Request)
+	if err != nil {
+		return access.User{}, err
 	}
-	id, err := pathID(r)
+	return a.opts.Users.GetUser(c.Context(), id)
+}
+
+func (a *API) getUser(c *call) error {
+	u, err := a.userFor(c)
 	if err != nil {
 		return err
 	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	u, err := a.opts.Users.GetUser(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, userOut(u))
-	return nil
+	return c.reply(userOut(u))
 }
 
 // updateUser serves PATCH /api/v1/users/{id}: the fields given replace the user's. A new role
 // drops the memberships it has no use for unless they are given too.
-func (a *API) updateUser(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "change users"); err != nil {
-		return err
-	}
-	id, err := pathID(r)
+func (a *API) updateUser(c *call) error {
+	u, err := a.userFor(c)
 	if err != nil {
 		return err
 	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	u, err := a.opts.Users.GetUser(r.Context(), id)
-	if err != nil {
-		return err
-	}
+	id := u.ID
 	body := userBody{Username: u.Username, Role: u.Role, Teams: u.Teams, Sites: u.Sites, Disabled: u.Disabled}
-	has, err := decodeBody(r, &body, nil)
+	has, err := c.decode(&body)
 	if err != nil {
 		return err
 	}
@@ -214,20 +157,19 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, p *access.Princ
 	}
 	if has["username"] || has["role"] || has["teams"] || has["sites"] || has["disabled"] {
 		u.Username, u.Role, u.Teams, u.Sites, u.Disabled = body.Username, body.Role, body.Teams, body.Sites, body.Disabled
-		if err := a.opts.Users.UpdateUser(r.Context(), u); err != nil {
+		if err := a.opts.Users.UpdateUser(c.Context(), u); err != nil {
 			return err
 		}
 	}
 	if hash != "" {
-		if err := a.opts.Users.SetUserPassword(r.Context(), id, hash); err != nil {
+		if err := a.opts.Users.SetUserPassword(c.Context(), id, hash); err != nil {
 			return err
 		}
 	}
-	if u, err = a.opts.Users.GetUser(r.Context(), id); err != nil {
+	if u, err = a.opts.Users.GetUser(c.Context(), id); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userOut(u))
-	return nil
+	return c.reply(userOut(u))
 }
 
 // tokenJSON is an API token as the API shows it. Token, the secret itself, is there only in the
@@ -251,83 +193,62 @@ func tokenOut(t access.Token) tokenJSON {
 	return tokenJSON{ID: t.ID, User: t.UserID, Name: t.Name, Created: t.Created, LastUsed: t.LastUsed, Revoked: t.Revoked}
 }
 
-func (a *API) listTokens(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "list API tokens"); err != nil {
-		return err
-	}
-	id, err := pathID(r)
+func (a *API) listTokens(c *call) error {
+	id, err := pathID(c.Request)
 	if err != nil {
 		return err
 	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	tokens, err := a.opts.Users.ListTokens(r.Context(), id)
+	tokens, err := a.opts.Users.ListTokens(c.Context(), id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pageOf(tokens, 0, func(t access.Token) string { return t.ID }, tokenOut))
-	return nil
+	return c.reply(pageOf(tokens, 0, func(t access.Token) string { return t.ID }, tokenOut))
 }
 
 // createToken serves POST /api/v1/users/{id}/tokens {"name"}: 201 with the token, shown this
 // once.
-func (a *API) createToken(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "create API tokens"); err != nil {
-		return err
-	}
-	id, err := pathID(r)
+func (a *API) createToken(c *call) error {
+	id, err := pathID(c.Request)
 	if err != nil {
 		return err
 	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var body tokenBody
-	has, err := decodeBody(r, &body, nil)
+	has, err := c.decode(&body)
 	if err != nil {
 		return err
 	}
 	if err := required(has, "name"); err != nil {
 		return err
 	}
-	token, tokenID, err := a.opts.Users.CreateToken(r.Context(), id, body.Name)
+	token, tokenID, err := a.opts.Users.CreateToken(c.Context(), id, body.Name)
 	if err != nil {
 		return err
 	}
-	t, err := a.opts.Users.GetToken(r.Context(), tokenID)
+	t, err := a.opts.Users.GetToken(c.Context(), tokenID)
 	if err != nil {
 		return err
 	}
 	out := tokenOut(t)
 	out.Token = token
-	writeCreated(w, r, tokenID, out)
-	return nil
+	return c.created(tokenID, out)
 }
 
 // revokeToken serves DELETE /api/v1/users/{id}/tokens/{token_id}: the token stops working at once.
-func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := adminOnly(p, "revoke API tokens"); err != nil {
-		return err
-	}
-	id, err := pathID(r)
+func (a *API) revokeToken(c *call) error {
+	id, err := pathID(c.Request)
 	if err != nil {
 		return err
 	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	tokenID := chi.URLParam(r, "token_id")
-	t, err := a.opts.Users.GetToken(r.Context(), tokenID)
+	tokenID := chi.URLParam(c.Request, "token_id")
+	t, err := a.opts.Users.GetToken(c.Context(), tokenID)
 	if err != nil {
 		return err
 	}
 	if t.UserID != id {
 		return apiError(errcode.NotFound, "user "+id+" has no token "+tokenID)
 	}
-	if err := a.opts.Users.RevokeToken(r.Context(), tokenID); err != nil {
+	if err := a.opts.Users.RevokeToken(c.Context(), tokenID); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return c.reply(nil)
 }

@@ -7,9 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
-	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/fleet"
@@ -22,12 +19,6 @@ import (
 // GET /utilisation, /reallocation/assessment, /reallocation/plan and
 // /devices/{id}/alternatives. The reports are computed on request from the usage counts.
 
-func (a *API) fleetRoutes(r chi.Router) {
-	r.Get("/utilisation", a.registry(a.utilisation))
-	r.Get("/reallocation/assessment", a.registry(a.assessment))
-	r.Get("/reallocation/plan", a.registry(a.plan))
-}
-
 // reports returns the fleet reports, or 503 when they are not configured.
 func (a *API) reports() (*fleet.Reports, error) {
 	if a.opts.Fleet == nil {
@@ -36,22 +27,23 @@ func (a *API) reports() (*fleet.Reports, error) {
 	return a.opts.Fleet, nil
 }
 
-// fleetScope is the sites a principal's fleet report covers: the site asked for, which must be
-// theirs, or all of theirs (nil for an admin: every site).
-func fleetScope(p *access.Principal, site string) ([]string, error) {
-	if site != "" {
-		if !reading.ValidID(site) {
-			return nil, invalid("site " + strconv.Quote(site) + " is not an id")
-		}
-		if !p.CanSite(site) {
-			return nil, forbidden("site %s is not one of yours", site)
-		}
-		return []string{site}, nil
+// fleetScope reads site= and type= of a fleet report: the sites it covers, the site asked for,
+// which must be the caller's, or all of theirs (nil for an admin: every site), and the kind.
+func fleetScope(c *call) (fleet.Scope, error) {
+	var s fleet.Scope
+	switch site := c.q.Get("site"); {
+	case site != "" && !reading.ValidID(site):
+		return s, invalid("site " + strconv.Quote(site) + " is not an id")
+	case site != "" && !c.p.CanSite(site):
+		return s, forbidden("site %s is not one of yours", site)
+	case site != "":
+		s.Sites = []string{site}
+	case !c.p.IsAdmin():
+		s.Sites = append([]string{}, c.p.Sites...)
 	}
-	if p.IsAdmin() {
-		return nil, nil
-	}
-	return append([]string{}, p.Sites...), nil
+	var err error
+	s.Kind, err = kindParam(c.q.Get("type"))
+	return s, err
 }
 
 // kindParam reads the type parameter: a device kind or nothing.
@@ -96,23 +88,13 @@ type utilisationJSON struct {
 	Figures []figureJSON `json:"figures"`
 }
 
-func (a *API) utilisation(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	q, err := queryParams(r, "site", "type", "from", "to", "by", "format")
-	if err != nil {
-		return err
-	}
+func (a *API) utilisation(c *call) error {
+	q := c.q
 	rep, err := a.reports()
 	if err != nil {
 		return err
 	}
-	sites, err := fleetScope(p, q.Get("site"))
-	if err != nil {
-		return err
-	}
-	kind, err := kindParam(q.Get("type"))
+	scope, err := fleetScope(c)
 	if err != nil {
 		return err
 	}
@@ -136,13 +118,13 @@ func (a *API) utilisation(w http.ResponseWriter, r *http.Request, p *access.Prin
 		}
 	}
 	format := q.Get("format")
-	if format == "" && strings.Contains(r.Header.Get("Accept"), "text/csv") {
+	if format == "" && strings.Contains(c.Header.Get("Accept"), "text/csv") {
 		format = "csv"
 	}
 	if format != "" && format != "json" && format != "csv" {
 		return invalid("format " + strconv.Quote(format) + " is not json or csv")
 	}
-	figs, err := rep.Utilisation(r.Context(), from, to, by, fleet.Scope{Sites: sites, Kind: kind})
+	figs, err := rep.Utilisation(c.Context(), from, to, by, scope)
 	if err != nil {
 		return err
 	}
@@ -151,10 +133,9 @@ func (a *API) utilisation(w http.ResponseWriter, r *http.Request, p *access.Prin
 		out[i] = figureOut(f)
 	}
 	if format == "csv" {
-		return writeFiguresCSV(w, from, to, by, out)
+		return writeFiguresCSV(c.w, from, to, by, out)
 	}
-	writeJSON(w, http.StatusOK, utilisationJSON{From: from.String(), To: to.String(), By: by.String(), Figures: out})
-	return nil
+	return c.reply(utilisationJSON{From: from.String(), To: to.String(), By: by.String(), Figures: out})
 }
 
 // writeFiguresCSV writes the figures as a CSV file, one row per figure.
@@ -217,31 +198,20 @@ type assessmentPage struct {
 	Items      []assessmentJSON `json:"items"`
 }
 
-func (a *API) assessment(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	q, err := queryParams(r, "site", "type", "verdict")
-	if err != nil {
-		return err
-	}
+func (a *API) assessment(c *call) error {
 	rep, err := a.reports()
 	if err != nil {
 		return err
 	}
-	sites, err := fleetScope(p, q.Get("site"))
+	scope, err := fleetScope(c)
 	if err != nil {
 		return err
 	}
-	kind, err := kindParam(q.Get("type"))
-	if err != nil {
-		return err
-	}
-	verdict := q.Get("verdict")
+	verdict := c.q.Get("verdict")
 	if verdict != "" && !slices.Contains(verdicts, verdict) {
 		return invalid("verdict " + strconv.Quote(verdict) + " is not spare, short or balanced")
 	}
-	as, err := rep.Assess(r.Context(), fleet.Scope{Sites: sites, Kind: kind})
+	as, err := rep.Assess(c.Context(), scope)
 	if err != nil {
 		return err
 	}
@@ -251,8 +221,7 @@ func (a *API) assessment(w http.ResponseWriter, r *http.Request, p *access.Princ
 			out.Items = append(out.Items, assessmentOut(x))
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return c.reply(out)
 }
 
 // sideJSON is one centre's side of a move: devices and utilisation before and after the plan.
@@ -302,23 +271,17 @@ type planJSON struct {
 
 // plan proposes moves; a fleet manager sees the moves from or to their sites, and the totals
 // of those.
-func (a *API) plan(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	q, err := queryParams(r, "type")
-	if err != nil {
-		return err
-	}
+func (a *API) plan(c *call) error {
+	p := c.p
 	rep, err := a.reports()
 	if err != nil {
 		return err
 	}
-	kind, err := kindParam(q.Get("type"))
+	kind, err := kindParam(c.q.Get("type"))
 	if err != nil {
 		return err
 	}
-	prop, assessed, err := rep.Plan(r.Context(), kind)
+	prop, assessed, err := rep.Plan(c.Context(), kind)
 	if err != nil {
 		return err
 	}
@@ -358,8 +321,7 @@ func (a *API) plan(w http.ResponseWriter, r *http.Request, p *access.Principal) 
 		}
 		out.Unmet = out.Shortage - moved
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return c.reply(out)
 }
 
 // alternativeJSON is a centre where a faulty device's residents can go.
@@ -381,14 +343,8 @@ type alternativesJSON struct {
 
 // alternatives lists where the residents booked on a device can go instead, nearest first. The
 // other centres may be anyone's: residents go where there is room.
-func (a *API) alternatives(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if err := fleetManagers(p); err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	d, err := a.deviceFor(r, p)
+func (a *API) alternatives(c *call) error {
+	d, err := a.devices().one(c)
 	if err != nil {
 		return err
 	}
@@ -396,7 +352,7 @@ func (a *API) alternatives(w http.ResponseWriter, r *http.Request, p *access.Pri
 	if err != nil {
 		return err
 	}
-	alts, _, err := rep.Alternatives(r.Context(), d.ID)
+	alts, _, err := rep.Alternatives(c.Context(), d.ID)
 	if err != nil {
 		return err
 	}
@@ -404,6 +360,5 @@ func (a *API) alternatives(w http.ResponseWriter, r *http.Request, p *access.Pri
 	for _, x := range alts {
 		out.Alternatives = append(out.Alternatives, alternativeJSON{Site: x.Site, DistanceKm: x.DistanceKm, Devices: x.Devices, SpareUsesPerDay: x.SpareUsesPerDay})
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return c.reply(out)
 }

@@ -2,11 +2,8 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/alerts"
@@ -36,23 +33,6 @@ type WebhookStore interface {
 	RotateWebhookSecret(ctx context.Context, id int64, secret string) (notify.Webhook, error)
 	DeleteWebhook(ctx context.Context, id int64) error
 	ListWebhookDeliveries(ctx context.Context, id int64, f notify.DeliveryFilter) ([]notify.Delivery, error)
-}
-
-func (a *API) webhookRoutes() chi.Router {
-	r := chi.NewRouter()
-	r.Get("/", a.webhookHandler(a.listWebhooks))
-	r.Post("/", a.webhookHandler(a.createWebhook))
-	r.Get("/{id}", a.webhookHandler(a.getWebhook))
-	r.Patch("/{id}", a.webhookHandler(a.updateWebhook))
-	r.Delete("/{id}", a.webhookHandler(a.deleteWebhook))
-	r.Get("/{id}/deliveries", a.webhookHandler(a.listDeliveries))
-	r.Post("/{id}/rotate-secret", a.webhookHandler(a.rotateWebhookSecret))
-	return r
-}
-
-// webhookHandler adapts h for the webhook routes (see withPrincipal).
-func (a *API) webhookHandler(h registryHandler) http.HandlerFunc {
-	return a.withPrincipal(a.opts.Webhooks != nil, "webhooks are not configured", h)
 }
 
 // webhookJSON is a webhook as the API shows it, without its secret.
@@ -137,19 +117,10 @@ func mayWebhook(p *access.Principal, team, site string) error {
 	return nil
 }
 
-// webhookFor returns the webhook of the path's id when p may manage it: 400 for an id that is
-// not one, 404 if there is none, 403 if it is not of p's teams or sites.
-func (a *API) webhookFor(r *http.Request, p *access.Principal) (notify.Webhook, error) {
-	raw := chi.URLParam(r, "id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return notify.Webhook{}, invalid("id " + strconv.Quote(raw) + " in the path is not a webhook id (a positive whole number)")
-	}
-	w, err := a.opts.Webhooks.GetWebhook(r.Context(), id)
-	if err != nil {
-		return w, err
-	}
-	return w, mayWebhook(p, w.Team, w.Site)
+// webhookFor returns the webhook of the path's id when the caller may manage it: 400 for an id
+// that is not one, 404 if there is none, 403 if it is not of the caller's teams or sites.
+func (a *API) webhookFor(c *call) (notify.Webhook, error) {
+	return byNumber(c, "a webhook", a.opts.Webhooks.GetWebhook, func(w notify.Webhook) error { return mayWebhook(c.p, w.Team, w.Site) })
 }
 
 // parseMinSeverity reads min_severity: "" is every severity.
@@ -166,52 +137,33 @@ func parseMinSeverity(v string) (alerts.Severity, error) {
 
 // listWebhooks serves GET /api/v1/webhooks?team=&site=&after=&limit=, by id, of the webhooks the
 // caller may manage. A page's next is the cursor for after=.
-func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	q, err := queryParams(r, "team", "site", "after", "limit")
+func (a *API) listWebhooks(c *call) error {
+	f := notify.WebhookFilter{Scope: alertScope(c.p), Team: c.q.Get("team"), Site: c.q.Get("site")}
+	if err := scopedIDParams(c.q, c.p, "team", "site"); err != nil {
+		return err
+	}
+	var err error
+	if f.After, f.Limit, err = pageParams(c.q, "after"); err != nil {
+		return err
+	}
+	list, err := a.opts.Webhooks.ListWebhooks(c.Context(), f)
 	if err != nil {
 		return err
 	}
-	f := notify.WebhookFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Limit: 100}
-	if err := scopedIDParams(q, p, "team", "site"); err != nil {
-		return err
-	}
-	if v := q.Get("after"); v != "" {
-		if f.After, err = cursorParam("after", v); err != nil {
-			return err
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := limitParam(v)
-		if err != nil {
-			return err
-		}
-		f.Limit = n
-	}
-	list, err := a.opts.Webhooks.ListWebhooks(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(list, f.Limit, func(wh notify.Webhook) string { return strconv.FormatInt(wh.ID, 10) }, webhookOut))
-	return nil
+	return c.reply(pageOf(list, f.Limit, func(wh notify.Webhook) string { return strconv.FormatInt(wh.ID, 10) }, webhookOut))
 }
 
 // createWebhook serves POST /api/v1/webhooks: the answer holds the new secret, shown once.
-func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
+func (a *API) createWebhook(c *call) error {
 	var req webhookRequest
-	has, err := decodeBody(r, &req, nil)
+	has, err := c.decode(&req)
 	if err != nil {
-		return err
-	}
-	if err := required(has, "url"); err != nil {
 		return err
 	}
 	if (req.Team == "") == (req.Site == "") {
 		return invalid("give exactly one of team (for its clinical alerts) and site (for its device faults)")
 	}
-	if err := mayWebhook(p, req.Team, req.Site); err != nil {
+	if err := mayWebhook(c.p, req.Team, req.Site); err != nil {
 		return err
 	}
 	if err := notify.CheckWebhookTarget(req.URL, a.opts.AllowPrivateWebhooks); err != nil {
@@ -222,40 +174,31 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *access.Pr
 		return err
 	}
 	enabled := req.Enabled || !has["enabled"]
-	wh, err := a.opts.Webhooks.CreateWebhook(r.Context(), notify.Webhook{Team: req.Team, Site: req.Site, URL: req.URL,
+	wh, err := a.opts.Webhooks.CreateWebhook(c.Context(), notify.Webhook{Team: req.Team, Site: req.Site, URL: req.URL,
 		Secret: notify.NewWebhookSecret(), Enabled: enabled, MinSeverity: sev})
 	if err != nil {
 		return err
 	}
-	writeCreated(w, r, strconv.FormatInt(wh.ID, 10), createdWebhookJSON{webhookJSON: webhookOut(wh), Secret: wh.Secret})
-	return nil
+	return c.created(strconv.FormatInt(wh.ID, 10), createdWebhookJSON{webhookJSON: webhookOut(wh), Secret: wh.Secret})
 }
 
 // getWebhook serves GET /api/v1/webhooks/{id}, without its secret.
-func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	wh, err := a.webhookFor(r, p)
+func (a *API) getWebhook(c *call) error {
+	wh, err := a.webhookFor(c)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, webhookOut(wh))
-	return nil
+	return c.reply(webhookOut(wh))
 }
 
 // updateWebhook serves PATCH /api/v1/webhooks/{id}: url, enabled, min_severity.
-func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	wh, err := a.webhookFor(r, p)
+func (a *API) updateWebhook(c *call) error {
+	wh, err := a.webhookFor(c)
 	if err != nil {
 		return err
 	}
 	var req webhookRequest
-	stays := "a webhook stays with its team or site; delete it and register another"
-	has, err := decodeBody(r, &req, map[string]string{"team": stays, "site": stays})
+	has, err := c.decode(&req)
 	if err != nil {
 		return err
 	}
@@ -276,83 +219,60 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *access.Pr
 		}
 		patch.MinSeverity = &sev
 	}
-	wh, err = a.opts.Webhooks.UpdateWebhook(r.Context(), wh.ID, patch)
+	wh, err = a.opts.Webhooks.UpdateWebhook(c.Context(), wh.ID, patch)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, webhookOut(wh))
-	return nil
+	return c.reply(webhookOut(wh))
 }
 
 // rotateWebhookSecret serves POST /api/v1/webhooks/{id}/rotate-secret: the webhook gets a new
 // secret, in the answer this once, and every request sent from then on is signed with it
 // (retries of events queued before included); the old one stops verifying at once. The store
 // audits it, without the secret.
-func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	wh, err := a.webhookFor(r, p)
+func (a *API) rotateWebhookSecret(c *call) error {
+	wh, err := a.webhookFor(c)
 	if err != nil {
 		return err
 	}
-	if _, err := decodeBody(r, &struct{}{}, nil); err != nil {
+	if _, err := c.decode(&struct{}{}); err != nil {
 		return err
 	}
-	wh, err = a.opts.Webhooks.RotateWebhookSecret(r.Context(), wh.ID, notify.NewWebhookSecret())
+	wh, err = a.opts.Webhooks.RotateWebhookSecret(c.Context(), wh.ID, notify.NewWebhookSecret())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, createdWebhookJSON{webhookJSON: webhookOut(wh), Secret: wh.Secret})
-	return nil
+	return c.reply(createdWebhookJSON{webhookJSON: webhookOut(wh), Secret: wh.Secret})
 }
 
 // deleteWebhook serves DELETE /api/v1/webhooks/{id}: the webhook and its delivery log go.
-func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	wh, err := a.webhookFor(r, p)
+func (a *API) deleteWebhook(c *call) error {
+	wh, err := a.webhookFor(c)
 	if err != nil {
 		return err
 	}
-	if err := a.opts.Webhooks.DeleteWebhook(r.Context(), wh.ID); err != nil {
+	if err := a.opts.Webhooks.DeleteWebhook(c.Context(), wh.ID); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return c.reply(nil)
 }
 
 // listDeliveries serves GET /api/v1/webhooks/{id}/deliveries?before=&limit=: the delivery log,
 // newest first. A page's next is the cursor for before=.
-func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *access.Principal) error {
-	q, err := queryParams(r, "before", "limit")
+func (a *API) listDeliveries(c *call) error {
+	wh, err := a.webhookFor(c)
 	if err != nil {
 		return err
 	}
-	wh, err := a.webhookFor(r, p)
+	var f notify.DeliveryFilter
+	if f.Before, f.Limit, err = pageParams(c.q, "before"); err != nil {
+		return err
+	}
+	ds, err := a.opts.Webhooks.ListWebhookDeliveries(c.Context(), wh.ID, f)
 	if err != nil {
 		return err
 	}
-	f := notify.DeliveryFilter{Limit: 100}
-	if v := q.Get("before"); v != "" {
-		if f.Before, err = cursorParam("before", v); err != nil {
-			return err
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := limitParam(v)
-		if err != nil {
-			return err
-		}
-		f.Limit = n
-	}
-	ds, err := a.opts.Webhooks.ListWebhookDeliveries(r.Context(), wh.ID, f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(ds, f.Limit, func(d notify.Delivery) string { return strconv.FormatInt(d.ID, 10) }, deliveryOut))
-	return nil
+	return c.reply(pageOf(ds, f.Limit, func(d notify.Delivery) string { return strconv.FormatInt(d.ID, 10) }, deliveryOut))
 }
 
 // deliveryStateNames lists the states of a delivery.
