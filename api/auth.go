@@ -116,11 +116,7 @@ var wrongCredentials = apiError(errcode.Unauthorized, "wrong username or passwor
 func (s *signIn) login(c *call) error {
 	a, users := s.a, s.a.opts.Users
 	var body loginJSON
-	has, err := c.decode(&body)
-	if err != nil {
-		return err
-	}
-	if err := required(has, "username", "password"); err != nil {
+	if _, err := c.decode(&body); err != nil {
 		return err
 	}
 	username, addr := strings.ToLower(strings.TrimSpace(body.Username)), clientAddr(c.Request)

@@ -419,3 +419,37 @@ func TestAccountRoutesRefuseUnknownParameters(t *testing.T) {
 	}
 	c.want("the session still works", c.do(request{method: "GET", path: "/api/v1/me", cookie: admin}), http.StatusOK, nil)
 }
+
+// The answers of signing in and of the account routes fit the OpenAPI document.
+func TestAccountAnswersFitTheDocument(t *testing.T) {
+	doc := loadOpenAPI(t)
+	c := newAccountsAPI(t)
+	w := c.login("admin", adminPassword, "")
+	admin := sessionOf(t, w).Value
+	var tok tokenJSON
+	for _, r := range []struct {
+		method, pattern, path, body string
+		status                      int
+		into                        any
+	}{
+		{"POST", "/login", "", "", 200, nil},
+		{"GET", "/me", "/me", "", 200, nil},
+		{"GET", "/users", "/users?limit=1", "", 200, nil},
+		{"POST", "/users", "/users", `{"username": "fleet.north", "role": "fleet_manager", "sites": ["s1"]}`, 201, nil},
+		{"GET", "/users/{id}", "/users/usr_wang", "", 200, nil},
+		{"PATCH", "/users/{id}", "/users/usr_wang", `{"teams": ["t1"]}`, 200, nil},
+		{"POST", "/users/{id}/tokens", "/users/usr_wang/tokens", `{"name": "sync"}`, 201, &tok},
+		{"GET", "/users/{id}/tokens", "/users/usr_wang/tokens", "", 200, nil},
+	} {
+		if r.path != "" {
+			w = c.do(request{method: r.method, path: "/api/v1" + r.path, body: r.body, cookie: admin})
+		}
+		c.want(r.method+" "+r.pattern, w, r.status, r.into)
+		if err := doc.checkAnswer(r.method, r.pattern, w.Code, w.Body.Bytes()); err != nil {
+			t.Errorf("%s %s: answer %d does not fit the OpenAPI document: %v\n%s", r.method, r.pattern, w.Code, err, w.Body)
+		}
+	}
+	if tok.Token == "" {
+		t.Error("the new token's answer holds no token")
+	}
+}

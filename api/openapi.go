@@ -108,6 +108,14 @@ var apiSchemas = []apiSchema{
 		enums: webhookEnums()},
 	{name: "Delivery", value: deliveryJSON{}, enums: webhookEnums()},
 	{name: "DeliveryPage", value: page[deliveryJSON]{}},
+	{name: "User", value: userJSON{}},
+	{name: "UserPage", value: page[userJSON]{}},
+	{name: "NewUser", value: userBody{}, request: true, required: []string{"username", "role"}},
+	{name: "UserPatch", value: userBody{}, request: true},
+	{name: "Login", value: loginJSON{}, request: true, required: []string{"username", "password"}},
+	{name: "Token", value: tokenJSON{}},
+	{name: "TokenList", value: page[tokenJSON]{}},
+	{name: "NewToken", value: tokenBody{}, request: true, required: []string{"name"}},
 	{name: "Error", value: errorBody{}},
 }
 
@@ -222,6 +230,7 @@ var fieldEnums = map[string][]string{
 	"device_policy": {devices.PolicyTravel, devices.PolicyReturn},
 	"state":         moveStateNames(),
 	"verdict":       verdicts,
+	"role":          {string(access.Admin), string(access.Doctor), string(access.FleetManager)},
 	"code":          {errcode.Invalid, errcode.Unauthorized, errcode.Forbidden, errcode.NotFound, errcode.Conflict, CodeUnsupportedMediaType, errcode.Unavailable, errcode.Internal},
 }
 
@@ -251,7 +260,6 @@ func openAPIDocument(routes []route, params map[string]map[string]any) map[strin
 		schemas[s.name] = objectSchema(reflect.TypeOf(s.value), names, own, s.request, s.required, s.fixed)
 	}
 	schemas["OpenAPIDocument"] = map[string]any{"type": "object", "description": "An OpenAPI 3.0 document."}
-	schemas["Object"] = map[string]any{"type": "object"}
 
 	errorAnswer := func(desc string) map[string]any {
 		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{

@@ -189,18 +189,20 @@ func (a *API) routes() []route {
 			0, []string{"device", "reason", "since", "until", "deadletter_before", "limit"}, "", 200, "DeadLetterPage", a.listDeadLetters},
 		{"GET", "/openapi.json", "openAPI", "This document", anyone, 0, nil, "", 200, "OpenAPIDocument", a.openAPI},
 
-		// Sign-in and accounts (auth.go, users.go): their bodies and answers are described as
-		// free-form objects for now.
+		// Sign-in and accounts: auth.go, users.go.
 		{"POST", "/login", "login", "Sign in with a username and password; the answer sets the session cookie",
-			gate{doc: "Anyone: it needs no credentials.", public: true}, accounts, nil, "Object", 200, "Object", a.signIn.login},
+			gate{doc: "Anyone: it needs no credentials.", public: true}, accounts, nil, "Login", 200, "User", a.signIn.login},
 		{"POST", "/logout", "logout", "End the session", anyone, 0, nil, "", 204, "", a.logout},
-		{"GET", "/me", "me", "The user the request acts as", anyone, accounts, nil, "", 200, "Object", a.me},
-		{"GET", "/users", "listUsers", "List users by id", admins("list users"), accounts, []string{"role", "team", "site", "after", "limit"}, "", 200, "Object", a.listUsers},
-		{"POST", "/users", "createUser", "Create a user", admins("create users"), accounts, nil, "Object", 201, "Object", a.createUser},
-		{"GET", "/users/{id}", "getUser", "Get a user", admins("read users"), accounts, nil, "", 200, "Object", a.getUser},
-		{"PATCH", "/users/{id}", "updateUser", "Change a user", admins("change users"), accounts, nil, "Object", 200, "Object", a.updateUser},
-		{"GET", "/users/{id}/tokens", "listTokens", "List a user's API tokens", admins("list API tokens"), accounts, nil, "", 200, "Object", a.listTokens},
-		{"POST", "/users/{id}/tokens", "createToken", "Make an API token for a user, shown once", admins("create API tokens"), accounts, nil, "Object", 201, "Object", a.createToken},
+		{"GET", "/me", "me", "The user the request acts as", anyone, accounts, nil, "", 200, "User", a.me},
+		{"GET", "/users", "listUsers", "List users by id", admins("list users"), accounts, []string{"role", "team", "site", "after", "limit"}, "", 200, "UserPage", a.listUsers},
+		{"POST", "/users", "createUser", "Create a user; a password, if given, is at least 12 characters, and only its hash is kept",
+			admins("create users"), accounts, nil, "NewUser", 201, "User", a.createUser},
+		{"GET", "/users/{id}", "getUser", "Get a user", admins("read users"), accounts, nil, "", 200, "User", a.getUser},
+		{"PATCH", "/users/{id}", "updateUser", "Change the fields given; a new role drops the teams or sites it has no use for unless they are given too",
+			admins("change users"), accounts, nil, "UserPatch", 200, "User", a.updateUser},
+		{"GET", "/users/{id}/tokens", "listTokens", "List a user's API tokens, without the tokens themselves", admins("list API tokens"), accounts, nil, "", 200, "TokenList", a.listTokens},
+		{"POST", "/users/{id}/tokens", "createToken", "Make an API token for a user; the answer holds the token, shown this once",
+			admins("create API tokens"), accounts, nil, "NewToken", 201, "Token", a.createToken},
 		{"DELETE", "/users/{id}/tokens/{token_id}", "revokeToken", "Revoke an API token", admins("revoke API tokens"), accounts, nil, "", 204, "", a.revokeToken},
 	}
 }

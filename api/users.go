@@ -96,9 +96,6 @@ func (a *API) createUser(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := required(has, "username", "role"); err != nil {
-		return err
-	}
 	u := access.User{Username: body.Username, Role: body.Role, Teams: body.Teams, Sites: body.Sites, Disabled: body.Disabled}
 	if has["password"] {
 		if u.PasswordHash, err = access.HashPassword(body.Password); err != nil {
@@ -213,11 +210,7 @@ func (a *API) createToken(c *call) error {
 		return err
 	}
 	var body tokenBody
-	has, err := c.decode(&body)
-	if err != nil {
-		return err
-	}
-	if err := required(has, "name"); err != nil {
+	if _, err := c.decode(&body); err != nil {
 		return err
 	}
 	token, tokenID, err := a.opts.Users.CreateToken(c.Context(), id, body.Name)
