@@ -62,6 +62,9 @@ type Options struct {
 	// Readings reads readings back from InfluxDB, for the evidence of an alert's detail
 	// (without it, the evidence is as recorded with the alert).
 	Readings ReadingReader
+	// Series reads a patient's or a device's readings back from InfluxDB, for
+	// /patients/{id}/readings, /devices/{id}/readings and /patients/{id}/summary (503 without it).
+	Series ReadingSeries
 	// Webhooks keeps the webhooks of teams and sites and their delivery log, for
 	// /api/v1/webhooks (503 without it).
 	Webhooks WebhookStore

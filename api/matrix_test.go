@@ -57,6 +57,12 @@ var accessMatrix = []struct {
 	{"POST", "/patients/{id}/transfer", "/patients/pB1/transfer", `{"team": "tA", "device_policy": "travel"}`, [3]int{200, 403, 403}},
 	{"GET", "/patients/{id}/transfers", "/patients/pA1/transfers", "", [3]int{200, 200, 403}},
 	{"GET", "/patients/{id}/transfers", "/patients/pB1/transfers", "", [3]int{200, 403, 403}},
+	{"GET", "/patients/{id}/readings", "/patients/pA1/readings?type=glucose", "", [3]int{200, 200, 403}},
+	{"GET", "/patients/{id}/readings", "/patients/pB1/readings?type=glucose", "", [3]int{200, 403, 403}},
+	{"GET", "/patients/{id}/readings", "/patients/nope/readings?type=glucose", "", [3]int{404, 404, 403}},
+	{"GET", "/patients/{id}/summary", "/patients/pA1/summary", "", [3]int{200, 200, 403}},
+	{"GET", "/patients/{id}/summary", "/patients/pB1/summary?glucose_unit=mg/dL", "", [3]int{200, 403, 403}},
+	{"GET", "/patients/{id}/summary", "/patients/nope/summary", "", [3]int{404, 404, 403}},
 
 	{"GET", "/devices", "/devices", "", [3]int{200, 403, 200}},
 	{"GET", "/devices", "/devices?site=sA&mode=home", "", [3]int{200, 403, 200}},
@@ -78,6 +84,9 @@ var accessMatrix = []struct {
 	{"POST", "/devices/{id}/return", "/devices/dB2/return", `{"at": "2026-11-02T08:00:00Z"}`, [3]int{200, 403, 403}},
 	{"GET", "/devices/{id}/assignments", "/devices/dA2/assignments", "", [3]int{200, 403, 200}},
 	{"GET", "/devices/{id}/assignments", "/devices/dB2/assignments", "", [3]int{200, 403, 403}},
+	{"GET", "/devices/{id}/readings", "/devices/dA1/readings?type=bp", "", [3]int{200, 403, 200}},
+	{"GET", "/devices/{id}/readings", "/devices/dB1/readings?type=bp", "", [3]int{200, 403, 403}},
+	{"GET", "/devices/{id}/readings", "/devices/nope/readings?type=bp", "", [3]int{404, 403, 404}},
 
 	// Moves (seeded by seedMoves): 1 sA->sB proposed by fleetA, 2 sB->sA proposed by fleetB,
 	// 3 sA->sB and 4 sB->sA approved, 5 sA->sB and 6 sB->sA in transit, 7 sB->sC proposed,
@@ -244,6 +253,9 @@ func TestAccessMatrix(t *testing.T) {
 				}
 				if strings.HasSuffix(m.pattern, "/overrides") || strings.HasPrefix(m.pattern, "/silences") {
 					seedSettings(f)
+				}
+				if strings.HasSuffix(m.pattern, "/readings") || strings.HasSuffix(m.pattern, "/summary") {
+					serveSeries(f, noReadings{}) // the access checks, not InfluxDB
 				}
 				var w *httptest.ResponseRecorder
 				if m.pattern == "/alerts/stream" {

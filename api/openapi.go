@@ -116,6 +116,8 @@ var apiSchemas = []apiSchema{
 	{name: "Token", value: tokenJSON{}},
 	{name: "TokenList", value: page[tokenJSON]{}},
 	{name: "NewToken", value: tokenBody{}, request: true, required: []string{"name"}},
+	{name: "ReadingSeries", value: readingSeriesJSON{}},
+	{name: "PatientSummary", value: summaryJSON{}},
 	{name: "Error", value: errorBody{}},
 }
 
@@ -211,6 +213,13 @@ func queryParameters() map[string]map[string]any {
 		"delivery_before": param("before", "Cursor: the next of the previous page; only deliveries with a smaller id.", cursor()),
 		"silence_subject": param("subject", "Only silences of this subject, patient/<id> or device/<id>.", str()),
 		"silence_active":  param("active", "true: only silences that have not ended.", map[string]any{"type": "boolean", "default": false}),
+		"reading_type":    param("type", "The reading type (required).", enum(readingTypeNames()...)),
+		"reading_from":    param("from", "Start, inclusive: an RFC 3339 time. Default: 24 hours before to. At most 366 days before to.", when()),
+		"reading_to":      param("to", "End, exclusive: an RFC 3339 time. Default: now.", when()),
+		"every":           param("every", "Downsample into windows of this width, a duration in whole seconds such as 15m or 1h, at most 2000 windows in the range. Default: as stored, or windows of whole minutes when the range holds more than 2000 readings.", str()),
+		"summary_from":    param("from", "Read the readings measured from this RFC 3339 time. Default: the start of the longest window the summary needs (31 local days through to).", when()),
+		"summary_to":      param("to", "The time the summary is as of, an RFC 3339 time. Default: now.", when()),
+		"glucose_unit":    param("glucose_unit", "mg/dL adds the glucose fields in mg/dL (the _mgdl fields) to those in mmol/L.", enum("mmol/L", glucoseUnitMgdL)),
 		"silence_before":  param("before", "Cursor: the next of the previous page; only silences with a smaller id.", cursor()),
 	}
 }
@@ -402,6 +411,14 @@ func statusNames() []string {
 	out := make([]string, len(devices.Statuses))
 	for i, s := range devices.Statuses {
 		out[i] = string(s)
+	}
+	return out
+}
+
+func readingTypeNames() []string {
+	var out []string
+	for _, t := range reading.Types {
+		out = append(out, string(t))
 	}
 	return out
 }

@@ -82,6 +82,7 @@ const (
 	needAlerts
 	needSilences
 	needWebhooks
+	needSeries
 )
 
 // unconfigured returns the 503 for the first of what n needs that is not configured.
@@ -96,6 +97,7 @@ func (a *API) unconfigured(n need) error {
 		{needAlerts, a.opts.Alerts != nil, "alerts are not configured"},
 		{needSilences, a.opts.Silences != nil, "silences are not configured"},
 		{needWebhooks, a.opts.Webhooks != nil, "webhooks are not configured"},
+		{needSeries, a.opts.Series != nil, "readings from InfluxDB are not configured"},
 	} {
 		if n&d.need != 0 && !d.ok {
 			return apiError(errcode.Unavailable, d.msg)

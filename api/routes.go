@@ -37,6 +37,7 @@ func (a *API) routes() []route {
 		alertStore   = needAlerts
 		silenceStore = needSilences
 		webhookStore = needWebhooks
+		series       = needSeries
 	)
 	list := []string{"after", "limit"}
 	sites, teams, patients, devs := a.sites(), a.teams(), a.patients(), a.devices()
@@ -67,6 +68,12 @@ func (a *API) routes() []route {
 		{"POST", "/patients/{id}/transfer", "transferPatient",
 			"Move a patient to another team: the id and reading history stay, the plans go along, the home devices lent to the patient travel or are returned, and the old team's access ends",
 			doctors.and(" The patient's current team must be the doctor's; the new one may be any."), registry, nil, "TransferRequest", 200, "Transfer", a.transferPatient},
+		{"GET", "/patients/{id}/readings", "patientReadings",
+			"The patient's readings of one type from InfluxDB, from any device, with their device, context and quality flags; a range of more than 2000 readings, or with every, comes as windows: the mean of each field and the count of readings per window (flagged readings included)",
+			doctors, registry | series, []string{"reading_type", "reading_from", "reading_to", "every"}, "", 200, "ReadingSeries", a.patientReadings},
+		{"GET", "/patients/{id}/summary", "patientSummary",
+			"The patient's clinical summary as of to: CGM report (time in ranges, GMI, AGP, level-2 episodes), meter glucose, home BP average, adherence to the care plans and vital signs, in the site's time zone, from the readings not in doubt; flags are codes, glucose is in mmol/L (and mg/dL with glucose_unit=mg/dL)",
+			doctors, registry | series, []string{"summary_from", "summary_to", "glucose_unit"}, "", 200, "PatientSummary", a.patientSummary},
 		{"GET", "/patients/{id}/transfers", "listTransfers", "The patient's transfers, oldest first", doctors, registry, nil, "", 200, "TransferList", a.listTransfers},
 
 		{"GET", "/devices", "listDevices", "List devices by id; a fleet manager's list holds the devices at their sites",
@@ -84,6 +91,9 @@ func (a *API) routes() []route {
 		{"POST", "/devices/{id}/assign", "assignDevice", "Lend a home device to a patient (any patient: a fleet manager need not see them); a current loan ends when this one starts",
 			fleet, registry, nil, "AssignRequest", 200, "Assignment", a.assignDevice},
 		{"POST", "/devices/{id}/return", "returnDevice", "End the device's loan", fleet, registry, nil, "ReturnRequest", 200, "Assignment", a.returnDevice},
+		{"GET", "/devices/{id}/readings", "deviceReadings",
+			"The device's readings of one type from InfluxDB, as the patient's readings are, without the patient they are credited to",
+			fleet, registry | series, []string{"reading_type", "reading_from", "reading_to", "every"}, "", 200, "ReadingSeries", a.deviceReadings},
 		{"GET", "/devices/{id}/assignments", "listAssignments", "The device's loans, oldest first", fleet, registry, nil, "", 200, "AssignmentList", a.listAssignments},
 
 		{"GET", "/devices/{id}/alternatives", "deviceAlternatives",

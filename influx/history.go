@@ -22,6 +22,14 @@ func (r *Reader) ReadingsOf(ctx context.Context, t reading.Type, start, stop tim
   |> filter(fn: (r) => %s)
   |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")`,
 		FluxString(r.bucket), fluxTime(start), fluxTime(stop), filter)
+	return r.messages(ctx, flux, start, stop, func(string, string) (reading.Type, bool) { return t, true }, each)
+}
+
+// messages runs a query whose rows are pivoted readings and passes each those measured in
+// [start, stop) as a message of one reading; typeOf names a row's type by its measurement and
+// kind tag, and false skips it.
+func (r *Reader) messages(ctx context.Context, flux string, start, stop time.Time,
+	typeOf func(measurement, kind string) (reading.Type, bool), each func(reading.Message)) error {
 	res, err := r.query.Query(ctx, flux)
 	if err != nil {
 		return err
@@ -34,6 +42,10 @@ func (r *Reader) ReadingsOf(ctx context.Context, t reading.Type, start, stop tim
 		}
 		str := func(k string) string { v, _ := rec.ValueByKey(k).(string); return v }
 		num := func(k string) (float64, bool) { v, ok := rec.ValueByKey(k).(float64); return v, ok }
+		t, ok := typeOf(rec.Measurement(), str("kind"))
+		if !ok {
+			continue
+		}
 		rd := reading.Reading{Type: t, Time: rec.Time(), Context: str("context"), Source: str("source"), Position: str("position")}
 		rd.Value, _ = num("value")
 		rd.Systolic, _ = num("systolic")

@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}, log)
 	apiOpts := api.Options{RegistryChanged: refresher.Refresh, Gatherer: reg, Checks: checks, DeadLetters: db,
 		Registry: db, Devices: view, Fleet: reports, Alerts: db, Auth: api.NewUserAuth(db, log), Users: db, Overrides: db,
-		Silences: db, Webhooks: db, Log: log, Readings: readings, AllowPrivateWebhooks: cfg.Alerts.Webhooks.AllowPrivate}
+		Silences: db, Webhooks: db, Log: log, Readings: readings, Series: readings, AllowPrivateWebhooks: cfg.Alerts.Webhooks.AllowPrivate}
 	if al != nil {
 		// Without alerts there is no live feed, and no rules to check threshold overrides against.
 		apiOpts.AlertFeed, apiOpts.OverrideRules = al.hub, al.rules
