@@ -213,7 +213,7 @@ func queryParameters() map[string]map[string]any {
 		"delivery_before": param("before", "Cursor: the next of the previous page; only deliveries with a smaller id.", cursor()),
 		"silence_subject": param("subject", "Only silences of this subject, patient/<id> or device/<id>.", str()),
 		"silence_active":  param("active", "true: only silences that have not ended.", map[string]any{"type": "boolean", "default": false}),
-		"reading_type":    param("type", "The reading type (required).", enum(readingTypeNames()...)),
+		"reading_type":    requiredParam(param("type", "The reading type.", enum(readingTypeNames()...))),
 		"reading_from":    param("from", "Start, inclusive: an RFC 3339 time. Default: 24 hours before to. At most 366 days before to.", when()),
 		"reading_to":      param("to", "End, exclusive: an RFC 3339 time. Default: now.", when()),
 		"every":           param("every", "Downsample into windows of this width, a duration in whole seconds such as 15m or 1h, at most 2000 windows in the range. Default: as stored, or windows of whole minutes when the range holds more than 2000 readings.", str()),
@@ -413,6 +413,12 @@ func statusNames() []string {
 		out[i] = string(s)
 	}
 	return out
+}
+
+// requiredParam marks the query parameter p as one the route cannot do without (a 400 naming it).
+func requiredParam(p map[string]any) map[string]any {
+	p["required"] = true
+	return p
 }
 
 func readingTypeNames() []string {
