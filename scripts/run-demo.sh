@@ -131,6 +131,13 @@ from=$(date -d "$month0 -3 months" +%Y-%m)
 to=$(date -d "$month0 -1 month" +%Y-%m)
 failing=$(awk '$1 == "failing" {print $2}' "$REG/scenario.txt" 2>/dev/null || true)
 auth="-H \"Authorization: Bearer $API_TOKEN\""
+# A patient lent a CGM and one lent a home cuff, for the summary and readings hints.
+first_patient_of() {
+	awk -F, -v kind="$1" 'NR == FNR { if ($2 == kind && $7 == "home") dev[$1] = 1; next }
+		FNR > 1 && ($1 in dev) { print $2; exit }' "$REG/devices.csv" "$REG/assignments.csv" 2>/dev/null || true
+}
+cgm_patient=$(first_patient_of cgm)
+bp_patient=$(first_patient_of bp_cuff)
 
 cat <<MSG
 
@@ -151,6 +158,15 @@ $(sed 's/^/  /' "$VITALWATCH_DATA_DIR/demo-registry/credentials.txt")
 Try:  curl -s http://$HTTP/metrics | grep vitalwatch_ingest_readings_total
       curl -s $auth http://$HTTP/api/v1/deadletters?limit=3
       curl -s $auth http://$HTTP/api/v1/devices?site=site-01
+$(if [ -n "$cgm_patient" ]; then cat <<PATIENT
+
+A patient's readings and clinical summary (CGM report with time in ranges, GMI and AGP; home BP
+average; adherence; vitals), for $cgm_patient (a CGM) and $bp_patient (a home cuff):
+      curl -s $auth "http://$HTTP/api/v1/patients/$cgm_patient/summary"
+      curl -s $auth "http://$HTTP/api/v1/patients/$cgm_patient/readings?type=glucose&from=$(date -u -d '-14 days' +%FT%TZ)"
+      curl -s $auth "http://$HTTP/api/v1/patients/$bp_patient/summary"
+PATIENT
+fi)
 $(if [ -n "$failing" ]; then cat <<UTIL
 
 Utilisation and reallocation ($REG/scenario.txt: two idle centres, two overloaded, two normal;
