@@ -71,7 +71,13 @@ func Rebuild(ctx context.Context, src PointSource, from, to Day, zone func(site 
 		if err != nil {
 			return nil, err
 		}
-		out.Untagged += untagged
+		// An untagged point has no site and so no local day: it is counted on its UTC day,
+		// once, by the rebuild whose days include it, and not for the margins read around them.
+		for k := range untagged {
+			if day := DayOf(time.UnixMilli(k.ms), time.UTC); day >= from && day <= to {
+				out.Untagged++
+			}
+		}
 		for k, site := range points {
 			loc, ok := zones[site]
 			if !ok {
@@ -107,10 +113,11 @@ type pointKey struct {
 	ms     int64
 }
 
-// readPoints returns the uses of the readings in [start, stop), each with its site. A use
-// whose points disagree on the site (the same reading sent again after its device moved) takes
-// the first site in byte order, so that a rebuild always gives the same answer.
-func readPoints(ctx context.Context, src PointSource, start, stop time.Time) (map[pointKey]string, int, error) {
+// readPoints returns the uses of the readings in [start, stop), each with its site, and the
+// uses of readings without a device or site tag. A use whose points disagree on the site (the
+// same reading sent again after its device moved) takes the first site in byte order, so that
+// a rebuild always gives the same answer.
+func readPoints(ctx context.Context, src PointSource, start, stop time.Time) (map[pointKey]string, map[pointKey]bool, error) {
 	points := map[pointKey]string{}
 	untagged := map[pointKey]bool{}
 	err := src.ReadingPoints(ctx, start, stop, func(p TaggedPoint) {
@@ -124,9 +131,9 @@ func readPoints(ctx context.Context, src PointSource, start, stop time.Time) (ma
 		}
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("rebuild usage: %w", err)
+		return nil, nil, fmt.Errorf("rebuild usage: %w", err)
 	}
-	return points, len(untagged), nil
+	return points, untagged, nil
 }
 
 // RebuildDays is how many days a Rebuilder reads and replaces at a time.
