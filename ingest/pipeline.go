@@ -19,6 +19,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
+	"github.com/vitalwatch/vitalwatch/internal/graceful"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
@@ -238,27 +239,15 @@ const stopLimit = 30 * time.Second
 // failing), it gives up: what is not yet durable stays unacknowledged, for the broker to
 // deliver again, and Run says so in its error.
 func (p *Pipeline) Run(ctx context.Context) error {
-	work, cut := context.WithCancel(context.WithoutCancel(ctx))
-	defer cut()
-	finished := make(chan struct{})
-	var cutOff bool
-	var watch sync.WaitGroup
-	watch.Go(func() {
-		select {
-		case <-ctx.Done():
-		case <-finished:
-			return
-		}
-		p.stop()
-		limit := time.NewTimer(p.stopLimit)
-		defer limit.Stop()
-		select {
-		case <-finished:
-		case <-limit.C:
-			cutOff = true
-			cut()
-		}
-	})
+	if graceful.Run(ctx, nil, p.stopLimit, p.stop, p.run) {
+		return fmt.Errorf("ingest: did not flush in %v; what was not yet durable stays unacknowledged, for the broker to deliver again", p.stopLimit)
+	}
+	return nil
+}
+
+// run processes deliveries until stop, then writes and acknowledges what it holds; work ends
+// only when Run gives up waiting.
+func (p *Pipeline) run(work context.Context) {
 	settled := make(chan struct{})
 	go func() {
 		defer close(settled)
@@ -280,12 +269,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	<-settled
 	stopDrain()
 	<-drained
-	close(finished)
-	watch.Wait()
-	if cutOff {
-		return fmt.Errorf("ingest: did not flush in %v; what was not yet durable stays unacknowledged, for the broker to deliver again", p.stopLimit)
-	}
-	return nil
 }
 
 // deviceOfTopic returns the device level of "prefix/{device}/kind", or the whole topic when it

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vitalwatch/vitalwatch/internal/graceful"
 )
 
 // Store keeps the counts: RecordUses adds, in one transaction, the uses it has not recorded
@@ -147,32 +149,7 @@ const stopLimit = 10 * time.Second
 // callers still waiting get an error (their messages stay unacknowledged, for the broker to
 // deliver again), and so does Run.
 func (r *Recorder) Run(ctx context.Context) error {
-	work, cut := context.WithCancel(context.WithoutCancel(ctx))
-	defer cut()
-	finished := make(chan struct{})
-	var cutOff bool
-	var watch sync.WaitGroup
-	watch.Go(func() {
-		select {
-		case <-ctx.Done():
-		case <-r.closing:
-		case <-finished:
-			return
-		}
-		r.Close()
-		limit := time.NewTimer(r.stopLimit)
-		defer limit.Stop()
-		select {
-		case <-finished:
-		case <-limit.C:
-			cutOff = true
-			cut()
-		}
-	})
-	r.run(work)
-	close(finished)
-	watch.Wait()
-	if cutOff {
+	if graceful.Run(ctx, r.closing, r.stopLimit, r.Close, r.run) {
 		return fmt.Errorf("usage: recording device uses did not finish in %v; their messages stay unacknowledged, for the broker to deliver again", r.stopLimit)
 	}
 	return nil
