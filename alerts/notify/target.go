@@ -174,15 +174,10 @@ func privateTarget(ip netip.Addr) string {
 	if ip.Is4() {
 		return privateIPv4(ip)
 	}
+	if why := commonKind(ip); why != "" {
+		return why
+	}
 	switch {
-	case ip.IsLoopback():
-		return "a loopback address"
-	case ip.IsMulticast():
-		return "a multicast address"
-	case ip.IsLinkLocalUnicast():
-		return "a link-local address"
-	case ip.IsPrivate():
-		return "a private address"
 	case ip.IsUnspecified():
 		return "an unspecified address"
 	case siteLocalIPv6.Contains(ip):
@@ -200,6 +195,24 @@ func privateTarget(ip netip.Addr) string {
 
 // privateIPv4 is privateTarget for an IPv4 address.
 func privateIPv4(ip netip.Addr) string {
+	if why := commonKind(ip); why != "" {
+		return why
+	}
+	switch {
+	case ip.As4()[0] == 0:
+		return "an unspecified address"
+	case sharedIPv4.Contains(ip):
+		return "a shared address (carrier-grade NAT)"
+	case protocolIPv4.Contains(ip), reservedIPv4.Contains(ip):
+		return "a reserved address"
+	case benchmarkIPv4.Contains(ip):
+		return "a benchmarking address"
+	}
+	return ""
+}
+
+// commonKind names the refused kinds that net/netip knows for both IPv4 and IPv6, or "".
+func commonKind(ip netip.Addr) string {
 	switch {
 	case ip.IsLoopback():
 		return "a loopback address"
@@ -209,14 +222,6 @@ func privateIPv4(ip netip.Addr) string {
 		return "a link-local address"
 	case ip.IsPrivate():
 		return "a private address"
-	case ip.As4()[0] == 0:
-		return "an unspecified address"
-	case sharedIPv4.Contains(ip):
-		return "a shared address (carrier-grade NAT)"
-	case protocolIPv4.Contains(ip), reservedIPv4.Contains(ip):
-		return "a reserved address"
-	case benchmarkIPv4.Contains(ip):
-		return "a benchmarking address"
 	}
 	return ""
 }
