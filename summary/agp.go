@@ -28,13 +28,13 @@ type AGPBin struct {
 }
 
 // agp bins the points by local time of day and takes their percentiles.
-func agp(pts []cgmPoint, loc *time.Location, reportable bool) AGP {
+func agp(pts []CGMPoint, loc *time.Location, reportable bool) AGP {
 	n := int(24 * time.Hour / AGPBinWidth)
 	vals := make([][]float64, n)
 	for _, pt := range pts {
-		lt := time.UnixMilli(pt.t).In(loc)
+		lt := time.UnixMilli(pt.T).In(loc)
 		i := int(time.Duration(lt.Hour())*time.Hour+time.Duration(lt.Minute())*time.Minute) / int(AGPBinWidth)
-		vals[i] = append(vals[i], pt.v)
+		vals[i] = append(vals[i], pt.V)
 	}
 	out := AGP{Reportable: reportable, Bins: make([]AGPBin, n)}
 	for i, vs := range vals {

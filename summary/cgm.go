@@ -107,22 +107,16 @@ type CGM struct {
 // alert engine reads it by the device's kind.
 func IsCGM(r reading.Reading) bool { return r.Type == reading.Glucose && r.Source == "cgm" }
 
-// cgmPoint is one CGM reading: Unix ms and mmol/L.
-type cgmPoint struct {
-	t int64
-	v float64
-}
-
 // cgmPoints returns the CGM readings of rs in the period, in time order, one per time.
-func cgmPoints(rs []reading.Reading, p Period) []cgmPoint {
-	var pts []cgmPoint
+func cgmPoints(rs []reading.Reading, p Period) []CGMPoint {
+	var pts []CGMPoint
 	for _, r := range rs {
 		if IsCGM(r) && p.Contains(r.Time) {
-			pts = append(pts, cgmPoint{r.Time.UnixMilli(), r.Value})
+			pts = append(pts, CGMPoint{r.Time.UnixMilli(), r.Value})
 		}
 	}
-	slices.SortStableFunc(pts, func(a, b cgmPoint) int { return cmp.Compare(a.t, b.t) })
-	return slices.CompactFunc(pts, func(a, b cgmPoint) bool { return a.t == b.t })
+	slices.SortStableFunc(pts, func(a, b CGMPoint) int { return cmp.Compare(a.T, b.T) })
+	return slices.CompactFunc(pts, func(a, b CGMPoint) bool { return a.T == b.T })
 }
 
 // CGMReport computes the CGM report of the CGM readings (IsCGM) of rs in period p, in the
@@ -152,7 +146,7 @@ func CGMReport(rs []reading.Reading, loc *time.Location, p Period, o CGMOptions)
 	var active int64
 	last := int64(-1)
 	for _, pt := range pts {
-		if s := (pt.t - from) / slot; s != last {
+		if s := (pt.T - from) / slot; s != last {
 			active, last = active+1, s
 		}
 	}
@@ -167,13 +161,13 @@ func CGMReport(rs []reading.Reading, loc *time.Location, p Period, o CGMOptions)
 	for i, pt := range pts {
 		next := to
 		if i+1 < len(pts) {
-			next = pts[i+1].t
+			next = pts[i+1].T
 		}
-		w := next - pt.t
+		w := next - pt.T
 		if w > maxStep {
-			w = min(slot, to-pt.t)
+			w = min(slot, to-pt.T)
 		}
-		inBand[bandIndex(BandOf(pt.v))] += w
+		inBand[bandIndex(BandOf(pt.V))] += w
 		covered += w
 	}
 	out.CoveredMinutes = float64(covered) / 60000
@@ -185,12 +179,12 @@ func CGMReport(rs []reading.Reading, loc *time.Location, p Period, o CGMOptions)
 
 	var sum float64
 	for _, pt := range pts {
-		sum += pt.v
+		sum += pt.V
 	}
 	mean := sum / float64(len(pts))
 	var ss float64
 	for _, pt := range pts {
-		ss += (pt.v - mean) * (pt.v - mean)
+		ss += (pt.V - mean) * (pt.V - mean)
 	}
 	sd := 0.0
 	if len(pts) > 1 {

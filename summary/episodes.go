@@ -3,7 +3,7 @@ package summary
 import "time"
 
 // EpisodeRule defines a CGM level-2 hypoglycaemia episode: the parameters of the alert rule
-// cgm_low_episode (docs/alerts.md).
+// cgm_low_episode (docs/alerts.md), which finds its episodes with the same Find.
 type EpisodeRule struct {
 	// Below is the level-2 threshold, mmol/L.
 	Below float64
@@ -15,10 +15,24 @@ type EpisodeRule struct {
 	MaxGap time.Duration
 }
 
-// DefaultEpisodeRule returns the consensus definition (Battelino 2019): below 3.0 mmol/L for at
-// least 15 minutes, ended by 15 minutes at or above it; runs broken by gaps over 10 minutes.
+// DefaultEpisodeRule returns the consensus definition (Battelino 2019; docs/domain.md "CGM
+// level-2 episode"): below 3.0 mmol/L for at least 15 minutes, ended by 15 minutes at or above
+// it; runs broken by gaps over 10 minutes.
 func DefaultEpisodeRule() EpisodeRule {
 	return EpisodeRule{Below: 3.0, Duration: 15 * time.Minute, Recovery: 15 * time.Minute, MaxGap: 10 * time.Minute}
+}
+
+// CGMPoint is one CGM glucose reading: its measurement time in Unix milliseconds and its value
+// in mmol/L.
+type CGMPoint struct {
+	T int64
+	V float64
+}
+
+// EpisodeSpan is an episode that Find found, by indexes into its points: the first low
+// reading, the reading that completed Duration, and the last low reading before it ended.
+type EpisodeSpan struct {
+	Start, Qualified, LastLow int
 }
 
 // Episode is one level-2 hypoglycaemia episode.
@@ -30,52 +44,46 @@ type Episode struct {
 	Lowest Glucose
 }
 
-// episodes finds the level-2 episodes over points in time order, with times in loc. It mirrors the alert rule
-// cgm_low_episode (alerts/rules cgm_rules.go, which keeps its finder unexported), run over the
-// whole period at once:
+// Find calls fn with each level-2 episode over pts, which are in time order with no two at
+// the same time, in time order. It is the one definition of an episode: the CGM report runs it
+// over a whole period, the alert rule cgm_low_episode over the readings it keeps, again on each
+// new reading. It allocates nothing.
 //
 //   - A run is consecutive readings below Below, no two of them more than MaxGap apart. A run
 //     whose last reading is at least Duration after its first starts an episode.
 //   - The episode lasts until readings at or above Below span Recovery (no two more than
 //     MaxGap apart), or until there is no reading for longer than Recovery. Lows between are
 //     the same episode. After it ends, a new run must again last Duration.
-func episodes(pts []cgmPoint, loc *time.Location, r EpisodeRule) []Episode {
+//
+// An episode still going at the last point is passed too: it has not ended yet.
+func (r EpisodeRule) Find(pts []CGMPoint, fn func(EpisodeSpan)) {
 	dur, rec, gap := r.Duration.Milliseconds(), r.Recovery.Milliseconds(), r.MaxGap.Milliseconds()
-	var out []Episode
 	in := false
-	var start, qualified, lastLow int
-	end := func() {
-		lowest := pts[start].v
-		for _, p := range pts[start : lastLow+1] {
-			lowest = min(lowest, p.v)
-		}
-		out = append(out, Episode{Start: time.UnixMilli(pts[start].t).In(loc), Qualified: time.UnixMilli(pts[qualified].t).In(loc),
-			LastLow: time.UnixMilli(pts[lastLow].t).In(loc), Lowest: Glucose(lowest)})
-		in = false
-	}
+	var ep EpisodeSpan
 	run, recStart := -1, -1
 	for i, p := range pts {
 		if i > 0 {
-			d := p.t - pts[i-1].t
+			d := p.T - pts[i-1].T
 			if d > gap {
 				run, recStart = -1, -1
 			}
 			if in && d > rec {
-				end()
+				fn(ep)
+				in = false
 			}
 		}
-		low := p.v < r.Below
+		low := p.V < r.Below
 		if in {
 			if low {
-				lastLow, recStart = i, -1
+				ep.LastLow, recStart = i, -1
 				continue
 			}
 			if recStart < 0 {
 				recStart = i
 			}
-			if p.t-pts[recStart].t >= rec {
-				end()
-				recStart = -1
+			if p.T-pts[recStart].T >= rec {
+				fn(ep)
+				in, recStart = false, -1
 			}
 			continue
 		}
@@ -86,14 +94,27 @@ func episodes(pts []cgmPoint, loc *time.Location, r EpisodeRule) []Episode {
 		if run < 0 {
 			run = i
 		}
-		if p.t-pts[run].t >= dur {
+		if p.T-pts[run].T >= dur {
 			in = true
-			start, qualified, lastLow = run, i, i
+			ep = EpisodeSpan{Start: run, Qualified: i, LastLow: i}
 			run = -1
 		}
 	}
 	if in {
-		end()
+		fn(ep)
 	}
+}
+
+// episodes returns the level-2 episodes over pts (time order), with times in loc.
+func episodes(pts []CGMPoint, loc *time.Location, r EpisodeRule) []Episode {
+	var out []Episode
+	r.Find(pts, func(ep EpisodeSpan) {
+		lowest := pts[ep.Start].V
+		for _, p := range pts[ep.Start : ep.LastLow+1] {
+			lowest = min(lowest, p.V)
+		}
+		out = append(out, Episode{Start: time.UnixMilli(pts[ep.Start].T).In(loc), Qualified: time.UnixMilli(pts[ep.Qualified].T).In(loc),
+			LastLow: time.UnixMilli(pts[ep.LastLow].T).In(loc), Lowest: Glucose(lowest)})
+	})
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/summary"
 )
 
 // cgm_low_episode (international CGM consensus, Battelino 2019): a level-2 hypoglycaemia
@@ -21,29 +22,17 @@ import (
 //     max_gap apart), or until there is no reading for longer than `recovery`. Lows between are
 //     the same episode. After it ends, a new run must again last `duration` to raise.
 //
-// The episodes are found afresh over the patient's recent readings (kept in time order, so
-// readings may arrive in any order) and matched to those already raised by overlap: an episode
+// The episodes are found afresh, by summary.EpisodeRule.Find (the one definition, which the
+// patient's CGM report uses too), over the patient's recent readings (kept in time order, so
+// readings may arrive in any order), and matched to those already raised by overlap: an episode
 // is raised once however its readings arrive, and after a restart Warm marks the episode in
 // progress as raised.
-
-// cgmPoint is one CGM glucose reading.
-type cgmPoint struct {
-	t int64 // Unix ms
-	v float64
-}
-
-// cgmEpisode is an episode found over the points: indexes of its first low, of the reading that
-// completed the duration, and its last low time.
-type cgmEpisode struct {
-	start, qualified int
-	startT, lastLowT int64
-}
 
 // cgmRaised is an episode already raised, by its span of lows.
 type cgmRaised struct{ startT, lastLowT int64 }
 
 type cgmState struct {
-	pts    []cgmPoint
+	pts    []summary.CGMPoint
 	raised []cgmRaised
 }
 
@@ -60,25 +49,24 @@ func cgmLowEpisode(b *batch, c *readingCtx) {
 	if !th.on(ruleCGMLowEpisode) || c.doubt != "" {
 		return // a doubtful reading neither starts nor ends an episode
 	}
-	below := th.p(ruleCGMLowEpisode, cgmBelow)
-	dur := th.d(ruleCGMLowEpisode, cgmDuration).Milliseconds()
-	rec := th.d(ruleCGMLowEpisode, cgmRecovery).Milliseconds()
-	gap := th.d(ruleCGMLowEpisode, cgmMaxGap).Milliseconds()
-	keep := dur + rec + 2*gap
+	ep := summary.EpisodeRule{Below: th.p(ruleCGMLowEpisode, cgmBelow), Duration: th.d(ruleCGMLowEpisode, cgmDuration),
+		Recovery: th.d(ruleCGMLowEpisode, cgmRecovery), MaxGap: th.d(ruleCGMLowEpisode, cgmMaxGap)}
+	rec := ep.Recovery.Milliseconds()
+	keep := ep.Duration.Milliseconds() + rec + 2*ep.MaxGap.Milliseconds()
 
 	s := c.p.cgmState()
 	t := c.r.Time.UnixMilli()
-	if n := len(s.pts); n > 0 && s.pts[n-1].t-t > keep {
+	if n := len(s.pts); n > 0 && s.pts[n-1].T-t > keep {
 		return // too old to change what the kept readings say
 	}
-	i, found := slices.BinarySearchFunc(s.pts, t, func(p cgmPoint, t int64) int { return cmp.Compare(p.t, t) })
+	i, found := slices.BinarySearchFunc(s.pts, t, func(p summary.CGMPoint, t int64) int { return cmp.Compare(p.T, t) })
 	if found {
 		return // a redelivery
 	}
-	s.pts = slices.Insert(s.pts, i, cgmPoint{t, c.r.Value})
-	newest := s.pts[len(s.pts)-1].t
+	s.pts = slices.Insert(s.pts, i, summary.CGMPoint{T: t, V: c.r.Value})
+	newest := s.pts[len(s.pts)-1].T
 	drop := 0
-	for drop < len(s.pts) && newest-s.pts[drop].t > keep {
+	for drop < len(s.pts) && newest-s.pts[drop].T > keep {
 		drop++
 	}
 	drop = max(drop, len(s.pts)-maxCGMPoints)
@@ -87,83 +75,34 @@ func cgmLowEpisode(b *batch, c *readingCtx) {
 	}
 	s.raised = slices.DeleteFunc(s.raised, func(r cgmRaised) bool { return newest-r.lastLowT > keep+rec })
 
-	s.episodes(below, dur, rec, gap, func(ep cgmEpisode) {
+	ep.Find(s.pts, func(span summary.EpisodeSpan) {
+		startT, lastLowT := s.pts[span.Start].T, s.pts[span.LastLow].T
 		for k := range s.raised {
 			r := &s.raised[k]
-			if ep.startT <= r.lastLowT && r.startT <= ep.lastLowT {
-				r.startT, r.lastLowT = min(r.startT, ep.startT), max(r.lastLowT, ep.lastLowT)
+			if startT <= r.lastLowT && r.startT <= lastLowT {
+				r.startT, r.lastLowT = min(r.startT, startT), max(r.lastLowT, lastLowT)
 				return
 			}
 		}
 		if len(s.raised) >= maxCGMRaised {
 			s.raised = s.raised[1:]
 		}
-		s.raised = append(s.raised, cgmRaised{ep.startT, ep.lastLowT})
-		b.emit(c.cgmFinding(b.now, s, ep, below))
+		s.raised = append(s.raised, cgmRaised{startT, lastLowT})
+		b.emit(c.cgmFinding(b.now, s, span, ep.Below))
 	})
 }
 
-// episodes calls fn for each episode over the points, in time order.
-func (s *cgmState) episodes(below float64, dur, rec, gap int64, fn func(cgmEpisode)) {
-	pts := s.pts
-	in := false
-	var ep cgmEpisode
-	run, recStart := -1, -1
-	for i, p := range pts {
-		if i > 0 {
-			d := p.t - pts[i-1].t
-			if d > gap {
-				run, recStart = -1, -1
-			}
-			if in && d > rec {
-				fn(ep)
-				in = false
-			}
-		}
-		low := p.v < below
-		if in {
-			if low {
-				ep.lastLowT, recStart = p.t, -1
-				continue
-			}
-			if recStart < 0 {
-				recStart = i
-			}
-			if p.t-pts[recStart].t >= rec {
-				fn(ep)
-				in, recStart = false, -1
-			}
-			continue
-		}
-		if !low {
-			run = -1
-			continue
-		}
-		if run < 0 {
-			run = i
-		}
-		if p.t-pts[run].t >= dur {
-			in = true
-			ep = cgmEpisode{start: run, qualified: i, startT: pts[run].t, lastLowT: p.t}
-			run = -1
-		}
+func (c *readingCtx) cgmFinding(now time.Time, s *cgmState, ep summary.EpisodeSpan, below float64) alerts.Finding {
+	lowest := s.pts[ep.Start].V
+	end := min(ep.Qualified, ep.Start+maxCGMEvidence-1)
+	ev := make([]alerts.Evidence, 0, end-ep.Start+1)
+	for _, p := range s.pts[ep.Start : end+1] {
+		lowest = min(lowest, p.V)
+		ev = append(ev, alerts.Evidence{Device: c.d.id, Measurement: "glucose", Time: time.UnixMilli(p.T).UTC(), Value: p.V})
 	}
-	if in {
-		fn(ep)
-	}
-}
-
-func (c *readingCtx) cgmFinding(now time.Time, s *cgmState, ep cgmEpisode, below float64) alerts.Finding {
-	lowest := s.pts[ep.start].v
-	end := min(ep.qualified, ep.start+maxCGMEvidence-1)
-	ev := make([]alerts.Evidence, 0, end-ep.start+1)
-	for _, p := range s.pts[ep.start : end+1] {
-		lowest = min(lowest, p.v)
-		ev = append(ev, alerts.Evidence{Device: c.d.id, Measurement: "glucose", Time: time.UnixMilli(p.t).UTC(), Value: p.v})
-	}
-	at := time.UnixMilli(s.pts[ep.qualified].t).UTC()
+	at := time.UnixMilli(s.pts[ep.Qualified].T).UTC()
 	f := c.finding(ruleCGMLowEpisode, level0,
-		fmt.Sprintf("below %s mmol/L for %s (lowest %s mmol/L)", num(below), at.Sub(time.UnixMilli(ep.startT)), num(lowest)), ev...)
+		fmt.Sprintf("below %s mmol/L for %s (lowest %s mmol/L)", num(below), at.Sub(time.UnixMilli(s.pts[ep.Start].T)), num(lowest)), ev...)
 	f.At = at
 	f.Late = at.Before(now.Add(-c.th.lateAfter))
 	return f
