@@ -8,7 +8,8 @@
 // (SQLite's BINARY collation, COLLATE "C" in PostgreSQL), so that lists and cursors agree.
 //
 // Each aggregate has its own service over one shared DB: Registry, Moves, Audit, Alerts,
-// Silences, Thresholds, Webhooks, Users, Usage and DeadLetters. Store bundles them all.
+// Silences, Thresholds, Webhooks, Users, Usage, DeadLetters and DeviceStatus. Store bundles
+// them all.
 package store
 
 import (
@@ -60,6 +61,7 @@ type Store struct {
 	*Users
 	*Usage
 	*DeadLetters
+	*DeviceStatus
 }
 
 // Open opens the database named by dsn (see OpenDB) with every service over it.
@@ -75,7 +77,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 func New(db *DB) *Store {
 	return &Store{DB: db, Registry: NewRegistry(db), Moves: NewMoves(db), Audit: NewAudit(db),
 		Alerts: NewAlerts(db), Silences: NewSilences(db), Thresholds: NewThresholds(db),
-		Webhooks: NewWebhooks(db), Users: NewUsers(db), Usage: NewUsage(db), DeadLetters: NewDeadLetters(db)}
+		Webhooks: NewWebhooks(db), Users: NewUsers(db), Usage: NewUsage(db), DeadLetters: NewDeadLetters(db),
+		DeviceStatus: NewDeviceStatus(db)}
 }
 
 // OpenDB opens the database named by dsn and brings its schema up to date. A dsn that starts

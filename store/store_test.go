@@ -102,6 +102,10 @@ var conformance = []struct {
 	{"Overrides", testOverrides},
 	{"Silences", testSilences},
 	{"AlertSilencedFinding", testAlertSilencedFinding},
+	{"DeviceStatusRoundTrip", testDeviceStatusRoundTrip},
+	{"DeviceStatusMerge", testDeviceStatusMerge},
+	{"DeviceStatusConcurrentSaves", testDeviceStatusConcurrentSaves},
+	{"DeviceStatusSync", testDeviceStatusSync},
 }
 
 func runConformance(t *testing.T, newDSN func(t *testing.T) string) {

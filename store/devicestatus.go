@@ -1,0 +1,231 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vitalwatch/vitalwatch/devices/status"
+)
+
+// DeviceStatus keeps the devices' live state that each instance's tracker (package
+// devices/status) saves every few seconds, for the others and for the next start (migration
+// 0017). It is not part of the registry: writing it bumps no registry version and writes no
+// audit row.
+type DeviceStatus struct{ *DB }
+
+// NewDeviceStatus returns a DeviceStatus over db.
+func NewDeviceStatus(db *DB) *DeviceStatus { return &DeviceStatus{db} }
+
+// deviceStatusRows bounds the rows of one multi-row statement: 14 parameters a row stay far
+// under both dialects' limits.
+const deviceStatusRows = 200
+
+// mergeNewer is the SET of one field of device_status that the newer time wins: the value of
+// col when excluded's time column at is newer than the row's.
+func mergeNewer(col, at string) string {
+	return col + ` = CASE WHEN excluded.` + at + ` > device_status.` + at + ` THEN excluded.` + col + ` ELSE device_status.` + col + ` END`
+}
+
+// upsertDeviceStatus merges rows into device_status field by field, as status.Record.Merge
+// does; the rows are marked with the save's number.
+var upsertDeviceStatus = `INSERT INTO device_status (device_id, last_message_ms, last_telemetry_ms, battery, battery_ms,
+	signal, signal_ms, firmware, firmware_ms, clock_offset_ms, clock_offset_at_ms, event, event_ms, rev) VALUES %s
+	ON CONFLICT (device_id) DO UPDATE SET ` + strings.Join([]string{
+	mergeNewer("last_message_ms", "last_message_ms"), mergeNewer("last_telemetry_ms", "last_telemetry_ms"),
+	mergeNewer("battery", "battery_ms"), mergeNewer("battery_ms", "battery_ms"),
+	mergeNewer("signal", "signal_ms"), mergeNewer("signal_ms", "signal_ms"),
+	mergeNewer("firmware", "firmware_ms"), mergeNewer("firmware_ms", "firmware_ms"),
+	mergeNewer("clock_offset_ms", "clock_offset_at_ms"), mergeNewer("clock_offset_at_ms", "clock_offset_at_ms"),
+	mergeNewer("event", "event_ms"), mergeNewer("event_ms", "event_ms"),
+	"rev = excluded.rev"}, ", ")
+
+// addDeviceHours adds counts to device_status_hours.
+const addDeviceHours = `INSERT INTO device_status_hours (device_id, hour, readings, dead_letters, rev) VALUES %s
+	ON CONFLICT (device_id, hour) DO UPDATE SET readings = device_status_hours.readings + excluded.readings,
+	dead_letters = device_status_hours.dead_letters + excluded.dead_letters, rev = excluded.rev`
+
+// SaveDeviceStatus merges recs into the stored records in one transaction: each field is kept
+// with the newer of its time and the stored one's, and the records' hour counts are added to
+// the stored counts. A device given twice is merged first.
+func (s *DeviceStatus) SaveDeviceStatus(ctx context.Context, recs []status.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	recs, hours := uniqueRecords(recs)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save device status: %w", err)
+	}
+	defer tx.Rollback()
+	// The save's number. Updating the one row of device_status_rev also makes the saves of
+	// every instance wait for each other, so that they commit in the order of their numbers
+	// and a reader that has read up to n has missed nothing below it (PostgreSQL holds the
+	// row lock, SQLite its write lock, to the commit).
+	var rev int64
+	if err := tx.QueryRowContext(ctx, `UPDATE device_status_rev SET rev = rev + 1 WHERE id = 1 RETURNING rev`).Scan(&rev); err != nil {
+		return fmt.Errorf("save device status: %w", err)
+	}
+	err = s.inChunks(ctx, tx, upsertDeviceStatus, 14, len(recs), func(args []any, i int) []any {
+		r := &recs[i]
+		return append(args, r.Device, r.LastMessage, r.LastTelemetry, r.Battery, r.BatteryAt, r.Signal, r.SignalAt,
+			r.Firmware, r.FirmwareAt, r.ClockOffset, r.ClockOffsetAt, string(r.Event), r.EventAt, rev)
+	})
+	if err != nil {
+		return fmt.Errorf("save device status: %w", err)
+	}
+	err = s.inChunks(ctx, tx, addDeviceHours, 5, len(hours), func(args []any, i int) []any {
+		h := &hours[i]
+		return append(args, h.device, h.count.Hour, h.count.Readings, h.count.DeadLetters, rev)
+	})
+	if err != nil {
+		return fmt.Errorf("save device status hours: %w", err)
+	}
+	return tx.Commit()
+}
+
+// deviceHour is one hour count of one device.
+type deviceHour struct {
+	device string
+	count  status.Hour
+}
+
+// uniqueRecords returns recs with each device once (merged) and their hours, each device and
+// hour once (added): a statement may not change a row twice.
+func uniqueRecords(recs []status.Record) ([]status.Record, []deviceHour) {
+	byDevice := make(map[string]int, len(recs))
+	var out []status.Record
+	type key struct {
+		device string
+		hour   int64
+	}
+	byHour := map[key]int{}
+	var hours []deviceHour
+	for _, r := range recs {
+		if i, ok := byDevice[r.Device]; ok {
+			out[i].Merge(&r)
+		} else {
+			byDevice[r.Device] = len(out)
+			out = append(out, r)
+		}
+		for _, h := range r.Hours {
+			k := key{r.Device, h.Hour}
+			if i, ok := byHour[k]; ok {
+				hours[i].count.Readings += h.Readings
+				hours[i].count.DeadLetters += h.DeadLetters
+				continue
+			}
+			byHour[k] = len(hours)
+			hours = append(hours, deviceHour{device: r.Device, count: h})
+		}
+	}
+	return out, hours
+}
+
+// inChunks runs query, whose %s is a VALUES list, over n rows of cols parameters in tx, at most
+// deviceStatusRows at a time; bind appends the parameters of row i.
+func (s *DeviceStatus) inChunks(ctx context.Context, tx *sql.Tx, query string, cols, n int, bind func(args []any, i int) []any) error {
+	args := make([]any, 0, cols*min(n, deviceStatusRows))
+	for from := 0; from < n; from += deviceStatusRows {
+		to := min(from+deviceStatusRows, n)
+		args = args[:0]
+		for i := from; i < to; i++ {
+			args = bind(args, i)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(query, s.valuesList(to-from, cols)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// valuesList is the VALUES list of rows rows of cols parameters each: anonymous "?" for
+// SQLite, whose driver looks up a numbered parameter's name by a linear search, $n for
+// PostgreSQL.
+func (s *DeviceStatus) valuesList(rows, cols int) string {
+	var b strings.Builder
+	n := 1
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			if s.dialect == sqlite {
+				b.WriteByte('?')
+			} else {
+				b.WriteString("$" + strconv.Itoa(n))
+			}
+			n++
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// DeviceStatusSince returns the records saved after save number after (0: all of them), with
+// their hour counts from hour fromHour on, and the number to pass next time. A device whose
+// hour counts changed comes with its record.
+func (s *DeviceStatus) DeviceStatusSince(ctx context.Context, after, fromHour int64) ([]status.Record, int64, error) {
+	// The number first: every save up to it has committed, and the reads below see them all;
+	// a save after it is left for next time, even if these reads see part of it.
+	var upTo int64
+	if err := s.db.QueryRowContext(ctx, `SELECT rev FROM device_status_rev WHERE id = 1`).Scan(&upTo); err != nil {
+		return nil, after, fmt.Errorf("read device status: %w", err)
+	}
+	if upTo <= after {
+		return nil, upTo, nil
+	}
+	var out []status.Record
+	index := map[string]int{}
+	err := eachRow(ctx, s.db, `SELECT device_id, last_message_ms, last_telemetry_ms, battery, battery_ms, signal, signal_ms,
+		firmware, firmware_ms, clock_offset_ms, clock_offset_at_ms, event, event_ms
+		FROM device_status WHERE rev > $1 AND rev <= $2`, []any{after, upTo}, func(sc scanner) error {
+		var r status.Record
+		var ev string
+		if err := sc.Scan(&r.Device, &r.LastMessage, &r.LastTelemetry, &r.Battery, &r.BatteryAt, &r.Signal, &r.SignalAt,
+			&r.Firmware, &r.FirmwareAt, &r.ClockOffset, &r.ClockOffsetAt, &ev, &r.EventAt); err != nil {
+			return err
+		}
+		r.Event = status.Event(ev)
+		index[r.Device] = len(out)
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, after, fmt.Errorf("read device status: %w", err)
+	}
+	err = eachRow(ctx, s.db, `SELECT device_id, hour, readings, dead_letters FROM device_status_hours
+		WHERE rev > $1 AND rev <= $2 AND hour >= $3 ORDER BY device_id, hour`, []any{after, upTo, fromHour}, func(sc scanner) error {
+		var dev string
+		var h status.Hour
+		if err := sc.Scan(&dev, &h.Hour, &h.Readings, &h.DeadLetters); err != nil {
+			return err
+		}
+		i, ok := index[dev]
+		if !ok {
+			i = len(out)
+			index[dev] = i
+			out = append(out, status.Record{Device: dev})
+		}
+		out[i].Hours = append(out[i].Hours, h)
+		return nil
+	})
+	if err != nil {
+		return nil, after, fmt.Errorf("read device status hours: %w", err)
+	}
+	return out, upTo, nil
+}
+
+// PruneDeviceStatusHours deletes the hour counts of hours before before.
+func (s *DeviceStatus) PruneDeviceStatusHours(ctx context.Context, before int64) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM device_status_hours WHERE hour < $1`, before); err != nil {
+		return fmt.Errorf("prune device status hours: %w", err)
+	}
+	return nil
+}
