@@ -154,8 +154,12 @@ type Deps struct {
 	// Observer, with a Directory, sees what was taken from registered devices, after it is
 	// durable and before it is acknowledged (see Observer). Nil: nobody.
 	Observer Observer
-	Metrics  *Metrics
-	Log      *slog.Logger
+	// Status, with a Directory, follows the registered devices' live state: it is told what
+	// each message of a batch showed of its device once the batch is durable and before it
+	// is acknowledged (see StatusTracker). Nil: nobody.
+	Status  StatusTracker
+	Metrics *Metrics
+	Log     *slog.Logger
 	// Now is the clock (time.Now outside tests).
 	Now func() time.Time
 }
@@ -168,8 +172,9 @@ type Pipeline struct {
 	dead      DeadLetterStore
 	spool     Spool
 	directory *devices.View
-	uses      UseRecorder // nil without a directory
-	observer  Observer    // nil without a directory
+	uses      UseRecorder   // nil without a directory
+	observer  Observer      // nil without a directory
+	status    StatusTracker // nil without a directory
 	log       *slog.Logger
 	metrics   *Metrics
 	now       func() time.Time
@@ -195,6 +200,7 @@ func NewPipeline(cfg Config, deps Deps) *Pipeline {
 	if deps.Directory != nil {
 		p.uses = deps.Uses
 		p.observer = deps.Observer
+		p.status = deps.Status
 	}
 	for range cfg.Workers {
 		p.queues = append(p.queues, make(chan Delivery, cfg.QueueSize))

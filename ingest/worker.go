@@ -8,6 +8,7 @@ import (
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/devices/status"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/ingest/deadletter"
 	"github.com/vitalwatch/vitalwatch/reading"
@@ -37,7 +38,11 @@ type worker struct {
 	// uses are the device uses of the batch's accepted telemetry (see uses.go).
 	uses []usage.Use
 	// seen are the batch's observations for the observer (see observe.go).
-	seen    []alerts.Observation
+	seen []alerts.Observation
+	// track is what the batch's messages showed of their devices, for the status tracker;
+	// note is the delivery's being taken (see track.go).
+	track   []status.Message
+	note    status.Message
 	days    dayCache
 	seq     map[string]int64
 	counts  batchCounts
@@ -48,6 +53,7 @@ type span struct {
 	start, end int
 	uses       [2]int // the delivery's uses: w.uses[uses[0]:uses[1]]
 	seen       [2]int // the delivery's observations: w.seen[seen[0]:seen[1]]
+	track      int    // what it showed of its device: w.track[track], or -1
 	d          Delivery
 	device     string
 }
@@ -102,8 +108,16 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// add decodes one delivery into the batch.
+// add decodes one delivery into the batch, and notes what it showed of its device.
 func (w *worker) add(d Delivery) {
+	firstDead := len(w.dead)
+	w.note = status.Message{}
+	w.take(d)
+	w.noted(d, firstDead)
+}
+
+// take decodes one delivery into the batch.
+func (w *worker) take(d Delivery) {
 	if len(w.acks) == 0 {
 		w.started = time.Now()
 	}
@@ -137,6 +151,9 @@ func (w *worker) add(d Delivery) {
 			return
 		}
 		tags = influx.Tags{DeviceType: string(dev.Kind), Site: dev.SiteID}
+		if w.p.status != nil {
+			w.note.Device = dev.ID
+		}
 	}
 	observe := dev != nil && w.p.observer != nil
 	start, firstUse := len(w.lines), len(w.uses)
@@ -191,6 +208,7 @@ func (w *worker) add(d Delivery) {
 		if observe {
 			w.observeTelemetry(dev, dir, &m, d.Received)
 		}
+		w.noteTelemetry(&m)
 		for i := range m.Readings {
 			w.counts.readings[typeIndex(m.Readings[i].Type)]++
 		}
@@ -210,6 +228,7 @@ func (w *worker) add(d Delivery) {
 			if observe {
 				w.seen = append(w.seen, alerts.Observation{Device: dev, Status: &s, Received: d.Received})
 			}
+			w.noteStatus(&s)
 		}
 	default:
 		w.reject(d, device, reading.Rejection{Index: reading.WholeMessage, Reason: reading.ReasonTopicMismatch,
@@ -218,7 +237,7 @@ func (w *worker) add(d Delivery) {
 	}
 	if len(w.lines) > start {
 		w.spans = append(w.spans, span{start: start, end: len(w.lines), uses: [2]int{firstUse, len(w.uses)},
-			seen: [2]int{firstSeen, len(w.seen)}, d: d, device: device})
+			seen: [2]int{firstSeen, len(w.seen)}, track: w.trackIndex(), d: d, device: device})
 	}
 }
 
@@ -280,6 +299,9 @@ func (w *worker) flush(ctx context.Context) {
 	if len(w.seen) > 0 && !w.p.observe(ctx, w.seen) {
 		return
 	}
+	if len(w.track) > 0 {
+		w.p.status.Observe(w.track)
+	}
 	var st *settlement
 	select {
 	case st = <-w.free:
@@ -332,6 +354,7 @@ func (w *worker) rejectSpans(ctx context.Context, refused error) error {
 			w.reject(s.d, s.device, reading.Rejection{Index: reading.WholeMessage,
 				Reason: deadletter.ReasonWriteRejected, Detail: rej.Error()})
 			unseen = append(unseen, s.seen)
+			w.untrack(s)
 			if s.uses[1] > s.uses[0] {
 				stored, err := w.storedUses(ctx, s)
 				if err != nil {
@@ -366,6 +389,8 @@ func (w *worker) reset() {
 	w.uses = w.uses[:0]
 	clear(w.seen)
 	w.seen = w.seen[:0]
+	clear(w.track)
+	w.track = w.track[:0]
 	w.counts = batchCounts{}
 }
 
