@@ -217,8 +217,9 @@ func queryParameters() map[string]map[string]any {
 		"reading_from":    param("from", "Start, inclusive: an RFC 3339 time. Default: 24 hours before to. At most 366 days before to.", when()),
 		"reading_to":      param("to", "End, exclusive: an RFC 3339 time. Default: now.", when()),
 		"every":           param("every", "Downsample into windows of this width, a duration in whole seconds such as 15m or 1h, at most 2000 windows in the range. Default: as stored, or windows of whole minutes when the range holds more than 2000 readings.", str()),
-		"summary_from":    param("from", "Read the readings measured from this RFC 3339 time. Default: the start of the longest window the summary needs (31 local days through to).", when()),
+		"summary_from":    param("from", "Read the readings measured from this RFC 3339 time. Default: the start of the longest window the summary needs (31 local days through to, or the glucose period when longer).", when()),
 		"summary_to":      param("to", "The time the summary is as of, an RFC 3339 time. Default: now.", when()),
+		"glucose_days":    param("days", "The period of the CGM and meter reports, in whole local days before today's. Default: 14, the period of an AGP report.", map[string]any{"type": "integer", "minimum": 1, "maximum": 90, "default": 14}),
 		"glucose_unit":    param("glucose_unit", "mg/dL adds the glucose fields in mg/dL (the _mgdl fields) to those in mmol/L.", enum("mmol/L", glucoseUnitMgdL)),
 		"silence_before":  param("before", "Cursor: the next of the previous page; only silences with a smaller id.", cursor()),
 	}

@@ -73,7 +73,7 @@ func (a *API) routes() []route {
 			doctors, registry | series, []string{"reading_type", "reading_from", "reading_to", "every"}, "", 200, "ReadingSeries", a.patientReadings},
 		{"GET", "/patients/{id}/summary", "patientSummary",
 			"The patient's clinical summary as of to: CGM report (time in ranges, GMI, AGP, level-2 episodes), meter glucose, home BP average, adherence to the care plans and vital signs, in the site's time zone, from the readings not in doubt; flags are codes, glucose is in mmol/L (and mg/dL with glucose_unit=mg/dL)",
-			doctors, registry | series, []string{"summary_from", "summary_to", "glucose_unit"}, "", 200, "PatientSummary", a.patientSummary},
+			doctors, registry | series, []string{"summary_from", "summary_to", "glucose_days", "glucose_unit"}, "", 200, "PatientSummary", a.patientSummary},
 		{"GET", "/patients/{id}/transfers", "listTransfers", "The patient's transfers, oldest first", doctors, registry, nil, "", 200, "TransferList", a.listTransfers},
 
 		{"GET", "/devices", "listDevices", "List devices by id; a fleet manager's list holds the devices at their sites",

@@ -13,8 +13,10 @@ import (
 
 // summaryJSON is a patient's clinical summary.
 type summaryJSON struct {
-	AsOf      time.Time     `json:"as_of"`
-	TimeZone  string        `json:"time_zone"`
+	AsOf     time.Time `json:"as_of"`
+	TimeZone string    `json:"time_zone"`
+	// Overrides say whose threshold overrides the summary was judged by: "team", "patient".
+	Overrides []string      `json:"overrides"`
 	CGM       cgmJSON       `json:"cgm"`
 	Meter     meterJSON     `json:"meter"`
 	HomeBP    homeBPJSON    `json:"home_bp"`
@@ -46,7 +48,21 @@ type cgmJSON struct {
 	Targets        []targetCheckJSON `json:"targets"`
 	AGP            agpJSON           `json:"agp"`
 	Episodes       []episodeJSON     `json:"episodes"`
+	Excluded       excludedJSON      `json:"excluded"`
 	Flags          []string          `json:"flags"`
+}
+
+// excludedJSON counts the readings left out as in doubt, and why (a quality flag, or
+// calibration_overdue).
+type excludedJSON struct {
+	Readings int               `json:"readings"`
+	ByReason []reasonCountJSON `json:"by_reason"`
+}
+
+// reasonCountJSON is how many readings were left out for one reason.
+type reasonCountJSON struct {
+	Reason   string `json:"reason"`
+	Readings int    `json:"readings"`
 }
 
 // bandTimeJSON is the share of the CGM data's time in one glucose band.
@@ -101,8 +117,22 @@ type meterJSON struct {
 	ByContext        []contextStatsJSON `json:"by_context"`
 	Fasting          contextStatsJSON   `json:"fasting"`
 	Bands            []bandCountJSON    `json:"bands"`
+	Targets          meterTargetsJSON   `json:"targets"`
+	InTarget         bandCountJSON      `json:"in_target"`
 	VeryHigh         bandCountJSON      `json:"very_high"`
+	Excluded         excludedJSON       `json:"excluded"`
 	Flags            []string           `json:"flags"`
+}
+
+// meterTargetsJSON are the patient's glucose thresholds in mmol/L: the target range low to
+// high (both included), and very high above very_high.
+type meterTargetsJSON struct {
+	Low          float64  `json:"low"`
+	LowMgdL      *float64 `json:"low_mgdl,omitempty"`
+	High         float64  `json:"high"`
+	HighMgdL     *float64 `json:"high_mgdl,omitempty"`
+	VeryHigh     float64  `json:"very_high"`
+	VeryHighMgdL *float64 `json:"very_high_mgdl,omitempty"`
 }
 
 // contextStatsJSON is the meter readings of one context (fasting, before_meal, ...).
@@ -122,18 +152,19 @@ type bandCountJSON struct {
 
 // homeBPJSON is the home blood-pressure average of the protocol's window.
 type homeBPJSON struct {
-	Period          periodJSON  `json:"period"`
-	Day1            *time.Time  `json:"day1,omitempty"`
-	Days            int         `json:"days"`
-	Readings        int         `json:"readings"`
-	Mean            bpMeanJSON  `json:"mean"`
-	Morning         bpMeanJSON  `json:"morning"`
-	Evening         bpMeanJSON  `json:"evening"`
-	Enough          bool        `json:"enough"`
-	AtOrAboveTarget bool        `json:"at_or_above_target"`
-	Target          bpMeanJSON  `json:"target"`
-	Used            []time.Time `json:"used"` // the times of the readings averaged
-	Flags           []string    `json:"flags"`
+	Period          periodJSON   `json:"period"`
+	Day1            *time.Time   `json:"day1,omitempty"`
+	Days            int          `json:"days"`
+	Readings        int          `json:"readings"`
+	Mean            bpMeanJSON   `json:"mean"`
+	Morning         bpMeanJSON   `json:"morning"`
+	Evening         bpMeanJSON   `json:"evening"`
+	Enough          bool         `json:"enough"`
+	AtOrAboveTarget bool         `json:"at_or_above_target"`
+	Target          bpMeanJSON   `json:"target"`
+	Used            []time.Time  `json:"used"` // the times of the readings averaged
+	Excluded        excludedJSON `json:"excluded"`
+	Flags           []string     `json:"flags"`
 }
 
 // bpMeanJSON is a mean blood pressure in mm[Hg] over readings readings.
@@ -187,6 +218,7 @@ type vitalStatsJSON struct {
 	Min      float64             `json:"min"`
 	Median   float64             `json:"median"`
 	Max      float64             `json:"max"`
+	Excluded excludedJSON        `json:"excluded"`
 }
 
 // weightChangeJSON is the change of weight in kg over days.
@@ -218,7 +250,8 @@ func summaryOut(s summary.Summary, home []summary.BPReading, loc *time.Location,
 	cgm := cgmJSON{Period: periodOut(c.Period), Readings: c.Readings, SensorActive: c.SensorActive, CoveredMinutes: c.CoveredMinutes,
 		Mean: float64(c.Mean), MeanMgdL: mg(c.Mean), SD: float64(c.SD), SDMgdL: mg(c.SD), CV: c.CV, GMI: c.GMI,
 		Bands: []bandTimeJSON{}, TargetSet: string(c.TargetSet), Targets: []targetCheckJSON{},
-		AGP: agpJSON{Reportable: c.AGP.Reportable, Bins: []agpBinJSON{}}, Episodes: []episodeJSON{}, Flags: flags(c.Flags)}
+		AGP: agpJSON{Reportable: c.AGP.Reportable, Bins: []agpBinJSON{}}, Episodes: []episodeJSON{}, Excluded: excludedOut(c.Excluded),
+		Flags: flags(c.Flags)}
 	for _, b := range c.Bands {
 		cgm.Bands = append(cgm.Bands, bandTimeJSON{Band: string(b.Band), Percent: b.Percent, MinutesPerDay: b.MinutesPerDay})
 	}
@@ -244,9 +277,12 @@ func summaryOut(s summary.Summary, home []summary.BPReading, loc *time.Location,
 		return bandCountJSON{Band: string(b.Band), Readings: b.Readings, Percent: b.Percent}
 	}
 	m := s.Meter
+	mt := func(v float64) *float64 { return mg(summary.Glucose(v)) }
 	meter := meterJSON{Period: periodOut(m.Period), Readings: m.Readings, DaysWithReadings: m.DaysWithReadings, PerDay: m.PerDay,
-		ByContext: []contextStatsJSON{}, Fasting: ctxOut(m.Fasting), Bands: []bandCountJSON{}, VeryHigh: bandOut(m.VeryHigh),
-		Flags: flags(m.Flags)}
+		ByContext: []contextStatsJSON{}, Fasting: ctxOut(m.Fasting), Bands: []bandCountJSON{},
+		Targets: meterTargetsJSON{Low: m.Targets.Low, LowMgdL: mt(m.Targets.Low), High: m.Targets.High, HighMgdL: mt(m.Targets.High),
+			VeryHigh: m.Targets.VeryHigh, VeryHighMgdL: mt(m.Targets.VeryHigh)},
+		InTarget: bandOut(m.InTarget), VeryHigh: bandOut(m.VeryHigh), Excluded: excludedOut(m.Excluded), Flags: flags(m.Flags)}
 	for _, x := range m.ByContext {
 		meter.ByContext = append(meter.ByContext, ctxOut(x))
 	}
@@ -259,7 +295,7 @@ func summaryOut(s summary.Summary, home []summary.BPReading, loc *time.Location,
 	}
 	homeBP := homeBPJSON{Period: periodOut(h.Period), Days: h.Days, Readings: h.Readings, Mean: bp(h.Mean), Morning: bp(h.Morning),
 		Evening: bp(h.Evening), Enough: h.Enough, AtOrAboveTarget: h.AtOrAboveTarget, Target: bp(h.Target), Used: []time.Time{},
-		Flags: flags(h.Flags)}
+		Excluded: excludedOut(h.Excluded), Flags: flags(h.Flags)}
 	if !h.Day1.IsZero() {
 		d := h.Day1
 		homeBP.Day1 = &d
@@ -277,7 +313,8 @@ func summaryOut(s summary.Summary, home []summary.BPReading, loc *time.Location,
 	}
 	v := s.Vitals
 	vitalOut := func(x summary.VitalStats) vitalStatsJSON {
-		return vitalStatsJSON{Latest: summaryReadingOut(x.Latest), Readings: x.Readings, Min: x.Min, Median: x.Median, Max: x.Max}
+		return vitalStatsJSON{Latest: summaryReadingOut(x.Latest), Readings: x.Readings, Min: x.Min, Median: x.Median, Max: x.Max,
+			Excluded: excludedOut(x.Excluded)}
 	}
 	changeOut := func(w *summary.WeightChange) *weightChangeJSON {
 		if w == nil {
@@ -288,7 +325,16 @@ func summaryOut(s summary.Summary, home []summary.BPReading, loc *time.Location,
 	vitals := vitalsJSON{Period: periodOut(v.Period), SpO2: vitalOut(v.SpO2), HeartRate: vitalOut(v.HeartRate),
 		Temperature: vitalOut(v.Temperature), Weight: summaryReadingOut(v.Weight), Over3Days: changeOut(v.Over3Days),
 		Over30Days: changeOut(v.Over30Days)}
-	return summaryJSON{AsOf: s.AsOf, TimeZone: loc.String(), CGM: cgm, Meter: meter, HomeBP: homeBP, Adherence: ad, Vitals: vitals}
+	return summaryJSON{AsOf: s.AsOf, TimeZone: loc.String(), Overrides: []string{}, CGM: cgm, Meter: meter, HomeBP: homeBP, Adherence: ad, Vitals: vitals}
+}
+
+// excludedOut is e as JSON.
+func excludedOut(e summary.Excluded) excludedJSON {
+	out := excludedJSON{Readings: e.Readings, ByReason: []reasonCountJSON{}}
+	for _, r := range e.ByReason {
+		out.ByReason = append(out.ByReason, reasonCountJSON{Reason: r.Reason, Readings: r.Readings})
+	}
+	return out
 }
 
 func periodOut(p summary.Period) periodJSON { return periodJSON{From: p.From, To: p.To, Days: p.Days} }

@@ -99,6 +99,9 @@ type CGM struct {
 	AGP       AGP
 	// Episodes are the level-2 hypoglycaemia episodes that began in the period.
 	Episodes []Episode
+	// Excluded are the CGM readings of the period left out as in doubt (set by Compute): they
+	// count for no figure above, and the time they would have covered is a gap.
+	Excluded Excluded
 	Flags    []Flag
 }
 

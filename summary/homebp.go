@@ -71,8 +71,11 @@ type HomeBP struct {
 	Target BPMean
 	// Used are the indexes, in the readings given (in Compute: of HomeReadings(Input.HomeBP)),
 	// of those averaged, in time order.
-	Used  []int
-	Flags []Flag
+	Used []int
+	// Excluded are the home readings measured in the window that were left out as in doubt
+	// (set by Compute).
+	Excluded Excluded
+	Flags    []Flag
 }
 
 // HomeAverage computes the home average on asOf (ESH/ESC home BP; China 2024; docs/alerts.md

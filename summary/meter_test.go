@@ -27,7 +27,7 @@ func TestMeterReport(t *testing.T) {
 		cgm(at(2, 8, 0), 20),
 	}
 	p := summary.DaysBefore(at(15, 9, 0), shanghai, 14)
-	got := summary.MeterReport(rs, shanghai, p)
+	got := summary.MeterReport(rs, shanghai, p, summary.DefaultMeterTargets())
 	if got.Readings != 7 || got.DaysWithReadings != 4 || !approx(got.PerDay, 7.0/14, 1e-12) || len(got.Flags) != 0 {
 		t.Errorf("Readings %d, days %d, per day %v, flags %v; want 7, 4, 0.5, none", got.Readings, got.DaysWithReadings, got.PerDay, got.Flags)
 	}
@@ -50,7 +50,7 @@ func TestMeterReport(t *testing.T) {
 }
 
 func TestMeterReportNoData(t *testing.T) {
-	got := summary.MeterReport([]reading.Reading{cgm(at(2, 8, 0), 6)}, shanghai, summary.DaysBefore(at(15, 9, 0), shanghai, 14))
+	got := summary.MeterReport([]reading.Reading{cgm(at(2, 8, 0), 6)}, shanghai, summary.DaysBefore(at(15, 9, 0), shanghai, 14), summary.DefaultMeterTargets())
 	if got.Readings != 0 || !slices.Equal(got.Flags, []summary.Flag{summary.FlagNoData}) || got.Fasting.Mean != 0 || len(got.Bands) != 5 {
 		t.Errorf("MeterReport without meter readings = %+v; want no_data", got)
 	}

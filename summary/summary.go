@@ -7,6 +7,7 @@
 package summary
 
 import (
+	"slices"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/reading"
@@ -41,9 +42,13 @@ type Glucose float64
 // linearly, so converting the result equals computing in mg/dL.
 func (g Glucose) MgdL() float64 { return float64(g) * MgdLPerMmolL }
 
-// GlucoseDays is the period of the CGM and meter reports: the 14 whole local days before today,
-// the period an AGP report needs.
-const GlucoseDays = 14
+// GlucoseDays is the default period of the CGM and meter reports: the 14 whole local days
+// before today, the period an AGP report needs. MaxGlucoseDays is the longest: 90 days, the
+// span of an HbA1c that GMI is compared with.
+const (
+	GlucoseDays    = 14
+	MaxGlucoseDays = 90
+)
 
 // Input is what a patient's summary is computed from.
 type Input struct {
@@ -51,20 +56,32 @@ type Input struct {
 	AsOf time.Time
 	// Loc is the time zone of the patient's site: days, meal times and the AGP's clock are its.
 	Loc *time.Location
+	// GlucoseDays is the period of the CGM and meter reports, in local days before today, 1 to
+	// MaxGlucoseDays; 0 means GlucoseDays.
+	GlucoseDays int
 	// Plans are the patient's care plans: they choose the CGM targets (TargetSetFor).
 	Plans []string
 	// PlanTypes are the reading types the plans ask for, as the missed_measurement rule reads
 	// them (rules.PlanTypes(Plans) of package alerts/rules), for adherence.
 	PlanTypes []reading.Type
-	// Readings are the patient's readings from Since(AsOf, Loc) to AsOf, in canonical units,
-	// in any order, none in doubt. A CGM device's glucose readings have Source "cgm".
+	// Readings are the patient's readings from Since(AsOf, Loc, GlucoseDays) to AsOf, in
+	// canonical units, in any order, none in doubt. A CGM device's glucose readings have
+	// Source "cgm".
 	Readings []reading.Reading
+	// Doubtful are the patient's readings in doubt over the same span, with why. They count
+	// for adherence only (the patient did measure, as the missed_measurement rule counts it);
+	// each report says how many of its own it left out.
+	Doubtful []Doubtful
 	// HomeBP are the blood-pressure readings of the patient's home devices, none in doubt,
 	// from HomeProtocol.Since(AsOf, Loc): office (station) readings are not part of the home
 	// protocol.
 	HomeBP []reading.Reading
-	// HomeProtocol is the home BP protocol in force; zero means DefaultHomeProtocol.
+	// HomeProtocol is the home BP protocol in force, with the patient's target; zero means
+	// DefaultHomeProtocol.
 	HomeProtocol HomeProtocol
+	// MeterTargets are the patient's glucose targets for the meter report; zero means
+	// DefaultMeterTargets.
+	MeterTargets MeterTargets
 }
 
 // Summary is a patient's clinical summary.
@@ -77,16 +94,20 @@ type Summary struct {
 	Vitals    Vitals
 }
 
-// Since returns the earliest measurement time Compute reads from Input.Readings on asOf: the
-// start of the longest window, the local day 30 days before today (the weight change over 30
-// days). The latest readings it reports are the latest among those.
-func Since(asOf time.Time, loc *time.Location) time.Time {
-	return DaysThrough(asOf, loc, 31).From
+// Since returns the earliest measurement time Compute reads from Input.Readings on asOf with
+// a glucose period of glucoseDays (0: GlucoseDays): the start of the longest window, the
+// glucose period or the local day 30 days before today (the weight change over 30 days).
+func Since(asOf time.Time, loc *time.Location, glucoseDays int) time.Time {
+	since := DaysThrough(asOf, loc, 31).From
+	if g := DaysBefore(asOf, loc, glucoseDays).From; g.Before(since) {
+		return g
+	}
+	return since
 }
 
-// Compute computes a patient's summary: the CGM and meter reports over the GlucoseDays days
+// Compute computes a patient's summary: the CGM and meter reports over the glucose period
 // before today, the home BP average, adherence over the AdherenceDays days through today and
-// the vital signs.
+// the vital signs. Each report leaves the doubtful readings out and counts them.
 func Compute(in Input) Summary {
 	loc := in.Loc
 	if loc == nil {
@@ -96,15 +117,44 @@ func Compute(in Input) Summary {
 	if hp == (HomeProtocol{}) {
 		hp = DefaultHomeProtocol()
 	}
+	mt := in.MeterTargets
+	if mt == (MeterTargets{}) {
+		mt = DefaultMeterTargets()
+	}
+	days := in.GlucoseDays
+	if days <= 0 {
+		days = GlucoseDays
+	}
 	co := DefaultCGMOptions()
 	co.Targets = TargetSetFor(in.Plans)
-	glucose := DaysBefore(in.AsOf, loc, GlucoseDays)
-	return Summary{
-		AsOf:      in.AsOf.In(loc),
-		CGM:       CGMReport(in.Readings, loc, glucose, co),
-		Meter:     MeterReport(in.Readings, loc, glucose),
-		HomeBP:    HomeAverage(HomeReadings(in.HomeBP), time.Time{}, loc, in.AsOf, hp),
-		Adherence: AdherenceReport(in.Readings, loc, in.AsOf, in.PlanTypes),
-		Vitals:    VitalsReport(in.Readings, loc, in.AsOf),
+	glucose := DaysBefore(in.AsOf, loc, days)
+	out := Summary{
+		AsOf:   in.AsOf.In(loc),
+		CGM:    CGMReport(in.Readings, loc, glucose, co),
+		Meter:  MeterReport(in.Readings, loc, glucose, mt),
+		HomeBP: HomeAverage(HomeReadings(in.HomeBP), time.Time{}, loc, in.AsOf, hp),
+		Vitals: VitalsReport(in.Readings, loc, in.AsOf),
 	}
+	measured := in.Readings
+	if len(in.Doubtful) > 0 {
+		measured = slices.Clone(in.Readings)
+		for _, d := range in.Doubtful {
+			measured = append(measured, d.Reading)
+		}
+	}
+	out.Adherence = AdherenceReport(measured, loc, in.AsOf, in.PlanTypes)
+
+	ds := in.Doubtful
+	out.CGM.Excluded = excluded(ds, func(d *Doubtful) bool { return IsCGM(d.Reading) && glucose.Contains(d.Time) })
+	out.Meter.Excluded = excluded(ds, func(d *Doubtful) bool { return IsMeter(d.Reading) && glucose.Contains(d.Time) })
+	out.HomeBP.Excluded = excluded(ds, func(d *Doubtful) bool {
+		return d.Type == reading.BP && d.Home && out.HomeBP.Period.Contains(d.Time)
+	})
+	v := &out.Vitals
+	for _, s := range []*VitalStats{&v.SpO2, &v.HeartRate, &v.Temperature} {
+		s.Excluded = excluded(ds, func(d *Doubtful) bool {
+			return d.Type == s.Type && v.Period.Contains(d.Time) && !d.Time.After(in.AsOf)
+		})
+	}
+	return out
 }

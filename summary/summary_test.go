@@ -61,7 +61,7 @@ func TestCompute(t *testing.T) {
 
 func TestSince(t *testing.T) {
 	// The weight change over 30 days looks back to the local day 30 days before today.
-	if got, want := summary.Since(at(31, 9, 0), shanghai), at(1, 0, 0); !got.Equal(want) {
+	if got, want := summary.Since(at(31, 9, 0), shanghai, 0), at(1, 0, 0); !got.Equal(want) {
 		t.Errorf("Since(Mar 31) = %v; want %v", got, want)
 	}
 }

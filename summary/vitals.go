@@ -18,6 +18,8 @@ type VitalStats struct {
 	// Readings, Min, Median and Max are of the readings in the window (zero when none).
 	Readings         int
 	Min, Median, Max float64
+	// Excluded are the readings of the window left out as in doubt (set by Compute).
+	Excluded Excluded
 }
 
 // WeightChange is the change of weight over a number of days: from the first weight measured
