@@ -79,9 +79,15 @@ func (r *Reader) SeriesPoints(ctx context.Context, s Series, limit int) ([]Point
 	return points, more, nil
 }
 
-// SeriesWindows returns s downsampled into windows of every, aligned on the Unix epoch, in
-// time order: the mean of each numeric field over every device's readings, with the count of
-// readings per window; windows without readings are left out.
+// SeriesWindows returns s downsampled into windows of every, aligned on the Unix epoch (the
+// first one starting no earlier than s.From), in time order: the mean of each numeric field
+// over every device's readings, with the count of readings per window; windows without
+// readings are left out.
+//
+// The query reads only the time, field and value of the numeric fields, and the windows are
+// summed here as the rows stream in: InfluxDB 1.8's Flux cannot push a windowed aggregate down
+// to storage, and its aggregateWindow over a year of 5-minute readings took 0.7 s where
+// reading the bare values takes 0.1 s (BenchmarkPatientSeries in package api).
 func (r *Reader) SeriesWindows(ctx context.Context, s Series, every time.Duration) ([]Window, error) {
 	if every <= 0 {
 		return nil, errors.New("influx: read a series: every must be positive")
@@ -90,56 +96,57 @@ func (r *Reader) SeriesWindows(ctx context.Context, s Series, every time.Duratio
 	if err != nil {
 		return nil, err
 	}
-	numeric := `r._field == "value" or r._field == "systolic" or r._field == "diastolic" or r._field == "pulse"`
-	// A reading has exactly one of value and systolic: their count is the readings'.
-	flux := fmt.Sprintf(`data = %s
-  |> filter(fn: (r) => %s)
-  |> group(columns: ["_field"])
-means = data
-  |> aggregateWindow(every: %s, fn: mean, createEmpty: false, timeSrc: "_start")
-counts = data
-  |> filter(fn: (r) => r._field == "value" or r._field == "systolic")
-  |> aggregateWindow(every: %s, fn: count, createEmpty: false, timeSrc: "_start")
-  |> map(fn: (r) => ({r with _field: "count", _value: float(v: r._value)}))
-union(tables: [means, counts])
-  |> group()
-  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
-  |> sort(columns: ["_time"])`, head, numeric, fluxDuration(every), fluxDuration(every))
+	flux := head + `
+  |> filter(fn: (r) => r._field == "value" or r._field == "systolic" or r._field == "diastolic" or r._field == "pulse")
+  |> keep(columns: ["_time", "_field", "_value"])`
 	res, err := r.query.Query(ctx, flux)
 	if err != nil {
 		return nil, fmt.Errorf("influx: downsample %s from %s to %s: %w", s.Type, fluxTime(s.From), fluxTime(s.To), err)
 	}
 	defer res.Close()
-	var out []Window
+	type sums struct {
+		n      int // readings: their value or systolic fields
+		fields map[string]*[2]float64
+	}
+	windows := map[int64]*sums{}
+	from, to, step := s.From.UnixNano(), s.To.UnixNano(), int64(every)
 	for res.Next() {
 		rec := res.Record()
-		w := Window{Start: rec.Time().UTC(), Fields: map[string]float64{}}
-		for k, v := range rec.Values() {
-			f, ok := v.(float64)
-			switch {
-			case !ok:
-			case k == "count":
-				w.Count = int(f)
-			case !strings.HasPrefix(k, "_") && k != "result" && k != "table":
-				w.Fields[k] = f
-			}
+		t := rec.Time().UnixNano()
+		v, ok := rec.Value().(float64)
+		if !ok || t < from || t >= to {
+			continue // InfluxDB 1.8 includes the stop of a range
 		}
-		out = append(out, w)
+		start := max(t-((t%step)+step)%step, from)
+		w := windows[start]
+		if w == nil {
+			w = &sums{fields: map[string]*[2]float64{}}
+			windows[start] = w
+		}
+		f := rec.Field()
+		if f == "value" || f == "systolic" {
+			w.n++
+		}
+		acc := w.fields[f]
+		if acc == nil {
+			acc = new([2]float64)
+			w.fields[f] = acc
+		}
+		acc[0], acc[1] = acc[0]+v, acc[1]+1
 	}
 	if err := res.Err(); err != nil {
 		return nil, fmt.Errorf("influx: downsample %s: %w", s.Type, err)
 	}
+	out := make([]Window, 0, len(windows))
+	for start, w := range windows {
+		win := Window{Start: time.Unix(0, start).UTC(), Count: w.n, Fields: make(map[string]float64, len(w.fields))}
+		for f, acc := range w.fields {
+			win.Fields[f] = acc[0] / acc[1]
+		}
+		out = append(out, win)
+	}
 	slices.SortFunc(out, func(a, b Window) int { return a.Start.Compare(b.Start) })
 	return out, nil
-}
-
-// fluxDuration writes d as a Flux duration literal, in whole seconds or, below one, in
-// milliseconds.
-func fluxDuration(d time.Duration) string {
-	if d%time.Second == 0 {
-		return fmt.Sprintf("%ds", d/time.Second)
-	}
-	return fmt.Sprintf("%dms", max(d/time.Millisecond, 1))
 }
 
 // PatientReadings passes each the stored readings of every type of patient measured in
