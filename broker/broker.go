@@ -39,6 +39,10 @@ type Config struct {
 	// MaxHeld bounds the device publishes held for ingest; a device waits for room. 0 means
 	// DefaultMaxHeld.
 	MaxHeld int
+	// Presence, with Devices, is told when a registered device connects and disconnects
+	// (presence.go), at the times Now gives (time.Now if nil).
+	Presence Presence
+	Now      func() time.Time
 }
 
 // Broker is a running embedded broker.
@@ -93,7 +97,15 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 		acc.srv = srv
 		gate = acc
 	}
-	for _, h := range []mqtt.Hook{gate, in} {
+	hooks := []mqtt.Hook{gate, in}
+	if cfg.Presence != nil && cfg.Devices != nil {
+		now := cfg.Now
+		if now == nil {
+			now = time.Now
+		}
+		hooks = append(hooks, &presence{srv: srv, view: cfg.Devices, to: cfg.Presence, now: now})
+	}
+	for _, h := range hooks {
 		if err := srv.AddHook(h, nil); err != nil {
 			ln.Close()
 			return nil, err
