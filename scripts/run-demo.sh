@@ -131,13 +131,16 @@ from=$(date -d "$month0 -3 months" +%Y-%m)
 to=$(date -d "$month0 -1 month" +%Y-%m)
 failing=$(awk '$1 == "failing" {print $2}' "$REG/scenario.txt" 2>/dev/null || true)
 auth="-H \"Authorization: Bearer $API_TOKEN\""
-# A patient lent a CGM and one lent a home cuff, for the summary and readings hints.
+# For the summary and readings hints: the history's full CGM wearer and home BP protocol patient
+# (profiles.txt of the export), else a patient lent a CGM and one lent a home cuff.
 first_patient_of() {
 	awk -F, -v kind="$1" 'NR == FNR { if ($2 == kind && $7 == "home") dev[$1] = 1; next }
 		FNR > 1 && ($1 in dev) { print $2; exit }' "$REG/devices.csv" "$REG/assignments.csv" 2>/dev/null || true
 }
-cgm_patient=$(first_patient_of cgm)
-bp_patient=$(first_patient_of bp_cuff)
+profile_patient() { awk -v p="$1" '$1 == p {print $3; exit}' "$REG/profiles.txt" 2>/dev/null || true; }
+cgm_patient=$(profile_patient full_cgm)
+bp_patient=$(profile_patient home_bp_protocol)
+: "${cgm_patient:=$(first_patient_of cgm)}" "${bp_patient:=$(first_patient_of bp_cuff)}"
 
 cat <<MSG
 
@@ -161,8 +164,9 @@ Try:  curl -s http://$HTTP/metrics | grep vitalwatch_ingest_readings_total
 $(if [ -n "$cgm_patient" ]; then cat <<PATIENT
 
 A patient's readings and clinical summary (CGM report with time in ranges, GMI and AGP; home BP
-average; adherence; vitals), for $cgm_patient (a CGM) and $bp_patient (a home cuff):
-      curl -s $auth "http://$HTTP/api/v1/patients/$cgm_patient/summary"
+average; adherence; vitals), for $cgm_patient (14 days of a CGM worn every day, with a sensor
+change) and $bp_patient (the week of the home BP protocol, day 1 left out):
+      curl -s $auth "http://$HTTP/api/v1/patients/$cgm_patient/summary?glucose_unit=mg/dL"
       curl -s $auth "http://$HTTP/api/v1/patients/$cgm_patient/readings?type=glucose&from=$(date -u -d '-14 days' +%FT%TZ)"
       curl -s $auth "http://$HTTP/api/v1/patients/$bp_patient/summary"
 PATIENT

@@ -53,6 +53,10 @@ type Device struct {
 	// span is the time a wearable's message covers (its steps), when longer than its
 	// 5-minute interval: a history sends continuous sensors less often (HistoryStep).
 	span time.Duration
+	// profile is how the patient uses the device in a history (ProfileFor); bpLift raises a
+	// cuff's readings by that much, systolic and diastolic, while a backlog sets it.
+	profile Profile
+	bpLift  [2]float64
 }
 
 // Event changes what a device sends in its next telemetry message: scripted clinical events,
@@ -170,7 +174,7 @@ func (d *Device) Message(at time.Time) Message {
 		}
 	}
 	d.seq++
-	d.readings(&m, hourOf(at, d.zone))
+	d.readings(&m, at)
 	if d.battery >= 0 {
 		d.battery -= d.drain
 		if d.battery < 3 {
@@ -197,9 +201,10 @@ func (d *Device) Telemetry(at time.Time) []byte {
 	return m.JSON()
 }
 
-// readings fills m with what the device measures at local hour h.
-func (d *Device) readings(m *Message, h float64) {
+// readings fills m with what the device measures at at.
+func (d *Device) readings(m *Message, at time.Time) {
 	r := d.rng
+	h := hourOf(at, d.zone)
 	switch d.Kind {
 	case GlucoseMeter:
 		ctx := glucoseContext(h)
@@ -207,11 +212,16 @@ func (d *Device) readings(m *Message, h float64) {
 		m.Flags = d.flag(0.02, "strip_error", "sample_too_small")
 	case CGM:
 		d.cgmNoise = 0.92*d.cgmNoise + r.NormFloat64()*0.12
-		v := clamp(d.person.interstitial(h, d.mealShift)+d.cgmNoise, 2.2, 25)
+		g := d.person.interstitial(h, d.mealShift)
+		if d.profile == ProfileFullCGM {
+			g = d.wearerGlucose(at, h)
+		}
+		v := clamp(g+d.cgmNoise, 2.2, 25)
 		m.Readings = []Reading{d.glucose(v, "", "cgm")}
 		m.Flags = d.flag(0.005, "sensor_malfunction")
 	case BPCuff:
 		sys, dia := d.person.bloodPressure(h, r)
+		sys, dia = sys+d.bpLift[0], dia+d.bpLift[1]
 		m.Readings = []Reading{bp(sys, dia, d.person.pulse(r), d.position())}
 		m.Flags = d.flag(0.03, "cuff_loose", "body_movement")
 	case Oximeter:

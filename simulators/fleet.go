@@ -230,6 +230,7 @@ func newFleet(n int, seed int64, mix Mix, sc *Scenario) *Fleet {
 				d.person = f.ownerFor(k, r)
 				d.person.kinds = append(d.person.kinds, k)
 				d.Patient = d.person.id
+				d.applyProfile(ProfileFor(k, i))
 			}
 			f.devices = append(f.devices, d)
 			f.byID[d.ID] = d

@@ -44,11 +44,12 @@ type Backlog struct {
 	after, to  time.Time
 	failFrom   time.Time // zero, or the start of the failing station's last day
 	silentFrom time.Time
+	profile    profileSpan // when the device's profile applies (Device.Profile)
 }
 
 // Backlog returns device d's backlog over [from, to).
 func (f *Fleet) Backlog(d *Device, from, to time.Time) *Backlog {
-	b := &Backlog{d: d, after: from.Add(-time.Nanosecond), to: to}
+	b := &Backlog{d: d, after: from.Add(-time.Nanosecond), to: to, profile: d.newProfileSpan(to)}
 	if d == f.failing {
 		local := to.In(localZone())
 		b.failFrom = time.Date(local.Year(), local.Month(), local.Day()-failDaysBefore, 0, 0, 0, 0, localZone())
@@ -60,12 +61,7 @@ func (f *Fleet) Backlog(d *Device, from, to time.Time) *Backlog {
 // Next returns the device's next message, or false when the backlog is done.
 func (b *Backlog) Next() (Message, bool) {
 	d := b.d
-	var at time.Time
-	if d.schedule.every > 0 {
-		at = d.nextEvery(b.after, HistoryStep)
-	} else {
-		at = d.NextAt(b.after)
-	}
+	at := b.nextAt()
 	if !at.Before(b.to) || !b.silentFrom.IsZero() && !at.Before(b.silentFrom) {
 		return Message{}, false
 	}
@@ -74,6 +70,10 @@ func (b *Backlog) Next() (Message, bool) {
 		d.span = HistoryStep
 		defer func() { d.span = 0 }()
 	}
+	if d.profile == ProfileHomeBP && !at.Before(b.profile.from) && at.Before(b.profile.from.AddDate(0, 0, 1)) {
+		d.bpLift = HomeBPDay1Lift // the protocol's day 1: anxious
+		defer func() { d.bpLift = [2]float64{} }()
+	}
 	seq := d.seq
 	m := d.Message(at)
 	d.seq, m.Seq = seq, 0
@@ -81,4 +81,42 @@ func (b *Backlog) Next() (Message, bool) {
 		m.Flags = []string{FailureFlag}
 	}
 	return m, true
+}
+
+// nextAt is when the device measures next after b.after: on its schedule (HistoryStep for a
+// continuous sensor), or as its profile says within the profile's span.
+func (b *Backlog) nextAt() time.Time {
+	d, s := b.d, b.profile
+	switch d.profile {
+	case ProfileFullCGM:
+		if at := d.nextEvery(b.after, HistoryStep); at.Before(s.from) {
+			return at
+		}
+		at := d.gridAfter(maxTime(b.after, s.from.Add(-time.Nanosecond)), d.schedule.every)
+		if warmEnd := s.warmFrom.Add(SensorWarmUp); !at.Before(s.warmFrom) && at.Before(warmEnd) {
+			at = d.gridAfter(warmEnd.Add(-time.Nanosecond), d.schedule.every)
+		}
+		return at
+	case ProfileHomeBP:
+		if b.after.Before(s.to) {
+			if at := d.protocolNext(s, b.after); !at.IsZero() {
+				if next := d.NextAt(b.after); next.Before(s.gapFrom) {
+					return next // before the protocol and its gap: as usual
+				}
+				return at
+			}
+		}
+		return d.NextAt(maxTime(b.after, s.to.Add(-time.Nanosecond)))
+	}
+	if d.schedule.every > 0 {
+		return d.nextEvery(b.after, HistoryStep)
+	}
+	return d.NextAt(b.after)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

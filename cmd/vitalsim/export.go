@@ -54,6 +54,11 @@ func exportRegistry(cfg config, fleet *simulators.Fleet, now time.Time, stdout i
 		fmt.Fprintf(stdout, "vitalsim: scenario %s: %d devices of its own, the alerts it should raise in %s\n",
 			cfg.script.Name, len(cfg.script.Devices), path)
 	}
+	if fleet != nil {
+		if err := writeProfiles(filepath.Join(cfg.exportDir, profilesFileName), fleet, stdout); err != nil {
+			return err
+		}
+	}
 	if fleet != nil && fleet.Scenario() != nil {
 		path := filepath.Join(cfg.exportDir, "scenario.txt")
 		if err := writeScenario(path, cfg, fleet, reg, from); err != nil {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,6 +66,32 @@ func (w *loadWorker) runBacklog(ctx context.Context) {
 // which broke at the end of the history.
 func liveDevices(fleet *simulators.Fleet) []*simulators.Device {
 	return slices.DeleteFunc(slices.Clone(fleet.Devices()), func(d *simulators.Device) bool { return d == fleet.Failing() })
+}
+
+// profilesFileName is the file of an export that names the devices with a profile.
+const profilesFileName = "profiles.txt"
+
+// writeProfiles writes the devices of the fleet that have a profile (simulators.ProfileFor),
+// one a line, for scripts (awk '$1 == "full_cgm" {print $3}') and people, and says so:
+//
+//	full_cgm sim-cgm-0001 P-000016
+//	home_bp_protocol sim-bp-0001 P-000018
+func writeProfiles(path string, fleet *simulators.Fleet, stdout io.Writer) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# In a --history, a full_cgm device reports every 5 minutes over the last %d days (one sensor change), and a\n", simulators.FullCGMDays)
+	fmt.Fprintf(&b, "# home_bp_protocol cuff measures the ESH protocol over the last %d days (morning and evening, two readings each).\n", simulators.HomeBPDays)
+	n := 0
+	for _, d := range fleet.Devices() {
+		if p := d.Profile(); p != simulators.ProfileNone {
+			fmt.Fprintf(&b, "%s %s %s\n", p, d.ID, d.Patient)
+			n++
+		}
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("registry export: %w", err)
+	}
+	fmt.Fprintf(stdout, "vitalsim: %d devices with a history profile (a full CGM wearer, the home BP protocol) in %s\n", n, path)
+	return nil
 }
 
 // historySummary is what a history published, in the --out summary.
