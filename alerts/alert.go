@@ -137,7 +137,7 @@ const MaxNote = 1000
 // CheckNote refuses a note longer than MaxNote.
 func CheckNote(note string) error {
 	if n := utf8.RuneCountInString(note); n > MaxNote {
-		return errcode.Errorf(errcode.Invalid, "a note is at most %d characters, not %d", MaxNote, n)
+		return errcode.FieldErrorf(errcode.Invalid, "note", "a note is at most %d characters, not %d", MaxNote, n)
 	}
 	return nil
 }
@@ -157,7 +157,7 @@ func (a Alert) CanResolve(note string) error {
 		return errcode.Errorf(errcode.Conflict, "alert %d is resolved; it can be resolved only when open or acknowledged", a.ID)
 	}
 	if a.Category == Clinical && strings.TrimSpace(note) == "" {
-		return errcode.Errorf(errcode.Invalid, "note: required to resolve a clinical alert")
+		return errcode.FieldErrorf(errcode.Invalid, "note", "note: required to resolve a clinical alert")
 	}
 	return nil
 }

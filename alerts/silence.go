@@ -47,15 +47,15 @@ func (s Silence) Check() error {
 	case !reading.ValidID(s.Subject.ID):
 		return errcode.Errorf(errcode.Invalid, "subject: %q is not a valid id", s.Subject.ID)
 	case strings.TrimSpace(s.Reason) == "":
-		return errcode.Errorf(errcode.Invalid, "reason: required, e.g. \"in hospital\"")
+		return errcode.FieldErrorf(errcode.Invalid, "reason", "reason: required, e.g. \"in hospital\"")
 	case utf8.RuneCountInString(s.Reason) > MaxNote:
-		return errcode.Errorf(errcode.Invalid, "reason: at most %d characters", MaxNote)
+		return errcode.FieldErrorf(errcode.Invalid, "reason", "reason: at most %d characters", MaxNote)
 	case s.From.IsZero() || s.Until.IsZero():
 		return errcode.Errorf(errcode.Invalid, "from and until: both required")
 	case !s.Until.After(s.From):
-		return errcode.Errorf(errcode.Invalid, "until: %s is not after from %s", s.Until.Format(time.RFC3339), s.From.Format(time.RFC3339))
+		return errcode.FieldErrorf(errcode.Invalid, "until", "until: %s is not after from %s", s.Until.Format(time.RFC3339), s.From.Format(time.RFC3339))
 	case s.Until.Sub(s.From) > MaxSilence:
-		return errcode.Errorf(errcode.Invalid, "until: a silence lasts at most %s, not %s", MaxSilence, s.Until.Sub(s.From))
+		return errcode.FieldErrorf(errcode.Invalid, "until", "until: a silence lasts at most %s, not %s", MaxSilence, s.Until.Sub(s.From))
 	}
 	return nil
 }

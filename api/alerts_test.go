@@ -226,6 +226,14 @@ func TestAlertsOverAPI(t *testing.T) {
 	}
 	af.refused(409, "docA", "POST", "/alerts/1/acknowledge", "", "alert 1 is acknowledged; it can be acknowledged only when open")
 	af.refused(400, "docA", "POST", "/alerts/1/resolve", "", "note: required to resolve a clinical alert")
+	// The error names the field, so that a form can show it next to the note.
+	for _, body := range []string{`{"note": " "}`, `{"note": 5}`} {
+		var e struct{ Error struct{ Code, Field string } }
+		if err := json.Unmarshal(af.do(400, "docA", "POST", "/alerts/1/resolve", body, nil).Body.Bytes(), &e); err != nil ||
+			e.Error.Code != "invalid" || e.Error.Field != "note" {
+			t.Errorf("resolve with %s: error %+v (%v); want invalid naming the field note", body, e.Error, err)
+		}
+	}
 	af.do(200, "docA", "POST", "/alerts/1/resolve", `{"note": "ate; retest 5.8 mmol/L"}`, &a)
 	if a.State != "resolved" || a.ResolvedBy != af.actor("docA") || a.ResolutionNote != "ate; retest 5.8 mmol/L" {
 		t.Errorf("resolved alert = %+v", a)

@@ -32,10 +32,12 @@ var codeStatus = map[string]int{
 	errcode.Internal:         http.StatusInternalServerError,
 }
 
-// errorJSON is an error as the API answers it: {"error": {"code", "message"}}.
+// errorJSON is an error as the API answers it: {"error": {"code", "message", "field"}}, where
+// field, when present, names the input field that is wrong.
 type errorJSON struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
 }
 
 // apiError returns an *errcode.Error with code and msg.
@@ -44,7 +46,12 @@ func apiError(code, msg string) *errcode.Error { return &errcode.Error{Code: cod
 // invalid returns an *errcode.Error for a bad request.
 func invalid(msg string) *errcode.Error { return apiError(errcode.Invalid, msg) }
 
-// writeError writes err as {"error": {"code", "message"}}. An *errcode.Error with a code in
+// invalidField returns an *errcode.Error for a bad request whose field names the input at fault.
+func invalidField(field, msg string) *errcode.Error {
+	return &errcode.Error{Code: errcode.Invalid, Message: msg, Field: field}
+}
+
+// writeError writes err as {"error": {"code", "message", "field"}}. An *errcode.Error with a code in
 // codeStatus keeps its message under its code. Other errors are internal: their text stays in
 // the log, not in the response.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -61,7 +68,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Debug("request failed", "path", r.URL.Path, "err", err)
 		e, status = apiError(errcode.Internal, "internal error"), http.StatusInternalServerError
 	}
-	writeJSON(w, status, map[string]errorJSON{"error": {Code: e.Code, Message: e.Message}})
+	writeJSON(w, status, map[string]errorJSON{"error": {Code: e.Code, Message: e.Message, Field: e.Field}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -55,7 +55,7 @@ func decodeBody(r *http.Request, dst any, fixed map[string]string) (map[string]b
 		return nil, invalid("body: must be a JSON object")
 	}
 	if k, ok := duplicateKey(body); ok {
-		return nil, invalid(fmt.Sprintf("%s: given twice", strconv.Quote(k)))
+		return nil, invalidField(k, fmt.Sprintf("%s: given twice", strconv.Quote(k)))
 	}
 	v := reflect.ValueOf(dst).Elem()
 	fields := map[string]jsonField{}
@@ -68,20 +68,20 @@ func decodeBody(r *http.Request, dst any, fixed map[string]string) (map[string]b
 	}
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if why, ok := fixed[k]; ok {
-			return nil, invalid(k + ": " + why)
+			return nil, invalidField(k, k+": "+why)
 		}
 		f, ok := fields[k]
 		if !ok && len(names) == 0 {
-			return nil, invalid(fmt.Sprintf("unknown field %q; this request takes no body", k))
+			return nil, invalidField(k, fmt.Sprintf("unknown field %q; this request takes no body", k))
 		}
 		if !ok {
-			return nil, invalid(fmt.Sprintf("unknown field %q; the fields are %s", k, strings.Join(names, ", ")))
+			return nil, invalidField(k, fmt.Sprintf("unknown field %q; the fields are %s", k, strings.Join(names, ", ")))
 		}
 		dst := v.FieldByIndex(f.index)
 		if raw := bytes.TrimSpace(obj[k]); string(raw) == "null" {
 			dst.SetZero()
 		} else if err := json.Unmarshal(raw, dst.Addr().Interface()); err != nil {
-			return nil, invalid(k + ": want " + describeType(f.typ))
+			return nil, invalidField(k, k+": want "+describeType(f.typ))
 		}
 		has[k] = true
 	}
@@ -142,7 +142,7 @@ func duplicateKey(body []byte) (string, bool) {
 func required(has map[string]bool, names ...string) error {
 	for _, n := range names {
 		if !has[n] {
-			return invalid(n + ": required")
+			return invalidField(n, n+": required")
 		}
 	}
 	return nil

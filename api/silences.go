@@ -193,11 +193,11 @@ func (a *API) snoozeAlert(c *call) error {
 	until := body.Until
 	switch {
 	case has["until"] == has["for"]:
-		return invalid("until or for: give one, the end of the snooze or how long it lasts")
+		return invalidField("for", "until or for: give one, the end of the snooze or how long it lasts")
 	case has["for"]:
 		d, err := time.ParseDuration(body.For)
 		if err != nil || d <= 0 {
-			return invalid("for: " + strconv.Quote(body.For) + " is not a positive duration such as \"72h\"")
+			return invalidField("for", "for: "+strconv.Quote(body.For)+" is not a positive duration such as \"72h\"")
 		}
 		until = from.Add(d)
 	}

@@ -23,6 +23,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Field, when set, names the input field that is wrong (such as "note" or "for"), so that a
+	// form can show the message next to it.
+	Field string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -30,6 +33,11 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 // Errorf returns an *Error with code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns an *Error with code and a formatted message about the input field field.
+func FieldErrorf(code, field, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Field: field}
 }
 
 // Of returns the code of the *Error that err is or wraps, or "" when there is none.
