@@ -12,14 +12,37 @@ INFLUXD   := $(TOOLS)/influxd
 MOSQUITTO := $(shell command -v mosquitto 2>/dev/null || ls /usr/sbin/mosquitto 2>/dev/null)
 GO_TEST_FLAGS ?= -race -timeout 20m
 
+CHROMIUM  := $(shell ls /usr/bin/chromium 2>/dev/null)
+# The browser libraries of the web app (web/package-lock.json): make web copies what the browser
+# loads into web/static/vendor, which the binary embeds. The copied lit-html.js marks it done.
+VENDOR    := web/static/vendor
+VENDORED  := $(VENDOR)/lit-html/lit-html.js
+
 export VITALWATCH_INFLUXD := $(INFLUXD)
 
-.PHONY: all build run test test-short bench lint tools test-deps clean
+.PHONY: all build run test test-short bench lint tools test-deps clean web screenshots
 
 all: build
 
-build:
+build: web
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+## web: npm ci in web/, then copy what the browser loads from web/node_modules into
+## web/static/vendor (gitignored); skipped while the copy is newer than the lock file.
+web: $(VENDORED)
+
+$(VENDORED): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "installing npm with apt-get"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf $(VENDOR)/lit-html $(VENDOR)/uplot $(VENDOR)/leaflet
+	mkdir -p $(VENDOR)/lit-html/directives $(VENDOR)/uplot $(VENDOR)/leaflet/images
+	cd web/node_modules/lit-html && cp LICENSE directive.js directive-helpers.js async-directive.js ../../static/vendor/lit-html/ && \
+		cp directives/*.js ../../static/vendor/lit-html/directives/
+	rm -f $(VENDOR)/lit-html/directives/unsafe-*.js # no HTML from data, ever
+	cp web/node_modules/uplot/LICENSE web/node_modules/uplot/dist/uPlot.esm.js web/node_modules/uplot/dist/uPlot.min.css $(VENDOR)/uplot/
+	cp web/node_modules/leaflet/LICENSE web/node_modules/leaflet/dist/leaflet-src.esm.js web/node_modules/leaflet/dist/leaflet.css $(VENDOR)/leaflet/
+	cp web/node_modules/leaflet/dist/images/* $(VENDOR)/leaflet/images/
+	cp web/node_modules/lit-html/lit-html.js $(VENDORED)
 
 ## run: build, install InfluxDB if needed, start vitalwatch serve and a demo fleet.
 run: build tools
@@ -27,7 +50,7 @@ run: build tools
 	./scripts/run-demo.sh
 
 ## test: install test dependencies, vet, and run all tests with the race detector.
-test: test-deps tools lint
+test: test-deps tools web lint
 	go test $(GO_TEST_FLAGS) ./...
 
 ## test-short: the fast inner loop: unit tests only, no server started.
@@ -58,8 +81,14 @@ $(INFLUXD):
 	fi
 	cp $(INFLUXD_CACHE)/influxd $(INFLUXD)
 
-## test-deps: Debian packages the tests run for real: mosquitto, and postgresql, whose binaries
-## the store's tests use to start their own server (not the cluster the package sets up).
+## screenshots: PNGs of the main pages of the web app (sign-in, inbox, an alert) into
+## docs/screenshots, taken by headless Chromium from a server seeded like the demo.
+screenshots: test-deps tools web
+	VITALWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots go test -count=1 -run TestScreenshots -timeout 10m ./web/
+
+## test-deps: Debian packages the tests run for real: mosquitto; postgresql, whose binaries
+## the store's tests use to start their own server (not the cluster the package sets up); and
+## chromium, which the web app's browser tests drive headless.
 test-deps:
 	@if [ -z "$(MOSQUITTO)" ]; then \
 		echo "installing mosquitto with apt-get"; \
@@ -68,6 +97,10 @@ test-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing postgresql with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if [ -z "$(CHROMIUM)" ]; then \
+		echo "installing chromium with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 clean:

@@ -21,6 +21,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/internal/config"
 	"github.com/vitalwatch/vitalwatch/store"
 	"github.com/vitalwatch/vitalwatch/usage"
+	webapp "github.com/vitalwatch/vitalwatch/web"
 )
 
 // Addrs are the addresses serve listens on.
@@ -121,7 +122,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if err != nil {
 		return err
 	}
-	web, err := listenHTTP(cfg.HTTP.Listen, handler, log)
+	webApp, err := webapp.New(webapp.Options{EscalateAfter: cfg.Alerts.EscalateAfter, Log: log.With("component", "web")})
+	if err != nil {
+		return err
+	}
+	web, err := listenHTTP(cfg.HTTP.Listen, httpHandler(handler, webApp), log)
 	if err != nil {
 		return err
 	}
