@@ -21,27 +21,43 @@ const LangCookie = "vw_lang"
 // catalogues holds each language's messages, by key.
 type catalogues map[string]map[string]string
 
-// loadCatalogues reads i18n/<lang>.json for every language and checks that they have the same
-// keys, so that no language shows a key where another shows words.
+// loadCatalogues reads each language's messages: i18n/<lang>.json, and the files of its folder
+// i18n/<lang>/*.json, one per area of the app (patients, fleet, admin, ...), so that the areas'
+// words are kept apart. A key given in two files is an error. It checks that every language has
+// the same keys, so that no language shows a key where another shows words.
 func loadCatalogues(fsys fs.FS) (catalogues, error) {
 	cat := catalogues{}
 	for _, l := range languages {
-		b, err := fs.ReadFile(fsys, "i18n/"+l+".json")
+		files, err := fs.Glob(fsys, "i18n/"+l+"/*.json")
 		if err != nil {
 			return nil, err
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("i18n/%s.json: %w", l, err)
+		from := map[string]string{}
+		for _, name := range append([]string{"i18n/" + l + ".json"}, files...) {
+			b, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return nil, err
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			for k, v := range part {
+				if prev, dup := from[k]; dup {
+					return nil, fmt.Errorf("%s: key %q is also in %s", name, k, prev)
+				}
+				m[k], from[k] = v, name
+			}
 		}
 		cat[l] = m
 	}
 	for _, l := range languages[1:] {
 		if missing := missingKeys(cat[languages[0]], cat[l]); len(missing) > 0 {
-			return nil, fmt.Errorf("i18n/%s.json lacks %s", l, strings.Join(missing, ", "))
+			return nil, fmt.Errorf("i18n/%s lacks %s", l, strings.Join(missing, ", "))
 		}
 		if extra := missingKeys(cat[l], cat[languages[0]]); len(extra) > 0 {
-			return nil, fmt.Errorf("i18n/%s.json lacks %s", languages[0], strings.Join(extra, ", "))
+			return nil, fmt.Errorf("i18n/%s lacks %s", languages[0], strings.Join(extra, ", "))
 		}
 	}
 	return cat, nil

@@ -45,7 +45,7 @@ func TestCataloguesMatch(t *testing.T) {
 		_, err := loadCatalogues(overlay{files, map[string]string{"i18n/zh-CN.json": name}})
 		return err
 	}
-	if err := broken(`{"app.name": "x"}`); err == nil || !strings.Contains(err.Error(), "zh-CN.json lacks") {
+	if err := broken(`{"app.name": "x"}`); err == nil || !strings.Contains(err.Error(), "zh-CN lacks") {
 		t.Errorf("a short catalogue loaded: %v", err)
 	}
 }

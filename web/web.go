@@ -28,7 +28,7 @@ import (
 // always holds its README, so the pattern matches without npm having run; the libraries it
 // lists are there only after make web.
 //
-//go:embed templates/shell.html i18n/*.json all:static
+//go:embed templates/shell.html i18n all:static
 var files embed.FS
 
 // CSP is the Content-Security-Policy of every answer of the web app: nothing from outside the
