@@ -2,6 +2,7 @@ package influx
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -77,5 +78,46 @@ func TestReaderSeries(t *testing.T) {
 	}
 	if !slices.Equal(all, want) {
 		t.Errorf("PatientReadings =\n%s\nwant\n%s", strings.Join(all, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Windows average each field over every device's readings, count the readings (a reading
+// without a pulse still counts), start no earlier than the range and leave out its stop.
+func TestSeriesWindowsAcrossDevices(t *testing.T) {
+	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
+	w := NewWriter(Config{URL: ix.URL, Bucket: ix.Bucket, Timeout: 10 * time.Second})
+	defer w.Close()
+	at := func(m, s int) time.Time { return time.Date(2026, 11, 19, 10, m, s, 0, time.UTC) }
+	bp := func(dev string, t time.Time, sys, dia, pulse float64) []byte {
+		r := reading.Reading{Type: reading.BP, Time: t, Systolic: sys, Diastolic: dia, Pulse: pulse, HasPulse: pulse > 0}
+		return AppendMessage(nil, &reading.Message{Device: dev, Patient: "P-9", Readings: []reading.Reading{r}}, Tags{Site: "sA"})
+	}
+	lines := slices.Concat(
+		bp("cuff-a", at(0, 0), 200, 120, 99), // before the range
+		bp("cuff-a", at(0, 30), 120, 80, 60),
+		bp("cuff-b", at(1, 30), 140, 90, 0),
+		bp("cuff-a", at(3, 0), 150, 95, 70),
+		bp("cuff-b", at(6, 0), 210, 130, 90), // at the range's stop
+	)
+	if err := w.Write(context.Background(), lines); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(Config{URL: ix.URL, Bucket: ix.Bucket, Timeout: 10 * time.Second})
+	defer r.Close()
+	got, err := r.SeriesWindows(context.Background(), Series{Type: reading.BP, Patient: "P-9", From: at(0, 30), To: at(6, 0)}, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Window{
+		{Start: at(0, 30), Count: 2, Fields: map[string]float64{"systolic": 130, "diastolic": 85, "pulse": 60}},
+		{Start: at(2, 0), Count: 1, Fields: map[string]float64{"systolic": 150, "diastolic": 95, "pulse": 70}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("SeriesWindows = %+v; want %+v", got, want)
+	}
+	for i := range want {
+		if !got[i].Start.Equal(want[i].Start) || got[i].Count != want[i].Count || fmt.Sprint(got[i].Fields) != fmt.Sprint(want[i].Fields) {
+			t.Errorf("window %d = %+v; want %+v", i, got[i], want[i])
+		}
 	}
 }
