@@ -79,6 +79,10 @@ type Options struct {
 	// Silences keeps the silences of patients' and devices' alerts, for /silences (503
 	// without it).
 	Silences SilenceStore
+	// DeviceStatus is the devices' live state (status.Tracker), for /devices/{id}/status,
+	// /sites/{id}/fleet and the device list's states and state filter (503 without it; the
+	// list then carries no states).
+	DeviceStatus DeviceStatus
 	// RegistryChanged, if set, is called before a state-changing request answers with a
 	// success, and brings the change into force on this instance (devices.Refresher.Refresh).
 	RegistryChanged func(context.Context) error

@@ -2,9 +2,13 @@ package api
 
 import (
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	devstatus "github.com/vitalwatch/vitalwatch/devices/status"
 	"github.com/vitalwatch/vitalwatch/errcode"
 	"github.com/vitalwatch/vitalwatch/reading"
 )
@@ -77,6 +81,77 @@ type assignRequest struct {
 // returnRequest ends a device's loan.
 type returnRequest struct {
 	At time.Time `json:"at,omitzero"` // default now
+}
+
+// deviceItemJSON is a device of the device list, with its live states when the server tracks
+// them.
+type deviceItemJSON struct {
+	deviceJSON
+	// States are the device's states, as GET /devices/{id}/status gives them; absent when the
+	// server does not track the devices' live status.
+	States *[]string `json:"states,omitempty"`
+}
+
+// listDevices serves the device list: a page by id, as the other registry lists are, each
+// device with its states. With state=, only the devices in that state: the registry is read a
+// page after another until the answer's page is full, so that next, passed as after=, goes on
+// from the last device given.
+func (a *API) listDevices(c *call) error {
+	k := a.devices()
+	o, err := listOptions(c.q)
+	if err != nil {
+		return err
+	}
+	want := devstatus.State(c.q.Get("state"))
+	switch {
+	case want != "" && !want.Valid():
+		return invalid("state: " + strconv.Quote(string(want)) + " is not one of " + strings.Join(stateNames(), ", "))
+	case want != "" && a.opts.DeviceStatus == nil:
+		return errNoDeviceStatus
+	case want == devstatus.Faulty && a.opts.Alerts == nil:
+		return apiError(errcode.Unavailable, "state: faulty needs the alerts, which are not configured")
+	case a.opts.DeviceStatus == nil:
+		rows, err := k.listRows(c, o)
+		if err != nil {
+			return err
+		}
+		return c.reply(pageOf(rows, o.Limit, k.id, func(d devices.Device) deviceItemJSON { return deviceItemJSON{deviceJSON: deviceOut(d)} }))
+	}
+	faults, err := a.openFaults(c.Context(), "")
+	if err != nil {
+		return err
+	}
+	now := a.opts.DeviceStatus.Now()
+	read := o
+	if want != "" {
+		read.Limit = 1000
+	}
+	items := []deviceItemJSON{}
+	for {
+		rows, err := k.listRows(c, read)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			states, _ := a.judge(&rows[i], faults, now)
+			if want != "" && !slices.Contains(states, want) {
+				continue
+			}
+			cs := codes(states)
+			if items = append(items, deviceItemJSON{deviceJSON: deviceOut(rows[i]), States: &cs}); len(items) == o.Limit {
+				break
+			}
+		}
+		if len(items) == o.Limit || len(rows) < read.Limit {
+			break
+		}
+		read.After = rows[len(rows)-1].ID
+	}
+	p := page[deviceItemJSON]{Items: items}
+	if len(items) == o.Limit {
+		p.Next = items[len(items)-1].ID
+	}
+	return c.reply(p)
 }
 
 // devices serves the devices' routes, each limited to the caller's sites. Devices are created

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	devstatus "github.com/vitalwatch/vitalwatch/devices/status"
 )
 
 // matrixRoles are the callers of the access matrix: an admin, a doctor of team tA and a fleet
@@ -31,6 +33,9 @@ var accessMatrix = []struct {
 	{"GET", "/sites/{id}", "/sites/sA", "", [3]int{200, 200, 200}},
 	{"GET", "/sites/{id}", "/sites/sB", "", [3]int{200, 200, 200}},
 	{"GET", "/sites/{id}", "/sites/nope", "", [3]int{404, 404, 404}},
+	{"GET", "/sites/{id}/fleet", "/sites/sA/fleet", "", [3]int{200, 403, 200}},
+	{"GET", "/sites/{id}/fleet", "/sites/sB/fleet", "", [3]int{200, 403, 403}},
+	{"GET", "/sites/{id}/fleet", "/sites/nope/fleet", "", [3]int{404, 403, 404}},
 	{"PATCH", "/sites/{id}", "/sites/sA", `{"name": "Renamed"}`, [3]int{200, 403, 403}},
 	{"PATCH", "/sites/{id}", "/sites/sB", `{"name": "Renamed"}`, [3]int{200, 403, 403}},
 
@@ -67,6 +72,8 @@ var accessMatrix = []struct {
 	{"GET", "/devices", "/devices", "", [3]int{200, 403, 200}},
 	{"GET", "/devices", "/devices?site=sA&mode=home", "", [3]int{200, 403, 200}},
 	{"GET", "/devices", "/devices?site=sB", "", [3]int{200, 403, 403}},
+	{"GET", "/devices", "/devices?state=offline", "", [3]int{200, 403, 200}},
+	{"GET", "/devices", "/devices?state=online&site=sB", "", [3]int{200, 403, 403}},
 	{"POST", "/devices", "/devices", `{"id": "dA9", "kind": "oximeter", "site": "sA", "mode": "home"}`, [3]int{201, 403, 201}},
 	{"POST", "/devices", "/devices", `{"id": "dB9", "kind": "oximeter", "site": "sB", "mode": "home"}`, [3]int{201, 403, 403}},
 	{"POST", "/devices/import", "/devices/import", "csv:id,kind,site,mode\ndA9,scale,sA,home\n", [3]int{200, 403, 200}},
@@ -87,6 +94,9 @@ var accessMatrix = []struct {
 	{"GET", "/devices/{id}/readings", "/devices/dA1/readings?type=bp", "", [3]int{200, 403, 200}},
 	{"GET", "/devices/{id}/readings", "/devices/dB1/readings?type=bp", "", [3]int{200, 403, 403}},
 	{"GET", "/devices/{id}/readings", "/devices/nope/readings?type=bp", "", [3]int{404, 403, 404}},
+	{"GET", "/devices/{id}/status", "/devices/dA1/status", "", [3]int{200, 403, 200}},
+	{"GET", "/devices/{id}/status", "/devices/dB1/status", "", [3]int{200, 403, 403}},
+	{"GET", "/devices/{id}/status", "/devices/nope/status", "", [3]int{404, 403, 404}},
 
 	// Moves (seeded by seedMoves): 1 sA->sB proposed by fleetA, 2 sB->sA proposed by fleetB,
 	// 3 sA->sB and 4 sB->sA approved, 5 sA->sB and 6 sB->sA in transit, 7 sB->sC proposed,
@@ -256,6 +266,9 @@ func TestAccessMatrix(t *testing.T) {
 				}
 				if strings.HasSuffix(m.pattern, "/readings") || strings.HasSuffix(m.pattern, "/summary") {
 					serveSeries(f, noReadings{}) // the access checks, not InfluxDB
+				}
+				if strings.HasSuffix(m.pattern, "/status") || strings.HasSuffix(m.pattern, "/fleet") || strings.Contains(m.path, "state=") {
+					serveDeviceStatus(f, devstatus.NewTracker(devstatus.DefaultLimits(), nil))
 				}
 				var w *httptest.ResponseRecorder
 				if m.pattern == "/alerts/stream" {

@@ -80,28 +80,33 @@ func (k resource[T, J]) serveList(c *call) error {
 	if err != nil {
 		return err
 	}
+	rows, err := k.listRows(c, o)
+	if err != nil {
+		return err
+	}
+	return c.reply(pageOf(rows, o.Limit, k.id, k.out))
+}
+
+// listRows reads a page of rows by id as o selects them, limited to the caller's teams or sites
+// as serveList says.
+func (k resource[T, J]) listRows(c *call, o devices.ListOptions) ([]T, error) {
 	list := func(ctx context.Context, o devices.ListOptions) ([]T, error) { return k.list(k.reg, ctx, o) }
 	field := func(o *devices.ListOptions) *string { return &o.Site }
 	mine := c.p.Sites
 	if k.scopeBy == "team" {
 		field, mine = func(o *devices.ListOptions) *string { return &o.Team }, c.p.Teams
 	}
-	var rows []T
 	switch v := *field(&o); {
 	case k.scopeBy == "" || c.p.IsAdmin():
-		rows, err = list(c.Context(), o)
+		return list(c.Context(), o)
 	case v != "":
 		if !k.inScope(c.p, v) {
-			return forbidden("%s %s is not one of yours", k.scopeBy, v)
+			return nil, forbidden("%s %s is not one of yours", k.scopeBy, v)
 		}
-		rows, err = list(c.Context(), o)
+		return list(c.Context(), o)
 	default:
-		rows, err = listIn(c.Context(), o, mine, func(o *devices.ListOptions, v string) { *field(o) = v }, list, k.id)
+		return listIn(c.Context(), o, mine, func(o *devices.ListOptions, v string) { *field(o) = v }, list, k.id)
 	}
-	if err != nil {
-		return err
-	}
-	return c.reply(pageOf(rows, o.Limit, k.id, k.out))
 }
 
 func (k resource[T, J]) serveGet(c *call) error {

@@ -83,6 +83,7 @@ const (
 	needSilences
 	needWebhooks
 	needSeries
+	needDeviceStatus
 )
 
 // unconfigured returns the 503 for the first of what n needs that is not configured.
@@ -98,6 +99,7 @@ func (a *API) unconfigured(n need) error {
 		{needSilences, a.opts.Silences != nil, "silences are not configured"},
 		{needWebhooks, a.opts.Webhooks != nil, "webhooks are not configured"},
 		{needSeries, a.opts.Series != nil, "readings from InfluxDB are not configured"},
+		{needDeviceStatus, a.opts.DeviceStatus != nil, errNoDeviceStatus.Message},
 	} {
 		if n&d.need != 0 && !d.ok {
 			return apiError(errcode.Unavailable, d.msg)

@@ -38,6 +38,7 @@ func (a *API) routes() []route {
 		silenceStore = needSilences
 		webhookStore = needWebhooks
 		series       = needSeries
+		status       = needDeviceStatus
 	)
 	list := []string{"after", "limit"}
 	sites, teams, patients, devs := a.sites(), a.teams(), a.patients(), a.devices()
@@ -49,6 +50,10 @@ func (a *API) routes() []route {
 			admins("create sites"), registry, []string{"atomic"}, "csv", 200, "ImportReport", sites.serveImport},
 		{"GET", "/sites/{id}", "getSite", "Get a site", readers("read sites"), registry, nil, "", 200, "Site", sites.serveGet},
 		{"PATCH", "/sites/{id}", "updateSite", "Change the fields given", admins("change sites"), registry, nil, "SitePatch", 200, "Site", sites.serveUpdate},
+		{"GET", "/sites/{id}/fleet", "siteFleet",
+			"The site's devices counted by live state (a device may be in several), by registry status, and by kind with both",
+			gate{doc: "Fleet managers, for their own sites (403 for another site); admins.", roles: fleetManager, what: "see or change devices"},
+			registry | status, nil, "", 200, "SiteFleet", a.siteFleet},
 
 		{"GET", "/teams", "listTeams", "List teams by id", readers("read teams"), registry, append([]string{"site"}, list...), "", 200, "TeamPage", teams.serveList},
 		{"POST", "/teams", "createTeam", "Create a team", admins("create teams"), registry, nil, "NewTeam", 201, "Team", teams.serveCreate},
@@ -76,8 +81,8 @@ func (a *API) routes() []route {
 			doctors, registry | series, []string{"summary_from", "summary_to", "glucose_days", "glucose_unit"}, "", 200, "PatientSummary", a.patientSummary},
 		{"GET", "/patients/{id}/transfers", "listTransfers", "The patient's transfers, oldest first", doctors, registry, nil, "", 200, "TransferList", a.listTransfers},
 
-		{"GET", "/devices", "listDevices", "List devices by id; a fleet manager's list holds the devices at their sites",
-			fleet, registry, append([]string{"site", "kind", "status", "mode"}, list...), "", 200, "DevicePage", devs.serveList},
+		{"GET", "/devices", "listDevices", "List devices by id, each with its live states when the server tracks them; a fleet manager's list holds the devices at their sites",
+			fleet, registry, append([]string{"site", "kind", "status", "mode", "device_state"}, list...), "", 200, "DevicePage", a.listDevices},
 		{"POST", "/devices", "createDevice", "Create a device; the answer holds its MQTT secret, shown this once. Its id is 1-64 characters of A-Z a-z 0-9 . _ - (no : , which no broker password file can hold) and does not start with vitalwatch-, which the platform reserves for its own MQTT users",
 			fleet, registry, nil, "NewDevice", 201, "CreatedDevice", a.createDevice},
 		{"POST", "/devices/import", "importDevices",
@@ -95,6 +100,11 @@ func (a *API) routes() []route {
 			"The device's readings of one type from InfluxDB, as the patient's readings are, without the patient they are credited to",
 			fleet, registry | series, []string{"reading_type", "reading_from", "reading_to", "every"}, "", 200, "ReadingSeries", a.deviceReadings},
 		{"GET", "/devices/{id}/assignments", "listAssignments", "The device's loans, oldest first", fleet, registry, nil, "", 200, "AssignmentList", a.listAssignments},
+		{"GET", "/devices/{id}/status", "deviceStatus",
+			"The device's live status: its states (online, offline, battery_low, calibration_due, faulty), its connection as the broker or its status topic last told it, " +
+				"when it was last heard from, the battery, signal, firmware and clock offset it reported, the registry's firmware and next calibration, its open fault alerts, " +
+				"its readings and dead letters in the last 24 hours, and for a device in transit its move; every value a code or a number",
+			fleet, registry | status, nil, "", 200, "DeviceStatus", a.deviceStatus},
 
 		{"GET", "/devices/{id}/alternatives", "deviceAlternatives",
 			"Where the residents booked on this device can go instead: the other centres with a working device of its type and spare daily capacity last month, nearest first",
