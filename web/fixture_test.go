@@ -231,6 +231,24 @@ func (f *fixture) waitJS(ctx context.Context, what, expr string, limit time.Dura
 	}
 }
 
+// waitReload waits until the expression is true in the page, through the page's reloads.
+func (f *fixture) waitReload(ctx context.Context, what, expr string) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](`!!(`+expr+`)`))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%s: %s not true within 10s (%v)\npage: %s", what, expr, err, pageText(ctx))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // eval evaluates the expression in the page.
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
