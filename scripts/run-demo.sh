@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export VITALWATCH_DATA_DIR=${VITALWATCH_DATA_DIR:-data}
+# The demo's district outlines, invented around its centres, drawn by the web app's map; set it
+# empty to draw none.
+export VITALWATCH_WEB_DISTRICTS_GEOJSON=${VITALWATCH_WEB_DISTRICTS_GEOJSON-scripts/demo-districts.geojson}
 HTTP=${VITALWATCH_HTTP_LISTEN:-127.0.0.1:8080}
 BROKER=${VITALWATCH_BROKER_LISTEN:-127.0.0.1:1883}
 INFLUX_PORT=${INFLUX_PORT:-8086}

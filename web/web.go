@@ -50,7 +50,10 @@ type Options struct {
 	EscalateAfter time.Duration
 	// Version names the build, shown in the page's footer data.
 	Version string
-	Log     *slog.Logger
+	// Districts is the path of a GeoJSON FeatureCollection of district outlines that the map
+	// page draws (web.districts_geojson); empty: none. It is read once, by New.
+	Districts string
+	Log       *slog.Logger
 }
 
 // Handler serves the web app: the shell at / and under /app/, and the static files under
@@ -63,6 +66,8 @@ type Handler struct {
 	etags    map[string]string // by path under static/
 	present  map[string]bool   // libraries present, by name
 	shellTag string
+	// districts is the GeoJSON of Options.Districts, served at DistrictsPath; nil without one.
+	districts []byte
 }
 
 // New returns the web app's handler.
@@ -102,16 +107,21 @@ func New(opts Options) (*Handler, error) {
 		_, err := fs.Stat(files, file)
 		h.present[name] = err == nil
 	}
+	if opts.Districts != "" {
+		if h.districts, err = readDistricts(opts.Districts); err != nil {
+			return nil, err
+		}
+	}
 	if !h.present["lit-html"] {
 		opts.Log.Warn("the web app's libraries are missing from this build: run make web before go build", "missing", "static/vendor")
 	}
 	return h, nil
 }
 
-// Owns reports whether the web app serves path: /, /app and below, /static/ and below. The
-// rest (/api/..., /metrics, /healthz, /readyz) is the API's.
+// Owns reports whether the web app serves path: /, /app and below, /static/ and below, and
+// DistrictsPath. The rest (/api/..., /metrics, /healthz, /readyz) is the API's.
 func Owns(p string) bool {
-	return p == "/" || p == "/app" || strings.HasPrefix(p, "/app/") || strings.HasPrefix(p, "/static/")
+	return p == "/" || p == "/app" || strings.HasPrefix(p, "/app/") || strings.HasPrefix(p, "/static/") || p == DistrictsPath
 }
 
 // ServeHTTP implements http.Handler.
@@ -132,6 +142,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveShell(w, r)
 	case strings.HasPrefix(p, "/static/"):
 		h.serveStatic(w, r, strings.TrimPrefix(p, "/static/"))
+	case p == DistrictsPath && h.districts != nil:
+		h.serveDistricts(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -145,6 +157,8 @@ type boot struct {
 	Libraries     map[string]bool   `json:"libraries"`
 	EscalateAfter int               `json:"escalate_after_seconds"`
 	Version       string            `json:"version"`
+	// Districts is DistrictsPath when the deployment has district outlines, else empty.
+	Districts string `json:"districts,omitempty"`
 }
 
 // language is one the app speaks: its code and its own name.
@@ -169,7 +183,7 @@ func (h *Handler) serveShell(w http.ResponseWriter, r *http.Request) {
 		Lang: lang, Title: msgs["app.name"], Skip: msgs["app.skip_to_content"], Loading: msgs["app.loading"],
 		NoScript: msgs["app.noscript"], NoLibraries: msgs["app.no_libraries"], MissingLibraries: !h.present["lit-html"],
 		Boot: boot{Lang: lang, Languages: langs, Messages: msgs, Libraries: h.present,
-			EscalateAfter: int(h.opts.EscalateAfter / time.Second), Version: h.opts.Version},
+			EscalateAfter: int(h.opts.EscalateAfter / time.Second), Version: h.opts.Version, Districts: h.districtsPath()},
 	}
 	var buf bytes.Buffer
 	if err := h.shell.Execute(&buf, data); err != nil {

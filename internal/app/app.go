@@ -122,7 +122,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if err != nil {
 		return err
 	}
-	webApp, err := webapp.New(webapp.Options{EscalateAfter: cfg.Alerts.EscalateAfter, Log: log.With("component", "web")})
+	webApp, err := webapp.New(webapp.Options{EscalateAfter: cfg.Alerts.EscalateAfter, Districts: cfg.Web.DistrictsGeoJSON,
+		Log: log.With("component", "web")})
 	if err != nil {
 		return err
 	}

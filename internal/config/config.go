@@ -33,6 +33,10 @@ type Config struct {
 	HTTP struct {
 		Listen string `mapstructure:"listen"`
 	} `mapstructure:"http"`
+	Web struct {
+		// DistrictsGeoJSON is the path of the district outlines the map page draws; empty: none.
+		DistrictsGeoJSON string `mapstructure:"districts_geojson"`
+	} `mapstructure:"web"`
 	Broker struct {
 		Embedded bool   `mapstructure:"embedded"`
 		Listen   string `mapstructure:"listen"`

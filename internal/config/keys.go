@@ -38,6 +38,9 @@ var keys = []Key{
 	{"http.listen", "127.0.0.1:8080", "/healthz, /readyz, /metrics, and /api/v1, which needs a user's session or API token\n" +
 		"(vitalwatch users add, vitalwatch tokens create)."},
 
+	{"web.districts_geojson", "", "a GeoJSON FeatureCollection of district outlines (Polygons) that the web app's map draws;\n" +
+		"empty: none. Read at start."},
+
 	{"broker.embedded", true, "run the MQTT broker inside vitalwatch serve"},
 	{"broker.listen", "127.0.0.1:1883", "the embedded broker's address"},
 	{"broker.url", "", "external broker when embedded is false, e.g. tcp://mosquitto:1883"},
