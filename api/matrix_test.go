@@ -68,6 +68,12 @@ var accessMatrix = []struct {
 	{"GET", "/patients/{id}/summary", "/patients/pA1/summary", "", [3]int{200, 200, 403}},
 	{"GET", "/patients/{id}/summary", "/patients/pB1/summary?glucose_unit=mg/dL", "", [3]int{200, 403, 403}},
 	{"GET", "/patients/{id}/summary", "/patients/nope/summary", "", [3]int{404, 404, 403}},
+	{"GET", "/patients/{id}/thresholds", "/patients/pA1/thresholds", "", [3]int{200, 200, 403}},
+	{"GET", "/patients/{id}/thresholds", "/patients/pB1/thresholds", "", [3]int{200, 403, 403}},
+	{"GET", "/patients/{id}/thresholds", "/patients/nope/thresholds", "", [3]int{404, 404, 403}},
+	{"GET", "/patients/{id}/devices", "/patients/pA1/devices", "", [3]int{200, 200, 403}},
+	{"GET", "/patients/{id}/devices", "/patients/pB1/devices", "", [3]int{200, 403, 403}},
+	{"GET", "/patients/{id}/devices", "/patients/nope/devices", "", [3]int{404, 404, 403}},
 
 	{"GET", "/devices", "/devices", "", [3]int{200, 403, 200}},
 	{"GET", "/devices", "/devices?site=sA&mode=home", "", [3]int{200, 403, 200}},

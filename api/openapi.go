@@ -121,6 +121,8 @@ var apiSchemas = []apiSchema{
 	{name: "NewToken", value: tokenBody{}, request: true, required: []string{"name"}},
 	{name: "ReadingSeries", value: readingSeriesJSON{}},
 	{name: "PatientSummary", value: summaryJSON{}},
+	{name: "PatientThresholds", value: patientThresholdsJSON{}, enums: map[string][]string{"kind": {"number", "duration", "count", "hour"}}},
+	{name: "PatientDevices", value: page[patientDeviceJSON]{}},
 	{name: "Error", value: errorBody{}},
 }
 
@@ -182,6 +184,8 @@ func queryParameters() map[string]map[string]any {
 		"actor":             param("actor", "Only changes by this actor, e.g. user:alice.", str()),
 		"action":            param("action", "Only this action, <entity>.<verb>, e.g. patient.transfer.", str()),
 		"audit_before":      param("before", "Cursor: the next of the previous page; only entries with a smaller id.", cursor()),
+		"audit_since":       param("since", "Only changes made at or after this time.", when()),
+		"audit_until":       param("until", "Only changes made before this time.", when()),
 		"device":            param("device", "Only those of this device.", str()),
 		"reason":            param("reason", "Only those with this reason.", enum(reasons...)),
 		"since":             param("since", "Received at or after this time.", when()),
@@ -225,6 +229,7 @@ func queryParameters() map[string]map[string]any {
 		"summary_from":    param("from", "Read the readings measured from this RFC 3339 time. Default: the start of the longest window the summary needs (31 local days through to, or the glucose period when longer).", when()),
 		"summary_to":      param("to", "The time the summary is as of, an RFC 3339 time. Default: now.", when()),
 		"glucose_days":    param("days", "The period of the CGM and meter reports, in whole local days before today's. Default: 14, the period of an AGP report.", map[string]any{"type": "integer", "minimum": 1, "maximum": 90, "default": 14}),
+		"glucose_source":  param("source", "Of glucose only: cgm, the CGM's readings (source cgm, or measured by a CGM), or meter, every other glucose reading.", enum("cgm", "meter")),
 		"glucose_unit":    param("glucose_unit", "mg/dL adds the glucose fields in mg/dL (the _mgdl fields) to those in mmol/L.", enum("mmol/L", glucoseUnitMgdL)),
 		"silence_before":  param("before", "Cursor: the next of the previous page; only silences with a smaller id.", cursor()),
 	}

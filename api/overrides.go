@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/errcode"
@@ -97,15 +98,31 @@ func (a *API) putOverrides(c *call, kind, id string) error {
 	}
 	var o rules.Overrides
 	if err := json.Unmarshal(body.Overrides, &o); err != nil {
-		return invalid("overrides: " + err.Error())
+		return overridesInvalid(err)
 	}
 	if err := a.opts.OverrideRules.ValidateOverrides(o); err != nil {
-		return invalid("overrides: " + err.Error())
+		return overridesInvalid(err)
 	}
 	if err := a.opts.Overrides.SetOverrides(c.Context(), kind, id, o); err != nil {
 		return err
 	}
 	return replyOverrides(c, kind, id, o)
+}
+
+// overridesInvalid is the 400 of overrides that cannot be set: its field names the first rule
+// and key at fault, overrides.<rule>.<key> (overrides.<rule> for an unknown or fault rule), so
+// that a form shows it next to that threshold; its message says all that is wrong.
+func overridesInvalid(err error) error {
+	msg := "overrides: " + err.Error()
+	var oe *rules.OverrideError
+	if !errors.As(err, &oe) {
+		return invalid(msg)
+	}
+	field := "overrides." + oe.Rule
+	if oe.Key != "" {
+		field += "." + oe.Key
+	}
+	return invalidField(field, msg)
 }
 
 func (a *API) deleteOverrides(c *call, kind, id string) error {

@@ -39,11 +39,13 @@ const (
 // readingSeriesJSON is one type of readings over [from, to): readings as stored, or windows
 // when downsampled. Patient is set for a patient's readings, device for a device's.
 type readingSeriesJSON struct {
-	Patient string    `json:"patient,omitempty"`
-	Device  string    `json:"device,omitempty"`
-	Type    string    `json:"type"`
-	From    time.Time `json:"from"`
-	To      time.Time `json:"to"`
+	Patient string `json:"patient,omitempty"`
+	Device  string `json:"device,omitempty"`
+	Type    string `json:"type"`
+	// Source is the glucose source asked for: cgm or meter; absent for all.
+	Source string    `json:"source,omitempty"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
 	// Every is the windows' width in seconds when downsampled, else absent.
 	Every    int64               `json:"every_seconds,omitempty"`
 	Readings []readingPointJSON  `json:"readings"`
@@ -111,6 +113,16 @@ func (a *API) replySeries(c *call, s influx.Series, out readingSeriesJSON) error
 	every, err := everyParam(c.q.Get("every"), to.Sub(from))
 	if err != nil {
 		return err
+	}
+	switch src := c.q.Get("source"); {
+	case src == "":
+	case t != reading.Glucose:
+		return invalid("source: only for type=glucose")
+	case src == influx.SourceCGM || src == influx.SourceMeter:
+		s.Source = src
+		out.Source = src
+	default:
+		return invalid("source: cgm or meter")
 	}
 	s.Type, s.From, s.To = t, from, to
 	out.Type, out.From, out.To = string(t), from, to

@@ -16,13 +16,27 @@ import (
 // patient over a range (PatientReadings), for the patient's summary.
 
 // Series selects the readings of Type of one Patient or one Device (give one) measured in
-// [From, To).
+// [From, To); of glucose, Source may select the CGM's or the meters' readings.
 type Series struct {
 	Type     reading.Type
 	Patient  string
 	Device   string
 	From, To time.Time
+	// Source, for glucose: SourceCGM (the source tag says cgm, or a CGM measured it) or
+	// SourceMeter (any other glucose reading, as the summary's meter report counts them); ""
+	// for all.
+	Source string
 }
+
+// The glucose sources a Series may select.
+const (
+	SourceCGM   = "cgm"
+	SourceMeter = "meter"
+)
+
+// cgmTerm is true of a CGM's glucose reading: its source tag says cgm, or a CGM measured it
+// (a CGM sends its readings without a source). A missing tag is not compared.
+const cgmTerm = `((exists r.source and r.source == "cgm") or (exists r.device_type and r.device_type == "cgm"))`
 
 // Window is the mean of each numeric field of a series' readings in [Start, Start+every), and
 // how many readings there were.
@@ -49,6 +63,15 @@ func (r *Reader) seriesHead(s Series) (string, error) {
 	}
 	if s.Device != "" {
 		terms = append(terms, "r.device == "+FluxString(s.Device))
+	}
+	switch s.Source {
+	case "":
+	case SourceCGM:
+		terms = append(terms, cgmTerm)
+	case SourceMeter:
+		terms = append(terms, "not "+cgmTerm)
+	default:
+		return "", fmt.Errorf("influx: read a series: unknown source %q", s.Source)
 	}
 	return fmt.Sprintf(`from(bucket: %s)
   |> range(start: %s, stop: %s)

@@ -34,11 +34,12 @@ func (o *Overrides) UnmarshalJSON(b []byte) error {
 			}
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("%s.%s: must be a number, or a duration such as \"20m\"", rule, key)
+				return &OverrideError{Rule: rule, Key: key, Err: fmt.Errorf("%s.%s: must be a number, or a duration such as \"20m\"", rule, key)}
 			}
 			d, err := time.ParseDuration(s)
 			if err != nil {
-				return fmt.Errorf("%s.%s: must be a number, or a duration such as \"20m\", not %q", rule, key, s)
+				return &OverrideError{Rule: rule, Key: key,
+					Err: fmt.Errorf("%s.%s: must be a number, or a duration such as \"20m\", not %q", rule, key, s)}
 			}
 			out[rule][key] = d.Seconds()
 		}
@@ -96,6 +97,18 @@ func (o *Overrides) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// OverrideError is what is wrong with one override: the rule and, when it is about one
+// threshold, its key, so that a form can show the error next to that threshold.
+type OverrideError struct {
+	Rule, Key string
+	Err       error
+}
+
+func (e *OverrideError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error with its words.
+func (e *OverrideError) Unwrap() error { return e.Err }
+
 // override is one checked override.
 type override struct {
 	at ref
@@ -116,10 +129,11 @@ func checkOverrides(o Overrides, who string) ([]override, []error) {
 		i, known := ruleByID(rule)
 		switch {
 		case !known:
-			errs = append(errs, fmt.Errorf("%s%s: unknown rule", who, rule))
+			errs = append(errs, &OverrideError{Rule: rule, Err: fmt.Errorf("%s%s: unknown rule", who, rule)})
 			continue
 		case catalogue[i].category != alerts.Clinical:
-			errs = append(errs, fmt.Errorf("%s%s: a fault rule is set in the rules file only, not per team or patient", who, rule))
+			errs = append(errs, &OverrideError{Rule: rule,
+				Err: fmt.Errorf("%s%s: a fault rule is set in the rules file only, not per team or patient", who, rule)})
 			continue
 		}
 		keys := make([]string, 0, len(o[rule]))
@@ -135,15 +149,17 @@ func checkOverrides(o Overrides, who string) ([]override, []error) {
 					known = append(known, p.key)
 				}
 				if len(known) == 0 {
-					errs = append(errs, fmt.Errorf("%s%s.%s: unknown threshold; %s has no thresholds", who, rule, key, rule))
+					errs = append(errs, &OverrideError{Rule: rule, Key: key,
+						Err: fmt.Errorf("%s%s.%s: unknown threshold; %s has no thresholds", who, rule, key, rule)})
 				} else {
-					errs = append(errs, fmt.Errorf("%s%s.%s: unknown threshold; %s has %s", who, rule, key, rule, strings.Join(known, ", ")))
+					errs = append(errs, &OverrideError{Rule: rule, Key: key,
+						Err: fmt.Errorf("%s%s.%s: unknown threshold; %s has %s", who, rule, key, rule, strings.Join(known, ", "))})
 				}
 				continue
 			}
 			v := o[rule][key]
 			if msg := catalogue[i].params[j].check(v); msg != "" {
-				errs = append(errs, fmt.Errorf("%s%s.%s: %s", who, rule, key, msg))
+				errs = append(errs, &OverrideError{Rule: rule, Key: key, Err: fmt.Errorf("%s%s.%s: %s", who, rule, key, msg)})
 				continue
 			}
 			ok = append(ok, override{ref{i, j}, v})
@@ -191,13 +207,22 @@ func (r *Rules) Effective(team, patient Overrides) (*Thresholds, error) {
 				if err == nil {
 					continue
 				}
+				// The error is about the layer's own value: the one that moved.
+				var set *ref
 				for _, at := range []ref{ord.lo, ord.hi} {
 					if t.r[at.rule].p[at.param] != before.r[at.rule].p[at.param] {
 						t.r[at.rule].p[at.param] = before.r[at.rule].p[at.param]
 						changed = true
+						if set == nil {
+							set = &at
+						}
 					}
 				}
-				errs = append(errs, fmt.Errorf("%s%w", layer.who, err))
+				if set == nil {
+					set = &ord.lo
+				}
+				errs = append(errs, &OverrideError{Rule: catalogue[set.rule].id, Key: catalogue[set.rule].params[set.param].key,
+					Err: fmt.Errorf("%s%w", layer.who, err)})
 			}
 		}
 	}
