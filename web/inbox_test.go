@@ -148,7 +148,9 @@ func TestFormErrorsNextToTheirField(t *testing.T) {
 		chromedp.Click(chromedp.CSS(row+" .action-form button[type=submit]")),
 		chromedp.WaitNotPresent(chromedp.CSS(row+" .action-form")),
 	)
-	var silences struct{ Items []struct{ Subject, Reason string } }
+	var silences struct {
+		Items []struct{ Subject, Reason string }
+	}
 	f.apiAs(doctorA, "GET", "/silences", "", &silences)
 	if len(silences.Items) != 1 || silences.Items[0].Subject != "patient/"+patientA || silences.Items[0].Reason != "in hospital until Friday" {
 		t.Errorf("silences = %+v; want P-1's, with the reason typed", silences.Items)

@@ -44,7 +44,7 @@ export function escalationText(level) {
 
 /** How a response target stands: {text, passed} for an open alert, null otherwise. */
 export function targetText(alert, targetSecs, now) {
-  if (alert.state !== 'open' || !targetSecs) return null;
+  if (alert.state !== 'open' || !targetSecs || quietReason(alert)) return null; // a quiet alert pages nobody
   const left = new Date(alert.created_at).getTime() / 1000 + targetSecs - now.getTime() / 1000;
   if (left >= 0) return { text: t('target.left', { left: duration(left), target: duration(targetSecs) }), passed: false };
   return { text: t('target.passed', { ago: duration(-left), target: duration(targetSecs) }), passed: true };

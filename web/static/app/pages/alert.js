@@ -21,10 +21,10 @@ const LINES = {
   cgm_low_episode: ['below'],
   bp_crisis: ['systolic_at_or_above', 'diastolic_at_or_above'], bp_home_average: ['systolic_at_or_above', 'diastolic_at_or_above'],
   bp_low: ['systolic_below', 'diastolic_below'],
-  spo2_low: ['low_at_or_below', 'very_low_at_or_below'],
+  spo2_low: ['very_low_at_or_below', 'low_at_or_below'],
   heart_rate: ['very_high_at_or_above', 'high_at_or_above', 'low_at_or_below', 'very_low_at_or_below'],
   fever: ['high_at_or_above', 'at_or_above', 'baseline'],
-  battery_low: ['low_at_or_below', 'very_low_at_or_below'],
+  battery_low: ['very_low_at_or_below', 'low_at_or_below'],
 };
 
 // Threshold keys that are durations, in seconds.

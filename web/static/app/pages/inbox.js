@@ -333,7 +333,7 @@ export function mount(root, ctx) {
           ${repeats > 0 ? html`<li>${t('inbox.repeats', { n: repeats })}</li>` : nothing}
           ${esc ? html`<li><strong>${t('inbox.escalated', { to: esc })}</strong></li>` : nothing}
           ${target ? html`<li class=${target.passed ? 'target-passed' : 'target-left'}>
-              <span aria-hidden="true">${target.passed ? '⏰' : '⏱'}</span> ${target.text}</li>` : nothing}
+              ${target.passed ? html`<span aria-hidden="true">!</span> ` : nothing}${target.text}</li>` : nothing}
           ${a.state === 'acknowledged' ? html`<li>${t('inbox.acknowledged_by', { who: a.acknowledged_by, when: dateTime(a.acknowledged_at, tz) })}</li>` : nothing}
           ${a.state === 'resolved' ? html`<li>${t('inbox.resolved_by', { who: a.resolved_by, when: dateTime(a.resolved_at, tz) })}</li>` : nothing}
         </ul>
@@ -432,8 +432,8 @@ export function mount(root, ctx) {
         <div class="form-actions">
           <button type="button" class="btn btn-small" aria-pressed=${muted ? 'true' : 'false'}
             @click=${() => { sound.setMuted(!muted); sound.unlock(); draw(); }}>
-            <span aria-hidden="true">${muted ? '🔇' : '🔔'}</span> ${muted ? t('sound.muted') : t('sound.on')}</button>
-          <button type="button" class="btn btn-small" @click=${showHelp}><span aria-hidden="true">⌨</span> ${t('keys.button')}</button>
+            ${muted ? t('sound.muted') : t('sound.on')}</button>
+          <button type="button" class="btn btn-small" @click=${showHelp}>${t('keys.button')}</button>
         </div>
       </div>
       <div class="tabs" role="tablist" aria-label=${t('inbox.tabs')}>

@@ -39,7 +39,7 @@ export function mount(root, ctx) {
     if (!err) return nothing;
     if (err.status === 429) {
       const m = Math.max(1, Math.ceil(err.retryAfter / 60));
-      return html`<p class="form-error" role="alert"><span aria-hidden="true">⏳</span> ${t('signin.wait', { m })}</p>`;
+      return html`<p class="form-error" role="alert"><span aria-hidden="true">⚠</span> ${t('signin.wait', { m })}</p>`;
     }
     if (err.status === 401) {
       return html`<p class="form-error" role="alert"><span aria-hidden="true">⚠</span> ${t('signin.wrong')}</p>`;
