@@ -152,6 +152,7 @@ VitalWatch is running with a demo fleet of $DEMO_DEVICES simulated devices sendi
   MQTT broker     tcp://$BROKER            (devices publish to devices/{id}/telemetry)
   readiness       http://$HTTP/readyz
   metrics         http://$HTTP/metrics
+  web app         http://$HTTP/   (sign in with a demo user below: dr-wang for the alert inbox, fleet-li for device faults)
   API             http://$HTTP/api/v1   (OpenAPI: /api/v1/openapi.json; sign in or use the token below)
   InfluxDB        ${VITALWATCH_INFLUX_URL}   (database vitalwatch; Flux at /api/v2/query)
   registry        $VITALWATCH_DATA_DIR/demo-registry/*.csv   (bin/vitalwatch devices list)
