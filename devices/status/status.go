@@ -26,7 +26,8 @@ type State string
 
 // The states.
 const (
-	// Online: heard from within its kind's offline limit, and its connection not dropped since.
+	// Online: heard from (a message, or a new connection) within its kind's offline limit,
+	// and its connection not dropped since.
 	Online State = "online"
 	// Offline: an active device not heard from within the limit, or whose connection dropped
 	// (last will, connection lost, broker stopped) with nothing heard since. A device under
@@ -158,7 +159,11 @@ func (s *Seen) Connected() (connected, known bool) { return s.Event.Connected(),
 func Judge(d *devices.Device, s *Seen, openFaults int, lim Limits, now time.Time) []State {
 	var out []State
 	if d.Status != devices.Retired {
-		heard := !s.LastMessage.IsZero() && now.Sub(s.LastMessage) <= lim.OfflineAfter(d.Kind)
+		last := s.LastMessage
+		if s.Event.Connected() && s.EventAt.After(last) {
+			last = s.EventAt // a device that has just connected is heard from
+		}
+		heard := !last.IsZero() && now.Sub(last) <= lim.OfflineAfter(d.Kind)
 		dropped := s.Event.Drops() && !s.EventAt.Before(s.LastMessage)
 		switch {
 		case heard && !dropped:

@@ -69,6 +69,8 @@ func TestJudge(t *testing.T) {
 		{"heard again after the will", wear, Seen{LastMessage: t0, Event: LastWill, EventAt: t0.Add(-time.Minute)}, 0, t0, []State{Online}},
 		{"connection lost", wear, Seen{LastMessage: t0.Add(-time.Minute), Event: ConnectionLost, EventAt: t0}, 0, t0, []State{Offline}},
 		{"broker stopped", wear, Seen{LastMessage: t0.Add(-time.Minute), Event: BrokerStopped, EventAt: t0}, 0, t0, []State{Offline}},
+		{"just connected, nothing sent yet", wear, Seen{Event: Connect, EventAt: t0.Add(-time.Minute)}, 0, t0, []State{Online}},
+		{"connected long ago, silent since", wear, Seen{LastMessage: t0.Add(-time.Hour), Event: Connect, EventAt: t0.Add(-20 * time.Minute)}, 0, t0, []State{Offline}},
 		{"a clean disconnect is not offline", cuff, Seen{LastMessage: t0.Add(-time.Minute), Event: Disconnect, EventAt: t0}, 0, t0, []State{Online}},
 		{"maintenance is never offline", with(cuff, func(d *devices.Device) { d.Status = devices.Maintenance }), Seen{}, 0, t0, nil},
 		{"in transit is never offline", with(wear, func(d *devices.Device) { d.Status = devices.InTransit }),
