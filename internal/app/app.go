@@ -70,19 +70,25 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	checks := []api.Check{{Name: "store", Check: db.Ping}}
 
+	al, err := newAlerting(cfg, db, view, now, log) // nil without alerts.enabled
+	if err != nil {
+		return err
+	}
+	// The devices' live state, fed by the embedded broker and ingest; nil without
+	// device_status.enabled.
+	live, err := newDeviceStatus(ctx, cfg, db, al, now, log)
+	if err != nil {
+		return err
+	}
 	var addrs Addrs
 	login := brokerLogin{URL: cfg.Broker.URL, Username: cfg.Broker.Username, Password: cfg.Broker.Password}
 	var embedded *broker.Broker
 	if cfg.Broker.Embedded {
-		if embedded, login, err = startBroker(cfg, view, log); err != nil {
+		if embedded, login, err = startBroker(cfg, view, live, now, log); err != nil {
 			return err
 		}
 		defer embedded.Close()
 		addrs.Broker = embedded.Addr()
-	}
-	al, err := newAlerting(cfg, db, view, now, log) // nil without alerts.enabled
-	if err != nil {
-		return err
 	}
 	// Alert details read their evidence back from InfluxDB, whether or not this instance ingests.
 	readings := influx.NewReader(influx.Config{URL: cfg.Influx.URL, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
@@ -90,7 +96,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	defer readings.Close()
 	var in *ingestion
 	if cfg.Ingest.Enabled {
-		if in, err = newIngestion(cfg, db, view, reg, al, login, now, log); err != nil {
+		if in, err = newIngestion(cfg, db, view, reg, al, live, login, now, log); err != nil {
 			return err
 		}
 		defer in.close()
@@ -117,6 +123,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if al != nil {
 		// Without alerts there is no live feed, and no rules to check threshold overrides against.
 		apiOpts.AlertFeed, apiOpts.OverrideRules = al.hub, al.rules
+	}
+	if live != nil {
+		apiOpts.DeviceStatus = live.tracker
 	}
 	handler, err := api.New(apiOpts)
 	if err != nil {
@@ -148,6 +157,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			g.add("use key pruning", usage.NewPruner(db, cfg.Usage.DedupeWindow, usage.PruneEvery, time.Now,
 				log.With("component", "usage")).Run)
 		}
+	}
+	if live != nil {
+		// It outlives the broker and ingest, which feed it, to save what they last told it.
+		g.add("device status", live.sync.Run)
 	}
 	if al != nil {
 		al.addTo(&g, cfg.Alerts.Tick)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/vitalwatch/vitalwatch/broker"
 	"github.com/vitalwatch/vitalwatch/devices"
@@ -18,7 +19,8 @@ const ingestUser = "vitalwatch-ingest"
 
 // startBroker starts the embedded broker, listening on broker.listen, and returns how ingest
 // signs in to it: as a principal whose password exists only in this process.
-func startBroker(cfg *config.Config, view *devices.View, log *slog.Logger) (*broker.Broker, brokerLogin, error) {
+// With live, it tells the tracker of the devices' connections.
+func startBroker(cfg *config.Config, view *devices.View, live *deviceStatus, now func() time.Time, log *slog.Logger) (*broker.Broker, brokerLogin, error) {
 	login := brokerLogin{Username: ingestUser, Password: devices.NewSecret()}
 	principal := IngestPrincipal(login.Username, login.Password, cfg.Ingest.TopicPrefix)
 	principal.ClientID = cfg.Ingest.ClientID // its session is ingest's alone
@@ -26,8 +28,12 @@ func startBroker(cfg *config.Config, view *devices.View, log *slog.Logger) (*bro
 	// has made it durable, and keeps devices out while ingest is not subscribed (at start,
 	// while the alert rules replay, and whenever ingest's connection is down), so that a
 	// restart or crash never loses what a device was told was delivered.
-	b, err := broker.Start(broker.Config{Listen: cfg.Broker.Listen, Devices: view, TopicPrefix: cfg.Ingest.TopicPrefix,
-		Principals: []broker.Principal{principal}, Ingest: cfg.Ingest.ClientID}, log)
+	bc := broker.Config{Listen: cfg.Broker.Listen, Devices: view, TopicPrefix: cfg.Ingest.TopicPrefix,
+		Principals: []broker.Principal{principal}, Ingest: cfg.Ingest.ClientID, Now: now}
+	if live != nil {
+		bc.Presence = live.tracker
+	}
+	b, err := broker.Start(bc, log)
 	if err != nil {
 		return nil, brokerLogin{}, err
 	}

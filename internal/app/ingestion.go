@@ -39,9 +39,10 @@ type ingestion struct {
 }
 
 // newIngestion opens the spool in data_dir and the InfluxDB writer and builds the pipeline and
-// its subscriber, which signs in to the broker with login.
+// its subscriber, which signs in to the broker with login. The pipeline shows what it takes to
+// the alert service al and the device status tracker of live, when they are not nil.
 func newIngestion(cfg *config.Config, db *store.Store, view *devices.View, reg prometheus.Registerer, al *alerting,
-	login brokerLogin, now func() time.Time, log *slog.Logger) (*ingestion, error) {
+	live *deviceStatus, login brokerLogin, now func() time.Time, log *slog.Logger) (*ingestion, error) {
 	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.DataDir, spoolDir), MaxBytes: cfg.Ingest.SpoolMaxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
@@ -60,6 +61,9 @@ func newIngestion(cfg *config.Config, db *store.Store, view *devices.View, reg p
 	}
 	if al != nil {
 		deps.Observer = al.svc
+	}
+	if live != nil {
+		deps.Status = live.tracker
 	}
 	in.pipeline = ingest.NewPipeline(pipelineConfig(cfg), deps)
 	in.sub = ingest.NewSubscriber(ingest.SubscriberConfig{

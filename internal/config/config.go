@@ -73,6 +73,10 @@ type Config struct {
 		Enabled      bool          `mapstructure:"enabled"`
 		DedupeWindow time.Duration `mapstructure:"dedupe_window"`
 	} `mapstructure:"usage"`
+	DeviceStatus struct {
+		Enabled      bool          `mapstructure:"enabled"`
+		SaveInterval time.Duration `mapstructure:"save_interval"`
+	} `mapstructure:"device_status"`
 	Alerts struct {
 		Enabled      bool          `mapstructure:"enabled"`
 		RulesFile    string        `mapstructure:"rules_file"`
@@ -259,6 +263,9 @@ func (c *Config) Validate() error {
 		if c.Influx.Timeout <= 0 {
 			return bad("influx.timeout", "must be a positive duration such as 10s")
 		}
+	}
+	if c.DeviceStatus.Enabled && (c.DeviceStatus.SaveInterval < 100*time.Millisecond || c.DeviceStatus.SaveInterval > time.Minute) {
+		return bad("device_status.save_interval", "must be from 100ms to 1m, got %v", c.DeviceStatus.SaveInterval)
 	}
 	if c.Alerts.Enabled {
 		switch {

@@ -73,6 +73,9 @@ var keys = []Key{
 	{"usage.enabled", true, "count uses as ingest stores readings"},
 	{"usage.dedupe_window", 192 * time.Hour, "how long a use is remembered, so that a redelivered reading counts once"},
 
+	{"device_status.enabled", true, "follow each device's live state as ingest and the embedded broker see it"},
+	{"device_status.save_interval", 5 * time.Second, "how often this instance saves what changed and reads what the others saved"},
+
 	{"reallocation.low", 0.60, "spare below this utilisation in each of the last months complete months"},
 	{"reallocation.high", 0.90, "short above this utilisation last month"},
 	{"reallocation.months", 3, "complete months a spare verdict needs (1-12)"},
@@ -91,6 +94,9 @@ var sections = map[string]string{
 	"usage": "Every accepted reading counts a use of its device on its local day (the site's time zone),\n" +
 		"kept per device and day in the store. vitalwatch usage rebuild --from --to recounts days\n" +
 		"from InfluxDB.",
+	"device_status": "Live device status (docs/api.md): connected or not, last heard from, battery, signal,\n" +
+		"firmware, clock offset and the last 24 hours' counts, kept in memory and saved to the store\n" +
+		"in one transaction every save_interval.",
 	"reallocation": "Spare and short (docs/utilisation.md): a device type at a centre is spare when its\n" +
 		"utilisation was below low in each of the last months complete months, short when it was\n" +
 		"above high last month; the planner aims at target.",
