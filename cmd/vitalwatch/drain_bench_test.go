@@ -18,6 +18,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/vitalwatch/vitalwatch/devices/status"
 	"github.com/vitalwatch/vitalwatch/ingest/mqttconn"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -31,8 +32,8 @@ const benchDevices = 2000
 // ceiling of a bare subscriber that only counts the same backlog. A real Mosquitto holds M
 // QoS 1 messages for each persistent session; then the bare subscriber, and after it vitalwatch
 // serve, connect and drain. Run it with `make bench` (M = BENCH_MESSAGES, default 300,000);
-// BENCH_USAGE=off turns usage counting off, and BENCH_ALERTS=off the alert engine, to see what
-// each costs.
+// BENCH_USAGE=off turns usage counting off, BENCH_ALERTS=off the alert engine, and
+// BENCH_STATUS=off the device status tracker, to see what each costs.
 func BenchmarkDrain(b *testing.B) {
 	m := 300000
 	if s := os.Getenv("BENCH_MESSAGES"); s != "" {
@@ -65,6 +66,14 @@ func BenchmarkDrain(b *testing.B) {
 		evaluateAlerts = false
 	default:
 		b.Fatalf("BENCH_ALERTS=%q: want on or off", os.Getenv("BENCH_ALERTS"))
+	}
+	trackStatus := true
+	switch os.Getenv("BENCH_STATUS") {
+	case "", "on":
+	case "off":
+		trackStatus = false
+	default:
+		b.Fatalf("BENCH_STATUS=%q: want on or off", os.Getenv("BENCH_STATUS"))
 	}
 	for range b.N {
 		mq := testsrv.StartMosquitto(b, testsrv.MosquittoOptions{})
@@ -108,6 +117,9 @@ func BenchmarkDrain(b *testing.B) {
 		if !evaluateAlerts {
 			appendConfig(b, cfg, "alerts:\n  enabled: false\n")
 		}
+		if !trackStatus {
+			appendConfig(b, cfg, "device_status:\n  enabled: false\n")
+		}
 		bin, err := binary()
 		if err != nil {
 			b.Fatal(err)
@@ -141,6 +153,13 @@ func BenchmarkDrain(b *testing.B) {
 		if uses := countedUses(b, dataDir); uses != wantUses {
 			b.Fatalf("the store counted %d uses with usage counting %v; want %d", uses, countUses, wantUses)
 		}
+		wantTracked := 0
+		if trackStatus {
+			wantTracked = m // each message is one accepted reading, received within the hour
+		}
+		if n := trackedReadings(b, dataDir); n != wantTracked {
+			b.Fatalf("the device status saved %d readings with the tracker %v; want %d", n, trackStatus, wantTracked)
+		}
 		ingest := float64(m) / took.Seconds()
 		b.ReportMetric(ingest, "ingest_msgs/s")
 		b.ReportMetric(ceiling, "ceiling_msgs/s")
@@ -149,7 +168,7 @@ func BenchmarkDrain(b *testing.B) {
 		b.ReportMetric(ingest/buffered, "ratio_buffered")
 		b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MiB")
 		b.ReportMetric(cpu*1e6/float64(m), "ingest_cpu_us/msg")
-		fmt.Printf("usage_counting %v alerts %v\n", countUses, evaluateAlerts)
+		fmt.Printf("usage_counting %v alerts %v device_status %v\n", countUses, evaluateAlerts, trackStatus)
 		fmt.Printf("registered_devices %d\nmessages %d\ningest_msgs_per_s %.0f\nceiling_msgs_per_s %.0f\nratio %.2f\n"+
 			"ceiling_buffered_msgs_per_s %.0f\nratio_buffered %.2f\npeak_rss_mib %.1f\ningest_cpu_us_per_msg %.1f\n",
 			registered, m, ingest, ceiling, ingest/ceiling, buffered, ingest/buffered, float64(rss)/(1<<20), cpu*1e6/float64(m))
@@ -184,6 +203,28 @@ func countedUses(tb testing.TB, dataDir string) int {
 	n := 0
 	for _, c := range counts {
 		n += c.Uses
+	}
+	return n
+}
+
+// trackedReadings returns the readings of the last day that the device status of dataDir's
+// store counted, over all devices.
+func trackedReadings(tb testing.TB, dataDir string) int {
+	tb.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(dataDir, dbFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer st.Close()
+	recs, _, err := st.DeviceStatusSince(context.Background(), 0, status.HourOf(time.Now().Add(-24*time.Hour)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for _, r := range recs {
+		for _, h := range r.Hours {
+			n += int(h.Readings)
+		}
 	}
 	return n
 }
