@@ -125,10 +125,11 @@ type entry struct {
 	local bool
 }
 
-// bucket counts one UTC hour; hours[h%HoursKept] holds hour h.
+// bucket counts one UTC hour; hours[h%HoursKept] holds hour h. 12 bytes: an int32 holds the
+// hours since 1970 until the year 246,000.
 type bucket struct {
-	hour              int64
-	readings, letters int64
+	hour              int32
+	readings, letters uint32
 }
 
 // NewTracker returns an empty tracker that judges by lim, with the clock now (time.Now if nil).
@@ -227,11 +228,11 @@ func (e *entry) event(ev Event, ms int64, local bool) {
 func (e *entry) count(h, readings, letters int64) {
 	b := &e.hours[h%HoursKept]
 	switch {
-	case b.hour == h:
-		b.readings += readings
-		b.letters += letters
-	case b.hour < h:
-		*b = bucket{hour: h, readings: readings, letters: letters}
+	case int64(b.hour) == h:
+		b.readings += uint32(readings)
+		b.letters += uint32(letters)
+	case int64(b.hour) < h:
+		*b = bucket{hour: int32(h), readings: uint32(readings), letters: uint32(letters)}
 	}
 	for i := len(e.pend) - 1; i >= 0; i-- {
 		if e.pend[i].Hour == h {
@@ -288,7 +289,7 @@ func (e *entry) seen(now int64) Seen {
 		Firmware: r.Firmware, FirmwareAt: ms(r.FirmwareAt),
 		ClockOffset: time.Duration(r.ClockOffset) * time.Millisecond, ClockOffsetAt: ms(r.ClockOffsetAt)}
 	for _, b := range e.hours {
-		if b.hour > now-HoursKept && b.hour <= now {
+		if h := int64(b.hour); h > now-HoursKept && h <= now {
 			s.Readings += int(b.readings)
 			s.DeadLetters += int(b.letters)
 		}
@@ -377,14 +378,14 @@ func (t *Tracker) Merge(recs []Record) {
 		e.rec.Merge(o)
 		for _, h := range o.Hours {
 			b := &e.hours[h.Hour%HoursKept]
-			if b.hour > h.Hour {
+			if int64(b.hour) > h.Hour {
 				continue
 			}
-			*b = bucket{hour: h.Hour, readings: h.Readings, letters: h.DeadLetters}
+			*b = bucket{hour: int32(h.Hour), readings: uint32(h.Readings), letters: uint32(h.DeadLetters)}
 			for _, p := range e.pend {
 				if p.Hour == h.Hour {
-					b.readings += p.Readings
-					b.letters += p.DeadLetters
+					b.readings += uint32(p.Readings)
+					b.letters += uint32(p.DeadLetters)
 				}
 			}
 		}
