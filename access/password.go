@@ -32,10 +32,10 @@ const (
 // CheckPasswordRules returns Invalid when password is too short or too long to be set.
 func CheckPasswordRules(password string) error {
 	if n := utf8.RuneCountInString(password); n < MinPasswordLength {
-		return errcode.Errorf(errcode.Invalid, "a password needs at least %d characters, this one has %d", MinPasswordLength, n)
+		return errcode.FieldErrorf(errcode.Invalid, "password", "a password needs at least %d characters, this one has %d", MinPasswordLength, n)
 	}
 	if len(password) > MaxPasswordLength {
-		return errcode.Errorf(errcode.Invalid, "a password may have at most %d bytes", MaxPasswordLength)
+		return errcode.FieldErrorf(errcode.Invalid, "password", "a password may have at most %d bytes", MaxPasswordLength)
 	}
 	return nil
 }

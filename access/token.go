@@ -52,7 +52,7 @@ func randomString(n int) string {
 func CheckTokenName(name string) error {
 	if strings.TrimSpace(name) == "" || len(name) > 100 || !utf8.ValidString(name) ||
 		strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-		return errcode.Errorf(errcode.Invalid, "a token name must be 1-100 printable characters")
+		return errcode.FieldErrorf(errcode.Invalid, "name", "a token name must be 1-100 printable characters")
 	}
 	return nil
 }

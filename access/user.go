@@ -29,29 +29,29 @@ func (u *User) Validate() error {
 	case !reading.ValidID(u.ID):
 		return errcode.Errorf(errcode.Invalid, "user id %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", u.ID)
 	case !ValidUsername(u.Username):
-		return errcode.Errorf(errcode.Invalid, "username %q is not 1-64 characters of a-z 0-9 . _ -", u.Username)
+		return errcode.FieldErrorf(errcode.Invalid, "username", "username %q is not 1-64 characters of a-z 0-9 . _ -", u.Username)
 	case !u.Role.Valid():
-		return errcode.Errorf(errcode.Invalid, "role %q is not doctor, fleet_manager or admin", u.Role)
+		return errcode.FieldErrorf(errcode.Invalid, "role", "role %q is not doctor, fleet_manager or admin", u.Role)
 	case u.Role == Doctor && len(u.Teams) == 0:
-		return errcode.Errorf(errcode.Invalid, "a doctor needs at least one team")
+		return errcode.FieldErrorf(errcode.Invalid, "teams", "a doctor needs at least one team")
 	case u.Role == FleetManager && len(u.Sites) == 0:
-		return errcode.Errorf(errcode.Invalid, "a fleet manager needs at least one site")
+		return errcode.FieldErrorf(errcode.Invalid, "sites", "a fleet manager needs at least one site")
 	case u.Role != Doctor && len(u.Teams) > 0:
 		// Memberships that the role ignores would only mislead whoever reads them.
-		return errcode.Errorf(errcode.Invalid, "only doctors belong to teams; a %s has none", u.Role)
+		return errcode.FieldErrorf(errcode.Invalid, "teams", "only doctors belong to teams; a %s has none", u.Role)
 	case u.Role != FleetManager && len(u.Sites) > 0:
-		return errcode.Errorf(errcode.Invalid, "only fleet managers have sites; a %s has none", u.Role)
+		return errcode.FieldErrorf(errcode.Invalid, "sites", "only fleet managers have sites; a %s has none", u.Role)
 	}
 	for _, m := range []struct {
-		what string
-		ids  []string
-	}{{"team", u.Teams}, {"site", u.Sites}} {
+		what, field string
+		ids         []string
+	}{{"team", "teams", u.Teams}, {"site", "sites", u.Sites}} {
 		for i, id := range m.ids {
 			if !reading.ValidID(id) {
-				return errcode.Errorf(errcode.Invalid, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", m.what, id)
+				return errcode.FieldErrorf(errcode.Invalid, m.field, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", m.what, id)
 			}
 			if slices.Contains(m.ids[:i], id) {
-				return errcode.Errorf(errcode.Invalid, "%s %s is listed twice", m.what, id)
+				return errcode.FieldErrorf(errcode.Invalid, m.field, "%s %s is listed twice", m.what, id)
 			}
 		}
 	}

@@ -176,7 +176,7 @@ func (a *API) createDevice(c *call) error {
 	// it too; checking here names the field.
 	var de *errcode.Error
 	if err := devices.CheckNewDeviceID(j.ID); errors.As(err, &de) {
-		return invalid("id: " + de.Message)
+		return invalidField("id", "id: "+de.Message)
 	}
 	d := j.device()
 	if err := a.devices().mayHave(c.p, d); err != nil {

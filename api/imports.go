@@ -36,7 +36,10 @@ type importReport struct {
 
 // rowErrorJSON is a row of a CSV file that was not imported.
 type rowErrorJSON struct {
-	Line   int    `json:"line"`
+	Line int `json:"line"`
+	// Column is the column at fault when the reason is about one cell (a value that is not a
+	// number, an id that is taken, a site that does not exist); absent otherwise.
+	Column string `json:"column,omitempty"`
 	Reason string `json:"reason"`
 }
 
@@ -79,7 +82,7 @@ type importer[T any] struct {
 func (im importer[T]) run(ctx context.Context, rows []csvimport.Row[T], bad []csvimport.RowError, atomic bool) (importReport, []int, error) {
 	rep := importReport{Imported: []string{}, Errors: []rowErrorJSON{}}
 	for _, e := range bad {
-		rep.Errors = append(rep.Errors, rowErrorJSON{Line: e.Line, Reason: e.Reason})
+		rep.Errors = append(rep.Errors, rowErrorJSON{Line: e.Line, Column: e.Column, Reason: e.Reason})
 	}
 	var allowed []csvimport.Row[T]
 	for _, row := range rows {
@@ -101,7 +104,7 @@ func (im importer[T]) run(ctx context.Context, rows []csvimport.Row[T], bad []cs
 		err := im.all(ctx, vals)
 		switch {
 		case errors.As(err, &be) && be.Index < len(allowed):
-			rep.Errors = append(rep.Errors, rowErrorJSON{Line: allowed[be.Index].Line, Reason: be.Err.Message})
+			rep.Errors = append(rep.Errors, rowErrorJSON{Line: allowed[be.Index].Line, Column: be.Err.Field, Reason: be.Err.Message})
 		case err != nil:
 			return rep, nil, err
 		default:
@@ -116,7 +119,7 @@ func (im importer[T]) run(ctx context.Context, rows []csvimport.Row[T], bad []cs
 			err := im.one(ctx, row.Value)
 			switch {
 			case errors.As(err, &de):
-				rep.Errors = append(rep.Errors, rowErrorJSON{Line: row.Line, Reason: de.Message})
+				rep.Errors = append(rep.Errors, rowErrorJSON{Line: row.Line, Column: de.Field, Reason: de.Message})
 			case err != nil:
 				return rep, nil, err
 			default:

@@ -21,8 +21,8 @@ func TestImportKeepsGoodRows(t *testing.T) {
 	var rep importReport
 	f.want(200, "admin", "POST", "/sites/import", sitesCSV, &rep)
 	want := importReport{Imported: []string{"sC", "sE"}, Errors: []rowErrorJSON{
-		{Line: 3, Reason: `lat: "north" is not a number`},
-		{Line: 4, Reason: "site sA already exists"},
+		{Line: 3, Column: "lat", Reason: `lat: "north" is not a number`},
+		{Line: 4, Column: "id", Reason: "site sA already exists"},
 	}}
 	if !reflect.DeepEqual(rep, want) {
 		t.Errorf("import = %+v; want %+v", rep, want)
@@ -45,7 +45,7 @@ func TestImportAtomic(t *testing.T) {
 	csv := "csv:id,name\nsC,Lakeside CHC\nsE,Eastside CHC\nsA,Riverside again\n"
 	rep = importReport{}
 	f.want(200, "admin", "POST", "/sites/import?atomic=true", csv, &rep)
-	want := importReport{Imported: []string{}, Errors: []rowErrorJSON{{Line: 4, Reason: "site sA already exists"}}}
+	want := importReport{Imported: []string{}, Errors: []rowErrorJSON{{Line: 4, Column: "id", Reason: "site sA already exists"}}}
 	if !reflect.DeepEqual(rep, want) {
 		t.Errorf("atomic import refused by the store = %+v; want %+v", rep, want)
 	}
@@ -61,7 +61,7 @@ func TestImportAtomic(t *testing.T) {
 	// Patients and teams the same way.
 	rep = importReport{}
 	f.want(200, "admin", "POST", "/patients/import?atomic=true", "csv:id,team,plans\npA9,tA,bp daily;weight weekly\npZ,tZ,\n", &rep)
-	if len(rep.Imported) != 0 || !reflect.DeepEqual(rep.Errors, []rowErrorJSON{{Line: 3, Reason: "team tZ does not exist"}}) {
+	if len(rep.Imported) != 0 || !reflect.DeepEqual(rep.Errors, []rowErrorJSON{{Line: 3, Column: "team", Reason: "team tZ does not exist"}}) {
 		t.Errorf("atomic patients import with an unknown team = %+v", rep)
 	}
 	f.want(404, "admin", "GET", "/patients/pA9", "", nil)
@@ -122,7 +122,7 @@ func TestImportPatientsAsDoctor(t *testing.T) {
 	f.want(200, "docA", "POST", "/patients/import", "csv:id,team\npA7,tA\npB7,tB\npA1,tA\n", &rep)
 	want := importReport{Imported: []string{"pA7"}, Errors: []rowErrorJSON{
 		{Line: 3, Reason: "forbidden"},
-		{Line: 4, Reason: "patient pA1 already exists"},
+		{Line: 4, Column: "id", Reason: "patient pA1 already exists"},
 	}}
 	if !reflect.DeepEqual(rep, want) {
 		t.Errorf("import = %+v; want %+v", rep, want)

@@ -97,7 +97,7 @@ func TestImportPatientsWithBirthYear(t *testing.T) {
 	f := newRegistryFixture(t)
 	var rep importReport
 	f.want(200, "docA", "POST", "/patients/import", "csv:id,team,plans,birth_year\npA7,tA,,1948\npA8,tA,,\npA9,tA,,1848\n", &rep)
-	want := importReport{Imported: []string{"pA7", "pA8"}, Errors: []rowErrorJSON{{Line: 4, Reason: "birth_year 1848 is not a year from 1900 to "}}}
+	want := importReport{Imported: []string{"pA7", "pA8"}, Errors: []rowErrorJSON{{Line: 4, Column: "birth_year", Reason: "birth_year 1848 is not a year from 1900 to "}}}
 	if len(rep.Errors) == 1 && strings.HasPrefix(rep.Errors[0].Reason, want.Errors[0].Reason) {
 		rep.Errors[0].Reason = want.Errors[0].Reason
 	}

@@ -130,7 +130,7 @@ func parseMinSeverity(v string) (alerts.Severity, error) {
 	}
 	s, err := alerts.ParseSeverity(v)
 	if err != nil {
-		return 0, invalid("min_severity: " + err.Error())
+		return 0, invalidField("min_severity", "min_severity: "+err.Error())
 	}
 	return s, nil
 }

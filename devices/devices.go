@@ -169,15 +169,17 @@ func (a Assignment) Covers(t time.Time) bool {
 func (s *Site) Validate() error {
 	switch {
 	case !reading.ValidID(s.ID):
-		return invalidID("site id", s.ID)
+		return invalidID("id", "site id", s.ID)
 	case s.Name == "":
-		return errcode.Errorf(errcode.Invalid, "site name is required")
-	case s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180:
-		return errcode.Errorf(errcode.Invalid, "site coordinates %v,%v are not a latitude and longitude", s.Lat, s.Lon)
+		return errcode.FieldErrorf(errcode.Invalid, "name", "site name is required")
+	case s.Lat < -90 || s.Lat > 90:
+		return errcode.FieldErrorf(errcode.Invalid, "lat", "site coordinates %v,%v are not a latitude and longitude", s.Lat, s.Lon)
+	case s.Lon < -180 || s.Lon > 180:
+		return errcode.FieldErrorf(errcode.Invalid, "lon", "site coordinates %v,%v are not a latitude and longitude", s.Lat, s.Lon)
 	}
 	if s.TimeZone != "" {
 		if _, err := time.LoadLocation(s.TimeZone); err != nil {
-			return errcode.Errorf(errcode.Invalid, "site time zone %q is not an IANA zone name", s.TimeZone)
+			return errcode.FieldErrorf(errcode.Invalid, "time_zone", "site time zone %q is not an IANA zone name", s.TimeZone)
 		}
 	}
 	return nil
@@ -187,22 +189,22 @@ func (s *Site) Validate() error {
 func (t *Team) Validate() error {
 	switch {
 	case !reading.ValidID(t.ID):
-		return invalidID("team id", t.ID)
+		return invalidID("id", "team id", t.ID)
 	case !reading.ValidID(t.SiteID):
-		return invalidID("team site", t.SiteID)
+		return invalidID("site", "team site", t.SiteID)
 	case t.Name == "":
-		return errcode.Errorf(errcode.Invalid, "team name is required")
+		return errcode.FieldErrorf(errcode.Invalid, "name", "team name is required")
 	case t.Lead != "" && !reading.ValidID(t.Lead):
-		return invalidID("team lead", t.Lead)
+		return invalidID("lead", "team lead", t.Lead)
 	case t.AckWithin != 0 && (t.AckWithin < MinAckWithin || t.AckWithin > MaxAckWithin || t.AckWithin%time.Second != 0):
-		return errcode.Errorf(errcode.Invalid, "ack_within %v is not 0 (the default) or whole seconds from %v to %v", t.AckWithin, MinAckWithin, MaxAckWithin)
+		return errcode.FieldErrorf(errcode.Invalid, "ack_within", "ack_within %v is not 0 (the default) or whole seconds from %v to %v", t.AckWithin, MinAckWithin, MaxAckWithin)
 	}
 	for i, u := range t.OnCall {
 		if !reading.ValidID(u) {
-			return invalidID("on-call user", u)
+			return invalidID("on_call", "on-call user", u)
 		}
 		if slices.Contains(t.OnCall[:i], u) {
-			return errcode.Errorf(errcode.Invalid, "user %s is on the on-call roster twice", u)
+			return errcode.FieldErrorf(errcode.Invalid, "on_call", "user %s is on the on-call roster twice", u)
 		}
 	}
 	return nil
@@ -219,16 +221,16 @@ func (p *Patient) Validate() error { return p.ValidateAt(time.Now()) }
 func (p *Patient) ValidateAt(now time.Time) error {
 	switch {
 	case !reading.ValidID(p.ID):
-		return invalidID("patient id", p.ID)
+		return invalidID("id", "patient id", p.ID)
 	case !reading.ValidID(p.TeamID):
-		return invalidID("patient team", p.TeamID)
+		return invalidID("team", "patient team", p.TeamID)
 	}
 	if last := now.UTC().Add(14 * time.Hour).Year(); p.BirthYear != 0 && (p.BirthYear < MinBirthYear || p.BirthYear > last) {
-		return errcode.Errorf(errcode.Invalid, "birth_year %d is not a year from %d to %d (or 0: unknown)", p.BirthYear, MinBirthYear, last)
+		return errcode.FieldErrorf(errcode.Invalid, "birth_year", "birth_year %d is not a year from %d to %d (or 0: unknown)", p.BirthYear, MinBirthYear, last)
 	}
 	for _, plan := range p.Plans {
 		if plan == "" || len(plan) > 200 {
-			return errcode.Errorf(errcode.Invalid, "a care plan must be 1-200 characters")
+			return errcode.FieldErrorf(errcode.Invalid, "plans", "a care plan must be 1-200 characters")
 		}
 	}
 	return nil
@@ -238,19 +240,19 @@ func (p *Patient) ValidateAt(now time.Time) error {
 func (d *Device) Validate() error {
 	switch {
 	case !reading.ValidID(d.ID):
-		return invalidID("device id", d.ID)
+		return invalidID("id", "device id", d.ID)
 	case !d.Kind.Valid():
-		return errcode.Errorf(errcode.Invalid, "device kind %q is not one of %v", d.Kind, Kinds)
+		return errcode.FieldErrorf(errcode.Invalid, "kind", "device kind %q is not one of %v", d.Kind, Kinds)
 	case !reading.ValidID(d.SiteID):
-		return invalidID("device site", d.SiteID)
+		return invalidID("site", "device site", d.SiteID)
 	case d.Mode != Home && d.Mode != StationMode:
-		return errcode.Errorf(errcode.Invalid, "device mode %q is not home or station", d.Mode)
+		return errcode.FieldErrorf(errcode.Invalid, "mode", "device mode %q is not home or station", d.Mode)
 	case !d.Status.Valid():
-		return errcode.Errorf(errcode.Invalid, "device status %q is not one of %v", d.Status, Statuses)
+		return errcode.FieldErrorf(errcode.Invalid, "status", "device status %q is not one of %v", d.Status, Statuses)
 	case d.RatedUsesPerDay < 0 || d.RatedUsesPerDay > 10000:
-		return errcode.Errorf(errcode.Invalid, "rated uses per day %d is not 0-10000", d.RatedUsesPerDay)
+		return errcode.FieldErrorf(errcode.Invalid, "rated_uses_per_day", "rated uses per day %d is not 0-10000", d.RatedUsesPerDay)
 	case d.Mode == StationMode && d.RatedUsesPerDay == 0:
-		return errcode.Errorf(errcode.Invalid, "a station device needs its rated uses per day")
+		return errcode.FieldErrorf(errcode.Invalid, "rated_uses_per_day", "a station device needs its rated uses per day")
 	}
 	return nil
 }
@@ -291,15 +293,16 @@ func ReservedID(id string) bool {
 // accepts, so that it can be found, retired or given a new secret.
 func CheckNewDeviceID(id string) error {
 	if why := BrokerIDProblem(id); why != "" {
-		return errcode.Errorf(errcode.Invalid, "device id %q: %s", id, why)
+		return errcode.FieldErrorf(errcode.Invalid, "id", "device id %q: %s", id, why)
 	}
 	if ReservedID(id) {
-		return errcode.Errorf(errcode.Invalid, "device id %q is reserved: names starting with %s are the platform's own MQTT users (the ingest client), and a device is its own MQTT username and client id",
+		return errcode.FieldErrorf(errcode.Invalid, "id", "device id %q is reserved: names starting with %s are the platform's own MQTT users (the ingest client), and a device is its own MQTT username and client id",
 			id, ReservedIDPrefix)
 	}
 	return nil
 }
 
-func invalidID(what, id string) error {
-	return errcode.Errorf(errcode.Invalid, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", what, id)
+// invalidID is the error of a field that is not an id: what it is, in words, and the value.
+func invalidID(field, what, id string) error {
+	return errcode.FieldErrorf(errcode.Invalid, field, "%s %q is not 1-64 characters of A-Z a-z 0-9 . _ : -", what, id)
 }

@@ -128,9 +128,9 @@ func (m *Move) Validate() error {
 	case !m.Kind.Valid():
 		return errcode.Errorf(errcode.Invalid, "move kind %q is not one of %v", m.Kind, Kinds)
 	case !reading.ValidID(m.From):
-		return invalidID("move's donor site", m.From)
+		return invalidID("from", "move's donor site", m.From)
 	case !reading.ValidID(m.To):
-		return invalidID("move's receiving site", m.To)
+		return invalidID("to", "move's receiving site", m.To)
 	case m.From == m.To:
 		return errcode.Errorf(errcode.Invalid, "a move goes from one site to another; both are %s", m.From)
 	case len(m.Devices) == 0 || len(m.Devices) > MaxMoveDevices:
@@ -138,7 +138,7 @@ func (m *Move) Validate() error {
 	}
 	for i, id := range m.Devices {
 		if !reading.ValidID(id) {
-			return invalidID("device id", id)
+			return invalidID("devices", "device id", id)
 		}
 		if slices.Contains(m.Devices[:i], id) {
 			return errcode.Errorf(errcode.Invalid, "device %s is in the move twice", id)

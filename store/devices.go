@@ -77,10 +77,10 @@ func validateNewDevice(d devices.Device) error {
 // or now.
 func (s *Registry) insertDevice(ctx context.Context, tx *sql.Tx, d devices.Device) (any, error) {
 	if err := mustBeNew(ctx, tx, "device", d.ID, `SELECT 1 FROM devices WHERE id = $1`); err != nil {
-		return nil, err
+		return nil, onField("id", err)
 	}
 	if err := mustExist(ctx, tx, "site", d.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
-		return nil, err
+		return nil, onField("site", err)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -110,7 +110,7 @@ func (s *Registry) UpdateDevice(ctx context.Context, d devices.Device) error {
 			return nil, err
 		}
 		if err := mustExist(ctx, tx, "site", d.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
-			return nil, err
+			return nil, onField("site", err)
 		}
 		if d.Mode != devices.Home || d.Status == devices.Retired {
 			open, ok, err := openAssignment(ctx, tx, d.ID)

@@ -68,10 +68,10 @@ func (s *Registry) CreatePatient(ctx context.Context, p devices.Patient) error {
 // taken, Invalid if the team does not exist.
 func insertPatient(ctx context.Context, tx *sql.Tx, p devices.Patient) (any, error) {
 	if err := mustBeNew(ctx, tx, "patient", p.ID, `SELECT 1 FROM patients WHERE id = $1`); err != nil {
-		return nil, err
+		return nil, onField("id", err)
 	}
 	if err := mustExist(ctx, tx, "team", p.TeamID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
-		return nil, err
+		return nil, onField("team", err)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO patients (id, team_id, plans, birth_year) VALUES ($1, $2, $3, $4)`,
 		p.ID, p.TeamID, plansJSON(p.Plans), birthYearColumn(p.BirthYear))
@@ -90,7 +90,7 @@ func (s *Registry) UpdatePatient(ctx context.Context, p devices.Patient) error {
 			return nil, err
 		}
 		if err := mustExist(ctx, tx, "team", p.TeamID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
-			return nil, err
+			return nil, onField("team", err)
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE patients SET team_id = $2, plans = $3, birth_year = $4 WHERE id = $1`,
 			p.ID, p.TeamID, plansJSON(p.Plans), birthYearColumn(p.BirthYear))

@@ -192,6 +192,19 @@ func mustExist(ctx context.Context, tx *sql.Tx, what, id, query string) error {
 	return nil
 }
 
+// onField returns err naming field as the input at fault when err is an *errcode.Error that
+// names none, so that a form can show it next to that field (a site that does not exist, an id
+// that is taken); field is the name of the input in the API's bodies and the import files.
+func onField(field string, err error) error {
+	var de *errcode.Error
+	if errors.As(err, &de) && de.Field == "" {
+		named := *de
+		named.Field = field
+		return &named
+	}
+	return err
+}
+
 // mustFind returns NotFound "<what> <id> not found" unless query finds a row: for the row a
 // change is about.
 func mustFind(ctx context.Context, tx *sql.Tx, what, id, query string) error {

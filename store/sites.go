@@ -42,7 +42,7 @@ func (s *Registry) CreateSite(ctx context.Context, site devices.Site) error {
 // insertSite adds a valid site in tx and returns its audit detail; Conflict if its id is taken.
 func insertSite(ctx context.Context, tx *sql.Tx, site devices.Site) (any, error) {
 	if err := mustBeNew(ctx, tx, "site", site.ID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
-		return nil, err
+		return nil, onField("id", err)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO sites (`+siteColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		site.ID, site.Name, site.District, site.Address, site.Lat, site.Lon, site.TimeZone, site.OpeningHours)

@@ -68,7 +68,11 @@ func checkRoster(ctx context.Context, tx *sql.Tx, t devices.Team) error {
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM users u JOIN user_teams ut ON ut.user_id = u.id
 			WHERE u.id = $1 AND ut.team_id = $2 AND u.role = 'doctor' AND u.disabled = 0`, u, t.ID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return errcode.Errorf(errcode.Invalid, "user %s is not an enabled doctor of team %s, so cannot lead it or be on its roster", u, t.ID)
+			field := "on_call"
+			if u == t.Lead {
+				field = "lead"
+			}
+			return errcode.FieldErrorf(errcode.Invalid, field, "user %s is not an enabled doctor of team %s, so cannot lead it or be on its roster", u, t.ID)
 		}
 		if err != nil {
 			return err
@@ -91,10 +95,10 @@ func (s *Registry) CreateTeam(ctx context.Context, team devices.Team) error {
 // Invalid if its site does not exist.
 func insertTeam(ctx context.Context, tx *sql.Tx, team devices.Team) (any, error) {
 	if err := mustBeNew(ctx, tx, "team", team.ID, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
-		return nil, err
+		return nil, onField("id", err)
 	}
 	if err := mustExist(ctx, tx, "site", team.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
-		return nil, err
+		return nil, onField("site", err)
 	}
 	if err := checkRoster(ctx, tx, team); err != nil {
 		return nil, err
@@ -115,7 +119,7 @@ func (s *Registry) UpdateTeam(ctx context.Context, team devices.Team) error {
 			return nil, err
 		}
 		if err := mustExist(ctx, tx, "site", team.SiteID, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
-			return nil, err
+			return nil, onField("site", err)
 		}
 		if err := checkRoster(ctx, tx, team); err != nil {
 			return nil, err

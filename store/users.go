@@ -157,7 +157,7 @@ func usernameFree(ctx context.Context, tx *sql.Tx, u access.User) error {
 		return err
 	}
 	if taken {
-		return errcode.Errorf(errcode.Conflict, "username %s is taken", u.Username)
+		return errcode.FieldErrorf(errcode.Conflict, "username", "username %s is taken", u.Username)
 	}
 	return nil
 }
@@ -176,7 +176,7 @@ func setMemberships(ctx context.Context, tx *sql.Tx, u access.User) error {
 		}
 		for _, id := range m.ids {
 			if err := mustExist(ctx, tx, m.what, id, m.exists); err != nil {
-				return err
+				return onField(m.what+"s", err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO `+m.table+` (user_id, `+m.column+`) VALUES ($1, $2)`, u.ID, id); err != nil {
 				return err

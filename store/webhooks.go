@@ -104,10 +104,10 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, w notify.Webhook) (notify.
 	err := s.webhookWrite(ctx, "create webhook", func(tx *sql.Tx, actor string) error {
 		if w.Team != "" {
 			if err := mustExist(ctx, tx, "team", w.Team, `SELECT 1 FROM teams WHERE id = $1`); err != nil {
-				return err
+				return onField("team", err)
 			}
 		} else if err := mustExist(ctx, tx, "site", w.Site, `SELECT 1 FROM sites WHERE id = $1`); err != nil {
-			return err
+			return onField("site", err)
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM alert_events`).Scan(&w.FromEvent); err != nil {
 			return err

@@ -15,11 +15,11 @@ import (
 // CheckWebhookURL refuses a URL that is not an absolute http or https URL with a host.
 func CheckWebhookURL(raw string) error {
 	if len(raw) > MaxWebhookURL || !utf8.ValidString(raw) {
-		return errcode.Errorf(errcode.Invalid, "url: at most %d bytes of UTF-8", MaxWebhookURL)
+		return errcode.FieldErrorf(errcode.Invalid, "url", "url: at most %d bytes of UTF-8", MaxWebhookURL)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return errcode.Errorf(errcode.Invalid, "url: %q is not an http:// or https:// URL with a host (and no user or fragment)", raw)
+		return errcode.FieldErrorf(errcode.Invalid, "url", "url: %q is not an http:// or https:// URL with a host (and no user or fragment)", raw)
 	}
 	return nil
 }
@@ -36,7 +36,7 @@ func CheckWebhookTarget(raw string, allowPrivate bool) error {
 	u, _ := url.Parse(raw) // CheckWebhookURL parsed it
 	host, ip, isAddr := hostAddress(u.Hostname())
 	if thisMachine(host) {
-		return errcode.Errorf(errcode.Invalid, "url: host %s is this machine; private targets are not allowed (alerts.webhooks.allow_private)", u.Hostname())
+		return errcode.FieldErrorf(errcode.Invalid, "url", "url: host %s is this machine; private targets are not allowed (alerts.webhooks.allow_private)", u.Hostname())
 	}
 	if !isAddr {
 		return nil
@@ -47,7 +47,7 @@ func CheckWebhookTarget(raw string, allowPrivate bool) error {
 			// 0x7f000001 or 127.1 says little to whoever reads the error: name the address.
 			shown += " (" + canonical + ")"
 		}
-		return errcode.Errorf(errcode.Invalid, "url: host %s is %s; private targets are not allowed (alerts.webhooks.allow_private)", shown, why)
+		return errcode.FieldErrorf(errcode.Invalid, "url", "url: host %s is %s; private targets are not allowed (alerts.webhooks.allow_private)", shown, why)
 	}
 	return nil
 }

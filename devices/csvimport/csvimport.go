@@ -18,9 +18,11 @@ import (
 	"github.com/vitalwatch/vitalwatch/reading"
 )
 
-// RowError is a row that could not be read, with its line in the file (the header is line 1).
+// RowError is a row that could not be read, with its line in the file (the header is line 1)
+// and, when the reason is about one cell, its column.
 type RowError struct {
 	Line   int
+	Column string
 	Reason string
 }
 
@@ -99,7 +101,7 @@ func Devices(r io.Reader) ([]Row[Device], []RowError, error) {
 			return d, err
 		}
 		if d.Secret != "" && len(d.Secret) < 16 {
-			return d, errors.New("secret: at least 16 characters")
+			return d, errcode.FieldErrorf(errcode.Invalid, "secret", "secret: at least 16 characters")
 		}
 		if err := d.Validate(); err != nil {
 			return d, err
@@ -121,7 +123,7 @@ func Assignments(r io.Reader) ([]Row[devices.Assignment], []RowError, error) {
 			return a, errors.New("device and patient must be ids (1-64 characters of A-Z a-z 0-9 . _ : -)")
 		}
 		if a.From.IsZero() {
-			return a, errors.New("from: required")
+			return a, errcode.FieldErrorf(errcode.Invalid, "from", "from: required")
 		}
 		return a, nil
 	})
@@ -178,12 +180,12 @@ func read[T any](r io.Reader, known, required []string, parse func(fields) (T, e
 		}
 		v, err := parse(fields{rec: rec, index: index, first: new(error)})
 		if err != nil {
-			reason := err.Error()
+			re := RowError{Line: line, Reason: err.Error()}
 			var de *errcode.Error
 			if errors.As(err, &de) {
-				reason = de.Message
+				re.Reason, re.Column = de.Message, de.Field
 			}
-			bad = append(bad, RowError{Line: line, Reason: reason})
+			bad = append(bad, re)
 			continue
 		}
 		rows = append(rows, Row[T]{Line: line, Value: v})
@@ -209,7 +211,7 @@ func (f fields) s(col string) string {
 
 func (f fields) fail(col string, err error) {
 	if *f.first == nil {
-		*f.first = fmt.Errorf("%s: %w", col, err)
+		*f.first = errcode.FieldErrorf(errcode.Invalid, col, "%s: %v", col, err)
 	}
 }
 
