@@ -19,12 +19,21 @@ type auditJSON struct {
 	Detail json.RawMessage `json:"detail"`
 }
 
-// listAudit serves GET /api/v1/audit?subject=&actor=&action=&before=&limit=, newest first, to
-// admins only. A page's next is the cursor for before=.
+// listAudit serves GET /api/v1/audit?subject=&actor=&action=&since=&until=&before=&limit=,
+// newest first, to admins only. A page's next is the cursor for before=.
 func (a *API) listAudit(c *call) error {
 	q := c.q
 	f := audit.Filter{Subject: q.Get("subject"), Actor: q.Get("actor"), Action: q.Get("action")}
 	var err error
+	if f.Since, err = timeParam(c, "since", time.Time{}); err != nil {
+		return err
+	}
+	if f.Until, err = timeParam(c, "until", time.Time{}); err != nil {
+		return err
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return invalid("since: must be before until")
+	}
 	if f.Before, f.Limit, err = pageParams(q, "before"); err != nil {
 		return err
 	}

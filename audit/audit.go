@@ -29,6 +29,8 @@ type Filter struct {
 	Subject string
 	Actor   string
 	Action  string
+	// Since and Until, when not zero, keep the entries made at or after Since and before Until.
+	Since, Until time.Time
 	// Before is a cursor: only entries with an ID below it. Zero means from the newest.
 	Before int64
 	// Limit is the page size: default 100, at most 1000.

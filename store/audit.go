@@ -26,6 +26,12 @@ func (s *Audit) AuditLog(ctx context.Context, f audit.Filter) ([]audit.Entry, er
 	if f.Action != "" {
 		w.add("action = ?", f.Action)
 	}
+	if !f.Since.IsZero() {
+		w.add("at_ms >= ?", f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		w.add("at_ms < ?", f.Until.UnixMilli())
+	}
 	if f.Before > 0 {
 		w.add("id < ?", f.Before)
 	}
