@@ -362,3 +362,60 @@ func (a *API) alternatives(c *call) error {
 	}
 	return c.reply(out)
 }
+
+// dayJSON is a device's use on one local day.
+type dayJSON struct {
+	Day       string `json:"day"` // YYYY-MM-DD in the centre's time zone
+	Uses      int    `json:"uses"`
+	InService bool   `json:"in_service"`     // active at the centre for part of the day: a day that counts
+	Lent      bool   `json:"lent,omitempty"` // home devices: lent to a patient for part of the day
+}
+
+// deviceDaysJSON is a device's use at a centre on each day of a month.
+type deviceDaysJSON struct {
+	Device string    `json:"device"`
+	Site   string    `json:"site"`
+	Type   string    `json:"type"`
+	Mode   string    `json:"mode"`
+	Rated  int       `json:"rated_uses_per_day"` // station devices
+	Days   []dayJSON `json:"days"`
+}
+
+// utilisationDaysJSON is the answer of GET /utilisation/days.
+type utilisationDaysJSON struct {
+	Month   string           `json:"month"`
+	Devices []deviceDaysJSON `json:"devices"`
+}
+
+// utilisationDays serves GET /utilisation/days?month=&site=&type=: each device's uses on each
+// day of a month (default: the last complete month), with whether the day counted.
+func (a *API) utilisationDays(c *call) error {
+	rep, err := a.reports()
+	if err != nil {
+		return err
+	}
+	scope, err := fleetScope(c)
+	if err != nil {
+		return err
+	}
+	_, month := rep.Window()
+	if v := c.q.Get("month"); v != "" {
+		if month, err = usage.ParseMonth(v); err != nil {
+			return invalid("month: " + err.Error())
+		}
+	}
+	rows, err := rep.Days(c.Context(), month, scope)
+	if err != nil {
+		return err
+	}
+	out := utilisationDaysJSON{Month: month.String(), Devices: make([]deviceDaysJSON, len(rows))}
+	for i, x := range rows {
+		j := deviceDaysJSON{Device: x.Device, Site: x.Site, Type: string(x.Kind), Mode: string(x.Mode), Rated: x.Rated,
+			Days: make([]dayJSON, len(x.Days))}
+		for k, d := range x.Days {
+			j.Days[k] = dayJSON{Day: string(d.Day), Uses: d.Uses, InService: d.InService, Lent: d.Lent}
+		}
+		out.Devices[i] = j
+	}
+	return c.reply(out)
+}

@@ -109,3 +109,69 @@ func TestUtilisationReport(t *testing.T) {
 		}
 	}
 }
+
+// The days of a month over HTTP: a station's uses on the day they were made, the days it was in
+// service, none after today; a fleet manager's devices are their sites'; a bad month is a 400
+// naming it.
+func TestUtilisationDays(t *testing.T) {
+	f := newRegistryFixture(t)
+	now := time.Now().UTC()
+	f.want(http.StatusOK, "admin", "PATCH", "/devices/stA", fmt.Sprintf(`{"in_service": %q}`, now.Add(-40*24*time.Hour).Format(time.RFC3339)), nil)
+	yesterday := now.Add(-24 * time.Hour)
+	var uses []usage.Use
+	for i := range 5 {
+		at := yesterday.Add(time.Duration(i) * time.Second)
+		uses = append(uses, usage.Use{Device: "stA", Site: "sA", At: at, Day: usage.DayOf(at, time.UTC)})
+	}
+	if _, err := f.store.RecordUses(context.Background(), uses); err != nil {
+		t.Fatal(err)
+	}
+	month := usage.MonthOf(yesterday).String()
+	var j utilisationDaysJSON
+	f.want(http.StatusOK, "fleetA", "GET", "/utilisation/days?type=station&month="+month, "", &j)
+	if j.Month != month || len(j.Devices) != 1 || j.Devices[0].Device != "stA" || j.Devices[0].Site != "sA" {
+		t.Fatalf("fleetA's station days of %s = %+v; want stA at sA only", month, j)
+	}
+	d := j.Devices[0]
+	for _, day := range d.Days {
+		switch {
+		case day.Day == string(usage.DayOf(yesterday, time.UTC)):
+			if day.Uses != 5 || !day.InService {
+				t.Errorf("yesterday = %+v; want 5 uses, in service", day)
+			}
+		case day.Day > string(usage.DayOf(now, time.UTC)):
+			if day.InService || day.Uses != 0 {
+				t.Errorf("%s, after today, = %+v; want not in service", day.Day, day)
+			}
+		case day.Uses != 0:
+			t.Errorf("%s = %+v; want no uses", day.Day, day)
+		}
+	}
+	if d.Type != "station" || d.Rated != 40 || len(d.Days) < 28 || d.Days[0].Day != month+"-01" {
+		t.Errorf("stA = %s rated %d with %d days from %s", d.Type, d.Rated, len(d.Days), d.Days[0].Day)
+	}
+	var all utilisationDaysJSON
+	f.want(http.StatusOK, "admin", "GET", "/utilisation/days?month="+month, "", &all)
+	sites := map[string]bool{}
+	for _, x := range all.Devices {
+		sites[x.Site] = true
+	}
+	if !sites["sA"] || !sites["sB"] {
+		t.Errorf("the admin's days cover %v; want sA and sB", sites)
+	}
+	for _, bad := range []struct {
+		user, query string
+		code        int
+		says        string
+	}{
+		{"fleetA", "month=2026-13", 400, "month"},
+		{"fleetA", "type=toaster", 400, "type"},
+		{"fleetA", "site=sB", 403, "sB"},
+		{"fleetA", "from=2026-01", 400, "unknown parameter"},
+	} {
+		w := f.call(bad.user, "GET", "/utilisation/days?"+bad.query, "")
+		if w.Code != bad.code || !strings.Contains(w.Body.String(), bad.says) {
+			t.Errorf("GET /utilisation/days?%s = %d %s; want %d saying %q", bad.query, w.Code, w.Body, bad.code, bad.says)
+		}
+	}
+}
