@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices/status"
 )
 
 // DeviceStatus keeps the devices' live state that each instance's tracker (package
-// devices/status) saves every few seconds, for the others and for the next start (migration
-// 0017). It is not part of the registry: writing it bumps no registry version and writes no
-// audit row.
+// devices/status) saves every few seconds, for the others and for the next start (migrations
+// 0017 and 0018): each save is a row of device_status_log, and the rows older than a few
+// minutes are folded into one row per device (device_status) and per device and hour
+// (device_status_hours). It is not part of the registry: writing it bumps no registry version
+// and writes no audit row.
 type DeviceStatus struct{ *DB }
 
 // NewDeviceStatus returns a DeviceStatus over db.
@@ -30,7 +33,7 @@ func mergeNewer(col, at string) string {
 }
 
 // upsertDeviceStatus merges rows into device_status field by field, as status.Record.Merge
-// does; the rows are marked with the save's number.
+// does; the rows are marked with the fold's number.
 var upsertDeviceStatus = `INSERT INTO device_status (device_id, last_message_ms, last_telemetry_ms, battery, battery_ms,
 	signal, signal_ms, firmware, firmware_ms, clock_offset_ms, clock_offset_at_ms, event, event_ms, rev) VALUES %s
 	ON CONFLICT (device_id) DO UPDATE SET ` + strings.Join([]string{
@@ -47,43 +50,220 @@ const addDeviceHours = `INSERT INTO device_status_hours (device_id, hour, readin
 	ON CONFLICT (device_id, hour) DO UPDATE SET readings = device_status_hours.readings + excluded.readings,
 	dead_letters = device_status_hours.dead_letters + excluded.dead_letters, rev = excluded.rev`
 
-// SaveDeviceStatus merges recs into the stored records in one transaction: each field is kept
-// with the newer of its time and the stored one's, and the records' hour counts are added to
-// the stored counts. A device given twice is merged first.
-func (s *DeviceStatus) SaveDeviceStatus(ctx context.Context, recs []status.Record) error {
+// AppendDeviceStatus saves recs as one row of device_status_log, numbered by
+// device_status_rev. Taking the number also makes the saves (and folds) of every instance wait
+// for each other, so that they commit in the order of their numbers and a reader that has read
+// up to n has missed nothing below it (PostgreSQL holds the row lock, SQLite its write lock, to
+// the commit).
+func (s *DeviceStatus) AppendDeviceStatus(ctx context.Context, instance string, recs []status.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	recs, hours := uniqueRecords(recs)
+	body := appendStatusRecords(make([]byte, 0, 64*len(recs)), recs)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("save device status: %w", err)
 	}
 	defer tx.Rollback()
-	// The save's number. Updating the one row of device_status_rev also makes the saves of
-	// every instance wait for each other, so that they commit in the order of their numbers
-	// and a reader that has read up to n has missed nothing below it (PostgreSQL holds the
-	// row lock, SQLite its write lock, to the commit).
 	var rev int64
 	if err := tx.QueryRowContext(ctx, `UPDATE device_status_rev SET rev = rev + 1 WHERE id = 1 RETURNING rev`).Scan(&rev); err != nil {
 		return fmt.Errorf("save device status: %w", err)
 	}
-	err = s.inChunks(ctx, tx, upsertDeviceStatus, 14, len(recs), func(args []any, i int) []any {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO device_status_log (rev, instance, saved_ms, records) VALUES ($1, $2, $3, $4)`,
+		rev, instance, s.now().UnixMilli(), body); err != nil {
+		return fmt.Errorf("save device status: %w", err)
+	}
+	return tx.Commit()
+}
+
+// readSnapshot begins a read-only transaction that sees one snapshot (PostgreSQL's read
+// committed would give each statement its own; SQLite's single connection sees one).
+func (s *DeviceStatus) readSnapshot(ctx context.Context) (*sql.Tx, error) {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	return s.db.BeginTx(ctx, opts)
+}
+
+// logRows reads the rows of device_status_log after rev after, in order.
+func logRows(ctx context.Context, tx *sql.Tx, after int64) ([]status.LogEntry, error) {
+	var out []status.LogEntry
+	err := eachRow(ctx, tx, `SELECT rev, instance, records FROM device_status_log WHERE rev > $1 ORDER BY rev`, []any{after},
+		func(sc scanner) error {
+			var rev int64
+			var e status.LogEntry
+			var body []byte
+			if err := sc.Scan(&rev, &e.Instance, &body); err != nil {
+				return err
+			}
+			recs, err := decodeStatusRecords(body)
+			if err != nil {
+				return fmt.Errorf("row %d: %w", rev, err)
+			}
+			e.Records = recs
+			out = append(out, e)
+			return nil
+		})
+	return out, err
+}
+
+// DeviceStatusLog returns the rows of device_status_log after rev after, oldest first, and the
+// number to pass next time; status.ErrFolded when rows after it have been folded away.
+func (s *DeviceStatus) DeviceStatusLog(ctx context.Context, after int64) ([]status.LogEntry, int64, error) {
+	tx, err := s.readSnapshot(ctx)
+	if err != nil {
+		return nil, after, fmt.Errorf("read device status log: %w", err)
+	}
+	defer tx.Rollback()
+	var upTo, folded int64
+	if err := tx.QueryRowContext(ctx, `SELECT rev, folded FROM device_status_rev WHERE id = 1`).Scan(&upTo, &folded); err != nil {
+		return nil, after, fmt.Errorf("read device status log: %w", err)
+	}
+	if folded > after {
+		return nil, after, status.ErrFolded
+	}
+	if upTo <= after {
+		return nil, upTo, tx.Commit()
+	}
+	out, err := logRows(ctx, tx, after)
+	if err != nil {
+		return nil, after, fmt.Errorf("read device status log: %w", err)
+	}
+	return out, upTo, tx.Commit()
+}
+
+// LoadDeviceStatus returns every folded record, with its hour counts from hour fromHour on,
+// then the records of the log's rows not yet folded, and the number of the last row.
+func (s *DeviceStatus) LoadDeviceStatus(ctx context.Context, fromHour int64) ([]status.Record, int64, error) {
+	tx, err := s.readSnapshot(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load device status: %w", err)
+	}
+	defer tx.Rollback()
+	var upTo, folded int64
+	if err := tx.QueryRowContext(ctx, `SELECT rev, folded FROM device_status_rev WHERE id = 1`).Scan(&upTo, &folded); err != nil {
+		return nil, 0, fmt.Errorf("load device status: %w", err)
+	}
+	var out []status.Record
+	index := map[string]int{}
+	err = eachRow(ctx, tx, `SELECT device_id, last_message_ms, last_telemetry_ms, battery, battery_ms, signal, signal_ms,
+		firmware, firmware_ms, clock_offset_ms, clock_offset_at_ms, event, event_ms FROM device_status`, nil, func(sc scanner) error {
+		var r status.Record
+		var ev string
+		if err := sc.Scan(&r.Device, &r.LastMessage, &r.LastTelemetry, &r.Battery, &r.BatteryAt, &r.Signal, &r.SignalAt,
+			&r.Firmware, &r.FirmwareAt, &r.ClockOffset, &r.ClockOffsetAt, &ev, &r.EventAt); err != nil {
+			return err
+		}
+		r.Event = status.Event(ev)
+		index[r.Device] = len(out)
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("load device status: %w", err)
+	}
+	err = eachRow(ctx, tx, `SELECT device_id, hour, readings, dead_letters FROM device_status_hours
+		WHERE hour >= $1 ORDER BY device_id, hour`, []any{fromHour}, func(sc scanner) error {
+		var dev string
+		var h status.Hour
+		if err := sc.Scan(&dev, &h.Hour, &h.Readings, &h.DeadLetters); err != nil {
+			return err
+		}
+		i, ok := index[dev]
+		if !ok {
+			i = len(out)
+			index[dev] = i
+			out = append(out, status.Record{Device: dev})
+		}
+		out[i].Hours = append(out[i].Hours, h)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("load device status hours: %w", err)
+	}
+	entries, err := logRows(ctx, tx, folded)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load device status log: %w", err)
+	}
+	for _, e := range entries {
+		out = append(out, e.Records...)
+	}
+	return out, upTo, tx.Commit()
+}
+
+// FoldDeviceStatus folds the rows of device_status_log saved more than olderThan ago (and any
+// before them) into device_status and device_status_hours, in one transaction that holds the
+// numbering lock: each field is kept with the newer of its time and the folded one's, and the
+// hour counts are added. The folded rows are deleted.
+func (s *DeviceStatus) FoldDeviceStatus(ctx context.Context, olderThan time.Duration) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("fold device status: %w", err)
+	}
+	defer tx.Rollback()
+	var rev, folded int64
+	if err := tx.QueryRowContext(ctx, `UPDATE device_status_rev SET rev = rev WHERE id = 1 RETURNING rev, folded`).Scan(&rev, &folded); err != nil {
+		return fmt.Errorf("fold device status: %w", err)
+	}
+	var upTo int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(rev), 0) FROM device_status_log WHERE saved_ms < $1`,
+		s.now().Add(-olderThan).UnixMilli()).Scan(&upTo); err != nil {
+		return fmt.Errorf("fold device status: %w", err)
+	}
+	if upTo <= folded {
+		return tx.Commit()
+	}
+	var recs []status.Record
+	err = eachRow(ctx, tx, `SELECT rev, records FROM device_status_log WHERE rev > $1 AND rev <= $2 ORDER BY rev`, []any{folded, upTo},
+		func(sc scanner) error {
+			var n int64
+			var body []byte
+			if err := sc.Scan(&n, &body); err != nil {
+				return err
+			}
+			more, err := decodeStatusRecords(body)
+			if err != nil {
+				return fmt.Errorf("row %d: %w", n, err)
+			}
+			recs = append(recs, more...)
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("fold device status: %w", err)
+	}
+	if err := s.foldRecords(ctx, tx, recs, upTo); err != nil {
+		return fmt.Errorf("fold device status: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM device_status_log WHERE rev <= $1`, upTo); err != nil {
+		return fmt.Errorf("fold device status: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE device_status_rev SET folded = $1 WHERE id = 1`, upTo); err != nil {
+		return fmt.Errorf("fold device status: %w", err)
+	}
+	return tx.Commit()
+}
+
+// foldRecords merges recs into device_status field by field, the newer time winning, and adds
+// their hour counts to device_status_hours, in tx; the rows are marked with the fold's rev. A
+// device given twice is merged first.
+func (s *DeviceStatus) foldRecords(ctx context.Context, tx *sql.Tx, recs []status.Record, rev int64) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	recs, hours := uniqueRecords(recs)
+	err := s.inChunks(ctx, tx, upsertDeviceStatus, 14, len(recs), func(args []any, i int) []any {
 		r := &recs[i]
 		return append(args, r.Device, r.LastMessage, r.LastTelemetry, r.Battery, r.BatteryAt, r.Signal, r.SignalAt,
 			r.Firmware, r.FirmwareAt, r.ClockOffset, r.ClockOffsetAt, string(r.Event), r.EventAt, rev)
 	})
 	if err != nil {
-		return fmt.Errorf("save device status: %w", err)
+		return err
 	}
-	err = s.inChunks(ctx, tx, addDeviceHours, 5, len(hours), func(args []any, i int) []any {
+	return s.inChunks(ctx, tx, addDeviceHours, 5, len(hours), func(args []any, i int) []any {
 		h := &hours[i]
 		return append(args, h.device, h.count.Hour, h.count.Readings, h.count.DeadLetters, rev)
 	})
-	if err != nil {
-		return fmt.Errorf("save device status hours: %w", err)
-	}
-	return tx.Commit()
 }
 
 // deviceHour is one hour count of one device.
@@ -166,60 +346,6 @@ func (s *DeviceStatus) valuesList(rows, cols int) string {
 		b.WriteByte(')')
 	}
 	return b.String()
-}
-
-// DeviceStatusSince returns the records saved after save number after (0: all of them), with
-// their hour counts from hour fromHour on, and the number to pass next time. A device whose
-// hour counts changed comes with its record.
-func (s *DeviceStatus) DeviceStatusSince(ctx context.Context, after, fromHour int64) ([]status.Record, int64, error) {
-	// The number first: every save up to it has committed, and the reads below see them all;
-	// a save after it is left for next time, even if these reads see part of it.
-	var upTo int64
-	if err := s.db.QueryRowContext(ctx, `SELECT rev FROM device_status_rev WHERE id = 1`).Scan(&upTo); err != nil {
-		return nil, after, fmt.Errorf("read device status: %w", err)
-	}
-	if upTo <= after {
-		return nil, upTo, nil
-	}
-	var out []status.Record
-	index := map[string]int{}
-	err := eachRow(ctx, s.db, `SELECT device_id, last_message_ms, last_telemetry_ms, battery, battery_ms, signal, signal_ms,
-		firmware, firmware_ms, clock_offset_ms, clock_offset_at_ms, event, event_ms
-		FROM device_status WHERE rev > $1 AND rev <= $2`, []any{after, upTo}, func(sc scanner) error {
-		var r status.Record
-		var ev string
-		if err := sc.Scan(&r.Device, &r.LastMessage, &r.LastTelemetry, &r.Battery, &r.BatteryAt, &r.Signal, &r.SignalAt,
-			&r.Firmware, &r.FirmwareAt, &r.ClockOffset, &r.ClockOffsetAt, &ev, &r.EventAt); err != nil {
-			return err
-		}
-		r.Event = status.Event(ev)
-		index[r.Device] = len(out)
-		out = append(out, r)
-		return nil
-	})
-	if err != nil {
-		return nil, after, fmt.Errorf("read device status: %w", err)
-	}
-	err = eachRow(ctx, s.db, `SELECT device_id, hour, readings, dead_letters FROM device_status_hours
-		WHERE rev > $1 AND rev <= $2 AND hour >= $3 ORDER BY device_id, hour`, []any{after, upTo, fromHour}, func(sc scanner) error {
-		var dev string
-		var h status.Hour
-		if err := sc.Scan(&dev, &h.Hour, &h.Readings, &h.DeadLetters); err != nil {
-			return err
-		}
-		i, ok := index[dev]
-		if !ok {
-			i = len(out)
-			index[dev] = i
-			out = append(out, status.Record{Device: dev})
-		}
-		out[i].Hours = append(out[i].Hours, h)
-		return nil
-	})
-	if err != nil {
-		return nil, after, fmt.Errorf("read device status hours: %w", err)
-	}
-	return out, upTo, nil
 }
 
 // PruneDeviceStatusHours deletes the hour counts of hours before before.

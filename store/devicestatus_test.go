@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -27,8 +28,8 @@ func byDevice(recs []status.Record) map[string]status.Record {
 	return out
 }
 
-// What is saved comes back field for field with its hour counts; the next read returns only
-// what was saved since.
+// What is saved comes back field for field with its hour counts, from the log and from a
+// load; the next read of the log returns only what was saved since.
 func testDeviceStatusRoundTrip(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
@@ -38,83 +39,103 @@ func testDeviceStatusRoundTrip(t *testing.T, newDSN func(t *testing.T) string) {
 		Hours: []status.Hour{{Hour: h - 1, Readings: 12, DeadLetters: 1}, {Hour: h, Readings: 3}}}
 	b := status.Record{Device: "dev-b", LastMessage: 2000, Event: status.LastWill, EventAt: 2000,
 		Hours: []status.Hour{{Hour: h, DeadLetters: 2}}}
-	must(t, "save", s.SaveDeviceStatus(ctx, []status.Record{a, b}))
-	recs, next, err := s.DeviceStatusSince(ctx, 0, h-status.HoursKept+1)
+	must(t, "save", s.AppendDeviceStatus(ctx, "one", []status.Record{a, b}))
+	log, next, err := s.DeviceStatusLog(ctx, 0)
 	must(t, "read", err)
-	got := byDevice(recs)
-	if len(recs) != 2 || fmt.Sprint(got["dev-a"]) != fmt.Sprint(a) || fmt.Sprint(got["dev-b"]) != fmt.Sprint(b) {
-		t.Fatalf("read back %+v; want %+v and %+v", recs, a, b)
+	if len(log) != 1 || log[0].Instance != "one" || fmt.Sprint(log[0].Records) != fmt.Sprint([]status.Record{a, b}) {
+		t.Fatalf("the log = %+v; want one entry of one with %+v and %+v", log, a, b)
 	}
-	again, next2, err := s.DeviceStatusSince(ctx, next, h-status.HoursKept+1)
+	again, next2, err := s.DeviceStatusLog(ctx, next)
 	must(t, "read again", err)
 	if len(again) != 0 || next2 != next {
-		t.Errorf("read after %d = %+v, next %d; want nothing new", next, again, next2)
+		t.Errorf("the log after %d = %+v, next %d; want nothing new", next, again, next2)
 	}
-	// Only b changes: only b comes back, with the hour that changed.
-	must(t, "save b", s.SaveDeviceStatus(ctx, []status.Record{{Device: "dev-b", LastMessage: 3000, Hours: []status.Hour{{Hour: h, Readings: 4}}}}))
-	recs, _, err = s.DeviceStatusSince(ctx, next, h-status.HoursKept+1)
+	c := status.Record{Device: "dev-b", LastMessage: 3000, Hours: []status.Hour{{Hour: h, Readings: 4}}}
+	must(t, "save b", s.AppendDeviceStatus(ctx, "two", []status.Record{c}))
+	log, _, err = s.DeviceStatusLog(ctx, next)
 	must(t, "read b", err)
-	if len(recs) != 1 || recs[0].Device != "dev-b" || recs[0].LastMessage != 3000 || recs[0].Event != status.LastWill ||
-		!slices.Equal(recs[0].Hours, []status.Hour{{Hour: h, Readings: 4, DeadLetters: 2}}) {
-		t.Errorf("read after b's save = %+v; want b with last message 3000, its will kept, hour %d at 4 readings and 2 dead letters", recs, h)
+	if len(log) != 1 || log[0].Instance != "two" || fmt.Sprint(log[0].Records) != fmt.Sprint([]status.Record{c}) {
+		t.Errorf("the log after b's save = %+v; want two's entry with %+v", log, c)
 	}
-	// Hours before fromHour are left out, and pruned ones are gone.
-	recs, _, err = s.DeviceStatusSince(ctx, 0, h)
-	must(t, "read from h", err)
-	if a := byDevice(recs)["dev-a"]; !slices.Equal(a.Hours, []status.Hour{{Hour: h, Readings: 3}}) {
-		t.Errorf("dev-a's hours from %d = %+v; want only hour %d", h, a.Hours, h)
-	}
-	must(t, "prune", s.PruneDeviceStatusHours(ctx, h))
-	recs, _, err = s.DeviceStatusSince(ctx, 0, 0)
-	must(t, "read after prune", err)
-	for _, r := range recs {
-		for _, hr := range r.Hours {
-			if hr.Hour < h {
-				t.Errorf("%s keeps hour %d after pruning before %d", r.Device, hr.Hour, h)
-			}
-		}
+	recs, upTo, err := s.LoadDeviceStatus(ctx, h-status.HoursKept+1)
+	must(t, "load", err)
+	if fmt.Sprint(recs) != fmt.Sprint([]status.Record{a, b, c}) || upTo != next+1 {
+		t.Errorf("load = %+v up to %d; want the three records of the log, up to %d", recs, upTo, next+1)
 	}
 }
 
-// Two instances save what each saw of one device: every field keeps the newer, the counts add
-// up, and both read the same.
-func testDeviceStatusMerge(t *testing.T, newDSN func(t *testing.T) string) {
+// useClock sets the store's clock, which stamps the log's rows and decides what is old enough
+// to fold.
+func useClock(s *Store, at *time.Time) { s.DB.now = func() time.Time { return *at } }
+
+// Folding merges what two instances saved of one device, every field keeping the newer and
+// the counts adding up, and deletes the rows folded; a reader behind the fold is told; a load
+// returns the folded record and the rows not yet folded.
+func testDeviceStatusFold(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	dsn := newDSN(t)
 	one, two := mustOpen(t, dsn), mustOpen(t, dsn)
+	clock := statusT0
+	useClock(one, &clock)
+	useClock(two, &clock)
 	h := statusHour(0)
-	must(t, "save one", one.SaveDeviceStatus(ctx, []status.Record{{Device: "d", LastMessage: 5000, LastTelemetry: 5000,
+	must(t, "save one", one.AppendDeviceStatus(ctx, "one", []status.Record{{Device: "d", LastMessage: 5000, LastTelemetry: 5000,
 		Battery: 40, BatteryAt: 4000, Signal: -60, SignalAt: 3000, Firmware: "1.0", FirmwareAt: 3000,
 		ClockOffset: 100, ClockOffsetAt: 5000, Event: status.Connect, EventAt: 1000,
 		Hours: []status.Hour{{Hour: h, Readings: 7, DeadLetters: 1}}}}))
-	must(t, "save two", two.SaveDeviceStatus(ctx, []status.Record{{Device: "d", LastMessage: 4500, LastTelemetry: 6000,
+	_, seen, err := two.DeviceStatusLog(ctx, 0)
+	must(t, "read", err)
+	must(t, "save two", two.AppendDeviceStatus(ctx, "two", []status.Record{{Device: "d", LastMessage: 4500, LastTelemetry: 6000,
 		Battery: 35, BatteryAt: 4500, Signal: -80, SignalAt: 2000, Firmware: "1.1", FirmwareAt: 3000,
 		ClockOffset: -200, ClockOffsetAt: 4000, Event: status.ConnectionLost, EventAt: 2000,
-		Hours: []status.Hour{{Hour: h, Readings: 5}, {Hour: h + 1, Readings: 1}}}}))
-	want := status.Record{Device: "d", LastMessage: 5000, LastTelemetry: 6000, Battery: 35, BatteryAt: 4500,
-		Signal: -60, SignalAt: 3000, Firmware: "1.0", FirmwareAt: 3000, // equal times keep what was stored
-		ClockOffset: 100, ClockOffsetAt: 5000, Event: status.ConnectionLost, EventAt: 2000,
-		Hours: []status.Hour{{Hour: h, Readings: 12, DeadLetters: 1}, {Hour: h + 1, Readings: 1}}}
-	for name, s := range map[string]*Store{"one": one, "two": two} {
-		recs, _, err := s.DeviceStatusSince(ctx, 0, h)
-		must(t, "read "+name, err)
-		if len(recs) != 1 || fmt.Sprint(recs[0]) != fmt.Sprint(want) {
-			t.Errorf("instance %s reads %+v; want %+v", name, recs, want)
-		}
-	}
-	// One save naming a device twice merges it first.
-	must(t, "save twice", one.SaveDeviceStatus(ctx, []status.Record{
+		Hours: []status.Hour{{Hour: h, Readings: 5}, {Hour: h + 1, Readings: 1}}},
+		// A device twice in one save is merged when folded.
 		{Device: "e", Battery: 10, BatteryAt: 10, Hours: []status.Hour{{Hour: h, Readings: 1}}},
 		{Device: "e", Battery: 20, BatteryAt: 20, Hours: []status.Hour{{Hour: h, Readings: 2}}}}))
-	recs, _, err := two.DeviceStatusSince(ctx, 0, h)
-	must(t, "read e", err)
-	if e := byDevice(recs)["e"]; e.Battery != 20 || !slices.Equal(e.Hours, []status.Hour{{Hour: h, Readings: 3}}) {
+	clock = statusT0.Add(time.Minute)
+	must(t, "save later", one.AppendDeviceStatus(ctx, "one", []status.Record{{Device: "f", LastMessage: 1, Hours: []status.Hour{{Hour: h, Readings: 9}}}}))
+
+	// At 3m30s, the two rows saved at 0 are more than 3 minutes old; the third is not.
+	clock = statusT0.Add(3*time.Minute + 30*time.Second)
+	must(t, "fold", one.FoldDeviceStatus(ctx, 3*time.Minute))
+	if _, _, err := two.DeviceStatusLog(ctx, seen); !errors.Is(err, status.ErrFolded) {
+		t.Errorf("reading the log after %d once it was folded past: %v; want ErrFolded", seen, err)
+	}
+	recs, upTo, err := two.LoadDeviceStatus(ctx, h)
+	must(t, "load", err)
+	got := byDevice(recs)
+	want := status.Record{Device: "d", LastMessage: 5000, LastTelemetry: 6000, Battery: 35, BatteryAt: 4500,
+		Signal: -60, SignalAt: 3000, Firmware: "1.0", FirmwareAt: 3000, // equal times keep what was folded first
+		ClockOffset: 100, ClockOffsetAt: 5000, Event: status.ConnectionLost, EventAt: 2000,
+		Hours: []status.Hour{{Hour: h, Readings: 12, DeadLetters: 1}, {Hour: h + 1, Readings: 1}}}
+	if len(recs) != 3 || fmt.Sprint(got["d"]) != fmt.Sprint(want) {
+		t.Errorf("load after the fold = %+v; want d folded as %+v, e, and f from the log", recs, want)
+	}
+	if e := got["e"]; e.Battery != 20 || !slices.Equal(e.Hours, []status.Hour{{Hour: h, Readings: 3}}) {
 		t.Errorf("e = %+v; want battery 20 and 3 readings", e)
+	}
+	if f := got["f"]; !slices.Equal(f.Hours, []status.Hour{{Hour: h, Readings: 9}}) {
+		t.Errorf("f = %+v; want its row, not yet folded, with 9 readings", f)
+	}
+	log, next, err := two.DeviceStatusLog(ctx, upTo-1)
+	must(t, "read the rest", err)
+	if len(log) != 1 || log[0].Records[0].Device != "f" || next != upTo {
+		t.Errorf("the log after the fold = %+v; want f's row only", log)
+	}
+	// Folding again folds the third row; pruning forgets the hours before h+1.
+	clock = statusT0.Add(time.Hour)
+	must(t, "fold again", two.FoldDeviceStatus(ctx, 3*time.Minute))
+	must(t, "prune", two.PruneDeviceStatusHours(ctx, h+1))
+	recs, _, err = one.LoadDeviceStatus(ctx, 0)
+	must(t, "load again", err)
+	got = byDevice(recs)
+	if len(recs) != 3 || !slices.Equal(got["d"].Hours, []status.Hour{{Hour: h + 1, Readings: 1}}) || len(got["f"].Hours) != 0 || got["f"].LastMessage != 1 {
+		t.Errorf("after folding all and pruning = %+v; want d with hour %d only, e and f without hours", recs, h+1)
 	}
 }
 
-// Instances saving at once lose no count, and a reader that follows the save numbers misses no
-// save.
+// Instances saving at once lose no count: a reader that follows the log as they save, and a
+// load after a fold, add up to every count saved.
 func testDeviceStatusConcurrentSaves(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	dsn := newDSN(t)
@@ -131,27 +152,32 @@ func testDeviceStatusConcurrentSaves(t *testing.T, newDSN func(t *testing.T) str
 					recs = append(recs, status.Record{Device: fmt.Sprintf("d%d", d), LastMessage: int64(i*1000 + n),
 						Hours: []status.Hour{{Hour: h, Readings: 1, DeadLetters: int64(i)}}})
 				}
-				if err := s.SaveDeviceStatus(ctx, recs); err != nil {
+				if err := s.AppendDeviceStatus(ctx, fmt.Sprint(i), recs); err != nil {
 					errs <- err
 					return
 				}
 			}
 		})
 	}
-	// The third follows the saves as they happen, adding up the hour totals it reads.
+	// The third follows the log as the saves happen, adding up what it reads.
 	totals := map[string]status.Hour{}
 	var after int64
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	follow := func() {
-		recs, next, err := stores[2].DeviceStatusSince(ctx, after, h)
+		log, next, err := stores[2].DeviceStatusLog(ctx, after)
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		for _, r := range recs {
-			for _, hr := range r.Hours {
-				totals[r.Device] = hr // a total: the latest read is the count so far
+		for _, e := range log {
+			for _, r := range e.Records {
+				for _, hr := range r.Hours {
+					tot := totals[r.Device]
+					tot.Readings += hr.Readings
+					tot.DeadLetters += hr.DeadLetters
+					totals[r.Device] = tot
+				}
 			}
 		}
 		after = next
@@ -169,11 +195,40 @@ func testDeviceStatusConcurrentSaves(t *testing.T, newDSN func(t *testing.T) str
 	for err := range errs {
 		t.Fatal(err)
 	}
+	must(t, "fold", stores[0].FoldDeviceStatus(ctx, -time.Hour)) // everything
+	recs, _, err := stores[1].LoadDeviceStatus(ctx, h)
+	must(t, "load", err)
+	loaded := byDevice(recs)
 	for d := range 5 {
 		id := fmt.Sprintf("d%d", d)
 		if got := totals[id]; got.Readings != 2*saves || got.DeadLetters != saves {
-			t.Errorf("%s: follower read %d readings, %d dead letters; want %d and %d", id, got.Readings, got.DeadLetters, 2*saves, saves)
+			t.Errorf("%s: the follower read %d readings, %d dead letters; want %d and %d", id, got.Readings, got.DeadLetters, 2*saves, saves)
 		}
+		if got := loaded[id]; len(got.Hours) != 1 || got.Hours[0].Readings != 2*saves || got.Hours[0].DeadLetters != saves || got.LastMessage != 1000+saves-1 {
+			t.Errorf("%s folded: %+v; want %d readings, %d dead letters, last message %d", id, got, 2*saves, saves, 1000+saves-1)
+		}
+	}
+}
+
+func TestDeviceStatusLogEncoding(t *testing.T) {
+	recs := []status.Record{
+		{Device: "cuff-1", LastMessage: 1764000000123, LastTelemetry: 1764000000000, Battery: 18.5, BatteryAt: 1763999999000,
+			Signal: -71.25, SignalAt: 1, Firmware: "2.1.0-β", FirmwareAt: 2, ClockOffset: -1500, ClockOffsetAt: 3,
+			Event: status.LastWill, EventAt: 4, Hours: []status.Hour{{Hour: 490000, Readings: 12, DeadLetters: 1}, {Hour: 490001}}},
+		{Device: "x"},
+	}
+	body := appendStatusRecords(nil, recs)
+	got, err := decodeStatusRecords(body)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(recs) {
+		t.Fatalf("decode(encode(%+v)) = %+v, %v", recs, got, err)
+	}
+	for cut := 1; cut < len(body); cut++ {
+		if _, err := decodeStatusRecords(body[:cut]); err == nil {
+			t.Fatalf("decoding the first %d of %d bytes succeeded; want an error", cut, len(body))
+		}
+	}
+	if _, err := decodeStatusRecords(append([]byte{9}, body[1:]...)); err == nil {
+		t.Error("decoding an unknown version succeeded")
 	}
 }
 

@@ -103,7 +103,7 @@ var conformance = []struct {
 	{"Silences", testSilences},
 	{"AlertSilencedFinding", testAlertSilencedFinding},
 	{"DeviceStatusRoundTrip", testDeviceStatusRoundTrip},
-	{"DeviceStatusMerge", testDeviceStatusMerge},
+	{"DeviceStatusFold", testDeviceStatusFold},
 	{"DeviceStatusConcurrentSaves", testDeviceStatusConcurrentSaves},
 	{"DeviceStatusSync", testDeviceStatusSync},
 }

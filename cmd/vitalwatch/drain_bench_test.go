@@ -216,7 +216,7 @@ func trackedReadings(tb testing.TB, dataDir string) int {
 		tb.Fatal(err)
 	}
 	defer st.Close()
-	recs, _, err := st.DeviceStatusSince(context.Background(), 0, status.HourOf(time.Now().Add(-24*time.Hour)))
+	recs, _, err := st.LoadDeviceStatus(context.Background(), status.HourOf(time.Now().Add(-24*time.Hour)))
 	if err != nil {
 		tb.Fatal(err)
 	}

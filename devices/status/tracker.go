@@ -50,8 +50,8 @@ type Record struct {
 	ClockOffsetAt              int64
 	Event                      Event
 	EventAt                    int64
-	// Hours are counts by UTC hour: from a tracker, those not yet saved, to add to the
-	// store's; from the store, its totals.
+	// Hours are counts by UTC hour, to add to what is known: from a tracker, those not yet
+	// saved; from the store, its folded totals and the saves not yet folded.
 	Hours []Hour
 }
 
@@ -101,7 +101,7 @@ func floorDiv(a, b int64) int64 {
 
 // Tracker keeps every device's live state in memory. Ingest feeds it a batch at a time
 // (Observe) and the embedded broker connection by connection (Connection); a Sync saves what
-// changed and merges what other instances saved. It is safe for concurrent use: one mutex,
+// changed (Changes) and adds what other instances saved (Add). It is safe for concurrent use: one mutex,
 // taken once per batch, over a map of small structs; observing a message allocates nothing
 // once its device is known.
 type Tracker struct {
@@ -226,14 +226,7 @@ func (e *entry) event(ev Event, ms int64, local bool) {
 
 // count adds readings and dead letters received in hour h.
 func (e *entry) count(h, readings, letters int64) {
-	b := &e.hours[h%HoursKept]
-	switch {
-	case int64(b.hour) == h:
-		b.readings += uint32(readings)
-		b.letters += uint32(letters)
-	case int64(b.hour) < h:
-		*b = bucket{hour: int32(h), readings: uint32(readings), letters: uint32(letters)}
-	}
+	e.addHour(Hour{Hour: h, Readings: readings, DeadLetters: letters})
 	for i := len(e.pend) - 1; i >= 0; i-- {
 		if e.pend[i].Hour == h {
 			e.pend[i].Readings += readings
@@ -363,12 +356,30 @@ func (e *entry) unsaved(h Hour) {
 	}
 }
 
-// Merge takes records read from the store: each field newer than the tracker's, and each
-// hour's total count, to which the counts not yet handed over are added. What it takes is not
-// handed back by Changes.
-func (t *Tracker) Merge(recs []Record) {
+// Add takes records that another instance saved: each field newer than the tracker's, and
+// their hour counts, added to the tracker's. What it takes is not handed back by Changes.
+func (t *Tracker) Add(recs []Record) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.add(recs)
+}
+
+// Load replaces what the tracker counted with the store's counts, recs (the folded totals and
+// the saves not yet folded, this instance's included), to which the counts not yet handed over
+// are added; fields are merged as Add does.
+func (t *Tracker) Load(recs []Record) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range t.devs {
+		e.hours = [HoursKept]bucket{}
+		for _, p := range e.pend {
+			e.addHour(p)
+		}
+	}
+	t.add(recs)
+}
+
+func (t *Tracker) add(recs []Record) {
 	for i := range recs {
 		o := &recs[i]
 		e := t.get(o.Device)
@@ -377,18 +388,20 @@ func (t *Tracker) Merge(recs []Record) {
 		}
 		e.rec.Merge(o)
 		for _, h := range o.Hours {
-			b := &e.hours[h.Hour%HoursKept]
-			if int64(b.hour) > h.Hour {
-				continue
-			}
-			*b = bucket{hour: int32(h.Hour), readings: uint32(h.Readings), letters: uint32(h.DeadLetters)}
-			for _, p := range e.pend {
-				if p.Hour == h.Hour {
-					b.readings += uint32(p.Readings)
-					b.letters += uint32(p.DeadLetters)
-				}
-			}
+			e.addHour(h)
 		}
+	}
+}
+
+// addHour adds h to the hour's bucket, unless the bucket holds a later hour.
+func (e *entry) addHour(h Hour) {
+	b := &e.hours[h.Hour%HoursKept]
+	switch {
+	case int64(b.hour) == h.Hour:
+		b.readings += uint32(h.Readings)
+		b.letters += uint32(h.DeadLetters)
+	case int64(b.hour) < h.Hour:
+		*b = bucket{hour: int32(h.Hour), readings: uint32(h.Readings), letters: uint32(h.DeadLetters)}
 	}
 }
 

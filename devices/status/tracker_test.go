@@ -200,9 +200,9 @@ func TestTrackerCountsOver24Hours(t *testing.T) {
 }
 
 // Changes hands over the changed devices once, with their counts per hour; counts the store did
-// not take come back; what the store says merges in, newest per field, its hour totals with
-// the counts not yet handed over.
-func TestTrackerChangesAndMerge(t *testing.T) {
+// not take come back; what another instance saved merges in, newest per field, its counts
+// added.
+func TestTrackerChangesAndAdd(t *testing.T) {
 	tr, c := newTestTracker()
 	h := HourOf(t0)
 	tr.Observe([]Message{{Device: "a", Received: t0, Readings: 3}, {Device: "a", Received: t0.Add(time.Second), DeadLetters: 1},
@@ -222,16 +222,16 @@ func TestTrackerChangesAndMerge(t *testing.T) {
 	if len(recs) != 2 || !slices.Equal(recs[0].Hours, []Hour{{Hour: h, Readings: 5, DeadLetters: 1}}) {
 		t.Fatalf("Changes after Unsaved = %+v; want a with 5 readings and 1 dead letter", recs)
 	}
-	// Saved. Another instance had counted 10 readings of a this hour and 7 the hour before,
-	// and saw a's battery later; a sends 1 more before the merge.
+	// Saved. Another instance counted 10 readings of a this hour and 7 the hour before, and
+	// saw a's battery later; a sends 1 more.
 	tr.Observe([]Message{{Device: "a", Received: t0.Add(3 * time.Second), Readings: 1}})
-	tr.Merge([]Record{{Device: "a", LastMessage: t0.Add(-time.Hour).UnixMilli(), Battery: 11, BatteryAt: t0.Add(time.Minute).UnixMilli(),
+	tr.Add([]Record{{Device: "a", LastMessage: t0.Add(-time.Hour).UnixMilli(), Battery: 11, BatteryAt: t0.Add(time.Minute).UnixMilli(),
 		Event: Connect, EventAt: t0.UnixMilli(),
-		Hours: []Hour{{Hour: h, Readings: 15, DeadLetters: 1}, {Hour: h - 1, Readings: 7}}}})
+		Hours: []Hour{{Hour: h, Readings: 10}, {Hour: h - 1, Readings: 7}}}})
 	c.t = t0.Add(30 * time.Minute)
 	s := mustSeen(t, tr, "a")
-	if s.Readings != 15+1+7 || s.DeadLetters != 1 {
-		t.Errorf("after the merge: %d readings, %d dead letters; want 23 (store 15 + 7, and 1 not yet saved) and 1", s.Readings, s.DeadLetters)
+	if s.Readings != 3+2+1+10+7 || s.DeadLetters != 1 {
+		t.Errorf("after the merge: %d readings, %d dead letters; want 23 (6 here, 10 + 7 there) and 1", s.Readings, s.DeadLetters)
 	}
 	if s.Battery != 11 || !s.LastMessage.Equal(t0.Add(3*time.Second)) || s.Event != Connect {
 		t.Errorf("after the merge: %+v; want battery 11 from the store, the newer last message kept, event connect", s)
@@ -243,6 +243,12 @@ func TestTrackerChangesAndMerge(t *testing.T) {
 	// A merged connection event is not this broker's: stopping it leaves the device alone.
 	if n := tr.BrokerStopped(t0.Add(time.Hour)); n != 0 {
 		t.Errorf("BrokerStopped after a merged connect = %d; want 0", n)
+	}
+	// Loading replaces the counts with the store's, keeping those not yet handed over.
+	tr.Observe([]Message{{Device: "a", Received: t0.Add(4 * time.Second), Readings: 2}})
+	tr.Load([]Record{{Device: "a", Hours: []Hour{{Hour: h, Readings: 40, DeadLetters: 4}}}, {Device: "a", Hours: []Hour{{Hour: h, Readings: 1}}}})
+	if s := mustSeen(t, tr, "a"); s.Readings != 40+1+2 || s.DeadLetters != 4 {
+		t.Errorf("after Load: %d readings, %d dead letters; want 43 (41 in the store, 2 not yet saved) and 4", s.Readings, s.DeadLetters)
 	}
 }
 
