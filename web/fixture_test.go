@@ -66,6 +66,13 @@ type seedAlert struct {
 // test. extra alerts are recorded besides the default four.
 func startFixture(t *testing.T, extra ...seedAlert) *fixture {
 	t.Helper()
+	return startFixtureWith(t, nil, extra...)
+}
+
+// startFixtureWith is startFixture with more seed: more, when not nil, adds to the store in
+// dataDir after the default seed, before serve starts.
+func startFixtureWith(t *testing.T, more func(dataDir string), extra ...seedAlert) *fixture {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts influxd, serve and chromium; skipped under -short")
 	}
@@ -74,6 +81,9 @@ func startFixture(t *testing.T, extra ...seedAlert) *fixture {
 	dataDir := t.TempDir()
 	f := &fixture{t: t, secrets: map[string]string{}, users: map[string]string{}, alerts: map[string]int64{}, chrome: chrome}
 	f.seed(dataDir, extra)
+	if more != nil {
+		more(dataDir)
+	}
 
 	env := []string{"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_INFLUX_URL=" + ix.URL, "VITALWATCH_INFLUX_BUCKET=" + ix.Bucket,
 		"VITALWATCH_HTTP_LISTEN=127.0.0.1:0", "VITALWATCH_BROKER_LISTEN=127.0.0.1:0", "VITALWATCH_ALERTS_ESCALATE_AFTER=30m"}

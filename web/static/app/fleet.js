@@ -1,0 +1,98 @@
+// The fleet manager's vocabulary, shared by the devices, map, utilisation and plan pages: device
+// kinds, live states, registry statuses, spare/short verdicts and move states in words (each
+// state with an icon as well as a colour), centres by name, people as the API names them, and
+// utilisation as a percentage against the 60% and 90% lines.
+import { html, nothing } from './lit.js';
+import { t } from './i18n.js';
+import * as dir from './directory.js';
+import { number } from './format.js';
+
+export const KINDS = ['glucose_meter', 'cgm', 'bp_cuff', 'oximeter', 'wearable', 'thermometer', 'scale', 'station'];
+export const STATES = ['online', 'offline', 'battery_low', 'calibration_due', 'faulty'];
+export const STATUSES = ['active', 'maintenance', 'in_transit', 'retired'];
+export const VERDICTS = ['spare', 'short', 'balanced'];
+export const MOVE_STATES = ['proposed', 'approved', 'rejected', 'in_transit', 'received', 'cancelled'];
+
+const STATE_ICONS = { online: '●', offline: '○', battery_low: '▁', calibration_due: '◷', faulty: '✕' };
+const VERDICT_ICONS = { spare: '+', short: '−', balanced: '=' };
+const MOVE_ICONS = { proposed: '…', approved: '✓', rejected: '✕', in_transit: '→', received: '■', cancelled: '⊘' };
+
+/** The name of a device kind. */
+export const kindName = (k) => t('fleet.kind.' + k);
+/** The name of a registry status. */
+export const statusName = (s) => t('fleet.status.' + s);
+/** The name of a live state. */
+export const stateName = (s) => t('fleet.state.' + s);
+/** The name of a device's mode (home or station). */
+export const modeName = (m) => t('fleet.mode.' + m);
+
+/** A live state as a badge: icon, word and colour. */
+export function stateBadge(s) {
+  return html`<span class="fstate fstate-${s}"><span aria-hidden="true">${STATE_ICONS[s] || '?'}</span> ${stateName(s)}</span>`;
+}
+
+/** A spare/short verdict as a badge: sign, word and colour. */
+export function verdictBadge(v) {
+  return html`<span class="verdict verdict-${v}"><span aria-hidden="true">${VERDICT_ICONS[v] || '?'}</span> ${t('fleet.verdict.' + v)}</span>`;
+}
+
+/** A move's state as a badge. */
+export function moveStateBadge(s) {
+  return html`<span class="mstate mstate-${s}"><span aria-hidden="true">${MOVE_ICONS[s] || '?'}</span> ${t('fleet.move_state.' + s)}</span>`;
+}
+
+/** A centre's name, or its id when the directory does not know it. */
+export function siteName(id) {
+  const s = dir.site(id);
+  return (s && s.name) || id || '';
+}
+
+/** The time zone of a centre ('' when unknown). */
+export function siteZone(id) {
+  const s = dir.site(id);
+  return (s && s.time_zone) || '';
+}
+
+/** A utilisation (a fraction) as a percentage: "73%". */
+export function percent(v) {
+  if (v === null || v === undefined || v < 0) return '—';
+  return t('fleet.percent', { v: number(v * 100, 0) });
+}
+
+/**
+ * The band of a utilisation against the thresholds: 'low' below low (spare if it lasts), 'high'
+ * above high (short), 'mid' between; exactly low or high is mid, as the assessment judges.
+ */
+export function band(v, th) {
+  if (v === null || v === undefined || v < 0) return 'none';
+  if (v < th.low) return 'low';
+  if (v > th.high) return 'high';
+  return 'mid';
+}
+
+/** The mark of a band, so that it is not told by colour alone. */
+export function bandMark(b) {
+  return { low: '▽', high: '▲', mid: '', none: '' }[b] || '';
+}
+
+/** Who did something, as the API names people (user:<id>): "you" for the signed-in user. */
+export function actorText(actor, user) {
+  if (!actor) return '';
+  if (actor === 'system') return t('actor.system');
+  if (user && actor === 'user:' + user.id) return t('actor.you');
+  return actor;
+}
+
+/** The sites the user looks after: a fleet manager's own, or every site for an admin. */
+export function mySites(user) {
+  if (user.role === 'fleet_manager') return [...(user.sites || [])].sort();
+  return dir.allSites().map((s) => s.id);
+}
+
+/** A select of device kinds (with "all"), for filters. */
+export function kindOptions(selected) {
+  return html`<option value="" ?selected=${!selected}>${t('filter.all')}</option>
+    ${KINDS.map((k) => html`<option value=${k} ?selected=${selected === k}>${kindName(k)}</option>`)}`;
+}
+
+export { nothing };
