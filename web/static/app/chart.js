@@ -22,6 +22,14 @@ async function library() {
   return uplot;
 }
 
+/**
+ * The uPlot constructor, loaded once with its style sheet, or null when uPlot is missing from
+ * the build: for pages that draw charts of their own kinds (bands, scatter, small multiples).
+ */
+export function uPlot() {
+  return library();
+}
+
 const COLOURS = ['#0b5cad', '#8250df', '#1a7f37', '#bc4c00'];
 const LINE_COLOURS = ['#a40e26', '#b35900', '#7a6000', '#3d5a80'];
 
