@@ -165,6 +165,9 @@ $(sed 's/^/  /' "$VITALWATCH_DATA_DIR/demo-registry/credentials.txt")
 Try:  curl -s http://$HTTP/metrics | grep vitalwatch_ingest_readings_total
       curl -s $auth http://$HTTP/api/v1/deadletters?limit=3
       curl -s $auth http://$HTTP/api/v1/devices?site=site-01
+      curl -s $auth "http://$HTTP/api/v1/devices?site=site-01&state=offline"
+      curl -s $auth http://$HTTP/api/v1/devices/$(awk -F, '$6 == "site-01" {print $1; exit}' "$REG/devices.csv" 2>/dev/null)/status
+      curl -s $auth http://$HTTP/api/v1/sites/site-01/fleet
 $(if [ -n "$cgm_patient" ]; then cat <<PATIENT
 
 A patient's readings and clinical summary (CGM report with time in ranges, GMI and AGP; home BP
