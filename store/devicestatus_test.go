@@ -232,25 +232,30 @@ func TestDeviceStatusLogEncoding(t *testing.T) {
 	}
 }
 
-// A tracker's Sync over the store: what one instance's tracker saw, another's loads.
+// Two instances' trackers over the store: each adds what the other saved, the counts adding up
+// and each field the newer; a third instance started later loads it all.
 func testDeviceStatusSync(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	dsn := newDSN(t)
 	now := func() time.Time { return statusT0.Add(30 * time.Minute) }
-	a := status.NewTracker(status.DefaultLimits(), now)
+	a, b := status.NewTracker(status.DefaultLimits(), now), status.NewTracker(status.DefaultLimits(), now)
+	sa, sb := status.NewSync(a, mustOpen(t, dsn), status.SyncOptions{}), status.NewSync(b, mustOpen(t, dsn), status.SyncOptions{})
 	a.Connection("cuff-1", status.Connect, statusT0)
 	a.Observe([]status.Message{{Device: "cuff-1", Received: statusT0.Add(time.Second), Readings: 2, DeadLetters: 1,
 		Measured: statusT0, OwnClock: true, Battery: 15, HasBattery: true}})
-	if err := status.NewSync(a, mustOpen(t, dsn), status.SyncOptions{}).Step(ctx); err != nil {
-		t.Fatal(err)
+	b.Observe([]status.Message{{Device: "cuff-1", Received: statusT0.Add(2 * time.Second), Readings: 3,
+		Measured: statusT0.Add(time.Second), OwnClock: true, Battery: 14, HasBattery: true}})
+	for _, s := range []*status.Sync{sa, sb, sa} {
+		must(t, "step", s.Step(ctx))
 	}
-	b := status.NewTracker(status.DefaultLimits(), now)
-	if err := status.NewSync(b, mustOpen(t, dsn), status.SyncOptions{}).Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s, ok := b.Seen("cuff-1")
-	if !ok || s.Readings != 2 || s.DeadLetters != 1 || s.Battery != 15 || s.Event != status.Connect ||
-		!s.LastMessage.Equal(statusT0.Add(time.Second)) || s.ClockOffset != -time.Second {
-		t.Errorf("loaded %+v, %v; want 2 readings, 1 dead letter, battery 15, connect, last message %v, offset -1s", s, ok, statusT0.Add(time.Second))
+	c := status.NewTracker(status.DefaultLimits(), now)
+	must(t, "load", status.NewSync(c, mustOpen(t, dsn), status.SyncOptions{}).Load(ctx))
+	for name, tr := range map[string]*status.Tracker{"a": a, "b": b, "c": c} {
+		s, ok := tr.Seen("cuff-1")
+		if !ok || s.Readings != 5 || s.DeadLetters != 1 || s.Battery != 14 || s.Event != status.Connect ||
+			!s.LastMessage.Equal(statusT0.Add(2*time.Second)) || s.ClockOffset != -time.Second {
+			t.Errorf("instance %s sees %+v, %v; want 5 readings, 1 dead letter, battery 14, connect, last message %v, offset -1s",
+				name, s, ok, statusT0.Add(2*time.Second))
+		}
 	}
 }
