@@ -70,8 +70,9 @@ func startFixture(t *testing.T, extra ...seedAlert) *fixture {
 }
 
 // startFixtureWith is startFixture with more seed: more, when not nil, adds to the store in
-// dataDir after the default seed, before serve starts.
-func startFixtureWith(t *testing.T, more func(dataDir string), extra ...seedAlert) *fixture {
+// dataDir after the default seed, before serve starts, and answers more of serve's environment
+// (VITALWATCH_...=value).
+func startFixtureWith(t *testing.T, more func(dataDir string) (env []string), extra ...seedAlert) *fixture {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts influxd, serve and chromium; skipped under -short")
@@ -81,12 +82,14 @@ func startFixtureWith(t *testing.T, more func(dataDir string), extra ...seedAler
 	dataDir := t.TempDir()
 	f := &fixture{t: t, secrets: map[string]string{}, users: map[string]string{}, alerts: map[string]int64{}, chrome: chrome}
 	f.seed(dataDir, extra)
+	var moreEnv []string
 	if more != nil {
-		more(dataDir)
+		moreEnv = more(dataDir)
 	}
 
 	env := []string{"VITALWATCH_DATA_DIR=" + dataDir, "VITALWATCH_INFLUX_URL=" + ix.URL, "VITALWATCH_INFLUX_BUCKET=" + ix.Bucket,
 		"VITALWATCH_HTTP_LISTEN=127.0.0.1:0", "VITALWATCH_BROKER_LISTEN=127.0.0.1:0", "VITALWATCH_ALERTS_ESCALATE_AFTER=30m"}
+	env = append(env, moreEnv...)
 	cfg, err := config.Load("", env)
 	if err != nil {
 		t.Fatal(err)

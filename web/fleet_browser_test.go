@@ -21,7 +21,7 @@ import (
 )
 
 // The fleet manager's pages run on the shared fixture with more seed, shaped like the demo:
-// four centres with coordinates in two districts, health stations in service for five months
+// four centres with coordinates in two of the demo's districts (whose outlines it serves), health stations in service for five months
 // with a use history, so that site-1 has stations to spare (about 29% used) and site-3 is short
 // (about 120%), and the planner moves one station from site-1 to site-3. fleet-a looks after
 // site-1 only.
@@ -51,7 +51,14 @@ func startFleetFixture(t *testing.T) *fixture {
 	fault := seedAlert{"station", alerts.Finding{Rule: "stuck_sensor", RuleVersion: 1, Category: alerts.Fault, Severity: alerts.Warning,
 		Subject: alerts.Subject{Kind: "device", ID: faultyStation}, Device: faultyStation, Site: siteA,
 		At: time.Now().Add(-10 * time.Minute).UTC().Truncate(time.Second), Value: "the same reading 12 times"}}
-	return startFixtureWith(t, func(dataDir string) { seedFleet(t, dataDir, time.Now()) }, fault)
+	districts, err := filepath.Abs("../scripts/demo-districts.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startFixtureWith(t, func(dataDir string) []string {
+		seedFleet(t, dataDir, time.Now())
+		return []string{"VITALWATCH_WEB_DISTRICTS_GEOJSON=" + districts}
+	}, fault)
 }
 
 // seedFleet adds the centres' coordinates, two more centres, the stations and their uses.
@@ -71,7 +78,7 @@ func seedFleet(t *testing.T, dataDir string, now time.Time) {
 	}
 	for _, s := range []devices.Site{
 		{ID: siteA, Name: "Hongpailou centre", District: "Wuhou", Lat: 30.6010, Lon: 104.0320},
-		{ID: siteB, Name: "Yulin centre", District: "Wuhou", Lat: 30.6260, Lon: 104.0640},
+		{ID: siteB, Name: "Yulin centre", District: "Wuhou", Lat: 30.6120, Lon: 104.0500},
 	} {
 		cur, err := st.GetSite(ctx, s.ID)
 		must(err)
@@ -130,6 +137,9 @@ func TestFleetMapShowsCentresAndPlannedMove(t *testing.T) {
 	f.do(ctx, "the map", 20*time.Second, chromedp.Navigate(f.base+"/app/map"),
 		chromedp.WaitVisible(chromedp.CSS(".centre-table tbody tr")))
 	f.waitJS(ctx, "the markers and the arrow", `document.querySelectorAll('.centre-marker').length === 2 && document.querySelectorAll('path.move-arrow').length === 1`, 10*time.Second)
+	if got := eval[string](t, ctx, `document.querySelectorAll('path.district-outline').length + ' ' + [...document.querySelectorAll('.district-label')].map(l => l.textContent).join(',')`); got != "4 Wuhou,Jinjiang,Gaoxin,Tianfu New Area" {
+		t.Errorf("district outlines: %s; want the demo's four", got)
+	}
 	got := eval[string](t, ctx, `[...document.querySelectorAll('.centre-marker')].map(m => m.dataset.site + ':' + m.getAttribute('aria-label') + ':' + m.tabIndex).sort().join('|')`)
 	want := "site-1:Hongpailou centre, 6 devices, Spare: Health station:0|site-3:Zhonghe centre, Short: Health station:0"
 	if got != want {
@@ -180,6 +190,8 @@ func TestFleetMapShowsCentresAndPlannedMove(t *testing.T) {
 
 // TestScreenshotsFleet writes PNGs of the fleet manager's pages into the folder
 // VITALWATCH_SCREENSHOTS names (make screenshots: docs/screenshots). Without it, it does nothing.
+// The map and utilisation are the admin's, who sees every centre; the devices and the plan
+// fleet-a's, with a move proposed and approved.
 func TestScreenshotsFleet(t *testing.T) {
 	dir := os.Getenv("VITALWATCH_SCREENSHOTS")
 	if dir == "" {
@@ -189,7 +201,17 @@ func TestScreenshotsFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := startFleetFixture(t)
-	desk := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 900})
+	now := time.Now()
+	f.publish(oximeter, fmt.Sprintf(`{"ts":%d,"battery":64,"readings":[{"type":"spo2","value":97,"unit":"%%"},{"type":"heart_rate","value":71,"unit":"/min"}]}`, now.Add(-3*time.Hour).UnixMilli()))
+	f.publish(oximeter, fmt.Sprintf(`{"ts":%d,"readings":[{"type":"spo2","value":95,"unit":"%%"},{"type":"heart_rate","value":78,"unit":"/min"}]}`, now.Add(-1*time.Hour).UnixMilli()))
+	f.publish(faultyA, fmt.Sprintf(`{"ts":%d,"battery":12,"readings":[{"type":"bp","systolic":182,"unit":"mm[Hg]"}]}`, now.Add(-30*time.Minute).UnixMilli()))
+	var m struct{ ID int64 }
+	if code := f.apiAs(fleetA, "POST", "/moves", `{"kind":"station","from":"site-1","to":"site-3","devices":["st-1a"],"reason":"Zhonghe is short of stations"}`, &m); code != 201 {
+		t.Fatalf("propose: %d", code)
+	}
+	if code := f.apiAs(fleetA, "POST", fmt.Sprintf("/moves/%d/approve", m.ID), `{"note":"the van goes on Thursday"}`, nil); code != 200 {
+		t.Fatalf("approve: %d", code)
+	}
 	shoot := func(ctx context.Context, name string) {
 		t.Helper()
 		c, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -204,15 +226,29 @@ func TestScreenshotsFleet(t *testing.T) {
 		}
 		t.Logf("%s: %d bytes", name, len(png))
 	}
-	f.signIn(desk, fleetA)
-	f.do(desk, "the map", 20*time.Second, chromedp.Navigate(f.base+"/app/map"), chromedp.WaitVisible(chromedp.CSS(".centre-table tbody tr")))
-	f.waitJS(desk, "the arrow", `document.querySelectorAll('path.move-arrow').length === 1`, 10*time.Second)
-	shoot(desk, "fleet-map.png")
-	f.do(desk, "utilisation", 20*time.Second, chromedp.Navigate(f.base+"/app/utilisation"),
+	admin := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 860})
+	f.signIn(admin, adminUser)
+	f.do(admin, "the map", 20*time.Second, chromedp.Navigate(f.base+"/app/map"), chromedp.WaitVisible(chromedp.CSS(".centre-table tbody tr")))
+	f.waitJS(admin, "the map's layers", `document.querySelectorAll('.district-label').length === 4 && document.querySelectorAll('.centre-marker').length === 4`, 10*time.Second)
+	shoot(admin, "map.png")
+	f.do(admin, "utilisation", 20*time.Second, chromedp.Navigate(f.base+"/app/utilisation?type=station&site=site-3"),
 		chromedp.WaitVisible(chromedp.CSS("table.heat-days tbody tr")), chromedp.WaitVisible(chromedp.CSS("table.heat[data-type=station] tbody tr")))
-	shoot(desk, "fleet-utilisation.png")
-	f.do(desk, "plan", 20*time.Second, chromedp.Navigate(f.base+"/app/plan"), chromedp.WaitVisible(chromedp.CSS(".planned-moves li")))
-	shoot(desk, "fleet-plan.png")
+	shoot(admin, "utilisation.png")
+
+	desk := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 860})
+	f.signIn(desk, fleetA)
+	f.do(desk, "devices", 20*time.Second, chromedp.Navigate(f.base+"/app/devices"), chromedp.WaitVisible(chromedp.CSS(".device-table tbody tr")))
+	f.waitJS(desk, "the rows' status", `[...document.querySelectorAll('.device-table tbody tr')].every(r => !r.cells[2].innerText.includes('…'))`, 10*time.Second)
+	shoot(desk, "devices.png")
+	f.do(desk, "a device", 20*time.Second, chromedp.Navigate(f.base+"/app/devices/"+oximeter), chromedp.WaitVisible(chromedp.CSS(".device-page .chart canvas")))
+	shoot(desk, "device.png")
+	f.do(desk, "plan", 20*time.Second, chromedp.Navigate(f.base+"/app/plan"), chromedp.WaitVisible(chromedp.CSS(".move-card")))
+	shoot(desk, "plan.png")
+	phone := f.browser(testsrv.BrowserOptions{Width: 360, Height: 740})
+	f.signIn(phone, fleetA)
+	f.do(phone, "devices on a phone", 20*time.Second, chromedp.Navigate(f.base+"/app/devices"), chromedp.WaitVisible(chromedp.CSS(".device-table tbody tr")))
+	f.waitJS(phone, "the rows' status", `[...document.querySelectorAll('.device-table tbody tr')].every(r => !r.cells[2].innerText.includes('…'))`, 10*time.Second)
+	shoot(phone, "devices-360.png")
 }
 
 // A fleet manager proposes the planned move through the plan page's form, which shows a field's
@@ -284,5 +320,170 @@ func TestFleetProposeAndApproveMove(t *testing.T) {
 	if m.State != "approved" || m.DecidedBy != "user:"+f.users[fleetA] || m.DecisionNote != "van on Thursday" ||
 		strings.Join(m.Devices, ",") != "st-1a" || m.From != siteA || m.To != siteC || m.Reason != "Zhonghe is overloaded" {
 		t.Errorf("the API's move = %+v; want approved by fleet-a with the note", m)
+	}
+}
+
+// A fleet manager's device list holds the devices of their own site only, each with its states;
+// the state filter lists what the API lists for that state and is kept in the address; another
+// site's device is refused on its page; at 360 px the page does not scroll sideways.
+func TestFleetDevicesOwnSitesAndStateFilter(t *testing.T) {
+	f := startFleetFixture(t)
+	ctx := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 900})
+	f.signIn(ctx, fleetA)
+	f.do(ctx, "the device list", 20*time.Second, chromedp.Navigate(f.base+"/app/devices"),
+		chromedp.WaitVisible(chromedp.CSS(".device-table tbody tr")))
+	ids := eval[string](t, ctx, `[...document.querySelectorAll('.device-table tbody th a')].map(a => a.textContent).join(',')`)
+	if ids != "cuff-9,ox-1,st-1a,st-1b,st-1c,st-1d" {
+		t.Errorf("fleet-a's devices: %s; want site-1's six", ids)
+	}
+	states := eval[string](t, ctx, `[...document.querySelectorAll('.device-table tbody tr')].map(r => r.querySelector('th a').textContent + ':' + r.cells[1].innerText.replace(/\s+/g, ' ').trim()).join(', ')`)
+	if !strings.Contains(states, "st-1a:○ Offline ✕ Faulty") || !strings.Contains(states, "st-1b:○ Offline") {
+		t.Errorf("states shown: %s", states)
+	}
+	var faulty struct{ Items []struct{ ID string } }
+	f.apiAs(fleetA, "GET", "/devices?state=faulty", "", &faulty)
+	var want []string
+	for _, d := range faulty.Items {
+		want = append(want, d.ID)
+	}
+	if strings.Join(want, ",") != "cuff-9,st-1a" {
+		t.Fatalf("the API's faulty devices of fleet-a: %v; want cuff-9 and st-1a", want)
+	}
+	f.do(ctx, "the faulty ones", 10*time.Second,
+		chromedp.SetValue(chromedp.CSS("#dev-state"), "faulty"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#dev-state').dispatchEvent(new Event('change', {bubbles: true}))`),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('.device-table tbody tr').length === 2`),
+	)
+	got := eval[string](t, ctx, `[...document.querySelectorAll('.device-table tbody th a')].map(a => a.textContent).join(',') + '|' + location.search`)
+	if got != strings.Join(want, ",")+"|?state=faulty" {
+		t.Errorf("filtered by faulty: %s; want %s and ?state=faulty", got, strings.Join(want, ","))
+	}
+	// The filter survives a reload, from the address.
+	f.do(ctx, "reload", 20*time.Second, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(".device-table tbody tr")))
+	if got := eval[string](t, ctx, `document.querySelector('#dev-state').value + '|' + document.querySelectorAll('.device-table tbody tr').length`); got != "faulty|2" {
+		t.Errorf("after a reload: %s; want the faulty filter and 2 rows", got)
+	}
+
+	// Another site's device: the API says 403, the page says it is not theirs.
+	f.do(ctx, "another site's device", 20*time.Second, chromedp.Navigate(f.base+"/app/devices/"+faultyB),
+		chromedp.WaitVisible(chromedp.CSS(".device-refused")))
+	if got := eval[string](t, ctx, `document.querySelector('.device-refused').dataset.status + '|' + document.querySelector('.device-refused h1').textContent`); got != "403|Not one of your devices" {
+		t.Errorf("another site's device page: %s", got)
+	}
+	if got := eval[string](t, ctx, `document.body.innerText`); strings.Contains(got, "BP cuff") || strings.Contains(got, "Yulin") {
+		t.Errorf("the refused page shows the device's details: %s", got)
+	}
+
+	phone := f.browser(testsrv.BrowserOptions{Width: 360, Height: 740})
+	f.signIn(phone, fleetA)
+	f.do(phone, "the device list on a phone", 20*time.Second, chromedp.Navigate(f.base+"/app/devices"),
+		chromedp.WaitVisible(chromedp.CSS(".device-table tbody tr")))
+	f.waitJS(phone, "the rows' status", `[...document.querySelectorAll('.device-table tbody tr')].every(r => !r.cells[2].innerText.includes('…'))`, 10*time.Second)
+	if w := eval[string](t, phone, `document.documentElement.scrollWidth + ' ' + window.innerWidth + ' ' + document.body.scrollWidth`); w != "360 360 360" {
+		t.Errorf("at 360 px the page is %s wide (scrollWidth, innerWidth, body); want no sideways scroll", w)
+	}
+}
+
+// A device's page shows its live status, its fault history, its recent readings as the API has
+// them, and its refused messages with the reason in words; the list shows the refused message too.
+func TestFleetDevicePage(t *testing.T) {
+	f := startFleetFixture(t)
+	at := time.Now().Add(-2 * time.Minute)
+	f.publish(oximeter, fmt.Sprintf(`{"ts":%d,"battery":64,"readings":[{"type":"spo2","value":97,"unit":"%%"},{"type":"heart_rate","value":71,"unit":"/min"}]}`, at.UnixMilli()))
+	f.publish(oximeter, fmt.Sprintf(`{"ts":%d,"readings":[{"type":"glucose_ish","value":5}]}`, at.UnixMilli()))
+	ctx := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 900})
+	f.signIn(ctx, fleetA)
+	var readings struct {
+		Readings []struct{ Value float64 }
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		f.apiAs(fleetA, "GET", "/devices/"+oximeter+"/readings?type=spo2", "", &readings)
+		if len(readings.Readings) == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(readings.Readings) != 1 || readings.Readings[0].Value != 97 {
+		t.Fatalf("the API's SpO2 readings of %s: %+v; want one of 97", oximeter, readings)
+	}
+	f.do(ctx, "the device page", 20*time.Second, chromedp.Navigate(f.base+"/app/devices/"+oximeter),
+		chromedp.WaitVisible(chromedp.CSS(".readings-table tbody tr")),
+		chromedp.WaitVisible(chromedp.CSS("#dead-title ~ table tbody tr")))
+	if got := eval[string](t, ctx, `[...document.querySelectorAll('.readings-table tbody tr')].map(r => r.cells[1].textContent).join(',')`); got != "97 %" {
+		t.Errorf("readings shown: %q; want the API's one, 97 %%", got)
+	}
+	status := eval[string](t, ctx, `document.querySelector('[aria-labelledby=status-title]').innerText.replace(/\s+/g, ' ')`)
+	for _, s := range []string{"State ● Online", "Battery 64%", "Last 24 hours 2 readings, 1 refused"} {
+		if !strings.Contains(status, s) {
+			t.Errorf("the status says:\n%s\nwant %q in it", status, s)
+		}
+	}
+	if got := eval[string](t, ctx, `document.querySelector('#dead-title ~ table tbody tr').cells[1].textContent`); got != "Unknown reading type" {
+		t.Errorf("the dead letter's reason: %q", got)
+	}
+	f.do(ctx, "a faulty device", 20*time.Second, chromedp.Navigate(f.base+"/app/devices/"+faultyA),
+		chromedp.WaitVisible(chromedp.CSS(".fault-list li")))
+	if got := eval[string](t, ctx, `document.querySelector('.fault-list li').innerText.replace(/\s+/g, ' ')`); !strings.Contains(got, "Low battery") || !strings.Contains(got, "battery 15 %") {
+		t.Errorf("the fault history says %q", got)
+	}
+	f.do(ctx, "the list's refused messages", 20*time.Second, chromedp.Navigate(f.base+"/app/devices"),
+		chromedp.WaitVisible(chromedp.CSS(".dead-table tbody tr")))
+	if got := eval[string](t, ctx, `[...document.querySelector('.dead-table tbody tr').cells].map(c => c.innerText.trim()).slice(1, 3).join('|')`); !strings.HasPrefix(got, oximeter+"|Unknown reading type") {
+		t.Errorf("the list's dead letter: %q", got)
+	}
+}
+
+// The utilisation heatmaps show the numbers the API gives: a centre's month and a device's day,
+// with the spare line's mark; the CSV link downloads the same figures.
+func TestFleetUtilisationHeatmap(t *testing.T) {
+	f := startFleetFixture(t)
+	month := time.Now().In(time.FixedZone("CST", 8*3600)).AddDate(0, -1, 0).Format("2006-01")
+	var u struct {
+		Figures []struct {
+			Site, Type, Month string
+			Utilisation       float64
+		}
+	}
+	f.apiAs(fleetA, "GET", "/utilisation?by=type&type=station&from="+month+"&to="+month, "", &u)
+	if len(u.Figures) != 1 || u.Figures[0].Site != siteA {
+		t.Fatalf("the API's station figures of %s: %+v; want site-1's", month, u)
+	}
+	wantPct := fmt.Sprintf("%.0f%%", u.Figures[0].Utilisation*100)
+	var days struct {
+		Devices []struct {
+			Device string
+			Days   []struct {
+				Day  string
+				Uses int
+			}
+		}
+	}
+	f.apiAs(fleetA, "GET", "/utilisation/days?type=station&month="+month, "", &days)
+	var wantUses int
+	for _, d := range days.Devices {
+		if d.Device == "st-1b" {
+			wantUses = d.Days[9].Uses
+		}
+	}
+	if wantUses != 14 {
+		t.Fatalf("the API's uses of st-1b on %s-10: %d; want the 14 seeded", month, wantUses)
+	}
+	ctx := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 900})
+	f.signIn(ctx, fleetA)
+	f.do(ctx, "utilisation", 20*time.Second, chromedp.Navigate(f.base+"/app/utilisation?type=station&month="+month),
+		chromedp.WaitVisible(chromedp.CSS("table.heat-days tbody tr")), chromedp.WaitVisible(chromedp.CSS("table.heat[data-type=station] tbody tr")))
+	cell := eval[string](t, ctx, `(() => { const c = document.querySelector('table.heat[data-type=station] td[data-site="site-1"][data-month="`+month+`"]');
+		return c.querySelector('.heat-value').textContent + '|' + c.querySelector('.heat-mark').textContent + '|' + c.querySelector('.heat-mark').getAttribute('aria-label'); })()`)
+	if cell != wantPct+"|▽|below the spare line" {
+		t.Errorf("site-1's station cell of %s: %q; want %s marked below the spare line", month, cell, wantPct)
+	}
+	day := eval[string](t, ctx, `(() => { const r = [...document.querySelectorAll('table.heat-days tbody tr')].find(r => r.querySelector('th a').textContent === 'st-1b');
+		return r.querySelector('td[data-day="`+month+`-10"] .heat-value').textContent; })()`)
+	if day != fmt.Sprint(wantUses) {
+		t.Errorf("st-1b on %s-10 shows %q; want %d", month, day, wantUses)
+	}
+	csv := eval[string](t, ctx, `fetch(document.querySelector('.csv-links a').href).then(r => r.text())`)
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[0], "month,district,site,type,") || !strings.Contains(csv, month+",Wuhou,site-1,station,") {
+		t.Errorf("the CSV link gives:\n%s", csv)
 	}
 }

@@ -26,6 +26,20 @@ export const stateName = (s) => t('fleet.state.' + s);
 /** The name of a device's mode (home or station). */
 export const modeName = (m) => t('fleet.mode.' + m);
 
+/** Why a message was refused (a dead letter's reason), in words. */
+export function reasonName(r) {
+  const key = 'fleet.reason.' + r;
+  const w = t(key);
+  return w === key ? r : w;
+}
+
+/** The reading types each kind of device sends, the first the one shown first. */
+export const READING_TYPES = {
+  glucose_meter: ['glucose'], cgm: ['glucose'], bp_cuff: ['bp'], oximeter: ['spo2', 'heart_rate'],
+  wearable: ['heart_rate', 'steps', 'spo2'], thermometer: ['temperature'], scale: ['weight'],
+  station: ['bp', 'spo2', 'heart_rate', 'temperature', 'weight', 'glucose'],
+};
+
 /** A live state as a badge: icon, word and colour. */
 export function stateBadge(s) {
   return html`<span class="fstate fstate-${s}"><span aria-hidden="true">${STATE_ICONS[s] || '?'}</span> ${stateName(s)}</span>`;

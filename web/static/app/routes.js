@@ -13,6 +13,7 @@ export const routes = [
   { path: '/app/patients', module: './pages/patients.js', title: 'nav.patients', roles: [DOCTOR, ADMIN], nav: 'nav.patients' },
   { path: '/app/patients/:id', module: './pages/patient.js', title: 'patient.title', roles: [DOCTOR, ADMIN] },
   { path: '/app/devices', module: './pages/devices.js', title: 'nav.devices', roles: [FLEET, ADMIN], nav: 'nav.devices' },
+  { path: '/app/devices/:id', module: './pages/device.js', title: 'nav.devices', roles: [FLEET, ADMIN] },
   { path: '/app/map', module: './pages/map.js', title: 'nav.map', roles: [FLEET, ADMIN], nav: 'nav.map' },
   { path: '/app/utilisation', module: './pages/utilisation.js', title: 'nav.utilisation', roles: [FLEET, ADMIN], nav: 'nav.utilisation' },
   { path: '/app/plan', module: './pages/plan.js', title: 'nav.plan', roles: [FLEET, ADMIN], nav: 'nav.plan' },
