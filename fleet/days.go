@@ -3,6 +3,7 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -94,13 +95,14 @@ func (r *Reports) Days(ctx context.Context, month usage.Month, scope Scope) ([]D
 	// Widen by a day on each side: local days reach up to 14 hours either side of UTC.
 	start := time.Date(month.Year, month.Month, 1, 0, 0, 0, 0, time.UTC).Add(-24 * time.Hour)
 	end := time.Date(month.Year, month.Month+1, 1, 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
-	periods, err := r.store.DevicePeriods(ctx, start, end)
+	periods, err := r.allPeriods(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
 	now := r.now()
 	for _, p := range periods {
-		if devs[p.DeviceID] == nil || p.Status != devices.Active || !scope.hasSite(p.SiteID) || !p.From.Before(now) {
+		if devs[p.DeviceID] == nil || p.Status != devices.Active || !scope.hasSite(p.SiteID) || !p.From.Before(now) ||
+			!p.From.Before(end) || !p.Until.IsZero() && !p.Until.After(start) {
 			continue
 		}
 		if p.Until.IsZero() || p.Until.After(now) {
@@ -126,23 +128,22 @@ func (r *Reports) Days(ctx context.Context, month usage.Month, scope Scope) ([]D
 			}
 		}
 	}
-	q := usage.Query{From: month.FirstDay(), To: month.LastDay()}
-	if len(scope.Sites) == 1 {
-		q.Site = scope.Sites[0]
-	}
-	counts, err := r.store.DayCounts(ctx, q)
+	months, err := r.store.MonthUses(ctx, usage.MonthQuery{From: month, To: month, Sites: scope.Sites})
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range counts {
-		if devs[c.Device] == nil || !scope.hasSite(c.Site) {
+	for _, m := range months {
+		if devs[m.Device] == nil || !scope.hasSite(m.Site) || m.Month != month {
 			continue
 		}
-		t, err := time.Parse(usage.DayLayout, string(c.Day))
-		if err != nil || t.Year() != month.Year || t.Month() != month.Month {
-			continue
+		x := row(m.Device, m.Site)
+		i := 0
+		for days := m.Days; days != 0 && i < len(m.Uses); days &= days - 1 {
+			if d := bits.TrailingZeros32(days); d < n {
+				x.Days[d].Uses += int(m.Uses[i])
+			}
+			i++
 		}
-		row(c.Device, c.Site).Days[t.Day()-1].Uses += c.Uses
 	}
 	out := make([]DeviceDays, 0, len(rows))
 	for _, x := range rows {

@@ -17,9 +17,10 @@ import (
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
-// Store is what the reports read: the usage counts, the devices' periods and the sites.
+// Store is what the reports read: the usage per device, site and month (the store's monthly
+// aggregate), the devices' periods and the sites.
 type Store interface {
-	DayCounts(ctx context.Context, q usage.Query) ([]usage.DayCount, error)
+	MonthUses(ctx context.Context, q usage.MonthQuery) ([]usage.MonthUses, error)
 	DevicePeriods(ctx context.Context, from, to time.Time, deviceIDs ...string) ([]devices.Period, error)
 	AllSites(ctx context.Context) ([]devices.Site, error)
 }
@@ -37,6 +38,7 @@ type Reports struct {
 	directory  func(ctx context.Context) (*devices.Directory, error)
 	thresholds reallocation.Thresholds
 	now        func() time.Time
+	periods    periodCache
 }
 
 // Deps are what Reports reads.
@@ -107,13 +109,11 @@ func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope
 	end := time.Date(to.Year, to.Month+1, 1, 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
 	now := r.now()
 	in := usage.Input{Sites: sites}
-	var ids []string
 	dir.Devices(func(d *devices.Device, assigns []devices.Assignment) bool {
 		if scope.Kind != "" && d.Kind != scope.Kind {
 			return true
 		}
 		in.Devices = append(in.Devices, *d)
-		ids = append(ids, d.ID)
 		for _, a := range assigns {
 			if a.From.Before(end) && (a.Until.IsZero() || a.Until.After(start)) {
 				if a.Until.IsZero() || a.Until.After(now) {
@@ -124,19 +124,16 @@ func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope
 		}
 		return true
 	})
-	if len(ids) == 0 {
+	if len(in.Devices) == 0 {
 		return nil, nil
 	}
-	periods, err := r.store.DevicePeriods(ctx, start, end)
+	// Periods, assignments and uses of devices out of scope are left out by Compute.
+	periods, err := r.allPeriods(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	kinds := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		kinds[id] = true
-	}
 	for _, p := range periods {
-		if !kinds[p.DeviceID] || !p.From.Before(now) {
+		if !p.From.Before(now) || !p.From.Before(end) || !p.Until.IsZero() && !p.Until.After(start) {
 			continue
 		}
 		if p.Until.IsZero() || p.Until.After(now) {
@@ -144,18 +141,13 @@ func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope
 		}
 		in.Periods = append(in.Periods, p)
 	}
-	q := usage.Query{From: from.FirstDay(), To: to.LastDay()}
-	if scope.Sites != nil && len(scope.Sites) == 1 {
-		q.Site = scope.Sites[0]
-	}
-	counts, err := r.store.DayCounts(ctx, q)
+	months, err := r.store.MonthUses(ctx, usage.MonthQuery{From: from, To: to, Sites: scope.Sites})
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range counts {
-		if kinds[c.Device] && scope.hasSite(c.Site) {
-			in.Counts = append(in.Counts, c)
-		}
+	in.Months = months
+	if scope.Sites != nil {
+		in.Months = slices.DeleteFunc(in.Months, func(m usage.MonthUses) bool { return !scope.hasSite(m.Site) })
 	}
 	figs := usage.Compute(in, from, to)
 	if scope.Sites != nil {

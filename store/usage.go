@@ -419,6 +419,9 @@ func (s *Usage) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []u
 	if err := s.insertCounts(ctx, tx, counts, ""); err != nil {
 		return fmt.Errorf("replace usage: %w", err)
 	}
+	if err := s.rebuildMonths(ctx, tx, from, to); err != nil {
+		return fmt.Errorf("replace usage: %w", err)
+	}
 	num := s.subjects.numbering()
 	seq, err := s.appendLog(ctx, tx, num, logForget, from, to, nil)
 	if err != nil {

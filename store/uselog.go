@@ -363,8 +363,9 @@ func (s *Usage) appendLog(ctx context.Context, tx *sql.Tx, num *numbering, kind 
 	return seq, err
 }
 
-// fold adds the uses of the 'uses' rows not folded yet to device_usage, in tx (a usage write),
-// marks every row of the log folded, and returns how many uses it added.
+// fold adds the uses of the 'uses' rows not folded yet to device_usage and to the monthly
+// aggregate (usagemonths.go), in tx (a usage write), marks every row of the log folded, and
+// returns how many uses it added.
 func (s *Usage) fold(ctx context.Context, tx *sql.Tx) (int, error) {
 	var folded, last int64
 	if err := tx.QueryRowContext(ctx, `SELECT f.seq, COALESCE((SELECT MAX(seq) FROM usage_log), 0)
@@ -380,6 +381,9 @@ func (s *Usage) fold(ctx context.Context, tx *sql.Tx) (int, error) {
 	}
 	if err := s.insertCounts(ctx, tx, counts,
 		` ON CONFLICT (device_id, day, site_id) DO UPDATE SET uses = device_usage.uses + excluded.uses`); err != nil {
+		return 0, err
+	}
+	if err := s.foldMonths(ctx, tx, counts); err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE usage_folded SET seq = $1 WHERE id = 1`, last); err != nil {

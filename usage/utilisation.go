@@ -22,6 +22,9 @@ type Input struct {
 	// (as the store keeps them). Sorted by device (then site or day), as the store returns
 	// them, they are read fastest.
 	Counts []DayCount
+	// Months are uses per device, site and month, day by day: the same uses as Counts, read
+	// from the store's monthly aggregate. Both may be given; their uses add up.
+	Months []MonthUses
 }
 
 // Figure is the utilisation of one subject (a device, a type at a site, a site, a district) in
@@ -107,6 +110,7 @@ func compute(in Input, from, to Month, par parallelism) []Figure {
 	c.addPeriods(in.Periods)
 	c.addAssignments(in.Assignments)
 	c.addCounts(in.Counts)
+	c.addMonths(in.Months)
 	return c.figures()
 }
 

@@ -1,0 +1,51 @@
+package fleet
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+// periodCache keeps every device's periods as of one registry version. Periods change only
+// with the registry (every change of a device's site or status, by the API, a transfer or a
+// move, is a registry change that increments its version), so the reports read them again only
+// when the directory they are given is of another version, not for each request: a city's
+// 100,000 devices have more than 100,000 periods.
+type periodCache struct {
+	mu      sync.Mutex
+	version int64
+	periods []devices.Period // nil: none read yet
+}
+
+// Bounds that take every period.
+var (
+	beginning = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	endOfTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// allPeriods returns every device's periods, by device and start, as of dir's version. A
+// directory without a version (below 0) has its periods read each time. The slice is shared:
+// callers copy the periods they change.
+func (r *Reports) allPeriods(ctx context.Context, dir *devices.Directory) ([]devices.Period, error) {
+	v := dir.Version()
+	if v < 0 {
+		return r.store.DevicePeriods(ctx, beginning, endOfTime)
+	}
+	c := &r.periods
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.periods != nil && c.version == v {
+		return c.periods, nil
+	}
+	ps, err := r.store.DevicePeriods(ctx, beginning, endOfTime)
+	if err != nil {
+		return nil, err
+	}
+	if ps == nil {
+		ps = []devices.Period{}
+	}
+	c.version, c.periods = v, ps
+	return ps, nil
+}
