@@ -331,8 +331,19 @@ export function mount(root, ctx) {
     </form>`;
   }
 
+  // mayStep says whether the person may take a step, as the API decides it: the donor's fleet
+  // managers approve, reject and dispatch, the receiver's confirm receipt, the proposer or the
+  // donor's cancel; an admin each. Steps the person may not take are not offered.
+  function mayStep(m, action) {
+    if (user.role === 'admin') return true;
+    const sites = user.sites || [];
+    if (action === 'receive') return sites.includes(m.to);
+    if (action === 'cancel') return sites.includes(m.from) || m.proposed_by === 'user:' + user.id;
+    return sites.includes(m.from);
+  }
+
   function moveCard(m) {
-    const steps = STEPS[m.state] || [];
+    const steps = (STEPS[m.state] || []).filter(([a]) => mayStep(m, a));
     const open = s.step && s.step.id === m.id;
     return html`<li class="move-card" data-id=${m.id} tabindex="-1" aria-labelledby="move-${m.id}-title">
       <div class="move-head">
@@ -341,6 +352,7 @@ export function mount(root, ctx) {
       </div>
       <p class="small">${t('fleet.plan.devices_list', { ids: m.devices.join(', ') })}</p>
       ${custody(m)}
+      ${!steps.length && STEPS[m.state] ? html`<p class="muted small">${t('fleet.plan.waiting_' + m.state, { from: siteName(m.from), to: siteName(m.to) })}</p>` : nothing}
       ${steps.length && !open ? html`<div class="row-actions">${steps.map(([a]) => html`<button type="button" class="btn btn-small"
           data-action=${a} @click=${() => openStep(m, a)}>${t('fleet.plan.action_' + a)}</button>`)}</div>` : nothing}
       ${open ? stepForm(m) : nothing}
