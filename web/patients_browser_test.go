@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -379,6 +383,45 @@ func TestPatientPageFitsAPhone(t *testing.T) {
 	}
 }
 
+// The glucose report prints on one A4 page: without the header, the controls or the other
+// sections, with the AGP drawn at the width of the page.
+func TestGlucoseReportPrintsOnOnePage(t *testing.T) {
+	f := startFixture(t)
+	f.seedPatientData(14)
+	ctx := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 900})
+	f.signIn(ctx, doctorA)
+	f.openPatient(ctx, "")
+	// What window.print() fires first: the AGP takes the width of A4.
+	if w := eval[int](t, ctx, `(window.dispatchEvent(new Event('beforeprint')), new Promise(r => setTimeout(r, 50)))
+		.then(() => document.querySelector('[data-chart=agp] canvas').getBoundingClientRect().width)`); w != 680 {
+		t.Errorf("the AGP before printing is %d px wide; want 680", w)
+	}
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	yes := true
+	pdf, err := chromedp.Run(c, func(ctx context.Context, tg *chromedp.Target) ([]byte, error) {
+		res, err := cdp.Call(ctx, tg, page.PrintToPDF, page.PrintToPDFParams{PreferCSSPageSize: &yes, PrintBackground: &yes})
+		return res.Data, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pages := bytes.Count(pdf, []byte("/Type /Page")) - bytes.Count(pdf, []byte("/Type /Pages")); pages != 1 {
+		t.Errorf("the glucose report prints on %d pages; want 1", pages)
+	}
+	if _, err := chromedp.Run(c, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"})
+		return chromedp.Void{}, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	shown := eval[string](t, ctx, `['.app-header', '.controls', '.glucose-report', '[data-chart=agp]', '.tir', '.key-figures', '.days', '.thresholds-table']
+		.map(s => s + ':' + (getComputedStyle(document.querySelector(s)).display !== 'none' && document.querySelector(s).getClientRects().length > 0)).join(' ')`)
+	if want := ".app-header:false .controls:false .glucose-report:true [data-chart=agp]:true .tir:true .key-figures:true .days:false .thresholds-table:false"; shown != want {
+		t.Errorf("in print:\n got %s\nwant %s", shown, want)
+	}
+}
+
 // The time to the first render of a patient's page with 90 days of CGM, in several loads, and
 // the bytes it fetched: logged, not judged (set VITALWATCH_PATIENT_TIMING=1 to run it).
 func TestPatientPageTiming(t *testing.T) {
@@ -395,6 +438,9 @@ func TestPatientPageTiming(t *testing.T) {
 		rendered := eval[float64](t, ctx, `performance.getEntriesByName('vw:patient-rendered')[0].startTime`)
 		ms = append(ms, rendered)
 	}
+	t.Logf("the last load's requests until then (start and duration, ms): %s", eval[string](t, ctx, `performance.getEntriesByType('resource')
+		.filter(e => e.startTime < performance.getEntriesByName('vw:patient-rendered')[0].startTime)
+		.map(e => e.name.replace(location.origin, '').split('?')[0] + ' ' + e.startTime.toFixed(0) + '+' + e.duration.toFixed(0)).join(', ')`))
 	// A fresh browser without a cache: every byte the page fetched until then.
 	fresh := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 900})
 	f.signIn(fresh, doctorA)
@@ -433,6 +479,20 @@ func TestScreenshotsPatients(t *testing.T) {
 	)
 	f.waitJS(ctx, "the headlines", `document.querySelector('tr[data-patient="P-1"] [data-figure=tir]') !== null`, 15*time.Second)
 	shoot(t, ctx, filepath.Join(dir, "patients.png"))
+	// A phone: the first screen of the glucose report.
+	phone := f.browser(testsrv.BrowserOptions{Width: 360, Height: 740})
+	f.signIn(phone, doctorA)
+	f.openPatient(phone, "")
+	f.do(phone, "the report", 5*time.Second, chromedp.Evaluate[chromedp.Void](`document.querySelector('.glucose-report').scrollIntoView()`))
+	c, cancel := context.WithTimeout(phone, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(c, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "patient-360.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // shoot writes a PNG of the whole page.

@@ -9,6 +9,7 @@ import { t } from '../i18n.js';
 import * as api from '../api.js';
 import * as dir from '../directory.js';
 import { useStyles } from '../styles.js';
+import { uPlot } from '../chart.js';
 import { errorText, values } from '../forms.js';
 import { measurementName, zoneName } from '../format.js';
 import * as g from '../patient/glucose.js';
@@ -63,12 +64,18 @@ export function mount(root, ctx) {
     }
   }
 
-  async function loadSummary() {
+  function fetchSummary() {
+    return api.get(`/patients/${encodeURIComponent(id)}/summary`, { days: s.days, glucose_unit: s.unit === 'mgdl' ? 'mg/dL' : undefined });
+  }
+
+  // loadSummary loads the summary of the period (or takes the one already asked for, pending)
+  // and draws the page with it.
+  async function loadSummary(pending) {
     const my = ++gen;
     s.loading = true;
     draw();
     try {
-      const sum = await api.get(`/patients/${encodeURIComponent(id)}/summary`, { days: s.days, glucose_unit: s.unit === 'mgdl' ? 'mg/dL' : undefined });
+      const sum = await (pending || fetchSummary());
       if (!alive || my !== gen) return;
       s.summary = sum;
       s.error = null;
@@ -230,12 +237,16 @@ export function mount(root, ctx) {
   // The AGP is drawn at the width of the page; for print, at the width of A4.
   function beforePrint() {
     const p = plots.get('agp');
-    if (p && p.plot) p.plot.setSize({ width: PRINT_WIDTH, height: 280 });
+    if (!p || !p.plot) return;
+    p.plot.vwHeld = true;
+    p.plot.setSize({ width: PRINT_WIDTH, height: 280 });
   }
   function afterPrint() {
     const p = plots.get('agp');
     const el = slot('agp');
-    if (p && p.plot && el) p.plot.setSize({ width: Math.max(260, el.clientWidth), height: 300 });
+    if (!p || !p.plot || !el) return;
+    p.plot.vwHeld = false;
+    p.plot.setSize({ width: Math.max(260, el.clientWidth), height: 300 });
   }
   window.addEventListener('beforeprint', beforePrint);
   window.addEventListener('afterprint', afterPrint);
@@ -446,9 +457,14 @@ export function mount(root, ctx) {
   }
 
   draw();
+  // The summary, the slowest answer, and the chart library are asked for at once, beside the
+  // patient; a refusal of the patient shows as such whatever the summary says.
+  const first = fetchSummary();
+  first.catch(() => {});
+  uPlot();
   loadPatient().then((ok) => {
     if (!ok) return;
-    loadSummary();
+    loadSummary(first);
     loadCare();
   });
   return () => {

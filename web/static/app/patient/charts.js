@@ -19,9 +19,11 @@ export function clock(minutes) {
   return String(Math.floor(m / 60)).padStart(2, '0') + ':' + String(m % 60).padStart(2, '0');
 }
 
-// size follows the element's width, at least min px.
+// size follows the element's width, at least min px, unless the plot is held at a size (for
+// print: plot.vwHeld).
 function follow(el, plot, height, min = 260) {
   const ro = new ResizeObserver(() => {
+    if (plot.vwHeld) return;
     const w = Math.max(min, el.clientWidth);
     if (w !== plot.width) plot.setSize({ width: w, height });
   });
