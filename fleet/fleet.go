@@ -96,13 +96,26 @@ func (r *Reports) Utilisation(ctx context.Context, from, to usage.Month, by usag
 
 // figures computes the per-device figures of the months from..to for the scope.
 func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope) ([]usage.Figure, error) {
+	in, err := r.input(ctx, from, to, scope)
+	if err != nil || len(in.Devices) == 0 {
+		return nil, err
+	}
+	figs := usage.Compute(in, from, to)
+	if scope.Sites != nil {
+		figs = slices.DeleteFunc(figs, func(f usage.Figure) bool { return !scope.hasSite(f.Site) })
+	}
+	return figs, nil
+}
+
+// input is what the figures of the months from..to for the scope are computed from.
+func (r *Reports) input(ctx context.Context, from, to usage.Month, scope Scope) (usage.Input, error) {
 	sites, err := r.store.AllSites(ctx)
 	if err != nil {
-		return nil, err
+		return usage.Input{}, err
 	}
 	dir, err := r.directory(ctx)
 	if err != nil {
-		return nil, err
+		return usage.Input{}, err
 	}
 	// Widen by a day on each side: local days reach up to 14 hours either side of UTC.
 	start := time.Date(from.Year, from.Month, 1, 0, 0, 0, 0, time.UTC).Add(-24 * time.Hour)
@@ -125,12 +138,12 @@ func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope
 		return true
 	})
 	if len(in.Devices) == 0 {
-		return nil, nil
+		return in, nil
 	}
 	// Periods, assignments and uses of devices out of scope are left out by Compute.
 	periods, err := r.allPeriods(ctx, dir)
 	if err != nil {
-		return nil, err
+		return usage.Input{}, err
 	}
 	for _, p := range periods {
 		if !p.From.Before(now) || !p.From.Before(end) || !p.Until.IsZero() && !p.Until.After(start) {
@@ -143,17 +156,13 @@ func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope
 	}
 	months, err := r.store.MonthUses(ctx, usage.MonthQuery{From: from, To: to, Sites: scope.Sites})
 	if err != nil {
-		return nil, err
+		return usage.Input{}, err
 	}
 	in.Months = months
 	if scope.Sites != nil {
 		in.Months = slices.DeleteFunc(in.Months, func(m usage.MonthUses) bool { return !scope.hasSite(m.Site) })
 	}
-	figs := usage.Compute(in, from, to)
-	if scope.Sites != nil {
-		figs = slices.DeleteFunc(figs, func(f usage.Figure) bool { return !scope.hasSite(f.Site) })
-	}
-	return figs, nil
+	return in, nil
 }
 
 func monthsBetween(from, to usage.Month) int {
