@@ -63,7 +63,9 @@ func testReportsFromMonths(t *testing.T, dsn string) {
 	}
 	start := time.Date(first.Year, first.Month, 1, 0, 0, 0, 0, time.UTC)
 	span := clock.Sub(start)
-	at := func() time.Time { return start.Add(-20*24*time.Hour + time.Duration(rng.Int64N(int64(span+20*24*time.Hour)))) }
+	at := func() time.Time {
+		return start.Add(-20*24*time.Hour + time.Duration(rng.Int64N(int64(span+20*24*time.Hour))))
+	}
 	var ds []devices.Device
 	var ps []devices.Patient
 	kinds := []devices.Kind{devices.BPCuff, devices.Scale, devices.GlucoseMeter}
