@@ -330,6 +330,34 @@ func TestOverrideErrorNextToField(t *testing.T) {
 	}
 }
 
+// A doctor transfers their patient to another team with the home devices returned: the page
+// says so, the doctor's access ends at once, and the device lent is back in its centre's pool.
+func TestTransferFromThePage(t *testing.T) {
+	f := startFixture(t)
+	ctx := f.browser(testsrv.BrowserOptions{})
+	f.signIn(ctx, doctorA)
+	f.do(ctx, "transfer", 30*time.Second,
+		chromedp.Navigate(f.base+"/app/patients/"+patientA),
+		chromedp.WaitVisible(chromedp.CSS(".devices-table")),
+		chromedp.Click(chromedp.CSS(".open-transfer")),
+		chromedp.WaitVisible(chromedp.CSS("#tr-team")),
+		chromedp.SetValue(chromedp.CSS("#tr-team"), teamB),
+		chromedp.Click(chromedp.CSS(`input[name=device_policy][value=return]`)),
+		chromedp.Click(chromedp.CSS(".transfer-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("[data-transferred]")),
+	)
+	if got := eval[string](t, ctx, `document.querySelector('[data-transferred]').dataset.transferred + '|' + document.querySelector('[data-transferred]').textContent.trim()`); got != "team-2|Transferred to Team 2. The patient is no longer in your team." {
+		t.Errorf("after the transfer the page says %q", got)
+	}
+	if code := eval[int](t, ctx, `fetch('/api/v1/patients/`+patientA+`').then(r => r.status)`); code != http.StatusForbidden {
+		t.Errorf("dr-a's GET of P-1 after the transfer = %d; want 403", code)
+	}
+	var devs struct{ Items []struct{ ID string } }
+	if code := f.apiAs(doctorB, "GET", "/patients/"+patientA+"/devices", "", &devs); code != 200 || len(devs.Items) != 0 {
+		t.Errorf("dr-b's GET of P-1's devices = %d %+v; want 200 and none (returned)", code, devs.Items)
+	}
+}
+
 // The list shows the team's patients; a search by id keeps the rows that match, in the address.
 func TestPatientListSearch(t *testing.T) {
 	f := startFixture(t)

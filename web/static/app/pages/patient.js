@@ -312,14 +312,14 @@ export function mount(root, ctx) {
 
   function controls() {
     return html`<div class="controls no-print" role="group" aria-label=${t('patient.controls')}>
-      <div class="segmented" role="radiogroup" aria-label=${t('patient.period')}>
+      <div class="segmented" role="group" aria-label=${t('patient.period')}>
         <span class="seg-label">${t('patient.period')}</span>
-        ${PERIODS.map((d) => html`<button type="button" role="radio" aria-checked=${d === s.days ? 'true' : 'false'} data-days=${d}
+        ${PERIODS.map((d) => html`<button type="button" aria-pressed=${d === s.days ? 'true' : 'false'} data-days=${d}
           @click=${() => setPeriod(d)}>${d === 1 ? t('patient.period_24h') : t('patient.period_days', { n: d })}</button>`)}
       </div>
-      <div class="segmented" role="radiogroup" aria-label=${t('patient.unit')}>
+      <div class="segmented" role="group" aria-label=${t('patient.unit')}>
         <span class="seg-label">${t('patient.unit')}</span>
-        ${['mmol', 'mgdl'].map((x) => html`<button type="button" role="radio" aria-checked=${x === s.unit ? 'true' : 'false'} data-unit=${x}
+        ${['mmol', 'mgdl'].map((x) => html`<button type="button" aria-pressed=${x === s.unit ? 'true' : 'false'} data-unit=${x}
           @click=${() => setUnit(x)}>${g.unitOf(x).name}</button>`)}
       </div>
       <button type="button" class="btn print-button" @click=${print}>${t('patient.print')}</button>

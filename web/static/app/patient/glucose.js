@@ -219,8 +219,8 @@ export function meterFigures(meter, u) {
     [t('patient.mean_fasting'), meter.fasting && meter.fasting.readings
       ? html`<span data-figure="fasting">${fixed(u.pick(meter.fasting, 'mean'), u.code === 'mgdl' ? 0 : 1)}</span> ${u.name} (${t('patient.n_readings', { n: meter.fasting.readings })})` : '—'],
     [t('patient.in_target', { low, high, unit: u.name }), html`<span data-figure="in-target">${number(meter.in_target?.percent || 0, 1)}</span> % (${t('patient.n_readings', { n: meter.in_target?.readings || 0 })})`],
-    [t('patient.meter_lows'), t('patient.n_readings', { n: lows })],
-    [t('patient.meter_highs'), t('patient.n_readings', { n: highs })],
+    [t('patient.meter_lows', { v: u.fmt(3.9), unit: u.name }), t('patient.n_readings', { n: lows })],
+    [t('patient.meter_highs', { v: u.fmt(10.0), unit: u.name }), t('patient.n_readings', { n: highs })],
     [t('patient.meter_very_high', { v: u.code === 'mgdl' && tg.very_high_mgdl !== undefined ? fixed(tg.very_high_mgdl, 0) : fixed(tg.very_high, 1), unit: u.name }),
       t('patient.n_readings', { n: meter.very_high?.readings || 0 })],
     meter.excluded && meter.excluded.readings ? [t('patient.excluded'), excludedText(meter.excluded)] : null,
