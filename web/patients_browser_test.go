@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -469,18 +470,38 @@ func TestPatientPageTiming(t *testing.T) {
 	t.Logf("the last load's requests until then (start and duration, ms): %s", eval[string](t, ctx, `performance.getEntriesByType('resource')
 		.filter(e => e.startTime < performance.getEntriesByName('vw:patient-rendered')[0].startTime)
 		.map(e => e.name.replace(location.origin, '').split('?')[0] + ' ' + e.startTime.toFixed(0) + '+' + e.duration.toFixed(0)).join(', ')`))
-	// A fresh browser without a cache: every byte the page fetched until then.
+	// A fresh browser with the cache off: every byte the page fetches, by kind, once all its
+	// parts have loaded (the daily charts of the first screen included).
 	fresh := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 900})
 	f.signIn(fresh, doctorA)
+	if _, err := chromedp.Run(fresh, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		_, err := cdp.Call(ctx, tg, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
+		return chromedp.Void{}, err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	f.openPatient(fresh, "?days=90")
-	f.waitJS(fresh, "the vital signs", `document.querySelector('[data-chart=bp] canvas') !== null && document.querySelector('.patient-alerts, .devices-table') !== null`, 15*time.Second)
-	bytes := eval[map[string]float64](t, fresh, `(() => { const out = {}; for (const e of performance.getEntriesByType('resource')) {
-		const k = e.name.includes('/api/') ? 'api' : e.name.includes('/vendor/') ? 'vendor' : 'app'; out[k] = (out[k] || 0) + e.encodedBodySize; }
+	f.waitJS(fresh, "the rest of the page", `document.querySelector('[data-chart=bp] canvas') !== null && document.querySelector('.patient-alerts, .devices-table') !== null`, 15*time.Second)
+	time.Sleep(time.Second)
+	bytes := eval[map[string]float64](t, fresh, `(() => { const out = {}; const add = (k, e) => { out[k] = (out[k] || 0) + e.transferSize; out[k + '_body'] = (out[k + '_body'] || 0) + e.decodedBodySize; };
+		add('document', performance.getEntriesByType('navigation')[0]);
+		for (const e of performance.getEntriesByType('resource')) {
+			const p = new URL(e.name).pathname;
+			add(p.startsWith('/api/') ? 'api' : p.startsWith('/static/vendor/') ? 'vendor' : /pages\/patient\.js|\/patient\/|patients\.css/.test(p) ? 'patient_modules' : 'app_shared', e);
+		}
 		return out; })()`)
 	slices.Sort(ms)
 	t.Logf("first render of the patient page with 90 days of CGM (navigation start to the AGP drawn), 7 loads: median %.0f ms, min %.0f, max %.0f",
 		ms[len(ms)/2], ms[0], ms[len(ms)-1])
-	t.Logf("bytes fetched after sign-in by a fresh browser (bodies, no compression): app %.0f, vendor %.0f, api %.0f", bytes["app"], bytes["vendor"], bytes["api"])
+	total := 0.0
+	for _, k := range []string{"document", "app_shared", "patient_modules", "vendor", "api"} {
+		total += bytes[k]
+	}
+	t.Logf("bytes of the patient page with 90 days, cache off (transferred, with headers; no compression): document %.0f, app shared %.0f, patient modules %.0f (body %.0f), vendor %.0f (body %.0f), API %.0f (body %.0f); total %.0f",
+		bytes["document"], bytes["app_shared"], bytes["patient_modules"], bytes["patient_modules_body"], bytes["vendor"], bytes["vendor_body"], bytes["api"], bytes["api_body"], total)
 }
 
 // Screenshots of the patient list and of a patient's page with CGM into docs/screenshots
