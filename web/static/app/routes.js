@@ -18,6 +18,8 @@ export const routes = [
   { path: '/app/utilisation', module: './pages/utilisation.js', title: 'nav.utilisation', roles: [FLEET, ADMIN], nav: 'nav.utilisation' },
   { path: '/app/plan', module: './pages/plan.js', title: 'nav.plan', roles: [FLEET, ADMIN], nav: 'nav.plan' },
   { path: '/app/admin', module: './pages/admin.js', title: 'nav.admin', roles: [ADMIN], nav: 'nav.admin' },
+  { path: '/app/admin/:section', module: './pages/admin.js', title: 'nav.admin', roles: [ADMIN] },
+  { path: '/app/admin/:section/:id', module: './pages/admin.js', title: 'nav.admin', roles: [ADMIN] },
 ];
 
 /** The page a role starts on. */
