@@ -276,12 +276,72 @@ func TestAdminImportShowsBadLines(t *testing.T) {
 	}
 }
 
-// An API token is shown once, with a warning and a copy button; after a reload it is not shown
-// again, only its name. It works until it is revoked from the page.
-func TestAdminTokenShownOnce(t *testing.T) {
+// An admin makes a user (a doctor of a team) and disables them; an API token is shown once,
+// with a warning and a copy button, and after a reload not again, only its name; it works until
+// it is revoked from the page. A webhook's signing secret is shown once too.
+func TestAdminUsersTokensWebhooks(t *testing.T) {
 	f := startFixture(t)
 	ctx := f.browser(testsrv.BrowserOptions{})
 	f.signIn(ctx, adminUser)
+
+	// A new doctor: the teams are offered for a doctor, the sites for a fleet manager.
+	f.openAdmin(ctx, "/app/admin/users", ".admin-table")
+	f.do(ctx, "new user", 15*time.Second,
+		chromedp.Click(chromedp.CSS(".admin-head .btn-primary")),
+		chromedp.WaitVisible(chromedp.CSS("#create-user-username")),
+		chromedp.SendKeys(chromedp.CSS("#create-user-username"), "dr.zhao"),
+		setField("#create-user-role", "fleet_manager"),
+		chromedp.WaitVisible(chromedp.CSS(`#create-user-sites input[value="site-2"]`)),
+		setField("#create-user-role", "doctor"),
+		chromedp.WaitVisible(chromedp.CSS(`#create-user-teams input[value="team-2"]`)),
+		chromedp.SendKeys(chromedp.CSS("#create-user-password"), "short"),
+		chromedp.Click(chromedp.CSS("#create-user button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#create-user-password-error")),
+	)
+	if got := eval[string](t, ctx, `document.querySelector('#create-user-password-error').textContent.trim()`); got != "⚠ a password needs at least 12 characters, this one has 5" {
+		t.Errorf("a short password: %q", got)
+	}
+	f.do(ctx, "without a team", 15*time.Second,
+		typeInto("#create-user-password", "a long passphrase for dr zhao"),
+		chromedp.Click(chromedp.CSS("#create-user button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#create-user-teams-error")),
+	)
+	if got := eval[string](t, ctx, `document.querySelector('#create-user-teams-error').textContent.trim() + '|' + document.querySelector('#create-user-username').value`); got != "⚠ a doctor needs at least one team|dr.zhao" {
+		t.Errorf("a doctor without a team: %q", got)
+	}
+	f.do(ctx, "with a team", 15*time.Second,
+		chromedp.Click(chromedp.CSS(`#create-user-teams input[value="team-2"]`)),
+		chromedp.Click(chromedp.CSS("#create-user button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(".created-notice a")),
+	)
+	var users struct {
+		Items []struct {
+			ID, Username, Role string
+			Teams              []string
+			Disabled           bool
+		}
+	}
+	f.apiAs(adminUser, "GET", "/users?team=team-2", "", &users)
+	var zhao string
+	for _, u := range users.Items {
+		if u.Username == "dr.zhao" && u.Role == "doctor" && slices.Equal(u.Teams, []string{"team-2"}) && !u.Disabled {
+			zhao = u.ID
+		}
+	}
+	if zhao == "" {
+		t.Fatalf("GET /users?team=team-2 = %+v; want dr.zhao, an enabled doctor of team-2", users)
+	}
+	f.do(ctx, "disable dr.zhao", 15*time.Second,
+		chromedp.Click(chromedp.CSS(".created-notice a")),
+		chromedp.WaitVisible(chromedp.CSS("[aria-labelledby=access-title] .btn-danger")),
+		chromedp.Click(chromedp.CSS("[aria-labelledby=access-title] .btn-danger")),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#user-title').innerText.includes('Disabled')`),
+	)
+	var u struct{ Disabled bool }
+	if f.apiAs(adminUser, "GET", "/users/"+zhao, "", &u); !u.Disabled {
+		t.Errorf("dr.zhao after Disable: %+v; want disabled", u)
+	}
+
 	path := "/app/admin/users/" + f.users[fleetA]
 	f.openAdmin(ctx, path, "#token-name")
 	f.do(ctx, "make a token", 15*time.Second,
@@ -316,6 +376,32 @@ func TestAdminTokenShownOnce(t *testing.T) {
 	)
 	if got := bearer(t, f, token, "/me"); got != http.StatusUnauthorized {
 		t.Errorf("GET /me with the revoked token = %d; want 401", got)
+	}
+
+	// A webhook for a team's clinical alerts: its secret once, and the API lists it.
+	f.openAdmin(ctx, "/app/admin/webhooks?new=1", "#create-webhook-url")
+	f.do(ctx, "new webhook", 15*time.Second,
+		setField("#create-webhook-team", teamA),
+		chromedp.SendKeys(chromedp.CSS("#create-webhook-url"), "https://hooks.example.org/vitalwatch"),
+		setField("#create-webhook-min_severity", "urgent"),
+		chromedp.Click(chromedp.CSS("#create-webhook button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(".secret-panel #secret-value")),
+		chromedp.WaitVisible(chromedp.CSS(".admin-table tbody tr")),
+	)
+	var hooks struct {
+		Items []struct {
+			Team, URL   string
+			MinSeverity string `json:"min_severity"`
+			Enabled     bool
+		}
+	}
+	f.apiAs(adminUser, "GET", "/webhooks", "", &hooks)
+	if len(hooks.Items) != 1 || hooks.Items[0].Team != teamA || hooks.Items[0].URL != "https://hooks.example.org/vitalwatch" ||
+		hooks.Items[0].MinSeverity != "urgent" || !hooks.Items[0].Enabled {
+		t.Errorf("GET /webhooks = %+v; want the webhook made", hooks)
+	}
+	if secret := eval[string](t, ctx, `document.querySelector('#secret-value').value`); len(secret) < 32 {
+		t.Errorf("the webhook's secret shown is %q", secret)
 	}
 }
 

@@ -33,6 +33,9 @@ function num(v) {
   return Number.isFinite(n) ? n : v;
 }
 
+// A Go duration as the API gives it ("10m0s", "1h0m0s") in its short form ("10m", "1h").
+const shortDuration = (d) => (d || '').replace(/(\d[hm])0s$/, '$1').replace(/(\d)h0m$/, '$1h');
+
 // Care plans, one a line.
 const lines = (v) => (v || '').split('\n').map((s) => s.trim()).filter(Boolean);
 
@@ -79,7 +82,7 @@ export const KINDS = {
       [() => t('admin.field.id'), (x) => x.id, true],
       [() => t('admin.field.name'), (x) => x.name],
       [() => t('admin.field.site'), (x, n) => n.site(x.site)],
-      [() => t('admin.field.ack_within'), (x) => x.ack_within || t('admin.default')],
+      [() => t('admin.field.ack_within'), (x) => shortDuration(x.ack_within) || t('admin.default')],
     ],
     filters: (c) => [{ name: 'site', label: t('admin.field.site'), options: c.sites.map((s) => [s.id, s.name || s.id]) }],
     fields: (x, c) => [
@@ -87,7 +90,7 @@ export const KINDS = {
       { name: 'name', label: t('admin.field.name'), value: x && x.name, required: true },
       { name: 'site', label: t('admin.field.site'), type: 'select', value: x ? x.site : c.query.get('site') || '', required: true,
         blank: t('admin.choose'), options: c.sites.map((s) => [s.id, `${s.name || s.id} (${s.id})`]) },
-      { name: 'ack_within', label: t('admin.field.ack_within'), value: x && x.ack_within, placeholder: '15m', hint: t('admin.hint.ack_within') },
+      { name: 'ack_within', label: t('admin.field.ack_within'), value: x && shortDuration(x.ack_within), placeholder: '15m', hint: t('admin.hint.ack_within') },
     ],
     body: (v, x) => {
       const b = { name: v.name, site: v.site, ack_within: v.ack_within };

@@ -340,7 +340,12 @@ export function mountItem(root, ctx, section) {
 
   function teamRoster(err) {
     const item = s.item;
-    const docs = s.doctors.filter((u) => !u.disabled).map((u) => [u.id, u.username]);
+    // The roster's order is the paging order: its members first, as they are, then the others.
+    const enabled = s.doctors.filter((u) => !u.disabled);
+    const onCall = item.on_call || [];
+    const ordered = [...onCall.map((id) => enabled.find((u) => u.id === id)).filter(Boolean),
+      ...enabled.filter((u) => !onCall.includes(u.id))];
+    const docs = ordered.map((u) => [u.id, u.username]);
     return html`<fieldset class="admin-fieldset"><legend>${t('admin.teams.escalation')}</legend>
       ${field(form, { name: 'lead', label: t('admin.field.lead'), type: 'select', value: item.lead, blank: t('admin.none'),
         options: docs, hint: docs.length ? t('admin.hint.lead') : t('admin.hint.no_doctors') }, err)}
@@ -364,7 +369,7 @@ export function mountItem(root, ctx, section) {
   function transferForm() {
     const tr = s.transfer;
     const teams = s.places.teams.filter((x) => x.id !== s.item.team).map((x) => [x.id, `${x.name || x.id} (${x.id})`]);
-    return html`<form id="transfer" data-form="transfer" class="form admin-form" @submit=${transfer} novalidate aria-labelledby="transfer-title">
+    return html`<form id="transfer" data-form="transfer" class="form admin-form inline-form" @submit=${transfer} novalidate aria-labelledby="transfer-title">
       <h2 id="transfer-title">${t('admin.patients.transfer')}</h2>
       <p class="muted small">${t('admin.patients.transfer_text')}</p>
       ${tr.done ? html`<p class="notice notice-ok" role="status">${t('admin.patients.transferred', { from: tr.done.from_team, to: tr.done.to_team })}</p>` : nothing}

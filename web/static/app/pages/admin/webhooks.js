@@ -179,7 +179,7 @@ export function mountList(root, ctx) {
 export function mountItem(root, ctx) {
   const id = ctx.params.id;
   const form = 'edit-webhook';
-  const s = { hook: null, places: null, error: null, form: { err: null, busy: false, saved: false }, secret: '',
+  const s = { hook: null, places: null, error: null, form: { err: null, busy: false, saved: false }, secret: '', by: '',
     act: { err: null, busy: false }, log: cursorList() };
   let alive = true;
 
@@ -189,6 +189,10 @@ export function mountItem(root, ctx) {
       if (!alive) return;
       s.hook = hook;
       s.places = places;
+      s.by = hook.created_by;
+      if (s.by.startsWith('user:')) {
+        s.by = await api.get(`/users/${encodeURIComponent(s.by.slice(5))}`).then((u) => u.username, () => hook.created_by);
+      }
     } catch (e) {
       if (!alive) return;
       s.error = e;
@@ -311,7 +315,7 @@ export function mountItem(root, ctx) {
     render(html`<section class="admin-section" aria-labelledby="hook-title">
       <p class="crumbs"><a href=${pathOf('webhooks')}>${t('admin.webhooks.title')}</a> <span aria-hidden="true">›</span></p>
       <h2 id="hook-title">${t('admin.webhooks.one')} #${w.id}: ${targetOf(w, s.places)}</h2>
-      <p class="muted small">${t('admin.webhooks.made_by', { who: w.created_by, when: dateTime(w.created_at, zoneOf(w, s.places)) })}</p>
+      <p class="muted small">${t('admin.webhooks.made_by', { who: s.by, when: dateTime(w.created_at, zoneOf(w, s.places)) })}</p>
       ${s.secret ? secretPanel({ title: t('admin.webhooks.secret_title'), value: s.secret, warning: t('admin.webhooks.secret_warning'),
     onDone: () => { s.secret = ''; draw(); } }) : nothing}
       <form id=${form} data-form=${form} class="form admin-form" @submit=${save} novalidate>
