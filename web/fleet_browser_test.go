@@ -382,6 +382,22 @@ func TestFleetDevicesOwnSitesAndStateFilter(t *testing.T) {
 	if w := eval[string](t, phone, `document.documentElement.scrollWidth + ' ' + window.innerWidth + ' ' + document.body.scrollWidth`); w != "360 360 360" {
 		t.Errorf("at 360 px the page is %s wide (scrollWidth, innerWidth, body); want no sideways scroll", w)
 	}
+	// The other pages, each in a browser of its own: Chromium keeps the pages a tab loaded before
+	// in its back-forward cache, each with the live feed's connection open, and six connections
+	// to one host are all HTTP/1.1 allows.
+	for _, p := range []struct{ path, ready string }{
+		{"/app/devices/st-1a", ".readings-table, .device-page .empty"},
+		{"/app/map", ".centre-table tbody tr"},
+		{"/app/utilisation", "table.heat-days tbody tr"},
+		{"/app/plan", ".planned-moves li"},
+	} {
+		phone := f.browser(testsrv.BrowserOptions{Width: 360, Height: 740})
+		f.signIn(phone, fleetA)
+		f.do(phone, p.path+" on a phone", 20*time.Second, chromedp.Navigate(f.base+p.path), chromedp.WaitVisible(chromedp.CSS(p.ready)))
+		if w := eval[string](t, phone, `document.documentElement.scrollWidth + ' ' + document.body.scrollWidth`); w != "360 360" {
+			t.Errorf("at 360 px %s is %s wide (scrollWidth of the document and body); want 360", p.path, w)
+		}
+	}
 }
 
 // A device's page shows its live status, its fault history, its recent readings as the API has
