@@ -321,6 +321,22 @@ func TestFleetProposeAndApproveMove(t *testing.T) {
 		strings.Join(m.Devices, ",") != "st-1a" || m.From != siteA || m.To != siteC || m.Reason != "Zhonghe is overloaded" {
 		t.Errorf("the API's move = %+v; want approved by fleet-a with the note", m)
 	}
+	// fleet-a dispatches it; the receipt is site-3's to confirm, so the page says it waits for it.
+	f.do(ctx, "dispatch", 10*time.Second,
+		chromedp.Click(chromedp.CSS(card+` button[data-action=dispatch]`)),
+		chromedp.WaitVisible(chromedp.CSS(card+` .step-form button[type=submit]`)),
+		chromedp.Click(chromedp.CSS(card+` .step-form button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector('`+card+`').innerText.includes('Waiting for Zhonghe centre to confirm receipt.')`),
+	)
+	if got := eval[int](t, ctx, `document.querySelectorAll('`+card+` .row-actions button').length`); got != 0 {
+		t.Errorf("fleet-a is offered %d steps of a move only site-3 may receive", got)
+	}
+	f.apiAs(adminUser, "GET", fmt.Sprintf("/moves/%d", id), "", &m)
+	var dev struct{ Status string }
+	f.apiAs(adminUser, "GET", "/devices/st-1a", "", &dev)
+	if m.State != "in_transit" || dev.Status != "in_transit" {
+		t.Errorf("after the dispatch the move is %s and st-1a %s; want both in_transit", m.State, dev.Status)
+	}
 }
 
 // A fleet manager's device list holds the devices of their own site only, each with its states;

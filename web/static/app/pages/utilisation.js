@@ -10,7 +10,7 @@ import * as dir from '../directory.js';
 import { useStyles } from '../styles.js';
 import { number } from '../format.js';
 import { errorText } from '../forms.js';
-import { KINDS, kindName, siteName, percent, band, bandMark, mySites, modeName } from '../fleet.js';
+import { KINDS, kindName, siteName, siteZone, percent, band, bandMark, mySites, modeName } from '../fleet.js';
 
 // Months as YYYY-MM strings.
 function monthOf(d) {
@@ -24,6 +24,15 @@ function monthsFrom(from, to) {
   const out = [];
   for (let m = from; m <= to && out.length < 24; m = addMonths(m, 1)) out.push(m);
   return out;
+}
+/** The current month in time zone tz (the browser's when tz is empty or unknown). */
+function monthIn(tz) {
+  try {
+    const parts = new Intl.DateTimeFormat('en-CA', { timeZone: tz || undefined, year: 'numeric', month: '2-digit' }).formatToParts(new Date());
+    return `${parts.find((p) => p.type === 'year').value}-${parts.find((p) => p.type === 'month').value}`;
+  } catch {
+    return monthOf(new Date());
+  }
 }
 const isMonth = (v) => /^\d{4}-(0[1-9]|1[0-2])$/.test(v || '');
 
@@ -41,19 +50,24 @@ export function mount(root, ctx) {
   useStyles('fleet');
   const user = ctx.user;
   const q = ctx.query;
-  const current = monthOf(new Date());
-  const lastComplete = addMonths(current, -1);
+  // This month, in the time zone of the person's (first) centre, where its days are counted:
+  // set once the directory has loaded (the browser's clock until then).
+  let current = monthOf(new Date());
   const s = {
     type: KINDS.includes(q.get('type')) ? q.get('type') : '',
-    to: isMonth(q.get('to')) ? q.get('to') : current,
-    from: '',
-    month: isMonth(q.get('month')) ? q.get('month') : lastComplete,
+    to: '', from: '', month: '',
     site: q.get('site') || '',
     months: null, monthsError: null, loadingMonths: true,
     days: null, daysError: null, loadingDays: true,
     th: { low: 0.6, high: 0.9, target: 0.75, months: 3 },
   };
-  s.from = isMonth(q.get('from')) && q.get('from') <= s.to ? q.get('from') : addMonths(s.to, -5);
+  function defaults() {
+    current = monthIn(siteZone(mySites(user)[0]));
+    s.to = isMonth(q.get('to')) ? q.get('to') : current;
+    s.from = isMonth(q.get('from')) && q.get('from') <= s.to ? q.get('from') : addMonths(s.to, -5);
+    s.month = isMonth(q.get('month')) ? q.get('month') : addMonths(current, -1);
+  }
+  defaults();
   let alive = true;
   let seqM = 0;
   let seqD = 0;
@@ -263,8 +277,11 @@ export function mount(root, ctx) {
   }
 
   draw();
-  dir.load().catch(() => {}).then(() => { draw(); });
-  loadMonths();
-  loadDays();
+  dir.load().catch(() => {}).then(() => {
+    if (!alive) return;
+    defaults();
+    loadMonths();
+    loadDays();
+  });
   return () => { alive = false; };
 }
