@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/audit"
@@ -155,6 +156,15 @@ func TestFleetMapShowsCentresAndPlannedMove(t *testing.T) {
 	})()`)
 	if geo != "true true" {
 		t.Errorf("the arrowhead is not at site-3's end: %s", geo)
+	}
+	// The keyboard: a centre is focused and Enter opens its details.
+	f.do(ctx, "open a centre with the keyboard", 10*time.Second,
+		chromedp.Focus(chromedp.CSS(`.centre-marker[data-site="site-1"]`)),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(".leaflet-popup .centre-detail")),
+	)
+	if got := eval[string](t, ctx, `document.querySelector('.leaflet-popup .centre-detail').innerText.replace(/\s+/g, ' ')`); !strings.Contains(got, "Hongpailou centre District: Wuhou 6 devices") {
+		t.Errorf("site-1's details say %q", got)
 	}
 	rows := eval[string](t, ctx, `[...document.querySelectorAll('.centre-table tbody tr')].map(r => r.innerText.replace(/\s+/g, ' ').trim()).join('\n')`)
 	for _, s := range []string{"Hongpailou centre", "6", "+ Spare Health station", "gives 1 × Health station to Zhonghe centre",
