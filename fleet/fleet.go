@@ -87,11 +87,21 @@ func (r *Reports) Utilisation(ctx context.Context, from, to usage.Month, by usag
 	if n := monthsBetween(from, to); n > MaxMonths {
 		return nil, errcode.Errorf(errcode.Invalid, "the period spans %d months; at most %d at once", n, MaxMonths)
 	}
-	figs, err := r.figures(ctx, from, to, scope)
-	if err != nil {
+	if by == usage.ByDevice {
+		return r.figures(ctx, from, to, scope)
+	}
+	// Rolled up, the devices' figures are summed as they are computed, not kept.
+	in, err := r.input(ctx, from, to, scope)
+	if err != nil || len(in.Devices) == 0 {
 		return nil, err
 	}
-	return usage.Rollup(figs, by), nil
+	roll := usage.NewRoller(by)
+	usage.ComputeEach(in, from, to, func(f *usage.Figure) {
+		if scope.hasSite(f.Site) {
+			roll.Add(f)
+		}
+	})
+	return roll.Figures(), nil
 }
 
 // figures computes the per-device figures of the months from..to for the scope.
@@ -122,25 +132,28 @@ func (r *Reports) input(ctx context.Context, from, to usage.Month, scope Scope) 
 	end := time.Date(to.Year, to.Month+1, 1, 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
 	now := r.now()
 	in := usage.Input{Sites: sites}
-	dir.Devices(func(d *devices.Device, assigns []devices.Assignment) bool {
-		if scope.Kind != "" && d.Kind != scope.Kind {
-			return true
-		}
-		in.Devices = append(in.Devices, *d)
-		for _, a := range assigns {
-			if a.From.Before(end) && (a.Until.IsZero() || a.Until.After(start)) {
-				if a.Until.IsZero() || a.Until.After(now) {
-					a.Until = now
-				}
-				in.Assignments = append(in.Assignments, a)
+	// Loans and periods of devices out of scope are left out by Compute.
+	all, loans := r.allDevices(dir)
+	if scope.Kind == "" {
+		in.Devices = all
+	} else {
+		for _, d := range all {
+			if d.Kind == scope.Kind {
+				in.Devices = append(in.Devices, d)
 			}
 		}
-		return true
-	})
+	}
+	for _, a := range loans {
+		if a.From.Before(end) && (a.Until.IsZero() || a.Until.After(start)) {
+			if a.Until.IsZero() || a.Until.After(now) {
+				a.Until = now
+			}
+			in.Assignments = append(in.Assignments, a)
+		}
+	}
 	if len(in.Devices) == 0 {
 		return in, nil
 	}
-	// Periods, assignments and uses of devices out of scope are left out by Compute.
 	periods, err := r.allPeriods(ctx, dir)
 	if err != nil {
 		return usage.Input{}, err
@@ -189,17 +202,30 @@ type Assessment struct {
 	Last    usage.Month
 }
 
-// stocks returns the usage of every (site, kind) in the window, and the per-device figures of
-// its last month.
-func (r *Reports) stocks(ctx context.Context, kind devices.Kind) ([]reallocation.Usage, []usage.Figure, *devices.Directory, error) {
+// stocks returns the usage of every (site, kind) in the window and, with used, each device's
+// utilisation in its last month (summed over the sites it was at).
+func (r *Reports) stocks(ctx context.Context, kind devices.Kind, used bool) ([]reallocation.Usage, map[string]float64, *devices.Directory, error) {
 	first, last := r.Window()
-	figs, err := r.figures(ctx, first, last, Scope{Kind: kind})
+	in, err := r.input(ctx, first, last, Scope{Kind: kind})
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	dir, err := r.directory(ctx)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	sums := newStockSums(last, r.thresholds.Months)
+	var lastUsed map[string]float64
+	if used {
+		lastUsed = make(map[string]float64, len(in.Devices))
+	}
+	if len(in.Devices) > 0 {
+		usage.ComputeEach(in, first, last, func(f *usage.Figure) {
+			sums.add(f)
+			if used && f.Month == last {
+				lastUsed[f.Device] += f.Utilisation
+			}
+		})
 	}
 	var current []devices.Device
 	dir.Devices(func(d *devices.Device, _ []devices.Assignment) bool {
@@ -208,12 +234,12 @@ func (r *Reports) stocks(ctx context.Context, kind devices.Kind) ([]reallocation
 		}
 		return true
 	})
-	return stocksOf(figs, current, last, r.thresholds.Months), figs, dir, nil
+	return sums.usages(current), lastUsed, dir, nil
 }
 
 // Assess judges every device kind (or only kind) at every centre in scope.
 func (r *Reports) Assess(ctx context.Context, scope Scope) ([]Assessment, error) {
-	us, _, _, err := r.stocks(ctx, scope.Kind)
+	us, _, _, err := r.stocks(ctx, scope.Kind, false)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +261,7 @@ func (r *Reports) Assess(ctx context.Context, scope Scope) ([]Assessment, error)
 // reallocation.Plan. The devices offered by a donor are its working devices of the kind that
 // are not lent to a patient and not already in an open move, least used last month first.
 func (r *Reports) Plan(ctx context.Context, kind devices.Kind) (reallocation.Proposal, []Assessment, error) {
-	us, figs, dir, err := r.stocks(ctx, kind)
+	us, used, dir, err := r.stocks(ctx, kind, true)
 	if err != nil {
 		return reallocation.Proposal{}, nil, err
 	}
@@ -250,12 +276,6 @@ func (r *Reports) Plan(ctx context.Context, kind devices.Kind) (reallocation.Pro
 		}
 	}
 	_, last := r.Window()
-	used := map[string]float64{}
-	for _, f := range figs {
-		if f.Month == last {
-			used[f.Device] += f.Utilisation
-		}
-	}
 	now := r.now()
 	free := map[string][]string{} // site/kind -> devices that may leave, least used first
 	dir.Devices(func(d *devices.Device, _ []devices.Assignment) bool {
@@ -309,7 +329,7 @@ func (r *Reports) Alternatives(ctx context.Context, deviceID string) ([]realloca
 	if !ok {
 		return nil, devices.Device{}, errcode.Errorf(errcode.NotFound, "no device %s", deviceID)
 	}
-	us, _, _, err := r.stocks(ctx, d.Kind)
+	us, _, _, err := r.stocks(ctx, d.Kind, false)
 	if err != nil {
 		return nil, *d, err
 	}

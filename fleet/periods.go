@@ -17,6 +17,10 @@ type periodCache struct {
 	mu      sync.Mutex
 	version int64
 	periods []devices.Period // nil: none read yet
+	// The directory's devices and their loans, as of devicesOf: listed once per version too.
+	devicesOf int64
+	devices   []devices.Device
+	loans     []devices.Assignment
 }
 
 // Bounds that take every period.
@@ -48,4 +52,34 @@ func (r *Reports) allPeriods(ctx context.Context, dir *devices.Directory) ([]dev
 	}
 	c.version, c.periods = v, ps
 	return ps, nil
+}
+
+// allDevices returns the directory's devices, by id, and their loans, by device and start. For
+// a directory with a version, the lists are made once and shared: callers must not change them.
+func (r *Reports) allDevices(dir *devices.Directory) ([]devices.Device, []devices.Assignment) {
+	list := func() ([]devices.Device, []devices.Assignment) {
+		var ds []devices.Device
+		var as []devices.Assignment
+		dir.Devices(func(d *devices.Device, assigns []devices.Assignment) bool {
+			ds = append(ds, *d)
+			as = append(as, assigns...)
+			return true
+		})
+		return ds, as
+	}
+	v := dir.Version()
+	if v < 0 {
+		return list()
+	}
+	c := &r.periods
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.devices == nil || c.devicesOf != v {
+		c.devices, c.loans = list()
+		if c.devices == nil {
+			c.devices = []devices.Device{}
+		}
+		c.devicesOf = v
+	}
+	return c.devices, c.loans
 }

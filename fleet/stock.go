@@ -34,50 +34,78 @@ import (
 // Figures outside those months are ignored. There is one Usage per site and kind with a working
 // device now or a figure in the months, ordered by site and kind. months below 1 counts as 1.
 func stocksOf(figs []usage.Figure, current []devices.Device, last usage.Month, months int) []reallocation.Usage {
+	acc := newStockSums(last, months)
+	for i := range figs {
+		acc.add(&figs[i])
+	}
+	return acc.usages(current)
+}
+
+// stockKey is a kind at a site.
+type stockKey struct {
+	site string
+	kind devices.Kind
+}
+
+// stock is what stockSums keeps of one kind at one site.
+type stock struct {
+	// Per month of the window: what was used, the capacity of the centre's devices, and
+	// their days in service.
+	used, capacity []float64
+	serviceDays    []int
+	working, other int
+	rated, otherR  float64 // sums of rated uses per day
+}
+
+// stockSums adds up figures one at a time into the stocks of stocksOf.
+type stockSums struct {
+	first, last usage.Month
+	months      int
+	stocks      map[stockKey]*stock
+}
+
+func newStockSums(last usage.Month, months int) *stockSums {
 	months = max(months, 1)
 	first := last
 	for range months - 1 {
 		first = first.Prev()
 	}
-	index := func(m usage.Month) int { return (m.Year-first.Year)*12 + int(m.Month) - int(first.Month) }
-	var window []usage.Figure
-	for _, f := range figs {
-		if i := index(f.Month); i >= 0 && i < months {
-			window = append(window, f)
-		}
+	return &stockSums{first: first, last: last, months: months, stocks: map[stockKey]*stock{}}
+}
+
+func (a *stockSums) index(m usage.Month) int {
+	return (m.Year-a.first.Year)*12 + int(m.Month) - int(a.first.Month)
+}
+
+func (a *stockSums) get(k stockKey) *stock {
+	s := a.stocks[k]
+	if s == nil {
+		s = &stock{used: make([]float64, a.months), capacity: make([]float64, a.months), serviceDays: make([]int, a.months)}
+		a.stocks[k] = s
 	}
-	type key struct {
-		site string
-		kind devices.Kind
+	return s
+}
+
+// add adds a figure; those outside the window are ignored.
+func (a *stockSums) add(f *usage.Figure) {
+	i := a.index(f.Month)
+	if i < 0 || i >= a.months {
+		return
 	}
-	type stock struct {
-		// Per month of the window: what was used, the capacity of the centre's devices, and
-		// their days in service.
-		used, capacity []float64
-		serviceDays    []int
-		working, other int
-		rated, otherR  float64 // sums of rated uses per day
+	s := a.get(stockKey{f.Site, f.Kind})
+	s.used[i] += f.Used
+	s.serviceDays[i] += f.ServiceDays
+	if f.Mode == devices.Home {
+		// The centre's pool: every home device in service could have been lent and used.
+		s.capacity[i] += float64(f.ServiceDays)
+	} else {
+		s.capacity[i] += f.Capacity
 	}
-	stocks := map[key]*stock{}
-	get := func(k key) *stock {
-		s := stocks[k]
-		if s == nil {
-			s = &stock{used: make([]float64, months), capacity: make([]float64, months), serviceDays: make([]int, months)}
-			stocks[k] = s
-		}
-		return s
-	}
-	for _, f := range window {
-		s, i := get(key{f.Site, f.Kind}), index(f.Month)
-		s.used[i] += f.Used
-		s.serviceDays[i] += f.ServiceDays
-		if f.Mode == devices.Home {
-			// The centre's pool: every home device in service could have been lent and used.
-			s.capacity[i] += float64(f.ServiceDays)
-		} else {
-			s.capacity[i] += f.Capacity
-		}
-	}
+}
+
+// usages returns the stocks with the devices current, as stocksOf does.
+func (a *stockSums) usages(current []devices.Device) []reallocation.Usage {
+	months, last := a.months, a.last
 	for _, d := range current {
 		rated := float64(d.RatedUsesPerDay)
 		if d.Mode == devices.Home {
@@ -85,18 +113,18 @@ func stocksOf(figs []usage.Figure, current []devices.Device, last usage.Month, m
 		}
 		switch d.Status {
 		case devices.Active:
-			s := get(key{d.SiteID, d.Kind})
+			s := a.get(stockKey{d.SiteID, d.Kind})
 			s.working++
 			s.rated += rated
 		case devices.Retired:
 		default:
-			s := get(key{d.SiteID, d.Kind})
+			s := a.get(stockKey{d.SiteID, d.Kind})
 			s.other++
 			s.otherR += rated
 		}
 	}
-	out := make([]reallocation.Usage, 0, len(stocks))
-	for k, s := range stocks {
+	out := make([]reallocation.Usage, 0, len(a.stocks))
+	for k, s := range a.stocks {
 		if s.working == 0 && !slices.ContainsFunc(s.serviceDays, func(n int) bool { return n > 0 }) &&
 			!slices.ContainsFunc(s.used, func(u float64) bool { return u > 0 }) {
 			continue // only devices away or under repair, and no figures: nothing to judge

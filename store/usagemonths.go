@@ -102,6 +102,28 @@ func decodeMonthRow(b []byte, fn func(device []byte, days uint32, uses []int32))
 	return nil
 }
 
+// countMonthRow returns how many devices and days with uses a row has, at least as many as
+// decodeMonthRow would give if the row is corrupt.
+func countMonthRow(b []byte) (devices, days int) {
+	for len(b) > 0 {
+		n := int(b[0])
+		if len(b) < 1+n+4 {
+			return devices + 1, days + 32
+		}
+		k := bits.OnesCount32(binary.BigEndian.Uint32(b[1+n:]))
+		b = b[1+n+4:]
+		for range k {
+			if len(b) >= 2 && b[0] == 0xFF && b[1] == 0xFF {
+				b = b[min(len(b), 6):]
+			} else {
+				b = b[min(len(b), 2):]
+			}
+		}
+		devices, days = devices+1, days+k
+	}
+	return devices, days
+}
+
 // mergeMonthRow returns the row b with the day counts add (of the row's month and site) added.
 func mergeMonthRow(b []byte, add []usage.DayCount) ([]byte, error) {
 	var devs []*monthDevice
@@ -355,10 +377,17 @@ func (s *Usage) monthUsesIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery)
 		})
 	}
 	// Decode, the uses of all entries in one slice: offsets first, slices at the end, since the
-	// slice grows.
-	var out []usage.MonthUses
-	var offs []int
-	uses := make([]int32, 0, 1024)
+	// slice grows; and the device ids of a row in one string.
+	entries, days := 0, 0
+	for _, r := range rows {
+		n, d := countMonthRow(r.uses)
+		entries, days = entries+n, days+d
+	}
+	out := make([]usage.MonthUses, 0, entries+len(add))
+	offs := make([]int, 0, cap(out))
+	uses := make([]int32, 0, days+31*len(add))
+	var ids []byte
+	var idEnds []int
 	for _, r := range rows {
 		if more := add[r.key]; len(more) > 0 {
 			if r.uses, err = mergeMonthRow(r.uses, more); err != nil {
@@ -369,14 +398,22 @@ func (s *Usage) monthUsesIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery)
 		if err != nil {
 			return nil, fmt.Errorf("usage_months: %w", err)
 		}
-		site := r.key.site
+		site, first := r.key.site, len(out)
+		ids, idEnds = ids[:0], idEnds[:0]
 		err = decodeMonthRow(r.uses, func(device []byte, days uint32, u []int32) {
 			offs = append(offs, len(uses))
 			uses = append(uses, u...)
-			out = append(out, usage.MonthUses{Device: string(device), Site: site, Month: month, Days: days})
+			ids = append(ids, device...)
+			idEnds = append(idEnds, len(ids))
+			out = append(out, usage.MonthUses{Site: site, Month: month, Days: days})
 		})
 		if err != nil {
 			return nil, fmt.Errorf("month %s at %s: %w", r.key.month, r.key.site, err)
+		}
+		all, start := string(ids), 0
+		for i, end := range idEnds {
+			out[first+i].Device = all[start:end]
+			start = end
 		}
 	}
 	for i := range out {

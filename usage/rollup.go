@@ -61,94 +61,123 @@ func Rollup(figs []Figure, by By) []Figure {
 	if by == ByDevice || by < 0 || int(by) >= len(byNames) {
 		return slices.Clone(figs)
 	}
-	byMonth := func(a, b Figure) int {
-		return cmp.Or(cmp.Compare(a.Month.Year, b.Month.Year), cmp.Compare(a.Month.Month, b.Month.Month))
-	}
 	if by == ByDistrict && !slices.IsSortedFunc(figs, byMonth) {
 		// Counting a device once in a district needs a month's figures together.
 		figs = slices.Clone(figs)
 		slices.SortStableFunc(figs, byMonth)
 	}
-	type seenAt struct {
-		month Month
-		group int32
+	r := NewRoller(by)
+	for i := range figs {
+		r.Add(&figs[i])
 	}
-	type seenElse struct {
-		device string
-		seen   seenAt
-	}
-	groups := map[rollKey]int32{}
-	seen := map[string]seenAt{}   // each device's first group in its month
-	others := map[seenElse]bool{} // a device's other groups in its month (rare: a device that moved)
+	return r.Figures()
+}
+
+func byMonth(a, b Figure) int {
+	return cmp.Or(cmp.Compare(a.Month.Year, b.Month.Year), cmp.Compare(a.Month.Month, b.Month.Month))
+}
+
+// Roller sums figures one at a time as Rollup does, for figures that are not all kept: those
+// of ComputeEach. By ByDistrict, a month's figures must come together (as ComputeEach gives
+// them). Create it with NewRoller.
+type Roller struct {
+	by     By
+	groups map[rollKey]int32
+	seen   map[string]seenAt // each device's first group in its month
+	others map[seenElse]bool // a device's other groups in its month (rare: a device that moved)
 	// Figures in Compute's order come a site at a time: the groups of the current month and
 	// place are looked up in a short list before the map.
-	type recent struct {
-		kind  devices.Kind
-		group int32
+	near      []recent
+	nearMonth Month
+	nearPlace string
+	out       []Figure
+}
+
+type seenAt struct {
+	month Month
+	group int32
+}
+
+type seenElse struct {
+	device string
+	seen   seenAt
+}
+
+type recent struct {
+	kind  devices.Kind
+	group int32
+}
+
+// NewRoller returns a Roller by by, which must be ByType, BySite or ByDistrict.
+func NewRoller(by By) *Roller {
+	return &Roller{by: by, groups: map[rollKey]int32{}, seen: map[string]seenAt{}, others: map[seenElse]bool{}}
+}
+
+// Add adds f to its group.
+func (r *Roller) Add(f *Figure) {
+	by := r.by
+	k := rollKey{month: f.Month, place: f.Site, kind: f.Kind}
+	switch by {
+	case BySite:
+		k.kind = ""
+	case ByDistrict:
+		k.place = f.District
 	}
-	var near []recent
-	var nearMonth Month
-	nearPlace := ""
-	var out []Figure
-	for i := range figs {
-		f := &figs[i]
-		k := rollKey{month: f.Month, place: f.Site, kind: f.Kind}
-		switch by {
-		case BySite:
-			k.kind = ""
-		case ByDistrict:
-			k.place = f.District
-		}
-		if k.month != nearMonth || k.place != nearPlace {
-			nearMonth, nearPlace, near = k.month, k.place, near[:0]
-		}
-		g, ok := int32(-1), false
-		for _, r := range near {
-			if r.kind == k.kind {
-				g, ok = r.group, true
-				break
-			}
-		}
-		if !ok {
-			if g, ok = groups[k]; !ok {
-				g = int32(len(out))
-				groups[k] = g
-				r := Figure{Month: f.Month, Site: f.Site, District: f.District, Kind: f.Kind}
-				switch by {
-				case BySite:
-					r.Kind = ""
-				case ByDistrict:
-					r.Site = ""
-				}
-				out = append(out, r)
-			}
-			if len(near) < 16 {
-				near = append(near, recent{k.kind, g})
-			}
-		}
-		r := &out[g]
-		r.DaysInService += f.DaysInService
-		r.ServiceDays += f.ServiceDays
-		r.Used += f.Used
-		r.Capacity += f.Capacity
-		r.Uncounted += f.Uncounted
-		if f.Device == "" {
-			r.Devices += f.Devices
-			continue
-		}
-		if by != ByDistrict {
-			r.Devices++ // a device has one figure per site and month
-			continue
-		}
-		switch at, ok := seen[f.Device]; {
-		case !ok || at.month != f.Month:
-			seen[f.Device] = seenAt{f.Month, g}
-			r.Devices++
-		case at.group != g && !others[seenElse{f.Device, seenAt{f.Month, g}}]:
-			others[seenElse{f.Device, seenAt{f.Month, g}}] = true
-			r.Devices++
+	if k.month != r.nearMonth || k.place != r.nearPlace {
+		r.nearMonth, r.nearPlace, r.near = k.month, k.place, r.near[:0]
+	}
+	g, ok := int32(-1), false
+	for _, n := range r.near {
+		if n.kind == k.kind {
+			g, ok = n.group, true
+			break
 		}
 	}
+	if !ok {
+		if g, ok = r.groups[k]; !ok {
+			g = int32(len(r.out))
+			r.groups[k] = g
+			o := Figure{Month: f.Month, Site: f.Site, District: f.District, Kind: f.Kind}
+			switch by {
+			case BySite:
+				o.Kind = ""
+			case ByDistrict:
+				o.Site = ""
+			}
+			r.out = append(r.out, o)
+		}
+		if len(r.near) < 16 {
+			r.near = append(r.near, recent{k.kind, g})
+		}
+	}
+	o := &r.out[g]
+	o.DaysInService += f.DaysInService
+	o.ServiceDays += f.ServiceDays
+	o.Used += f.Used
+	o.Capacity += f.Capacity
+	o.Uncounted += f.Uncounted
+	if f.Device == "" {
+		o.Devices += f.Devices
+		return
+	}
+	if by != ByDistrict {
+		o.Devices++ // a device has one figure per site and month
+		return
+	}
+	switch at, ok := r.seen[f.Device]; {
+	case !ok || at.month != f.Month:
+		r.seen[f.Device] = seenAt{f.Month, g}
+		o.Devices++
+	case at.group != g && !r.others[seenElse{f.Device, seenAt{f.Month, g}}]:
+		r.others[seenElse{f.Device, seenAt{f.Month, g}}] = true
+		o.Devices++
+	}
+}
+
+// Figures returns the groups' figures, ordered by month, then site (district for ByDistrict),
+// then kind.
+func (r *Roller) Figures() []Figure {
+	out := r.out
 	for i := range out {
 		if out[i].Capacity > 0 {
 			out[i].Utilisation = out[i].Used / out[i].Capacity

@@ -93,6 +93,31 @@ func Compute(in Input, from, to Month) []Figure {
 	return compute(in, from, to, parallelism{workers: min(runtime.GOMAXPROCS(0), 8), counts: 1 << 18, figures: 1 << 16})
 }
 
+// ComputeEach calls fn with each figure that Compute returns, in the same order, without
+// keeping them: for what only sums the figures (a roll-up, the stocks of an assessment), a
+// city's devices need no slice of hundreds of thousands of figures. fn must not keep f.
+func ComputeEach(in Input, from, to Month, fn func(f *Figure)) {
+	if to.Before(from) {
+		return
+	}
+	c := newComputation(in, newCalendar(from, to))
+	c.par = parallelism{workers: min(runtime.GOMAXPROCS(0), 8), counts: 1 << 18, figures: 1 << 16}
+	c.addPeriods(in.Periods)
+	c.addAssignments(in.Assignments)
+	c.addCounts(in.Counts)
+	c.addMonths(in.Months)
+	order := c.order()
+	var f Figure // one, handed to fn each time: a figure each would escape to the heap
+	for m := range c.cal.months {
+		for _, i := range order {
+			var ok bool
+			if f, ok = c.figure(i, m); ok {
+				fn(&f)
+			}
+		}
+	}
+}
+
 // parallelism is how many goroutines Compute may use, and the least work worth one each.
 type parallelism struct {
 	workers int
@@ -208,11 +233,19 @@ func (c *computation) slot(dev, site int32) int32 {
 	c.slots = append(c.slots, utilSlot{dev: dev, site: site, next: c.first[dev]})
 	c.first[dev] = i
 	c.slotIdx[k] = i
-	c.days = append(c.days, make([]uint64, 3*c.cal.words)...)
+	c.days = grow(c.days, 3*c.cal.words)
 	n := len(c.cal.months)
-	c.uses = append(c.uses, make([]int64, n)...)
-	c.other = append(c.other, make([]int64, n)...)
+	c.uses = grow(c.uses, n)
+	c.other = grow(c.other, n)
 	return i
+}
+
+// grow extends s by n zeros, without allocating them first.
+func grow[T any](s []T, n int) []T {
+	s = slices.Grow(s, n)
+	s = s[:len(s)+n]
+	clear(s[len(s)-n:])
+	return s
 }
 
 // bitset returns slot i's bitset k: 0 in service, 1 assigned, 2 with a use.
@@ -411,7 +444,8 @@ func (c *computation) figure(i int32, m int) (Figure, bool) {
 	return f, true
 }
 
-func (c *computation) figures() []Figure {
+// order returns the slots ordered by site and device.
+func (c *computation) order() []int32 {
 	order := make([]int32, len(c.slots))
 	for i := range order {
 		order[i] = int32(i)
@@ -421,6 +455,11 @@ func (c *computation) figures() []Figure {
 		return cmp.Or(strings.Compare(c.sites[sa.site].id, c.sites[sb.site].id),
 			strings.Compare(c.in.Devices[sa.dev].ID, c.in.Devices[sb.dev].ID))
 	})
+	return order
+}
+
+func (c *computation) figures() []Figure {
+	order := c.order()
 	// Months are independent: each is counted, then written into its own part of the result.
 	months := len(c.cal.months)
 	start := make([]int, months+1)
