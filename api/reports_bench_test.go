@@ -82,6 +82,8 @@ var reportRequests = []struct{ name, token, path string }{
 	{"alerts_severity_4", "admin", "/alerts?severity=critical&limit=1000"},
 	{"alerts_site", "admin", "/alerts?site=s0500"},
 	{"alerts_since", "admin", "/alerts?since=2025-06-01T00:00:00Z&until=2025-06-02T00:00:00Z"},
+	{"alerts_since_wide", "admin", "/alerts?since=2025-01-01T00:00:00Z"},
+	{"alerts_until_old", "admin", "/alerts?until=2025-01-10T00:00:00Z"},
 	{"alerts_old_page", "admin", "/alerts?before=100000"},
 	{"burden", "admin", "/alerts/burden?to=2026-01-15"},
 	{"burden_team", "doc1", "/alerts/burden?to=2026-01-15&team=t0001"},
