@@ -60,9 +60,10 @@ func TestAdminPagesForbiddenToOthers(t *testing.T) {
 func (f *fixture) openAdmin(ctx context.Context, path, ready string) {
 	f.t.Helper()
 	f.do(ctx, "open "+path, 20*time.Second,
-		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const a = document.createElement('a'); a.href = %q;
-			document.body.append(a); a.click(); a.remove() })()`, path)),
-		chromedp.Poll[chromedp.Void](fmt.Sprintf(`location.pathname + location.search === %q`, path)),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const old = document.querySelector('.page-root');
+			if (old) old.dataset.left = '1';
+			const a = document.createElement('a'); a.href = %q; document.body.append(a); a.click(); a.remove() })()`, path)),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`location.pathname + location.search === %q && !document.querySelector('.page-root[data-left]')`, path)),
 		chromedp.WaitVisible(chromedp.CSS(ready)))
 }
 
@@ -154,9 +155,8 @@ func TestAdminCreatesSiteAndTeam(t *testing.T) {
 	}
 
 	// A team at the new site: the site is in the form's list without a reload.
+	f.openAdmin(ctx, "/app/admin/teams", ".admin-table")
 	f.do(ctx, "new team", 15*time.Second,
-		chromedp.Click(chromedp.CSS(`.admin-tabs a[href="/app/admin/teams"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".admin-table")),
 		chromedp.Click(chromedp.CSS(".admin-head .btn-primary")),
 		chromedp.WaitVisible(chromedp.CSS("#create-teams-id")),
 		chromedp.SendKeys(chromedp.CSS("#create-teams-id"), "team-9"),
@@ -181,6 +181,28 @@ func TestAdminCreatesSiteAndTeam(t *testing.T) {
 	if len(teams.Items) != 1 || teams.Items[0].ID != "team-9" || teams.Items[0].Name != "Team 9" {
 		t.Errorf("GET /teams?site=centre-9 = %+v; want team-9", teams)
 	}
+
+	// A device at the new site: its MQTT secret is shown once, and opens the broker; its next
+	// calibration, a date, is that day at the site (Asia/Shanghai).
+	f.openAdmin(ctx, "/app/admin/devices?new=1", "#create-devices-id")
+	f.do(ctx, "new device", 15*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#create-devices-id"), "cuff-9001"),
+		setField("#create-devices-kind", "bp_cuff"),
+		setField("#create-devices-site", "centre-9"),
+		setField("#create-devices-next_calibration", "2027-06-01"),
+		chromedp.Click(chromedp.CSS("#create-devices button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(".secret-panel #secret-value")),
+	)
+	var dev struct {
+		Site, Status    string
+		NextCalibration string `json:"next_calibration"`
+	}
+	if code := f.apiAs(adminUser, "GET", "/devices/cuff-9001", "", &dev); code != 200 || dev.Site != "centre-9" || dev.Status != "active" ||
+		dev.NextCalibration != "2027-05-31T16:00:00Z" {
+		t.Errorf("GET /devices/cuff-9001 = %d %+v; want active at centre-9, calibration due 2027-06-01 in Shanghai", code, dev)
+	}
+	f.secrets["cuff-9001"] = eval[string](t, ctx, `document.querySelector('#secret-value').value`)
+	f.publish("cuff-9001", fmt.Sprintf(`{"ts":%d,"readings":[{"type":"bp","systolic":128,"diastolic":82,"unit":"mm[Hg]"}]}`, time.Now().UnixMilli()))
 
 	// The audit log lists the site's creation, by this admin, also when filtered by the site.
 	f.openAdmin(ctx, "/app/admin/audit", ".audit-table")

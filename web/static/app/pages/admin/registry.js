@@ -157,6 +157,7 @@ export function mountList(root, ctx, section) {
 
   function createForm() {
     if (!s.creating) return nothing;
+    if (!s.places) return html`<p class="loading">${t('app.loading')}</p>`; // the selects need the sites and teams
     const c = placesCtx();
     const fields = kind.fields(undefined, c);
     const err = s.form.err;
@@ -238,7 +239,13 @@ export function mountList(root, ctx, section) {
 
   draw();
   if (s.creating) kept.restore(root.querySelector('#' + form));
-  load().then(() => { if (s.creating) { draw(); kept.restore(root.querySelector('#' + form)); } });
+  load().then(() => {
+    if (!s.creating) return;
+    draw();
+    kept.restore(root.querySelector('#' + form));
+    const first = root.querySelector(`#${form} input:not([readonly]), #${form} select`);
+    if (first && !root.contains(document.activeElement)) first.focus();
+  });
   return () => { alive = false; };
 }
 
