@@ -7,6 +7,26 @@ let source = null;
 let state = 'closed'; // closed | connecting | open
 const listeners = new Set();
 const stateListeners = new Set();
+const resyncListeners = new Set();
+let hidden = false; // the page went into the back/forward cache with the feed open
+
+// A page kept in the back/forward cache would keep its feed's connection, and a browser allows
+// only a few connections to one host: after some full page loads in a tab, the next one stalls.
+// So the feed closes when the page is hidden that way, and opens again when it is shown; pages
+// then load again what they show, since the events in between are not replayed to a new feed.
+addEventListener('pagehide', (ev) => {
+  if (ev.persisted && source) {
+    hidden = true;
+    close();
+  }
+});
+addEventListener('pageshow', (ev) => {
+  if (ev.persisted && hidden) {
+    hidden = false;
+    open();
+    for (const fn of resyncListeners) fn();
+  }
+});
 
 /** Opens the feed, if not open. */
 export function open() {
@@ -39,6 +59,13 @@ export function close() {
 export function subscribe(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
+}
+
+/** Calls fn() when the feed opens again after events may have been missed; returns the
+ * unsubscribe. A page loads again what it shows. */
+export function onResync(fn) {
+  resyncListeners.add(fn);
+  return () => resyncListeners.delete(fn);
 }
 
 /** Calls fn(state) when the feed's state changes, and now; returns the unsubscribe. */

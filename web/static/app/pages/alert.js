@@ -268,11 +268,13 @@ export function mount(root, ctx) {
   }
 
   const unsubscribe = live.subscribe(onEvent);
+  const unresync = live.onResync(load);
   draw();
   load();
   return () => {
     alive = false;
     unsubscribe();
+    unresync();
     clearTimeout(reloadTimer);
     if (plot) plot.destroy();
   };

@@ -448,6 +448,7 @@ export function mount(root, ctx) {
   }
 
   const unsubscribe = live.subscribe(onEvent);
+  const unresync = live.onResync(load);
   const tick = setInterval(() => { s.now = new Date(); draw(); }, 30000);
   document.addEventListener('keydown', onKey);
   draw();
@@ -456,6 +457,7 @@ export function mount(root, ctx) {
   return () => {
     alive = false;
     unsubscribe();
+    unresync();
     clearInterval(tick);
     document.removeEventListener('keydown', onKey);
   };
