@@ -163,7 +163,6 @@ type computation struct {
 	siteIdx map[string]int32
 	zones   map[string]*time.Location
 	slots   []utilSlot
-	slotIdx map[uint64]int32
 	days    []uint64 // 3 bitsets per slot
 	uses    []int64  // station: per slot and month, counted uses
 	other   []int64  // station: per slot and month, uncounted uses
@@ -178,7 +177,6 @@ func newComputation(in Input, cal *calendar) *computation {
 		first:   make([]int32, len(in.Devices)),
 		siteIdx: make(map[string]int32, len(in.Sites)),
 		zones:   map[string]*time.Location{},
-		slotIdx: make(map[uint64]int32, len(in.Devices)),
 	}
 	// Most devices stay at one site: one slot each, and more only for those that moved.
 	c.slots = make([]utilSlot, 0, len(in.Devices))
@@ -225,19 +223,28 @@ func (c *computation) site(id string) int32 {
 
 // slot returns the slot of device dev at site, creating it.
 func (c *computation) slot(dev, site int32) int32 {
-	k := uint64(uint32(dev))<<32 | uint64(uint32(site))
-	if i, ok := c.slotIdx[k]; ok {
+	if i := c.slotOf(dev, site); i >= 0 {
 		return i
 	}
 	i := int32(len(c.slots))
 	c.slots = append(c.slots, utilSlot{dev: dev, site: site, next: c.first[dev]})
 	c.first[dev] = i
-	c.slotIdx[k] = i
 	c.days = grow(c.days, 3*c.cal.words)
 	n := len(c.cal.months)
 	c.uses = grow(c.uses, n)
 	c.other = grow(c.other, n)
 	return i
+}
+
+// slotOf returns the slot of device dev at site, or -1. A device has a slot for each site it
+// was at in the months: mostly one.
+func (c *computation) slotOf(dev, site int32) int32 {
+	for i := c.first[dev]; i >= 0; i = c.slots[i].next {
+		if c.slots[i].site == site {
+			return i
+		}
+	}
+	return -1
 }
 
 // grow extends s by n zeros, without allocating them first.
@@ -393,8 +400,7 @@ func (c *computation) claim(device, site string, owner []atomic.Int32, w int32) 
 	if !ok {
 		return 0, false, true
 	}
-	slot, ok = c.slotIdx[uint64(uint32(dev))<<32|uint64(uint32(s))]
-	if !ok {
+	if slot = c.slotOf(dev, s); slot < 0 {
 		return 0, false, true
 	}
 	if o := owner[slot].Load(); o == w || o < 0 && owner[slot].CompareAndSwap(-1, w) {
@@ -450,10 +456,27 @@ func (c *computation) order() []int32 {
 	for i := range order {
 		order[i] = int32(i)
 	}
+	// Sites by id, ranked once; devices too when they come ordered by id, as they mostly do.
+	bySite := make([]int32, len(c.sites))
+	for i := range bySite {
+		bySite[i] = int32(i)
+	}
+	slices.SortFunc(bySite, func(a, b int32) int { return strings.Compare(c.sites[a].id, c.sites[b].id) })
+	rank := make([]int32, len(c.sites))
+	for r, i := range bySite {
+		rank[i] = int32(r)
+	}
+	ds := c.in.Devices
+	if slices.IsSortedFunc(ds, func(a, b devices.Device) int { return strings.Compare(a.ID, b.ID) }) {
+		slices.SortFunc(order, func(a, b int32) int {
+			sa, sb := &c.slots[a], &c.slots[b]
+			return cmp.Or(cmp.Compare(rank[sa.site], rank[sb.site]), cmp.Compare(sa.dev, sb.dev))
+		})
+		return order
+	}
 	slices.SortFunc(order, func(a, b int32) int {
 		sa, sb := &c.slots[a], &c.slots[b]
-		return cmp.Or(strings.Compare(c.sites[sa.site].id, c.sites[sb.site].id),
-			strings.Compare(c.in.Devices[sa.dev].ID, c.in.Devices[sb.dev].ID))
+		return cmp.Or(cmp.Compare(rank[sa.site], rank[sb.site]), strings.Compare(ds[sa.dev].ID, ds[sb.dev].ID))
 	})
 	return order
 }

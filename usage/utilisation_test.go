@@ -437,3 +437,40 @@ func city(centres, perCentre int) (Input, Month, Month) {
 	}
 	return in, from, to
 }
+
+// BenchmarkComputeQuarterFromMonths computes a city's quarter (the assessment's window) from
+// the store's monthly aggregate and sums it by site, as GET /utilisation?by=site does.
+func BenchmarkComputeQuarterFromMonths(b *testing.B) {
+	in, _, to := cityYear()
+	from := to.Prev().Prev()
+	in.Months = monthsOf(in.Counts, from, to)
+	in.Counts = nil
+	runtime.GC()
+	b.ReportAllocs()
+	var figs []Figure
+	for b.Loop() {
+		roll := NewRoller(BySite)
+		ComputeEach(in, from, to, roll.Add)
+		figs = roll.Figures()
+	}
+	b.ReportMetric(float64(len(figs)), "figures")
+}
+
+// monthsOf is counts (ordered by device, then day) of the months from..to as MonthUses.
+func monthsOf(counts []DayCount, from, to Month) []MonthUses {
+	var out []MonthUses
+	for _, c := range counts {
+		m, _ := ParseMonth(string(c.Day[:7]))
+		if m.Before(from) || to.Before(m) {
+			continue
+		}
+		d := int(c.Day[8]-'0')*10 + int(c.Day[9]-'0')
+		if n := len(out); n == 0 || out[n-1].Device != c.Device || out[n-1].Site != c.Site || out[n-1].Month != m {
+			out = append(out, MonthUses{Device: c.Device, Site: c.Site, Month: m})
+		}
+		last := &out[len(out)-1]
+		last.Days |= 1 << (d - 1)
+		last.Uses = append(last.Uses, int32(c.Uses))
+	}
+	return out
+}
