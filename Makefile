@@ -81,9 +81,14 @@ $(INFLUXD):
 	fi
 	cp $(INFLUXD_CACHE)/influxd $(INFLUXD)
 
-## screenshots: PNGs of the main pages of the web app (sign-in, inbox, an alert) into
-## docs/screenshots, taken by headless Chromium from a server seeded like the demo.
+## screenshots: PNGs of the main pages of the web app (sign-in, inbox, alert, patients, fleet,
+## admin) into docs/screenshots, taken by headless Chromium from a server seeded like the demo.
+## A Chinese font is installed first (fonts-wqy-microhei), so that zh-CN pages show their words.
 screenshots: test-deps tools web
+	@if ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "installing a Chinese font with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
+	fi
 	VITALWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots go test -count=1 -run TestScreenshots -timeout 10m ./web/
 
 ## test-deps: Debian packages the tests run for real: mosquitto; postgresql, whose binaries
