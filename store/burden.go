@@ -3,8 +3,10 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,12 +15,11 @@ import (
 )
 
 // Alert burden (alerts.Burden). The counts are one GROUP BY over the alerts raised in the
-// period; the median time to acknowledge is computed here from a second query of the
-// acknowledged ones, since neither SQLite nor the SQL both dialects share has a percentile.
-// Acknowledged is the number of delays that second query read, so that it and the median
-// always describe the same alerts. The population (patients of a team, devices of a site) is
-// the registry's now: the registry keeps no history of team sizes. A period's alerts are found
-// by the index on created_ms (migration 0014).
+// period; the median time to acknowledge is computed here from the list of the acknowledged
+// ones' delays that the same query returns per figure, since neither SQLite nor the SQL both
+// dialects share has a percentile. The population (patients of a team, devices of a site) is
+// the registry's now: the registry keeps no history of team sizes. A period's alerts are read
+// from the index alerts_burden (migration 0020), which has every column the query reads.
 
 // ownerColumn is whom an alert weighs on: its team if clinical, its site if a fault.
 const ownerColumn = `CASE WHEN category = 'clinical' THEN team ELSE site END`
@@ -42,22 +43,42 @@ func (s *Alerts) AlertBurden(ctx context.Context, f alerts.BurdenFilter) ([]aler
 	}
 	w := burdenWhere(f)
 	system := w.arg(alerts.SystemActor)
+	// The delays to acknowledge come in the same scan, as one list per figure: reading them
+	// row by row was a second pass over the period and a row for each acknowledged alert.
+	delays := `group_concat(acknowledged_ms - created_ms)`
+	if s.dialect == postgres {
+		delays = `string_agg((acknowledged_ms - created_ms)::text, ',')`
+	}
 	q := `SELECT category, ` + ownerColumn + `, rule, COUNT(*), COUNT(DISTINCT subject),
 		SUM(CASE WHEN state = 'resolved' AND resolved_by = ` + system + ` THEN 1 ELSE 0 END),
 		SUM(CASE WHEN state = 'resolved' AND resolved_by <> ` + system + ` THEN 1 ELSE 0 END),
-		SUM(late), SUM(CASE WHEN silenced <> '' THEN 1 ELSE 0 END), SUM(CASE WHEN doubt <> '' THEN 1 ELSE 0 END)
+		SUM(late), SUM(CASE WHEN silenced <> '' THEN 1 ELSE 0 END), SUM(CASE WHEN doubt <> '' THEN 1 ELSE 0 END),
+		` + delays + `
 		FROM alerts` + w.sql() + ` GROUP BY category, ` + ownerColumn + `, rule`
 	out, err := queryAll(ctx, s.db, q, w.args, func(sc scanner) (alerts.Burden, error) {
 		b := alerts.Burden{From: f.From, To: f.To}
 		var owner string
+		var acked sql.NullString
 		err := sc.Scan(&b.Category, &owner, &b.Rule, &b.Alerts, &b.Subjects, &b.ResolvedBySystem, &b.ResolvedByPerson,
-			&b.Late, &b.Silenced, &b.Doubt)
+			&b.Late, &b.Silenced, &b.Doubt, &acked)
 		if b.Category == alerts.Clinical {
 			b.Team = owner
 		} else {
 			b.Site = owner
 		}
-		return b, err
+		if err != nil || !acked.Valid || acked.String == "" {
+			return b, err
+		}
+		ds := make([]time.Duration, 0, strings.Count(acked.String, ",")+1)
+		for v := range strings.SplitSeq(acked.String, ",") {
+			ms, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return b, fmt.Errorf("delay to acknowledge %q: %w", v, err)
+			}
+			ds = append(ds, time.Duration(ms)*time.Millisecond)
+		}
+		b.Acknowledged, b.AckMedian = len(ds), alerts.MedianDuration(ds)
+		return b, nil
 	})
 	if err != nil {
 		return fail(err)
@@ -66,36 +87,13 @@ func (s *Alerts) AlertBurden(ctx context.Context, f alerts.BurdenFilter) ([]aler
 		return out, nil
 	}
 
-	// The delays of the same alerts, acknowledged ones only.
-	delays := map[burdenKey][]time.Duration{}
-	w = burdenWhere(f)
-	w.conds = append(w.conds, "acknowledged_ms IS NOT NULL")
-	rows, err := s.db.QueryContext(ctx, `SELECT category, `+ownerColumn+`, rule, acknowledged_ms - created_ms FROM alerts`+w.sql(), w.args...)
-	if err != nil {
-		return fail(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k burdenKey
-		var ms int64
-		if err := rows.Scan(&k.category, &k.owner, &k.rule, &ms); err != nil {
-			return fail(err)
-		}
-		delays[k] = append(delays[k], time.Duration(ms)*time.Millisecond)
-	}
-	if err := rows.Err(); err != nil {
-		return fail(err)
-	}
-
 	population, err := s.burdenPopulation(ctx, out)
 	if err != nil {
 		return fail(err)
 	}
 	for i := range out {
 		b := &out[i]
-		k := burdenKey{b.Category, b.Team + b.Site, b.Rule}
-		b.Acknowledged, b.AckMedian = len(delays[k]), alerts.MedianDuration(delays[k])
-		b.Population = population[burdenKey{category: b.Category, owner: k.owner}]
+		b.Population = population[burdenKey{category: b.Category, owner: b.Team + b.Site}]
 	}
 	slices.SortFunc(out, func(a, b alerts.Burden) int {
 		return cmp.Or(strings.Compare(string(a.Category), string(b.Category)), strings.Compare(a.Team+a.Site, b.Team+b.Site),
