@@ -45,7 +45,8 @@ import (
 //
 // BENCH_REPORTS_DEVICES (default 100000, 100 a centre) and BENCH_REPORTS_ALERTS (default
 // 1000000) make a smaller city for a quick run. BENCH_REPORTS_PROFILE=dir writes a CPU profile
-// of each request's runs to dir/<dialect>-<request>.pprof.
+// of each request's runs to dir/<dialect>-<request>.pprof; BENCH_REPORTS_EXPLAIN=1 logs the query
+// plans of the lists (run with -v to see the whole log).
 func BenchmarkReports(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		benchReports(b, filepath.Join(b.TempDir(), "vw.db"))
@@ -136,6 +137,9 @@ func benchReports(b *testing.B, dsn string) {
 		}
 		b.Logf("GET %s: %d bytes", rq.path, w.Body.Len())
 	}
+	if os.Getenv("BENCH_REPORTS_EXPLAIN") != "" {
+		explainLists(b, dsn)
+	}
 	profiles := os.Getenv("BENCH_REPORTS_PROFILE")
 	dialect := "sqlite"
 	if strings.HasPrefix(dsn, "postgres") {
@@ -180,6 +184,59 @@ func benchReports(b *testing.B, dsn string) {
 		fmt.Fprintf(&table, "%-26s %9.1f %9.1f %9.1f %9.1f\n", rq.name, med, ts[0], ts[len(ts)-1], cs[len(cs)/2])
 	}
 	b.Log("\n" + table.String())
+}
+
+// explainQueries are the statements of the lists and the burden as the store sends them (with
+// the fixture's values), whose plans BENCH_REPORTS_EXPLAIN=1 logs.
+var explainQueries = []string{
+	`SELECT id FROM alerts ORDER BY id DESC LIMIT 100`,
+	`SELECT id FROM alerts WHERE state = 'open' ORDER BY id DESC LIMIT 100`,
+	`SELECT id FROM alerts WHERE ((category = 'clinical' AND team IN ('t0001'))) ORDER BY id DESC LIMIT 100`,
+	`SELECT id FROM alerts WHERE ((category = 'clinical' AND team IN ('t0001'))) AND state = 'open' ORDER BY id DESC LIMIT 100`,
+	`SELECT id FROM alerts WHERE ((category = 'fault' AND site IN ('s0001'))) ORDER BY id DESC LIMIT 100`,
+	`SELECT id FROM alerts WHERE rule = 'device_fault' ORDER BY id DESC LIMIT 100`,
+	`SELECT id FROM alerts WHERE severity >= 4 ORDER BY id DESC LIMIT 1000`,
+	`SELECT id FROM alerts WHERE last_seen_ms >= 1748736000000 AND last_seen_ms < 1748822400000 ORDER BY id DESC LIMIT 100`,
+	`SELECT id FROM alerts WHERE id < 100000 ORDER BY id DESC LIMIT 100`,
+	`SELECT category, CASE WHEN category = 'clinical' THEN team ELSE site END, rule, COUNT(*), COUNT(DISTINCT subject),
+		SUM(late), SUM(CASE WHEN silenced <> '' THEN 1 ELSE 0 END), SUM(CASE WHEN doubt <> '' THEN 1 ELSE 0 END)
+		FROM alerts WHERE created_ms >= 1766361600000 AND created_ms < 1768780800000
+		GROUP BY category, CASE WHEN category = 'clinical' THEN team ELSE site END, rule`,
+	`SELECT id FROM devices WHERE status = 'maintenance' ORDER BY id LIMIT 1000`,
+	`SELECT id FROM devices WHERE kind = 'scale' AND id > 'd050000' ORDER BY id LIMIT 1000`,
+	`SELECT month, site_id, uses FROM usage_months WHERE month >= '2025-10' AND month <= '2025-12' ORDER BY month, site_id`,
+}
+
+// explainLists logs the plan of each of explainQueries: EXPLAIN QUERY PLAN in SQLite,
+// EXPLAIN (ANALYZE, BUFFERS) in PostgreSQL.
+func explainLists(b *testing.B, dsn string) {
+	raw, dialect := openRaw(b, dsn)
+	defer raw.Close()
+	for _, q := range explainQueries {
+		ex := "EXPLAIN QUERY PLAN "
+		if dialect == "postgres" {
+			ex = "EXPLAIN (ANALYZE, BUFFERS) "
+		}
+		rows, err := raw.Query(ex + q)
+		if err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+		cols, _ := rows.Columns()
+		var lines []string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				b.Fatal(err)
+			}
+			lines = append(lines, fmt.Sprint(vals[len(vals)-1]))
+		}
+		rows.Close()
+		b.Logf("%s\n    %s", strings.Join(strings.Fields(q), " "), strings.Join(lines, "\n    "))
+	}
 }
 
 // cpuTime is the CPU time this process has used, user and system.
