@@ -30,7 +30,7 @@ func (r *Reader) ReadingsOf(ctx context.Context, t reading.Type, start, stop tim
 // kind tag, and false skips it.
 func (r *Reader) messages(ctx context.Context, flux string, start, stop time.Time,
 	typeOf func(measurement, kind string) (reading.Type, bool), each func(reading.Message)) error {
-	res, err := r.query.Query(ctx, flux)
+	res, err := r.query().Query(ctx, flux)
 	if err != nil {
 		return err
 	}

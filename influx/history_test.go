@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,5 +110,27 @@ func TestReaderReadingsOfUnreachable(t *testing.T) {
 	err := r.ReadingsOf(context.Background(), reading.Glucose, readingsBase, minute(5), func(reading.Message) { calls++ })
 	if err == nil || calls != 0 {
 		t.Errorf("ReadingsOf from nowhere = %v after %d readings; want an error and none", err, calls)
+	}
+}
+
+// A Reader serves concurrent requests from its first query on: under the race detector, this
+// fails if the queries share state that the first one writes (the client's query API caches
+// its URL so).
+func TestReaderConcurrentFirstQueries(t *testing.T) {
+	r := NewReader(Config{URL: "http://127.0.0.1:" + fmt.Sprint(testsrv.FreePort(t)), Bucket: "vitalwatch/autogen", Timeout: 2 * time.Second})
+	defer r.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			errs <- r.ReadingsOf(context.Background(), reading.Glucose, readingsBase, minute(5), func(reading.Message) {})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err == nil {
+			t.Error("a query of nowhere answered no error")
+		}
 	}
 }

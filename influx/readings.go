@@ -56,9 +56,14 @@ const MaxPointKeys = 200
 // Reader reads points from InfluxDB. It is safe for concurrent use.
 type Reader struct {
 	client influxdb2.Client
-	query  api.QueryAPI
+	org    string
 	bucket string
 }
+
+// query returns a query API for one query. The client's query API caches its URL on first use
+// without holding its lock while it reads it, so one shared between requests is a data race;
+// a new one costs a small struct.
+func (r *Reader) query() api.QueryAPI { return r.client.QueryAPI(r.org) }
 
 // NewReader returns a Reader of cfg's bucket (URL, Org, Bucket, Token and Timeout as for
 // NewWriter; Gzip applies to writes only). It does not contact the server.
@@ -69,7 +74,7 @@ func NewReader(cfg Config) *Reader {
 	}
 	client := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, influxdb2.DefaultOptions().
 		SetHTTPRequestTimeout(uint(timeout/time.Second)).SetApplicationName("vitalwatch"))
-	return &Reader{client: client, query: client.QueryAPI(cfg.Org), bucket: cfg.Bucket}
+	return &Reader{client: client, org: cfg.Org, bucket: cfg.Bucket}
 }
 
 // Close releases the client's idle connections.
@@ -168,7 +173,7 @@ func (r *Reader) PointsIn(ctx context.Context, rg Range) ([]Point, bool, error) 
 // both included. The tags are the group key's columns (a pivot keeps the series' tags in it);
 // the fields are the other columns with a value.
 func (r *Reader) read(ctx context.Context, flux string, from, to time.Time) ([]Point, error) {
-	res, err := r.query.Query(ctx, flux)
+	res, err := r.query().Query(ctx, flux)
 	if err != nil {
 		return nil, err
 	}

@@ -122,7 +122,7 @@ func (r *Reader) SeriesWindows(ctx context.Context, s Series, every time.Duratio
 	flux := head + `
   |> filter(fn: (r) => r._field == "value" or r._field == "systolic" or r._field == "diastolic" or r._field == "pulse")
   |> keep(columns: ["_time", "_field", "_value"])`
-	res, err := r.query.Query(ctx, flux)
+	res, err := r.query().Query(ctx, flux)
 	if err != nil {
 		return nil, fmt.Errorf("influx: downsample %s from %s to %s: %w", s.Type, fluxTime(s.From), fluxTime(s.To), err)
 	}

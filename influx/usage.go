@@ -18,7 +18,7 @@ func (r *Reader) ReadingPoints(ctx context.Context, start, stop time.Time, each 
   |> filter(fn: (r) => r._measurement != %s)
   |> keep(columns: ["_time", "device", "site"])`,
 		FluxString(r.bucket), fluxTime(start), fluxTime(stop), FluxString(MeasurementStatus))
-	res, err := r.query.Query(ctx, flux)
+	res, err := r.query().Query(ctx, flux)
 	if err != nil {
 		return fmt.Errorf("query %s..%s: %w", start.Format(time.RFC3339), stop.Format(time.RFC3339), err)
 	}
