@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -129,13 +130,14 @@ func benchReports(b *testing.B, dsn string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Each answer once, checked, before anything is timed.
+	// Each answer once, checked, before anything is timed; its hash tells whether two versions
+	// of the code answer the same.
 	for _, rq := range reportRequests {
 		w := callAs(a, rq.token, rq.path)
 		if w.Code != 200 {
 			b.Fatalf("GET %s = %d %s", rq.path, w.Code, w.Body)
 		}
-		b.Logf("GET %s: %d bytes", rq.path, w.Body.Len())
+		b.Logf("GET %s: %d bytes, sha256 %x", rq.path, w.Body.Len(), sha256.Sum256(w.Body.Bytes()))
 	}
 	if os.Getenv("BENCH_REPORTS_EXPLAIN") != "" {
 		explainLists(b, dsn)
