@@ -21,6 +21,9 @@ import (
 // aggregate), the devices' periods and the sites.
 type Store interface {
 	MonthUses(ctx context.Context, q usage.MonthQuery) ([]usage.MonthUses, error)
+	// EachMonthUses is MonthUses a device's month at a time, kept by no one.
+	EachMonthUses(ctx context.Context, q usage.MonthQuery,
+		fn func(device []byte, site string, month usage.Month, days uint32, uses []int32)) error
 	DevicePeriods(ctx context.Context, from, to time.Time, deviceIDs ...string) ([]devices.Period, error)
 	AllSites(ctx context.Context) ([]devices.Site, error)
 }
@@ -91,12 +94,12 @@ func (r *Reports) Utilisation(ctx context.Context, from, to usage.Month, by usag
 		return r.figures(ctx, from, to, scope)
 	}
 	// Rolled up, the devices' figures are summed as they are computed, not kept.
-	in, err := r.input(ctx, from, to, scope)
-	if err != nil || len(in.Devices) == 0 {
+	c, err := r.computation(ctx, from, to, scope)
+	if err != nil || c == nil {
 		return nil, err
 	}
 	roll := usage.NewRoller(by)
-	usage.ComputeEach(in, from, to, func(f *usage.Figure) {
+	c.Each(func(f *usage.Figure) {
 		if scope.hasSite(f.Site) {
 			roll.Add(f)
 		}
@@ -106,11 +109,11 @@ func (r *Reports) Utilisation(ctx context.Context, from, to usage.Month, by usag
 
 // figures computes the per-device figures of the months from..to for the scope.
 func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope) ([]usage.Figure, error) {
-	in, err := r.input(ctx, from, to, scope)
-	if err != nil || len(in.Devices) == 0 {
+	c, err := r.computation(ctx, from, to, scope)
+	if err != nil || c == nil {
 		return nil, err
 	}
-	figs := usage.Compute(in, from, to)
+	figs := c.Figures()
 	if scope.Sites != nil {
 		figs = slices.DeleteFunc(figs, func(f usage.Figure) bool { return !scope.hasSite(f.Site) })
 	}
@@ -167,15 +170,28 @@ func (r *Reports) input(ctx context.Context, from, to usage.Month, scope Scope) 
 		}
 		in.Periods = append(in.Periods, p)
 	}
-	months, err := r.store.MonthUses(ctx, usage.MonthQuery{From: from, To: to, Sites: scope.Sites})
-	if err != nil {
-		return usage.Input{}, err
-	}
-	in.Months = months
-	if scope.Sites != nil {
-		in.Months = slices.DeleteFunc(in.Months, func(m usage.MonthUses) bool { return !scope.hasSite(m.Site) })
-	}
 	return in, nil
+}
+
+// computation is the computation of the figures of the months from..to for the scope, with
+// the uses added from the store's monthly aggregate as they are read; nil when the scope has
+// no device.
+func (r *Reports) computation(ctx context.Context, from, to usage.Month, scope Scope) (*usage.Computation, error) {
+	in, err := r.input(ctx, from, to, scope)
+	if err != nil || len(in.Devices) == 0 {
+		return nil, err
+	}
+	c := usage.NewComputation(in, from, to)
+	err = r.store.EachMonthUses(ctx, usage.MonthQuery{From: from, To: to, Sites: scope.Sites},
+		func(device []byte, site string, month usage.Month, days uint32, uses []int32) {
+			if scope.hasSite(site) {
+				c.AddMonth(device, site, month, days, uses)
+			}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func monthsBetween(from, to usage.Month) int {
@@ -206,7 +222,7 @@ type Assessment struct {
 // utilisation in its last month (summed over the sites it was at).
 func (r *Reports) stocks(ctx context.Context, kind devices.Kind, used bool) ([]reallocation.Usage, map[string]float64, *devices.Directory, error) {
 	first, last := r.Window()
-	in, err := r.input(ctx, first, last, Scope{Kind: kind})
+	c, err := r.computation(ctx, first, last, Scope{Kind: kind})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -217,10 +233,10 @@ func (r *Reports) stocks(ctx context.Context, kind devices.Kind, used bool) ([]r
 	sums := newStockSums(last, r.thresholds.Months)
 	var lastUsed map[string]float64
 	if used {
-		lastUsed = make(map[string]float64, len(in.Devices))
+		lastUsed = map[string]float64{}
 	}
-	if len(in.Devices) > 0 {
-		usage.ComputeEach(in, first, last, func(f *usage.Figure) {
+	if c != nil {
+		c.Each(func(f *usage.Figure) {
 			sums.add(f)
 			if used && f.Month == last {
 				lastUsed[f.Device] += f.Utilisation

@@ -148,14 +148,16 @@ func testReportsFromMonths(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	for _, scope := range []Scope{{}, {Sites: []string{"c1", "c4"}}, {Kind: devices.Scale}} {
-		in, err := r.input(ctx, first, last, scope)
+		c, err := r.computation(ctx, first, last, scope)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := usage.Compute(in, first, last)
+		got := c.Figures()
 		// The same input, with the day counts instead of the aggregate.
-		dayIn := in
-		dayIn.Months = nil
+		dayIn, err := r.input(ctx, first, last, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
 		all, err := st.DayCounts(ctx, usage.Query{From: first.FirstDay(), To: last.LastDay()})
 		if err != nil {
 			t.Fatal(err)
@@ -168,6 +170,16 @@ func testReportsFromMonths(t *testing.T, dsn string) {
 		want := usage.Compute(dayIn, first, last)
 		if len(want) < 50 || !slices.ContainsFunc(want, func(f usage.Figure) bool { return f.Uncounted > 0 }) {
 			t.Fatalf("scope %+v: %d figures, none with uses left uncounted: the fixture tests too little", scope, len(want))
+		}
+		if monthly, err := st.MonthUses(ctx, usage.MonthQuery{From: first, To: last, Sites: scope.Sites}); err != nil {
+			t.Fatal(err)
+		} else {
+			// And Compute from the aggregate read all at once.
+			all := dayIn
+			all.Counts, all.Months = nil, monthly
+			if kept := usage.Compute(all, first, last); scope.Sites == nil && !reflect.DeepEqual(kept, want) {
+				t.Errorf("scope %+v: Compute from MonthUses differs from Compute from the day counts", scope)
+			}
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("scope %+v: the figures from the monthly aggregate differ from those from the day counts:\n%v\nwant\n%v", scope, got, want)

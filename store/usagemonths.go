@@ -102,28 +102,6 @@ func decodeMonthRow(b []byte, fn func(device []byte, days uint32, uses []int32))
 	return nil
 }
 
-// countMonthRow returns how many devices and days with uses a row has, at least as many as
-// decodeMonthRow would give if the row is corrupt.
-func countMonthRow(b []byte) (devices, days int) {
-	for len(b) > 0 {
-		n := int(b[0])
-		if len(b) < 1+n+4 {
-			return devices + 1, days + 32
-		}
-		k := bits.OnesCount32(binary.BigEndian.Uint32(b[1+n:]))
-		b = b[1+n+4:]
-		for range k {
-			if len(b) >= 2 && b[0] == 0xFF && b[1] == 0xFF {
-				b = b[min(len(b), 6):]
-			} else {
-				b = b[min(len(b), 2):]
-			}
-		}
-		devices, days = devices+1, days+k
-	}
-	return devices, days
-}
-
 // mergeMonthRow returns the row b with the day counts add (of the row's month and site) added.
 func mergeMonthRow(b []byte, add []usage.DayCount) ([]byte, error) {
 	var devs []*monthDevice
@@ -289,8 +267,54 @@ func (s *Usage) rebuildMonths(ctx context.Context, tx *sql.Tx, from, to usage.Da
 // month has no entry there. Like DayCounts, it reads the monthly aggregate and the uses recorded
 // since the last fold in one snapshot; the uses are those DayCounts returns for the same days.
 func (s *Usage) MonthUses(ctx context.Context, q usage.MonthQuery) ([]usage.MonthUses, error) {
+	var out []usage.MonthUses
+	var offs, idEnds []int
+	var uses []int32
+	var ids []byte
+	site, first := "", 0
+	ends := func() { // the device ids of the last row, in one string
+		all, start := string(ids), 0
+		for i, end := range idEnds {
+			out[first+i].Device = all[start:end]
+			start = end
+		}
+		ids, idEnds = ids[:0], idEnds[:0]
+	}
+	err := s.EachMonthUses(ctx, q, func(device []byte, st string, month usage.Month, days uint32, u []int32) {
+		if out == nil || st != site || month != out[len(out)-1].Month {
+			if out != nil {
+				ends()
+			}
+			site, first = st, len(out)
+		}
+		offs = append(offs, len(uses))
+		uses = append(uses, u...)
+		ids = append(ids, device...)
+		idEnds = append(idEnds, len(ids))
+		out = append(out, usage.MonthUses{Site: st, Month: month, Days: days})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > 0 {
+		ends()
+	}
+	for i := range out {
+		end := len(uses)
+		if i+1 < len(out) {
+			end = offs[i+1]
+		}
+		out[i].Uses = uses[offs[i]:end:end]
+	}
+	return out, nil
+}
+
+// EachMonthUses calls fn with what MonthUses returns, one device's month at a time and in the
+// same order, without keeping them: device and uses are valid during the call only.
+func (s *Usage) EachMonthUses(ctx context.Context, q usage.MonthQuery,
+	fn func(device []byte, site string, month usage.Month, days uint32, uses []int32)) error {
 	if err := q.Validate(); err != nil {
-		return nil, errcode.Errorf(errcode.Invalid, "usage query: %v", err)
+		return errcode.Errorf(errcode.Invalid, "usage query: %v", err)
 	}
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.dialect == postgres {
@@ -298,24 +322,24 @@ func (s *Usage) MonthUses(ctx context.Context, q usage.MonthQuery) ([]usage.Mont
 	}
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("month uses: %w", err)
+		return fmt.Errorf("month uses: %w", err)
 	}
 	defer tx.Rollback()
-	out, err := s.monthUsesIn(ctx, tx, q)
-	if err != nil {
-		return nil, fmt.Errorf("month uses: %w", err)
+	if err := s.eachMonthIn(ctx, tx, q, fn); err != nil {
+		return fmt.Errorf("month uses: %w", err)
 	}
-	return out, tx.Commit()
+	return tx.Commit()
 }
 
 // sitesPerQuery bounds the sites named in one MonthUses statement; with more, every site is read
 // and the rest left out here.
 const sitesPerQuery = 100
 
-func (s *Usage) monthUsesIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery) ([]usage.MonthUses, error) {
+func (s *Usage) eachMonthIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery,
+	fn func(device []byte, site string, month usage.Month, days uint32, uses []int32)) error {
 	var folded int64
 	if err := tx.QueryRowContext(ctx, `SELECT seq FROM usage_folded WHERE id = 1`).Scan(&folded); err != nil {
-		return nil, err
+		return err
 	}
 	var wanted map[string]bool
 	if q.Sites != nil {
@@ -333,7 +357,7 @@ func (s *Usage) monthUsesIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery)
 		return string(m) >= first && string(m) <= last
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	add := groupByMonth(pending)
 	w := &where{}
@@ -363,7 +387,7 @@ func (s *Usage) monthUsesIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery)
 			return nil
 		})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The pending uses of rows not written yet.
 	for k := range add {
@@ -376,52 +400,20 @@ func (s *Usage) monthUsesIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery)
 			return cmp.Or(strings.Compare(a.key.month, b.key.month), strings.Compare(a.key.site, b.key.site))
 		})
 	}
-	// Decode, the uses of all entries in one slice: offsets first, slices at the end, since the
-	// slice grows; and the device ids of a row in one string.
-	entries, days := 0, 0
-	for _, r := range rows {
-		n, d := countMonthRow(r.uses)
-		entries, days = entries+n, days+d
-	}
-	out := make([]usage.MonthUses, 0, entries+len(add))
-	offs := make([]int, 0, cap(out))
-	uses := make([]int32, 0, days+31*len(add))
-	var ids []byte
-	var idEnds []int
 	for _, r := range rows {
 		if more := add[r.key]; len(more) > 0 {
 			if r.uses, err = mergeMonthRow(r.uses, more); err != nil {
-				return nil, fmt.Errorf("month %s at %s: %w", r.key.month, r.key.site, err)
+				return fmt.Errorf("month %s at %s: %w", r.key.month, r.key.site, err)
 			}
 		}
 		month, err := usage.ParseMonth(r.key.month)
 		if err != nil {
-			return nil, fmt.Errorf("usage_months: %w", err)
+			return fmt.Errorf("usage_months: %w", err)
 		}
-		site, first := r.key.site, len(out)
-		ids, idEnds = ids[:0], idEnds[:0]
-		err = decodeMonthRow(r.uses, func(device []byte, days uint32, u []int32) {
-			offs = append(offs, len(uses))
-			uses = append(uses, u...)
-			ids = append(ids, device...)
-			idEnds = append(idEnds, len(ids))
-			out = append(out, usage.MonthUses{Site: site, Month: month, Days: days})
-		})
-		if err != nil {
-			return nil, fmt.Errorf("month %s at %s: %w", r.key.month, r.key.site, err)
-		}
-		all, start := string(ids), 0
-		for i, end := range idEnds {
-			out[first+i].Device = all[start:end]
-			start = end
+		site := r.key.site
+		if err := decodeMonthRow(r.uses, func(device []byte, days uint32, u []int32) { fn(device, site, month, days, u) }); err != nil {
+			return fmt.Errorf("month %s at %s: %w", r.key.month, r.key.site, err)
 		}
 	}
-	for i := range out {
-		end := len(uses)
-		if i+1 < len(out) {
-			end = offs[i+1]
-		}
-		out[i].Uses = uses[offs[i]:end:end]
-	}
-	return out, nil
+	return nil
 }

@@ -3,6 +3,7 @@ package usage
 import (
 	"fmt"
 	"math/bits"
+	"runtime"
 )
 
 // MonthUses is a device's uses at a site on each local day of one month: the monthly aggregate
@@ -19,13 +20,7 @@ type MonthUses struct {
 }
 
 // Total returns the uses of the month.
-func (m *MonthUses) Total() int64 {
-	var n int64
-	for _, u := range m.Uses {
-		n += int64(u)
-	}
-	return n
-}
+func (m *MonthUses) Total() int64 { return total(m.Uses) }
 
 // DayCounts returns m as day counts, in day order.
 func (m *MonthUses) DayCounts() []DayCount {
@@ -62,58 +57,112 @@ func (q MonthQuery) Validate() error {
 // Entries of months outside the calendar, of devices not in the input, or with days the month
 // does not have are ignored (the days only).
 func (c *computation) addMonths(ms []MonthUses) {
-	lastDev, lastSite := "", ""
-	ok, home := false, false
-	var slot int32
-	first := c.cal.firstMonth
 	for i := range ms {
 		u := &ms[i]
-		m := u.Month.Year*12 + int(u.Month.Month) - 1 - first
-		if m < 0 || m >= len(c.cal.months) || u.Days == 0 {
-			continue
-		}
-		if u.Device != lastDev || u.Site != lastSite || i == 0 {
-			lastDev, lastSite = u.Device, u.Site
-			slot, ok, _ = c.claim(u.Device, u.Site, nil, -1)
-			if ok {
-				home = c.home[c.slots[slot].dev]
-			}
-		}
-		if !ok {
-			continue
-		}
-		lo := c.cal.firstDay[m]
-		n := c.cal.firstDay[m+1] - lo
-		valid := u.Days & (1<<n - 1)
-		if home {
-			orBits(c.bitset(slot, 2), lo, valid)
-			continue
-		}
-		k := int(slot)*len(c.cal.months) + m
-		service := getBits(c.bitset(slot, 0), lo, n)
-		if valid == u.Days && len(u.Uses) == bits.OnesCount32(u.Days) {
-			switch {
-			case valid&^service == 0:
-				c.uses[k] += u.Total()
-				continue
-			case valid&service == 0:
-				c.other[k] += u.Total()
-				continue
-			}
-		}
-		j := 0
-		for days := u.Days; days != 0 && j < len(u.Uses); days &= days - 1 {
-			bit := uint32(1) << bits.TrailingZeros32(days)
-			switch {
-			case valid&bit == 0:
-			case service&bit != 0:
-				c.uses[k] += int64(u.Uses[j])
-			default:
-				c.other[k] += int64(u.Uses[j])
-			}
-			j++
+		if dev, ok := c.devIdx[u.Device]; ok {
+			c.addMonth(dev, u.Site, u.Month, u.Days, u.Uses)
 		}
 	}
+}
+
+// addMonth adds one device's uses at a site in a month.
+func (c *computation) addMonth(dev int32, site string, month Month, days uint32, uses []int32) {
+	m := month.Year*12 + int(month.Month) - 1 - c.cal.firstMonth
+	if m < 0 || m >= len(c.cal.months) || days == 0 {
+		return
+	}
+	if site != c.lastSite || c.lastSiteIdx < 0 {
+		c.lastSite, c.lastSiteIdx = site, c.site(site)
+	}
+	slot := c.slot(dev, c.lastSiteIdx)
+	lo := c.cal.firstDay[m]
+	n := c.cal.firstDay[m+1] - lo
+	valid := days & (1<<n - 1)
+	if c.home[dev] {
+		orBits(c.bitset(slot, 2), lo, valid)
+		return
+	}
+	k := int(slot)*len(c.cal.months) + m
+	service := getBits(c.bitset(slot, 0), lo, n)
+	if valid == days && len(uses) == bits.OnesCount32(days) {
+		switch {
+		case valid&^service == 0:
+			c.uses[k] += total(uses)
+			return
+		case valid&service == 0:
+			c.other[k] += total(uses)
+			return
+		}
+	}
+	j := 0
+	for ds := days; ds != 0 && j < len(uses); ds &= ds - 1 {
+		bit := uint32(1) << bits.TrailingZeros32(ds)
+		switch {
+		case valid&bit == 0:
+		case service&bit != 0:
+			c.uses[k] += int64(uses[j])
+		default:
+			c.other[k] += int64(uses[j])
+		}
+		j++
+	}
+}
+
+func total(uses []int32) int64 {
+	var n int64
+	for _, u := range uses {
+		n += int64(u)
+	}
+	return n
+}
+
+// Computation is Compute in steps, for uses read a device's month at a time rather than all
+// kept in Input.Months: NewComputation, then AddMonth for each, then Each or Figures.
+type Computation struct {
+	c *computation
+}
+
+// NewComputation starts the computation of the figures of from..to from in (all of it:
+// periods, assignments, and any Counts and Months).
+func NewComputation(in Input, from, to Month) *Computation {
+	if to.Before(from) {
+		return &Computation{}
+	}
+	c := newComputation(in, newCalendar(from, to))
+	c.par = parallelism{workers: min(runtime.GOMAXPROCS(0), 8), counts: 1 << 18, figures: 1 << 16}
+	c.addPeriods(in.Periods)
+	c.addAssignments(in.Assignments)
+	c.addCounts(in.Counts)
+	c.addMonths(in.Months)
+	return &Computation{c: c}
+}
+
+// AddMonth adds a device's uses at a site in a month: days has bit d-1 set for day d, and uses
+// are those days' uses in order, as in MonthUses. A device not in the input is ignored. device
+// and uses are not kept.
+func (x *Computation) AddMonth(device []byte, site string, month Month, days uint32, uses []int32) {
+	if x.c == nil {
+		return
+	}
+	if dev, ok := x.c.devIdx[string(device)]; ok {
+		x.c.addMonth(dev, site, month, days, uses)
+	}
+}
+
+// Figures returns the figures, as Compute does.
+func (x *Computation) Figures() []Figure {
+	if x.c == nil {
+		return nil
+	}
+	return x.c.figures()
+}
+
+// Each calls fn with each figure, as ComputeEach does.
+func (x *Computation) Each(fn func(f *Figure)) {
+	if x.c == nil {
+		return
+	}
+	x.c.each(fn)
 }
 
 // orBits sets, in the bitset w, the days lo+d for each bit d of mask.

@@ -97,15 +97,11 @@ func Compute(in Input, from, to Month) []Figure {
 // keeping them: for what only sums the figures (a roll-up, the stocks of an assessment), a
 // city's devices need no slice of hundreds of thousands of figures. fn must not keep f.
 func ComputeEach(in Input, from, to Month, fn func(f *Figure)) {
-	if to.Before(from) {
-		return
-	}
-	c := newComputation(in, newCalendar(from, to))
-	c.par = parallelism{workers: min(runtime.GOMAXPROCS(0), 8), counts: 1 << 18, figures: 1 << 16}
-	c.addPeriods(in.Periods)
-	c.addAssignments(in.Assignments)
-	c.addCounts(in.Counts)
-	c.addMonths(in.Months)
+	NewComputation(in, from, to).Each(fn)
+}
+
+// each calls fn with each figure, in the order of figures.
+func (c *computation) each(fn func(f *Figure)) {
 	order := c.order()
 	var f Figure // one, handed to fn each time: a figure each would escape to the heap
 	for m := range c.cal.months {
@@ -166,17 +162,21 @@ type computation struct {
 	days    []uint64 // 3 bitsets per slot
 	uses    []int64  // station: per slot and month, counted uses
 	other   []int64  // station: per slot and month, uncounted uses
+	// The site of the last month's uses added, and its index (-1: none yet).
+	lastSite    string
+	lastSiteIdx int32
 }
 
 func newComputation(in Input, cal *calendar) *computation {
 	c := &computation{
-		cal:     cal,
-		in:      &in,
-		devIdx:  make(map[string]int32, len(in.Devices)),
-		home:    make([]bool, len(in.Devices)),
-		first:   make([]int32, len(in.Devices)),
-		siteIdx: make(map[string]int32, len(in.Sites)),
-		zones:   map[string]*time.Location{},
+		cal:         cal,
+		in:          &in,
+		devIdx:      make(map[string]int32, len(in.Devices)),
+		home:        make([]bool, len(in.Devices)),
+		first:       make([]int32, len(in.Devices)),
+		siteIdx:     make(map[string]int32, len(in.Sites)),
+		zones:       map[string]*time.Location{},
+		lastSiteIdx: -1,
 	}
 	// Most devices stay at one site: one slot each, and more only for those that moved.
 	c.slots = make([]utilSlot, 0, len(in.Devices))
