@@ -156,3 +156,38 @@ func TestRaiseAndRepeatNotify(t *testing.T) {
 		}
 	}
 }
+
+// A finding whose readings the alert holds already is a reading delivered again (an instance
+// died after raising the alert and before the message was acknowledged): it must not count.
+func TestHolds(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	reading := func(min int, value float64) Evidence {
+		return Evidence{Device: "ox-1", Measurement: "spo2", Time: t0.Add(time.Duration(min) * time.Minute), Value: value}
+	}
+	finding := func(min int, ev ...Evidence) Finding {
+		return Finding{Rule: "spo2_low", Category: Clinical, Severity: Urgent, Subject: Subject{Kind: "patient", ID: "P-1"},
+			At: t0.Add(time.Duration(min) * time.Minute), Evidence: ev}
+	}
+	a, _ := Raise(finding(0, reading(0, 88)), t0)
+	a.Repeat(finding(5, reading(5, 87)), t0.Add(5*time.Minute))
+	for _, tt := range []struct {
+		name string
+		f    Finding
+		want bool
+	}{
+		{"the first reading again", finding(0, reading(0, 88)), true},
+		{"the latest reading again", finding(5, reading(5, 87)), true},
+		{"a new reading", finding(6, reading(6, 86)), false},
+		{"a new reading measured between", finding(3, reading(3, 86)), false},
+		{"the same time, another value", finding(0, reading(0, 85)), false},
+		{"the same time, another device", finding(0, Evidence{Device: "ox-2", Measurement: "spo2", Time: t0, Value: 88}), false},
+		{"the same time, flagged", finding(0, Evidence{Device: "ox-1", Measurement: "spo2", Time: t0, Value: 88, Flags: []string{"motion"}}), false},
+		{"a known reading with a new one", finding(5, reading(0, 88), reading(4, 86)), false},
+		{"known readings, judged later (a daily rule)", finding(60, reading(0, 88), reading(5, 87)), false},
+		{"no evidence (a missed measurement)", finding(0), false},
+	} {
+		if got := a.Holds(tt.f); got != tt.want {
+			t.Errorf("%s: Holds = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}

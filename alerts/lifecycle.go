@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,7 +17,9 @@ import (
 //     one in doubt (a flagged reading, a device with an open fault) or silenced (its patient
 //     or device has a silence in force, or the device is under maintenance: Silenced names
 //     why, on the finding and the alert); a clean finding later notifies what the quiet ones
-//     did not.
+//     did not. A finding whose readings the open alert holds already (a reading the broker
+//     delivered again after an instance died before acknowledging it: Alert.Holds) changes
+//     nothing.
 //   - A resolving finding resolves the open alert as the system: a fault whose condition
 //     cleared, or a clinical alert whose rule says a reading clears it. Today that is one case,
 //     a normal blood-pressure retest after a crisis reading, which the issue says "resolves it
@@ -99,6 +102,34 @@ func (a *Alert) Repeat(f Finding, now time.Time) Event {
 	return Event{Type: typ, At: now, Actor: SystemActor, Note: f.Note, Severity: a.Severity, Notify: notify}
 }
 
+// Holds reports whether a has counted f already: f has evidence, every reading of it is in a's
+// evidence, and it was measured no later than a's last seen. That is a reading delivered again:
+// an instance wrote it and raised or repeated the alert, and died before ingest acknowledged
+// the message, which the broker then delivered again, to a standby or to the instance
+// restarted. Such a finding changes nothing, so that a reading counts once however often it is
+// delivered. A finding without evidence (a missed measurement) or measured after the last seen
+// (the daily home average, judged again on a later day) is a new finding. Only the evidence
+// kept is compared (KeepEvidence: the first readings and the latest), so a reading delivered
+// again after many later findings of the same alert counts again.
+func (a *Alert) Holds(f Finding) bool {
+	if len(f.Evidence) == 0 || f.At.After(a.LastSeen) {
+		return false
+	}
+	for _, e := range f.Evidence {
+		if !slices.ContainsFunc(a.Evidence, e.Same) {
+			return false
+		}
+	}
+	return true
+}
+
+// Same reports whether e and o are the same reading: device, measurement, time, values and
+// flags.
+func (e Evidence) Same(o Evidence) bool {
+	return e.Device == o.Device && e.Measurement == o.Measurement && e.Time.Equal(o.Time) && e.Value == o.Value &&
+		e.Systolic == o.Systolic && e.Diastolic == o.Diastolic && slices.Equal(e.Flags, o.Flags)
+}
+
 // Clear resolves the open alert a as the system because f says its condition cleared; the
 // resolving readings join its evidence. The note is f's, or says the condition cleared.
 func (a *Alert) Clear(f Finding, now time.Time) Event {
@@ -139,7 +170,8 @@ func (a *Alert) Resolve(actor, note string, now time.Time) (Event, error) {
 
 // FindingStore records findings (store.Store): it raises, repeats or resolves the alert of
 // each, and returns the alert after the change, the event written with it (ID 0 when nothing
-// changed: a resolving finding with no open alert) and whether it notifies.
+// changed: a resolving finding with no open alert, or a finding the open alert holds already,
+// Alert.Holds) and whether it notifies.
 type FindingStore interface {
 	ApplyFinding(ctx context.Context, f Finding) (Alert, Event, bool, error)
 }
@@ -183,7 +215,7 @@ func (l *Lifecycle) Apply(ctx context.Context, findings []Finding) ([]Change, er
 			continue
 		}
 		if ev.ID == 0 {
-			continue // a resolving finding with nothing open
+			continue // a resolving finding with nothing open, or a reading delivered again
 		}
 		notify = notify && !Quiet(f)
 		changes = append(changes, Change{Alert: a, Event: ev, Notify: notify})

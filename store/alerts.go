@@ -113,8 +113,9 @@ var errLostRace = errors.New("the open alert was raised by another transaction")
 // one, or, for a resolving finding, resolves it (see alerts/lifecycle.go for the rules). It
 // returns the alert after the change, the event written with it, and whether the change
 // notifies. A resolving finding with no open alert changes nothing and returns an Event with
-// ID 0. Safe when several instances record the same findings at once: the unique index keeps
-// one open alert, and exactly one of them raises it.
+// ID 0, and so does a finding whose readings the open alert holds already (alerts.Alert.Holds:
+// a reading delivered again). Safe when several instances record the same findings at once:
+// the unique index keeps one open alert, and exactly one of them raises it.
 func (s *Alerts) ApplyFinding(ctx context.Context, f alerts.Finding) (alerts.Alert, alerts.Event, bool, error) {
 	if err := alerts.CheckFinding(f); err != nil {
 		return alerts.Alert{}, alerts.Event{}, false, err
@@ -152,6 +153,8 @@ func (s *Alerts) applyFinding(ctx context.Context, f alerts.Finding) (alerts.Ale
 	case f.Resolve:
 		ev = a.Clear(f, now)
 		err = updateAlert(ctx, tx, a)
+	case open && a.Holds(f):
+		return a, alerts.Event{}, nil // a reading delivered again, counted already
 	case open:
 		ev = a.Repeat(f, now)
 		err = updateAlert(ctx, tx, a)

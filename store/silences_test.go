@@ -129,9 +129,9 @@ func equalIDs(a, b []int64) bool {
 func testAlertSilencedFinding(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
-	silenced := clinicalFinding("glucose_very_low", "pA1", "tA", alerts.Urgent, 0, "2.8 mmol/L")
-	silenced.Silenced = "in hospital"
 	for i := range 2 {
+		silenced := clinicalFinding("glucose_very_low", "pA1", "tA", alerts.Urgent, i, "2.8 mmol/L")
+		silenced.Silenced = "in hospital"
 		a, ev, notify := mustApply(t, s, silenced)
 		if notify || ev.Notify || a.Silenced != "in hospital" || a.NotifiedSeverity != 0 || a.Count != i+1 {
 			t.Errorf("silenced finding %d = %+v, notify %v; want recorded, silenced, notifying nobody", i+1, a, notify)

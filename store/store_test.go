@@ -87,6 +87,7 @@ var conformance = []struct {
 	{"AlertAcknowledgeResolve", testAlertAcknowledgeResolve},
 	{"AlertLateAndDoubt", testAlertLateAndDoubt},
 	{"AlertConcurrentFindings", testAlertConcurrentFindings},
+	{"AlertRedeliveredFinding", testAlertRedeliveredFinding},
 	{"AlertEventsFeed", testAlertEventsFeed},
 	{"AlertEventsVisibleInIDOrder", testAlertEventsVisibleInIDOrder},
 	{"ListAlerts", testListAlerts},
