@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,7 +36,7 @@ func startMultiInstance(t *testing.T, devices int, users ...string) *multiInstan
 	t.Helper()
 	pg := testsrv.StartPostgres(t)
 	m := &multiInstance{t: t, ix: testsrv.StartInflux(t, testsrv.InfluxOptions{}), dsn: pg.NewDatabase(t),
-		devices: heartRateDevices(devices), passwords: map[string]string{}}
+		devices: heartRateDevices(devices)}
 
 	in, out := t.TempDir(), t.TempDir()
 	var csv strings.Builder
@@ -53,21 +52,8 @@ func startMultiInstance(t *testing.T, devices int, users ...string) *multiInstan
 		t.Fatalf("registry import: %v\n%s", err, stderr.String())
 	}
 
-	passwd, err := exec.LookPath("mosquitto_passwd")
-	if err != nil {
-		t.Fatal("mosquitto_passwd not found: install it with `apt-get install mosquitto` (Debian/Ubuntu package mosquitto)")
-	}
-	usersFile := filepath.Join(t.TempDir(), "ingest-users")
-	for i, u := range users {
-		m.passwords[u] = "password-of-" + u
-		args := []string{"-b", usersFile, u, m.passwords[u]}
-		if i == 0 {
-			args = append([]string{"-c"}, args...)
-		}
-		if out, err := exec.Command(passwd, args...).CombinedOutput(); err != nil {
-			t.Fatalf("mosquitto_passwd %v: %v\n%s", args, err, out)
-		}
-	}
+	usersFile, passwords := ingestUsersFile(t, users...)
+	m.passwords = passwords
 	stdout.Reset()
 	stderr.Reset()
 	if err := run(context.Background(), []string{"broker-config", "--ingest-users", usersFile, out}, env, &stdout, &stderr); err != nil {
