@@ -357,13 +357,9 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Aler
 	if f.MinSeverity > 0 {
 		w.add("severity >= ?", int(f.MinSeverity))
 	}
-	// SQLite's planner, which has no statistics here, takes any range of last_seen_ms for a
-	// narrow one: it reads the range through alerts_last_seen and sorts it by id. For a range of
-	// a month or less that is what is fast; for a wider or open one, reading the alerts newest
-	// first until a page is full is, and the unary + keeps the planner from the index.
-	seen := "last_seen_ms"
-	if s.dialect == sqlite && (f.Since.IsZero() || f.Until.IsZero() || f.Until.Sub(f.Since) > 31*24*time.Hour) {
-		seen = "+last_seen_ms"
+	seen, err := s.lastSeenColumn(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
 	}
 	if !f.Since.IsZero() {
 		w.add(seen+" >= ?", f.Since.UnixMilli())
@@ -380,6 +376,39 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Aler
 		return nil, fmt.Errorf("list alerts: %w", err)
 	}
 	return out, nil
+}
+
+// rangeProbe is how many alerts of a range of last seen SQLite reads through alerts_last_seen
+// and sorts by id; in a range with more, it reads the alerts newest first.
+const rangeProbe = 20_000
+
+// lastSeenColumn is how ListAlerts names last_seen_ms in its range. SQLite's planner, which has
+// no statistics here, takes any range for a narrow one: it reads the range through
+// alerts_last_seen and sorts it by id, which is what is fast for a day or a week, but for a
+// range of most alerts, reading them newest first until a page is full is. So a probe counts,
+// through the index, up to rangeProbe alerts of the range, and a range with as many gets
+// "+last_seen_ms", which keeps the planner from the index. PostgreSQL has statistics.
+func (s *Alerts) lastSeenColumn(ctx context.Context, f alerts.Filter) (string, error) {
+	if s.dialect != sqlite || f.Since.IsZero() && f.Until.IsZero() {
+		return "last_seen_ms", nil
+	}
+	w := &where{}
+	if !f.Since.IsZero() {
+		w.add("last_seen_ms >= ?", f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		w.add("last_seen_ms < ?", f.Until.UnixMilli())
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM alerts INDEXED BY alerts_last_seen`+w.sql()+
+		` LIMIT `+w.arg(rangeProbe)+`) AS probe`, w.args...).Scan(&n)
+	if err != nil {
+		return "", err
+	}
+	if n >= rangeProbe {
+		return "+last_seen_ms", nil
+	}
+	return "last_seen_ms", nil
 }
 
 // scopeWhere limits w to what sc covers: the clinical alerts (or their events) of its teams
