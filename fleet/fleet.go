@@ -243,13 +243,10 @@ func (r *Reports) stocks(ctx context.Context, kind devices.Kind, used bool) ([]r
 			}
 		})
 	}
-	var current []devices.Device
-	dir.Devices(func(d *devices.Device, _ []devices.Assignment) bool {
-		if kind == "" || d.Kind == kind {
-			current = append(current, *d)
-		}
-		return true
-	})
+	current, _ := r.allDevices(dir)
+	if kind != "" {
+		current = slices.DeleteFunc(slices.Clone(current), func(d devices.Device) bool { return d.Kind != kind })
+	}
 	return sums.usages(current), lastUsed, dir, nil
 }
 
@@ -293,14 +290,15 @@ func (r *Reports) Plan(ctx context.Context, kind devices.Kind) (reallocation.Pro
 	}
 	_, last := r.Window()
 	now := r.now()
-	free := map[string][]string{} // site/kind -> devices that may leave, least used first
-	dir.Devices(func(d *devices.Device, _ []devices.Assignment) bool {
-		if d.Status == devices.Active && !moving[d.ID] && dir.PatientAt(d.ID, now) == "" {
-			k := d.SiteID + "/" + string(d.Kind)
+	free := map[stockKey][]string{} // devices that may leave, least used first
+	all, _ := r.allDevices(dir)
+	for i := range all {
+		d := &all[i]
+		if (kind == "" || d.Kind == kind) && d.Status == devices.Active && !moving[d.ID] && dir.PatientAt(d.ID, now) == "" {
+			k := stockKey{d.SiteID, d.Kind}
 			free[k] = append(free[k], d.ID)
 		}
-		return true
-	})
+	}
 	for _, ids := range free {
 		slices.SortFunc(ids, func(a, b string) int { return cmp.Or(cmp.Compare(used[a], used[b]), cmp.Compare(a, b)) })
 	}
@@ -312,7 +310,7 @@ func (r *Reports) Plan(ctx context.Context, kind devices.Kind) (reallocation.Pro
 		a := reallocation.Assess(u, r.thresholds)
 		switch a.Status {
 		case reallocation.Spare:
-			ids := free[u.Site+"/"+string(u.Type)]
+			ids := free[stockKey{u.Site, u.Type}]
 			// A donor gives no more than it has free devices to give.
 			a.Spare = min(a.Spare, len(ids))
 			if a.Spare == 0 {
