@@ -15,7 +15,10 @@
 //
 // With --auth every device signs in as itself, as the registry's broker requires: user name and
 // client id its device id, password its secret (simulators.Secret, derived from --seed). The load
-// mode then opens a connection per device and spreads its publishers over them.
+// mode then opens a connection per device and spreads its publishers over them. --sessions is
+// the load mode of a city, for any number of devices (load_sessions.go): each device on its own
+// connection, the worn ones staying connected, the others connecting, sending and leaving;
+// --registry DIR reads the secrets from an export instead of deriving them.
 // --export-registry DIR writes the fleet's sites, teams, patients, devices with their secrets, and
 // assignments as CSV files for the registry to import, and exits.
 //
@@ -92,6 +95,11 @@ type config struct {
 	statusEvery time.Duration
 	conns       int
 	window      int
+	sessions    bool              // the sessions mode (load_sessions.go)
+	parallel    int               // turns at once in the sessions mode
+	sessionMsgs int               // telemetry per visit of a device that does not stay connected
+	registryDir string            // --registry: the export whose secrets the devices sign in with
+	secrets     map[string]string // device id -> secret, read from registryDir
 	coalesce    bool
 	drain       time.Duration
 	out         string
@@ -136,6 +144,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.statusEvery, "status-every", time.Minute, "status message interval per device; 0 sends none")
 	fs.IntVar(&c.conns, "conns", 8, "publishers in the load mode, each with its own MQTT connection; with --auth they share the devices' own connections")
 	fs.IntVar(&c.window, "window", 1000, "unacknowledged messages allowed per publisher (load mode)")
+	fs.BoolVar(&c.sessions, "sessions", false, "the load mode of a city, for any number of devices: each device on its own connection, signed in as itself; "+
+		"wearables and CGMs stay connected and send a reading each turn, the others connect, send --session-messages readings and leave (tcp:// brokers)")
+	fs.IntVar(&c.parallel, "parallel", 64, "devices connecting or sending at once (--sessions)")
+	fs.IntVar(&c.sessionMsgs, "session-messages", 10, "readings a device that does not stay connected sends each time it connects (--sessions)")
+	fs.StringVar(&c.registryDir, "registry", "", "with --auth, read each device's secret from devices.csv of this `dir` (written by --export-registry) instead of deriving it from --seed")
 	fs.BoolVar(&c.coalesce, "coalesce", true, "gather small writes to a tcp:// broker into large ones (load mode, not with --auth); false uses paho's own connection")
 	fs.DurationVar(&c.drain, "drain-timeout", 10*time.Second, "how long to wait for outstanding acknowledgements when stopping")
 	fs.StringVar(&c.out, "out", "", "write a JSON summary to this `file`")
@@ -198,8 +211,29 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	check(c.drain > 0, "--drain-timeout %v: must be positive", c.drain)
 	check(!c.realtime || c.devices <= maxRealtimeDevices,
 		"--devices %d with --realtime: at most %d, each device holds a connection; use the load mode for more", c.devices, maxRealtimeDevices)
-	check(!c.auth || c.realtime || c.exportDir != "" || c.devices <= maxAuthDevices,
-		"--devices %d with --auth: at most %d, each device holds its own connection", c.devices, maxAuthDevices)
+	check(!c.auth || c.realtime || c.exportDir != "" || c.devices <= maxAuthDevices || c.sessions && c.history == 0,
+		"--devices %d with --auth: at most %d, each device holds its own connection; --sessions takes any number", c.devices, maxAuthDevices)
+	check(c.registryDir == "" || c.auth && c.exportDir == "", "--registry gives the secrets that --auth signs in with, and does not go with --export-registry")
+	if c.sessions {
+		check(!c.realtime, "--sessions and --realtime are two modes: choose one")
+		check(c.qos <= 1, "--qos %d with --sessions: 0 or 1", c.qos)
+		check(c.parallel >= 1, "--parallel %d: need at least 1", c.parallel)
+		check(c.sessionMsgs >= 1, "--session-messages %d: need at least 1", c.sessionMsgs)
+		for _, name := range []string{"conns", "window", "coalesce"} {
+			if set[name] {
+				problems = append(problems, fmt.Sprintf("--%s is for the load mode's shared publishers; --sessions gives each device its own connection (see --parallel)", name))
+			}
+		}
+		if _, err := brokerAddr(c.broker); err != nil {
+			problems = append(problems, err.Error())
+		}
+	} else {
+		for _, name := range []string{"parallel", "session-messages"} {
+			if set[name] {
+				problems = append(problems, fmt.Sprintf("--%s is for --sessions", name))
+			}
+		}
+	}
 	check(!c.auth || c.username == "" && c.password == "",
 		"--username and --password do not go with --auth: each device signs in with its own id and secret")
 	if c.realtime {
@@ -226,6 +260,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New(strings.Join(problems, "; "))
 	}
 	c.conns = max(1, min(c.conns, c.devices))
+	if c.registryDir != "" {
+		if c.secrets, err = readSecrets(c.registryDir); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
 }
 
@@ -242,6 +281,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.exportDir != "" {
 		return exportRegistry(cfg, fleet, time.Now(), stdout)
+	}
+	if err := checkSecrets(cfg, fleet); err != nil {
+		return err
 	}
 	if fleet == nil {
 		return runScriptAlone(ctx, cfg, stdout, stderr)
@@ -297,9 +339,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	st := newStats()
 	stopLive := startLive(st, stderr, cfg.quiet)
-	if cfg.realtime {
+	var sessions *sessionSummary
+	switch {
+	case cfg.realtime:
 		err = runRealtime(ctx, cfg, devs, st)
-	} else {
+	case cfg.sessions:
+		sessions, err = runSessions(ctx, cfg, devs, st)
+	default:
 		err = runLoad(ctx, cfg, devs, st)
 	}
 	stopLive()
@@ -317,6 +363,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	sum := st.summary(cfg, len(devs))
 	sum.Script = script
+	sum.Sessions = sessions
 	return report(cfg, fleet, sum, hist, stdout)
 }
 

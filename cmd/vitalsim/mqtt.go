@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,9 +40,59 @@ func deviceLogin(cfg config, d *simulators.Device) login { return loginAs(cfg, d
 // loginAs is deviceLogin for the device id, a fleet's or a script's.
 func loginAs(cfg config, id string) login {
 	if cfg.auth {
-		return login{clientID: id, username: id, password: simulators.Secret(cfg.seed, id)}
+		secret, ok := cfg.secrets[id]
+		if !ok {
+			secret = simulators.Secret(cfg.seed, id)
+		}
+		return login{clientID: id, username: id, password: secret}
 	}
 	return login{clientID: id, username: strings.ReplaceAll(cfg.username, "{id}", id), password: cfg.password}
+}
+
+// readSecrets reads the devices' secrets from devices.csv of a registry export (--registry).
+func readSecrets(dir string) (map[string]string, error) {
+	path := filepath.Join(dir, "devices.csv")
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--registry: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("--registry: %s: %w", path, err)
+	}
+	idCol, secretCol := slices.Index(header, "id"), slices.Index(header, "secret")
+	if idCol < 0 || secretCol < 0 {
+		return nil, fmt.Errorf("--registry: %s has no id and secret columns", path)
+	}
+	secrets := map[string]string{}
+	for {
+		row, err := r.Read()
+		if err == io.EOF {
+			return secrets, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--registry: %s: %w", path, err)
+		}
+		if s := row[secretCol]; s != "" {
+			secrets[row[idCol]] = s
+		}
+	}
+}
+
+// checkSecrets fails when --registry gave secrets and a device of the fleet has none there: the
+// export is of another fleet (--devices, --seed, --mix or --scenario).
+func checkSecrets(cfg config, fleet *simulators.Fleet) error {
+	if cfg.secrets == nil || fleet == nil {
+		return nil
+	}
+	for _, d := range fleet.Devices() {
+		if _, ok := cfg.secrets[d.ID]; !ok {
+			return fmt.Errorf("--registry %s has no secret for %s: export the registry with the same --devices, --seed, --mix and --scenario", cfg.registryDir, d.ID)
+		}
+	}
+	return nil
 }
 
 // connect opens one MQTT connection. It fails, rather than retrying, when the broker cannot be

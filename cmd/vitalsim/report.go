@@ -192,6 +192,7 @@ type summary struct {
 	Failing  string          `json:"failing_device,omitempty"` // the scenario's, which sends no live messages
 	History  *historySummary `json:"history,omitempty"`        // with --history
 	Script   *scriptSummary  `json:"script,omitempty"`         // with --scenario FILE
+	Sessions *sessionSummary `json:"sessions,omitempty"`       // with --sessions
 }
 
 // summary sums up the run of cfg over devices devices (those that published live).
@@ -213,8 +214,11 @@ func (s *stats) summary(cfg config, devices int) summary {
 	if cfg.realtime {
 		sum.Mode = "realtime"
 	}
-	if cfg.realtime || cfg.auth {
+	if cfg.realtime || cfg.auth || cfg.sessions {
 		sum.Conns = devices
+	}
+	if cfg.sessions {
+		sum.Mode = "sessions"
 	}
 	sum.Good = sum.Sent - sum.Bad
 	for t, c := range s.byType {
@@ -270,6 +274,9 @@ func (sum summary) write(w io.Writer) {
 	}
 	if sum.Script != nil {
 		sum.Script.write(w)
+	}
+	if sum.Sessions != nil {
+		sum.Sessions.write(w)
 	}
 	if sum.LastError != "" {
 		fmt.Fprintf(w, "  last error: %s\n", sum.LastError)
