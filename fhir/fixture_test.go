@@ -101,8 +101,7 @@ func fixtureLines() []string {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ix := testsrv.StartInflux(t, testsrv.InfluxOptions{})
-	ctx := context.Background()
-	seed := audit.WithActor(ctx, "test:seed")
+	ctx, seed := context.Background(), seedCtx()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +196,9 @@ func newFixture(t *testing.T) *fixture {
 	must(err)
 	return f
 }
+
+// seedCtx is the context of the fixture's changes, as the audit log needs an actor.
+func seedCtx() context.Context { return audit.WithActor(context.Background(), "test:seed") }
 
 // do sends GET path (below Base) as user ("" for none) and returns the answer. Every answer,
 // resource, Bundle or OperationOutcome, must pass the FHIR R4 JSON schema and be served as FHIR

@@ -108,7 +108,7 @@ func New(opts Options) (*Server, error) {
 	for _, rt := range s.routes() {
 		s.mux.Handle(Base+rt.pattern, s.handler(rt.open, rt.params, rt.serve))
 	}
-	s.mux.Handle(Base+"/", s.handler(true, nil, func(c *call) error {
+	s.mux.Handle(Base+"/", s.handler(true, []string{anyParam}, func(c *call) error {
 		return errcode.Errorf(errcode.NotFound, "no such endpoint: %s; GET %s/metadata lists what this server serves", c.r.URL.Path, Base)
 	}))
 	return s, nil
@@ -217,6 +217,9 @@ func (s *Server) admit(c *call, open bool, allowed []string) error {
 		c.p = p
 	}
 	for k, vs := range q {
+		if slices.Contains(allowed, anyParam) {
+			break
+		}
 		if !slices.Contains(allowed, k) {
 			return &errcode.Error{Code: codeUnknownParam, Field: k, Message: "unknown search parameter " + k + "; this endpoint takes " + strings.Join(allowed, ", ")}
 		}
@@ -226,6 +229,9 @@ func (s *Server) admit(c *call, open bool, allowed []string) error {
 	}
 	return nil
 }
+
+// anyParam lets a route take any parameter: the answer to an unknown endpoint is its 404.
+const anyParam = "*"
 
 // codeUnknownParam is a search parameter the endpoint does not take: a 400 of issue code
 // not-supported.

@@ -16,6 +16,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/api"
 	"github.com/vitalwatch/vitalwatch/broker"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/fhir"
 	"github.com/vitalwatch/vitalwatch/fleet"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/internal/config"
@@ -131,12 +132,18 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if err != nil {
 		return err
 	}
+	// The read-only FHIR API, with the API's credentials and access rules.
+	fhirAPI, err := fhir.New(fhir.Options{Auth: apiOpts.Auth, Registry: db, Devices: view, Alerts: db, Readings: readings,
+		Now: now, Log: log})
+	if err != nil {
+		return err
+	}
 	webApp, err := webapp.New(webapp.Options{EscalateAfter: cfg.Alerts.EscalateAfter, Districts: cfg.Web.DistrictsGeoJSON,
 		Log: log.With("component", "web")})
 	if err != nil {
 		return err
 	}
-	web, err := listenHTTP(cfg.HTTP.Listen, httpHandler(handler, webApp), log)
+	web, err := listenHTTP(cfg.HTTP.Listen, httpHandler(withFHIR(handler, fhirAPI), webApp), log)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 
+	"github.com/vitalwatch/vitalwatch/fhir"
 	"github.com/vitalwatch/vitalwatch/web"
 )
 
@@ -27,4 +28,16 @@ func httpHandler(apiHandler, webHandler http.Handler) http.Handler {
 		_, _ = w.Write([]byte(`{"error":{"code":"forbidden","message":"cross-origin request refused: a browser may change things only from VitalWatch's own pages"}}` + "\n"))
 	}))
 	return cop.Handler(mux)
+}
+
+// withFHIR serves the read-only FHIR API's paths (/fhir/r4 and below) by fhirHandler, and the
+// rest by next: serve passes httpHandler the API with the FHIR API beside it.
+func withFHIR(next, fhirHandler http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fhir.Owns(r.URL.Path) {
+			fhirHandler.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
