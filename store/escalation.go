@@ -14,37 +14,49 @@ import (
 // requires the level it read and the alert still open, so that of several instances one takes
 // the step and the others change nothing, and an acknowledgement in between stops it.
 
-// maxUnacknowledged bounds the alerts one escalator tick reads.
-const maxUnacknowledged = 1000
+// unacknowledgedPage is how many alerts one query of UnacknowledgedAlerts reads; it reads page
+// after page until it has them all.
+const unacknowledgedPage = 1000
 
 // UnacknowledgedAlerts returns the open, urgent or critical clinical alerts that are neither
 // late nor in doubt and were notified at urgent or above, oldest first, without evidence,
 // each with when it was first notified at urgent or above and when and to whom it last
-// escalated.
+// escalated. It returns every one, a page at a time: alerts that have reached the end of their
+// team's chain stay open until someone acknowledges them, and a single page of the oldest
+// would fill up with them and hide every newer alert from the escalator.
 func (s *Alerts) UnacknowledgedAlerts(ctx context.Context) ([]alerts.Unacknowledged, error) {
+	return s.unacknowledgedAlerts(ctx, unacknowledgedPage)
+}
+
+func (s *Alerts) unacknowledgedAlerts(ctx context.Context, page int) ([]alerts.Unacknowledged, error) {
 	q := `SELECT ` + alertListColumns + `, escalated_ms, escalated_to,
 			(SELECT MIN(e.at_ms) FROM alert_events e WHERE e.alert_id = alerts.id AND e.notify = 1 AND e.severity >= 3)
 		FROM alerts
-		WHERE state = 'open' AND category = 'clinical' AND severity >= 3 AND late = 0 AND doubt = ''
-		ORDER BY id LIMIT ` + fmt.Sprint(maxUnacknowledged)
-	out, err := queryAll(ctx, s.db, q, nil, func(sc scanner) (alerts.Unacknowledged, error) {
-		var u alerts.Unacknowledged
-		var escalated, paged sql.NullInt64
-		a, err := scanAlert(withExtra{sc, []any{&escalated, &u.EscalatedTo, &paged}})
-		u.Alert, u.EscalatedAt, u.PagedAt = a, fromMillis(escalated), fromMillis(paged)
-		return u, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("unacknowledged alerts: %w", err)
-	}
-	// An alert never notified at urgent or above (it rose while in doubt) has paged no one yet.
-	kept := out[:0]
-	for _, u := range out {
-		if !u.PagedAt.IsZero() {
-			kept = append(kept, u)
+		WHERE state = 'open' AND category = 'clinical' AND severity >= 3 AND late = 0 AND doubt = '' AND id > $1
+		ORDER BY id LIMIT ` + fmt.Sprint(page)
+	var kept []alerts.Unacknowledged
+	for after := int64(0); ; {
+		out, err := queryAll(ctx, s.db, q, []any{after}, func(sc scanner) (alerts.Unacknowledged, error) {
+			var u alerts.Unacknowledged
+			var escalated, paged sql.NullInt64
+			a, err := scanAlert(withExtra{sc, []any{&escalated, &u.EscalatedTo, &paged}})
+			u.Alert, u.EscalatedAt, u.PagedAt = a, fromMillis(escalated), fromMillis(paged)
+			return u, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("unacknowledged alerts: %w", err)
 		}
+		// An alert never notified at urgent or above (it rose while in doubt) has paged no one yet.
+		for _, u := range out {
+			if !u.PagedAt.IsZero() {
+				kept = append(kept, u)
+			}
+		}
+		if len(out) < page {
+			return kept, nil
+		}
+		after = out[len(out)-1].Alert.ID
 	}
-	return kept, nil
 }
 
 // withExtra scans a row of some columns then extra ones.

@@ -97,6 +97,7 @@ var conformance = []struct {
 	{"EscalationOutOfHours", testEscalationOutOfHours},
 	{"EscalationTeamSettings", testEscalationTeamSettings},
 	{"EscalationRace", testEscalationRace},
+	{"EscalationReadsEveryPage", testEscalationReadsEveryPage},
 	{"Webhooks", testWebhooks},
 	{"WebhookOutbox", testWebhookOutbox},
 	{"WebhookConcurrentClaims", testWebhookConcurrentClaims},
