@@ -20,7 +20,7 @@ VENDORED  := $(VENDOR)/lit-html/lit-html.js
 
 export VITALWATCH_INFLUXD := $(INFLUXD)
 
-.PHONY: all build run test test-short bench lint tools test-deps clean web screenshots fhir-schema
+.PHONY: all build run test test-short bench bench-connections lint tools test-deps clean web screenshots fhir-schema
 
 all: build
 
@@ -74,6 +74,12 @@ test-short:
 bench: test-deps tools
 	go test -run '^$$' -bench . -benchmem ./reading/ ./influx/ ./ingest/spool/ ./ingest/ ./devices/ ./reallocation/ ./usage/ ./store/ ./alerts/rules/
 	go test -run '^$$' -bench 'BenchmarkDrain|BenchmarkAlertLatency' -benchtime 1x -timeout 60m ./cmd/vitalwatch/
+
+## bench-connections: a city of devices, each connecting to the embedded broker as itself:
+## alternated pairs of runs of the broker alone and of full serve (BENCH_DEVICES, default 20000;
+## BENCH_DURATION a run, 60s; BENCH_PAIRS, 3), printing msg/s, their ratio and RSS.
+bench-connections: tools
+	go test -run '^$$' -bench BenchmarkConnections -benchtime 1x -timeout 4h ./cmd/vitalwatch/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

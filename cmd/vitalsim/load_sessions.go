@@ -26,7 +26,8 @@ import (
 // --parallel turns run at once, each on its own goroutine; between turns a device that stays
 // holds only its socket (deviceConn). The turns go round the fleet in a shuffled order and are
 // paced so that telemetry goes out at --rate (0: as fast as the broker acknowledges). Devices
-// that stay connect before the run starts, --parallel at a time, and disconnect after it.
+// that stay connect before the run starts, --parallel at a time, and disconnect after it;
+// --duration counts from the end of that ramp, which it also bounds.
 
 const (
 	// sessionKeepalive is the MQTT keepalive of a device's connection; one that stays and has
@@ -126,15 +127,26 @@ func runSessions(ctx context.Context, cfg config, devs []*simulators.Device, st 
 	}
 
 	ramp := time.Now()
-	s.connectStaying(ctx)
+	rampCtx := ctx
+	if cfg.duration > 0 {
+		var stop context.CancelFunc
+		rampCtx, stop = context.WithTimeout(ctx, cfg.duration)
+		defer stop()
+	}
+	s.connectStaying(rampCtx)
 	if s.fatal != nil {
 		return nil, s.fatal
 	}
-	if ctx.Err() != nil {
+	if rampCtx.Err() != nil {
 		s.disconnectAll()
 		return s.summary(), nil // stopped while connecting
 	}
 	s.sum.RampSeconds = time.Since(ramp).Seconds()
+	if cfg.duration > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, cfg.duration)
+		defer stop()
+	}
 
 	var pinger sync.WaitGroup
 	pinger.Go(func() { s.keepAlive(ctx) })

@@ -314,7 +314,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.scenario != nil {
 		devs = liveDevices(fleet)
 	}
-	if cfg.duration > 0 {
+	if cfg.duration > 0 && !cfg.sessions { // the sessions mode counts it from the end of its ramp
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
 		defer cancel()

@@ -1,0 +1,447 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/internal/testsrv"
+)
+
+// BenchmarkConnections measures a city of devices on one machine: BENCH_DEVICES registered
+// devices (default 20,000), each connecting to the embedded broker as itself with its own
+// secret, in vitalsim's sessions mode (wearables and CGMs stay connected, the other devices
+// connect, send BENCH_SESSION_MESSAGES readings and leave, BENCH_PARALLEL at a time), as fast
+// as the broker acknowledges, for BENCH_DURATION a run (default 60s). It alternates pairs
+// (BENCH_PAIRS, default 3) of two runs, each in a process of its own started afresh on a copy
+// of the same registry:
+//
+//   - broker: the embedded broker as serve configures it, with a bare subscriber in ingest's
+//     place that acknowledges at once (TestConnectionsBenchProcess);
+//   - serve: vitalwatch serve, with ingest into a real influxd, usage, alerts and device status.
+//
+// For each run it prints the messages (telemetry and status) acknowledged a second, the
+// process's RSS at the end of the load and at each quarter of it, its peak RSS and its CPU time
+// a message, with the load average; then the medians and ranges of each side, and the ratio
+// serve/broker, pair by pair. BENCH_ONLY=broker or serve runs one side; BENCH_PROFILE=DIR writes
+// each run's CPU profile (over the load) and heap profile (near its end) there.
+// Run it with `make bench-connections`.
+func BenchmarkConnections(b *testing.B) {
+	p := connectionsParams(b)
+	sim, err := vitalsim()
+	if err != nil {
+		b.Fatal(err)
+	}
+	work := b.TempDir()
+	reg, template := filepath.Join(work, "registry"), filepath.Join(work, "template")
+	prepared := time.Now()
+	if out, err := exec.Command(sim, "--export-registry", reg, "--devices", strconv.Itoa(p.devices), "--seed", "1").CombinedOutput(); err != nil {
+		b.Fatalf("vitalsim --export-registry: %v\n%s", err, out)
+	}
+	var importOut strings.Builder
+	if err := run(context.Background(), []string{"registry", "import", reg}, []string{"VITALWATCH_DATA_DIR=" + template},
+		&importOut, &importOut); err != nil {
+		b.Fatalf("registry import: %v\n%s", err, importOut.String())
+	}
+	b.Logf("registry of %d devices exported and imported in %v", p.devices, time.Since(prepared).Round(time.Second))
+	fmt.Printf("connections: %d devices, %s a run, %d at a time, %d readings a visit, %d pairs, GOMAXPROCS of the processes %s\n",
+		p.devices, p.duration, p.parallel, p.sessionMessages, p.pairs, connOr(os.Getenv("GOMAXPROCS"), "default"))
+	fmt.Println("pair side   msg/s   telemetry/s connects/s errors rss_end_MiB rss_quarters_MiB  peak_MiB cpu_us/msg load")
+
+	var results []connectionsRun
+	for pair := 1; pair <= p.pairs; pair++ {
+		sides := []string{"broker", "serve"}
+		if pair%2 == 0 {
+			slices.Reverse(sides)
+		}
+		for _, side := range sides {
+			if p.only != "" && side != p.only {
+				continue
+			}
+			r := runConnections(b, p, side, pair, reg, template, sim)
+			results = append(results, r)
+			r.print()
+		}
+	}
+	summarizeConnections(b, results)
+}
+
+type connectionsConfig struct {
+	devices, parallel, sessionMessages, pairs int
+	duration                                  time.Duration
+	only, profile                             string
+}
+
+func connectionsParams(b *testing.B) connectionsConfig {
+	p := connectionsConfig{devices: 20000, parallel: 64, sessionMessages: 10, pairs: 3, duration: time.Minute}
+	for _, v := range []struct {
+		env string
+		to  *int
+		min int
+	}{{"BENCH_DEVICES", &p.devices, 100}, {"BENCH_PARALLEL", &p.parallel, 1}, {"BENCH_SESSION_MESSAGES", &p.sessionMessages, 1}, {"BENCH_PAIRS", &p.pairs, 1}} {
+		if s := os.Getenv(v.env); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < v.min {
+				b.Fatalf("%s=%q: want a whole number, at least %d", v.env, s, v.min)
+			}
+			*v.to = n
+		}
+	}
+	if s := os.Getenv("BENCH_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 5*time.Second {
+			b.Fatalf("BENCH_DURATION=%q: want a duration of at least 5s", s)
+		}
+		p.duration = d
+	}
+	switch p.only = os.Getenv("BENCH_ONLY"); p.only {
+	case "", "broker", "serve":
+	default:
+		b.Fatalf("BENCH_ONLY=%q: want broker or serve", p.only)
+	}
+	if p.profile = os.Getenv("BENCH_PROFILE"); p.profile != "" {
+		if err := os.MkdirAll(p.profile, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return p
+}
+
+// connectionsRun is what one run measured.
+type connectionsRun struct {
+	side                 string
+	pair                 int
+	rate, telemetryRate  float64 // acknowledged a second: telemetry and status, telemetry
+	connectsPerS         float64
+	errors, refused      int64
+	rssEnd, rssPeak      int64 // bytes
+	rssQuarters          [3]int64
+	cpuPerMsg            float64 // µs
+	loadBefore, loadEnd  string
+	staying, peakConnect int64
+}
+
+func (r connectionsRun) print() {
+	fmt.Printf("%-4d %-6s %7.0f %11.0f %10.0f %6d %11.0f %5.0f/%5.0f/%5.0f %9.0f %10.1f %s -> %s\n",
+		r.pair, r.side, r.rate, r.telemetryRate, r.connectsPerS, r.errors, connMiB(r.rssEnd),
+		connMiB(r.rssQuarters[0]), connMiB(r.rssQuarters[1]), connMiB(r.rssQuarters[2]), connMiB(r.rssPeak), r.cpuPerMsg, r.loadBefore, r.loadEnd)
+}
+
+func connMiB(n int64) float64 { return float64(n) / (1 << 20) }
+
+// runConnections runs one side once and returns what it measured.
+func runConnections(b *testing.B, p connectionsConfig, side string, pair int, reg, template, sim string) connectionsRun {
+	dir := filepath.Join(b.TempDir(), side)
+	data := filepath.Join(dir, "data")
+	if err := os.CopyFS(data, os.DirFS(template)); err != nil {
+		b.Fatal(err)
+	}
+	brokerAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(b))
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(b))
+	conf := fmt.Sprintf("data_dir: %s\nlog:\n  level: warn\nhttp:\n  listen: %s\nbroker:\n  listen: %s\n", data, httpAddr, brokerAddr)
+	if side == "serve" {
+		ix := testsrv.StartInflux(b, testsrv.InfluxOptions{})
+		defer ix.Stop()
+		conf += fmt.Sprintf("influx:\n  url: %s\n  bucket: %s\n", ix.URL, ix.Bucket)
+	}
+	cfgFile := filepath.Join(dir, "vitalwatch.yaml")
+	if err := os.WriteFile(cfgFile, []byte(conf), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	procLog, err := os.Create(filepath.Join(dir, side+".log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer procLog.Close()
+	proc := exec.Command(os.Args[0], "-test.run", "^TestConnectionsBenchProcess$", "-test.count=1", "-test.timeout=0")
+	proc.Env = append(os.Environ(), benchProcessEnv+"="+side, benchConfigEnv+"="+cfgFile)
+	if p.profile != "" {
+		proc.Env = append(proc.Env, benchProfileEnv+"="+filepath.Join(p.profile, fmt.Sprintf("%s-%d", side, pair)))
+	}
+	proc.Stdout, proc.Stderr = procLog, procLog
+	proc.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := proc.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if proc.ProcessState == nil {
+			proc.Process.Kill()
+			proc.Wait()
+		}
+	}()
+	connWaitListening(b, brokerAddr, procLog.Name())
+	if side == "serve" {
+		connWaitReady(b, httpAddr, procLog.Name())
+	}
+
+	r := connectionsRun{side: side, pair: pair, loadBefore: connLoad()}
+	out := filepath.Join(dir, "vitalsim.json")
+	simCmd := exec.Command(sim, "--broker", "tcp://"+brokerAddr, "--auth", "--registry", reg, "--sessions",
+		"--devices", strconv.Itoa(p.devices), "--seed", "1", "--rate", "0", "--duration", p.duration.String(),
+		"--parallel", strconv.Itoa(p.parallel), "--session-messages", strconv.Itoa(p.sessionMessages), "--out", out)
+	simErr, err := simCmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	simLog, err := os.Create(filepath.Join(dir, "vitalsim.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer simLog.Close()
+	simCmd.Stdout = simLog
+	simCmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := simCmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	// vitalsim's progress lines say when the load starts (after the staying devices have
+	// connected) and how far it is: the process's memory is sampled over the load, and its
+	// profiles cover it.
+	elapsed := make(chan float64, 16)
+	go func() {
+		defer close(elapsed)
+		sc := bufio.NewScanner(simErr)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(simLog, line)
+			if rest, ok := strings.CutPrefix(line, "vitalsim: "); ok {
+				if s, _, ok := strings.Cut(rest, "s sent "); ok {
+					if v, err := strconv.ParseFloat(s, 64); err == nil {
+						select {
+						case elapsed <- v:
+						default:
+						}
+					}
+				}
+			}
+		}
+	}()
+	pid := proc.Process.Pid
+	started, ended := false, false
+	quarter := 0
+	for e := range elapsed {
+		if !started {
+			started = true
+			signalProfile(p, proc, syscall.SIGUSR2)
+		}
+		for quarter < 3 && e >= float64(quarter+1)*p.duration.Seconds()/4 {
+			r.rssQuarters[quarter] = processRSS(pid)
+			quarter++
+		}
+		if !ended && e >= p.duration.Seconds()-2 {
+			ended = true
+			r.rssEnd, r.loadEnd = processRSS(pid), connLoad()
+			signalProfile(p, proc, syscall.SIGUSR1)
+		}
+	}
+	simCmd.Wait() // a run with errors says so in its summary
+	if !ended {
+		r.rssEnd, r.loadEnd = processRSS(pid), connLoad()
+	}
+	r.rssPeak, r.cpuPerMsg = peakRSS(pid), cpuSeconds(pid)
+	proc.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { proc.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		proc.Process.Kill()
+		<-done
+	}
+
+	var sum struct {
+		Duration float64 `json:"duration_seconds"`
+		Rate     float64 `json:"rate"`
+		Sent     int64   `json:"sent"`
+		Status   int64   `json:"status"`
+		Errors   int64   `json:"errors"`
+		Sessions struct {
+			Staying       int64 `json:"staying_devices"`
+			Connects      int64 `json:"connects"`
+			Refused       int64 `json:"refused"`
+			PeakConnected int64 `json:"peak_connected"`
+		} `json:"sessions"`
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatalf("%s run %d: vitalsim wrote no summary (%v); its log:\n%s\n%s log:\n%s", side, pair, err, connTail(simLog.Name()), side, connTail(procLog.Name()))
+	}
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		b.Fatal(err)
+	}
+	if sum.Duration <= 0 || sum.Sent == 0 {
+		b.Fatalf("%s run %d: nothing acknowledged; vitalsim log:\n%s\n%s log:\n%s", side, pair, connTail(simLog.Name()), side, connTail(procLog.Name()))
+	}
+	msgs := sum.Sent + sum.Status
+	r.rate, r.telemetryRate = float64(msgs)/sum.Duration, sum.Rate
+	r.connectsPerS = float64(sum.Sessions.Connects-sum.Sessions.Staying) / sum.Duration
+	r.errors, r.refused = sum.Errors, sum.Sessions.Refused
+	r.staying, r.peakConnect = sum.Sessions.Staying, sum.Sessions.PeakConnected
+	r.cpuPerMsg = r.cpuPerMsg * 1e6 / float64(msgs) // the whole process's CPU, start-up included
+	return r
+}
+
+// signalProfile asks the run's process for its profiles, when BENCH_PROFILE is set.
+func signalProfile(p connectionsConfig, proc *exec.Cmd, sig syscall.Signal) {
+	if p.profile != "" {
+		proc.Process.Signal(sig)
+	}
+}
+
+// summarizeConnections prints the medians and ranges of each side and the ratios pair by pair.
+func summarizeConnections(b *testing.B, results []connectionsRun) {
+	bySide := map[string][]connectionsRun{}
+	for _, r := range results {
+		bySide[r.side] = append(bySide[r.side], r)
+	}
+	for _, side := range []string{"broker", "serve"} {
+		rs := bySide[side]
+		if len(rs) == 0 {
+			continue
+		}
+		rate := connStat(rs, func(r connectionsRun) float64 { return r.rate })
+		end := connStat(rs, func(r connectionsRun) float64 { return connMiB(r.rssEnd) })
+		peak := connStat(rs, func(r connectionsRun) float64 { return connMiB(r.rssPeak) })
+		cpu := connStat(rs, func(r connectionsRun) float64 { return r.cpuPerMsg })
+		fmt.Printf("%s: %s msg/s; RSS at the end %s MiB, peak %s MiB; CPU %s µs a message (%d runs)\n",
+			side, rate, end, peak, cpu, len(rs))
+		b.ReportMetric(rate.median, side+"_msgs/s")
+		b.ReportMetric(end.median, side+"_rss_end_MiB")
+	}
+	var ratios []float64
+	for _, r := range bySide["serve"] {
+		for _, o := range bySide["broker"] {
+			if o.pair == r.pair {
+				ratios = append(ratios, r.rate/o.rate)
+			}
+		}
+	}
+	if len(ratios) > 0 {
+		s := connStatOf(ratios)
+		fmt.Printf("serve/broker, pair by pair: %s (%s)\n", s.format("%.2f"), connJoin(ratios, "%.2f"))
+		b.ReportMetric(s.median, "ratio")
+	}
+}
+
+type connSummary struct{ median, min, max float64 }
+
+func (s connSummary) String() string { return s.format("%.0f") }
+
+func (s connSummary) format(f string) string {
+	return fmt.Sprintf("median "+f+" (range "+f+"-"+f+")", s.median, s.min, s.max)
+}
+
+func connStat(rs []connectionsRun, f func(connectionsRun) float64) connSummary {
+	vs := make([]float64, len(rs))
+	for i, r := range rs {
+		vs[i] = f(r)
+	}
+	return connStatOf(vs)
+}
+
+func connStatOf(vs []float64) connSummary {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return connSummary{median: m, min: s[0], max: s[len(s)-1]}
+}
+
+func connJoin(vs []float64, f string) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprintf(f, v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// connWaitListening waits until addr takes TCP connections.
+func connWaitListening(b *testing.B, addr, log string) {
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("nothing listens on %s after 2 minutes; log:\n%s", addr, connTail(log))
+		}
+	}
+}
+
+// connWaitReady waits until serve's /readyz says it is ready.
+func connWaitReady(b *testing.B, httpAddr, log string) {
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("serve not ready after 2 minutes; log:\n%s", connTail(log))
+		}
+	}
+}
+
+// processRSS returns a process's resident set size in bytes (VmRSS).
+func processRSS(pid int) int64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// connLoad is the machine's load average over the last minute.
+func connLoad() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
+
+// connTail returns the end of a log file.
+func connTail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func connOr(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
