@@ -47,7 +47,7 @@ func ruleWords(title string, a alerts.Alert) string {
 		key := strings.ReplaceAll(s.Key, "_", " ")
 		switch s.Kind {
 		case "duration":
-			parts = append(parts, key+" "+(time.Duration(v)*time.Second).String())
+			parts = append(parts, key+" "+shortDuration(time.Duration(v*float64(time.Second))))
 		case "hour":
 			parts = append(parts, key+" "+strconv.FormatFloat(v, 'f', -1, 64)+" h")
 		case "number":
@@ -60,6 +60,18 @@ func ruleWords(title string, a alerts.Alert) string {
 		return title
 	}
 	return title + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// shortDuration writes d as 15m or 1h30m rather than 15m0s or 1h30m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // flagPriority is an alert's severity as a flag priority (IHE alert priority).

@@ -29,7 +29,7 @@ func TestFlagsOfClinicalAlerts(t *testing.T) {
 		byID[fl.ID] = fl
 	}
 	c, l := byID[crisis], byID[low]
-	if c.Code.Text != "Blood-pressure crisis (systolic at or above 180 mm[Hg], diastolic at or above 120 mm[Hg], retest window 15m0s)" ||
+	if c.Code.Text != "Blood-pressure crisis (systolic at or above 180 mm[Hg], diastolic at or above 120 mm[Hg], retest window 15m)" ||
 		l.Code.Text != "Very low glucose (below 3 mmol/L)" {
 		t.Errorf("rule words %q, %q", c.Code.Text, l.Code.Text)
 	}
@@ -149,7 +149,9 @@ func TestDevicesAndEverything(t *testing.T) {
 		t.Errorf("fleet A's devices %v in %d pages; want %v in 3", got, len(pages), want)
 	}
 
-	pages = f.all("doca", "/Patient/pA1/$everything?_count=400")
+	// Since 19 November, 50 a page: the crisis (the low was last seen on 5 November), then
+	// the readings; the first page has the rest too.
+	pages = f.all("doca", "/Patient/pA1/$everything?start=2026-11-19&_count=50")
 	count := map[string]int{}
 	seen := map[string]bool{}
 	for _, pg := range pages {
@@ -161,18 +163,23 @@ func TestDevicesAndEverything(t *testing.T) {
 			count[strings.Split(strings.TrimPrefix(e.FullURL, "http://vitalwatch.test"+Base+"/"), "/")[0]]++
 		}
 	}
-	// The 4033 CGM readings, 2 BP, 7 others, and the 8 of the CGM summary.
-	want := map[string]int{"Patient": 1, "Organization": 2, "Device": 3, "Observation": 4033 + 2 + 7 + 8, "Flag": 2, "DetectedIssue": 2}
-	if fmt.Sprint(count) != fmt.Sprint(want) {
-		t.Errorf("$everything holds %v; want %v", count, want)
-	}
-	if len(pages) != (4033+2+7+2+399)/400 {
-		t.Errorf("$everything in %d pages", len(pages))
+	// 192 CGM readings, 2 BP, 7 others, and the 8 of the CGM summary.
+	want := map[string]int{"Patient": 1, "Organization": 2, "Device": 3, "Observation": 192 + 2 + 7 + 8, "Flag": 1, "DetectedIssue": 1}
+	if fmt.Sprint(count) != fmt.Sprint(want) || len(pages) != 5 {
+		t.Errorf("$everything holds %v in %d pages; want %v in 5", count, len(pages), want)
 	}
 	for _, b := range pages[0].Entry[:3] {
 		if !strings.Contains(b.FullURL, "/Patient/pA1") && !strings.Contains(b.FullURL, "/Organization/") {
 			t.Errorf("$everything's first entries %s", b.FullURL)
 		}
+	}
+	// A page of one: the flag fills the first, the readings follow on the next.
+	var first, second bundle
+	f.get("doca", "/Patient/pA1/$everything?start=2026-11-19&_count=1", &first)
+	f.get("doca", first.next(), &second)
+	if last := first.Entry[len(first.Entry)-1].FullURL; !strings.Contains(last, "/DetectedIssue/") || len(second.Entry) != 1 ||
+		!strings.Contains(second.Entry[0].FullURL, "/Observation/bp-20261120T070000Z-cuffA") || second.next() == "" {
+		t.Errorf("$everything by one: first page ends %s, second %+v", last, second.Entry)
 	}
 	var since bundle
 	f.get("doca", "/Patient/pA1/$everything?start=2026-11-20&end=2026-11-20", &since)

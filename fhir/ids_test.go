@@ -86,3 +86,11 @@ func TestReadingAndSummaryIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{15 * time.Minute: "15m", 72 * time.Hour: "72h", 90 * time.Minute: "1h30m", 30 * time.Second: "30s", 0: "0s"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q; want %q", d, got, want)
+		}
+	}
+}
