@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vitalwatch/vitalwatch/devices"
 )
 
 // TestAccessByRole: the API's rules, per role, on every kind of resource: a doctor sees their
@@ -113,5 +115,22 @@ func TestTransferEndsAccess(t *testing.T) {
 	f.get("docb", "/Patient/pA2", &p)
 	if p.GeneralPractitioner[0].Reference != "Organization/team-tB" {
 		t.Errorf("transferred patient's team %v; want team-tB", p.GeneralPractitioner)
+	}
+}
+
+// TestUnknownEndpoints: the base itself and anything not served are 404 OperationOutcomes, with
+// or without credentials.
+func TestUnknownEndpoints(t *testing.T) {
+	s, err := New(Options{Auth: noAuth{}, Registry: noRegistry{}, Devices: devices.NewView(devices.NewDirectory(-1, nil, nil, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{Base, Base + "/", Base + "/Patient", Base + "/Observation/x/y", Base + "/Encounter?patient=p"} {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest("GET", "http://vitalwatch.test"+path, nil))
+		checkSchema(t, path, w.Body.Bytes())
+		if w.Code != 404 || !strings.Contains(w.Body.String(), `"code":"not-found"`) {
+			t.Errorf("GET %s = %d %s; want 404", path, w.Code, w.Body)
+		}
 	}
 }

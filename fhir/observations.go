@@ -336,6 +336,7 @@ func (s *Server) readingsPage(ctx context.Context, c *call, q readingsQuery) ([]
 		return nil, nil, err
 	}
 	var seen *pointKey
+	ids := map[string]bool{} // a reading stored twice, under two series, is served once
 	for i := len(points) - 1; i >= 0; i-- {
 		p := points[i]
 		key := pointKey{p.Time.UnixMilli(), p.Measurement, p.Tags["device"]}
@@ -349,7 +350,8 @@ func (s *Server) readingsPage(ctx context.Context, c *call, q readingsQuery) ([]
 		if k := pointKind(p); k == nil || !slices.Contains(ks, k) {
 			continue
 		}
-		if o, ok := observationOf(p); ok {
+		if o, ok := observationOf(p); ok && !ids[o.ID] {
+			ids[o.ID] = true
 			entries = append(entries, entry(c, "Observation", o.ID, o, "match"))
 		}
 	}

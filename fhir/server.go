@@ -108,12 +108,15 @@ func New(opts Options) (*Server, error) {
 	for _, rt := range s.routes() {
 		s.mux.Handle(Base+rt.pattern, s.handler(rt.open, rt.params, rt.serve))
 	}
-	s.mux.Handle(Base+"/", s.handler(true, []string{anyParam}, func(c *call) error {
+	unknown := s.handler(true, []string{anyParam}, func(c *call) error {
 		return errcode.Errorf(errcode.NotFound, "no such endpoint: %s; GET %s/metadata lists what this server serves", c.r.URL.Path, Base)
-	}))
+	})
+	s.mux.Handle(Base, unknown)
+	s.mux.Handle(Base+"/", unknown)
 	return s, nil
 }
 
+// ServeHTTP serves the FHIR API's paths (Owns).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // route is an endpoint: its path below Base, whether it needs no credentials, the search
