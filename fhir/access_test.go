@@ -134,3 +134,26 @@ func TestUnknownEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONOnly: an Accept that takes no JSON is a 406; a browser's, or none, gets JSON.
+func TestJSONOnly(t *testing.T) {
+	s, err := New(Options{Auth: noAuth{}, Registry: noRegistry{}, Devices: devices.NewView(devices.NewDirectory(-1, nil, nil, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for accept, want := range map[string]int{
+		"application/fhir+xml": 406, "application/xml, text/xml": 406,
+		"application/fhir+json": 200, "application/json; q=0.9": 200, "text/html,application/xhtml+xml,*/*;q=0.8": 200, "": 200,
+	} {
+		req := httptest.NewRequest("GET", "http://vitalwatch.test"+Base+"/metadata", nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		checkSchema(t, "metadata as "+accept, w.Body.Bytes())
+		if w.Code != want {
+			t.Errorf("Accept %q: %d; want %d", accept, w.Code, want)
+		}
+	}
+}

@@ -53,7 +53,7 @@ func (s *Server) capabilities(c *call) error {
 				{Type: "Organization", Interaction: read, Documentation: "A family-doctor team (team-...) or a community health centre (site-...)"},
 				{Type: "Flag", Interaction: readSearch, Documentation: "A clinical alert; its DetectedIssue (flag-detail) holds the readings that raised it",
 					SearchParam: []CapabilityParam{patient("The patient's flags"),
-						{Name: "status", Type: "token", Definition: "http://hl7.org/fhir/SearchParameter/Flag-status", Documentation: "active (open or acknowledged) or inactive (resolved)"}}},
+						{Name: "status", Type: "token", Documentation: "VitalWatch's own (FHIR R4 defines no status search on Flag): active (open or acknowledged) or inactive (resolved)"}}},
 				{Type: "DetectedIssue", Interaction: read, Documentation: "What a clinical alert found, with its evidence readings as Observations"},
 			}}}}
 	return s.reply(c, cs)
