@@ -45,18 +45,21 @@ type fixture struct {
 	tokens map[string]string // by user name: admin, docA, docB, fleetA, fleetB
 	cookie string            // a session of docA
 	alerts map[string]int64  // by name
+	view   *devices.View
+	reader *influx.Reader
 }
 
-// cgmValue is pA1's CGM glucose (mmol/L) in the day's slot j: per day 6 readings below 3.0, 12
-// in 3.0-3.8, 210 in range, 52 in 10.1-13.9 and 8 above 13.9.
-func cgmValue(j int) float64 {
-	switch r := j % 100; {
+// cgmValue is pA1's k-th CGM glucose (mmol/L), in slot j = k mod 288 of day k/288: per day 6
+// readings below 3.0, 12 in 3.0-3.8, 210 in range (6.0, and 0.1 more each day, so that the mean
+// tells the period), 52 in 10.1-13.9 and 8 above 13.9.
+func cgmValue(k int) float64 {
+	switch r := k % 288 % 100; {
 	case r < 2:
 		return 2.8
 	case r < 6:
 		return 3.5
 	case r < 76:
-		return 6.0
+		return 6.0 + 0.1*float64(k/288)
 	case r < 96:
 		return 12.0
 	}
@@ -72,7 +75,7 @@ func line(measurement, tags, fields string, t time.Time) string {
 func fixtureLines() []string {
 	var lines []string
 	for k := range 14 * 288 {
-		lines = append(lines, line("glucose", "device=cgmA,device_type=cgm,patient=pA1,site=sA", fmt.Sprintf("value=%g", cgmValue(k%288)),
+		lines = append(lines, line("glucose", "device=cgmA,device_type=cgm,patient=pA1,site=sA", fmt.Sprintf("value=%g", cgmValue(k)),
 			cgmStart.Add(time.Duration(k)*5*time.Minute)))
 	}
 	at := func(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 0, 0, time.UTC) }
@@ -190,6 +193,7 @@ func newFixture(t *testing.T) *fixture {
 
 	view := devices.NewView(devices.NewDirectory(-1, nil, nil, nil))
 	must(devices.Refresh(ctx, view, st))
+	f.view, f.reader = view, r
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f.srv, err = New(Options{Auth: api.NewUserAuth(st, log), Registry: st, Devices: view, Alerts: st, Readings: r,
 		Now: func() time.Time { return now }, Log: log})

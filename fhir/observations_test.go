@@ -3,13 +3,18 @@ package fhir
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vitalwatch/vitalwatch/api"
 	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/summary"
 )
@@ -74,7 +79,7 @@ func TestObservationsOfReadings(t *testing.T) {
 			"http://hl7.org/fhir/StructureDefinition/heartrate", "Device/wearA", ""},
 		{"41950-7@2026-11-20T02:00:00Z", "steps-20261120T020000Z-wearA", []string{loincSys + "41950-7"}, 4200, "/d", "activity", "", "Device/wearA", ""},
 		{"99504-3@2026-11-19T15:55:00Z", "glucose-20261119T155500Z-cgmA", []string{loincSys + "99504-3", mdcSys + "160212"},
-			round(cgmValue(287)*18.016, 1), "mg/dL", "vital-signs", profileCGMBase + "cgm-sensor-reading-mass-per-volume", "Device/cgmA", ""},
+			round(cgmValue(14*288-1)*18.016, 1), "mg/dL", "vital-signs", profileCGMBase + "cgm-sensor-reading-mass-per-volume", "Device/cgmA", ""},
 	} {
 		o, ok := byCode[w.key]
 		if !ok {
@@ -239,7 +244,7 @@ func TestCGMSummary(t *testing.T) {
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	var rs []reading.Reading
 	for k := range 14 * 288 {
-		rs = append(rs, reading.Reading{Type: reading.Glucose, Source: "cgm", Time: cgmStart.Add(time.Duration(k) * 5 * time.Minute), Value: cgmValue(k % 288)})
+		rs = append(rs, reading.Reading{Type: reading.Glucose, Source: "cgm", Time: cgmStart.Add(time.Duration(k) * 5 * time.Minute), Value: cgmValue(k)})
 	}
 	ref := summary.Compute(summary.Input{AsOf: now, Loc: loc, Readings: rs, Plans: []string{"insulin-treated diabetes, older adult: CGM"}}).CGM
 	if ref.Readings != 4032 || math.Abs(ref.Bands[2].Percent-72.9167) > 0.001 {
@@ -303,6 +308,46 @@ func TestCGMSummary(t *testing.T) {
 			t.Errorf("GET %s = %s", m.Reference, o.ID)
 		}
 	}
+	// The API's summary of the same patient, as of the same time, says the same.
+	a, err := api.New(api.Options{Auth: api.NewUserAuth(f.st, slog.New(slog.DiscardHandler)), Registry: f.st, Devices: f.view,
+		Series: f.reader, Gatherer: prometheus.NewRegistry(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/api/v1/patients/pA1/summary?to="+now.Format(time.RFC3339), nil)
+	req.Header.Set("Authorization", "Bearer "+f.tokens["doca"])
+	rec := httptest.NewRecorder()
+	a.ServeHTTP(rec, req)
+	var apiSum struct {
+		CGM struct {
+			Readings     int     `json:"readings"`
+			SensorActive float64 `json:"sensor_active_percent"`
+			Mean         float64 `json:"mean"`
+			CV           float64 `json:"cv_percent"`
+			GMI          float64 `json:"gmi_percent"`
+			Bands        []struct {
+				Percent float64 `json:"percent"`
+			} `json:"bands"`
+			Excluded struct {
+				Readings int `json:"readings"`
+			} `json:"excluded"`
+		} `json:"cgm"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &apiSum); err != nil || rec.Code != 200 {
+		t.Fatalf("the API's summary: %d %s", rec.Code, rec.Body)
+	}
+	ac := apiSum.CGM
+	near := func(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+	if !near(value("105273-7").Value, ac.Mean, 0.005) || !near(value("97506-0").Value, ac.GMI, 0.005) || !near(value("104638-2").Value, ac.CV, 0.005) ||
+		!near(value("104637-4").Value, ac.SensorActive, 0.005) || ac.Readings != 4032 || ac.Excluded.Readings != 1 || len(ac.Bands) != 5 {
+		t.Errorf("the API's CGM summary %+v differs from FHIR's", ac)
+	}
+	for i, comp := range byCode["106793-3"].Component {
+		if !near(comp.ValueQuantity.Value, ac.Bands[i].Percent, 0.005) {
+			t.Errorf("band %d: FHIR %v, API %v", i, comp.ValueQuantity.Value, ac.Bands[i].Percent)
+		}
+	}
+
 	var again Observation
 	f.get("doca", "/Observation/"+sum.ID, &again)
 	if len(again.HasMember) != 7 {
