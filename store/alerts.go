@@ -357,7 +357,7 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Aler
 	if f.MinSeverity > 0 {
 		w.add("severity >= ?", int(f.MinSeverity))
 	}
-	seen, err := s.lastSeenColumn(ctx, f)
+	seen, order, err := s.lastSeenRange(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
 	}
@@ -370,7 +370,7 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Aler
 	if f.Before > 0 {
 		w.add("id < ?", f.Before)
 	}
-	q := `SELECT ` + alertListColumns + ` FROM alerts` + w.sql() + ` ORDER BY id DESC LIMIT ` + w.arg(pageSize(f.Limit))
+	q := `SELECT ` + alertListColumns + ` FROM alerts` + w.sql() + ` ORDER BY ` + order + ` DESC LIMIT ` + w.arg(pageSize(f.Limit))
 	out, err := queryAll(ctx, s.db, q, w.args, scanAlert)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
@@ -378,19 +378,23 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Aler
 	return out, nil
 }
 
-// rangeProbe is how many alerts of a range of last seen SQLite reads through alerts_last_seen
-// and sorts by id; in a range with more, it reads the alerts newest first.
+// rangeProbe is the most alerts of a range of last seen that the alert list reads through
+// alerts_last_seen and sorts by id; from a range with more, it reads the alerts newest first.
 const rangeProbe = 20_000
 
-// lastSeenColumn is how ListAlerts names last_seen_ms in its range. SQLite's planner, which has
-// no statistics here, takes any range for a narrow one: it reads the range through
-// alerts_last_seen and sorts it by id, which is what is fast for a day or a week, but for a
-// range of most alerts, reading them newest first until a page is full is. So a probe counts,
-// through the index, up to rangeProbe alerts of the range, and a range with as many gets
-// "+last_seen_ms", which keeps the planner from the index. PostgreSQL has statistics.
-func (s *Alerts) lastSeenColumn(ctx context.Context, f alerts.Filter) (string, error) {
-	if s.dialect != sqlite || f.Since.IsZero() && f.Until.IsZero() {
-		return "last_seen_ms", nil
+// lastSeenRange says how ListAlerts writes a range of last seen: the column in its conditions
+// and what it orders by. Neither database's planner knows that the alerts of a range of last
+// seen are not spread over the ids but bunched: SQLite (without statistics) takes any range for
+// a narrow one, and reads all of it through alerts_last_seen to sort it by id, slow for a range
+// of most alerts; PostgreSQL takes a range of 2% of the alerts to be met every 50 alerts when it
+// reads them newest first, and so reads almost all of them when the range is a week a year ago.
+// So a probe counts, through the index, up to rangeProbe alerts of the range. With fewer, the
+// list reads the range through the index (PostgreSQL: ordered by "id + 0", which it cannot take
+// from the primary key); with as many, newest first (SQLite: "+last_seen_ms", which keeps its
+// planner from the index).
+func (s *Alerts) lastSeenRange(ctx context.Context, f alerts.Filter) (column, order string, err error) {
+	if f.Since.IsZero() && f.Until.IsZero() {
+		return "last_seen_ms", "id", nil
 	}
 	w := &where{}
 	if !f.Since.IsZero() {
@@ -399,16 +403,24 @@ func (s *Alerts) lastSeenColumn(ctx context.Context, f alerts.Filter) (string, e
 	if !f.Until.IsZero() {
 		w.add("last_seen_ms < ?", f.Until.UnixMilli())
 	}
+	indexed := ""
+	if s.dialect == sqlite {
+		indexed = " INDEXED BY alerts_last_seen"
+	}
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM alerts INDEXED BY alerts_last_seen`+w.sql()+
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM alerts`+indexed+w.sql()+
 		` LIMIT `+w.arg(rangeProbe)+`) AS probe`, w.args...).Scan(&n)
-	if err != nil {
-		return "", err
+	switch {
+	case err != nil:
+		return "", "", err
+	case n >= rangeProbe && s.dialect == sqlite:
+		return "+last_seen_ms", "id", nil
+	case n >= rangeProbe:
+		return "last_seen_ms", "id", nil
+	case s.dialect == postgres:
+		return "last_seen_ms", "id + 0", nil
 	}
-	if n >= rangeProbe {
-		return "+last_seen_ms", nil
-	}
-	return "last_seen_ms", nil
+	return "last_seen_ms", "id", nil
 }
 
 // scopeWhere limits w to what sc covers: the clinical alerts (or their events) of its teams
