@@ -172,12 +172,17 @@ type assessmentJSON struct {
 	History []float64 `json:"history"` // monthly utilisation, oldest first
 	From    string    `json:"from"`    // first month of history
 	To      string    `json:"to"`      // last month of history
+	// In a plan: devices that open moves are bringing (taken off missing) or taking away
+	// (taken off spare).
+	Arriving int `json:"arriving,omitempty"`
+	Leaving  int `json:"leaving,omitempty"`
 }
 
 func assessmentOut(as fleet.Assessment) assessmentJSON {
 	return assessmentJSON{Site: as.Site, Type: string(as.Type), Verdict: as.Status.String(), Devices: as.Devices,
 		Rated: as.Rated, Demand: as.Demand, Need: as.Need, Spare: as.Spare, Missing: as.Missing,
-		History: append([]float64{}, as.History...), From: as.First.String(), To: as.Last.String()}
+		History: append([]float64{}, as.History...), From: as.First.String(), To: as.Last.String(),
+		Arriving: as.Arriving, Leaving: as.Leaving}
 }
 
 // thresholdsJSON are the spare/short thresholds in use.

@@ -87,6 +87,14 @@ var pastTense = map[MoveAction]string{
 	ApproveMove: "approved", RejectMove: "rejected", DispatchMove: "dispatched", ReceiveMove: "received", CancelMove: "cancelled",
 }
 
+// Arrival is what the open moves to a site are bringing it: Devices devices of Kind. A short
+// centre that has them on their way is missing that many fewer.
+type Arrival struct {
+	Site    string
+	Kind    Kind
+	Devices int
+}
+
 // Limits of a move.
 const (
 	MaxMoveDevices = 100  // devices in one move

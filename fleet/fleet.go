@@ -29,9 +29,11 @@ type Store interface {
 }
 
 // Moves tells which devices are already part of an open move (proposed, approved or in
-// transit), so that a plan does not offer them again.
+// transit), so that a plan does not offer them again, and what the open moves bring each
+// centre, so that a plan does not send again what is on its way.
 type Moves interface {
 	DevicesInOpenMoves(ctx context.Context) (map[string]bool, error)
+	OpenMoveArrivals(ctx context.Context) ([]devices.Arrival, error)
 }
 
 // Reports computes the answers. Create it with New.
@@ -216,6 +218,10 @@ type Assessment struct {
 	History []float64
 	First   usage.Month
 	Last    usage.Month
+	// In a plan only: Arriving is the devices of the kind that open moves are bringing the
+	// centre, taken off its Missing; Leaving the working devices that open moves not yet
+	// dispatched are taking away, taken off its Spare.
+	Arriving, Leaving int
 }
 
 // stocks returns the usage of every (site, kind) in the window and, with used, each device's
@@ -273,6 +279,10 @@ func (r *Reports) Assess(ctx context.Context, scope Scope) ([]Assessment, error)
 // Plan assesses every centre and proposes the moves of spare devices to short centres; see
 // reallocation.Plan. The devices offered by a donor are its working devices of the kind that
 // are not lent to a patient and not already in an open move, least used last month first.
+// Moves under way count: a short centre is missing fewer by the devices that open moves
+// (proposed, approved or in transit) are bringing it, and a spare centre has fewer to give by
+// its working devices that open moves are taking (once dispatched, they are in transit and no
+// longer working there).
 func (r *Reports) Plan(ctx context.Context, kind devices.Kind) (reallocation.Proposal, []Assessment, error) {
 	us, used, dir, err := r.stocks(ctx, kind, true)
 	if err != nil {
@@ -283,19 +293,34 @@ func (r *Reports) Plan(ctx context.Context, kind devices.Kind) (reallocation.Pro
 		return reallocation.Proposal{}, nil, err
 	}
 	moving := map[string]bool{}
+	arriving := map[stockKey]int{}
 	if r.moves != nil {
 		if moving, err = r.moves.DevicesInOpenMoves(ctx); err != nil {
 			return reallocation.Proposal{}, nil, err
+		}
+		arrivals, err := r.moves.OpenMoveArrivals(ctx)
+		if err != nil {
+			return reallocation.Proposal{}, nil, err
+		}
+		for _, a := range arrivals {
+			arriving[stockKey{a.Site, a.Kind}] += a.Devices
 		}
 	}
 	_, last := r.Window()
 	now := r.now()
 	free := map[stockKey][]string{} // devices that may leave, least used first
+	leaving := map[stockKey]int{}   // working devices in open moves
 	all, _ := r.allDevices(dir)
 	for i := range all {
 		d := &all[i]
-		if (kind == "" || d.Kind == kind) && d.Status == devices.Active && !moving[d.ID] && dir.PatientAt(d.ID, now) == "" {
-			k := stockKey{d.SiteID, d.Kind}
+		if (kind != "" && d.Kind != kind) || d.Status != devices.Active {
+			continue
+		}
+		k := stockKey{d.SiteID, d.Kind}
+		switch {
+		case moving[d.ID]:
+			leaving[k]++
+		case dir.PatientAt(d.ID, now) == "":
 			free[k] = append(free[k], d.ID)
 		}
 	}
@@ -308,21 +333,34 @@ func (r *Reports) Plan(ctx context.Context, kind devices.Kind) (reallocation.Pro
 	var assessed []Assessment
 	for _, u := range us {
 		a := reallocation.Assess(u, r.thresholds)
+		k := stockKey{u.Site, u.Type}
+		x := Assessment{History: u.History, First: first, Last: last}
 		switch a.Status {
 		case reallocation.Spare:
-			ids := free[stockKey{u.Site, u.Type}]
-			// A donor gives no more than it has free devices to give.
-			a.Spare = min(a.Spare, len(ids))
+			ids := free[k]
+			// A donor gives no more than it has free devices to give, nor what open moves
+			// are taking already.
+			x.Leaving = leaving[k]
+			a.Spare = max(min(a.Spare-x.Leaving, len(ids)), 0)
 			if a.Spare == 0 {
 				continue
 			}
-			donors = append(donors, reallocation.DonorOf(a, ids))
+			d := reallocation.DonorOf(a, ids)
+			d.Devices -= x.Leaving // a move's explanation counts from what stays
+			donors = append(donors, d)
 		case reallocation.Short:
-			receivers = append(receivers, reallocation.ReceiverOf(a))
+			x.Arriving = arriving[k]
+			a.Missing = max(a.Missing-x.Arriving, 0)
+			if a.Missing > 0 {
+				rc := reallocation.ReceiverOf(a)
+				rc.Devices += x.Arriving // and from what will have arrived
+				receivers = append(receivers, rc)
+			}
 		default:
 			continue
 		}
-		assessed = append(assessed, Assessment{Assessment: a, History: u.History, First: first, Last: last})
+		x.Assessment = a
+		assessed = append(assessed, x)
 	}
 	centres := make([]reallocation.Centre, len(sites))
 	for i, s := range sites {

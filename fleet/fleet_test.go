@@ -163,19 +163,48 @@ func TestAssessAndPlan(t *testing.T) {
 		t.Errorf("moves go to %v; want one distinct device each to busy and far", to)
 	}
 
-	// A device already in an open move is not offered again: with three of idle's four
-	// stations moving, it has one free device left to give.
+	// A device already in an open move is not offered again, and the centres count the move:
+	// one station on its way from idle to busy meets busy's shortage and takes one of idle's
+	// two spare, so the plan sends idle's other spare to far, and not st-idle-0.
 	act := audit.WithActor(ctx, "test")
 	if _, err := st.ProposeMove(act, devices.Move{Kind: devices.Station, From: "idle", To: "busy",
-		Devices: []string{"st-idle-0", "st-idle-1", "st-idle-2"}}); err != nil {
+		Devices: []string{"st-idle-0"}}); err != nil {
+		t.Fatal(err)
+	}
+	p, as, err = r.Plan(ctx, devices.Station)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Shortage != 1 || p.Moved != 1 || len(p.Moves) != 1 || p.Moves[0].From != "idle" || p.Moves[0].To != "far" ||
+		!reflect.DeepEqual(p.Moves[0].DeviceIDs, []string{"st-idle-1"}) {
+		t.Errorf("Plan with one station on its way to busy = %+v; want st-idle-1 alone, to far", p)
+	} else if d := p.Moves[0].Donor; d.Devices != 3 || d.DevicesAfter != 2 {
+		t.Errorf("the move's donor side = %+v; want 3 -> 2 devices, the one on its way gone", d)
+	}
+	verdicts = map[string]string{}
+	for _, a := range as {
+		verdicts[a.Site] = fmt.Sprintf("%s spare=%d missing=%d arriving=%d leaving=%d", a.Status, a.Spare, a.Missing, a.Arriving, a.Leaving)
+	}
+	want = map[string]string{
+		"idle": "spare spare=1 missing=0 arriving=0 leaving=1", "busy": "short spare=0 missing=0 arriving=1 leaving=0",
+		"far": "short spare=0 missing=1 arriving=0 leaving=0",
+	}
+	if !reflect.DeepEqual(verdicts, want) {
+		t.Errorf("Plan's assessments with one station on its way = %v\nwant %v", verdicts, want)
+	}
+
+	// With three of idle's four stations moving, idle has nothing left to give (its demand
+	// needs two): far's shortage stays unmet.
+	if _, err := st.ProposeMove(act, devices.Move{Kind: devices.Station, From: "idle", To: "busy",
+		Devices: []string{"st-idle-1", "st-idle-2"}}); err != nil {
 		t.Fatal(err)
 	}
 	p, _, err = r.Plan(ctx, devices.Station)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Moved != 1 || len(p.Moves) != 1 || !reflect.DeepEqual(p.Moves[0].DeviceIDs, []string{"st-idle-3"}) {
-		t.Errorf("Plan with three devices moving = %+v; want st-idle-3 alone", p)
+	if p.Shortage != 1 || p.Moved != 0 || p.Unmet != 1 || len(p.Moves) != 0 {
+		t.Errorf("Plan with three stations moving = %+v; want no move and far's one unmet", p)
 	}
 }
 

@@ -415,3 +415,18 @@ func (s *Moves) DevicesInOpenMoves(ctx context.Context) (map[string]bool, error)
 	}
 	return out, nil
 }
+
+// OpenMoveArrivals returns, per receiving site and kind, how many devices the proposed,
+// approved and in-transit moves to it hold, ordered by site and kind.
+func (s *Moves) OpenMoveArrivals(ctx context.Context) ([]devices.Arrival, error) {
+	out, err := queryAll(ctx, s.db, `SELECT m.to_site, m.kind, COUNT(*) FROM moves m
+		JOIN move_devices d ON d.move_id = m.id
+		WHERE d.holds = 1 GROUP BY m.to_site, m.kind ORDER BY m.to_site, m.kind`, nil, func(sc scanner) (devices.Arrival, error) {
+		var a devices.Arrival
+		return a, sc.Scan(&a.Site, &a.Kind, &a.Devices)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("arrivals of open moves: %w", err)
+	}
+	return out, nil
+}

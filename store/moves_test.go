@@ -49,6 +49,14 @@ func wantDevice(t *testing.T, s *Store, id, site string, status devices.Status) 
 	}
 }
 
+// wantArrivals fails the test unless the open moves bring want.
+func wantArrivals(t *testing.T, s *Store, when string, want []devices.Arrival) {
+	t.Helper()
+	if got, err := s.OpenMoveArrivals(context.Background()); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("OpenMoveArrivals %s = %+v, %v; want %+v", when, got, err, want)
+	}
+}
+
 // wantRefused fails the test unless err is an *errcode.Error with the code whose message says
 // each of says.
 func wantRefused(t *testing.T, what string, err error, code string, says ...string) {
@@ -80,6 +88,7 @@ func testMoveFlow(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Fatalf("ProposeMove = %+v\nwant %+v", m, want)
 	}
 	wantVersion(t, s, "the proposal", v+1)
+	wantArrivals(t, s, "proposed", []devices.Arrival{{Site: "s2", Kind: devices.BPCuff, Devices: 2}})
 	if got, err := s.GetMove(ctx, m.ID); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("GetMove(%d) = %+v, %v\nwant %+v", m.ID, got, err, want)
 	}
@@ -102,6 +111,7 @@ func testMoveFlow(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 	wantDevice(t, s, "cuff-1", "s1", devices.InTransit)
 	wantDevice(t, s, "cuff-2", "s1", devices.InTransit)
+	wantArrivals(t, s, "in transit", []devices.Arrival{{Site: "s2", Kind: devices.BPCuff, Devices: 2}})
 	// Ingest and the alert engine see the status in the directory: a device in transit is
 	// expected to be silent.
 	dir, err := s.LoadDirectory(ctx)
@@ -121,6 +131,7 @@ func testMoveFlow(t *testing.T, newDSN func(t *testing.T) string) {
 	if open, err := s.DevicesInOpenMoves(ctx); err != nil || len(open) != 0 {
 		t.Errorf("DevicesInOpenMoves after receipt = %v, %v; want none", open, err)
 	}
+	wantArrivals(t, s, "received", []devices.Arrival{})
 	want.State, want.ReceivedBy, want.ReceivedAt = devices.MoveReceived, "user:usr_fleet_s2", t0.Add(5*day)
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("ReceiveMove = %+v\nwant %+v", m, want)
