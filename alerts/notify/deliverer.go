@@ -69,7 +69,9 @@ type DelivererOptions struct {
 	Batch int
 	// Owner names this deliverer's leases: default a random name.
 	Owner string
-	Log   *slog.Logger
+	// Metrics counts the attempts' outcomes; none if nil.
+	Metrics *Metrics
+	Log     *slog.Logger
 }
 
 // Deliverer writes the deliveries of new alert events to the outbox and sends the due ones.
@@ -238,6 +240,7 @@ func (d *Deliverer) attempt(ctx context.Context, w Webhook, del Delivery) {
 		return // shutting down: the lease runs out and the delivery is sent again
 	}
 	del.Record(status, errText, d.opts.Now(), d.opts.Retry)
+	d.opts.Metrics.attempt(del.State)
 	// The URL and the secret stay out of the log: a URL often carries a token.
 	log := d.log.With("webhook", w.ID, "delivery", del.ID, "event", del.EventID, "attempt", del.Attempts)
 	switch del.State {

@@ -29,7 +29,7 @@ type EscalationStore interface {
 // escalated events to the hub.
 type Escalator struct {
 	store     EscalationStore
-	hub       *Hub
+	hub       alerts.Publisher
 	ackWithin time.Duration
 	now       func() time.Time
 	log       *slog.Logger
@@ -43,9 +43,10 @@ type siteHours struct {
 	loc *time.Location
 }
 
-// NewEscalator returns an escalator over store that publishes to hub (none if nil), with
-// ackWithin for teams that set none, on the clock now.
-func NewEscalator(store EscalationStore, hub *Hub, ackWithin time.Duration, now func() time.Time, log *slog.Logger) *Escalator {
+// NewEscalator returns an escalator over store that publishes to hub (the Hub, through
+// Metrics.Counting in serve; none if nil), with ackWithin for teams that set none, on the
+// clock now.
+func NewEscalator(store EscalationStore, hub alerts.Publisher, ackWithin time.Duration, now func() time.Time, log *slog.Logger) *Escalator {
 	return &Escalator{store: store, hub: hub, ackWithin: ackWithin, now: now, log: log.With("component", "escalation"),
 		hours: map[[2]string]siteHours{}}
 }

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	alertrules "github.com/vitalwatch/vitalwatch/alerts/rules"
@@ -28,8 +30,9 @@ type alerting struct {
 }
 
 // newAlerting loads the rules (alerts.rules_file over the defaults) and builds the alert
-// services; nil without alerts.enabled.
-func newAlerting(cfg *config.Config, db *store.Store, view *devices.View, now func() time.Time, log *slog.Logger) (*alerting, error) {
+// services, which count what they do in reg; nil without alerts.enabled.
+func newAlerting(cfg *config.Config, db *store.Store, view *devices.View, reg prometheus.Registerer, now func() time.Time,
+	log *slog.Logger) (*alerting, error) {
 	if !cfg.Alerts.Enabled {
 		return nil, nil
 	}
@@ -38,11 +41,14 @@ func newAlerting(cfg *config.Config, db *store.Store, view *devices.View, now fu
 		return nil, err
 	}
 	hub := notify.NewHub(db, notify.HubOptions{PollInterval: cfg.Alerts.PollInterval, Log: log})
-	svc := alertrules.NewService(alertrules.NewEngine(rules, now), alerts.NewLifecycle(db, hub, log), view, log)
+	metrics := notify.NewMetrics(reg, alertrules.RuleIDs())
+	counted := metrics.Counting(hub) // raised alerts and escalation steps, on their way to the hub
+	svc := alertrules.NewService(alertrules.NewEngine(rules, now), alerts.NewLifecycle(db, counted, log), view, log)
 	svc.UseSettings(db) // threshold overrides and silences
 	return &alerting{rules: rules, svc: svc, hub: hub,
-		escalator: notify.NewEscalator(db, hub, cfg.Alerts.EscalateAfter, now, log),
-		deliverer: notify.NewDeliverer(db, notify.DelivererOptions{AllowPrivate: cfg.Alerts.Webhooks.AllowPrivate, Now: now, Log: log}),
+		escalator: notify.NewEscalator(db, counted, cfg.Alerts.EscalateAfter, now, log),
+		deliverer: notify.NewDeliverer(db, notify.DelivererOptions{AllowPrivate: cfg.Alerts.Webhooks.AllowPrivate, Now: now,
+			Metrics: metrics, Log: log}),
 	}, nil
 }
 

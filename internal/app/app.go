@@ -16,6 +16,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/api"
 	"github.com/vitalwatch/vitalwatch/broker"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/devices/status"
 	"github.com/vitalwatch/vitalwatch/fhir"
 	"github.com/vitalwatch/vitalwatch/fleet"
 	"github.com/vitalwatch/vitalwatch/influx"
@@ -71,7 +72,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	checks := []api.Check{{Name: "store", Check: db.Ping}}
 
-	al, err := newAlerting(cfg, db, view, now, log) // nil without alerts.enabled
+	al, err := newAlerting(cfg, db, view, reg, now, log) // nil without alerts.enabled
 	if err != nil {
 		return err
 	}
@@ -81,6 +82,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if err != nil {
 		return err
 	}
+	var tracker *status.Tracker
+	if live != nil {
+		tracker = live.tracker
+	}
+	reg.MustRegister(newFleetCollector(view, tracker))
 	var addrs Addrs
 	login := brokerLogin{URL: cfg.Broker.URL, Username: cfg.Broker.Username, Password: cfg.Broker.Password}
 	var embedded *broker.Broker
