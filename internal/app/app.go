@@ -110,6 +110,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		checks = append(checks, in.checks()...)
 	}
 
+	reg.MustRegister(newReadinessCollector(checks))
+
 	reports, err := fleet.New(fleet.Deps{Store: db, Moves: db, Now: now,
 		Directory: func(context.Context) (*devices.Directory, error) { return view.Load(), nil }}, cfg.Thresholds())
 	if err != nil {

@@ -1,10 +1,13 @@
 package app
 
 import (
+	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vitalwatch/vitalwatch/api"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/devices/status"
 )
@@ -90,4 +93,38 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.states, prometheus.GaugeValue, float64(inState[s]), string(s))
 		}
 	}
+}
+
+// readinessCollector runs the readiness checks at each scrape, as /readyz does, and reports
+// each as vitalwatch_ready{check}: 1 when it passes, 0 when it fails. So an alerting rule sees
+// InfluxDB or the store go away even when no reading arrives to fail a write.
+type readinessCollector struct {
+	checks []api.Check
+	desc   *prometheus.Desc
+}
+
+func newReadinessCollector(checks []api.Check) *readinessCollector {
+	return &readinessCollector{checks: checks, desc: prometheus.NewDesc("vitalwatch_ready",
+		"1 when the readiness check passes at the scrape, 0 when it fails, as GET /readyz reports it "+
+			"(store; with ingest: broker, influx, spool).", []string{"check"}, nil)}
+}
+
+// Describe sends the description of vitalwatch_ready.
+func (c *readinessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect runs every check at once, each bounded by the 3 s of /readyz.
+func (c *readinessCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, chk := range c.checks {
+		wg.Go(func() {
+			ok := 0.0
+			if chk.Check(ctx) == nil {
+				ok = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, ok, chk.Name)
+		})
+	}
+	wg.Wait()
 }

@@ -1,6 +1,9 @@
 package app
 
 import (
+	"context"
+	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vitalwatch/vitalwatch/api"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/devices/status"
 )
@@ -81,4 +85,31 @@ func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// vitalwatch_ready runs the readiness checks at the scrape: 1 for one that passes, 0 for one
+// that fails.
+func TestReadinessCollector(t *testing.T) {
+	influxUp := false
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newReadinessCollector([]api.Check{
+		{Name: "store", Check: func(context.Context) error { return nil }},
+		{Name: "influx", Check: func(context.Context) error {
+			if !influxUp {
+				return errors.New("connection refused")
+			}
+			return nil
+		}},
+	}))
+	for _, up := range []bool{false, true} {
+		influxUp = up
+		got := gathered(t, reg)
+		want := map[string]float64{`vitalwatch_ready{check="store"}`: 1, `vitalwatch_ready{check="influx"}`: 0}
+		if up {
+			want[`vitalwatch_ready{check="influx"}`] = 1
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("with InfluxDB up %v: gathered %v; want %v", up, got, want)
+		}
+	}
 }
