@@ -380,7 +380,7 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Aler
 
 // rangeProbe is the most alerts of a range of last seen that the alert list reads through
 // alerts_last_seen and sorts by id; from a range with more, it reads the alerts newest first.
-const rangeProbe = 20_000
+const rangeProbe = 50_000
 
 // lastSeenRange says how ListAlerts writes a range of last seen: the column in its conditions
 // and what it orders by. Neither database's planner knows that the alerts of a range of last
