@@ -44,6 +44,7 @@ type Reports struct {
 	thresholds reallocation.Thresholds
 	now        func() time.Time
 	periods    periodCache
+	forecasts  forecastCache
 }
 
 // Deps are what Reports reads.
@@ -222,6 +223,9 @@ type Assessment struct {
 	// centre, taken off its Missing; Leaving the working devices that open moves not yet
 	// dispatched are taking away, taken off its Spare.
 	Arriving, Leaving int
+	// Forecast is, in a plan on BasisForecast, the forecast month whose demand it judged by
+	// (nil: no use to forecast from); History then ends with that month's utilisation.
+	Forecast *MonthForecast
 }
 
 // stocks returns the usage of every (site, kind) in the window and, with used, each device's
@@ -284,9 +288,21 @@ func (r *Reports) Assess(ctx context.Context, scope Scope) ([]Assessment, error)
 // its working devices that open moves are taking (once dispatched, they are in transit and no
 // longer working there).
 func (r *Reports) Plan(ctx context.Context, kind devices.Kind) (reallocation.Proposal, []Assessment, error) {
+	return r.PlanOn(ctx, kind, BasisHistory)
+}
+
+// PlanOn is Plan on the demand of basis: last month's use, or the forecast of the month after
+// the current one (see onForecast).
+func (r *Reports) PlanOn(ctx context.Context, kind devices.Kind, basis Basis) (reallocation.Proposal, []Assessment, error) {
 	us, used, dir, err := r.stocks(ctx, kind, true)
 	if err != nil {
 		return reallocation.Proposal{}, nil, err
+	}
+	forecasts := make([]*MonthForecast, len(us))
+	if basis == BasisForecast {
+		if forecasts, err = r.onForecast(ctx, kind, us); err != nil {
+			return reallocation.Proposal{}, nil, err
+		}
 	}
 	sites, err := r.store.AllSites(ctx)
 	if err != nil {
@@ -331,10 +347,10 @@ func (r *Reports) Plan(ctx context.Context, kind devices.Kind) (reallocation.Pro
 	var donors []reallocation.Donor
 	var receivers []reallocation.Receiver
 	var assessed []Assessment
-	for _, u := range us {
+	for i, u := range us {
 		a := reallocation.Assess(u, r.thresholds)
 		k := stockKey{u.Site, u.Type}
-		x := Assessment{History: u.History, First: first, Last: last}
+		x := Assessment{History: u.History, First: first, Last: last, Forecast: forecasts[i]}
 		switch a.Status {
 		case reallocation.Spare:
 			ids := free[k]
