@@ -44,6 +44,7 @@ type Reports struct {
 	thresholds reallocation.Thresholds
 	now        func() time.Time
 	periods    periodCache
+	started    startedCache
 	forecasts  forecastCache
 }
 
@@ -180,11 +181,10 @@ func (r *Reports) input(ctx context.Context, from, to usage.Month, scope Scope) 
 // the uses added from the store's monthly aggregate as they are read; nil when the scope has
 // no device.
 func (r *Reports) computation(ctx context.Context, from, to usage.Month, scope Scope) (*usage.Computation, error) {
-	in, err := r.input(ctx, from, to, scope)
-	if err != nil || len(in.Devices) == 0 {
+	c, err := r.prepared(ctx, from, to, scope.Kind)
+	if err != nil || c == nil {
 		return nil, err
 	}
-	c := usage.NewComputation(in, from, to)
 	err = r.store.EachMonthUses(ctx, usage.MonthQuery{From: from, To: to, Sites: scope.Sites},
 		func(device []byte, site string, month usage.Month, days uint32, uses []int32) {
 			if scope.hasSite(site) {

@@ -213,6 +213,59 @@ func testReportsFromMonths(t *testing.T, dsn string) {
 	}
 }
 
+// TestReportsFromMonthsStarted checks the computations kept for windows of complete months: a
+// second report on the same window, from a clone of the kept computation, is the first again,
+// and both are the day counts'.
+func TestReportsFromMonthsStarted(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	admin := audit.WithActor(ctx, "test")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	since := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	must(st.CreateSites(admin, []devices.Site{{ID: "a", Name: "A", TimeZone: "Asia/Shanghai"}, {ID: "b", Name: "B"}}))
+	must(st.CreateTeams(admin, []devices.Team{{ID: "t", SiteID: "a", Name: "T"}}))
+	must(st.CreatePatients(admin, []devices.Patient{{ID: "p", TeamID: "t"}}))
+	must(st.CreateDevices(admin, []devices.Device{
+		{ID: "s1", Kind: devices.Scale, SiteID: "a", Mode: devices.StationMode, RatedUsesPerDay: 10, Status: devices.Active, InService: since, SecretHash: "x"},
+		{ID: "h1", Kind: devices.BPCuff, SiteID: "b", Mode: devices.Home, Status: devices.Active, InService: since, SecretHash: "x"},
+	}))
+	must(st.AssignDevice(admin, "h1", "p", since.AddDate(0, 0, 20)))
+	var counts []usage.DayCount
+	for d := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC); d.Month() <= time.May; d = d.AddDate(0, 0, 1) {
+		day := usage.Day(d.Format(usage.DayLayout))
+		counts = append(counts, usage.DayCount{Device: "s1", Site: "a", Day: day, Uses: 1 + d.Day()%9},
+			usage.DayCount{Device: "h1", Site: "b", Day: day, Uses: 2})
+	}
+	must(st.ReplaceUsage(ctx, "2025-03-01", "2025-05-31", counts, nil))
+	r, err := New(Deps{Store: st, Moves: st, Directory: st.LoadDirectory,
+		Now: func() time.Time { return time.Date(2025, 7, 20, 0, 0, 0, 0, time.UTC) }}, reallocation.DefaultThresholds())
+	must(err)
+	from, to := usage.Month{Year: 2025, Month: 3}, usage.Month{Year: 2025, Month: 5}
+	in, err := r.input(ctx, from, to, Scope{})
+	must(err)
+	in.Counts = counts
+	want := usage.Compute(in, from, to)
+	for i := range 3 {
+		c, err := r.computation(ctx, from, to, Scope{})
+		must(err)
+		if got := c.Figures(); !reflect.DeepEqual(got, want) {
+			t.Errorf("report %d on the same window:\n%v\nwant\n%v", i+1, got, want)
+		}
+	}
+	if len(r.started.started) != 1 {
+		t.Errorf("%d computations kept; want 1", len(r.started.started))
+	}
+}
+
 func kindOf(ds []devices.Device, id string) devices.Kind {
 	for _, d := range ds {
 		if d.ID == id {

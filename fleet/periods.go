@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/usage"
 )
 
 // periodCache keeps every device's periods as of one registry version. Periods change only
@@ -86,4 +87,62 @@ func (r *Reports) allDevices(dir *devices.Directory) ([]devices.Device, []device
 		c.devicesOf = v
 	}
 	return c.devices, c.loans
+}
+
+// startedCache keeps computations started (usage.NewComputation: the devices' periods and loans
+// laid out over the days) for windows of complete months, per registry version: the
+// assessment, the plan and alternatives look at the same three months all month, and the
+// devices' days in them change only with the registry. Each request adds its uses to a clone.
+type startedCache struct {
+	mu      sync.Mutex
+	version int64
+	started map[startedKey]*usage.Computation
+}
+
+type startedKey struct {
+	from, to usage.Month
+	kind     devices.Kind
+}
+
+// maxStarted bounds the computations kept.
+const maxStarted = 8
+
+// prepared returns a computation of from..to for the devices of kind ("": all) with their
+// periods and loans but no uses yet, for the caller's own use; nil when there is no device.
+func (r *Reports) prepared(ctx context.Context, from, to usage.Month, kind devices.Kind) (*usage.Computation, error) {
+	dir, err := r.directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A window whose last local day has ended everywhere (UTC-12 included) no longer changes
+	// with the clock.
+	v := dir.Version()
+	settled := time.Date(to.Year, to.Month+1, 1, 12, 0, 0, 0, time.UTC).Add(24 * time.Hour)
+	keep := v >= 0 && !r.now().Before(settled)
+	k := startedKey{from, to, kind}
+	c := &r.started
+	if keep {
+		c.mu.Lock()
+		if c.version == v && c.started[k] != nil {
+			x := c.started[k]
+			c.mu.Unlock()
+			return x.Clone(), nil
+		}
+		c.mu.Unlock()
+	}
+	in, err := r.input(ctx, from, to, Scope{Kind: kind})
+	if err != nil || len(in.Devices) == 0 {
+		return nil, err
+	}
+	x := usage.NewComputation(in, from, to)
+	if !keep {
+		return x, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != v || len(c.started) >= maxStarted {
+		c.version, c.started = v, map[startedKey]*usage.Computation{}
+	}
+	c.started[k] = x
+	return x.Clone(), nil
 }

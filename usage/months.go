@@ -2,8 +2,10 @@ package usage
 
 import (
 	"fmt"
+	"maps"
 	"math/bits"
 	"runtime"
+	"slices"
 )
 
 // MonthUses is a device's uses at a site on each local day of one month: the monthly aggregate
@@ -147,6 +149,25 @@ func (x *Computation) AddMonth(device []byte, site string, month Month, days uin
 	if dev, ok := x.c.devIdx[string(device)]; ok {
 		x.c.addMonth(dev, site, month, days, uses)
 	}
+}
+
+// Clone returns a copy of x to add more uses to, leaving x as it is: a computation of the same
+// devices, periods and loans is started once and cloned for each set of uses. Cloning copies
+// the days and sums of each device at each site, not the input.
+func (x *Computation) Clone() *Computation {
+	if x.c == nil {
+		return &Computation{}
+	}
+	c := *x.c
+	c.first = slices.Clone(c.first)
+	c.sites = slices.Clone(c.sites)
+	c.siteIdx = maps.Clone(c.siteIdx)
+	c.slots = slices.Clone(c.slots)
+	c.days = slices.Clone(c.days)
+	c.uses = slices.Clone(c.uses)
+	c.other = slices.Clone(c.other)
+	c.lastSite, c.lastSiteIdx = "", -1
+	return &Computation{c: &c}
 }
 
 // Figures returns the figures, as Compute does.
