@@ -191,6 +191,31 @@ func TestDeviceConnect(t *testing.T) {
 	}
 }
 
+// A device that connects again with the secret it proved before is not checked against its
+// hash again (PBKDF2); a wrong secret, or any secret once the hash has changed, is.
+func TestProvenSecretSkipsTheHash(t *testing.T) {
+	f := newFleet()
+	b := startWithDevices(t, f)
+	for range 5 {
+		mustDial(t, b.URL(), "A", "A", f.secrets["A"]).Disconnect(0)
+	}
+	if n := b.access.hashChecks.Load(); n != 1 {
+		t.Fatalf("5 connections with the same secret checked the hash %d times; want 1", n)
+	}
+	if _, err := dial(b.URL(), "A", "A", f.secrets["B"]); !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
+		t.Fatalf("connect with a wrong secret: %v; want refused", err)
+	}
+	fresh := devices.NewSecret()
+	f.update("A", func(d *devices.Device) { d.SecretHash = devices.HashSecret(fresh) })
+	if _, err := dial(b.URL(), "A", "A", f.secrets["A"]); !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
+		t.Fatalf("connect with the proven secret after rotation: %v; want refused", err)
+	}
+	mustDial(t, b.URL(), "A", "A", fresh).Disconnect(0)
+	if n := b.access.hashChecks.Load(); n != 4 {
+		t.Errorf("the hash was checked %d times; want 4 (the first, the wrong secret, the old one, the new one)", n)
+	}
+}
+
 func mapsEqual(a, b map[string]uint64) bool {
 	if len(a) != len(b) {
 		return false

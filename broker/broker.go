@@ -45,6 +45,9 @@ type Config struct {
 	Now      func() time.Time
 }
 
+// readBuffer is the size of each connection's read buffer.
+const readBuffer = 4 << 10
+
 // Broker is a running embedded broker.
 type Broker struct {
 	srv    *mqtt.Server
@@ -78,10 +81,14 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("broker.listen %q: %w", cfg.Listen, err)
 	}
 	opts := &mqtt.Options{
-		Logger:                   mochiLogger(log),
-		InlineClient:             false,
+		Logger:       mochiLogger(log),
+		InlineClient: false,
+		// Writes to a client gather in a buffer up to this size while more wait (ingest's);
+		// the buffer exists only then.
 		ClientNetWriteBufferSize: 64 << 10,
-		ClientNetReadBufferSize:  64 << 10,
+		// Every connection has a read buffer of its own for as long as it lasts: a device's
+		// message is a few hundred bytes, and a longer one is read through.
+		ClientNetReadBufferSize: readBuffer,
 	}
 	opts.Capabilities = mqtt.NewDefaultServerCapabilities()
 	// The ingest client's persistent session holds the backlog while ingest is away or busy:
@@ -89,7 +96,7 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 	// since it acknowledges a batch at a time.
 	opts.Capabilities.MaximumInflight = 65535
 	opts.Capabilities.ReceiveMaximum = 65535
-	opts.Capabilities.MaximumClientWritesPending = 65535
+	opts.Capabilities.MaximumClientWritesPending = writesPending
 	srv := mqtt.New(opts)
 	in := newIntake(srv, cfg.Ingest, cfg.MaxHeld, log)
 	var gate mqtt.Hook = new(auth.AllowHook) // no device authentication: anyone may connect

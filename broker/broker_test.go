@@ -7,10 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -274,4 +278,72 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// stallWrites holds up mochi's writes to ingest's connection before they take the
+// connection's lock, while gate is locked: a writer that falls behind the devices.
+type stallWrites struct {
+	mochi.HookBase
+	gate sync.RWMutex
+}
+
+func (h *stallWrites) ID() string           { return "stall-writes" }
+func (h *stallWrites) Provides(b byte) bool { return b == mochi.OnPacketEncode }
+
+func (h *stallWrites) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.Packet {
+	if cl.ID == "ingest" {
+		h.gate.RLock()
+		h.gate.RUnlock()
+	}
+	return pk
+}
+
+// While mochi's writer to ingest falls behind, the copies waiting in its queue are bounded:
+// devices wait, where mochi would drop a copy and the device be refused, and all goes through
+// once the writer catches up. Each connection's write queue is small (writesPending), so that
+// a city of devices can afford one each.
+func TestIngestWriteQueueIsBounded(t *testing.T) {
+	b := startWithIngest(t, 0)
+	stall := &stallWrites{}
+	if err := b.srv.AddHook(stall, nil); err != nil { // before any client connects
+		t.Fatal(err)
+	}
+	_, got := ingestClient(t, b.URL())
+	stall.gate.Lock()
+
+	var lost atomic.Int64
+	const devices, each = 60, 10 // more than a write queue holds
+	toks := make(chan mqtt.Token, devices*each)
+	for d := range devices {
+		id := fmt.Sprintf("dev-%d", d)
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID(id).SetCleanSession(false).
+			SetAutoReconnect(false).SetConnectionLostHandler(func(mqtt.Client, error) { lost.Add(1) }))
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("%s connect: %v", id, tok.Error())
+		}
+		defer c.Disconnect(0)
+		for i := range each {
+			toks <- c.Publish("devices/"+id+"/telemetry", 1, false, fmt.Sprint(i))
+		}
+	}
+	close(toks)
+	waitFor(t, "the queue to ingest to fill", func() bool { return len(b.intake.queue) == maxQueued })
+	time.Sleep(300 * time.Millisecond)
+	if n := lost.Load(); n > 0 || len(b.intake.queue) != maxQueued {
+		t.Fatalf("%d devices lost their connection, %d copies queued; want none lost, the queue full at %d", n, len(b.intake.queue), maxQueued)
+	}
+
+	stall.gate.Unlock()
+	for range devices * each {
+		receive(t, got).Ack()
+	}
+	for tok := range toks {
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	if n := lost.Load(); n > 0 {
+		t.Fatalf("%d devices lost their connection", n)
+	}
+	waitFor(t, "the queue to empty", func() bool { return len(b.intake.queue) == 0 && len(b.intake.slots) == 0 })
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,19 @@ import (
 // make durable when Config.MaxHeld is 0. It stays well below what mochi lets one session have
 // in flight (65535): beyond that mochi would drop a copy instead of holding back the device.
 const DefaultMaxHeld = 32768
+
+// writesPending is how many packets mochi lets wait to be written to one client (its
+// MaximumClientWritesPending). mochi gives every connection a channel of that many slots when
+// it connects: 256 slots are 2 KiB, which a city of devices, each on its own connection, can
+// afford (65,535 were 512 KiB a connection, which the garbage collector also had to scan). A
+// device is written little (acknowledgements go straight to its connection); ingest is written
+// every device publish, so the copies waiting for ingest's connection are bounded below that
+// (maxQueued), leaving room for what else goes to ingest (QoS 0 publishes, probes).
+const writesPending = 256
+
+// maxQueued bounds the held publishes whose copy waits in mochi's write queue to ingest's
+// connection: a device whose publish finds the queue full waits, where mochi would drop the copy.
+const maxQueued = writesPending * 3 / 4
 
 // intake is the broker's side of "a device's message, once acknowledged, is never lost". The
 // embedded broker keeps messages in memory only, so its PUBACK must not come before ingest has
@@ -49,7 +63,11 @@ type intake struct {
 	inline *mqtt.Client
 	// slots has one token per held publish; a device whose publish finds none waits, which
 	// stops mochi reading from it (the README's "the broker waits").
-	slots  chan struct{}
+	slots chan struct{}
+	// queue has one token per held publish whose copy waits in ingest's write queue (see
+	// maxQueued); the copy's held gives it back once written (OnPacketSent), acknowledged or
+	// dropped, or when ingest's connection ends, whose queue goes with it.
+	queue  chan struct{}
 	closed atomic.Bool   // drain: take nothing more
 	done   chan struct{} // closed by Stop: publishers waiting for a slot give up
 	stop   sync.Once
@@ -71,8 +89,10 @@ type held struct {
 	key    string
 	ingest uint16 // packet id of ingest's copy, once mochi has queued it
 	queued bool   // ingest's session holds the copy
-	gone   bool   // mochi dropped ingest's copy
-	done   bool   // acknowledged to the device (or given up)
+	unsent bool   // the copy holds a token of queue: it waits in the write queue of to
+	to     *mqtt.Client
+	gone   bool // mochi dropped ingest's copy
+	done   bool // acknowledged to the device (or given up)
 }
 
 // heldConn is the state of one device connection (one *mqtt.Client: a reconnect is another).
@@ -100,6 +120,7 @@ func newIntake(srv *mqtt.Server, ingestID string, maxHeld int, log *slog.Logger)
 		srv: srv, ingestID: ingestID, log: log,
 		inline:   srv.NewClient(nil, mqtt.LocalListener, "vitalwatch-intake", true),
 		slots:    make(chan struct{}, maxHeld),
+		queue:    make(chan struct{}, maxQueued),
 		done:     make(chan struct{}),
 		routing:  make(map[string]*held),
 		byIngest: make(map[uint16]*held),
@@ -111,7 +132,8 @@ func (h *intake) ID() string { return "vitalwatch-intake" }
 
 func (h *intake) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnPublish, mqtt.OnQosPublish, mqtt.OnQosComplete,
-		mqtt.OnQosDropped, mqtt.OnPublishDropped, mqtt.OnSubscribed, mqtt.OnDisconnect}, []byte{b})
+		mqtt.OnQosDropped, mqtt.OnPublishDropped, mqtt.OnSubscribed, mqtt.OnDisconnect, mqtt.OnPacketSent,
+		mqtt.OnSessionEstablished}, []byte{b})
 }
 
 // Stop (mochi calls it on Close) releases publishers waiting for a slot and waits for the ack
@@ -157,16 +179,62 @@ func (h *intake) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 	return packets.ErrServerUnavailable
 }
 
-// OnSubscribed and OnDisconnect only log the changes of ingest's readiness as they happen.
+// OnSubscribed and OnDisconnect log the changes of ingest's readiness as they happen.
 func (h *intake) OnSubscribed(cl *mqtt.Client, _ packets.Packet, _ []byte) {
 	if h.ingestID != "" && cl.ID == h.ingestID {
 		h.ingest()
 	}
 }
 
+// OnDisconnect: the write queue of ingest's connection goes with it, so the copies waiting
+// there give back their tokens; they stay in ingest's session, which sends them again on its
+// next connection, straight to it.
 func (h *intake) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	if h.ingestID != "" && cl.ID == h.ingestID {
 		h.ingest()
+		h.unqueue(func(m *held) bool { return m.to == cl })
+	}
+}
+
+// OnSessionEstablished: ingest's new connection has sent its session's copies again, straight
+// to it; a copy still counted in an older connection's queue is not there any more (mochi may
+// queue a copy for a connection that has just closed).
+func (h *intake) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	if h.ingestID != "" && cl.ID == h.ingestID {
+		h.unqueue(func(m *held) bool { return m.to != cl })
+	}
+}
+
+// unqueue gives back the tokens of the copies for which old is true.
+func (h *intake) unqueue(old func(*held) bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.byIngest {
+		if m.unsent && old(m) {
+			h.written(m)
+		}
+	}
+}
+
+// written gives back m's token of queue, if it holds one: its copy has left ingest's write
+// queue. h.mu is held.
+func (h *intake) written(m *held) {
+	if m.unsent {
+		m.unsent = false
+		<-h.queue
+	}
+}
+
+// OnPacketSent: a copy for ingest has been written to ingest's connection.
+func (h *intake) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	if h.ingestID == "" || cl.ID != h.ingestID || pk.FixedHeader.Type != packets.Publish ||
+		!strings.HasPrefix(pk.Connect.ClientIdentifier, routeKeyPrefix) {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if m := h.byIngest[pk.PacketID]; m != nil && m.key == pk.Connect.ClientIdentifier {
+		h.written(m)
 	}
 }
 
@@ -200,7 +268,14 @@ func (h *intake) hold(dev *mqtt.Client, pk packets.Packet) error {
 		return packets.ErrRejectPacket
 	}
 	h.mu.Unlock()
-	if !h.acquire(dev) {
+	if !h.acquire(dev, h.slots) {
+		if !dev.Closed() && !h.closed.Load() {
+			h.refuse(dev, "ingest went away while the device waited")
+		}
+		return packets.ErrRejectPacket
+	}
+	if !h.acquire(dev, h.queue) {
+		<-h.slots
 		if !dev.Closed() && !h.closed.Load() {
 			h.refuse(dev, "ingest went away while the device waited")
 		}
@@ -222,6 +297,11 @@ func (h *intake) hold(dev *mqtt.Client, pk packets.Packet) error {
 
 	h.mu.Lock()
 	delete(h.routing, m.key)
+	if !m.queued {
+		<-h.queue // the token never went to a copy
+	} else if m.gone {
+		h.written(m)
+	}
 	switch {
 	case m.done: // ingest acknowledged it already
 		h.mu.Unlock()
@@ -236,6 +316,7 @@ func (h *intake) hold(dev *mqtt.Client, pk packets.Packet) error {
 	if m.queued && h.byIngest[m.ingest] == m {
 		delete(h.byIngest, m.ingest)
 	}
+	h.written(m)
 	m.done = true
 	h.forget(m)
 	h.mu.Unlock()
@@ -251,11 +332,12 @@ func (h *intake) hold(dev *mqtt.Client, pk packets.Packet) error {
 	return packets.ErrRejectPacket
 }
 
-// acquire takes a slot for a held publish, waiting while all are taken. It gives up when the
-// device's connection closes, ingest goes away, or the broker drains or stops.
-func (h *intake) acquire(dev *mqtt.Client) bool {
+// acquire takes a token of tokens (slots or queue) for a held publish, waiting while all are
+// taken. It gives up when the device's connection closes, ingest goes away, or the broker
+// drains or stops.
+func (h *intake) acquire(dev *mqtt.Client, tokens chan struct{}) bool {
 	select {
-	case h.slots <- struct{}{}:
+	case tokens <- struct{}{}:
 		return true
 	default:
 	}
@@ -264,7 +346,7 @@ func (h *intake) acquire(dev *mqtt.Client) bool {
 	defer t.Stop()
 	for {
 		select {
-		case h.slots <- struct{}{}:
+		case tokens <- struct{}{}:
 			return true
 		case <-h.done:
 			return false
@@ -316,6 +398,7 @@ func (h *intake) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int
 	defer h.mu.Unlock()
 	if m := h.routing[pk.Connect.ClientIdentifier]; m != nil && !m.queued {
 		m.ingest, m.queued = pk.PacketID, true
+		m.unsent, m.to = true, cl // the token hold took goes with the copy
 		h.byIngest[pk.PacketID] = m
 	}
 }
@@ -349,6 +432,7 @@ func (h *intake) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
 	}
 	delete(h.byIngest, pk.PacketID)
 	m.done = true
+	h.written(m) // acknowledged, so written, though OnPacketSent may not have come yet
 	h.forget(m)
 	c := h.conn(m.dev)
 	c.acks = append(c.acks, ack{id: m.id, qos: m.qos})
@@ -378,6 +462,7 @@ func (h *intake) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 	}
 	delete(h.byIngest, pk.PacketID)
 	m.done = true
+	h.written(m)
 	h.forget(m)
 	h.mu.Unlock()
 	<-h.slots
@@ -387,8 +472,12 @@ func (h *intake) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 	m.dev.Stop(packets.ErrServerUnavailable)
 }
 
-// writeAcks writes a device connection's queued acknowledgements until none is left.
+// writeAcks writes a device connection's queued acknowledgements until none is left: the
+// PUBACKs of QoS 1 publishes that are due together in one write (a device that uploads ten
+// readings gets them acknowledged in one or two system calls, not ten), a PUBREC through
+// acknowledge.
 func (h *intake) writeAcks(dev *mqtt.Client) {
+	var buf []byte
 	for {
 		h.mu.Lock()
 		c := h.conns[dev]
@@ -403,12 +492,42 @@ func (h *intake) writeAcks(dev *mqtt.Client) {
 			return
 		}
 		h.mu.Unlock()
+		buf = buf[:0]
+		var err error
 		for _, a := range acks {
-			if err := h.acknowledge(dev, a); err != nil {
-				break // the connection is gone: the device sends these again on its next one
+			if a.qos == 1 {
+				buf = append(buf, packets.Puback<<4, 2, byte(a.id>>8), byte(a.id))
+				continue
+			}
+			if err = writeRaw(dev, buf); err != nil {
+				break
+			}
+			buf = buf[:0]
+			if err = h.acknowledge(dev, a); err != nil {
+				break
 			}
 		}
+		if err == nil {
+			err = writeRaw(dev, buf)
+		}
+		_ = err // the connection is gone: the device sends these again on its next one
 	}
+}
+
+// writeRaw writes encoded packets to a device's connection, as mochi's WritePacket does
+// (under the client's lock) but without encoding each one on its own; mochi's counts of bytes
+// and packets sent leave them out.
+func writeRaw(dev *mqtt.Client, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if dev.Closed() || dev.Net.Conn == nil {
+		return mqtt.ErrConnectionClosed
+	}
+	dev.Lock()
+	defer dev.Unlock()
+	_, err := dev.Net.Conn.Write(b)
+	return err
 }
 
 // acknowledge writes a PUBACK, or a PUBREC that it records in the device's session as mochi
