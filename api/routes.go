@@ -127,7 +127,7 @@ func (a *API) routes() []route {
 			fleet.and(" Without site, a fleet manager's list covers their sites."), registry, []string{"site", "type", "verdict"}, "", 200, "AssessmentPage", a.assessment},
 		{"GET", "/reallocation/plan", "reallocationPlan",
 			"The moves of spare devices to short centres that meet the most shortage at the least distance, each explained",
-			fleet.and(" A fleet manager sees the moves from or to their sites."), registry, []string{"type"}, "", 200, "Plan", a.plan},
+			fleet.and(" A fleet manager sees the moves from or to their sites."), registry, []string{"type", "basis"}, "", 200, "Plan", a.plan},
 
 		{"GET", "/moves", "listMoves", "Moves of devices between sites, newest first; a fleet manager's list holds the moves from or to their sites",
 			moves("Fleet managers; admins."), registry, []string{"move_state", "move_site", "move_device", "move_before", "limit"}, "", 200, "MovePage", a.listMoves},

@@ -176,13 +176,41 @@ type assessmentJSON struct {
 	// (taken off spare).
 	Arriving int `json:"arriving,omitempty"`
 	Leaving  int `json:"leaving,omitempty"`
+	// In a plan on the forecast: the forecast month's mean demand a day, which demand_per_day
+	// is, with its 80% and 95% intervals; the last of history is its utilisation.
+	Forecast *forecastJSON `json:"forecast,omitempty"`
+}
+
+// forecastJSON is a forecast month's mean demand a day, with its prediction intervals.
+type forecastJSON struct {
+	Month string  `json:"month"` // YYYY-MM
+	Mean  float64 `json:"mean"`
+	Lo80  float64 `json:"lo80"`
+	Hi80  float64 `json:"hi80"`
+	Lo95  float64 `json:"lo95"`
+	Hi95  float64 `json:"hi95"`
 }
 
 func assessmentOut(as fleet.Assessment) assessmentJSON {
-	return assessmentJSON{Site: as.Site, Type: string(as.Type), Verdict: as.Status.String(), Devices: as.Devices,
+	out := assessmentJSON{Site: as.Site, Type: string(as.Type), Verdict: as.Status.String(), Devices: as.Devices,
 		Rated: as.Rated, Demand: as.Demand, Need: as.Need, Spare: as.Spare, Missing: as.Missing,
-		History: append([]float64{}, as.History...), From: as.First.String(), To: as.Last.String(),
+		History: make([]float64, len(as.History)), From: as.First.String(), To: as.Last.String(),
 		Arriving: as.Arriving, Leaving: as.Leaving}
+	for i, u := range as.History {
+		out.History[i] = finite(u)
+	}
+	if f := as.Forecast; f != nil {
+		out.Forecast = &forecastJSON{Month: f.Month.String(), Mean: f.Mean, Lo80: f.Lo80, Hi80: f.Hi80, Lo95: f.Lo95, Hi95: f.Hi95}
+	}
+	return out
+}
+
+// finite is a utilisation for JSON: -1 for one without capacity (demand on no device).
+func finite(v float64) float64 {
+	if v > 1e300 {
+		return -1
+	}
+	return v
 }
 
 // thresholdsJSON are the spare/short thresholds in use.
@@ -238,12 +266,6 @@ type sideJSON struct {
 }
 
 func sideOut(c reallocation.Change) sideJSON {
-	finite := func(v float64) float64 {
-		if v > 1e300 {
-			return -1
-		}
-		return v
-	}
 	return sideJSON{Devices: c.Devices, DevicesAfter: c.DevicesAfter, Before: finite(c.Before), After: finite(c.After)}
 }
 
@@ -262,16 +284,20 @@ type plannedMoveJSON struct {
 
 // planJSON is the answer of GET /reallocation/plan.
 type planJSON struct {
-	Thresholds thresholdsJSON    `json:"thresholds"`
-	From       string            `json:"from"` // the months assessed
-	To         string            `json:"to"`
-	Moves      []plannedMoveJSON `json:"moves"`
-	Shortage   int               `json:"shortage"` // devices missing at the short centres in scope
-	Moved      int               `json:"moved"`
-	Unmet      int               `json:"unmet"`
-	DistanceKm float64           `json:"distance_km"`
-	Spare      []assessmentJSON  `json:"spare"`
-	Short      []assessmentJSON  `json:"short"`
+	Thresholds thresholdsJSON `json:"thresholds"`
+	// Basis is the demand the plan judged by: history, last month's use, or forecast, the
+	// forecast of ForecastMonth, the month after the current one.
+	Basis         string            `json:"basis"`
+	ForecastMonth string            `json:"forecast_month,omitempty"`
+	From          string            `json:"from"` // the months assessed
+	To            string            `json:"to"`
+	Moves         []plannedMoveJSON `json:"moves"`
+	Shortage      int               `json:"shortage"` // devices missing at the short centres in scope
+	Moved         int               `json:"moved"`
+	Unmet         int               `json:"unmet"`
+	DistanceKm    float64           `json:"distance_km"`
+	Spare         []assessmentJSON  `json:"spare"`
+	Short         []assessmentJSON  `json:"short"`
 }
 
 // plan proposes moves; a fleet manager sees the moves from or to their sites, and the totals
@@ -286,13 +312,22 @@ func (a *API) plan(c *call) error {
 	if err != nil {
 		return err
 	}
-	prop, assessed, err := rep.Plan(c.Context(), kind)
+	basis := fleet.BasisHistory
+	if v := c.q.Get("basis"); v != "" {
+		if basis = fleet.Basis(v); !slices.Contains(fleet.Bases, basis) {
+			return invalid("basis " + strconv.Quote(v) + " is not history or forecast")
+		}
+	}
+	prop, assessed, err := rep.PlanOn(c.Context(), kind, basis)
 	if err != nil {
 		return err
 	}
 	first, last := rep.Window()
-	out := planJSON{Thresholds: thresholdsOut(rep.Thresholds()), From: first.String(), To: last.String(),
+	out := planJSON{Thresholds: thresholdsOut(rep.Thresholds()), Basis: string(basis), From: first.String(), To: last.String(),
 		Moves: []plannedMoveJSON{}, Spare: []assessmentJSON{}, Short: []assessmentJSON{}}
+	if basis == fleet.BasisForecast {
+		out.ForecastMonth = rep.ForecastMonth().String()
+	}
 	for _, m := range prop.Moves {
 		if !p.CanSite(m.From) && !p.CanSite(m.To) {
 			continue

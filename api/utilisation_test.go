@@ -175,3 +175,42 @@ func TestUtilisationDays(t *testing.T) {
 		}
 	}
 }
+
+// The plan on either basis says which it used; on the forecast it names the forecast month and
+// gives each centre's forecast; a bad basis is a 400 naming the parameter.
+func TestPlanBasis(t *testing.T) {
+	f := newRegistryFixture(t)
+	now := time.Now().UTC()
+	f.want(http.StatusOK, "admin", "PATCH", "/devices/stA", fmt.Sprintf(`{"in_service": %q}`, now.Add(-40*24*time.Hour).Format(time.RFC3339)), nil)
+	var uses []usage.Use
+	for d := 1; d <= 30; d++ {
+		day := now.Add(-time.Duration(d) * 24 * time.Hour)
+		for i := range 50 {
+			at := day.Truncate(24 * time.Hour).Add(8*time.Hour + time.Duration(i)*time.Minute)
+			uses = append(uses, usage.Use{Device: "stA", Site: "sA", At: at, Day: usage.DayOf(at, time.UTC)})
+		}
+	}
+	if _, err := f.store.RecordUses(context.Background(), uses); err != nil {
+		t.Fatal(err)
+	}
+	var p planJSON
+	f.want(http.StatusOK, "admin", "GET", "/reallocation/plan", "", &p)
+	if p.Basis != "history" || p.ForecastMonth != "" {
+		t.Errorf("plan = basis %q, forecast month %q; want history and none", p.Basis, p.ForecastMonth)
+	}
+	p = planJSON{}
+	f.want(http.StatusOK, "admin", "GET", "/reallocation/plan?basis=forecast&type=station", "", &p)
+	if want := usage.MonthOf(now).Next().String(); p.Basis != "forecast" || p.ForecastMonth != want {
+		t.Errorf("plan = basis %q, forecast month %q; want forecast and %s", p.Basis, p.ForecastMonth, want)
+	}
+	// stA, 50 uses a day on its 40 rated, every day: short by one on the forecast too, whose
+	// demand is 50 a day.
+	if len(p.Short) != 1 || p.Short[0].Forecast == nil || p.Short[0].Forecast.Month != p.ForecastMonth ||
+		p.Short[0].Forecast.Mean < 49.9 || p.Short[0].Forecast.Mean > 50.1 || p.Short[0].Demand != p.Short[0].Forecast.Mean {
+		t.Errorf("plan on the forecast's short centres = %+v; want sA, forecast 50 a day", p.Short)
+	}
+	w := f.call("admin", "GET", "/reallocation/plan?basis=next", "")
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "basis") {
+		t.Errorf("GET /reallocation/plan?basis=next = %d %s; want 400 naming basis", w.Code, w.Body)
+	}
+}

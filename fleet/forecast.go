@@ -123,6 +123,10 @@ type DemandForecast struct {
 	Months []MonthForecast
 }
 
+// ForecastMonth is the first month a forecast covers, the one a plan on the forecast judges
+// by: the month after the current one (in UTC).
+func (r *Reports) ForecastMonth() usage.Month { return usage.MonthOf(r.now().UTC()).Next() }
+
 // forecastCache keeps the forecasts of the last complete day, for each kind asked for: they
 // change only with the day (or with uses recorded late, which the next day takes in).
 type forecastCache struct {
@@ -170,12 +174,12 @@ func (r *Reports) forecastAll(ctx context.Context, kind devices.Kind) ([]DemandF
 		}
 		f := DemandForecast{Site: h.Site, Kind: h.Kind, Model: m.Name(), Days: m.Days(), Last: h.Last}
 		last, _ := h.Last.Number()
-		month := usage.MonthOf(time.Unix(int64(last+1)*86400, 0).UTC()) // today's, at the site
+		month := r.ForecastMonth()
 		for range ForecastMonths {
-			month = month.Next()
 			first, _ := month.FirstDay().Number()
 			from := first - last
-			f.Months = append(f.Months, MonthForecast{Month: month, Point: m.Mean(from, from+month.Days()-1)})
+			f.Months = append(f.Months, MonthForecast{Month: month, Point: m.Mean(max(from, 1), from+month.Days()-1)})
+			month = month.Next()
 		}
 		out = append(out, f)
 	}

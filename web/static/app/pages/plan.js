@@ -19,6 +19,8 @@ import {
 
 const OPEN = ['proposed', 'approved', 'in_transit'];
 const VIEWS = ['open', 'all'];
+// The demand a plan judges by: last month's use, or next month's forecast.
+const BASES = ['history', 'forecast'];
 // The steps each state allows, in the order offered, and whether the step takes a note.
 const STEPS = {
   proposed: [['approve', true], ['reject', true], ['cancel', true]],
@@ -32,6 +34,7 @@ export function mount(root, ctx) {
   const user = ctx.user;
   const s = {
     view: VIEWS.includes(ctx.query.get('view')) ? ctx.query.get('view') : 'open',
+    basis: BASES.includes(ctx.query.get('basis')) ? ctx.query.get('basis') : 'history',
     plan: null, planError: null, planLoading: true,
     moves: [], movesError: null, movesLoading: true,
     users: new Map(), // admins: user id -> username
@@ -46,7 +49,7 @@ export function mount(root, ctx) {
   async function loadPlan() {
     s.planLoading = true;
     try {
-      s.plan = await api.get('/reallocation/plan');
+      s.plan = await api.get('/reallocation/plan' + (s.basis === 'forecast' ? '?basis=forecast' : ''));
       s.planError = null;
     } catch (e) {
       s.planError = e;
@@ -187,10 +190,22 @@ export function mount(root, ctx) {
 
   const moveOf = (id) => s.moves.find((m) => m.id === id);
 
+  function keepQuery() {
+    ctx.setQuery({ view: s.view === 'open' ? '' : s.view, basis: s.basis === 'history' ? '' : s.basis });
+  }
+
   function setView(v) {
     s.view = v;
-    ctx.setQuery({ view: v === 'open' ? '' : v });
+    keepQuery();
     draw();
+  }
+
+  function setBasis(b) {
+    if (b === s.basis) return;
+    s.basis = b;
+    s.plan = null;
+    keepQuery();
+    loadPlan();
   }
 
   // ---- drawing: the plan ----
@@ -217,21 +232,42 @@ export function mount(root, ctx) {
     </li>`;
   }
 
+  function demandCell(a) {
+    const f = a.forecast;
+    if (!f) return number(a.demand_per_day, 1);
+    return html`${number(f.mean, 1)} <span class="muted small">${t('fleet.plan.interval', { lo: number(f.lo80, 1), hi: number(f.hi80, 1) })}</span>`;
+  }
+
+  function underway(a) {
+    if (a.arriving) return html` <span class="muted small">${t('fleet.plan.arriving', { n: a.arriving })}</span>`;
+    if (a.leaving) return html` <span class="muted small">${t('fleet.plan.leaving', { n: a.leaving })}</span>`;
+    return nothing;
+  }
+
   function verdictRow(a) {
     return html`<tr><td>${verdictBadge(a.verdict)}</td><td>${siteName(a.site)}</td><td>${kindName(a.type)}</td>
-      <td>${a.devices}</td><td>${number(a.demand_per_day, 1)}</td><td>${a.need < 0 ? '—' : a.need}</td>
-      <td>${a.verdict === 'spare' ? t('fleet.plan.can_give', { n: a.spare }) : t('fleet.plan.missing', { n: a.missing })}</td>
+      <td>${a.devices}</td><td>${demandCell(a)}</td><td>${a.need < 0 ? '—' : a.need}</td>
+      <td>${a.verdict === 'spare' ? t('fleet.plan.can_give', { n: a.spare }) : t('fleet.plan.missing', { n: a.missing })}${underway(a)}</td>
       <td>${(a.history || []).map(percent).join(' → ')}</td></tr>`;
   }
 
+  function basisSwitch() {
+    return html`<div class="tabs" role="tablist" aria-label=${t('fleet.plan.basis_label')}>
+      ${BASES.map((b) => html`<button type="button" role="tab" aria-selected=${s.basis === b ? 'true' : 'false'} data-basis=${b}
+        @click=${() => setBasis(b)}>${t('fleet.plan.basis_' + b)}</button>`)}
+    </div>`;
+  }
+
   function planSection() {
-    if (s.planLoading && !s.plan) return html`<p class="loading">${t('app.loading')}</p>`;
-    if (s.planError) return html`<p class="notice notice-error" role="alert">${errorText(s.planError)}</p>`;
+    if (s.planLoading && !s.plan) return html`${basisSwitch()}<p class="loading">${t('app.loading')}</p>`;
+    if (s.planError) return html`${basisSwitch()}<p class="notice notice-error" role="alert">${errorText(s.planError)}</p>`;
     const p = s.plan;
     const th = p.thresholds;
     const verdicts = [...p.short, ...p.spare];
     return html`
+      ${basisSwitch()}
       <p>${t('fleet.plan.basis', { from: p.from, to: p.to, low: percent(th.low), high: percent(th.high), months: th.months, target: percent(th.target) })}</p>
+      ${p.basis === 'forecast' ? html`<p>${t('fleet.plan.on_forecast', { month: p.forecast_month })}</p>` : nothing}
       <p><strong>${p.moves.length ? t('fleet.plan.summary', { moves: p.moves.length, moved: p.moved, km: number(p.distance_km, 1) }) : t('fleet.plan.no_moves')}</strong>
         ${p.shortage ? t('fleet.plan.shortage', { shortage: p.shortage, unmet: p.unmet }) : nothing}</p>
       ${p.moves.length ? html`<ol class="plain planned-moves">${p.moves.map(plannedMove)}</ol>` : nothing}
