@@ -74,6 +74,13 @@ usage (uses per device and local day, which ingest counts):
                                        recount those days from the readings in InfluxDB and
                                        replace the counts kept in the store
 
+forecast (the demand of each centre and device type, from the usage in the store):
+  forecast [--site S] [--type K]       the mean demand a day of the three months after the
+                                       current one, with 80% and 95% intervals
+  forecast --backtest [--min-train 28] [--step 7]
+                                       score the forecast on the history against last week
+                                       repeated (MASE, MAE, MAPE per horizon month)
+
 alerts:
   alerts rules                         print the alert rules in force (alerts.rules_file over
                                        the defaults) as a complete rules file
@@ -102,7 +109,7 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "serve", "migrate", "config":
-	case "registry", "devices", "broker-config", "users", "tokens", "usage", "alerts":
+	case "registry", "devices", "broker-config", "users", "tokens", "usage", "alerts", "forecast":
 		// The subcommand and its own flags follow; --config may come anywhere after them.
 		file, rest := extractConfigFlag(args)
 		cfg, err := loadFor(file, environ)
@@ -117,6 +124,9 @@ func runInput(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		}
 		if cmd == "alerts" {
 			return runAlerts(cfg, rest, stdout)
+		}
+		if cmd == "forecast" {
+			return runForecast(ctx, cfg, rest, stdout, stderr)
 		}
 		return runRegistry(ctx, cfg, cmd, rest, stdout, stderr)
 	default:
