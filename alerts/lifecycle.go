@@ -176,6 +176,21 @@ type FindingStore interface {
 	ApplyFinding(ctx context.Context, f Finding) (Alert, Event, bool, error)
 }
 
+// BatchFindingStore is a FindingStore that also records many findings at once (store.Store):
+// what ApplyFinding would do with each, in order, and for each what it did.
+type BatchFindingStore interface {
+	FindingStore
+	ApplyFindings(ctx context.Context, fs []Finding) []Applied
+}
+
+// Applied is what a BatchFindingStore did with one finding: ApplyFinding's results.
+type Applied struct {
+	Alert  Alert
+	Event  Event
+	Notify bool
+	Err    error
+}
+
 // Change is what one finding did to its alert.
 type Change struct {
 	Alert  Alert
@@ -202,14 +217,27 @@ func NewLifecycle(store FindingStore, hub Publisher, log *slog.Logger) *Lifecycl
 	return &Lifecycle{store: store, hub: hub, log: log.With("component", "alerts")}
 }
 
-// Apply records each finding, in order, and publishes the events they wrote. A finding that
-// cannot be recorded does not stop the others; Apply returns the changes made and every error.
+// Apply records each finding, in order (all at once when the store can), and publishes the
+// events they wrote. A finding that cannot be recorded does not stop the others; Apply returns
+// the changes made and every error.
 func (l *Lifecycle) Apply(ctx context.Context, findings []Finding) ([]Change, error) {
 	var changes []Change
 	var errs []error
 	var events []Event
-	for _, f := range findings {
-		a, ev, notify, err := l.store.ApplyFinding(ctx, f)
+	var applied []Applied
+	if b, ok := l.store.(BatchFindingStore); ok && len(findings) > 1 {
+		applied = b.ApplyFindings(ctx, findings)
+	}
+	for i, f := range findings {
+		var a Alert
+		var ev Event
+		var notify bool
+		var err error
+		if applied != nil {
+			a, ev, notify, err = applied[i].Alert, applied[i].Event, applied[i].Notify, applied[i].Err
+		} else {
+			a, ev, notify, err = l.store.ApplyFinding(ctx, f)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("finding %s: %w", f.Rule, err)) // no subject: a patient id stays out of logs
 			continue

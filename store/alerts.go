@@ -139,7 +139,16 @@ func (s *Alerts) applyFinding(ctx context.Context, f alerts.Finding) (alerts.Ale
 		return alerts.Alert{}, alerts.Event{}, err
 	}
 	defer tx.Rollback()
-	a, err := scanAlert(tx.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts
+	a, ev, err := s.applyFindingIn(ctx, tx, f)
+	if err != nil || ev.ID == 0 {
+		return a, ev, err // nothing written
+	}
+	return a, ev, tx.Commit()
+}
+
+// applyFindingIn records f in the transaction q: ApplyFinding's work, without the commit.
+func (s *Alerts) applyFindingIn(ctx context.Context, q querier, f alerts.Finding) (alerts.Alert, alerts.Event, error) {
+	a, err := scanAlert(q.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts
 		WHERE rule = $1 AND subject = $2 AND state <> 'resolved'`+s.forUpdate(), f.Rule, f.Subject.String()))
 	open := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -152,23 +161,23 @@ func (s *Alerts) applyFinding(ctx context.Context, f alerts.Finding) (alerts.Ale
 		return alerts.Alert{}, alerts.Event{}, nil
 	case f.Resolve:
 		ev = a.Clear(f, now)
-		err = updateAlert(ctx, tx, a)
+		err = updateAlert(ctx, q, a)
 	case open && a.Holds(f):
 		return a, alerts.Event{}, nil // a reading delivered again, counted already
 	case open:
 		ev = a.Repeat(f, now)
-		err = updateAlert(ctx, tx, a)
+		err = updateAlert(ctx, q, a)
 	default:
 		a, ev = alerts.Raise(f, now)
-		a.ID, err = insertAlert(ctx, tx, a)
+		a.ID, err = insertAlert(ctx, q, a)
 	}
 	if err != nil {
 		return alerts.Alert{}, alerts.Event{}, err
 	}
-	if err := s.addAlertEvent(ctx, tx, a, &ev); err != nil {
+	if err := s.addAlertEvent(ctx, q, a, &ev); err != nil {
 		return alerts.Alert{}, alerts.Event{}, err
 	}
-	return a, ev, tx.Commit()
+	return a, ev, nil
 }
 
 // beginAlertWrite begins a transaction that will change alerts. In SQLite it takes the write
@@ -199,7 +208,7 @@ func (s *DB) forUpdate() string {
 
 // insertAlert inserts a new open alert and returns its id, or errLostRace if another
 // transaction committed an open alert of the same rule and subject first.
-func insertAlert(ctx context.Context, tx *sql.Tx, a alerts.Alert) (int64, error) {
+func insertAlert(ctx context.Context, tx querier, a alerts.Alert) (int64, error) {
 	vals, err := alertValues(a)
 	if err != nil {
 		return 0, err
@@ -214,17 +223,22 @@ func insertAlert(ctx context.Context, tx *sql.Tx, a alerts.Alert) (int64, error)
 	return id, err
 }
 
-// updateAlert writes every column of a.
-func updateAlert(ctx context.Context, tx *sql.Tx, a alerts.Alert) error {
-	vals, err := alertValues(a)
-	if err != nil {
-		return err
-	}
+// updateAlertSQL writes every column of an alert but its id ($1).
+var updateAlertSQL = func() string {
 	var set []string
 	for i, c := range strings.Split(strings.TrimPrefix(alertColumns, "id, "), ",") {
 		set = append(set, strings.TrimSpace(c)+" = $"+strconv.Itoa(i+2))
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE alerts SET `+strings.Join(set, ", ")+` WHERE id = $1`, append([]any{a.ID}, vals...)...)
+	return `UPDATE alerts SET ` + strings.Join(set, ", ") + ` WHERE id = $1`
+}()
+
+// updateAlert writes every column of a.
+func updateAlert(ctx context.Context, tx querier, a alerts.Alert) error {
+	vals, err := alertValues(a)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, updateAlertSQL, append([]any{a.ID}, vals...)...)
 	if err != nil {
 		return err
 	}
@@ -232,7 +246,7 @@ func updateAlert(ctx context.Context, tx *sql.Tx, a alerts.Alert) error {
 }
 
 // addAlertEvent writes ev, the change that made a, and sets its ID and alert.
-func (s *Alerts) addAlertEvent(ctx context.Context, tx *sql.Tx, a alerts.Alert, ev *alerts.Event) error {
+func (s *Alerts) addAlertEvent(ctx context.Context, tx querier, a alerts.Alert, ev *alerts.Event) error {
 	ev.AlertID = a.ID
 	ev.Alert = a
 	ev.Alert.Evidence = nil
