@@ -109,8 +109,9 @@ screenshots: test-deps tools web
 	VITALWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots go test -count=1 -run TestScreenshots -timeout 10m ./web/
 
 ## test-deps: Debian packages the tests run for real: mosquitto; postgresql, whose binaries
-## the store's tests use to start their own server (not the cluster the package sets up); and
-## chromium, which the web app's browser tests drive headless.
+## the store's tests use to start their own server (not the cluster the package sets up);
+## chromium, which the web app's browser tests drive headless; and prometheus, for promtool,
+## which checks the alerting rules and the metrics of deploy/ (the server it installs is not run).
 test-deps:
 	@if [ -z "$(MOSQUITTO)" ]; then \
 		echo "installing mosquitto with apt-get"; \
@@ -123,6 +124,10 @@ test-deps:
 	@if [ -z "$(CHROMIUM)" ]; then \
 		echo "installing chromium with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@if ! command -v promtool >/dev/null; then \
+		echo "installing prometheus (for promtool) with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	fi
 
 clean:
