@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/fleet"
+	"github.com/vitalwatch/vitalwatch/reallocation"
 	"github.com/vitalwatch/vitalwatch/simulators"
 	"github.com/vitalwatch/vitalwatch/store"
 	deviceusage "github.com/vitalwatch/vitalwatch/usage"
@@ -83,5 +86,34 @@ func TestForecastBacktestDemoHistory(t *testing.T) {
 	t.Logf("vitalwatch forecast --type station:\n%s", out.String())
 	if n := strings.Count(out.String(), "\n"); n != 1+6*3 {
 		t.Errorf("forecast --type station has %d lines; want a header and 3 months of 6 centres", n)
+	}
+
+	// The plan on either basis: the demo's loads hold steady, so next month's forecast moves
+	// what last month's use does.
+	st, err := store.Open(context.Background(), filepath.Join(dataDir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reports, err := fleet.New(fleet.Deps{Store: st, Moves: st, Directory: st.LoadDirectory}, reallocation.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	moves := map[fleet.Basis]string{}
+	for _, basis := range fleet.Bases {
+		p, _, err := reports.PlanOn(context.Background(), "", basis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, m := range p.Moves {
+			lines = append(lines, fmt.Sprintf("%d %s %s->%s", m.Count, m.Type, m.From, m.To))
+			t.Logf("%s: %s", basis, m.Explain())
+		}
+		moves[basis] = strings.Join(lines, "; ")
+		t.Logf("plan on %s: %d moved of %d short, %.1f device-km", basis, p.Moved, p.Shortage, p.DistanceKm)
+	}
+	if moves[fleet.BasisHistory] == "" || moves[fleet.BasisForecast] != moves[fleet.BasisHistory] {
+		t.Errorf("moves on history: %s\non forecast: %s\nwant the same, and some", moves[fleet.BasisHistory], moves[fleet.BasisForecast])
 	}
 }
