@@ -2,15 +2,12 @@ package api
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
-	"github.com/vitalwatch/vitalwatch/errcode"
-	"github.com/vitalwatch/vitalwatch/reading"
 	"github.com/vitalwatch/vitalwatch/summary"
 )
 
@@ -21,10 +18,6 @@ import (
 
 // glucoseUnitMgdL is the glucose_unit that adds the mg/dL fields.
 const glucoseUnitMgdL = "mg/dL"
-
-// reasonCalibrationOverdue is why a reading of a device measured after its next calibration
-// date is in doubt, as the alert rules hold it (calibration_overdue).
-const reasonCalibrationOverdue = alerts.RuleCalibrationOverdue
 
 // thresholdRules gives the thresholds in force for a patient: *rules.Rules, which the API has
 // as Options.OverrideRules when alerts are on.
@@ -71,55 +64,17 @@ func (a *API) patientSummary(c *call) error {
 	in := summary.Input{AsOf: asOf, Loc: loc, GlucoseDays: days, Plans: p.Plans, PlanTypes: rules.PlanTypes(p.Plans),
 		HomeProtocol: hp, MeterTargets: meterTargets(th)}
 	homeSince := hp.Since(asOf, loc)
-	devs := map[string]devices.Device{} // by id: kind, mode and calibration, as the registry has them now
 	ctx, cancel := context.WithTimeout(c.Context(), seriesTimeout)
 	defer cancel()
-	var regErr error
-	err = a.opts.Series.PatientReadings(ctx, p.ID, earliest(from, homeSince), asOf.Add(time.Millisecond),
-		func(m reading.Message) {
-			d, ok := devs[m.Device]
-			if !ok {
-				var err error
-				if d, err = a.opts.Registry.GetDevice(ctx, m.Device); err != nil && regErr == nil && errcode.Of(err) != errcode.NotFound {
-					regErr = err
-				}
-				devs[m.Device] = d
-			}
-			var flags []string
-			for _, f := range m.Flags {
-				if reading.QualityFlag(f) {
-					flags = append(flags, f)
-				}
-			}
-			home := d.Mode == devices.Home
-			for _, r := range m.Readings {
-				// A CGM sends its glucose without a source, as the alert engine reads it.
-				if r.Type == reading.Glucose && r.Source == "" && d.Kind == devices.CGM {
-					r.Source = "cgm"
-				}
-				reasons := flags
-				if !d.NextCalibration.IsZero() && r.Time.After(d.NextCalibration) {
-					reasons = append(slices.Clip(flags), reasonCalibrationOverdue)
-				}
-				switch {
-				case len(reasons) > 0:
-					if !r.Time.Before(from) {
-						in.Doubtful = append(in.Doubtful, summary.Doubtful{Reading: r, Reasons: reasons, Home: home})
-					}
-					continue // in doubt: no figure counts it
-				case !r.Time.Before(from):
-					in.Readings = append(in.Readings, r)
-				}
-				if r.Type == reading.BP && home && !r.Time.Before(homeSince) {
-					in.HomeBP = append(in.HomeBP, r)
-				}
-			}
-		})
-	if err != nil {
+	// The devices as the registry has them now: kind, mode and calibration.
+	col := summary.NewCollector(in, summary.Span{From: from, HomeSince: homeSince},
+		func(id string) (devices.Device, error) { return a.opts.Registry.GetDevice(ctx, id) })
+	if err := a.opts.Series.PatientReadings(ctx, p.ID, earliest(from, homeSince), asOf.Add(time.Millisecond), col.Add); err != nil {
 		return err
 	}
-	if regErr != nil {
-		return regErr
+	in, err = col.Input()
+	if err != nil {
+		return err
 	}
 	s := summary.Compute(in)
 	out := summaryOut(s, summary.HomeReadings(in.HomeBP), loc, mgdl)

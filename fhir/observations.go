@@ -110,46 +110,15 @@ func (s *Server) location(ctx context.Context, pt devices.Patient) (*time.Locati
 func (s *Server) cgmReport(ctx context.Context, pt devices.Patient, loc *time.Location, asOf time.Time, days int) (cgmReport, error) {
 	period := summary.DaysBefore(asOf, loc, days)
 	in := summary.Input{AsOf: asOf, Loc: loc, GlucoseDays: days, Plans: pt.Plans}
-	devs := map[string]devices.Device{} // as the registry has them now
-	var regErr error
-	err := s.opts.Readings.PatientReadings(ctx, pt.ID, period.From, period.To, func(m reading.Message) {
-		d, ok := devs[m.Device]
-		if !ok {
-			var err error
-			if d, err = s.opts.Registry.GetDevice(ctx, m.Device); err != nil && regErr == nil && errcode.Of(err) != errcode.NotFound {
-				regErr = err
-			}
-			devs[m.Device] = d
-		}
-		var flags []string
-		for _, f := range m.Flags {
-			if reading.QualityFlag(f) {
-				flags = append(flags, f)
-			}
-		}
-		for _, r := range m.Readings {
-			if r.Type != reading.Glucose {
-				continue
-			}
-			if r.Source == "" && d.Kind == devices.CGM {
-				r.Source = "cgm"
-			}
-			reasons := flags
-			if !d.NextCalibration.IsZero() && r.Time.After(d.NextCalibration) {
-				reasons = append(slices.Clip(flags), "calibration_overdue")
-			}
-			if len(reasons) > 0 {
-				in.Doubtful = append(in.Doubtful, summary.Doubtful{Reading: r, Reasons: reasons, Home: d.Mode == devices.Home})
-				continue
-			}
-			in.Readings = append(in.Readings, r)
-		}
-	})
-	if err != nil {
+	// The devices as the registry has them now.
+	col := summary.NewCollector(in, summary.Span{From: period.From, Types: []reading.Type{reading.Glucose}},
+		func(id string) (devices.Device, error) { return s.opts.Registry.GetDevice(ctx, id) })
+	if err := s.opts.Readings.PatientReadings(ctx, pt.ID, period.From, period.To, col.Add); err != nil {
 		return cgmReport{}, err
 	}
-	if regErr != nil {
-		return cgmReport{}, regErr
+	in, err := col.Input()
+	if err != nil {
+		return cgmReport{}, err
 	}
 	return cgmReport{Patient: pt.ID, Loc: loc, CGM: summary.Compute(in).CGM}, nil
 }
