@@ -179,6 +179,18 @@ type assessmentJSON struct {
 	// In a plan on the forecast: the forecast month's mean demand a day, which demand_per_day
 	// is, with its 80% and 95% intervals; the last of history is its utilisation.
 	Forecast *forecastJSON `json:"forecast,omitempty"`
+	// In an assessment: the growth of the centre's patients on a plan that asks for this type,
+	// when above reallocation.growth over twelve months.
+	Growth *growthJSON `json:"growth,omitempty"`
+}
+
+// growthJSON is a centre's patients on a plan grown beyond the threshold.
+type growthJSON struct {
+	Plan           string  `json:"plan"` // hypertension, diabetes, heart_failure, copd
+	Patients       int     `json:"patients"`
+	PatientsBefore int     `json:"patients_before"` // twelve months ago
+	Rate           float64 `json:"rate"`            // (patients - patients_before) / patients_before
+	More           int     `json:"more"`            // devices lacking at the target if demand grows as patients did
 }
 
 // forecastJSON is a forecast month's mean demand a day, with its prediction intervals.
@@ -198,6 +210,9 @@ func assessmentOut(as fleet.Assessment) assessmentJSON {
 		Arriving: as.Arriving, Leaving: as.Leaving}
 	for i, u := range as.History {
 		out.History[i] = finite(u)
+	}
+	if g := as.Growth; g != nil {
+		out.Growth = &growthJSON{Plan: g.Condition, Patients: g.Patients, PatientsBefore: g.Before, Rate: g.Rate, More: g.More}
 	}
 	if f := as.Forecast; f != nil {
 		out.Forecast = &forecastJSON{Month: f.Month.String(), Mean: f.Mean, Lo80: f.Lo80, Hi80: f.Hi80, Lo95: f.Lo95, Hi95: f.Hi95}

@@ -40,6 +40,7 @@ type Moves interface {
 type Reports struct {
 	store      Store
 	moves      Moves
+	patients   Patients
 	directory  func(ctx context.Context) (*devices.Directory, error)
 	thresholds reallocation.Thresholds
 	now        func() time.Time
@@ -53,6 +54,8 @@ type Deps struct {
 	Store Store
 	// Moves may be nil: then no device counts as already moving.
 	Moves Moves
+	// Patients may be nil: then no centre is flagged for the growth of its patients.
+	Patients Patients
 	// Directory returns the registry's devices and loans as of now.
 	Directory func(ctx context.Context) (*devices.Directory, error)
 	// Now is the clock (time.Now outside tests).
@@ -67,7 +70,7 @@ func New(deps Deps, t reallocation.Thresholds) (*Reports, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	return &Reports{store: deps.Store, moves: deps.Moves, directory: deps.Directory, thresholds: t, now: deps.Now}, nil
+	return &Reports{store: deps.Store, moves: deps.Moves, patients: deps.Patients, directory: deps.Directory, thresholds: t, now: deps.Now}, nil
 }
 
 // Thresholds are the spare/short thresholds in use.
@@ -226,6 +229,9 @@ type Assessment struct {
 	// Forecast is, in a plan on BasisForecast, the forecast month whose demand it judged by
 	// (nil: no use to forecast from); History then ends with that month's utilisation.
 	Forecast *MonthForecast
+	// Growth is, in an assessment, the growth of the centre's patients on a plan that asks
+	// for this kind, when beyond the thresholds' Growth (nil otherwise).
+	Growth *Growth
 }
 
 // stocks returns the usage of every (site, kind) in the window and, with used, each device's
@@ -266,13 +272,18 @@ func (r *Reports) Assess(ctx context.Context, scope Scope) ([]Assessment, error)
 	if err != nil {
 		return nil, err
 	}
+	before, now, err := r.growth(ctx)
+	if err != nil {
+		return nil, err
+	}
 	first, last := r.Window()
 	var out []Assessment
 	for _, u := range us {
 		if !scope.hasSite(u.Site) {
 			continue
 		}
-		out = append(out, Assessment{Assessment: reallocation.Assess(u, r.thresholds), History: u.History, First: first, Last: last})
+		out = append(out, Assessment{Assessment: reallocation.Assess(u, r.thresholds), History: u.History, First: first, Last: last,
+			Growth: growthOf(u.Stock, before, now, r.thresholds)})
 	}
 	slices.SortFunc(out, func(a, b Assessment) int {
 		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Site, b.Site))

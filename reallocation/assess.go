@@ -20,11 +20,14 @@ type Thresholds struct {
 	High   float64 // e.g. 0.90: above it last month is short; exactly High is not
 	Months int     // e.g. 3
 	Target float64 // e.g. 0.75
+	// Growth flags a centre needing more devices of a plan's kinds when its patients on the
+	// plan grew by more than this share over twelve months (e.g. 0.20); 0 is off.
+	Growth float64
 }
 
 // DefaultThresholds returns 60% for 3 months, 90%, and a 75% target.
 func DefaultThresholds() Thresholds {
-	return Thresholds{Low: 0.60, High: 0.90, Months: 3, Target: 0.75}
+	return Thresholds{Low: 0.60, High: 0.90, Months: 3, Target: 0.75, Growth: 0.20}
 }
 
 // Validate reports thresholds that cannot be applied: they must satisfy 0 < Low <= Target < High
@@ -36,6 +39,8 @@ func (t Thresholds) Validate() error {
 		return fmt.Errorf("reallocation thresholds: want 0 < low (%v) <= target (%v) < high (%v)", t.Low, t.Target, t.High)
 	case t.Months < 1:
 		return fmt.Errorf("reallocation thresholds: months is %d; want at least 1", t.Months)
+	case t.Growth < 0:
+		return fmt.Errorf("reallocation thresholds: growth is %v; want 0 (off) or more", t.Growth)
 	}
 	return nil
 }

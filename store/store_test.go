@@ -65,6 +65,7 @@ var conformance = []struct {
 	{"TransferPatientRefusals", testTransferRefusals},
 	{"SetPatientPlans", testSetPatientPlans},
 	{"PatientBirthYear", testPatientBirthYear},
+	{"PatientRecords", testPatientRecords},
 	{"MoveFlow", testMoveFlow},
 	{"MoveRefusals", testMoveRefusals},
 	{"MoveSteps", testMoveSteps},

@@ -98,13 +98,14 @@ type Config struct {
 		High   float64 `mapstructure:"high"`
 		Months int     `mapstructure:"months"`
 		Target float64 `mapstructure:"target"`
+		Growth float64 `mapstructure:"growth"`
 	} `mapstructure:"reallocation"`
 }
 
 // Thresholds are the spare/short thresholds of the reallocation.* keys.
 func (c *Config) Thresholds() reallocation.Thresholds {
 	r := c.Reallocation
-	return reallocation.Thresholds{Low: r.Low, High: r.High, Months: r.Months, Target: r.Target}
+	return reallocation.Thresholds{Low: r.Low, High: r.High, Months: r.Months, Target: r.Target, Growth: r.Growth}
 }
 
 // LogConfig says how to log.
@@ -288,6 +289,8 @@ func (c *Config) Validate() error {
 		return bad("reallocation.target", "must be at least reallocation.low (%v) and below reallocation.high (%v), got %v", r.Low, r.High, r.Target)
 	case r.Months < 1 || r.Months > 12:
 		return bad("reallocation.months", "must be from 1 to 12, got %d", r.Months)
+	case !(r.Growth >= 0 && r.Growth <= 10):
+		return bad("reallocation.growth", "must be a share from 0 (off) to 10 such as 0.2, got %v", r.Growth)
 	}
 	if c.Usage.Enabled && c.Usage.DedupeWindow < time.Hour {
 		return bad("usage.dedupe_window", "must be at least 1h: how long a use is remembered so that a redelivery is not counted again, got %v", c.Usage.DedupeWindow)

@@ -80,6 +80,8 @@ var keys = []Key{
 	{"reallocation.high", 0.90, "short above this utilisation last month"},
 	{"reallocation.months", 3, "complete months a spare verdict needs (1-12)"},
 	{"reallocation.target", 0.75, "the utilisation the planner aims at"},
+	{"reallocation.growth", 0.20, "flag a centre needing more devices when its patients on a plan grew by more than this over\n" +
+		"twelve months (0.2: 20%); 0 turns the flag off"},
 
 	{"alerts.enabled", true, "evaluate the alert rules on what ingest accepts"},
 	{"alerts.rules_file", "", "a YAML rules file; empty: the defaults"},

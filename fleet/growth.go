@@ -1,0 +1,151 @@
+package fleet
+
+import (
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/reallocation"
+)
+
+// Patients tells the changes to patients over time (the registry's audit log), from which the
+// growth of each centre's patients on a plan is counted.
+type Patients interface {
+	PatientRecords(ctx context.Context) ([]devices.PatientRecord, error)
+}
+
+// GrowthPeriod is how far back growth is measured: twelve months.
+const GrowthPeriod = 12
+
+// Condition is a kind of care plan that asks for home devices: the words that name it in a
+// plan (whole words, case-insensitively) and the device kinds its patients use at home.
+type Condition struct {
+	Name    string
+	Phrases []string
+	Kinds   []devices.Kind
+}
+
+// Conditions are the plans growth is counted for. A plan may name several ("diabetes and
+// hypertension"); a patient counts once for each condition any of their plans names.
+var Conditions = []Condition{
+	{"hypertension", []string{"hypertension", "blood pressure", "bp"}, []devices.Kind{devices.BPCuff}},
+	{"diabetes", []string{"diabetes", "glucose", "blood sugar", "insulin", "cgm"}, []devices.Kind{devices.GlucoseMeter, devices.CGM}},
+	{"heart_failure", []string{"heart failure", "weight"}, []devices.Kind{devices.Scale}},
+	{"copd", []string{"copd", "spo2", "oxygen saturation", "oximetry"}, []devices.Kind{devices.Oximeter}},
+}
+
+// conditionsOf returns the indexes in Conditions of the conditions the plans name, as a mask.
+func conditionsOf(plans []string) uint {
+	var mask uint
+	for _, plan := range plans {
+		words := " " + strings.Join(strings.FieldsFunc(strings.ToLower(plan), func(r rune) bool {
+			return !('a' <= r && r <= 'z' || '0' <= r && r <= '9')
+		}), " ") + " "
+		for i, c := range Conditions {
+			if slices.ContainsFunc(c.Phrases, func(ph string) bool { return strings.Contains(words, " "+ph+" ") }) {
+				mask |= 1 << i
+			}
+		}
+	}
+	return mask
+}
+
+// siteCondition is a condition at a centre.
+type siteCondition struct {
+	site      string
+	condition int
+}
+
+// patientsOn counts, from the changes replayed in order up to at (inclusive), the patients of
+// each centre on each condition's plans.
+func patientsOn(records []devices.PatientRecord, at time.Time) map[siteCondition]int {
+	type state struct {
+		site  string
+		conds uint
+	}
+	now := map[string]state{}
+	for _, r := range records {
+		if r.At.After(at) {
+			break
+		}
+		s := now[r.Patient]
+		s.site = r.Site
+		if r.PlansSet {
+			s.conds = conditionsOf(r.Plans)
+		}
+		now[r.Patient] = s
+	}
+	out := map[siteCondition]int{}
+	for _, s := range now {
+		for i := range Conditions {
+			if s.conds&(1<<i) != 0 {
+				out[siteCondition{s.site, i}]++
+			}
+		}
+	}
+	return out
+}
+
+// Growth is a centre's patients on a plan grown by more than the threshold over GrowthPeriod
+// months: the kind it judges is one of the condition's.
+type Growth struct {
+	Condition string
+	// Patients is how many are on the plan now, Before how many GrowthPeriod months ago.
+	Patients, Before int
+	// Rate is (Patients - Before) / Before.
+	Rate float64
+	// More is how many devices of the kind the centre would lack at the target utilisation if
+	// its demand grew as its patients did: ceil(demand x (1 + Rate) / (rated x target)) less its
+	// working devices, and at least 0.
+	More int
+}
+
+// grows reports whether before patients becoming now is growth beyond threshold: more than
+// threshold of before (a centre with none before has no rate, and is not flagged).
+func grows(before, now int, threshold float64) (float64, bool) {
+	if before <= 0 || threshold <= 0 {
+		return 0, false
+	}
+	rate := float64(now-before) / float64(before)
+	return rate, rate > threshold
+}
+
+// growthOf is the growth of the stock's kind at its centre, if any: the condition of the kind
+// whose patients grew the most beyond the threshold.
+func growthOf(st reallocation.Stock, before, now map[siteCondition]int, t reallocation.Thresholds) *Growth {
+	var best *Growth
+	for i, c := range Conditions {
+		if !slices.Contains(c.Kinds, st.Type) {
+			continue
+		}
+		k := siteCondition{st.Site, i}
+		rate, ok := grows(before[k], now[k], t.Growth)
+		if !ok || best != nil && rate <= best.Rate {
+			continue
+		}
+		g := &Growth{Condition: c.Name, Patients: now[k], Before: before[k], Rate: rate}
+		if st.Rated > 0 && t.Target > 0 {
+			need := int(math.Ceil(st.Demand*(1+rate)/(st.Rated*t.Target) - 1e-9))
+			g.More = max(need-st.Devices, 0)
+		}
+		best = g
+	}
+	return best
+}
+
+// growth returns the counts of patients on each condition now and GrowthPeriod months ago; nil
+// maps when growth is off or no patient history is given.
+func (r *Reports) growth(ctx context.Context) (before, now map[siteCondition]int, err error) {
+	if r.patients == nil || r.thresholds.Growth <= 0 {
+		return nil, nil, nil
+	}
+	records, err := r.patients.PatientRecords(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := r.now()
+	return patientsOn(records, t.AddDate(0, -GrowthPeriod, 0)), patientsOn(records, t), nil
+}

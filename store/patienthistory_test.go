@@ -1,0 +1,37 @@
+package store
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/vitalwatch/vitalwatch/devices"
+)
+
+// The patient records replay the audit log: creation with the team's site and plans, a change
+// of plans, and a transfer, which moves the patient to the new team's site and keeps the plans.
+func testPatientRecords(t *testing.T, newDSN func(t *testing.T) string) {
+	s := newStore(t, newDSN)
+	clk := withClock(s)
+	seed(t, s) // p1, p2 at s1 (t1), p3 at s2 (t2), at t0
+	clk.advance(day)
+	must(t, "SetPatientPlans", s.SetPatientPlans(asAdmin, "p2", []string{"diabetes: insulin, glucose daily"}))
+	clk.advance(day)
+	must(t, "TransferPatient", s.TransferPatient(asAdmin, "p1", "t2", devices.PolicyReturn, t0.Add(2*day)))
+	got, err := s.PatientRecords(asAdmin)
+	must(t, "PatientRecords", err)
+	want := []devices.PatientRecord{
+		{Patient: "p1", At: t0, Site: "s1", Plans: []string{"hypertension: BP daily"}, PlansSet: true},
+		{Patient: "p2", At: t0, Site: "s1", Plans: nil, PlansSet: true},
+		{Patient: "p3", At: t0, Site: "s2", Plans: []string{"diabetes: glucose fasting", "weight weekly"}, PlansSet: true},
+		{Patient: "p2", At: t0.Add(day), Site: "s1", Plans: []string{"diabetes: insulin, glucose daily"}, PlansSet: true},
+		{Patient: "p1", At: t0.Add(2 * day), Site: "s2"},
+	}
+	for i := range got {
+		if len(got[i].Plans) == 0 {
+			got[i].Plans = nil
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("PatientRecords =\n%+v\nwant\n%+v", got, want)
+	}
+}
