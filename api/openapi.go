@@ -373,6 +373,9 @@ func objectSchema(t reflect.Type, names map[reflect.Type]string, enums map[strin
 		if e, ok := enums[f.name]; ok && s["type"] == "string" {
 			s["enum"] = e
 		}
+		if _, ref := s["$ref"]; request && !ref {
+			s["nullable"] = true // decodeBody takes null as the field's zero value: a PATCH clears it
+		}
 		props[f.name] = s
 		if !request && !f.optional {
 			req = append(req, f.name)
