@@ -176,6 +176,8 @@ change) and $bp_patient (the week of the home BP protocol, day 1 left out):
       curl -s $auth "http://$HTTP/api/v1/patients/$cgm_patient/summary?glucose_unit=mg/dL"
       curl -s $auth "http://$HTTP/api/v1/patients/$cgm_patient/readings?type=glucose&from=$(date -u -d '-14 days' +%FT%TZ)"
       curl -s $auth "http://$HTTP/api/v1/patients/$bp_patient/summary"
+The same readings as FHIR R4 Observations, for integrations (docs/fhir.md):
+      curl -s $auth "http://$HTTP/fhir/r4/Observation?patient=$cgm_patient&_count=5"
 PATIENT
 fi)
 $(if [ -n "$failing" ]; then cat <<UTIL
