@@ -139,6 +139,8 @@ var accessMatrix = []struct {
 	{"GET", "/utilisation/days", "/utilisation/days", "", [3]int{200, 403, 200}},
 	{"GET", "/utilisation/days", "/utilisation/days?site=sA&type=station&month=2026-10", "", [3]int{200, 403, 200}},
 	{"GET", "/utilisation/days", "/utilisation/days?site=sB", "", [3]int{200, 403, 403}},
+	{"GET", "/utilisation/repairs", "/utilisation/repairs", "", [3]int{200, 403, 200}},
+	{"GET", "/utilisation/repairs", "/utilisation/repairs?site=sB", "", [3]int{200, 403, 403}},
 	{"GET", "/reallocation/assessment", "/reallocation/assessment", "", [3]int{200, 403, 200}},
 	{"GET", "/reallocation/assessment", "/reallocation/assessment?site=sB", "", [3]int{200, 403, 403}},
 	{"GET", "/reallocation/plan", "/reallocation/plan?type=bp_cuff", "", [3]int{200, 403, 200}},

@@ -89,6 +89,7 @@ var apiSchemas = []apiSchema{
 	{name: "UtilisationDays", value: utilisationDaysJSON{}},
 	{name: "AssessmentPage", value: assessmentPage{}},
 	{name: "Plan", value: planJSON{}},
+	{name: "Repairs", value: repairsJSON{}},
 	{name: "Move", value: moveJSON{}},
 	{name: "MovePage", value: page[moveJSON]{}},
 	{name: "MoveRequest", value: moveRequest{}, request: true, required: []string{"kind", "from", "to", "devices"}},

@@ -214,3 +214,34 @@ func TestPlanBasis(t *testing.T) {
 		t.Errorf("GET /reallocation/plan?basis=next = %d %s; want 400 naming basis", w.Code, w.Body)
 	}
 }
+
+// Repairs over HTTP: a station under maintenance and back is a repair of this month at its
+// site, in JSON and CSV; another still under maintenance is open; a fleet manager of another
+// site sees neither; a bad format is a 400.
+func TestRepairsRoute(t *testing.T) {
+	f := newRegistryFixture(t)
+	f.want(http.StatusOK, "admin", "PATCH", "/devices/stA", `{"status": "maintenance"}`, nil)
+	time.Sleep(5 * time.Millisecond)
+	f.want(http.StatusOK, "admin", "PATCH", "/devices/stA", `{"status": "active"}`, nil)
+	f.want(http.StatusOK, "admin", "PATCH", "/devices/dB1", `{"status": "maintenance"}`, nil)
+	m := usage.MonthOf(time.Now().UTC()).String()
+	var j repairsJSON
+	f.want(http.StatusOK, "admin", "GET", "/utilisation/repairs?from="+m+"&to="+m, "", &j)
+	if len(j.Months) != 1 || j.Months[0].Site != "sA" || j.Months[0].Type != "station" || j.Months[0].Repairs != 1 ||
+		!(j.Months[0].MedianHours > 0) || len(j.Open) != 1 || j.Open[0].Device != "dB1" {
+		t.Errorf("repairs = %+v; want stA's one repair at sA and dB1 open", j)
+	}
+	j = repairsJSON{}
+	f.want(http.StatusOK, "fleetA", "GET", "/utilisation/repairs?to="+m, "", &j)
+	if len(j.Months) != 1 || len(j.Open) != 0 {
+		t.Errorf("fleetA's repairs = %+v; want sA's only", j)
+	}
+	w := f.want(http.StatusOK, "admin", "GET", "/utilisation/repairs?format=csv&to="+m, "", nil)
+	rows, err := csv.NewReader(w.Body).ReadAll()
+	if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != "month,site,type,repairs,median_hours,p90_hours,days_out" || rows[1][1] != "sA" {
+		t.Errorf("CSV = %v, %v; want the header and sA's row", rows, err)
+	}
+	if w := f.call("admin", "GET", "/utilisation/repairs?format=xml", ""); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "format") {
+		t.Errorf("format=xml = %d %s; want 400 naming format", w.Code, w.Body)
+	}
+}
