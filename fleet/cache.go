@@ -11,6 +11,8 @@ import (
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
+// The reports' caches, each per registry version.
+
 // periodCache keeps every device's periods as of one registry version. Periods change only
 // with the registry (every change of a device's site or status, by the API, a transfer or a
 // move, is a registry change that increments its version), so the reports read them again only
