@@ -86,7 +86,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if live != nil {
 		tracker = live.tracker
 	}
-	reg.MustRegister(newFleetCollector(view, tracker))
+	fleetMetrics := newFleetCollector(view, tracker)
+	reg.MustRegister(fleetMetrics)
 	var addrs Addrs
 	login := brokerLogin{URL: cfg.Broker.URL, Username: cfg.Broker.Username, Password: cfg.Broker.Password}
 	var embedded *broker.Broker
@@ -180,6 +181,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if al != nil {
 		al.addTo(&g, cfg.Alerts.Tick)
 	}
+	g.add("fleet metrics", fleetMetrics.Run)
 	g.add("http", web.run)
 	g.add("registry refresh", func(ctx context.Context) error { return refresher.Run(ctx, cfg.Store.RefreshInterval) })
 	if opts.Started != nil {

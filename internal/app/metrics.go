@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,18 +13,34 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices/status"
 )
 
-// fleetCollector reports, at each scrape, the size of the registry this instance has in force
-// and, with device status, how many devices are in each live state. Every instance reports the
-// whole fleet (the registry and the live state are shared), so take the max over instances, not
-// the sum.
+// fleetCollector reports the size of the registry this instance has in force and, with device
+// status, how many devices are in each live state. Counting a city's devices takes a while (a
+// second or more for a million devices), so Run counts every fleetRefresh in the
+// background and a scrape reports the latest count; the first scrape before Run's first count
+// counts itself. Every instance reports the whole fleet (the registry and the live state are
+// shared), so take the max over instances, not the sum.
 type fleetCollector struct {
 	view *devices.View
 	live *status.Tracker // nil without device_status.enabled
 
 	devices, patients, version, states *prometheus.Desc
+
+	mu   sync.Mutex
+	last *fleetCount // nil until counted
 }
 
-// liveStates are the states the collector judges: faulty needs the alert store, which a scrape
+// fleetRefresh is how often Run counts the fleet again.
+const fleetRefresh = time.Minute
+
+// fleetCount is one count of the fleet.
+type fleetCount struct {
+	version  int64
+	devices  [][]int // by index in devices.Kinds, then in devices.Statuses
+	patients int
+	states   []int // by index in liveStates
+}
+
+// liveStates are the states the collector judges: faulty needs the alert store, which a count
 // does not read (GET /api/v1/sites/{id}/fleet counts it).
 var liveStates = []status.State{status.Online, status.Offline, status.BatteryLow, status.CalibrationDue}
 
@@ -37,8 +54,85 @@ func newFleetCollector(view *devices.View, live *status.Tracker) *fleetCollector
 			"Version of the registry in force on this instance; it rises with every change.", nil, nil),
 		states: prometheus.NewDesc("vitalwatch_devices_in_state",
 			"Registered devices in each live state (online, offline, battery_low, calibration_due), as GET "+
-				"/api/v1/devices/{id}/status judges them; a device may be in several.", []string{"state"}, nil),
+				"/api/v1/devices/{id}/status judges them, counted every minute; a device may be in several.", []string{"state"}, nil),
 	}
+}
+
+// Run counts the fleet at once and then every fleetRefresh, until ctx ends.
+func (c *fleetCollector) Run(ctx context.Context) error {
+	t := time.NewTicker(fleetRefresh)
+	defer t.Stop()
+	for {
+		c.refresh()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// refresh counts the registry in force (again only when its version changed) and the devices'
+// live states.
+func (c *fleetCollector) refresh() {
+	dir := c.view.Load()
+	c.mu.Lock()
+	last := c.last
+	c.mu.Unlock()
+	n := &fleetCount{version: dir.Version(), states: make([]int, len(liveStates))}
+	if last != nil && last.version == n.version {
+		n.devices, n.patients = last.devices, last.patients
+	}
+	kinds := make(map[devices.Kind]int, len(devices.Kinds))
+	for i, k := range devices.Kinds {
+		kinds[k] = i
+	}
+	statuses := make(map[devices.Status]int, len(devices.Statuses))
+	for i, s := range devices.Statuses {
+		statuses[s] = i
+	}
+	registry := n.devices == nil
+	if registry {
+		n.devices = make([][]int, len(devices.Kinds))
+		for i := range n.devices {
+			n.devices[i] = make([]int, len(devices.Statuses))
+		}
+		dir.Patients(func(*devices.Patient) bool { n.patients++; return true })
+	}
+	if !registry && c.live == nil {
+		c.store(n)
+		return
+	}
+	var lim status.Limits
+	var now time.Time
+	if c.live != nil {
+		lim, now = c.live.Limits(), c.live.Now()
+	}
+	dir.Devices(func(d *devices.Device, _ []devices.Assignment) bool {
+		if registry {
+			k, okK := kinds[d.Kind]
+			s, okS := statuses[d.Status]
+			if okK && okS {
+				n.devices[k][s]++
+			}
+		}
+		if c.live != nil {
+			seen, _ := c.live.Seen(d.ID)
+			for _, st := range status.Judge(d, &seen, 0, lim, now) {
+				if i := slices.Index(liveStates, st); i >= 0 {
+					n.states[i]++
+				}
+			}
+		}
+		return true
+	})
+	c.store(n)
+}
+
+func (c *fleetCollector) store(n *fleetCount) {
+	c.mu.Lock()
+	c.last = n
+	c.mu.Unlock()
 }
 
 // Describe sends the descriptions of the metrics.
@@ -51,46 +145,27 @@ func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect counts the registry's devices and patients and, with device status, judges each
-// device's live state.
+// Collect reports the latest count, counting first if there is none yet.
 func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
-	dir := c.view.Load()
-	type kindStatus struct {
-		kind   devices.Kind
-		status devices.Status
+	c.mu.Lock()
+	n := c.last
+	c.mu.Unlock()
+	if n == nil {
+		c.refresh()
+		c.mu.Lock()
+		n = c.last
+		c.mu.Unlock()
 	}
-	counts := map[kindStatus]int{}
-	for _, k := range devices.Kinds {
-		for _, s := range devices.Statuses {
-			counts[kindStatus{k, s}] = 0
+	for k, kind := range devices.Kinds {
+		for s, st := range devices.Statuses {
+			ch <- prometheus.MustNewConstMetric(c.devices, prometheus.GaugeValue, float64(n.devices[k][s]), string(kind), string(st))
 		}
 	}
-	inState := make(map[status.State]int, len(liveStates))
-	var lim status.Limits
-	var now time.Time
+	ch <- prometheus.MustNewConstMetric(c.patients, prometheus.GaugeValue, float64(n.patients))
+	ch <- prometheus.MustNewConstMetric(c.version, prometheus.GaugeValue, float64(n.version))
 	if c.live != nil {
-		lim, now = c.live.Limits(), c.live.Now()
-	}
-	dir.Devices(func(d *devices.Device, _ []devices.Assignment) bool {
-		counts[kindStatus{d.Kind, d.Status}]++
-		if c.live != nil {
-			seen, _ := c.live.Seen(d.ID)
-			for _, s := range status.Judge(d, &seen, 0, lim, now) {
-				inState[s]++
-			}
-		}
-		return true
-	})
-	for ks, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.devices, prometheus.GaugeValue, float64(n), string(ks.kind), string(ks.status))
-	}
-	patients := 0
-	dir.Patients(func(*devices.Patient) bool { patients++; return true })
-	ch <- prometheus.MustNewConstMetric(c.patients, prometheus.GaugeValue, float64(patients))
-	ch <- prometheus.MustNewConstMetric(c.version, prometheus.GaugeValue, float64(dir.Version()))
-	if c.live != nil {
-		for _, s := range liveStates {
-			ch <- prometheus.MustNewConstMetric(c.states, prometheus.GaugeValue, float64(inState[s]), string(s))
+		for i, st := range liveStates {
+			ch <- prometheus.MustNewConstMetric(c.states, prometheus.GaugeValue, float64(n.states[i]), string(st))
 		}
 	}
 }

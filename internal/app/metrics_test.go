@@ -31,7 +31,8 @@ func TestFleetCollector(t *testing.T) {
 	live.Observe([]status.Message{{Device: "cgm-1", Received: now.Add(-time.Minute), Readings: 1, Battery: 12, HasBattery: true,
 		Measured: now.Add(-time.Minute)}})
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newFleetCollector(view, live))
+	c := newFleetCollector(view, live)
+	reg.MustRegister(c)
 	got := gathered(t, reg)
 	for series, want := range map[string]float64{
 		`vitalwatch_registry_devices{kind="cgm",status="active"}`:          2,
@@ -51,6 +52,29 @@ func TestFleetCollector(t *testing.T) {
 	}
 	if n := len(got); n != len(devices.Kinds)*len(devices.Statuses)+2+4 {
 		t.Errorf("%d series; want every kind and status, patients, version and 4 states", n)
+	}
+
+	// A scrape reports the last count; the next count (Run's, every fleetRefresh) sees what
+	// changed: a device heard from, a new registry version.
+	live.Observe([]status.Message{{Device: "cgm-2", Received: now, Readings: 1, Measured: now}})
+	view.Store(devices.NewDirectory(8, devs[:3], nil, nil))
+	if got := gathered(t, reg); got[`vitalwatch_devices_in_state{state="online"}`] != 1 || got[`vitalwatch_registry_version`] != 7 {
+		t.Errorf("before the next count: online %v, version %v; want the last count's 1 and 7",
+			got[`vitalwatch_devices_in_state{state="online"}`], got[`vitalwatch_registry_version`])
+	}
+	c.refresh()
+	got = gathered(t, reg)
+	for series, want := range map[string]float64{
+		`vitalwatch_devices_in_state{state="online"}`:                      2,
+		`vitalwatch_devices_in_state{state="offline"}`:                     0,
+		`vitalwatch_registry_version`:                                      8,
+		`vitalwatch_registry_devices{kind="bp_cuff",status="retired"}`:     0,
+		`vitalwatch_registry_devices{kind="bp_cuff",status="maintenance"}`: 1,
+		`vitalwatch_registry_patients`:                                     0,
+	} {
+		if got[series] != want {
+			t.Errorf("after the next count: %s = %v; want %v", series, got[series], want)
+		}
 	}
 
 	// Without device status, the registry alone.
