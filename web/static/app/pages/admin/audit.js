@@ -8,7 +8,7 @@ import { t } from '../../i18n.js';
 import * as api from '../../api.js';
 import { values } from '../../forms.js';
 import { dateTime, zoneName } from '../../format.js';
-import { field, cursorList, nextPage, previousPage, pager, listState, localToISO, pathOf } from './common.js';
+import { field, focusOn, cursorList, pagedList, pager, listState, localToISO, pathOf } from './common.js';
 import { loadPlaces } from './registry.js';
 
 const PAGE = 50;
@@ -68,38 +68,28 @@ export function mount(root, ctx) {
     users: [],
   };
   let alive = true;
-  let seq = 0;
 
   const zone = () => s.tz || (s.places ? s.places.zone : 'UTC');
 
-  async function load() {
-    const my = ++seq;
-    s.list.loading = true;
-    s.list.error = null;
-    draw();
-    try {
+  const list = pagedList(s, 'list', {
+    fetch: async (cursor) => {
       if (!s.places) {
         const [places, users] = await Promise.all([loadPlaces(), api.all('/users', { limit: 1000 }, { cursor: 'after' })]);
         s.places = places;
         s.users = users;
       }
       const f = s.f;
-      const page = await api.get('/audit', {
+      return api.get('/audit', {
         actor: f.actor || undefined, action: f.action || undefined,
         subject: f.kind && f.object ? `${f.kind}/${f.object}` : undefined,
         since: f.since || undefined, until: f.until || undefined,
-        before: s.list.cursor || undefined, limit: PAGE,
+        before: cursor || undefined, limit: PAGE,
       });
-      if (my !== seq || !alive) return;
-      s.list.items = page.items || [];
-      s.list.next = page.next || '';
-    } catch (e) {
-      if (my !== seq || !alive) return;
-      s.list.error = e;
-    }
-    s.list.loading = false;
-    draw();
-  }
+    },
+    draw: () => draw(),
+    alive: () => alive,
+  });
+  const load = list.load;
 
   function apply(ev) {
     ev.preventDefault();
@@ -109,8 +99,7 @@ export function mount(root, ctx) {
     s.f = { actor: v.actor || '', kind: v.kind || '', object: v.object || '', action: v.action || '',
       since: localToISO(v.since, tz), until: localToISO(v.until, tz) };
     sync();
-    s.list = cursorList();
-    load();
+    list.first();
   }
 
   function sync() {
@@ -123,19 +112,14 @@ export function mount(root, ctx) {
     s.f = { actor: '', kind: '', object: '', action: '', since: '', until: '' };
     s.tz = '';
     sync();
-    s.list = cursorList();
     const form = root.querySelector('#audit-filter');
     if (form) form.reset();
-    load();
+    list.first();
   }
 
   function page(where) {
-    if (where === 'next') nextPage(s.list);
-    else if (where === 'previous') previousPage(s.list);
-    else s.list = cursorList();
-    load();
-    const h = root.querySelector('#audit-results');
-    if (h) h.focus();
+    list.page(where);
+    focusOn(root, '#audit-results');
   }
 
   function actorName(actor) {

@@ -1,7 +1,7 @@
-// What the admin's pages share: form fields with their errors, paged lists over the API's
-// cursors, the search by the start of an id, secrets shown once, drafts of forms kept through
-// a sign-in, and times in a site's time zone.
-import { html, nothing } from '../../lit.js';
+// What the admin's pages share: form fields with their errors and the sending of a form, paged
+// lists over the API's cursors, the search by the start of an id, secrets shown once, drafts of
+// forms kept through a sign-in, an item page's loading and error, and times in a site's time zone.
+import { html, render, nothing } from '../../lit.js';
 import { t } from '../../i18n.js';
 import { fieldError, invalid, errorText } from '../../forms.js';
 
@@ -99,6 +99,69 @@ export function focusError(root, form, err) {
   }
 }
 
+/**
+ * A page's sender of forms and of a button's action: send(key, form, blank, work) sends one
+ * whose state is s[key]. While work() runs, s[key] is {err: null, busy: true, ...blank}, drawn.
+ * Once it went through, s[key] is {err: null, busy: false, ...blank, ...what work answered}, and
+ * send answers true: the caller draws, after whatever else a success does. Else s[key] holds the
+ * API's error and is drawn, the input the error names in the form of id form (or the form's
+ * error) is focused (nothing for a button's action, form ''), and send answers false.
+ */
+export function formSender(s, root, draw) {
+  return async (key, form, blank, work) => {
+    s[key] = { err: null, busy: true, ...blank };
+    draw();
+    try {
+      const done = await work();
+      s[key] = { err: null, busy: false, ...blank, ...done };
+      return true;
+    } catch (e) {
+      s[key] = { err: e, busy: false, ...blank };
+      draw();
+      if (form) focusError(root, form, e);
+      return false;
+    }
+  };
+}
+
+/** Focuses the first element of root that selector matches, if there is one, and says whether. */
+export function focusOn(root, selector) {
+  const el = root.querySelector(selector);
+  if (el) el.focus();
+  return !!el;
+}
+
+/** A notice that something went through: a tick and text, said to screen readers as a status. */
+export function okNotice(text) {
+  return html`<p class="notice notice-ok" role="status"><span aria-hidden="true">✓</span> ${text}</p>`;
+}
+
+/** Says text to screen readers, through the page's live region. */
+export function announce(text) {
+  const el = document.getElementById('vw-announce');
+  if (el) el.textContent = text;
+}
+
+// ---- item pages ----
+
+/**
+ * Draws an item page before its item is there: the error it was loaded with, and the way back
+ * to its section's list (named listTitle), or the loading line. Says whether it drew, that is
+ * whether the item is missing.
+ */
+export function drawPending(root, error, item, section, listTitle) {
+  if (error) {
+    render(html`<p class="notice notice-error" role="alert">${errorText(error)}</p>
+        <p><a href=${pathOf(section)}>${t('admin.back_to', { what: listTitle })}</a></p>`, root);
+    return true;
+  }
+  if (!item) {
+    render(html`<p class="loading">${t('app.loading')}</p>`, root);
+    return true;
+  }
+  return false;
+}
+
 // ---- drafts ----
 
 const DRAFT_PREFIX = 'vw-admin-draft:';
@@ -183,8 +246,7 @@ async function copy(button, text) {
     says.textContent = ok ? t('admin.copied') : t('admin.copy_manually');
     setTimeout(() => { says.textContent = t('admin.copy'); }, 3000);
   }
-  const live = document.getElementById('vw-announce');
-  if (live) live.textContent = ok ? t('admin.copied') : t('admin.copy_manually');
+  announce(ok ? t('admin.copied') : t('admin.copy_manually'));
 }
 
 // ---- lists ----
@@ -207,6 +269,43 @@ export function nextPage(l) {
 /** The list moved back a page. */
 export function previousPage(l) {
   l.cursor = l.back.length ? l.back.pop() : '';
+}
+
+/**
+ * The loading and paging of the cursor list kept in holder[key] (a cursorList()).
+ * load() marks it loading and draws, asks fetch(cursor) for the page ({items, next}), and keeps
+ * its items and next cursor, or the error, and draws; an answer overtaken by a later load, or
+ * come after the page was left (alive() false), is dropped. fresh(page), when given, takes what
+ * else fetch answered, once the answer is known to be the latest. page(where) turns to the
+ * 'next', the 'previous' or else the first page and loads it; first() starts the list again.
+ */
+export function pagedList(holder, key, { fetch, draw, alive, fresh }) {
+  let seq = 0;
+  async function load() {
+    const my = ++seq;
+    holder[key].loading = true;
+    holder[key].error = null;
+    draw();
+    try {
+      const page = await fetch(holder[key].cursor);
+      if (my !== seq || !alive()) return;
+      if (fresh) fresh(page);
+      holder[key].items = page.items || [];
+      holder[key].next = page.next || '';
+    } catch (e) {
+      if (my !== seq || !alive()) return;
+      holder[key].error = e;
+    }
+    holder[key].loading = false;
+    draw();
+  }
+  function page(where) {
+    if (where === 'next') nextPage(holder[key]);
+    else if (where === 'previous') previousPage(holder[key]);
+    else holder[key] = cursorList();
+    return load();
+  }
+  return { load, page, first: () => page('first') };
 }
 
 /** The buttons under a list: first, previous, next, with where we are. */

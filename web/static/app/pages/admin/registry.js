@@ -5,10 +5,10 @@
 import { html, render, nothing, repeat } from '../../lit.js';
 import { t } from '../../i18n.js';
 import * as api from '../../api.js';
-import { formError, values, errorText } from '../../forms.js';
+import { formError, values } from '../../forms.js';
 import {
-  field, checkGroup, checked, focusError, draft, secretPanel, cursorList, nextPage, previousPage, pager, listState,
-  afterFor, pathOf,
+  field, checkGroup, checked, formSender, focusOn, okNotice, announce, drawPending, draft, secretPanel, cursorList, pagedList,
+  pager, listState, afterFor, pathOf,
 } from './common.js';
 import { KINDS } from './kinds.js';
 
@@ -51,20 +51,14 @@ export function mountList(root, ctx, section) {
   const form = 'create-' + section;
   const kept = draft(form);
   let alive = true;
-  let seq = 0;
-
-  async function load() {
-    const my = ++seq;
-    s.list.loading = true;
-    s.list.error = null;
-    draw();
-    try {
+  const send = formSender(s, root, () => draw());
+  const list = pagedList(s, 'list', {
+    fetch: async (cursor) => {
       if (!s.places) s.places = await loadPlaces();
       const q = { limit: PAGE };
       for (const f of kind.filters(placesCtx())) if (s.filters[f.name]) q[f.name] = s.filters[f.name];
-      q.after = s.list.cursor || afterFor(s.q) || undefined;
+      q.after = cursor || afterFor(s.q) || undefined;
       const page = await api.get(kind.path, q);
-      if (my !== seq || !alive) return;
       let items = page.items || [];
       let next = page.next || '';
       if (s.q) {
@@ -72,15 +66,12 @@ export function mountList(root, ctx, section) {
         if (matching.length < items.length) next = ''; // past the ids that start with the search
         items = matching;
       }
-      s.list.items = items;
-      s.list.next = next;
-    } catch (e) {
-      if (my !== seq || !alive) return;
-      s.list.error = e;
-    }
-    s.list.loading = false;
-    draw();
-  }
+      return { items, next };
+    },
+    draw: () => draw(),
+    alive: () => alive,
+  });
+  const load = list.load;
 
   function placesCtx() {
     const p = s.places || { sites: [], teams: [], zoneOf: () => '', names: { site: (x) => x, team: (x) => x } };
@@ -96,18 +87,13 @@ export function mountList(root, ctx, section) {
     const v = values(ev.target);
     s.q = v.q || '';
     for (const f of kind.filters(placesCtx())) s.filters[f.name] = v[f.name] || '';
-    s.list = cursorList();
     syncQuery();
-    load();
+    list.first();
   }
 
   function page(where) {
-    if (where === 'next') nextPage(s.list);
-    else if (where === 'previous') previousPage(s.list);
-    else s.list = cursorList();
-    load();
-    const h = root.querySelector('.admin-list-title');
-    if (h) h.focus();
+    list.page(where);
+    focusOn(root, '.admin-list-title');
   }
 
   function openCreate() {
@@ -116,8 +102,7 @@ export function mountList(root, ctx, section) {
     syncQuery();
     draw();
     kept.restore(root.querySelector('#' + form));
-    const first = root.querySelector(`#${form} input:not([readonly]), #${form} select`);
-    if (first) first.focus();
+    focusOn(root, `#${form} input:not([readonly]), #${form} select`);
   }
 
   function closeCreate() {
@@ -132,27 +117,20 @@ export function mountList(root, ctx, section) {
     ev.preventDefault();
     if (s.form.busy) return;
     const v = values(ev.target);
-    s.form = { err: null, busy: true };
-    draw();
-    try {
+    const sent = await send('form', form, {}, async () => {
       const body = kind.body(v, undefined, placesCtx());
       const made = await api.post(kind.path, body);
       kept.clear();
       s.created = { id: made.id, secret: made.secret || '' };
       s.creating = false;
-      s.form = { err: null, busy: false };
-      if (section === 'sites' || section === 'teams') s.places = null; // the selects show the new one
-      syncQuery();
-      ev.target.reset();
-      announce(t(kind.created, { id: made.id }));
-      await load();
-      const panel = root.querySelector('.secret-panel, .created-notice');
-      if (panel) panel.focus();
-    } catch (e) {
-      s.form = { err: e, busy: false };
-      draw();
-      focusError(root, form, e);
-    }
+    });
+    if (!sent) return;
+    if (section === 'sites' || section === 'teams') s.places = null; // the selects show the new one
+    syncQuery();
+    ev.target.reset();
+    announce(t(kind.created, { id: s.created.id }));
+    await load();
+    focusOn(root, '.secret-panel, .created-notice');
   }
 
   function createForm() {
@@ -258,6 +236,7 @@ export function mountItem(root, ctx, section) {
     rotate: { busy: false, err: null }, transfer: { err: null, busy: false, done: null } };
   const kept = draft(`${form}:${id}`);
   let alive = true;
+  const send = formSender(s, root, () => draw());
 
   async function load() {
     try {
@@ -285,10 +264,8 @@ export function mountItem(root, ctx, section) {
     ev.preventDefault();
     if (s.form.busy) return;
     const v = values(ev.target);
-    s.form = { err: null, busy: true };
     s.saved = false;
-    draw();
-    try {
+    const sent = await send('form', form, {}, async () => {
       const body = kind.body(v, s.item, placesCtx());
       if (section === 'teams') {
         body.lead = v.lead || '';
@@ -296,53 +273,38 @@ export function mountItem(root, ctx, section) {
       }
       s.item = await api.call('PATCH', `${kind.path}/${encodeURIComponent(id)}`, { body });
       kept.clear();
-      s.form = { err: null, busy: false };
-      s.saved = true;
-      announce(t('admin.saved'));
-      draw();
-    } catch (e) {
-      s.form = { err: e, busy: false };
-      draw();
-      focusError(root, form, e);
-    }
+    });
+    if (!sent) return;
+    s.saved = true;
+    announce(t('admin.saved'));
+    draw();
   }
 
   async function rotateSecret() {
     if (!confirm(t('admin.devices.rotate_confirm', { id }))) return;
-    s.rotate = { busy: true, err: null };
-    draw();
-    try {
+    const sent = await send('rotate', '', {}, async () => {
       const r = await api.post(`/devices/${encodeURIComponent(id)}/secret`);
       s.secret = r.secret;
-      s.rotate = { busy: false, err: null };
-      draw();
-      const p = root.querySelector('.secret-panel');
-      if (p) p.focus();
-    } catch (e) {
-      s.rotate = { busy: false, err: e };
-      draw();
-    }
+    });
+    if (!sent) return;
+    draw();
+    focusOn(root, '.secret-panel');
   }
 
   async function transfer(ev) {
     ev.preventDefault();
     const v = values(ev.target);
-    s.transfer = { err: null, busy: true, done: null };
-    draw();
-    try {
+    const sent = await send('transfer', 'transfer', { done: null }, async () => {
       const tr = await api.post(`/patients/${encodeURIComponent(id)}/transfer`, { team: v.team, device_policy: v.device_policy });
       s.item = await api.get(`/patients/${encodeURIComponent(id)}`);
-      s.transfer = { err: null, busy: false, done: tr };
       ev.target.reset();
-      draw();
-      // The team field is drawn from the item: put the new one in, as the attribute alone does not.
-      const teamInput = root.querySelector(`#${form}-team`);
-      if (teamInput) teamInput.value = s.item.team;
-    } catch (e) {
-      s.transfer = { err: e, busy: false, done: null };
-      draw();
-      focusError(root, 'transfer', e);
-    }
+      return { done: tr };
+    });
+    if (!sent) return;
+    draw();
+    // The team field is drawn from the item: put the new one in, as the attribute alone does not.
+    const teamInput = root.querySelector(`#${form}-team`);
+    if (teamInput) teamInput.value = s.item.team;
   }
 
   function teamRoster(err) {
@@ -389,16 +351,7 @@ export function mountItem(root, ctx, section) {
   }
 
   function draw() {
-    if (!alive) return;
-    if (s.error) {
-      render(html`<p class="notice notice-error" role="alert">${errorText(s.error)}</p>
-        <p><a href=${pathOf(section)}>${t('admin.back_to', { what: t(kind.title) })}</a></p>`, root);
-      return;
-    }
-    if (!s.item) {
-      render(html`<p class="loading">${t('app.loading')}</p>`, root);
-      return;
-    }
+    if (!alive || drawPending(root, s.error, s.item, section, t(kind.title))) return;
     const c = placesCtx();
     const fields = kind.fields(s.item, c);
     const err = s.form.err;
@@ -412,7 +365,7 @@ export function mountItem(root, ctx, section) {
         ${kind.extra ? kind.extra() : nothing}
         ${section === 'teams' ? teamRoster(err) : nothing}
         ${formError(err, names)}
-        ${s.saved ? html`<p class="notice notice-ok" role="status"><span aria-hidden="true">✓</span> ${t('admin.saved')}</p>` : nothing}
+        ${s.saved ? okNotice(t('admin.saved')) : nothing}
         <div class="form-actions">
           <button class="btn btn-primary" type="submit" ?disabled=${s.form.busy}>${s.form.busy ? t('admin.saving') : t('admin.save')}</button>
           <a class="btn" href=${pathOf(section)}>${t('admin.back_to', { what: t(kind.title) })}</a>
@@ -427,9 +380,4 @@ export function mountItem(root, ctx, section) {
   draw();
   load();
   return () => { alive = false; };
-}
-
-function announce(text) {
-  const el = document.getElementById('vw-announce');
-  if (el) el.textContent = text;
 }

@@ -4,10 +4,11 @@
 import { html, render, nothing, repeat } from '../../lit.js';
 import { t } from '../../i18n.js';
 import * as api from '../../api.js';
-import { formError, values, errorText } from '../../forms.js';
+import { formError, values } from '../../forms.js';
 import { dateTime } from '../../format.js';
 import {
-  field, checkGroup, checked, focusError, draft, secretPanel, cursorList, nextPage, previousPage, pager, listState, pathOf,
+  field, checkGroup, checked, formSender, focusOn, okNotice, drawPending, draft, secretPanel, cursorList, pagedList, pager,
+  listState, pathOf,
 } from './common.js';
 import { loadPlaces } from './registry.js';
 
@@ -61,39 +62,23 @@ export function mountList(root, ctx) {
   const form = 'create-user';
   const kept = draft(form);
   let alive = true;
-  let seq = 0;
-
-  async function load() {
-    const my = ++seq;
-    s.list.loading = true;
-    s.list.error = null;
-    draw();
-    try {
+  const send = formSender(s, root, () => draw());
+  const list = pagedList(s, 'list', {
+    fetch: async (cursor) => {
       const [page, places] = await Promise.all([
-        api.get('/users', { role: s.role || undefined, after: s.list.cursor || undefined, limit: PAGE }),
+        api.get('/users', { role: s.role || undefined, after: cursor || undefined, limit: PAGE }),
         s.places ? s.places : loadPlaces(),
       ]);
-      if (my !== seq || !alive) return;
-      s.places = places;
-      s.list.items = page.items || [];
-      s.list.next = page.next || '';
-    } catch (e) {
-      if (my !== seq || !alive) return;
-      s.list.error = e;
-    }
-    s.list.loading = false;
-    draw();
-  }
+      return { ...page, places };
+    },
+    fresh: (page) => { s.places = page.places; },
+    draw: () => draw(),
+    alive: () => alive,
+  });
+  const load = list.load;
 
   function syncQuery() {
     ctx.setQuery({ role: s.role, new: s.creating ? '1' : '' });
-  }
-
-  function page(where) {
-    if (where === 'next') nextPage(s.list);
-    else if (where === 'previous') previousPage(s.list);
-    else s.list = cursorList();
-    load();
   }
 
   function openCreate() {
@@ -102,8 +87,7 @@ export function mountList(root, ctx) {
     syncQuery();
     draw();
     restore();
-    const first = root.querySelector(`#${form}-username`);
-    if (first) first.focus();
+    focusOn(root, `#${form}-username`);
   }
 
   function restore() {
@@ -122,24 +106,17 @@ export function mountList(root, ctx) {
     const body = userBody(el, v);
     if (named(el, 'password').value) body.password = named(el, 'password').value;
     if (named(el, 'disabled').checked) body.disabled = true;
-    s.form = { err: null, busy: true };
-    draw();
-    try {
+    const sent = await send('form', form, {}, async () => {
       const u = await api.post('/users', body);
       kept.clear();
       el.reset();
       s.created = u;
       s.creating = false;
-      s.form = { err: null, busy: false };
-      syncQuery();
-      await load();
-      const n = root.querySelector('.created-notice');
-      if (n) n.focus();
-    } catch (e) {
-      s.form = { err: e, busy: false };
-      draw();
-      focusError(root, form, e);
-    }
+    });
+    if (!sent) return;
+    syncQuery();
+    await load();
+    focusOn(root, '.created-notice');
   }
 
   function createForm() {
@@ -197,14 +174,14 @@ export function mountList(root, ctx) {
       ${createForm()}
       <div class="filters">
         <div class="field"><label for="users-role">${t('admin.users.role')}</label>
-          <select id="users-role" @change=${(e) => { s.role = e.target.value; s.list = cursorList(); syncQuery(); load(); }}>
+          <select id="users-role" @change=${(e) => { s.role = e.target.value; syncQuery(); list.first(); }}>
             <option value="" ?selected=${!s.role}>${t('filter.all')}</option>
             ${ROLES.map((r) => html`<option value=${r} ?selected=${s.role === r}>${roleName(r)}</option>`)}
           </select></div>
       </div>
       ${listState(s.list, load)}
       <div aria-busy=${s.list.loading ? 'true' : 'false'}>${table()}</div>
-      ${pager(s.list, page)}
+      ${pager(s.list, list.page)}
     </section>`, root);
   }
 
@@ -227,6 +204,7 @@ export function mountItem(root, ctx) {
   };
   const kept = draft(`${form}:${id}`);
   let alive = true;
+  const send = formSender(s, root, () => draw());
 
   async function load() {
     try {
@@ -256,65 +234,42 @@ export function mountItem(root, ctx) {
     ev.preventDefault();
     if (s.form.busy) return;
     const el = ev.target;
-    s.form = { err: null, busy: true, saved: false };
-    draw();
-    try {
+    const sent = await send('form', form, { saved: false }, async () => {
       await patch(userBody(el, values(el)));
       kept.clear();
-      s.form = { err: null, busy: false, saved: true };
-    } catch (e) {
-      s.form = { err: e, busy: false, saved: false };
-    }
-    draw();
-    if (s.form.err) focusError(root, form, s.form.err);
+      return { saved: true };
+    });
+    if (sent) draw();
   }
 
   async function toggle() {
-    s.toggle = { err: null, busy: true };
-    draw();
-    try {
-      await patch({ disabled: !s.user.disabled });
-      s.toggle = { err: null, busy: false };
-    } catch (e) {
-      s.toggle = { err: e, busy: false };
-    }
-    draw();
+    if (await send('toggle', '', {}, async () => { await patch({ disabled: !s.user.disabled }); })) draw();
   }
 
   async function setPassword(ev) {
     ev.preventDefault();
     const el = ev.target;
-    s.pw = { err: null, busy: true, done: false };
-    draw();
-    try {
+    const sent = await send('pw', 'password', { done: false }, async () => {
       await patch({ password: named(el, 'password').value });
       el.reset();
-      s.pw = { err: null, busy: false, done: true };
-    } catch (e) {
-      s.pw = { err: e, busy: false, done: false };
-    }
-    draw();
-    if (s.pw.err) focusError(root, 'password', s.pw.err);
+      return { done: true };
+    });
+    if (sent) draw();
   }
 
   async function makeToken(ev) {
     ev.preventDefault();
     const el = ev.target;
-    s.token = { err: null, busy: true, made: null };
-    draw();
-    try {
+    const sent = await send('token', 'token', { made: null }, async () => {
       const made = await api.post(`/users/${encodeURIComponent(id)}/tokens`, { name: values(el).name });
       el.reset();
-      s.token = { err: null, busy: false, made };
       const list = await api.get(`/users/${encodeURIComponent(id)}/tokens`);
       s.tokens = list.items || [];
-    } catch (e) {
-      s.token = { err: e, busy: false, made: null };
-    }
+      return { made };
+    });
+    if (!sent) return;
     draw();
-    const p = root.querySelector('.secret-panel');
-    if (p) p.focus();
-    else if (s.token.err) focusError(root, 'token', s.token.err);
+    focusOn(root, '.secret-panel');
   }
 
   async function revoke(tok) {
@@ -362,16 +317,7 @@ export function mountItem(root, ctx) {
   }
 
   function draw() {
-    if (!alive) return;
-    if (s.error) {
-      render(html`<p class="notice notice-error" role="alert">${errorText(s.error)}</p>
-        <p><a href=${pathOf('users')}>${t('admin.back_to', { what: t('admin.users.title') })}</a></p>`, root);
-      return;
-    }
-    if (!s.user) {
-      render(html`<p class="loading">${t('app.loading')}</p>`, root);
-      return;
-    }
+    if (!alive || drawPending(root, s.error, s.user, 'users', t('admin.users.title'))) return;
     const u = s.user;
     const err = s.form.err;
     render(html`<section class="admin-section" aria-labelledby="user-title">
@@ -382,7 +328,7 @@ export function mountItem(root, ctx) {
           @input=${(e) => kept.save(e.currentTarget)} @change=${(e) => kept.save(e.currentTarget)}>
         <div class="form-grid">${userFields(form, u, s.role, s.places, err, (e) => { s.role = e.target.value; draw(); })}</div>
         ${formError(err, USER_FIELDS)}
-        ${s.form.saved ? html`<p class="notice notice-ok" role="status"><span aria-hidden="true">✓</span> ${t('admin.saved')}</p>` : nothing}
+        ${s.form.saved ? okNotice(t('admin.saved')) : nothing}
         <div class="form-actions"><button class="btn btn-primary" type="submit" ?disabled=${s.form.busy}>${t('admin.save')}</button></div>
       </form>
       <section class="panel" aria-labelledby="access-title">
@@ -398,7 +344,7 @@ export function mountItem(root, ctx) {
         ${field('password', { name: 'password', label: t('admin.users.new_password'), type: 'password', autocomplete: 'new-password',
           hint: t('admin.hint.password') }, s.pw.err)}
         ${formError(s.pw.err, ['password'])}
-        ${s.pw.done ? html`<p class="notice notice-ok" role="status"><span aria-hidden="true">✓</span> ${t('admin.users.password_set')}</p>` : nothing}
+        ${s.pw.done ? okNotice(t('admin.users.password_set')) : nothing}
         <div class="form-actions"><button class="btn" type="submit" ?disabled=${s.pw.busy}>${t('admin.users.set_password')}</button></div>
       </form>
       ${tokens()}

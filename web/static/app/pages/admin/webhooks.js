@@ -5,10 +5,12 @@
 import { html, render, nothing, repeat } from '../../lit.js';
 import { t } from '../../i18n.js';
 import * as api from '../../api.js';
-import { formError, values, errorText } from '../../forms.js';
+import { formError, values } from '../../forms.js';
 import { dateTime } from '../../format.js';
 import { SEVERITIES, severityBadge } from '../../alerts.js';
-import { field, focusError, draft, secretPanel, cursorList, nextPage, previousPage, pager, listState, pathOf } from './common.js';
+import {
+  field, formSender, focusOn, okNotice, drawPending, draft, secretPanel, cursorList, pagedList, pager, listState, pathOf,
+} from './common.js';
 import { loadPlaces } from './registry.js';
 
 const PAGE = 50;
@@ -38,34 +40,18 @@ export function mountList(root, ctx) {
   const form = 'create-webhook';
   const kept = draft(form);
   let alive = true;
-  let seq = 0;
-
-  async function load() {
-    const my = ++seq;
-    s.list.loading = true;
-    s.list.error = null;
-    draw();
-    try {
-      const [page, places] = await Promise.all([api.get('/webhooks', { after: s.list.cursor || undefined, limit: PAGE }),
+  const send = formSender(s, root, () => draw());
+  const list = pagedList(s, 'list', {
+    fetch: async (cursor) => {
+      const [page, places] = await Promise.all([api.get('/webhooks', { after: cursor || undefined, limit: PAGE }),
         s.places || loadPlaces()]);
-      if (my !== seq || !alive) return;
-      s.places = places;
-      s.list.items = page.items || [];
-      s.list.next = page.next || '';
-    } catch (e) {
-      if (my !== seq || !alive) return;
-      s.list.error = e;
-    }
-    s.list.loading = false;
-    draw();
-  }
-
-  function page(where) {
-    if (where === 'next') nextPage(s.list);
-    else if (where === 'previous') previousPage(s.list);
-    else s.list = cursorList();
-    load();
-  }
+      return { ...page, places };
+    },
+    fresh: (page) => { s.places = page.places; },
+    draw: () => draw(),
+    alive: () => alive,
+  });
+  const load = list.load;
 
   function openCreate() {
     s.creating = true;
@@ -74,8 +60,7 @@ export function mountList(root, ctx) {
     draw();
     const el = root.querySelector('#' + form);
     if (el && kept.restore(el)) { s.target = el.elements.namedItem('target').value || 'team'; draw(); }
-    const first = root.querySelector(`#${form}-target`);
-    if (first) first.focus();
+    focusOn(root, `#${form}-target`);
   }
 
   async function create(ev) {
@@ -86,23 +71,16 @@ export function mountList(root, ctx) {
     const body = { url: v.url, enabled: el.elements.namedItem('enabled').checked };
     if (v.min_severity) body.min_severity = v.min_severity;
     if (v.target === 'site') body.site = v.site; else body.team = v.team;
-    s.form = { err: null, busy: true };
-    draw();
-    try {
+    const sent = await send('form', form, {}, async () => {
       s.created = await api.post('/webhooks', body);
       kept.clear();
       el.reset();
       s.creating = false;
-      s.form = { err: null, busy: false };
-      ctx.setQuery({});
-      await load();
-      const p = root.querySelector('.secret-panel');
-      if (p) p.focus();
-    } catch (e) {
-      s.form = { err: e, busy: false };
-      draw();
-      focusError(root, form, e);
-    }
+    });
+    if (!sent) return;
+    ctx.setQuery({});
+    await load();
+    focusOn(root, '.secret-panel');
   }
 
   function createForm() {
@@ -162,7 +140,7 @@ export function mountList(root, ctx) {
       ${createForm()}
       ${listState(s.list, load)}
       <div aria-busy=${s.list.loading ? 'true' : 'false'}>${table()}</div>
-      ${pager(s.list, page)}
+      ${pager(s.list, list.page)}
     </section>`, root);
   }
 
@@ -182,6 +160,13 @@ export function mountItem(root, ctx) {
   const s = { hook: null, places: null, error: null, form: { err: null, busy: false, saved: false }, secret: '', by: '',
     act: { err: null, busy: false }, log: cursorList() };
   let alive = true;
+  const send = formSender(s, root, () => draw());
+  const deliveries = pagedList(s, 'log', {
+    fetch: (cursor) => api.get(`/webhooks/${encodeURIComponent(id)}/deliveries`, { before: cursor || undefined, limit: PAGE }),
+    draw: () => draw(),
+    alive: () => alive,
+  });
+  const loadLog = deliveries.load;
 
   async function load() {
     try {
@@ -201,74 +186,33 @@ export function mountItem(root, ctx) {
     if (s.hook) loadLog();
   }
 
-  async function loadLog() {
-    s.log.loading = true;
-    s.log.error = null;
-    draw();
-    try {
-      const page = await api.get(`/webhooks/${encodeURIComponent(id)}/deliveries`, { before: s.log.cursor || undefined, limit: PAGE });
-      if (!alive) return;
-      s.log.items = page.items || [];
-      s.log.next = page.next || '';
-    } catch (e) {
-      s.log.error = e;
-    }
-    s.log.loading = false;
-    draw();
-  }
-
-  function logPage(where) {
-    if (where === 'next') nextPage(s.log);
-    else if (where === 'previous') previousPage(s.log);
-    else s.log = cursorList();
-    loadLog();
-  }
-
   async function save(ev) {
     ev.preventDefault();
     const el = ev.target;
     const v = values(el);
-    s.form = { err: null, busy: true, saved: false };
-    draw();
-    try {
+    const sent = await send('form', form, { saved: false }, async () => {
       s.hook = await api.call('PATCH', `/webhooks/${encodeURIComponent(id)}`, {
         body: { url: v.url, enabled: el.elements.namedItem('enabled').checked, min_severity: v.min_severity || '' },
       });
-      s.form = { err: null, busy: false, saved: true };
-    } catch (e) {
-      s.form = { err: e, busy: false, saved: false };
-    }
-    draw();
-    if (s.form.err) focusError(root, form, s.form.err);
+      return { saved: true };
+    });
+    if (sent) draw();
   }
 
   async function rotate() {
     if (!confirm(t('admin.webhooks.rotate_confirm'))) return;
-    s.act = { err: null, busy: true };
-    draw();
-    try {
+    const sent = await send('act', '', {}, async () => {
       const r = await api.post(`/webhooks/${encodeURIComponent(id)}/rotate-secret`);
       s.secret = r.secret;
-      s.act = { err: null, busy: false };
-    } catch (e) {
-      s.act = { err: e, busy: false };
-    }
-    draw();
-    const p = root.querySelector('.secret-panel');
-    if (p) p.focus();
+    });
+    if (sent) draw();
+    focusOn(root, '.secret-panel');
   }
 
   async function remove() {
     if (!confirm(t('admin.webhooks.delete_confirm', { url: s.hook.url }))) return;
-    s.act = { err: null, busy: true };
-    draw();
-    try {
-      await api.del(`/webhooks/${encodeURIComponent(id)}`);
-      ctx.go(pathOf('webhooks'));
-    } catch (e) {
-      s.act = { err: e, busy: false };
-      draw();
-    }
+    const sent = await send('act', '', {}, async () => { await api.del(`/webhooks/${encodeURIComponent(id)}`); });
+    if (sent) ctx.go(pathOf('webhooks'));
   }
 
   function log() {
@@ -295,21 +239,12 @@ export function mountItem(root, ctx) {
             ${d.last_attempt_at ? html`<br><span class="muted small">${when(d.last_attempt_at)}</span>` : nothing}</td>
           <td>${d.delivered_at ? when(d.delivered_at) : d.next_attempt_at ? t('admin.webhooks.next_at', { when: when(d.next_attempt_at) }) : '—'}</td>
         </tr>`)}</tbody></table></div>`}
-      ${pager(l, logPage)}
+      ${pager(l, deliveries.page)}
     </section>`;
   }
 
   function draw() {
-    if (!alive) return;
-    if (s.error) {
-      render(html`<p class="notice notice-error" role="alert">${errorText(s.error)}</p>
-        <p><a href=${pathOf('webhooks')}>${t('admin.back_to', { what: t('admin.webhooks.title') })}</a></p>`, root);
-      return;
-    }
-    if (!s.hook) {
-      render(html`<p class="loading">${t('app.loading')}</p>`, root);
-      return;
-    }
+    if (!alive || drawPending(root, s.error, s.hook, 'webhooks', t('admin.webhooks.title'))) return;
     const w = s.hook;
     const err = s.form.err;
     render(html`<section class="admin-section" aria-labelledby="hook-title">
@@ -325,7 +260,7 @@ export function mountItem(root, ctx) {
           ${field(form, { name: 'enabled', label: t('admin.webhooks.enabled'), type: 'checkbox', value: w.enabled, hint: t('admin.hint.webhook_enabled') }, err)}
         </div>
         ${formError(err, FIELDS)}
-        ${s.form.saved ? html`<p class="notice notice-ok" role="status"><span aria-hidden="true">✓</span> ${t('admin.saved')}</p>` : nothing}
+        ${s.form.saved ? okNotice(t('admin.saved')) : nothing}
         <div class="form-actions"><button class="btn btn-primary" type="submit" ?disabled=${s.form.busy}>${t('admin.save')}</button></div>
       </form>
       <section class="panel" aria-labelledby="hook-actions">
