@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -111,6 +112,20 @@ func (s Scope) Allows(c Category, team, site string) bool {
 
 // Empty reports whether the scope covers nothing.
 func (s Scope) Empty() bool { return !s.All && len(s.Teams) == 0 && len(s.Sites) == 0 }
+
+// ScopeOf is what p may see: an admin every alert, a doctor the clinical alerts of their teams,
+// a fleet manager the fault alerts of their sites; anyone else nothing.
+func ScopeOf(p *access.Principal) Scope {
+	switch p.Role {
+	case access.Admin:
+		return Scope{All: true}
+	case access.Doctor:
+		return Scope{Teams: p.Teams}
+	case access.FleetManager:
+		return Scope{Sites: p.Sites}
+	}
+	return Scope{}
+}
 
 // SystemActor is the actor of the changes that findings make.
 const SystemActor = "system"

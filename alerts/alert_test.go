@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalwatch/vitalwatch/access"
 	"github.com/vitalwatch/vitalwatch/errcode"
 )
 
@@ -72,6 +73,22 @@ func TestScopeAllows(t *testing.T) {
 	} {
 		if got := tt.scope.Allows(tt.c, tt.team, tt.site); got != tt.want {
 			t.Errorf("%s: %+v.Allows(%s, %q, %q) = %v; want %v", tt.name, tt.scope, tt.c, tt.team, tt.site, got, tt.want)
+		}
+	}
+}
+
+func TestScopeOf(t *testing.T) {
+	for _, tt := range []struct {
+		p    access.Principal
+		want Scope
+	}{
+		{access.Principal{Role: access.Admin, Teams: []string{"tA"}}, Scope{All: true}},
+		{access.Principal{Role: access.Doctor, Teams: []string{"tA", "tB"}, Sites: []string{"sA"}}, Scope{Teams: []string{"tA", "tB"}}},
+		{access.Principal{Role: access.FleetManager, Teams: []string{"tA"}, Sites: []string{"sA"}}, Scope{Sites: []string{"sA"}}},
+		{access.Principal{Role: "visitor", Teams: []string{"tA"}, Sites: []string{"sA"}}, Scope{}},
+	} {
+		if got := ScopeOf(&tt.p); got.All != tt.want.All || !slices.Equal(got.Teams, tt.want.Teams) || !slices.Equal(got.Sites, tt.want.Sites) {
+			t.Errorf("ScopeOf(%s) = %+v; want %+v", tt.p.Role, got, tt.want)
 		}
 	}
 }

@@ -158,22 +158,9 @@ func alertEventOut(ev alerts.Event) alertEventJSON {
 		Severity: ev.Severity.String(), Notify: ev.Notify}
 }
 
-// alertScope is what p may see.
-func alertScope(p *access.Principal) alerts.Scope {
-	switch p.Role {
-	case access.Admin:
-		return alerts.Scope{All: true}
-	case access.Doctor:
-		return alerts.Scope{Teams: p.Teams}
-	case access.FleetManager:
-		return alerts.Scope{Sites: p.Sites}
-	}
-	return alerts.Scope{}
-}
-
 // mayAlert refuses p an alert outside its scope, saying why.
 func mayAlert(p *access.Principal, al alerts.Alert) error {
-	if alertScope(p).Allows(al.Category, al.Team, al.Site) {
+	if alerts.ScopeOf(p).Allows(al.Category, al.Team, al.Site) {
 		return nil
 	}
 	switch {
@@ -199,7 +186,7 @@ func (a *API) alertFor(c *call) (alerts.Alert, error) {
 // is the cursor for before=.
 func (a *API) listAlerts(c *call) error {
 	p, q := c.p, c.q
-	f := alerts.Filter{Scope: alertScope(p), State: alerts.State(q.Get("state")), Rule: q.Get("rule"),
+	f := alerts.Filter{Scope: alerts.ScopeOf(p), State: alerts.State(q.Get("state")), Rule: q.Get("rule"),
 		Category: alerts.Category(q.Get("category")), Patient: q.Get("patient"), Device: q.Get("device"),
 		Team: q.Get("team"), Site: q.Get("site")}
 	switch f.State {
@@ -367,7 +354,7 @@ func (a *API) alertStream(c *call) error {
 		after = n
 	}
 	ctx, w, p := c.Context(), c.w, c.p
-	scope := alertScope(p)
+	scope := alerts.ScopeOf(p)
 	sub, err := a.opts.AlertFeed.Subscribe(ctx, scope)
 	if err != nil {
 		if errors.Is(err, notify.ErrHubStopped) {

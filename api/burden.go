@@ -88,7 +88,7 @@ func burdenTime(name, v string) (time.Time, error) {
 func (a *API) alertBurden(c *call) error {
 	p, q := c.p, c.q
 	var err error
-	f := alerts.BurdenFilter{Scope: alertScope(p), Team: q.Get("team"), Site: q.Get("site"), Rule: q.Get("rule"),
+	f := alerts.BurdenFilter{Scope: alerts.ScopeOf(p), Team: q.Get("team"), Site: q.Get("site"), Rule: q.Get("rule"),
 		To: time.Now().UTC().Truncate(time.Millisecond)}
 	if v := q.Get("to"); v != "" {
 		if f.To, err = burdenTime("to", v); err != nil {

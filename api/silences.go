@@ -98,7 +98,7 @@ func parseSubject(field, raw string) (alerts.Subject, error) {
 
 func (a *API) listSilences(c *call) error {
 	q := c.q
-	f := alerts.SilenceFilter{Scope: alertScope(c.p)}
+	f := alerts.SilenceFilter{Scope: alerts.ScopeOf(c.p)}
 	var err error
 	if v := q.Get("subject"); v != "" {
 		if f.Subject, err = parseSubject("subject", v); err != nil {

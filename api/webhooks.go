@@ -138,7 +138,7 @@ func parseMinSeverity(v string) (alerts.Severity, error) {
 // listWebhooks serves GET /api/v1/webhooks?team=&site=&after=&limit=, by id, of the webhooks the
 // caller may manage. A page's next is the cursor for after=.
 func (a *API) listWebhooks(c *call) error {
-	f := notify.WebhookFilter{Scope: alertScope(c.p), Team: c.q.Get("team"), Site: c.q.Get("site")}
+	f := notify.WebhookFilter{Scope: alerts.ScopeOf(c.p), Team: c.q.Get("team"), Site: c.q.Get("site")}
 	if err := scopedIDParams(c.q, c.p, "team", "site"); err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func (s *Server) everything(c *call) error {
 		if err != nil {
 			return invalidParam(pageParam, "not a page of this search; follow the Bundle's next link")
 		}
-		f := alerts.Filter{Scope: alertScope(c.p), Category: alerts.Clinical, Patient: pt.ID, Since: rng.From, Until: rng.To}
+		f := alerts.Filter{Scope: alerts.ScopeOf(c.p), Category: alerts.Clinical, Patient: pt.ID, Since: rng.From, Until: rng.To}
 		list, more, err := s.listFlags(ctx, f, nil, before, count)
 		if err != nil {
 			return err

@@ -72,17 +72,6 @@ func (s *Server) readOrganization(c *call) error {
 	return notFound
 }
 
-// alertScope is the alerts p may see, as the API's alert routes scope them.
-func alertScope(p *access.Principal) alerts.Scope {
-	switch p.Role {
-	case access.Admin:
-		return alerts.Scope{All: true}
-	case access.Doctor:
-		return alerts.Scope{Teams: p.Teams}
-	}
-	return alerts.Scope{Sites: p.Sites}
-}
-
 // flagFor returns the clinical alert a Flag's or a DetectedIssue's id names when p may see it.
 func (s *Server) flagFor(ctx context.Context, c *call, what string) (alerts.Alert, error) {
 	if err := mayPatients(c.p, what); err != nil {
@@ -102,7 +91,7 @@ func (s *Server) flagFor(ctx context.Context, c *call, what string) (alerts.Aler
 		return a, errcode.Errorf(errcode.NotFound, "no %s %s", what, raw)
 	case err != nil:
 		return a, err
-	case !alertScope(c.p).Allows(a.Category, a.Team, a.Site):
+	case !alerts.ScopeOf(c.p).Allows(a.Category, a.Team, a.Site):
 		return a, forbidden("%s %s is for another team than yours", what, raw)
 	}
 	return a, nil
@@ -237,7 +226,7 @@ func (s *Server) searchFlags(c *call) error {
 			return invalidParam(pageParam, "not a page of this search; follow the Bundle's next link")
 		}
 	}
-	f := alerts.Filter{Scope: alertScope(c.p), Category: alerts.Clinical}
+	f := alerts.Filter{Scope: alerts.ScopeOf(c.p), Category: alerts.Clinical}
 	if v := c.q.Get("patient"); v != "" {
 		part, ok := parseRegistryID("", patientParam(v))
 		if !ok {
