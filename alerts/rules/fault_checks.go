@@ -78,7 +78,7 @@ func (e *Engine) flags(b *batch, d *deviceState, flags []string, at time.Time, t
 // nothing.
 func (e *Engine) errorFlags(b *batch, d *deviceState, flags []string, at time.Time) {
 	th := &e.rules.base
-	d.errors.add(at)
+	addTime(&d.errors, at)
 	if !th.on(ruleRepeatedErrors) {
 		return
 	}
