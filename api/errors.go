@@ -64,7 +64,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// The route's pattern, not its path: a path can hold a patient's id, which stays out
 		// of logs above debug.
 		// Likewise the error's root cause, not its wrapping, which names what was asked for.
-		a.log.Error("request failed", "method", r.Method, "route", routePattern(r), "err", rootCause(err))
+		a.log.Error("request failed", "method", r.Method, "route", routePattern(r), "err", errcode.Root(err))
 		a.log.Debug("request failed", "path", r.URL.Path, "err", err)
 		e, status = apiError(errcode.Internal, "internal error"), http.StatusInternalServerError
 	}
@@ -88,15 +88,4 @@ func routePattern(r *http.Request) string {
 		}
 	}
 	return "unmatched"
-}
-
-// rootCause is the innermost error that err wraps through Unwrap() error.
-func rootCause(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
 }

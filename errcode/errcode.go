@@ -48,3 +48,15 @@ func Of(err error) string {
 	}
 	return ""
 }
+
+// Root returns the innermost error that err wraps through Unwrap() error: what a server logs
+// above debug, since the wrapping may name what was asked for, such as a patient's id.
+func Root(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}

@@ -29,3 +29,20 @@ func TestErrorf(t *testing.T) {
 		t.Errorf("Errorf(...).Error() = %q; want %q", got, want)
 	}
 }
+
+func TestRoot(t *testing.T) {
+	disk := errors.New("disk full")
+	for _, tt := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"nil", nil, nil},
+		{"plain", disk, disk},
+		{"wrapped twice", fmt.Errorf("get patient P-1: %w", fmt.Errorf("query: %w", disk)), disk},
+	} {
+		if got := Root(tt.err); got != tt.want {
+			t.Errorf("%s: Root(%v) = %v; want %v", tt.name, tt.err, got, tt.want)
+		}
+	}
+}

@@ -310,7 +310,7 @@ func (s *Server) writeError(c *call, err error) {
 	if ok {
 		errors.As(err, &e)
 	} else {
-		s.log.Error("FHIR request failed", "method", c.r.Method, "err", rootCause(err))
+		s.log.Error("FHIR request failed", "method", c.r.Method, "err", errcode.Root(err))
 		s.log.Debug("FHIR request failed", "path", c.r.URL.Path, "err", err)
 		e = &errcode.Error{Code: errcode.Internal, Message: "internal error"}
 		m.status, m.issue = http.StatusInternalServerError, "exception"
@@ -323,17 +323,6 @@ func (s *Server) writeError(c *call, err error) {
 		c.w.Header().Set("WWW-Authenticate", `Bearer realm="VitalWatch"`)
 	}
 	s.write(c, m.status, OperationOutcome{ResourceType: "OperationOutcome", Issue: []Issue{is}})
-}
-
-// rootCause is the innermost error err wraps.
-func rootCause(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
 }
 
 // invalidParam is a 400 about the search parameter name.
