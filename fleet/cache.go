@@ -63,15 +63,19 @@ func (r *Reports) allPeriods(ctx context.Context, dir *devices.Directory) ([]dev
 // a directory with a version, the lists are made once and shared: callers must not change them.
 func (r *Reports) allDevices(dir *devices.Directory) ([]devices.Device, []devices.Assignment) {
 	list := func() ([]devices.Device, []devices.Assignment) {
-		var ds []devices.Device
+		var ps []*devices.Device
 		var as []devices.Assignment
 		dir.Devices(func(d *devices.Device, assigns []devices.Assignment) bool {
-			ds = append(ds, *d)
+			ps = append(ps, d)
 			as = append(as, assigns...)
 			return true
 		})
-		// By id, which the utilisation's ordering is quickest with.
-		slices.SortFunc(ds, func(a, b devices.Device) int { return strings.Compare(a.ID, b.ID) })
+		// By id, which the utilisation's ordering is quickest with; pointers sort faster.
+		slices.SortFunc(ps, func(a, b *devices.Device) int { return strings.Compare(a.ID, b.ID) })
+		ds := make([]devices.Device, len(ps))
+		for i, d := range ps {
+			ds[i] = *d
+		}
 		return ds, as
 	}
 	v := dir.Version()

@@ -371,7 +371,7 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Aler
 	if f.MinSeverity > 0 {
 		w.add("severity >= ?", int(f.MinSeverity))
 	}
-	seen, order, err := s.lastSeenRange(ctx, f)
+	seen, from, order, err := s.lastSeenRange(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
 	}
@@ -384,7 +384,7 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Aler
 	if f.Before > 0 {
 		w.add("id < ?", f.Before)
 	}
-	q := `SELECT ` + alertListColumns + ` FROM alerts` + w.sql() + ` ORDER BY ` + order + ` DESC LIMIT ` + w.arg(pageSize(f.Limit))
+	q := `SELECT ` + alertListColumns + ` FROM ` + from + w.sql() + ` ORDER BY ` + order + ` DESC LIMIT ` + w.arg(pageSize(f.Limit))
 	out, err := queryAll(ctx, s.db, q, w.args, scanAlert)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
@@ -396,19 +396,20 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Aler
 // alerts_last_seen and sorts by id; from a range with more, it reads the alerts newest first.
 const rangeProbe = 50_000
 
-// lastSeenRange says how ListAlerts writes a range of last seen: the column in its conditions
-// and what it orders by. Neither database's planner knows that the alerts of a range of last
-// seen are not spread over the ids but bunched: SQLite (without statistics) takes any range for
-// a narrow one, and reads all of it through alerts_last_seen to sort it by id, slow for a range
-// of most alerts; PostgreSQL takes a range of 2% of the alerts to be met every 50 alerts when it
-// reads them newest first, and so reads almost all of them when the range is a week a year ago.
-// So a probe counts, through the index, up to rangeProbe alerts of the range. With fewer, the
-// list reads the range through the index (PostgreSQL: ordered by "id + 0", which it cannot take
-// from the primary key); with as many, newest first (SQLite: "+last_seen_ms", which keeps its
-// planner from the index).
-func (s *Alerts) lastSeenRange(ctx context.Context, f alerts.Filter) (column, order string, err error) {
+// lastSeenRange says how ListAlerts writes a range of last seen: the column in its conditions,
+// the table it reads and what it orders by. Neither database's planner knows that the alerts of
+// a range of last seen are not spread over the ids but bunched: SQLite (without statistics)
+// guesses, reading a range with both ends through alerts_last_seen and sorting it by id (slow for
+// a range of most alerts) but one with an end only newest first (slow for the first days of a
+// year); PostgreSQL takes a range of 2% of the alerts to be met every 50 alerts when it reads
+// them newest first, and so reads almost all of them when the range is a week a year ago. So a
+// probe counts, through the index, up to rangeProbe alerts of the range. With fewer, the list
+// reads the range through the index (SQLite: INDEXED BY; PostgreSQL: ordered by "id + 0", which
+// it cannot take from the primary key); with as many, newest first (SQLite: "+last_seen_ms",
+// which keeps its planner from the index).
+func (s *Alerts) lastSeenRange(ctx context.Context, f alerts.Filter) (column, from, order string, err error) {
 	if f.Since.IsZero() && f.Until.IsZero() {
-		return "last_seen_ms", "id", nil
+		return "last_seen_ms", "alerts", "id", nil
 	}
 	w := &where{}
 	if !f.Since.IsZero() {
@@ -417,24 +418,24 @@ func (s *Alerts) lastSeenRange(ctx context.Context, f alerts.Filter) (column, or
 	if !f.Until.IsZero() {
 		w.add("last_seen_ms < ?", f.Until.UnixMilli())
 	}
-	indexed := ""
+	indexed := "alerts"
 	if s.dialect == sqlite {
-		indexed = " INDEXED BY alerts_last_seen"
+		indexed = "alerts INDEXED BY alerts_last_seen"
 	}
 	var n int
-	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM alerts`+indexed+w.sql()+
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM `+indexed+w.sql()+
 		` LIMIT `+w.arg(rangeProbe)+`) AS probe`, w.args...).Scan(&n)
 	switch {
 	case err != nil:
-		return "", "", err
+		return "", "", "", err
 	case n >= rangeProbe && s.dialect == sqlite:
-		return "+last_seen_ms", "id", nil
+		return "+last_seen_ms", "alerts", "id", nil
 	case n >= rangeProbe:
-		return "last_seen_ms", "id", nil
+		return "last_seen_ms", "alerts", "id", nil
 	case s.dialect == postgres:
-		return "last_seen_ms", "id + 0", nil
+		return "last_seen_ms", "alerts", "id + 0", nil
 	}
-	return "last_seen_ms", "id", nil
+	return "last_seen_ms", indexed, "id", nil
 }
 
 // scopeWhere limits w to what sc covers: the clinical alerts (or their events) of its teams
