@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -314,38 +313,11 @@ func (s *DeviceStatus) inChunks(ctx context.Context, tx *sql.Tx, query string, c
 		for i := from; i < to; i++ {
 			args = bind(args, i)
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(query, s.valuesList(to-from, cols)), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(query, s.dialect.values(to-from, cols)), args...); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// valuesList is the VALUES list of rows rows of cols parameters each: anonymous "?" for
-// SQLite, whose driver looks up a numbered parameter's name by a linear search, $n for
-// PostgreSQL.
-func (s *DeviceStatus) valuesList(rows, cols int) string {
-	var b strings.Builder
-	n := 1
-	for i := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for c := range cols {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			if s.dialect == sqlite {
-				b.WriteByte('?')
-			} else {
-				b.WriteString("$" + strconv.Itoa(n))
-			}
-			n++
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
 }
 
 // PruneDeviceStatusHours deletes the hour counts of hours before before.

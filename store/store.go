@@ -40,6 +40,36 @@ const (
 	postgres dialect = "postgres"
 )
 
+// values returns the VALUES list of rows rows of cols parameters each. SQLite gets anonymous
+// "?" parameters: modernc looks up the name of every numbered parameter by a linear search,
+// which makes a long statement with $n parameters cost in the square of its length.
+// PostgreSQL gets $1, $2, ...
+func (d dialect) values(rows, cols int) string {
+	var b strings.Builder
+	b.Grow(rows * (cols*7 + 4))
+	n := 1
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			if d == sqlite {
+				b.WriteByte('?')
+			} else {
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(n))
+			}
+			n++
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
 // DB is a handle on the database, which every service shares. It is safe for concurrent use.
 type DB struct {
 	db      *sql.DB

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -43,35 +42,6 @@ func (s *Usage) rowsPerStatement() int {
 
 // rowsPerStatementSQLite was measured: of 32, 128 and 500 rows, 128 cost least per use.
 const rowsPerStatementSQLite = 128
-
-// values returns the VALUES list of rows rows of cols parameters each. SQLite gets anonymous
-// "?" parameters: modernc looks up the name of every numbered parameter by a linear search,
-// which makes a long statement with $n parameters cost in the square of its length.
-func (s *Usage) values(rows, cols int) string {
-	var b strings.Builder
-	b.Grow(rows * (cols*7 + 4))
-	n := 1
-	for i := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for c := range cols {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			if s.dialect == sqlite {
-				b.WriteByte('?')
-			} else {
-				b.WriteByte('$')
-				b.WriteString(strconv.Itoa(n))
-			}
-			n++
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
-}
 
 // chunked runs a multi-row statement over n rows in tx, s.rowsPerStatement() rows at a time:
 // query(k) is its text for k rows, and bind appends the parameters of rows [from, to) to args.
@@ -235,7 +205,7 @@ func (s *Usage) FoldUses(ctx context.Context) (int, error) {
 func (s *Usage) insertCounts(ctx context.Context, tx *sql.Tx, counts []usage.DayCount, tail string) error {
 	return s.chunked(ctx, tx, len(counts),
 		func(rows int) string {
-			return `INSERT INTO device_usage (device_id, site_id, day, uses) VALUES ` + s.values(rows, 4) + tail
+			return `INSERT INTO device_usage (device_id, site_id, day, uses) VALUES ` + s.dialect.values(rows, 4) + tail
 		},
 		func(args []any, from, to int) []any {
 			for _, c := range counts[from:to] {

@@ -212,7 +212,7 @@ func (s *Usage) foldMonths(ctx context.Context, tx *sql.Tx, counts []usage.DayCo
 	}
 	return s.chunked(ctx, tx, len(keys),
 		func(n int) string {
-			return `INSERT INTO usage_months (month, site_id, uses) VALUES ` + s.values(n, 3) +
+			return `INSERT INTO usage_months (month, site_id, uses) VALUES ` + s.dialect.values(n, 3) +
 				` ON CONFLICT (month, site_id) DO UPDATE SET uses = excluded.uses`
 		},
 		func(args []any, from, to int) []any {

@@ -339,7 +339,7 @@ func (s *Usage) appendLog(ctx context.Context, tx *sql.Tx, num *numbering, kind 
 		first := num.first + len(num.added) - len(added)
 		err := s.chunked(ctx, tx, len(added),
 			func(rows int) string {
-				return `INSERT INTO usage_subjects (id, device_id, site_id) VALUES ` + s.values(rows, 3)
+				return `INSERT INTO usage_subjects (id, device_id, site_id) VALUES ` + s.dialect.values(rows, 3)
 			},
 			func(args []any, from, to int) []any {
 				for i, sub := range added[from:to] {
