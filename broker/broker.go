@@ -46,7 +46,7 @@ type Config struct {
 }
 
 // readBuffer is the size of each connection's read buffer.
-const readBuffer = 4 << 10
+const readBuffer = 1 << 10
 
 // Broker is a running embedded broker.
 type Broker struct {
@@ -87,7 +87,8 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 		// the buffer exists only then.
 		ClientNetWriteBufferSize: 64 << 10,
 		// Every connection has a read buffer of its own for as long as it lasts: a device's
-		// message is a few hundred bytes, and a longer one is read through.
+		// message is a few hundred bytes, and a longer one is read through (ingest sends 4-byte
+		// PUBACKs: 256 to a read).
 		ClientNetReadBufferSize: readBuffer,
 	}
 	opts.Capabilities = mqtt.NewDefaultServerCapabilities()
