@@ -37,7 +37,9 @@ import (
 // process's RSS at the end of the load and at each quarter of it, its peak RSS and its CPU time
 // a message, with the load average; then the medians and ranges of each side, and the ratio
 // serve/broker, pair by pair. BENCH_ONLY=broker or serve runs one side; BENCH_PROFILE=DIR writes
-// each run's CPU profile (over the load) and heap profile (near its end) there.
+// each run's CPU profile (over the load) and heap profile (near its end) there;
+// BENCH_SERVE_CONFIG is YAML added to serve's configuration (keys not set above), such as
+// "ingest:\n  flush_interval: 10ms\n".
 // Run it with `make bench-connections`.
 func BenchmarkConnections(b *testing.B) {
 	p := connectionsParams(b)
@@ -132,12 +134,19 @@ type connectionsRun struct {
 	cpuPerMsg            float64 // µs
 	loadBefore, loadEnd  string
 	staying, peakConnect int64
+	// serve's own figures: the mean time from a batch's first message to its acknowledgement,
+	// and of an InfluxDB write, over the run
+	batchMean, writeMean float64 // seconds
 }
 
 func (r connectionsRun) print() {
 	fmt.Printf("%-4d %-6s %7.0f %11.0f %10.0f %6d %11.0f %5.0f/%5.0f/%5.0f %9.0f %10.1f %s -> %s\n",
 		r.pair, r.side, r.rate, r.telemetryRate, r.connectsPerS, r.errors, connMiB(r.rssEnd),
 		connMiB(r.rssQuarters[0]), connMiB(r.rssQuarters[1]), connMiB(r.rssQuarters[2]), connMiB(r.rssPeak), r.cpuPerMsg, r.loadBefore, r.loadEnd)
+	if r.side == "serve" {
+		fmt.Printf("     serve: a batch %.0f ms from its first message to its acknowledgement, an InfluxDB write %.0f ms (means)\n",
+			r.batchMean*1000, r.writeMean*1000)
+	}
 }
 
 func connMiB(n int64) float64 { return float64(n) / (1 << 20) }
@@ -156,6 +165,7 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 		ix := testsrv.StartInflux(b, testsrv.InfluxOptions{})
 		defer ix.Stop()
 		conf += fmt.Sprintf("influx:\n  url: %s\n  bucket: %s\n", ix.URL, ix.Bucket)
+		conf += os.Getenv("BENCH_SERVE_CONFIG")
 	}
 	cfgFile := filepath.Join(dir, "vitalwatch.yaml")
 	if err := os.WriteFile(cfgFile, []byte(conf), 0o600); err != nil {
@@ -244,6 +254,10 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 			ended = true
 			r.rssEnd, r.loadEnd = processRSS(pid), connLoad()
 			signalProfile(p, proc, syscall.SIGUSR1)
+			if side == "serve" {
+				r.batchMean = histogramMean(httpAddr, "vitalwatch_ingest_batch_seconds")
+				r.writeMean = histogramMean(httpAddr, "vitalwatch_ingest_influx_write_seconds")
+			}
 		}
 	}
 	simCmd.Wait() // a run with errors says so in its summary
@@ -367,6 +381,29 @@ func connJoin(vs []float64, f string) string {
 		parts[i] = fmt.Sprintf(f, v)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// histogramMean reads the mean of a histogram from serve's /metrics; 0 if it cannot.
+func histogramMean(httpAddr, name string) float64 {
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var sum, count float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+"_sum "); ok {
+			sum, _ = strconv.ParseFloat(v, 64)
+		}
+		if v, ok := strings.CutPrefix(sc.Text(), name+"_count "); ok {
+			count, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if count == 0 {
+		return 0
+	}
+	return sum / count
 }
 
 // connWaitListening waits until addr takes TCP connections.
