@@ -5,7 +5,11 @@ import { lang, t } from './i18n.js';
 
 const dateTimeFormats = new Map();
 
-function dtf(tz, opts) {
+/**
+ * The Intl.DateTimeFormat of options opts in the page's language and time zone tz (the
+ * browser's when tz is not a zone), made once for each.
+ */
+export function dtf(tz, opts) {
   const key = tz + '|' + JSON.stringify(opts);
   let f = dateTimeFormats.get(key);
   if (!f) {

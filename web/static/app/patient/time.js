@@ -1,22 +1,6 @@
 // Local days and times of day in the site's time zone (never the browser's) for the patient's
 // page: dates, the minute and hour of a reading's local day, and the local midnights of a period.
-import { lang } from '../i18n.js';
-
-const formats = new Map();
-
-function dtf(tz, opts) {
-  const key = tz + '|' + JSON.stringify(opts);
-  let f = formats.get(key);
-  if (!f) {
-    try {
-      f = new Intl.DateTimeFormat(lang, { ...opts, timeZone: tz || undefined });
-    } catch {
-      f = new Intl.DateTimeFormat(lang, opts);
-    }
-    formats.set(key, f);
-  }
-  return f;
-}
+import { dtf } from '../format.js';
 
 /** A date such as "22 Nov 2026" in time zone tz. */
 export function dateOnly(iso, tz) {
