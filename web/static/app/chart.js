@@ -1,33 +1,14 @@
 // Time-series charts with uPlot (vendored). A chart is an enhancement: the page always has the
 // data as a table too, and when uPlot is missing from the build, or fails, draw answers false and
 // the page says the table stands in for it.
-import { boot } from './boot.js';
-
-let uplot = null;
-
-async function library() {
-  if (!boot.libraries || !boot.libraries.uplot) return null;
-  if (!uplot) {
-    uplot = import('../vendor/uplot/uPlot.esm.js').then((m) => {
-      if (!document.querySelector('link[data-uplot]')) {
-        const link = document.createElement('link');
-        link.rel = 'stylesheet';
-        link.href = '/static/vendor/uplot/uPlot.min.css';
-        link.dataset.uplot = '';
-        document.head.append(link);
-      }
-      return m.default;
-    }).catch(() => null);
-  }
-  return uplot;
-}
+import { library } from './libraries.js';
 
 /**
  * The uPlot constructor, loaded once with its style sheet, or null when uPlot is missing from
  * the build: for pages that draw charts of their own kinds (bands, scatter, small multiples).
  */
 export function uPlot() {
-  return library();
+  return library('uplot', '/static/vendor/uplot/uPlot.esm.js', '/static/vendor/uplot/uPlot.min.css', (m) => m.default);
 }
 
 const COLOURS = ['#0b5cad', '#8250df', '#1a7f37', '#bc4c00'];
@@ -40,7 +21,7 @@ const LINE_COLOURS = ['#a40e26', '#b35900', '#7a6000', '#3d5a80'];
  * @returns {Promise<{drawn: boolean, destroy: () => void}>}
  */
 export async function draw(el, { x, series, lines = [], tz, yLabel = '' }) {
-  const U = await library();
+  const U = await uPlot();
   if (!U || !x.length) return { drawn: false, destroy() {} };
   try {
     const data = [x, ...series.map((s) => s.values), ...lines.map((l) => x.map(() => l.value))];

@@ -10,30 +10,14 @@ import { t } from '../i18n.js';
 import * as api from '../api.js';
 import * as dir from '../directory.js';
 import { boot } from '../boot.js';
+import { library } from '../libraries.js';
 import { useStyles } from '../styles.js';
 import { number } from '../format.js';
 import { errorText } from '../forms.js';
 import { kindName, stateBadge, verdictBadge, siteName, percent, mySites, STATES, statusName, STATUSES } from '../fleet.js';
 
-let leaflet = null;
-
-// library loads Leaflet and its style sheet once; null when the build lacks it.
-function library() {
-  if (!boot.libraries || !boot.libraries.leaflet) return Promise.resolve(null);
-  if (!leaflet) {
-    leaflet = import('../../vendor/leaflet/leaflet-src.esm.js').then((L) => {
-      if (!document.querySelector('link[data-leaflet]')) {
-        const link = document.createElement('link');
-        link.rel = 'stylesheet';
-        link.href = '/static/vendor/leaflet/leaflet.css';
-        link.dataset.leaflet = '';
-        document.head.append(link);
-      }
-      return L;
-    }).catch((e) => { console.error(e); return null; });
-  }
-  return leaflet;
-}
+// leaflet loads Leaflet and its style sheet once; null when the build lacks it.
+const leaflet = () => library('leaflet', '/static/vendor/leaflet/leaflet-src.esm.js', '/static/vendor/leaflet/leaflet.css');
 
 // hasPlace tells a site with coordinates from one without (0, 0 is the registry's "not given").
 const hasPlace = (s) => s && Number.isFinite(s.lat) && Number.isFinite(s.lon) && !(s.lat === 0 && s.lon === 0);
@@ -201,7 +185,7 @@ export function mount(root, ctx) {
 
   // ---- the map ----
   async function drawMap() {
-    L = await library();
+    L = await leaflet();
     if (!alive) return;
     if (!L || !mapEl.value) {
       s.noMap = true;
