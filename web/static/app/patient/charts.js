@@ -31,6 +31,13 @@ function follow(el, plot, height, min = 260) {
   return ro;
 }
 
+// shown is what a chart function answers for a drawn plot: it follows el's width until
+// destroyed.
+function shown(el, plot, height, min) {
+  const ro = follow(el, plot, height, min);
+  return { drawn: true, plot, destroy() { ro.disconnect(); plot.destroy(); } };
+}
+
 function widthOf(el, min = 260) {
   return Math.max(min, el.clientWidth || 600);
 }
@@ -80,8 +87,7 @@ export async function agp(el, { bins, lo, hi, yMax, labels, height = 300 }) {
         { series: [7, 6], fill: TARGET.fill },
       ],
     }, data, el);
-    const ro = follow(el, plot, height);
-    return { drawn: true, plot, destroy() { ro.disconnect(); plot.destroy(); } };
+    return shown(el, plot, height);
   } catch (e) {
     console.error(e);
     return none;
@@ -119,8 +125,7 @@ export async function day(el, { x, y, lo, hi, yMax, day: span, tz, height = 90 }
       ],
       bands: [{ series: [3, 2], fill: TARGET.fill }],
     }, data, el);
-    const ro = follow(el, plot, height, 150);
-    return { drawn: true, plot, destroy() { ro.disconnect(); plot.destroy(); } };
+    return shown(el, plot, height, 150);
   } catch (e) {
     console.error(e);
     return none;
@@ -154,8 +159,7 @@ export async function byTimeOfDay(el, { groups, lines = [], yMin = 0, yMax, heig
         ...lines.map((l, i) => ({ label: l.label, stroke: LINE_COLOURS[i % LINE_COLOURS.length], width: 1.5, dash: [6, 4], points: { show: false } })),
       ],
     }, data, el);
-    const ro = follow(el, plot, height);
-    return { drawn: true, plot, destroy() { ro.disconnect(); plot.destroy(); } };
+    return shown(el, plot, height);
   } catch (e) {
     console.error(e);
     return none;
@@ -194,8 +198,7 @@ export async function overTime(el, { x, series, lines = [], band, tz, yRange, he
       bands: band ? [{ series: [n + 2, n + 1], fill: TARGET.fill }] : [],
     };
     const plot = new U(opts, data, el);
-    const ro = follow(el, plot, height);
-    return { drawn: true, plot, destroy() { ro.disconnect(); plot.destroy(); } };
+    return shown(el, plot, height);
   } catch (e) {
     console.error(e);
     return none;
