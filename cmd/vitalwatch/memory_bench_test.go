@@ -52,8 +52,10 @@ func BenchmarkMemory(b *testing.B) {
 		d := grown(small, large, func(f *memoryFleet) any { return f.directory() })
 		report("registry", d, "device", float64(n))
 
-		d = grownConnections(b, small, large)
-		report("broker_connection", d, "device", float64(n))
+		heap, stack := grownConnections(b, small, large)
+		report("broker_connection", heap+stack, "device", float64(n))
+		report("broker_connection_heap", heap, "device", float64(n))
+		report("broker_connection_stacks", stack, "device", float64(n))
 
 		d = grown(small, large, func(f *memoryFleet) any { return f.engine() })
 		report("alert_engine", d, "device", float64(n))
@@ -199,11 +201,11 @@ func (f *memoryFleet) keys() *deviceusage.KeySet {
 	return s
 }
 
-// grownConnections returns how much more memory (live heap and goroutine stacks) the embedded
-// broker, with device sign-in, holds for large's devices each connected once than for
-// small's. The test's own ends of the connections, a few hundred bytes each, are counted in.
-func grownConnections(b *testing.B, small, large *memoryFleet) float64 {
-	measure := func(f *memoryFleet) float64 {
+// grownConnections returns how much more live heap and goroutine stacks the embedded broker,
+// with device sign-in, holds for large's devices each connected once than for small's. The
+// test's own ends of the connections, a few hundred bytes each, are counted in the heap.
+func grownConnections(b *testing.B, small, large *memoryFleet) (heap, stack float64) {
+	measure := func(f *memoryFleet) (float64, float64) {
 		devs := make([]devices.Device, len(f.reg.Devices))
 		for i, d := range f.reg.Devices {
 			d.SecretHash = devices.HashSecret(f.reg.Secrets[d.ID])
@@ -216,7 +218,7 @@ func grownConnections(b *testing.B, small, large *memoryFleet) float64 {
 			b.Fatal(err)
 		}
 		defer brk.Close()
-		base := liveHeap() + stacks()
+		baseHeap, baseStack := liveHeap(), stacks()
 		var conns []net.Conn
 		defer func() {
 			for _, c := range conns {
@@ -230,9 +232,11 @@ func grownConnections(b *testing.B, small, large *memoryFleet) float64 {
 			}
 			conns = append(conns, c)
 		}
-		return liveHeap() + stacks() - base
+		return liveHeap() - baseHeap, stacks() - baseStack
 	}
-	return measure(large) - measure(small)
+	lh, ls := measure(large)
+	sh, ss := measure(small)
+	return lh - sh, ls - ss
 }
 
 // stacks is the memory of goroutine stacks in use.
