@@ -39,7 +39,8 @@ import (
 // serve/broker, pair by pair. BENCH_ONLY=broker or serve runs one side; BENCH_PROFILE=DIR writes
 // each run's CPU profile (over the load) and heap profile (near its end) there;
 // BENCH_SERVE_CONFIG is YAML added to serve's configuration (keys not set above), such as
-// "ingest:\n  flush_interval: 10ms\n".
+// "ingest:\n  flush_interval: 10ms\n"; BENCH_CACHE=DIR keeps the imported registry for the next
+// run of the same size.
 // Run it with `make bench-connections`.
 func BenchmarkConnections(b *testing.B) {
 	p := connectionsParams(b)
@@ -47,18 +48,7 @@ func BenchmarkConnections(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	work := b.TempDir()
-	reg, template := filepath.Join(work, "registry"), filepath.Join(work, "template")
-	prepared := time.Now()
-	if out, err := exec.Command(sim, "--export-registry", reg, "--devices", strconv.Itoa(p.devices), "--seed", "1").CombinedOutput(); err != nil {
-		b.Fatalf("vitalsim --export-registry: %v\n%s", err, out)
-	}
-	var importOut strings.Builder
-	if err := run(context.Background(), []string{"registry", "import", reg}, []string{"VITALWATCH_DATA_DIR=" + template},
-		&importOut, &importOut); err != nil {
-		b.Fatalf("registry import: %v\n%s", err, importOut.String())
-	}
-	b.Logf("registry of %d devices exported and imported in %v", p.devices, time.Since(prepared).Round(time.Second))
+	reg, template := prepareRegistry(b, p, sim)
 	fmt.Printf("connections: %d devices, %s a run, %d at a time, %d readings a visit, %d pairs, GOMAXPROCS of the processes %s\n",
 		p.devices, p.duration, p.parallel, p.sessionMessages, p.pairs, connOr(os.Getenv("GOMAXPROCS"), "default"))
 	fmt.Println("pair side   msg/s   telemetry/s connects/s errors rss_end_MiB rss_quarters_MiB  peak_MiB cpu_us/msg load")
@@ -120,6 +110,39 @@ func connectionsParams(b *testing.B) connectionsConfig {
 		}
 	}
 	return p
+}
+
+// prepareRegistry exports the fleet's registry with vitalsim and imports it into a data
+// directory that each run copies, and returns both. With BENCH_CACHE=DIR they are kept in
+// DIR/devices-N, and taken from there when it has them: importing 100,000 devices takes
+// minutes.
+func prepareRegistry(b *testing.B, p connectionsConfig, sim string) (reg, template string) {
+	work := b.TempDir()
+	if dir := os.Getenv("BENCH_CACHE"); dir != "" {
+		work = filepath.Join(dir, fmt.Sprintf("devices-%d", p.devices))
+	}
+	reg, template = filepath.Join(work, "registry"), filepath.Join(work, "template")
+	done := filepath.Join(work, "complete")
+	if _, err := os.Stat(done); err == nil {
+		b.Logf("registry of %d devices from %s", p.devices, work)
+		return reg, template
+	}
+	os.RemoveAll(reg)
+	os.RemoveAll(template)
+	prepared := time.Now()
+	if out, err := exec.Command(sim, "--export-registry", reg, "--devices", strconv.Itoa(p.devices), "--seed", "1").CombinedOutput(); err != nil {
+		b.Fatalf("vitalsim --export-registry: %v\n%s", err, out)
+	}
+	var importOut strings.Builder
+	if err := run(context.Background(), []string{"registry", "import", reg}, []string{"VITALWATCH_DATA_DIR=" + template},
+		&importOut, &importOut); err != nil {
+		b.Fatalf("registry import: %v\n%s", err, importOut.String())
+	}
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("registry of %d devices exported and imported in %v", p.devices, time.Since(prepared).Round(time.Second))
+	return reg, template
 }
 
 // connectionsRun is what one run measured.
