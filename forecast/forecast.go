@@ -138,7 +138,7 @@ func (m *Model) Forecast(h int) []Point {
 	var sum float64 // Σ c_j² for j < the horizon
 	for i := range out {
 		mean := m.pointMean(i + 1)
-		out[i] = m.point(mean, m.sigma2*(1+sum))
+		out[i] = point(mean, m.sigma2*(1+sum))
 		sum += c[i+1] * c[i+1]
 	}
 	return out
@@ -151,6 +151,13 @@ func (m *Model) Mean(from, to int) Point {
 	if from < 1 || to < from {
 		return Point{}
 	}
+	mean, v := m.meanVariance(from, to)
+	return point(mean, v)
+}
+
+// meanVariance is the forecast mean daily value over the horizons from..to (1 <= from <= to)
+// and the variance of its error, not cut at 0.
+func (m *Model) meanVariance(from, to int) (float64, float64) {
 	c := m.coefficients(to)
 	// The error of day h is ε_h + Σ_{j=1}^{h-1} c_j ε_{h-j}: the sum over the days from..to
 	// weighs each future error ε_i by w_i = [from <= i] + Σ_{h=max(from,i+1)}^{to} c_{h-i}.
@@ -169,11 +176,11 @@ func (m *Model) Mean(from, to int) Point {
 		v += w * w
 	}
 	k := float64(to - from + 1)
-	return m.point(mean/k, m.sigma2*v/(k*k))
+	return mean / k, m.sigma2 * v / (k * k)
 }
 
 // point is a forecast mean with its intervals for the variance v, cut at 0 below.
-func (m *Model) point(mean, v float64) Point {
+func point(mean, v float64) Point {
 	sd := math.Sqrt(max(v, 0))
 	z80, z95 := distuv.UnitNormal.Quantile(0.90), distuv.UnitNormal.Quantile(0.975)
 	return Point{
