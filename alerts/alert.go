@@ -178,15 +178,17 @@ func (a Alert) CanResolve(note string) error {
 }
 
 // CheckFinding refuses a finding that cannot be stored: no rule, an unknown category, subject
-// kind or severity.
+// kind or severity, or a site subject not routed as a fault to that site.
 func CheckFinding(f Finding) error {
 	switch {
 	case strings.TrimSpace(f.Rule) == "":
 		return errcode.Errorf(errcode.Invalid, "finding: no rule")
 	case f.Category != Clinical && f.Category != Fault:
 		return errcode.Errorf(errcode.Invalid, "finding of %s: category %q is not clinical or fault", f.Rule, f.Category)
-	case f.Subject.Kind != "patient" && f.Subject.Kind != "device" || f.Subject.ID == "":
-		return errcode.Errorf(errcode.Invalid, "finding of %s: subject %q is not patient/ID or device/ID", f.Rule, f.Subject)
+	case f.Subject.Kind != SubjectPatient && f.Subject.Kind != SubjectDevice && f.Subject.Kind != SubjectSite || f.Subject.ID == "":
+		return errcode.Errorf(errcode.Invalid, "finding of %s: subject %q is not patient/ID, device/ID or site/ID", f.Rule, f.Subject)
+	case f.Subject.Kind == SubjectSite && (f.Category != Fault || f.Site != f.Subject.ID):
+		return errcode.Errorf(errcode.Invalid, "finding of %s: a site's notice is routed to that site as a fault, not %s to site %q", f.Rule, f.Category, f.Site)
 	case !f.Resolve && !f.Late && (f.Severity < Info || f.Severity > Critical):
 		return errcode.Errorf(errcode.Invalid, "finding of %s: %v", f.Rule, f.Severity)
 	}

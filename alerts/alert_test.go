@@ -208,3 +208,21 @@ func TestHolds(t *testing.T) {
 		}
 	}
 }
+
+// A site's notice is a fault about the site, routed to that site; anything else is refused.
+func TestCheckFindingSiteSubject(t *testing.T) {
+	ok := Finding{Rule: RuleCentreGrowth, Category: Fault, Severity: Info, Subject: Subject{Kind: SubjectSite, ID: "s-01"}, Site: "s-01"}
+	if err := CheckFinding(ok); err != nil {
+		t.Errorf("CheckFinding(site notice) = %v; want nil", err)
+	}
+	for name, f := range map[string]Finding{
+		"clinical":     {Rule: RuleCentreGrowth, Category: Clinical, Severity: Info, Subject: Subject{Kind: SubjectSite, ID: "s-01"}, Site: "s-01"},
+		"other site":   {Rule: RuleCentreGrowth, Category: Fault, Severity: Info, Subject: Subject{Kind: SubjectSite, ID: "s-01"}, Site: "s-02"},
+		"no id":        {Rule: RuleCentreGrowth, Category: Fault, Severity: Info, Subject: Subject{Kind: SubjectSite}, Site: ""},
+		"unknown kind": {Rule: RuleCentreGrowth, Category: Fault, Severity: Info, Subject: Subject{Kind: "team", ID: "t-01"}, Site: "s-01"},
+	} {
+		if err := CheckFinding(f); err == nil {
+			t.Errorf("CheckFinding(%s) = nil; want an error", name)
+		}
+	}
+}

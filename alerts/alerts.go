@@ -63,7 +63,9 @@ const (
 // Category says who an alert is for: a clinical alert is about a patient and goes to the
 // patient's team; a fault is about a device and goes to the fleet managers of its site. An SOS
 // or a fall from a device lent to nobody (sos_unassigned, fall_unassigned) has no patient and
-// no team, so it is routed as a fault: about the device, to its site.
+// no team, so it is routed as a fault: about the device, to its site. The fleet's notice that a
+// centre's patients on a plan grew (centre_growth) is routed as a fault too: about the site
+// itself, to its fleet managers.
 type Category string
 
 // Categories.
@@ -72,14 +74,22 @@ const (
 	Fault    Category = "fault"
 )
 
-// Subject is what an alert is about: a patient (clinical) or a device (fault). There is at most
+// Subject is what an alert is about: a patient (clinical), a device (fault), or a site (a
+// centre-level notice such as centre_growth, routed as a fault to that site). There is at most
 // one open alert per rule and subject.
 type Subject struct {
-	Kind string // "patient" or "device"
+	Kind string // "patient", "device" or "site"
 	ID   string
 }
 
-// String is "patient/ID" or "device/ID".
+// Subject kinds.
+const (
+	SubjectPatient = "patient"
+	SubjectDevice  = "device"
+	SubjectSite    = "site"
+)
+
+// String is "patient/ID", "device/ID" or "site/ID".
 func (s Subject) String() string { return s.Kind + "/" + s.ID }
 
 // Evidence is one reading that raised or updated an alert.

@@ -27,4 +27,8 @@ const (
 	RuleImplausibleValues  = "implausible_values"
 	RuleSOSUnassigned      = "sos_unassigned"
 	RuleFallUnassigned     = "fall_unassigned"
+	// RuleCentreGrowth is the info notice to a site's fleet managers that the centre's patients
+	// on a care plan grew beyond reallocation.growth over twelve months (package fleet): its
+	// subject is the site (kind "site"), not a patient or a device.
+	RuleCentreGrowth = "centre_growth"
 )

@@ -54,6 +54,13 @@ import (
 //	                     at once
 //	fall_unassigned      fall event of a device with no patient at its time,    fall: critical                fall's confirm_window in the file          docs/domain.md fall / SOS
 //	                     not cancelled within fall's confirm_window
+//	centre_growth        daily: a centre's patients on a care plan grew by more  growth: info                  reallocation.growth in the configuration   docs/utilisation.md Growth
+//	                     than reallocation.growth over twelve months
+//
+// centre_growth is not judged by the engine from readings: package fleet checks it daily from
+// the registry's patient history and raises it about the site (subject site/ID, category
+// fault, routed to the site's fleet managers). The rules file may set its enabled and
+// severity; its threshold is the configuration's reallocation.growth.
 //
 // sos_unassigned and fall_unassigned are a person's call for help from a device lent to nobody
 // at the event's time (not assigned, or the event predates the loan): there is no patient and
@@ -110,6 +117,7 @@ const (
 	ruleImplausibleValues
 	ruleSOSUnassigned
 	ruleFallUnassigned
+	ruleCentreGrowth
 	numRules
 )
 
@@ -380,6 +388,8 @@ var catalogue = [numRules]ruleSpec{
 		}},
 	ruleSOSUnassigned:  {id: alerts.RuleSOSUnassigned, category: alerts.Fault, levels: []level{{"sos", alerts.Critical}}},
 	ruleFallUnassigned: {id: alerts.RuleFallUnassigned, category: alerts.Fault, levels: []level{{"fall", alerts.Critical}}},
+	// Not the engine's: package fleet raises it from the registry's patients (see above).
+	ruleCentreGrowth: {id: alerts.RuleCentreGrowth, category: alerts.Fault, levels: []level{{"growth", alerts.Info}}},
 }
 
 // offlineInterval returns the parameter of device_offline that holds the expected interval of

@@ -366,9 +366,10 @@ func TestCategoryOf(t *testing.T) {
 			faults = append(faults, id)
 		}
 	}
-	// Routed to the device's site: the faults, and the calls for help from a device lent to nobody.
+	// Routed to the device's site: the faults, and the calls for help from a device lent to
+	// nobody; and to a site itself, the notice of its patients' growth.
 	want := []string{"device_offline", "battery_low", "repeated_errors", "calibration_overdue", "clock_drift", "stuck_sensor", "implausible_values",
-		"sos_unassigned", "fall_unassigned"}
+		"sos_unassigned", "fall_unassigned", "centre_growth"}
 	if !slices.Equal(faults, want) {
 		t.Errorf("fault rules = %v; want %v", faults, want)
 	}

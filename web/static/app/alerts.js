@@ -6,6 +6,7 @@ import { t } from './i18n.js';
 import * as api from './api.js';
 import { fieldError, invalid, formError } from './forms.js';
 import { duration } from './format.js';
+import { site } from './directory.js';
 
 export const SEVERITIES = ['info', 'warning', 'urgent', 'critical'];
 export const STATES = ['open', 'acknowledged', 'resolved'];
@@ -22,9 +23,14 @@ export function severityBadge(sev) {
 /** The name of a rule. */
 export const ruleName = (rule) => t('rule.' + rule);
 
-/** The subject of an alert in words: "Patient P-1" or "Device ox-1". */
+/** The subject of an alert in words: "Patient P-1", "Device ox-1", or "Centre <name>" for a site's notice. */
 export function subjectText(alert) {
-  return alert.patient ? t('subject.patient', { id: alert.patient }) : t('subject.device', { id: alert.device || alert.subject });
+  if (alert.patient) return t('subject.patient', { id: alert.patient });
+  if (alert.subject && alert.subject.startsWith('site/')) {
+    const s = site(alert.site);
+    return t('subject.site', { id: (s && s.name) || alert.site });
+  }
+  return t('subject.device', { id: alert.device || alert.subject });
 }
 
 /** Why an alert notified nobody, in words, or '' for one that is actionable. */
