@@ -88,3 +88,24 @@ func placeholders(first, n int) string {
 	}
 	return string(b)
 }
+
+// DevicesChangedSince returns, by id, the devices whose row, periods or loans a registry change
+// after version changed (the triggers of migration 0021 record them), at most limit of them
+// (limit below 1: all). A device removed since is among them. Changes made before that
+// migration are not: a reader of an older version must read every device again.
+func (s *Registry) DevicesChangedSince(ctx context.Context, version int64, limit int) ([]string, error) {
+	q := `SELECT device_id FROM device_changes WHERE version > $1 ORDER BY device_id`
+	args := []any{version}
+	if limit > 0 {
+		q += ` LIMIT $2`
+		args = append(args, limit)
+	}
+	out, err := queryAll(ctx, s.db, q, args, func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devices changed since %d: %w", version, err)
+	}
+	return out, nil
+}

@@ -101,3 +101,68 @@ func testDevicePeriods(t *testing.T, newDSN func(t *testing.T) string) {
 		t.Errorf("DevicePeriods(cuff-1) after the transfer = %+v, %v; want s1 until %v, then s2", got, err, at)
 	}
 }
+
+// testDevicesChangedSince checks that each registry change that touches a device's row, its
+// periods or its loans records the device at the change's version, whatever the path (a device
+// update, a loan, a return, a transfer that takes a lent device along), and that a change of
+// something else (a centre's address) records none.
+func testDevicesChangedSince(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	s := newStore(t, newDSN)
+	clk := withClock(s)
+	seed(t, s)
+	changed := func(since int64) []string {
+		t.Helper()
+		ids, err := s.DevicesChangedSince(ctx, since, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	v0, err := s.RegistryVersion(ctx)
+	must(t, "RegistryVersion", err)
+	if got := changed(0); !reflect.DeepEqual(got, []string{"cuff-1", "cuff-2", "gm-old", "st-1"}) {
+		t.Errorf("changed since 0 = %v; want the four seeded devices", got)
+	}
+	if got := changed(v0); len(got) != 0 {
+		t.Errorf("changed since the current version = %v; want none", got)
+	}
+	site := site1
+	site.Address = "2 River Rd"
+	must(t, "UpdateSite", s.UpdateSite(asAdmin, site))
+	if got := changed(v0); len(got) != 0 {
+		t.Errorf("after a centre's address: %v; want none", got)
+	}
+	v1, _ := s.RegistryVersion(ctx)
+	clk.advance(day)
+	must(t, "AssignDevice", s.AssignDevice(asAdmin, "cuff-2", "p1", clk.now()))
+	v2, _ := s.RegistryVersion(ctx)
+	st := station1
+	st.Status = devices.Maintenance
+	must(t, "UpdateDevice", s.UpdateDevice(asAdmin, st))
+	if got := changed(v1); !reflect.DeepEqual(got, []string{"cuff-2", "st-1"}) {
+		t.Errorf("changed since %d = %v; want cuff-2 and st-1", v1, got)
+	}
+	if got := changed(v2); !reflect.DeepEqual(got, []string{"st-1"}) {
+		t.Errorf("changed since %d = %v; want st-1", v2, got)
+	}
+	if got, _ := s.DevicesChangedSince(ctx, v1, 1); !reflect.DeepEqual(got, []string{"cuff-2"}) {
+		t.Errorf("changed since %d, at most 1 = %v; want cuff-2", v1, got)
+	}
+	v3, _ := s.RegistryVersion(ctx)
+	clk.advance(day)
+	must(t, "ReturnDevice", s.ReturnDevice(asAdmin, "cuff-2", clk.now()))
+	if got := changed(v3); !reflect.DeepEqual(got, []string{"cuff-2"}) {
+		t.Errorf("after a return: %v; want cuff-2", got)
+	}
+	v4, _ := s.RegistryVersion(ctx)
+	must(t, "AssignDevice", s.AssignDevice(asAdmin, "cuff-1", "p1", clk.now()))
+	v5, _ := s.RegistryVersion(ctx)
+	must(t, "TransferPatient", s.TransferPatient(asAdmin, "p1", "t2", devices.PolicyTravel, clk.now().Add(time.Hour)))
+	if got := changed(v5); !reflect.DeepEqual(got, []string{"cuff-1"}) {
+		t.Errorf("after a transfer taking cuff-1 along: %v; want cuff-1", got)
+	}
+	if got := changed(v4); !reflect.DeepEqual(got, []string{"cuff-1"}) {
+		t.Errorf("since %d: %v; want cuff-1", v4, got)
+	}
+}

@@ -49,6 +49,7 @@ var conformance = []struct {
 	{"ConcurrentAssignmentsDoNotOverlap", testConcurrentAssignmentsDoNotOverlap},
 	{"LoadDirectory", testLoadDirectory},
 	{"DevicePeriods", testDevicePeriods},
+	{"DevicesChangedSince", testDevicesChangedSince},
 	{"LoadDirectoryIsASnapshot", testLoadDirectoryIsASnapshot},
 	{"RegistryVersion", testRegistryVersion},
 	{"AuditLog", testAuditLog},
