@@ -41,6 +41,7 @@ type Reports struct {
 	store      Store
 	moves      Moves
 	patients   Patients
+	faults     Faults
 	directory  func(ctx context.Context) (*devices.Directory, error)
 	thresholds reallocation.Thresholds
 	now        func() time.Time
@@ -56,6 +57,8 @@ type Deps struct {
 	Moves Moves
 	// Patients may be nil: then no centre is flagged for the growth of its patients.
 	Patients Patients
+	// Faults may be nil: then every repair starts when the device was put under maintenance.
+	Faults Faults
 	// Directory returns the registry's devices and loans as of now.
 	Directory func(ctx context.Context) (*devices.Directory, error)
 	// Now is the clock (time.Now outside tests).
@@ -70,7 +73,7 @@ func New(deps Deps, t reallocation.Thresholds) (*Reports, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	return &Reports{store: deps.Store, moves: deps.Moves, patients: deps.Patients, directory: deps.Directory, thresholds: t, now: deps.Now}, nil
+	return &Reports{store: deps.Store, moves: deps.Moves, patients: deps.Patients, faults: deps.Faults, directory: deps.Directory, thresholds: t, now: deps.Now}, nil
 }
 
 // Thresholds are the spare/short thresholds in use.
