@@ -30,11 +30,19 @@ type Demand struct {
 	First usage.Day
 	Last  usage.Day
 	Daily []float64
+	// Condition names the conditions (of Conditions, joined by "+") whose plans ask for the
+	// kind; empty when none does.
+	Condition string
+	// Patients are, for a kind a plan asks for, the centre's patients on such a plan at the end
+	// of each day of Daily, from the registry's log (0 before it began); nil otherwise, or
+	// without the log.
+	Patients []float64
 }
 
 // DemandHistory returns the daily demand of every kind (or scope.Kind) at every centre in scope
 // with a use in the last HistoryMonths months, by site and kind. Uses are counted at the
-// centre the device was at, whatever its status that day.
+// centre the device was at, whatever its status that day. With the registry's log of patients,
+// each series of a kind a plan asks for carries its patients on the plan day by day.
 func (r *Reports) DemandHistory(ctx context.Context, scope Scope) ([]Demand, error) {
 	dir, err := r.directory(ctx)
 	if err != nil {
@@ -103,6 +111,13 @@ func (r *Reports) DemandHistory(ctx context.Context, scope Scope) ([]Demand, err
 		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b Demand) int { return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Kind, b.Kind)) })
+	if r.patients != nil {
+		records, err := r.patients.PatientRecords(ctx)
+		if err != nil {
+			return nil, err
+		}
+		attachPatients(records, out, dir.Location)
+	}
 	return out, nil
 }
 
@@ -110,18 +125,36 @@ func (r *Reports) DemandHistory(ctx context.Context, scope Scope) ([]Demand, err
 type MonthForecast struct {
 	Month usage.Month
 	forecast.Point
+	// Patients is, from the patient-driven model, the mean patients on the plan projected
+	// over the month; 0 from the usage-only model.
+	Patients float64
 }
 
 // DemandForecast is the forecast of one kind's daily demand at one centre.
 type DemandForecast struct {
 	Site  string
 	Kind  devices.Kind
-	Model string    // the model chosen (forecast.Model.Name)
+	Model string    // the model chosen (forecast.Forecaster's Name: "…×patients" when patient-driven)
 	Days  int       // days of history it was fitted to
 	Last  usage.Day // the last day of history
+	// Driver is DriverPatients when the demand was forecast from the patients on a plan,
+	// DriverUsage when from its use alone.
+	Driver string
+	// Why says, for the usage-only model, why not the patients (forecast.Usage*).
+	Why string
+	// Condition names the conditions whose plans ask for the kind ("" for none); Patients is
+	// how many of the centre's patients were on such a plan on the last day.
+	Condition string
+	Patients  float64
 	// Months are the ForecastMonths calendar months after the current one.
 	Months []MonthForecast
 }
+
+// The drivers of a forecast.
+const (
+	DriverUsage    = "usage"
+	DriverPatients = "patients"
+)
 
 // ForecastMonth is the first month a forecast covers, the one a plan on the forecast judges
 // by: the month after the current one (in UTC).
@@ -166,23 +199,7 @@ func (r *Reports) forecastAll(ctx context.Context, kind devices.Kind) ([]DemandF
 	if err != nil {
 		return nil, err
 	}
-	out := make([]DemandForecast, 0, len(hist))
-	for _, h := range hist {
-		m, err := forecast.Fit(h.Daily)
-		if err != nil {
-			continue
-		}
-		f := DemandForecast{Site: h.Site, Kind: h.Kind, Model: m.Name(), Days: m.Days(), Last: h.Last}
-		last, _ := h.Last.Number()
-		month := r.ForecastMonth()
-		for range ForecastMonths {
-			first, _ := month.FirstDay().Number()
-			from := first - last
-			f.Months = append(f.Months, MonthForecast{Month: month, Point: m.Mean(max(from, 1), from+month.Days()-1)})
-			month = month.Next()
-		}
-		out = append(out, f)
-	}
+	out := forecastDemands(hist, r.ForecastMonth())
 	c.mu.Lock()
 	if c.day != day {
 		c.day, c.byOf = day, map[devices.Kind][]DemandForecast{}
@@ -238,4 +255,46 @@ func (r *Reports) onForecast(ctx context.Context, kind devices.Kind, us []reallo
 		u.History = h[max(len(h)-months, 0):]
 	}
 	return out, nil
+}
+
+// forecastDemands forecasts each series for the ForecastMonths calendar months from month
+// (see forecastDemand), in hist's order; a series that cannot be fitted is left out.
+func forecastDemands(hist []Demand, month usage.Month) []DemandForecast {
+	out := make([]DemandForecast, 0, len(hist))
+	for _, h := range hist {
+		if f, ok := forecastDemand(h, month); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// forecastDemand forecasts the series h for the ForecastMonths calendar months from month,
+// from its patients when they drive it better than its use alone (forecast.FitWithPatients).
+func forecastDemand(h Demand, month usage.Month) (DemandForecast, bool) {
+	c, err := forecast.FitWithPatients(h.Daily, h.Patients)
+	if err != nil {
+		return DemandForecast{}, false
+	}
+	f := DemandForecast{Site: h.Site, Kind: h.Kind, Model: c.Name(), Days: c.Days(), Last: h.Last, Driver: DriverUsage,
+		Why: c.Why, Condition: h.Condition}
+	if c.Patients != nil {
+		f.Driver = DriverPatients
+	}
+	if n := len(h.Patients); n > 0 {
+		f.Patients = h.Patients[n-1]
+	}
+	last, _ := h.Last.Number()
+	for range ForecastMonths {
+		first, _ := month.FirstDay().Number()
+		from := max(first-last, 1)
+		to := first - last + month.Days() - 1
+		m := MonthForecast{Month: month, Point: c.Mean(from, to)}
+		if c.Patients != nil {
+			m.Patients = c.Patients.PatientsProjected(from, to)
+		}
+		f.Months = append(f.Months, m)
+		month = month.Next()
+	}
+	return f, true
 }
