@@ -149,3 +149,56 @@ func (r *Reports) growth(ctx context.Context) (before, now map[siteCondition]int
 	t := r.now()
 	return patientsOn(records, t.AddDate(0, -GrowthPeriod, 0)), patientsOn(records, t), nil
 }
+
+// CentreGrowth is one centre's patients on one plan grown beyond the threshold, with the devices
+// of each of the plan's kinds the centre would lack (see Growth). Only kinds the centre has are
+// assessed, so a centre with none of a plan's kinds is not flagged for it.
+type CentreGrowth struct {
+	Site      string
+	Condition string
+	// Patients is how many are on the plan now, Before how many GrowthPeriod months ago; Rate
+	// is (Patients - Before) / Before.
+	Patients, Before int
+	Rate             float64
+	// More is, per kind of the plan the centre has, Growth's More (0 included).
+	More map[devices.Kind]int
+}
+
+// CentreGrowths returns the growth of every centre's patients on every plan beyond the
+// thresholds' Growth, as the assessment flags it, by site and then condition (in the order of
+// Conditions); none when growth is off or no patient history is given.
+func (r *Reports) CentreGrowths(ctx context.Context) ([]CentreGrowth, error) {
+	if r.patients == nil || r.thresholds.Growth <= 0 {
+		return nil, nil
+	}
+	as, err := r.Assess(ctx, Scope{})
+	if err != nil {
+		return nil, err
+	}
+	index := map[siteCondition]int{}
+	var out []CentreGrowth
+	for _, a := range as {
+		g := a.Growth
+		if g == nil {
+			continue
+		}
+		c := slices.IndexFunc(Conditions, func(c Condition) bool { return c.Name == g.Condition })
+		k := siteCondition{a.Site, c}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, CentreGrowth{Site: a.Site, Condition: g.Condition, Patients: g.Patients, Before: g.Before, Rate: g.Rate,
+				More: map[devices.Kind]int{}})
+		}
+		out[i].More[a.Type] = g.More
+	}
+	slices.SortFunc(out, func(a, b CentreGrowth) int {
+		if a.Site != b.Site {
+			return strings.Compare(a.Site, b.Site)
+		}
+		return slices.IndexFunc(Conditions, func(c Condition) bool { return c.Name == a.Condition }) -
+			slices.IndexFunc(Conditions, func(c Condition) bool { return c.Name == b.Condition })
+	})
+	return out, nil
+}
