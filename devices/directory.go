@@ -115,6 +115,15 @@ func (d *Directory) Device(id string) (*Device, bool) {
 	return &e.device, true
 }
 
+// Assignments returns the device's assignments, oldest first (nil for an unknown device). The
+// slice is the directory's own: do not change it.
+func (d *Directory) Assignments(deviceID string) []Assignment {
+	if e, ok := d.devices[deviceID]; ok {
+		return e.assignments
+	}
+	return nil
+}
+
 // PatientAt returns the patient a home device was assigned to at t, or "" if none.
 func (d *Directory) PatientAt(deviceID string, t time.Time) string {
 	e, ok := d.devices[deviceID]

@@ -138,6 +138,7 @@ func compute(in Input, from, to Month, par parallelism) []Figure {
 // utilSite is a site as utilisation needs it.
 type utilSite struct {
 	id, district string
+	zone         string // as given: Patch compares it
 	loc          *time.Location
 }
 
@@ -156,6 +157,7 @@ type computation struct {
 	home    []bool
 	first   []int32 // each device's first slot, or -1
 	sites   []utilSite
+	listed  int // the sites of the input, first in sites; the others came with a period or use
 	siteIdx map[string]int32
 	zones   map[string]*time.Location
 	slots   []utilSlot
@@ -191,9 +193,10 @@ func newComputation(in Input, cal *calendar) *computation {
 	for _, s := range in.Sites {
 		if _, ok := c.siteIdx[s.ID]; !ok {
 			c.siteIdx[s.ID] = int32(len(c.sites))
-			c.sites = append(c.sites, utilSite{id: s.ID, district: s.District, loc: c.zone(s.TimeZone)})
+			c.sites = append(c.sites, utilSite{id: s.ID, district: s.District, zone: s.TimeZone, loc: c.zone(s.TimeZone)})
 		}
 	}
+	c.listed = len(c.sites)
 	return c
 }
 
