@@ -25,8 +25,9 @@ import (
 )
 
 // registryFiles are the files `vitalwatch registry import DIR` reads, in the order that lets
-// each refer to the ones before.
-var registryFiles = []string{"sites.csv", "teams.csv", "patients.csv", "devices.csv", "assignments.csv"}
+// each refer to the ones before. maintenance.csv holds the devices' past repairs, an import of
+// their history (see store.Registry.RecordPastMaintenance).
+var registryFiles = []string{"sites.csv", "teams.csv", "patients.csv", "devices.csv", "assignments.csv", "maintenance.csv"}
 
 // cliActor names the operator in the audit log.
 func cliActor() string {
@@ -280,6 +281,16 @@ func importFiles(ctx context.Context, st *store.Store, files map[string]string, 
 			}
 			steps = append(steps, step{name, func() (int, []csvimport.RowError) {
 				return storeRows(rows, func(a devices.Assignment) error { return st.AssignDevice(ctx, a.DeviceID, a.PatientID, a.From) })
+			}})
+		case "maintenance.csv":
+			rows, rerrs, err := csvimport.Repairs(f)
+			errs = rerrs
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			steps = append(steps, step{name, func() (int, []csvimport.RowError) {
+				return storeRows(rows, func(r csvimport.Repair) error { return st.RecordPastMaintenance(ctx, r.DeviceID, r.From, r.Until) })
 			}})
 		}
 		report(name, errs)

@@ -1,6 +1,7 @@
-// Package csvimport reads the registry's bulk-import CSV files: sites, teams, patients, devices
-// and assignments, one row each, with a header row naming the columns. A bad row is reported
-// with its line number and reason; good rows are returned for the caller to keep.
+// Package csvimport reads the registry's bulk-import CSV files: sites, teams, patients, devices,
+// assignments and past repairs (maintenance), one row each, with a header row naming the
+// columns. A bad row is reported with its line number and reason; good rows are returned for the
+// caller to keep.
 package csvimport
 
 import (
@@ -48,6 +49,7 @@ var (
 	PatientColumns    = []string{"id", "team", "plans", "birth_year"}
 	DeviceColumns     = []string{"id", "kind", "model", "serial", "firmware", "site", "mode", "status", "rated_uses_per_day", "next_calibration", "secret", "in_service"}
 	AssignmentColumns = []string{"device", "patient", "from"}
+	RepairColumns     = []string{"device", "from", "until"}
 )
 
 // Sites reads a sites file.
@@ -126,6 +128,35 @@ func Assignments(r io.Reader) ([]Row[devices.Assignment], []RowError, error) {
 			return a, errcode.FieldErrorf(errcode.Invalid, "from", "from: required")
 		}
 		return a, nil
+	})
+}
+
+// Repair is a row of a maintenance file: a device's past time under repair, from when it was
+// put under maintenance until it was active again.
+type Repair struct {
+	DeviceID    string
+	From, Until time.Time
+}
+
+// Repairs reads a maintenance file: every column is required, and a repair ends after it
+// starts.
+func Repairs(r io.Reader) ([]Row[Repair], []RowError, error) {
+	return read(r, RepairColumns, RepairColumns, func(f fields) (Repair, error) {
+		x := Repair{DeviceID: f.s("device"), From: f.time("from"), Until: f.time("until")}
+		if err := f.err(); err != nil {
+			return x, err
+		}
+		switch {
+		case !reading.ValidID(x.DeviceID):
+			return x, errcode.FieldErrorf(errcode.Invalid, "device", "device must be an id (1-64 characters of A-Z a-z 0-9 . _ : -)")
+		case x.From.IsZero():
+			return x, errcode.FieldErrorf(errcode.Invalid, "from", "from: required")
+		case x.Until.IsZero():
+			return x, errcode.FieldErrorf(errcode.Invalid, "until", "until: required: a repair of the history has ended")
+		case !x.From.Before(x.Until):
+			return x, errcode.FieldErrorf(errcode.Invalid, "until", "until: the repair ends before it starts")
+		}
+		return x, nil
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDevicesReportsBadRowsByLine(t *testing.T) {
@@ -114,5 +115,28 @@ func TestDevicesRefusesIDsNoBrokerCanTake(t *testing.T) {
 	}
 	if len(bad) != 2 || bad[0].Line != 3 || !strings.Contains(bad[0].Reason, "':'") || bad[1].Line != 4 || !strings.Contains(bad[1].Reason, "reserved") {
 		t.Errorf("bad rows = %+v; want line 3 (':') and line 4 (reserved)", bad)
+	}
+}
+
+func TestRepairs(t *testing.T) {
+	rs, bad, err := Repairs(strings.NewReader("device,from,until\n" +
+		"stn-1,2026-08-03T11:20:00+08:00,2026-08-07T09:00:00+08:00\n" +
+		"stn-2,2026-08-03,2026-08-04\n" +
+		"stn-3,2026-08-05T10:00:00+08:00,\n" +
+		"stn-4,2026-08-05,2026-08-01\n" +
+		"stn 5,2026-08-05,2026-08-06\n"))
+	if err != nil || len(rs) != 2 || rs[0].Line != 2 || rs[0].Value.DeviceID != "stn-1" ||
+		rs[0].Value.Until.Sub(rs[0].Value.From) != 3*24*time.Hour+21*time.Hour+40*time.Minute {
+		t.Errorf("Repairs = %+v, %v; want stn-1 and stn-2", rs, err)
+	}
+	var got []string
+	for _, b := range bad {
+		got = append(got, fmt.Sprintf("%d %s", b.Line, b.Column))
+	}
+	if fmt.Sprint(got) != "[4 until 5 until 6 device]" {
+		t.Errorf("bad rows %+v; want lines 4 and 5 on until (missing, before from), 6 on device", bad)
+	}
+	if _, _, err := Repairs(strings.NewReader("device,from\nstn-1,2026-08-03\n")); err == nil {
+		t.Errorf("Repairs without until in the header: no error")
 	}
 }
