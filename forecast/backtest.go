@@ -62,31 +62,67 @@ type Score struct {
 	Covered80, Covered95 float64
 	// Models counts the models chosen, by name.
 	Models map[string]int
+	// Why counts, of the forecasts from the usage-only model, why not from the patients
+	// (FitWithPatients' Choice.Why).
+	Why map[string]int
 }
 
 // Beats reports whether the forecast's MASE is below the baseline's.
 func (s Score) Beats() bool { return s.Forecast > 0 && s.MASE < s.BaselineMASE }
 
+// Series is a demand series to backtest, with the patients on a plan that asks for it on
+// each of its days (nil: none known).
+type Series struct {
+	Demand, Patients []float64
+}
+
 // Backtest forecasts each series from origins every o.Step days, from o.MinTrain days on, and
-// scores the forecast and the seasonal-naive baseline at each horizon month that the series
-// holds in full after the origin.
+// scores the forecast (Fit) and the seasonal-naive baseline at each horizon month that the
+// series holds in full after the origin.
 func Backtest(series [][]float64, o BacktestOptions) []Score {
+	ss := make([]Series, len(series))
+	for i, y := range series {
+		ss[i] = Series{Demand: y}
+	}
+	return BacktestSeries(ss, false, o)
+}
+
+// BacktestSeries is Backtest of series with their patients: with patients true, each forecast
+// is FitWithPatients' choice on the history before the origin (the patients' too), otherwise
+// the usage-only Fit.
+func BacktestSeries(series []Series, patients bool, o BacktestOptions) []Score {
 	o = o.withDefaults()
 	scores := make([]Score, o.Horizons)
 	var apeOf = make([]int, o.Horizons)
 	for k := range scores {
-		scores[k] = Score{Horizon: k + 1, Models: map[string]int{}}
+		scores[k] = Score{Horizon: k + 1, Models: map[string]int{}, Why: map[string]int{}}
 	}
-	for _, y := range series {
+	for _, sr := range series {
+		y := sr.Demand
 		for origin := o.MinTrain; origin+o.Month <= len(y); origin += o.Step {
 			train := y[:origin]
 			scale := naiveScale(train)
 			if scale == 0 {
 				continue // a constant history: any error is infinitely scaled
 			}
-			m, err := Fit(train)
-			if err != nil {
-				continue
+			var m Forecaster
+			var why string
+			if patients {
+				var p []float64
+				if sr.Patients != nil {
+					p = sr.Patients[:origin]
+				}
+				c, err := FitWithPatients(train, p)
+				if err != nil {
+					continue
+				}
+				m, why = c, c.Why
+			} else {
+				f, err := Fit(train)
+				if err != nil {
+					continue
+				}
+				m = f
 			}
 			for k := range o.Horizons {
 				from, to := k*o.Month+1, (k+1)*o.Month
@@ -104,6 +140,9 @@ func Backtest(series [][]float64, o BacktestOptions) []Score {
 				s := &scores[k]
 				s.Forecast++
 				s.Models[m.Name()]++
+				if why != "" {
+					s.Why[why]++
+				}
 				ef, eb := math.Abs(p.Mean-actual), math.Abs(base-actual)
 				s.MAE += ef
 				s.BaselineMAE += eb

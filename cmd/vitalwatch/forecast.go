@@ -50,7 +50,7 @@ func runForecast(ctx context.Context, cfg *Config, args []string, stdout, stderr
 		return err
 	}
 	defer st.Close()
-	reports, err := fleet.New(fleet.Deps{Store: st, Moves: st, Directory: st.LoadDirectory}, cfg.Thresholds())
+	reports, err := fleet.New(fleet.Deps{Store: st, Moves: st, Patients: st, Directory: st.LoadDirectory}, cfg.Thresholds())
 	if err != nil {
 		return err
 	}
@@ -69,31 +69,76 @@ func runForecast(ctx context.Context, cfg *Config, args []string, stdout, stderr
 		return errors.New("forecast: no use recorded to forecast from")
 	}
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "site\ttype\tmodel\tdays\tmonth\tmean a day\t80%\t95%\t")
+	fmt.Fprintln(w, "site\ttype\tmodel\tfrom\tdays\tmonth\tpatients\tmean a day\t80%\t95%\t")
 	for _, f := range fcs {
 		for _, m := range f.Months {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%.1f\t%.1f-%.1f\t%.1f-%.1f\t\n", f.Site, f.Kind, f.Model, f.Days, m.Month,
-				m.Mean, m.Lo80, m.Hi80, m.Lo95, m.Hi95)
+			patients := "-"
+			if f.Driver == fleet.DriverPatients {
+				patients = fmt.Sprintf("%.0f->%.1f", f.Patients, m.Patients)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%.1f\t%.1f-%.1f\t%.1f-%.1f\t\n", f.Site, f.Kind, f.Model, driver(f), f.Days, m.Month,
+				patients, m.Mean, m.Lo80, m.Hi80, m.Lo95, m.Hi95)
 		}
 	}
 	return w.Flush()
 }
 
-// writeBacktest scores the forecast of every series and writes the table per horizon month,
-// and a line saying plainly whether the forecast beat the baseline.
+// driver says what a forecast was made from: "patients (hypertension)", or "usage" and, for a
+// kind a plan asks for, why not its patients.
+func driver(f fleet.DemandForecast) string {
+	switch {
+	case f.Driver == fleet.DriverPatients:
+		return "patients (" + f.Condition + ")"
+	case f.Condition == "":
+		return "usage"
+	default:
+		return "usage (" + f.Condition + ": " + f.Why + ")"
+	}
+}
+
+// writeBacktest scores the forecast of every series, from its patients where they drive it
+// better (forecast.FitWithPatients), and writes the table per horizon month, and a line saying
+// plainly whether it beat the baseline; then, when some forecasts were patient-driven, the same
+// for the usage-only model, to compare.
 func writeBacktest(out io.Writer, hist []fleet.Demand, o forecast.BacktestOptions) error {
-	series := make([][]float64, len(hist))
+	series := make([]forecast.Series, len(hist))
+	days, withPatients := 0, 0
 	for i, h := range hist {
-		series[i] = h.Daily
+		series[i] = forecast.Series{Demand: h.Daily, Patients: h.Patients}
+		days = max(days, len(h.Daily))
+		if h.Patients != nil {
+			withPatients++
+		}
 	}
-	scores := forecast.Backtest(series, o)
-	days := 0
-	for _, s := range series {
-		days = max(days, len(s))
-	}
-	fmt.Fprintf(out, "backtest of %d series (centre and device type), up to %d days each; rolling origins every %d days from day %d;\n",
-		len(series), days, max(o.Step, 1), o.MinTrain)
+	scores := forecast.BacktestSeries(series, true, o)
+	fmt.Fprintf(out, "backtest of %d series (centre and device type; %d of a type a plan asks for), up to %d days each; rolling origins every %d days from day %d;\n",
+		len(series), withPatients, days, max(o.Step, 1), o.MinTrain)
 	fmt.Fprintln(out, "horizon month k is the mean demand a day over days 30(k-1)+1..30k after the origin; baseline: last week repeated")
+	fmt.Fprintln(out, "forecast: from the patients on a plan where they drive the demand better, otherwise from the use alone")
+	if err := writeScores(out, scores); err != nil {
+		return err
+	}
+	driven, total := 0, 0
+	for _, s := range scores {
+		total += s.Forecast
+		for m, n := range s.Models {
+			if strings.HasSuffix(m, "×patients") {
+				driven += n
+			}
+		}
+	}
+	fmt.Fprintf(out, "patient-driven: %d of %d forecasts\n", driven, total)
+	if driven == 0 {
+		fmt.Fprintln(out, "every forecast was usage-only: the table above is the usage-only model's")
+		return nil
+	}
+	fmt.Fprintln(out, "\nusage-only forecast, to compare:")
+	return writeScores(out, forecast.BacktestSeries(series, false, o))
+}
+
+// writeScores writes the scores per horizon, the models chosen, why not from the patients,
+// and the verdict.
+func writeScores(out io.Writer, scores []forecast.Score) error {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "horizon\tforecasts\tMASE\tbaseline MASE\tMAE\tbaseline MAE\tMAPE %\tbaseline MAPE %\t80% covered\t95% covered\t")
 	for _, s := range scores {
@@ -107,22 +152,19 @@ func writeBacktest(out io.Writer, hist []fleet.Demand, o forecast.BacktestOption
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	models := map[string]int{}
+	models, why := map[string]int{}, map[string]int{}
 	for _, s := range scores {
 		for m, n := range s.Models {
 			models[m] += n
 		}
+		for m, n := range s.Why {
+			why[m] += n
+		}
 	}
-	names := make([]string, 0, len(models))
-	for m := range models {
-		names = append(names, m)
+	fmt.Fprintf(out, "models chosen: %s\n", counts(models))
+	if len(why) > 0 {
+		fmt.Fprintf(out, "usage-only because: %s\n", counts(why))
 	}
-	slices.Sort(names)
-	var parts []string
-	for _, m := range names {
-		parts = append(parts, fmt.Sprintf("%s %d", m, models[m]))
-	}
-	fmt.Fprintf(out, "models chosen: %s\n", strings.Join(parts, ", "))
 	var beat, lost []string
 	for _, s := range scores {
 		if s.Forecast == 0 {
@@ -143,4 +185,18 @@ func writeBacktest(out io.Writer, hist []fleet.Demand, o forecast.BacktestOption
 		fmt.Fprintf(out, "verdict: the forecast does NOT beat the baseline at horizon %s (MASE not lower)\n", strings.Join(lost, ", "))
 	}
 	return nil
+}
+
+// counts writes n of each name, by name.
+func counts(by map[string]int) string {
+	names := make([]string, 0, len(by))
+	for m := range by {
+		names = append(names, m)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, m := range names {
+		parts[i] = fmt.Sprintf("%s %d", m, by[m])
+	}
+	return strings.Join(parts, ", ")
 }
