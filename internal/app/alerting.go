@@ -11,6 +11,7 @@ import (
 	"github.com/vitalwatch/vitalwatch/alerts/notify"
 	alertrules "github.com/vitalwatch/vitalwatch/alerts/rules"
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/fleet"
 	"github.com/vitalwatch/vitalwatch/influx"
 	"github.com/vitalwatch/vitalwatch/internal/config"
 	"github.com/vitalwatch/vitalwatch/store"
@@ -27,6 +28,9 @@ type alerting struct {
 	hub       *notify.Hub
 	escalator *notify.Escalator
 	deliverer *notify.Deliverer
+	// lifecycle records findings and publishes their events, counted, to the hub: the engine's
+	// and the growth notices'.
+	lifecycle *alerts.Lifecycle
 }
 
 // newAlerting loads the rules (alerts.rules_file over the defaults) and builds the alert
@@ -43,9 +47,10 @@ func newAlerting(cfg *config.Config, db *store.Store, view *devices.View, reg pr
 	hub := notify.NewHub(db, notify.HubOptions{PollInterval: cfg.Alerts.PollInterval, Log: log})
 	metrics := notify.NewMetrics(reg, alertrules.RuleIDs())
 	counted := metrics.Counting(hub) // raised alerts and escalation steps, on their way to the hub
-	svc := alertrules.NewService(alertrules.NewEngine(rules, now), alerts.NewLifecycle(db, counted, log), view, log)
+	lifecycle := alerts.NewLifecycle(db, counted, log)
+	svc := alertrules.NewService(alertrules.NewEngine(rules, now), lifecycle, view, log)
 	svc.UseSettings(db) // threshold overrides and silences
-	return &alerting{rules: rules, svc: svc, hub: hub,
+	return &alerting{rules: rules, svc: svc, hub: hub, lifecycle: lifecycle,
 		escalator: notify.NewEscalator(db, counted, cfg.Alerts.EscalateAfter, now, log),
 		deliverer: notify.NewDeliverer(db, notify.DelivererOptions{AllowPrivate: cfg.Alerts.Webhooks.AllowPrivate, Now: now,
 			Metrics: metrics, Log: log}),
@@ -60,6 +65,20 @@ func (a *alerting) addTo(g *group, tick time.Duration) {
 	g.add("alert rules", func(ctx context.Context) error { return a.svc.Run(ctx, tick) })
 	g.add("escalator", func(ctx context.Context) error { return a.escalator.Run(ctx, tick) })
 	g.add("webhook deliverer", a.deliverer.Run)
+}
+
+// addGrowthNotices adds to g the check of the centres' growth notices (centre_growth) on
+// reports, after fleet.GrowthCheckDelay and then every reallocation.growth_check, recorded in
+// db and published as the engine's findings are (the live feed, webhooks). The rules file may
+// turn the rule off or change its severity.
+func (a *alerting) addGrowthNotices(g *group, cfg *config.Config, reports *fleet.Reports, db *store.Store, log *slog.Logger) {
+	th := a.rules.Defaults()
+	sev, _ := th.Severity(alerts.RuleCentreGrowth, "growth")
+	n := fleet.NewGrowthNotices(reports, db, a.lifecycle,
+		fleet.GrowthRule{Enabled: th.Enabled(alerts.RuleCentreGrowth), Severity: sev, Version: th.Version()}, log)
+	g.add("growth notices", func(ctx context.Context) error {
+		return n.Run(ctx, fleet.GrowthCheckDelay, cfg.Reallocation.GrowthCheck)
+	})
 }
 
 // replay feeds the alert engine the readings in InfluxDB recent at now, so that rule windows

@@ -99,6 +99,9 @@ type Config struct {
 		Months int     `mapstructure:"months"`
 		Target float64 `mapstructure:"target"`
 		Growth float64 `mapstructure:"growth"`
+		// GrowthCheck is how often serve checks the growth of every centre's patients on a
+		// plan and raises, updates or resolves the centre_growth notices (docs/utilisation.md).
+		GrowthCheck time.Duration `mapstructure:"growth_check"`
 	} `mapstructure:"reallocation"`
 }
 
@@ -291,6 +294,8 @@ func (c *Config) Validate() error {
 		return bad("reallocation.months", "must be from 1 to 12, got %d", r.Months)
 	case !(r.Growth >= 0 && r.Growth <= 10):
 		return bad("reallocation.growth", "must be a share from 0 (off) to 10 such as 0.2, got %v", r.Growth)
+	case r.GrowthCheck < time.Minute || r.GrowthCheck > 7*24*time.Hour:
+		return bad("reallocation.growth_check", "must be from 1m to 168h (7 days): how often the growth notices are checked, got %v", r.GrowthCheck)
 	}
 	if c.Usage.Enabled && c.Usage.DedupeWindow < time.Hour {
 		return bad("usage.dedupe_window", "must be at least 1h: how long a use is remembered so that a redelivery is not counted again, got %v", c.Usage.DedupeWindow)

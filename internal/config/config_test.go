@@ -56,6 +56,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"high below low", "reallocation:\n  high: 0.5\n", nil, "reallocation.high"},
 		{"target above high", "reallocation:\n  target: 0.95\n", nil, "reallocation.target"},
 		{"no months", "reallocation:\n  months: 0\n", nil, "reallocation.months"},
+		{"growth checked every second", "reallocation:\n  growth_check: 1s\n", nil, "reallocation.growth_check"},
 		{"months from the environment", "", []string{"VITALWATCH_REALLOCATION_MONTHS=x"}, "reallocation.months"},
 		{"bad dedupe window", "", []string{"VITALWATCH_USAGE_DEDUPE_WINDOW=a week"}, "dedupe_window"},
 		{"allow_private not a bool", "", []string{"VITALWATCH_ALERTS_WEBHOOKS_ALLOW_PRIVATE=maybe"}, "allow_private"},

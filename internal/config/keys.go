@@ -82,6 +82,7 @@ var keys = []Key{
 	{"reallocation.target", 0.75, "the utilisation the planner aims at"},
 	{"reallocation.growth", 0.20, "flag a centre needing more devices when its patients on a plan grew by more than this over\n" +
 		"twelve months (0.2: 20%); 0 turns the flag off"},
+	{"reallocation.growth_check", 24 * time.Hour, "how often serve checks that growth and raises, updates or resolves the centres' growth notices (1m-168h)"},
 
 	{"alerts.enabled", true, "evaluate the alert rules on what ingest accepts"},
 	{"alerts.rules_file", "", "a YAML rules file; empty: the defaults"},
