@@ -88,7 +88,7 @@ func newRegistryFixture(t *testing.T) *registryFixture {
 
 	f := &registryFixture{t: t, store: st, view: devices.NewView(devices.NewDirectory(-1, nil, nil, nil))}
 	f.refresh()
-	reports, err := fleet.New(fleet.Deps{Store: st, Moves: st, Directory: st.LoadDirectory}, reallocation.DefaultThresholds())
+	reports, err := fleet.New(fleet.Deps{Store: st, Moves: st, Faults: st, Directory: st.LoadDirectory}, reallocation.DefaultThresholds())
 	if err != nil {
 		t.Fatal(err)
 	}

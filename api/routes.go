@@ -115,6 +115,9 @@ func (a *API) routes() []route {
 		{"GET", "/devices/{id}/alternatives", "deviceAlternatives",
 			"Where the residents booked on this device can go instead: the other centres with a working device of its type and spare daily capacity last month, nearest first",
 			fleet, registry, nil, "", 200, "Alternatives", a.alternatives},
+		{"GET", "/devices/{id}/repairs", "deviceRepairs",
+			"The device's repairs at any centre, newest first: each from its fault alert (or maintenance) to active again, how it started, and the hours its centre had no other working device of its type",
+			fleet, registry, nil, "", 200, "DeviceRepairs", a.deviceRepairs},
 
 		{"GET", "/utilisation", "utilisation",
 			"Utilisation per month of each device, or rolled up per type at a site, per site or per district and type; as CSV with format=csv or Accept: text/csv",
@@ -123,7 +126,7 @@ func (a *API) routes() []route {
 			"Each device's uses on each local day of a month (default: the last complete month) at each centre it was at, with whether the day counted (in service; home devices: lent)",
 			fleet.and(" Without site, a fleet manager's devices are those of their sites."), registry, []string{"site", "type", "month"}, "", 200, "UtilisationDays", a.utilisationDays},
 		{"GET", "/utilisation/repairs", "repairTurnaround",
-			"How long devices took from maintenance to active again, per month they came back, centre and type: the median, the 90th percentile and the device-days out; and the repairs still open",
+			"How long devices took from their fault (a fault alert of a broken device still open when it was put under maintenance, else maintenance) to active again, per month they came back (UTC), centre and type: the median, the 90th percentile, the device-days out and the hours the centre had no other working device of the type (residents redirected); and the repairs still open, each with how it started",
 			fleet.and(" Without site, a fleet manager's repairs are those of their sites."), registry, []string{"site", "type", "from", "to", "format"}, "", 200, "Repairs", a.repairs},
 		{"GET", "/reallocation/assessment", "reallocationAssessment",
 			"Which device types at which centres are spare, short or balanced over the last complete months",

@@ -238,7 +238,7 @@ func TestRepairsRoute(t *testing.T) {
 	}
 	w := f.want(http.StatusOK, "admin", "GET", "/utilisation/repairs?format=csv&to="+m, "", nil)
 	rows, err := csv.NewReader(w.Body).ReadAll()
-	if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != "month,site,type,repairs,median_hours,p90_hours,days_out" || rows[1][1] != "sA" {
+	if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != "month,site,type,repairs,median_hours,p90_hours,days_out,from_fault,redirected_hours" || rows[1][1] != "sA" {
 		t.Errorf("CSV = %v, %v; want the header and sA's row", rows, err)
 	}
 	if w := f.call("admin", "GET", "/utilisation/repairs?format=xml", ""); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "format") {
