@@ -57,6 +57,9 @@ type Device struct {
 	// cuff's readings by that much, systolic and diastolic, while a backlog sets it.
 	profile Profile
 	bpLift  [2]float64
+	// visitors, while a backlog sets it, are the residents a station sees instead of its own:
+	// those of another station of its centre, under repair.
+	visitors []*person
 }
 
 // Event changes what a device sends in its next telemetry message: scripted clinical events,
@@ -323,7 +326,11 @@ func (d *Device) wearable(h float64, span time.Duration) []Reading {
 // than at home, the white-coat effect), weight and a fingerstick glucose often.
 func (d *Device) station(m *Message, h float64) {
 	r := d.rng
-	p := d.residents[r.IntN(len(d.residents))]
+	residents := d.residents
+	if d.visitors != nil {
+		residents = d.visitors
+	}
+	p := residents[r.IntN(len(residents))]
 	m.Patient = p.id
 	sys, dia := p.bloodPressure(h, r)
 	sys, dia = min(sys+3, 250), min(dia+2, sys+3-15)

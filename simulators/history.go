@@ -34,6 +34,9 @@ func Day(t time.Time) string { return t.In(localZone()).Format(time.DateOnly) }
 // order: every measurement on its schedule (NextAt; HistoryStep for continuous sensors), each
 // message carrying its measurement time. The failing station of a scenario (Fleet.Failing)
 // reports FailureFlag on every reading of the day two days before the end, and nothing after.
+// A device with repairs in the history (Fleet.Repairs) reports its FaultFlag from a repair's
+// Fault, sends nothing from its From until its Until, and goes on after; meanwhile a station
+// of its centre sees its share of the away station's residents, up to its rated uses a day.
 //
 // A backlog's messages carry no seq (the contract makes it optional): sequence numbers are for
 // gaps and duplicates in the live stream, and a device that goes on live after its backlog, in
@@ -45,6 +48,27 @@ type Backlog struct {
 	failFrom   time.Time // zero, or the start of the failing station's last day
 	silentFrom time.Time
 	profile    profileSpan // when the device's profile applies (Device.Profile)
+
+	repairs []Repair // the device's own (Fleet.Repairs), in order
+	// A station takes its share of the residents of the other stations of its centre while they
+	// are under repair (covers), up to rated uses on each local day.
+	covers  []*cover
+	away    []Repair // every repair of a station of the centre, to know who is working
+	working []*Device
+	rated   int
+	// capDay is the local day of the last visit taken, and budget how many it can take that
+	// day besides the station's own uses; taken, how many it took.
+	capDay        string
+	budget, taken int
+}
+
+// cover is another station's repair whose residents come to the backlog's station: its
+// schedule over [from, until), and the time of its next visit (zero: not yet worked out).
+type cover struct {
+	d           *Device
+	from, until time.Time
+	after, next time.Time
+	done        bool
 }
 
 // Backlog returns device d's backlog over [from, to).
@@ -55,17 +79,41 @@ func (f *Fleet) Backlog(d *Device, from, to time.Time) *Backlog {
 		b.failFrom = time.Date(local.Year(), local.Month(), local.Day()-failDaysBefore, 0, 0, 0, 0, localZone())
 		b.silentFrom = b.failFrom.AddDate(0, 0, 1)
 	}
+	for _, r := range f.Repairs(from, to) {
+		switch {
+		case r.Device == d.ID:
+			b.repairs = append(b.repairs, r)
+		case d.Kind != Station || r.Kind != Station || r.Site != f.Site(d):
+			continue
+		default:
+			b.covers = append(b.covers, &cover{d: f.byID[r.Device], from: r.From, until: r.Until, after: r.From.Add(-time.Nanosecond)})
+		}
+		if d.Kind == Station && r.Kind == Station && r.Site == f.Site(d) {
+			b.away = append(b.away, r)
+		}
+	}
+	if len(b.covers) > 0 {
+		for _, o := range f.devices {
+			if o.Kind == Station && o.site == d.site {
+				b.working = append(b.working, o)
+			}
+		}
+		b.rated = f.scenario.RatedUsesPerDay
+	}
 	return b
 }
 
 // Next returns the device's next message, or false when the backlog is done.
 func (b *Backlog) Next() (Message, bool) {
 	d := b.d
-	at := b.nextAt()
-	if !at.Before(b.to) || !b.silentFrom.IsZero() && !at.Before(b.silentFrom) {
+	at, visitors := b.next()
+	if at.IsZero() || !at.Before(b.to) || !b.silentFrom.IsZero() && !at.Before(b.silentFrom) {
 		return Message{}, false
 	}
-	b.after = at
+	if visitors != nil {
+		d.visitors = visitors
+		defer func() { d.visitors = nil }()
+	}
 	if d.Kind == Wearable {
 		d.span = HistoryStep
 		defer func() { d.span = 0 }()
@@ -80,7 +128,120 @@ func (b *Backlog) Next() (Message, bool) {
 	if !b.failFrom.IsZero() && !at.Before(b.failFrom) {
 		m.Flags = []string{FailureFlag}
 	}
+	for _, r := range b.repairs {
+		if !at.Before(r.Fault) && at.Before(r.From) {
+			m.Flags = []string{FaultFlag(d.Kind)}
+		}
+	}
 	return m, true
+}
+
+// next is when the device sends its next message: its own next measurement, skipping the
+// times it is under repair, or the next visit of a resident of a station under repair that
+// this one takes (with that station's residents), whichever comes first. Zero: none before to.
+func (b *Backlog) next() (time.Time, []*person) {
+	for {
+		own := b.ownNext()
+		var c *cover
+		for _, x := range b.covers {
+			if t := x.peek(); !t.IsZero() && (c == nil || t.Before(c.next)) {
+				c = x
+			}
+		}
+		if c == nil || !own.IsZero() && !c.next.Before(own) {
+			if !own.IsZero() {
+				b.after = own
+			}
+			return own, nil
+		}
+		at := c.next
+		c.after, c.next = at, time.Time{}
+		if b.takes(c.d, at) {
+			return at, c.d.residents
+		}
+	}
+}
+
+// ownNext is the device's own next measurement after b.after that is not under repair, or zero
+// when it is not before the end of the backlog.
+func (b *Backlog) ownNext() time.Time {
+	for {
+		at := b.nextAt()
+		if !at.Before(b.to) {
+			return time.Time{}
+		}
+		repaired := false
+		for _, r := range b.repairs {
+			if !at.Before(r.From) && at.Before(r.Until) {
+				b.after, repaired = r.Until.Add(-time.Nanosecond), true
+			}
+		}
+		if !repaired {
+			return at
+		}
+	}
+}
+
+// takes reports whether the station takes the visit at at of a resident of station away, under
+// repair: the visits go in turn to the centre's working stations, and a station that has had
+// its rated uses that day turns the resident away.
+func (b *Backlog) takes(away *Device, at time.Time) bool {
+	var working []*Device
+	for _, o := range b.working {
+		if o == away || b.isAway(o, at) {
+			continue
+		}
+		working = append(working, o)
+	}
+	if len(working) == 0 || b.isAway(b.d, at) {
+		return false
+	}
+	if working[splitmix64(uint64(at.UnixMilli()))%uint64(len(working))] != b.d {
+		return false
+	}
+	if day := Day(at); day != b.capDay {
+		b.capDay, b.budget, b.taken = day, b.rated-b.ownUses(at), 0
+	}
+	if b.taken >= b.budget {
+		return false
+	}
+	b.taken++
+	return true
+}
+
+// ownUses is how many times the station measures for its own residents on the local day of at.
+func (b *Backlog) ownUses(at time.Time) int {
+	day := midnight(at.In(localZone()))
+	n := 0
+	for t := b.d.NextAt(day.Add(-time.Nanosecond)); t.Before(day.AddDate(0, 0, 1)); t = b.d.NextAt(t) {
+		if !b.isAway(b.d, t) {
+			n++
+		}
+	}
+	return n
+}
+
+func (b *Backlog) isAway(d *Device, at time.Time) bool {
+	for _, r := range b.away {
+		if r.Device == d.ID && !at.Before(r.From) && at.Before(r.Until) {
+			return true
+		}
+	}
+	return false
+}
+
+// peek is the time of the cover's next visit, or zero when its repair is over.
+func (c *cover) peek() time.Time {
+	if c.done {
+		return time.Time{}
+	}
+	if c.next.IsZero() {
+		c.next = c.d.NextAt(c.after)
+		if !c.next.Before(c.until) {
+			c.done, c.next = true, time.Time{}
+		}
+	}
+	return c.next
 }
 
 // nextAt is when the device measures next after b.after: on its schedule (HistoryStep for a

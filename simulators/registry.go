@@ -68,6 +68,8 @@ type Registry struct {
 	Devices     []devices.Device // SecretHash is left empty: a hash is salted, the export is not
 	Assignments []devices.Assignment
 	Secrets     map[string]string // device id -> its Secret
+	// Repairs are the devices' past repairs, in a registry of a history (RegistryOfHistory).
+	Repairs []Repair
 }
 
 // centre is a simulated community health service centre. The names are of the kind found in
@@ -133,6 +135,14 @@ func (f *Fleet) Registry(now time.Time) *Registry {
 func (f *Fleet) RegistrySince(start time.Time) *Registry {
 	start = start.In(localZone())
 	return f.registry(start, start)
+}
+
+// RegistryOfHistory is RegistrySince(start) with the repairs of the history that ends at end
+// (Repairs): the registry that matches the history's readings.
+func (f *Fleet) RegistryOfHistory(start, end time.Time) *Registry {
+	r := f.RegistrySince(start)
+	r.Repairs = f.Repairs(start, end)
+	return r
 }
 
 // registry is the registry with home devices lent from lentFrom and devices in service from

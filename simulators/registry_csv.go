@@ -15,16 +15,18 @@ import (
 const PlanSeparator = ";"
 
 // WriteCSV writes the registry into dir (created if need be) as five CSV files (RFC 4180, with a
-// header row):
+// header row), and a sixth when it has repairs:
 //
 //	sites.csv        id,name,district,address,lat,lon,time_zone,opening_hours
 //	teams.csv        id,site,name
 //	patients.csv     id,team,plans             plans separated by ";"
 //	devices.csv      id,kind,model,serial,firmware,site,mode,status,rated_uses_per_day,secret,in_service
 //	assignments.csv  device,patient,from       from in RFC 3339
+//	maintenance.csv  device,from,until         each past repair, RFC 3339
 //
 // in_service is RFC 3339, or empty when the registry does not record it (Registry).
 // devices.csv holds the devices' secrets in clear and is written readable by its owner only.
+// Without repairs, a maintenance.csv left in dir by an earlier export is removed.
 func (r *Registry) WriteCSV(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("registry export: %w", err)
@@ -39,6 +41,15 @@ func (r *Registry) WriteCSV(dir string) error {
 		{"patients.csv", 0o644, r.patientRows()},
 		{"devices.csv", 0o600, r.deviceRows()},
 		{"assignments.csv", 0o644, r.assignmentRows()},
+	}
+	if len(r.Repairs) > 0 {
+		files = append(files, struct {
+			name string
+			perm os.FileMode
+			rows [][]string
+		}{"maintenance.csv", 0o644, r.repairRows()})
+	} else if err := os.Remove(filepath.Join(dir, "maintenance.csv")); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("registry export: %w", err)
 	}
 	for _, f := range files {
 		var b bytes.Buffer
@@ -100,6 +111,14 @@ func (r *Registry) assignmentRows() [][]string {
 	rows := [][]string{{"device", "patient", "from"}}
 	for _, a := range r.Assignments {
 		rows = append(rows, []string{a.DeviceID, a.PatientID, a.From.Format(time.RFC3339)})
+	}
+	return rows
+}
+
+func (r *Registry) repairRows() [][]string {
+	rows := [][]string{{"device", "from", "until"}}
+	for _, x := range r.Repairs {
+		rows = append(rows, []string{x.Device, x.From.Format(time.RFC3339), x.Until.Format(time.RFC3339)})
 	}
 	return rows
 }
