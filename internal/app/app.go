@@ -113,7 +113,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 
 	reg.MustRegister(newReadinessCollector(checks))
 
-	reports, err := fleet.New(fleet.Deps{Store: db, Moves: db, Patients: db, Now: now,
+	reports, err := fleet.New(fleet.Deps{Store: db, Moves: db, Patients: db, Faults: db, Now: now,
 		Directory: func(context.Context) (*devices.Directory, error) { return view.Load(), nil }}, cfg.Thresholds())
 	if err != nil {
 		return err
