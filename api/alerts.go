@@ -48,7 +48,7 @@ type alertJSON struct {
 	RuleVersion int                `json:"rule_version"`
 	Category    string             `json:"category"`
 	Severity    string             `json:"severity"`
-	Subject     string             `json:"subject"` // patient/<id> or device/<id>
+	Subject     string             `json:"subject"` // patient/<id>, device/<id> or site/<id>
 	Patient     string             `json:"patient,omitempty"`
 	Device      string             `json:"device,omitempty"`
 	Team        string             `json:"team,omitempty"` // where a clinical alert is routed
@@ -164,12 +164,16 @@ func mayAlert(p *access.Principal, al alerts.Alert) error {
 		return nil
 	}
 	switch {
+	case p.Role == access.Doctor && al.Subject.Kind == alerts.SubjectSite:
+		return forbidden("alert %d is a notice to the fleet managers of site %s; a doctor sees the clinical alerts of their teams", al.ID, al.Site)
 	case p.Role == access.Doctor && al.Category == alerts.Fault:
 		return forbidden("alert %d is a device fault; a doctor sees the clinical alerts of their teams", al.ID)
 	case p.Role == access.Doctor:
 		return forbidden("alert %d is for team %s, not one of yours", al.ID, al.Team)
 	case p.Role == access.FleetManager && al.Category == alerts.Clinical:
 		return forbidden("alert %d is clinical; a fleet manager sees the device faults of their sites", al.ID)
+	case p.Role == access.FleetManager && al.Subject.Kind == alerts.SubjectSite:
+		return forbidden("alert %d is about site %s, not one of yours", al.ID, al.Site)
 	case p.Role == access.FleetManager:
 		return forbidden("alert %d is about a device at site %s, not one of yours", al.ID, al.Site)
 	}

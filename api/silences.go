@@ -71,6 +71,8 @@ func (a *API) maySilence(ctx context.Context, p *access.Principal, subject alert
 		}
 		_, err := a.devices().lookup(ctx, p, subject.ID)
 		return missing(err)
+	case alerts.SubjectSite:
+		return invalid("subject: " + strconv.Quote(subject.String()) + " is a site: a site's notice cannot be silenced or snoozed, only acknowledged or resolved")
 	}
 	return invalid("subject: " + strconv.Quote(subject.String()) + " is not patient/<id> or device/<id>")
 }
