@@ -26,7 +26,7 @@ func exportRegistry(cfg config, fleet *simulators.Fleet, now time.Time, stdout i
 	case fleet == nil:
 	case cfg.history > 0:
 		from = simulators.HistoryStart(now, cfg.history)
-		reg = fleet.RegistrySince(from)
+		reg = fleet.RegistryOfHistory(from, now)
 	default:
 		reg = fleet.Registry(now)
 	}
@@ -45,6 +45,13 @@ func exportRegistry(cfg config, fleet *simulators.Fleet, now time.Time, stdout i
 		cfg.seed, cfg.exportDir, len(reg.Sites), len(reg.Teams), len(reg.Patients), len(reg.Devices), len(reg.Assignments))
 	if !from.IsZero() {
 		fmt.Fprintf(stdout, "vitalsim: devices in service and lent from %s, the first day of --history %v\n", from.Format(time.RFC3339), formatDays(cfg.history))
+	}
+	if len(reg.Repairs) > 0 {
+		sites := map[string]bool{}
+		for _, r := range reg.Repairs {
+			sites[r.Site] = true
+		}
+		fmt.Fprintf(stdout, "vitalsim: %d repairs in the history, at %d centres, in %s\n", len(reg.Repairs), len(sites), filepath.Join(cfg.exportDir, "maintenance.csv"))
 	}
 	if cfg.script != nil {
 		path := filepath.Join(cfg.exportDir, scriptFileName)
@@ -78,6 +85,7 @@ func exportRegistry(cfg config, fleet *simulators.Fleet, now time.Time, stdout i
 //	history_from 2026-07-16T00:00:00+08:00       (with --history)
 //	failing sim-stn-0007 site-03
 //	centre site-01 idle load=35% stations=4      (one line per centre)
+//	repair sim-stn-0003 site-01 2026-07-30T15:30:00+08:00 2026-08-21T10:58:00+08:00   (with --history: each repair, from until)
 func writeScenario(path string, cfg config, fleet *simulators.Fleet, reg *simulators.Registry, from time.Time) error {
 	sc := fleet.Scenario()
 	var b bytes.Buffer
@@ -86,6 +94,9 @@ func writeScenario(path string, cfg config, fleet *simulators.Fleet, reg *simula
 		sc.RatedUsesPerDay, sc.Shaped)
 	fmt.Fprintf(&b, "# other home devices are used on %.0f%% of days. The failing station reports %s on its last day and is silent after.\n",
 		100*sc.OtherLoad, simulators.FailureFlag)
+	if len(reg.Repairs) > 0 {
+		fmt.Fprintf(&b, "# Each repair of the history (maintenance.csv): the device flags its fault, then is under maintenance from..until.\n")
+	}
 	fmt.Fprintf(&b, "scenario %s\n", sc.Name)
 	if !from.IsZero() {
 		fmt.Fprintf(&b, "history_from %s\n", from.Format(time.RFC3339))
@@ -102,6 +113,9 @@ func writeScenario(path string, cfg config, fleet *simulators.Fleet, reg *simula
 	for i, s := range reg.Sites { // the scenario's centres, in order
 		c := sc.Centres[i]
 		fmt.Fprintf(&b, "centre %s %s load=%.0f%% stations=%d\n", s.ID, c.Level(), 100*c.Load, stations[s.ID])
+	}
+	for _, r := range reg.Repairs {
+		fmt.Fprintf(&b, "repair %s %s %s %s\n", r.Device, r.Site, r.From.Format(time.RFC3339), r.Until.Format(time.RFC3339))
 	}
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("registry export: %w", err)

@@ -32,7 +32,8 @@
 // takes it; vitalsim then exits, or goes on live when --rate or --realtime is given. With
 // --history, --export-registry records every device in service (and every home device lent) from
 // the history's first day, so that utilisation counts those days; with --scenario it also writes
-// scenario.txt, which names the failing device.
+// scenario.txt, which names the failing device, and maintenance.csv, the history's repairs
+// (simulators.Fleet.Repairs), which the registry imports as the devices' past periods.
 package main
 
 import (
@@ -122,7 +123,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			"       vitalsim --scenario FILE [--devices 0] [flags]    (plays a scripted scenario, on top of the fleet or alone)\n\n"+
 			"Publishes a simulated device fleet to an MQTT broker, or writes the fleet's registry as CSV files:\n"+
 			"sites.csv, teams.csv, patients.csv, devices.csv (with each device's secret, for --auth) and assignments.csv;\n"+
-			"with --scenario also scenario.txt, which names the scenario's centres and its failing device.\n\n")
+			"with --scenario also scenario.txt, which names the scenario's centres and its failing device, and with --history\n"+
+			"maintenance.csv, the devices' repairs in the history.\n\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker `URL` (tcp://, ssl://, ws://)")
