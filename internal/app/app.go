@@ -180,6 +180,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	if al != nil {
 		al.addTo(&g, cfg.Alerts.Tick)
+		al.addGrowthNotices(&g, cfg, reports, db, log)
 	}
 	g.add("fleet metrics", fleetMetrics.Run)
 	g.add("http", web.run)
