@@ -11,21 +11,36 @@ import (
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
-// The reports' caches, each per registry version.
+// The reports' caches, each brought from one registry version to the next by the devices the
+// change touched.
 
-// periodCache keeps every device's periods as of one registry version. Periods change only
-// with the registry (every change of a device's site or status, by the API, a transfer or a
-// move, is a registry change that increments its version), so the reports read them again only
-// when the directory they are given is of another version, not for each request: a city's
-// 100,000 devices have more than 100,000 periods.
-type periodCache struct {
-	mu      sync.Mutex
+// DeviceChanges is what a store that records which devices each registry change touched
+// provides (the store's DevicesChangedSince). A Store without it has every device read again at
+// each registry version.
+type DeviceChanges interface {
+	// DevicesChangedSince returns, by id, the devices whose row, periods or loans changed after
+	// the registry version, at most limit of them.
+	DevicesChangedSince(ctx context.Context, version int64, limit int) ([]string, error)
+}
+
+// registryState is what the reports read of the registry as of one version: the devices and
+// their loans from the directory, their periods from the store. Shared: nobody changes it.
+type registryState struct {
 	version int64
-	periods []devices.Period // nil: none read yet
-	// The directory's devices and their loans, as of devicesOf: listed once per version too.
-	devicesOf int64
-	devices   []devices.Device
-	loans     []devices.Assignment
+	devices []devices.Device     // by id
+	loans   []devices.Assignment // by device, then start
+	periods []devices.Period     // by device, then start
+}
+
+// periodCache keeps the registry's state as of the last version read. Periods change only with
+// the registry (every change of a device's site or status, by the API, a transfer or a move, is
+// a registry change that increments its version), and so do the devices and loans. At a new
+// version, the devices the change touched are read again (a city's 100,000 devices have more
+// than 100,000 periods, and it lends devices all day); all of them only when the store does not
+// say which, or when many changed.
+type periodCache struct {
+	mu    sync.Mutex
+	state *registryState // nil: none read yet
 }
 
 // Bounds that take every period.
@@ -34,71 +49,189 @@ var (
 	endOfTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// allPeriods returns every device's periods, by device and start, as of dir's version. A
-// directory without a version (below 0) has its periods read each time. The slice is shared:
-// callers copy the periods they change.
-func (r *Reports) allPeriods(ctx context.Context, dir *devices.Directory) ([]devices.Period, error) {
+// maxChanged is how many devices changed since the state kept are read again one by one, of n
+// devices; beyond, every device is.
+func maxChanged(n int) int { return max(1000, n/20) }
+
+// periodsPerQuery bounds the devices whose periods one query reads.
+const periodsPerQuery = 500
+
+// registry returns the registry's state as of dir's version. A directory without a version
+// (below 0) has its state read each time.
+func (r *Reports) registry(ctx context.Context, dir *devices.Directory) (*registryState, error) {
 	v := dir.Version()
 	if v < 0 {
-		return r.store.DevicePeriods(ctx, beginning, endOfTime)
+		return r.readState(ctx, dir)
 	}
 	c := &r.periods
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.periods != nil && c.version == v {
-		return c.periods, nil
+	if c.state != nil && c.state.version == v {
+		return c.state, nil
 	}
+	if c.state != nil && c.state.version < v {
+		ids, ok, err := r.changedSince(ctx, c.state.version, len(c.state.devices))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			st, err := r.patchState(ctx, c.state, dir, ids)
+			if err != nil {
+				return nil, err
+			}
+			c.state = st
+			return st, nil
+		}
+	}
+	st, err := r.readState(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	c.state = st
+	return st, nil
+}
+
+// changedSince returns the devices changed after version, by id, and whether the store says
+// which and they are few enough (of n) to read one by one.
+func (r *Reports) changedSince(ctx context.Context, version int64, n int) ([]string, bool, error) {
+	ch, ok := r.store.(DeviceChanges)
+	if !ok {
+		return nil, false, nil
+	}
+	limit := maxChanged(n)
+	ids, err := ch.DevicesChangedSince(ctx, version, limit+1)
+	if err != nil || len(ids) > limit {
+		return nil, false, err
+	}
+	return ids, true, nil
+}
+
+// readState reads the registry's state: every device and loan of dir, every period.
+func (r *Reports) readState(ctx context.Context, dir *devices.Directory) (*registryState, error) {
+	st := &registryState{version: dir.Version()}
+	st.devices, st.loans = listDevices(dir)
 	ps, err := r.store.DevicePeriods(ctx, beginning, endOfTime)
 	if err != nil {
 		return nil, err
 	}
-	if ps == nil {
-		ps = []devices.Period{}
-	}
-	c.version, c.periods = v, ps
-	return ps, nil
+	st.periods = ps
+	return st, nil
 }
 
-// allDevices returns the directory's devices, by id, and their loans, by device and start. For
-// a directory with a version, the lists are made once and shared: callers must not change them.
+// listDevices returns dir's devices, by id, and their loans, by device and start.
+func listDevices(dir *devices.Directory) ([]devices.Device, []devices.Assignment) {
+	type entry struct {
+		d  *devices.Device
+		as []devices.Assignment
+	}
+	var es []entry
+	n := 0
+	dir.Devices(func(d *devices.Device, assigns []devices.Assignment) bool {
+		es = append(es, entry{d, assigns})
+		n += len(assigns)
+		return true
+	})
+	// By id, which the utilisation's ordering is quickest with; pointers sort faster.
+	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.d.ID, b.d.ID) })
+	ds := make([]devices.Device, len(es))
+	as := make([]devices.Assignment, 0, n)
+	for i, e := range es {
+		ds[i] = *e.d
+		as = append(as, e.as...)
+	}
+	return ds, as
+}
+
+// patchState returns old with the devices ids (sorted) as dir and the store have them now.
+func (r *Reports) patchState(ctx context.Context, old *registryState, dir *devices.Directory, ids []string) (*registryState, error) {
+	var ps []devices.Period
+	for i := 0; i < len(ids); i += periodsPerQuery {
+		part, err := r.store.DevicePeriods(ctx, beginning, endOfTime, ids[i:min(i+periodsPerQuery, len(ids))]...)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, part...)
+	}
+	var ds []devices.Device
+	var as []devices.Assignment
+	for _, id := range ids {
+		if d, ok := dir.Device(id); ok {
+			ds = append(ds, *d)
+			as = append(as, dir.Assignments(id)...)
+		}
+	}
+	return &registryState{
+		version: dir.Version(),
+		devices: replaced(old.devices, ids, ds, func(d *devices.Device) string { return d.ID }),
+		loans:   replaced(old.loans, ids, as, func(a *devices.Assignment) string { return a.DeviceID }),
+		periods: replaced(old.periods, ids, ps, func(p *devices.Period) string { return p.DeviceID }),
+	}, nil
+}
+
+// replaced returns a copy of old (ordered by key) without the items of the keys ids (sorted)
+// and with repl (the new items of those keys, ordered by key) in their place.
+func replaced[T any](old []T, ids []string, repl []T, key func(*T) string) []T {
+	out := make([]T, 0, len(old)+len(repl))
+	j, k := 0, 0
+	for i := range old {
+		kk := key(&old[i])
+		for j < len(ids) && ids[j] < kk {
+			j++
+		}
+		if j < len(ids) && ids[j] == kk {
+			continue
+		}
+		for k < len(repl) && key(&repl[k]) < kk {
+			out = append(out, repl[k])
+			k++
+		}
+		out = append(out, old[i])
+	}
+	return append(out, repl[k:]...)
+}
+
+// of returns the items of key id in items, ordered by key.
+func of[T any](items []T, id string, key func(*T) string) []T {
+	lo, _ := slices.BinarySearchFunc(items, id, func(x T, id string) int { return strings.Compare(key(&x), id) })
+	hi := lo
+	for hi < len(items) && key(&items[hi]) == id {
+		hi++
+	}
+	return items[lo:hi]
+}
+
+// allPeriods returns every device's periods, by device and start, as of dir's version. The
+// slice is shared: callers copy the periods they change.
+func (r *Reports) allPeriods(ctx context.Context, dir *devices.Directory) ([]devices.Period, error) {
+	st, err := r.registry(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return st.periods, nil
+}
+
+// allDevices returns the directory's devices, by id, and their loans, by device and start:
+// those of the state kept when it is of dir's version, shared (callers must not change them),
+// or else listed anew.
 func (r *Reports) allDevices(dir *devices.Directory) ([]devices.Device, []devices.Assignment) {
-	list := func() ([]devices.Device, []devices.Assignment) {
-		var ps []*devices.Device
-		var as []devices.Assignment
-		dir.Devices(func(d *devices.Device, assigns []devices.Assignment) bool {
-			ps = append(ps, d)
-			as = append(as, assigns...)
-			return true
-		})
-		// By id, which the utilisation's ordering is quickest with; pointers sort faster.
-		slices.SortFunc(ps, func(a, b *devices.Device) int { return strings.Compare(a.ID, b.ID) })
-		ds := make([]devices.Device, len(ps))
-		for i, d := range ps {
-			ds[i] = *d
-		}
-		return ds, as
-	}
 	v := dir.Version()
-	if v < 0 {
-		return list()
-	}
-	c := &r.periods
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.devices == nil || c.devicesOf != v {
-		c.devices, c.loans = list()
-		if c.devices == nil {
-			c.devices = []devices.Device{}
+	if v >= 0 {
+		c := &r.periods
+		c.mu.Lock()
+		st := c.state
+		c.mu.Unlock()
+		if st != nil && st.version == v {
+			return st.devices, st.loans
 		}
-		c.devicesOf = v
 	}
-	return c.devices, c.loans
+	return listDevices(dir)
 }
 
 // startedCache keeps computations started (usage.NewComputation: the devices' periods and loans
-// laid out over the days) for windows of complete months, per registry version: the
+// laid out over the days) for windows of complete months, as of one registry version: the
 // assessment, the plan and alternatives look at the same three months all month, and the
 // devices' days in them change only with the registry. Each request adds its uses to a clone.
+// At a new version, each is patched for the devices the change touched (usage.Computation.Patch).
 type startedCache struct {
 	mu      sync.Mutex
 	version int64
@@ -128,15 +261,15 @@ func (r *Reports) prepared(ctx context.Context, from, to usage.Month, kind devic
 	k := startedKey{from, to, kind}
 	c := &r.started
 	if keep {
-		c.mu.Lock()
-		if c.version == v && c.started[k] != nil {
-			x := c.started[k]
-			c.mu.Unlock()
+		x, err := r.startedAt(ctx, dir, k)
+		if err != nil {
+			return nil, err
+		}
+		if x != nil {
 			return x.Clone(), nil
 		}
-		c.mu.Unlock()
 	}
-	in, err := r.input(ctx, from, to, Scope{Kind: kind})
+	in, err := r.inputAt(ctx, dir, from, to, Scope{Kind: kind})
 	if err != nil || len(in.Devices) == 0 {
 		return nil, err
 	}
@@ -146,9 +279,116 @@ func (r *Reports) prepared(ctx context.Context, from, to usage.Month, kind devic
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.version != v || len(c.started) >= maxStarted {
+	switch {
+	case c.version > v: // brought to a newer version meanwhile: x is not of it
+		return x, nil
+	case c.version < v || len(c.started) >= maxStarted:
 		c.version, c.started = v, map[startedKey]*usage.Computation{}
 	}
 	c.started[k] = x
 	return x.Clone(), nil
+}
+
+// startedAt returns the computation kept for k, brought to dir's version; nil when none is
+// kept.
+func (r *Reports) startedAt(ctx context.Context, dir *devices.Directory, k startedKey) (*usage.Computation, error) {
+	v := dir.Version()
+	c := &r.started
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version == v || len(c.started) == 0 {
+		return c.started[k], nil
+	}
+	if c.version > v {
+		return nil, nil // of a newer version than dir
+	}
+	ids, ok, err := r.changedSince(ctx, c.version, dir.Len())
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		c.version, c.started = v, map[startedKey]*usage.Computation{}
+		return nil, nil
+	}
+	st, err := r.registry(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	sites, err := r.store.AllSites(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for key, x := range c.started {
+		in := r.inputOf(st, sites, key.from, key.to, key.kind, ids)
+		if y := x.Patch(ids, in); y != nil {
+			c.started[key] = y
+		} else {
+			delete(c.started, key)
+		}
+	}
+	c.version = v
+	return c.started[k], nil
+}
+
+// growthCache keeps the patients' records (the registry's audit log of patient changes) as of
+// one registry version, and the counts of patients on each condition last made from them: an
+// assessment replays a city's log twice, and the log changes only with the registry. Only a
+// Patients that says its registry version (as the store does) has them kept.
+type growthCache struct {
+	mu      sync.Mutex
+	version int64
+	records []devices.PatientRecord
+	read    bool
+	// The counts last made, and how many records each replayed.
+	beforeN, nowN int
+	before, now   map[siteCondition]int
+}
+
+// versioned is a Patients whose records change only with its registry version.
+type versioned interface {
+	RegistryVersion(ctx context.Context) (int64, error)
+}
+
+// growthCached is growth, with the records kept per registry version: the counts of patients
+// on each condition now and GrowthPeriod months ago. The maps are shared: callers must not
+// change them.
+func (r *Reports) growthCached(ctx context.Context) (before, now map[siteCondition]int, err error) {
+	src, ok := r.patients.(versioned)
+	if !ok || r.thresholds.Growth <= 0 {
+		return r.growth(ctx)
+	}
+	v, err := src.RegistryVersion(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := &r.growthCounts
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.read || g.version != v {
+		records, err := r.patients.PatientRecords(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		g.version, g.records, g.read, g.before, g.now = v, records, true, nil, nil
+	}
+	t := r.now()
+	at := t.AddDate(0, -GrowthPeriod, 0)
+	// patientsOn replays the records up to the first after its time: the counts are the same
+	// for any time that stops at the same record.
+	nb, nn := replayed(g.records, at), replayed(g.records, t)
+	if g.before == nil || nb != g.beforeN || nn != g.nowN {
+		g.before, g.now = patientsOn(g.records, at), patientsOn(g.records, t)
+		g.beforeN, g.nowN = nb, nn
+	}
+	return g.before, g.now, nil
+}
+
+// replayed is how many of the records patientsOn replays up to at.
+func replayed(records []devices.PatientRecord, at time.Time) int {
+	for i, rec := range records {
+		if rec.At.After(at) {
+			return i
+		}
+	}
+	return len(records)
 }

@@ -48,6 +48,8 @@ type Reports struct {
 	periods    periodCache
 	started    startedCache
 	forecasts  forecastCache
+	// growthCounts keeps the counts of patients on each plan (growthCached).
+	growthCounts growthCache
 }
 
 // Deps are what Reports reads.
@@ -132,26 +134,49 @@ func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope
 
 // input is what the figures of the months from..to for the scope are computed from.
 func (r *Reports) input(ctx context.Context, from, to usage.Month, scope Scope) (usage.Input, error) {
-	sites, err := r.store.AllSites(ctx)
-	if err != nil {
-		return usage.Input{}, err
-	}
 	dir, err := r.directory(ctx)
 	if err != nil {
 		return usage.Input{}, err
 	}
+	return r.inputAt(ctx, dir, from, to, scope)
+}
+
+// inputAt is input as of dir.
+func (r *Reports) inputAt(ctx context.Context, dir *devices.Directory, from, to usage.Month, scope Scope) (usage.Input, error) {
+	sites, err := r.store.AllSites(ctx)
+	if err != nil {
+		return usage.Input{}, err
+	}
+	st, err := r.registry(ctx, dir)
+	if err != nil {
+		return usage.Input{}, err
+	}
+	return r.inputOf(st, sites, from, to, scope.Kind, nil), nil
+}
+
+// inputOf is what the figures of the months from..to for the devices of kind ("": all) are
+// computed from, as of st: of every device, or with only (sorted), of those devices only.
+// Loans and periods of devices out of scope are left out by Compute.
+func (r *Reports) inputOf(st *registryState, sites []devices.Site, from, to usage.Month, kind devices.Kind, only []string) usage.Input {
 	// Widen by a day on each side: local days reach up to 14 hours either side of UTC.
 	start := time.Date(from.Year, from.Month, 1, 0, 0, 0, 0, time.UTC).Add(-24 * time.Hour)
 	end := time.Date(to.Year, to.Month+1, 1, 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
 	now := r.now()
 	in := usage.Input{Sites: sites}
-	// Loans and periods of devices out of scope are left out by Compute.
-	all, loans := r.allDevices(dir)
-	if scope.Kind == "" {
+	all, loans, periods := st.devices, st.loans, st.periods
+	if only != nil {
+		all, loans, periods = nil, nil, nil
+		for _, id := range only {
+			all = append(all, of(st.devices, id, func(d *devices.Device) string { return d.ID })...)
+			loans = append(loans, of(st.loans, id, func(a *devices.Assignment) string { return a.DeviceID })...)
+			periods = append(periods, of(st.periods, id, func(p *devices.Period) string { return p.DeviceID })...)
+		}
+	}
+	if kind == "" {
 		in.Devices = all
 	} else {
 		for _, d := range all {
-			if d.Kind == scope.Kind {
+			if d.Kind == kind {
 				in.Devices = append(in.Devices, d)
 			}
 		}
@@ -165,11 +190,7 @@ func (r *Reports) input(ctx context.Context, from, to usage.Month, scope Scope) 
 		}
 	}
 	if len(in.Devices) == 0 {
-		return in, nil
-	}
-	periods, err := r.allPeriods(ctx, dir)
-	if err != nil {
-		return usage.Input{}, err
+		return in
 	}
 	for _, p := range periods {
 		if !p.From.Before(now) || !p.From.Before(end) || !p.Until.IsZero() && !p.Until.After(start) {
@@ -180,7 +201,7 @@ func (r *Reports) input(ctx context.Context, from, to usage.Month, scope Scope) 
 		}
 		in.Periods = append(in.Periods, p)
 	}
-	return in, nil
+	return in
 }
 
 // computation is the computation of the figures of the months from..to for the scope, with
@@ -262,7 +283,11 @@ func (r *Reports) stocks(ctx context.Context, kind devices.Kind, used bool) ([]r
 			}
 		})
 	}
-	current, _ := r.allDevices(dir)
+	st, err := r.registry(ctx, dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	current := st.devices
 	if kind != "" {
 		current = slices.DeleteFunc(slices.Clone(current), func(d devices.Device) bool { return d.Kind != kind })
 	}
@@ -275,7 +300,7 @@ func (r *Reports) Assess(ctx context.Context, scope Scope) ([]Assessment, error)
 	if err != nil {
 		return nil, err
 	}
-	before, now, err := r.growth(ctx)
+	before, now, err := r.growthCached(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +365,11 @@ func (r *Reports) PlanOn(ctx context.Context, kind devices.Kind, basis Basis) (r
 	now := r.now()
 	free := map[stockKey][]string{} // devices that may leave, least used first
 	leaving := map[stockKey]int{}   // working devices in open moves
-	all, _ := r.allDevices(dir)
+	st, err := r.registry(ctx, dir)
+	if err != nil {
+		return reallocation.Proposal{}, nil, err
+	}
+	all := st.devices
 	for i := range all {
 		d := &all[i]
 		if (kind != "" && d.Kind != kind) || d.Status != devices.Active {
