@@ -3,8 +3,10 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
@@ -258,12 +260,25 @@ func (r *Reports) onForecast(ctx context.Context, kind devices.Kind, us []reallo
 }
 
 // forecastDemands forecasts each series for the ForecastMonths calendar months from month
-// (see forecastDemand), in hist's order; a series that cannot be fitted is left out.
+// (see forecastDemand), in hist's order; a series that cannot be fitted is left out. The series
+// are fitted in parallel, by as many goroutines as GOMAXPROCS.
 func forecastDemands(hist []Demand, month usage.Month) []DemandForecast {
+	fs := make([]DemandForecast, len(hist))
+	ok := make([]bool, len(hist))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(hist)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(hist); i = int(next.Add(1)) - 1 {
+				fs[i], ok[i] = forecastDemand(hist[i], month)
+			}
+		})
+	}
+	wg.Wait()
 	out := make([]DemandForecast, 0, len(hist))
-	for _, h := range hist {
-		if f, ok := forecastDemand(h, month); ok {
-			out = append(out, f)
+	for i := range fs {
+		if ok[i] {
+			out = append(out, fs[i])
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func TestAttachPatientsMatchesReplay(t *testing.T) {
 	}
 	for _, h := range hist[:4] {
 		for t0 := range h.Daily {
-			end := usage.DayNumbered(f+t0+1).Start(time.UTC).Add(-time.Millisecond)
+			end := usage.DayNumbered(f + t0 + 1).Start(time.UTC).Add(-time.Millisecond)
 			on := patientsOn(rs, end)
 			cond := map[devices.Kind]int{devices.BPCuff: 0, devices.GlucoseMeter: 1, devices.CGM: 1}[h.Kind]
 			if want := float64(on[siteCondition{h.Site, cond}]); h.Patients[t0] != want {
@@ -186,3 +187,35 @@ func mustHistory(t *testing.T, r *Reports, site string, kind devices.Kind) []flo
 }
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+// On a synthetic city whose home demand follows its patients (cityDemands: 8 centres, 42
+// series), the forecast from the patients where they drive the demand better beats the
+// usage-only one at every horizon, and both beat last week repeated.
+func TestPatientDrivenBacktestCity(t *testing.T) {
+	hist := cityDemands(8, 7)
+	series := make([]forecast.Series, len(hist))
+	for i, h := range hist {
+		series[i] = forecast.Series{Demand: h.Daily, Patients: h.Patients}
+	}
+	o := forecast.BacktestOptions{MinTrain: 300, Step: 49}
+	usageOnly, withPatients := forecast.BacktestSeries(series, false, o), forecast.BacktestSeries(series, true, o)
+	driven := 0
+	for m, n := range withPatients[0].Models {
+		if strings.HasSuffix(m, "×patients") {
+			driven += n
+		}
+	}
+	for k := range usageOnly {
+		u, p := usageOnly[k], withPatients[k]
+		t.Logf("horizon %d: %d forecasts, MASE %.3f with patients, %.3f usage-only, %.3f baseline; MAPE %.1f%%, %.1f%%, %.1f%%; 80%%/95%% covered %.0f%%/%.0f%%",
+			p.Horizon, p.Forecast, p.MASE, u.MASE, p.BaselineMASE, p.MAPE, u.MAPE, p.BaselineMAPE, 100*p.Covered80, 100*p.Covered95)
+		if p.Forecast == 0 || !(p.MASE < u.MASE) || !u.Beats() || !p.Beats() {
+			t.Errorf("horizon %d: MASE %.3f with patients, %.3f usage-only, %.3f baseline; want with patients < usage-only < baseline",
+				p.Horizon, p.MASE, u.MASE, p.BaselineMASE)
+		}
+	}
+	t.Logf("horizon 1: models %v; usage-only because %v", withPatients[0].Models, withPatients[0].Why)
+	if driven < withPatients[0].Forecast/4 {
+		t.Errorf("%d of %d forecasts patient-driven at horizon 1; want a good share", driven, withPatients[0].Forecast)
+	}
+}
