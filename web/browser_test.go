@@ -25,8 +25,8 @@ func TestSignInSeesOnlyOwnAlerts(t *testing.T) {
 	}{
 		{doctorA, []string{"glucose"}, "Inbox,Patients", "Family doctor"},
 		{doctorB, []string{"heart"}, "Inbox,Patients", "Family doctor"},
-		{fleetA, []string{"battery"}, "Inbox,Devices,Map,Utilisation,Plan & moves", "Fleet manager"},
-		{adminUser, []string{"glucose", "heart", "battery", "offline"}, "Inbox,Patients,Devices,Map,Utilisation,Plan & moves,Admin", "Administrator"},
+		{fleetA, []string{"battery"}, "Inbox,Devices,Map,Utilisation,Repairs,Plan & moves", "Fleet manager"},
+		{adminUser, []string{"glucose", "heart", "battery", "offline"}, "Inbox,Patients,Devices,Map,Utilisation,Repairs,Plan & moves,Admin", "Administrator"},
 	} {
 		ctx := f.browser(testsrv.BrowserOptions{})
 		f.signIn(ctx, c.user)

@@ -16,6 +16,7 @@ export const routes = [
   { path: '/app/devices/:id', module: './pages/device.js', title: 'nav.devices', roles: [FLEET, ADMIN] },
   { path: '/app/map', module: './pages/map.js', title: 'nav.map', roles: [FLEET, ADMIN], nav: 'nav.map' },
   { path: '/app/utilisation', module: './pages/utilisation.js', title: 'nav.utilisation', roles: [FLEET, ADMIN], nav: 'nav.utilisation' },
+  { path: '/app/repairs', module: './pages/repairs.js', title: 'repairs.nav', roles: [FLEET, ADMIN], nav: 'repairs.nav' },
   { path: '/app/plan', module: './pages/plan.js', title: 'nav.plan', roles: [FLEET, ADMIN], nav: 'nav.plan' },
   { path: '/app/admin', module: './pages/admin.js', title: 'nav.admin', roles: [ADMIN], nav: 'nav.admin' },
   { path: '/app/admin/:section', module: './pages/admin.js', title: 'nav.admin', roles: [ADMIN] },

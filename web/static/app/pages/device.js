@@ -2,7 +2,8 @@
 // battery, signal, firmware reported against the registry's, clock offset, calibration, the
 // last 24 hours' readings and dead letters, the move of a device in transit), its fault alerts,
 // its recent readings (a chart and a table), its dead letters with the reason, and, when it is
-// faulty, where its residents can go instead. A device of another centre is refused by the API:
+// faulty, where its residents can go instead; and its repairs (from the fault or maintenance back
+// to service, how each started, and the hours its centre's residents were redirected). A device of another centre is refused by the API:
 // the page then says it is not one of theirs (403) or not found (404).
 import { html, render, nothing, ref, createRef } from '../lit.js';
 import { t } from '../i18n.js';
@@ -12,6 +13,7 @@ import * as chart from '../chart.js';
 import { useStyles } from '../styles.js';
 import { dateTime, shortDateTime, ago, number, duration, unitOf, measurementName } from '../format.js';
 import { errorText } from '../forms.js';
+import { startedBy, hoursText } from './repairs.js';
 import { severityBadge, ruleName } from '../alerts.js';
 import {
   kindName, modeName, statusName, stateBadge, siteName, siteZone, reasonName, READING_TYPES,
@@ -21,6 +23,7 @@ const RANGES = { '24h': 1, '7d': 7, '30d': 30 };
 
 export function mount(root, ctx) {
   useStyles('fleet');
+  useStyles('repairs');
   const id = ctx.params.id;
   const q = ctx.query;
   const s = {
@@ -29,6 +32,7 @@ export function mount(root, ctx) {
     faults: [], faultsError: null,
     dead: [], deadError: null,
     alt: null, altError: null,
+    repairs: null, repairsError: null,
     type: q.get('type') || '',
     range: RANGES[q.get('range')] ? q.get('range') : '7d',
     readings: null, readingsError: null, readingsLoading: false,
@@ -60,6 +64,7 @@ export function mount(root, ctx) {
       api.get(`/devices/${enc}/status`).then((x) => { s.status = x; }).catch((e) => { s.statusError = e; }),
       api.get('/alerts', { device: id, category: 'fault', limit: 50 }).then((p) => { s.faults = p.items || []; }).catch((e) => { s.faultsError = e; }),
       api.get('/deadletters', { device: id, limit: 20 }).then((p) => { s.dead = p.items || []; }).catch((e) => { s.deadError = e; }),
+      api.get(`/devices/${enc}/repairs`).then((r) => { s.repairs = r.repairs || []; }).catch((e) => { s.repairsError = e; }),
       loadReadings(),
     ]);
     if (!alive) return;
@@ -241,6 +246,30 @@ export function mount(root, ctx) {
     return html`<section class="panel" aria-labelledby="dead-title"><h2 id="dead-title">${t('fleet.devices.dead_title')}</h2>${body}</section>`;
   }
 
+  function repairsSection() {
+    let body;
+    if (s.repairsError) body = html`<p class="muted">${errorText(s.repairsError)}</p>`;
+    else if (!s.repairs) body = html`<p class="loading">${t('app.loading')}</p>`;
+    else if (!s.repairs.length) body = html`<p class="empty">${t('repairs.device_none')}</p>`;
+    else {
+      const now = Date.now();
+      body = html`<table class="data-table device-repairs"><thead><tr>
+          <th scope="col">${t('repairs.col_since')}</th><th scope="col">${t('repairs.col_until')}</th>
+          <th scope="col">${t('repairs.col_started_by')}</th><th scope="col">${t('repairs.col_centre')}</th>
+          <th scope="col" class="num">${t('repairs.col_duration')}</th><th scope="col" class="num">${t('repairs.col_redirected')}</th></tr></thead>
+        <tbody>${s.repairs.map((x) => {
+          const tz = siteZone(x.site);
+          const out = x.until ? x.hours : Math.max(0, (now - new Date(x.since).getTime()) / 3600e3);
+          return html`<tr data-since=${x.since}><td>${dateTime(x.since, tz)}</td>
+            <td>${x.until ? dateTime(x.until, tz) : html`<strong>${t('repairs.open')}</strong>`}</td>
+            <td>${startedBy(x)}</td><td>${siteName(x.site)}</td>
+            <td class="num" data-col="hours">${hoursText(out)}</td><td class="num" data-col="redirected">${hoursText(x.redirected_hours)}</td></tr>`;
+        })}</tbody></table>`;
+    }
+    return html`<section class="panel" aria-labelledby="repairs-title"><h2 id="repairs-title">${t('repairs.device_title')}</h2>${body}
+      <p><a href="/app/repairs">${t('repairs.device_all')}</a></p></section>`;
+  }
+
   function altSection() {
     if (!s.alt && !s.altError) return nothing;
     let body;
@@ -282,6 +311,7 @@ export function mount(root, ctx) {
       </div>
       ${altSection()}
       ${faultsSection()}
+      ${repairsSection()}
       ${readingsSection()}
       ${deadSection()}
     </article>`, root);
