@@ -18,9 +18,9 @@ import (
 
 // demoStore is a data directory holding the demo fleet (60 devices, seed 1, the reallocation
 // scenario) and the uses of its 130 days of history up to now, as `make run` loads them: the
-// registry through `vitalwatch registry import` of vitalsim's export, and each reading of the
-// history counted as ingest would count it (the simulator's messages, straight into the store
-// rather than through the broker and InfluxDB).
+// registry through `vitalwatch registry import` of vitalsim's export (with the history's repairs
+// in maintenance.csv), and each reading of the history counted as ingest would count it (the
+// simulator's messages, straight into the store rather than through the broker and InfluxDB).
 func demoStore(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
@@ -28,7 +28,7 @@ func demoStore(t *testing.T) string {
 	f := simulators.NewScenarioFleet(60, 1, simulators.DefaultMix(), simulators.Reallocation())
 	end := time.Now()
 	start := simulators.HistoryStart(end, 130*24*time.Hour)
-	if err := f.RegistrySince(start).WriteCSV(reg); err != nil {
+	if err := f.RegistryOfHistory(start, end).WriteCSV(reg); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{"VITALWATCH_DATA_DIR=" + dataDir}
