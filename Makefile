@@ -72,7 +72,7 @@ test-short:
 ## influxd (BENCH_MESSAGES messages, default 300000), which prints ingest_msgs_per_s,
 ## ceiling_msgs_per_s, their ratio and peak RSS.
 bench: test-deps tools
-	go test -run '^$$' -bench . -benchmem ./reading/ ./influx/ ./ingest/spool/ ./ingest/ ./devices/ ./reallocation/ ./usage/ ./store/ ./alerts/rules/
+	go test -run '^$$' -bench . -benchmem ./reading/ ./influx/ ./ingest/spool/ ./ingest/ ./devices/ ./reallocation/ ./usage/ ./store/ ./alerts/rules/ ./fleet/
 	go test -run '^$$' -bench 'BenchmarkDrain|BenchmarkAlertLatency' -benchtime 1x -timeout 60m ./cmd/vitalwatch/
 
 ## bench-connections: a city of devices, each connecting to the embedded broker as itself:
