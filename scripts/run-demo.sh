@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts InfluxDB (unless VITALWATCH_INFLUX_URL points at one), vitalwatch serve with its embedded
 # broker, and a demo fleet; prints where to look; Ctrl-C stops everything. On first start the fleet
-# (scenario "reallocation": idle, normal and overloaded centres, a failing station) also publishes
-# DEMO_HISTORY of past readings, so that utilisation and the reallocation plan have months to show.
+# (scenario "reallocation": idle, normal and overloaded centres, a failing station, repairs) also
+# publishes DEMO_HISTORY of past readings, so that utilisation, the reallocation plan and repair
+# turnaround have months to show.
 # On top of the fleet, vitalsim plays the scripted day at a community centre (DEMO_SCENARIO).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,7 +70,8 @@ CONF
 fi
 
 # The demo fleet's registry (centres, teams, residents, devices and their secrets), once. Devices are
-# in service, and home devices lent, from the first day of the history published below.
+# in service, and home devices lent, from the first day of the history published below; the
+# history's repairs (maintenance.csv) are imported as the devices' past periods under maintenance.
 if [ ! -f "$REG/imported" ]; then
 	mkdir -p "$REG"
 	bin/vitalsim --export-registry "$REG" --devices "$DEMO_DEVICES" --seed 1 --scenario reallocation --scenario "$DEMO_SCENARIO" --history "$DEMO_HISTORY"
@@ -133,6 +135,10 @@ month0=$(TZ=CST-8 date +%Y-%m-01)
 from=$(date -d "$month0 -3 months" +%Y-%m)
 to=$(date -d "$month0 -1 month" +%Y-%m)
 failing=$(awk '$1 == "failing" {print $2}' "$REG/scenario.txt" 2>/dev/null || true)
+# The history's repairs (scenario.txt: repair DEVICE SITE FROM UNTIL), by the month (UTC) they
+# ended, from the history's first; a data directory from before them has none.
+repairs=$(awk '$1 == "repair" {n++} END {print n + 0}' "$REG/scenario.txt" 2>/dev/null || echo 0)
+repairs_from=$(awk '$1 == "history_from" {print substr($2, 1, 7)}' "$REG/scenario.txt" 2>/dev/null || true)
 auth="-H \"Authorization: Bearer $API_TOKEN\""
 # For the summary and readings hints: the history's full CGM wearer and home BP protocol patient
 # (profiles.txt of the export), else a patient lent a CGM and one lent a home cuff.
@@ -191,6 +197,14 @@ the history of $DEMO_HISTORY is in $REG/history.json):
   $failing failed two days ago (sensor_malfunction, then silence) and is in maintenance; where its residents can go:
       curl -s $auth http://$HTTP/api/v1/devices/$failing/alternatives
 UTIL
+fi)
+$(if [ "$repairs" -gt 0 ]; then cat <<REPAIRS
+
+Repair turnaround: the history's $repairs repairs ($REG/maintenance.csv: each device flagged its fault,
+then sent nothing until it was back), per month, centre and type with the median and 90th percentile:
+      curl -s $auth "http://$HTTP/api/v1/utilisation/repairs?from=$repairs_from&to=$(date -u +%Y-%m)"
+      curl -s $auth "http://$HTTP/api/v1/utilisation/repairs?from=$repairs_from&to=$(date -u +%Y-%m)&format=csv"
+REPAIRS
 fi)
 $(if [ ${#day[@]} -gt 0 ]; then cat <<DAY
 
