@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,7 +135,7 @@ func TestRepairsPage(t *testing.T) {
 	}
 	open := eval[string](t, ctx, `[...document.querySelectorAll('.repairs-open tbody tr')].map(r => r.dataset.device + ':' +
 		r.querySelector('a').getAttribute('href') + ':' + r.cells[4].textContent.replace(/\s+/g, ' ').trim()).join(',')`)
-	if open != faultyA+":/app/devices/"+faultyA+":🔧 Put under maintenance" {
+	if open != faultyA+":/app/devices/"+faultyA+":⚙ Put under maintenance" {
 		t.Errorf("open repairs = %q; want cuff-9, put under maintenance", open)
 	}
 	nav := eval[string](t, ctx, `document.querySelector('.main-nav a[aria-current=page]').textContent.trim()`)
@@ -187,4 +188,30 @@ func TestRepairsPage(t *testing.T) {
 	if w := eval[string](t, zh, `document.documentElement.scrollWidth + ' ' + window.innerWidth`); w != "360 360" {
 		t.Errorf("at 360 px the device page is %s wide; want no sideways scroll", w)
 	}
+}
+
+// TestScreenshotsRepairs writes the repairs page and a repaired device's page into
+// $VITALWATCH_SCREENSHOTS (make screenshots).
+func TestScreenshotsRepairs(t *testing.T) {
+	dir := os.Getenv("VITALWATCH_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("VITALWATCH_SCREENSHOTS is not set")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := startRepairsFixture(t)
+	ctx := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 900})
+	f.signIn(ctx, fleetA)
+	f.do(ctx, "the repairs page", 20*time.Second, chromedp.Navigate(f.base+"/app/repairs"),
+		chromedp.WaitVisible(chromedp.CSS(".repairs-table tbody tr")), chromedp.Sleep(400*time.Millisecond))
+	shoot(t, ctx, filepath.Join(dir, "repairs.png"))
+	f.do(ctx, "rp-1's page", 20*time.Second, chromedp.Navigate(f.base+"/app/devices/"+repairA),
+		chromedp.WaitVisible(chromedp.CSS(".device-repairs tbody tr")), chromedp.Sleep(400*time.Millisecond))
+	shoot(t, ctx, filepath.Join(dir, "device-repairs.png"))
+	phone := f.browser(testsrv.BrowserOptions{Language: "zh-CN", Width: 360, Height: 740})
+	f.signIn(phone, fleetA)
+	f.do(phone, "the repairs page on a phone", 20*time.Second, chromedp.Navigate(f.base+"/app/repairs"),
+		chromedp.WaitVisible(chromedp.CSS(".repairs-table tbody tr")), chromedp.Sleep(400*time.Millisecond))
+	shoot(t, phone, filepath.Join(dir, "repairs-360-zh.png"))
 }

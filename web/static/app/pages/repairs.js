@@ -34,7 +34,7 @@ export function startedBy(x) {
   if (x.started_by === 'fault_alert' && x.alert) {
     return html`<span class="repair-start repair-start-fault"><span aria-hidden="true">⚠ </span><a href="/app/alerts/${x.alert}">${t('repairs.started_fault', { id: x.alert })}</a></span>`;
   }
-  return html`<span class="repair-start repair-start-maintenance"><span aria-hidden="true">🔧 </span>${t('repairs.started_maintenance')}</span>`;
+  return html`<span class="repair-start repair-start-maintenance"><span aria-hidden="true">⚙ </span>${t('repairs.started_maintenance')}</span>`;
 }
 
 export function mount(root, ctx) {
