@@ -138,10 +138,14 @@ type working struct {
 	spans  []span
 }
 
-// workingAt gives the devices' working spans by site and kind: the spans of their active
-// periods at each site, less their loans (a home device lent to a patient is not free for
-// another). Open ends are endOfTime.
-func workingAt(periods []devices.Period, loans []devices.Assignment, kindOf func(id string) devices.Kind) map[siteKind][]working {
+// workingAt gives the devices' working spans by site and kind, of the sites and kinds of the
+// repairs given: the spans of their active periods at each site, less their loans (a home
+// device lent to a patient is not free for another). Open ends are endOfTime.
+func workingAt(repairs []Repair, periods []devices.Period, loans []devices.Assignment, kindOf func(id string) devices.Kind) map[siteKind][]working {
+	need := map[siteKind]bool{}
+	for _, x := range repairs {
+		need[siteKind{x.Site, x.Kind}] = true
+	}
 	lent := map[string][]span{}
 	for _, l := range loans {
 		u := l.Until
@@ -160,6 +164,9 @@ func workingAt(periods []devices.Period, loans []devices.Assignment, kindOf func
 			u = endOfTime
 		}
 		k := siteKind{p.SiteID, kindOf(p.DeviceID)}
+		if !need[k] {
+			continue
+		}
 		spans := subtract([]span{{p.From, u}}, lent[p.DeviceID])
 		if len(spans) == 0 {
 			continue
@@ -372,7 +379,7 @@ func (r *Reports) repairs(ctx context.Context, keep func(Repair) bool) ([]Repair
 		startAtFaults(repairs, faults)
 	}
 	_, loans := r.allDevices(dir)
-	redirect(repairs, workingAt(periods, loans, kindOf), r.now())
+	redirect(repairs, workingAt(repairs, periods, loans, kindOf), r.now())
 	return repairs, nil
 }
 

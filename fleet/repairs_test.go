@@ -211,7 +211,7 @@ func TestRedirectedHours(t *testing.T) {
 	loans := []devices.Assignment{{DeviceID: "cuff-2", PatientID: "p1", From: d(1)}}
 	repairs := repairsOf(ps, kindOf)
 	startAtFaults(repairs, []alerts.Alert{{ID: 7, Rule: alerts.RuleImplausibleValues, Device: "st-z", FirstSeen: d(-0.5)}})
-	redirect(repairs, workingAt(ps, loans, kindOf), d(12))
+	redirect(repairs, workingAt(repairs, ps, loans, kindOf), d(12))
 	got := map[string]time.Duration{}
 	for _, x := range repairs {
 		got[x.Device] = x.Redirected
