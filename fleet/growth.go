@@ -60,7 +60,9 @@ type siteCondition struct {
 }
 
 // patientsOn counts, from the changes replayed in order up to at (inclusive), the patients of
-// each centre on each condition's plans.
+// each centre on each condition's plans. Records come in the audit log's order, whose times
+// need not rise with it (instances' clocks differ, an import may carry older times): every
+// record at or before at counts, not only those before the first one after it.
 func patientsOn(records []devices.PatientRecord, at time.Time) map[siteCondition]int {
 	type state struct {
 		site  string
@@ -69,7 +71,7 @@ func patientsOn(records []devices.PatientRecord, at time.Time) map[siteCondition
 	now := map[string]state{}
 	for _, r := range records {
 		if r.At.After(at) {
-			break
+			continue
 		}
 		s := now[r.Patient]
 		s.site = r.Site

@@ -80,3 +80,16 @@ func TestGrowthFlag(t *testing.T) {
 		t.Errorf("growth with the flag off = %+v; want none", g)
 	}
 }
+
+// A record out of time order (an instance whose clock is behind, an older time imported) still
+// counts at its time: the replay does not stop at the first record after the moment.
+func TestPatientsOnOutOfOrder(t *testing.T) {
+	now := time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)
+	rs := []devices.PatientRecord{
+		{Patient: "late", At: now, Site: "up", Plans: []string{"hypertension"}, PlansSet: true},
+		{Patient: "early", At: now.AddDate(-1, -1, 0), Site: "up", Plans: []string{"hypertension"}, PlansSet: true},
+	}
+	if got := patientsOn(rs, now.AddDate(-1, 0, 0))[siteCondition{"up", 0}]; got != 1 {
+		t.Errorf("patients a year ago = %d; want 1 (early, recorded after a later one)", got)
+	}
+}
