@@ -234,10 +234,13 @@ type thresholdsJSON struct {
 	High   float64 `json:"high"`
 	Months int     `json:"months"`
 	Target float64 `json:"target"`
+	// Growth is reallocation.growth: a centre whose patients on a plan grew by more than this
+	// share over twelve months is flagged (0: off).
+	Growth float64 `json:"growth"`
 }
 
 func thresholdsOut(t reallocation.Thresholds) thresholdsJSON {
-	return thresholdsJSON{Low: t.Low, High: t.High, Months: t.Months, Target: t.Target}
+	return thresholdsJSON{Low: t.Low, High: t.High, Months: t.Months, Target: t.Target, Growth: t.Growth}
 }
 
 // assessmentPage is the answer of GET /reallocation/assessment.
