@@ -103,6 +103,41 @@ export function mySites(user) {
   return dir.allSites().map((s) => s.id);
 }
 
+/**
+ * The growth flags of assessments (the API's `growth` on a type at a centre): one per centre and
+ * plan, with the plan's numbers and its types' assessments, by centre then plan.
+ */
+export function growthFlags(assessments) {
+  const out = new Map();
+  for (const a of assessments || []) {
+    if (!a.growth) continue;
+    const key = a.site + '\u0000' + a.growth.plan;
+    if (!out.has(key)) out.set(key, { site: a.site, growth: a.growth, types: [] });
+    out.get(key).types.push(a);
+  }
+  return [...out.values()].sort((x, y) => x.site.localeCompare(y.site) || x.growth.plan.localeCompare(y.growth.plan));
+}
+
+/** The name of a care plan (a condition of the growth flag). */
+export const planName = (p) => t('fleet.growth.plan.' + p);
+
+/** A growth flag in words: "Growing: hypertension, 100 → 121 patients (+21%)". */
+export function growthText(g) {
+  return t('fleet.growth.flag', { plan: planName(g.plan), before: g.patients_before, now: g.patients, rate: percent(g.rate) });
+}
+
+/** What a type's growth asks for: "needs 3 more BP cuff", or enough at the target. */
+export function growthMoreText(a) {
+  const n = a.growth ? a.growth.more : 0;
+  return n > 0 ? t('fleet.growth.more', { n, type: kindName(a.type) }) : t('fleet.growth.enough', { type: kindName(a.type) });
+}
+
+/** A growth flag as a badge line: an arrow and the words, then what each type needs. */
+export function growthBadge(flag) {
+  return html`<span class="growth-flag" data-site=${flag.site} data-plan=${flag.growth.plan}><span aria-hidden="true">↗</span>
+    ${growthText(flag.growth)}: ${flag.types.map(growthMoreText).join(', ')}</span>`;
+}
+
 /** A select of device kinds (with "all"), for filters. */
 export function kindOptions(selected) {
   return html`<option value="" ?selected=${!selected}>${t('filter.all')}</option>

@@ -1,7 +1,8 @@
 // The map of the centres: each placed by its coordinates on a plain projected plane (Leaflet,
 // no tile layer: nothing is fetched from outside) with a scale bar and, when the deployment
 // configures them, the district outlines. Each of the person's centres shows its devices by live
-// state and which device types it has to spare or is short of; the reallocation plan's moves
+// state, which device types it has to spare or is short of, and the growth of its patients on a
+// care plan beyond reallocation.growth with the devices it would lack; the reallocation plan's moves
 // are arrows from donor to receiver; a faulty device shows where its residents can go instead.
 // The same data is in a table beside the map, for screen readers and small screens; the
 // centres on the map are focusable, and Enter opens their details.
@@ -14,7 +15,7 @@ import { library } from '../libraries.js';
 import { useStyles } from '../styles.js';
 import { number } from '../format.js';
 import { errorText } from '../forms.js';
-import { kindName, stateBadge, verdictBadge, siteName, percent, mySites, STATES, statusName, STATUSES } from '../fleet.js';
+import { kindName, stateBadge, verdictBadge, siteName, percent, mySites, STATES, statusName, STATUSES, growthFlags, growthBadge } from '../fleet.js';
 
 // leaflet loads Leaflet and its style sheet once; null when the build lacks it.
 const leaflet = () => library('leaflet', '/static/vendor/leaflet/leaflet-src.esm.js', '/static/vendor/leaflet/leaflet.css');
@@ -138,6 +139,8 @@ export function mount(root, ctx) {
     }
     return [...out.values()];
   }
+  // The growth of a centre's patients on a plan, from the assessment (the person's centres only).
+  const growthOf = (site, mine) => (mine ? growthFlags(s.assess.filter((a) => a.site === site)) : []);
   const movesOf = (site) => ((s.plan && s.plan.moves) || []).filter((m) => m.from === site || m.to === site);
 
   // The sites on the map: the person's, and the other ends of the planned moves.
@@ -163,6 +166,7 @@ export function mount(root, ctx) {
     const mine = s.mine.includes(site.id);
     const v = verdictsOf(site.id);
     const moves = movesOf(site.id);
+    const growth = growthOf(site.id, mine);
     return html`<div class="centre-detail">
       <h3>${site.name || site.id}</h3>
       ${site.district ? html`<p class="muted small">${t('fleet.map.district', { name: site.district })}</p>` : nothing}
@@ -171,6 +175,7 @@ export function mount(root, ctx) {
       ${v.length ? html`<ul class="plain">${v.map((a) => html`<li>${verdictBadge(a.verdict)} ${kindName(a.type)}
         (${verdictCount(a)})</li>`)}</ul>` : nothing}
       ${moves.length ? html`<ul class="plain">${moves.map((m) => html`<li>${moveText(m)}</li>`)}</ul>` : nothing}
+      ${growth.length ? html`<ul class="plain growth-list">${growth.map((g) => html`<li>${growthBadge(g)}</li>`)}</ul>` : nothing}
     </div>`;
   }
 
@@ -368,7 +373,8 @@ export function mount(root, ctx) {
           <td>${mine ? html`<strong>${f ? f.devices : '—'}</strong> <span class="chips">${stateCounts(f)}</span>` : html`<span class="muted small">${t('fleet.map.not_yours')}</span>`}</td>
           <td>${v.length ? html`<ul class="plain">${v.map((a) => html`<li>${verdictBadge(a.verdict)} ${kindName(a.type)}
               <span class="muted small">${verdictCount(a)}</span></li>`)}</ul>`
-            : html`<span class="muted small">${t('fleet.map.balanced')}</span>`}</td>
+            : html`<span class="muted small">${t('fleet.map.balanced')}</span>`}
+            ${growthOf(site.id, mine).map((g) => html`<div>${growthBadge(g)}</div>`)}</td>
           <td>${moves.length ? html`<ul class="plain">${moves.map((m) => html`<li>${m.from === site.id
               ? t('fleet.map.gives', { n: m.count, type: kindName(m.type), to: siteName(m.to) })
               : t('fleet.map.gets', { n: m.count, type: kindName(m.type), from: siteName(m.from) })}</li>`)}</ul>` : '—'}</td>

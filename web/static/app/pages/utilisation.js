@@ -2,7 +2,9 @@
 // one month and centre. Heat cells are a table with the value in each cell; the spare and short
 // lines (reallocation.low, 60%, and reallocation.high, 90%) are marked in the cells (▽ below the
 // low line, ▲ above the high one) and in the legend, not by colour alone. The figures can be
-// downloaded as CSV from the API. Filters are kept in the address.
+// downloaded as CSV from the API. Filters are kept in the address. The centres whose patients on
+// a care plan grew beyond reallocation.growth (the assessment's growth flag) are listed with
+// their numbers and the devices they would lack at the target.
 import { html, render, nothing } from '../lit.js';
 import { t } from '../i18n.js';
 import * as api from '../api.js';
@@ -10,7 +12,7 @@ import * as dir from '../directory.js';
 import { useStyles } from '../styles.js';
 import { number } from '../format.js';
 import { errorText } from '../forms.js';
-import { KINDS, kindName, siteName, siteZone, percent, band, bandMark, mySites, modeName } from '../fleet.js';
+import { KINDS, kindName, siteName, siteZone, percent, band, bandMark, mySites, modeName, growthFlags, planName, growthMoreText } from '../fleet.js';
 
 // Months as YYYY-MM strings.
 function monthOf(d) {
@@ -60,6 +62,7 @@ export function mount(root, ctx) {
     months: null, monthsError: null, loadingMonths: true,
     days: null, daysError: null, loadingDays: true,
     th: { low: 0.6, high: 0.9, target: 0.75, months: 3 },
+    assess: null, // the assessment's items, for the growth flags; null when it could not be read
   };
   function defaults() {
     current = monthIn(siteZone(mySites(user)[0]));
@@ -89,6 +92,7 @@ export function mount(root, ctx) {
       if (my !== seqM || !alive) return;
       s.months = u;
       if (a && a.thresholds) s.th = a.thresholds;
+      s.assess = a ? a.items || [] : null;
     } catch (e) {
       if (my !== seqM || !alive) return;
       s.monthsError = e;
@@ -230,6 +234,28 @@ export function mount(root, ctx) {
     </div>`;
   }
 
+  // ---- the growth flags ----
+  function growthSection() {
+    if (!s.assess) return nothing;
+    const flags = growthFlags(s.assess);
+    const rate = percent(s.th.growth || 0);
+    return html`<section class="panel growth-panel" aria-labelledby="growth-title">
+      <h2 id="growth-title">${t('fleet.growth.title')}</h2>
+      ${flags.length ? html`<p class="muted small">${t('fleet.growth.intro', { rate, target: percent(s.th.target) })}</p>
+        <div class="table-wrap"><table class="growth-table">
+          <thead><tr><th scope="col">${t('fleet.growth.centre')}</th><th scope="col">${t('fleet.growth.plan_col')}</th>
+            <th scope="col">${t('fleet.growth.patients')}</th><th scope="col">${t('fleet.growth.rate')}</th><th scope="col">${t('fleet.growth.needs')}</th></tr></thead>
+          <tbody>${flags.map((f) => html`<tr data-site=${f.site} data-plan=${f.growth.plan}>
+            <th scope="row">${siteName(f.site)}</th>
+            <td><span aria-hidden="true">↗</span> ${planName(f.growth.plan)}</td>
+            <td class="num">${f.growth.patients_before} → ${f.growth.patients}</td>
+            <td class="num">+${percent(f.growth.rate)}</td>
+            <td>${f.types.map(growthMoreText).join(', ')}</td></tr>`)}</tbody>
+        </table></div>`
+        : html`<p class="empty">${s.th.growth ? t('fleet.growth.none', { rate }) : nothing}</p>`}
+    </section>`;
+  }
+
   function csvHref(by) {
     const p = new URLSearchParams({ format: 'csv', by, from: s.from, to: s.to });
     if (s.type) p.set('type', s.type);
@@ -265,6 +291,7 @@ export function mount(root, ctx) {
         <a href=${csvHref('type')} download>${t('fleet.util.csv_type')}</a> ·
         <a href=${csvHref('device')} download>${t('fleet.util.csv_device')}</a></p>
       ${legend()}
+      ${growthSection()}
       <section aria-labelledby="months-title" aria-busy=${s.loadingMonths ? 'true' : 'false'}>
         <h2 id="months-title">${t('fleet.util.by_month', { from: s.from, to: s.to })}</h2>
         ${monthTables()}

@@ -1,0 +1,157 @@
+package web_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/vitalwatch/vitalwatch/alerts"
+	"github.com/vitalwatch/vitalwatch/audit"
+	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/fleet"
+	"github.com/vitalwatch/vitalwatch/internal/config"
+	"github.com/vitalwatch/vitalwatch/internal/testsrv"
+	"github.com/vitalwatch/vitalwatch/reallocation"
+	"github.com/vitalwatch/vitalwatch/store"
+	"github.com/vitalwatch/vitalwatch/usage"
+)
+
+// seedGrowth adds to the fixture's store, at site-1: three clinic BP cuffs (station mode,
+// rated 1 use a day, in service for four months) used 3 times a day, so that with the fixture's
+// home cuff cuff-9 the centre has 4 cuffs and a demand of 3 a day; and team-1's patients on a
+// hypertension plan, 10 of them created 13 months ago (their audit entries backdated, as the
+// growth counts replay the audit log) and 5 created now: +50%. At the 75% target, a demand of
+// 3 x 1.5 = 4.5 a day needs 6 cuffs: 2 more. It then runs the growth check, as serve does a
+// minute after start, so that the notice is in the store when serve starts.
+func seedGrowth(t *testing.T, dataDir string, now time.Time) {
+	t.Helper()
+	ctx := audit.WithActor(context.Background(), "test")
+	path := filepath.Join(dataDir, config.DBFile)
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	must(err)
+	local := now.In(loc)
+	start := time.Date(local.Year(), local.Month()-4, 1, 0, 0, 0, 0, loc)
+	var devs []devices.Device
+	var uses []usage.Use
+	for i := range 3 {
+		id := fmt.Sprintf("clinic-cuff-%d", i)
+		devs = append(devs, devices.Device{ID: id, Kind: devices.BPCuff, SiteID: siteA, Mode: devices.StationMode, Status: devices.Active,
+			RatedUsesPerDay: 1, InService: start, SecretHash: devices.HashSecret(devices.NewSecret())})
+		for day := start; day.Before(time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)); day = day.AddDate(0, 0, 1) {
+			at := day.Add(9*time.Hour + time.Duration(i)*time.Minute)
+			uses = append(uses, usage.Use{Device: id, Site: siteA, At: at, Day: usage.DayOf(at, loc)})
+		}
+	}
+	must(st.CreateDevices(ctx, devs))
+	_, err = st.RecordUses(ctx, uses)
+	must(err)
+	var ps []devices.Patient
+	for i := range 15 {
+		age := "new"
+		if i < 10 {
+			age = "old"
+		}
+		ps = append(ps, devices.Patient{ID: fmt.Sprintf("G-%s-%d", age, i), TeamID: teamA, Plans: []string{"Hypertension: BP daily"}})
+	}
+	must(st.CreatePatients(ctx, ps))
+	db, err := sql.Open("sqlite", path)
+	must(err)
+	defer db.Close()
+	res, err := db.ExecContext(ctx, `UPDATE audit_log SET at_ms = ? WHERE action = 'patient.create' AND subject LIKE 'patient/G-old-%'`,
+		now.AddDate(0, -13, 0).UnixMilli())
+	must(err)
+	if n, _ := res.RowsAffected(); n != 10 {
+		t.Fatalf("backdated %d patients' creation; want 10", n)
+	}
+
+	reports, err := fleet.New(fleet.Deps{Store: st, Moves: st, Patients: st, Directory: st.LoadDirectory, Now: time.Now},
+		reallocation.DefaultThresholds())
+	must(err)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := fleet.NewGrowthNotices(reports, st, alerts.NewLifecycle(st, nil, log), fleet.GrowthRule{Enabled: true, Severity: alerts.Info, Version: 1}, log)
+	changes, err := g.Check(ctx)
+	must(err)
+	if len(changes) != 1 || changes[0].Alert.Site != siteA || changes[0].Alert.LastValue != "hypertension 10→15 +50%: bp_cuff +2" {
+		t.Fatalf("growth check = %+v; want the notice of site-1, hypertension 10→15 +50%%: bp_cuff +2", changes)
+	}
+}
+
+// A fleet manager sees the growth flag of their centre on the utilisation page and on the map,
+// with its numbers, and the notice in the inbox, in English and in Chinese; a doctor of the
+// centre's team does not see the notice.
+func TestGrowthFlagAndNotice(t *testing.T) {
+	f := startFixtureWith(t, func(dataDir string) []string {
+		seedGrowth(t, dataDir, time.Now())
+		return nil
+	})
+	ctx := f.browser(testsrv.BrowserOptions{})
+	f.signIn(ctx, fleetA)
+	// The inbox: the notice, its rule and its subject, the centre, in words.
+	f.waitJS(ctx, "the notice in the inbox", `[...document.querySelectorAll('.alert-row')].some(r => r.getAttribute('aria-label') === 'Info, Growth of patients on a care plan, Centre Hongpailou centre')`, 10*time.Second)
+	if text := pageText(ctx); !strings.Contains(text, "hypertension 10→15 +50%: bp_cuff +2") {
+		t.Errorf("the inbox does not show the notice's value:\n%s", text)
+	}
+
+	// The utilisation page: the growth table's row for site-1.
+	f.do(ctx, "utilisation", 20*time.Second, chromedp.Navigate(f.base+"/app/utilisation"),
+		chromedp.WaitVisible(chromedp.CSS(`.growth-table tr[data-site="site-1"][data-plan="hypertension"]`)))
+	row := eval[string](t, ctx, `document.querySelector('.growth-table tr[data-site="site-1"]').innerText.replace(/\s+/g, ' ').trim()`)
+	if want := "Hongpailou centre ↗ hypertension 10 → 15 +50% needs 2 more BP cuff"; row != want {
+		t.Errorf("growth row = %q; want %q", row, want)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('.growth-table tbody tr').length`); n != 1 {
+		t.Errorf("%d growth rows; want 1 (site-1's hypertension)", n)
+	}
+
+	// The map's table of centres: the flag beside site-1's verdicts.
+	f.do(ctx, "map", 20*time.Second, chromedp.Navigate(f.base+"/app/map"),
+		chromedp.WaitVisible(chromedp.CSS(`.centre-table tr[data-site="site-1"] .growth-flag`)))
+	flag := eval[string](t, ctx, `document.querySelector('.centre-table tr[data-site="site-1"] .growth-flag').innerText.replace(/\s+/g, ' ').trim()`)
+	if want := "↗ Growing: hypertension, 10 → 15 patients (+50%): needs 2 more BP cuff"; flag != want {
+		t.Errorf("map flag = %q; want %q", flag, want)
+	}
+
+	// In Chinese, at 360 px.
+	zh := f.browser(testsrv.BrowserOptions{Width: 360, Height: 740, Language: "zh-CN"})
+	f.signIn(zh, fleetA)
+	f.waitJS(zh, "the notice in Chinese", `[...document.querySelectorAll('.alert-row')].some(r => r.getAttribute('aria-label').includes('中心慢病管理患者增长') && r.getAttribute('aria-label').includes('中心 Hongpailou centre'))`, 10*time.Second)
+	f.do(zh, "utilisation in Chinese", 20*time.Second, chromedp.Navigate(f.base+"/app/utilisation"),
+		chromedp.WaitVisible(chromedp.CSS(`.growth-table tr[data-site="site-1"]`)))
+	row = eval[string](t, zh, `document.querySelector('.growth-table tr[data-site="site-1"]').innerText.replace(/\s+/g, ' ').trim()`)
+	if !strings.Contains(row, "高血压") || !strings.Contains(row, "10 → 15") || !strings.Contains(row, "还需 2 台") {
+		t.Errorf("growth row in Chinese = %q; want 高血压, 10 → 15, 还需 2 台", row)
+	}
+	if wide := eval[bool](t, zh, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
+		t.Error("the utilisation page scrolls sideways at 360 px")
+	}
+
+	// A doctor of the centre's team does not see it.
+	doc := f.browser(testsrv.BrowserOptions{})
+	f.signIn(doc, doctorA)
+	rows := strings.Join(eval[[]string](t, doc, rowRules), "\n")
+	if !strings.Contains(rows, "Patient P-1") {
+		t.Errorf("the doctor's inbox does not show their team's alert: %s", rows)
+	}
+	if strings.Contains(rows, "Growth of patients") || strings.Contains(rows, "Centre") {
+		t.Errorf("the doctor's inbox shows the notice: %s", rows)
+	}
+}
