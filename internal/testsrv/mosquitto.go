@@ -148,6 +148,10 @@ func mosquittoConfig(port int, dataDir, logPath string, runAs string) string {
 	return b.String()
 }
 
+// PID is the process id of the running broker, such as to read its memory and CPU time in
+// /proc; 0 when it is not running.
+func (m *Mosquitto) PID() int { return m.proc.pid() }
+
 // Stop stops the broker with SIGTERM, which makes it write its persistence file, and waits for it
 // to exit. Stopping a stopped broker does nothing.
 func (m *Mosquitto) Stop() { m.proc.stop() }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,8 +27,17 @@ func TestMosquittoRestartKeepsAddress(t *testing.T) {
 		t.Fatalf("dial %s: %v", m.Addr, err)
 	}
 
+	// PID names the running broker: /proc has its command line.
+	pid := m.PID()
+	if cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline")); err != nil || !strings.Contains(string(cmdline), "mosquitto") {
+		t.Errorf("PID() = %d, whose command line is %q (%v); want the running mosquitto's", pid, cmdline, err)
+	}
+
 	addr := m.Addr
 	m.Restart(t)
+	if m.PID() == pid || m.PID() == 0 {
+		t.Errorf("PID() after Restart = %d; want the new broker's, not %d", m.PID(), pid)
+	}
 	if m.Addr != addr {
 		t.Errorf("Addr after Restart = %s; want %s", m.Addr, addr)
 	}
@@ -37,6 +47,9 @@ func TestMosquittoRestartKeepsAddress(t *testing.T) {
 
 	m.Stop()
 	m.Stop() // idempotent
+	if m.PID() != 0 {
+		t.Errorf("PID() after Stop = %d; want 0", m.PID())
+	}
 	if err := dial(m.Addr); err == nil {
 		t.Errorf("dial %s succeeded after Stop", m.Addr)
 	}

@@ -87,6 +87,16 @@ func (p *process) start() (*run, error) {
 	return r, nil
 }
 
+// pid is the process id of the current run; 0 when the process is not running.
+func (p *process) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur == nil {
+		return 0
+	}
+	return p.cur.proc.Pid
+}
+
 // stop sends stopSignal (SIGTERM by default), waits for the exit and kills the process if it
 // takes longer than stopTimeout. It does nothing when the process is not running.
 func (p *process) stop() {
