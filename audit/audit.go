@@ -16,7 +16,8 @@ type Entry struct {
 	Actor string
 	// Action is "<entity>.<verb>": site.create, site.update, team.create, team.update,
 	// patient.create, patient.update, patient.transfer, device.create, device.update,
-	// device.secret_rotate, device.assign, device.return.
+	// device.secret_rotate, device.assign, device.return, device.history_import (a past repair
+	// imported from maintenance.csv).
 	Action string
 	// Subject is "<entity>/<id>", e.g. "device/gm-0042"; assignments are recorded on the device.
 	Subject string
