@@ -62,6 +62,30 @@ type stockSums struct {
 	first, last usage.Month
 	months      int
 	stocks      map[stockKey]*stock
+	// The stocks of the site of the last figure added, by kind: figures come by month, site
+	// and device, and a key's hash cost more than the sums.
+	site  string
+	kinds []kindStock
+}
+
+type kindStock struct {
+	kind devices.Kind
+	s    *stock
+}
+
+// at returns the stock of kind at site, creating it.
+func (a *stockSums) at(site string, kind devices.Kind) *stock {
+	if site != a.site || a.kinds == nil {
+		a.site, a.kinds = site, a.kinds[:0]
+	}
+	for i := range a.kinds {
+		if a.kinds[i].kind == kind {
+			return a.kinds[i].s
+		}
+	}
+	s := a.get(stockKey{site, kind})
+	a.kinds = append(a.kinds, kindStock{kind, s})
+	return s
 }
 
 func newStockSums(last usage.Month, months int) *stockSums {
@@ -92,7 +116,7 @@ func (a *stockSums) add(f *usage.Figure) {
 	if i < 0 || i >= a.months {
 		return
 	}
-	s := a.get(stockKey{f.Site, f.Kind})
+	s := a.at(f.Site, f.Kind)
 	s.used[i] += f.Used
 	s.serviceDays[i] += f.ServiceDays
 	if f.Mode == devices.Home {

@@ -146,8 +146,18 @@ func (x *Computation) AddMonth(device []byte, site string, month Month, days uin
 	if x.c == nil {
 		return
 	}
-	if dev, ok := x.c.devIdx[string(device)]; ok {
-		x.c.addMonth(dev, site, month, days, uses)
+	c := x.c
+	// The devices of a site's month come in the order of their ids, as the computation's
+	// devices are, and a centre's devices often have ids in a row: try the one after the last.
+	dev, ok := c.lastDev+1, false
+	if int(dev) < len(c.in.Devices) && c.in.Devices[dev].ID == string(device) {
+		ok = true
+	} else {
+		dev, ok = c.devIdx[string(device)]
+	}
+	if ok {
+		c.lastDev = dev
+		c.addMonth(dev, site, month, days, uses)
 	}
 }
 
@@ -166,7 +176,7 @@ func (x *Computation) Clone() *Computation {
 	c.days = slices.Clone(c.days)
 	c.uses = slices.Clone(c.uses)
 	c.other = slices.Clone(c.other)
-	c.lastSite, c.lastSiteIdx = "", -1
+	c.lastSite, c.lastSiteIdx, c.lastDev = "", -1, -1
 	return &Computation{c: &c}
 }
 

@@ -167,6 +167,8 @@ type computation struct {
 	// The site of the last month's uses added, and its index (-1: none yet).
 	lastSite    string
 	lastSiteIdx int32
+	// The device of the last month's uses added through AddMonth (-1: none yet).
+	lastDev int32
 }
 
 func newComputation(in Input, cal *calendar) *computation {
@@ -179,6 +181,7 @@ func newComputation(in Input, cal *calendar) *computation {
 		siteIdx:     make(map[string]int32, len(in.Sites)),
 		zones:       map[string]*time.Location{},
 		lastSiteIdx: -1,
+		lastDev:     -1,
 	}
 	// Most devices stay at one site: one slot each, and more only for those that moved.
 	c.slots = make([]utilSlot, 0, len(in.Devices))
