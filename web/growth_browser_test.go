@@ -95,6 +95,16 @@ func seedGrowth(t *testing.T, dataDir string, now time.Time) {
 	}
 }
 
+// noticeID is the id of the growth notice, as the admin lists it.
+func (f *fixture) noticeID(t *testing.T) int64 {
+	t.Helper()
+	var page struct{ Items []struct{ ID int64 } }
+	if code := f.apiAs(adminUser, "GET", "/alerts?rule=centre_growth", "", &page); code != 200 || len(page.Items) != 1 {
+		t.Fatalf("GET /alerts?rule=centre_growth = %d, %+v; want one notice", code, page)
+	}
+	return page.Items[0].ID
+}
+
 // A fleet manager sees the growth flag of their centre on the utilisation page and on the map,
 // with its numbers, and the notice in the inbox, in English and in Chinese; a doctor of the
 // centre's team does not see the notice.
@@ -107,8 +117,16 @@ func TestGrowthFlagAndNotice(t *testing.T) {
 	f.signIn(ctx, fleetA)
 	// The inbox: the notice, its rule and its subject, the centre, in words.
 	f.waitJS(ctx, "the notice in the inbox", `[...document.querySelectorAll('.alert-row')].some(r => r.getAttribute('aria-label') === 'Info, Growth of patients on a care plan, Centre Hongpailou centre')`, 10*time.Second)
-	if text := pageText(ctx); !strings.Contains(text, "hypertension 10→15 +50%: bp_cuff +2") {
-		t.Errorf("the inbox does not show the notice's value:\n%s", text)
+	const value = "Growing: hypertension, 10 → 15 patients (+50%): needs 2 more BP cuff"
+	if text := pageText(ctx); !strings.Contains(text, value) || !strings.Contains(text, "Centre Hongpailou centre") {
+		t.Errorf("the inbox does not show the notice's figures in words (%q) under its centre:\n%s", value, text)
+	}
+	// Its page: the same words, the centre as its subject.
+	f.do(ctx, "the notice's page", 20*time.Second, chromedp.Navigate(fmt.Sprintf("%s/app/alerts/%d", f.base, f.noticeID(t))),
+		chromedp.WaitVisible(chromedp.CSS("h1")))
+	f.waitJS(ctx, "the notice's page", `document.body.innerText.includes('Growth of patients on a care plan · Centre Hongpailou centre')`, 10*time.Second)
+	if text := pageText(ctx); !strings.Contains(text, value) {
+		t.Errorf("the notice's page does not show its figures in words:\n%s", text)
 	}
 
 	// The utilisation page: the growth table's row for site-1.
@@ -137,8 +155,8 @@ func TestGrowthFlagAndNotice(t *testing.T) {
 	f.do(zh, "utilisation in Chinese", 20*time.Second, chromedp.Navigate(f.base+"/app/utilisation"),
 		chromedp.WaitVisible(chromedp.CSS(`.growth-table tr[data-site="site-1"]`)))
 	row = eval[string](t, zh, `document.querySelector('.growth-table tr[data-site="site-1"]').innerText.replace(/\s+/g, ' ').trim()`)
-	if !strings.Contains(row, "高血压") || !strings.Contains(row, "10 → 15") || !strings.Contains(row, "还需 2 台") {
-		t.Errorf("growth row in Chinese = %q; want 高血压, 10 → 15, 还需 2 台", row)
+	if !strings.Contains(row, "高血压") || !strings.Contains(row, "10 → 15") || !strings.Contains(row, "还需 2 台血压计") {
+		t.Errorf("growth row in Chinese = %q; want 高血压, 10 → 15, 还需 2 台血压计", row)
 	}
 	if wide := eval[bool](t, zh, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
 		t.Error("the utilisation page scrolls sideways at 360 px")

@@ -7,6 +7,7 @@ import * as api from './api.js';
 import { fieldError, invalid, formError } from './forms.js';
 import { duration } from './format.js';
 import { site } from './directory.js';
+import { noticeGrowthText } from './fleet.js';
 
 export const SEVERITIES = ['info', 'warning', 'urgent', 'critical'];
 export const STATES = ['open', 'acknowledged', 'resolved'];
@@ -31,6 +32,12 @@ export function subjectText(alert) {
     return t('subject.site', { id: (s && s.name) || alert.site });
   }
   return t('subject.device', { id: alert.device || alert.subject });
+}
+
+/** An alert's value: a centre's growth notice in words from its figures; else the last value as recorded. */
+export function valueText(alert) {
+  if (alert.rule === 'centre_growth') return noticeGrowthText(alert) || alert.last_value || '';
+  return alert.last_value || '';
 }
 
 /** Why an alert notified nobody, in words, or '' for one that is actionable. */

@@ -138,6 +138,28 @@ export function growthBadge(flag) {
     ${growthText(flag.growth)}: ${flag.types.map(growthMoreText).join(', ')}</span>`;
 }
 
+/**
+ * The growth flags a centre_growth notice carries in its thresholds (`<plan>.before`,
+ * `<plan>.patients`, `<plan>.rate`, `<plan>.more.<type>`), shaped as growthFlags' are.
+ */
+export function noticeGrowthFlags(alert) {
+  const th = alert.thresholds || {};
+  const flags = [];
+  for (const key of Object.keys(th).filter((k) => k.endsWith('.patients')).sort()) {
+    const plan = key.slice(0, -'.patients'.length);
+    const growth = { plan, patients: th[key], patients_before: th[plan + '.before'], rate: th[plan + '.rate'] };
+    const types = Object.keys(th).filter((k) => k.startsWith(plan + '.more.')).sort()
+      .map((k) => ({ site: alert.site, type: k.slice((plan + '.more.').length), growth: { ...growth, more: th[k] } }));
+    flags.push({ site: alert.site, growth, types });
+  }
+  return flags;
+}
+
+/** A centre_growth notice's figures in words, plans joined by "; "; '' when it carries none. */
+export function noticeGrowthText(alert) {
+  return noticeGrowthFlags(alert).map((f) => `${growthText(f.growth)}: ${f.types.map(growthMoreText).join(', ')}`).join('; ');
+}
+
 /** A select of device kinds (with "all"), for filters. */
 export function kindOptions(selected) {
   return html`<option value="" ?selected=${!selected}>${t('filter.all')}</option>

@@ -11,7 +11,7 @@ import * as chart from '../chart.js';
 import { dateTime, shortDateTime, duration, number, unitOf, measurementName, zoneName } from '../format.js';
 import { errorText, values } from '../forms.js';
 import {
-  severityBadge, ruleName, subjectText, quietReason, escalationText, targetText, act, actionForm, fieldOf,
+  severityBadge, ruleName, subjectText, valueText, quietReason, escalationText, targetText, act, actionForm, fieldOf,
 } from '../alerts.js';
 
 // The thresholds of each rule that are levels of the charted value, drawn across the chart; the
@@ -132,7 +132,7 @@ export function mount(root, ctx) {
       [t('alert.place'), dir.placeOf(a)],
       a.device && a.patient ? [t('alert.device'), a.device] : null,
       [t('alert.category'), t('category.' + a.category)],
-      [t('alert.value'), a.last_value || '—'],
+      [t('alert.value'), valueText(a) || '—'],
       [t('alert.first_seen'), dateTime(a.first_seen, tz)],
       [t('alert.last_seen'), dateTime(a.last_seen, tz)],
       [t('alert.count'), String(a.count)],

@@ -12,7 +12,7 @@ import * as dir from '../directory.js';
 import { dateTime, duration, ago } from '../format.js';
 import { errorText, values } from '../forms.js';
 import {
-  SEVERITIES, STATES, rank, severityBadge, ruleName, subjectText, quietReason, escalationText, targetText,
+  SEVERITIES, STATES, rank, severityBadge, ruleName, subjectText, valueText, quietReason, escalationText, targetText,
   act, actionForm, fieldOf,
 } from '../alerts.js';
 
@@ -324,7 +324,7 @@ export function mount(root, ctx) {
         <div class="alert-title">
           ${severityBadge(a.severity)}
           <a href="/app/alerts/${a.id}">${ruleName(a.rule)}</a>
-          ${a.last_value ? html`<span class="value">${a.last_value}</span>` : nothing}
+          ${valueText(a) ? html`<span class="value">${valueText(a)}</span>` : nothing}
           ${why ? html`<span class="why">${why}</span>` : nothing}
         </div>
         <ul class="alert-facts">
