@@ -61,12 +61,16 @@ func TestRepairs(t *testing.T) {
 	}
 
 	u := walkHistory(t, f, start, historyEnd, false)
-	times := map[string][]time.Time{} // device -> its messages' times
-	for _, d := range f.Devices() {
-		b := NewScenarioFleet(60, 1, DefaultMix(), Reallocation())
-		bl := b.Backlog(b.Device(d.ID), start, historyEnd)
+	times := map[string][]time.Time{} // repaired device -> its messages' times
+	again := NewScenarioFleet(60, 1, DefaultMix(), Reallocation())
+	for _, r := range rs {
+		if _, ok := times[r.Device]; ok {
+			continue
+		}
+		times[r.Device] = nil
+		bl := again.Backlog(again.Device(r.Device), start, historyEnd)
 		for m, ok := bl.Next(); ok; m, ok = bl.Next() {
-			times[d.ID] = append(times[d.ID], m.Time)
+			times[r.Device] = append(times[r.Device], m.Time)
 		}
 	}
 	for _, r := range rs {
