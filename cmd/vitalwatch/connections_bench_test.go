@@ -40,7 +40,8 @@ import (
 // each run's CPU profile (over the load) and heap profile (near its end) there;
 // BENCH_SERVE_CONFIG is YAML added to serve's configuration (keys not set above), such as
 // "ingest:\n  flush_interval: 10ms\n"; BENCH_CACHE=DIR keeps the imported registry for the next
-// run of the same size.
+// run of the same size. BENCH_BROKER=mosquitto (default embedded) puts the connections in an
+// external Mosquitto instead (connections_mosquitto_bench_test.go).
 // Run it with `make bench-connections`.
 func BenchmarkConnections(b *testing.B) {
 	p := connectionsParams(b)
@@ -51,6 +52,12 @@ func BenchmarkConnections(b *testing.B) {
 	reg, template := prepareRegistry(b, p, sim)
 	fmt.Printf("connections: %d devices, %s a run, %d at a time, %d readings a visit, %d pairs, GOMAXPROCS of the processes %s\n",
 		p.devices, p.duration, p.parallel, p.sessionMessages, p.pairs, connOr(os.Getenv("GOMAXPROCS"), "default"))
+	var mb *benchMosquitto
+	if p.broker == "mosquitto" {
+		mb = prepareMosquitto(b, template)
+		fmt.Println("broker: Mosquitto with a bare subscriber acknowledging at once; serve: Mosquitto with vitalwatch serve as its ingest client.")
+		fmt.Println("The columns are the subscriber's or serve's process, msg/s what Mosquitto acknowledged to the devices; the mosquitto line is Mosquitto's own.")
+	}
 	fmt.Println("pair side   msg/s   telemetry/s connects/s errors rss_end_MiB rss_quarters_MiB  peak_MiB cpu_us/msg load")
 
 	var results []connectionsRun
@@ -63,7 +70,7 @@ func BenchmarkConnections(b *testing.B) {
 			if p.only != "" && side != p.only {
 				continue
 			}
-			r := runConnections(b, p, side, pair, reg, template, sim)
+			r := runConnections(b, p, side, pair, reg, template, sim, mb)
 			results = append(results, r)
 			r.print()
 		}
@@ -74,7 +81,7 @@ func BenchmarkConnections(b *testing.B) {
 type connectionsConfig struct {
 	devices, parallel, sessionMessages, pairs int
 	duration                                  time.Duration
-	only, profile                             string
+	only, profile, broker                     string
 }
 
 func connectionsParams(b *testing.B) connectionsConfig {
@@ -103,6 +110,11 @@ func connectionsParams(b *testing.B) connectionsConfig {
 	case "", "broker", "serve":
 	default:
 		b.Fatalf("BENCH_ONLY=%q: want broker or serve", p.only)
+	}
+	switch p.broker = connOr(os.Getenv("BENCH_BROKER"), "embedded"); p.broker {
+	case "embedded", "mosquitto":
+	default:
+		b.Fatalf("BENCH_BROKER=%q: want embedded or mosquitto", p.broker)
 	}
 	if p.profile = os.Getenv("BENCH_PROFILE"); p.profile != "" {
 		if err := os.MkdirAll(p.profile, 0o755); err != nil {
@@ -159,7 +171,8 @@ type connectionsRun struct {
 	staying, peakConnect int64
 	// serve's own figures: the mean time from a batch's first message to its acknowledgement,
 	// and of an InfluxDB write, over the run
-	batchMean, writeMean float64 // seconds
+	batchMean, writeMean float64       // seconds
+	mq                   *mosquittoRun // with BENCH_BROKER=mosquitto
 }
 
 func (r connectionsRun) print() {
@@ -170,12 +183,15 @@ func (r connectionsRun) print() {
 		fmt.Printf("     serve: a batch %.0f ms from its first message to its acknowledgement, an InfluxDB write %.0f ms (means)\n",
 			r.batchMean*1000, r.writeMean*1000)
 	}
+	if r.mq != nil {
+		r.mq.print()
+	}
 }
 
 func connMiB(n int64) float64 { return float64(n) / (1 << 20) }
 
 // runConnections runs one side once and returns what it measured.
-func runConnections(b *testing.B, p connectionsConfig, side string, pair int, reg, template, sim string) connectionsRun {
+func runConnections(b *testing.B, p connectionsConfig, side string, pair int, reg, template, sim string, mb *benchMosquitto) connectionsRun {
 	dir := filepath.Join(b.TempDir(), side)
 	data := filepath.Join(dir, "data")
 	if err := os.CopyFS(data, os.DirFS(template)); err != nil {
@@ -183,7 +199,21 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 	}
 	brokerAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(b))
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(b))
-	conf := fmt.Sprintf("data_dir: %s\nlog:\n  level: warn\nhttp:\n  listen: %s\nbroker:\n  listen: %s\n", data, httpAddr, brokerAddr)
+	conf := fmt.Sprintf("data_dir: %s\nlog:\n  level: warn\nhttp:\n  listen: %s\n", data, httpAddr)
+	brokerURL, mode, env := "tcp://"+brokerAddr, side, []string(nil)
+	var mq *mosquittoRun
+	if mb == nil {
+		conf += fmt.Sprintf("broker:\n  listen: %s\n", brokerAddr)
+	} else {
+		m, started := mb.start(b)
+		defer m.Stop()
+		mq = &mosquittoRun{pid: m.PID(), started: started}
+		conf += mb.serveConfig(m)
+		brokerURL, env = m.URL, benchMosquittoEnv
+		if side == "broker" {
+			mode = "subscriber"
+		}
+	}
 	if side == "serve" {
 		ix := testsrv.StartInflux(b, testsrv.InfluxOptions{})
 		defer ix.Stop()
@@ -200,7 +230,7 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 	}
 	defer procLog.Close()
 	proc := exec.Command(os.Args[0], "-test.run", "^TestConnectionsBenchProcess$", "-test.count=1", "-test.timeout=0")
-	proc.Env = append(os.Environ(), benchProcessEnv+"="+side, benchConfigEnv+"="+cfgFile)
+	proc.Env = append(append(os.Environ(), env...), benchProcessEnv+"="+mode, benchConfigEnv+"="+cfgFile)
 	if p.profile != "" {
 		proc.Env = append(proc.Env, benchProfileEnv+"="+filepath.Join(p.profile, fmt.Sprintf("%s-%d", side, pair)))
 	}
@@ -215,14 +245,16 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 			proc.Wait()
 		}
 	}()
-	connWaitListening(b, brokerAddr, procLog.Name())
-	if side == "serve" {
+	if mq == nil {
+		connWaitListening(b, brokerAddr, procLog.Name())
+	}
+	if side == "serve" || mq != nil {
 		connWaitReady(b, httpAddr, procLog.Name())
 	}
 
-	r := connectionsRun{side: side, pair: pair, loadBefore: connLoad()}
+	r := connectionsRun{side: side, pair: pair, loadBefore: connLoad(), mq: mq}
 	out := filepath.Join(dir, "vitalsim.json")
-	simCmd := exec.Command(sim, "--broker", "tcp://"+brokerAddr, "--auth", "--registry", reg, "--sessions",
+	simCmd := exec.Command(sim, "--broker", brokerURL, "--auth", "--registry", reg, "--sessions",
 		"--devices", strconv.Itoa(p.devices), "--seed", "1", "--rate", "0", "--duration", p.duration.String(),
 		"--parallel", strconv.Itoa(p.parallel), "--session-messages", strconv.Itoa(p.sessionMessages), "--out", out)
 	simErr, err := simCmd.StderrPipe()
@@ -271,11 +303,17 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 		}
 		for quarter < 3 && e >= float64(quarter+1)*p.duration.Seconds()/4 {
 			r.rssQuarters[quarter] = processRSS(pid)
+			if mq != nil {
+				mq.rssQuarters[quarter] = processRSS(mq.pid)
+			}
 			quarter++
 		}
 		if !ended && e >= p.duration.Seconds()-2 {
 			ended = true
 			r.rssEnd, r.loadEnd = processRSS(pid), connLoad()
+			if mq != nil {
+				mq.rssEnd = processRSS(mq.pid)
+			}
 			signalProfile(p, proc, syscall.SIGUSR1)
 			if side == "serve" {
 				r.batchMean = histogramMean(httpAddr, "vitalwatch_ingest_batch_seconds")
@@ -286,8 +324,15 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 	simCmd.Wait() // a run with errors says so in its summary
 	if !ended {
 		r.rssEnd, r.loadEnd = processRSS(pid), connLoad()
+		if mq != nil {
+			mq.rssEnd = processRSS(mq.pid)
+		}
 	}
 	r.rssPeak, r.cpuPerMsg = peakRSS(pid), cpuSeconds(pid)
+	if mq != nil {
+		mq.snapshot(httpAddr)
+		mq.drain(httpAddr)
+	}
 	proc.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { proc.Wait(); close(done) }()
@@ -327,6 +372,9 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 	r.errors, r.refused = sum.Errors, sum.Sessions.Refused
 	r.staying, r.peakConnect = sum.Sessions.Staying, sum.Sessions.PeakConnected
 	r.cpuPerMsg = r.cpuPerMsg * 1e6 / float64(msgs) // the whole process's CPU, start-up included
+	if mq != nil {
+		mq.rates(msgs, sum.Duration)
+	}
 	return r
 }
 
@@ -370,6 +418,7 @@ func summarizeConnections(b *testing.B, results []connectionsRun) {
 		fmt.Printf("serve/broker, pair by pair: %s (%s)\n", s.format("%.2f"), connJoin(ratios, "%.2f"))
 		b.ReportMetric(s.median, "ratio")
 	}
+	summarizeMosquitto(b, bySide)
 }
 
 type connSummary struct{ median, min, max float64 }

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -31,6 +33,9 @@ import (
 //     registry in the configuration's data_dir, each device publish held until ingest's client
 //     acknowledges it), with a bare subscriber in ingest's place that acknowledges every
 //     message at once: the broker alone, ingest off.
+//   - "subscriber" runs no broker: a bare subscriber signs in to the external broker of the
+//     configuration (broker.url, as ingest would) and acknowledges every message at once; with
+//     Mosquitto, the counterpart of "broker" (BENCH_BROKER=mosquitto).
 //
 // With BENCH_PROCESS_PROFILE set to a path prefix, SIGUSR2 starts a CPU profile and SIGUSR1
 // stops it (PREFIX.cpu.pprof) and writes a heap profile (PREFIX.heap.pprof). SIGTERM stops the
@@ -56,8 +61,10 @@ func TestConnectionsBenchProcess(t *testing.T) {
 		err = run(ctx, []string{"serve", "--config", cfgFile}, os.Environ(), os.Stdout, os.Stderr)
 	case "broker":
 		err = brokerAlone(ctx, cfgFile)
+	case "subscriber":
+		err = subscriberAlone(ctx, cfgFile)
 	default:
-		err = fmt.Errorf("%s=%q: want serve or broker", benchProcessEnv, mode)
+		err = fmt.Errorf("%s=%q: want serve, broker or subscriber", benchProcessEnv, mode)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -144,4 +151,55 @@ func brokerAlone(ctx context.Context, cfgFile string) error {
 	}
 	log.Info("broker alone: taking devices", "addr", b.Addr(), "devices", view.Load().Len())
 	return b.Run(ctx)
+}
+
+// subscriberAlone signs in to the external broker of the configuration in cfgFile (and the
+// environment, as serve reads it) as ingest's client would: broker.url, broker.username and
+// broker.password, ingest.client_id's persistent session, ingest.shared_group's shared
+// subscription, QoS 1, the buffered connection. It acknowledges every message as it comes,
+// until ctx ends. On http.listen, /readyz answers 200 once it has subscribed, and /metrics
+// gives vitalwatch_ingest_acked_total, the messages it acknowledged, as serve's does.
+func subscriberAlone(ctx context.Context, cfgFile string) error {
+	cfg, err := LoadConfig(cfgFile, os.Environ())
+	if err != nil {
+		return err
+	}
+	var acked atomic.Int64
+	var subscribed atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !subscribed.Load() {
+			http.Error(w, "not subscribed", http.StatusServiceUnavailable)
+		}
+	})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "vitalwatch_ingest_acked_total %d\n", acked.Load())
+	})
+	srv := &http.Server{Addr: cfg.HTTP.Listen, Handler: mux}
+	go srv.ListenAndServe()
+	defer srv.Close()
+
+	opts := mqtt.NewClientOptions().AddBroker(cfg.Broker.URL).SetClientID(cfg.Ingest.ClientID).
+		SetUsername(cfg.Broker.Username).SetPassword(cfg.Broker.Password).SetCleanSession(false).
+		SetOrderMatters(false).SetKeepAlive(30 * time.Second).SetCustomOpenConnectionFn(mqttconn.Open)
+	sub := mqtt.NewClient(opts)
+	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return fmt.Errorf("bare subscriber: connect to %s: %v", cfg.Broker.URL, tok.Error())
+	}
+	defer sub.Disconnect(100)
+	topics := map[string]byte{}
+	for _, kind := range []string{"telemetry", "status"} {
+		t := cfg.Ingest.TopicPrefix + "/+/" + kind
+		if cfg.Ingest.SharedGroup != "" {
+			t = "$share/" + cfg.Ingest.SharedGroup + "/" + t
+		}
+		topics[t] = 1
+	}
+	tok := sub.SubscribeMultiple(topics, func(mqtt.Client, mqtt.Message) { acked.Add(1) })
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return fmt.Errorf("bare subscriber: subscribe: %v", tok.Error())
+	}
+	subscribed.Store(true)
+	<-ctx.Done()
+	return nil
 }
