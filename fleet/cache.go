@@ -373,8 +373,8 @@ func (r *Reports) growthCached(ctx context.Context) (before, now map[siteConditi
 	}
 	t := r.now()
 	at := t.AddDate(0, -GrowthPeriod, 0)
-	// patientsOn replays the records up to the first after its time: the counts are the same
-	// for any time that stops at the same record.
+	// patientsOn counts the records at or before its time: of the same records, those of an
+	// earlier time are among those of a later one, so the same number is the same records.
 	nb, nn := replayed(g.records, at), replayed(g.records, t)
 	if g.before == nil || nb != g.beforeN || nn != g.nowN {
 		g.before, g.now = patientsOn(g.records, at), patientsOn(g.records, t)
@@ -383,12 +383,13 @@ func (r *Reports) growthCached(ctx context.Context) (before, now map[siteConditi
 	return g.before, g.now, nil
 }
 
-// replayed is how many of the records patientsOn replays up to at.
+// replayed is how many of the records patientsOn counts at at.
 func replayed(records []devices.PatientRecord, at time.Time) int {
-	for i, rec := range records {
-		if rec.At.After(at) {
-			return i
+	n := 0
+	for _, rec := range records {
+		if !rec.At.After(at) {
+			n++
 		}
 	}
-	return len(records)
+	return n
 }
