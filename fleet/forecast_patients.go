@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -32,10 +33,10 @@ func localDay(t time.Time, loc *time.Location) int {
 
 // attachPatients sets, on each demand series of a kind that a plan asks for (see Conditions),
 // its Condition and its Patients: the centre's patients on a plan for the kind (on any of its
-// conditions, each patient once) at the end of each local day of the series. The changes are
-// replayed in order once, as patientsOn replays them, each change adding or taking one
-// patient on the local day it was made at the centre it concerns; the counts are the running
-// sums. Before the log's first change the counts are 0.
+// conditions, each patient once) at the end of each local day of the series, as patientsOn
+// counts them at that moment. The changes are read once: each adds or takes one patient on the
+// local day it was made at the centre it concerns, and the counts are the running sums. Before
+// the log's first change the counts are 0.
 func attachPatients(records []devices.PatientRecord, hist []Demand, loc func(site string) *time.Location) {
 	type key struct {
 		site string
@@ -81,23 +82,44 @@ func attachPatients(records []devices.PatientRecord, hist []Demand, loc func(sit
 			}
 		}
 	}
+	// A patient's state at time T is their changes up to T replayed in the log's order, as
+	// patientsOn replays them: the log's order need not follow the times. At each distinct time
+	// of a patient's changes, the state before is taken off and the state after added.
 	type state struct {
 		site  string
 		conds uint
 	}
-	now := map[string]state{}
-	for _, r := range records {
-		old := now[r.Patient]
-		s := old
-		s.site = r.Site
-		if r.PlansSet {
-			s.conds = conditionsOf(r.Plans)
+	byPatient := map[string][]int{}
+	for i, r := range records {
+		byPatient[r.Patient] = append(byPatient[r.Patient], i)
+	}
+	var times []time.Time
+	for _, idx := range byPatient {
+		times = times[:0]
+		for _, i := range idx {
+			times = append(times, records[i].At)
 		}
-		if s != old {
-			change(old.site, old.conds, r.At, -1)
-			change(s.site, s.conds, r.At, 1)
+		slices.SortFunc(times, time.Time.Compare)
+		times = slices.CompactFunc(times, time.Time.Equal)
+		var prev state
+		for _, at := range times {
+			var s state
+			for _, i := range idx {
+				r := &records[i]
+				if r.At.After(at) {
+					continue
+				}
+				s.site = r.Site
+				if r.PlansSet {
+					s.conds = conditionsOf(r.Plans)
+				}
+			}
+			if s != prev {
+				change(prev.site, prev.conds, at, -1)
+				change(s.site, s.conds, at, 1)
+				prev = s
+			}
 		}
-		now[r.Patient] = s
 	}
 	for _, i := range index {
 		p := hist[i].Patients

@@ -22,6 +22,13 @@ import (
 func TestAttachPatientsMatchesReplay(t *testing.T) {
 	now := time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)
 	rs := growthRecords(now) // changes 13 months and 1 month before now
+	// A patient whose changes the log holds out of their times' order: created with
+	// hypertension at "flat" 20 days ago, but logged after a change to diabetes dated 30 days
+	// ago, and one moved to "up" 10 days ago, logged last.
+	rs = append(rs,
+		devices.PatientRecord{Patient: "late", At: now.AddDate(0, 0, -20), Site: "flat", Plans: []string{"hypertension"}, PlansSet: true},
+		devices.PatientRecord{Patient: "late", At: now.AddDate(0, 0, -30), Site: "flat", Plans: []string{"diabetes"}, PlansSet: true},
+		devices.PatientRecord{Patient: "late", At: now.AddDate(0, 0, -10), Site: "up"})
 	first := usage.DayOf(now.AddDate(0, -14, 0), time.UTC)
 	last := usage.DayOf(now.AddDate(0, 0, -1), time.UTC)
 	f, _ := first.Number()
