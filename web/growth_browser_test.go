@@ -25,11 +25,11 @@ import (
 )
 
 // seedGrowth adds to the fixture's store, at site-1: three clinic BP cuffs (station mode,
-// rated 1 use a day, in service for four months) used 3 times a day, so that with the fixture's
-// home cuff cuff-9 the centre has 4 cuffs and a demand of 3 a day; and team-1's patients on a
-// hypertension plan, 10 of them created 13 months ago (their audit entries backdated, as the
-// growth counts replay the audit log) and 5 created now: +50%. At the 75% target, a demand of
-// 3 x 1.5 = 4.5 a day needs 6 cuffs: 2 more. It then runs the growth check, as serve does a
+// rated 1 use a day, in service for four months) each used twice a day, so that with the
+// fixture's home cuff cuff-9 the centre has 4 cuffs, a demand of 6 a day, and is short (150%);
+// and team-1's patients on a hypertension plan, 10 of them created 13 months ago (their audit
+// entries backdated, as the growth counts replay the audit log) and 5 created now: +50%. At
+// the 75% target, a demand of 6 x 1.5 = 9 a day needs 12 cuffs: 8 more. It then runs the growth check, as serve does a
 // minute after start, so that the notice is in the store when serve starts.
 func seedGrowth(t *testing.T, dataDir string, now time.Time) {
 	t.Helper()
@@ -57,8 +57,10 @@ func seedGrowth(t *testing.T, dataDir string, now time.Time) {
 		devs = append(devs, devices.Device{ID: id, Kind: devices.BPCuff, SiteID: siteA, Mode: devices.StationMode, Status: devices.Active,
 			RatedUsesPerDay: 1, InService: start, SecretHash: devices.HashSecret(devices.NewSecret())})
 		for day := start; day.Before(time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)); day = day.AddDate(0, 0, 1) {
-			at := day.Add(9*time.Hour + time.Duration(i)*time.Minute)
-			uses = append(uses, usage.Use{Device: id, Site: siteA, At: at, Day: usage.DayOf(at, loc)})
+			for u := range 2 {
+				at := day.Add(9*time.Hour + time.Duration(2*i+u)*time.Minute)
+				uses = append(uses, usage.Use{Device: id, Site: siteA, At: at, Day: usage.DayOf(at, loc)})
+			}
 		}
 	}
 	must(st.CreateDevices(ctx, devs))
@@ -90,8 +92,8 @@ func seedGrowth(t *testing.T, dataDir string, now time.Time) {
 	g := fleet.NewGrowthNotices(reports, st, alerts.NewLifecycle(st, nil, log), fleet.GrowthRule{Enabled: true, Severity: alerts.Info, Version: 1}, log)
 	changes, err := g.Check(ctx)
 	must(err)
-	if len(changes) != 1 || changes[0].Alert.Site != siteA || changes[0].Alert.LastValue != "hypertension 10→15 +50%: bp_cuff +2" {
-		t.Fatalf("growth check = %+v; want the notice of site-1, hypertension 10→15 +50%%: bp_cuff +2", changes)
+	if len(changes) != 1 || changes[0].Alert.Site != siteA || changes[0].Alert.LastValue != "hypertension 10→15 +50%: bp_cuff +8" {
+		t.Fatalf("growth check = %+v; want the notice of site-1, hypertension 10→15 +50%%: bp_cuff +8", changes)
 	}
 }
 
@@ -117,7 +119,7 @@ func TestGrowthFlagAndNotice(t *testing.T) {
 	f.signIn(ctx, fleetA)
 	// The inbox: the notice, its rule and its subject, the centre, in words.
 	f.waitJS(ctx, "the notice in the inbox", `[...document.querySelectorAll('.alert-row')].some(r => r.getAttribute('aria-label') === 'Info, Growth of patients on a care plan, Centre Hongpailou centre')`, 10*time.Second)
-	const value = "Growing: hypertension, 10 → 15 patients (+50%): needs 2 more BP cuff"
+	const value = "Growing: hypertension, 10 → 15 patients (+50%): needs 8 more BP cuff"
 	if text := pageText(ctx); !strings.Contains(text, value) || !strings.Contains(text, "Centre Hongpailou centre") {
 		t.Errorf("the inbox does not show the notice's figures in words (%q) under its centre:\n%s", value, text)
 	}
@@ -133,7 +135,7 @@ func TestGrowthFlagAndNotice(t *testing.T) {
 	f.do(ctx, "utilisation", 20*time.Second, chromedp.Navigate(f.base+"/app/utilisation"),
 		chromedp.WaitVisible(chromedp.CSS(`.growth-table tr[data-site="site-1"][data-plan="hypertension"]`)))
 	row := eval[string](t, ctx, `document.querySelector('.growth-table tr[data-site="site-1"]').innerText.replace(/\s+/g, ' ').trim()`)
-	if want := "Hongpailou centre ↗ hypertension 10 → 15 +50% needs 2 more BP cuff"; row != want {
+	if want := "Hongpailou centre ↗ hypertension 10 → 15 +50% needs 8 more BP cuff"; row != want {
 		t.Errorf("growth row = %q; want %q", row, want)
 	}
 	if n := eval[int](t, ctx, `document.querySelectorAll('.growth-table tbody tr').length`); n != 1 {
@@ -144,8 +146,16 @@ func TestGrowthFlagAndNotice(t *testing.T) {
 	f.do(ctx, "map", 20*time.Second, chromedp.Navigate(f.base+"/app/map"),
 		chromedp.WaitVisible(chromedp.CSS(`.centre-table tr[data-site="site-1"] .growth-flag`)))
 	flag := eval[string](t, ctx, `document.querySelector('.centre-table tr[data-site="site-1"] .growth-flag').innerText.replace(/\s+/g, ' ').trim()`)
-	if want := "↗ Growing: hypertension, 10 → 15 patients (+50%): needs 2 more BP cuff"; flag != want {
+	if want := "↗ Growing: hypertension, 10 → 15 patients (+50%): needs 8 more BP cuff"; flag != want {
 		t.Errorf("map flag = %q; want %q", flag, want)
+	}
+
+	// The plan's short centres: site-1's cuffs, with the flag.
+	f.do(ctx, "plan", 20*time.Second, chromedp.Navigate(f.base+"/app/plan"),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-site="site-1"][data-type="bp_cuff"] .growth-flag`)))
+	flag = eval[string](t, ctx, `document.querySelector('tr[data-site="site-1"][data-type="bp_cuff"] .growth-flag').innerText.replace(/\s+/g, ' ').trim()`)
+	if want := "↗ Growing: hypertension, 10 → 15 patients (+50%): needs 8 more BP cuff"; flag != want {
+		t.Errorf("plan flag = %q; want %q", flag, want)
 	}
 
 	// In Chinese, at 360 px.
@@ -155,8 +165,8 @@ func TestGrowthFlagAndNotice(t *testing.T) {
 	f.do(zh, "utilisation in Chinese", 20*time.Second, chromedp.Navigate(f.base+"/app/utilisation"),
 		chromedp.WaitVisible(chromedp.CSS(`.growth-table tr[data-site="site-1"]`)))
 	row = eval[string](t, zh, `document.querySelector('.growth-table tr[data-site="site-1"]').innerText.replace(/\s+/g, ' ').trim()`)
-	if !strings.Contains(row, "高血压") || !strings.Contains(row, "10 → 15") || !strings.Contains(row, "还需 2 台血压计") {
-		t.Errorf("growth row in Chinese = %q; want 高血压, 10 → 15, 还需 2 台血压计", row)
+	if !strings.Contains(row, "高血压") || !strings.Contains(row, "10 → 15") || !strings.Contains(row, "还需 8 台血压计") {
+		t.Errorf("growth row in Chinese = %q; want 高血压, 10 → 15, 还需 8 台血压计", row)
 	}
 	if wide := eval[bool](t, zh, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
 		t.Error("the utilisation page scrolls sideways at 360 px")

@@ -1,6 +1,7 @@
 // The reallocation plan and the moves of devices between centres. The plan lists the moves the
 // planner proposes, each explained with both centres' devices and utilisation before and after
-// and the distance, and the centres spare and short; a planned move can be proposed as it is.
+// and the distance, and the centres spare and short (with the growth flag of the assessment when
+// the centre's patients on the type's plan grew); a planned move can be proposed as it is.
 // The moves follow their chain of custody: proposed, approved (or rejected), dispatched,
 // received (or cancelled), each step shown with who took it, when (in the centre's time zone)
 // and the note. The API decides who may take which step; the page offers the steps the move's
@@ -14,7 +15,7 @@ import { useStyles } from '../styles.js';
 import { dateTime, number } from '../format.js';
 import { errorText, fieldError, invalid, formError, values } from '../forms.js';
 import {
-  KINDS, kindName, siteName, siteZone, percent, verdictBadge, moveStateBadge, actorText, mySites,
+  KINDS, kindName, siteName, siteZone, percent, verdictBadge, moveStateBadge, actorText, mySites, growthText, growthMoreText,
 } from '../fleet.js';
 
 const OPEN = ['proposed', 'approved', 'in_transit'];
@@ -36,6 +37,7 @@ export function mount(root, ctx) {
     view: VIEWS.includes(ctx.query.get('view')) ? ctx.query.get('view') : 'open',
     basis: BASES.includes(ctx.query.get('basis')) ? ctx.query.get('basis') : 'history',
     plan: null, planError: null, planLoading: true,
+    growth: new Map(), // site/type -> the assessment with its growth flag
     moves: [], movesError: null, movesLoading: true,
     users: new Map(), // admins: user id -> username
     propose: null, // {prefill, err, busy}
@@ -49,7 +51,12 @@ export function mount(root, ctx) {
   async function loadPlan() {
     s.planLoading = true;
     try {
-      s.plan = await api.get('/reallocation/plan' + (s.basis === 'forecast' ? '?basis=forecast' : ''));
+      const [plan, assess] = await Promise.all([
+        api.get('/reallocation/plan' + (s.basis === 'forecast' ? '?basis=forecast' : '')),
+        api.get('/reallocation/assessment').catch(() => null), // the growth flags are a nicety
+      ]);
+      s.plan = plan;
+      s.growth = new Map(((assess && assess.items) || []).filter((a) => a.growth).map((a) => [a.site + '/' + a.type, a]));
       s.planError = null;
     } catch (e) {
       s.planError = e;
@@ -245,7 +252,10 @@ export function mount(root, ctx) {
   }
 
   function verdictRow(a) {
-    return html`<tr><td>${verdictBadge(a.verdict)}</td><td>${siteName(a.site)}</td><td>${kindName(a.type)}</td>
+    const g = s.growth.get(a.site + '/' + a.type);
+    return html`<tr data-site=${a.site} data-type=${a.type}><td>${verdictBadge(a.verdict)}</td><td>${siteName(a.site)}
+        ${g ? html`<div class="growth-flag"><span aria-hidden="true">↗</span> ${growthText(g.growth)}: ${growthMoreText(g)}</div>` : nothing}</td>
+      <td>${kindName(a.type)}</td>
       <td>${a.devices}</td><td>${demandCell(a)}</td><td>${a.need < 0 ? '—' : a.need}</td>
       <td>${a.verdict === 'spare' ? t('fleet.plan.can_give', { n: a.spare }) : t('fleet.plan.missing', { n: a.missing })}${underway(a)}</td>
       <td>${(a.history || []).map(percent).join(' → ')}</td></tr>`;
