@@ -132,3 +132,20 @@ func TestForecastBacktestDemoHistory(t *testing.T) {
 		t.Errorf("moves on history: %s\non forecast: %s\nwant the same, and some", moves[fleet.BasisHistory], moves[fleet.BasisForecast])
 	}
 }
+
+// Each forecast line says what it was made from, and why not the patients when a plan asks for
+// the type.
+func TestForecastDriver(t *testing.T) {
+	for _, c := range []struct {
+		f    fleet.DemandForecast
+		want string
+	}{
+		{fleet.DemandForecast{Driver: fleet.DriverPatients, Condition: "hypertension"}, "patients (hypertension)"},
+		{fleet.DemandForecast{Driver: fleet.DriverUsage, Why: "no plan"}, "usage"},
+		{fleet.DemandForecast{Driver: fleet.DriverUsage, Condition: "diabetes", Why: "patients unchanged"}, "usage (diabetes: patients unchanged)"},
+	} {
+		if got := driver(c.f); got != c.want {
+			t.Errorf("driver(%+v) = %q; want %q", c.f, got, c.want)
+		}
+	}
+}
