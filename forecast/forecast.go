@@ -15,6 +15,10 @@
 // is sigma² (1 + c₁² + ... + c_{h-1}²), and the mean over a range of horizons sums the errors
 // with their covariances. Demand cannot be negative, so the bounds are cut at 0.
 //
+// A demand driven by the patients on a plan may instead be forecast as the demand per patient
+// (by the same models) times the patients projected by their drift (PatientModel,
+// FitWithPatients), when that fits the history better.
+//
 // It is pure: no store, no clock; it computes.
 package forecast
 
