@@ -34,6 +34,15 @@ var BrokenRules = []string{alerts.RuleRepeatedErrors, alerts.RuleStuckSensor, al
 // resolve the alert first. A fault resolved earlier had cleared by itself.
 const ResolvedByMaintenance = time.Hour
 
+// FaultLead is how long before maintenance a fault alert may have been raised and still have
+// started the repair. An alert is one per rule and device while open, so a device whose
+// measurements fail now and then (a loose cuff on a busy station) can hold one repeated-errors
+// alert open for months; a breakdown in that time updates the old alert rather than raising a
+// new one. A repair taken to start at such an alert's first seen would count the months too.
+// Fourteen days leaves room for a device that waits two weeks to be taken in, which the
+// turnaround is there to show.
+const FaultLead = 14 * 24 * time.Hour
+
 // How a repair started.
 const (
 	StartedByFault       = "fault_alert" // at the first seen of a fault alert of BrokenRules
@@ -105,8 +114,8 @@ func repairsOf(periods []devices.Period, kindOf func(id string) devices.Kind) []
 
 // startAtFaults moves the start of each repair to the first seen of its device's fault alert
 // (of BrokenRules) that was raised after the device came back from its previous repair, at or
-// before it was put under maintenance, and was still open then (or resolved at most
-// ResolvedByMaintenance before): the earliest such alert.
+// before it was put under maintenance and at most FaultLead before, and was still open then (or
+// resolved at most ResolvedByMaintenance before): the earliest such alert.
 func startAtFaults(repairs []Repair, faults []alerts.Alert) {
 	byDevice := map[string][]alerts.Alert{}
 	for _, a := range faults {
@@ -119,6 +128,7 @@ func startAtFaults(repairs []Repair, faults []alerts.Alert) {
 		for _, a := range byDevice[x.Device] {
 			switch {
 			case a.FirstSeen.After(x.Maintenance), a.FirstSeen.Before(x.back),
+				a.FirstSeen.Before(x.Maintenance.Add(-FaultLead)),
 				!a.ResolvedAt.IsZero() && a.ResolvedAt.Before(x.Maintenance.Add(-ResolvedByMaintenance)):
 				continue
 			}

@@ -137,6 +137,10 @@ func TestRepairStartsAtTheFault(t *testing.T) {
 	add("d", a, t0, m, h(24), a, h(30))
 	// e: stuck sensor at 30h, after maintenance at 24h: not the repair's.
 	add("e", a, t0, m, h(24), a, h(40))
+	// f: repeated errors open since 0h (a loose cuff now and then), maintenance 20 days later:
+	// raised more than FaultLead before, not the repair's; g: the same 13 days later is.
+	add("f", a, t0, m, h(20*24), a, h(21*24))
+	add("g", a, t0, m, h(13*24), a, h(14*24))
 	faults := faultsOf{
 		{ID: 1, Rule: alerts.RuleStuckSensor, Device: "a", FirstSeen: h(10)},
 		{ID: 2, Rule: alerts.RuleRepeatedErrors, Device: "b", FirstSeen: h(5), ResolvedAt: h(23).Add(30 * time.Minute)},
@@ -144,9 +148,11 @@ func TestRepairStartsAtTheFault(t *testing.T) {
 		{ID: 4, Rule: alerts.RuleRepeatedErrors, Device: "c", FirstSeen: h(5), ResolvedAt: h(20)},
 		{ID: 5, Rule: alerts.RuleDeviceOffline, Device: "d", FirstSeen: h(2)},
 		{ID: 6, Rule: alerts.RuleStuckSensor, Device: "e", FirstSeen: h(30)},
+		{ID: 7, Rule: alerts.RuleRepeatedErrors, Device: "f", FirstSeen: h(0)},
+		{ID: 8, Rule: alerts.RuleRepeatedErrors, Device: "g", FirstSeen: h(0)},
 	}
 	repairs := repairsOf(ps, func(string) devices.Kind { return devices.CGM })
-	got, _ := faults.DeviceFaults(context.Background(), BrokenRules, []string{"a", "b", "c", "d", "e"})
+	got, _ := faults.DeviceFaults(context.Background(), BrokenRules, []string{"a", "b", "c", "d", "e", "f", "g"})
 	startAtFaults(repairs, got)
 	type start struct {
 		device string
@@ -162,13 +168,14 @@ func TestRepairStartsAtTheFault(t *testing.T) {
 		{"a", h(10), 1, StartedByFault}, {"a", h(100), 0, StartedByMaintenance},
 		{"b", h(5), 2, StartedByFault}, {"c", h(24), 0, StartedByMaintenance},
 		{"d", h(24), 0, StartedByMaintenance}, {"e", h(24), 0, StartedByMaintenance},
+		{"f", h(20 * 24), 0, StartedByMaintenance}, {"g", h(0), 8, StartedByFault},
 	}
 	if !reflect.DeepEqual(starts, want) {
 		t.Errorf("starts =\n%+v\nwant\n%+v", starts, want)
 	}
 	g := turnarounds(repairs, usage.MonthOf(t0), usage.MonthOf(t0), Scope{})
-	if len(g.done) != 1 || g.done[0].Count != 6 || g.done[0].FromFault != 2 {
-		t.Errorf("turnarounds = %+v; want 6 repairs, 2 from a fault", g.done)
+	if len(g.done) != 1 || g.done[0].Count != 8 || g.done[0].FromFault != 3 {
+		t.Errorf("turnarounds = %+v; want 8 repairs, 3 from a fault", g.done)
 	}
 }
 
