@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,6 +124,10 @@ func TestGrowthFlagAndNotice(t *testing.T) {
 	if text := pageText(ctx); !strings.Contains(text, value) || !strings.Contains(text, "Centre Hongpailou centre") {
 		t.Errorf("the inbox does not show the notice's figures in words (%q) under its centre:\n%s", value, text)
 	}
+	// A site cannot be snoozed: the notice offers acknowledge and resolve only, the fault beside it snooze too.
+	if got := eval[[]string](t, ctx, `[...document.querySelectorAll('.alert-row')].map(r => r.getAttribute('aria-label').split(', ')[1] + ': ' + [...r.querySelectorAll('button')].map(b => b.innerText.trim()).join('/'))`); fmt.Sprint(got) != fmt.Sprint([]string{"Low battery: Acknowledge/Resolve/Snooze", "Growth of patients on a care plan: Acknowledge/Resolve"}) {
+		t.Errorf("the rows' actions = %q", got)
+	}
 	// Its page: the same words, the centre as its subject.
 	f.do(ctx, "the notice's page", 20*time.Second, chromedp.Navigate(fmt.Sprintf("%s/app/alerts/%d", f.base, f.noticeID(t))),
 		chromedp.WaitVisible(chromedp.CSS("h1")))
@@ -182,4 +187,32 @@ func TestGrowthFlagAndNotice(t *testing.T) {
 	if strings.Contains(rows, "Growth of patients") || strings.Contains(rows, "Centre") {
 		t.Errorf("the doctor's inbox shows the notice: %s", rows)
 	}
+}
+
+// TestScreenshotsGrowth writes, with make screenshots, the utilisation page with a centre's
+// growth flag (growth.png) and the growth notice in the fleet manager's inbox in Chinese on a
+// phone (growth-inbox-360-zh.png).
+func TestScreenshotsGrowth(t *testing.T) {
+	dir := os.Getenv("VITALWATCH_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("VITALWATCH_SCREENSHOTS is not set")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := startFixtureWith(t, func(dataDir string) []string {
+		seedGrowth(t, dataDir, time.Now())
+		return nil
+	})
+	ctx := f.browser(testsrv.BrowserOptions{Width: 1280, Height: 900})
+	f.signIn(ctx, fleetA)
+	f.do(ctx, "utilisation", 20*time.Second, chromedp.Navigate(f.base+"/app/utilisation?type=bp_cuff"),
+		chromedp.WaitVisible(chromedp.CSS(`.growth-table tr[data-site="site-1"]`)))
+	time.Sleep(400 * time.Millisecond) // let the last frame paint
+	shoot(t, ctx, filepath.Join(dir, "growth.png"))
+	zh := f.browser(testsrv.BrowserOptions{Width: 360, Height: 740, Language: "zh-CN"})
+	f.signIn(zh, fleetA)
+	f.waitJS(zh, "the notice", `document.querySelector('.alert-row') !== null`, 10*time.Second)
+	time.Sleep(400 * time.Millisecond)
+	shoot(t, zh, filepath.Join(dir, "growth-inbox-360-zh.png"))
 }

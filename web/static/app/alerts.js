@@ -40,6 +40,9 @@ export function valueText(alert) {
   return alert.last_value || '';
 }
 
+/** Whether an alert's subject can be snoozed: a patient or a device; a site (a notice about a centre) cannot. */
+export const canSnooze = (alert) => !(alert.subject || '').startsWith('site/');
+
 /** Why an alert notified nobody, in words, or '' for one that is actionable. */
 export function quietReason(alert) {
   if (alert.silenced) return t('quiet.silenced', { reason: alert.silenced });

@@ -11,7 +11,7 @@ import * as chart from '../chart.js';
 import { dateTime, shortDateTime, duration, number, unitOf, measurementName, zoneName } from '../format.js';
 import { errorText, values } from '../forms.js';
 import {
-  severityBadge, ruleName, subjectText, valueText, quietReason, escalationText, targetText, act, actionForm, fieldOf,
+  severityBadge, ruleName, subjectText, valueText, canSnooze, quietReason, escalationText, targetText, act, actionForm, fieldOf,
 } from '../alerts.js';
 
 // The thresholds of each rule that are levels of the charted value, drawn across the chart; the
@@ -256,7 +256,7 @@ export function mount(root, ctx) {
       <div class="row-actions">
         ${a.state === 'open' ? html`<button type="button" class="btn" @click=${() => openForm('acknowledge')}>${t('action.acknowledge')}</button>` : nothing}
         ${a.state !== 'resolved' ? html`<button type="button" class="btn" @click=${() => openForm('resolve')}>${t('action.resolve')}</button>
-          <button type="button" class="btn" @click=${() => openForm('snooze')}>${t('action.snooze')}</button>` : nothing}
+          ${canSnooze(a) ? html`<button type="button" class="btn" @click=${() => openForm('snooze')}>${t('action.snooze')}</button>` : nothing}` : nothing}
       </div>
       ${s.form ? html`<div class="row-form">${actionForm(s.form.kind, a, { err: s.form.err, busy: s.form.busy, onSubmit: submit,
         onCancel: () => { s.form = null; draw(); } })}</div>` : nothing}

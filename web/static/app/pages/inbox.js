@@ -12,7 +12,7 @@ import * as dir from '../directory.js';
 import { dateTime, duration, ago } from '../format.js';
 import { errorText, values } from '../forms.js';
 import {
-  SEVERITIES, STATES, rank, severityBadge, ruleName, subjectText, valueText, quietReason, escalationText, targetText,
+  SEVERITIES, STATES, rank, severityBadge, ruleName, subjectText, valueText, canSnooze, quietReason, escalationText, targetText,
   act, actionForm, fieldOf,
 } from '../alerts.js';
 
@@ -259,7 +259,7 @@ export function mount(root, ctx) {
         if (s.focus != null) openForm(s.focus, 'resolve');
         break;
       case 's':
-        if (s.focus != null) openForm(s.focus, 'snooze');
+        if (s.focus != null && canSnooze(s.alerts.get(s.focus) || {})) openForm(s.focus, 'snooze');
         break;
       case 'x':
         if (s.focus != null) toggleSelect(s.focus);
@@ -341,7 +341,7 @@ export function mount(root, ctx) {
       <div class="row-actions">
         ${a.state === 'open' ? html`<button type="button" class="btn btn-small" @click=${() => openForm(a.id, 'acknowledge')}>${t('action.acknowledge')}</button>` : nothing}
         ${a.state !== 'resolved' ? html`<button type="button" class="btn btn-small" @click=${() => openForm(a.id, 'resolve')}>${t('action.resolve')}</button>` : nothing}
-        ${a.state !== 'resolved' ? html`<button type="button" class="btn btn-small" @click=${() => openForm(a.id, 'snooze')}>${t('action.snooze')}</button>` : nothing}
+        ${a.state !== 'resolved' && canSnooze(a) ? html`<button type="button" class="btn btn-small" @click=${() => openForm(a.id, 'snooze')}>${t('action.snooze')}</button>` : nothing}
       </div>
       ${form ? html`<div class="row-form">${actionForm(form.kind, a, { err: form.err, busy: form.busy, onSubmit: submitForm, onCancel: closeForm })}</div>` : nothing}
     </li>`;
