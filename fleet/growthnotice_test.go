@@ -276,3 +276,32 @@ func testGrowthNoticeTwoInstances(t *testing.T, dsn string) {
 		t.Errorf("%d notifying events, %d raised published; want 1 and 1", n, hub.raised)
 	}
 }
+
+// Run checks after its delay, then every interval, until its context ends: the notice is
+// raised by the first check and resolved by a later one once the growth ends.
+func TestGrowthNoticeRun(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "vw.db")
+	growthFixture(t, dsn)
+	patients := &planPatients{now: now, grown: map[string]int{"up": 21}}
+	g, st := newChecker(t, dsn, patients, reallocation.DefaultThresholds(), growthRule, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx, 10*time.Millisecond, 20*time.Millisecond) }()
+	waitFor := func(what string, ok func([]alerts.Alert) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if list := growthNotices(t, st); ok(list) {
+				return
+			} else if time.Now().After(deadline) {
+				t.Fatalf("%s: notices = %+v", what, list)
+			}
+		}
+	}
+	waitFor("raised", func(l []alerts.Alert) bool { return len(l) == 1 && l[0].State == alerts.Open })
+	patients.set(nil)
+	waitFor("resolved", func(l []alerts.Alert) bool { return len(l) == 1 && l[0].State == alerts.Resolved })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v; want nil when its context ends", err)
+	}
+}
