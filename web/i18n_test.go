@@ -113,6 +113,7 @@ func TestServerVocabularyHasWords(t *testing.T) {
 	for _, c := range []alerts.Category{alerts.Clinical, alerts.Fault} {
 		want["category."] = append(want["category."], string(c))
 	}
+	want["subject."] = []string{alerts.SubjectPatient, alerts.SubjectDevice, alerts.SubjectSite}
 	for _, e := range alerts.EventTypes {
 		want["event."] = append(want["event."], string(e))
 	}
