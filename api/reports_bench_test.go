@@ -221,6 +221,10 @@ var explainQueries = []string{
 		SUM(late), SUM(CASE WHEN silenced <> '' THEN 1 ELSE 0 END), SUM(CASE WHEN doubt <> '' THEN 1 ELSE 0 END)
 		FROM alerts WHERE created_ms >= 1766361600000 AND created_ms < 1768780800000
 		GROUP BY category, CASE WHEN category = 'clinical' THEN team ELSE site END, rule`,
+	`SELECT b_category, b_owner, b_rule, COUNT(*), COUNT(DISTINCT subject), SUM(late), SUM(CASE WHEN silenced <> '' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN doubt <> '' THEN 1 ELSE 0 END) FROM burden_groups CROSS JOIN alerts INDEXED BY alerts_burden_group
+		WHERE created_ms >= 1766361600000 AND created_ms < 1768780800000 AND category = b_category
+		AND CASE WHEN category = 'clinical' THEN team ELSE site END = b_owner AND rule = b_rule GROUP BY b_category, b_owner, b_rule`,
 	`SELECT id FROM devices WHERE status = 'maintenance' ORDER BY id LIMIT 1000`,
 	`SELECT id FROM devices WHERE kind = 'scale' AND id > 'd050000' ORDER BY id LIMIT 1000`,
 	`SELECT month, site_id, uses FROM usage_months WHERE month >= '2025-10' AND month <= '2025-12' ORDER BY month, site_id`,

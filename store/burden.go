@@ -19,7 +19,9 @@ import (
 // ones' delays that the same query returns per figure, since neither SQLite nor the SQL both
 // dialects share has a percentile. The population (patients of a team, devices of a site) is
 // the registry's now: the registry keeps no history of team sizes. A period's alerts are read
-// from the index alerts_burden (migration 0020), which has every column the query reads.
+// from an index with every column the query reads: in PostgreSQL alerts_burden (migration
+// 0020), by creation, then sorted by figure; in SQLite alerts_burden_group (migration 0022), by
+// figure then creation, one figure after another as burden_groups lists them.
 
 // ownerColumn is whom an alert weighs on: its team if clinical, its site if a fault.
 const ownerColumn = `CASE WHEN category = 'clinical' THEN team ELSE site END`
@@ -49,12 +51,23 @@ func (s *Alerts) AlertBurden(ctx context.Context, f alerts.BurdenFilter) ([]aler
 	if s.dialect == postgres {
 		delays = `string_agg((acknowledged_ms - created_ms)::text, ',')`
 	}
-	q := `SELECT category, ` + ownerColumn + `, rule, COUNT(*), COUNT(DISTINCT subject),
+	figures := `COUNT(*), COUNT(DISTINCT subject),
 		SUM(CASE WHEN state = 'resolved' AND resolved_by = ` + system + ` THEN 1 ELSE 0 END),
 		SUM(CASE WHEN state = 'resolved' AND resolved_by <> ` + system + ` THEN 1 ELSE 0 END),
 		SUM(late), SUM(CASE WHEN silenced <> '' THEN 1 ELSE 0 END), SUM(CASE WHEN doubt <> '' THEN 1 ELSE 0 END),
-		` + delays + `
+		` + delays
+	q := `SELECT category, ` + ownerColumn + `, rule, ` + figures + `
 		FROM alerts` + w.sql() + ` GROUP BY category, ` + ownerColumn + `, rule`
+	if s.dialect == sqlite {
+		// Group after group (burden_groups, in order, those of the scope), the period's alerts
+		// of each from the index by group and creation (migration 0022), instead of sorting
+		// them all by group.
+		groupsWhere(w, f)
+		q = `SELECT b_category, b_owner, b_rule, ` + figures + `
+			FROM burden_groups CROSS JOIN alerts INDEXED BY alerts_burden_group` + w.sql() + `
+			AND category = b_category AND ` + ownerColumn + ` = b_owner AND rule = b_rule
+			GROUP BY b_category, b_owner, b_rule`
+	}
 	// In PostgreSQL, the GROUP BY sorts the period's alerts (COUNT(DISTINCT) cannot be hashed):
 	// a month of a city's, some 80,000, is more than the 4 MB of work_mem by default, and the
 	// sort went to disk; it gets 64 MB, in its own read-only transaction.
@@ -137,6 +150,48 @@ func burdenWhere(f alerts.BurdenFilter) *where {
 		w.add("rule = ?", f.Rule)
 	}
 	return w
+}
+
+// groupsWhere adds to w the conditions on burden_groups that the alerts of f meet: the same as
+// burdenWhere's on the alerts, on the groups, so that only the scope's groups are read.
+func groupsWhere(w *where, f alerts.BurdenFilter) {
+	scope := func(sc alerts.Scope) {
+		if sc.All {
+			return
+		}
+		in := func(vs []string) string {
+			ps := make([]string, len(vs))
+			for i, v := range vs {
+				ps[i] = w.arg(v)
+			}
+			return strings.Join(ps, ", ")
+		}
+		var either []string
+		if len(sc.Teams) > 0 {
+			either = append(either, "(b_category = 'clinical' AND b_owner IN ("+in(sc.Teams)+"))")
+		}
+		if len(sc.Sites) > 0 {
+			either = append(either, "(b_category = 'fault' AND b_owner IN ("+in(sc.Sites)+"))")
+		}
+		if len(either) == 0 {
+			either = []string{"1 = 0"}
+		}
+		w.conds = append(w.conds, "("+strings.Join(either, " OR ")+")")
+	}
+	scope(f.Scope)
+	if f.Team != "" || f.Site != "" {
+		var narrow alerts.Scope
+		if f.Team != "" {
+			narrow.Teams = []string{f.Team}
+		}
+		if f.Site != "" {
+			narrow.Sites = []string{f.Site}
+		}
+		scope(narrow)
+	}
+	if f.Rule != "" {
+		w.add("b_rule = ?", f.Rule)
+	}
 }
 
 // burdenPopulation counts, for the figures' teams and sites, the patients of each team and the

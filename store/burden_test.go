@@ -134,6 +134,9 @@ func testAlertBurden(t *testing.T, newDSN func(t *testing.T) string) {
 		}
 	}
 	check("everything", get(alerts.BurdenFilter{Scope: alerts.Scope{All: true}}), want...)
+	// Every team and site named: what everything gives (in SQLite, read group by group).
+	check("every team and site named", get(alerts.BurdenFilter{Scope: alerts.Scope{Teams: []string{"tA", "tB"}, Sites: []string{"sA"}}}), want...)
+	check("every team's glucose_low", get(alerts.BurdenFilter{Scope: alerts.Scope{All: true}, Rule: "glucose_low"}), want[0], want[2])
 	check("team tA's doctor", get(alerts.BurdenFilter{Scope: alerts.Scope{Teams: []string{"tA"}}}), want[0], want[1])
 	check("site sA's fleet manager", get(alerts.BurdenFilter{Scope: alerts.Scope{Sites: []string{"sA"}}}), want[3], want[4])
 	check("team tA, glucose_low", get(alerts.BurdenFilter{Scope: alerts.Scope{All: true}, Team: "tA", Rule: "glucose_low"}), want[0])
