@@ -177,7 +177,7 @@ func (a *API) routes() []route {
 		{"POST", "/alerts/{id}/resolve", "resolveAlert", "Resolve an open or acknowledged alert, with a note (required for a clinical alert)",
 			alertAccess, alertStore, nil, "AlertNote", 200, "Alert", a.actOnAlert("resolve")},
 		{"POST", "/alerts/{id}/snooze", "snoozeAlert",
-			"Snooze an alert: silence its subject (the patient, or the device of a fault) from now until until, or for a duration (for: \"72h\"), with a reason, as POST /silences does; the answer is the silence",
+			"Snooze an alert: silence its subject (the patient, or the device of a fault) from now until until, or for a duration (for: \"72h\"), with a reason, as POST /silences does; the answer is the silence. A notice about a centre (subject site/<id>) cannot be snoozed (400)",
 			alertAccess.and(" Silencing a patient takes a doctor, a device a fleet manager."), alertStore | silenceStore, nil, "Snooze", 201, "Silence", a.snoozeAlert},
 
 		{"GET", "/teams/{id}/overrides", "getTeamOverrides", "The team's threshold overrides: per rule, per threshold key, a number in the rule's unit or a duration such as \"20m\"",
