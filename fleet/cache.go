@@ -32,6 +32,25 @@ type registryState struct {
 	periods []devices.Period     // by device, then start
 }
 
+// lentAt says, for each of st.devices, whether it was lent to a patient at t (as the
+// directory's PatientAt), from the loans in the same order as the devices.
+func (st *registryState) lentAt(t time.Time) []bool {
+	lent := make([]bool, len(st.devices))
+	j := 0
+	for i := range st.devices {
+		id := st.devices[i].ID
+		for j < len(st.loans) && st.loans[j].DeviceID < id {
+			j++
+		}
+		for ; j < len(st.loans) && st.loans[j].DeviceID == id; j++ {
+			if st.loans[j].Covers(t) {
+				lent[i] = true
+			}
+		}
+	}
+	return lent
+}
+
 // periodCache keeps the registry's state as of the last version read. Periods change only with
 // the registry (every change of a device's site or status, by the API, a transfer or a move, is
 // a registry change that increments its version), and so do the devices and loans. At a new

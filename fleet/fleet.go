@@ -270,10 +270,14 @@ func (r *Reports) stocks(ctx context.Context, kind devices.Kind, used bool) ([]r
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	st, err := r.registry(ctx, dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	sums := newStockSums(last, r.thresholds.Months)
 	var lastUsed map[string]float64
 	if used {
-		lastUsed = map[string]float64{}
+		lastUsed = make(map[string]float64, len(st.devices))
 	}
 	if c != nil {
 		c.Each(func(f *usage.Figure) {
@@ -282,10 +286,6 @@ func (r *Reports) stocks(ctx context.Context, kind devices.Kind, used bool) ([]r
 				lastUsed[f.Device] += f.Utilisation
 			}
 		})
-	}
-	st, err := r.registry(ctx, dir)
-	if err != nil {
-		return nil, nil, nil, err
 	}
 	current := st.devices
 	if kind != "" {
@@ -370,6 +370,7 @@ func (r *Reports) PlanOn(ctx context.Context, kind devices.Kind, basis Basis) (r
 		return reallocation.Proposal{}, nil, err
 	}
 	all := st.devices
+	lent := st.lentAt(now)
 	for i := range all {
 		d := &all[i]
 		if (kind != "" && d.Kind != kind) || d.Status != devices.Active {
@@ -379,12 +380,9 @@ func (r *Reports) PlanOn(ctx context.Context, kind devices.Kind, basis Basis) (r
 		switch {
 		case moving[d.ID]:
 			leaving[k]++
-		case dir.PatientAt(d.ID, now) == "":
+		case !lent[i]:
 			free[k] = append(free[k], d.ID)
 		}
-	}
-	for _, ids := range free {
-		slices.SortFunc(ids, func(a, b string) int { return cmp.Or(cmp.Compare(used[a], used[b]), cmp.Compare(a, b)) })
 	}
 	first, _ := r.Window()
 	var donors []reallocation.Donor
@@ -397,6 +395,7 @@ func (r *Reports) PlanOn(ctx context.Context, kind devices.Kind, basis Basis) (r
 		switch a.Status {
 		case reallocation.Spare:
 			ids := free[k]
+			slices.SortFunc(ids, func(a, b string) int { return cmp.Or(cmp.Compare(used[a], used[b]), cmp.Compare(a, b)) })
 			// A donor gives no more than it has free devices to give, nor what open moves
 			// are taking already.
 			x.Leaving = leaving[k]

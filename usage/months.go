@@ -136,6 +136,7 @@ func NewComputation(in Input, from, to Month) *Computation {
 	c.addAssignments(in.Assignments)
 	c.addCounts(in.Counts)
 	c.addMonths(in.Months)
+	c.sorted = &sortedSlots{n: len(c.slots)}
 	return &Computation{c: c}
 }
 

@@ -80,5 +80,6 @@ func (x *Computation) Patch(ids []string, in Input) *Computation {
 	as := slices.DeleteFunc(slices.Clone(in.Assignments), func(a devices.Assignment) bool { return next[a.DeviceID] == nil })
 	c.addPeriods(ps)
 	c.addAssignments(as)
+	c.sorted = &sortedSlots{n: len(c.slots)}
 	return y
 }

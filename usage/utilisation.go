@@ -169,6 +169,8 @@ type computation struct {
 	lastSiteIdx int32
 	// The device of the last month's uses added through AddMonth (-1: none yet).
 	lastDev int32
+	// sorted is the order of the slots of the computation this was cloned from, or nil.
+	sorted *sortedSlots
 }
 
 func newComputation(in Input, cal *calendar) *computation {
@@ -456,8 +458,26 @@ func (c *computation) figure(i int32, m int) (Figure, bool) {
 	return f, true
 }
 
-// order returns the slots ordered by site and device.
+// sortedSlots is the order of a started computation's slots (its first n), made once and
+// shared by its clones: each report on a kept window would sort them again.
+type sortedSlots struct {
+	n     int
+	once  sync.Once
+	order []int32
+}
+
+// order returns the slots ordered by site and device. Slots are only ever added, so the order
+// of a started computation's is that of its clones' as long as they added none.
 func (c *computation) order() []int32 {
+	if s := c.sorted; s != nil && s.n == len(c.slots) {
+		s.once.Do(func() { s.order = c.sortSlots() })
+		return s.order
+	}
+	return c.sortSlots()
+}
+
+// sortSlots returns the slots ordered by site and device.
+func (c *computation) sortSlots() []int32 {
 	order := make([]int32, len(c.slots))
 	for i := range order {
 		order[i] = int32(i)
