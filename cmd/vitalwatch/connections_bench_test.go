@@ -253,6 +253,9 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 	}
 
 	r := connectionsRun{side: side, pair: pair, loadBefore: connLoad(), mq: mq}
+	if mq != nil {
+		mq.rssStart = processRSS(mq.pid)
+	}
 	out := filepath.Join(dir, "vitalsim.json")
 	simCmd := exec.Command(sim, "--broker", brokerURL, "--auth", "--registry", reg, "--sessions",
 		"--devices", strconv.Itoa(p.devices), "--seed", "1", "--rate", "0", "--duration", p.duration.String(),
@@ -281,6 +284,9 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(simLog, line)
+			if line == "vitalsim: connecting" && mq != nil {
+				mq.rssRampLast = processRSS(mq.pid) // read once elapsed is closed
+			}
 			if rest, ok := strings.CutPrefix(line, "vitalsim: "); ok {
 				if s, _, ok := strings.Cut(rest, "s sent "); ok {
 					if v, err := strconv.ParseFloat(s, 64); err == nil {
@@ -299,6 +305,9 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 	for e := range elapsed {
 		if !started {
 			started = true
+			if mq != nil {
+				mq.rssRamp = processRSS(mq.pid)
+			}
 			signalProfile(p, proc, syscall.SIGUSR2)
 		}
 		for quarter < 3 && e >= float64(quarter+1)*p.duration.Seconds()/4 {
@@ -373,7 +382,7 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 	r.staying, r.peakConnect = sum.Sessions.Staying, sum.Sessions.PeakConnected
 	r.cpuPerMsg = r.cpuPerMsg * 1e6 / float64(msgs) // the whole process's CPU, start-up included
 	if mq != nil {
-		mq.rates(msgs, sum.Duration)
+		mq.rates(msgs, sum.Duration, sum.Sessions.Staying)
 	}
 	return r
 }

@@ -30,7 +30,8 @@ import (
 // Mosquitto acknowledges a device's publish as soon as it has queued the message for ingest,
 // where the embedded broker waits for ingest: the devices' rate is then Mosquitto's, and what
 // the ingest side kept up with is its own rate (taken/s), with what Mosquitto still held for it
-// when the load ended (behind).
+// when the load ended (behind). BENCH_MOSQUITTO_CONFIG is added to every run's mosquitto.conf,
+// after the lines of internal/testsrv and of broker-config, such as "max_inflight_messages 20".
 
 const (
 	// benchIngestUser is the ingest user in Mosquitto's files, and so (use_username_as_clientid)
@@ -82,6 +83,9 @@ func prepareMosquitto(b *testing.B, template string) *benchMosquitto {
 			break
 		}
 		lines = append(lines, strings.TrimSpace(l))
+	}
+	if extra := os.Getenv("BENCH_MOSQUITTO_CONFIG"); extra != "" {
+		lines = append(lines, extra)
 	}
 	m := &benchMosquitto{confLines: strings.Join(lines, "\n"), entries: countLines(b, filepath.Join(out, "passwd"))}
 
@@ -140,12 +144,18 @@ type mosquittoRun struct {
 	pid             int
 	started         time.Duration // from start to taking connections
 	rssEnd, rssPeak int64
-	rssQuarters     [3]int64
-	cpuSeconds      float64
-	cpuPerMsg       float64 // µs, Mosquitto's whole CPU time over the messages
-	takenRate       float64 // messages the ingest side acknowledged a second
-	behind          int64   // messages acknowledged to the devices and not yet by the ingest side, at the end
-	ackedAtEnd      int64
+	// at the start, once its ingest side has subscribed; at vitalsim's last line of the ramp
+	// (once a second while the devices that stay connect: up to a second before the ramp's
+	// end; 0 for a ramp shorter than a second); and at its first progress line (after the
+	// ramp, and up to a second into the load)
+	rssStart, rssRampLast, rssRamp int64
+	staying                        int64
+	rssQuarters                    [3]int64
+	cpuSeconds                     float64
+	cpuPerMsg                      float64 // µs, Mosquitto's whole CPU time over the messages
+	takenRate                      float64 // messages the ingest side acknowledged a second
+	behind                         int64   // messages acknowledged to the devices and not yet by the ingest side, at the end
+	ackedAtEnd                     int64
 	// after the load: what the ingest side had acknowledged once it stopped taking more, and
 	// how long after the load that was
 	ackedAfter int64
@@ -153,9 +163,20 @@ type mosquittoRun struct {
 }
 
 func (r *mosquittoRun) print() {
-	fmt.Printf("     mosquitto: rss_end %.0f MiB, quarters %.0f/%.0f/%.0f, peak %.0f MiB, CPU %.1f µs a message, took connections %.2fs after start; the ingest side took %.0f msg/s, %d behind at the end",
-		connMiB(r.rssEnd), connMiB(r.rssQuarters[0]), connMiB(r.rssQuarters[1]), connMiB(r.rssQuarters[2]), connMiB(r.rssPeak),
-		r.cpuPerMsg, r.started.Seconds(), r.takenRate, r.behind)
+	fmt.Printf("     mosquitto: took connections %.2fs after its start; RSS %.0f MiB at the start", r.started.Seconds(), connMiB(r.rssStart))
+	perDevice := func(rss int64) string {
+		if r.staying == 0 {
+			return ""
+		}
+		return fmt.Sprintf(" (%.1f KB a device that stays)", float64(rss-r.rssStart)/1024/float64(r.staying))
+	}
+	if r.rssRampLast > 0 {
+		fmt.Printf(", %.0f at the ramp's last second%s", connMiB(r.rssRampLast), perDevice(r.rssRampLast))
+	}
+	fmt.Printf(", %.0f in the load's first second%s; %d devices stay connected\n     mosquitto:", connMiB(r.rssRamp), perDevice(r.rssRamp), r.staying)
+	fmt.Printf(" RSS %.0f/%.0f/%.0f MiB at the quarters, %.0f at the end, peak %.0f MiB; CPU %.1f µs a message\n",
+		connMiB(r.rssQuarters[0]), connMiB(r.rssQuarters[1]), connMiB(r.rssQuarters[2]), connMiB(r.rssEnd), connMiB(r.rssPeak), r.cpuPerMsg)
+	fmt.Printf("     ingest side: took %.0f msg/s; %d behind at the end", r.takenRate, r.behind)
 	if r.behind != 0 {
 		fmt.Printf(", %d behind %.1fs later", r.behind-(r.ackedAfter-r.ackedAtEnd), r.drained.Seconds())
 	}
@@ -182,7 +203,8 @@ func (r *mosquittoRun) drain(httpAddr string) {
 }
 
 // rates divides by the msgs the devices had acknowledged, over duration seconds.
-func (r *mosquittoRun) rates(msgs int64, duration float64) {
+func (r *mosquittoRun) rates(msgs int64, duration float64, staying int64) {
+	r.staying = staying
 	r.cpuPerMsg = r.cpuSeconds * 1e6 / float64(msgs)
 	r.takenRate = float64(r.ackedAtEnd) / duration
 	r.behind = msgs - r.ackedAtEnd
