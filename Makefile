@@ -78,6 +78,7 @@ bench: test-deps tools
 ## bench-connections: a city of devices, each connecting to the embedded broker as itself:
 ## alternated pairs of runs of the broker alone and of full serve (BENCH_DEVICES, default 20000;
 ## BENCH_DURATION a run, 60s; BENCH_PAIRS, 3), printing msg/s, their ratio and RSS.
+## BENCH_BROKER=mosquitto: the devices on an external Mosquitto instead (docs/benchmarks.md).
 bench-connections: tools
 	go test -run '^$$' -bench BenchmarkConnections -benchtime 1x -timeout 4h ./cmd/vitalwatch/
 
