@@ -198,9 +198,12 @@ func groupsWhere(w *where, f alerts.BurdenFilter) {
 // devices of each site that are not retired, keyed by category and owner.
 func (s *Alerts) burdenPopulation(ctx context.Context, figures []alerts.Burden) (map[burdenKey]int, error) {
 	owners := map[alerts.Category][]string{}
+	seen := map[burdenKey]bool{}
 	for _, b := range figures {
-		if o := b.Team + b.Site; !slices.Contains(owners[b.Category], o) {
-			owners[b.Category] = append(owners[b.Category], o)
+		k := burdenKey{category: b.Category, owner: b.Team + b.Site}
+		if !seen[k] {
+			seen[k] = true
+			owners[b.Category] = append(owners[b.Category], k.owner)
 		}
 	}
 	out := map[burdenKey]int{}

