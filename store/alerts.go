@@ -16,10 +16,13 @@ import (
 )
 
 // Alerts keeps alerts, their events, their escalation and their burden figures.
-type Alerts struct{ *DB }
+type Alerts struct {
+	*DB
+	population *populationCache // the burden's, per registry version
+}
 
 // NewAlerts returns an Alerts over db.
-func NewAlerts(db *DB) *Alerts { return &Alerts{db} }
+func NewAlerts(db *DB) *Alerts { return &Alerts{DB: db, population: &populationCache{}} }
 
 // Alerts (alerts.Alert) and their events (migration 0009). The rules, in both dialects:
 //   - One open alert per (rule, subject) is the unique index alerts_open. A finding reads the

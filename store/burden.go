@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
@@ -206,6 +207,9 @@ func (s *Alerts) burdenPopulation(ctx context.Context, figures []alerts.Burden) 
 			owners[b.Category] = append(owners[b.Category], k.owner)
 		}
 	}
+	if len(seen) > populationNamed {
+		return s.allPopulation(ctx)
+	}
 	out := map[burdenKey]int{}
 	for _, c := range []struct {
 		category alerts.Category
@@ -238,5 +242,59 @@ func (s *Alerts) burdenPopulation(ctx context.Context, figures []alerts.Burden) 
 			out[burdenKey{category: c.category, owner: n.owner}] = n.n
 		}
 	}
+	return out, nil
+}
+
+// populationNamed is how many teams and sites a burden's population counts by name; beyond,
+// every team's and site's are counted, once per registry version (allPopulation).
+const populationNamed = 100
+
+// populationCache keeps every team's and site's population as of one registry version: a
+// city's burden names a thousand of each, and counting them took a third of its time.
+type populationCache struct {
+	mu      sync.Mutex
+	version int64
+	counts  map[burdenKey]int // nil: none counted yet
+}
+
+// allPopulation returns the population of every team and site, as burdenPopulation counts it,
+// kept per registry version (every change of a patient's team or a device's site or status is a
+// registry change). The map is shared: callers must not change it.
+func (s *Alerts) allPopulation(ctx context.Context) (map[burdenKey]int, error) {
+	var version int64
+	if err := s.db.QueryRowContext(ctx, `SELECT version FROM registry_version WHERE id = 1`).Scan(&version); err != nil {
+		return nil, err
+	}
+	c := s.population
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts != nil && c.version == version {
+		return c.counts, nil
+	}
+	type count struct {
+		owner string
+		n     int
+	}
+	scan := func(sc scanner) (count, error) {
+		var n count
+		return n, sc.Scan(&n.owner, &n.n)
+	}
+	out := map[burdenKey]int{}
+	for _, q := range []struct {
+		category alerts.Category
+		query    string
+	}{
+		{alerts.Clinical, `SELECT team_id, COUNT(*) FROM patients GROUP BY team_id`},
+		{alerts.Fault, `SELECT site_id, COUNT(*) FROM devices WHERE status <> 'retired' GROUP BY site_id`},
+	} {
+		counts, err := queryAll(ctx, s.db, q.query, nil, scan)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range counts {
+			out[burdenKey{category: q.category, owner: n.owner}] = n.n
+		}
+	}
+	c.version, c.counts = version, out
 	return out, nil
 }

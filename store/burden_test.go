@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -158,4 +159,31 @@ func testAlertBurden(t *testing.T, newDSN func(t *testing.T) string) {
 		_, err := s.AlertBurden(ctx, bad)
 		wantCode(t, "AlertBurden without a period", err, errcode.Invalid)
 	}
+}
+
+// testBurdenPopulationKept checks the population of every team and site, kept per registry
+// version for a burden that names many: the same as counted by name, and counted again after
+// a registry change (a device retired, a patient transferred).
+func testBurdenPopulationKept(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	s, _ := burdenFixture(t, newDSN)
+	named := []alerts.Burden{{Category: alerts.Clinical, Team: "tA"}, {Category: alerts.Clinical, Team: "tB"},
+		{Category: alerts.Fault, Site: "sA"}, {Category: alerts.Fault, Site: "sB"}}
+	check := func(what string, want map[burdenKey]int) {
+		t.Helper()
+		got, err := s.allPopulation(ctx)
+		must(t, "allPopulation", err)
+		byName, err := s.burdenPopulation(ctx, named)
+		must(t, "burdenPopulation", err)
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(byName, want) {
+			t.Errorf("%s: population kept %v, counted by name %v; want %v", what, got, byName, want)
+		}
+	}
+	check("at first", map[burdenKey]int{{category: alerts.Clinical, owner: "tA"}: 4, {category: alerts.Clinical, owner: "tB"}: 1, {category: alerts.Fault, owner: "sA"}: 2})
+	d, err := s.GetDevice(ctx, "dA2")
+	must(t, "GetDevice", err)
+	d.Status = devices.Retired
+	must(t, "UpdateDevice", s.UpdateDevice(asAdmin, d))
+	must(t, "TransferPatient", s.TransferPatient(asAdmin, "pA4", "tB", devices.PolicyReturn, t0))
+	check("after a retirement and a transfer", map[burdenKey]int{{category: alerts.Clinical, owner: "tA"}: 3, {category: alerts.Clinical, owner: "tB"}: 2, {category: alerts.Fault, owner: "sA"}: 1})
 }

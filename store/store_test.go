@@ -84,6 +84,7 @@ var conformance = []struct {
 	{"UsageCorruptLog", testUsageCorruptLog},
 	{"UsageSubjects", testUsageSubjects},
 	{"AlertBurden", testAlertBurden},
+	{"BurdenPopulationKept", testBurdenPopulationKept},
 	{"AlertRaiseAndRepeat", testAlertRaiseAndRepeat},
 	{"AlertResolveByFinding", testAlertResolveByFinding},
 	{"AlertAcknowledgeResolve", testAlertAcknowledgeResolve},
