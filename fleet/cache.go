@@ -88,7 +88,10 @@ func (r *Reports) registry(ctx context.Context, dir *devices.Directory) (*regist
 	if c.state != nil && c.state.version == v {
 		return c.state, nil
 	}
-	if c.state != nil && c.state.version < v {
+	if c.state != nil && c.state.version > v {
+		return r.readState(ctx, dir) // an older directory than the state kept: not kept
+	}
+	if c.state != nil {
 		ids, ok, err := r.changedSince(ctx, c.state.version, len(c.state.devices))
 		if err != nil {
 			return nil, err

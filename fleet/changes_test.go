@@ -227,3 +227,49 @@ func testReportsAfterChanges(t *testing.T, dsn string) {
 		t.Errorf("no round kept its started computations: the patching is not tested")
 	}
 }
+
+// TestRegistryStateOfAnOlderDirectory checks that a directory older than the registry state kept
+// gets a state of its own version, and leaves the newer one kept.
+func TestRegistryStateOfAnOlderDirectory(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	admin := audit.WithActor(ctx, "test")
+	d := devices.Device{ID: "s1", Kind: devices.Scale, SiteID: "a", Mode: devices.StationMode, RatedUsesPerDay: 10,
+		Status: devices.Active, SecretHash: "x"}
+	if err := st.CreateSites(admin, []devices.Site{{ID: "a", Name: "A"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateDevice(admin, d); err != nil {
+		t.Fatal(err)
+	}
+	older, err := st.LoadDirectory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Status = devices.Maintenance
+	if err := st.UpdateDevice(admin, d); err != nil {
+		t.Fatal(err)
+	}
+	newer, err := st.LoadDirectory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Deps{Store: st, Directory: func(context.Context) (*devices.Directory, error) { return newer, nil }},
+		reallocation.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := r.registry(ctx, newer); err != nil || s.devices[0].Status != devices.Maintenance {
+		t.Fatalf("state of the newer directory = %+v, %v; want s1 under maintenance", s, err)
+	}
+	if s, err := r.registry(ctx, older); err != nil || s.version != older.Version() || s.devices[0].Status != devices.Active {
+		t.Fatalf("state of the older directory = %+v, %v; want version %d, s1 active", s, err, older.Version())
+	}
+	if r.periods.state.version != newer.Version() {
+		t.Errorf("state kept is of version %d; want the newer %d", r.periods.state.version, newer.Version())
+	}
+}
