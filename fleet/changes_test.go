@@ -273,3 +273,113 @@ func TestRegistryStateOfAnOlderDirectory(t *testing.T) {
 		t.Errorf("state kept is of version %d; want the newer %d", r.periods.state.version, newer.Version())
 	}
 }
+
+// TestReportsConcurrentWithChanges asks for reports from several goroutines while the registry
+// changes (run it with -race): the kept state and computations are shared, and the answers
+// after the last change are those of reports made anew.
+func TestReportsConcurrentWithChanges(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	admin := audit.WithActor(ctx, "test")
+	clock := time.Now().UTC()
+	last := usage.MonthOf(clock).Prev()
+	first := last.Prev().Prev()
+	start := time.Date(first.Year, first.Month, 1, 0, 0, 0, 0, time.UTC)
+	if err := st.CreateSites(admin, []devices.Site{{ID: "a", Name: "A", TimeZone: "Asia/Shanghai"}, {ID: "b", Name: "B"}}); err != nil {
+		t.Fatal(err)
+	}
+	var ds []devices.Device
+	var counts []usage.DayCount
+	for i := range 12 {
+		d := devices.Device{ID: fmt.Sprintf("s%02d", i), Kind: devices.Scale, SiteID: []string{"a", "b"}[i%2], Mode: devices.StationMode,
+			RatedUsesPerDay: 10, Status: devices.Active, InService: start.AddDate(0, -1, 0), SecretHash: "x"}
+		ds = append(ds, d)
+		for day := start; day.Before(clock); day = day.Add(24 * time.Hour) {
+			counts = append(counts, usage.DayCount{Device: d.ID, Site: d.SiteID, Day: usage.Day(day.Format(usage.DayLayout)), Uses: 1 + i%7})
+		}
+	}
+	if err := st.CreateDevices(admin, ds); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ReplaceUsage(ctx, usage.DayOf(start, time.UTC), usage.DayOf(clock, time.UTC), counts, nil); err != nil {
+		t.Fatal(err)
+	}
+	view := devices.NewView(devices.NewDirectory(-1, nil, nil, nil))
+	if err := devices.Refresh(ctx, view, st); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return clock }
+	kept, err := New(Deps{Store: st, Moves: st, Now: now,
+		Directory: func(context.Context) (*devices.Directory, error) { return view.Load(), nil }}, reallocation.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(r *Reports) ([]usage.Figure, []Assessment, reallocation.Proposal, error) {
+		figs, err := r.Utilisation(ctx, first, last, usage.ByDevice, Scope{})
+		if err != nil {
+			return nil, nil, reallocation.Proposal{}, err
+		}
+		as, err := r.Assess(ctx, Scope{})
+		if err != nil {
+			return nil, nil, reallocation.Proposal{}, err
+		}
+		p, _, err := r.Plan(ctx, "")
+		return figs, as, p, err
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if _, _, _, err := ask(kept); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		d := ds[i%len(ds)]
+		d.Status = []devices.Status{devices.Maintenance, devices.Active}[i/len(ds)%2]
+		if i%3 == 0 {
+			d.RatedUsesPerDay = 5 + i
+		}
+		if err := st.UpdateDevice(admin, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := devices.Refresh(ctx, view, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh, err := New(Deps{Store: st, Moves: st, Now: now, Directory: st.LoadDirectory}, reallocation.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotF, gotA, gotP, err := ask(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantF, wantA, wantP, err := ask(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gotF, wantF) || !reflect.DeepEqual(gotA, wantA) || !reflect.DeepEqual(gotP, wantP) {
+		t.Errorf("after the changes, the kept reports differ from reports made anew")
+	}
+}
