@@ -1,6 +1,7 @@
 package devices
 
 import (
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -177,4 +178,48 @@ func (d *Directory) Devices(fn func(dev *Device, assignments []Assignment) bool)
 			return
 		}
 	}
+}
+
+// Amend returns a directory of version that is d but for: the devices ids, replaced by those of
+// devs with their assignments assigns (an id not among devs is gone); the patients pids,
+// replaced by those of people (an id not among them is gone); and the sites, which are sites.
+// d is left as it is, and shares with the new directory what did not change: a registry change
+// mostly touches a device or a patient, and a city has a hundred thousand of each.
+func (d *Directory) Amend(version int64, ids []string, devs []Device, assigns []Assignment, pids []string, people []Patient, sites []Site) *Directory {
+	n := &Directory{version: version, devices: maps.Clone(d.devices), patients: maps.Clone(d.patients), people: maps.Clone(d.people)}
+	if n.devices == nil {
+		n.devices = map[string]*entry{}
+	}
+	if n.patients == nil {
+		n.patients = map[string]struct{}{}
+	}
+	for _, id := range ids {
+		delete(n.devices, id)
+	}
+	added := make(map[string]*entry, len(devs))
+	for _, dev := range devs {
+		e := &entry{device: dev}
+		n.devices[dev.ID] = e
+		added[dev.ID] = e
+	}
+	for _, a := range assigns {
+		if e, ok := added[a.DeviceID]; ok {
+			e.assignments = append(e.assignments, a)
+		}
+	}
+	for _, e := range added {
+		slices.SortFunc(e.assignments, func(a, b Assignment) int { return a.From.Compare(b.From) })
+	}
+	for _, id := range pids {
+		delete(n.patients, id)
+		delete(n.people, id)
+	}
+	if len(people) > 0 && n.people == nil {
+		n.people = make(map[string]*Patient, len(people))
+	}
+	for _, p := range people {
+		n.people[p.ID] = &p
+		n.patients[p.ID] = struct{}{}
+	}
+	return n.WithSites(sites)
 }

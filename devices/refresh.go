@@ -14,6 +14,12 @@ type Source interface {
 	LoadDirectory(ctx context.Context) (*Directory, error)
 }
 
+// Changes is a Source that can bring a directory to the registry's version by reading only
+// what changed after it (the store's LoadDirectorySince).
+type Changes interface {
+	LoadDirectorySince(ctx context.Context, old *Directory) (*Directory, error)
+}
+
 // Refresh loads the registry into v if its version differs from the one v holds.
 func Refresh(ctx context.Context, v *View, src Source) error {
 	_, err := refresh(ctx, v, src)
@@ -30,7 +36,12 @@ func refresh(ctx context.Context, v *View, src Source) (bool, error) {
 	if cur := v.Load(); cur != nil && cur.Version() >= ver {
 		return false, nil
 	}
-	d, err := src.LoadDirectory(ctx)
+	var d *Directory
+	if ch, ok := src.(Changes); ok && v.Load() != nil {
+		d, err = ch.LoadDirectorySince(ctx, v.Load())
+	} else {
+		d, err = src.LoadDirectory(ctx)
+	}
 	if err != nil {
 		return false, fmt.Errorf("load registry: %w", err)
 	}

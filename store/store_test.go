@@ -50,6 +50,7 @@ var conformance = []struct {
 	{"LoadDirectory", testLoadDirectory},
 	{"DevicePeriods", testDevicePeriods},
 	{"DevicesChangedSince", testDevicesChangedSince},
+	{"LoadDirectorySince", testLoadDirectorySince},
 	{"LoadDirectoryIsASnapshot", testLoadDirectoryIsASnapshot},
 	{"RegistryVersion", testRegistryVersion},
 	{"AuditLog", testAuditLog},
