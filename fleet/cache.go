@@ -250,19 +250,26 @@ func (r *Reports) allDevices(dir *devices.Directory) ([]devices.Device, []device
 }
 
 // startedCache keeps computations started (usage.NewComputation: the devices' periods and loans
-// laid out over the days) for windows of complete months, as of one registry version: the
+// laid out over the days) for windows of complete months, each as of a registry version: the
 // assessment, the plan and alternatives look at the same three months all month, and the
 // devices' days in them change only with the registry. Each request adds its uses to a clone.
-// At a new version, each is patched for the devices the change touched (usage.Computation.Patch).
+// A computation of an older version is patched for the devices changed since
+// (usage.Computation.Patch) when it is next asked for.
 type startedCache struct {
 	mu      sync.Mutex
-	version int64
-	started map[startedKey]*usage.Computation
+	started map[startedKey]*started
+	starts  int // computations started, for tests: the others were patched
 }
 
 type startedKey struct {
 	from, to usage.Month
 	kind     devices.Kind
+}
+
+// started is a computation kept and the registry version it is of.
+type started struct {
+	version int64
+	x       *usage.Computation
 }
 
 // maxStarted bounds the computations kept.
@@ -301,35 +308,39 @@ func (r *Reports) prepared(ctx context.Context, from, to usage.Month, kind devic
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case c.version > v: // brought to a newer version meanwhile: x is not of it
-		return x, nil
-	case c.version < v || len(c.started) >= maxStarted:
-		c.version, c.started = v, map[startedKey]*usage.Computation{}
+	if e := c.started[k]; e != nil && e.version > v {
+		return x, nil // brought to a newer version meanwhile: x is not of it
 	}
-	c.started[k] = x
+	if c.started == nil || len(c.started) >= maxStarted && c.started[k] == nil {
+		c.started = map[startedKey]*started{}
+	}
+	c.started[k] = &started{version: v, x: x}
+	c.starts++
 	return x.Clone(), nil
 }
 
 // startedAt returns the computation kept for k, brought to dir's version; nil when none is
-// kept.
+// kept, or it cannot be brought.
 func (r *Reports) startedAt(ctx context.Context, dir *devices.Directory, k startedKey) (*usage.Computation, error) {
 	v := dir.Version()
 	c := &r.started
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.version == v || len(c.started) == 0 {
-		return c.started[k], nil
-	}
-	if c.version > v {
+	e := c.started[k]
+	switch {
+	case e == nil:
+		return nil, nil
+	case e.version == v:
+		return e.x, nil
+	case e.version > v:
 		return nil, nil // of a newer version than dir
 	}
-	ids, ok, err := r.changedSince(ctx, c.version, dir.Len())
+	ids, ok, err := r.changedSince(ctx, e.version, dir.Len())
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		c.version, c.started = v, map[startedKey]*usage.Computation{}
+		delete(c.started, k)
 		return nil, nil
 	}
 	st, err := r.registry(ctx, dir)
@@ -340,16 +351,13 @@ func (r *Reports) startedAt(ctx context.Context, dir *devices.Directory, k start
 	if err != nil {
 		return nil, err
 	}
-	for key, x := range c.started {
-		in := r.inputOf(st, sites, key.from, key.to, key.kind, ids)
-		if y := x.Patch(ids, in); y != nil {
-			c.started[key] = y
-		} else {
-			delete(c.started, key)
-		}
+	y := e.x.Patch(ids, r.inputOf(st, sites, k.from, k.to, k.kind, ids))
+	if y == nil {
+		delete(c.started, k)
+		return nil, nil
 	}
-	c.version = v
-	return c.started[k], nil
+	c.started[k] = &started{version: v, x: y}
+	return y, nil
 }
 
 // growthCache keeps the patients' records (the registry's audit log of patient changes) as of

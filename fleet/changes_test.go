@@ -209,10 +209,10 @@ func testReportsAfterChanges(t *testing.T, dsn string) {
 			t.Logf("round %d: %s of %s refused: %v", round, what, d.ID, err2)
 		}
 		must("Refresh", devices.Refresh(ctx, view, st))
-		keptBefore := len(kept.started.started)
+		startsBefore, changed := kept.started.starts, view.Load().Version() != dir.Version()
 		got := answer(kept)
-		if keptBefore > 0 && len(kept.started.started) == keptBefore && what != "new device" && what != "zone" {
-			patched++
+		if changed && kept.started.starts == startsBefore {
+			patched++ // every computation kept was patched, none started anew
 		}
 		fresh, err := New(Deps{Store: st, Moves: st, Patients: st, Now: now, Directory: st.LoadDirectory}, reallocation.DefaultThresholds())
 		must("New", err)

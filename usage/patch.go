@@ -10,7 +10,8 @@ import (
 // named by ids have the registry values, periods and assignments of in instead of those x was
 // started with: what NewComputation would give with the same input but those devices' parts
 // replaced. in holds only those devices (ids that are not in in.Devices are gone), their
-// periods and assignments, and every site. x is left as it is.
+// periods and assignments, and every site. x is left as it is, and returned when there is
+// nothing to patch.
 //
 // A registry change mostly touches a few devices (a loan, a repair, a move), so a computation
 // started over a city's devices is patched for them rather than started anew. Patch returns
@@ -34,6 +35,9 @@ func (x *Computation) Patch(ids []string, in Input) *Computation {
 	}
 	if len(seen) != c0.listed {
 		return nil
+	}
+	if len(ids) == 0 {
+		return x // nothing to patch: x serves as it is
 	}
 	next := make(map[string]*devices.Device, len(in.Devices))
 	for i := range in.Devices {
