@@ -443,7 +443,11 @@ func (s *Alerts) lastSeenRange(ctx context.Context, f alerts.Filter) (column, fr
 
 // scopeWhere limits w to what sc covers: the clinical alerts (or their events) of its teams
 // and the faults of its sites.
-func scopeWhere(w *where, sc alerts.Scope) {
+func scopeWhere(w *where, sc alerts.Scope) { scopeWhereIn(w, sc, "category", "team", "site") }
+
+// scopeWhereIn is scopeWhere on the columns named: the category, and the team of a clinical
+// row and the site of a fault (which may be one column).
+func scopeWhereIn(w *where, sc alerts.Scope, category, team, site string) {
 	if sc.All {
 		return
 	}
@@ -456,10 +460,10 @@ func scopeWhere(w *where, sc alerts.Scope) {
 	}
 	var either []string
 	if len(sc.Teams) > 0 {
-		either = append(either, "(category = 'clinical' AND team IN ("+in(sc.Teams)+"))")
+		either = append(either, "("+category+" = 'clinical' AND "+team+" IN ("+in(sc.Teams)+"))")
 	}
 	if len(sc.Sites) > 0 {
-		either = append(either, "(category = 'fault' AND site IN ("+in(sc.Sites)+"))")
+		either = append(either, "("+category+" = 'fault' AND "+site+" IN ("+in(sc.Sites)+"))")
 	}
 	if len(either) == 0 {
 		either = []string{"1 = 0"}

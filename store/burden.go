@@ -156,29 +156,7 @@ func burdenWhere(f alerts.BurdenFilter) *where {
 // groupsWhere adds to w the conditions on burden_groups that the alerts of f meet: the same as
 // burdenWhere's on the alerts, on the groups, so that only the scope's groups are read.
 func groupsWhere(w *where, f alerts.BurdenFilter) {
-	scope := func(sc alerts.Scope) {
-		if sc.All {
-			return
-		}
-		in := func(vs []string) string {
-			ps := make([]string, len(vs))
-			for i, v := range vs {
-				ps[i] = w.arg(v)
-			}
-			return strings.Join(ps, ", ")
-		}
-		var either []string
-		if len(sc.Teams) > 0 {
-			either = append(either, "(b_category = 'clinical' AND b_owner IN ("+in(sc.Teams)+"))")
-		}
-		if len(sc.Sites) > 0 {
-			either = append(either, "(b_category = 'fault' AND b_owner IN ("+in(sc.Sites)+"))")
-		}
-		if len(either) == 0 {
-			either = []string{"1 = 0"}
-		}
-		w.conds = append(w.conds, "("+strings.Join(either, " OR ")+")")
-	}
+	scope := func(sc alerts.Scope) { scopeWhereIn(w, sc, "b_category", "b_owner", "b_owner") }
 	scope(f.Scope)
 	if f.Team != "" || f.Site != "" {
 		var narrow alerts.Scope
