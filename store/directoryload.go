@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/vitalwatch/vitalwatch/devices"
@@ -16,25 +15,18 @@ const maxDirectoryChanges = 5000
 // LoadDirectory returned) and what changed after old's version: the devices and patients the
 // changes touched (migrations 0021 and 0024 record them) are read again, with the sites; the
 // rest is old's. With no old, an old without a version, many changes, or an old whose count of
-// devices or patients does not come out right, it reads the whole registry. A city lends devices all day, each loan a registry change, and reading its 100,000
-// devices, their loans and its patients again at each took half a second.
+// devices or patients does not come out right, it reads the whole registry. A city lends
+// devices all day, each loan a registry change, and reading its 100,000 devices, their loans
+// and its patients again at each took half a second.
 func (s *Registry) LoadDirectorySince(ctx context.Context, old *devices.Directory) (*devices.Directory, error) {
 	if old == nil || old.Version() < 0 {
 		return s.LoadDirectory(ctx)
 	}
-	var opts *sql.TxOptions
-	if s.dialect == postgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
-	}
-	tx, err := s.db.BeginTx(ctx, opts)
+	tx, version, err := s.snapshot(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load directory: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback()
-	var version int64
-	if err := tx.QueryRowContext(ctx, `SELECT version FROM registry_version WHERE id = 1`).Scan(&version); err != nil {
-		return nil, fmt.Errorf("load directory: %w", err)
-	}
 	if version < old.Version() {
 		tx.Rollback()
 		return s.LoadDirectory(ctx)

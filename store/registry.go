@@ -95,9 +95,9 @@ func (s *Registry) RegistryVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-// LoadDirectory reads every device, every assignment and every patient id, with the version
-// they are at, from one consistent snapshot.
-func (s *Registry) LoadDirectory(ctx context.Context) (*devices.Directory, error) {
+// snapshot begins a read-only transaction that sees one consistent state of the registry, and
+// reads the version it is at; the caller rolls it back.
+func (s *Registry) snapshot(ctx context.Context) (*sql.Tx, int64, error) {
 	var opts *sql.TxOptions
 	if s.dialect == postgres {
 		// Read committed would give each statement its own snapshot; SQLite's single
@@ -106,13 +106,24 @@ func (s *Registry) LoadDirectory(ctx context.Context) (*devices.Directory, error
 	}
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load directory: %w", err)
+		return nil, 0, fmt.Errorf("load directory: %w", err)
 	}
-	defer tx.Rollback()
 	var version int64
 	if err := tx.QueryRowContext(ctx, `SELECT version FROM registry_version WHERE id = 1`).Scan(&version); err != nil {
-		return nil, fmt.Errorf("load directory: %w", err)
+		tx.Rollback()
+		return nil, 0, fmt.Errorf("load directory: %w", err)
 	}
+	return tx, version, nil
+}
+
+// LoadDirectory reads every device, every assignment and every patient id, with the version
+// they are at, from one consistent snapshot.
+func (s *Registry) LoadDirectory(ctx context.Context) (*devices.Directory, error) {
+	tx, version, err := s.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
 	devs, err := queryAll(ctx, tx, `SELECT `+deviceColumns+` FROM devices ORDER BY id`, nil, scanDevice)
 	if err != nil {
 		return nil, fmt.Errorf("load directory: %w", err)
