@@ -211,7 +211,7 @@ func TestBrokerConfigFilesTheBrokerCanRead(t *testing.T) {
 
 // mosquittoConfLines returns the mosquitto.conf lines broker-config printed (the indented lines
 // after "In mosquitto.conf:"), so that tests configure Mosquitto exactly as an operator would.
-func mosquittoConfLines(t *testing.T, stdout string) string {
+func mosquittoConfLines(t testing.TB, stdout string) string {
 	t.Helper()
 	_, rest, ok := strings.Cut(stdout, "In mosquitto.conf:\n")
 	if !ok {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -37,7 +36,7 @@ const (
 	// benchIngestUser is the ingest user in Mosquitto's files, and so (use_username_as_clientid)
 	// the client id of the ingest side: ingest.client_id's default.
 	benchIngestUser = "vitalwatch-ingest"
-	benchIngestPass = "ingest-password-of-the-benchmark"
+	benchIngestPass = "password-of-" + benchIngestUser // as ingestUsersFile sets it
 	benchSharedGrp  = "vitalwatch"
 )
 
@@ -52,15 +51,11 @@ type benchMosquitto struct {
 // mosquitto_passwd. It raises this process's open-file limit to what it may be, so that
 // Mosquitto, which does not raise its own as Go programs do, inherits it.
 func prepareMosquitto(b *testing.B, template string) *benchMosquitto {
-	passwd, err := exec.LookPath("mosquitto_passwd")
-	if err != nil {
-		b.Fatal("mosquitto_passwd not found: install it with `apt-get install mosquitto` (Debian/Ubuntu package mosquitto)")
+	users, passwords := ingestUsersFile(b, benchIngestUser)
+	if passwords[benchIngestUser] != benchIngestPass {
+		b.Fatalf("the ingest user's password is %q, want %q", passwords[benchIngestUser], benchIngestPass)
 	}
 	work := b.TempDir()
-	users := filepath.Join(work, "ingest-users")
-	if out, err := exec.Command(passwd, "-c", "-b", users, benchIngestUser, benchIngestPass).CombinedOutput(); err != nil {
-		b.Fatalf("mosquitto_passwd: %v\n%s", err, out)
-	}
 	data := filepath.Join(work, "data")
 	if err := os.CopyFS(data, os.DirFS(template)); err != nil {
 		b.Fatal(err)
@@ -73,17 +68,7 @@ func prepareMosquitto(b *testing.B, template string) *benchMosquitto {
 		b.Fatalf("broker-config --ingest-users: %v\n%s", err, stderr.String())
 	}
 	took := time.Since(began)
-	_, rest, ok := strings.Cut(stdout.String(), "In mosquitto.conf:\n")
-	if !ok {
-		b.Fatalf("broker-config printed no mosquitto.conf lines:\n%s", stdout.String())
-	}
-	var lines []string
-	for _, l := range strings.Split(rest, "\n") {
-		if !strings.HasPrefix(l, "  ") {
-			break
-		}
-		lines = append(lines, strings.TrimSpace(l))
-	}
+	lines := []string{mosquittoConfLines(b, stdout.String())}
 	if extra := os.Getenv("BENCH_MOSQUITTO_CONFIG"); extra != "" {
 		lines = append(lines, extra)
 	}

@@ -28,7 +28,7 @@ import (
 
 // ingestUsersFile makes a mosquitto_passwd file with one ingest user per name, as an operator
 // would, and returns it with each user's password.
-func ingestUsersFile(t *testing.T, users ...string) (string, map[string]string) {
+func ingestUsersFile(t testing.TB, users ...string) (string, map[string]string) {
 	t.Helper()
 	passwd, err := exec.LookPath("mosquitto_passwd")
 	if err != nil {
