@@ -25,7 +25,8 @@ import (
 // devices (default 20,000), each connecting to the embedded broker as itself with its own
 // secret, in vitalsim's sessions mode (wearables and CGMs stay connected, the other devices
 // connect, send BENCH_SESSION_MESSAGES readings and leave, BENCH_PARALLEL at a time), as fast
-// as the broker acknowledges, for BENCH_DURATION a run (default 60s). It alternates pairs
+// as the broker acknowledges (or at BENCH_RATE readings a second, a real fleet's pace), for
+// BENCH_DURATION a run (default 60s). It alternates pairs
 // (BENCH_PAIRS, default 3) of two runs, each in a process of its own started afresh on a copy
 // of the same registry:
 //
@@ -50,8 +51,8 @@ func BenchmarkConnections(b *testing.B) {
 		b.Fatal(err)
 	}
 	reg, template := prepareRegistry(b, p, sim)
-	fmt.Printf("connections: %d devices, %s a run, %d at a time, %d readings a visit, %d pairs, GOMAXPROCS of the processes %s\n",
-		p.devices, p.duration, p.parallel, p.sessionMessages, p.pairs, connOr(os.Getenv("GOMAXPROCS"), "default"))
+	fmt.Printf("connections: %d devices, %s a run, %d at a time, %d readings a visit, %s, %d pairs, GOMAXPROCS of the processes %s\n",
+		p.devices, p.duration, p.parallel, p.sessionMessages, connPace(p.rate), p.pairs, connOr(os.Getenv("GOMAXPROCS"), "default"))
 	var mb *benchMosquitto
 	if p.broker == "mosquitto" {
 		mb = prepareMosquitto(b, template)
@@ -79,9 +80,9 @@ func BenchmarkConnections(b *testing.B) {
 }
 
 type connectionsConfig struct {
-	devices, parallel, sessionMessages, pairs int
-	duration                                  time.Duration
-	only, profile, broker                     string
+	devices, parallel, sessionMessages, pairs, rate int
+	duration                                        time.Duration
+	only, profile, broker                           string
 }
 
 func connectionsParams(b *testing.B) connectionsConfig {
@@ -90,7 +91,7 @@ func connectionsParams(b *testing.B) connectionsConfig {
 		env string
 		to  *int
 		min int
-	}{{"BENCH_DEVICES", &p.devices, 100}, {"BENCH_PARALLEL", &p.parallel, 1}, {"BENCH_SESSION_MESSAGES", &p.sessionMessages, 1}, {"BENCH_PAIRS", &p.pairs, 1}} {
+	}{{"BENCH_DEVICES", &p.devices, 100}, {"BENCH_PARALLEL", &p.parallel, 1}, {"BENCH_SESSION_MESSAGES", &p.sessionMessages, 1}, {"BENCH_PAIRS", &p.pairs, 1}, {"BENCH_RATE", &p.rate, 0}} {
 		if s := os.Getenv(v.env); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < v.min {
@@ -188,6 +189,15 @@ func (r connectionsRun) print() {
 	}
 }
 
+// connPace says how fast the devices send: BENCH_RATE readings a second, or as fast as they
+// are acknowledged.
+func connPace(rate int) string {
+	if rate == 0 {
+		return "as fast as acknowledged"
+	}
+	return fmt.Sprintf("%d readings a second", rate)
+}
+
 func connMiB(n int64) float64 { return float64(n) / (1 << 20) }
 
 // runConnections runs one side once and returns what it measured.
@@ -258,7 +268,7 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 	}
 	out := filepath.Join(dir, "vitalsim.json")
 	simCmd := exec.Command(sim, "--broker", brokerURL, "--auth", "--registry", reg, "--sessions",
-		"--devices", strconv.Itoa(p.devices), "--seed", "1", "--rate", "0", "--duration", p.duration.String(),
+		"--devices", strconv.Itoa(p.devices), "--seed", "1", "--rate", strconv.Itoa(p.rate), "--duration", p.duration.String(),
 		"--parallel", strconv.Itoa(p.parallel), "--session-messages", strconv.Itoa(p.sessionMessages), "--out", out)
 	simErr, err := simCmd.StderrPipe()
 	if err != nil {
