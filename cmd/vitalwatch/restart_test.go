@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -85,9 +86,30 @@ func (f *deviceFleet) publish(id string, c mqtt.Client, interval time.Duration) 
 		}
 		tok := c.Publish("devices/"+id+"/telemetry", 1, false,
 			fmt.Sprintf(`{"ts":%d,"readings":[{"type":"spo2","value":%d,"unit":"%%"}]}`, at, value))
+		if refusedAtOnce(tok) {
+			// Between losing its connection and starting to reconnect, the client refuses a
+			// publish at once, sending nothing: a device keeps such a reading for its next try.
+			f.mu.Lock()
+			if low {
+				f.low[id] = true
+			}
+			f.mu.Unlock()
+			continue
+		}
 		f.mu.Lock()
 		f.sent = append(f.sent, sentReading{device: id, at: at, low: low, tok: tok})
 		f.mu.Unlock()
+	}
+}
+
+// refusedAtOnce reports whether the client refused the publish of tok without sending it,
+// because it was between connections.
+func refusedAtOnce(tok mqtt.Token) bool {
+	select {
+	case <-tok.Done():
+		return errors.Is(tok.Error(), mqtt.ErrNotConnected)
+	default:
+		return false
 	}
 }
 
@@ -130,12 +152,21 @@ func (f *deviceFleet) finish(limit time.Duration) (acked []sentReading, unacked 
 	}
 	f.wg.Wait()
 	deadline := time.Now().Add(limit)
+	errs := map[string]int{}
 	for _, s := range f.sent {
-		if s.tok.WaitTimeout(max(time.Until(deadline), 0)) && s.tok.Error() == nil {
-			acked = append(acked, s)
-		} else {
+		switch {
+		case !s.tok.WaitTimeout(max(time.Until(deadline), 0)):
 			unacked++
+			errs["no acknowledgement in time"]++
+		case s.tok.Error() != nil:
+			unacked++
+			errs[s.tok.Error().Error()]++
+		default:
+			acked = append(acked, s)
 		}
+	}
+	if len(errs) > 0 {
+		f.t.Logf("publishes not acknowledged, by reason: %v", errs)
 	}
 	return acked, unacked
 }
@@ -248,7 +279,7 @@ influx:
 
 	acked, unacked := fleet.finish(90 * time.Second)
 	if unacked > 0 {
-		t.Errorf("%d publishes still unacknowledged 90s after the last restart", unacked)
+		t.Errorf("%d publishes not acknowledged within 90s of the last restart", unacked)
 	}
 	rows := ix.Query(t, fmt.Sprintf(`from(bucket: %q) |> range(start: -1h) |> filter(fn: (r) => r._measurement == "spo2" and r._field == "value")`, ix.Bucket))
 	stored := map[string]bool{}
