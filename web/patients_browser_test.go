@@ -293,9 +293,8 @@ func TestOverrideErrorNextToField(t *testing.T) {
 	ctx := f.browser(testsrv.BrowserOptions{})
 	f.signIn(ctx, doctorA)
 	const input = `input[name="overrides.glucose_low.below"]`
+	f.openSettled(ctx, patientA)
 	f.do(ctx, "edit the overrides", 30*time.Second,
-		chromedp.Navigate(f.base+"/app/patients/"+patientA),
-		chromedp.WaitVisible(chromedp.CSS(".edit-overrides")),
 		chromedp.Click(chromedp.CSS(".edit-overrides")),
 		chromedp.WaitVisible(chromedp.CSS(input)),
 		chromedp.SendKeys(chromedp.CSS(input), "99"),
@@ -337,9 +336,8 @@ func TestTransferFromThePage(t *testing.T) {
 	f := startFixture(t)
 	ctx := f.browser(testsrv.BrowserOptions{})
 	f.signIn(ctx, doctorA)
+	f.openSettled(ctx, patientA)
 	f.do(ctx, "transfer", 30*time.Second,
-		chromedp.Navigate(f.base+"/app/patients/"+patientA),
-		chromedp.WaitVisible(chromedp.CSS(".devices-table")),
 		chromedp.Click(chromedp.CSS(".open-transfer")),
 		chromedp.WaitVisible(chromedp.CSS("#tr-team")),
 		chromedp.SetValue(chromedp.CSS("#tr-team"), teamB),
@@ -556,4 +554,14 @@ func shoot(t *testing.T, ctx context.Context, path string) {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// openSettled opens the patient's page and waits until its layout is final: the period's series
+// and the care sections drawn. A click is made at the element's place on the screen, and the
+// sections above the forms grow as their data comes, so a click made sooner can land on
+// whatever has moved under it.
+func (f *fixture) openSettled(ctx context.Context, id string) {
+	f.t.Helper()
+	f.do(ctx, "open "+id, 30*time.Second, chromedp.Navigate(f.base+"/app/patients/"+id))
+	f.waitJS(ctx, id+"'s page settled", `performance.getEntriesByName('vw:patient-series').length > 0 && performance.getEntriesByName('vw:patient-care').length > 0`, 30*time.Second)
 }

@@ -107,7 +107,9 @@ export function mount(root, ctx) {
     await Promise.allSettled(tasks);
     if (!alive || my !== gen) return;
     draw();
-    drawSeries(my);
+    await drawSeries(my);
+    // The period's page has its final layout: what waits to measure or act on it waits for this.
+    if (alive && my === gen) performance.mark('vw:patient-series');
   }
 
   async function loadCare() {
@@ -116,7 +118,9 @@ export function mount(root, ctx) {
       api.get(`/patients/${p}/devices`).then((r) => { s.devices = r.items || []; }).catch(() => { s.devices = []; }),
       api.get('/alerts', { patient: id, limit: 100 }).then((r) => { s.alerts = r.items || []; }).catch(() => { s.alerts = []; }),
     ]);
-    if (alive) draw();
+    if (!alive) return;
+    draw();
+    performance.mark('vw:patient-care');
   }
 
   // ---- charts ----
@@ -144,11 +148,13 @@ export function mount(root, ctx) {
 
   function drawSeries(my) {
     const sum = s.summary;
-    if (s.meter) put('meter', my, (el) => g.drawMeter(el, s.meter.readings || [], sum.meter, u(), (iso) => minuteOf(iso, tz())));
-    if (s.bp) put('bp', my, (el) => v.drawBP(el, s.bp.readings || [], sum.home_bp, s.ths, tz(), (iso) => hourOf(iso, tz())));
+    const drawn = [];
+    if (s.meter) drawn.push(put('meter', my, (el) => g.drawMeter(el, s.meter.readings || [], sum.meter, u(), (iso) => minuteOf(iso, tz()))));
+    if (s.bp) drawn.push(put('bp', my, (el) => v.drawBP(el, s.bp.readings || [], sum.home_bp, s.ths, tz(), (iso) => hourOf(iso, tz()))));
     for (const x of v.VITALS) {
-      if (s.vitals[x.type]) put('vital-' + x.type, my, (el) => v.drawVital(el, x, s.vitals[x.type], s.ths, tz()));
+      if (s.vitals[x.type]) drawn.push(put('vital-' + x.type, my, (el) => v.drawVital(el, x, s.vitals[x.type], s.ths, tz())));
     }
+    return Promise.allSettled(drawn);
   }
 
   function dayBounds() {
