@@ -157,6 +157,12 @@ func (s *Alerts) applyFindingIn(ctx context.Context, q querier, f alerts.Finding
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return alerts.Alert{}, alerts.Event{}, err
 	}
+	var before []any // the open alert's columns as read, for updateAlert
+	if open {
+		if before, err = alertValues(a); err != nil {
+			return alerts.Alert{}, alerts.Event{}, err
+		}
+	}
 	now := s.nowMillis()
 	var ev alerts.Event
 	switch {
@@ -164,12 +170,12 @@ func (s *Alerts) applyFindingIn(ctx context.Context, q querier, f alerts.Finding
 		return alerts.Alert{}, alerts.Event{}, nil
 	case f.Resolve:
 		ev = a.Clear(f, now)
-		err = updateAlert(ctx, q, a)
+		err = updateAlert(ctx, q, before, a)
 	case open && a.Holds(f):
 		return a, alerts.Event{}, nil // a reading delivered again, counted already
 	case open:
 		ev = a.Repeat(f, now)
-		err = updateAlert(ctx, q, a)
+		err = updateAlert(ctx, q, before, a)
 	default:
 		a, ev = alerts.Raise(f, now)
 		a.ID, err = insertAlert(ctx, q, a)
@@ -226,22 +232,43 @@ func insertAlert(ctx context.Context, tx querier, a alerts.Alert) (int64, error)
 	return id, err
 }
 
-// updateAlertSQL writes every column of an alert but its id ($1).
-var updateAlertSQL = func() string {
-	var set []string
-	for i, c := range strings.Split(strings.TrimPrefix(alertColumns, "id, "), ",") {
-		set = append(set, strings.TrimSpace(c)+" = $"+strconv.Itoa(i+2))
+// alertUpdateColumns are the columns updateAlert can set, in alertValues' order.
+var alertUpdateColumns = func() []string {
+	var cols []string
+	for _, c := range strings.Split(strings.TrimPrefix(alertColumns, "id, "), ",") {
+		cols = append(cols, strings.TrimSpace(c))
 	}
-	return `UPDATE alerts SET ` + strings.Join(set, ", ") + ` WHERE id = $1`
+	return cols
 }()
 
-// updateAlert writes every column of a.
-func updateAlert(ctx context.Context, tx querier, a alerts.Alert) error {
+// updateAlert writes the columns of a whose values differ from before, alertValues of the row
+// as read in the same transaction (taken before a was changed). Only those: SQLite rewrites the entry of every index on a column named in SET,
+// changed or not, and the alerts have a dozen; a repeat of an open alert, most of what ingest
+// writes, changes its count, last seen, value and evidence, which two of them hold.
+func updateAlert(ctx context.Context, tx querier, before []any, a alerts.Alert) error {
 	vals, err := alertValues(a)
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, updateAlertSQL, append([]any{a.ID}, vals...)...)
+	var q strings.Builder
+	args := []any{a.ID}
+	for i, v := range vals {
+		if v == before[i] {
+			continue
+		}
+		args = append(args, v)
+		if len(args) == 2 {
+			q.WriteString("UPDATE alerts SET ")
+		} else {
+			q.WriteString(", ")
+		}
+		q.WriteString(alertUpdateColumns[i] + " = $" + strconv.Itoa(len(args)))
+	}
+	if len(args) == 1 {
+		return nil // nothing changed; the row was read in this transaction
+	}
+	q.WriteString(" WHERE id = $1")
+	res, err := tx.ExecContext(ctx, q.String(), args...)
 	if err != nil {
 		return err
 	}
@@ -319,12 +346,16 @@ func (s *Alerts) actOnAlert(ctx context.Context, id int64, action string,
 	if err != nil {
 		return fail(err)
 	}
+	before, err := alertValues(a)
+	if err != nil {
+		return fail(err)
+	}
 	was := a.State
 	ev, err := act(&a, actor, s.nowMillis())
 	if err != nil {
 		return fail(err)
 	}
-	if err := updateAlert(ctx, tx, a); err != nil {
+	if err := updateAlert(ctx, tx, before, a); err != nil {
 		return fail(err)
 	}
 	if err := s.addAlertEvent(ctx, tx, a, &ev); err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,16 @@ func faultFinding(rule, device, site string, sev alerts.Severity, minutes int) a
 	at := alertBase.Add(time.Duration(minutes) * time.Minute)
 	return alerts.Finding{Rule: rule, RuleVersion: 2, Category: alerts.Fault, Severity: sev,
 		Subject: alerts.Subject{Kind: "device", ID: device}, Device: device, Site: site, At: at, Value: "12%"}
+}
+
+// sameAsStored fails the test unless the alert as stored is a, as the change returned it.
+func sameAsStored(t *testing.T, s *Store, what string, a alerts.Alert) {
+	t.Helper()
+	got, err := s.GetAlert(context.Background(), a.ID)
+	must(t, "GetAlert", err)
+	if !reflect.DeepEqual(got, a) {
+		t.Errorf("%s: stored\n %+v\nreturned\n %+v", what, got, a)
+	}
 }
 
 // mustApply records f and fails the test at once on an error.
@@ -94,22 +105,31 @@ func testAlertRaiseAndRepeat(t *testing.T, newDSN func(t *testing.T) string) {
 			t.Errorf("%s: alert %d %v count %d last %q, event %s notify %v; want alert %d %v count %d last %q, event %s notify %v",
 				st.name, a.ID, a.Severity, a.Count, a.LastValue, ev.Type, notify, first, st.severity, i+2, st.lastValue, st.typ, st.notify)
 		}
+		sameAsStored(t, s, st.name, a)
 		if !a.FirstSeen.Equal(alertBase.Add(time.Duration(st.firstSeen)*time.Minute)) ||
 			!a.LastSeen.Equal(alertBase.Add(time.Duration(st.lastSeenAt)*time.Minute)) {
 			t.Errorf("%s: seen %v - %v; want %d to %d minutes after %v", st.name, a.FirstSeen, a.LastSeen, st.firstSeen, st.lastSeenAt, alertBase)
 		}
 	}
 
+	// A repeat writes only the columns it changes: a change of team (and site) is stored too.
+	moved, _, _ := mustApply(t, s, clinicalFinding("glucose_low", "pA1", "tB", alerts.Warning, 25, "3.2 mmol/L"))
+	if moved.Team != "tB" || moved.Site != "s-tB" || moved.LastValue != "3.2 mmol/L" {
+		t.Errorf("after a finding of team tB the alert is of %s at %s, last %q", moved.Team, moved.Site, moved.LastValue)
+	}
+	sameAsStored(t, s, "a change of team", moved)
+	mustApply(t, s, clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 26, "3.2 mmol/L"))
+
 	got, err := s.GetAlert(ctx, first)
 	must(t, "GetAlert", err)
-	if got.Count != 6 || got.Severity != alerts.Critical || len(got.Evidence) != 6 || got.Thresholds["low"] != 3.9 ||
+	if got.Count != 8 || got.Severity != alerts.Critical || len(got.Evidence) != 8 || got.Thresholds["low"] != 3.9 ||
 		got.Subject != (alerts.Subject{Kind: "patient", ID: "pA1"}) || got.RuleVersion != 1 || got.Category != alerts.Clinical {
-		t.Errorf("GetAlert(%d) = %+v; want count 6, critical, 6 readings, the thresholds", first, got)
+		t.Errorf("GetAlert(%d) = %+v; want count 8, critical, 8 readings, the thresholds", first, got)
 	}
 	hist, err := s.AlertHistory(ctx, first)
 	must(t, "AlertHistory", err)
 	want := []alerts.EventType{alerts.EventRaised, alerts.EventUpdated, alerts.EventUpdated, alerts.EventSeverityRaised,
-		alerts.EventUpdated, alerts.EventSeverityRaised}
+		alerts.EventUpdated, alerts.EventSeverityRaised, alerts.EventUpdated, alerts.EventUpdated}
 	if !slices.Equal(eventTypes(hist), want) {
 		t.Errorf("history = %v; want %v", eventTypes(hist), want)
 	}

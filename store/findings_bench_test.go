@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,6 +64,71 @@ func BenchmarkApplyFindingPostgres(b *testing.B) {
 			default:
 			}
 			b.ReportMetric(float64(b.N)/took.Seconds(), "findings/s")
+		})
+	}
+}
+
+// BenchmarkApplyFindingsSQLite measures what an alert finding costs in SQLite as ingest records
+// them, 100 at a time (ApplyFindings; -benchtime counts batches), on a store that already holds
+// 100,000 alerts: new alerts (each finding a new patient) and repeats of open ones. "migrated"
+// is the schema as it is; "no-burden-groups" drops what migration 0022 adds to every alert
+// written (the trigger that keeps burden_groups and the 14-column index the burden reads), to
+// show what they cost.
+//
+//	go test -run '^$' -bench ApplyFindingsSQLite -benchtime 200x -count 3 ./store/
+func BenchmarkApplyFindingsSQLite(b *testing.B) {
+	const batch, prefill = 100, 100_000
+	for _, schema := range []string{"migrated", "no-burden-groups"} {
+		b.Run(schema, func(b *testing.B) {
+			s := mustOpen(b, filepath.Join(b.TempDir(), "vw.db"))
+			ctx := context.Background()
+			if schema == "no-burden-groups" {
+				for _, q := range []string{"DROP TRIGGER alerts_burden_group_insert", "DROP TRIGGER alerts_burden_group_update", "DROP INDEX alerts_burden_group"} {
+					if _, err := s.db.ExecContext(ctx, q); err != nil {
+						b.Fatal(q, err)
+					}
+				}
+			}
+			apply := func(fs []alerts.Finding) {
+				for i, a := range s.Alerts.ApplyFindings(ctx, fs) {
+					if a.Err != nil {
+						b.Fatalf("finding %d: %v", i, a.Err)
+					}
+				}
+			}
+			team := func(p int) string { return fmt.Sprintf("t%d", p%300) }
+			fs := make([]alerts.Finding, 0, batch)
+			for p := 0; p < prefill; p += batch {
+				fs = fs[:0]
+				for q := p; q < p+batch; q++ {
+					fs = append(fs, clinicalFinding("glucose_very_high", fmt.Sprintf("old%d", q), team(q), alerts.Urgent, q%1000, "17.2 mmol/L"))
+				}
+				apply(fs)
+			}
+			b.Run("new", func(b *testing.B) {
+				n := 0
+				for b.Loop() {
+					fs = fs[:0]
+					for range batch {
+						n++
+						fs = append(fs, clinicalFinding("glucose_high", fmt.Sprintf("new%d", n), team(n), alerts.Warning, n%1000, "14.2 mmol/L"))
+					}
+					apply(fs)
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*batch), "µs/finding")
+			})
+			b.Run("repeat", func(b *testing.B) {
+				n := 0
+				for b.Loop() {
+					fs = fs[:0]
+					for range batch {
+						n++
+						fs = append(fs, clinicalFinding("glucose_very_high", fmt.Sprintf("old%d", n%prefill), team(n%prefill), alerts.Urgent, 1000+n, "17.5 mmol/L"))
+					}
+					apply(fs)
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*batch), "µs/finding")
+			})
 		})
 	}
 }
