@@ -71,12 +71,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, map[string]errorJSON{"error": {Code: e.Code, Message: e.Message, Field: e.Field}})
 }
 
+// writeJSON writes v as compact JSON: indenting a large answer (a year of the burden by
+// group) costs a fifth of its time, for a reader that is nearly always a program.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // routePattern is the pattern of the route that r matched, such as /api/v1/patients/{id}, or
