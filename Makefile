@@ -9,6 +9,12 @@ INFLUXD_VERSION := 1.8.10
 # Built influxd is also kept here, outside the clone, so a fresh clone need not rebuild it.
 INFLUXD_CACHE   := $(HOME)/.cache/vitalwatch/influxd-$(INFLUXD_VERSION)
 INFLUXD   := $(TOOLS)/influxd
+# Telegraf, only for the side-by-side drain (make bench-telegraf): its MQTT input and InfluxDB
+# outputs only, built from source like influxd and kept beside it.
+TELEGRAF_VERSION := 1.37.2
+TELEGRAF_TAGS    := custom,inputs.mqtt_consumer,outputs.influxdb_v2,outputs.influxdb,parsers.json
+TELEGRAF_CACHE   := $(HOME)/.cache/vitalwatch/telegraf-$(TELEGRAF_VERSION)
+TELEGRAF  := $(TOOLS)/telegraf
 MOSQUITTO := $(shell command -v mosquitto 2>/dev/null || ls /usr/sbin/mosquitto 2>/dev/null)
 GO_TEST_FLAGS ?= -race -timeout 20m
 
@@ -20,7 +26,7 @@ VENDORED  := $(VENDOR)/lit-html/lit-html.js
 
 export VITALWATCH_INFLUXD := $(INFLUXD)
 
-.PHONY: all build run test test-short bench bench-connections lint tools test-deps clean web screenshots fhir-schema
+.PHONY: all build run test test-short bench bench-connections bench-telegraf lint tools test-deps clean web screenshots fhir-schema
 
 all: build
 
@@ -81,6 +87,21 @@ bench: test-deps tools
 ## BENCH_BROKER=mosquitto: the devices on an external Mosquitto instead (docs/benchmarks.md).
 bench-connections: tools
 	go test -run '^$$' -bench BenchmarkConnections -benchtime 1x -timeout 4h ./cmd/vitalwatch/
+
+## bench-telegraf: the drain benchmark, then Telegraf $(TELEGRAF_VERSION) (mqtt_consumer to
+## influxdb_v2) on the same backlog, Mosquitto and influxd: prints telegraf_msgs_per_s and
+## ratio_telegraf (ingest's rate over Telegraf's). Builds Telegraf into .tools/bin first.
+bench-telegraf: test-deps tools $(TELEGRAF)
+	BENCH_TELEGRAF=$(TELEGRAF) go test -run '^$$' -bench 'BenchmarkDrain$$' -benchtime 1x -timeout 60m ./cmd/vitalwatch/
+
+$(TELEGRAF):
+	@mkdir -p $(TOOLS)
+	@if [ ! -x $(TELEGRAF_CACHE)/telegraf ]; then \
+		echo "building telegraf $(TELEGRAF_VERSION) with $(TELEGRAF_TAGS) (once per machine)"; \
+		mkdir -p $(TELEGRAF_CACHE) && cd /tmp && \
+		GOBIN=$(TELEGRAF_CACHE) GOFLAGS=-mod=mod go install -tags $(TELEGRAF_TAGS) github.com/influxdata/telegraf/cmd/telegraf@v$(TELEGRAF_VERSION); \
+	fi
+	cp $(TELEGRAF_CACHE)/telegraf $(TELEGRAF)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -33,7 +33,11 @@ const benchDevices = 2000
 // QoS 1 messages for each persistent session; then the bare subscriber, and after it vitalwatch
 // serve, connect and drain. Run it with `make bench` (M = BENCH_MESSAGES, default 300,000);
 // BENCH_USAGE=off turns usage counting off, BENCH_ALERTS=off the alert engine, and
-// BENCH_STATUS=off the device status tracker, to see what each costs.
+// BENCH_STATUS=off the device status tracker, to see what each costs. BENCH_TELEGRAF=PATH
+// also drains the backlog with that Telegraf into the same influxd, last, and prints its rate
+// and ingest's ratio to it (make bench-telegraf). BENCH_PROFILE=DIR runs serve in this test
+// binary instead and writes its CPU profile of the drain (DIR/drain.cpu.pprof) and a heap
+// profile at the end (DIR/drain.heap.pprof).
 func BenchmarkDrain(b *testing.B) {
 	m := 300000
 	if s := os.Getenv("BENCH_MESSAGES"); s != "" {
@@ -75,13 +79,18 @@ func BenchmarkDrain(b *testing.B) {
 	default:
 		b.Fatalf("BENCH_STATUS=%q: want on or off", os.Getenv("BENCH_STATUS"))
 	}
+	telegraf := telegrafBinary(b)
 	for range b.N {
 		mq := testsrv.StartMosquitto(b, testsrv.MosquittoOptions{})
 		ix := testsrv.StartInflux(b, testsrv.InfluxOptions{})
 
-		// Both persistent sessions exist before the backlog is published, so each holds all of it.
+		// The persistent sessions exist before the backlog is published, so each holds all of it.
 		const ceilingID, bufferedID, ingestID = "bench-ceiling", "bench-ceiling-buffered", "bench-ingest"
-		for _, id := range []string{ceilingID, bufferedID, ingestID} {
+		sessions := []string{ceilingID, bufferedID, ingestID}
+		if telegraf != "" {
+			sessions = append(sessions, telegrafSession)
+		}
+		for _, id := range sessions {
 			c := connect(b, mq.URL, id, false, nil)
 			tok := c.SubscribeMultiple(map[string]byte{"devices/+/telemetry": 1, "devices/+/status": 1}, nil)
 			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -125,13 +134,28 @@ func BenchmarkDrain(b *testing.B) {
 			b.Fatal(err)
 		}
 		cmd := exec.Command(bin, "serve", "--config", cfg)
+		profile := os.Getenv("BENCH_PROFILE")
+		if profile != "" {
+			// serve in this test binary, as the connections benchmark runs it, which writes
+			// its CPU profile of the drain and a heap profile at its end on signals.
+			if err := os.MkdirAll(profile, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			cmd = exec.Command(os.Args[0], "-test.run", "^TestConnectionsBenchProcess$", "-test.count=1", "-test.timeout=0")
+			cmd.Env = append(os.Environ(), benchProcessEnv+"=serve", benchConfigEnv+"="+cfg,
+				benchProfileEnv+"="+filepath.Join(profile, "drain"))
+		}
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
+		profiling := false
 		for acked(httpAddr) < float64(m) {
+			if profile != "" && !profiling && acked(httpAddr) > 0 {
+				profiling = cmd.Process.Signal(syscall.SIGUSR2) == nil
+			}
 			if time.Since(start) > 20*time.Minute {
 				b.Fatalf("ingest acknowledged %v of %d", acked(httpAddr), m)
 			}
@@ -139,6 +163,10 @@ func BenchmarkDrain(b *testing.B) {
 		}
 		took := time.Since(start)
 		b.StopTimer()
+		if profiling {
+			cmd.Process.Signal(syscall.SIGUSR1)
+			time.Sleep(2 * time.Second) // the heap profile is written after a collection
+		}
 		rss := peakRSS(cmd.Process.Pid)
 		cpu := cpuSeconds(cmd.Process.Pid)
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -161,6 +189,14 @@ func BenchmarkDrain(b *testing.B) {
 			b.Fatalf("the device status saved %d readings with the tracker %v; want %d", n, trackStatus, wantTracked)
 		}
 		ingest := float64(m) / took.Seconds()
+		if telegraf != "" {
+			// Last, on the same Mosquitto and influxd, once serve has stopped.
+			t := drainTelegraf(b, telegraf, mq.URL, ix, m)
+			b.ReportMetric(t.msgsPerS, "telegraf_msgs/s")
+			b.ReportMetric(ingest/t.msgsPerS, "ratio_telegraf")
+			fmt.Printf("telegraf_msgs_per_s %.0f\nratio_telegraf %.2f\ntelegraf_cpu_us_per_msg %.1f\ntelegraf_peak_rss_mib %.1f\n",
+				t.msgsPerS, ingest/t.msgsPerS, t.cpuUsPerMsg, t.peakRSSMiB)
+		}
 		b.ReportMetric(ingest, "ingest_msgs/s")
 		b.ReportMetric(ceiling, "ceiling_msgs/s")
 		b.ReportMetric(ingest/ceiling, "ratio")
