@@ -90,7 +90,7 @@ func TestAdminCreatesSiteAndTeam(t *testing.T) {
 
 	// A bad id: the error is under the id, and what was typed stays.
 	f.do(ctx, "new site with a bad id", 15*time.Second,
-		chromedp.Click(chromedp.CSS(".admin-head .btn-primary")),
+		steadyClick(".admin-head .btn-primary"),
 		chromedp.WaitVisible(chromedp.CSS("#create-sites-id")),
 		chromedp.SendKeys(chromedp.CSS("#create-sites-id"), "centre 9!"),
 		chromedp.SendKeys(chromedp.CSS("#create-sites-name"), "Xinhua centre"),
@@ -98,7 +98,7 @@ func TestAdminCreatesSiteAndTeam(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#create-sites-lat"), "31.27"),
 		chromedp.SendKeys(chromedp.CSS("#create-sites-lon"), "121.48"),
 		typeInto("#create-sites-time_zone", "Asia/Shanghia"),
-		chromedp.Click(chromedp.CSS("#create-sites button[type=submit]")),
+		steadyClick("#create-sites button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#create-sites-id-error")),
 	)
 	formState := `(() => { const f = document.querySelector('#create-sites'); return JSON.stringify({
@@ -128,7 +128,7 @@ func TestAdminCreatesSiteAndTeam(t *testing.T) {
 	// The id put right, the time zone still wrong: the error moves to the time zone.
 	f.do(ctx, "a bad time zone", 15*time.Second,
 		typeInto("#create-sites-id", "centre-9"),
-		chromedp.Click(chromedp.CSS("#create-sites button[type=submit]")),
+		steadyClick("#create-sites button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#create-sites-time_zone-error")),
 	)
 	typed[0] = "centre-9"
@@ -140,7 +140,7 @@ func TestAdminCreatesSiteAndTeam(t *testing.T) {
 	}
 	f.do(ctx, "the site made", 15*time.Second,
 		typeInto("#create-sites-time_zone", "Asia/Shanghai"),
-		chromedp.Click(chromedp.CSS("#create-sites button[type=submit]")),
+		steadyClick("#create-sites button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(".created-notice")),
 		chromedp.WaitVisible(chromedp.CSS(`.admin-table tr[data-id="centre-9"]`)),
 	)
@@ -157,13 +157,13 @@ func TestAdminCreatesSiteAndTeam(t *testing.T) {
 	// A team at the new site: the site is in the form's list without a reload.
 	f.openAdmin(ctx, "/app/admin/teams", ".admin-table")
 	f.do(ctx, "new team", 15*time.Second,
-		chromedp.Click(chromedp.CSS(".admin-head .btn-primary")),
+		steadyClick(".admin-head .btn-primary"),
 		chromedp.WaitVisible(chromedp.CSS("#create-teams-id")),
 		chromedp.SendKeys(chromedp.CSS("#create-teams-id"), "team-9"),
 		chromedp.SendKeys(chromedp.CSS("#create-teams-name"), "Team 9"),
 		setField("#create-teams-site", "centre-9"),
 		chromedp.SendKeys(chromedp.CSS("#create-teams-ack_within"), "5s"),
-		chromedp.Click(chromedp.CSS("#create-teams button[type=submit]")),
+		steadyClick("#create-teams button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#create-teams-ack_within-error")),
 	)
 	if v := eval[string](t, ctx, `['id','name','site','ack_within'].map(n => document.querySelector('#create-teams').elements.namedItem(n).value).join('|')`); v != "team-9|Team 9|centre-9|5s" {
@@ -171,7 +171,7 @@ func TestAdminCreatesSiteAndTeam(t *testing.T) {
 	}
 	f.do(ctx, "the team made", 15*time.Second,
 		typeInto("#create-teams-ack_within", "10m"),
-		chromedp.Click(chromedp.CSS("#create-teams button[type=submit]")),
+		steadyClick("#create-teams button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(`.admin-table tr[data-id="team-9"]`)),
 	)
 	var teams struct {
@@ -190,7 +190,7 @@ func TestAdminCreatesSiteAndTeam(t *testing.T) {
 		setField("#create-devices-kind", "bp_cuff"),
 		setField("#create-devices-site", "centre-9"),
 		setField("#create-devices-next_calibration", "2027-06-01"),
-		chromedp.Click(chromedp.CSS("#create-devices button[type=submit]")),
+		steadyClick("#create-devices button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(".secret-panel #secret-value")),
 	)
 	var dev struct {
@@ -215,7 +215,7 @@ func TestAdminCreatesSiteAndTeam(t *testing.T) {
 	f.do(ctx, "filter by the site", 15*time.Second,
 		setField("#audit-kind", "site"),
 		chromedp.SendKeys(chromedp.CSS("#audit-object"), "centre-9"),
-		chromedp.Click(chromedp.CSS("#audit-filter button[type=submit]")),
+		steadyClick("#audit-filter button[type=submit]"),
 		chromedp.Poll[chromedp.Void](`location.search.includes('subject=site%2Fcentre-9') && document.querySelector('#audit-results[aria-busy=false]')`),
 	)
 	if got := eval[string](t, ctx, `[...document.querySelectorAll('.audit-table tbody tr')].map(r => r.dataset.action + ' ' + r.dataset.subject).join(';')`); got != "site.create site/centre-9" {
@@ -259,7 +259,7 @@ func TestAdminImportShowsBadLines(t *testing.T) {
 		t.Errorf("the preview says %q", got)
 	}
 	f.do(ctx, "import it", 15*time.Second,
-		chromedp.Click(chromedp.CSS("#import button[type=submit]")),
+		steadyClick("#import button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(".import-errors")),
 	)
 	rows := eval[[]string](t, ctx, `[...document.querySelectorAll('.import-errors tbody tr')].map(r => [...r.cells].map(c => c.textContent.trim()).join(' | '))`)
@@ -285,7 +285,7 @@ func TestAdminImportShowsBadLines(t *testing.T) {
 	f.do(ctx, "paste the corrected file", 15*time.Second,
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('details.paste').open = true`),
 		setField("#import-paste", good),
-		chromedp.Click(chromedp.CSS("#import button[type=submit]")),
+		steadyClick("#import button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#import-ok-title")),
 	)
 	if got := eval[string](t, ctx, `document.querySelector('#import-result').innerText`); !strings.Contains(got, "4 imported") ||
@@ -309,7 +309,7 @@ func TestAdminUsersTokensWebhooks(t *testing.T) {
 	// A new doctor: the teams are offered for a doctor, the sites for a fleet manager.
 	f.openAdmin(ctx, "/app/admin/users", ".admin-table")
 	f.do(ctx, "new user", 15*time.Second,
-		chromedp.Click(chromedp.CSS(".admin-head .btn-primary")),
+		steadyClick(".admin-head .btn-primary"),
 		chromedp.WaitVisible(chromedp.CSS("#create-user-username")),
 		chromedp.SendKeys(chromedp.CSS("#create-user-username"), "dr.zhao"),
 		setField("#create-user-role", "fleet_manager"),
@@ -317,7 +317,7 @@ func TestAdminUsersTokensWebhooks(t *testing.T) {
 		setField("#create-user-role", "doctor"),
 		chromedp.WaitVisible(chromedp.CSS(`#create-user-teams input[value="team-2"]`)),
 		chromedp.SendKeys(chromedp.CSS("#create-user-password"), "short"),
-		chromedp.Click(chromedp.CSS("#create-user button[type=submit]")),
+		steadyClick("#create-user button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#create-user-password-error")),
 	)
 	if got := eval[string](t, ctx, `document.querySelector('#create-user-password-error').textContent.trim()`); got != "⚠ a password needs at least 12 characters, this one has 5" {
@@ -325,15 +325,15 @@ func TestAdminUsersTokensWebhooks(t *testing.T) {
 	}
 	f.do(ctx, "without a team", 15*time.Second,
 		typeInto("#create-user-password", "a long passphrase for dr zhao"),
-		chromedp.Click(chromedp.CSS("#create-user button[type=submit]")),
+		steadyClick("#create-user button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#create-user-teams-error")),
 	)
 	if got := eval[string](t, ctx, `document.querySelector('#create-user-teams-error').textContent.trim() + '|' + document.querySelector('#create-user-username').value`); got != "⚠ a doctor needs at least one team|dr.zhao" {
 		t.Errorf("a doctor without a team: %q", got)
 	}
 	f.do(ctx, "with a team", 15*time.Second,
-		chromedp.Click(chromedp.CSS(`#create-user-teams input[value="team-2"]`)),
-		chromedp.Click(chromedp.CSS("#create-user button[type=submit]")),
+		steadyClick(`#create-user-teams input[value="team-2"]`),
+		steadyClick("#create-user button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(".created-notice a")),
 	)
 	var users struct {
@@ -354,9 +354,9 @@ func TestAdminUsersTokensWebhooks(t *testing.T) {
 		t.Fatalf("GET /users?team=team-2 = %+v; want dr.zhao, an enabled doctor of team-2", users)
 	}
 	f.do(ctx, "disable dr.zhao", 15*time.Second,
-		chromedp.Click(chromedp.CSS(".created-notice a")),
+		steadyClick(".created-notice a"),
 		chromedp.WaitVisible(chromedp.CSS("[aria-labelledby=access-title] .btn-danger")),
-		chromedp.Click(chromedp.CSS("[aria-labelledby=access-title] .btn-danger")),
+		steadyClick("[aria-labelledby=access-title] .btn-danger"),
 		chromedp.Poll[chromedp.Void](`document.querySelector('#user-title').innerText.includes('Disabled')`),
 	)
 	var u struct{ Disabled bool }
@@ -368,7 +368,7 @@ func TestAdminUsersTokensWebhooks(t *testing.T) {
 	f.openAdmin(ctx, path, "#token-name")
 	f.do(ctx, "make a token", 15*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#token-name"), "hospital-sync"),
-		chromedp.Click(chromedp.CSS("#token button[type=submit]")),
+		steadyClick("#token button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(".secret-panel #secret-value")),
 	)
 	token := eval[string](t, ctx, `document.querySelector('#secret-value').value`)
@@ -393,7 +393,7 @@ func TestAdminUsersTokensWebhooks(t *testing.T) {
 	// Revoke it: confirm() is answered yes by the page's stand-in.
 	f.do(ctx, "revoke", 15*time.Second,
 		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
-		chromedp.Click(chromedp.CSS("table.tokens .btn-danger")),
+		steadyClick("table.tokens .btn-danger"),
 		chromedp.Poll[chromedp.Void](`document.querySelector('table.tokens').innerText.includes('Revoked')`),
 	)
 	if got := bearer(t, f, token, "/me"); got != http.StatusUnauthorized {
@@ -406,7 +406,7 @@ func TestAdminUsersTokensWebhooks(t *testing.T) {
 		setField("#create-webhook-team", teamA),
 		chromedp.SendKeys(chromedp.CSS("#create-webhook-url"), "https://hooks.example.org/vitalwatch"),
 		setField("#create-webhook-min_severity", "urgent"),
-		chromedp.Click(chromedp.CSS("#create-webhook button[type=submit]")),
+		steadyClick("#create-webhook button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(".secret-panel #secret-value")),
 		chromedp.WaitVisible(chromedp.CSS(".admin-table tbody tr")),
 	)
@@ -482,7 +482,7 @@ func TestScreenshotsAdmin(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#create-sites-name"), "Ouyang centre"),
 		chromedp.SendKeys(chromedp.CSS("#create-sites-district"), "Hongkou"),
 		typeInto("#create-sites-time_zone", "Asia/Shangai"),
-		chromedp.Click(chromedp.CSS("#create-sites button[type=submit]")),
+		steadyClick("#create-sites button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#create-sites-time_zone-error")),
 	)
 	shoot(desk, "admin-site-error.png")

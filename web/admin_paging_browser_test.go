@@ -59,7 +59,7 @@ func TestAdminPagingAndForms(t *testing.T) {
 		t.Errorf("users: %d rows on %q; want 50 on Page 1", n, p)
 	}
 	f.do(ctx, "next page of users", 10*time.Second,
-		chromedp.Click(chromedp.CSS(".pager .btn:last-child")),
+		steadyClick(".pager .btn:last-child"),
 		chromedp.Poll[chromedp.Void](pageN+` === 'Page 2' && `+settled))
 	if n := rows(".admin-table"); n != 4+extraUsers-50 {
 		t.Errorf("users, page 2: %d rows; want %d", n, 4+extraUsers-50)
@@ -68,15 +68,15 @@ func TestAdminPagingAndForms(t *testing.T) {
 		t.Error("users, page 2: next is enabled; want disabled on the last page")
 	}
 	f.do(ctx, "previous page of users", 10*time.Second,
-		chromedp.Click(chromedp.CSS(".pager .btn:nth-child(2)")),
+		steadyClick(".pager .btn:nth-child(2)"),
 		chromedp.Poll[chromedp.Void](pageN+` === 'Page 1' && `+settled))
 	if n := rows(".admin-table"); n != 50 {
 		t.Errorf("users, back on page 1: %d rows; want 50", n)
 	}
 	f.do(ctx, "next, then first", 10*time.Second,
-		chromedp.Click(chromedp.CSS(".pager .btn:last-child")),
+		steadyClick(".pager .btn:last-child"),
 		chromedp.Poll[chromedp.Void](pageN+` === 'Page 2' && `+settled),
-		chromedp.Click(chromedp.CSS(".pager .btn:first-child")),
+		steadyClick(".pager .btn:first-child"),
 		chromedp.Poll[chromedp.Void](pageN+` === 'Page 1' && `+settled))
 	f.do(ctx, "only admins", 10*time.Second,
 		setField("#users-role", "admin"),
@@ -89,13 +89,13 @@ func TestAdminPagingAndForms(t *testing.T) {
 	f.openAdmin(ctx, "/app/admin/audit", ".audit-table")
 	first := eval[string](t, ctx, `document.querySelector('.audit-table tbody tr').dataset.id`)
 	f.do(ctx, "next page of the audit log", 10*time.Second,
-		chromedp.Click(chromedp.CSS(".pager .btn:last-child")),
+		steadyClick(".pager .btn:last-child"),
 		chromedp.Poll[chromedp.Void](pageN+` === 'Page 2' && `+settled))
 	if n, focused := rows(".audit-table"), eval[string](t, ctx, `document.activeElement.id`); n == 0 || focused != "audit-results" {
 		t.Errorf("audit, page 2: %d rows, focus on %q; want some, on audit-results", n, focused)
 	}
 	f.do(ctx, "back to the first page", 10*time.Second,
-		chromedp.Click(chromedp.CSS(".pager .btn:first-child")),
+		steadyClick(".pager .btn:first-child"),
 		chromedp.Poll[chromedp.Void](pageN+` === 'Page 1' && `+settled))
 	if got := eval[string](t, ctx, `document.querySelector('.audit-table tbody tr').dataset.id`); got != first {
 		t.Errorf("audit, first page again: first row %s; want %s", got, first)
@@ -105,7 +105,7 @@ func TestAdminPagingAndForms(t *testing.T) {
 	f.openAdmin(ctx, "/app/admin/devices", ".admin-table")
 	f.do(ctx, "search cuff", 10*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#admin-q"), "cuff"),
-		chromedp.Click(chromedp.CSS(".admin-filters button[type=submit]")),
+		steadyClick(".admin-filters button[type=submit]"),
 		chromedp.Poll[chromedp.Void](`location.search.includes('q=cuff') && `+settled))
 	if got := eval[string](t, ctx, `[...document.querySelectorAll('.admin-table tbody tr')].map(r => r.dataset.id).join(',')`); got != "cuff-8,cuff-9" {
 		t.Errorf("devices searched by cuff: %q; want cuff-8,cuff-9", got)
@@ -121,20 +121,20 @@ func TestAdminPagingAndForms(t *testing.T) {
 	f.openAdmin(ctx, "/app/admin/users/"+f.users[fleetA], "#password-password")
 	f.do(ctx, "a short password", 10*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#password-password"), "short"),
-		chromedp.Click(chromedp.CSS("#password button[type=submit]")),
+		steadyClick("#password button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#password-password-error")))
 	if focused := eval[string](t, ctx, `document.activeElement.id + '|' + document.querySelector('#password-password').value`); focused != "password-password|short" {
 		t.Errorf("after a short password, focus and value %q; want password-password|short", focused)
 	}
 	f.do(ctx, "a long password", 10*time.Second,
 		typeInto("#password-password", "another long passphrase"),
-		chromedp.Click(chromedp.CSS("#password button[type=submit]")),
+		steadyClick("#password button[type=submit]"),
 		chromedp.Poll[chromedp.Void](`document.querySelector('#password .notice-ok') && !document.querySelector('#password-password-error')`))
 	if v := eval[string](t, ctx, `document.querySelector('#password-password').value`); v != "" {
 		t.Errorf("the password field after it was set holds %q; want it emptied", v)
 	}
 	f.do(ctx, "save the user as they are", 10*time.Second,
-		chromedp.Click(chromedp.CSS("#edit-user button[type=submit]")),
+		steadyClick("#edit-user button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#edit-user .notice-ok")))
 
 	// A webhook's URL refused, then changed.
@@ -146,14 +146,14 @@ func TestAdminPagingAndForms(t *testing.T) {
 	f.waitJS(ctx, "the delivery log", `document.querySelector('[aria-labelledby=log-title] .empty')`, 10*time.Second)
 	f.do(ctx, "a URL that is not https", 10*time.Second,
 		typeInto("#edit-webhook-url", "ftp://x.example/"),
-		chromedp.Click(chromedp.CSS("#edit-webhook button[type=submit]")),
+		steadyClick("#edit-webhook button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#edit-webhook [role=alert]")))
 	if got := eval[string](t, ctx, `document.querySelector('#edit-webhook-url').value + '|' + !!document.querySelector('#edit-webhook .notice-ok')`); got != "ftp://x.example/|false" {
 		t.Errorf("after a refused URL: %q; want it kept, not saved", got)
 	}
 	f.do(ctx, "a good URL", 10*time.Second,
 		typeInto("#edit-webhook-url", "https://hooks.example.org/b"),
-		chromedp.Click(chromedp.CSS("#edit-webhook button[type=submit]")),
+		steadyClick("#edit-webhook button[type=submit]"),
 		chromedp.Poll[chromedp.Void](`document.querySelector('#edit-webhook .notice-ok') && !document.querySelector('#edit-webhook [role=alert]')`))
 	var got struct{ URL string }
 	if f.apiAs(adminUser, "GET", fmt.Sprintf("/webhooks/%d", hook.ID), "", &got); got.URL != "https://hooks.example.org/b" {
@@ -161,13 +161,13 @@ func TestAdminPagingAndForms(t *testing.T) {
 	}
 	f.do(ctx, "a new signing secret", 10*time.Second,
 		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
-		chromedp.Click(chromedp.CSS("[aria-labelledby=hook-actions] .btn:not(.btn-danger)")),
+		steadyClick("[aria-labelledby=hook-actions] .btn:not(.btn-danger)"),
 		chromedp.WaitVisible(chromedp.CSS(".secret-panel #secret-value")))
 	if focused := eval[string](t, ctx, `document.activeElement.className`); !strings.Contains(focused, "secret-panel") {
 		t.Errorf("after a new signing secret the focus is on %q; want the panel", focused)
 	}
 	f.do(ctx, "delete the webhook", 10*time.Second,
-		chromedp.Click(chromedp.CSS("[aria-labelledby=hook-actions] .btn-danger")),
+		steadyClick("[aria-labelledby=hook-actions] .btn-danger"),
 		chromedp.Poll[chromedp.Void](`location.pathname === '/app/admin/webhooks' && document.querySelector('[aria-busy=false] .empty')`))
 	if code := f.apiAs(adminUser, "GET", fmt.Sprintf("/webhooks/%d", hook.ID), "", nil); code != 404 {
 		t.Errorf("GET the deleted webhook = %d; want 404", code)
@@ -176,11 +176,11 @@ func TestAdminPagingAndForms(t *testing.T) {
 	// A patient's transfer: without a team, then to team-2.
 	f.openAdmin(ctx, "/app/admin/patients/"+patientA, "#transfer-team")
 	f.do(ctx, "a transfer without a team", 10*time.Second,
-		chromedp.Click(chromedp.CSS("#transfer button[type=submit]")),
+		steadyClick("#transfer button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#transfer [role=alert]")))
 	f.do(ctx, "a transfer to team-2", 10*time.Second,
 		setField("#transfer-team", teamB),
-		chromedp.Click(chromedp.CSS("#transfer button[type=submit]")),
+		steadyClick("#transfer button[type=submit]"),
 		chromedp.Poll[chromedp.Void](`document.querySelector('#transfer .notice-ok') && !document.querySelector('#transfer [role=alert]')`))
 	if got := eval[string](t, ctx, `document.querySelector('#transfer .notice-ok').innerText + '|' + document.querySelector('#edit-patients-team').value`); got != "Transferred from team-1 to team-2.|team-2" {
 		t.Errorf("after the transfer: %q; want the notice and team-2 in the patient's form", got)
@@ -190,7 +190,7 @@ func TestAdminPagingAndForms(t *testing.T) {
 	f.openAdmin(ctx, "/app/admin/devices/"+faultyA, "[aria-labelledby=rotate-title] .btn")
 	f.do(ctx, "a new secret", 10*time.Second,
 		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
-		chromedp.Click(chromedp.CSS("[aria-labelledby=rotate-title] .btn")),
+		steadyClick("[aria-labelledby=rotate-title] .btn"),
 		chromedp.WaitVisible(chromedp.CSS(".secret-panel #secret-value")))
 	if focused := eval[string](t, ctx, `document.activeElement.className`); !strings.Contains(focused, "secret-panel") {
 		t.Errorf("after a new secret the focus is on %q; want the panel", focused)

@@ -43,7 +43,7 @@ func TestAlertPage(t *testing.T) {
 	f.signIn(ctx, doctorA)
 	id := f.spo2Episode(t, ctx)
 	f.do(ctx, "the alert page", 20*time.Second,
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.alert-row[data-id="%d"] .alert-title a`, id))),
+		steadyClick(fmt.Sprintf(`.alert-row[data-id="%d"] .alert-title a`, id)),
 		chromedp.WaitVisible(chromedp.CSS(".alert-page .chart canvas")),
 	)
 	// Readings as InfluxDB has them, the thresholds drawn as series of the chart.
@@ -65,9 +65,9 @@ func TestAlertPage(t *testing.T) {
 	}
 	// Acknowledged from the page, the history says who and with what note.
 	f.do(ctx, "acknowledge", 10*time.Second,
-		chromedp.Click(chromedp.CSS(".alert-page .row-actions button")),
+		steadyClick(".alert-page .row-actions button"),
 		chromedp.SendKeys(chromedp.CSS(".alert-page .action-form input[name=note]"), "rang P-1"),
-		chromedp.Click(chromedp.CSS(".alert-page .action-form button[type=submit]")),
+		steadyClick(".alert-page .action-form button[type=submit]"),
 		chromedp.Poll[chromedp.Void](`document.querySelector('.history').innerText.includes('Note: rang P-1')`),
 	)
 	if h := eval[string](t, ctx, `document.querySelector('.history').innerText`); !strings.Contains(h, "Acknowledged") || !strings.Contains(h, "you") {

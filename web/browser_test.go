@@ -62,7 +62,7 @@ func TestSignInErrorsAndSignOut(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#signin-username")),
 		chromedp.SendKeys(chromedp.CSS("#signin-username"), doctorA),
 		chromedp.SendKeys(chromedp.CSS("#signin-password"), "not the password at all"),
-		chromedp.Click(chromedp.CSS(".signin button[type=submit]")),
+		steadyClick(".signin button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(".signin .form-error")),
 	)
 	msg := eval[string](t, ctx, `document.querySelector('.signin .form-error').textContent.trim() + '|' + document.querySelector('#signin-username').value + '|' + location.pathname + location.search`)
@@ -71,7 +71,7 @@ func TestSignInErrorsAndSignOut(t *testing.T) {
 	}
 	f.signIn(ctx, doctorA)
 	f.do(ctx, "sign out", 10*time.Second,
-		chromedp.Click(chromedp.CSS(".header-tools button")),
+		steadyClick(".header-tools button"),
 		chromedp.WaitVisible(chromedp.CSS("#signin-username")),
 	)
 	if code := eval[int](t, ctx, `fetch('/api/v1/me').then(r => r.status)`); code != http.StatusUnauthorized {

@@ -219,7 +219,7 @@ func (f *fixture) signIn(ctx context.Context, username string) {
 		chromedp.WaitVisible(chromedp.CSS("#signin-username")),
 		chromedp.SendKeys(chromedp.CSS("#signin-username"), username),
 		chromedp.SendKeys(chromedp.CSS("#signin-password"), password),
-		chromedp.Click(chromedp.CSS(".signin button[type=submit]")),
+		steadyClick(".signin button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(".inbox [role=tabpanel][aria-busy=false]")),
 	)
 }
@@ -336,4 +336,35 @@ func (f *fixture) apiAs(username, method, path, body string, v any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// steadyClick clicks the first element that the CSS selector sel matches, as chromedp.Click
+// does, once its place on the screen has held still. A click is made at the element's centre
+// as measured just before: a page whose sections above it were still growing with their data
+// moved it in between, and the click landed on something else (a form that never opened).
+func steadyClick(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		steady, err := chromedp.Evaluate[bool](fmt.Sprintf(`(async (sel) => {
+			let last = '', same = 0;
+			for (let i = 0; i < 200 && same < 3; i++) {
+				await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 25)));
+				const el = document.querySelector(sel);
+				if (!el) { same = 0; last = ''; continue; }
+				el.scrollIntoView({ block: 'nearest' });
+				const b = el.getBoundingClientRect();
+				const k = [b.x, b.y, b.width, b.height].join(',');
+				same = k === last && b.width > 0 ? same + 1 : 0;
+				last = k;
+			}
+			return same >= 3;
+		})(%q)`, sel), chromedp.EvalAwaitPromise)(ctx, t)
+		if err != nil {
+			return fmt.Errorf("wait for %s to hold still: %w", sel, err)
+		}
+		if !steady {
+			return fmt.Errorf("%s did not hold still on the screen", sel)
+		}
+		_, err = chromedp.Click(chromedp.CSS(sel))(ctx, t)
+		return err
+	})
 }

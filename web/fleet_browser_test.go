@@ -189,7 +189,7 @@ func TestFleetMapShowsCentresAndPlannedMove(t *testing.T) {
 		wantAlt = append(wantAlt, fmt.Sprintf("%s %d", map[string]string{siteB: "Yulin centre", siteD: "Guixi centre", siteC: "Zhonghe centre"}[a.Site], a.Devices))
 	}
 	f.do(ctx, "where the faulty station's residents can go", 10*time.Second,
-		chromedp.Click(chromedp.CSS(`.faulty-list li:has(a[href="/app/devices/`+faultyStation+`"]) button`)),
+		steadyClick(`.faulty-list li:has(a[href="/app/devices/`+faultyStation+`"]) button`),
 		chromedp.WaitVisible(chromedp.CSS("#alternatives table")))
 	gotAlt := eval[string](t, ctx, `[...document.querySelectorAll('#alternatives tbody tr')].map(r => r.cells[0].innerText + ' ' + r.cells[2].innerText).join(', ')`)
 	if gotAlt != strings.Join(wantAlt, ", ") {
@@ -275,13 +275,13 @@ func TestFleetProposeAndApproveMove(t *testing.T) {
 	}
 	// A move proposed with no devices: the error is under the devices field, the reason typed stays.
 	f.do(ctx, "an empty proposal", 10*time.Second,
-		chromedp.Click(chromedp.CSS(".moves-top button")),
+		steadyClick(".moves-top button"),
 		chromedp.WaitVisible(chromedp.CSS("#propose-form")),
 		chromedp.SetValue(chromedp.CSS("#propose-kind"), "station"),
 		chromedp.SetValue(chromedp.CSS("#propose-from"), siteA),
 		chromedp.SetValue(chromedp.CSS("#propose-to"), siteC),
 		chromedp.SendKeys(chromedp.CSS("#propose-reason"), "Zhonghe is overloaded"),
-		chromedp.Click(chromedp.CSS("#propose-form button[type=submit]")),
+		steadyClick("#propose-form button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("#propose-devices-error")),
 	)
 	if got := eval[string](t, ctx, `document.querySelector('#propose-devices').getAttribute('aria-invalid') + '|' + document.querySelector('#propose-reason').value + '|' + (document.activeElement && document.activeElement.id)`); got != "true|Zhonghe is overloaded|propose-devices" {
@@ -290,7 +290,7 @@ func TestFleetProposeAndApproveMove(t *testing.T) {
 	// A device of another site: the API refuses it and the form says why, keeping the devices typed.
 	f.do(ctx, "a device of another site", 10*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#propose-devices"), "st-2a"),
-		chromedp.Click(chromedp.CSS("#propose-form button[type=submit]")),
+		steadyClick("#propose-form button[type=submit]"),
 		chromedp.Poll[chromedp.Void](`(document.querySelector('#propose-form .form-error') || document.querySelector('#propose-devices-error') || {textContent: ''}).textContent.includes('st-2a')`),
 	)
 	if got := eval[string](t, ctx, `document.querySelector('#propose-devices').value + '|' + document.querySelector('#propose-reason').value`); got != "st-2a|Zhonghe is overloaded" {
@@ -299,16 +299,16 @@ func TestFleetProposeAndApproveMove(t *testing.T) {
 	f.do(ctx, "the right device", 10*time.Second,
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#propose-devices').value = ''`),
 		chromedp.SendKeys(chromedp.CSS("#propose-devices"), "st-1a"),
-		chromedp.Click(chromedp.CSS("#propose-form button[type=submit]")),
+		steadyClick("#propose-form button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(".move-card")),
 	)
 	id := eval[int](t, ctx, `Number(document.querySelector('.move-card').dataset.id)`)
 	card := fmt.Sprintf(`.move-card[data-id="%d"]`, id)
 	f.do(ctx, "approve", 10*time.Second,
-		chromedp.Click(chromedp.CSS(card+` button[data-action=approve]`)),
+		steadyClick(card+` button[data-action=approve]`),
 		chromedp.WaitVisible(chromedp.CSS(card+` .step-form input[name=note]`)),
 		chromedp.SendKeys(chromedp.CSS(card+` .step-form input[name=note]`), "van on Thursday"),
-		chromedp.Click(chromedp.CSS(card+` .step-form button[type=submit]`)),
+		steadyClick(card+` .step-form button[type=submit]`),
 		chromedp.WaitVisible(chromedp.CSS(card+` button[data-action=dispatch]`)),
 	)
 	steps := eval[string](t, ctx, `[...document.querySelectorAll('`+card+` .custody li')].map(li => li.innerText.replace(/\s+/g, ' ').trim()).join(' / ')`)
@@ -333,9 +333,9 @@ func TestFleetProposeAndApproveMove(t *testing.T) {
 	}
 	// fleet-a dispatches it; the receipt is site-3's to confirm, so the page says it waits for it.
 	f.do(ctx, "dispatch", 10*time.Second,
-		chromedp.Click(chromedp.CSS(card+` button[data-action=dispatch]`)),
+		steadyClick(card+` button[data-action=dispatch]`),
 		chromedp.WaitVisible(chromedp.CSS(card+` .step-form button[type=submit]`)),
-		chromedp.Click(chromedp.CSS(card+` .step-form button[type=submit]`)),
+		steadyClick(card+` .step-form button[type=submit]`),
 		chromedp.Poll[chromedp.Void](`document.querySelector('`+card+`').innerText.includes('Waiting for Zhonghe centre to confirm receipt.')`),
 	)
 	if got := eval[int](t, ctx, `document.querySelectorAll('`+card+` .row-actions button').length`); got != 0 {

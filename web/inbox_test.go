@@ -57,10 +57,10 @@ func TestAcknowledgeUpdatesAnotherBrowser(t *testing.T) {
 	f.waitJS(two, "the live feed", `document.querySelector('.feed-open') !== null`, 10*time.Second)
 	id := f.alerts["glucose"]
 	f.do(one, "acknowledge with a note", 10*time.Second,
-		chromedp.Click(chromedp.CSS(rowOf(id)+" .row-actions button")),
+		steadyClick(rowOf(id)+" .row-actions button"),
 		chromedp.WaitVisible(chromedp.CSS(rowOf(id)+" .action-form input[name=note]")),
 		chromedp.SendKeys(chromedp.CSS(rowOf(id)+" .action-form input[name=note]"), "called the patient"),
-		chromedp.Click(chromedp.CSS(rowOf(id)+" .action-form button[type=submit]")),
+		steadyClick(rowOf(id)+" .action-form button[type=submit]"),
 		chromedp.WaitNotPresent(chromedp.CSS(rowOf(id))),
 	)
 	f.waitJS(two, "the other browser", `document.querySelector('`+rowOf(id)+`') === null`, 5*time.Second)
@@ -68,7 +68,7 @@ func TestAcknowledgeUpdatesAnotherBrowser(t *testing.T) {
 		t.Errorf("the second inbox says %q", empty)
 	}
 	f.do(two, "the acknowledged tab", 10*time.Second,
-		chromedp.Click(chromedp.CSS(`.tabs button:nth-child(2)`)),
+		steadyClick(`.tabs button:nth-child(2)`),
 		chromedp.WaitVisible(chromedp.CSS(rowOf(id))),
 	)
 	if txt := eval[string](t, two, `document.querySelector('`+rowOf(id)+`').innerText`); !strings.Contains(txt, "acknowledged by user:"+f.users[doctorA]) {
@@ -116,9 +116,9 @@ func TestFormErrorsNextToTheirField(t *testing.T) {
 	id := f.alerts["glucose"]
 	row := rowOf(id)
 	f.do(ctx, "resolve without a note", 10*time.Second,
-		chromedp.Click(chromedp.CSS(row+" .row-actions button:nth-child(2)")),
+		steadyClick(row+" .row-actions button:nth-child(2)"),
 		chromedp.WaitVisible(chromedp.CSS(row+" .action-form[data-kind=resolve] input[name=note]")),
-		chromedp.Click(chromedp.CSS(row+" .action-form button[type=submit]")),
+		steadyClick(row+" .action-form button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(row+" .field-error")),
 	)
 	got := eval[string](t, ctx, `(() => { const e = document.querySelector('`+row+` .field-error');
@@ -128,11 +128,11 @@ func TestFormErrorsNextToTheirField(t *testing.T) {
 		t.Errorf("resolve without a note: %q", got)
 	}
 	f.do(ctx, "snooze with a bad duration", 10*time.Second,
-		chromedp.Click(chromedp.CSS(row+" .row-actions button:nth-child(3)")),
+		steadyClick(row+" .row-actions button:nth-child(3)"),
 		chromedp.WaitVisible(chromedp.CSS(row+" .action-form[data-kind=snooze] input[name=reason]")),
 		chromedp.SendKeys(chromedp.CSS(row+" .action-form input[name=reason]"), "in hospital until Friday"),
 		chromedp.SendKeys(chromedp.CSS(row+" .action-form input[name=for]"), "three days"),
-		chromedp.Click(chromedp.CSS(row+" .action-form button[type=submit]")),
+		steadyClick(row+" .action-form button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(row+" .field-error")),
 	)
 	got = eval[string](t, ctx, `(() => { const e = document.querySelector('`+row+` .field-error');
@@ -145,7 +145,7 @@ func TestFormErrorsNextToTheirField(t *testing.T) {
 	f.do(ctx, "snooze for 72h", 10*time.Second,
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+row+` .action-form input[name=for]').value = ''`),
 		chromedp.SendKeys(chromedp.CSS(row+" .action-form input[name=for]"), "72h"),
-		chromedp.Click(chromedp.CSS(row+" .action-form button[type=submit]")),
+		steadyClick(row+" .action-form button[type=submit]"),
 		chromedp.WaitNotPresent(chromedp.CSS(row+" .action-form")),
 	)
 	var silences struct {
@@ -188,7 +188,7 @@ func TestNarrowScreen(t *testing.T) {
 	f.signIn(ctx, adminUser)
 	id := f.alerts["glucose"]
 	f.do(ctx, "open the snooze form", 10*time.Second,
-		chromedp.Click(chromedp.CSS(rowOf(id)+" .row-actions button:nth-child(3)")),
+		steadyClick(rowOf(id)+" .row-actions button:nth-child(3)"),
 		chromedp.WaitVisible(chromedp.CSS(rowOf(id)+" .action-form")),
 	)
 	got := eval[[]int](t, ctx, `[document.documentElement.scrollWidth, document.documentElement.clientWidth, document.querySelectorAll('.alert-row').length]`)

@@ -249,8 +249,8 @@ func TestPatientPageShowsTheSummary(t *testing.T) {
 
 	// mg/dL and 7 days: in the address, the figures in mg/dL, the AGP flagged as not reportable.
 	f.do(ctx, "mg/dL", 20*time.Second,
-		chromedp.Click(chromedp.CSS(`[data-unit=mgdl]`)),
-		chromedp.Click(chromedp.CSS(`[data-days="7"]`)),
+		steadyClick(`[data-unit=mgdl]`),
+		steadyClick(`[data-days="7"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.agp-flags [data-flag=short_period]`)),
 	)
 	f.waitJS(ctx, "the mg/dL report", `document.querySelector('.patient-page[aria-busy=false]') && document.querySelector('.tir-row .tir-name').textContent.includes('mg/dL')`, 15*time.Second)
@@ -295,11 +295,11 @@ func TestOverrideErrorNextToField(t *testing.T) {
 	const input = `input[name="overrides.glucose_low.below"]`
 	f.openSettled(ctx, patientA)
 	f.do(ctx, "edit the overrides", 30*time.Second,
-		chromedp.Click(chromedp.CSS(".edit-overrides")),
+		steadyClick(".edit-overrides"),
 		chromedp.WaitVisible(chromedp.CSS(input)),
 		chromedp.SendKeys(chromedp.CSS(input), "99"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="overrides.cgm_low_episode.duration"]`), "20m"),
-		chromedp.Click(chromedp.CSS(".overrides-form button[type=submit]")),
+		steadyClick(".overrides-form button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-threshold="overrides.glucose_low.below"] .field-error`)),
 	)
 	got := eval[string](t, ctx, `(() => { const i = document.querySelector('`+input+`');
@@ -316,12 +316,12 @@ func TestOverrideErrorNextToField(t *testing.T) {
 		t.Errorf("a refused override was saved: %v", o.Overrides)
 	}
 	f.do(ctx, "correct it", 20*time.Second,
-		chromedp.Click(chromedp.CSS(input)),
+		steadyClick(input),
 		chromedp.KeyEvent(kb.End),
 		chromedp.KeyEvent(kb.Backspace),
 		chromedp.KeyEvent(kb.Backspace),
 		chromedp.SendKeys(chromedp.CSS(input), "4.4"),
-		chromedp.Click(chromedp.CSS(".overrides-form button[type=submit]")),
+		steadyClick(".overrides-form button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS(`tr.overridden[data-threshold="overrides.glucose_low.below"]`)),
 	)
 	f.apiAs(doctorA, "GET", "/patients/"+patientA+"/overrides", "", &o)
@@ -338,11 +338,11 @@ func TestTransferFromThePage(t *testing.T) {
 	f.signIn(ctx, doctorA)
 	f.openSettled(ctx, patientA)
 	f.do(ctx, "transfer", 30*time.Second,
-		chromedp.Click(chromedp.CSS(".open-transfer")),
+		steadyClick(".open-transfer"),
 		chromedp.WaitVisible(chromedp.CSS("#tr-team")),
 		chromedp.SetValue(chromedp.CSS("#tr-team"), teamB),
-		chromedp.Click(chromedp.CSS(`input[name=device_policy][value=return]`)),
-		chromedp.Click(chromedp.CSS(".transfer-form button[type=submit]")),
+		steadyClick(`input[name=device_policy][value=return]`),
+		steadyClick(".transfer-form button[type=submit]"),
 		chromedp.WaitVisible(chromedp.CSS("[data-transferred]")),
 	)
 	if got := eval[string](t, ctx, `document.querySelector('[data-transferred]').dataset.transferred + '|' + document.querySelector('[data-transferred]').textContent.trim()`); got != "team-2|Transferred to Team 2. The patient is no longer in your team." {
@@ -398,7 +398,7 @@ func TestPatientPageFitsAPhone(t *testing.T) {
 	f.signIn(ctx, doctorA)
 	f.openPatient(ctx, "")
 	f.waitJS(ctx, "the BP chart", `document.querySelector('[data-chart=bp] canvas') !== null`, 15*time.Second)
-	f.do(ctx, "open the override form", 10*time.Second, chromedp.Click(chromedp.CSS(".edit-overrides")), chromedp.WaitVisible(chromedp.CSS(".override-input")))
+	f.do(ctx, "open the override form", 10*time.Second, steadyClick(".edit-overrides"), chromedp.WaitVisible(chromedp.CSS(".override-input")))
 	got := eval[string](t, ctx, `document.documentElement.scrollWidth + ' ' + document.body.scrollWidth + ' ' + window.innerWidth`)
 	if got != "360 360 360" {
 		t.Errorf("at 360 px: scroll widths and viewport %q; want 360 360 360", got)
