@@ -110,13 +110,7 @@ func (r *Reports) Utilisation(ctx context.Context, from, to usage.Month, by usag
 	if err != nil || c == nil {
 		return nil, err
 	}
-	roll := usage.NewRoller(by)
-	c.Each(func(f *usage.Figure) {
-		if scope.hasSite(f.Site) {
-			roll.Add(f)
-		}
-	})
-	return roll.Figures(), nil
+	return c.Rollup(by, scope.hasSite), nil
 }
 
 // figures computes the per-device figures of the months from..to for the scope.

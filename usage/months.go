@@ -197,6 +197,40 @@ func (x *Computation) Each(fn func(f *Figure)) {
 	x.c.each(fn)
 }
 
+// Rollup returns the figures of the sites that keep accepts (nil: every site) summed by by
+// (ByType, BySite or ByDistrict), as Rollup(Figures(), by) would, without keeping the devices'
+// figures. Groups never span months, so each month is summed on its own, on several goroutines
+// when there is enough to do, and its devices are told apart by their number, not their id.
+func (x *Computation) Rollup(by By, keep func(site string) bool) []Figure {
+	if x.c == nil || by == ByDevice || by < 0 || int(by) >= len(byNames) {
+		return nil
+	}
+	c := x.c
+	order := c.order()
+	months := make([][]Figure, len(c.cal.months))
+	c.eachMonth(func(m int) {
+		r := NewRoller(by)
+		if by == ByDistrict {
+			r.seenDev = make([]int32, len(c.in.Devices))
+		}
+		lastSite, kept := int32(-1), false
+		for _, i := range order {
+			s := &c.slots[i]
+			if s.site != lastSite {
+				lastSite, kept = s.site, keep == nil || keep(c.sites[s.site].id)
+			}
+			if !kept {
+				continue
+			}
+			if f, ok := c.figure(i, m); ok {
+				r.add(&f, s.dev)
+			}
+		}
+		months[m] = r.out
+	})
+	return sortRolled(slices.Concat(months...))
+}
+
 // orBits sets, in the bitset w, the days lo+d for each bit d of mask.
 func orBits(w []uint64, lo int, mask uint32) {
 	word, shift := lo/64, uint(lo%64)

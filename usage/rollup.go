@@ -85,6 +85,9 @@ type Roller struct {
 	groups map[rollKey]int32
 	seen   map[string]seenAt // each device's first group in its month
 	others map[seenElse]bool // a device's other groups in its month (rare: a device that moved)
+	// seenDev is seen for a single month's figures whose devices are numbered (a computation's
+	// roll-up, a month at a time): each device's first group, plus one (0: none yet).
+	seenDev []int32
 	// Figures in Compute's order come a site at a time: the groups of the current month and
 	// place are looked up in a short list before the map.
 	near      []recent
@@ -114,7 +117,10 @@ func NewRoller(by By) *Roller {
 }
 
 // Add adds f to its group.
-func (r *Roller) Add(f *Figure) {
+func (r *Roller) Add(f *Figure) { r.add(f, -1) }
+
+// add adds f to its group; dev is its device's number in r.seenDev, or -1 when it has none.
+func (r *Roller) add(f *Figure, dev int32) {
 	by := r.by
 	k := rollKey{month: f.Month, place: f.Site, kind: f.Kind}
 	switch by {
@@ -164,6 +170,17 @@ func (r *Roller) Add(f *Figure) {
 		o.Devices++ // a device has one figure per site and month
 		return
 	}
+	if dev >= 0 {
+		switch at := r.seenDev[dev]; {
+		case at == 0:
+			r.seenDev[dev] = g + 1
+			o.Devices++
+		case at-1 != g && !r.others[seenElse{f.Device, seenAt{f.Month, g}}]:
+			r.others[seenElse{f.Device, seenAt{f.Month, g}}] = true
+			o.Devices++
+		}
+		return
+	}
 	switch at, ok := r.seen[f.Device]; {
 	case !ok || at.month != f.Month:
 		r.seen[f.Device] = seenAt{f.Month, g}
@@ -176,8 +193,10 @@ func (r *Roller) Add(f *Figure) {
 
 // Figures returns the groups' figures, ordered by month, then site (district for ByDistrict),
 // then kind.
-func (r *Roller) Figures() []Figure {
-	out := r.out
+func (r *Roller) Figures() []Figure { return sortRolled(r.out) }
+
+// sortRolled sets the utilisation of rolled-up figures and orders them as Roller.Figures.
+func sortRolled(out []Figure) []Figure {
 	for i := range out {
 		if out[i].Capacity > 0 {
 			out[i].Utilisation = out[i].Used / out[i].Capacity

@@ -126,3 +126,79 @@ func BenchmarkRollup(b *testing.B) {
 		})
 	}
 }
+
+// TestComputationRollup checks that a computation summed a month at a time, on one goroutine
+// or several, gives what its figures summed by Rollup give, for every roll-up, of every site or
+// some: including a device at two centres of different districts in a month (moved), and at two
+// of one district (counts at a centre where it never was).
+func TestComputationRollup(t *testing.T) {
+	in, from, to := city(40, 10)
+	in.Counts = append(in.Counts,
+		DayCount{Device: "dev000003", Site: "c0020", Day: "2025-05-05", Uses: 2}, // c0000 and c0020: district d00
+		DayCount{Device: "dev000004", Site: "nowhere", Day: "2025-05-05", Uses: 2})
+	some := func(site string) bool { return site != "c0001" && site != "c0020" }
+	for _, par := range []parallelism{{workers: 1}, {workers: 4, counts: 1000, figures: 100}} {
+		x := NewComputation(in, from, to)
+		x.c.par = par
+		all := x.Figures()
+		for _, by := range []By{ByType, BySite, ByDistrict} {
+			for _, keep := range []func(string) bool{nil, some} {
+				kept := slices.DeleteFunc(slices.Clone(all), func(f Figure) bool { return keep != nil && !keep(f.Site) })
+				want := figureLines(Rollup(kept, by))
+				got := figureLines(x.Rollup(by, keep))
+				if !slices.Equal(got, want) {
+					t.Errorf("%d workers, by %s, some sites %t: Rollup differs at %s", par.workers, by, keep != nil, firstDiff(got, want))
+				}
+			}
+		}
+	}
+	x := NewComputation(in, from, to)
+	may := month("2025-05")
+	scales := map[string]bool{}
+	for _, f := range x.Figures() {
+		if f.Month == may && f.District == "d00" && f.Kind == devices.Scale {
+			scales[f.Device] = true
+		}
+	}
+	if !scales["dev000003"] || len(scales) < 2 {
+		t.Fatalf("May's scales in d00 are %v; want dev000003 and others", scales)
+	}
+	found := false
+	for _, f := range x.Rollup(ByDistrict, nil) {
+		if f.Month == may && f.District == "d00" && f.Kind == devices.Scale {
+			found = true
+			if f.Devices != len(scales) {
+				t.Errorf("May's scales in d00: %d devices; want %d (dev000003 at two of its centres counted once)", f.Devices, len(scales))
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no figure for May's scales in d00")
+	}
+}
+
+// BenchmarkComputationRollup sums a city's year from the store's monthly aggregate by district,
+// as GET /utilisation?by=district does: ComputationRollup a month at a time, Each through one
+// Roller as before it.
+func BenchmarkComputationRollup(b *testing.B) {
+	in, from, to := cityYear()
+	in.Months = monthsOf(in.Counts, from, to)
+	in.Counts = nil
+	x := NewComputation(in, from, to)
+	in = Input{}
+	runtime.GC()
+	b.Run("months", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			x.Rollup(ByDistrict, nil)
+		}
+	})
+	b.Run("each", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r := NewRoller(ByDistrict)
+			x.Each(r.Add)
+			r.Figures()
+		}
+	})
+}
