@@ -374,19 +374,38 @@ func (s *Usage) eachMonthIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery,
 		key  monthKey
 		uses []byte
 	}
-	var rows []row
-	err = eachRow(ctx, tx, `SELECT month, site_id, uses FROM usage_months`+w.sql()+` ORDER BY month, site_id`, w.args,
-		func(sc scanner) error {
+	query := `SELECT month, site_id, uses FROM usage_months` + w.sql() + ` ORDER BY month, site_id`
+	read := func(ctx context.Context, send func(row) error) error {
+		return eachRow(ctx, tx, query, w.args, func(sc scanner) error {
 			var r row
 			if err := sc.Scan(&r.key.month, &r.key.site, &r.uses); err != nil {
 				return err
 			}
 			if wanted == nil || wanted[r.key.site] {
-				rows = append(rows, r)
+				return send(r)
 			}
 			return nil
 		})
-	if err != nil {
+	}
+	decode := func(r row) error {
+		month, err := usage.ParseMonth(r.key.month)
+		if err != nil {
+			return fmt.Errorf("usage_months: %w", err)
+		}
+		site := r.key.site
+		if err := decodeMonthRow(r.uses, func(device []byte, days uint32, u []int32) { fn(device, site, month, days, u) }); err != nil {
+			return fmt.Errorf("month %s at %s: %w", r.key.month, r.key.site, err)
+		}
+		return nil
+	}
+	if len(add) == 0 {
+		// Nothing to merge: each row is decoded (and fn called) here while the next are read from
+		// the database on another goroutine. A year of a city's rows is some 70 MB, which was read
+		// whole before any was decoded.
+		return pipeline(ctx, 64, read, decode)
+	}
+	var rows []row
+	if err := read(ctx, func(r row) error { rows = append(rows, r); return nil }); err != nil {
 		return err
 	}
 	// The pending uses of rows not written yet.
@@ -406,13 +425,8 @@ func (s *Usage) eachMonthIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery,
 				return fmt.Errorf("month %s at %s: %w", r.key.month, r.key.site, err)
 			}
 		}
-		month, err := usage.ParseMonth(r.key.month)
-		if err != nil {
-			return fmt.Errorf("usage_months: %w", err)
-		}
-		site := r.key.site
-		if err := decodeMonthRow(r.uses, func(device []byte, days uint32, u []int32) { fn(device, site, month, days, u) }); err != nil {
-			return fmt.Errorf("month %s at %s: %w", r.key.month, r.key.site, err)
+		if err := decode(r); err != nil {
+			return err
 		}
 	}
 	return nil

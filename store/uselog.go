@@ -484,6 +484,42 @@ func (d *daySums) counts() []usage.DayCount {
 }
 
 // eachRow runs a query and calls fn for each row.
+// pipeline runs produce on a goroutine of its own and consume on this one, with each item
+// produce sends, in order, up to depth items behind. It returns consume's first error, else
+// produce's; after an error of consume, produce's context is cancelled and its items dropped.
+func pipeline[T any](ctx context.Context, depth int, produce func(ctx context.Context, send func(T) error) error, consume func(T) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	items := make(chan T, depth)
+	var produced error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(items)
+		produced = produce(ctx, func(v T) error {
+			select {
+			case items <- v:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var consumed error
+	for v := range items {
+		if consumed == nil {
+			if consumed = consume(v); consumed != nil {
+				cancel()
+			}
+		}
+	}
+	<-done
+	if consumed != nil {
+		return consumed
+	}
+	return produced
+}
+
 func eachRow(ctx context.Context, q querier, query string, args []any, fn func(scanner) error) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {

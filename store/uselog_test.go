@@ -1,7 +1,9 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -68,4 +70,53 @@ func appendUseLogV1(b []byte, uses []logUse) []byte {
 		b = binary.AppendUvarint(b, uint64(u.day))
 	}
 	return b
+}
+
+// TestPipeline checks that the consumer gets every item in order, that the producer's error is
+// returned, and that the consumer's error stops the producer and is returned instead.
+func TestPipeline(t *testing.T) {
+	ctx := context.Background()
+	count := func(n int, fail error) func(context.Context, func(int) error) error {
+		return func(ctx context.Context, send func(int) error) error {
+			for i := range n {
+				if err := send(i); err != nil {
+					return err
+				}
+			}
+			return fail
+		}
+	}
+	var got []int
+	if err := pipeline(ctx, 2, count(100, nil), func(v int) error { got = append(got, v); return nil }); err != nil {
+		t.Fatalf("pipeline: %v", err)
+	}
+	if len(got) != 100 || !slices.IsSorted(got) || got[99] != 99 {
+		t.Errorf("pipeline handed %d items (first %v); want 0..99 in order", len(got), got[:min(len(got), 5)])
+	}
+	broken := errors.New("read failed")
+	if err := pipeline(ctx, 2, count(3, broken), func(int) error { return nil }); !errors.Is(err, broken) {
+		t.Errorf("pipeline with a failing producer = %v; want %v", err, broken)
+	}
+	bad := errors.New("bad row")
+	sent := 0
+	err := pipeline(ctx, 2, func(ctx context.Context, send func(int) error) error {
+		for i := range 1_000_000 {
+			if err := send(i); err != nil {
+				return err
+			}
+			sent++
+		}
+		return nil
+	}, func(v int) error {
+		if v == 10 {
+			return bad
+		}
+		return nil
+	})
+	if !errors.Is(err, bad) {
+		t.Errorf("pipeline with a failing consumer = %v; want %v", err, bad)
+	}
+	if sent > 100 {
+		t.Errorf("the producer sent %d items after the consumer failed at the 11th; want it stopped", sent)
+	}
 }
