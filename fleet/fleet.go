@@ -119,11 +119,10 @@ func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope
 	if err != nil || c == nil {
 		return nil, err
 	}
-	figs := c.Figures()
-	if scope.Sites != nil {
-		figs = slices.DeleteFunc(figs, func(f usage.Figure) bool { return !scope.hasSite(f.Site) })
+	if scope.Sites == nil {
+		return c.Figures(), nil
 	}
-	return figs, nil
+	return c.FiguresOf(scope.hasSite), nil
 }
 
 // input is what the figures of the months from..to for the scope are computed from.

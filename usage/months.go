@@ -182,11 +182,19 @@ func (x *Computation) Clone() *Computation {
 }
 
 // Figures returns the figures, as Compute does.
-func (x *Computation) Figures() []Figure {
+func (x *Computation) Figures() []Figure { return x.FiguresOf(nil) }
+
+// FiguresOf returns the figures of the sites keep accepts (nil: every site), as Figures does,
+// without computing the others'.
+func (x *Computation) FiguresOf(keep func(site string) bool) []Figure {
 	if x.c == nil {
 		return nil
 	}
-	return x.c.figures()
+	order := x.c.order()
+	if keep != nil {
+		order = x.c.keptSlots(order, keep)
+	}
+	return x.c.figures(order)
 }
 
 // Each calls fn with each figure, as ComputeEach does.
@@ -207,23 +215,18 @@ func (x *Computation) Rollup(by By, keep func(site string) bool) []Figure {
 	}
 	c := x.c
 	order := c.order()
+	if keep != nil {
+		order = c.keptSlots(order, keep)
+	}
 	months := make([][]Figure, len(c.cal.months))
 	c.eachMonth(func(m int) {
 		r := NewRoller(by)
 		if by == ByDistrict {
 			r.seenDev = make([]int32, len(c.in.Devices))
 		}
-		lastSite, kept := int32(-1), false
 		for _, i := range order {
-			s := &c.slots[i]
-			if s.site != lastSite {
-				lastSite, kept = s.site, keep == nil || keep(c.sites[s.site].id)
-			}
-			if !kept {
-				continue
-			}
 			if f, ok := c.figure(i, m); ok {
-				r.add(&f, s.dev)
+				r.add(&f, c.slots[i].dev)
 			}
 		}
 		months[m] = r.out

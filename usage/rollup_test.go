@@ -129,7 +129,8 @@ func BenchmarkRollup(b *testing.B) {
 
 // TestComputationRollup checks that a computation summed a month at a time, on one goroutine
 // or several, gives what its figures summed by Rollup give, for every roll-up, of every site or
-// some: including a device at two centres of different districts in a month (moved), and at two
+// some, and that the figures of some sites are those of every site left at those sites:
+// including a device at two centres of different districts in a month (moved), and at two
 // of one district (counts at a centre where it never was).
 func TestComputationRollup(t *testing.T) {
 	in, from, to := city(40, 10)
@@ -141,6 +142,9 @@ func TestComputationRollup(t *testing.T) {
 		x := NewComputation(in, from, to)
 		x.c.par = par
 		all := x.Figures()
+		if got, want := figureLines(x.FiguresOf(some)), figureLines(slices.DeleteFunc(slices.Clone(all), func(f Figure) bool { return !some(f.Site) })); !slices.Equal(got, want) || len(want) == 0 {
+			t.Errorf("%d workers: FiguresOf some sites differs from their Figures at %s", par.workers, firstDiff(got, want))
+		}
 		for _, by := range []By{ByType, BySite, ByDistrict} {
 			for _, keep := range []func(string) bool{nil, some} {
 				kept := slices.DeleteFunc(slices.Clone(all), func(f Figure) bool { return keep != nil && !keep(f.Site) })

@@ -132,7 +132,7 @@ func compute(in Input, from, to Month, par parallelism) []Figure {
 	c.addAssignments(in.Assignments)
 	c.addCounts(in.Counts)
 	c.addMonths(in.Months)
-	return c.figures()
+	return c.figures(c.order())
 }
 
 // utilSite is a site as utilisation needs it.
@@ -507,8 +507,27 @@ func (c *computation) sortSlots() []int32 {
 	return order
 }
 
-func (c *computation) figures() []Figure {
-	order := c.order()
+// keptSlots returns the slots of order at the sites keep accepts, in order.
+func (c *computation) keptSlots(order []int32, keep func(site string) bool) []int32 {
+	kept := make([]int8, len(c.sites)) // 0: not asked yet, 1: kept, -1: left out
+	var out []int32
+	for _, i := range order {
+		s := c.slots[i].site
+		if kept[s] == 0 {
+			kept[s] = -1
+			if keep(c.sites[s].id) {
+				kept[s] = 1
+			}
+		}
+		if kept[s] > 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// figures returns the figures of the slots in order (the slots' order, or some of them in it).
+func (c *computation) figures(order []int32) []Figure {
 	// Months are independent: each is counted, then written into its own part of the result.
 	months := len(c.cal.months)
 	start := make([]int, months+1)
