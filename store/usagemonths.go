@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -375,13 +376,16 @@ func (s *Usage) eachMonthIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery,
 		uses []byte
 	}
 	query := `SELECT month, site_id, uses FROM usage_months` + w.sql() + ` ORDER BY month, site_id`
+	// read sends each row with its uses valid during the call only (the driver's bytes).
 	read := func(ctx context.Context, send func(row) error) error {
 		return eachRow(ctx, tx, query, w.args, func(sc scanner) error {
 			var r row
-			if err := sc.Scan(&r.key.month, &r.key.site, &r.uses); err != nil {
+			var uses sql.RawBytes
+			if err := sc.Scan(&r.key.month, &r.key.site, &uses); err != nil {
 				return err
 			}
 			if wanted == nil || wanted[r.key.site] {
+				r.uses = uses
 				return send(r)
 			}
 			return nil
@@ -402,10 +406,32 @@ func (s *Usage) eachMonthIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery,
 		// Nothing to merge: each row is decoded (and fn called) here while the next are read from
 		// the database on another goroutine. A year of a city's rows is some 70 MB, which was read
 		// whole before any was decoded.
-		return pipeline(ctx, 64, read, decode)
+		// The rows' bytes are copied into buffers that go back to the reader once decoded,
+		// instead of a new one each: a year's 70 MB was as much garbage for the collector.
+		const depth = 64
+		free := make(chan []byte, depth+2)
+		copied := func(ctx context.Context, send func(row) error) error {
+			return read(ctx, func(r row) error {
+				var buf []byte
+				select {
+				case buf = <-free:
+				default:
+				}
+				r.uses = append(buf[:0], r.uses...)
+				return send(r)
+			})
+		}
+		return pipeline(ctx, depth, copied, func(r row) error {
+			err := decode(r)
+			select {
+			case free <- r.uses:
+			default:
+			}
+			return err
+		})
 	}
 	var rows []row
-	if err := read(ctx, func(r row) error { rows = append(rows, r); return nil }); err != nil {
+	if err := read(ctx, func(r row) error { r.uses = bytes.Clone(r.uses); rows = append(rows, r); return nil }); err != nil {
 		return err
 	}
 	// The pending uses of rows not written yet.
