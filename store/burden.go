@@ -98,6 +98,12 @@ func (s *Alerts) AlertBurden(ctx context.Context, f alerts.BurdenFilter) ([]aler
 		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
 			return fail(err)
 		}
+		// Planned for its own period each time: a cached plan, made for a period of any length,
+		// reads a year's million alerts by creation and sorts them, rather than in figure order
+		// from alerts_burden_figure (migration 0025): 1.4-1.6 s instead of 0.58.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+			return fail(err)
+		}
 		qr = tx
 	}
 	out, err := queryAll(ctx, qr, q, w.args, func(sc scanner) (alerts.Burden, error) {
