@@ -316,9 +316,11 @@ func testFailover(t *testing.T, n int) {
 	fleet.waitSent(600)
 	fleet.lowNext(groups[3])
 	fleet.waitSent(1200)
-	acked, unacked := fleet.finish(60 * time.Second)
-	if unacked > 0 {
-		t.Fatalf("%d publishes unacknowledged by the broker 60 s after the fleet stopped", unacked)
+	acked, unacked, dropped := fleet.finish(60 * time.Second)
+	if unacked+dropped > 0 {
+		// The devices' connections are to Mosquitto, which no instance's death closes.
+		t.Fatalf("%d publishes unacknowledged by the broker 60 s after the fleet stopped (%d of them as their connections closed)",
+			unacked+dropped, dropped)
 	}
 
 	// Readings: each acknowledged one stored, once, and nothing else.
