@@ -92,6 +92,15 @@ type Scope struct {
 
 func (s Scope) hasSite(id string) bool { return s.Sites == nil || slices.Contains(s.Sites, id) }
 
+// siteFilter is hasSite for the computations' filters: nil when every site is in scope, so
+// that they do not go through every site's devices to keep them all.
+func (s Scope) siteFilter() func(site string) bool {
+	if s.Sites == nil {
+		return nil
+	}
+	return s.hasSite
+}
+
 // Utilisation returns the figures of every device in scope for the months from..to, rolled up
 // by by. Months after the current one have no days in service; the current month counts up to
 // now.
@@ -110,7 +119,7 @@ func (r *Reports) Utilisation(ctx context.Context, from, to usage.Month, by usag
 	if err != nil || c == nil {
 		return nil, err
 	}
-	return c.Rollup(by, scope.hasSite), nil
+	return c.Rollup(by, scope.siteFilter()), nil
 }
 
 // figures computes the per-device figures of the months from..to for the scope.
@@ -119,10 +128,7 @@ func (r *Reports) figures(ctx context.Context, from, to usage.Month, scope Scope
 	if err != nil || c == nil {
 		return nil, err
 	}
-	if scope.Sites == nil {
-		return c.Figures(), nil
-	}
-	return c.FiguresOf(scope.hasSite), nil
+	return c.FiguresOf(scope.siteFilter()), nil
 }
 
 // input is what the figures of the months from..to for the scope are computed from.

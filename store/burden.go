@@ -21,9 +21,9 @@ import (
 // dialects share has a percentile. The population (patients of a team, devices of a site) is
 // the registry's now: the registry keeps no history of team sizes. A period's alerts are read
 // from an index with every column the query reads: in PostgreSQL alerts_burden (migration
-// 0020), by creation, then grouped by figure and patient and by figure in hash tables; in
-// SQLite alerts_burden_group (migration 0022), by figure then creation, one figure after
-// another as burden_groups lists them.
+// 0020) by creation and then sorted, or for a long period alerts_burden_figure (migration
+// 0025) in figure order, as the planner chooses; in SQLite alerts_burden_group (migration
+// 0022), by figure then creation, one figure after another as burden_groups lists them.
 
 // ownerColumn is whom an alert weighs on: its team if clinical, its site if a fault.
 const ownerColumn = `CASE WHEN category = 'clinical' THEN team ELSE site END`
@@ -53,13 +53,12 @@ func (s *Alerts) AlertBurden(ctx context.Context, f alerts.BurdenFilter) ([]aler
 	if s.dialect == postgres {
 		delays = `string_agg((acknowledged_ms - created_ms)::text, ',')`
 	}
-	figures := `COUNT(*), COUNT(DISTINCT subject),
-		SUM(CASE WHEN state = 'resolved' AND resolved_by = ` + system + ` THEN 1 ELSE 0 END),
-		SUM(CASE WHEN state = 'resolved' AND resolved_by <> ` + system + ` THEN 1 ELSE 0 END),
-		SUM(late), SUM(CASE WHEN silenced <> '' THEN 1 ELSE 0 END), SUM(CASE WHEN doubt <> '' THEN 1 ELSE 0 END),
-		` + delays
-	q := `SELECT category, ` + ownerColumn + `, rule, ` + figures + `
-		FROM alerts` + w.sql() + ` GROUP BY category, ` + ownerColumn + `, rule`
+	// The sums over a figure's alerts (in PostgreSQL, over a figure's patient's, summed again).
+	sums := `SUM(CASE WHEN state = 'resolved' AND resolved_by = ` + system + ` THEN 1 ELSE 0 END) AS by_system,
+		SUM(CASE WHEN state = 'resolved' AND resolved_by <> ` + system + ` THEN 1 ELSE 0 END) AS by_person,
+		SUM(late) AS late, SUM(CASE WHEN silenced <> '' THEN 1 ELSE 0 END) AS silenced,
+		SUM(CASE WHEN doubt <> '' THEN 1 ELSE 0 END) AS doubt, ` + delays + ` AS delays`
+	var q string
 	if s.dialect == postgres {
 		// Per figure and patient first, then per figure, the patients counted as its rows,
 		// instead of COUNT(DISTINCT), whose aggregate sorts each figure's patients again after
@@ -67,27 +66,22 @@ func (s *Alerts) AlertBurden(ctx context.Context, f alerts.BurdenFilter) ([]aler
 		// a month (77,000) the same either way. Made to hash, it spilled to disk and was slower.
 		q = `SELECT category, owner, rule, SUM(n), COUNT(*), SUM(by_system), SUM(by_person), SUM(late), SUM(silenced),
 			SUM(doubt), string_agg(delays, ',')
-			FROM (SELECT category, ` + ownerColumn + ` AS owner, rule, subject, COUNT(*) AS n,
-				SUM(CASE WHEN state = 'resolved' AND resolved_by = ` + system + ` THEN 1 ELSE 0 END) AS by_system,
-				SUM(CASE WHEN state = 'resolved' AND resolved_by <> ` + system + ` THEN 1 ELSE 0 END) AS by_person,
-				SUM(late) AS late, SUM(CASE WHEN silenced <> '' THEN 1 ELSE 0 END) AS silenced,
-				SUM(CASE WHEN doubt <> '' THEN 1 ELSE 0 END) AS doubt, ` + delays + ` AS delays
+			FROM (SELECT category, ` + ownerColumn + ` AS owner, rule, subject, COUNT(*) AS n, ` + sums + `
 				FROM alerts` + w.sql() + ` GROUP BY category, ` + ownerColumn + `, rule, subject) per_subject
 			GROUP BY category, owner, rule`
-	}
-	if s.dialect == sqlite {
+	} else {
 		// Group after group (burden_groups, in order, those of the scope), the period's alerts
 		// of each from the index by group and creation (migration 0022), instead of sorting
 		// them all by group.
 		groupsWhere(w, f)
-		q = `SELECT b_category, b_owner, b_rule, ` + figures + `
+		q = `SELECT b_category, b_owner, b_rule, COUNT(*), COUNT(DISTINCT subject), ` + sums + `
 			FROM burden_groups CROSS JOIN alerts INDEXED BY alerts_burden_group` + w.sql() + `
 			AND category = b_category AND ` + ownerColumn + ` = b_owner AND rule = b_rule
 			GROUP BY b_category, b_owner, b_rule`
 	}
-	// In PostgreSQL, the aggregation's hash tables of a month of a city's alerts (some 80,000)
-	// would pass the 4 MB of work_mem by default and go to disk, as the sort they replace did;
-	// it gets 64 MB, in its own read-only transaction.
+	// In PostgreSQL, the sort of a month of a city's alerts (some 80,000) by figure is more than
+	// the 4 MB of work_mem by default, and went to disk; it gets 64 MB, in its own read-only
+	// transaction.
 	var qr querier = s.db
 	if s.dialect == postgres {
 		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})

@@ -404,10 +404,9 @@ func (s *Usage) eachMonthIn(ctx context.Context, tx *sql.Tx, q usage.MonthQuery,
 	}
 	if len(add) == 0 {
 		// Nothing to merge: each row is decoded (and fn called) here while the next are read from
-		// the database on another goroutine. A year of a city's rows is some 70 MB, which was read
-		// whole before any was decoded.
-		// The rows' bytes are copied into buffers that go back to the reader once decoded,
-		// instead of a new one each: a year's 70 MB was as much garbage for the collector.
+		// the database on another goroutine, into a few buffers that come back once decoded. A
+		// year of a city's rows is some 70 MB: it was read whole before any was decoded, in a
+		// new buffer each, as much garbage for the collector.
 		const depth = 64
 		free := make(chan []byte, depth+2)
 		copied := func(ctx context.Context, send func(row) error) error {

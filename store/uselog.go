@@ -483,7 +483,6 @@ func (d *daySums) counts() []usage.DayCount {
 	return out
 }
 
-// eachRow runs a query and calls fn for each row.
 // pipeline runs produce on a goroutine of its own and consume on this one, with each item
 // produce sends, in order, up to depth items behind. It returns consume's first error, else
 // produce's; after an error of consume, produce's context is cancelled and its items dropped.
@@ -520,6 +519,7 @@ func pipeline[T any](ctx context.Context, depth int, produce func(ctx context.Co
 	return produced
 }
 
+// eachRow runs a query and calls fn for each row.
 func eachRow(ctx context.Context, q querier, query string, args []any, fn func(scanner) error) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
