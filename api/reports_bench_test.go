@@ -203,6 +203,18 @@ func benchReports(b *testing.B, dsn string) {
 		fmt.Fprintf(&table, "%-26s %9.1f %9.1f %9.1f %9.1f\n", rq.name, med, ts[0], ts[len(ts)-1], cs[len(cs)/2])
 	}
 	b.Log("\n" + table.String())
+	// What the reports keep for the next one, which serve drops after fleet.CacheIdle unused.
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	reports.ForgetIdle(0)
+	after := heap()
+	b.Logf("the reports' caches: %.1f MB of heap (%.1f MB before ForgetIdle, %.1f after)",
+		float64(before-min(after, before))/1e6, float64(before)/1e6, float64(after)/1e6)
 }
 
 // explainQueries are the statements of the lists and the burden as the store sends them (with

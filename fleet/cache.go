@@ -60,6 +60,7 @@ func (st *registryState) lentAt(t time.Time) []bool {
 type periodCache struct {
 	mu    sync.Mutex
 	state *registryState // nil: none read yet
+	used  time.Time      // when a report last read state
 }
 
 // Bounds that take every period.
@@ -85,6 +86,7 @@ func (r *Reports) registry(ctx context.Context, dir *devices.Directory) (*regist
 	c := &r.periods
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.used = r.now()
 	if c.state != nil && c.state.version == v {
 		return c.state, nil
 	}
@@ -258,7 +260,8 @@ func (r *Reports) allDevices(dir *devices.Directory) ([]devices.Device, []device
 type startedCache struct {
 	mu      sync.Mutex
 	started map[startedKey]*started
-	starts  int // computations started, for tests: the others were patched
+	starts  int       // computations started, for tests: the others were patched
+	used    time.Time // when a report last asked for one
 }
 
 type startedKey struct {
@@ -316,6 +319,7 @@ func (r *Reports) prepared(ctx context.Context, from, to usage.Month, kind devic
 	}
 	c.started[k] = &started{version: v, x: x}
 	c.starts++
+	c.used = r.now()
 	return x.Clone(), nil
 }
 
@@ -326,6 +330,7 @@ func (r *Reports) startedAt(ctx context.Context, dir *devices.Directory, k start
 	c := &r.started
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.used = r.now()
 	e := c.started[k]
 	switch {
 	case e == nil:
@@ -372,6 +377,7 @@ type growthCache struct {
 	// The counts last made, and how many records each replayed.
 	beforeN, nowN int
 	before, now   map[siteCondition]int
+	used          time.Time // when a report last asked for the counts
 }
 
 // versioned is a Patients whose records change only with its registry version.
@@ -394,6 +400,7 @@ func (r *Reports) growthCached(ctx context.Context) (before, now map[siteConditi
 	g := &r.growthCounts
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.used = r.now()
 	if !g.read || g.version != v {
 		records, err := r.patients.PatientRecords(ctx)
 		if err != nil {
@@ -422,4 +429,51 @@ func replayed(records []devices.PatientRecord, at time.Time) int {
 		}
 	}
 	return n
+}
+
+// CacheIdle is how long the reports keep what they read of the registry and the computations
+// they started once no report asks for them (ForgetIdle): at a city's size they are some tens of
+// megabytes, which the daily growth check would otherwise hold all day for nobody.
+const CacheIdle = 10 * time.Minute
+
+// ForgetIdle drops each cache that no report has used for idle or longer: the registry's state,
+// the computations started and the patients' records. The next report reads them again, as after
+// a start. It reports whether it dropped any.
+func (r *Reports) ForgetIdle(idle time.Duration) bool {
+	now := r.now()
+	stale := func(used time.Time) bool { return !used.IsZero() && now.Sub(used) >= idle }
+	dropped := false
+	p := &r.periods
+	p.mu.Lock()
+	if p.state != nil && stale(p.used) {
+		p.state, dropped = nil, true
+	}
+	p.mu.Unlock()
+	c := &r.started
+	c.mu.Lock()
+	if len(c.started) > 0 && stale(c.used) {
+		c.started, dropped = nil, true
+	}
+	c.mu.Unlock()
+	g := &r.growthCounts
+	g.mu.Lock()
+	if g.read && stale(g.used) {
+		g.records, g.read, g.before, g.now, dropped = nil, false, nil, nil, true
+	}
+	g.mu.Unlock()
+	return dropped
+}
+
+// ForgetIdleEvery runs ForgetIdle(CacheIdle) every interval until ctx ends.
+func (r *Reports) ForgetIdleEvery(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			r.ForgetIdle(CacheIdle)
+		}
+	}
 }

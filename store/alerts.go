@@ -19,6 +19,12 @@ import (
 type Alerts struct {
 	*DB
 	population *populationCache // the burden's, per registry version
+	// burdenSplit is how many parts a burden is read in at most; 0: GOMAXPROCS (at most
+	// readerConns). Tests set it.
+	burdenSplit int
+	// burdenSorted has PostgreSQL sort a burden's alerts however few (see burdenHashRows).
+	// Tests set it.
+	burdenSorted bool
 }
 
 // NewAlerts returns an Alerts over db.

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +137,10 @@ func testAlertBurden(t *testing.T, newDSN func(t *testing.T) string) {
 		}
 	}
 	check("everything", get(alerts.BurdenFilter{Scope: alerts.Scope{All: true}}), want...)
+	s.burdenSorted = true // PostgreSQL sorts the alerts instead of hashing them
+	check("everything, sorted", get(alerts.BurdenFilter{Scope: alerts.Scope{All: true}}), want...)
+	check("team tA's doctor, sorted", get(alerts.BurdenFilter{Scope: alerts.Scope{Teams: []string{"tA"}}}), want[0], want[1])
+	s.burdenSorted = false
 	// Every team and site named: what everything gives (in SQLite, read group by group).
 	check("every team and site named", get(alerts.BurdenFilter{Scope: alerts.Scope{Teams: []string{"tA", "tB"}, Sites: []string{"sA"}}}), want...)
 	check("every team's glucose_low", get(alerts.BurdenFilter{Scope: alerts.Scope{All: true}, Rule: "glucose_low"}), want[0], want[2])
@@ -186,4 +192,89 @@ func testBurdenPopulationKept(t *testing.T, newDSN func(t *testing.T) string) {
 	must(t, "UpdateDevice", s.UpdateDevice(asAdmin, d))
 	must(t, "TransferPatient", s.TransferPatient(asAdmin, "pA4", "tB", devices.PolicyReturn, t0))
 	check("after a retirement and a transfer", map[burdenKey]int{{category: alerts.Clinical, owner: "tA"}: 3, {category: alerts.Clinical, owner: "tB"}: 2, {category: alerts.Fault, owner: "sA"}: 1})
+}
+
+// testBurdenInParts checks that a burden read in parts (a range of teams and of sites each,
+// side by side) is the burden read whole: with the alerts of teams and sites at the parts'
+// bounds, before the first and after the last, and of a team and a site that are not
+// registered.
+func testBurdenInParts(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	s, clk := burdenFixture(t, newDSN)
+	var sites []devices.Site
+	var teams []devices.Team
+	var patients []devices.Patient
+	for i := range 40 {
+		site := fmt.Sprintf("s%02d", i)
+		sites = append(sites, devices.Site{ID: site, Name: site})
+		teams = append(teams, devices.Team{ID: fmt.Sprintf("t%02d", i), SiteID: site, Name: site})
+		patients = append(patients, devices.Patient{ID: fmt.Sprintf("p%02d", i), TeamID: fmt.Sprintf("t%02d", i)})
+	}
+	must(t, "sites", s.CreateSites(asAdmin, sites))
+	must(t, "teams", s.CreateTeams(asAdmin, teams))
+	must(t, "patients", s.CreatePatients(asAdmin, patients))
+	// Teams and sites as ids sort: "sA" and "tA" after the numbered ones, "a-gone" and
+	// "zz-gone" (not registered) before and after them all.
+	owners := []string{"a-gone", "zz-gone", "A", "B"}
+	for i := range 40 {
+		owners = append(owners, fmt.Sprintf("%02d", i))
+	}
+	for i, o := range owners {
+		team, site := "t"+o, "s"+o
+		if strings.HasSuffix(o, "-gone") {
+			team, site = o, o
+		}
+		for k := range 1 + i%3 {
+			raise := clinicalFinding("glucose_low", fmt.Sprintf("p%s-%d", o, k%2), team, alerts.Warning, k, "3.5")
+			mustApply(t, s, raise)
+			mustApply(t, s, faultFinding("battery_low", fmt.Sprintf("d%s-%d", o, k), site, alerts.Warning, k))
+		}
+		if i%4 == 0 {
+			mustApply(t, s, clinicalFinding("spo2_low", "p"+o, team, alerts.Urgent, 0, "90 %"))
+		}
+	}
+	from, to := clk.now().Add(-time.Hour), clk.now().Add(time.Hour)
+	named := alerts.Scope{}
+	for _, o := range owners {
+		if !strings.HasSuffix(o, "-gone") {
+			named.Teams = append(named.Teams, "t"+o)
+			named.Sites = append(named.Sites, "s"+o)
+		}
+	}
+	for _, sc := range []struct {
+		what  string
+		scope alerts.Scope
+		want  int // figures
+	}{
+		{"everything", alerts.Scope{All: true}, 2*len(owners) + (len(owners)+3)/4},
+		{"every registered team and site named", named, 2*(len(owners)-2) + (len(owners)+3)/4 - 1},
+	} {
+		burden := func(split int) []alerts.Burden {
+			t.Helper()
+			s.burdenSplit = split
+			got, err := s.AlertBurden(ctx, alerts.BurdenFilter{Scope: sc.scope, From: from, To: to})
+			must(t, "AlertBurden", err)
+			return got
+		}
+		whole := burden(1)
+		if len(whole) != sc.want {
+			t.Errorf("%s: %d figures read whole; want %d", sc.what, len(whole), sc.want)
+		}
+		// In PostgreSQL, the alerts grouped in hash tables (whole, above) or sorted.
+		for _, sorted := range []bool{false, true} {
+			s.burdenSorted = sorted
+			for _, split := range []int{1, 2, 3, 4} {
+				s.burdenSplit = split
+				parts, err := s.burdenParts(ctx, alerts.BurdenFilter{Scope: sc.scope})
+				must(t, "burdenParts", err)
+				if len(parts) != split {
+					t.Errorf("%s: %d parts; want %d", sc.what, len(parts), split)
+				}
+				if got := burden(split); !reflect.DeepEqual(got, whole) {
+					t.Errorf("%s in %d parts, sorted %v:\n%+v\nwhole:\n%+v", sc.what, split, sorted, got, whole)
+				}
+			}
+		}
+		s.burdenSorted = false
+	}
 }

@@ -176,6 +176,12 @@ func queryAll[T any](ctx context.Context, q querier, query string, args []any, s
 	return out, rows.Err()
 }
 
+// scanString reads a row of one text column.
+func scanString(sc scanner) (string, error) {
+	var v string
+	return v, sc.Scan(&v)
+}
+
 // list runs "SELECT columns FROM from" with the conditions in w, after the cursor, ordered by
 // idColumn, one page.
 func list[T any](ctx context.Context, s *DB, what, columns, from, idColumn string, w *where, o devices.ListOptions, scan func(scanner) (T, error)) ([]T, error) {

@@ -16,6 +16,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -72,7 +73,12 @@ func (d dialect) values(rows, cols int) string {
 
 // DB is a handle on the database, which every service shares. It is safe for concurrent use.
 type DB struct {
-	db      *sql.DB
+	db *sql.DB
+	// readers is for the long reads of reports (the usage's day counts and months, the alert
+	// burden, whose parts run side by side): in SQLite a pool of read-only connections to the
+	// same file, which WAL lets read while db writes, so that a report neither waits for
+	// ingest's writes nor holds them up; in PostgreSQL db itself.
+	readers *sql.DB
 	dialect dialect
 	now     func() time.Time // the audit log's clock
 }
@@ -125,7 +131,7 @@ func OpenDB(ctx context.Context, dsn string) (*DB, error) {
 		db.SetMaxOpenConns(16)
 		db.SetMaxIdleConns(4)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		s = &DB{db: db, dialect: postgres, now: time.Now}
+		s = &DB{db: db, readers: db, dialect: postgres, now: time.Now}
 	} else {
 		q := url.Values{}
 		// WAL lets readers (the API) work while ingest writes; FULL sync because what is written
@@ -139,23 +145,48 @@ func OpenDB(ctx context.Context, dsn string) (*DB, error) {
 		// spilled to temporary files, and most of its time went there.
 		q.Add("_pragma", "cache_size(-32000)")
 		// The path is percent-encoded so that # ? and % in a directory name stay part of it.
-		db, err := sql.Open("sqlite", "file:"+sqlitePathEscaper.Replace(dsn)+"?"+q.Encode())
+		file := "file:" + sqlitePathEscaper.Replace(dsn) + "?"
+		db, err := sql.Open("sqlite", file+q.Encode())
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", dsn, err)
 		}
 		// One writer at a time is what SQLite does anyway; a single connection avoids busy errors.
 		db.SetMaxOpenConns(1)
-		s = &DB{db: db, dialect: sqlite, now: time.Now}
+		// The readers open the file once the migrations have made it (below); they only read.
+		r := url.Values{}
+		r.Add("_pragma", "busy_timeout(10000)")
+		r.Add("_pragma", "query_only(1)")
+		// The writer's page cache: a report reads the same months again and again.
+		r.Add("_pragma", "cache_size(-32000)")
+		readers, err := sql.Open("sqlite", file+r.Encode())
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open %s: %w", dsn, err)
+		}
+		readers.SetMaxOpenConns(readerConns)
+		readers.SetMaxIdleConns(readerConns)
+		// An idle reader's page cache is given back: a few minutes after the last report.
+		readers.SetConnMaxIdleTime(5 * time.Minute)
+		s = &DB{db: db, readers: readers, dialect: sqlite, now: time.Now}
 	}
 	if err := s.Migrate(ctx); err != nil {
-		s.db.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
+// readerConns bounds the SQLite read-only connections that read side by side.
+const readerConns = 4
+
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	err := s.db.Close()
+	if s.readers != s.db {
+		err = errors.Join(err, s.readers.Close())
+	}
+	return err
+}
 
 // Ping reports whether the database answers.
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

@@ -86,6 +86,7 @@ var conformance = []struct {
 	{"UsageSubjects", testUsageSubjects},
 	{"AlertBurden", testAlertBurden},
 	{"BurdenPopulationKept", testBurdenPopulationKept},
+	{"BurdenInParts", testBurdenInParts},
 	{"AlertRaiseAndRepeat", testAlertRaiseAndRepeat},
 	{"AlertResolveByFinding", testAlertResolveByFinding},
 	{"AlertAcknowledgeResolve", testAlertAcknowledgeResolve},

@@ -226,7 +226,7 @@ func (s *Usage) DayCounts(ctx context.Context, q usage.Query) ([]usage.DayCount,
 	if s.dialect == postgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
-	tx, err := s.db.BeginTx(ctx, opts)
+	tx, err := s.readers.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("day counts: %w", err)
 	}

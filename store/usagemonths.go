@@ -321,7 +321,7 @@ func (s *Usage) EachMonthUses(ctx context.Context, q usage.MonthQuery,
 	if s.dialect == postgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
-	tx, err := s.db.BeginTx(ctx, opts)
+	tx, err := s.readers.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("month uses: %w", err)
 	}

@@ -183,6 +183,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		al.addGrowthNotices(&g, cfg, reports, db, log)
 	}
 	g.add("fleet metrics", fleetMetrics.Run)
+	g.add("report caches", func(ctx context.Context) error { return reports.ForgetIdleEvery(ctx, time.Minute) })
 	g.add("http", web.run)
 	g.add("registry refresh", func(ctx context.Context) error { return refresher.Run(ctx, cfg.Store.RefreshInterval) })
 	if opts.Started != nil {
