@@ -89,11 +89,11 @@ type patientState struct {
 	planMask     uint16
 	th           *Thresholds
 	loc          *time.Location
-	firstSeen    time.Time
-	lastActivity time.Time
+	firstSeen    instant
+	lastActivity instant
 
-	last       [len(measured)]time.Time // newest measurement time per type
-	missedDay  [len(measured)]int64     // local day of the last missed finding per type
+	last       [len(measured)]instant // newest measurement time per type
+	missedDay  [len(measured)]int64   // local day of the last missed finding per type
 	missedOpen uint16
 
 	bp      *bpState
@@ -160,7 +160,7 @@ func (e *Engine) patient(in *devices.Patient, th *Thresholds, now time.Time) *pa
 		if len(e.patients) >= maxPatients {
 			e.evictPatients()
 		}
-		p = &patientState{id: in.ID, firstSeen: now, loc: time.UTC}
+		p = &patientState{id: in.ID, firstSeen: instantOf(now), loc: time.UTC}
 		e.patients[in.ID] = p
 	}
 	p.team, p.th = in.TeamID, th
@@ -168,16 +168,16 @@ func (e *Engine) patient(in *devices.Patient, th *Thresholds, now time.Time) *pa
 		p.plans = slices.Clone(in.Plans)
 		p.planMask = planMask(in.Plans)
 	}
-	if now.After(p.lastActivity) {
-		p.lastActivity = now
+	if p.lastActivity.Before(now) {
+		p.lastActivity = instantOf(now)
 	}
 	return p
 }
 
 // activity records a reading of type t measured at at.
 func (p *patientState) activity(t reading.Type, at time.Time) {
-	if i := measuredIndex(t); i >= 0 && at.After(p.last[i]) {
-		p.last[i] = at
+	if i := measuredIndex(t); i >= 0 && p.last[i].Before(at) {
+		p.last[i] = instantOf(at)
 	}
 }
 
@@ -221,7 +221,7 @@ func (e *Engine) missed(b *batch, p *patientState, today int64) {
 		if since.IsZero() {
 			since = p.firstSeen
 		}
-		gap := b.now.Sub(since)
+		gap := b.now.Sub(since.Time())
 		if gap < after {
 			continue
 		}

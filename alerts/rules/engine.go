@@ -197,8 +197,8 @@ func (e *Engine) Track(d devices.Device, site devices.Site, lastSeen time.Time) 
 	defer e.mu.Unlock()
 	b := batch{now: e.now(time.Time{})}
 	ds := e.device(&b, &d, &site)
-	if lastSeen.After(ds.lastSeen) {
-		ds.lastSeen = lastSeen
+	if ds.lastSeen.Before(lastSeen) {
+		ds.lastSeen = instantOf(lastSeen)
 	}
 	e.calibration(&b, ds, b.now)
 	return b.out
@@ -447,14 +447,14 @@ func (e *Engine) forget(now time.Time) {
 
 // evictPatients forgets the least recently active eighth of the patients.
 func (e *Engine) evictPatients() {
-	times := make([]time.Time, 0, len(e.patients))
+	times := make([]instant, 0, len(e.patients))
 	for _, p := range e.patients {
 		times = append(times, p.lastActivity)
 	}
-	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	slices.Sort(times)
 	cutoff := times[len(times)/8]
 	for id, p := range e.patients {
-		if !p.lastActivity.After(cutoff) {
+		if p.lastActivity <= cutoff {
 			delete(e.patients, id)
 			delete(e.temps, id)
 		}
@@ -463,14 +463,14 @@ func (e *Engine) evictPatients() {
 
 // evictDevices forgets the least recently active eighth of the devices.
 func (e *Engine) evictDevices() {
-	times := make([]time.Time, 0, len(e.devices))
+	times := make([]instant, 0, len(e.devices))
 	for _, d := range e.devices {
 		times = append(times, d.lastActivity)
 	}
-	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	slices.Sort(times)
 	cutoff := times[len(times)/8]
 	for id, d := range e.devices {
-		if !d.lastActivity.After(cutoff) {
+		if d.lastActivity <= cutoff {
 			delete(e.devices, id)
 		}
 	}

@@ -16,10 +16,10 @@ import (
 // (late) is late; the next current level in a low band notifies.
 func (e *Engine) battery(b *batch, d *deviceState, v float64, at time.Time, late bool) {
 	th := &e.rules.base
-	if !th.on(ruleBatteryLow) || at.Before(d.batteryAt) {
+	if !th.on(ruleBatteryLow) || d.batteryAt.After(at) {
 		return
 	}
-	d.batteryAt = at
+	d.batteryAt = instantOf(at)
 	var band int8
 	switch {
 	case v <= th.p(ruleBatteryLow, batteryVeryLow):
@@ -84,25 +84,25 @@ func (e *Engine) errorFlags(b *batch, d *deviceState, flags []string, at time.Ti
 	}
 	win := th.d(ruleRepeatedErrors, windowSpan)
 	value := func(n int) string { return fmt.Sprintf("%d messages with error flags within %s", n, win) }
-	if !d.errLast.IsZero() && at.Before(d.errFirst.Add(-win)) {
+	if !d.errLast.IsZero() && at.Before(d.errFirst.Time().Add(-win)) {
 		return // out of order, from before the episode: counted, but it neither starts nor ends one
 	}
 	evidence := []alerts.Evidence{{Device: d.id, Time: at, Flags: slices.Clone(flags)}}
-	if same := !d.errLast.IsZero() && !at.After(d.errLast.Add(win)); !same {
+	if same := !d.errLast.IsZero() && !at.After(d.errLast.Time().Add(win)); !same {
 		if d.errorsOpen {
 			// The device measured for a whole window without an error: the last episode ended.
 			d.errorsOpen, d.errorsLate = false, false
 			b.emit(e.faultResolved(d, ruleRepeatedErrors, at, fmt.Sprintf("no error flags for %s", win)))
 		}
-		d.errFirst, d.errLast, d.errRaised = at, at, false
+		d.errFirst, d.errLast, d.errRaised = instantOf(at), instantOf(at), false
 	}
-	if at.Before(d.errFirst) {
-		d.errFirst = at
+	if d.errFirst.After(at) {
+		d.errFirst = instantOf(at)
 	}
-	if at.After(d.errLast) {
-		d.errLast = at
+	if d.errLast.Before(at) {
+		d.errLast = instantOf(at)
 	}
-	over := b.now.Sub(d.errLast) > win
+	over := b.now.Sub(d.errLast.Time()) > win
 	switch {
 	case d.errRaised:
 		if d.errorsOpen && d.errorsLate && !over {
@@ -168,13 +168,13 @@ func (e *Engine) drift(b *batch, d *deviceState, drift time.Duration, at time.Ti
 // device, milliseconds apart at receipt) never looks like a steady clock offset. Messages less
 // than driftMinSpacing apart on the device's clock cannot tell the two apart and do not agree.
 func (d *deviceState) steadyOffset(offset time.Duration, at time.Time) bool {
-	spacing := at.Sub(d.lastLiveAt)
+	spacing := at.Sub(d.lastLiveAt.Time())
 	return d.hasOffset && spacing >= driftMinSpacing && absDuration(offset-d.lastOffset) <= min(driftAgreement, spacing/10)
 }
 
 // recordOffset keeps the offset of a live message for the next steadyOffset.
 func (d *deviceState) recordOffset(offset time.Duration, at time.Time) {
-	d.lastOffset, d.lastLiveAt, d.hasOffset = offset, at, true
+	d.lastOffset, d.lastLiveAt, d.hasOffset = offset, instantOf(at), true
 }
 
 // stuckSensor counts identical consecutive values of a continuous sensor (CGM glucose, a
@@ -192,10 +192,10 @@ func (e *Engine) stuckSensor(b *batch, d *deviceState, in *Input, r *reading.Rea
 		return
 	}
 	s := &d.stuck[k]
-	if !r.Time.After(s.newest) {
+	if !s.newest.Before(r.Time) {
 		return
 	}
-	s.newest = r.Time
+	s.newest = instantOf(r.Time)
 	if s.n > 0 && r.Value == s.last {
 		s.n++
 	} else {

@@ -69,9 +69,9 @@ type deviceState struct {
 	site    string
 	nextCal time.Time
 
-	lastSeen     time.Time // receipt of the latest message, status or rejection; not the last will
-	lastActivity time.Time
-	newest       time.Time // the newest measurement time it sent
+	lastSeen     instant // receipt of the latest message, status or rejection; not the last will
+	lastActivity instant
+	newest       instant // the newest measurement time it sent
 
 	// behind says the latest telemetry message was a backlog's: measured more than late_after
 	// before it arrived (and not a steady stream from a clock that is off). The device may be
@@ -79,15 +79,15 @@ type deviceState struct {
 	behind bool
 
 	offline     bool
-	battery     int8      // 0 fine, 1 low, 2 very low
-	batteryAt   time.Time // when the level in force was measured
-	batteryLate bool      // battery_low was raised late and nobody was notified yet
-	errors      *ring     // made by its first time (addTime): most devices never have one
+	battery     int8    // 0 fine, 1 low, 2 very low
+	batteryAt   instant // when the level in force was measured
+	batteryLate bool    // battery_low was raised late and nobody was notified yet
+	errors      *ring   // made by its first time (addTime): most devices never have one
 	// errFirst and errLast bound the current (or last) episode of error flags in measurement
 	// time: errors less than window apart. errRaised says repeated_errors was raised for it,
 	// errorsOpen that it is not resolved, errorsLate that it was raised late and nobody was
 	// notified yet.
-	errFirst, errLast time.Time
+	errFirst, errLast instant
 	errRaised         bool
 	errorsOpen        bool
 	errorsLate        bool
@@ -98,7 +98,7 @@ type deviceState struct {
 	driftOpen         bool
 	driftLate         bool          // clock_drift was raised late and nobody was notified yet
 	lastOffset        time.Duration // receipt - device time of the latest live message
-	lastLiveAt        time.Time     // device time of the latest live message
+	lastLiveAt        instant       // device time of the latest live message
 	hasOffset         bool
 	malfunction       bool        // its latest status has a malfunction flag
 	stuck             [2]stuckRun // CGM glucose, wearable heart rate
@@ -106,7 +106,7 @@ type deviceState struct {
 
 // stuckRun counts identical consecutive values of a continuous sensor.
 type stuckRun struct {
-	newest time.Time
+	newest instant
 	last   float64
 	n      int
 	open   bool
@@ -165,7 +165,7 @@ func (r *ring) latest() time.Time {
 // uploading reports whether the device may be uploading a backlog at now: its latest
 // telemetry was measured more than lateAfter before it arrived, less than lateAfter ago.
 func (d *deviceState) uploading(now time.Time, lateAfter time.Duration) bool {
-	return d.behind && now.Sub(d.lastSeen) <= lateAfter
+	return d.behind && now.Sub(d.lastSeen.Time()) <= lateAfter
 }
 
 func (d *deviceState) anyOpen() bool {
@@ -202,8 +202,8 @@ func (e *Engine) device(b *batch, in *devices.Device, site *devices.Site) *devic
 	if site.ID != "" {
 		d.site = site.ID
 	}
-	if b.now.After(d.lastActivity) {
-		d.lastActivity = b.now
+	if d.lastActivity.Before(b.now) {
+		d.lastActivity = instantOf(b.now)
 	}
 	if d.offline && !d.status.InService() {
 		d.offline = false
@@ -247,8 +247,8 @@ func (e *Engine) offlineFault(d *deviceState, at time.Time, value string) alerts
 
 // alive records that the device was heard from at b.now; an offline device is back.
 func (e *Engine) alive(b *batch, d *deviceState) {
-	if b.now.After(d.lastSeen) {
-		d.lastSeen = b.now
+	if d.lastSeen.Before(b.now) {
+		d.lastSeen = instantOf(b.now)
 	}
 	if d.offline {
 		d.offline = false
@@ -276,7 +276,7 @@ func (e *Engine) deviceMessage(b *batch, d *deviceState, in *Input) {
 	// A live message: one measurement time, newer than anything the device sent before, and
 	// not stamped with the receive time. A hub's backlog has several times; a device catching up
 	// sends times older than its newest.
-	live := oneTime && !m.TimeMissing && len(m.Readings) > 0 && first.After(d.newest)
+	live := oneTime && !m.TimeMissing && len(m.Readings) > 0 && d.newest.Before(first)
 	at := newest
 	if len(m.Readings) == 0 {
 		at = b.now // battery and flags alone: about now
@@ -294,8 +294,8 @@ func (e *Engine) deviceMessage(b *batch, d *deviceState, in *Input) {
 		e.battery(b, d, m.Battery, at, len(m.Readings) > 0 && d.behind)
 	}
 	e.flags(b, d, m.Flags, at, len(m.Readings) > 0 && d.behind)
-	if newest.After(d.newest) {
-		d.newest = newest
+	if d.newest.Before(newest) {
+		d.newest = instantOf(newest)
 	}
 	if !hasTimeFlag(m.Flags) && live {
 		e.drift(b, d, b.now.Sub(first), newest)
@@ -402,7 +402,7 @@ func (e *Engine) quiet(b *batch, d *deviceState) {
 	th := &e.rules.base
 	if d.errorsOpen {
 		win := th.d(ruleRepeatedErrors, windowSpan)
-		if d.newest.Sub(d.errLast) > win || (b.now.Sub(d.errLast) > win && !d.uploading(b.now, th.lateAfter)) {
+		if d.newest.Sub(d.errLast.Time()) > win || (b.now.Sub(d.errLast.Time()) > win && !d.uploading(b.now, th.lateAfter)) {
 			d.errorsOpen, d.errorsLate = false, false
 			b.emit(e.faultResolved(d, ruleRepeatedErrors, b.now, fmt.Sprintf("no error flags for %s", win)))
 		}
@@ -422,7 +422,7 @@ func (e *Engine) tickDevice(b *batch, d *deviceState) {
 	if th.on(ruleDeviceOffline) && !d.offline && d.status.InService() && !d.lastSeen.IsZero() {
 		interval := th.d(ruleDeviceOffline, offlineInterval(d.kind))
 		limit := time.Duration(th.p(ruleDeviceOffline, offlineMultiplier) * float64(interval))
-		if silent := b.now.Sub(d.lastSeen); silent > limit {
+		if silent := b.now.Sub(d.lastSeen.Time()); silent > limit {
 			d.offline = true
 			b.emit(e.offlineFault(d, b.now, fmt.Sprintf("no message for %s (expected every %s)", silent.Round(time.Second), interval)))
 		}
