@@ -77,13 +77,31 @@ func BenchmarkApplyFindingPostgres(b *testing.B) {
 //
 //	go test -run '^$' -bench ApplyFindingsSQLite -benchtime 200x -count 3 ./store/
 func BenchmarkApplyFindingsSQLite(b *testing.B) {
+	benchApplyFindings(b, func(b *testing.B) *Store { return mustOpen(b, filepath.Join(b.TempDir(), "vw.db")) },
+		"no-burden-groups", "DROP TRIGGER alerts_burden_group_insert", "DROP TRIGGER alerts_burden_group_update", "DROP INDEX alerts_burden_group")
+}
+
+// BenchmarkApplyFindingsPostgres is BenchmarkApplyFindingsSQLite in PostgreSQL, where
+// "no-burden-figure" drops the index of migration 0025 (every alert in figure order, for the
+// burden of a long period), to show what it costs each alert written.
+//
+//	go test -run '^$' -bench ApplyFindingsPostgres -benchtime 200x -count 3 ./store/
+func BenchmarkApplyFindingsPostgres(b *testing.B) {
+	pg := testsrv.StartPostgres(b)
+	benchApplyFindings(b, func(b *testing.B) *Store { return mustOpen(b, pg.NewDatabase(b)) },
+		"no-burden-figure", "DROP INDEX alerts_burden_figure")
+}
+
+// benchApplyFindings runs the findings benchmark on stores from open, as migrated and, named
+// without, with the statements drop run first.
+func benchApplyFindings(b *testing.B, open func(b *testing.B) *Store, without string, drop ...string) {
 	const batch, prefill = 100, 100_000
-	for _, schema := range []string{"migrated", "no-burden-groups"} {
+	for _, schema := range []string{"migrated", without} {
 		b.Run(schema, func(b *testing.B) {
-			s := mustOpen(b, filepath.Join(b.TempDir(), "vw.db"))
+			s := open(b)
 			ctx := context.Background()
-			if schema == "no-burden-groups" {
-				for _, q := range []string{"DROP TRIGGER alerts_burden_group_insert", "DROP TRIGGER alerts_burden_group_update", "DROP INDEX alerts_burden_group"} {
+			if schema == without {
+				for _, q := range drop {
 					if _, err := s.db.ExecContext(ctx, q); err != nil {
 						b.Fatal(q, err)
 					}
