@@ -114,8 +114,11 @@ func (s *Alerts) periodAlerts(ctx context.Context, f alerts.BurdenFilter) (float
 			Rows float64 `json:"Plan Rows"`
 		}
 	}
-	if err := json.Unmarshal([]byte(plan), &plans); err != nil || len(plans) != 1 {
-		return 0, fmt.Errorf("the planner's estimate of a period's alerts: %q: %v", plan, err)
+	if err := json.Unmarshal([]byte(plan), &plans); err != nil {
+		return 0, fmt.Errorf("the planner's estimate of a period's alerts: %w", err)
+	}
+	if len(plans) != 1 {
+		return 0, fmt.Errorf("the planner's estimate of a period's alerts: %d plans in %q; want one", len(plans), plan)
 	}
 	return plans[0].Plan.Rows, nil
 }
@@ -131,7 +134,8 @@ func (s *Alerts) burdenOf(ctx context.Context, f alerts.BurdenFilter, part owner
 	if s.dialect == postgres {
 		delays = `string_agg((acknowledged_ms - created_ms)::text, ',')`
 	}
-	// The sums over a figure's alerts (in PostgreSQL, over a figure's patient's, summed again).
+	// The sums over a figure's alerts (in PostgreSQL's sorted plan, over a figure's patient's,
+	// summed again).
 	sums := `SUM(CASE WHEN state = 'resolved' AND resolved_by = ` + system + ` THEN 1 ELSE 0 END) AS by_system,
 		SUM(CASE WHEN state = 'resolved' AND resolved_by <> ` + system + ` THEN 1 ELSE 0 END) AS by_person,
 		SUM(late) AS late, SUM(CASE WHEN silenced <> '' THEN 1 ELSE 0 END) AS silenced,

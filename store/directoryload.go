@@ -32,10 +32,7 @@ func (s *Registry) LoadDirectorySince(ctx context.Context, old *devices.Director
 		return s.LoadDirectory(ctx)
 	}
 	changed := func(query string) ([]string, error) {
-		return queryAll(ctx, tx, query, []any{old.Version(), maxDirectoryChanges + 1}, func(sc scanner) (string, error) {
-			var id string
-			return id, sc.Scan(&id)
-		})
+		return queryAll(ctx, tx, query, []any{old.Version(), maxDirectoryChanges + 1}, scanString)
 	}
 	ids, err := changed(`SELECT device_id FROM device_changes WHERE version > $1 LIMIT $2`)
 	if err != nil {

@@ -402,10 +402,7 @@ func (s *DB) nowMillis() time.Time { return time.UnixMilli(s.now().UnixMilli()).
 
 // DevicesInOpenMoves returns the devices held by a proposed, approved or in-transit move.
 func (s *Moves) DevicesInOpenMoves(ctx context.Context) (map[string]bool, error) {
-	ids, err := queryAll(ctx, s.db, `SELECT device_id FROM move_devices WHERE holds = 1`, nil, func(sc scanner) (string, error) {
-		var id string
-		return id, sc.Scan(&id)
-	})
+	ids, err := queryAll(ctx, s.db, `SELECT device_id FROM move_devices WHERE holds = 1`, nil, scanString)
 	if err != nil {
 		return nil, fmt.Errorf("devices in open moves: %w", err)
 	}

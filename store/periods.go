@@ -103,10 +103,7 @@ func (s *Registry) DevicesChangedSince(ctx context.Context, version int64, limit
 		q += ` LIMIT $2`
 		args = append(args, limit)
 	}
-	out, err := queryAll(ctx, s.db, q, args, func(sc scanner) (string, error) {
-		var id string
-		return id, sc.Scan(&id)
-	})
+	out, err := queryAll(ctx, s.db, q, args, scanString)
 	if err != nil {
 		return nil, fmt.Errorf("devices changed since %d: %w", version, err)
 	}
