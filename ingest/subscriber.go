@@ -95,7 +95,8 @@ func NewSubscriber(cfg SubscriberConfig, p *Pipeline, reg prometheus.Registerer,
 		// so before paho has a route for them); without a default handler they would never be
 		// acknowledged.
 		SetDefaultPublishHandler(s.handle).
-		SetConnectionLostHandler(s.onConnectionLost)
+		SetConnectionLostHandler(s.onConnectionLost).
+		SetStore(mqttconn.NewStore())
 	if mqttconn.Supports(cfg.BrokerURL) {
 		opts.SetCustomOpenConnectionFn(mqttconn.Open)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -26,6 +27,11 @@ type telemetry struct {
 	// buf backs Readings for a typical message, saving the allocations of growing it.
 	buf [3]telemetryReading
 }
+
+// telemetries holds the telemetry values that Decode decodes into, some 900 bytes each, which
+// json.Unmarshal would otherwise have allocated for every message. Decode clears one before use,
+// so the slices a message takes from it (its flags) are never written again.
+var telemetries = sync.Pool{New: func() any { return new(telemetry) }}
 
 // telemetryReading is one element of a telemetry payload's readings.
 type telemetryReading struct {
@@ -64,9 +70,11 @@ func Decode(device string, payload []byte, now time.Time) (Message, []Rejection)
 	if f := checkArraySizes(payload, true); f.reason != "" {
 		return msg, whole(f)
 	}
-	var w telemetry
+	w := telemetries.Get().(*telemetry)
+	defer telemetries.Put(w)
+	*w = telemetry{}
 	w.Readings = w.buf[:0]
-	if f := unmarshal(payload, &w, "object"); f.reason != "" {
+	if f := unmarshal(payload, w, "object"); f.reason != "" {
 		return msg, whole(f)
 	}
 	if f := checkKeys(payload, telemetryKeys); f.reason != "" {
