@@ -40,6 +40,7 @@ type Subscriber struct {
 	client   mqtt.Client
 	log      *slog.Logger
 	now      func() time.Time
+	probe    string // the watchdog's topic
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -69,7 +70,8 @@ func NewSubscriber(cfg SubscriberConfig, p *Pipeline, reg prometheus.Registerer,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Subscriber{cfg: cfg, pipeline: p, log: log.With("component", "mqtt"), now: now, ctx: ctx, cancel: cancel,
-		kick: make(chan struct{}, 1),
+		probe: "vitalwatch/ingest/" + cfg.ClientID + "/probe",
+		kick:  make(chan struct{}, 1),
 		connects: prometheus.NewCounter(prometheus.CounterOpts{Name: "vitalwatch_mqtt_connects_total",
 			Help: "Successful connections of the ingest client to the broker."}),
 		connLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "vitalwatch_mqtt_connection_lost_total",
@@ -163,7 +165,7 @@ func (s *Subscriber) topics() map[string]byte {
 	return map[string]byte{filter("telemetry"): 1, filter("status"): 1}
 }
 
-func (s *Subscriber) probeTopic() string { return "vitalwatch/ingest/" + s.cfg.ClientID + "/probe" }
+func (s *Subscriber) probeTopic() string { return s.probe }
 
 // onConnect and onConnectionLost run on paho's goroutines. They only record the change and
 // wake the supervisor, which owns every reaction to it: subscribing, and connecting again if
@@ -263,14 +265,13 @@ func (s *Subscriber) ensure() bool {
 }
 
 func (s *Subscriber) subscribe() error {
-	if err := s.wait(s.client.SubscribeMultiple(s.topics(), s.handle)); err != nil {
+	// No callbacks: every message goes to the default handler, handle. With a callback paho
+	// keeps a route, and matches each message's topic against each route by splitting both.
+	if err := s.wait(s.client.SubscribeMultiple(s.topics(), nil)); err != nil {
 		return fmt.Errorf("subscribe %v: %w", s.topics(), err)
 	}
 	if s.cfg.WatchdogInterval > 0 {
-		tok := s.client.Subscribe(s.probeTopic(), 0, func(mqtt.Client, mqtt.Message) {
-			s.lastProbe.Store(s.now().UnixNano())
-		})
-		if err := s.wait(tok); err != nil {
+		if err := s.wait(s.client.Subscribe(s.probeTopic(), 0, nil)); err != nil {
 			return fmt.Errorf("subscribe %s: %w", s.probeTopic(), err)
 		}
 	}
@@ -296,10 +297,14 @@ func (s *Subscriber) wait(tok mqtt.Token) error {
 	}
 }
 
-// handle passes a message to the pipeline. It does not acknowledge: the pipeline does, once the
-// message is durable. A message the pipeline cannot take (it is stopping) stays unacknowledged
+// handle passes a message to the pipeline, or notes the watchdog's probe. It does not
+// acknowledge: the pipeline does, once the message is durable. A message the pipeline cannot take (it is stopping) stays unacknowledged
 // and the broker delivers it again to the next session.
 func (s *Subscriber) handle(_ mqtt.Client, m mqtt.Message) {
+	if m.Topic() == s.probe {
+		s.lastProbe.Store(s.now().UnixNano())
+		return
+	}
 	now := s.now()
 	s.busySince.Store(now.UnixNano())
 	defer s.busySince.Store(0)

@@ -18,7 +18,7 @@ import (
 // TestWatchdogResubscribesSilentSubscription removes the ingest client's subscriptions inside
 // the broker while its connection stays up, as a broker that lost its session state would: no
 // error reaches the client, only silence. The watchdog must notice and subscribe again, after
-// which device messages flow once more.
+// which device messages flow once more; before, while its probes came back, it must not.
 func TestWatchdogResubscribesSilentSubscription(t *testing.T) {
 	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), InlineClient: true})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
@@ -50,6 +50,11 @@ func TestWatchdogResubscribesSilentSubscription(t *testing.T) {
 	}
 	send(0, 10)
 	waitFor(t, 20*time.Second, "first 10 acknowledged", func() bool { return r.metric(t, "vitalwatch_ingest_acked_total") == 10 })
+	// While its probes come back, the watchdog leaves the subscription alone.
+	time.Sleep(4 * time.Second) // more than three of the watchdog's intervals
+	if n := r.metric(t, "vitalwatch_mqtt_watchdog_resubscribes_total"); n != 0 {
+		t.Fatalf("the watchdog subscribed again %v times while its probes came back", n)
+	}
 
 	for _, filter := range []string{"devices/+/telemetry", "devices/+/status", "vitalwatch/ingest/" + clientID + "/probe"} {
 		if !srv.Topics.Unsubscribe(filter, clientID) {
