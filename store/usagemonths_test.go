@@ -189,3 +189,66 @@ func firstDiff(got, want []usage.DayCount) string {
 	}
 	return "one is longer"
 }
+
+// TestUsageMonthsUncompressedPostgres checks that PostgreSQL keeps the monthly aggregate's rows
+// uncompressed (migration 0026), those written before the migration included.
+func TestUsageMonthsUncompressedPostgres(t *testing.T) {
+	ctx := context.Background()
+	pg := testsrv.StartPostgres(t)
+	s := mustOpen(t, pg.NewDatabase(t))
+	compressed := func() (n, all int) {
+		t.Helper()
+		if err := s.db.QueryRowContext(ctx, `SELECT count(pg_column_compression(uses)), count(*) FROM usage_months`).Scan(&n, &all); err != nil {
+			t.Fatal(err)
+		}
+		return n, all
+	}
+	// Rows of 40 devices with uses on every day: some 3 KB each, and compressible.
+	write := func(month string) {
+		var counts []usage.DayCount
+		for d := range 40 {
+			for day := 1; day <= 28; day++ {
+				counts = append(counts, usage.DayCount{Device: fmt.Sprintf("device-%03d", d), Site: "s1",
+					Day: usage.Day(fmt.Sprintf("%s-%02d", month, day)), Uses: 1 + day%3})
+			}
+		}
+		if err := s.ReplaceUsage(ctx, usage.Day(month+"-01"), usage.Day(month+"-28"), counts, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	write("2025-01")
+	if n, all := compressed(); n != 0 || all != 1 {
+		t.Fatalf("%d of %d rows compressed, want 0 of 1", n, all)
+	}
+
+	// A row written as before the migration, compressed; then the migration's statements again.
+	if _, err := s.db.ExecContext(ctx, `ALTER TABLE usage_months ALTER COLUMN uses SET STORAGE EXTENDED`); err != nil {
+		t.Fatal(err)
+	}
+	write("2025-02")
+	if n, all := compressed(); n != 1 || all != 2 {
+		t.Fatalf("before the migration: %d of %d rows compressed, want 1 of 2", n, all)
+	}
+	var before []byte
+	if err := s.db.QueryRowContext(ctx, `SELECT uses FROM usage_months WHERE month = '2025-02'`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	body, err := migrations.ReadFile("migrations/postgres/0026_usage_months_uncompressed.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, string(body)); err != nil {
+		t.Fatal(err)
+	}
+	if n, all := compressed(); n != 0 || all != 2 {
+		t.Fatalf("after the migration: %d of %d rows compressed, want 0 of 2", n, all)
+	}
+	var after []byte
+	if err := s.db.QueryRowContext(ctx, `SELECT uses FROM usage_months WHERE month = '2025-02'`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Errorf("the migration changed a row's uses: %d bytes, then %d", len(before), len(after))
+	}
+}
