@@ -386,7 +386,7 @@ func alertSubject(id int64) string { return "alert/" + strconv.FormatInt(id, 10)
 
 // GetAlert returns the alert with its evidence; NotFound if there is none.
 func (s *Alerts) GetAlert(ctx context.Context, id int64) (alerts.Alert, error) {
-	a, err := scanAlert(s.db.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, id))
+	a, err := scanAlert(s.readers.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, errcode.Errorf(errcode.NotFound, "alert %d not found", id)
 	}
@@ -425,7 +425,7 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alerts.Filter) ([]alerts.Aler
 		w.add("id < ?", f.Before)
 	}
 	q := `SELECT ` + alertListColumns + ` FROM ` + from + w.sql() + ` ORDER BY ` + order + ` DESC LIMIT ` + w.arg(pageSize(f.Limit))
-	out, err := queryAll(ctx, s.db, q, w.args, scanAlert)
+	out, err := queryAll(ctx, s.readers, q, w.args, scanAlert)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
 	}
@@ -463,7 +463,7 @@ func (s *Alerts) lastSeenRange(ctx context.Context, f alerts.Filter) (column, fr
 		indexed = "alerts INDEXED BY alerts_last_seen"
 	}
 	var n int
-	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM `+indexed+w.sql()+
+	err = s.readers.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM `+indexed+w.sql()+
 		` LIMIT `+w.arg(rangeProbe)+`) AS probe`, w.args...).Scan(&n)
 	switch {
 	case err != nil:
@@ -529,7 +529,7 @@ func scanAlertEvent(sc scanner) (alerts.Event, error) {
 // AlertHistory returns the events of alert id, oldest first; NotFound if there is no such
 // alert.
 func (s *Alerts) AlertHistory(ctx context.Context, id int64) ([]alerts.Event, error) {
-	evs, err := queryAll(ctx, s.db, `SELECT `+alertEventColumns+` FROM alert_events WHERE alert_id = $1 ORDER BY id`,
+	evs, err := queryAll(ctx, s.readers, `SELECT `+alertEventColumns+` FROM alert_events WHERE alert_id = $1 ORDER BY id`,
 		[]any{id}, scanAlertEvent)
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", alertSubject(id), err)

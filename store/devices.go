@@ -179,7 +179,7 @@ func (s *Registry) SetDeviceSecret(ctx context.Context, id, hash string) error {
 
 // GetDevice returns the device with the id, with its secret's hash; NotFound if there is none.
 func (s *Registry) GetDevice(ctx context.Context, id string) (devices.Device, error) {
-	return getOne(ctx, s.db, "device", id, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, scanDevice)
+	return getOne(ctx, s.readers, "device", id, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, scanDevice)
 }
 
 // ListDevices returns a page of devices by id, optionally only those at a site, of a kind, with

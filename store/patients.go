@@ -132,7 +132,7 @@ func (s *Registry) PatchPatient(ctx context.Context, id string, c devices.Patien
 
 // GetPatient returns the patient with the id; NotFound if there is none.
 func (s *Registry) GetPatient(ctx context.Context, id string) (devices.Patient, error) {
-	return getOne(ctx, s.db, "patient", id, `SELECT `+patientColumns+` FROM patients p WHERE p.id = $1`, scanPatient)
+	return getOne(ctx, s.readers, "patient", id, `SELECT `+patientColumns+` FROM patients p WHERE p.id = $1`, scanPatient)
 }
 
 // ListPatients returns a page of patients by id, optionally of one team, or of the teams of

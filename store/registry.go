@@ -189,7 +189,7 @@ func list[T any](ctx context.Context, s *DB, what, columns, from, idColumn strin
 		w.add(idColumn+" > ?", o.After)
 	}
 	q := `SELECT ` + columns + ` FROM ` + from + w.sql() + ` ORDER BY ` + idColumn + ` LIMIT ` + w.arg(pageSize(o.Limit))
-	out, err := queryAll(ctx, s.db, q, w.args, scan)
+	out, err := queryAll(ctx, s.readers, q, w.args, scan)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", what, err)
 	}

@@ -60,7 +60,7 @@ func (s *Users) CreateToken(ctx context.Context, userID, name string) (token, id
 
 // GetToken returns the API token with the id (never the token itself); NotFound if there is none.
 func (s *Users) GetToken(ctx context.Context, id string) (access.Token, error) {
-	return getOne(ctx, s.db, "token", id, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = $1`, scanToken)
+	return getOne(ctx, s.readers, "token", id, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = $1`, scanToken)
 }
 
 // ListTokens returns the user's API tokens, revoked ones too, oldest first; NotFound if there is
@@ -73,7 +73,7 @@ func (s *Users) ListTokens(ctx context.Context, userID string) ([]access.Token, 
 	if !found {
 		return nil, notFound("user", userID)
 	}
-	out, err := queryAll(ctx, s.db, `SELECT `+tokenColumns+` FROM api_tokens WHERE user_id = $1 ORDER BY created_ms, id`,
+	out, err := queryAll(ctx, s.readers, `SELECT `+tokenColumns+` FROM api_tokens WHERE user_id = $1 ORDER BY created_ms, id`,
 		[]any{userID}, scanToken)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
@@ -115,7 +115,7 @@ func (s *Users) UserByToken(ctx context.Context, token string) (access.User, err
 	if !strings.HasPrefix(token, access.TokenPrefix) {
 		return access.User{}, errcode.Errorf(errcode.Unauthorized, "not a VitalWatch API token (they start with %s)", access.TokenPrefix)
 	}
-	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE hash = $1`, access.HashToken(token)))
+	t, err := scanToken(s.readers.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE hash = $1`, access.HashToken(token)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return access.User{}, errcode.Errorf(errcode.Unauthorized, "unknown API token")
 	}
@@ -181,7 +181,7 @@ func (s *Users) UserBySession(ctx context.Context, id string) (access.User, erro
 	hash := access.HashToken(id)
 	var sess access.Session
 	var created, seen int64
-	err := s.db.QueryRowContext(ctx, `SELECT user_id, created_ms, seen_ms FROM sessions WHERE hash = $1`, hash).
+	err := s.readers.QueryRowContext(ctx, `SELECT user_id, created_ms, seen_ms FROM sessions WHERE hash = $1`, hash).
 		Scan(&sess.UserID, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return access.User{}, errcode.Errorf(errcode.Unauthorized, "not signed in: the session has ended; sign in again")

@@ -71,7 +71,7 @@ func (s *Silences) CreateSilence(ctx context.Context, si alerts.Silence) (alerts
 
 // GetSilence returns the silence with the id; NotFound if there is none.
 func (s *Silences) GetSilence(ctx context.Context, id int64) (alerts.Silence, error) {
-	return getOne(ctx, s.db, "silence", strconv.FormatInt(id, 10), `SELECT `+silenceColumns+` FROM silences WHERE id = $1`, scanSilence)
+	return getOne(ctx, s.readers, "silence", strconv.FormatInt(id, 10), `SELECT `+silenceColumns+` FROM silences WHERE id = $1`, scanSilence)
 }
 
 // DeleteSilence removes a silence, which ends it at once; NotFound if there is none.

@@ -67,7 +67,7 @@ func (s *Registry) UpdateSite(ctx context.Context, site devices.Site) error {
 
 // GetSite returns the site with the id; NotFound if there is none.
 func (s *Registry) GetSite(ctx context.Context, id string) (devices.Site, error) {
-	return getOne(ctx, s.db, "site", id, `SELECT `+siteColumns+` FROM sites WHERE id = $1`, scanSite)
+	return getOne(ctx, s.readers, "site", id, `SELECT `+siteColumns+` FROM sites WHERE id = $1`, scanSite)
 }
 
 // ListSites returns a page of sites by id. It takes no filter.

@@ -60,6 +60,7 @@ var conformance = []struct {
 	{"ListUsers", testListUsers},
 	{"Tokens", testTokens},
 	{"Sessions", testSessions},
+	{"RequestReadsWhileWriting", testRequestReadsWhileWriting},
 	{"AccessAudit", testAccessAudit},
 	{"CreateBatchesAllOrNothing", testCreateBatches},
 	{"TransferPatientDevicesTravel", testTransferTravel},

@@ -132,7 +132,7 @@ func (s *Registry) UpdateTeam(ctx context.Context, team devices.Team) error {
 
 // GetTeam returns the team with the id; NotFound if there is none.
 func (s *Registry) GetTeam(ctx context.Context, id string) (devices.Team, error) {
-	return getOne(ctx, s.db, "team", id, `SELECT `+teamColumns+` FROM teams WHERE id = $1`, scanTeam)
+	return getOne(ctx, s.readers, "team", id, `SELECT `+teamColumns+` FROM teams WHERE id = $1`, scanTeam)
 }
 
 // ListTeams returns a page of teams by id, optionally of one site.

@@ -243,13 +243,13 @@ func getUser(ctx context.Context, q querier, key, query string) (access.User, er
 
 // GetUser returns the user with the id, password hash included; NotFound if there is none.
 func (s *Users) GetUser(ctx context.Context, id string) (access.User, error) {
-	return getUser(ctx, s.db, id, `SELECT `+userColumns+` FROM users WHERE id = $1`)
+	return getUser(ctx, s.readers, id, `SELECT `+userColumns+` FROM users WHERE id = $1`)
 }
 
 // GetUserByUsername returns the user with the username, password hash included; NotFound if
 // there is none.
 func (s *Users) GetUserByUsername(ctx context.Context, username string) (access.User, error) {
-	return getUser(ctx, s.db, username, `SELECT `+userColumns+` FROM users WHERE username = $1`)
+	return getUser(ctx, s.readers, username, `SELECT `+userColumns+` FROM users WHERE username = $1`)
 }
 
 // ListUsers returns a page of users by id, password hashes included.
