@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -96,10 +95,6 @@ func BenchmarkListsDuringFindings(b *testing.B) {
 	}
 	close(stop)
 	wg.Wait()
-	slices.Sort(took)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms(took[len(took)/2]), "p50_ms")
-	b.ReportMetric(ms(took[len(took)*99/100]), "p99_ms")
-	b.ReportMetric(ms(took[len(took)-1]), "max_ms")
+	reportLatencies(b, took)
 	b.ReportMetric(float64(batches.Load()), "batches")
 }

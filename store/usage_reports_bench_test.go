@@ -82,10 +82,15 @@ func BenchmarkCountUsesDuringReports(b *testing.B) {
 	}
 	close(stop)
 	wg.Wait()
+	reportLatencies(b, took)
+	b.ReportMetric(float64(reports.Load()), "reports")
+}
+
+// reportLatencies reports the median, the 99th percentile and the longest of took, in ms.
+func reportLatencies(b *testing.B, took []time.Duration) {
 	slices.Sort(took)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(ms(took[len(took)/2]), "p50_ms")
 	b.ReportMetric(ms(took[len(took)*99/100]), "p99_ms")
 	b.ReportMetric(ms(took[len(took)-1]), "max_ms")
-	b.ReportMetric(float64(reports.Load()), "reports")
 }
