@@ -43,14 +43,14 @@ func BenchmarkListsDuringFindings(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if err := s.CreateSite(ctx, devices.Site{ID: "s1", Name: "s1"}); err != nil {
+	if err := s.CreateSite(asAdmin, devices.Site{ID: "s1", Name: "s1"}); err != nil {
 		b.Fatal(err)
 	}
 	ds := make([]devices.Device, devs)
 	for i := range ds {
-		ds[i] = devices.Device{ID: fmt.Sprintf("dev-%05d", i), Kind: devices.GlucoseMeter, SiteID: "s1", Status: devices.Active, Mode: devices.StationMode}
+		ds[i] = devices.Device{ID: fmt.Sprintf("dev-%05d", i), Kind: devices.GlucoseMeter, SiteID: "s1", Status: devices.Active, Mode: devices.StationMode, RatedUsesPerDay: 20, SecretHash: station1.SecretHash}
 	}
-	if err := s.CreateDevices(ctx, ds); err != nil {
+	if err := s.CreateDevices(asAdmin, ds); err != nil {
 		b.Fatal(err)
 	}
 
