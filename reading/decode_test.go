@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -472,4 +473,42 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestDecodeConcurrentlyAndAfterReuse decodes messages of different shapes on several goroutines
+// at once, over and over, and checks each answer against the one decoded alone first: Decode
+// reuses the values it decodes into, and one message's fields (its flags, its readings) must
+// not show up in, or be changed by, another's.
+func TestDecodeConcurrentlyAndAfterReuse(t *testing.T) {
+	payloads := [][]byte{
+		typical,
+		[]byte(designExample),
+		[]byte(`{"ts":1795303800000,"seq":7,"flags":["low_battery","Cuff_Loose"],"readings":[{"type":"spo2","value":97,"unit":"%"}]}`),
+		[]byte(`{"patient":"p-77","readings":[{"type":"weight","value":71.5,"unit":"kg"},{"type":"steps","value":1200},` +
+			`{"type":"glucose","value":5.1,"unit":"mmol/L"},{"type":"heart_rate","value":64,"unit":"/min"},{"type":"bp","systolic":"high"}]}`),
+		[]byte(`{"readings":[{"type":"temperature","value":37.2,"unit":"Cel"}],"flags":["cuff_loose"],"battery":"full"}`),
+	}
+	type answer struct {
+		msg Message
+		rej []Rejection
+	}
+	want := make([]answer, len(payloads))
+	for i, p := range payloads {
+		msg, rej := Decode(dev, p, now)
+		want[i] = answer{msg, rej}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for n := range 500 {
+				i := (g + n) % len(payloads)
+				msg, rej := Decode(dev, payloads[i], now)
+				if !reflect.DeepEqual(answer{msg, rej}, want[i]) {
+					t.Errorf("payload %d decoded on goroutine %d: %+v, %+v; want %+v, %+v", i, g, msg, rej, want[i].msg, want[i].rej)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
