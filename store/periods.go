@@ -71,7 +71,7 @@ func (s *Registry) DevicePeriods(ctx context.Context, from, to time.Time, device
 			args = append(args, id)
 		}
 	}
-	out, err := queryAll(ctx, s.db, q+` ORDER BY device_id, from_ms`, args, scanPeriod)
+	out, err := queryAll(ctx, s.readers, q+` ORDER BY device_id, from_ms`, args, scanPeriod)
 	if err != nil {
 		return nil, fmt.Errorf("device periods: %w", err)
 	}
@@ -103,7 +103,7 @@ func (s *Registry) DevicesChangedSince(ctx context.Context, version int64, limit
 		q += ` LIMIT $2`
 		args = append(args, limit)
 	}
-	out, err := queryAll(ctx, s.db, q, args, scanString)
+	out, err := queryAll(ctx, s.readers, q, args, scanString)
 	if err != nil {
 		return nil, fmt.Errorf("devices changed since %d: %w", version, err)
 	}

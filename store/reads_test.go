@@ -11,8 +11,9 @@ import (
 
 // testRequestReadsWhileWriting holds a write transaction open, as ingest does while it records a
 // batch, and checks that what the API reads on every request (the session and its user, lists,
-// single records) is answered meanwhile instead of waiting for it: in SQLite, the store's one
-// writing connection is busy until the transaction ends.
+// single records) and what an instance reads when the registry changes are answered meanwhile
+// instead of waiting for it: in SQLite, the store's one writing connection is busy until the
+// transaction ends.
 func testRequestReadsWhileWriting(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
@@ -49,5 +50,21 @@ func testRequestReadsWhileWriting(t *testing.T, newDSN func(t *testing.T) string
 	}
 	if p, err := s.GetPatient(ctx, patient[0].ID); err != nil || p.ID != patient[0].ID {
 		t.Errorf("GetPatient while a write is open = %q, %v", p.ID, err)
+	}
+
+	// What the instance reads when the registry changes: its version, the directory, the
+	// periods that the fleet's reports count, the sites.
+	version, err := s.RegistryVersion(ctx)
+	if err != nil || version == 0 {
+		t.Errorf("RegistryVersion while a write is open = %d, %v", version, err)
+	}
+	if dir, err := s.LoadDirectory(ctx); err != nil || dir.Version() != version {
+		t.Errorf("LoadDirectory while a write is open: %v", err)
+	}
+	if ps, err := s.DevicePeriods(ctx, time.Unix(0, 0), time.Now().Add(time.Hour)); err != nil || len(ps) == 0 {
+		t.Errorf("DevicePeriods while a write is open = %d periods, %v", len(ps), err)
+	}
+	if sites, err := s.AllSites(ctx); err != nil || len(sites) != 2 {
+		t.Errorf("AllSites while a write is open = %d sites, %v; want 2", len(sites), err)
 	}
 }

@@ -89,7 +89,7 @@ func (s *DB) audit(ctx context.Context, tx *sql.Tx, actor, action, subject strin
 // that holds a Directory polls it to know when to load a new one.
 func (s *Registry) RegistryVersion(ctx context.Context) (int64, error) {
 	var v int64
-	if err := s.db.QueryRowContext(ctx, `SELECT version FROM registry_version WHERE id = 1`).Scan(&v); err != nil {
+	if err := s.readers.QueryRowContext(ctx, `SELECT version FROM registry_version WHERE id = 1`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("registry version: %w", err)
 	}
 	return v, nil
@@ -100,11 +100,11 @@ func (s *Registry) RegistryVersion(ctx context.Context) (int64, error) {
 func (s *Registry) snapshot(ctx context.Context) (*sql.Tx, int64, error) {
 	var opts *sql.TxOptions
 	if s.dialect == postgres {
-		// Read committed would give each statement its own snapshot; SQLite's single
-		// connection already sees one.
+		// Read committed would give each statement its own snapshot; a SQLite transaction
+		// already sees one.
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	}
-	tx, err := s.db.BeginTx(ctx, opts)
+	tx, err := s.readers.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, 0, fmt.Errorf("load directory: %w", err)
 	}

@@ -80,7 +80,7 @@ func (s *Registry) ListSites(ctx context.Context, o devices.ListOptions) ([]devi
 
 // AllSites returns every site, by id: there are few enough to hold at once.
 func (s *Registry) AllSites(ctx context.Context) ([]devices.Site, error) {
-	out, err := queryAll(ctx, s.db, `SELECT `+siteColumns+` FROM sites ORDER BY id`, nil, scanSite)
+	out, err := queryAll(ctx, s.readers, `SELECT `+siteColumns+` FROM sites ORDER BY id`, nil, scanSite)
 	if err != nil {
 		return nil, fmt.Errorf("all sites: %w", err)
 	}

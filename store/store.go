@@ -75,8 +75,9 @@ func (d dialect) values(rows, cols int) string {
 type DB struct {
 	db *sql.DB
 	// readers is for the long reads of reports (the usage's day counts and months, the alert
-	// burden, whose parts run side by side) and for what the API reads on every request (the
-	// session or token and its user, lists and single records): in SQLite a pool of read-only
+	// burden, whose parts run side by side), for what the API reads on every request (the
+	// session or token and its user, lists and single records) and for the registry's snapshots
+	// (its version, the directory, the periods): in SQLite a pool of read-only
 	// connections to the same file, which WAL lets read while db writes, so that neither a
 	// report nor a request waits for ingest's writes or holds them up; in PostgreSQL db itself.
 	// A read there sees every write committed before it began.
