@@ -93,9 +93,9 @@ func NewSubscriber(cfg SubscriberConfig, p *Pipeline, reg prometheus.Registerer,
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetOnConnectHandler(s.onConnect).
-		// A resumed session's queued messages can arrive before onConnect has subscribed (and
-		// so before paho has a route for them); without a default handler they would never be
-		// acknowledged.
+		// Every message comes to the default handler: the subscriptions have no callbacks (see
+		// subscribe), and a resumed session's queued messages can arrive before onConnect has
+		// subscribed at all.
 		SetDefaultPublishHandler(s.handle).
 		SetConnectionLostHandler(s.onConnectionLost).
 		SetStore(mqttconn.NewStore())
@@ -298,8 +298,9 @@ func (s *Subscriber) wait(tok mqtt.Token) error {
 }
 
 // handle passes a message to the pipeline, or notes the watchdog's probe. It does not
-// acknowledge: the pipeline does, once the message is durable. A message the pipeline cannot take (it is stopping) stays unacknowledged
-// and the broker delivers it again to the next session.
+// acknowledge: the pipeline does, once the message is durable. A message the pipeline cannot
+// take (it is stopping) stays unacknowledged and the broker delivers it again to the next
+// session.
 func (s *Subscriber) handle(_ mqtt.Client, m mqtt.Message) {
 	if m.Topic() == s.probe {
 		s.lastProbe.Store(s.now().UnixNano())
