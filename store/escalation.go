@@ -36,7 +36,7 @@ func (s *Alerts) unacknowledgedAlerts(ctx context.Context, page int) ([]alerts.U
 		ORDER BY id LIMIT ` + fmt.Sprint(page)
 	var kept []alerts.Unacknowledged
 	for after := int64(0); ; {
-		out, err := queryAll(ctx, s.db, q, []any{after}, func(sc scanner) (alerts.Unacknowledged, error) {
+		out, err := queryAll(ctx, s.readers, q, []any{after}, func(sc scanner) (alerts.Unacknowledged, error) {
 			var u alerts.Unacknowledged
 			var escalated, paged sql.NullInt64
 			a, err := scanAlert(withExtra{sc, []any{&escalated, &u.EscalatedTo, &paged}})

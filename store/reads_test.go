@@ -11,9 +11,9 @@ import (
 
 // testRequestReadsWhileWriting holds a write transaction open, as ingest does while it records a
 // batch, and checks that what the API reads on every request (the session and its user, lists,
-// single records) and what an instance reads when the registry changes are answered meanwhile
-// instead of waiting for it: in SQLite, the store's one writing connection is busy until the
-// transaction ends.
+// single records), what an instance reads when the registry changes and what the escalator
+// reads at each tick are answered meanwhile instead of waiting for it: in SQLite, the store's
+// one writing connection is busy until the transaction ends.
 func testRequestReadsWhileWriting(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	s := newStore(t, newDSN)
@@ -66,5 +66,9 @@ func testRequestReadsWhileWriting(t *testing.T, newDSN func(t *testing.T) string
 	}
 	if sites, err := s.AllSites(ctx); err != nil || len(sites) != 2 {
 		t.Errorf("AllSites while a write is open = %d sites, %v; want 2", len(sites), err)
+	}
+	// The escalator's reading of every unacknowledged urgent alert, at each of its ticks.
+	if _, err := s.UnacknowledgedAlerts(ctx); err != nil {
+		t.Errorf("UnacknowledgedAlerts while a write is open: %v", err)
 	}
 }
