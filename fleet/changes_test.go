@@ -232,11 +232,7 @@ func testReportsAfterChanges(t *testing.T, dsn string) {
 // gets a state of its own version, and leaves the newer one kept.
 func TestRegistryStateOfAnOlderDirectory(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	admin := audit.WithActor(ctx, "test")
 	d := devices.Device{ID: "s1", Kind: devices.Scale, SiteID: "a", Mode: devices.StationMode, RatedUsesPerDay: 10,
 		Status: devices.Active, SecretHash: "x"}
@@ -279,11 +275,7 @@ func TestRegistryStateOfAnOlderDirectory(t *testing.T) {
 // after the last change are those of reports made anew.
 func TestReportsConcurrentWithChanges(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	admin := audit.WithActor(ctx, "test")
 	clock := time.Now().UTC()
 	last := usage.MonthOf(clock).Prev()

@@ -40,14 +40,21 @@ var (
 	counts = map[string]int{"idle": 4, "busy": 1, "far": 1, "fine": 2}
 )
 
-func newFixture(t *testing.T) (*Reports, *store.Store) {
+// openSQLite opens a store on a new SQLite file in the test's directory, closed at its end.
+func openSQLite(t *testing.T) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "vw.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newFixture(t *testing.T) (*Reports, *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	st := openSQLite(t)
 	admin := audit.WithActor(ctx, "test")
 	if err := st.CreateSites(admin, sites); err != nil {
 		t.Fatal(err)

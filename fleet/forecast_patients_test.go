@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/forecast"
 	"github.com/vitalwatch/vitalwatch/reallocation"
-	"github.com/vitalwatch/vitalwatch/store"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
@@ -74,11 +72,7 @@ func (p patientLog) PatientRecords(context.Context) ([]devices.PatientRecord, er
 func patientsFixture(t *testing.T) *Reports {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	admin := audit.WithActor(ctx, "test")
 	if err := st.CreateSites(admin, []devices.Site{
 		{ID: "grow", Name: "Growing CHC", Lat: 31.20, Lon: 121.40, TimeZone: shanghi},

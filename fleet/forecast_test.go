@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reallocation"
-	"github.com/vitalwatch/vitalwatch/store"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
@@ -24,11 +22,7 @@ import (
 func growingFixture(t *testing.T) *Reports {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	admin := audit.WithActor(ctx, "test")
 	if err := st.CreateSites(admin, []devices.Site{
 		{ID: "calm", Name: "Calm CHC", Lat: 31.20, Lon: 121.40, TimeZone: shanghi},

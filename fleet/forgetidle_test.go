@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/vitalwatch/vitalwatch/audit"
 	"github.com/vitalwatch/vitalwatch/devices"
 	"github.com/vitalwatch/vitalwatch/reallocation"
-	"github.com/vitalwatch/vitalwatch/store"
 	"github.com/vitalwatch/vitalwatch/usage"
 )
 
@@ -20,11 +18,7 @@ import (
 // for CacheIdle, and that the reports answer the same after.
 func TestForgetIdle(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	admin := audit.WithActor(ctx, "test")
 	now := time.Now().UTC()
 	last := usage.MonthOf(now).Prev()

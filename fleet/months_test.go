@@ -218,11 +218,7 @@ func testReportsFromMonths(t *testing.T, dsn string) {
 // and both are the day counts'.
 func TestReportsFromMonthsStarted(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	admin := audit.WithActor(ctx, "test")
 	must := func(err error) {
 		t.Helper()
