@@ -136,14 +136,14 @@ func (s *Registry) ReturnDevice(ctx context.Context, deviceID string, at time.Ti
 // Assignments returns the device's assignments, oldest first; NotFound if there is no such
 // device.
 func (s *Registry) Assignments(ctx context.Context, deviceID string) ([]devices.Assignment, error) {
-	found, err := exists(ctx, s.db, `SELECT 1 FROM devices WHERE id = $1`, deviceID)
+	found, err := exists(ctx, s.readers, `SELECT 1 FROM devices WHERE id = $1`, deviceID)
 	if err != nil {
 		return nil, fmt.Errorf("assignments of %s: %w", deviceID, err)
 	}
 	if !found {
 		return nil, notFound("device", deviceID)
 	}
-	as, err := queryAll(ctx, s.db, `SELECT `+assignmentColumns+` FROM assignments WHERE device_id = $1 ORDER BY from_ms`,
+	as, err := queryAll(ctx, s.readers, `SELECT `+assignmentColumns+` FROM assignments WHERE device_id = $1 ORDER BY from_ms`,
 		[]any{deviceID}, scanAssignment)
 	if err != nil {
 		return nil, fmt.Errorf("assignments of %s: %w", deviceID, err)

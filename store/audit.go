@@ -37,7 +37,7 @@ func (s *Audit) AuditLog(ctx context.Context, f audit.Filter) ([]audit.Entry, er
 	}
 	q := `SELECT id, at_ms, actor, action, subject, detail FROM audit_log` + w.sql() +
 		` ORDER BY id DESC LIMIT ` + w.arg(pageSize(f.Limit))
-	out, err := queryAll(ctx, s.db, q, w.args, func(sc scanner) (audit.Entry, error) {
+	out, err := queryAll(ctx, s.readers, q, w.args, func(sc scanner) (audit.Entry, error) {
 		var e audit.Entry
 		var ms int64
 		err := sc.Scan(&e.ID, &ms, &e.Actor, &e.Action, &e.Subject, &e.Detail)

@@ -389,7 +389,7 @@ func (s *Alerts) burdenPopulation(ctx context.Context, figures []alerts.Burden) 
 			owner string
 			n     int
 		}
-		counts, err := queryAll(ctx, s.db, fmt.Sprintf(c.query, strings.Join(ps, ", ")), w.args, func(sc scanner) (count, error) {
+		counts, err := queryAll(ctx, s.readers, fmt.Sprintf(c.query, strings.Join(ps, ", ")), w.args, func(sc scanner) (count, error) {
 			var n count
 			return n, sc.Scan(&n.owner, &n.n)
 		})
@@ -420,7 +420,7 @@ type populationCache struct {
 // registry change). The map is shared: callers must not change it.
 func (s *Alerts) allPopulation(ctx context.Context) (map[burdenKey]int, error) {
 	var version int64
-	if err := s.db.QueryRowContext(ctx, `SELECT version FROM registry_version WHERE id = 1`).Scan(&version); err != nil {
+	if err := s.readers.QueryRowContext(ctx, `SELECT version FROM registry_version WHERE id = 1`).Scan(&version); err != nil {
 		return nil, err
 	}
 	c := s.population
@@ -445,7 +445,7 @@ func (s *Alerts) allPopulation(ctx context.Context) (map[burdenKey]int, error) {
 		{alerts.Clinical, `SELECT team_id, COUNT(*) FROM patients GROUP BY team_id`},
 		{alerts.Fault, `SELECT site_id, COUNT(*) FROM devices WHERE status <> 'retired' GROUP BY site_id`},
 	} {
-		counts, err := queryAll(ctx, s.db, q.query, nil, scan)
+		counts, err := queryAll(ctx, s.readers, q.query, nil, scan)
 		if err != nil {
 			return nil, err
 		}

@@ -78,7 +78,7 @@ func (s *DeadLetters) ListDeadLetters(ctx context.Context, f deadletter.Filter) 
 	}
 	q := `SELECT id, received_ms, device, topic, reason, detail, reading, payload, payload_size
 		FROM dead_letters` + w.sql() + " ORDER BY id DESC LIMIT " + w.arg(pageSize(f.Limit))
-	rows, err := s.db.QueryContext(ctx, q, w.args...)
+	rows, err := s.readers.QueryContext(ctx, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
@@ -100,6 +100,6 @@ func (s *DeadLetters) ListDeadLetters(ctx context.Context, f deadletter.Filter) 
 // CountDeadLetters returns how many dead letters are stored.
 func (s *DeadLetters) CountDeadLetters(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters`).Scan(&n)
+	err := s.readers.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters`).Scan(&n)
 	return n, err
 }

@@ -43,7 +43,7 @@ func (s *Alerts) DeviceFaults(ctx context.Context, rules []string, deviceIDs []s
 		w.conds = append(w.conds, "device IN ("+in(chunk)+")", "rule IN ("+in(rules)+")", "category = 'fault'")
 		q := `SELECT id, rule, subject, device, site, state, first_seen_ms, last_seen_ms, resolved_ms FROM ` + from + w.sql() +
 			` ORDER BY device, first_seen_ms, id`
-		got, err := queryAll(ctx, s.db, q, w.args, func(sc scanner) (alerts.Alert, error) {
+		got, err := queryAll(ctx, s.readers, q, w.args, func(sc scanner) (alerts.Alert, error) {
 			a := alerts.Alert{Category: alerts.Fault}
 			var subject string
 			var first, last int64

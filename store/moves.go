@@ -376,7 +376,7 @@ func (s *Moves) ListMoves(ctx context.Context, f devices.MoveFilter) ([]devices.
 		w.add("id < ?", f.Before)
 	}
 	q := `SELECT ` + moveColumns + ` FROM moves` + w.sql() + ` ORDER BY id DESC LIMIT ` + w.arg(pageSize(f.Limit))
-	ms, err := queryAll(ctx, s.db, q, w.args, scanMove)
+	ms, err := queryAll(ctx, s.readers, q, w.args, scanMove)
 	if err != nil {
 		return nil, fmt.Errorf("list moves: %w", err)
 	}
@@ -384,7 +384,7 @@ func (s *Moves) ListMoves(ctx context.Context, f devices.MoveFilter) ([]devices.
 	for i, m := range ms {
 		ids[i] = m.ID
 	}
-	ds, err := moveDevices(ctx, s.db, ids)
+	ds, err := moveDevices(ctx, s.readers, ids)
 	if err != nil {
 		return nil, fmt.Errorf("list moves: %w", err)
 	}
@@ -402,7 +402,7 @@ func (s *DB) nowMillis() time.Time { return time.UnixMilli(s.now().UnixMilli()).
 
 // DevicesInOpenMoves returns the devices held by a proposed, approved or in-transit move.
 func (s *Moves) DevicesInOpenMoves(ctx context.Context) (map[string]bool, error) {
-	ids, err := queryAll(ctx, s.db, `SELECT device_id FROM move_devices WHERE holds = 1`, nil, scanString)
+	ids, err := queryAll(ctx, s.readers, `SELECT device_id FROM move_devices WHERE holds = 1`, nil, scanString)
 	if err != nil {
 		return nil, fmt.Errorf("devices in open moves: %w", err)
 	}
@@ -416,7 +416,7 @@ func (s *Moves) DevicesInOpenMoves(ctx context.Context) (map[string]bool, error)
 // OpenMoveArrivals returns, per receiving site and kind, how many devices the proposed,
 // approved and in-transit moves to it hold, ordered by site and kind.
 func (s *Moves) OpenMoveArrivals(ctx context.Context) ([]devices.Arrival, error) {
-	out, err := queryAll(ctx, s.db, `SELECT m.to_site, m.kind, COUNT(*) FROM moves m
+	out, err := queryAll(ctx, s.readers, `SELECT m.to_site, m.kind, COUNT(*) FROM moves m
 		JOIN move_devices d ON d.move_id = m.id
 		WHERE d.holds = 1 GROUP BY m.to_site, m.kind ORDER BY m.to_site, m.kind`, nil, func(sc scanner) (devices.Arrival, error) {
 		var a devices.Arrival

@@ -103,7 +103,7 @@ func (s *Thresholds) Overrides(ctx context.Context, kind, id string) (rules.Over
 		return nil, err
 	}
 	var raw sql.NullString
-	err = s.db.QueryRowContext(ctx, `SELECT o.overrides FROM `+table+` t
+	err = s.readers.QueryRowContext(ctx, `SELECT o.overrides FROM `+table+` t
 		LEFT JOIN overrides o ON o.kind = $1 AND o.id = t.id WHERE t.id = $2`, kind, id).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(kind, id)
@@ -122,7 +122,7 @@ func (s *Thresholds) Overrides(ctx context.Context, kind, id string) (rules.Over
 
 // AllOverrides returns every team's and every patient's overrides, by id (rules.Settings).
 func (s *Thresholds) AllOverrides(ctx context.Context) (teams, patients map[string]rules.Overrides, err error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT kind, id, overrides FROM overrides`)
+	rows, err := s.readers.QueryContext(ctx, `SELECT kind, id, overrides FROM overrides`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("all overrides: %w", err)
 	}

@@ -14,7 +14,7 @@ import (
 // left the patient in and, but for a transfer, the plans.
 func (s *Registry) PatientRecords(ctx context.Context) ([]devices.PatientRecord, error) {
 	type team struct{ id, site string }
-	teams, err := queryAll(ctx, s.db, `SELECT id, site_id FROM teams`, nil, func(sc scanner) (team, error) {
+	teams, err := queryAll(ctx, s.readers, `SELECT id, site_id FROM teams`, nil, func(sc scanner) (team, error) {
 		var t team
 		return t, sc.Scan(&t.id, &t.site)
 	})
@@ -29,7 +29,7 @@ func (s *Registry) PatientRecords(ctx context.Context) ([]devices.PatientRecord,
 		at                      int64
 		action, subject, detail string
 	}
-	rows, err := queryAll(ctx, s.db, `SELECT at_ms, action, subject, detail FROM audit_log
+	rows, err := queryAll(ctx, s.readers, `SELECT at_ms, action, subject, detail FROM audit_log
 		WHERE action IN ('patient.create', 'patient.update', 'patient.transfer') ORDER BY id`, nil,
 		func(sc scanner) (row, error) {
 			var r row

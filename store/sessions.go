@@ -66,7 +66,7 @@ func (s *Users) GetToken(ctx context.Context, id string) (access.Token, error) {
 // ListTokens returns the user's API tokens, revoked ones too, oldest first; NotFound if there is
 // no such user.
 func (s *Users) ListTokens(ctx context.Context, userID string) ([]access.Token, error) {
-	found, err := exists(ctx, s.db, `SELECT 1 FROM users WHERE id = $1`, userID)
+	found, err := exists(ctx, s.readers, `SELECT 1 FROM users WHERE id = $1`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}

@@ -116,7 +116,7 @@ func (s *Silences) ListSilences(ctx context.Context, f alerts.SilenceFilter) ([]
 		w.add("id < ?", f.Before)
 	}
 	q := `SELECT ` + silenceColumns + ` FROM silences` + w.sql() + ` ORDER BY id DESC LIMIT ` + w.arg(pageSize(f.Limit))
-	out, err := queryAll(ctx, s.db, q, w.args, scanSilence)
+	out, err := queryAll(ctx, s.readers, q, w.args, scanSilence)
 	if err != nil {
 		return nil, fmt.Errorf("list silences: %w", err)
 	}
@@ -126,7 +126,7 @@ func (s *Silences) ListSilences(ctx context.Context, f alerts.SilenceFilter) ([]
 // SilencesEndingAfter returns every silence that ends after t, in force or to come
 // (rules.Settings).
 func (s *Silences) SilencesEndingAfter(ctx context.Context, t time.Time) ([]alerts.Silence, error) {
-	out, err := queryAll(ctx, s.db, `SELECT `+silenceColumns+` FROM silences WHERE until_ms > $1 ORDER BY id`,
+	out, err := queryAll(ctx, s.readers, `SELECT `+silenceColumns+` FROM silences WHERE until_ms > $1 ORDER BY id`,
 		[]any{t.UnixMilli()}, scanSilence)
 	if err != nil {
 		return nil, fmt.Errorf("silences: %w", err)

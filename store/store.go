@@ -74,10 +74,12 @@ func (d dialect) values(rows, cols int) string {
 // DB is a handle on the database, which every service shares. It is safe for concurrent use.
 type DB struct {
 	db *sql.DB
-	// readers is for the long reads of reports (the usage's day counts and months, the alert
-	// burden, whose parts run side by side), for what the API reads on every request (the
-	// session or token and its user, lists and single records), the registry's snapshots (its
-	// version, the directory, the periods) and the escalator's ticks: in SQLite a pool of read-only
+	// readers is for the reads made outside a transaction: the long reads of reports (the
+	// usage's day counts and months, the alert burden, whose parts run side by side), what the
+	// API reads on every request (the session or token and its user, lists and single records),
+	// the registry's snapshots (its version, the directory, the periods) and the escalator's
+	// ticks. The reads that the deliveries of events and webhooks make beside their claims and
+	// cursors stay on db. In SQLite readers is a pool of read-only
 	// connections to the same file, which WAL lets read while db writes, so that neither a
 	// report nor a request waits for ingest's writes or holds them up; in PostgreSQL db itself.
 	// A read there sees every write committed before it began.

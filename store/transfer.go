@@ -117,14 +117,14 @@ func returnAt(ctx context.Context, s *DB, tx *sql.Tx, actor string, loan devices
 
 // Transfers returns the patient's transfers, oldest first; NotFound if there is no such patient.
 func (s *Registry) Transfers(ctx context.Context, patientID string) ([]devices.Transfer, error) {
-	found, err := exists(ctx, s.db, `SELECT 1 FROM patients WHERE id = $1`, patientID)
+	found, err := exists(ctx, s.readers, `SELECT 1 FROM patients WHERE id = $1`, patientID)
 	if err != nil {
 		return nil, fmt.Errorf("transfers of %s: %w", patientID, err)
 	}
 	if !found {
 		return nil, notFound("patient", patientID)
 	}
-	out, err := queryAll(ctx, s.db, `SELECT id, patient_id, from_team, to_team, at_ms, actor, device_policy
+	out, err := queryAll(ctx, s.readers, `SELECT id, patient_id, from_team, to_team, at_ms, actor, device_policy
 		FROM patient_transfers WHERE patient_id = $1 ORDER BY id`, []any{patientID}, func(sc scanner) (devices.Transfer, error) {
 		var t devices.Transfer
 		var ms int64

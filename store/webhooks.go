@@ -171,7 +171,7 @@ func (s *Webhooks) ListWebhooks(ctx context.Context, f notify.WebhookFilter) ([]
 		w.add("id > ?", f.After)
 	}
 	q := `SELECT ` + webhookColumns + ` FROM webhooks` + w.sql() + ` ORDER BY id LIMIT ` + w.arg(pageSize(f.Limit))
-	out, err := queryAll(ctx, s.db, q, w.args, scanWebhook)
+	out, err := queryAll(ctx, s.readers, q, w.args, scanWebhook)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
@@ -181,7 +181,7 @@ func (s *Webhooks) ListWebhooks(ctx context.Context, f notify.WebhookFilter) ([]
 // AllWebhooks returns every webhook, with its secret, in ID order: what the deliverer matches
 // events against.
 func (s *Webhooks) AllWebhooks(ctx context.Context) ([]notify.Webhook, error) {
-	out, err := queryAll(ctx, s.db, `SELECT `+webhookColumns+` FROM webhooks ORDER BY id`, nil, scanWebhook)
+	out, err := queryAll(ctx, s.readers, `SELECT `+webhookColumns+` FROM webhooks ORDER BY id`, nil, scanWebhook)
 	if err != nil {
 		return nil, fmt.Errorf("all webhooks: %w", err)
 	}
