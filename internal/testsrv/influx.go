@@ -46,20 +46,48 @@ func StartInflux(tb testing.TB, opts InfluxOptions) *Influx {
 	if opts.Database == "" {
 		opts.Database = "vitalwatch"
 	}
+	return startInflux(tb, bin, opts, FreePort)
+}
+
+// startInflux is StartInflux with the ports picked by pick. A port that pick found free may be
+// taken by another test's server before influxd binds it; then influxd exits at once, and is
+// started again on other ports.
+func startInflux(tb testing.TB, bin string, opts InfluxOptions, pick func(testing.TB) int) *Influx {
+	tb.Helper()
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		i := newInflux(tb, bin, opts, pick)
+		err := i.start()
+		if err == nil {
+			tb.Cleanup(i.Stop)
+			return i
+		}
+		if opts.Port == 0 && attempt < attempts && strings.Contains(logTail(i.proc.logPath), "address already in use") {
+			i.proc.stop()
+			continue
+		}
+		i.proc.fatalf(tb, "testsrv: %v", err)
+	}
+}
+
+// newInflux writes the configuration of an influxd in a new temporary directory, on opts.Port
+// or a port from pick, and returns it not started.
+func newInflux(tb testing.TB, bin string, opts InfluxOptions, pick func(testing.TB) int) *Influx {
+	tb.Helper()
 	port := opts.Port
 	if port == 0 {
-		port = FreePort(tb)
+		port = pick(tb)
 	}
-	rpcPort := FreePort(tb)
+	rpcPort := pick(tb)
 	for rpcPort == port {
-		rpcPort = FreePort(tb)
+		rpcPort = pick(tb)
 	}
 	dir := tb.TempDir()
 	confPath := filepath.Join(dir, "influxd.toml")
 	if err := os.WriteFile(confPath, []byte(influxConfig(dir, port, rpcPort)), 0o644); err != nil {
 		tb.Fatalf("testsrv: write influxd config: %v", err)
 	}
-	i := &Influx{
+	return &Influx{
 		URL:      "http://127.0.0.1:" + strconv.Itoa(port),
 		Database: opts.Database,
 		Bucket:   opts.Database + "/autogen",
@@ -72,9 +100,6 @@ func StartInflux(tb testing.TB, opts InfluxOptions) *Influx {
 		},
 		http: &http.Client{Timeout: 30 * time.Second},
 	}
-	tb.Cleanup(i.Stop)
-	i.Start(tb)
-	return i
 }
 
 func findInfluxd(tb testing.TB) string {
@@ -157,12 +182,19 @@ bind-address = %s
 func (i *Influx) Stop() { i.proc.stop() }
 
 // Start starts influxd again after Stop, on the same port and with the same data, to end a
-// simulated outage. StartInflux calls it for the first start.
+// simulated outage.
 func (i *Influx) Start(tb testing.TB) {
 	tb.Helper()
+	if err := i.start(); err != nil {
+		i.proc.fatalf(tb, "testsrv: %v", err)
+	}
+}
+
+// start starts influxd, waits until it answers and creates the database.
+func (i *Influx) start() error {
 	r, err := i.proc.start()
 	if err != nil {
-		i.proc.fatalf(tb, "testsrv: start influxd: %v", err)
+		return fmt.Errorf("start influxd: %w", err)
 	}
 	err = r.waitReady(60*time.Second, func() error {
 		resp, err := i.http.Get(i.URL + "/ping")
@@ -176,20 +208,21 @@ func (i *Influx) Start(tb testing.TB) {
 		return nil
 	})
 	if err != nil {
-		i.proc.fatalf(tb, "testsrv: influxd on %s: %v", i.URL, err)
+		return fmt.Errorf("influxd on %s: %w", i.URL, err)
 	}
 	// CREATE DATABASE is a no-op for an existing database, so a restart may repeat it.
 	stmt := "CREATE DATABASE " + quoteInfluxQLIdent(i.Database)
 	resp, err := i.http.PostForm(i.URL+"/query", url.Values{"q": {stmt}})
 	if err != nil {
-		i.proc.fatalf(tb, "testsrv: %s: %v", stmt, err)
+		return fmt.Errorf("%s: %w", stmt, err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	// InfluxQL reports a failed statement with 200 and an "error" in the JSON body.
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"error"`) {
-		i.proc.fatalf(tb, "testsrv: %s: %s: %s", stmt, resp.Status, body)
+		return fmt.Errorf("%s: %s: %s", stmt, resp.Status, body)
 	}
+	return nil
 }
 
 func quoteInfluxQLIdent(s string) string {

@@ -2,7 +2,9 @@ package testsrv
 
 import (
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -110,5 +112,43 @@ func TestInfluxOutageKeepsData(t *testing.T) {
 	}
 	if got := inf.Count(t, "spo2"); got != 2 {
 		t.Errorf("Count(spo2) after an outage = %d; want 2", got)
+	}
+}
+
+// TestInfluxStartsAgainWhenItsPortIsTaken holds the first port picked for influxd, as another
+// test's server that bound it first would: influxd exits, and starts again on other ports.
+func TestInfluxStartsAgainWhenItsPortIsTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	go func() { // the holder is no HTTP server: it hangs up
+		for {
+			c, err := taken.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	busy := taken.Addr().(*net.TCPAddr).Port
+	picks := 0
+	pick := func(tb testing.TB) int {
+		picks++
+		if picks == 1 {
+			return busy
+		}
+		return FreePort(tb)
+	}
+	inf := startInflux(t, findInfluxd(t), InfluxOptions{Database: "vitalwatch"}, pick)
+	if inf.URL == "http://127.0.0.1:"+strconv.Itoa(busy) {
+		t.Fatalf("influxd answers on %s, the port held by another", inf.URL)
+	}
+	if picks < 4 {
+		t.Errorf("%d ports picked; want two for the first start and two for the next", picks)
+	}
+	if code, body := writeV2(t, inf, "Token x", "m v=1 1"); code != http.StatusNoContent {
+		t.Errorf("write to the influxd started again = %d %s", code, body)
 	}
 }

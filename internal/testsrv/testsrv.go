@@ -19,7 +19,8 @@ import (
 )
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. Another process may take it
-// before the caller binds it; on a test machine that is rare enough to accept.
+// before the caller binds it: rare, but it happens with many servers starting at once (`make
+// test` runs packages side by side); StartInflux then starts influxd again on other ports.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
