@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	segjson "github.com/segmentio/encoding/json"
 )
 
 // maxReadings is the most readings (or SenML records) one telemetry message may carry.
@@ -314,10 +316,27 @@ func checkArraySizes(payload []byte, readings bool) fault {
 	return fault{}
 }
 
-// unmarshal decodes payload into v, which must be a JSON object or array (want), and says in
-// words what is wrong when it cannot: malformed JSON, or a payload that is not an object or
-// array, is ReasonMalformed; a field of the wrong JSON type is ReasonInvalidField.
+// unmarshal decodes payload into v, a pointer to a value as Decode prepares it, which must be
+// a JSON object or array (want), and says in words what is wrong when it cannot: malformed
+// JSON, or a payload that is not an object or array, is ReasonMalformed; a field of the wrong
+// JSON type is ReasonInvalidField.
+//
+// It decodes with segmentio's encoding/json, a replacement for the standard library's that
+// takes less than half the time here (BenchmarkDecode): it validates while it decodes instead of
+// in a pass of its own, and finds fields without reflection. Only the walk over objects, arrays
+// and keys is the decoder's; every scalar value goes through its field's own UnmarshalJSON.
+// A payload it refuses is decoded again, from the zero value, by the standard library, whose
+// errors give the fault: the rejection reads as it always did, and no text of the payload gets
+// into it (segmentio's errors quote the payload). FuzzDecodersAgree checks that whatever
+// segmentio's decoder accepts, the standard library accepts into the same value.
 func unmarshal(payload []byte, v any, want string) fault {
+	if segjson.Unmarshal(payload, v) == nil {
+		if firstByte(payload) == 'n' {
+			return faultf(ReasonMalformed, "payload is null; want a JSON %s", want)
+		}
+		return fault{}
+	}
+	reflect.ValueOf(v).Elem().SetZero()
 	err := json.Unmarshal(payload, v)
 	if syntax, ok := err.(*json.SyntaxError); ok { // json.Unmarshal does not wrap it
 		return faultf(ReasonMalformed, "invalid JSON at byte %d: %v", syntax.Offset, err)
