@@ -1,6 +1,7 @@
 package testsrv
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -48,9 +49,37 @@ func StartMosquitto(tb testing.TB, opts MosquittoOptions) *Mosquitto {
 	if !ok {
 		tb.Fatalf("testsrv: mosquitto not found in PATH, /usr/sbin or /usr/local/sbin: %s", mosquittoInstall)
 	}
+	return startMosquitto(tb, bin, opts, FreePort)
+}
+
+// startMosquitto is StartMosquitto with the port picked by pick. A port that pick found free
+// may be taken by another test's server before the broker binds it; then the broker exits at
+// once, and is started again on another port.
+func startMosquitto(tb testing.TB, bin string, opts MosquittoOptions, pick func(testing.TB) int) *Mosquitto {
+	tb.Helper()
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		m := newMosquitto(tb, bin, opts, pick)
+		err := m.start()
+		if err == nil {
+			tb.Cleanup(m.Stop)
+			return m
+		}
+		if opts.Port == 0 && attempt < attempts && strings.Contains(logTail(m.proc.logPath), "Address already in use") {
+			m.proc.stop()
+			continue
+		}
+		m.proc.fatalf(tb, "testsrv: %v", err)
+	}
+}
+
+// newMosquitto writes the configuration of a broker in a new directory, on opts.Port or a port
+// from pick, and returns it not started.
+func newMosquitto(tb testing.TB, bin string, opts MosquittoOptions, pick func(testing.TB) int) *Mosquitto {
+	tb.Helper()
 	port := opts.Port
 	if port == 0 {
-		port = FreePort(tb)
+		port = pick(tb)
 	}
 	runAs := ""
 	if os.Geteuid() == 0 {
@@ -75,17 +104,13 @@ func StartMosquitto(tb testing.TB, opts MosquittoOptions) *Mosquitto {
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		tb.Fatalf("testsrv: write mosquitto config: %v", err)
 	}
-
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	m := &Mosquitto{
+	return &Mosquitto{
 		Addr: addr,
 		URL:  "tcp://" + addr,
 		Port: port,
 		proc: &process{name: "mosquitto", path: bin, args: []string{"-c", confPath}, logPath: logPath},
 	}
-	tb.Cleanup(m.Stop)
-	m.start(tb)
-	return m
 }
 
 // mosquittoDir is the broker's directory: the test's own, or, for a broker that runs as another
@@ -161,16 +186,25 @@ func (m *Mosquitto) Stop() { m.proc.stop() }
 func (m *Mosquitto) Restart(tb testing.TB) {
 	tb.Helper()
 	m.Stop()
-	m.start(tb)
+	if err := m.start(); err != nil {
+		m.proc.fatalf(tb, "testsrv: %v", err)
+	}
 }
 
-func (m *Mosquitto) start(tb testing.TB) {
-	tb.Helper()
+// start starts the broker and waits until it takes connections. A connection alone is not
+// enough: if another server took the port, the connection would be that server's. The broker
+// logs that it is running once it has opened its listener, so its log since this start must
+// say so too.
+func (m *Mosquitto) start() error {
+	from := logSize(m.proc.logPath)
 	r, err := m.proc.start()
 	if err != nil {
-		m.proc.fatalf(tb, "testsrv: start mosquitto: %v", err)
+		return fmt.Errorf("start mosquitto: %w", err)
 	}
 	err = r.waitReady(10*time.Second, func() error {
+		if !strings.Contains(logSince(m.proc.logPath, from), " running") {
+			return errors.New("its log does not say it is running")
+		}
 		c, err := net.DialTimeout("tcp", m.Addr, time.Second)
 		if err != nil {
 			return err
@@ -178,6 +212,7 @@ func (m *Mosquitto) start(tb testing.TB) {
 		return c.Close()
 	})
 	if err != nil {
-		m.proc.fatalf(tb, "testsrv: mosquitto on %s: %v", m.Addr, err)
+		return fmt.Errorf("mosquitto on %s: %w", m.Addr, err)
 	}
+	return nil
 }

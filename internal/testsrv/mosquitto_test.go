@@ -70,3 +70,45 @@ func TestMosquittoFixedPortAndExtraConfig(t *testing.T) {
 		t.Fatalf("dial %s: %v", m.Addr, err)
 	}
 }
+
+// TestMosquittoStartsAgainWhenItsPortIsTaken holds the first port picked for the broker, as
+// another test's server that bound it first would, and takes the connections made to it: the
+// broker exits, and starts again on another port, and the harness does not mistake the
+// holder's connections for the broker's.
+func TestMosquittoStartsAgainWhenItsPortIsTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	go func() {
+		for {
+			c, err := taken.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, as a server would
+		}
+	}()
+	busy := taken.Addr().(*net.TCPAddr).Port
+	picks := 0
+	pick := func(tb testing.TB) int {
+		picks++
+		if picks == 1 {
+			return busy
+		}
+		return FreePort(tb)
+	}
+	bin, ok := findExecutable("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+	if !ok {
+		t.Fatalf("mosquitto not found: %s", mosquittoInstall)
+	}
+	m := startMosquitto(t, bin, MosquittoOptions{}, pick)
+	if m.Port == busy {
+		t.Fatalf("the broker is said to be on %s, the port held by another", m.Addr)
+	}
+	if picks != 2 {
+		t.Errorf("%d ports picked; want one for each start", picks)
+	}
+	Publish(t, m.URL, []Message{{Topic: "t", Payload: []byte("x")}}) // fails unless a broker answers
+}

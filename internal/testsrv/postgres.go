@@ -39,7 +39,7 @@ type Postgres struct {
 
 	dir   string              // everything of this server: data directory and log
 	cred  *syscall.Credential // whom the server runs as; nil: the test's own user
-	proc  *process            // name, path, args, logPath; started by startAs, not proc.start
+	proc  *process            // the server of the last start, on Port
 	admin *sql.DB
 	icu   bool         // CREATE DATABASE takes LOCALE_PROVIDER icu
 	n     atomic.Int64 // databases created
@@ -57,9 +57,15 @@ type Postgres struct {
 func StartPostgres(tb testing.TB) *Postgres {
 	tb.Helper()
 	skipShort(tb, "PostgreSQL")
-	bins := findPostgres(tb)
-	pg := &Postgres{Port: FreePort(tb)}
-	pg.DSN = pg.dsn("postgres")
+	return startPostgres(tb, findPostgres(tb), FreePort)
+}
+
+// startPostgres is StartPostgres with the port picked by pick. A port that pick found free may
+// be taken by another test's server before postgres binds it; then postgres exits at once, and
+// is started again on another port.
+func startPostgres(tb testing.TB, bins postgresBinaries, pick func(testing.TB) int) *Postgres {
+	tb.Helper()
+	pg := &Postgres{}
 
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
@@ -96,7 +102,7 @@ func StartPostgres(tb testing.TB) *Postgres {
 	}
 	conf, err := os.OpenFile(filepath.Join(dataDir, "postgresql.conf"), os.O_WRONLY|os.O_APPEND, 0)
 	if err == nil {
-		_, err = conf.WriteString(postgresConfig(pg.Port))
+		_, err = conf.WriteString(postgresConfig)
 		if cerr := conf.Close(); err == nil {
 			err = cerr
 		}
@@ -104,38 +110,34 @@ func StartPostgres(tb testing.TB) *Postgres {
 	if err != nil {
 		tb.Fatalf("testsrv: write postgresql.conf: %v", err)
 	}
-
-	pg.proc = &process{
-		name:    "postgres",
-		path:    bins.postgres,
-		args:    []string{"-D", dataDir},
-		env:     postgresEnv(),
-		logPath: filepath.Join(pg.dir, "postgres.log"),
-		dir:     pg.dir,
-		cred:    pg.cred,
-		// A fast shutdown: open sessions are ended, not waited for.
-		stopSignal: syscall.SIGINT,
-	}
 	tb.Cleanup(pg.Stop)
-	r, err := pg.proc.start()
-	if err != nil {
-		pg.proc.fatalf(tb, "testsrv: start postgres: %v", err)
-	}
-	admin, err := sql.Open("pgx", pg.DSN)
-	if err != nil {
-		pg.proc.fatalf(tb, "testsrv: %v", err)
-	}
-	pg.admin = admin
-	err = r.waitReady(60*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		var one int
-		return admin.QueryRowContext(ctx, "SELECT 1").Scan(&one)
-	})
-	if err != nil {
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		pg.Port = pick(tb)
+		pg.DSN = pg.dsn("postgres")
+		pg.proc = &process{
+			name:    "postgres",
+			path:    bins.postgres,
+			args:    []string{"-D", dataDir, "-p", strconv.Itoa(pg.Port)},
+			env:     postgresEnv(),
+			logPath: filepath.Join(pg.dir, "postgres.log"),
+			dir:     pg.dir,
+			cred:    pg.cred,
+			// A fast shutdown: open sessions are ended, not waited for.
+			stopSignal: syscall.SIGINT,
+		}
+		from := logSize(pg.proc.logPath)
+		err := pg.start(dataDir)
+		if err == nil {
+			break
+		}
+		if attempt < attempts && strings.Contains(logSince(pg.proc.logPath, from), "Address already in use") {
+			pg.Stop()
+			continue
+		}
 		pg.fatalf(tb, "testsrv: postgres on 127.0.0.1:%d: %v", pg.Port, err)
 	}
-	err = admin.QueryRow(`SELECT current_setting('server_version_num')::int >= 150000
+	err = pg.admin.QueryRow(`SELECT current_setting('server_version_num')::int >= 150000
 		AND EXISTS (SELECT 1 FROM pg_collation WHERE collprovider = 'i')`).Scan(&pg.icu)
 	if err != nil {
 		pg.fatalf(tb, "testsrv: postgres on 127.0.0.1:%d: %v", pg.Port, err)
@@ -143,12 +145,38 @@ func StartPostgres(tb testing.TB) *Postgres {
 	return pg
 }
 
+// start starts postgres and waits until it answers queries. An answer alone is not enough: if
+// another server took the port, the answer would be that server's, so it must name this
+// server's data directory.
+func (pg *Postgres) start(dataDir string) error {
+	r, err := pg.proc.start()
+	if err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	admin, err := sql.Open("pgx", pg.DSN)
+	if err != nil {
+		return err
+	}
+	pg.admin = admin
+	return r.waitReady(60*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var dir string
+		if err := admin.QueryRowContext(ctx, "SELECT current_setting('data_directory')").Scan(&dir); err != nil {
+			return err
+		}
+		if dir != dataDir {
+			return fmt.Errorf("the server on the port is another one, of %s", dir)
+		}
+		return nil
+	})
+}
+
 // postgresConfig is appended to the postgresql.conf that initdb wrote; the last setting wins.
-func postgresConfig(port int) string {
-	return fmt.Sprintf(`
+// The port is given on the command line.
+const postgresConfig = `
 # testsrv: loopback only, no Unix socket, no durability.
 listen_addresses = '127.0.0.1'
-port = %d
 unix_socket_directories = ''
 fsync = off
 synchronous_commit = off
@@ -156,8 +184,7 @@ full_page_writes = off
 logging_collector = off
 log_min_messages = warning
 max_connections = 200
-`, port)
-}
+`
 
 // NewDatabase creates an empty database with a name no other test of this server has and
 // returns its DSN.

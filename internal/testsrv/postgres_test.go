@@ -84,3 +84,38 @@ func TestPostgresStop(t *testing.T) {
 		t.Errorf("dial %s after Stop succeeded; want refused", addr)
 	}
 }
+
+// TestPostgresStartsAgainWhenItsPortIsTaken starts a second server whose first port is the
+// first server's, as when another test's server binds a port picked as free first: the second
+// exits, and starts again on another port, and the harness does not mistake the first
+// server's answers for its own.
+func TestPostgresStartsAgainWhenItsPortIsTaken(t *testing.T) {
+	first := StartPostgres(t)
+	picks := 0
+	pick := func(tb testing.TB) int {
+		picks++
+		if picks == 1 {
+			return first.Port
+		}
+		return FreePort(tb)
+	}
+	second := startPostgres(t, findPostgres(t), pick)
+	if second.Port == first.Port {
+		t.Fatalf("the second server is said to be on %d, the first's port", second.Port)
+	}
+	if picks != 2 {
+		t.Errorf("%d ports picked; want one for each start", picks)
+	}
+	dirs := map[string]bool{}
+	for _, pg := range []*Postgres{first, second} {
+		db, err := sql.Open("pgx", pg.NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dirs[mustQueryString(t, db, "SELECT current_setting('data_directory')")] = true
+	}
+	if len(dirs) != 2 {
+		t.Errorf("both servers answer with the data directory %v; want two servers", dirs)
+	}
+}

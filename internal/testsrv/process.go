@@ -171,3 +171,22 @@ func logTail(path string) string {
 	}
 	return string(bytes.Join(lines, []byte("\n")))
 }
+
+// logSize is the size of a log file, 0 if there is none yet: where logSince reads from.
+func logSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logSince returns what a log file holds past offset from (logSize before a start), so that a
+// server started again is judged by its own lines only.
+func logSince(path string, from int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil || int64(len(b)) < from {
+		return ""
+	}
+	return string(b[from:])
+}
