@@ -432,16 +432,17 @@ func replayed(records []devices.PatientRecord, at time.Time) int {
 }
 
 // CacheIdle is how long the reports keep what they read of the registry and the computations
-// they started once no report asks for them (ForgetIdle): at a city's size they are some tens of
-// megabytes, which the daily growth check would otherwise hold all day for nobody.
+// they started once no report asks for them (ForgetIdle): at a city's size they are some
+// hundreds of megabytes. The daily growth check does not count as a report (GrowthNotices.Check).
 const CacheIdle = 10 * time.Minute
 
-// ForgetIdle drops each cache that no report has used for idle or longer: the registry's state,
-// the computations started and the patients' records. The next report reads them again, as after
-// a start. It reports whether it dropped any.
+// ForgetIdle drops each cache that no report has used for idle or longer, or ever (one that
+// only the growth check filled): the registry's state, the computations started and the
+// patients' records. The next report reads them again, as after a start. It reports whether it
+// dropped any.
 func (r *Reports) ForgetIdle(idle time.Duration) bool {
 	now := r.now()
-	stale := func(used time.Time) bool { return !used.IsZero() && now.Sub(used) >= idle }
+	stale := func(used time.Time) bool { return used.IsZero() || now.Sub(used) >= idle }
 	dropped := false
 	p := &r.periods
 	p.mu.Lock()
@@ -462,6 +463,38 @@ func (r *Reports) ForgetIdle(idle time.Duration) bool {
 	}
 	g.mu.Unlock()
 	return dropped
+}
+
+// cacheUses are when reports last used each cache (zero: never).
+type cacheUses struct{ periods, started, growth time.Time }
+
+// uses returns when reports last used each cache.
+func (r *Reports) uses() cacheUses {
+	var u cacheUses
+	r.periods.mu.Lock()
+	u.periods = r.periods.used
+	r.periods.mu.Unlock()
+	r.started.mu.Lock()
+	u.started = r.started.used
+	r.started.mu.Unlock()
+	r.growthCounts.mu.Lock()
+	u.growth = r.growthCounts.used
+	r.growthCounts.mu.Unlock()
+	return u
+}
+
+// setUses sets when reports last used each cache back to u, as if the reads since had not
+// been made.
+func (r *Reports) setUses(u cacheUses) {
+	r.periods.mu.Lock()
+	r.periods.used = u.periods
+	r.periods.mu.Unlock()
+	r.started.mu.Lock()
+	r.started.used = u.started
+	r.started.mu.Unlock()
+	r.growthCounts.mu.Lock()
+	r.growthCounts.used = u.growth
+	r.growthCounts.mu.Unlock()
 }
 
 // ForgetIdleEvery runs ForgetIdle(CacheIdle) every interval until ctx ends.

@@ -87,8 +87,15 @@ func (g *GrowthNotices) Run(ctx context.Context, delay, interval time.Duration) 
 func (g *GrowthNotices) Check(ctx context.Context) ([]alerts.Change, error) {
 	var growths []CentreGrowth
 	if g.rule.Enabled {
+		// The check is no report: what it reads and computes (at a city's size some 200 MB of
+		// the registry's state, the patients' records and the usage) is kept only if reports
+		// use it too, and goes at once otherwise, not CacheIdle after the daily check.
+		uses := g.reports.uses()
 		var err error
-		if growths, err = g.reports.CentreGrowths(ctx); err != nil {
+		growths, err = g.reports.CentreGrowths(ctx)
+		g.reports.setUses(uses)
+		g.reports.ForgetIdle(CacheIdle)
+		if err != nil {
 			return nil, fmt.Errorf("growth: %w", err)
 		}
 	}
