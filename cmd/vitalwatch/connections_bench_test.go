@@ -42,7 +42,8 @@ import (
 // BENCH_SERVE_CONFIG is YAML added to serve's configuration (keys not set above), such as
 // "ingest:\n  flush_interval: 10ms\n"; BENCH_CACHE=DIR keeps the imported registry for the next
 // run of the same size. BENCH_BROKER=mosquitto (default embedded) puts the connections in an
-// external Mosquitto instead (connections_mosquitto_bench_test.go).
+// external Mosquitto instead (connections_mosquitto_bench_test.go). BENCH_WARMUP=D starts
+// every run from the store of a serve that took the same load for D first (warmTemplate).
 // Run it with `make bench-connections`.
 func BenchmarkConnections(b *testing.B) {
 	p := connectionsParams(b)
@@ -61,6 +62,7 @@ func BenchmarkConnections(b *testing.B) {
 	}
 	fmt.Println("pair side   msg/s   telemetry/s connects/s errors rss_end_MiB rss_quarters_MiB  peak_MiB cpu_us/msg load")
 
+	template = warmTemplate(b, p, reg, template, sim, mb)
 	var results []connectionsRun
 	for pair := 1; pair <= p.pairs; pair++ {
 		sides := []string{"broker", "serve"}
@@ -71,7 +73,7 @@ func BenchmarkConnections(b *testing.B) {
 			if p.only != "" && side != p.only {
 				continue
 			}
-			r := runConnections(b, p, side, pair, reg, template, sim, mb)
+			r := runConnections(b, p, side, pair, reg, template, sim, mb, "")
 			results = append(results, r)
 			r.print()
 		}
@@ -81,7 +83,7 @@ func BenchmarkConnections(b *testing.B) {
 
 type connectionsConfig struct {
 	devices, parallel, sessionMessages, pairs, rate int
-	duration                                        time.Duration
+	duration, warmup                                time.Duration
 	only, profile, broker                           string
 }
 
@@ -106,6 +108,13 @@ func connectionsParams(b *testing.B) connectionsConfig {
 			b.Fatalf("BENCH_DURATION=%q: want a duration of at least 5s", s)
 		}
 		p.duration = d
+	}
+	if s := os.Getenv("BENCH_WARMUP"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 5*time.Second {
+			b.Fatalf("BENCH_WARMUP=%q: want a duration of at least 5s", s)
+		}
+		p.warmup = d
 	}
 	switch p.only = os.Getenv("BENCH_ONLY"); p.only {
 	case "", "broker", "serve":
@@ -158,6 +167,39 @@ func prepareRegistry(b *testing.B, p connectionsConfig, sim string) (reg, templa
 	return reg, template
 }
 
+// warmTemplate returns the data directory that the runs copy: template itself, or, with
+// BENCH_WARMUP=D, template after serve has taken the same load for D (the devices visit in the
+// same order in every run, the simulator's seed being fixed). A run on template measures the
+// first minutes of a city's platform: every patient, device and alert is new to the store, so
+// every abnormal reading raises an alert and every device's first use is numbered. A run on the
+// warmed template measures one that has run before: open alerts repeat, and devices are known.
+// With BENCH_CACHE the warmed template is kept beside the registry, per broker and load.
+func warmTemplate(b *testing.B, p connectionsConfig, reg, template, sim string, mb *benchMosquitto) string {
+	if p.warmup == 0 {
+		return template
+	}
+	warm := filepath.Join(filepath.Dir(template), fmt.Sprintf("warm-%s-%s-%d-at-a-time-%d-a-visit-%d-a-second",
+		p.broker, p.warmup, p.parallel, p.sessionMessages, p.rate))
+	done := filepath.Join(warm, "complete")
+	if _, err := os.Stat(done); err == nil {
+		b.Logf("store warmed for %v from %s", p.warmup, warm)
+		return filepath.Join(warm, "data")
+	}
+	os.RemoveAll(warm)
+	if err := os.MkdirAll(warm, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	w := p
+	w.duration, w.profile = p.warmup, ""
+	fmt.Printf("warm-up: serve takes the load for %v first; the runs start from its store\n", p.warmup)
+	r := runConnections(b, w, "serve", 0, reg, template, sim, mb, filepath.Join(warm, "data"))
+	r.print()
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return filepath.Join(warm, "data")
+}
+
 // connectionsRun is what one run measured.
 type connectionsRun struct {
 	side                 string
@@ -201,7 +243,9 @@ func connPace(rate int) string {
 func connMiB(n int64) float64 { return float64(n) / (1 << 20) }
 
 // runConnections runs one side once and returns what it measured.
-func runConnections(b *testing.B, p connectionsConfig, side string, pair int, reg, template, sim string, mb *benchMosquitto) connectionsRun {
+//
+// With keep set, serve's data directory is moved there once serve has stopped.
+func runConnections(b *testing.B, p connectionsConfig, side string, pair int, reg, template, sim string, mb *benchMosquitto, keep string) connectionsRun {
 	dir := filepath.Join(b.TempDir(), side)
 	data := filepath.Join(dir, "data")
 	if err := os.CopyFS(data, os.DirFS(template)); err != nil {
@@ -360,6 +404,16 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 	case <-time.After(60 * time.Second):
 		proc.Process.Kill()
 		<-done
+	}
+	if keep != "" {
+		if proc.ProcessState == nil || !proc.ProcessState.Success() {
+			b.Fatalf("%s run %d: serve did not stop cleanly, so its data is not kept; its log:\n%s", side, pair, connTail(procLog.Name()))
+		}
+		if err := os.Rename(data, keep); err != nil { // another file system: copy
+			if err := os.CopyFS(keep, os.DirFS(data)); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 
 	var sum struct {
