@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"sync"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 )
@@ -44,8 +46,11 @@ func (s *Alerts) applyBatch(ctx context.Context, fs []alerts.Finding, which []in
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	q := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}}
+	q := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}, shared: &s.statements}
+	defer func() {
+		tx.Rollback() // nothing after a commit; either way the connection is free again
+		s.statements.add(ctx, s.db, q.missed)
+	}()
 	done := make([]alerts.Applied, len(which))
 	written := false
 	for k, i := range which {
@@ -67,11 +72,15 @@ func (s *Alerts) applyBatch(ctx context.Context, fs []alerts.Finding, which []in
 	return nil
 }
 
-// preparedTx runs a transaction's statements prepared once each, the first time one is used,
-// for as long as the transaction lasts.
+// preparedTx runs a transaction's statements prepared once each. A statement that shared
+// holds (prepared on db, and so on SQLite's one writing connection) is taken into the
+// transaction without being parsed again; any other is prepared in the transaction, and kept
+// in missed for shared to prepare once the transaction is over.
 type preparedTx struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	tx     *sql.Tx
+	stmts  map[string]*sql.Stmt // the transaction's own
+	shared *statements
+	missed []string
 }
 
 // stmt returns query prepared, or nil if it cannot be (it then runs as it comes, and fails or
@@ -80,12 +89,82 @@ func (p *preparedTx) stmt(ctx context.Context, query string) *sql.Stmt {
 	if st, ok := p.stmts[query]; ok {
 		return st
 	}
-	st, err := p.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil
+	var st *sql.Stmt
+	if base := p.shared.get(query); base != nil {
+		st = p.tx.StmtContext(ctx, base)
+	} else {
+		var err error
+		if st, err = p.tx.PrepareContext(ctx, query); err != nil {
+			return nil
+		}
+		p.missed = append(p.missed, query)
 	}
 	p.stmts[query] = st
 	return st
+}
+
+// statements are statements prepared on a database for the transactions of preparedTx, by
+// query; at most maxStatements of them (updateAlert's queries differ by the columns a finding
+// changed: a few in practice, but not bounded by the code).
+type statements struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxStatements = 64
+
+// get returns query prepared, or nil if it is not kept.
+func (c *statements) get(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[query]
+}
+
+// add prepares on db each of queries not kept yet, while there is room. It must not be called
+// inside a transaction of db: SQLite's db has one connection, which preparing needs. It holds
+// no lock while it prepares, since preparing waits for that connection, which another batch's
+// transaction may hold while it looks for a statement here.
+func (c *statements) add(ctx context.Context, db *sql.DB, queries []string) {
+	for _, q := range queries {
+		if !c.room(q) {
+			continue
+		}
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			continue // prepared in each transaction instead, as before
+		}
+		c.mu.Lock()
+		if _, ok := c.m[q]; ok || len(c.m) >= maxStatements {
+			c.mu.Unlock()
+			st.Close() // another batch kept it first
+			continue
+		}
+		if c.m == nil {
+			c.m = map[string]*sql.Stmt{}
+		}
+		c.m[q] = st
+		c.mu.Unlock()
+	}
+}
+
+// room reports whether query is not kept yet and there is room for it.
+func (c *statements) room(query string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[query]
+	return !ok && len(c.m) < maxStatements
+}
+
+// close closes every statement kept.
+func (c *statements) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var err error
+	for _, st := range c.m {
+		err = errors.Join(err, st.Close())
+	}
+	c.m = nil
+	return err
 }
 
 func (p *preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

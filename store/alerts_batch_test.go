@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vitalwatch/vitalwatch/alerts"
 	"github.com/vitalwatch/vitalwatch/internal/testsrv"
@@ -106,4 +109,65 @@ func testApplyFindingsConcurrent(t *testing.T, newDSN func(t *testing.T) string)
 			t.Errorf("alert of %s counts %d; want %d", a.Subject, a.Count, batches)
 		}
 	}
+}
+
+// TestApplyFindingsKeepsStatementsSQLite checks that a batch's statements are prepared once on
+// the database and taken by the next batches, which record the same as before, and that a
+// batch that writes nothing (and so rolls back) gives its connection back before preparing:
+// SQLite's writer has one connection, so the other order would wait for ever.
+func TestApplyFindingsKeepsStatementsSQLite(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "vw.db"))
+	apply := func(fs ...alerts.Finding) []alerts.Applied {
+		t.Helper()
+		done := make(chan []alerts.Applied, 1)
+		go func() { done <- s.ApplyFindings(context.Background(), fs) }()
+		select {
+		case got := <-done:
+			for i, g := range got {
+				if g.Err != nil {
+					t.Fatalf("finding %d: %v", i, g.Err)
+				}
+			}
+			return got
+		case <-time.After(30 * time.Second):
+			t.Fatal("ApplyFindings has not returned after 30 s: waiting for the connection it holds")
+			return nil
+		}
+	}
+	kept := func() map[string]*sql.Stmt {
+		s.statements.mu.Lock()
+		defer s.statements.mu.Unlock()
+		return maps.Clone(s.statements.m)
+	}
+
+	// Resolves of nothing: no write, a rollback, and the read's statement kept.
+	noop := faultFinding("offline", "dA1", "sA", alerts.Warning, 1)
+	noop.Resolve = true
+	noop2 := faultFinding("offline", "dA2", "sA", alerts.Warning, 1)
+	noop2.Resolve = true
+	apply(noop, noop2)
+	if len(kept()) == 0 {
+		t.Fatal("no statement kept after a batch that rolled back")
+	}
+
+	first := apply(clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 2, "3.5 mmol/L"),
+		clinicalFinding("glucose_low", "pA2", "tA", alerts.Warning, 2, "3.4 mmol/L"))
+	before := kept()
+	second := apply(clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 3, "3.6 mmol/L"),
+		clinicalFinding("glucose_low", "pA2", "tA", alerts.Warning, 3, "3.3 mmol/L"))
+	third := apply(clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 4, "3.7 mmol/L"))
+	for query, st := range before {
+		if kept()[query] != st {
+			t.Errorf("statement %q was prepared again", query)
+		}
+	}
+	for i, a := range first {
+		if a.Event.Type != alerts.EventRaised || second[i].Event.Type != alerts.EventUpdated || second[i].Alert.Count != 2 {
+			t.Errorf("patient %d: %s then %s, count %d; want raised, then updated with count 2", i+1, a.Event.Type, second[i].Event.Type, second[i].Alert.Count)
+		}
+	}
+	if third[0].Alert.Count != 3 || third[0].Alert.LastValue != "3.7 mmol/L" {
+		t.Errorf("third batch: count %d, last value %q; want 3, 3.7 mmol/L", third[0].Alert.Count, third[0].Alert.LastValue)
+	}
+	sameAsStored(t, s, "after three batches", third[0].Alert)
 }

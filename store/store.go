@@ -86,6 +86,8 @@ type DB struct {
 	readers *sql.DB
 	dialect dialect
 	now     func() time.Time // the audit log's clock
+	// statements are those prepared on db for the transactions of batches of findings.
+	statements statements
 }
 
 // Store is every service over one DB, for a caller that needs several of them; each service is
@@ -186,7 +188,7 @@ const readerConns = 4
 
 // Close closes the database.
 func (s *DB) Close() error {
-	err := s.db.Close()
+	err := errors.Join(s.statements.close(), s.db.Close())
 	if s.readers != s.db {
 		err = errors.Join(err, s.readers.Close())
 	}
