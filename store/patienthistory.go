@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vitalwatch/vitalwatch/devices"
@@ -25,36 +26,44 @@ func (s *Registry) PatientRecords(ctx context.Context) ([]devices.PatientRecord,
 	for _, t := range teams {
 		siteOf[t.id] = t.site
 	}
-	type row struct {
-		at                      int64
-		action, subject, detail string
-	}
-	rows, err := queryAll(ctx, s.readers, `SELECT at_ms, action, subject, detail FROM audit_log
+	// Each row becomes its record as it is read: a city's patients have hundreds of thousands
+	// of these changes, and their rows as read (the detail's JSON) would double what the
+	// records take. The plans' names are few, and each record refers to one copy of each.
+	plans := map[string]string{}
+	out, err := queryAll(ctx, s.readers, `SELECT at_ms, action, subject, detail FROM audit_log
 		WHERE action IN ('patient.create', 'patient.update', 'patient.transfer') ORDER BY id`, nil,
-		func(sc scanner) (row, error) {
-			var r row
-			return r, sc.Scan(&r.at, &r.action, &r.subject, &r.detail)
+		func(sc scanner) (devices.PatientRecord, error) {
+			var at int64
+			var action, subject string
+			var detail []byte
+			if err := sc.Scan(&at, &action, &subject, &detail); err != nil {
+				return devices.PatientRecord{}, err
+			}
+			var d struct {
+				Team   string   `json:"team"`
+				Plans  []string `json:"plans"`
+				ToTeam string   `json:"to_team"`
+			}
+			if err := json.Unmarshal(detail, &d); err != nil {
+				return devices.PatientRecord{}, fmt.Errorf("%s of %s: %w", action, subject, err)
+			}
+			c := devices.PatientRecord{Patient: strings.TrimPrefix(subject, "patient/"), At: time.UnixMilli(at).UTC()}
+			if action == "patient.transfer" {
+				c.Site = siteOf[d.ToTeam]
+				return c, nil
+			}
+			for i, p := range d.Plans {
+				if name, ok := plans[p]; ok {
+					d.Plans[i] = name
+				} else {
+					plans[p] = p
+				}
+			}
+			c.Site, c.Plans, c.PlansSet = siteOf[d.Team], d.Plans, true
+			return c, nil
 		})
 	if err != nil {
 		return nil, fmt.Errorf("patient changes: %w", err)
-	}
-	out := make([]devices.PatientRecord, 0, len(rows))
-	for _, r := range rows {
-		var d struct {
-			Team   string   `json:"team"`
-			Plans  []string `json:"plans"`
-			ToTeam string   `json:"to_team"`
-		}
-		if err := json.Unmarshal([]byte(r.detail), &d); err != nil {
-			return nil, fmt.Errorf("patient changes: %s of %s: %w", r.action, r.subject, err)
-		}
-		c := devices.PatientRecord{Patient: r.subject[len("patient/"):], At: time.UnixMilli(r.at).UTC()}
-		if r.action == "patient.transfer" {
-			c.Site = siteOf[d.ToTeam]
-		} else {
-			c.Site, c.Plans, c.PlansSet = siteOf[d.Team], d.Plans, true
-		}
-		out = append(out, c)
 	}
 	return out, nil
 }
