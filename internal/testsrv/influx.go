@@ -54,7 +54,6 @@ func StartInflux(tb testing.TB, opts InfluxOptions) *Influx {
 // started again on other ports.
 func startInflux(tb testing.TB, bin string, opts InfluxOptions, pick func(testing.TB) int) *Influx {
 	tb.Helper()
-	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		i := newInflux(tb, bin, opts, pick)
 		err := i.start()
@@ -62,7 +61,7 @@ func startInflux(tb testing.TB, bin string, opts InfluxOptions, pick func(testin
 			tb.Cleanup(i.Stop)
 			return i
 		}
-		if opts.Port == 0 && attempt < attempts && strings.Contains(logTail(i.proc.logPath), "address already in use") {
+		if opts.Port == 0 && attempt < portAttempts && portTaken(logTail(i.proc.logPath)) {
 			i.proc.stop()
 			continue
 		}

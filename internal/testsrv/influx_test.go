@@ -133,20 +133,13 @@ func TestInfluxStartsAgainWhenItsPortIsTaken(t *testing.T) {
 		}
 	}()
 	busy := taken.Addr().(*net.TCPAddr).Port
-	picks := 0
-	pick := func(tb testing.TB) int {
-		picks++
-		if picks == 1 {
-			return busy
-		}
-		return FreePort(tb)
-	}
+	pick, picks := busyFirst(busy)
 	inf := startInflux(t, findInfluxd(t), InfluxOptions{Database: "vitalwatch"}, pick)
 	if inf.URL == "http://127.0.0.1:"+strconv.Itoa(busy) {
 		t.Fatalf("influxd answers on %s, the port held by another", inf.URL)
 	}
-	if picks < 4 {
-		t.Errorf("%d ports picked; want two for the first start and two for the next", picks)
+	if *picks < 4 {
+		t.Errorf("%d ports picked; want two for the first start and two for the next", *picks)
 	}
 	if code, body := writeV2(t, inf, "Token x", "m v=1 1"); code != http.StatusNoContent {
 		t.Errorf("write to the influxd started again = %d %s", code, body)

@@ -57,7 +57,6 @@ func StartMosquitto(tb testing.TB, opts MosquittoOptions) *Mosquitto {
 // once, and is started again on another port.
 func startMosquitto(tb testing.TB, bin string, opts MosquittoOptions, pick func(testing.TB) int) *Mosquitto {
 	tb.Helper()
-	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		m := newMosquitto(tb, bin, opts, pick)
 		err := m.start()
@@ -65,7 +64,7 @@ func startMosquitto(tb testing.TB, bin string, opts MosquittoOptions, pick func(
 			tb.Cleanup(m.Stop)
 			return m
 		}
-		if opts.Port == 0 && attempt < attempts && strings.Contains(logTail(m.proc.logPath), "Address already in use") {
+		if opts.Port == 0 && attempt < portAttempts && portTaken(logTail(m.proc.logPath)) {
 			m.proc.stop()
 			continue
 		}

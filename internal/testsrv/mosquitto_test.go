@@ -91,14 +91,7 @@ func TestMosquittoStartsAgainWhenItsPortIsTaken(t *testing.T) {
 		}
 	}()
 	busy := taken.Addr().(*net.TCPAddr).Port
-	picks := 0
-	pick := func(tb testing.TB) int {
-		picks++
-		if picks == 1 {
-			return busy
-		}
-		return FreePort(tb)
-	}
+	pick, picks := busyFirst(busy)
 	bin, ok := findExecutable("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 	if !ok {
 		t.Fatalf("mosquitto not found: %s", mosquittoInstall)
@@ -107,8 +100,8 @@ func TestMosquittoStartsAgainWhenItsPortIsTaken(t *testing.T) {
 	if m.Port == busy {
 		t.Fatalf("the broker is said to be on %s, the port held by another", m.Addr)
 	}
-	if picks != 2 {
-		t.Errorf("%d ports picked; want one for each start", picks)
+	if *picks != 2 {
+		t.Errorf("%d ports picked; want one for each start", *picks)
 	}
 	Publish(t, m.URL, []Message{{Topic: "t", Payload: []byte("x")}}) // fails unless a broker answers
 }

@@ -111,7 +111,6 @@ func startPostgres(tb testing.TB, bins postgresBinaries, pick func(testing.TB) i
 		tb.Fatalf("testsrv: write postgresql.conf: %v", err)
 	}
 	tb.Cleanup(pg.Stop)
-	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		pg.Port = pick(tb)
 		pg.DSN = pg.dsn("postgres")
@@ -131,7 +130,7 @@ func startPostgres(tb testing.TB, bins postgresBinaries, pick func(testing.TB) i
 		if err == nil {
 			break
 		}
-		if attempt < attempts && strings.Contains(logSince(pg.proc.logPath, from), "Address already in use") {
+		if attempt < portAttempts && portTaken(logSince(pg.proc.logPath, from)) {
 			pg.Stop()
 			continue
 		}

@@ -91,20 +91,13 @@ func TestPostgresStop(t *testing.T) {
 // server's answers for its own.
 func TestPostgresStartsAgainWhenItsPortIsTaken(t *testing.T) {
 	first := StartPostgres(t)
-	picks := 0
-	pick := func(tb testing.TB) int {
-		picks++
-		if picks == 1 {
-			return first.Port
-		}
-		return FreePort(tb)
-	}
+	pick, picks := busyFirst(first.Port)
 	second := startPostgres(t, findPostgres(t), pick)
 	if second.Port == first.Port {
 		t.Fatalf("the second server is said to be on %d, the first's port", second.Port)
 	}
-	if picks != 2 {
-		t.Errorf("%d ports picked; want one for each start", picks)
+	if *picks != 2 {
+		t.Errorf("%d ports picked; want one for each start", *picks)
 	}
 	dirs := map[string]bool{}
 	for _, pg := range []*Postgres{first, second} {

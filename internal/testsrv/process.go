@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -189,4 +190,14 @@ func logSince(path string, from int64) string {
 		return ""
 	}
 	return string(b[from:])
+}
+
+// portAttempts is how many times a harness starts a server on ports it picked as free: another
+// test's server may bind such a port first, between the pick and the server's start.
+const portAttempts = 3
+
+// portTaken reports whether a server's log says that it could not bind its port because
+// another process had (each server words it in its own case).
+func portTaken(log string) bool {
+	return strings.Contains(strings.ToLower(log), "address already in use")
 }
