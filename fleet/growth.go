@@ -173,27 +173,34 @@ func (r *Reports) CentreGrowths(ctx context.Context) ([]CentreGrowth, error) {
 	if r.patients == nil || r.thresholds.Growth <= 0 {
 		return nil, nil
 	}
-	as, err := r.Assess(ctx, Scope{})
+	// The patients' counts come first, from records read for this call alone rather than the
+	// assessment's cache, so that the records are garbage before the stocks are read: at a
+	// city's size each takes tens of megabytes, and the daily check would hold both at once.
+	before, now, err := r.growth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	us, _, _, err := r.stocks(ctx, "", false)
 	if err != nil {
 		return nil, err
 	}
 	index := map[siteCondition]int{}
 	var out []CentreGrowth
-	for _, a := range as {
-		g := a.Growth
+	for _, u := range us {
+		g := growthOf(u.Stock, before, now, r.thresholds)
 		if g == nil {
 			continue
 		}
 		c := slices.IndexFunc(Conditions, func(c Condition) bool { return c.Name == g.Condition })
-		k := siteCondition{a.Site, c}
+		k := siteCondition{u.Site, c}
 		i, ok := index[k]
 		if !ok {
 			i = len(out)
 			index[k] = i
-			out = append(out, CentreGrowth{Site: a.Site, Condition: g.Condition, Patients: g.Patients, Before: g.Before, Rate: g.Rate,
+			out = append(out, CentreGrowth{Site: u.Site, Condition: g.Condition, Patients: g.Patients, Before: g.Before, Rate: g.Rate,
 				More: map[devices.Kind]int{}})
 		}
-		out[i].More[a.Type] = g.More
+		out[i].More[u.Type] = g.More
 	}
 	slices.SortFunc(out, func(a, b CentreGrowth) int {
 		if a.Site != b.Site {
