@@ -325,10 +325,11 @@ func checkArraySizes(payload []byte, readings bool) fault {
 // takes less than half the time here (BenchmarkDecode): it validates while it decodes instead of
 // in a pass of its own, and finds fields without reflection. Only the walk over objects, arrays
 // and keys, and the flags' strings, are the decoder's; every other value goes through its
-// field's own UnmarshalJSON. A payload it refuses is decoded again, from the zero value, by the standard library, whose
-// errors give the fault: the rejection reads as it always did, and no text of the payload gets
-// into it (segmentio's errors quote the payload). FuzzDecodersAgree checks that whatever
-// segmentio's decoder accepts, the standard library accepts into the same value.
+// field's own UnmarshalJSON. A payload it refuses is decoded again, from the zero value, by the
+// standard library, whose errors give the fault: the rejection reads as it always did, and no
+// text of the payload gets into it (segmentio's errors quote the payload). FuzzDecodersAgree
+// checks that whatever segmentio's decoder accepts, the standard library accepts into the same
+// value.
 func unmarshal(payload []byte, v any, want string) fault {
 	if segjson.Unmarshal(payload, v) == nil {
 		if firstByte(payload) == 'n' {
