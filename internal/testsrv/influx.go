@@ -54,19 +54,13 @@ func StartInflux(tb testing.TB, opts InfluxOptions) *Influx {
 // started again on other ports.
 func startInflux(tb testing.TB, bin string, opts InfluxOptions, pick func(testing.TB) int) *Influx {
 	tb.Helper()
-	for attempt := 1; ; attempt++ {
-		i := newInflux(tb, bin, opts, pick)
-		err := i.start()
-		if err == nil {
-			tb.Cleanup(i.Stop)
-			return i
-		}
-		if opts.Port == 0 && attempt < portAttempts && portTaken(logTail(i.proc.logPath)) {
-			i.proc.stop()
-			continue
-		}
-		i.proc.fatalf(tb, "testsrv: %v", err)
-	}
+	var i *Influx
+	startOnFreePort(tb, opts.Port != 0, func() (*process, error) {
+		i = newInflux(tb, bin, opts, pick)
+		return i.proc, i.start()
+	})
+	tb.Cleanup(i.Stop)
+	return i
 }
 
 // newInflux writes the configuration of an influxd in a new temporary directory, on opts.Port

@@ -57,19 +57,13 @@ func StartMosquitto(tb testing.TB, opts MosquittoOptions) *Mosquitto {
 // once, and is started again on another port.
 func startMosquitto(tb testing.TB, bin string, opts MosquittoOptions, pick func(testing.TB) int) *Mosquitto {
 	tb.Helper()
-	for attempt := 1; ; attempt++ {
-		m := newMosquitto(tb, bin, opts, pick)
-		err := m.start()
-		if err == nil {
-			tb.Cleanup(m.Stop)
-			return m
-		}
-		if opts.Port == 0 && attempt < portAttempts && portTaken(logTail(m.proc.logPath)) {
-			m.proc.stop()
-			continue
-		}
-		m.proc.fatalf(tb, "testsrv: %v", err)
-	}
+	var m *Mosquitto
+	startOnFreePort(tb, opts.Port != 0, func() (*process, error) {
+		m = newMosquitto(tb, bin, opts, pick)
+		return m.proc, m.start()
+	})
+	tb.Cleanup(m.Stop)
+	return m
 }
 
 // newMosquitto writes the configuration of a broker in a new directory, on opts.Port or a port

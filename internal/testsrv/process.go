@@ -196,6 +196,25 @@ func logSince(path string, from int64) string {
 // test's server may bind such a port first, between the pick and the server's start.
 const portAttempts = 3
 
+// startOnFreePort calls start, which writes a server's configuration on ports it picks anew
+// and starts it, until the server starts: again, up to portAttempts times in all, while the
+// server's log says its port was taken, unless fixed (the caller gave the port). It fails the
+// test with the end of the server's log otherwise.
+func startOnFreePort(tb testing.TB, fixed bool, start func() (*process, error)) {
+	tb.Helper()
+	for attempt := 1; ; attempt++ {
+		p, err := start()
+		if err == nil {
+			return
+		}
+		if !fixed && attempt < portAttempts && portTaken(logTail(p.logPath)) {
+			p.stop()
+			continue
+		}
+		p.fatalf(tb, "testsrv: %v", err)
+	}
+}
+
 // portTaken reports whether a server's log says that it could not bind its port because
 // another process had (each server words it in its own case).
 func portTaken(log string) bool {
