@@ -30,9 +30,13 @@ import (
 //     alert snapshot carries the new level. Each step is claimed by a conditional update of
 //     the level the escalator read, so that several instances escalate each step once.
 
-// Unacknowledged is an alert that may be due to escalate, as the store reports it.
+// Unacknowledged is an alert that may be due to escalate, as the store reports it: only what
+// escalating needs, which the store reads without reading the alert.
 type Unacknowledged struct {
-	Alert Alert
+	ID         int64
+	Team, Site string
+	// Level is the alert's EscalationLevel.
+	Level int
 	// PagedAt is when people were first notified of the alert at urgent or above.
 	PagedAt time.Time
 	// EscalatedAt and EscalatedTo are when and to whom it last escalated; zero and "" if never.
@@ -65,8 +69,8 @@ func EscalationTarget(team devices.Team, level int) string {
 // NextEscalation says whether u escalates at now, and to whom, for its team, whether the
 // centre is open at now, and the acknowledgement time that applies (see the top of the file).
 func NextEscalation(u Unacknowledged, team devices.Team, open bool, ackWithin time.Duration, now time.Time) (Escalation, bool) {
-	level := u.Alert.EscalationLevel
-	step := Escalation{AlertID: u.Alert.ID, From: level, At: now}
+	level := u.Level
+	step := Escalation{AlertID: u.ID, From: level, At: now}
 	if u.PagedAt.IsZero() {
 		return step, false
 	}

@@ -15,7 +15,7 @@ func TestNextEscalation(t *testing.T) {
 	nobody := devices.Team{ID: "t1"}
 	leadOnCall := devices.Team{ID: "t1", Lead: "lead", OnCall: []string{"lead", "oc2"}}
 	at := func(level int, escalatedMin float64, to string) Unacknowledged {
-		u := Unacknowledged{Alert: Alert{ID: 7, EscalationLevel: level}, PagedAt: paged, EscalatedTo: to}
+		u := Unacknowledged{ID: 7, Level: level, PagedAt: paged, EscalatedTo: to}
 		if level > 0 {
 			u.EscalatedAt = after(escalatedMin)
 		}
@@ -46,10 +46,10 @@ func TestNextEscalation(t *testing.T) {
 		{"out of hours without a lead", at(0, 0, ""), noLead, true, after(1), true, 2, "oc1"},
 		{"out of hours without a roster waits for the lead", at(0, 0, ""), devices.Team{Lead: "lead"}, true, after(1), false, 0, ""},
 		{"out of hours after the lead: the usual wait", at(1, 15, "lead"), full, true, after(20), false, 0, ""},
-		{"never paged", Unacknowledged{Alert: Alert{ID: 7}}, full, true, after(60), false, 0, ""},
+		{"never paged", Unacknowledged{ID: 7}, full, true, after(60), false, 0, ""},
 	} {
 		step, due := NextEscalation(tt.u, tt.team, !tt.closed, 15*time.Minute, tt.now)
-		if due != tt.due || due && (step.To != tt.to || step.Target != tt.target || step.From != tt.u.Alert.EscalationLevel ||
+		if due != tt.due || due && (step.To != tt.to || step.Target != tt.target || step.From != tt.u.Level ||
 			step.AlertID != 7 || !step.At.Equal(tt.now)) {
 			t.Errorf("%s: NextEscalation = %+v, %v; want due %v to level %d, %q", tt.name, step, due, tt.due, tt.to, tt.target)
 		}
@@ -59,7 +59,7 @@ func TestNextEscalation(t *testing.T) {
 // The team's own acknowledgement time is what NextEscalation is given: 5 minutes escalates at 5.
 func TestNextEscalationAckWithin(t *testing.T) {
 	paged := time.Date(2026, 11, 3, 2, 0, 0, 0, time.UTC)
-	u := Unacknowledged{Alert: Alert{ID: 1}, PagedAt: paged}
+	u := Unacknowledged{ID: 1, PagedAt: paged}
 	team := devices.Team{Lead: "lead"}
 	if _, due := NextEscalation(u, team, true, 5*time.Minute, paged.Add(5*time.Minute-time.Second)); due {
 		t.Errorf("due before 5 minutes")

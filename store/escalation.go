@@ -19,28 +19,35 @@ import (
 const unacknowledgedPage = 1000
 
 // UnacknowledgedAlerts returns the open, urgent or critical clinical alerts that are neither
-// late nor in doubt and were notified at urgent or above, oldest first, without evidence,
-// each with when it was first notified at urgent or above and when and to whom it last
+// late nor in doubt and were notified at urgent or above, oldest first, each with its team,
+// site and level, when it was first notified at urgent or above and when and to whom it last
 // escalated. It returns every one, a page at a time: alerts that have reached the end of their
 // team's chain stay open until someone acknowledges them, and a single page of the oldest
-// would fill up with them and hide every newer alert from the escalator.
+// would fill up with them and hide every newer alert from the escalator. It reads indexes
+// only (migration 0027), not the alerts' rows.
 func (s *Alerts) UnacknowledgedAlerts(ctx context.Context) ([]alerts.Unacknowledged, error) {
 	return s.unacknowledgedAlerts(ctx, unacknowledgedPage)
 }
 
-func (s *Alerts) unacknowledgedAlerts(ctx context.Context, page int) ([]alerts.Unacknowledged, error) {
-	q := `SELECT ` + alertListColumns + `, escalated_ms, escalated_to,
+// unacknowledgedQuery reads a page of UnacknowledgedAlerts after the alert id $1, from the
+// indexes alerts_unacknowledged and alert_events_paged.
+func unacknowledgedQuery(page int) string {
+	return `SELECT id, team, site, escalation_level, escalated_ms, escalated_to,
 			(SELECT MIN(e.at_ms) FROM alert_events e WHERE e.alert_id = alerts.id AND e.notify = 1 AND e.severity >= 3)
 		FROM alerts
 		WHERE state = 'open' AND category = 'clinical' AND severity >= 3 AND late = 0 AND doubt = '' AND id > $1
 		ORDER BY id LIMIT ` + fmt.Sprint(page)
+}
+
+func (s *Alerts) unacknowledgedAlerts(ctx context.Context, page int) ([]alerts.Unacknowledged, error) {
+	q := unacknowledgedQuery(page)
 	var kept []alerts.Unacknowledged
 	for after := int64(0); ; {
 		out, err := queryAll(ctx, s.readers, q, []any{after}, func(sc scanner) (alerts.Unacknowledged, error) {
 			var u alerts.Unacknowledged
 			var escalated, paged sql.NullInt64
-			a, err := scanAlert(withExtra{sc, []any{&escalated, &u.EscalatedTo, &paged}})
-			u.Alert, u.EscalatedAt, u.PagedAt = a, fromMillis(escalated), fromMillis(paged)
+			err := sc.Scan(&u.ID, &u.Team, &u.Site, &u.Level, &escalated, &u.EscalatedTo, &paged)
+			u.EscalatedAt, u.PagedAt = fromMillis(escalated), fromMillis(paged)
 			return u, err
 		})
 		if err != nil {
@@ -55,17 +62,9 @@ func (s *Alerts) unacknowledgedAlerts(ctx context.Context, page int) ([]alerts.U
 		if len(out) < page {
 			return kept, nil
 		}
-		after = out[len(out)-1].Alert.ID
+		after = out[len(out)-1].ID
 	}
 }
-
-// withExtra scans a row of some columns then extra ones.
-type withExtra struct {
-	sc    scanner
-	extra []any
-}
-
-func (w withExtra) Scan(dest ...any) error { return w.sc.Scan(append(dest, w.extra...)...) }
 
 // Escalate takes step e: if alert e.AlertID is still open at level e.From, it moves to level
 // e.To, records when and to whom, and writes the escalated event in the same transaction. It

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,5 +44,35 @@ func testEscalationReadsEveryPage(t *testing.T, newDSN func(t *testing.T) string
 	must(t, "UnacknowledgedAlerts", err)
 	if len(all) != 4 {
 		t.Errorf("UnacknowledgedAlerts returned %d alerts; want the 4 open ones", len(all))
+	}
+}
+
+// The escalator's read takes everything from the two indexes of migration 0027 and reads no
+// alert's row: under a steady stream of writes each read starts with an empty page cache, and
+// rows are what made the read cost 16% of serve's CPU at 100,000 devices.
+func TestUnacknowledgedAlertsReadIndexesOnlySQLite(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "vw.db"))
+	rows, err := s.readers.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+unacknowledgedQuery(unacknowledgedPage), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	p := strings.Join(plan, "; ")
+	for _, want := range []string{"SEARCH alerts USING COVERING INDEX alerts_unacknowledged", "SEARCH e USING COVERING INDEX alert_events_paged"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("query plan %q; want %q", p, want)
+		}
+	}
+	if strings.Contains(p, "TEMP B-TREE") {
+		t.Errorf("query plan %q sorts; want the index's order", p)
 	}
 }

@@ -81,17 +81,17 @@ func (e *Escalator) Tick(ctx context.Context) ([]alerts.Event, error) {
 	var events []alerts.Event
 	var errs []error
 	for _, u := range pending {
-		team, ok := teams[u.Alert.Team]
+		team, ok := teams[u.Team]
 		if !ok {
-			if team, err = e.team(ctx, u.Alert.Team); err != nil {
+			if team, err = e.team(ctx, u.Team); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			teams[u.Alert.Team] = team
+			teams[u.Team] = team
 		}
 		siteID := team.SiteID
 		if siteID == "" {
-			siteID = u.Alert.Site
+			siteID = u.Site
 		}
 		open, ok := opens[siteID]
 		if !ok {
@@ -111,7 +111,7 @@ func (e *Escalator) Tick(ctx context.Context) ([]alerts.Event, error) {
 		}
 		a, ev, took, err := e.store.Escalate(ctx, step)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("escalating %s: %w", u.Alert, err))
+			errs = append(errs, fmt.Errorf("escalating alert %d: %w", u.ID, err))
 			continue
 		}
 		if !took {
