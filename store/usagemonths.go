@@ -73,8 +73,18 @@ func appendMonthDevice(b []byte, d *monthDevice) []byte {
 // decodeMonthRow calls fn with each device of a row: its id and the uses of its days, both
 // valid during the call only.
 func decodeMonthRow(b []byte, fn func(device []byte, days uint32, uses []int32)) error {
+	return eachMonthDevice(b, func(device []byte, days uint32, uses []int32, _ []byte) bool {
+		fn(device, days, uses)
+		return true
+	})
+}
+
+// eachMonthDevice calls fn with each device of a row, as decodeMonthRow does, and with the
+// device's encoding in the row, until fn returns false.
+func eachMonthDevice(b []byte, fn func(device []byte, days uint32, uses []int32, enc []byte) bool) error {
 	var uses [32]int32
 	for len(b) > 0 {
+		start := b
 		n := int(b[0])
 		if n == 0 || len(b) < 1+n+4 {
 			return errMonthRow
@@ -98,13 +108,86 @@ func decodeMonthRow(b []byte, fn func(device []byte, days uint32, uses []int32))
 			}
 			uses[i] = int32(min(u, 1<<31-1))
 		}
-		fn(device, days, uses[:k])
+		if !fn(device, days, uses[:k], start[:len(start)-len(b)]) {
+			return nil
+		}
 	}
 	return nil
 }
 
 // mergeMonthRow returns the row b with the day counts add (of the row's month and site) added.
+// It walks the row and the devices to add in byte order together: a device with nothing to
+// add is copied as it is encoded, so that a fold costs about a copy of each row it touches
+// (a site's month holds thousands of devices; a fold adds to some of them), not decoding and
+// encoding every device. A row out of order (none that this package writes) is merged by
+// mergeMonthRowSorting.
 func mergeMonthRow(b []byte, add []usage.DayCount) ([]byte, error) {
+	adds := monthAdds(add)
+	out := make([]byte, 0, len(b)+len(adds)*24)
+	j := 0
+	var prev []byte
+	inOrder := true
+	err := eachMonthDevice(b, func(device []byte, days uint32, uses []int32, enc []byte) bool {
+		if prev != nil && bytes.Compare(prev, device) >= 0 {
+			inOrder = false
+			return false
+		}
+		prev = device
+		for j < len(adds) && adds[j].device < string(device) {
+			out = appendMonthDevice(out, &adds[j])
+			j++
+		}
+		if j < len(adds) && adds[j].device == string(device) {
+			d := &adds[j]
+			i := 0
+			for ds := days; ds != 0; ds &= ds - 1 {
+				d.uses[bits.TrailingZeros32(ds)] += int64(uses[i])
+				i++
+			}
+			out = appendMonthDevice(out, d)
+			j++
+			return true
+		}
+		out = append(out, enc...)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !inOrder {
+		return mergeMonthRowSorting(b, add)
+	}
+	for ; j < len(adds); j++ {
+		out = appendMonthDevice(out, &adds[j])
+	}
+	return out, nil
+}
+
+// monthAdds returns the day counts of add, of one month, summed by device, in byte order of
+// their ids; malformed counts are left out.
+func monthAdds(add []usage.DayCount) []monthDevice {
+	var out []monthDevice
+	at := make(map[string]int, len(add))
+	for _, c := range add {
+		day := dayOfMonth(c.Day)
+		if day == 0 || c.Uses <= 0 || len(c.Device) > maxDeviceIDBytes || c.Device == "" {
+			continue
+		}
+		i, ok := at[c.Device]
+		if !ok {
+			i = len(out)
+			at[c.Device] = i
+			out = append(out, monthDevice{device: c.Device})
+		}
+		out[i].uses[day-1] += int64(c.Uses)
+	}
+	slices.SortFunc(out, func(a, b monthDevice) int { return strings.Compare(a.device, b.device) })
+	return out
+}
+
+// mergeMonthRowSorting is mergeMonthRow for a row in any order: it decodes every device, adds,
+// sorts and encodes them all.
+func mergeMonthRowSorting(b []byte, add []usage.DayCount) ([]byte, error) {
 	var devs []*monthDevice
 	at := map[string]*monthDevice{}
 	err := decodeMonthRow(b, func(device []byte, days uint32, uses []int32) {
