@@ -139,8 +139,14 @@ func (s *Usage) RecordUses(ctx context.Context, uses []usage.Use) (added int, er
 	if err != nil {
 		return 0, fmt.Errorf("record uses: %w", err)
 	}
-	defer tx.Rollback()
-	if err := s.catchUp(ctx, tx); err != nil {
+	// Every call runs the same statements: catching up (which finds nothing new unless another
+	// instance wrote) and the row's insert. They are prepared once, not parsed each time.
+	q := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}, shared: &s.statements}
+	defer func() {
+		tx.Rollback() // nothing after a commit; either way the connection is free again
+		s.statements.add(ctx, s.db, q.missed)
+	}()
+	if err := s.catchUp(ctx, q); err != nil {
 		return 0, fmt.Errorf("record uses: %w", err)
 	}
 	// The new uses' keys go into the set now, which also drops repeats within uses; they leave
@@ -166,7 +172,7 @@ func (s *Usage) RecordUses(ctx context.Context, uses []usage.Use) (added int, er
 		}
 	}()
 	num := s.subjects.numbering()
-	seq, err := s.appendLog(ctx, tx, num, logUses, "", "", fresh)
+	seq, err := s.appendLog(ctx, tx, q, num, logUses, "", "", fresh)
 	if err != nil {
 		return 0, fmt.Errorf("record uses: %w", err)
 	}
@@ -393,12 +399,12 @@ func (s *Usage) ReplaceUsage(ctx context.Context, from, to usage.Day, counts []u
 		return fmt.Errorf("replace usage: %w", err)
 	}
 	num := s.subjects.numbering()
-	seq, err := s.appendLog(ctx, tx, num, logForget, from, to, nil)
+	seq, err := s.appendLog(ctx, tx, tx, num, logForget, from, to, nil)
 	if err != nil {
 		return fmt.Errorf("replace usage: %w", err)
 	}
 	for start := 0; start < len(logged); start += maxKeysPerRow {
-		if seq, err = s.appendLog(ctx, tx, num, logKeys, "", "", logged[start:min(start+maxKeysPerRow, len(logged))]); err != nil {
+		if seq, err = s.appendLog(ctx, tx, tx, num, logKeys, "", "", logged[start:min(start+maxKeysPerRow, len(logged))]); err != nil {
 			return fmt.Errorf("replace usage: %w", err)
 		}
 	}

@@ -274,8 +274,8 @@ func (s *Usage) beginUsageWrite(ctx context.Context) (*sql.Tx, error) {
 }
 
 // catchUp brings s.uses.keys up to the last row of usage_log, loading it first if need be.
-// The caller holds s.uses.mu and a usage write transaction tx.
-func (s *Usage) catchUp(ctx context.Context, tx *sql.Tx) error {
+// The caller holds s.uses.mu and a usage write transaction, which tx queries.
+func (s *Usage) catchUp(ctx context.Context, tx querier) error {
 	u := &s.uses
 	if u.keys == nil {
 		keys := usage.NewKeySet()
@@ -329,8 +329,9 @@ func (s *Usage) catchUp(ctx context.Context, tx *sql.Tx) error {
 }
 
 // appendLog appends a row to usage_log in tx and returns its seq, numbering the subjects of
-// uses with num and inserting those new to the log first. The caller holds s.uses.mu.
-func (s *Usage) appendLog(ctx context.Context, tx *sql.Tx, num *numbering, kind string, from, to usage.Day, uses []logUse) (int64, error) {
+// uses with num and inserting those new to the log first; q queries tx, prepared or not. The
+// caller holds s.uses.mu.
+func (s *Usage) appendLog(ctx context.Context, tx *sql.Tx, q querier, num *numbering, kind string, from, to usage.Day, uses []logUse) (int64, error) {
 	var f, t any
 	if kind == logForget {
 		f, t = string(from), string(to)
@@ -354,7 +355,7 @@ func (s *Usage) appendLog(ctx context.Context, tx *sql.Tx, num *numbering, kind 
 	// About 7 bytes a use; the drivers copy the value, so the buffer serves the next row.
 	s.uses.buf = appendUseLog(slices.Grow(s.uses.buf[:0], 8*len(uses)), uses)
 	var seq int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO usage_log (recorded_ms, kind, from_day, to_day, keys, uses)
+	err := q.QueryRowContext(ctx, `INSERT INTO usage_log (recorded_ms, kind, from_day, to_day, keys, uses)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`,
 		s.now().UnixMilli(), kind, f, t, len(uses), s.uses.buf).Scan(&seq)
 	if cap(s.uses.buf) > 8<<20 {
