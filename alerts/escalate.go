@@ -54,6 +54,15 @@ type Escalation struct {
 	Reason  string // why, for the log: "not acknowledged within 15m0s" or "out of opening hours"
 }
 
+// Escalated is what the store did with one Escalation: whether it took the step (false when
+// the alert was no longer open at that level), and if so the alert and its escalated event.
+type Escalated struct {
+	Alert Alert
+	Event Event
+	Took  bool
+	Err   error
+}
+
 // EscalationTarget is who level escalates to in team's chain: the lead at 1, the on-call
 // roster from 2; "" if nobody.
 func EscalationTarget(team devices.Team, level int) string {

@@ -73,20 +73,91 @@ func (s *Alerts) unacknowledgedAlerts(ctx context.Context, page int) ([]alerts.U
 func (s *Alerts) Escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error) {
 	a, ev, took, err := s.escalate(ctx, e)
 	if err != nil {
-		return alerts.Alert{}, alerts.Event{}, false, fmt.Errorf("escalate %s to level %d: %w", alertSubject(e.AlertID), e.To, err)
+		return alerts.Alert{}, alerts.Event{}, false, escalateError(e, err)
 	}
 	return a, ev, took, nil
 }
 
+func escalateError(e alerts.Escalation, err error) error {
+	return fmt.Errorf("escalate %s to level %d: %w", alertSubject(e.AlertID), e.To, err)
+}
+
+// escalateBatch is the most steps EscalateAll takes in one transaction.
+const escalateBatch = 256
+
+// EscalateAll takes each step as Escalate would, one after the other, and says what each did.
+// In SQLite up to escalateBatch steps go in one transaction, with each statement prepared once:
+// when many alerts fall due together (the first tick after a restart, or a closing time that
+// sends every open alert to the on-call person) that is one commit instead of hundreds. If the
+// transaction fails, it is rolled back and its steps are taken one at a time, each with its own
+// error, so that one alert that cannot be escalated holds up no other. PostgreSQL takes them one
+// at a time, as ApplyFindings does its findings, for the same reason.
+func (s *Alerts) EscalateAll(ctx context.Context, steps []alerts.Escalation) []alerts.Escalated {
+	out := make([]alerts.Escalated, len(steps))
+	for start := 0; start < len(steps); start += escalateBatch {
+		part, done := steps[start:min(start+escalateBatch, len(steps))], out[start:min(start+escalateBatch, len(steps))]
+		if s.dialect == sqlite && len(part) > 1 && s.escalateBatch(ctx, part, done) == nil {
+			continue
+		}
+		for i, e := range part {
+			done[i].Alert, done[i].Event, done[i].Took, done[i].Err = s.Escalate(ctx, e)
+		}
+	}
+	return out
+}
+
+// escalateBatch takes steps in one transaction, filling out, and leaves out as it was unless it
+// commits.
+func (s *Alerts) escalateBatch(ctx context.Context, steps []alerts.Escalation, out []alerts.Escalated) error {
+	tx, err := s.beginAlertWrite(ctx)
+	if err != nil {
+		return err
+	}
+	q := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}, shared: &s.statements}
+	defer func() {
+		tx.Rollback() // nothing after a commit; either way the connection is free again
+		s.statements.add(ctx, s.db, q.missed)
+	}()
+	done := make([]alerts.Escalated, len(steps))
+	written := false
+	for i, e := range steps {
+		a, ev, took, err := s.escalateIn(ctx, q, e)
+		if err != nil {
+			return err
+		}
+		done[i] = alerts.Escalated{Alert: a, Event: ev, Took: took}
+		written = written || took
+	}
+	if written {
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	copy(out, done)
+	return nil
+}
+
 func (s *Alerts) escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error) {
-	at := time.UnixMilli(e.At.UnixMilli()).UTC()
-	e.At = at
 	tx, err := s.beginAlertWrite(ctx)
 	if err != nil {
 		return alerts.Alert{}, alerts.Event{}, false, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE alerts SET escalation_level = $3, escalated_ms = $4, escalated_to = $5, updated_ms = $4
+	a, ev, took, err := s.escalateIn(ctx, tx, e)
+	if err != nil || !took {
+		return alerts.Alert{}, alerts.Event{}, false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return alerts.Alert{}, alerts.Event{}, false, err
+	}
+	return a, ev, true, nil
+}
+
+// escalateIn takes step e in the transaction q: Escalate's work, without the commit.
+func (s *Alerts) escalateIn(ctx context.Context, q querier, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error) {
+	at := time.UnixMilli(e.At.UnixMilli()).UTC()
+	e.At = at
+	res, err := q.ExecContext(ctx, `UPDATE alerts SET escalation_level = $3, escalated_ms = $4, escalated_to = $5, updated_ms = $4
 		WHERE id = $1 AND escalation_level = $2 AND state = 'open'`, e.AlertID, e.From, e.To, at.UnixMilli(), e.Target)
 	if err != nil {
 		return alerts.Alert{}, alerts.Event{}, false, err
@@ -94,15 +165,12 @@ func (s *Alerts) escalate(ctx context.Context, e alerts.Escalation) (alerts.Aler
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return alerts.Alert{}, alerts.Event{}, false, err
 	}
-	a, err := scanAlert(tx.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, e.AlertID))
+	a, err := scanAlert(q.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, e.AlertID))
 	if err != nil {
 		return alerts.Alert{}, alerts.Event{}, false, err
 	}
 	ev := a.Escalate(e) // the row has the level already; this makes the event
-	if err := s.addAlertEvent(ctx, tx, a, &ev); err != nil {
-		return alerts.Alert{}, alerts.Event{}, false, err
-	}
-	if err := tx.Commit(); err != nil {
+	if err := s.addAlertEvent(ctx, q, a, &ev); err != nil {
 		return alerts.Alert{}, alerts.Event{}, false, err
 	}
 	return a, ev, true, nil

@@ -104,6 +104,7 @@ var conformance = []struct {
 	{"EscalationTeamSettings", testEscalationTeamSettings},
 	{"EscalationRace", testEscalationRace},
 	{"EscalationReadsEveryPage", testEscalationReadsEveryPage},
+	{"EscalateAll", testEscalateAll},
 	{"Webhooks", testWebhooks},
 	{"WebhookOutbox", testWebhookOutbox},
 	{"WebhookConcurrentClaims", testWebhookConcurrentClaims},

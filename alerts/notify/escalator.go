@@ -18,9 +18,9 @@ type EscalationStore interface {
 	// UnacknowledgedAlerts returns the open, urgent or critical clinical alerts that are
 	// neither late nor in doubt and were notified at urgent or above.
 	UnacknowledgedAlerts(ctx context.Context) ([]alerts.Unacknowledged, error)
-	// Escalate takes the step if the alert is still open at level e.From, writing the
-	// escalated event with it, and reports whether it did.
-	Escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error)
+	// EscalateAll takes each step whose alert is still open at level e.From, writing the
+	// escalated event with it, and says for each what it did.
+	EscalateAll(ctx context.Context, steps []alerts.Escalation) []alerts.Escalated
 	GetTeam(ctx context.Context, id string) (devices.Team, error)
 	GetSite(ctx context.Context, id string) (devices.Site, error)
 }
@@ -78,6 +78,7 @@ func (e *Escalator) Tick(ctx context.Context) ([]alerts.Event, error) {
 	now := e.now()
 	teams := map[string]devices.Team{}
 	opens := map[string]bool{} // by site
+	var steps []alerts.Escalation
 	var events []alerts.Event
 	var errs []error
 	for _, u := range pending {
@@ -105,19 +106,20 @@ func (e *Escalator) Tick(ctx context.Context) ([]alerts.Event, error) {
 		if ack <= 0 {
 			ack = e.ackWithin
 		}
-		step, due := alerts.NextEscalation(u, team, open, ack, now)
-		if !due {
-			continue
+		if step, due := alerts.NextEscalation(u, team, open, ack, now); due {
+			steps = append(steps, step)
 		}
-		a, ev, took, err := e.store.Escalate(ctx, step)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("escalating alert %d: %w", u.ID, err))
+	}
+	for i, done := range e.store.EscalateAll(ctx, steps) {
+		step, a := steps[i], done.Alert
+		switch {
+		case done.Err != nil:
+			errs = append(errs, fmt.Errorf("escalating alert %d: %w", step.AlertID, done.Err))
 			continue
-		}
-		if !took {
+		case !done.Took:
 			continue // another instance took this step, or the alert was acknowledged meanwhile
 		}
-		events = append(events, ev)
+		events = append(events, done.Event)
 		if step.Target == "" {
 			e.log.Warn("alert escalated to no one: the team has no lead and no on-call roster", "alert", a.ID,
 				"team", a.Team, "rule", a.Rule, "reason", step.Reason)
