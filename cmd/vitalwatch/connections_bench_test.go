@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -216,6 +217,57 @@ type connectionsRun struct {
 	// and of an InfluxDB write, over the run
 	batchMean, writeMean float64       // seconds
 	mq                   *mosquittoRun // with BENCH_BROKER=mosquitto
+	// The CPU seconds of each process on the machine over the load, from its start to its
+	// last two seconds, and how long that was: the share of the two cores each took.
+	load loadCPU
+}
+
+// loadCPU is the CPU time each process of a run took over the load.
+type loadCPU struct {
+	seconds float64 // wall time
+	pids    []loadPID
+}
+
+type loadPID struct {
+	name       string
+	pid        int
+	start, cpu float64 // CPU seconds at the start of the load, then taken over it
+}
+
+// begin reads each process's CPU time at the start of the load.
+func (l *loadCPU) begin(procs map[string]int) time.Time {
+	for _, name := range []string{"vitalsim", "mosquitto", "subscriber", "serve", "influxd"} {
+		if pid, ok := procs[name]; ok && pid > 0 {
+			l.pids = append(l.pids, loadPID{name: name, pid: pid, start: cpuSeconds(pid)})
+		}
+	}
+	return time.Now()
+}
+
+// end reads what each process took since begin.
+func (l *loadCPU) end(began time.Time) {
+	l.seconds = time.Since(began).Seconds()
+	for i := range l.pids {
+		l.pids[i].cpu = cpuSeconds(l.pids[i].pid) - l.pids[i].start
+	}
+}
+
+// print says what each process took a message, and all of them together as a share of the
+// machine: serve's side is slower than the bare subscriber's by what serve, and InfluxDB beside
+// it, take from the devices' simulator and the broker on the same cores.
+func (l loadCPU) print(rate float64) {
+	if l.seconds <= 0 || rate <= 0 || len(l.pids) == 0 {
+		return
+	}
+	msgs := rate * l.seconds
+	var parts []string
+	all := 0.0
+	for _, p := range l.pids {
+		parts = append(parts, fmt.Sprintf("%s %.0f", p.name, p.cpu*1e6/msgs))
+		all += p.cpu
+	}
+	fmt.Printf("     CPU over the load, µs a message: %s; in all %.0f, %.2f cores of %d\n",
+		strings.Join(parts, ", "), all*1e6/msgs, all/l.seconds, runtime.NumCPU())
 }
 
 func (r connectionsRun) print() {
@@ -229,6 +281,7 @@ func (r connectionsRun) print() {
 	if r.mq != nil {
 		r.mq.print()
 	}
+	r.load.print(r.rate)
 }
 
 // connPace says how fast the devices send: BENCH_RATE readings a second, or as fast as they
@@ -268,8 +321,9 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 			mode = "subscriber"
 		}
 	}
+	var ix *testsrv.Influx
 	if side == "serve" {
-		ix := testsrv.StartInflux(b, testsrv.InfluxOptions{})
+		ix = testsrv.StartInflux(b, testsrv.InfluxOptions{})
 		defer ix.Stop()
 		conf += fmt.Sprintf("influx:\n  url: %s\n  bucket: %s\n", ix.URL, ix.Bucket)
 		conf += os.Getenv("BENCH_SERVE_CONFIG")
@@ -354,6 +408,17 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 		}
 	}()
 	pid := proc.Process.Pid
+	procs := map[string]int{"vitalsim": simCmd.Process.Pid, "serve": pid}
+	if side == "broker" {
+		procs = map[string]int{"vitalsim": simCmd.Process.Pid, "subscriber": pid}
+	}
+	if mq != nil {
+		procs["mosquitto"] = mq.pid
+	}
+	if ix != nil {
+		procs["influxd"] = ix.PID()
+	}
+	var loadBegan time.Time
 	started, ended := false, false
 	quarter := 0
 	for e := range elapsed {
@@ -363,6 +428,7 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 				mq.rssRamp = processRSS(mq.pid)
 			}
 			signalProfile(p, proc, syscall.SIGUSR2)
+			loadBegan = r.load.begin(procs)
 		}
 		for quarter < 3 && e >= float64(quarter+1)*p.duration.Seconds()/4 {
 			r.rssQuarters[quarter] = processRSS(pid)
@@ -373,6 +439,7 @@ func runConnections(b *testing.B, p connectionsConfig, side string, pair int, re
 		}
 		if !ended && e >= p.duration.Seconds()-2 {
 			ended = true
+			r.load.end(loadBegan)
 			r.rssEnd, r.loadEnd = processRSS(pid), connLoad()
 			if mq != nil {
 				mq.rssEnd = processRSS(mq.pid)

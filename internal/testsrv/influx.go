@@ -170,6 +170,10 @@ bind-address = %s
 	)
 }
 
+// PID is the process id of the running influxd, such as to read its CPU time in /proc; 0 when
+// it is not running.
+func (i *Influx) PID() int { return i.proc.pid() }
+
 // Stop stops influxd with SIGTERM and waits for it to exit. Written points are on disk (the WAL is
 // synced on every write). Stopping a stopped server does nothing.
 func (i *Influx) Stop() { i.proc.stop() }
