@@ -12,7 +12,8 @@ import (
 // ApplyFindings records fs in order, as ApplyFinding would one at a time, and returns what each
 // did. In SQLite they go in one transaction, with each statement prepared once: a batch of
 // readings that repeats a few hundred open alerts (a rule that fires often, such as a
-// diabetic's highs) is one commit and one parse of each statement instead of hundreds. If the
+// diabetic's highs) is one commit and one parse of each statement instead of hundreds, and a
+// batch of one finding, the most common, parses nothing. If the
 // transaction fails (the store refused a write), it is rolled back and the findings are
 // recorded one at a time, each with its own errors, as ApplyFinding does.
 //
@@ -30,7 +31,7 @@ func (s *Alerts) ApplyFindings(ctx context.Context, fs []alerts.Finding) []alert
 		}
 		valid = append(valid, i)
 	}
-	if s.dialect == sqlite && len(valid) > 1 && s.applyBatch(ctx, fs, valid, out) == nil {
+	if s.dialect == sqlite && len(valid) > 0 && s.applyBatch(ctx, fs, valid, out) == nil {
 		return out
 	}
 	for _, i := range valid {

@@ -171,3 +171,19 @@ func TestApplyFindingsKeepsStatementsSQLite(t *testing.T) {
 	}
 	sameAsStored(t, s, "after three batches", third[0].Alert)
 }
+
+// A batch of one finding, what most batches of ingest hold, also runs the kept statements.
+func TestApplyOneFindingKeepsStatementsSQLite(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "vw.db"))
+	got := s.ApplyFindings(context.Background(), []alerts.Finding{clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 2, "3.5 mmol/L")})
+	if got[0].Err != nil || got[0].Event.Type != alerts.EventRaised {
+		t.Fatalf("ApplyFindings = %+v; want the alert raised", got[0])
+	}
+	s.statements.mu.Lock()
+	n := len(s.statements.m)
+	s.statements.mu.Unlock()
+	if n == 0 {
+		t.Errorf("no statement kept after a batch of one finding")
+	}
+	sameAsStored(t, s, "after a batch of one", got[0].Alert)
+}
