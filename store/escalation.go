@@ -82,21 +82,22 @@ func escalateError(e alerts.Escalation, err error) error {
 	return fmt.Errorf("escalate %s to level %d: %w", alertSubject(e.AlertID), e.To, err)
 }
 
-// escalateBatch is the most steps EscalateAll takes in one transaction.
-const escalateBatch = 256
+// maxEscalationBatch is the most steps EscalateAll takes in one transaction.
+const maxEscalationBatch = 256
 
 // EscalateAll takes each step as Escalate would, one after the other, and says what each did.
-// In SQLite up to escalateBatch steps go in one transaction, with each statement prepared once:
-// when many alerts fall due together (the first tick after a restart, or a closing time that
-// sends every open alert to the on-call person) that is one commit instead of hundreds. If the
-// transaction fails, it is rolled back and its steps are taken one at a time, each with its own
-// error, so that one alert that cannot be escalated holds up no other. PostgreSQL takes them one
-// at a time, as ApplyFindings does its findings, for the same reason.
+// In SQLite up to maxEscalationBatch steps go in one transaction, with each statement prepared
+// once: when many alerts fall due together (the first tick after a restart, or a closing time
+// that sends every open alert to the on-call person) that is one commit instead of hundreds. If
+// the transaction fails, it is rolled back and its steps are taken one at a time, each with its
+// own error, so that one alert that cannot be escalated holds up no other. PostgreSQL takes them
+// one at a time, as ApplyFindings does its findings, for the same reason.
 func (s *Alerts) EscalateAll(ctx context.Context, steps []alerts.Escalation) []alerts.Escalated {
 	out := make([]alerts.Escalated, len(steps))
-	for start := 0; start < len(steps); start += escalateBatch {
-		part, done := steps[start:min(start+escalateBatch, len(steps))], out[start:min(start+escalateBatch, len(steps))]
-		if s.dialect == sqlite && len(part) > 1 && s.escalateBatch(ctx, part, done) == nil {
+	for start := 0; start < len(steps); start += maxEscalationBatch {
+		end := min(start+maxEscalationBatch, len(steps))
+		part, done := steps[start:end], out[start:end]
+		if s.dialect == sqlite && s.escalateBatch(ctx, part, done) == nil {
 			continue
 		}
 		for i, e := range part {
