@@ -199,7 +199,7 @@ func (e *Engine) missedResolved(b *batch, c *readingCtx) {
 }
 
 func (e *Engine) tickPatient(b *batch, p *patientState) {
-	today := localDay(b.now, p.loc)
+	today := b.localDay(p.loc)
 	e.missed(b, p, today)
 	homeAverage(b, p, today)
 }

@@ -117,6 +117,18 @@ type batch struct {
 	warm bool
 	now  time.Time
 	out  []alerts.Finding
+	// The local day of now in dayLoc, for localDay: a tick asks it of every patient, and most
+	// patients share a time zone.
+	dayLoc *time.Location
+	day    int64
+}
+
+// localDay is localDay(b.now, loc), computed again only when loc is not the last one asked.
+func (b *batch) localDay(loc *time.Location) int64 {
+	if loc != b.dayLoc || loc == nil {
+		b.dayLoc, b.day = loc, localDay(b.now, loc)
+	}
+	return b.day
 }
 
 func (b *batch) emit(f alerts.Finding) {
