@@ -47,11 +47,8 @@ func (s *Alerts) applyBatch(ctx context.Context, fs []alerts.Finding, which []in
 	if err != nil {
 		return err
 	}
-	q := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}, shared: &s.statements}
-	defer func() {
-		tx.Rollback() // nothing after a commit; either way the connection is free again
-		s.statements.add(ctx, s.db, q.missed)
-	}()
+	q, end := s.prepared(ctx, tx)
+	defer end()
 	done := make([]alerts.Applied, len(which))
 	written := false
 	for k, i := range which {
@@ -71,6 +68,17 @@ func (s *Alerts) applyBatch(ctx context.Context, fs []alerts.Finding, which []in
 		out[i] = done[k]
 	}
 	return nil
+}
+
+// prepared returns tx with its statements prepared once each (preparedTx), and the function
+// that ends it: it rolls tx back (nothing after a commit; either way SQLite's one writing
+// connection is free again), then prepares on the database what tx prepared for itself.
+func (s *DB) prepared(ctx context.Context, tx *sql.Tx) (*preparedTx, func()) {
+	q := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}, shared: &s.statements}
+	return q, func() {
+		tx.Rollback()
+		s.statements.add(ctx, s.db, q.missed)
+	}
 }
 
 // preparedTx runs a transaction's statements prepared once each. A statement that shared

@@ -114,11 +114,8 @@ func (s *Alerts) escalateBatch(ctx context.Context, steps []alerts.Escalation, o
 	if err != nil {
 		return err
 	}
-	q := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}, shared: &s.statements}
-	defer func() {
-		tx.Rollback() // nothing after a commit; either way the connection is free again
-		s.statements.add(ctx, s.db, q.missed)
-	}()
+	q, end := s.prepared(ctx, tx)
+	defer end()
 	done := make([]alerts.Escalated, len(steps))
 	written := false
 	for i, e := range steps {

@@ -52,7 +52,21 @@ func testEscalationReadsEveryPage(t *testing.T, newDSN func(t *testing.T) string
 // rows are what made the read cost 16% of serve's CPU at 100,000 devices.
 func TestUnacknowledgedAlertsReadIndexesOnlySQLite(t *testing.T) {
 	s := mustOpen(t, filepath.Join(t.TempDir(), "vw.db"))
-	rows, err := s.readers.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+unacknowledgedQuery(unacknowledgedPage), 0)
+	p := queryPlan(t, s.readers, unacknowledgedQuery(unacknowledgedPage), 0)
+	for _, want := range []string{"SEARCH alerts USING COVERING INDEX alerts_unacknowledged", "SEARCH e USING COVERING INDEX alert_events_paged"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("query plan %q; want %q", p, want)
+		}
+	}
+	if strings.Contains(p, "TEMP B-TREE") {
+		t.Errorf("query plan %q sorts; want the index's order", p)
+	}
+}
+
+// queryPlan returns SQLite's plan of query, its steps joined by "; ".
+func queryPlan(t *testing.T, q querier, query string, args ...any) string {
+	t.Helper()
+	rows, err := q.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,13 +80,8 @@ func TestUnacknowledgedAlertsReadIndexesOnlySQLite(t *testing.T) {
 		}
 		plan = append(plan, detail)
 	}
-	p := strings.Join(plan, "; ")
-	for _, want := range []string{"SEARCH alerts USING COVERING INDEX alerts_unacknowledged", "SEARCH e USING COVERING INDEX alert_events_paged"} {
-		if !strings.Contains(p, want) {
-			t.Errorf("query plan %q; want %q", p, want)
-		}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(p, "TEMP B-TREE") {
-		t.Errorf("query plan %q sorts; want the index's order", p)
-	}
+	return strings.Join(plan, "; ")
 }

@@ -141,11 +141,8 @@ func (s *Usage) RecordUses(ctx context.Context, uses []usage.Use) (added int, er
 	}
 	// Every call runs the same statements: catching up (which finds nothing new unless another
 	// instance wrote) and the row's insert. They are prepared once, not parsed each time.
-	q := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}, shared: &s.statements}
-	defer func() {
-		tx.Rollback() // nothing after a commit; either way the connection is free again
-		s.statements.add(ctx, s.db, q.missed)
-	}()
+	q, end := s.prepared(ctx, tx)
+	defer end()
 	if err := s.catchUp(ctx, q); err != nil {
 		return 0, fmt.Errorf("record uses: %w", err)
 	}
