@@ -43,31 +43,43 @@ func (s *Alerts) ApplyFindings(ctx context.Context, fs []alerts.Finding) []alert
 // applyBatch records fs[i] for each i of which in one transaction, filling out, and leaves out
 // as it was unless it commits.
 func (s *Alerts) applyBatch(ctx context.Context, fs []alerts.Finding, which []int, out []alerts.Applied) error {
+	done := make([]alerts.Applied, len(which))
+	err := s.alertBatch(ctx, len(which), func(q querier, k int) (bool, error) {
+		a, ev, err := s.applyFindingIn(ctx, q, fs[which[k]])
+		done[k] = alerts.Applied{Alert: a, Event: ev, Notify: ev.Notify}
+		return ev.ID != 0, err
+	})
+	if err != nil {
+		return err
+	}
+	for k, i := range which {
+		out[i] = done[k]
+	}
+	return nil
+}
+
+// alertBatch runs each(q, i) for i from 0 to n-1 in one transaction that changes alerts, with
+// the kept statements, and commits it if any of them wrote. The first error stops it and rolls
+// the transaction back.
+func (s *DB) alertBatch(ctx context.Context, n int, each func(q querier, i int) (wrote bool, err error)) error {
 	tx, err := s.beginAlertWrite(ctx)
 	if err != nil {
 		return err
 	}
 	q, end := s.prepared(ctx, tx)
 	defer end()
-	done := make([]alerts.Applied, len(which))
 	written := false
-	for k, i := range which {
-		a, ev, err := s.applyFindingIn(ctx, q, fs[i])
+	for i := range n {
+		wrote, err := each(q, i)
 		if err != nil {
 			return err
 		}
-		done[k] = alerts.Applied{Alert: a, Event: ev, Notify: ev.Notify}
-		written = written || ev.ID != 0
+		written = written || wrote
 	}
-	if written {
-		if err := tx.Commit(); err != nil {
-			return err
-		}
+	if !written {
+		return nil
 	}
-	for k, i := range which {
-		out[i] = done[k]
-	}
-	return nil
+	return tx.Commit()
 }
 
 // prepared returns tx with its statements prepared once each (preparedTx), and the function

@@ -73,13 +73,9 @@ func (s *Alerts) unacknowledgedAlerts(ctx context.Context, page int) ([]alerts.U
 func (s *Alerts) Escalate(ctx context.Context, e alerts.Escalation) (alerts.Alert, alerts.Event, bool, error) {
 	a, ev, took, err := s.escalate(ctx, e)
 	if err != nil {
-		return alerts.Alert{}, alerts.Event{}, false, escalateError(e, err)
+		return alerts.Alert{}, alerts.Event{}, false, fmt.Errorf("escalate %s to level %d: %w", alertSubject(e.AlertID), e.To, err)
 	}
 	return a, ev, took, nil
-}
-
-func escalateError(e alerts.Escalation, err error) error {
-	return fmt.Errorf("escalate %s to level %d: %w", alertSubject(e.AlertID), e.To, err)
 }
 
 // maxEscalationBatch is the most steps EscalateAll takes in one transaction.
@@ -110,26 +106,14 @@ func (s *Alerts) EscalateAll(ctx context.Context, steps []alerts.Escalation) []a
 // escalateBatch takes steps in one transaction, filling out, and leaves out as it was unless it
 // commits.
 func (s *Alerts) escalateBatch(ctx context.Context, steps []alerts.Escalation, out []alerts.Escalated) error {
-	tx, err := s.beginAlertWrite(ctx)
+	done := make([]alerts.Escalated, len(steps))
+	err := s.alertBatch(ctx, len(steps), func(q querier, i int) (bool, error) {
+		a, ev, took, err := s.escalateIn(ctx, q, steps[i])
+		done[i] = alerts.Escalated{Alert: a, Event: ev, Took: took}
+		return took, err
+	})
 	if err != nil {
 		return err
-	}
-	q, end := s.prepared(ctx, tx)
-	defer end()
-	done := make([]alerts.Escalated, len(steps))
-	written := false
-	for i, e := range steps {
-		a, ev, took, err := s.escalateIn(ctx, q, e)
-		if err != nil {
-			return err
-		}
-		done[i] = alerts.Escalated{Alert: a, Event: ev, Took: took}
-		written = written || took
-	}
-	if written {
-		if err := tx.Commit(); err != nil {
-			return err
-		}
 	}
 	copy(out, done)
 	return nil
