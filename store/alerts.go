@@ -157,17 +157,15 @@ func (s *Alerts) applyFinding(ctx context.Context, f alerts.Finding) (alerts.Ale
 
 // applyFindingIn records f in the transaction q: ApplyFinding's work, without the commit.
 func (s *Alerts) applyFindingIn(ctx context.Context, q querier, f alerts.Finding) (alerts.Alert, alerts.Event, error) {
-	a, err := scanAlert(q.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts
-		WHERE rule = $1 AND subject = $2 AND state <> 'resolved'`+s.forUpdate(), f.Rule, f.Subject.String()))
-	open := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	o, err := s.readOpen(ctx, q, f)
+	if err != nil {
 		return alerts.Alert{}, alerts.Event{}, err
 	}
+	open := o != nil
+	var a alerts.Alert
 	var before []any // the open alert's columns as read, for updateAlert
 	if open {
-		if before, err = alertValues(a); err != nil {
-			return alerts.Alert{}, alerts.Event{}, err
-		}
+		a, before = o.a, o.before
 	}
 	now := s.nowMillis()
 	var ev alerts.Event
@@ -193,6 +191,23 @@ func (s *Alerts) applyFindingIn(ctx context.Context, q querier, f alerts.Finding
 		return alerts.Alert{}, alerts.Event{}, err
 	}
 	return a, ev, nil
+}
+
+// readOpen reads the open alert of f's rule and subject in q, or nil if there is none.
+func (s *Alerts) readOpen(ctx context.Context, q querier, f alerts.Finding) (*batchAlert, error) {
+	a, err := scanAlert(q.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts
+		WHERE rule = $1 AND subject = $2 AND state <> 'resolved'`+s.forUpdate(), f.Rule, f.Subject.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	before, err := alertValues(a)
+	if err != nil {
+		return nil, err
+	}
+	return &batchAlert{a: a, before: before, held: -1}, nil
 }
 
 // beginAlertWrite begins a transaction that will change alerts. In SQLite it takes the write

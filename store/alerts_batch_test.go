@@ -30,6 +30,8 @@ func testApplyFindings(t *testing.T, newDSN func(t *testing.T) string) {
 
 // ApplyFindings does to each finding what ApplyFinding does, in order: raise, repeat, a
 // reading delivered again, a rise in severity, a resolve, a resolve of nothing, a bad finding.
+// In SQLite, where the batch is one transaction, the one plain repeat followed by a rise in
+// severity of the same alert writes no event of its own (findingBatch).
 func testApplyFindingsAsOneByOne(t *testing.T, newDSN func(t *testing.T) string) {
 	ctx := context.Background()
 	low := clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 0, "3.5 mmol/L")
@@ -46,6 +48,10 @@ func testApplyFindingsAsOneByOne(t *testing.T, newDSN func(t *testing.T) string)
 		veryLow, cleared, nothing, bad, clinicalFinding("glucose_low", "pA2", "tA", alerts.Warning, 3, "3.4 mmol/L")}
 
 	batch, single := newStore(t, newDSN), newStore(t, newDSN)
+	superseded, events := -1, 6
+	if batch.dialect == sqlite {
+		superseded, events = 3, 5
+	}
 	got := batch.ApplyFindings(ctx, fs)
 	for i, f := range fs {
 		a, ev, notify, err := single.ApplyFinding(ctx, f)
@@ -54,6 +60,12 @@ func testApplyFindingsAsOneByOne(t *testing.T, newDSN func(t *testing.T) string)
 			t.Errorf("finding %d (%s): ApplyFindings error %v; ApplyFinding error %v", i, f.Rule, g.Err, err)
 			continue
 		}
+		if i == superseded {
+			if g.Event.ID != 0 {
+				t.Errorf("finding %d, a plain repeat followed by a rise in severity: event %d (%s); want none", i, g.Event.ID, g.Event.Type)
+			}
+			ev = alerts.Event{}
+		}
 		if g.Event.Type != ev.Type || (g.Event.ID != 0) != (ev.ID != 0) || g.Notify != notify || g.Alert.State != a.State ||
 			g.Alert.Count != a.Count || g.Alert.Severity != a.Severity || g.Alert.LastValue != a.LastValue || g.Alert.Subject != a.Subject {
 			t.Errorf("finding %d (%s): ApplyFindings gave %s (event %d) notify %v, alert %s count %d %s %q;\nApplyFinding gave %s (event %d) notify %v, alert %s count %d %s %q",
@@ -61,14 +73,121 @@ func testApplyFindingsAsOneByOne(t *testing.T, newDSN func(t *testing.T) string)
 				ev.Type, ev.ID, notify, a.State, a.Count, a.Severity, a.LastValue)
 		}
 	}
-	for _, s := range []*Store{batch, single} {
+	for s, want := range map[*Store]int{batch: events, single: 6} {
 		list, err := s.ListAlerts(ctx, alerts.Filter{Scope: alerts.Scope{All: true}})
 		must(t, "ListAlerts", err)
 		evs, err := s.AlertEvents(ctx, 0, alerts.Scope{All: true}, 100)
 		must(t, "AlertEvents", err)
-		if len(list) != 3 || len(evs) != 6 {
-			t.Errorf("%d alerts and %d events stored; want 3 alerts (two patients' lows, a battery) and 6 events", len(list), len(evs))
+		if len(list) != 3 || len(evs) != want {
+			t.Errorf("%d alerts and %d events stored; want 3 alerts (two patients' lows, a battery) and %d events", len(list), len(evs), want)
 		}
+	}
+}
+
+// In SQLite a batch writes the plain repeats of an alert once: the ten readings of a visit,
+// each a repeat, are one updated event whose alert shows them all; a rise in severity, a
+// repeat that notifies and a resolve keep events of their own. The alerts end as ApplyFinding
+// leaves them one finding at a time.
+func TestApplyFindingsWritesRepeatsOnceSQLite(t *testing.T) {
+	ctx := context.Background()
+	newDSN := func(t *testing.T) string { return filepath.Join(t.TempDir(), "vw.db") }
+	var fs []alerts.Finding
+	// Patient A: raised, then nine plain repeats interleaved with patient B's, one of them a
+	// reading delivered again.
+	for m := range 10 {
+		fs = append(fs, clinicalFinding("glucose_low", "pA", "tA", alerts.Warning, m, fmt.Sprintf("3.%d mmol/L", m)))
+		if m == 4 {
+			fs = append(fs, fs[len(fs)-2]) // delivered again: counted already
+		}
+		if m < 3 {
+			fs = append(fs, clinicalFinding("glucose_low", "pB", "tA", alerts.Warning, m, "3.5 mmol/L"))
+		}
+	}
+	// Patient B: a rise in severity after its plain repeats, then one more plain repeat.
+	fs = append(fs, clinicalFinding("glucose_low", "pB", "tA", alerts.Urgent, 20, "2.8 mmol/L"),
+		clinicalFinding("glucose_low", "pB", "tA", alerts.Warning, 21, "3.4 mmol/L"))
+	// Patient C: a quiet (late) raise, recorded at info, then a clean repeat: a rise in
+	// severity, which notifies.
+	late := clinicalFinding("glucose_low", "pC", "tA", alerts.Warning, 0, "3.5 mmol/L")
+	late.Late = true
+	fs = append(fs, late, clinicalFinding("glucose_low", "pC", "tA", alerts.Warning, 1, "3.6 mmol/L"))
+	// A device: a fault repeated, then cleared, then raised again in the same batch.
+	cleared := faultFinding("battery_low", "dA", "sA", alerts.Warning, 2)
+	cleared.Resolve = true
+	fs = append(fs, faultFinding("battery_low", "dA", "sA", alerts.Warning, 0), faultFinding("battery_low", "dA", "sA", alerts.Warning, 1),
+		cleared, faultFinding("battery_low", "dA", "sA", alerts.Warning, 3))
+
+	batch, single := newStore(t, newDSN), newStore(t, newDSN)
+	got := batch.ApplyFindings(ctx, fs)
+	written := map[alerts.EventType]int{}
+	for i, g := range got {
+		if g.Err != nil {
+			t.Fatalf("finding %d: %v", i, g.Err)
+		}
+		if g.Event.ID != 0 {
+			written[g.Event.Type]++
+		}
+		if _, _, _, err := single.ApplyFinding(ctx, fs[i]); err != nil {
+			t.Fatalf("ApplyFinding %d: %v", i, err)
+		}
+	}
+	// Raised: A, B, C, the fault twice. Updated: A's nine repeats once; B's repeats before its
+	// rise are superseded by the rise, and the one after it is written. Risen: B and C. The
+	// fault's repeat is superseded by its resolve.
+	want := map[alerts.EventType]int{alerts.EventRaised: 5, alerts.EventUpdated: 2, alerts.EventSeverityRaised: 2, alerts.EventResolved: 1}
+	if !maps.Equal(written, want) {
+		t.Errorf("events written by the batch: %v; want %v", written, want)
+	}
+	evs, err := batch.AlertEvents(ctx, 0, alerts.Scope{All: true}, 100)
+	must(t, "AlertEvents", err)
+	if len(evs) != 10 {
+		t.Errorf("%d events stored; want 10", len(evs))
+	}
+	// The events returned are the ones stored, in order of their IDs.
+	var ids []int64
+	for _, g := range got {
+		if g.Event.ID != 0 {
+			ids = append(ids, g.Event.ID)
+		}
+	}
+	if len(ids) != len(evs) {
+		t.Errorf("%d events returned; %d stored", len(ids), len(evs))
+	}
+	last := map[int64]alerts.Event{}
+	for _, ev := range evs {
+		last[ev.AlertID] = ev
+	}
+	one, err := single.ListAlerts(ctx, alerts.Filter{Scope: alerts.Scope{All: true}})
+	must(t, "ListAlerts", err)
+	all, err := batch.ListAlerts(ctx, alerts.Filter{Scope: alerts.Scope{All: true}})
+	must(t, "ListAlerts", err)
+	if len(all) != len(one) || len(all) != 5 {
+		t.Fatalf("%d alerts from the batch, %d one by one; want 5", len(all), len(one))
+	}
+	byKey := map[string]alerts.Alert{}
+	for _, a := range one {
+		byKey[a.Rule+a.Subject.String()+string(a.State)] = a
+	}
+	for _, a := range all {
+		b, ok := byKey[a.Rule+a.Subject.String()+string(a.State)]
+		if !ok {
+			t.Errorf("alert %s of %s (%s) from the batch; none such one by one", a.Rule, a.Subject, a.State)
+			continue
+		}
+		if a.Count != b.Count || a.Severity != b.Severity || a.NotifiedSeverity != b.NotifiedSeverity || a.LastValue != b.LastValue ||
+			!a.FirstSeen.Equal(b.FirstSeen) || !a.LastSeen.Equal(b.LastSeen) || a.Late != b.Late || len(a.Evidence) != len(b.Evidence) {
+			t.Errorf("alert of %s (%s): batch count %d %s notified %s %q seen %v-%v late %v, %d evidence;\none by one count %d %s notified %s %q seen %v-%v late %v, %d evidence",
+				a.Subject, a.State, a.Count, a.Severity, a.NotifiedSeverity, a.LastValue, a.FirstSeen, a.LastSeen, a.Late, len(a.Evidence),
+				b.Count, b.Severity, b.NotifiedSeverity, b.LastValue, b.FirstSeen, b.LastSeen, b.Late, len(b.Evidence))
+		}
+		// The live feed's last event of each alert shows the alert as it ends.
+		if ev := last[a.ID]; ev.Alert.Count != a.Count || ev.Alert.LastValue != a.LastValue {
+			t.Errorf("alert of %s (%s): its last event (%s) shows count %d %q; the alert has %d %q",
+				a.Subject, a.State, ev.Type, ev.Alert.Count, ev.Alert.LastValue, a.Count, a.LastValue)
+		}
+	}
+	if a := byKey["glucose_low"+"patient/pA"+"open"]; a.Count != 10 {
+		t.Errorf("patient A's alert counts %d; want 10 (the reading delivered again counts once)", a.Count)
 	}
 }
 

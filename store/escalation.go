@@ -111,7 +111,7 @@ func (s *Alerts) escalateBatch(ctx context.Context, steps []alerts.Escalation, o
 		a, ev, took, err := s.escalateIn(ctx, q, steps[i])
 		done[i] = alerts.Escalated{Alert: a, Event: ev, Took: took}
 		return took, err
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}
