@@ -402,7 +402,7 @@ func (r *Reports) growthCached(ctx context.Context) (before, now map[siteConditi
 	defer g.mu.Unlock()
 	g.used = r.now()
 	if !g.read || g.version != v {
-		records, err := r.patients.PatientRecords(ctx)
+		records, err := patientRecords(ctx, r.patients)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -114,7 +114,7 @@ func (r *Reports) DemandHistory(ctx context.Context, scope Scope) ([]Demand, err
 	}
 	slices.SortFunc(out, func(a, b Demand) int { return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Kind, b.Kind)) })
 	if r.patients != nil {
-		records, err := r.patients.PatientRecords(ctx)
+		records, err := patientRecords(ctx, r.patients)
 		if err != nil {
 			return nil, err
 		}

@@ -61,7 +61,19 @@ func TestAttachPatientsMatchesReplay(t *testing.T) {
 // patientLog is a fake registry log of patients.
 type patientLog []devices.PatientRecord
 
-func (p patientLog) PatientRecords(context.Context) ([]devices.PatientRecord, error) { return p, nil }
+func (p patientLog) EachPatientRecord(_ context.Context, each func(devices.PatientRecord) error) error {
+	return eachOf(p, each)
+}
+
+// eachOf calls each with every record, as a registry's EachPatientRecord does.
+func eachOf(records []devices.PatientRecord, each func(devices.PatientRecord) error) error {
+	for _, r := range records {
+		if err := each(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // patientsFixture: from 1 August to 14 November 2026 (106 days, Shanghai), three centres:
 //

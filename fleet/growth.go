@@ -14,7 +14,19 @@ import (
 // Patients tells the changes to patients over time (the registry's audit log), from which the
 // growth of each centre's patients on a plan is counted.
 type Patients interface {
-	PatientRecords(ctx context.Context) ([]devices.PatientRecord, error)
+	// EachPatientRecord calls each with every change, in the log's order; an error from each
+	// stops it and is returned.
+	EachPatientRecord(ctx context.Context, each func(devices.PatientRecord) error) error
+}
+
+// patientRecords reads every change p tells.
+func patientRecords(ctx context.Context, p Patients) ([]devices.PatientRecord, error) {
+	var out []devices.PatientRecord
+	err := p.EachPatientRecord(ctx, func(r devices.PatientRecord) error {
+		out = append(out, r)
+		return nil
+	})
+	return out, err
 }
 
 // GrowthPeriod is how far back growth is measured: twelve months.
@@ -60,28 +72,59 @@ type siteCondition struct {
 }
 
 // patientsOn counts, from the changes replayed in order up to at (inclusive), the patients of
-// each centre on each condition's plans. Records come in the audit log's order, whose times
-// need not rise with it (instances' clocks differ, an import may carry older times): every
-// record at or before at counts, not only those before the first one after it.
+// each centre on each condition's plans.
 func patientsOn(records []devices.PatientRecord, at time.Time) map[siteCondition]int {
-	type state struct {
-		site  string
-		conds uint
-	}
-	now := map[string]state{}
+	p := newPlansAt(at)
 	for _, r := range records {
-		if r.At.After(at) {
-			continue
-		}
-		s := now[r.Patient]
-		s.site = r.Site
-		if r.PlansSet {
-			s.conds = conditionsOf(r.Plans)
-		}
-		now[r.Patient] = s
+		p.add(r, recordConditions(r))
 	}
+	return p.counts()
+}
+
+// recordConditions is conditionsOf the record's plans; 0 when it does not set them.
+func recordConditions(r devices.PatientRecord) uint {
+	if !r.PlansSet {
+		return 0
+	}
+	return conditionsOf(r.Plans)
+}
+
+// plansAt replays patient changes, given one at a time in the audit log's order, up to a time
+// (inclusive): the site and conditions of each patient then. The changes' times need not rise
+// with the log's order (instances' clocks differ, an import may carry older times): every
+// change at or before the time counts, not only those before the first one after it.
+type plansAt struct {
+	at       time.Time
+	patients map[string]patientPlans
+}
+
+// patientPlans is a patient's centre and conditions (a mask of Conditions' indexes).
+type patientPlans struct {
+	site  string
+	conds uint
+}
+
+func newPlansAt(at time.Time) *plansAt {
+	return &plansAt{at: at, patients: map[string]patientPlans{}}
+}
+
+// add replays r, whose plans name conds (recordConditions).
+func (p *plansAt) add(r devices.PatientRecord, conds uint) {
+	if r.At.After(p.at) {
+		return
+	}
+	s := p.patients[r.Patient]
+	s.site = r.Site
+	if r.PlansSet {
+		s.conds = conds
+	}
+	p.patients[r.Patient] = s
+}
+
+// counts is the patients of each centre on each condition's plans.
+func (p *plansAt) counts() map[siteCondition]int {
 	out := map[siteCondition]int{}
-	for _, s := range now {
+	for _, s := range p.patients {
 		for i := range Conditions {
 			if s.conds&(1<<i) != 0 {
 				out[siteCondition{s.site, i}]++
@@ -139,17 +182,24 @@ func growthOf(st reallocation.Stock, before, now map[siteCondition]int, t reallo
 }
 
 // growth returns the counts of patients on each condition now and GrowthPeriod months ago; nil
-// maps when growth is off or no patient history is given.
+// maps when growth is off or no patient history is given. It replays the changes as they are
+// read, holding none of them.
 func (r *Reports) growth(ctx context.Context) (before, now map[siteCondition]int, err error) {
 	if r.patients == nil || r.thresholds.Growth <= 0 {
 		return nil, nil, nil
 	}
-	records, err := r.patients.PatientRecords(ctx)
+	t := r.now()
+	b, n := newPlansAt(t.AddDate(0, -GrowthPeriod, 0)), newPlansAt(t)
+	err = r.patients.EachPatientRecord(ctx, func(rec devices.PatientRecord) error {
+		conds := recordConditions(rec)
+		b.add(rec, conds)
+		n.add(rec, conds)
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	t := r.now()
-	return patientsOn(records, t.AddDate(0, -GrowthPeriod, 0)), patientsOn(records, t), nil
+	return b.counts(), n.counts(), nil
 }
 
 // CentreGrowth is one centre's patients on one plan grown beyond the threshold, with the devices
@@ -173,9 +223,9 @@ func (r *Reports) CentreGrowths(ctx context.Context) ([]CentreGrowth, error) {
 	if r.patients == nil || r.thresholds.Growth <= 0 {
 		return nil, nil
 	}
-	// The patients' counts come first, from records read for this call alone rather than the
-	// assessment's cache, so that the records are garbage before the stocks are read: at a
-	// city's size each takes tens of megabytes, and the daily check would hold both at once.
+	// The patients' counts come first, replayed as the records are read rather than from the
+	// assessment's cache, so that no record is held while the stocks are read: at a city's
+	// size the records alone take tens of megabytes.
 	before, now, err := r.growth(ctx)
 	if err != nil {
 		return nil, err

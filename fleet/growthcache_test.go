@@ -21,9 +21,9 @@ type versionedPatients struct {
 
 func (p *versionedPatients) RegistryVersion(context.Context) (int64, error) { return p.version, nil }
 
-func (p *versionedPatients) PatientRecords(context.Context) ([]devices.PatientRecord, error) {
+func (p *versionedPatients) EachPatientRecord(_ context.Context, each func(devices.PatientRecord) error) error {
 	p.reads++
-	return p.records, nil
+	return eachOf(p.records, each)
 }
 
 // TestGrowthCached checks that the growth counts kept per registry version are those counted

@@ -34,7 +34,11 @@ func (p *planPatients) set(grown map[string]int) {
 	p.grown = grown
 }
 
-func (p *planPatients) PatientRecords(context.Context) ([]devices.PatientRecord, error) {
+func (p *planPatients) EachPatientRecord(_ context.Context, each func(devices.PatientRecord) error) error {
+	return eachOf(p.records(), each)
+}
+
+func (p *planPatients) records() []devices.PatientRecord {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old, recent := p.now.AddDate(0, -13, 0), p.now.AddDate(0, -1, 0)
@@ -51,7 +55,7 @@ func (p *planPatients) PatientRecords(context.Context) ([]devices.PatientRecord,
 				Plans: []string{"blood pressure morning and evening"}, PlansSet: true})
 		}
 	}
-	return rs, nil
+	return rs
 }
 
 // growthFixture seeds, in the database at dsn, two centres "up" and "flat" with 12 BP cuffs

@@ -10,34 +10,36 @@ import (
 	"github.com/vitalwatch/vitalwatch/devices"
 )
 
-// PatientRecords returns every change to a patient that the audit log holds (patient.create,
-// patient.update, patient.transfer), oldest first, each with the site of the team the change
-// left the patient in and, but for a transfer, the plans.
-func (s *Registry) PatientRecords(ctx context.Context) ([]devices.PatientRecord, error) {
+// EachPatientRecord calls each with every change to a patient that the audit log holds
+// (patient.create, patient.update, patient.transfer), oldest first, each with the site of the
+// team the change left the patient in and, but for a transfer, the plans. Each record is made
+// as its row is read and is the caller's to keep or drop: a city's patients have hundreds of
+// thousands of these changes, and a caller that counts them need not hold them all. The plans'
+// names are few, and the records refer to one copy of each. An error from each stops the read
+// and is returned.
+func (s *Registry) EachPatientRecord(ctx context.Context, each func(devices.PatientRecord) error) error {
 	type team struct{ id, site string }
 	teams, err := queryAll(ctx, s.readers, `SELECT id, site_id FROM teams`, nil, func(sc scanner) (team, error) {
 		var t team
 		return t, sc.Scan(&t.id, &t.site)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("patient changes: %w", err)
+		return fmt.Errorf("patient changes: %w", err)
 	}
 	siteOf := make(map[string]string, len(teams))
 	for _, t := range teams {
 		siteOf[t.id] = t.site
 	}
-	// Each row becomes its record as it is read: a city's patients have hundreds of thousands
-	// of these changes, and their rows as read (the detail's JSON) would double what the
-	// records take. The plans' names are few, and each record refers to one copy of each.
 	plans := map[string]string{}
-	out, err := queryAll(ctx, s.readers, `SELECT at_ms, action, subject, detail FROM audit_log
+	var eachErr error
+	err = eachRow(ctx, s.readers, `SELECT at_ms, action, subject, detail FROM audit_log
 		WHERE action IN ('patient.create', 'patient.update', 'patient.transfer') ORDER BY id`, nil,
-		func(sc scanner) (devices.PatientRecord, error) {
+		func(sc scanner) error {
 			var at int64
 			var action, subject string
 			var detail []byte
 			if err := sc.Scan(&at, &action, &subject, &detail); err != nil {
-				return devices.PatientRecord{}, err
+				return err
 			}
 			var d struct {
 				Team   string   `json:"team"`
@@ -45,25 +47,29 @@ func (s *Registry) PatientRecords(ctx context.Context) ([]devices.PatientRecord,
 				ToTeam string   `json:"to_team"`
 			}
 			if err := json.Unmarshal(detail, &d); err != nil {
-				return devices.PatientRecord{}, fmt.Errorf("%s of %s: %w", action, subject, err)
+				return fmt.Errorf("%s of %s: %w", action, subject, err)
 			}
 			c := devices.PatientRecord{Patient: strings.TrimPrefix(subject, "patient/"), At: time.UnixMilli(at).UTC()}
 			if action == "patient.transfer" {
 				c.Site = siteOf[d.ToTeam]
-				return c, nil
-			}
-			for i, p := range d.Plans {
-				if name, ok := plans[p]; ok {
-					d.Plans[i] = name
-				} else {
-					plans[p] = p
+			} else {
+				for i, p := range d.Plans {
+					if name, ok := plans[p]; ok {
+						d.Plans[i] = name
+					} else {
+						plans[p] = p
+					}
 				}
+				c.Site, c.Plans, c.PlansSet = siteOf[d.Team], d.Plans, true
 			}
-			c.Site, c.Plans, c.PlansSet = siteOf[d.Team], d.Plans, true
-			return c, nil
+			eachErr = each(c)
+			return eachErr
 		})
-	if err != nil {
-		return nil, fmt.Errorf("patient changes: %w", err)
+	if err != nil && err == eachErr {
+		return err
 	}
-	return out, nil
+	if err != nil {
+		return fmt.Errorf("patient changes: %w", err)
+	}
+	return nil
 }

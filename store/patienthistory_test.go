@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 
@@ -17,8 +18,11 @@ func testPatientRecords(t *testing.T, newDSN func(t *testing.T) string) {
 	must(t, "SetPatientPlans", s.SetPatientPlans(asAdmin, "p2", []string{"diabetes: insulin, glucose daily"}))
 	clk.advance(day)
 	must(t, "TransferPatient", s.TransferPatient(asAdmin, "p1", "t2", devices.PolicyReturn, t0.Add(2*day)))
-	got, err := s.PatientRecords(asAdmin)
-	must(t, "PatientRecords", err)
+	var got []devices.PatientRecord
+	must(t, "EachPatientRecord", s.EachPatientRecord(asAdmin, func(r devices.PatientRecord) error {
+		got = append(got, r)
+		return nil
+	}))
 	want := []devices.PatientRecord{
 		{Patient: "p1", At: t0, Site: "s1", Plans: []string{"hypertension: BP daily"}, PlansSet: true},
 		{Patient: "p2", At: t0, Site: "s1", Plans: nil, PlansSet: true},
@@ -31,7 +35,16 @@ func testPatientRecords(t *testing.T, newDSN func(t *testing.T) string) {
 			got[i].Plans = nil
 		}
 	}
+	// An error from each stops the read, and is what it returns.
+	stop := errors.New("enough")
+	calls := 0
+	if err := s.EachPatientRecord(asAdmin, func(devices.PatientRecord) error {
+		calls++
+		return stop
+	}); err != stop || calls != 1 {
+		t.Errorf("EachPatientRecord with each failing = %v after %d calls; want %v after 1", err, calls, stop)
+	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("PatientRecords =\n%+v\nwant\n%+v", got, want)
+		t.Errorf("EachPatientRecord gave\n%+v\nwant\n%+v", got, want)
 	}
 }
