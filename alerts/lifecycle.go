@@ -225,7 +225,7 @@ func (l *Lifecycle) Apply(ctx context.Context, findings []Finding) ([]Change, er
 	var errs []error
 	var events []Event
 	var applied []Applied
-	if b, ok := l.store.(BatchFindingStore); ok && len(findings) > 1 {
+	if b, ok := l.store.(BatchFindingStore); ok && len(findings) > 0 {
 		applied = b.ApplyFindings(ctx, findings)
 	}
 	for i, f := range findings {

@@ -220,13 +220,22 @@ func (s *DB) beginAlertWrite(ctx context.Context) (*sql.Tx, error) {
 		return nil, err
 	}
 	if s.dialect == sqlite {
-		if _, err := tx.ExecContext(ctx, `UPDATE alerts SET id = id WHERE id < 0`); err != nil {
+		var err error
+		if st := s.statements.get(takeWriteLock); st != nil {
+			_, err = tx.StmtContext(ctx, st).ExecContext(ctx) // not parsed again
+		} else {
+			_, err = tx.ExecContext(ctx, takeWriteLock)
+		}
+		if err != nil {
 			tx.Rollback()
 			return nil, err
 		}
 	}
 	return tx, nil
 }
+
+// takeWriteLock is beginAlertWrite's write that changes nothing. OpenDB keeps it prepared.
+const takeWriteLock = `UPDATE alerts SET id = id WHERE id < 0`
 
 // forUpdate locks the rows a PostgreSQL query reads; SQLite's transaction holds the write lock.
 func (s *DB) forUpdate() string {

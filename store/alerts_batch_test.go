@@ -294,6 +294,10 @@ func TestApplyFindingsKeepsStatementsSQLite(t *testing.T) {
 // A batch of one finding, what most batches of ingest hold, also runs the kept statements.
 func TestApplyOneFindingKeepsStatementsSQLite(t *testing.T) {
 	s := mustOpen(t, filepath.Join(t.TempDir(), "vw.db"))
+	lock := s.statements.get(takeWriteLock)
+	if lock == nil {
+		t.Fatal("the write that takes the lock for alerts is not kept prepared after Open")
+	}
 	got := s.ApplyFindings(context.Background(), []alerts.Finding{clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 2, "3.5 mmol/L")})
 	if got[0].Err != nil || got[0].Event.Type != alerts.EventRaised {
 		t.Fatalf("ApplyFindings = %+v; want the alert raised", got[0])
@@ -303,6 +307,9 @@ func TestApplyOneFindingKeepsStatementsSQLite(t *testing.T) {
 	s.statements.mu.Unlock()
 	if n == 0 {
 		t.Errorf("no statement kept after a batch of one finding")
+	}
+	if s.statements.get(takeWriteLock) != lock {
+		t.Errorf("the write that takes the lock was prepared again")
 	}
 	sameAsStored(t, s, "after a batch of one", got[0].Alert)
 }

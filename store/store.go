@@ -180,6 +180,9 @@ func OpenDB(ctx context.Context, dsn string) (*DB, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.dialect == sqlite {
+		s.statements.add(ctx, s.db, []string{takeWriteLock})
+	}
 	return s, nil
 }
 
