@@ -220,13 +220,7 @@ func (s *DB) beginAlertWrite(ctx context.Context) (*sql.Tx, error) {
 		return nil, err
 	}
 	if s.dialect == sqlite {
-		var err error
-		if st := s.statements.get(takeWriteLock); st != nil {
-			_, err = tx.StmtContext(ctx, st).ExecContext(ctx) // not parsed again
-		} else {
-			_, err = tx.ExecContext(ctx, takeWriteLock)
-		}
-		if err != nil {
+		if err := s.execKept(ctx, tx, takeWriteLock); err != nil {
 			tx.Rollback()
 			return nil, err
 		}
@@ -234,8 +228,24 @@ func (s *DB) beginAlertWrite(ctx context.Context) (*sql.Tx, error) {
 	return tx, nil
 }
 
-// takeWriteLock is beginAlertWrite's write that changes nothing. OpenDB keeps it prepared.
+// takeWriteLock is beginAlertWrite's write that changes nothing.
 const takeWriteLock = `UPDATE alerts SET id = id WHERE id < 0`
+
+// execKept runs query, a statement without arguments, in tx, prepared if s keeps it
+// (lockStatements) and so not parsed again.
+func (s *DB) execKept(ctx context.Context, tx *sql.Tx, query string) error {
+	var err error
+	if st := s.statements.get(query); st != nil {
+		_, err = tx.StmtContext(ctx, st).ExecContext(ctx)
+	} else {
+		_, err = tx.ExecContext(ctx, query)
+	}
+	return err
+}
+
+// lockStatements are the statements that begin SQLite's writing transactions by taking the
+// write lock, one of them in every transaction of ingest's: OpenDB keeps them prepared.
+var lockStatements = []string{takeWriteLock, takeUsageLock}
 
 // forUpdate locks the rows a PostgreSQL query reads; SQLite's transaction holds the write lock.
 func (s *DB) forUpdate() string {

@@ -294,10 +294,12 @@ func TestApplyFindingsKeepsStatementsSQLite(t *testing.T) {
 // A batch of one finding, what most batches of ingest hold, also runs the kept statements.
 func TestApplyOneFindingKeepsStatementsSQLite(t *testing.T) {
 	s := mustOpen(t, filepath.Join(t.TempDir(), "vw.db"))
-	lock := s.statements.get(takeWriteLock)
-	if lock == nil {
-		t.Fatal("the write that takes the lock for alerts is not kept prepared after Open")
+	for _, q := range lockStatements {
+		if s.statements.get(q) == nil {
+			t.Errorf("%q, which takes the write lock, is not kept prepared after Open", q)
+		}
 	}
+	lock := s.statements.get(takeWriteLock)
 	got := s.ApplyFindings(context.Background(), []alerts.Finding{clinicalFinding("glucose_low", "pA1", "tA", alerts.Warning, 2, "3.5 mmol/L")})
 	if got[0].Err != nil || got[0].Event.Type != alerts.EventRaised {
 		t.Fatalf("ApplyFindings = %+v; want the alert raised", got[0])

@@ -181,7 +181,7 @@ func OpenDB(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	if s.dialect == sqlite {
-		s.statements.add(ctx, s.db, []string{takeWriteLock})
+		s.statements.add(ctx, s.db, lockStatements)
 	}
 	return s, nil
 }

@@ -262,16 +262,19 @@ func (s *Usage) beginUsageWrite(ctx context.Context) (*sql.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock := `UPDATE usage_folded SET seq = seq WHERE id < 0`
+	lock := takeUsageLock
 	if s.dialect == postgres {
 		lock = `LOCK TABLE usage_log IN SHARE ROW EXCLUSIVE MODE`
 	}
-	if _, err := tx.ExecContext(ctx, lock); err != nil {
+	if err := s.execKept(ctx, tx, lock); err != nil {
 		tx.Rollback()
 		return nil, err
 	}
 	return tx, nil
 }
+
+// takeUsageLock is beginUsageWrite's write that changes nothing, in SQLite.
+const takeUsageLock = `UPDATE usage_folded SET seq = seq WHERE id < 0`
 
 // catchUp brings s.uses.keys up to the last row of usage_log, loading it first if need be.
 // The caller holds s.uses.mu and a usage write transaction, which tx queries.
