@@ -31,8 +31,9 @@ func TestMissedMeasurement(t *testing.T) {
 		tick time.Duration
 		want []string
 	}{
-		{72*h - time.Second, nil},
-		{72 * h, []string{"missed_measurement warning"}},
+		{72*h - 30*time.Second, nil},
+		{72 * h, nil}, // due, but the patients' rules ran less than patientTick ago
+		{72*h + 30*time.Second, []string{"missed_measurement warning"}},
 		{73 * h, nil}, // once a local day
 		{96 * h, []string{"missed_measurement warning"}},
 	} {
