@@ -74,19 +74,32 @@ type siteCondition struct {
 // patientsOn counts, from the changes replayed in order up to at (inclusive), the patients of
 // each centre on each condition's plans.
 func patientsOn(records []devices.PatientRecord, at time.Time) map[siteCondition]int {
-	p := newPlansAt(at)
+	p, conds := newPlansAt(at), planConditions{}
 	for _, r := range records {
-		p.add(r, recordConditions(r))
+		p.add(r, conds.of(r))
 	}
 	return p.counts()
 }
 
-// recordConditions is conditionsOf the record's plans; 0 when it does not set them.
-func recordConditions(r devices.PatientRecord) uint {
+// planConditions remembers the conditions each plan names (conditionsOf of that plan alone): a
+// city's hundreds of thousands of changes name a few plans, each matched word by word once.
+type planConditions map[string]uint
+
+// of is conditionsOf the record's plans; 0 when it does not set them.
+func (m planConditions) of(r devices.PatientRecord) uint {
 	if !r.PlansSet {
 		return 0
 	}
-	return conditionsOf(r.Plans)
+	var mask uint
+	for _, plan := range r.Plans {
+		c, ok := m[plan]
+		if !ok {
+			c = conditionsOf([]string{plan})
+			m[plan] = c
+		}
+		mask |= c
+	}
+	return mask
 }
 
 // plansAt replays patient changes, given one at a time in the audit log's order, up to a time
@@ -108,7 +121,7 @@ func newPlansAt(at time.Time) *plansAt {
 	return &plansAt{at: at, patients: map[string]patientPlans{}}
 }
 
-// add replays r, whose plans name conds (recordConditions).
+// add replays r, whose plans name conds (planConditions).
 func (p *plansAt) add(r devices.PatientRecord, conds uint) {
 	if r.At.After(p.at) {
 		return
@@ -189,11 +202,11 @@ func (r *Reports) growth(ctx context.Context) (before, now map[siteCondition]int
 		return nil, nil, nil
 	}
 	t := r.now()
-	b, n := newPlansAt(t.AddDate(0, -GrowthPeriod, 0)), newPlansAt(t)
+	b, n, conds := newPlansAt(t.AddDate(0, -GrowthPeriod, 0)), newPlansAt(t), planConditions{}
 	err = r.patients.EachPatientRecord(ctx, func(rec devices.PatientRecord) error {
-		conds := recordConditions(rec)
-		b.add(rec, conds)
-		n.add(rec, conds)
+		c := conds.of(rec)
+		b.add(rec, c)
+		n.add(rec, c)
 		return nil
 	})
 	if err != nil {

@@ -93,3 +93,28 @@ func TestPatientsOnOutOfOrder(t *testing.T) {
 		t.Errorf("patients a year ago = %d; want 1 (early, recorded after a later one)", got)
 	}
 }
+
+// The conditions remembered plan by plan are those of the plans matched together, whatever the
+// plans, their order and their repeats, and a change that sets no plans names none.
+func TestPlanConditionsAsMatchedTogether(t *testing.T) {
+	plans := []string{"Hypertension: BP daily", "diabetes and COPD", "weight weekly", "glucose, blood pressure",
+		"none", "", "CGM", "heart failure: weight daily", "spo2", "BP-daily"}
+	memo := planConditions{}
+	for i := range 2000 {
+		var rec devices.PatientRecord
+		rec.PlansSet = i%7 != 0
+		for j := range i % 4 {
+			rec.Plans = append(rec.Plans, plans[(i*7+j*3)%len(plans)])
+		}
+		want := uint(0)
+		if rec.PlansSet {
+			want = conditionsOf(rec.Plans)
+		}
+		if got := memo.of(rec); got != want {
+			t.Fatalf("plans %q (set %v): %b; matched together %b", rec.Plans, rec.PlansSet, got, want)
+		}
+	}
+	if len(memo) > len(plans) {
+		t.Errorf("%d plans remembered; want at most the %d there are", len(memo), len(plans))
+	}
+}

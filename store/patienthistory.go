@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	segjson "github.com/segmentio/encoding/json"
 
 	"github.com/vitalwatch/vitalwatch/devices"
 )
@@ -32,22 +35,29 @@ func (s *Registry) EachPatientRecord(ctx context.Context, each func(devices.Pati
 	}
 	plans := map[string]string{}
 	var eachErr error
-	err = eachRow(ctx, s.readers, `SELECT at_ms, action, subject, detail FROM audit_log
+	err = eachRow(ctx, s.readers, `SELECT id, at_ms, action, subject, detail FROM audit_log
 		WHERE action IN ('patient.create', 'patient.update', 'patient.transfer') ORDER BY id`, nil,
 		func(sc scanner) error {
-			var at int64
+			var id, at int64
 			var action, subject string
-			var detail []byte
-			if err := sc.Scan(&at, &action, &subject, &detail); err != nil {
+			var detail sql.RawBytes // the driver's, read before the next row
+			if err := sc.Scan(&id, &at, &action, &subject, &detail); err != nil {
 				return err
 			}
-			var d struct {
+			type change struct {
 				Team   string   `json:"team"`
 				Plans  []string `json:"plans"`
 				ToTeam string   `json:"to_team"`
 			}
-			if err := json.Unmarshal(detail, &d); err != nil {
-				return fmt.Errorf("%s of %s: %w", action, subject, err)
+			// segmentio's decoder, which allocates a fraction of what the standard library's
+			// does. Its errors quote the input, so a detail it refuses is decoded again by the
+			// standard library, whose error says what is wrong without it.
+			var d change
+			if segjson.Unmarshal(detail, &d) != nil {
+				d = change{}
+				if err := json.Unmarshal(detail, &d); err != nil {
+					return fmt.Errorf("%s, audit log entry %d: %w", action, id, err) // no subject: a patient id stays out of logs
+				}
 			}
 			c := devices.PatientRecord{Patient: strings.TrimPrefix(subject, "patient/"), At: time.UnixMilli(at).UTC()}
 			if action == "patient.transfer" {

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/vitalwatch/vitalwatch/devices"
@@ -43,6 +44,17 @@ func testPatientRecords(t *testing.T, newDSN func(t *testing.T) string) {
 		return stop
 	}); err != stop || calls != 1 {
 		t.Errorf("EachPatientRecord with each failing = %v after %d calls; want %v after 1", err, calls, stop)
+	}
+	// A detail that cannot be read stops the read with an error that names its entry, neither
+	// the patient nor the detail.
+	if _, err := s.db.ExecContext(asAdmin, `INSERT INTO audit_log (at_ms, actor, action, subject, detail)
+		VALUES ($1, 'admin:test', 'patient.update', 'patient/p-secret', '{"plans": "hypertension"}')`, t0.Add(3*day).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	err := s.EachPatientRecord(asAdmin, func(devices.PatientRecord) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "audit log entry") || strings.Contains(err.Error(), "p-secret") ||
+		strings.Contains(err.Error(), "hypertension") {
+		t.Errorf("EachPatientRecord over a detail with plans of the wrong type = %v; want an error naming the entry, not the patient or the detail", err)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("EachPatientRecord gave\n%+v\nwant\n%+v", got, want)
