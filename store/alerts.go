@@ -141,56 +141,25 @@ func (s *Alerts) ApplyFinding(ctx context.Context, f alerts.Finding) (alerts.Ale
 	}
 }
 
-// applyFinding is one attempt at ApplyFinding, in one transaction.
+// applyFinding is one attempt at ApplyFinding, in one transaction: a findingBatch of one.
 func (s *Alerts) applyFinding(ctx context.Context, f alerts.Finding) (alerts.Alert, alerts.Event, error) {
 	tx, err := s.beginAlertWrite(ctx)
 	if err != nil {
 		return alerts.Alert{}, alerts.Event{}, err
 	}
 	defer tx.Rollback()
-	a, ev, err := s.applyFindingIn(ctx, tx, f)
-	if err != nil || ev.ID == 0 {
-		return a, ev, err // nothing written
+	b := newFindingBatch(s, 1)
+	wrote, err := b.apply(ctx, tx, 0, f)
+	if err == nil {
+		var held bool
+		held, err = b.finish(ctx, tx)
+		wrote = wrote || held
 	}
-	return a, ev, tx.Commit()
-}
-
-// applyFindingIn records f in the transaction q: ApplyFinding's work, without the commit.
-func (s *Alerts) applyFindingIn(ctx context.Context, q querier, f alerts.Finding) (alerts.Alert, alerts.Event, error) {
-	o, err := s.readOpen(ctx, q, f)
-	if err != nil {
-		return alerts.Alert{}, alerts.Event{}, err
+	d := b.done[0]
+	if err != nil || !wrote {
+		return d.Alert, d.Event, err // nothing written
 	}
-	open := o != nil
-	var a alerts.Alert
-	var before []any // the open alert's columns as read, for updateAlert
-	if open {
-		a, before = o.a, o.before
-	}
-	now := s.nowMillis()
-	var ev alerts.Event
-	switch {
-	case f.Resolve && !open:
-		return alerts.Alert{}, alerts.Event{}, nil
-	case f.Resolve:
-		ev = a.Clear(f, now)
-		err = updateAlert(ctx, q, before, a)
-	case open && a.Holds(f):
-		return a, alerts.Event{}, nil // a reading delivered again, counted already
-	case open:
-		ev = a.Repeat(f, now)
-		err = updateAlert(ctx, q, before, a)
-	default:
-		a, ev = alerts.Raise(f, now)
-		a.ID, err = insertAlert(ctx, q, a)
-	}
-	if err != nil {
-		return alerts.Alert{}, alerts.Event{}, err
-	}
-	if err := s.addAlertEvent(ctx, q, a, &ev); err != nil {
-		return alerts.Alert{}, alerts.Event{}, err
-	}
-	return a, ev, nil
+	return d.Alert, d.Event, tx.Commit()
 }
 
 // readOpen reads the open alert of f's rule and subject in q, or nil if there is none.

@@ -46,7 +46,7 @@ func (s *Alerts) ApplyFindings(ctx context.Context, fs []alerts.Finding) []alert
 // applyBatch records fs[i] for each i of which in one transaction, filling out, and leaves out
 // as it was unless it commits. See findingBatch for what it writes.
 func (s *Alerts) applyBatch(ctx context.Context, fs []alerts.Finding, which []int, out []alerts.Applied) error {
-	b := findingBatch{s: s, open: map[alertKey]*batchAlert{}, done: make([]alerts.Applied, len(which))}
+	b := newFindingBatch(s, len(which))
 	err := s.alertBatch(ctx, len(which), func(q querier, k int) (bool, error) {
 		return b.apply(ctx, q, k, fs[which[k]])
 	}, b.finish)
@@ -76,6 +76,10 @@ type findingBatch struct {
 	s    *Alerts
 	open map[alertKey]*batchAlert
 	done []alerts.Applied // what each finding did, by its index in the batch
+}
+
+func newFindingBatch(s *Alerts, n int) *findingBatch {
+	return &findingBatch{s: s, open: map[alertKey]*batchAlert{}, done: make([]alerts.Applied, n)}
 }
 
 // alertKey is an open alert's rule and subject, which the unique index keeps one of.
