@@ -213,7 +213,9 @@ func (s *DeviceStatus) FoldDeviceStatus(ctx context.Context, olderThan time.Dura
 	if upTo <= folded {
 		return tx.Commit()
 	}
-	var recs []status.Record
+	// Each row is merged in as it is read: a fold of a city's minute holds one record a device,
+	// not every record of every row.
+	var f statusFold
 	err = eachRow(ctx, tx, `SELECT rev, records FROM device_status_log WHERE rev > $1 AND rev <= $2 ORDER BY rev`, []any{folded, upTo},
 		func(sc scanner) error {
 			var n int64
@@ -221,17 +223,17 @@ func (s *DeviceStatus) FoldDeviceStatus(ctx context.Context, olderThan time.Dura
 			if err := sc.Scan(&n, &body); err != nil {
 				return err
 			}
-			more, err := decodeStatusRecords(body)
+			recs, err := decodeStatusRecords(body)
 			if err != nil {
 				return fmt.Errorf("row %d: %w", n, err)
 			}
-			recs = append(recs, more...)
+			f.add(recs)
 			return nil
 		})
 	if err != nil {
 		return fmt.Errorf("fold device status: %w", err)
 	}
-	if err := s.foldRecords(ctx, tx, recs, upTo); err != nil {
+	if err := s.foldRecords(ctx, tx, &f, upTo); err != nil {
 		return fmt.Errorf("fold device status: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM device_status_log WHERE rev <= $1`, upTo); err != nil {
@@ -243,14 +245,14 @@ func (s *DeviceStatus) FoldDeviceStatus(ctx context.Context, olderThan time.Dura
 	return tx.Commit()
 }
 
-// foldRecords merges recs into device_status field by field, the newer time winning, and adds
-// their hour counts to device_status_hours, in tx; the rows are marked with the fold's rev. A
-// device given twice is merged first.
-func (s *DeviceStatus) foldRecords(ctx context.Context, tx *sql.Tx, recs []status.Record, rev int64) error {
+// foldRecords merges f's records into device_status field by field, the newer time winning,
+// and adds its hour counts to device_status_hours, in tx; the rows are marked with the fold's
+// rev.
+func (s *DeviceStatus) foldRecords(ctx context.Context, tx *sql.Tx, f *statusFold, rev int64) error {
+	recs, hours := f.recs, f.hours
 	if len(recs) == 0 {
 		return nil
 	}
-	recs, hours := uniqueRecords(recs)
 	err := s.inChunks(ctx, tx, upsertDeviceStatus, 14, len(recs), func(args []any, i int) []any {
 		r := &recs[i]
 		return append(args, r.Device, r.LastMessage, r.LastTelemetry, r.Battery, r.BatteryAt, r.Signal, r.SignalAt,
@@ -271,49 +273,69 @@ type deviceHour struct {
 	count  status.Hour
 }
 
-// uniqueRecords returns recs with each device once (merged) and their hours, each device and
-// hour once (added): a statement may not change a row twice.
-func uniqueRecords(recs []status.Record) ([]status.Record, []deviceHour) {
-	byDevice := make(map[string]int, len(recs))
-	var out []status.Record
-	type key struct {
-		device string
-		hour   int64
+// statusFold merges records into one a device (Record.Merge, without their hours) and one
+// hour count a device and hour (added): a statement may not change a row twice.
+type statusFold struct {
+	byDevice map[string]int
+	recs     []status.Record
+	byHour   map[deviceHourKey]int
+	hours    []deviceHour
+}
+
+type deviceHourKey struct {
+	device string
+	hour   int64
+}
+
+// add merges recs in.
+func (f *statusFold) add(recs []status.Record) {
+	if f.byDevice == nil {
+		f.byDevice, f.byHour = map[string]int{}, map[deviceHourKey]int{}
 	}
-	byHour := map[key]int{}
-	var hours []deviceHour
-	for _, r := range recs {
-		if i, ok := byDevice[r.Device]; ok {
-			out[i].Merge(&r)
+	for i := range recs {
+		r := &recs[i]
+		dev := r.Device
+		if j, ok := f.byDevice[dev]; ok {
+			dev = f.recs[j].Device // one copy of the id for the device's hours too
+			f.recs[j].Merge(r)
 		} else {
-			byDevice[r.Device] = len(out)
-			out = append(out, r)
+			f.byDevice[dev] = len(f.recs)
+			m := *r
+			m.Hours = nil
+			f.recs = append(f.recs, m)
 		}
 		for _, h := range r.Hours {
-			k := key{r.Device, h.Hour}
-			if i, ok := byHour[k]; ok {
-				hours[i].count.Readings += h.Readings
-				hours[i].count.DeadLetters += h.DeadLetters
+			k := deviceHourKey{dev, h.Hour}
+			if j, ok := f.byHour[k]; ok {
+				f.hours[j].count.Readings += h.Readings
+				f.hours[j].count.DeadLetters += h.DeadLetters
 				continue
 			}
-			byHour[k] = len(hours)
-			hours = append(hours, deviceHour{device: r.Device, count: h})
+			f.byHour[k] = len(f.hours)
+			f.hours = append(f.hours, deviceHour{device: dev, count: h})
 		}
 	}
-	return out, hours
 }
 
 // inChunks runs query, whose %s is a VALUES list, over n rows of cols parameters in tx, at most
 // deviceStatusRows at a time; bind appends the parameters of row i.
 func (s *DeviceStatus) inChunks(ctx context.Context, tx *sql.Tx, query string, cols, n int, bind func(args []any, i int) []any) error {
 	args := make([]any, 0, cols*min(n, deviceStatusRows))
+	full := "" // the statement of a full chunk, written once
 	for from := 0; from < n; from += deviceStatusRows {
 		to := min(from+deviceStatusRows, n)
 		args = args[:0]
 		for i := from; i < to; i++ {
 			args = bind(args, i)
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(query, s.dialect.values(to-from, cols)), args...); err != nil {
+		q := full
+		if to-from < deviceStatusRows || q == "" {
+			q = fmt.Sprintf(query, s.dialect.values(to-from, cols))
+			if to-from == deviceStatusRows {
+				full = q
+			}
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
 	}

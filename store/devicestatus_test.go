@@ -134,6 +134,47 @@ func testDeviceStatusFold(t *testing.T, newDSN func(t *testing.T) string) {
 	}
 }
 
+// A fold of more devices than one statement takes (deviceStatusRows), saved over several rows
+// that repeat most of them, stores each device merged and its counts added, in full chunks and
+// the last short one alike.
+func testDeviceStatusFoldMany(t *testing.T, newDSN func(t *testing.T) string) {
+	ctx := context.Background()
+	s := newStore(t, newDSN)
+	h := statusHour(0)
+	n := 2*deviceStatusRows + 37
+	for save := range 3 {
+		var recs []status.Record
+		for d := save * 50; d < n; d++ { // the later saves skip the first devices
+			at := int64(1000*save + d)
+			recs = append(recs, status.Record{Device: fmt.Sprintf("dev-%04d", d), LastMessage: at, Battery: float64(save), BatteryAt: at,
+				Hours: []status.Hour{{Hour: h, Readings: 1}, {Hour: h + int64(save), Readings: 10}}})
+		}
+		must(t, "save", s.AppendDeviceStatus(ctx, "one", recs))
+	}
+	must(t, "fold", s.FoldDeviceStatus(ctx, -time.Hour))
+	recs, _, err := s.LoadDeviceStatus(ctx, h)
+	must(t, "load", err)
+	got := byDevice(recs)
+	if len(recs) != n || len(got) != n {
+		t.Fatalf("load after the fold: %d records of %d devices; want %d, one each", len(recs), len(got), n)
+	}
+	for d := range n {
+		saves := min(d/50+1, 3) // the saves that had device d
+		last := saves - 1
+		want := status.Record{Device: fmt.Sprintf("dev-%04d", d), LastMessage: int64(1000*last + d), Battery: float64(last), BatteryAt: int64(1000*last + d)}
+		for hr := range saves {
+			readings := int64(saves) // one a save in hour h
+			if hr > 0 {
+				readings = 0
+			}
+			want.Hours = append(want.Hours, status.Hour{Hour: h + int64(hr), Readings: readings + 10})
+		}
+		if r := got[want.Device]; fmt.Sprint(r) != fmt.Sprint(want) {
+			t.Fatalf("%s after the fold = %+v; want %+v", want.Device, r, want)
+		}
+	}
+}
+
 // Instances saving at once lose no count: a reader that follows the log as they save, and a
 // load after a fold, add up to every count saved.
 func testDeviceStatusConcurrentSaves(t *testing.T, newDSN func(t *testing.T) string) {

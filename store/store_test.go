@@ -113,6 +113,7 @@ var conformance = []struct {
 	{"AlertSilencedFinding", testAlertSilencedFinding},
 	{"DeviceStatusRoundTrip", testDeviceStatusRoundTrip},
 	{"DeviceStatusFold", testDeviceStatusFold},
+	{"DeviceStatusFoldMany", testDeviceStatusFoldMany},
 	{"DeviceStatusConcurrentSaves", testDeviceStatusConcurrentSaves},
 	{"DeviceStatusSync", testDeviceStatusSync},
 }
