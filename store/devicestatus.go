@@ -249,17 +249,27 @@ func (s *DeviceStatus) FoldDeviceStatus(ctx context.Context, olderThan time.Dura
 // and adds its hour counts to device_status_hours, in tx; the rows are marked with the fold's
 // rev.
 func (s *DeviceStatus) foldRecords(ctx context.Context, tx *sql.Tx, f *statusFold, rev int64) error {
-	recs, hours := f.recs, f.hours
+	recs := f.recs
 	if len(recs) == 0 {
 		return nil
 	}
 	err := s.inChunks(ctx, tx, upsertDeviceStatus, 14, len(recs), func(args []any, i int) []any {
-		r := &recs[i]
+		r := recs[i]
 		return append(args, r.Device, r.LastMessage, r.LastTelemetry, r.Battery, r.BatteryAt, r.Signal, r.SignalAt,
 			r.Firmware, r.FirmwareAt, r.ClockOffset, r.ClockOffsetAt, string(r.Event), r.EventAt, rev)
 	})
 	if err != nil {
 		return err
+	}
+	type deviceHour struct {
+		device string
+		count  status.Hour
+	}
+	hours := make([]deviceHour, 0, f.hours)
+	for _, r := range recs {
+		for _, h := range r.Hours {
+			hours = append(hours, deviceHour{r.Device, h})
+		}
 	}
 	return s.inChunks(ctx, tx, addDeviceHours, 5, len(hours), func(args []any, i int) []any {
 		h := &hours[i]
@@ -267,52 +277,45 @@ func (s *DeviceStatus) foldRecords(ctx context.Context, tx *sql.Tx, f *statusFol
 	})
 }
 
-// deviceHour is one hour count of one device.
-type deviceHour struct {
-	device string
-	count  status.Hour
-}
-
-// statusFold merges records into one a device (Record.Merge, without their hours) and one
-// hour count a device and hour (added): a statement may not change a row twice.
+// statusFold merges records into one a device (Record.Merge), each hour's counts added: a
+// statement may not change a row twice. Each device's record is allocated once, so that the
+// fold of a city's minute holds one record a device and copies none as it grows.
 type statusFold struct {
-	byDevice map[string]int
-	recs     []status.Record
-	byHour   map[deviceHourKey]int
-	hours    []deviceHour
+	byDevice map[string]*status.Record
+	recs     []*status.Record // in the order first seen
+	hours    int              // of all the records
 }
 
-type deviceHourKey struct {
-	device string
-	hour   int64
-}
-
-// add merges recs in.
+// add merges recs in; it keeps their hours' slices.
 func (f *statusFold) add(recs []status.Record) {
 	if f.byDevice == nil {
-		f.byDevice, f.byHour = map[string]int{}, map[deviceHourKey]int{}
+		f.byDevice = map[string]*status.Record{}
 	}
 	for i := range recs {
 		r := &recs[i]
-		dev := r.Device
-		if j, ok := f.byDevice[dev]; ok {
-			dev = f.recs[j].Device // one copy of the id for the device's hours too
-			f.recs[j].Merge(r)
+		m, ok := f.byDevice[r.Device]
+		hs := r.Hours
+		if ok {
+			m.Merge(r)
 		} else {
-			f.byDevice[dev] = len(f.recs)
-			m := *r
-			m.Hours = nil
+			// The record is taken whole; its hours are merged into its own slice, in place.
+			m = new(status.Record)
+			*m = *r
+			m.Hours = hs[:0]
+			f.byDevice[m.Device] = m
 			f.recs = append(f.recs, m)
 		}
-		for _, h := range r.Hours {
-			k := deviceHourKey{dev, h.Hour}
-			if j, ok := f.byHour[k]; ok {
-				f.hours[j].count.Readings += h.Readings
-				f.hours[j].count.DeadLetters += h.DeadLetters
-				continue
+	hours:
+		for _, h := range hs {
+			for j := range m.Hours {
+				if m.Hours[j].Hour == h.Hour {
+					m.Hours[j].Readings += h.Readings
+					m.Hours[j].DeadLetters += h.DeadLetters
+					continue hours
+				}
 			}
-			f.byHour[k] = len(f.hours)
-			f.hours = append(f.hours, deviceHour{device: dev, count: h})
+			m.Hours = append(m.Hours, h)
+			f.hours++
 		}
 	}
 }
