@@ -215,6 +215,26 @@ func (r *Reports) growth(ctx context.Context) (before, now map[siteCondition]int
 	return b.counts(), n.counts(), nil
 }
 
+// grownKinds returns the device kinds of the conditions whose patients grew beyond the
+// thresholds' Growth at some centre, in the order of Conditions.
+func grownKinds(before, now map[siteCondition]int, t reallocation.Thresholds) []devices.Kind {
+	grown := make([]bool, len(Conditions))
+	for k, n := range now {
+		if _, ok := grows(before[k], n, t.Growth); ok {
+			grown[k.condition] = true
+		}
+	}
+	var kinds []devices.Kind
+	for i, c := range Conditions {
+		for _, kind := range c.Kinds {
+			if grown[i] && !slices.Contains(kinds, kind) {
+				kinds = append(kinds, kind)
+			}
+		}
+	}
+	return kinds
+}
+
 // CentreGrowth is one centre's patients on one plan grown beyond the threshold, with the devices
 // of each of the plan's kinds the centre would lack (see Growth). Only kinds the centre has are
 // assessed, so a centre with none of a plan's kinds is not flagged for it.
@@ -243,9 +263,15 @@ func (r *Reports) CentreGrowths(ctx context.Context) ([]CentreGrowth, error) {
 	if err != nil {
 		return nil, err
 	}
-	us, _, _, err := r.stocks(ctx, "", false)
-	if err != nil {
-		return nil, err
+	// The stocks are read only of the kinds of the plans that grew somewhere: most days few
+	// or none did, and the stocks of every kind are the fleet reports' whole state.
+	var us []reallocation.Usage
+	for _, kind := range grownKinds(before, now, r.thresholds) {
+		of, _, _, err := r.stocks(ctx, kind, false)
+		if err != nil {
+			return nil, err
+		}
+		us = append(us, of...)
 	}
 	index := map[siteCondition]int{}
 	var out []CentreGrowth

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -307,5 +308,47 @@ func TestGrowthNoticeRun(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v; want nil when its context ends", err)
+	}
+}
+
+// The check reads the stocks only of the kinds of the plans that grew: with no centre's
+// patients grown beyond the threshold, no computation is started and the registry's state is
+// not read; with hypertension grown at one centre, only the BP cuffs' computation is.
+func TestCentreGrowthsReadsGrownKindsOnly(t *testing.T) {
+	ctx := context.Background()
+	dsn := filepath.Join(t.TempDir(), "vw.db")
+	growthFixture(t, dsn)
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	patients := &planPatients{now: now, grown: map[string]int{"up": 19, "flat": 5}}
+	r, err := New(Deps{Store: st, Moves: st, Patients: patients, Directory: st.LoadDirectory, Now: func() time.Time { return now }},
+		reallocation.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := func() []devices.Kind {
+		var kinds []devices.Kind
+		for k := range r.started.started {
+			kinds = append(kinds, k.kind)
+		}
+		return kinds
+	}
+	gs, err := r.CentreGrowths(ctx)
+	if err != nil || len(gs) != 0 {
+		t.Fatalf("growths at 19%% and 5%% = %+v, %v; want none", gs, err)
+	}
+	if kinds := started(); len(kinds) != 0 || r.periods.state != nil {
+		t.Errorf("with no growth: computations of %q started, registry state read %v; want none, not read", kinds, r.periods.state != nil)
+	}
+	patients.set(map[string]int{"up": 21, "flat": 5})
+	gs, err = r.CentreGrowths(ctx)
+	if err != nil || len(gs) != 1 || gs[0].Site != "up" || gs[0].Condition != "hypertension" || gs[0].More[devices.BPCuff] != 3 {
+		t.Fatalf("growths at 21%% and 5%% = %+v, %v; want up's hypertension, 3 more cuffs", gs, err)
+	}
+	if kinds := started(); !slices.Equal(kinds, []devices.Kind{devices.BPCuff}) {
+		t.Errorf("with hypertension grown: computations of %q started; want %q only", kinds, devices.BPCuff)
 	}
 }
