@@ -221,6 +221,11 @@ func (p *Pipeline) Submit(ctx context.Context, d Delivery) error {
 	default:
 	}
 	select {
+	case q <- d: // room in the queue, as there is unless its worker falls behind
+		return nil
+	default:
+	}
+	select {
 	case q <- d:
 		return nil
 	case <-p.stopping:
