@@ -3,14 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
-	segjson "github.com/segmentio/encoding/json"
-
 	"github.com/vitalwatch/vitalwatch/devices"
+	"github.com/vitalwatch/vitalwatch/internal/jsondecode"
 )
 
 // EachPatientRecord calls each with every change to a patient that the audit log holds
@@ -49,15 +47,11 @@ func (s *Registry) EachPatientRecord(ctx context.Context, each func(devices.Pati
 				Plans  []string `json:"plans"`
 				ToTeam string   `json:"to_team"`
 			}
-			// segmentio's decoder, which allocates a fraction of what the standard library's
-			// does. Its errors quote the input, so a detail it refuses is decoded again by the
-			// standard library, whose error says what is wrong without it.
+			// Decoded by segmentio's decoder, which allocates a fraction of what the standard
+			// library's does; an error quotes none of the detail.
 			var d change
-			if segjson.Unmarshal(detail, &d) != nil {
-				d = change{}
-				if err := json.Unmarshal(detail, &d); err != nil {
-					return fmt.Errorf("%s, audit log entry %d: %w", action, id, err) // no subject: a patient id stays out of logs
-				}
+			if err := jsondecode.Unmarshal(detail, &d); err != nil {
+				return fmt.Errorf("%s, audit log entry %d: %w", action, id, err) // no subject: a patient id stays out of logs
 			}
 			c := devices.PatientRecord{Patient: strings.TrimPrefix(subject, "patient/"), At: time.UnixMilli(at).UTC()}
 			if action == "patient.transfer" {
