@@ -263,15 +263,18 @@ func (r *Reports) CentreGrowths(ctx context.Context) ([]CentreGrowth, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The stocks are read only of the kinds of the plans that grew somewhere: most days few
-	// or none did, and the stocks of every kind are the fleet reports' whole state.
+	// The stocks are read only when some plan grew somewhere, which most days none did: they
+	// are the fleet reports' whole state. One kind's are read alone; several kinds' at once,
+	// since each kind's computation is a pass over every device's usage of its own.
 	var us []reallocation.Usage
-	for _, kind := range grownKinds(before, now, r.thresholds) {
-		of, _, _, err := r.stocks(ctx, kind, false)
-		if err != nil {
+	if kinds := grownKinds(before, now, r.thresholds); len(kinds) > 0 {
+		kind := devices.Kind("")
+		if len(kinds) == 1 {
+			kind = kinds[0]
+		}
+		if us, _, _, err = r.stocks(ctx, kind, false); err != nil {
 			return nil, err
 		}
-		us = append(us, of...)
 	}
 	index := map[siteCondition]int{}
 	var out []CentreGrowth

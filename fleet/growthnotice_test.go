@@ -311,10 +311,11 @@ func TestGrowthNoticeRun(t *testing.T) {
 	}
 }
 
-// The check reads the stocks only of the kinds of the plans that grew: with no centre's
-// patients grown beyond the threshold, no computation is started and the registry's state is
-// not read; with hypertension grown at one centre, only the BP cuffs' computation is.
-func TestCentreGrowthsReadsGrownKindsOnly(t *testing.T) {
+// The check reads the stocks only when some plan grew: with no centre's patients grown beyond
+// the threshold, no computation is started and the registry's state is not read; with
+// hypertension grown at one centre, only the BP cuffs' computation is; with plans of several
+// kinds grown, one computation of every kind.
+func TestCentreGrowthsReadsStocksOfGrowthOnly(t *testing.T) {
 	ctx := context.Background()
 	dsn := filepath.Join(t.TempDir(), "vw.db")
 	growthFixture(t, dsn)
@@ -351,4 +352,30 @@ func TestCentreGrowthsReadsGrownKindsOnly(t *testing.T) {
 	if kinds := started(); !slices.Equal(kinds, []devices.Kind{devices.BPCuff}) {
 		t.Errorf("with hypertension grown: computations of %q started; want %q only", kinds, devices.BPCuff)
 	}
+	// Diabetes grown too, at "flat" (none before at "up"): its glucose meters and CGMs with the
+	// cuffs make several kinds, read in one computation of every kind.
+	recs := patients.records()
+	for i := range 10 {
+		recs = append(recs, devices.PatientRecord{Patient: fmt.Sprintf("flat-dm-old-%d", i), At: now.AddDate(0, -13, 0), Site: "flat",
+			Plans: []string{"diabetes"}, PlansSet: true})
+	}
+	for i := range 3 {
+		recs = append(recs, devices.PatientRecord{Patient: fmt.Sprintf("flat-dm-new-%d", i), At: now.AddDate(0, -1, 0), Site: "flat",
+			Plans: []string{"insulin"}, PlansSet: true})
+	}
+	r.patients = recordsOf(recs)
+	r.started.started = nil
+	if _, err := r.CentreGrowths(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if kinds := started(); !slices.Equal(kinds, []devices.Kind{""}) {
+		t.Errorf("with hypertension and diabetes grown: computations of %q started; want one of every kind", kinds)
+	}
+}
+
+// recordsOf is a patient history of fixed records.
+type recordsOf []devices.PatientRecord
+
+func (rs recordsOf) EachPatientRecord(_ context.Context, each func(devices.PatientRecord) error) error {
+	return eachOf(rs, each)
 }
