@@ -305,18 +305,11 @@ func (f *statusFold) add(recs []status.Record) {
 			f.byDevice[m.Device] = m
 			f.recs = append(f.recs, m)
 		}
-	hours:
+		n := len(m.Hours)
 		for _, h := range hs {
-			for j := range m.Hours {
-				if m.Hours[j].Hour == h.Hour {
-					m.Hours[j].Readings += h.Readings
-					m.Hours[j].DeadLetters += h.DeadLetters
-					continue hours
-				}
-			}
-			m.Hours = append(m.Hours, h)
-			f.hours++
+			m.Hours = status.AddHour(m.Hours, h)
 		}
+		f.hours += len(m.Hours) - n
 	}
 }
 

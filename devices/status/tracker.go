@@ -342,18 +342,24 @@ func (t *Tracker) Unsaved(recs []Record) {
 }
 
 // unsaved adds h back to the counts not yet handed over, in hour order.
-func (e *entry) unsaved(h Hour) {
-	for i := range e.pend {
-		if e.pend[i].Hour == h.Hour {
-			e.pend[i].Readings += h.Readings
-			e.pend[i].DeadLetters += h.DeadLetters
-			return
+func (e *entry) unsaved(h Hour) { e.pend = AddHour(e.pend, h) }
+
+// AddHour adds h's counts to the entry of its hour in hours, which is in hour order, or puts
+// h in its place, and returns hours. It writes only at indexes up to len(hours), so hours may
+// be the front of the slice h is read from.
+func AddHour(hours []Hour, h Hour) []Hour {
+	for i := range hours {
+		if hours[i].Hour == h.Hour {
+			hours[i].Readings += h.Readings
+			hours[i].DeadLetters += h.DeadLetters
+			return hours
 		}
 	}
-	e.pend = append(e.pend, h)
-	for i := len(e.pend) - 1; i > 0 && e.pend[i].Hour < e.pend[i-1].Hour; i-- {
-		e.pend[i], e.pend[i-1] = e.pend[i-1], e.pend[i]
+	hours = append(hours, h)
+	for i := len(hours) - 1; i > 0 && hours[i].Hour < hours[i-1].Hour; i-- {
+		hours[i], hours[i-1] = hours[i-1], hours[i]
 	}
+	return hours
 }
 
 // Add takes records that another instance saved: each field newer than the tracker's, and
